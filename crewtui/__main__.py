@@ -1,0 +1,5 @@
+"""Allow ``python -m crewtui``."""
+
+from crewtui.cli import main
+
+raise SystemExit(main())
