@@ -1,0 +1,332 @@
+"""Read the service's answers in either dialect, detected per response.
+
+The published reference ("documented") and the production service ("live") disagree on
+almost every body (CONTRACT.md). Nothing here raises on an unexpected shape: what is not
+recognised becomes ``RunState.UNKNOWN`` with the raw payload kept, never a guessed success.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import datetime
+from typing import Any
+
+from crewtui.api.models import (
+    Dialect,
+    Observation,
+    Progress,
+    RunState,
+    Step,
+    TaskResult,
+    TaskState,
+)
+
+_LIVE_STATES = {
+    "PENDING": RunState.PENDING,
+    "STARTED": RunState.RUNNING,
+    "RUNNING": RunState.RUNNING,
+    "PAUSED": RunState.PAUSED,
+    "SUCCESS": RunState.COMPLETED,
+    "FAILED": RunState.FAILED,
+    "FAILURE": RunState.FAILED,
+    "REVOKED": RunState.CANCELLED,
+    "NOT FOUND": RunState.NOT_FOUND,
+    "NOT_FOUND": RunState.NOT_FOUND,
+}
+
+_DOCUMENTED_STATES = {
+    "running": RunState.RUNNING,
+    "completed": RunState.COMPLETED,
+    "error": RunState.FAILED,
+}
+
+_JSON_FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*?)\n?```\s*$", re.DOTALL | re.IGNORECASE)
+
+
+# -- defensive accessors: a wrong type is "not said", never an exception ------------------
+
+
+def as_str(value: Any) -> str | None:
+    """A string field; numbers and booleans are stringified, containers are not text."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def as_float(value: Any) -> float | None:
+    """A finite number of seconds, or None (no inf, no NaN, no thousand-digit integers)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except (OverflowError, ValueError):
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
+def as_int(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = as_float(value)
+    if number is None or number > 2**53:
+        return None
+    return int(number)
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def as_datetime(value: Any) -> datetime | None:
+    text = as_str(value)
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def parse_json_text(text: str | None) -> Any:
+    """The JSON inside a live ``result`` string (bare or in a ```json fence), else None."""
+    if not text:
+        return None
+    fenced = _JSON_FENCE.match(text)
+    candidate = fenced.group(1) if fenced else text
+    stripped = candidate.strip()
+    if not stripped or stripped[0] not in "[{":
+        return None
+    try:
+        return json.loads(stripped)
+    except ValueError:
+        return None
+
+
+# -- status ----------------------------------------------------------------------------------
+
+
+def detect_dialect(body: Any) -> Dialect | None:
+    """``live`` answers carry ``state``; ``documented`` ones carry ``status`` (or ``error``)."""
+    if not isinstance(body, dict):
+        return None
+    if isinstance(body.get("state"), str):
+        return Dialect.LIVE
+    if isinstance(body.get("status"), str) or "error" in body:
+        return Dialect.DOCUMENTED
+    return None
+
+
+def parse_status(
+    kickoff_id: str, http_status: int, body: Any, observed_at: datetime
+) -> Observation:
+    """Normalize one GET /status answer (already known to be 200 or 404)."""
+    if http_status == 404:
+        return Observation(
+            kickoff_id=kickoff_id,
+            observed_at=observed_at,
+            state=RunState.NOT_FOUND,
+            dialect=Dialect.DOCUMENTED,
+            error=error_message(body),
+            raw=body,
+        )
+    dialect = detect_dialect(body)
+    if dialect is Dialect.LIVE:
+        return _parse_live(kickoff_id, as_dict(body), observed_at)
+    if dialect is Dialect.DOCUMENTED:
+        return _parse_documented(kickoff_id, as_dict(body), observed_at)
+    return Observation(
+        kickoff_id=kickoff_id, observed_at=observed_at, state=RunState.UNKNOWN, raw=body
+    )
+
+
+def _parse_live(kickoff_id: str, body: dict[str, Any], observed_at: datetime) -> Observation:
+    state = _LIVE_STATES.get(str(body["state"]).strip().upper(), RunState.UNKNOWN)
+    message = as_str(body.get("status"))
+    output = as_str(body.get("result"))
+    output_json = body.get("result_json")
+    if output_json is None:
+        output_json = parse_json_text(output)
+    progress_body = as_dict(body.get("progress"))
+    progress = None
+    current_task = current_agent = None
+    execution_time = None
+    if progress_body:
+        progress = Progress(
+            completed=as_int(progress_body.get("completed")),
+            total=as_int(progress_body.get("total")),
+        )
+        current_task = as_str(progress_body.get("current"))
+        current_agent = as_str(progress_body.get("current_agent"))
+        execution_time = as_float(progress_body.get("duration_seconds"))
+    tasks: list[TaskResult] = []
+    last = as_dict(body.get("last_executed_task"))
+    last_name = as_str(last.get("name")) or as_str(last.get("task_id"))
+    if last_name:
+        tasks.append(
+            TaskResult(
+                task_id=last_name,
+                agent=as_str(last.get("agent")),
+                output=as_str(last.get("output")),
+                state=TaskState.COMPLETED,
+                finished_at=observed_at,
+            )
+        )
+    if current_task and current_task != last_name and not state.is_terminal:
+        tasks.append(
+            TaskResult(
+                task_id=current_task,
+                agent=current_agent,
+                state=TaskState.RUNNING,
+                started_at=observed_at,
+            )
+        )
+    steps: list[Step] = []
+    last_step = as_dict(body.get("last_step"))
+    if last_step:
+        steps.append(
+            Step(
+                kickoff_id=kickoff_id,
+                received_at=observed_at,
+                kind="step",
+                thought=as_str(last_step.get("thought")),
+                tool=as_str(last_step.get("tool")),
+                tool_input=as_str(last_step.get("tool_input")),
+                result=as_str(last_step.get("result")),
+                raw=last_step,
+            )
+        )
+    return Observation(
+        kickoff_id=kickoff_id,
+        observed_at=observed_at,
+        state=state,
+        message=message,
+        current_task=current_task,
+        current_agent=current_agent,
+        progress=progress,
+        output=output,
+        output_json=output_json,
+        tasks=tasks,
+        steps=steps,
+        error=message if state is RunState.FAILED else None,
+        execution_time=execution_time,
+        dialect=Dialect.LIVE,
+        raw=body,
+    )
+
+
+def _parse_documented(kickoff_id: str, body: dict[str, Any], observed_at: datetime) -> Observation:
+    status = as_str(body.get("status"))
+    state = _DOCUMENTED_STATES.get((status or "").strip().lower(), RunState.UNKNOWN)
+    progress_body = as_dict(body.get("progress"))
+    progress = None
+    if progress_body:
+        progress = Progress(
+            completed=as_int(progress_body.get("completed_tasks")),
+            total=as_int(progress_body.get("total_tasks")),
+        )
+    current_task = as_str(body.get("current_task"))
+    result = as_dict(body.get("result"))
+    output = as_str(result.get("output"))
+    tasks: list[TaskResult] = []
+    raw_tasks = result.get("tasks")
+    for item in raw_tasks if isinstance(raw_tasks, list) else []:
+        entry = as_dict(item)
+        task_id = as_str(entry.get("task_id")) or as_str(entry.get("name"))
+        if not task_id:
+            continue
+        tasks.append(
+            TaskResult(
+                task_id=task_id,
+                agent=as_str(entry.get("agent")),
+                output=as_str(entry.get("output")),
+                execution_time=as_float(entry.get("execution_time")),
+                state=TaskState.COMPLETED,
+            )
+        )
+    if current_task and state is RunState.RUNNING:
+        tasks.append(
+            TaskResult(task_id=current_task, state=TaskState.RUNNING, started_at=observed_at)
+        )
+    error = as_str(body.get("error")) if state is RunState.FAILED else None
+    return Observation(
+        kickoff_id=kickoff_id,
+        observed_at=observed_at,
+        state=state,
+        current_task=current_task,
+        progress=progress,
+        output=output,
+        output_json=parse_json_text(output),
+        tasks=tasks,
+        error=error,
+        execution_time=as_float(body.get("execution_time")),
+        dialect=Dialect.DOCUMENTED,
+        raw=body,
+    )
+
+
+# -- other endpoints ---------------------------------------------------------------------------
+
+
+def parse_inputs(body: Any) -> list[str] | None:
+    """GET /inputs: ``{"inputs": [...]}``; None when the body is not that shape."""
+    inputs = as_dict(body).get("inputs")
+    if not isinstance(inputs, list):
+        return None
+    return [name for name in (as_str(item) for item in inputs) if name]
+
+
+def parse_kickoff_id(body: Any) -> str | None:
+    """POST /kickoff (and live /resume): ``{"kickoff_id": "..."}``."""
+    kickoff_id = as_str(as_dict(body).get("kickoff_id"))
+    return kickoff_id.strip() if kickoff_id and kickoff_id.strip() else None
+
+
+def error_message(body: Any) -> str | None:
+    """The service's own words from an error body, in either dialect."""
+    data = as_dict(body)
+    message = as_str(data.get("message"))
+    error = as_str(data.get("error"))
+    detail = data.get("detail")
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, list):
+        parts = [as_str(as_dict(item).get("msg")) for item in detail]
+        joined = "; ".join(part for part in parts if part)
+        if joined:
+            return joined
+    if error and message:
+        return f"{error}: {message}"
+    return message or error
+
+
+_MISSING_LIVE = re.compile(r"missing (?:required )?inputs?\s*:\s*(.+)", re.IGNORECASE)
+
+
+def missing_inputs(body: Any) -> list[str]:
+    """The missing input names from a 422, in any of the three known forms."""
+    data = as_dict(body)
+    details = as_dict(data.get("details"))
+    listed = details.get("missing_inputs")
+    if isinstance(listed, list):
+        return [name for name in (as_str(item) for item in listed) if name]
+    detail = data.get("detail")
+    if isinstance(detail, str):
+        match = _MISSING_LIVE.search(detail)
+        if match:
+            return [part.strip() for part in match.group(1).split(",") if part.strip()]
+    if isinstance(detail, list):
+        names: list[str] = []
+        for item in detail:
+            loc = as_dict(item).get("loc")
+            if isinstance(loc, list) and loc:
+                name = as_str(loc[-1])
+                if name and name not in ("body", "inputs"):
+                    names.append(name)
+        return names
+    return []

@@ -1,0 +1,120 @@
+"""Typed errors, each with one sentence for people and an exit code for scripts.
+
+Every error crewtui shows is one of these: the CLI prints ``message`` and exits with
+``exit_code``; the app shows ``message`` in a toast or the status line. No traceback ever
+reaches a user, and no message ever holds a token.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """The CLI's exit codes, documented in the README."""
+
+    OK = 0
+    RUN_FAILED = 1
+    USAGE = 2
+    TIMED_OUT = 3
+    NOT_FOUND = 4
+    TOKEN_REJECTED = 5
+    UNREACHABLE = 6
+
+
+class CrewtuiError(Exception):
+    """Base of every error crewtui expects; ``message`` is one clear sentence."""
+
+    exit_code: ExitCode = ExitCode.USAGE
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(CrewtuiError):
+    """The configuration or the command line is wrong; nothing was sent or written."""
+
+    exit_code = ExitCode.USAGE
+
+
+class StoreError(CrewtuiError):
+    """The local history cannot be opened or written."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ApiError(CrewtuiError):
+    """The crew's service answered with an error, or could not be reached."""
+
+    exit_code = ExitCode.UNREACHABLE
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class AuthError(ApiError):
+    """401/403: the token was rejected."""
+
+    exit_code = ExitCode.TOKEN_REJECTED
+
+
+class InputValidationError(ApiError):
+    """422 (or 400): the kickoff was refused, usually for missing inputs."""
+
+    exit_code = ExitCode.USAGE
+
+    def __init__(
+        self, message: str, *, missing: list[str] | None = None, status_code: int | None = 422
+    ) -> None:
+        super().__init__(message, status_code=status_code)
+        self.missing = missing or []
+
+
+class NotFoundError(ApiError):
+    """404 on an endpoint (a wrong URL, or an execution the service does not know)."""
+
+    exit_code = ExitCode.NOT_FOUND
+
+
+class ServerError(ApiError):
+    """5xx or an answer that is not what the API sends; ``excerpt`` is short and sanitized."""
+
+    exit_code = ExitCode.UNREACHABLE
+
+    def __init__(self, message: str, *, status_code: int | None = None, excerpt: str = "") -> None:
+        super().__init__(message, status_code=status_code)
+        self.excerpt = excerpt
+
+
+class RateLimitedError(ServerError):
+    """429 after retries ran out; ``retry_after`` is the clamped wait the server asked for."""
+
+    def __init__(
+        self, message: str, *, status_code: int | None = 429, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, status_code=status_code)
+        self.retry_after = retry_after
+
+
+class BadResponseError(ServerError):
+    """The body was not JSON, was cut short, or was larger than the cap."""
+
+
+class TransportError(ApiError):
+    """The service could not be reached: connect error, timeout, reset."""
+
+    exit_code = ExitCode.UNREACHABLE
+
+
+class KickoffUncertainError(ApiError):
+    """POST /kickoff may have reached the server but no answer came back.
+
+    The run may have started; crewtui never retries it (a retry could start a second run).
+    """
+
+    exit_code = ExitCode.UNREACHABLE

@@ -1,0 +1,197 @@
+"""Merge what is learnt about a kickoff into what was known, the one place that decides.
+
+Polls, webhooks and kickoff answers arrive in any order and repeat. These pure functions
+make the result the same whatever the order: a terminal state is final, tasks accumulate,
+and a field only changes when a source actually said something about it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from crewtui.api.models import (
+    Kickoff,
+    Observation,
+    RunState,
+    TaskResult,
+    TaskState,
+)
+
+# How long the service may answer NOT FOUND before crewtui calls the run lost. A crew waiting
+# for human input was seen answering NOT FOUND, and a fresh kickoff may not be visible yet.
+DEFAULT_NOT_FOUND_GRACE = timedelta(minutes=5)
+
+
+def merge_task(old: TaskResult, new: TaskResult) -> TaskResult:
+    """One task seen twice: keep every field someone said, finished beats running."""
+    state = old.state
+    if new.state is not TaskState.RUNNING:
+        state = new.state
+    started = [t for t in (old.started_at, new.started_at) if t is not None]
+    return TaskResult(
+        task_id=old.task_id,
+        agent=new.agent if new.agent is not None else old.agent,
+        output=new.output if new.output is not None else old.output,
+        execution_time=(
+            new.execution_time if new.execution_time is not None else old.execution_time
+        ),
+        state=state,
+        started_at=min(started) if started else None,
+        finished_at=old.finished_at
+        or (new.finished_at if state is not TaskState.RUNNING else None),
+    )
+
+
+def merge_tasks(old: list[TaskResult], new: list[TaskResult]) -> list[TaskResult]:
+    """Union by task id, in order of first appearance."""
+    merged = {task.task_id: task for task in old}
+    for task in new:
+        current = merged.get(task.task_id)
+        merged[task.task_id] = task if current is None else merge_task(current, task)
+    return list(merged.values())
+
+
+def _close_running_tasks(
+    tasks: list[TaskResult], state: RunState, at: datetime, keep: str | None
+) -> list[TaskResult]:
+    """Tasks still marked running when another task or the run's end is seen have finished."""
+    closed = []
+    for task in tasks:
+        if task.state is TaskState.RUNNING and task.task_id != keep:
+            final = TaskState.FAILED if state is RunState.FAILED else TaskState.COMPLETED
+            task = task.model_copy(update={"state": final, "finished_at": task.finished_at or at})
+        closed.append(task)
+    return closed
+
+
+def apply_observation(
+    kickoff: Kickoff,
+    observation: Observation,
+    *,
+    grace: timedelta = DEFAULT_NOT_FOUND_GRACE,
+) -> Kickoff:
+    """The kickoff as known after ``observation``; equal to ``kickoff`` when nothing changed.
+
+    ``updated_at`` moves only when something else did, so callers can compare to detect a
+    real change.
+    """
+    obs = observation
+    was_terminal = kickoff.state.is_terminal
+    state = kickoff.state
+    not_found_since = kickoff.not_found_since
+    error = kickoff.error
+
+    if obs.state is not None and not was_terminal:
+        if obs.state is RunState.NOT_FOUND:
+            not_found_since = not_found_since or obs.observed_at
+            if obs.observed_at - not_found_since >= grace:
+                state = RunState.LOST
+                minutes = max(1, round(grace.total_seconds() / 60))
+                error = (
+                    f"The service has not known this kickoff for {minutes} min or more; "
+                    "it is treated as lost."
+                )
+            else:
+                state = RunState.NOT_FOUND
+        else:
+            state = obs.state
+            not_found_since = None
+    elif (
+        kickoff.state is RunState.LOST
+        and obs.source == "webhook"
+        and obs.state is not None
+        and obs.state.is_terminal
+    ):
+        # A push about a run given up for lost proves it exists after all.
+        state = obs.state
+        error = None
+
+    if obs.error is not None and state is RunState.FAILED:
+        error = obs.error
+    elif state is RunState.COMPLETED:
+        error = None
+
+    current_task = kickoff.current_task
+    current_agent = kickoff.current_agent
+    if obs.source == "poll" and obs.state is not None:
+        current_task = obs.current_task
+        current_agent = obs.current_agent
+    if state.is_terminal:
+        current_task = current_agent = None
+
+    tasks = merge_tasks(kickoff.tasks, obs.tasks)
+    if state.is_terminal:
+        tasks = _close_running_tasks(tasks, state, obs.observed_at, keep=None)
+    elif obs.current_task:
+        tasks = _close_running_tasks(tasks, state, obs.observed_at, keep=obs.current_task)
+
+    started_at = kickoff.started_at
+    if started_at is None and (state in (RunState.RUNNING, RunState.PAUSED) or tasks):
+        started_at = obs.observed_at
+    finished_at = kickoff.finished_at
+    if state.is_terminal and finished_at is None:
+        finished_at = obs.observed_at
+
+    execution_time = kickoff.execution_time
+    if (obs.execution_time is not None and not was_terminal) or (
+        obs.execution_time is not None and execution_time is None
+    ):
+        execution_time = obs.execution_time
+
+    update = {
+        "state": state,
+        "not_found_since": not_found_since,
+        "error": error,
+        "current_task": current_task,
+        "current_agent": current_agent,
+        "tasks": tasks,
+        "started_at": started_at,
+        "finished_at": finished_at,
+        "execution_time": execution_time,
+        "progress": obs.progress if obs.progress is not None else kickoff.progress,
+        "output": obs.output if obs.output is not None else kickoff.output,
+        "output_json": obs.output_json if obs.output_json is not None else kickoff.output_json,
+        "message": obs.message if obs.source == "poll" and obs.state else kickoff.message,
+        "dialect": obs.dialect or kickoff.dialect,
+        "raw": obs.raw if obs.source == "poll" and obs.raw is not None else kickoff.raw,
+    }
+    merged = kickoff.model_copy(update=update)
+    if merged == kickoff:
+        return kickoff
+    return merged.model_copy(update={"updated_at": max(kickoff.updated_at, obs.observed_at)})
+
+
+def measured_execution_time(kickoff: Kickoff, now: datetime) -> float | None:
+    """The service's figure when it gave one, else what crewtui measured."""
+    if kickoff.execution_time is not None and kickoff.is_terminal:
+        return kickoff.execution_time
+    start = kickoff.started_at or kickoff.created_at
+    end = kickoff.finished_at if kickoff.is_terminal and kickoff.finished_at else now
+    return max(0.0, (end - start).total_seconds())
+
+
+def merge_stored(stored: Kickoff, incoming: Kickoff) -> Kickoff:
+    """Two processes wrote the same kickoff: keep the union, never move a terminal state back.
+
+    The store calls this inside its write transaction, so a second SSH session that only
+    polls never erases tasks the first one learnt from webhooks.
+    """
+    newer, older = (
+        (incoming, stored) if incoming.updated_at >= stored.updated_at else (stored, incoming)
+    )
+    state = newer.state
+    if older.state.is_terminal and not newer.state.is_terminal:
+        state = older.state
+    base = newer if state == newer.state else older
+    return base.model_copy(
+        update={
+            "state": state,
+            "tasks": merge_tasks(older.tasks, newer.tasks),
+            "output": base.output if base.output is not None else (newer.output or older.output),
+            "archived": stored.archived,  # archiving is its own store call
+            "updated_at": max(stored.updated_at, incoming.updated_at),
+            "inputs": stored.inputs or incoming.inputs,
+            "meta": stored.meta or incoming.meta,
+            "created_at": min(stored.created_at, incoming.created_at),
+        }
+    )
