@@ -193,6 +193,8 @@ class Kickoff(KickoffStatus):
     current_agent: str | None = None
     # Since when the service has answered NOT FOUND; after the grace period the run is lost.
     not_found_since: datetime | None = None
+    # Why the last poll failed, while it keeps failing (rows show it as stale data).
+    poll_error: str | None = None
 
     def to_status(self) -> KickoffStatus:
         """The contract's normalized status of this kickoff (what scripts get)."""

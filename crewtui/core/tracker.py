@@ -1,0 +1,624 @@
+"""The tracker: the one path every change of a kickoff takes.
+
+Whatever learns something about a kickoff (a poll, a webhook, a kickoff answer) hands it
+here; the tracker merges it (``crewtui.core.merge``), writes it to the store and emits one
+event per real change. The Textual app and the headless CLI only listen and ask.
+
+Polling: each crew has its own scheduler task, concurrency cap and request budget, so one
+slow or failing crew never slows another. A kickoff's next poll is scheduled when its last
+one finished (polls never pile up), at an interval that adapts to how recently it changed.
+Terminal kickoffs are never polled again. No Textual import here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from crewtui.api.client import ClientPolicy, CrewClient
+from crewtui.api.errors import (
+    ApiError,
+    AuthError,
+    BadResponseError,
+    ConfigError,
+    CrewtuiError,
+    KickoffUncertainError,
+    StoreError,
+    TransportError,
+)
+from crewtui.api.models import Kickoff, Observation, RunState, Step, Submission
+from crewtui.api.profile import CrewProfile
+from crewtui.config import PollSettings
+from crewtui.core.merge import apply_observation
+from crewtui.core.pacing import TokenBucket, adaptive_interval, error_backoff
+from crewtui.core.store import Store
+from crewtui.core.webhooks import WebhookUrls
+
+log = logging.getLogger(__name__)
+
+HealthState = Literal["ok", "token_rejected", "unreachable", "unknown"]
+
+# How long a crew whose token was rejected waits before one more try on its own.
+TOKEN_REJECTED_RETRY = 60.0
+_KICKOFF_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class CrewHealth:
+    """How a crew's service is answering, for the status line and ``doctor``."""
+
+    crew: str
+    state: HealthState = "unknown"
+    since: datetime | None = None
+    message: str | None = None
+    interval: float | None = None
+    last_ok: datetime | None = None
+
+
+@dataclass(frozen=True)
+class KickoffChanged:
+    """A kickoff changed (or was first seen by this session, when ``previous`` is None)."""
+
+    kickoff: Kickoff
+    previous: RunState | None
+
+
+@dataclass(frozen=True)
+class StepsAdded:
+    """New agent steps or crew events arrived for a kickoff."""
+
+    kickoff_id: str
+    steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True)
+class CrewHealthChanged:
+    health: CrewHealth
+
+
+TrackerEvent = KickoffChanged | StepsAdded | CrewHealthChanged
+
+
+def validate_kickoff_id(kickoff_id: str) -> str:
+    """A kickoff id as the service issues them (a UUID, or at least a plain token)."""
+    cleaned = kickoff_id.strip()
+    if not _KICKOFF_ID.match(cleaned):
+        raise ConfigError(
+            f"{cleaned[:60]!r} is not a kickoff id; ids look like "
+            "5f1c2d3e-1234-4abc-9def-0123456789ab."
+        )
+    return cleaned
+
+
+@dataclass
+class _Schedule:
+    """Polling state of one tracked kickoff."""
+
+    kickoff_id: str
+    last_change: float
+    failures: int = 0
+    in_flight: bool = False
+    due: float = 0.0
+
+
+@dataclass
+class _Crew:
+    """Per-crew machinery: client, budget, cap, queue of due polls, health."""
+
+    profile: CrewProfile
+    client: CrewClient
+    bucket: TokenBucket
+    gate: asyncio.Semaphore
+    health: CrewHealth
+    queue: list[tuple[float, str]] = field(default_factory=list)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # The next wait of each scheduled kickoff; the status line shows the shortest.
+    intervals: dict[str, float] = field(default_factory=dict)
+    runner: asyncio.Task[None] | None = None
+
+
+class Tracker:
+    """Keeps every non-terminal kickoff of every crew up to date and reports each change."""
+
+    def __init__(
+        self,
+        crews: Sequence[CrewProfile],
+        store: Store,
+        settings: PollSettings | None = None,
+        *,
+        client_policy: ClientPolicy | None = None,
+        webhook_urls: WebhookUrls | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings or PollSettings()
+        self.webhook_urls = webhook_urls
+        self.crews: dict[str, CrewProfile] = {crew.name: crew for crew in crews}
+        policy = client_policy or ClientPolicy(deadline=self.settings.request_deadline)
+        self._crews: dict[str, _Crew] = {}
+        for profile in crews:
+            self._crews[profile.name] = _Crew(
+                profile=profile,
+                client=CrewClient(
+                    profile, policy, max_connections=self.settings.max_in_flight + 2
+                ),
+                bucket=TokenBucket(self.settings.requests_per_second),
+                gate=asyncio.Semaphore(self.settings.max_in_flight),
+                health=CrewHealth(crew=profile.name),
+            )
+        self._kickoffs: dict[str, Kickoff] = {}
+        self._schedules: dict[str, _Schedule] = {}
+        self._listeners: list[Callable[[TrackerEvent], None]] = []
+        self._queues: list[asyncio.Queue[TrackerEvent]] = []
+        self._polls: set[asyncio.Task[None]] = set()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._running = False
+        self.store_error: str | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def start(self, *, resume: bool = True) -> None:
+        """Start polling; with ``resume``, pick up every active kickoff from the store."""
+        if self._running:
+            return
+        self._running = True
+        for crew in self._crews.values():
+            await self._store_call(self.store.upsert_crew, crew.profile.name, crew.profile.url)
+            crew.runner = asyncio.create_task(
+                self._run_crew(crew), name=f"crewtui-poll-{crew.profile.name}"
+            )
+        if resume:
+            active = await self._store_call(self.store.active_kickoffs) or []
+            for kickoff in active:
+                if kickoff.crew in self._crews and kickoff.submission is Submission.ACCEPTED:
+                    self._adopt(kickoff, emit=False)
+
+    async def stop(self) -> None:
+        """Stop every poll and close every connection; safe to call twice."""
+        self._running = False
+        tasks = [crew.runner for crew in self._crews.values() if crew.runner] + list(self._polls)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for crew in self._crews.values():
+            crew.runner = None
+            await crew.client.aclose()
+
+    async def __aenter__(self) -> Tracker:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- listening -----------------------------------------------------------------------
+
+    def listen(self, callback: Callable[[TrackerEvent], None]) -> Callable[[], None]:
+        """Call ``callback`` (on the event loop) for every event; returns the unsubscriber."""
+        self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback) if callback in self._listeners else None
+
+    async def events(self) -> AsyncIterator[TrackerEvent]:
+        """Every event from now on, as an async iterator (the CLI's ``watch``)."""
+        queue: asyncio.Queue[TrackerEvent] = asyncio.Queue()
+        self._queues.append(queue)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self._queues.remove(queue)
+
+    def _emit(self, event: TrackerEvent) -> None:
+        for callback in list(self._listeners):
+            try:
+                callback(event)
+            except Exception:  # a broken listener must not stop the tracker
+                log.exception("tracker listener failed")
+        for queue in self._queues:
+            queue.put_nowait(event)
+
+    # -- queries -------------------------------------------------------------------------
+
+    def get(self, kickoff_id: str) -> Kickoff | None:
+        return self._kickoffs.get(kickoff_id)
+
+    def tracked(self) -> list[Kickoff]:
+        """Every kickoff this session knows in memory, newest first."""
+        return sorted(self._kickoffs.values(), key=lambda k: k.created_at, reverse=True)
+
+    def is_tracked(self, kickoff_id: str) -> bool:
+        return kickoff_id in self._kickoffs
+
+    def health(self, crew: str) -> CrewHealth:
+        return self._crew(crew).health
+
+    def healths(self) -> list[CrewHealth]:
+        return [crew.health for crew in self._crews.values()]
+
+    def _crew(self, name: str) -> _Crew:
+        try:
+            return self._crews[name]
+        except KeyError:
+            known = ", ".join(sorted(self._crews)) or "none"
+            raise ConfigError(f"There is no crew named {name!r} (known: {known}).") from None
+
+    # -- actions -------------------------------------------------------------------------
+
+    async def inputs(self, crew: str) -> list[str]:
+        """The crew's required inputs (GET /inputs); also a health check."""
+        state = self._crew(crew)
+        try:
+            names = await state.client.inputs()
+        except ApiError as error:
+            self._note_failure(state, error)
+            raise
+        self._note_ok(state)
+        return names
+
+    async def kickoff(
+        self,
+        crew: str,
+        inputs: Mapping[str, str],
+        meta: Mapping[str, Any] | None = None,
+        *,
+        webhooks: WebhookUrls | None = None,
+    ) -> Kickoff:
+        """Start a run. The attempt is stored before the request leaves.
+
+        A definite refusal (401, 422, connection refused) removes the attempt; an answer lost
+        after the request may have arrived keeps it as ``uncertain`` ("may have started").
+        """
+        state = self._crew(crew)
+        hooks = webhooks or self.webhook_urls
+        now = utcnow()
+        attempt = Kickoff(
+            kickoff_id=f"local-{uuid.uuid4()}",
+            crew=crew,
+            inputs=dict(inputs),
+            meta=dict(meta or {}),
+            created_at=now,
+            updated_at=now,
+            state=RunState.PENDING,
+            submission=Submission.SENDING,
+        )
+        await self._store_call(self.store.save_kickoff, attempt)
+        try:
+            kickoff_id = await state.client.kickoff(
+                inputs,
+                meta,
+                task_webhook_url=hooks.task if hooks else None,
+                step_webhook_url=hooks.step if hooks else None,
+                crew_webhook_url=hooks.crew if hooks else None,
+            )
+        except KickoffUncertainError as error:
+            uncertain = attempt.model_copy(
+                update={
+                    "submission": Submission.UNCERTAIN,
+                    "state": RunState.UNKNOWN,
+                    "error": error.message,
+                    "updated_at": utcnow(),
+                }
+            )
+            self._note_failure(state, error)
+            await self._store_call(self.store.save_kickoff, uncertain)
+            self._kickoffs[uncertain.kickoff_id] = uncertain
+            self._emit(KickoffChanged(uncertain, None))
+            raise
+        except CrewtuiError as error:
+            if isinstance(error, ApiError):
+                self._note_failure(state, error)
+            await self._store_call(self.store.delete_kickoff, attempt.kickoff_id)
+            raise
+        except BaseException:
+            # Cancelled mid-request: the run may have started; keep the attempt visible.
+            await self._store_call(
+                self.store.save_kickoff,
+                attempt.model_copy(
+                    update={"submission": Submission.UNCERTAIN, "state": RunState.UNKNOWN}
+                ),
+            )
+            raise
+        self._note_ok(state)
+        await self._store_call(self.store.rename_kickoff, attempt.kickoff_id, kickoff_id)
+        kickoff = attempt.model_copy(
+            update={
+                "kickoff_id": kickoff_id,
+                "submission": Submission.ACCEPTED,
+                "updated_at": utcnow(),
+            }
+        )
+        await self._store_call(self.store.save_kickoff, kickoff)
+        self._adopt(kickoff, emit=True)
+        return kickoff
+
+    async def track(self, crew: str, kickoff_id: str) -> Kickoff:
+        """Adopt a kickoff started elsewhere; polls it once before returning."""
+        self._crew(crew)
+        kickoff_id = validate_kickoff_id(kickoff_id)
+        known = self._kickoffs.get(kickoff_id)
+        if known is None:
+            known = await self._store_call(self.store.get_kickoff, kickoff_id)
+        if known is None:
+            now = utcnow()
+            known = Kickoff(
+                kickoff_id=kickoff_id, crew=crew, created_at=now, updated_at=now
+            )
+            await self._store_call(self.store.save_kickoff, known)
+        self._adopt(known, emit=True)
+        return await self.refresh(kickoff_id)
+
+    async def refresh(self, kickoff_id: str) -> Kickoff:
+        """Poll one tracked kickoff now and return it as known afterwards.
+
+        Raises the client's error, so a one-shot ``crewtui status`` can report it.
+        """
+        kickoff = self._kickoffs.get(kickoff_id)
+        if kickoff is None:
+            raise ConfigError(f"Kickoff {kickoff_id} is not tracked; use `crewtui track` first.")
+        return await self._poll(kickoff_id, raise_errors=True)
+
+    def poll_now(self, kickoff_id: str | None = None) -> None:
+        """Make one (or every) active kickoff due now, token-rejected crews included."""
+        loop_now = asyncio.get_running_loop().time()
+        for schedule in list(self._schedules.values()):
+            if kickoff_id is None or schedule.kickoff_id == kickoff_id:
+                kickoff = self._kickoffs.get(schedule.kickoff_id)
+                if kickoff is not None:
+                    self._schedule(kickoff, loop_now)
+
+    async def archive(self, kickoff_id: str, archived: bool = True) -> None:
+        """Hide (or show again) a kickoff in the history; never deletes anything."""
+        await self._store_call(self.store.set_archived, kickoff_id, archived)
+        kickoff = self._kickoffs.get(kickoff_id) or await self._store_call(
+            self.store.get_kickoff, kickoff_id
+        )
+        if kickoff is None:
+            return
+        kickoff = kickoff.model_copy(update={"archived": archived})
+        if kickoff_id in self._kickoffs:
+            self._kickoffs[kickoff_id] = kickoff
+        self._emit(KickoffChanged(kickoff, kickoff.state))
+
+    async def resume(
+        self, kickoff_id: str, task_id: str, feedback: str, approve: bool = True
+    ) -> Kickoff:
+        """Answer a run that waits for human input (experimental on the live service)."""
+        kickoff = self._kickoffs.get(kickoff_id) or await self._store_call(
+            self.store.get_kickoff, kickoff_id
+        )
+        if kickoff is None:
+            raise ConfigError(f"Kickoff {kickoff_id} is not tracked; use `crewtui track` first.")
+        state = self._crew(kickoff.crew)
+        hooks = self.webhook_urls
+        result = await state.client.resume(
+            kickoff_id,
+            task_id,
+            feedback,
+            approve=approve,
+            task_webhook_url=hooks.task if hooks else None,
+            step_webhook_url=hooks.step if hooks else None,
+            crew_webhook_url=hooks.crew if hooks else None,
+        )
+        if result.new_kickoff_id and result.new_kickoff_id != kickoff_id:
+            return await self.track(kickoff.crew, result.new_kickoff_id)
+        self._adopt(kickoff, emit=False)
+        return await self.refresh(kickoff_id)
+
+    async def ingest(self, items: Sequence[Observation | Step]) -> None:
+        """Facts pushed by webhooks; merged exactly like polled ones."""
+        steps: dict[str, list[Step]] = {}
+        for item in items:
+            if isinstance(item, Step):
+                steps.setdefault(item.kickoff_id, []).append(item)
+            elif item.kickoff_id in self._kickoffs:
+                await self._merge(item)
+        for kickoff_id, batch in steps.items():
+            if kickoff_id in self._kickoffs:
+                await self._add_steps(kickoff_id, batch)
+
+    # -- merging -------------------------------------------------------------------------
+
+    def _adopt(self, kickoff: Kickoff, *, emit: bool) -> None:
+        """Hold ``kickoff`` in memory and poll it if it is still going."""
+        previous = self._kickoffs.get(kickoff.kickoff_id)
+        self._kickoffs[kickoff.kickoff_id] = kickoff
+        if emit and previous is None:
+            self._emit(KickoffChanged(kickoff, None))
+        if not kickoff.is_terminal and kickoff.submission is Submission.ACCEPTED:
+            loop_now = asyncio.get_running_loop().time()
+            self._schedules.setdefault(
+                kickoff.kickoff_id, _Schedule(kickoff.kickoff_id, last_change=loop_now)
+            )
+            self._schedule(kickoff, loop_now + self.settings.min_interval * 0.5)
+
+    async def _merge(self, observation: Observation) -> Kickoff:
+        """Apply one observation; store and emit only when something really changed."""
+        kickoff_id = observation.kickoff_id
+        lock = self._locks.setdefault(kickoff_id, asyncio.Lock())
+        async with lock:
+            before = self._kickoffs[kickoff_id]
+            after = apply_observation(
+                before,
+                observation,
+                grace=timedelta(seconds=self.settings.not_found_grace),
+            )
+            if after.poll_error is not None and observation.source == "poll":
+                after = after.model_copy(update={"poll_error": None})
+            if after is before or after == before:
+                return before
+            self._kickoffs[kickoff_id] = after
+            await self._store_call(self.store.save_kickoff, after)
+            schedule = self._schedules.get(kickoff_id)
+            if schedule is not None:
+                schedule.last_change = asyncio.get_running_loop().time()
+            if after.is_terminal:
+                self._schedules.pop(kickoff_id, None)
+            self._emit(KickoffChanged(after, before.state))
+        if observation.steps:
+            await self._add_steps(kickoff_id, observation.steps)
+        return after
+
+    async def _add_steps(self, kickoff_id: str, steps: Sequence[Step]) -> None:
+        fresh = await self._store_call(self.store.add_steps, list(steps))
+        if fresh:
+            self._emit(StepsAdded(kickoff_id, tuple(fresh)))
+
+    async def _store_call(self, func: Callable[..., Any], *args: Any) -> Any:
+        """Run a store call off the loop; a failing disk is reported, never fatal."""
+        try:
+            return await asyncio.to_thread(func, *args)
+        except StoreError as error:
+            if self.store_error != error.message:
+                self.store_error = error.message
+                log.warning("history store: %s", error.message)
+            return None
+
+    # -- polling -------------------------------------------------------------------------
+
+    def _schedule(self, kickoff: Kickoff, due: float) -> None:
+        schedule = self._schedules.get(kickoff.kickoff_id)
+        crew = self._crews.get(kickoff.crew)
+        if schedule is None or crew is None:
+            return
+        schedule.due = due
+        heapq.heappush(crew.queue, (due, kickoff.kickoff_id))
+        crew.wake.set()
+
+    async def _run_crew(self, crew: _Crew) -> None:
+        """Send each due poll of one crew, within its budget and concurrency cap."""
+        loop = asyncio.get_running_loop()
+        while self._running:
+            crew.wake.clear()
+            if not crew.queue:
+                await crew.wake.wait()
+                continue
+            due, kickoff_id = crew.queue[0]
+            delay = due - loop.time()
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(crew.wake.wait(), timeout=delay)
+                continue
+            heapq.heappop(crew.queue)
+            schedule = self._schedules.get(kickoff_id)
+            # Stale heap entries (rescheduled, terminal, in flight) are skipped.
+            if schedule is None or schedule.in_flight or schedule.due != due:
+                continue
+            await crew.bucket.acquire()
+            await crew.gate.acquire()
+            schedule.in_flight = True
+            task = asyncio.create_task(self._poll_and_reschedule(crew, schedule))
+            self._polls.add(task)
+            task.add_done_callback(self._polls.discard)
+
+    async def _poll_and_reschedule(self, crew: _Crew, schedule: _Schedule) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            await self._poll(schedule.kickoff_id, raise_errors=False, crew=crew)
+        finally:
+            crew.gate.release()
+            schedule.in_flight = False
+        kickoff = self._kickoffs.get(schedule.kickoff_id)
+        if kickoff is None or kickoff.is_terminal or schedule.kickoff_id not in self._schedules:
+            self._update_interval(crew, schedule.kickoff_id, None)
+            return
+        if crew.health.state == "token_rejected":
+            wait = TOKEN_REJECTED_RETRY
+        elif schedule.failures:
+            wait = error_backoff(schedule.failures, self.settings.min_interval, 60.0)
+        else:
+            wait = adaptive_interval(
+                loop.time() - schedule.last_change,
+                self.settings.min_interval,
+                self.settings.max_interval,
+            )
+        self._update_interval(crew, schedule.kickoff_id, wait)
+        self._schedule(kickoff, loop.time() + wait)
+
+    async def _poll(
+        self, kickoff_id: str, *, raise_errors: bool, crew: _Crew | None = None
+    ) -> Kickoff:
+        kickoff = self._kickoffs[kickoff_id]
+        crew = crew or self._crew(kickoff.crew)
+        schedule = self._schedules.get(kickoff_id)
+        try:
+            observation = await crew.client.status(kickoff_id)
+        except ApiError as error:
+            self._note_failure(crew, error)
+            if schedule is not None:
+                schedule.failures += 1
+            await self._mark_poll_error(kickoff_id, error.message)
+            if raise_errors:
+                raise
+            return self._kickoffs[kickoff_id]
+        self._note_ok(crew)
+        if schedule is not None:
+            schedule.failures = 0
+        return await self._merge(observation)
+
+    async def _mark_poll_error(self, kickoff_id: str, message: str) -> None:
+        """Keep the last poll error on the kickoff so its row can say why it is stale."""
+        kickoff = self._kickoffs.get(kickoff_id)
+        if kickoff is None or kickoff.poll_error == message:
+            return
+        updated = kickoff.model_copy(update={"poll_error": message})
+        self._kickoffs[kickoff_id] = updated
+        self._emit(KickoffChanged(updated, kickoff.state))
+
+    # -- health --------------------------------------------------------------------------
+
+    def _set_health(self, crew: _Crew, health: CrewHealth) -> None:
+        if health != crew.health:
+            crew.health = health
+            self._emit(CrewHealthChanged(health))
+
+    def _note_ok(self, crew: _Crew) -> None:
+        now = utcnow()
+        health = crew.health
+        if health.state != "ok":
+            self._set_health(
+                crew, replace(health, state="ok", since=now, message=None, last_ok=now)
+            )
+        else:
+            # last_ok moves silently: no event per successful poll.
+            crew.health = replace(health, last_ok=now)
+
+    def _note_failure(self, crew: _Crew, error: ApiError) -> None:
+        if not _is_crew_level(error):
+            return
+        health = crew.health
+        state: HealthState = "token_rejected" if isinstance(error, AuthError) else "unreachable"
+        since = health.since if health.state == state else utcnow()
+        self._set_health(crew, replace(health, state=state, since=since, message=error.message))
+
+    def _update_interval(self, crew: _Crew, kickoff_id: str, interval: float | None) -> None:
+        """Record a kickoff's next wait; report the crew's shortest when it moves by >= 1 s."""
+        if interval is None:
+            crew.intervals.pop(kickoff_id, None)
+        else:
+            crew.intervals[kickoff_id] = interval
+        shortest = round(min(crew.intervals.values()), 1) if crew.intervals else None
+        current = crew.health.interval
+        if (shortest is None) != (current is None) or (
+            shortest is not None and current is not None and abs(shortest - current) >= 1.0
+        ):
+            self._set_health(crew, replace(crew.health, interval=shortest))
+
+
+def _is_crew_level(error: ApiError) -> bool:
+    """Errors that say something about the crew's service, not about one kickoff's payload."""
+    if isinstance(error, AuthError | TransportError):
+        return True
+    return not isinstance(error, BadResponseError) and (error.status_code or 0) >= 500
