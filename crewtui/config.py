@@ -1,0 +1,614 @@
+"""Where crewtui keeps things, which crews it talks to, and how the user tuned it.
+
+Sources, strongest first: command-line flags (``--crew``, ``--url``, ``--token``,
+``--home``), the TOML config file, then the ecosystem's environment variables
+(``CREWAI_API_URL`` with ``CREWAI_BEARER_TOKEN`` or ``CREWAI_USER_BEARER_TOKEN``).
+
+The config file looks like this (every section optional)::
+
+    default_crew = "travel"
+
+    [crews.travel]
+    url = "https://travel.crewai.com"
+    token_env = "TRAVEL_CREW_TOKEN"     # or: token = "..." (then the file must be 0600)
+
+    [poll]
+    max_interval = 10.0
+
+    [ui]
+    theme = "nord"
+    bell = true
+
+    [webhooks]
+    listen = "127.0.0.1:8787"
+    public_url = "https://hooks.example.com"
+
+    [keys]
+    new_kickoff = "ctrl+n"
+
+Decisions worth knowing:
+
+- ``token_env`` is resolved when the file is loaded. A variable that is not set is not an
+  error until that crew is used (``select_crews``): a missing variable for a crew you are
+  not watching should not stop you watching the others.
+- A crew with neither ``token`` nor ``token_env`` is allowed (a local simulator may not
+  check tokens); the service's 401 then says clearly that a token is needed.
+- A crew never has both ``token`` and ``token_env``: the file is refused. That keeps
+  ``write_config`` honest: a token that came from the environment is never written to disk.
+- Every ``ConfigError`` raised here is raised ``from None``: pydantic's own errors quote the
+  input, which may be a token, and must not ride along in a traceback.
+- Nothing here ever writes unless asked (``write_config``, ``add_crew``, ``save_ui_theme``),
+  and a write goes to a temporary file that replaces the old one only when complete.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import stat
+import tempfile
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import platformdirs
+import tomli_w
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from crewtui.api.errors import ConfigError
+from crewtui.api.profile import CrewProfile
+
+APP_NAME = "crewtui"
+HOME_ENV = "CREWTUI_HOME"
+URL_ENV = "CREWAI_API_URL"
+# The organization token first: it allows every crew operation, the user token fewer.
+TOKEN_ENVS = ("CREWAI_BEARER_TOKEN", "CREWAI_USER_BEARER_TOKEN")
+ENV_CREW_NAME = "default"
+# Used for the environment's crew only when a file crew already took ENV_CREW_NAME.
+ENV_CREW_FALLBACK_NAME = "env"
+
+_PRIVATE_DIR_MODE = 0o700
+_PRIVATE_FILE_MODE = 0o600
+_GROUP_OTHER_BITS = 0o077
+
+
+@dataclass(frozen=True)
+class Paths:
+    """The two directories crewtui owns; everything it writes lives under them."""
+
+    config_dir: Path
+    data_dir: Path
+
+    @property
+    def config_file(self) -> Path:
+        """The TOML file with crews and settings."""
+        return self.config_dir / "config.toml"
+
+    @property
+    def store_file(self) -> Path:
+        """The SQLite history (the API keeps no list of runs, so crewtui does)."""
+        return self.data_dir / "history.sqlite3"
+
+    @property
+    def webhook_secret_file(self) -> Path:
+        """The unguessable webhook path segment; whoever writes it makes it 0600."""
+        return self.data_dir / "webhook-secret"
+
+
+def resolve_paths(home: str | Path | None = None, env: Mapping[str, str] | None = None) -> Paths:
+    """``--home`` beats ``CREWTUI_HOME`` beats the platform's per-user directories.
+
+    A home holds ``config/`` and ``data/`` side by side, so tests and the demo can move
+    everything with one variable and never touch the user's real files.
+    """
+    env = os.environ if env is None else env
+    chosen = home if home is not None and str(home) != "" else env.get(HOME_ENV) or None
+    if chosen is not None:
+        root = Path(chosen).expanduser().absolute()
+        return Paths(config_dir=root / "config", data_dir=root / "data")
+    return Paths(
+        config_dir=Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)),
+        data_dir=Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)),
+    )
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create ``path`` (and parents) and make it 0700: it may hold tokens or secrets."""
+    path.mkdir(mode=_PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    if os.name != "nt":
+        path.chmod(_PRIVATE_DIR_MODE)
+
+
+def _require_http_url(value: str) -> str:
+    """Accept only absolute http(s) URLs; return the value without a trailing slash."""
+    value = value.strip().rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return value
+
+
+class _Section(BaseModel):
+    """A config table: unknown keys are errors (a typo must not be silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PollSettings(_Section):
+    """``[poll]``: how hard crewtui may press on a crew's API."""
+
+    min_interval: float = Field(default=1.0, gt=0)
+    max_interval: float = Field(default=15.0, gt=0)
+    max_in_flight: int = Field(default=8, ge=1)
+    requests_per_second: float = Field(default=10.0, gt=0)
+    # How long a kickoff id may answer 404 before crewtui gives up on it.
+    not_found_grace: float = Field(default=300.0, ge=0)
+    # The overall deadline of one request (httpx timeouts are per socket operation).
+    request_deadline: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _intervals_ordered(self) -> PollSettings:
+        if self.max_interval < self.min_interval:
+            raise ValueError(
+                f"max_interval ({self.max_interval}) must be at least "
+                f"min_interval ({self.min_interval})"
+            )
+        return self
+
+
+class UiSettings(_Section):
+    """``[ui]``: the look of the app, written back when the user picks a theme."""
+
+    theme: str = Field(default="textual-dark", min_length=1)
+    bell: bool = False
+
+
+class WebhookSettings(_Section):
+    """``[webhooks]``: where the receiver listens and the URL the crew should POST to."""
+
+    listen: str | None = None
+    public_url: str | None = None
+
+    @field_validator("listen")
+    @classmethod
+    def _valid_listen(cls, value: str | None) -> str | None:
+        if value is not None:
+            _split_listen(value)
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _valid_public_url(cls, value: str | None) -> str | None:
+        return None if value is None else _require_http_url(value)
+
+    @property
+    def listen_address(self) -> tuple[str, int] | None:
+        """``listen`` as (host, port), IPv6 brackets removed; None when not set."""
+        return None if self.listen is None else _split_listen(self.listen)
+
+
+def _split_listen(value: str) -> tuple[str, int]:
+    """Parse ``HOST:PORT`` (``[::1]:8787`` for IPv6) or raise ValueError saying the form."""
+    host, _, port = value.strip().rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"{value!r} is not HOST:PORT such as 127.0.0.1:8787")
+    return host, int(port)
+
+
+class _Settings(_Section):
+    """What the file and the loaded config share."""
+
+    default_crew: str | None = None
+    poll: PollSettings = Field(default_factory=PollSettings)
+    ui: UiSettings = Field(default_factory=UiSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    # Binding id → key string ("new_kickoff" → "ctrl+n"); the app checks the ids.
+    keys: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("keys")
+    @classmethod
+    def _keys_not_empty(cls, value: dict[str, str]) -> dict[str, str]:
+        empty = sorted(binding for binding, key in value.items() if not key.strip())
+        if empty:
+            raise ValueError(f"no key given for {', '.join(empty)}")
+        return value
+
+
+class _CrewTable(_Section):
+    """One ``[crews.NAME]`` table as written in the file (the name is the table's)."""
+
+    url: str
+    token: SecretStr | None = None
+    token_env: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_token_source(self) -> _CrewTable:
+        if self.token is not None and self.token_env is not None:
+            raise ValueError("set either token or token_env, not both")
+        return self
+
+
+class _ConfigFile(_Settings):
+    """The file's schema: validated first, then turned into a ``Config``."""
+
+    crews: dict[str, _CrewTable] = Field(default_factory=dict)
+
+
+class Config(_Settings):
+    """Everything the file says, with ``token_env`` already looked up in the environment."""
+
+    crews: dict[str, CrewProfile] = Field(default_factory=dict)
+    # Where the file is (or would be: a missing file gives the defaults and still says where
+    # to put one); None for a Config built in code.
+    path: Path | None = None
+
+    @model_validator(mode="after")
+    def _names_match_keys(self) -> Config:
+        for key, profile in self.crews.items():
+            if profile.name != key:
+                raise ValueError(f"crew {profile.name!r} is filed under {key!r}")
+        return self
+
+
+def load_config(paths: Paths, env: Mapping[str, str] | None = None) -> Config:
+    """Read and check the config file; a missing file means the defaults.
+
+    Raises ConfigError (one sentence, naming the file) for unreadable files, TOML syntax
+    errors (with line and column), unknown keys, bad values, and a file holding a token that
+    other users could read. Never writes.
+    """
+    env = os.environ if env is None else env
+    file = paths.config_file
+    data = _read_toml(file)
+    if data is None:
+        return Config(path=file)
+    if _holds_token(data):
+        _refuse_loose_permissions(file)
+    try:
+        parsed = _ConfigFile.model_validate(data)
+    except ValidationError as exc:
+        raise _validation_config_error(exc, file) from None
+    crews = {name: _profile(name, table, file, env) for name, table in parsed.crews.items()}
+    settings = parsed.model_dump(exclude={"crews"})
+    return Config(**settings, crews=crews, path=file)
+
+
+def _read_toml(file: Path) -> dict[str, Any] | None:
+    """The parsed document, or None when there is no file."""
+    try:
+        text = file.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {file} is not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {file}: {exc.strerror}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(_syntax_message(file, text, str(exc))) from None
+
+
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+_TOML_AT_END = re.compile(r"\s*\(at end of document\)$")
+
+
+def _syntax_message(file: Path, text: str, reason: str) -> str:
+    """``FILE:LINE:COL: reason``; tomllib says "at end of document" for the last position."""
+    position = _TOML_POSITION.search(reason)
+    if position is not None:
+        line, column = int(position.group(1)), int(position.group(2))
+        reason = reason[: position.start()]
+    else:
+        reason = _TOML_AT_END.sub("", reason)
+        lines = text.splitlines() or [""]
+        line, column = len(lines), len(lines[-1]) + 1
+    return f"{file}:{line}:{column}: the config file is not valid TOML: {reason}"
+
+
+def _holds_token(data: Mapping[str, Any]) -> bool:
+    """True when any crew table in the raw document has a ``token`` key."""
+    crews = data.get("crews")
+    if not isinstance(crews, dict):
+        return False
+    return any(isinstance(table, dict) and "token" in table for table in crews.values())
+
+
+def _refuse_loose_permissions(file: Path) -> None:
+    """A token in a file others can read (or replace) is refused, with the exact fix."""
+    if os.name == "nt":
+        return
+    loose = [
+        (path, wanted)
+        for path, wanted in ((file.parent, _PRIVATE_DIR_MODE), (file, _PRIVATE_FILE_MODE))
+        if stat.S_IMODE(path.stat().st_mode) & _GROUP_OTHER_BITS
+    ]
+    if not loose:
+        return
+    modes = " and ".join(
+        f"{path} has mode {stat.S_IMODE(path.stat().st_mode):04o}" for path, _ in loose
+    )
+    fix = " && ".join(f"chmod {wanted:o} {shlex.quote(str(path))}" for path, wanted in loose)
+    raise ConfigError(
+        f"refusing to read {file}: it holds a token and {modes}, so other users can get at it; "
+        f"fix it with `{fix}`"
+    )
+
+
+def _profile(name: str, table: _CrewTable, file: Path, env: Mapping[str, str]) -> CrewProfile:
+    """A file crew as a CrewProfile, its ``token_env`` looked up now if it is set."""
+    token = table.token
+    if table.token_env is not None and env.get(table.token_env):
+        token = SecretStr(env[table.token_env])
+    try:
+        return CrewProfile(name=name, url=table.url, token=token, token_env=table.token_env)
+    except ValidationError as exc:
+        raise _validation_config_error(exc, file, prefix=("crews", name)) from None
+
+
+def _validation_config_error(
+    exc: ValidationError, file: Path, prefix: tuple[str, ...] = ()
+) -> ConfigError:
+    """The first problem as one sentence naming the key and the file (never the input)."""
+    first = exc.errors(include_input=False, include_url=False)[0]
+    loc = (*prefix, *(str(part) for part in first["loc"]))
+    dotted = ".".join(loc) or "the top level"
+    if first["type"] == "extra_forbidden":
+        known = _known_keys(loc[:-1])
+        hint = f" (known keys there: {', '.join(known)})" if known else ""
+        return ConfigError(f"unknown key '{dotted}' in {file}{hint}")
+    if first["type"] == "missing":
+        return ConfigError(f"'{dotted}' is missing in {file}")
+    problem = str(first["msg"]).removeprefix("Value error, ")
+    return ConfigError(f"bad value for '{dotted}' in {file}: {problem}")
+
+
+_SECTIONS: dict[str, type[BaseModel]] = {
+    "poll": PollSettings,
+    "ui": UiSettings,
+    "webhooks": WebhookSettings,
+}
+
+
+def _known_keys(table: tuple[str, ...]) -> list[str]:
+    """The keys a table accepts, to suggest the right spelling after a typo."""
+    model: type[BaseModel] | None
+    if not table:
+        model = _ConfigFile
+    elif table[0] == "crews" and len(table) == 2:
+        model = _CrewTable
+    elif len(table) == 1:
+        model = _SECTIONS.get(table[0])
+    else:
+        model = None
+    return [] if model is None else list(model.model_fields)
+
+
+def select_crews(
+    config: Config,
+    *,
+    crew: str | None = None,
+    url: str | None = None,
+    token: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> list[CrewProfile]:
+    """The crews this invocation talks to, after flags, file and environment.
+
+    ``--url`` makes one crew (named by ``--crew`` or the URL's host); its token is ``--token``,
+    else that of a known crew with the very same URL: a token never goes to a URL it was not
+    configured for. ``--crew`` picks one known crew. No flag: every known crew. ``--token``
+    replaces the token of the one selected crew.
+    """
+    env = os.environ if env is None else env
+    known = _known_crews(config, env)
+    if url is not None:
+        selected = [_ad_hoc_crew(url, crew, known)]
+    elif crew is not None:
+        selected = [_named_crew(crew, known)]
+    else:
+        selected = list(known.values())
+    if not selected:
+        raise ConfigError(_how_to_configure(config))
+    if token is not None:
+        selected = [_with_token(selected, token)]
+    for profile in selected:
+        _require_resolved_token(profile)
+    return selected
+
+
+def _known_crews(config: Config, env: Mapping[str, str]) -> dict[str, CrewProfile]:
+    """The file's crews plus the environment's, unless a file crew has the same URL."""
+    known = dict(config.crews)
+    env_crew = _env_crew(env, taken=known)
+    if env_crew is not None:
+        known[env_crew.name] = env_crew
+    return known
+
+
+def _env_crew(env: Mapping[str, str], taken: Mapping[str, CrewProfile]) -> CrewProfile | None:
+    """The crew ``CREWAI_API_URL`` (+ a token variable) describes, if any."""
+    raw_url = env.get(URL_ENV, "").strip()
+    if not raw_url:
+        return None
+    token_env = next((name for name in TOKEN_ENVS if env.get(name)), None)
+    name = ENV_CREW_FALLBACK_NAME if ENV_CREW_NAME in taken else ENV_CREW_NAME
+    try:
+        profile = CrewProfile(
+            name=name,
+            url=raw_url,
+            token=None if token_env is None else SecretStr(env[token_env]),
+            token_env=token_env,
+        )
+    except ValidationError:
+        raise ConfigError(
+            f"{URL_ENV} is not an http(s) URL such as https://my-crew.crewai.com"
+        ) from None
+    if any(crew.url == profile.url for crew in taken.values()):
+        return None
+    return profile
+
+
+def _ad_hoc_crew(url: str, name: str | None, known: Mapping[str, CrewProfile]) -> CrewProfile:
+    """The crew ``--url`` names, borrowing the token of a known crew at the same URL."""
+    try:
+        profile = CrewProfile(name=name or "crew", url=url)
+    except ValidationError:
+        raise ConfigError(
+            f"--url {url!r} is not an http(s) URL such as https://my-crew.crewai.com"
+        ) from None
+    if name is None:
+        parts = urlsplit(profile.url)
+        host = parts.hostname or "crew"
+        profile = profile.model_copy(
+            update={"name": host if parts.port is None else f"{host}:{parts.port}"}
+        )
+    same_url = next((crew for crew in known.values() if crew.url == profile.url), None)
+    if same_url is None:
+        return profile
+    return profile.model_copy(update={"token": same_url.token, "token_env": same_url.token_env})
+
+
+def _named_crew(name: str, known: Mapping[str, CrewProfile]) -> CrewProfile:
+    """The known crew called ``name``, or a ConfigError listing the names there are."""
+    if name in known:
+        return known[name]
+    raise ConfigError(f"there is no crew named {name!r} ({_known_names(known)})")
+
+
+def _known_names(known: Mapping[str, CrewProfile] | Sequence[CrewProfile]) -> str:
+    names = sorted(known) if isinstance(known, Mapping) else sorted(c.name for c in known)
+    return f"known: {', '.join(names)}" if names else "none is configured"
+
+
+def _with_token(selected: Sequence[CrewProfile], token: str) -> CrewProfile:
+    """The one selected crew with ``--token``; one token is never sent to several crews."""
+    if not token:
+        raise ConfigError("--token is empty")
+    if len(selected) > 1:
+        raise ConfigError(
+            f"--token applies to one crew but {len(selected)} are configured; "
+            f"pick one with --crew NAME ({_known_names(selected)})"
+        )
+    return selected[0].model_copy(update={"token": SecretStr(token), "token_env": None})
+
+
+def _require_resolved_token(profile: CrewProfile) -> None:
+    """A crew whose token variable is not set is a mistake worth stopping for."""
+    if profile.token is None and profile.token_env is not None:
+        raise ConfigError(
+            f"crew {profile.name!r} takes its token from ${profile.token_env}, which is not set; "
+            f"export {profile.token_env}=<token> or pass --token"
+        )
+
+
+def _how_to_configure(config: Config) -> str:
+    where = config.path if config.path is not None else "the config file"
+    return (
+        f"no crew is configured: set {URL_ENV} and {TOKEN_ENVS[0]}, add a [crews.NAME] table "
+        f"with url and token to {where}, or run `crewtui sim` for a local demo crew"
+    )
+
+
+def default_crew_for_commands(config: Config, crews: Sequence[CrewProfile]) -> CrewProfile:
+    """The one crew a single-crew command (``kickoff``) uses among ``select_crews``' result.
+
+    The only crew if there is one, else the file's ``default_crew``, else a ConfigError
+    asking for ``--crew``.
+    """
+    if not crews:
+        raise ConfigError(_how_to_configure(config))
+    if len(crews) == 1:
+        return crews[0]
+    if config.default_crew is None:
+        raise ConfigError(
+            f"several crews are configured; pick one with --crew NAME ({_known_names(crews)})"
+        )
+    for profile in crews:
+        if profile.name == config.default_crew:
+            return profile
+    raise ConfigError(
+        f"default_crew {config.default_crew!r} in {config.path or 'the config file'} "
+        f"names no configured crew ({_known_names(crews)})"
+    )
+
+
+def plain_http_warning(profile: CrewProfile) -> str | None:
+    """The sentence to show before a token goes unencrypted to another machine, else None."""
+    if profile.token is None or not profile.is_plain_http_remote:
+        return None
+    return (
+        f"crew {profile.name!r} uses plain http to {urlsplit(profile.url).hostname}, "
+        "so its token would cross the network unencrypted; use an https URL"
+    )
+
+
+def write_config(paths: Paths, config: Config) -> None:
+    """Write ``config`` atomically: directory 0700, file 0600, written in full or not at all.
+
+    Tokens are written as given; a token read from ``token_env`` is not (the variable's name
+    is). Defaults are left out so that a future default change reaches the user.
+    """
+    ensure_private_dir(paths.config_dir)
+    payload = tomli_w.dumps(_to_document(config)).encode("utf-8")
+    # mkstemp creates the file 0600, so the token is never readable by others, not even briefly.
+    fd, temp_name = tempfile.mkstemp(dir=paths.config_dir, prefix=".config.", suffix=".tmp")
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, paths.config_file)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+def _to_document(config: Config) -> dict[str, Any]:
+    """The TOML document for ``config``: only what differs from the defaults."""
+    document = config.model_dump(
+        exclude={"crews", "path"}, exclude_defaults=True, exclude_none=True
+    )
+    if config.crews:
+        document["crews"] = {name: _crew_table(crew) for name, crew in config.crews.items()}
+    return document
+
+
+def _crew_table(profile: CrewProfile) -> dict[str, str]:
+    table = {"url": profile.url}
+    if profile.token_env is not None:
+        table["token_env"] = profile.token_env
+    elif profile.token is not None:
+        table["token"] = profile.token.get_secret_value()
+    return table
+
+
+def add_crew(paths: Paths, profile: CrewProfile) -> None:
+    """Add ``profile`` to the config file, replacing a crew of the same name."""
+    config = load_config(paths)
+    write_config(
+        paths, config.model_copy(update={"crews": {**config.crews, profile.name: profile}})
+    )
+
+
+def save_ui_theme(paths: Paths, theme: str) -> None:
+    """Remember the theme the user picked; crews, tokens and other settings are kept."""
+    config = load_config(paths)
+    try:
+        ui = UiSettings.model_validate({**config.ui.model_dump(), "theme": theme})
+    except ValidationError:
+        raise ConfigError(f"{theme!r} is not a theme name") from None
+    write_config(paths, config.model_copy(update={"ui": ui}))
