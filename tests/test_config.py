@@ -477,3 +477,13 @@ def test_token_never_shows_in_repr_or_errors(paths: Paths) -> None:
         # pydantic's own error quotes the input: it must not ride along as the cause.
         assert error.__cause__ is None
         assert error.__suppress_context__
+
+
+def test_env_crew_is_renamed_when_a_file_crew_is_called_default(paths: Paths) -> None:
+    write_file(paths, '[crews.default]\nurl = "https://a.example"\n', file_mode=0o644)
+    env = {"CREWAI_API_URL": "https://b.example", "CREWAI_BEARER_TOKEN": SECRET}
+    crews = select_crews(load_config(paths, env=env), env=env)
+    assert [(crew.name, crew.url) for crew in crews] == [
+        ("default", "https://a.example"),
+        ("env", "https://b.example"),
+    ]
