@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import heapq
 import logging
-import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -40,6 +39,7 @@ from crewtui.config import PollSettings
 from crewtui.core.merge import apply_observation
 from crewtui.core.pacing import TokenBucket, adaptive_interval, error_backoff
 from crewtui.core.store import Store
+from crewtui.core.validate import validate_kickoff_id
 from crewtui.core.webhooks import WebhookUrls
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,6 @@ HealthState = Literal["ok", "token_rejected", "unreachable", "unknown"]
 
 # How long a crew whose token was rejected waits before one more try on its own.
 TOKEN_REJECTED_RETRY = 60.0
-_KICKOFF_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 
 
 def utcnow() -> datetime:
@@ -89,17 +88,6 @@ class CrewHealthChanged:
 
 
 TrackerEvent = KickoffChanged | StepsAdded | CrewHealthChanged
-
-
-def validate_kickoff_id(kickoff_id: str) -> str:
-    """A kickoff id as the service issues them (a UUID, or at least a plain token)."""
-    cleaned = kickoff_id.strip()
-    if not _KICKOFF_ID.match(cleaned):
-        raise ConfigError(
-            f"{cleaned[:60]!r} is not a kickoff id; ids look like "
-            "5f1c2d3e-1234-4abc-9def-0123456789ab."
-        )
-    return cleaned
 
 
 @dataclass
@@ -150,9 +138,7 @@ class Tracker:
         for profile in crews:
             self._crews[profile.name] = _Crew(
                 profile=profile,
-                client=CrewClient(
-                    profile, policy, max_connections=self.settings.max_in_flight + 2
-                ),
+                client=CrewClient(profile, policy, max_connections=self.settings.max_in_flight + 2),
                 bucket=TokenBucket(self.settings.requests_per_second),
                 gate=asyncio.Semaphore(self.settings.max_in_flight),
                 health=CrewHealth(crew=profile.name),
@@ -299,9 +285,9 @@ class Tracker:
             kickoff_id = await state.client.kickoff(
                 inputs,
                 meta,
-                task_webhook_url=hooks.task if hooks else None,
-                step_webhook_url=hooks.step if hooks else None,
-                crew_webhook_url=hooks.crew if hooks else None,
+                task_webhook_url=(hooks.task or None) if hooks else None,
+                step_webhook_url=(hooks.step or None) if hooks else None,
+                crew_webhook_url=(hooks.crew or None) if hooks else None,
             )
         except KickoffUncertainError as error:
             uncertain = attempt.model_copy(
@@ -353,9 +339,7 @@ class Tracker:
             known = await self._store_call(self.store.get_kickoff, kickoff_id)
         if known is None:
             now = utcnow()
-            known = Kickoff(
-                kickoff_id=kickoff_id, crew=crew, created_at=now, updated_at=now
-            )
+            known = Kickoff(kickoff_id=kickoff_id, crew=crew, created_at=now, updated_at=now)
             await self._store_call(self.store.save_kickoff, known)
         self._adopt(known, emit=True)
         return await self.refresh(kickoff_id)
@@ -408,9 +392,9 @@ class Tracker:
             task_id,
             feedback,
             approve=approve,
-            task_webhook_url=hooks.task if hooks else None,
-            step_webhook_url=hooks.step if hooks else None,
-            crew_webhook_url=hooks.crew if hooks else None,
+            task_webhook_url=(hooks.task or None) if hooks else None,
+            step_webhook_url=(hooks.step or None) if hooks else None,
+            crew_webhook_url=(hooks.crew or None) if hooks else None,
         )
         if result.new_kickoff_id and result.new_kickoff_id != kickoff_id:
             return await self.track(kickoff.crew, result.new_kickoff_id)

@@ -1,0 +1,48 @@
+"""Checks of what people type (ids, URLs, KEY=VALUE pairs) before anything is sent or written.
+
+The CLI and the kickoff form use the same checks, so both give the same one sentence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from crewtui.api.errors import ConfigError
+
+_KICKOFF_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+
+
+def validate_kickoff_id(kickoff_id: str) -> str:
+    """A kickoff id as the service issues them (a UUID, or at least a plain token)."""
+    cleaned = kickoff_id.strip()
+    if not _KICKOFF_ID.match(cleaned):
+        shown = cleaned[:60].encode("unicode_escape").decode("ascii")
+        raise ConfigError(
+            f"'{shown}' is not a kickoff id; ids look like 5f1c2d3e-1234-4abc-9def-0123456789ab."
+        )
+    return cleaned
+
+
+def check_webhook_url(url: str, field: str) -> str:
+    """An absolute http(s) URL, as the service requires for webhook targets."""
+    cleaned = url.strip()
+    parts = urlsplit(cleaned)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"{field} must be an absolute http(s) URL such as https://example.com/hooks/task."
+        )
+    return cleaned
+
+
+def unique_pairs(pairs: Iterable[tuple[str, str]], what: str) -> dict[str, str]:
+    """KEY=VALUE pairs as a dict; an empty or repeated key is refused, never overwritten."""
+    result: dict[str, str] = {}
+    for key, value in pairs:
+        if not key.strip():
+            raise ConfigError(f"An {what} has an empty name; write it as KEY=VALUE.")
+        if key in result:
+            raise ConfigError(f"The {what} {key!r} is given twice; give each key once.")
+        result[key] = value
+    return result

@@ -1,0 +1,451 @@
+"""The headless commands: what scripts and CI run. No Textual import on these paths.
+
+Each ``cmd_*`` coroutine gets a ``Session`` (parsed flags, config, paths) and returns an
+exit code. They act only through the tracker, like the app does, so a kickoff started or
+polled here is in the same history and merged by the same rules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from crewtui.api.errors import (
+    AuthError,
+    ConfigError,
+    ExitCode,
+    StoreError,
+    TransportError,
+)
+from crewtui.api.models import Kickoff, KickoffSummary, RunState
+from crewtui.api.profile import CrewProfile
+from crewtui.config import Config, Paths, plain_http_warning, select_crews
+from crewtui.core.format import describe_duration, state_label
+from crewtui.core.merge import measured_execution_time
+from crewtui.core.sanitize import inert, inert_line
+from crewtui.core.store import Store
+from crewtui.core.tracker import KickoffChanged, Tracker, TrackerEvent
+from crewtui.core.validate import check_webhook_url, unique_pairs, validate_kickoff_id
+from crewtui.core.webhooks import WebhookUrls
+
+# How long `watch` keeps retrying a crew that does not answer before it exits 6.
+UNREACHABLE_GIVE_UP = 120.0
+
+# Exit code of a kickoff in a terminal (or stuck) state, for --exit-status.
+_STATE_EXIT = {
+    RunState.COMPLETED: ExitCode.OK,
+    RunState.FAILED: ExitCode.RUN_FAILED,
+    RunState.CANCELLED: ExitCode.RUN_FAILED,
+    RunState.NOT_FOUND: ExitCode.NOT_FOUND,
+    RunState.LOST: ExitCode.NOT_FOUND,
+}
+
+
+class Session:
+    """What every headless command needs: flags, config, the store and the chosen crews."""
+
+    def __init__(
+        self, args: argparse.Namespace, config: Config, paths: Paths, secrets: list[str]
+    ) -> None:
+        self.args = args
+        self.config = config
+        self.paths = paths
+        self.secrets = secrets
+        self.json: bool = bool(getattr(args, "json", False))
+        self._store: Store | None = None
+
+    # -- crews ---------------------------------------------------------------------------
+
+    def crews(self) -> list[CrewProfile]:
+        """Every crew these flags select (all configured ones when none is named)."""
+        crews = select_crews(
+            self.config, crew=self.args.crew, url=self.args.url, token=self.args.token
+        )
+        for crew in crews:
+            token = crew.bearer()
+            if token and token not in self.secrets:
+                self.secrets.append(token)
+            warning = plain_http_warning(crew)
+            if warning:
+                warn(warning)
+        return crews
+
+    def crew(self) -> CrewProfile:
+        """The one crew a command such as ``kickoff`` acts on."""
+        crews = self.crews()
+        if len(crews) == 1:
+            return crews[0]
+        default = self.config.default_crew
+        for crew in crews:
+            if crew.name == default:
+                return crew
+        names = ", ".join(crew.name for crew in crews)
+        raise ConfigError(
+            f"Several crews are configured; pick one with --crew NAME (known: {names})."
+        )
+
+    # -- store ---------------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        """The history; a store that cannot be opened degrades to memory with a warning."""
+        if self._store is None:
+            try:
+                self._store = Store.open(self.paths.store_file)
+            except StoreError as error:
+                warn(f"{error.message} Continuing without saving history.")
+                self._store = Store.in_memory()
+        return self._store
+
+    def tracker(self, crews: Sequence[CrewProfile], *, interval: float | None = None) -> Tracker:
+        settings = self.config.poll
+        if interval is not None:
+            settings = settings.model_copy(
+                update={"min_interval": interval, "max_interval": interval}
+            )
+        return Tracker(crews, self.store, settings)
+
+    def crew_of(self, kickoff_id: str) -> CrewProfile:
+        """The crew a kickoff belongs to: from the history, else the selected crew."""
+        stored = self.store.get_kickoff(kickoff_id)
+        if stored is not None and not (self.args.crew or self.args.url):
+            for crew in self.crews():
+                if crew.name == stored.crew:
+                    return crew
+        return self.crew()
+
+    def resolve(self, given: str) -> str:
+        """A full kickoff id from a full one or a unique prefix of one in the history."""
+        kickoff_id = validate_kickoff_id(given)
+        matches = self.store.resolve_id(kickoff_id)
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1 and kickoff_id not in matches:
+            raise ConfigError(f"{kickoff_id} matches several kickoffs; give more of the id.")
+        return kickoff_id
+
+
+# -- output helpers ----------------------------------------------------------------------------
+
+
+def out(text: str = "") -> None:
+    """Print a line to stdout; ``text`` must already be inert."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def warn(text: str) -> None:
+    sys.stderr.write(f"crewtui: {inert_line(text)}\n")
+
+
+def emit_json(value: Any) -> None:
+    """JSON stays faithful: escaped by JSON (lone surrogates as \\ud800), never altered."""
+    out(json.dumps(value, ensure_ascii=True, indent=2, default=str))
+
+
+def status_json(kickoff: Kickoff) -> dict[str, Any]:
+    return kickoff.to_status().model_dump(mode="json")
+
+
+def summary_line(kickoff: Kickoff | KickoffSummary, now: datetime) -> str:
+    """One inert line: short id, crew, state, progress, current task, duration."""
+    parts = [kickoff.kickoff_id[:8], inert_line(kickoff.crew, 24), state_label(kickoff.state)]
+    progress = kickoff.progress
+    if progress and progress.total:
+        parts.append(f"{progress.completed or 0}/{progress.total} tasks")
+    if kickoff.current_task:
+        parts.append(inert_line(kickoff.current_task, 48))
+    if isinstance(kickoff, Kickoff):
+        seconds = measured_execution_time(kickoff, now)
+        if seconds is not None:
+            parts.append(describe_duration(seconds))
+    return "  ".join(parts)
+
+
+def print_status(kickoff: Kickoff, now: datetime) -> None:
+    """The human form of one kickoff: summary, tasks, error, output."""
+    out(summary_line(kickoff, now))
+    for task in kickoff.tasks:
+        timing = describe_duration(task.execution_time) if task.execution_time else ""
+        out(
+            f"  {inert_line(task.task_id, 40)}  {inert_line(task.agent or '-', 40)}  "
+            f"{task.state.value}  {timing}".rstrip()
+        )
+    if kickoff.progress and kickoff.progress.total and len(kickoff.tasks) < kickoff.progress.total:
+        out(
+            f"  ({len(kickoff.tasks)} of {kickoff.progress.total} tasks seen; the others "
+            "finished between polls: use webhooks to see every task)"
+        )
+    if kickoff.error:
+        out(f"  error: {inert_line(kickoff.error, 500)}")
+    if kickoff.poll_error:
+        out(f"  last poll failed: {inert_line(kickoff.poll_error, 300)}")
+    if kickoff.output:
+        out()
+        out(inert(kickoff.output))
+
+
+def exit_for(states: Iterable[RunState]) -> int:
+    """The worst exit code among several kickoffs' states (not-finished counts as 3)."""
+    codes = [int(_STATE_EXIT.get(state, ExitCode.TIMED_OUT)) for state in states]
+    for code in (ExitCode.NOT_FOUND, ExitCode.RUN_FAILED, ExitCode.TIMED_OUT):
+        if code in codes:
+            return int(code)
+    return int(ExitCode.OK)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+async def cmd_inputs(session: Session) -> int:
+    crew = session.crew()
+    tracker = session.tracker([crew])
+    try:
+        names = await tracker.inputs(crew.name)
+    finally:
+        await tracker.stop()
+    if session.json:
+        emit_json({"crew": crew.name, "inputs": names})
+    else:
+        for name in names:
+            out(inert_line(name, 200))
+        if not names:
+            out("(this crew requires no inputs)")
+    return int(ExitCode.OK)
+
+
+async def cmd_kickoff(session: Session) -> int:
+    args = session.args
+    crew = session.crew()
+    inputs = unique_pairs(args.inputs, "input")
+    meta = unique_pairs(args.meta, "meta")
+    hooks = _webhook_urls(args.task_webhook, args.step_webhook, args.crew_webhook)
+    tracker = session.tracker([crew], interval=args.interval)
+    try:
+        kickoff = await tracker.kickoff(crew.name, inputs, meta, webhooks=hooks)
+        if not args.watch:
+            if session.json:
+                emit_json({"kickoff_id": kickoff.kickoff_id, "crew": crew.name})
+            else:
+                out(kickoff.kickoff_id)
+            return int(ExitCode.OK)
+        if not session.json:
+            out(f"started {kickoff.kickoff_id} on {inert_line(crew.name)}")
+        return await _follow(session, tracker, [kickoff.kickoff_id])
+    finally:
+        await tracker.stop()
+
+
+async def cmd_status(session: Session) -> int:
+    ids = [session.resolve(given) for given in session.args.ids]
+    by_crew = _group_by_crew(session, ids)
+    tracker = session.tracker(list({crew.name: crew for crew, _ in by_crew}.values()))
+    results: list[Kickoff] = []
+    try:
+        for crew, kickoff_id in by_crew:
+            results.append(await tracker.track(crew.name, kickoff_id))
+    finally:
+        await tracker.stop()
+    _report(session, results)
+    if session.args.exit_status:
+        return exit_for(k.state for k in results)
+    if any(k.state in (RunState.NOT_FOUND, RunState.LOST) for k in results):
+        return int(ExitCode.NOT_FOUND)
+    return int(ExitCode.OK)
+
+
+async def cmd_track(session: Session) -> int:
+    ids = [validate_kickoff_id(given) for given in session.args.ids]
+    by_crew = _group_by_crew(session, ids)
+    tracker = session.tracker(list({crew.name: crew for crew, _ in by_crew}.values()))
+    results = []
+    try:
+        for crew, kickoff_id in by_crew:
+            results.append(await tracker.track(crew.name, kickoff_id))
+    finally:
+        await tracker.stop()
+    if session.json:
+        _report(session, results)
+    else:
+        for kickoff in results:
+            out(f"tracking {summary_line(kickoff, now_utc())}")
+    return int(ExitCode.OK)
+
+
+async def cmd_watch(session: Session) -> int:
+    ids = [session.resolve(given) for given in session.args.ids]
+    by_crew = _group_by_crew(session, ids)
+    tracker = session.tracker(
+        list({crew.name: crew for crew, _ in by_crew}.values()), interval=session.args.interval
+    )
+    try:
+        await tracker.start(resume=False)
+        for crew, kickoff_id in by_crew:
+            await tracker.track(crew.name, kickoff_id)
+        return await _follow(session, tracker, ids)
+    finally:
+        await tracker.stop()
+
+
+async def cmd_list(session: Session) -> int:
+    args = session.args
+    states = [RunState(value) for value in args.state] if args.state else None
+    crew = args.crew
+    rows = session.store.list_kickoffs(
+        crew=crew, states=states, archived=None if args.all else False, limit=args.limit
+    )
+    if session.json:
+        emit_json([row.model_dump(mode="json") for row in rows])
+        return int(ExitCode.OK)
+    if not rows:
+        out("No kickoffs in the history yet; start one with `crewtui kickoff -i KEY=VALUE`.")
+    for row in rows:
+        started = row.created_at.astimezone().strftime("%Y-%m-%d %H:%M")
+        duration = describe_duration(row.execution_time) if row.execution_time else ""
+        task = inert_line(row.current_task or "", 40)
+        out(
+            f"{row.kickoff_id[:8]}  {started}  {inert_line(row.crew, 16):<16}  "
+            f"{state_label(row.state):<12}  {duration:>8}  {task}".rstrip()
+        )
+    return int(ExitCode.OK)
+
+
+async def cmd_resume(session: Session) -> int:
+    args = session.args
+    kickoff_id = session.resolve(args.id)
+    crew = session.crew_of(kickoff_id)
+    tracker = session.tracker([crew])
+    try:
+        await tracker.track(crew.name, kickoff_id)
+        kickoff = await tracker.resume(kickoff_id, args.task, args.feedback, not args.reject)
+    finally:
+        await tracker.stop()
+    _report(session, [kickoff])
+    return int(ExitCode.OK)
+
+
+async def cmd_doctor(session: Session) -> int:
+    """Reachability, token, dialect, required inputs and store health, in one screen."""
+    from crewtui.core.doctor import diagnose
+
+    report = await diagnose(session.config, session.paths, session.crews(), session.store)
+    if session.json:
+        emit_json(report.as_dict())
+    else:
+        for line in report.lines():
+            out(line)
+    return report.exit_code
+
+
+# -- shared pieces ----------------------------------------------------------------------------
+
+
+def _webhook_urls(task: str | None, step: str | None, crew: str | None) -> WebhookUrls | None:
+    if not (task or step or crew):
+        return None
+    return WebhookUrls(
+        task=check_webhook_url(task, "--task-webhook") if task else "",
+        step=check_webhook_url(step, "--step-webhook") if step else "",
+        crew=check_webhook_url(crew, "--crew-webhook") if crew else "",
+    )
+
+
+def _group_by_crew(session: Session, ids: Sequence[str]) -> list[tuple[CrewProfile, str]]:
+    return [(session.crew_of(kickoff_id), kickoff_id) for kickoff_id in ids]
+
+
+def _report(session: Session, kickoffs: Sequence[Kickoff]) -> None:
+    if session.json:
+        payload = [status_json(k) for k in kickoffs]
+        emit_json(payload[0] if len(payload) == 1 else payload)
+        return
+    now = now_utc()
+    for index, kickoff in enumerate(kickoffs):
+        if index:
+            out()
+        print_status(kickoff, now)
+
+
+async def _follow(session: Session, tracker: Tracker, ids: Sequence[str]) -> int:
+    """Print every change of ``ids`` until all are terminal; the exit code says how it ended."""
+    wanted = set(ids)
+    queue: asyncio.Queue[TrackerEvent] = asyncio.Queue()
+    unsubscribe = tracker.listen(queue.put_nowait)
+    deadline = time.monotonic() + session.args.timeout if session.args.timeout else None
+    await tracker.start(resume=False)
+    try:
+        for kickoff_id in ids:
+            kickoff = tracker.get(kickoff_id)
+            if kickoff is not None:
+                _print_change(session, kickoff)
+        while True:
+            states = {k: tracker.get(k) for k in wanted}
+            if all(k is not None and k.is_terminal for k in states.values()):
+                break
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                warn(f"Gave up waiting after {session.args.timeout:g} s; the run goes on.")
+                return int(ExitCode.TIMED_OUT)
+            try:
+                # Wake at least every few seconds to check the crews' health.
+                wait = 5.0 if remaining is None else min(remaining, 5.0)
+                event = await asyncio.wait_for(queue.get(), timeout=wait)
+            except TimeoutError:
+                _raise_if_crew_down(tracker, {k.crew for k in states.values() if k})
+                continue
+            if isinstance(event, KickoffChanged) and event.kickoff.kickoff_id in wanted:
+                _print_change(session, event.kickoff)
+            _raise_if_crew_down(tracker, {k.crew for k in states.values() if k})
+    finally:
+        unsubscribe()
+    finals = [tracker.get(k) for k in ids]
+    states_final = [k.state for k in finals if k is not None]
+    if any(s in (RunState.NOT_FOUND, RunState.LOST) for s in states_final):
+        return int(ExitCode.NOT_FOUND)
+    if session.args.exit_status:
+        return exit_for(states_final)
+    return int(ExitCode.OK)
+
+
+def _raise_if_crew_down(tracker: Tracker, crews: set[str]) -> None:
+    """A rejected token ends a watch at once (exit 5): waiting would never help.
+
+    An unreachable crew ends it (exit 6) once it has stayed unreachable for
+    ``UNREACHABLE_GIVE_UP`` seconds: the tracker has retried with backoff all along.
+    """
+    for name in crews:
+        health = tracker.health(name)
+        if health.state == "token_rejected":
+            raise AuthError(health.message or f"The {name} crew rejected the token.")
+        if (
+            health.state == "unreachable"
+            and health.since is not None
+            and (now_utc() - health.since).total_seconds() > UNREACHABLE_GIVE_UP
+        ):
+            raise TransportError(
+                f"{health.message or f'The {name} crew is unreachable.'} "
+                f"Gave up after {UNREACHABLE_GIVE_UP:g} s of retries."
+            )
+
+
+def _print_change(session: Session, kickoff: Kickoff) -> None:
+    if session.json:
+        out(json.dumps({"event": "changed", **status_json(kickoff)}, ensure_ascii=True))
+        return
+    clock = datetime.now().strftime("%H:%M:%S")
+    line = f"{clock}  {summary_line(kickoff, now_utc())}"
+    if kickoff.poll_error:
+        line += f"  (stale: {inert_line(kickoff.poll_error, 200)})"
+    elif kickoff.error and kickoff.is_terminal:
+        line += f"  {inert_line(kickoff.error, 300)}"
+    out(line)
