@@ -25,7 +25,13 @@ from crewtui.api.errors import (
 )
 from crewtui.api.models import Kickoff, KickoffSummary, RunState
 from crewtui.api.profile import CrewProfile
-from crewtui.config import Config, Paths, plain_http_warning, select_crews
+from crewtui.config import (
+    Config,
+    Paths,
+    default_crew_for_commands,
+    plain_http_warning,
+    select_crews,
+)
 from crewtui.core.format import describe_duration, state_label
 from crewtui.core.merge import measured_execution_time
 from crewtui.core.sanitize import inert, inert_line
@@ -78,17 +84,7 @@ class Session:
 
     def crew(self) -> CrewProfile:
         """The one crew a command such as ``kickoff`` acts on."""
-        crews = self.crews()
-        if len(crews) == 1:
-            return crews[0]
-        default = self.config.default_crew
-        for crew in crews:
-            if crew.name == default:
-                return crew
-        names = ", ".join(crew.name for crew in crews)
-        raise ConfigError(
-            f"Several crews are configured; pick one with --crew NAME (known: {names})."
-        )
+        return default_crew_for_commands(self.config, self.crews())
 
     # -- store ---------------------------------------------------------------------------
 
