@@ -1,0 +1,305 @@
+"""Read what a crew pushes to crewtui's webhook receiver, in every form the service uses.
+
+The service POSTs three kinds of webhook given at kickoff (task, step, crew) and, in its
+newer form, batches of crewai events (CONTRACT.md "Webhooks"). They carry no signature and
+may be forged, repeated or reordered, so this module only turns them into ``Observation``s
+and ``Step``s; the tracker merges those with what polls learnt (``crewtui.core.merge``),
+which is what makes repeats harmless and order irrelevant.
+
+Like the dialect parsers, nothing here raises on any JSON: a field of the wrong type is
+"not said", and an item that does not name a kickoff is dropped, since it cannot be placed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal, get_args
+
+from crewtui.api.dialects import as_datetime, as_dict, as_int, as_str, parse_json_text
+from crewtui.api.models import Observation, RunState, Step, TaskResult, TaskState
+
+PushKind = Literal["task", "step", "crew", "events"]
+PUSH_KINDS: frozenset[str] = frozenset(get_args(PushKind))
+
+Pushed = Observation | Step
+
+
+def parse_push(kind: PushKind, body: Any, received_at: datetime) -> list[Pushed]:
+    """Every fact one webhook body states, each naming its kickoff.
+
+    ``received_at`` must be timezone-aware: it stamps what the body does not date itself.
+    """
+    return _PARSERS[kind](body, received_at)
+
+
+# -- small readers -----------------------------------------------------------------------------
+
+
+def _kickoff_id(value: Any) -> str | None:
+    text = as_str(value)
+    return text.strip() if text and text.strip() else None
+
+
+def _first_text(*values: Any) -> str | None:
+    """The first value that is non-blank text; task names hide under several keys."""
+    for value in values:
+        text = as_str(value)
+        if text and text.strip():
+            return text
+    return None
+
+
+def _output_text(value: Any) -> str | None:
+    """An output given as text, or as crewai's TaskOutput/CrewOutput object (``raw``)."""
+    return as_str(value) or as_str(as_dict(value).get("raw"))
+
+
+def _compact(value: Any) -> str | None:
+    """Text as is; an object or list (tool arguments often are) as compact JSON."""
+    if isinstance(value, dict | list):
+        try:
+            return json.dumps(value, ensure_ascii=False, default=str)
+        except (ValueError, RecursionError):
+            return None
+    return as_str(value)
+
+
+def _output_json(output: str | None, explicit: Any) -> Any:
+    """The service's parsed form when it sent one, else the JSON inside the text, if any."""
+    return explicit if explicit is not None else parse_json_text(output)
+
+
+# -- the three per-kickoff webhooks -------------------------------------------------------------
+
+
+def _parse_task(body: Any, received_at: datetime) -> list[Pushed]:
+    data = as_dict(body)
+    kickoff_id = _kickoff_id(data.get("kickoff_id"))
+    # crewai names an unnamed task by its description.
+    task_id = _first_text(data.get("name"), data.get("description"))
+    if kickoff_id is None or task_id is None:
+        return []
+    task = TaskResult(
+        task_id=task_id,
+        agent=as_str(data.get("agent")),
+        output=_output_text(data.get("output")),
+        state=TaskState.COMPLETED,
+        finished_at=received_at,
+    )
+    return [
+        Observation(
+            kickoff_id=kickoff_id,
+            observed_at=received_at,
+            source="webhook",
+            tasks=[task],
+            raw=data,
+        )
+    ]
+
+
+def _parse_step(body: Any, received_at: datetime) -> list[Pushed]:
+    data = as_dict(body)
+    kickoff_id = _kickoff_id(data.get("kickoff_id"))
+    if kickoff_id is None:
+        return []
+    return [
+        Step(
+            kickoff_id=kickoff_id,
+            received_at=received_at,
+            kind="step",
+            thought=as_str(data.get("thought")),
+            tool=as_str(data.get("tool")),
+            tool_input=_compact(data.get("tool_input")),
+            result=as_str(data.get("result")),
+            raw=data,
+        )
+    ]
+
+
+def _parse_crew(body: Any, received_at: datetime) -> list[Pushed]:
+    """The crew webhook is only sent when the run succeeded (CONTRACT.md)."""
+    data = as_dict(body)
+    kickoff_id = _kickoff_id(data.get("kickoff_id"))
+    if kickoff_id is None:
+        return []
+    output = _output_text(data.get("result"))
+    return [
+        Observation(
+            kickoff_id=kickoff_id,
+            observed_at=received_at,
+            source="webhook",
+            state=RunState.COMPLETED,
+            output=output,
+            output_json=_output_json(output, data.get("result_json")),
+            raw=data,
+        )
+    ]
+
+
+# -- the batched events form ------------------------------------------------------------------
+
+
+def _parse_events(body: Any, received_at: datetime) -> list[Pushed]:
+    """A batch, ordered by ``data.emission_sequence`` (delivery order is not guaranteed)."""
+    events = [as_dict(item) for item in _event_list(body)]
+    events.sort(key=_sequence_key)
+    pushed: list[Pushed] = []
+    for event in events:
+        pushed.extend(_parse_event(event, received_at))
+    return pushed
+
+
+def _event_list(body: Any) -> list[Any]:
+    """``{"events": [...]}``; a bare list or a single event (realtime delivery) is accepted."""
+    if isinstance(body, list):
+        return body
+    data = as_dict(body)
+    events = data.get("events")
+    if isinstance(events, list):
+        return events
+    return [data] if "type" in data else []
+
+
+def _sequence_key(event: dict[str, Any]) -> tuple[bool, int]:
+    sequence = as_int(as_dict(event.get("data")).get("emission_sequence"))
+    return (sequence is None, sequence or 0)
+
+
+def _event_time(value: Any, received_at: datetime) -> datetime:
+    """When the event happened, in UTC: its timestamp (UTC if unzoned), never after arrival.
+
+    An unusable timestamp (absent, garbage, outside datetime's range once in UTC) is the
+    arrival time: merged times must compare and subtract without overflowing.
+    """
+    stamp = as_datetime(value)
+    if stamp is None:
+        return received_at
+    try:
+        stamp = stamp.astimezone(UTC) if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+    except OverflowError:
+        return received_at
+    return min(stamp, received_at)
+
+
+def _parse_event(event: dict[str, Any], received_at: datetime) -> list[Pushed]:
+    data = as_dict(event.get("data"))
+    kickoff_id = _kickoff_id(event.get("execution_id")) or _kickoff_id(data.get("kickoff_id"))
+    if kickoff_id is None:
+        return []
+    kind = _first_text(event.get("type")) or "unknown"
+    at = _event_time(event.get("timestamp"), received_at)
+    reader = _EVENT_READERS.get(kind)
+    fact = reader(_EventFacts(kickoff_id, data, at)) if reader else None
+    pushed: list[Pushed] = [fact] if fact is not None else []
+    pushed.append(
+        Step(
+            kickoff_id=kickoff_id,
+            received_at=at,
+            kind=kind,
+            tool=as_str(data.get("tool_name")),
+            tool_input=_compact(data.get("tool_args")),
+            result=(
+                _output_text(data.get("output"))
+                or as_str(data.get("response"))
+                or as_str(data.get("error"))
+            ),
+            sequence=as_int(data.get("emission_sequence")),
+            raw=event,
+        )
+    )
+    return pushed
+
+
+@dataclass(frozen=True, slots=True)
+class _EventFacts:
+    """What every event reader needs: whose event it is, its data and when it happened."""
+
+    kickoff_id: str
+    data: dict[str, Any]
+    at: datetime
+
+    def observation(self, **facts: Any) -> Observation:
+        return Observation(
+            kickoff_id=self.kickoff_id,
+            observed_at=self.at,
+            source="webhook",
+            raw=self.data,
+            **facts,
+        )
+
+    def task(self, state: TaskState) -> Observation | None:
+        """A task event; crewai names a task by ``task_name`` (its name or description)."""
+        data = self.data
+        task_body = as_dict(data.get("task"))
+        output = data.get("output")
+        task_id = _first_text(
+            data.get("task_name"),
+            data.get("name"),
+            task_body.get("name"),
+            as_dict(output).get("name"),
+            task_body.get("description"),
+        )
+        if task_id is None:
+            return None
+        running = state is TaskState.RUNNING
+        task = TaskResult(
+            task_id=task_id,
+            agent=_first_text(
+                data.get("agent_role"), data.get("agent"), as_dict(output).get("agent")
+            ),
+            output=_output_text(output),
+            state=state,
+            started_at=self.at if running else None,
+            finished_at=None if running else self.at,
+        )
+        return self.observation(tasks=[task])
+
+
+def _crew_started(facts: _EventFacts) -> Observation:
+    return facts.observation(state=RunState.RUNNING)
+
+
+def _crew_completed(facts: _EventFacts) -> Observation:
+    output_body = facts.data.get("output")
+    output = _output_text(output_body) or _output_text(facts.data.get("result"))
+    explicit = as_dict(output_body).get("json_dict")
+    return facts.observation(
+        state=RunState.COMPLETED, output=output, output_json=_output_json(output, explicit)
+    )
+
+
+def _crew_failed(facts: _EventFacts) -> Observation:
+    return facts.observation(state=RunState.FAILED, error=as_str(facts.data.get("error")))
+
+
+def _task_started(facts: _EventFacts) -> Observation | None:
+    return facts.task(TaskState.RUNNING)
+
+
+def _task_completed(facts: _EventFacts) -> Observation | None:
+    return facts.task(TaskState.COMPLETED)
+
+
+def _task_failed(facts: _EventFacts) -> Observation | None:
+    return facts.task(TaskState.FAILED)
+
+
+# Event types that change the run or a task; every other type is only a step.
+_EVENT_READERS: dict[str, Callable[[_EventFacts], Observation | None]] = {
+    "crew_kickoff_started": _crew_started,
+    "crew_kickoff_completed": _crew_completed,
+    "crew_kickoff_failed": _crew_failed,
+    "task_started": _task_started,
+    "task_completed": _task_completed,
+    "task_failed": _task_failed,
+}
+
+_PARSERS: dict[str, Callable[[Any, datetime], list[Pushed]]] = {
+    "task": _parse_task,
+    "step": _parse_step,
+    "crew": _parse_crew,
+    "events": _parse_events,
+}
