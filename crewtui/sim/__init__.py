@@ -1,0 +1,10 @@
+"""The AMP simulator: four example crews on a real HTTP server (``crewtui sim``).
+
+A product feature, not test scaffolding: the demo, the test suite and users' own
+integration tests run against it.
+"""
+
+from crewtui.sim.cli import main
+from crewtui.sim.server import FaultSettings, SimOptions, SimServer, create_app
+
+__all__ = ["FaultSettings", "SimOptions", "SimServer", "create_app", "main"]

@@ -1,0 +1,109 @@
+"""``crewtui sim``: run the simulator in the foreground and say how to point clients at it."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from types import FrameType
+
+from crewtui.sim.server import FaultSettings, SimOptions, SimServer
+
+DEFAULT_PORT = 8765
+
+
+def _faults(text: str) -> FaultSettings:
+    """``latency=0.5,error_rate=0.1,...`` as FaultSettings (argparse reports what is wrong)."""
+    settings = FaultSettings()
+    try:
+        pairs = dict(item.split("=", 1) for item in text.split(",") if item.strip())
+        settings.update({name.strip(): value.strip() for name, value in pairs.items()})
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{exc}; expected name=value pairs such as latency=0.5,error_rate=0.1"
+        ) from exc
+    return settings
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be a positive number")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="crewtui sim",
+        description="Serve four example crews that behave like crews deployed on CrewAI AMP.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
+    parser.add_argument("--dialect", choices=["live", "documented"], default="live")
+    parser.add_argument(
+        "--speed", type=_positive, default=1.0, help="10 runs ten times faster than reference"
+    )
+    parser.add_argument("--token", default=SimOptions.token, help="the crews' Bearer Token")
+    parser.add_argument("--user-token", default=SimOptions.user_token)
+    parser.add_argument("--failure-rate", type=float, default=0.0, help="fraction of runs failing")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument(
+        "--fault",
+        type=_faults,
+        default=None,
+        help="e.g. latency=0.5,error_rate=0.1,rate_limit_rate=0.1,retry_after=2,drop_rate=0.05",
+    )
+    return parser
+
+
+def _banner(server: SimServer) -> str:
+    options = server.options
+    lines = [f"crewtui simulator: {options.dialect} dialect, speed {options.speed:g}x", ""]
+    lines += [f"  {crew:<9} {server.crew_url(crew)}" for crew in server.CREWS]
+    lines += [
+        "",
+        f"Bearer Token:      {options.token}",
+        f"User Bearer Token: {options.user_token}",
+        "",
+        "To use one crew from a shell:",
+        f"  export CREWAI_API_URL={server.crew_url('travel')}"
+        f" CREWAI_BEARER_TOKEN={options.token} CREWAI_USER_BEARER_TOKEN={options.user_token}",
+        "",
+        "Press Ctrl-C to stop.",
+    ]
+    return "\n".join(lines)
+
+
+def _interrupt(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve until interrupted (Ctrl-C or SIGTERM); 0 on a clean stop, 1 if it cannot listen."""
+    args = _parser().parse_args(argv)
+    options = SimOptions(
+        dialect=args.dialect,
+        speed=args.speed,
+        token=args.token,
+        user_token=args.user_token,
+        failure_rate=args.failure_rate,
+        seed=args.seed,
+        faults=args.fault or FaultSettings(),
+    )
+    server = SimServer(options, host=args.host, port=args.port)
+    try:
+        server.start()
+    except RuntimeError as exc:
+        print(f"crewtui sim: {exc}", file=sys.stderr)
+        return 1
+    print(_banner(server), flush=True)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        print("\nStopping the simulator.", flush=True)
+    finally:
+        server.stop()
+    return 0

@@ -1,0 +1,477 @@
+"""The simulator: a real HTTP server that answers like crews deployed on CrewAI AMP.
+
+Four example crews live at path prefixes of one server (``/travel``, ...), each a base URL
+of its own. Everything is in memory; a run's state is computed from the clock (see
+:mod:`crewtui.sim.timeline`), so the only background work is webhook delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import math
+import random
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass, field, fields
+from types import TracebackType
+from typing import Any, Literal
+
+import httpx
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from crewtui.sim import bodies
+from crewtui.sim.crews import CREWS, SimCrew
+from crewtui.sim.timeline import Hooks, Run, resume, snapshot, waiting_task
+from crewtui.sim.webhooks import Deliverer
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_HOOK_FIELDS = ("taskWebhookUrl", "stepWebhookUrl", "crewWebhookUrl")
+
+
+@dataclass
+class FaultSettings:
+    """Misbehaviour injected into every crew endpoint; mutable while the server runs."""
+
+    latency: float = 0.0
+    error_rate: float = 0.0
+    rate_limit_rate: float = 0.0
+    retry_after: str = "1"
+    drop_rate: float = 0.0
+
+    def update(self, changes: Mapping[str, Any]) -> None:
+        """Apply a partial update, validating every value first (all or nothing)."""
+        known = {item.name: item.type for item in fields(self)}
+        checked: dict[str, Any] = {}
+        for name, value in changes.items():
+            if name not in known:
+                raise ValueError(f"unknown fault {name!r}")
+            checked[name] = _fault_value(name, value)
+        for name, value in checked.items():
+            setattr(self, name, value)
+
+
+def _fault_value(name: str, value: Any) -> Any:
+    if name == "retry_after":
+        return str(value)
+    number = float(value)
+    if not math.isfinite(number) or number < 0 or (name != "latency" and number > 1):
+        raise ValueError(f"{name} must be a number between 0 and {'∞' if name == 'latency' else 1}")
+    return number
+
+
+@dataclass
+class SimOptions:
+    """How the simulated deployment behaves; ``speed`` 10 runs ten times faster."""
+
+    dialect: Literal["live", "documented"] = "live"
+    speed: float = 1.0
+    token: str = field(default="sim-bearer-token", repr=False)
+    user_token: str = field(default="sim-user-token", repr=False)
+    failure_rate: float = 0.0
+    seed: int | None = None
+    faults: FaultSettings = field(default_factory=FaultSettings)
+
+
+class _Invalid(Exception):
+    """A kickoff or resume body the service would refuse; carries the answer to send."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("invalid request")
+        self.response = response
+
+
+class _Sim:
+    """The state shared by the routes of one app: options, runs, webhook tasks."""
+
+    def __init__(self, options: SimOptions) -> None:
+        self.options = options
+        self.rng = random.Random(options.seed)
+        self.runs: dict[tuple[str, str], Run] = {}
+        self.deliveries: dict[int, asyncio.Task[None]] = {}
+        self.client: httpx.AsyncClient | None = None
+
+    @property
+    def dialect(self) -> bodies.SimDialect:
+        return self.options.dialect
+
+    def authorize(self, request: Request, allow_user_token: bool = True) -> Response | None:
+        """None when the request carries one of the crew's tokens, else the 401 to send."""
+        header = request.headers.get("authorization")
+        if header is None:
+            return bodies.unauthorized(self.dialect, header_present=False)
+        scheme, _, token = header.partition(" ")
+        accepted = [self.options.token] + ([self.options.user_token] if allow_user_token else [])
+        if scheme.lower() == "bearer" and any(
+            hmac.compare_digest(token.strip().encode(), good.encode()) for good in accepted
+        ):
+            return None
+        return bodies.unauthorized(self.dialect, header_present=True)
+
+    def deliver(self, run: Run, skip_past: bool = False) -> None:
+        """Start delivering the run's webhooks unless that is already under way."""
+        running = self.deliveries.get(id(run))
+        if not run.hooks.any or self.client is None or (running and not running.done()):
+            return
+        task = asyncio.create_task(Deliverer(run, self.client).run(skip_past))
+        self.deliveries[id(run)] = task
+
+    async def close(self) -> None:
+        for task in self.deliveries.values():
+            task.cancel()
+        await asyncio.gather(*self.deliveries.values(), return_exceptions=True)
+        if self.client is not None:
+            await self.client.aclose()
+
+
+class _SimApp(FastAPI):
+    """FastAPI with faults applied in front of everything, where uvicorn's own ``send`` is
+    still reachable (a dropped connection needs the transport, not a response)."""
+
+    sim: _Sim
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not str(scope.get("path", "")).startswith("/_sim/"):
+            answer = await self._fault(scope)
+            if answer == "drop":
+                _drop_connection(send)
+                return
+            if isinstance(answer, Response):
+                await answer(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+    async def _fault(self, scope: Scope) -> Response | Literal["drop"] | None:
+        faults = self.sim.options.faults
+        if faults.latency > 0:
+            await asyncio.sleep(faults.latency)
+        draw = self.sim.rng.random()
+        if draw < faults.drop_rate:
+            return "drop"
+        draw -= faults.drop_rate
+        if draw < faults.error_rate:
+            return bodies.server_error(self.sim.dialect, self.sim.rng.randrange(3))
+        draw -= faults.error_rate
+        if draw < faults.rate_limit_rate:
+            return bodies.rate_limited(self.sim.dialect, faults.retry_after)
+        return None
+
+
+def _drop_connection(send: Send) -> None:
+    """Close the client's connection without an answer.
+
+    uvicorn's ``send`` is a bound method of the request cycle, which holds the transport;
+    marking the cycle disconnected stops uvicorn from sending its own 500 afterwards. Under
+    another server (no transport to reach), an exception is the closest thing to a drop.
+    """
+    cycle = getattr(send, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if transport is None:
+        raise ConnectionAbortedError("simulated dropped connection")
+    transport.abort()
+    cycle.disconnected = True  # type: ignore[union-attr]
+
+
+def create_app(options: SimOptions) -> FastAPI:
+    """The simulator as an ASGI app (serve it with uvicorn, or use :class:`SimServer`)."""
+    sim = _Sim(options)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        sim.client = httpx.AsyncClient(timeout=5.0)
+        try:
+            yield
+        finally:
+            await sim.close()
+
+    app = _SimApp(title="crewtui AMP simulator", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.sim = sim
+    _add_crew_routes(app, sim)
+    _add_control_routes(app, sim)
+    return app
+
+
+def _crew(name: str) -> SimCrew:
+    crew = CREWS.get(name)
+    if crew is None:
+        raise _Invalid(JSONResponse({"detail": "Not Found"}, status_code=404))
+    return crew
+
+
+async def _json_object(request: Request, sim: _Sim) -> dict[str, Any]:
+    """The request's JSON object; what is not JSON gets the dialect's 500/400 answer."""
+    try:
+        body = json.loads(await request.body())
+    except ValueError as exc:
+        raise _Invalid(bodies.bad_request(sim.dialect, "Request body must be JSON")) from exc
+    if not isinstance(body, dict):
+        raise _Invalid(bodies.bad_request(sim.dialect, "Request body must be a JSON object"))
+    return body
+
+
+def _add_crew_routes(app: FastAPI, sim: _Sim) -> None:
+    def guarded(
+        handler: Callable[[SimCrew, Request], Awaitable[Response]],
+    ) -> Callable[[str, Request], Awaitable[Response]]:
+        """Resolve the crew, check the token, and turn _Invalid into its answer."""
+
+        async def route(crew: str, request: Request) -> Response:
+            try:
+                found = _crew(crew)
+                denied = sim.authorize(request)
+                return denied if denied is not None else await handler(found, request)
+            except _Invalid as invalid:
+                return invalid.response
+
+        return route
+
+    async def inputs(crew: SimCrew, _: Request) -> Response:
+        return JSONResponse({"inputs": list(crew.inputs)})
+
+    async def kickoff(crew: SimCrew, request: Request) -> Response:
+        run = _new_run(crew, await _json_object(request, sim), sim)
+        sim.runs[(crew.name, run.kickoff_id)] = run
+        sim.deliver(run)
+        return JSONResponse({"kickoff_id": run.kickoff_id})
+
+    async def status(crew: SimCrew, request: Request) -> Response:
+        kickoff_id = request.path_params["kickoff_id"]
+        run = sim.runs.get((crew.name, kickoff_id))
+        if run is None:
+            return bodies.not_found(sim.dialect, kickoff_id)
+        snap = snapshot(run, time.monotonic())
+        if sim.dialect == "live":
+            return JSONResponse(bodies.live_status(run, snap))
+        return JSONResponse(bodies.documented_status(run, snap))
+
+    async def resume_run(crew: SimCrew, request: Request) -> Response:
+        return _resume(crew, await _json_object(request, sim), sim)
+
+    app.add_api_route("/{crew}/inputs", guarded(inputs), methods=["GET"])
+    app.add_api_route("/{crew}/kickoff", guarded(kickoff), methods=["POST"])
+    app.add_api_route("/{crew}/resume", guarded(resume_run), methods=["POST"])
+
+    status_route = guarded(status)
+
+    async def status_with_id(crew: str, kickoff_id: str, request: Request) -> Response:
+        return await status_route(crew, request)
+
+    app.add_api_route("/{crew}/status/{kickoff_id}", status_with_id, methods=["GET"])
+
+
+def _url(body: Mapping[str, Any], name: str, sim: _Sim) -> str | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, str) and value.startswith(("http://", "https://")):
+        return value
+    raise _Invalid(bodies.invalid_field(sim.dialect, name, "must be an absolute http(s) URL"))
+
+
+def _hooks(body: Mapping[str, Any], sim: _Sim) -> Hooks:
+    """The classic webhook URLs and the newer ``webhooks`` object of a kickoff body."""
+    task_url, step_url, crew_url = (_url(body, name, sim) for name in _HOOK_FIELDS)
+    batched = body.get("webhooks")
+    if batched is None:
+        return Hooks(task_url, step_url, crew_url)
+    if not isinstance(batched, dict):
+        raise _Invalid(bodies.invalid_field(sim.dialect, "webhooks", "must be an object"))
+    events = batched.get("events")
+    auth = batched.get("authentication")
+    token = auth.get("token") if isinstance(auth, dict) else None
+    return Hooks(
+        task_url,
+        step_url,
+        crew_url,
+        events_url=_url(batched, "url", sim),
+        events=frozenset(str(name) for name in events) if isinstance(events, list) else None,
+        events_token=token if isinstance(token, str) else None,
+    )
+
+
+def _stringify(value: Any) -> str:
+    """The service turns every input into a string."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _scale(inputs: Mapping[str, str], sim: _Sim) -> float:
+    try:
+        scale = float(inputs.get("duration_scale", "1"))
+    except ValueError:
+        scale = -1.0
+    if not math.isfinite(scale) or scale <= 0:
+        message = "must be a positive number"
+        raise _Invalid(bodies.invalid_field(sim.dialect, "inputs.duration_scale", message))
+    return scale
+
+
+def _new_run(crew: SimCrew, body: dict[str, Any], sim: _Sim) -> Run:
+    raw_inputs = body.get("inputs")
+    if not isinstance(raw_inputs, dict):
+        raise _Invalid(bodies.missing_fields(sim.dialect, ["inputs"]))
+    inputs = {str(name): _stringify(value) for name, value in raw_inputs.items()}
+    missing = [name for name in crew.inputs if name not in inputs]
+    if missing:
+        raise _Invalid(bodies.missing_inputs(sim.dialect, missing))
+    forced = inputs.get("fail", "").lower() in _TRUE
+    return Run(
+        crew=crew,
+        kickoff_id=str(uuid.uuid4()),
+        inputs=inputs,
+        meta=body.get("meta"),
+        started_mono=time.monotonic(),
+        started_wall=time.time(),
+        speed=sim.options.speed,
+        scale=_scale(inputs, sim),
+        will_fail=forced or sim.rng.random() < sim.options.failure_rate,
+        hold=inputs.get("hold", "").lower() in _TRUE,
+        json_result=inputs.get("json", "").lower() in _TRUE,
+        hooks=_hooks(body, sim),
+    )
+
+
+def _resume(crew: SimCrew, body: dict[str, Any], sim: _Sim) -> Response:
+    """POST /resume: live wants camelCase and answers a new kickoff id; documented snake."""
+    live = sim.dialect == "live"
+    id_field, task_field, approve_field = (
+        ("executionId", "taskId", "isApprove")
+        if live
+        else ("execution_id", "task_id", "is_approve")
+    )
+    missing = [name for name in (id_field, task_field) if not isinstance(body.get(name), str)]
+    if missing:
+        return bodies.missing_fields(sim.dialect, missing)
+    execution_id = body[id_field]
+    run = sim.runs.get((crew.name, execution_id))
+    if run is None:
+        return bodies.resume_not_found(sim.dialect, execution_id)
+    waiting = waiting_task(run, time.monotonic())
+    if waiting is None or waiting.task_id != body[task_field]:
+        return bodies.not_waiting(sim.dialect, execution_id)
+    hooks = _hooks(body, sim)
+    if hooks.any:
+        run.hooks = hooks
+    approved = body.get(approve_field, True) is not False
+    resume(run, time.monotonic(), approved)
+    if live:
+        run.kickoff_id = str(uuid.uuid4())
+        sim.runs[(crew.name, run.kickoff_id)] = run
+    sim.deliver(run, skip_past=True)
+    if live:
+        return JSONResponse({"kickoff_id": run.kickoff_id})
+    word = "resumed" if approved else "retrying"
+    return JSONResponse({"status": word, "message": f"Execution {word} with human feedback"})
+
+
+def _add_control_routes(app: FastAPI, sim: _Sim) -> None:
+    async def set_faults(request: Request) -> Response:
+        """Switch faults on and off from outside the process (benchmarks, demos)."""
+        denied = sim.authorize(request, allow_user_token=False)
+        if denied is not None:
+            return denied
+        try:
+            sim.options.faults.update(await _json_object(request, sim))
+        except _Invalid as invalid:
+            return invalid.response
+        except ValueError as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=422)
+        return JSONResponse(asdict(sim.options.faults))
+
+    app.add_api_route("/_sim/faults", set_faults, methods=["POST"])
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn that tells another thread when it is listening (or gave up trying)."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = threading.Event()
+
+    async def startup(self, sockets: Any = None) -> None:
+        try:
+            await super().startup(sockets=sockets)
+        finally:
+            self.ready.set()
+
+
+class SimServer:
+    """The simulator on uvicorn in a background thread, for tests, the demo and the CLI."""
+
+    CREWS: tuple[str, ...] = ("travel", "outreach", "content", "research")
+
+    def __init__(
+        self, options: SimOptions | None = None, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        self.options = options if options is not None else SimOptions()
+        self.host = host
+        self._port = port
+        config = uvicorn.Config(
+            create_app(self.options),
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=2,
+        )
+        self._server = _Uvicorn(config)
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start serving; returns once the server accepts connections."""
+        self._thread = threading.Thread(target=self._server.run, name="crewtui-sim", daemon=True)
+        self._thread.start()
+        self._server.ready.wait()
+        if not self._server.started:
+            self._thread.join()
+            raise RuntimeError(f"the simulator could not listen on {self.host}:{self._port}")
+        self._port = self._server.servers[0].sockets[0].getsockname()[1]
+
+    def stop(self) -> None:
+        """Stop serving and wait for the server thread (webhook deliveries are cancelled)."""
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def wait(self) -> None:
+        """Block until the server stops (Ctrl-C interrupts the wait in the main thread)."""
+        if self._thread is not None:
+            self._thread.join()
+
+    def __enter__(self) -> SimServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self._port}"
+
+    def crew_url(self, crew: str) -> str:
+        return f"{self.base_url}/{CREWS[crew].name}"
+
+    def required_inputs(self, crew: str) -> list[str]:
+        return list(CREWS[crew].inputs)
+
+    def sample_inputs(self, crew: str) -> dict[str, str]:
+        return dict(CREWS[crew].sample_inputs)

@@ -1,0 +1,233 @@
+"""A simulated run: its timeline of events and its state at any moment, as pure functions.
+
+Nothing advances a run in the background: its state is computed from when it started,
+its speed and the clock, so a poll can never see a half-updated run and there is no loop to
+stop. Times are "simulated seconds": reference seconds multiplied by the run's
+``duration_scale``; the wall clock runs ``speed`` times slower than them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+from crewtui.sim.crews import SimCrew, SimStep, SimTask
+
+EventKind = Literal[
+    "started", "task_started", "step", "task_completed", "task_failed", "paused", "completed",
+    "failed",
+]  # fmt: skip
+
+
+class Phase(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+_PHASE_AFTER: dict[EventKind, Phase] = {
+    "started": Phase.PENDING,
+    "task_started": Phase.RUNNING,
+    "step": Phase.RUNNING,
+    "task_completed": Phase.RUNNING,
+    "task_failed": Phase.RUNNING,
+    "paused": Phase.PAUSED,
+    "completed": Phase.COMPLETED,
+    "failed": Phase.FAILED,
+}
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happens to a run at simulated time ``at``."""
+
+    at: float
+    kind: EventKind
+    task: SimTask | None = None
+    step: SimStep | None = None
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """Where a run's webhooks go (classic URLs and/or the newer batched ``webhooks`` form)."""
+
+    task_url: str | None = None
+    step_url: str | None = None
+    crew_url: str | None = None
+    events_url: str | None = None
+    events: frozenset[str] | None = None  # None: every event type
+    events_token: str | None = field(default=None, repr=False)
+
+    @property
+    def any(self) -> bool:
+        return any((self.task_url, self.step_url, self.crew_url, self.events_url))
+
+
+@dataclass
+class Run:
+    """One kickoff; mutable only through :func:`resume`."""
+
+    crew: SimCrew
+    kickoff_id: str
+    inputs: Mapping[str, str]
+    meta: Any
+    started_mono: float
+    started_wall: float
+    speed: float
+    scale: float = 1.0
+    will_fail: bool = False
+    hold: bool = False
+    json_result: bool = False
+    hooks: Hooks = field(default_factory=Hooks)
+    # Set by resume(): simulated time of the pause, monotonic time of the resume, approval.
+    pause_at: float | None = None
+    resumed_mono: float | None = None
+    approved: bool = True
+    resumed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def sim_time(self, now: float) -> float:
+        """Simulated seconds since kickoff; the clock stands still while waiting for input."""
+        if self.pause_at is None or self.resumed_mono is None:
+            return (now - self.started_mono) * self.speed
+        return self.pause_at + max(0.0, now - self.resumed_mono) * self.speed
+
+    def mono_at(self, at: float) -> float:
+        """The monotonic time at which simulated time ``at`` is (or was) reached."""
+        if self.pause_at is not None and self.resumed_mono is not None and at > self.pause_at:
+            return self.resumed_mono + (at - self.pause_at) / self.speed
+        return self.started_mono + at / self.speed
+
+    def wall_at(self, at: float) -> float:
+        """Like :meth:`mono_at` on the wall clock, for timestamps shown to clients."""
+        return self.started_wall + (self.mono_at(at) - self.started_mono)
+
+
+def _task_events(task: SimTask, start: float, scale: float) -> list[Event]:
+    """A task's start, its steps spread evenly over its duration, and its completion."""
+    duration = task.duration * scale
+    gap = duration / (len(task.steps) + 1)
+    events = [Event(start, "task_started", task)]
+    events += [
+        Event(start + gap * (index + 1), "step", task, step)
+        for index, step in enumerate(task.steps)
+    ]
+    events.append(Event(start + duration, "task_completed", task))
+    return events
+
+
+def _planned(run: Run) -> list[Event]:
+    """Every event of the run as if it succeeded and any pause were answered."""
+    tasks = run.crew.tasks
+    events = [Event(0.0, "started")]
+    now = run.crew.pending * run.scale
+    plan: list[SimTask | None] = list(tasks)
+    if run.hold:
+        again = tasks if not run.approved else tasks[1:]
+        plan = [tasks[0], None, *again]  # None marks the wait for human input
+    for task in plan:
+        if task is None:
+            events.append(Event(now, "paused", tasks[0]))
+            continue
+        events += _task_events(task, now, run.scale)
+        now = events[-1].at
+    events.append(Event(now, "completed"))
+    return events
+
+
+def _with_failure(run: Run, events: list[Event]) -> list[Event]:
+    """Cut the plan at the crew's failure point: the running task fails, then the run."""
+    fail_at = run.crew.fail_at * run.scale
+    kept = [event for event in events if event.at < fail_at]
+    running = next((event.task for event in reversed(kept) if event.kind == "task_started"), None)
+    return [*kept, Event(fail_at, "task_failed", running), Event(fail_at, "failed")]
+
+
+def timeline(run: Run) -> list[Event]:
+    """The events the run goes through, ending at a pause that has not been answered."""
+    events = _planned(run)
+    if run.will_fail:
+        events = _with_failure(run, events)
+    if run.hold and run.resumed_mono is None:
+        for index, event in enumerate(events):
+            if event.kind == "paused":
+                return events[: index + 1]
+    return events
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A run as seen at one moment."""
+
+    phase: Phase
+    elapsed: float
+    done: tuple[tuple[SimTask, float], ...]  # finished tasks with their execution times
+    current: SimTask | None
+    last_step: SimStep | None
+    last_change: float
+
+
+def snapshot(run: Run, now: float) -> Snapshot:
+    """The run's state at monotonic time ``now``."""
+    clock = run.sim_time(now)
+    seen = [event for event in timeline(run) if event.at <= clock]
+    last = seen[-1]
+    phase = _PHASE_AFTER[last.kind]
+    started: dict[str, float] = {}
+    done: dict[str, tuple[SimTask, float]] = {}
+    current: SimTask | None = None
+    last_step: SimStep | None = None
+    for event in seen:
+        if event.task is not None and event.kind == "task_started":
+            started[event.task.task_id] = event.at
+            current = event.task
+        elif event.task is not None and event.kind == "task_completed":
+            done.pop(event.task.task_id, None)  # a retried task counts once, at its last run
+            done[event.task.task_id] = (event.task, event.at - started[event.task.task_id])
+            current = None
+        elif event.step is not None:
+            last_step = event.step
+    moving = phase in (Phase.PENDING, Phase.RUNNING)
+    return Snapshot(
+        phase=phase,
+        elapsed=clock if moving else last.at,
+        done=tuple(done.values()),
+        current=current if phase is Phase.RUNNING else None,
+        last_step=last_step,
+        last_change=last.at,
+    )
+
+
+def waiting_task(run: Run, now: float) -> SimTask | None:
+    """The task whose output awaits human feedback, or None if the run is not paused."""
+    events = [event for event in timeline(run) if event.at <= run.sim_time(now)]
+    last = events[-1]
+    return last.task if last.kind == "paused" and run.resumed_mono is None else None
+
+
+def resume(run: Run, now: float, approved: bool) -> None:
+    """Answer the pause: the clock restarts now; a rejection runs the first task again."""
+    events = timeline(run)
+    run.pause_at = events[-1].at
+    run.approved = approved
+    run.resumed_mono = now
+    run.resumed.set()
+
+
+def final_result(run: Run) -> tuple[str, Any]:
+    """The crew's answer (the last task's output) and its parsed JSON, if it is JSON."""
+    last = run.crew.tasks[-1]
+    text = last.render(run.inputs)
+    if not run.json_result:
+        return text, None
+    payload = {
+        "crew": run.crew.name,
+        "summary": text.strip().splitlines()[0],
+        "tasks": [task.task_id for task in run.crew.tasks],
+    }
+    return "```json\n" + json.dumps(payload, ensure_ascii=False, indent=2) + "\n```", payload

@@ -1,0 +1,182 @@
+"""Deliver a run's webhooks when its events happen, like a deployed crew would.
+
+One asyncio task per run that has webhooks: it sleeps until the next event of the run's
+timeline, POSTs what is due, and waits on the run's ``resumed`` event while the run waits
+for input. Delivery failures are ignored (a crew does not retry either); they are logged at
+debug level without the URL, whose path may be the receiver's only secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from crewtui.sim.crews import SimTask, fill
+from crewtui.sim.timeline import Event, Run, final_result, timeline
+
+logger = logging.getLogger("crewtui.sim")
+
+_EVENT_TYPES = {
+    "started": "crew_kickoff_started",
+    "task_started": "task_started",
+    "step": "tool_usage_finished",
+    "task_completed": "task_completed",
+    "task_failed": "task_failed",
+    "completed": "crew_kickoff_completed",
+    "failed": "crew_kickoff_failed",
+}
+
+
+def _summary(text: str) -> str:
+    """CrewAI's task summary: the description's first ten words."""
+    words = text.split()
+    return " ".join(words[:10]) + ("..." if len(words) > 10 else "")
+
+
+def token_usage(run: Run) -> dict[str, int]:
+    """Plausible, deterministic token counts for a finished run."""
+    prompt = sum(len(task.description) + len(task.expected_output) for task in run.crew.tasks)
+    completion = sum(len(task.render(run.inputs)) for task in run.crew.tasks) // 3
+    return {
+        "total_tokens": prompt * 4 + completion,
+        "prompt_tokens": prompt * 4,
+        "completion_tokens": completion,
+    }
+
+
+def task_payload(run: Run, task: SimTask) -> dict[str, Any]:
+    description = fill(task.description, run.inputs)
+    return {
+        "description": description,
+        "name": task.task_id,
+        "expected_output": fill(task.expected_output, run.inputs),
+        "summary": _summary(description),
+        "agent": task.agent,
+        "output": task.render(run.inputs),
+        "output_json": None,
+        "kickoff_id": run.kickoff_id,
+        "meta": run.meta,
+    }
+
+
+def _step_payload(run: Run, event: Event) -> dict[str, Any]:
+    assert event.task is not None and event.step is not None
+    return {
+        "prompt": fill(event.task.description, run.inputs),
+        "thought": fill(event.step.thought, run.inputs),
+        "tool": event.step.tool,
+        "tool_input": fill(event.step.tool_input, run.inputs),
+        "result": fill(event.step.result, run.inputs),
+        "kickoff_id": run.kickoff_id,
+        "meta": run.meta,
+    }
+
+
+def _crew_payload(run: Run) -> dict[str, Any]:
+    result, result_json = final_result(run)
+    return {
+        "kickoff_id": run.kickoff_id,
+        "result": result,
+        "result_json": result_json,
+        "token_usage": token_usage(run),
+        "meta": run.meta,
+    }
+
+
+def _classic(run: Run, event: Event) -> tuple[str, dict[str, Any]] | None:
+    """The (url, payload) of the classic per-kind webhook this event triggers, if any."""
+    hooks = run.hooks
+    if event.kind == "task_completed" and hooks.task_url and event.task is not None:
+        return hooks.task_url, task_payload(run, event.task)
+    if event.kind == "step" and hooks.step_url:
+        return hooks.step_url, _step_payload(run, event)
+    if event.kind == "completed" and hooks.crew_url:
+        return hooks.crew_url, _crew_payload(run)
+    return None
+
+
+def _event_data(run: Run, event: Event) -> dict[str, Any]:
+    data: dict[str, Any] = {"crew_name": run.crew.name}
+    if event.task is not None:
+        data |= {"task_name": event.task.task_id, "agent": event.task.agent}
+    if event.kind == "step":
+        data |= _step_payload(run, event)
+    elif event.kind == "task_completed" and event.task is not None:
+        data["output"] = event.task.render(run.inputs)
+    elif event.kind in ("task_failed", "failed"):
+        data["error"] = run.crew.error
+    elif event.kind == "completed":
+        data |= _crew_payload(run)
+    return data
+
+
+class Deliverer:
+    """Sends one run's webhooks in timeline order; ``emission_sequence`` counts its events."""
+
+    def __init__(self, run: Run, client: httpx.AsyncClient) -> None:
+        self._run = run
+        self._client = client
+        self._sequence = 0
+
+    async def run(self, skip_past: bool = False) -> None:
+        """Deliver every event from now (or from kickoff) until the run ends."""
+        run = self._run
+        sent = 0
+        if skip_past:
+            clock = run.sim_time(time.monotonic())
+            sent = sum(1 for event in timeline(run) if event.at <= clock)
+        while True:
+            events = timeline(run)
+            clock = run.sim_time(time.monotonic())
+            due = [event for event in events[sent:] if event.at <= clock]
+            await self._deliver(due)
+            sent += len(due)
+            if sent < len(events):
+                await asyncio.sleep(max(0.0, run.mono_at(events[sent].at) - time.monotonic()))
+            elif events[-1].kind == "paused" and run.resumed_mono is None:
+                await run.resumed.wait()
+            else:
+                return
+
+    async def _deliver(self, events: list[Event]) -> None:
+        batch = []
+        for event in events:
+            classic = _classic(self._run, event)
+            if classic is not None:
+                await self._post(*classic)
+            batch += self._batch_entry(event)
+        if batch and self._run.hooks.events_url:
+            await self._post(self._run.hooks.events_url, {"events": batch}, batched=True)
+
+    def _batch_entry(self, event: Event) -> list[dict[str, Any]]:
+        kind = _EVENT_TYPES.get(event.kind)
+        wanted = self._run.hooks.events
+        if kind is None or (wanted is not None and kind not in wanted):
+            return []
+        self._sequence += 1
+        data = _event_data(self._run, event) | {"emission_sequence": self._sequence}
+        return [
+            {
+                "id": str(uuid.uuid4()),
+                "execution_id": self._run.kickoff_id,
+                "timestamp": datetime.fromtimestamp(self._run.wall_at(event.at), UTC).isoformat(),
+                "type": kind,
+                "data": data,
+            }
+        ]
+
+    async def _post(self, url: str, payload: dict[str, Any], batched: bool = False) -> None:
+        headers = {}
+        token = self._run.hooks.events_token
+        if batched and token:
+            headers["Authorization"] = f"Bearer {token}"
+        try:
+            await self._client.post(url, json=payload, headers=headers)
+        except httpx.HTTPError as exc:
+            logger.debug("webhook delivery failed for %s: %s", self._run.kickoff_id, type(exc))
