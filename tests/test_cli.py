@@ -1,0 +1,235 @@
+"""The headless CLI through a real subprocess, against the simulator, exit codes included."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from crewtui.api.errors import ExitCode
+from crewtui.sim import SimServer
+
+
+def run(
+    home: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """``crewtui ARGS`` in a child process with its own home and only the given crew env."""
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith(("CREWAI_", "CREWTUI_"))}
+    child_env["CREWTUI_HOME"] = str(home)
+    child_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "crewtui", *args],
+        capture_output=True,
+        text=True,
+        env=child_env,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def crew_env(sim: SimServer, crew: str = "content", token: str | None = None) -> dict[str, str]:
+    return {
+        "CREWAI_API_URL": sim.crew_url(crew),
+        "CREWAI_BEARER_TOKEN": token if token is not None else sim.options.token,
+    }
+
+
+def inputs_args(sim: SimServer, crew: str, **extra: str) -> list[str]:
+    args = []
+    for key, value in (sim.sample_inputs(crew) | extra).items():
+        args += ["-i", f"{key}={value}"]
+    return args
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    path = tmp_path / "home"
+    path.mkdir()
+    return path
+
+
+def test_kickoff_watch_exit_status_zero_for_a_good_run(sim: SimServer, home: Path) -> None:
+    result = run(
+        home,
+        "kickoff",
+        *inputs_args(sim, "content"),
+        "--watch",
+        "--exit-status",
+        env=crew_env(sim),
+    )
+    assert result.returncode == ExitCode.OK, result.stderr
+    assert "completed" in result.stdout
+    listed = run(home, "list", "--json", env=crew_env(sim))
+    rows = json.loads(listed.stdout)
+    assert len(rows) == 1 and rows[0]["state"] == "completed"
+
+
+def test_kickoff_watch_exit_status_one_for_a_failing_run(sim_any: SimServer, home: Path) -> None:
+    result = run(
+        home,
+        "kickoff",
+        *inputs_args(sim_any, "travel", fail="1"),
+        "--watch",
+        "--exit-status",
+        env=crew_env(sim_any, "travel"),
+    )
+    assert result.returncode == ExitCode.RUN_FAILED, result.stderr
+    assert "failed" in result.stdout
+
+
+def test_status_of_an_unknown_id_exits_four(sim_any: SimServer, home: Path) -> None:
+    result = run(home, "status", str(uuid.uuid4()), "--json", env=crew_env(sim_any))
+    assert result.returncode == ExitCode.NOT_FOUND, result.stderr
+    assert json.loads(result.stdout)["state"] == "not_found"
+
+
+def test_watch_of_an_unknown_id_exits_four_after_the_grace(sim: SimServer, home: Path) -> None:
+    config = home / "config"
+    config.mkdir(mode=0o700)
+    (config / "config.toml").write_text("[poll]\nnot_found_grace = 0.5\nmin_interval = 0.1\n")
+    result = run(
+        home,
+        "watch",
+        str(uuid.uuid4()),
+        "--exit-status",
+        "--timeout",
+        "30",
+        env=crew_env(sim),
+    )
+    assert result.returncode == ExitCode.NOT_FOUND, result.stderr
+    assert "lost" in result.stdout
+
+
+def test_a_bad_token_exits_five_and_is_never_printed(sim: SimServer, home: Path) -> None:
+    secret = "wrong-token-" + uuid.uuid4().hex
+    result = run(
+        home,
+        "kickoff",
+        *inputs_args(sim, "content"),
+        "--watch",
+        "--exit-status",
+        env=crew_env(sim, token=secret),
+    )
+    assert result.returncode == ExitCode.TOKEN_REJECTED
+    assert "token" in result.stderr.lower()
+    assert secret not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_status_json_is_the_normalized_model_in_both_dialects(
+    sim_any: SimServer, home: Path
+) -> None:
+    started = run(
+        home, "kickoff", *inputs_args(sim_any, "research"), env=crew_env(sim_any, "research")
+    )
+    assert started.returncode == 0, started.stderr
+    kickoff_id = started.stdout.strip()
+    watched = run(home, "watch", kickoff_id, "--exit-status", env=crew_env(sim_any, "research"))
+    assert watched.returncode == 0, watched.stderr
+    result = run(home, "status", kickoff_id, "--json", env=crew_env(sim_any, "research"))
+    assert result.returncode == 0, result.stderr
+    status = json.loads(result.stdout)
+    assert set(status) == {
+        "kickoff_id",
+        "crew",
+        "state",
+        "current_task",
+        "progress",
+        "output",
+        "output_json",
+        "tasks",
+        "error",
+        "execution_time",
+        "dialect",
+        "raw",
+    }
+    assert status["kickoff_id"] == kickoff_id
+    assert status["state"] == "completed"
+    assert status["dialect"] == sim_any.options.dialect
+    assert status["output"]
+    assert status["raw"]
+    both = run(
+        home, "status", kickoff_id, kickoff_id[:8], "--json", env=crew_env(sim_any, "research")
+    )
+    assert [s["kickoff_id"] for s in json.loads(both.stdout)] == [kickoff_id, kickoff_id]
+
+
+def test_missing_inputs_name_the_missing_fields(sim_any: SimServer, home: Path) -> None:
+    result = run(home, "kickoff", "-i", "topic=x", env=crew_env(sim_any))
+    assert result.returncode == ExitCode.USAGE
+    assert "audience" in result.stderr
+    assert run(home, "list", "--json", env=crew_env(sim_any)).stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["kickoff", "-i", "novalue"], "KEY=VALUE"),
+        (["kickoff", "-i", "a=1", "-i", "a=2"], "twice"),
+        (["kickoff", "-i", "a=1", "--task-webhook", "not a url"], "http"),
+        (["status", "--crew", "nope", "abc"], "nope"),
+        (["status", "bad id!"], "not a kickoff id"),
+    ],
+)
+def test_bad_input_gets_one_sentence_and_exit_two(
+    sim: SimServer, home: Path, args: list[str], fragment: str
+) -> None:
+    result = run(home, *args, env=crew_env(sim))
+    assert result.returncode == ExitCode.USAGE, (result.stdout, result.stderr)
+    assert fragment in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (
+        not (home / "data" / "history.sqlite3").exists()
+        or "[]" in run(home, "list", "--json", env=crew_env(sim)).stdout
+    )
+
+
+def test_broken_config_reports_file_line_and_column(home: Path) -> None:
+    config = home / "config"
+    config.mkdir(mode=0o700)
+    (config / "config.toml").write_text("[crews.a]\nurl = \n")
+    result = run(home, "list")
+    assert result.returncode == ExitCode.USAGE
+    assert "config.toml:2:" in result.stderr
+
+
+def test_unreachable_crew_exits_six(home: Path) -> None:
+    result = run(
+        home,
+        "inputs",
+        env={"CREWAI_API_URL": "http://127.0.0.1:9/x", "CREWAI_BEARER_TOKEN": "t"},
+    )
+    assert result.returncode == ExitCode.UNREACHABLE, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_inputs_track_and_doctor(sim_documented: SimServer, home: Path) -> None:
+    env = crew_env(sim_documented, "outreach")
+    inputs = run(home, "inputs", "--json", env=env)
+    assert json.loads(inputs.stdout)["inputs"] == sim_documented.required_inputs("outreach")
+    doctor = run(home, "doctor", "--json", env=env)
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    report = json.loads(doctor.stdout)
+    assert report["crews"][0]["dialect"] == "documented"
+    assert report["store"]["ok"]
+    assert sim_documented.options.token not in doctor.stdout
+    started = run(home, "kickoff", *inputs_args(sim_documented, "outreach"), env=env)
+    other_home = home.parent / "other"
+    tracked = run(other_home, "track", started.stdout.strip(), env=env)
+    assert tracked.returncode == 0, tracked.stderr
+    assert started.stdout.strip()[:8] in tracked.stdout
+
+
+def test_headless_paths_do_not_import_textual() -> None:
+    code = (
+        "import sys, crewtui.cli, crewtui.headless, crewtui.core.tracker, crewtui.core.store, "
+        "crewtui.core.webhooks, crewtui.api.client, crewtui.sim, crewtui.config, "
+        "crewtui.core.doctor; "
+        "sys.exit(1 if 'textual' in sys.modules else 0)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
