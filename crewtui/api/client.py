@@ -1,0 +1,413 @@
+"""The async client of one deployed crew: /inputs, /kickoff, /status, /resume.
+
+Every answer is read in whichever dialect it comes (``crewtui.api.dialects``), per
+response. Every failure becomes one typed error from ``crewtui.api.errors`` whose message
+names the crew, says what happened and what to do, and never holds the token. Transport
+policy (deadline, body cap, retries) lives in ``crewtui.api.http``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import quote
+
+import httpx
+
+from crewtui.api import dialects
+from crewtui.api.errors import (
+    ApiError,
+    AuthError,
+    BadResponseError,
+    InputValidationError,
+    KickoffUncertainError,
+    NotFoundError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+)
+from crewtui.api.http import (
+    BadBody,
+    ClientPolicy,
+    NoAnswer,
+    NotSent,
+    Reply,
+    Sleep,
+    body_excerpt,
+    build_http_client,
+    exchange_with_retries,
+    retry_after_seconds,
+    same_origin,
+)
+from crewtui.api.models import Observation
+from crewtui.api.profile import CrewProfile
+from crewtui.core.sanitize import inert_line
+
+__all__ = [
+    "ClientPolicy",
+    "CrewClient",
+    "RedirectRefusedError",
+    "ResumeResult",
+    "retry_after_seconds",
+]
+
+# Gateway answers to a kickoff: the crew behind the gateway may have received it.
+_KICKOFF_UNCERTAIN_STATUSES = frozenset({502, 503, 504})
+_REDACTED = b"[redacted]"
+_MESSAGE_LIMIT = 200
+
+
+class RedirectRefusedError(ApiError):
+    """A 3xx: crewtui follows no redirect, so the token never goes where it was not configured."""
+
+
+@dataclass(frozen=True)
+class ResumeResult:
+    """POST /resume's answer: documented ``status``/``message`` or live ``kickoff_id``."""
+
+    status: str | None
+    message: str | None
+    new_kickoff_id: str | None
+    raw: Any = None
+
+
+class CrewClient:
+    """One crew's API, over one pooled ``httpx.AsyncClient`` reused for every request."""
+
+    def __init__(
+        self,
+        profile: CrewProfile,
+        policy: ClientPolicy = ClientPolicy(),  # noqa: B008 (frozen, so sharing is safe)
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = asyncio.sleep,
+        max_connections: int = 10,
+    ) -> None:
+        self.profile = profile
+        self._policy = policy
+        self._sleep = sleep
+        self._http = build_http_client(policy, transport, max_connections)
+        self._crew = inert_line(profile.name, 60)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the pooled connections."""
+        await self._http.aclose()
+
+    # -- endpoints -----------------------------------------------------------------------------
+
+    async def inputs(self) -> list[str]:
+        """The crew's required input names; also the health and token check (GET / is 404)."""
+        path = "/inputs"
+        reply = await self._get(path)
+        self._raise_for_status(reply, "GET", path)
+        names = dialects.parse_inputs(self._json(reply, "GET", path))
+        if names is None:
+            raise self._bad_response("GET", path, "it has no list of inputs")
+        return names
+
+    async def kickoff(
+        self,
+        inputs: Mapping[str, str],
+        meta: Mapping[str, Any] | None = None,
+        *,
+        task_webhook_url: str | None = None,
+        step_webhook_url: str | None = None,
+        crew_webhook_url: str | None = None,
+    ) -> str:
+        """Start a run and return its kickoff id.
+
+        Never retried once it may have reached the server: any doubt raises
+        ``KickoffUncertainError`` (the run may have started; a retry could start a second).
+        """
+        path = "/kickoff"
+        payload: dict[str, Any] = {"inputs": dict(inputs)}
+        if meta is not None:
+            payload["meta"] = dict(meta)
+        payload.update(_webhooks(task_webhook_url, step_webhook_url, crew_webhook_url))
+        request = self._request("POST", path, payload)
+        try:
+            reply = await exchange_with_retries(
+                self._http, request, self._policy, self._sleep, idempotent=False
+            )
+        except NotSent as exc:
+            raise self._unreachable(exc.reason) from None
+        except (NoAnswer, BadBody) as exc:
+            raise self._kickoff_uncertain(exc.reason) from None
+        if reply.status_code in _KICKOFF_UNCERTAIN_STATUSES:
+            raise self._kickoff_uncertain(f"HTTP {reply.status_code} from a gateway")
+        self._raise_for_status(reply, "POST", path)
+        try:
+            kickoff_id = dialects.parse_kickoff_id(_decode_json(reply.body))
+        except ValueError:
+            kickoff_id = None
+        if kickoff_id is None:
+            raise self._kickoff_uncertain(f"HTTP {reply.status_code} without a kickoff id")
+        return kickoff_id
+
+    async def status(self, kickoff_id: str) -> Observation:
+        """One poll. 200 and 404 are both observations (404 is NOT_FOUND); the rest raises."""
+        path = f"/status/{quote(kickoff_id, safe='')}"
+        reply = await self._get(path)
+        observed_at = datetime.now(UTC)
+        if reply.status_code == 404:
+            body = _json_or_text(reply)
+        else:
+            self._raise_for_status(reply, "GET", path)
+            body = self._json(reply, "GET", path)
+        return dialects.parse_status(kickoff_id, reply.status_code, body, observed_at)
+
+    async def resume(
+        self,
+        kickoff_id: str,
+        task_id: str,
+        feedback: str,
+        *,
+        approve: bool = True,
+        task_webhook_url: str | None = None,
+        step_webhook_url: str | None = None,
+        crew_webhook_url: str | None = None,
+    ) -> ResumeResult:
+        """Answer a crew waiting for human input (experimental: the service is unreliable).
+
+        Both key styles are sent: the documented API wants ``execution_id``/``task_id``, the
+        live one requires ``executionId``/``taskId``. The webhook URLs must be sent again.
+        """
+        path = "/resume"
+        payload: dict[str, Any] = {
+            "execution_id": kickoff_id,
+            "executionId": kickoff_id,
+            "task_id": task_id,
+            "taskId": task_id,
+            "human_feedback": feedback,
+            "humanFeedback": feedback,
+            "is_approve": approve,
+            "isApprove": approve,
+        }
+        payload.update(_webhooks(task_webhook_url, step_webhook_url, crew_webhook_url))
+        reply = await self._send(self._request("POST", path, payload), "POST", path)
+        self._raise_for_status(reply, "POST", path)
+        body = self._json(reply, "POST", path)
+        data = dialects.as_dict(body)
+        result = ResumeResult(
+            status=dialects.as_str(data.get("status")),
+            message=dialects.as_str(data.get("message")),
+            new_kickoff_id=dialects.parse_kickoff_id(data),
+            raw=body,
+        )
+        if result.status is None and result.new_kickoff_id is None:
+            raise self._bad_response("POST", path, "it has neither a status nor a kickoff id")
+        return result
+
+    # -- requests ------------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, payload: Any = None) -> httpx.Request:
+        """A request to the crew; the token goes only to the configured origin."""
+        url = httpx.URL(self.profile.url + path)
+        headers: dict[str, str] = {}
+        token = self.profile.bearer()
+        if token and same_origin(url, self.profile.origin):
+            headers["Authorization"] = f"Bearer {token}"
+        return self._http.build_request(method, url, headers=headers, json=payload)
+
+    async def _get(self, path: str) -> Reply:
+        return await self._send(self._request("GET", path), "GET", path, idempotent=True)
+
+    async def _send(
+        self, request: httpx.Request, method: str, path: str, *, idempotent: bool = False
+    ) -> Reply:
+        """Send with the retry policy; transport failures become typed errors."""
+        try:
+            reply = await exchange_with_retries(
+                self._http, request, self._policy, self._sleep, idempotent=idempotent
+            )
+        except NotSent as exc:
+            raise self._unreachable(exc.reason) from None
+        except NoAnswer as exc:
+            raise TransportError(
+                f"The {self._crew} crew gave no answer to {method} {_show(path)} ({exc.reason}): "
+                "the service may be slow or down, try again later."
+            ) from None
+        except BadBody as exc:
+            raise self._bad_response(method, path, exc.reason) from None
+        return self._redact(reply)
+
+    def _redact(self, reply: Reply) -> Reply:
+        """The reply with any echo of the token blanked, so it reaches no message or store."""
+        token = self.profile.bearer()
+        if not token or token.encode() not in reply.body:
+            return reply
+        body = reply.body.replace(token.encode(), _REDACTED)
+        return Reply(status_code=reply.status_code, headers=reply.headers, body=body)
+
+    # -- answers -------------------------------------------------------------------------------
+
+    def _json(self, reply: Reply, method: str, path: str) -> Any:
+        try:
+            return _decode_json(reply.body)
+        except ValueError as exc:
+            raise self._bad_response(method, path, f"it is not valid JSON: {exc}") from None
+
+    def _raise_for_status(self, reply: Reply, method: str, path: str) -> None:
+        """Raise the typed error for any answer that is not a 2xx."""
+        code = reply.status_code
+        if 200 <= code < 300:
+            return
+        where = f"{method} {_show(path)}"
+        if 300 <= code < 400:
+            raise self._redirect(reply, where)
+        if code in (401, 403):
+            raise self._auth_error(code)
+        body = _json_or_text(reply)
+        said = _said(reply, body)
+        if code == 422:
+            raise self._validation_error(where, dialects.missing_inputs(body), said)
+        if code == 400:
+            raise InputValidationError(
+                f"The {self._crew} crew refused {where} (HTTP 400: {said}): "
+                "check the request and try again.",
+                status_code=400,
+            )
+        if code == 404:
+            raise self._not_found(method, path)
+        if code == 429:
+            raise self._rate_limited(reply)
+        raise ServerError(
+            f"The {self._crew} crew failed {where} with HTTP {code} ({said}): "
+            "try again later, or check the crew's logs on its dashboard.",
+            status_code=code,
+            excerpt=said,
+        )
+
+    def _auth_error(self, code: int) -> AuthError:
+        if self.profile.bearer() is None:
+            message = (
+                f"The {self._crew} crew asked for a token (HTTP {code}) and none is configured: "
+                "set CREWAI_BEARER_TOKEN or the crew's token in the config."
+            )
+        else:
+            hint = " (a User Bearer Token may lack this permission)" if code == 403 else ""
+            message = (
+                f"The {self._crew} crew rejected the token (HTTP {code}): check "
+                f"CREWAI_BEARER_TOKEN or the crew's token in the config{hint}."
+            )
+        return AuthError(message, status_code=code)
+
+    def _validation_error(self, where: str, missing: list[str], said: str) -> InputValidationError:
+        if missing:
+            names = inert_line(", ".join(missing), _MESSAGE_LIMIT)
+            message = (
+                f"The {self._crew} crew refused {where} because inputs are missing ({names}): "
+                "provide them and try again."
+            )
+        else:
+            message = (
+                f"The {self._crew} crew refused {where} (HTTP 422: {said}): "
+                "check the inputs and try again."
+            )
+        return InputValidationError(message, missing=missing, status_code=422)
+
+    def _not_found(self, method: str, path: str) -> NotFoundError:
+        if path == "/resume":
+            message = (
+                f"The {self._crew} crew knows no such execution or task to resume (HTTP 404): "
+                "check the kickoff id and the task id."
+            )
+        else:
+            message = (
+                f"The {self._crew} crew answered HTTP 404 to {method} {_show(path)}, so its URL "
+                f"({inert_line(self.profile.url, 120)}) is probably wrong: "
+                "copy the crew's URL from its CrewAI AMP dashboard."
+            )
+        return NotFoundError(message, status_code=404)
+
+    def _rate_limited(self, reply: Reply) -> RateLimitedError:
+        wait = retry_after_seconds(
+            reply.headers.get("retry-after"), datetime.now(UTC), self._policy.retry_after_max
+        )
+        when = f"wait {wait:.0f} s" if wait is not None else "wait a moment"
+        return RateLimitedError(
+            f"The {self._crew} crew is still rate limiting crewtui (HTTP 429) after retries: "
+            f"{when} and try again.",
+            retry_after=wait,
+        )
+
+    def _redirect(self, reply: Reply, where: str) -> RedirectRefusedError:
+        location = reply.headers.get("location")
+        target = f"to {inert_line(location, 120)}" if location else "without saying where"
+        return RedirectRefusedError(
+            f"The {self._crew} crew redirected {where} {target} (HTTP {reply.status_code}), and "
+            "crewtui won't send the token there: if that is the crew's real address, put it "
+            "in the config.",
+            status_code=reply.status_code,
+        )
+
+    def _unreachable(self, reason: str) -> TransportError:
+        return TransportError(
+            f"Could not reach the {self._crew} crew at {inert_line(self.profile.origin, 120)} "
+            f"({reason}): check the URL and the network, then try again."
+        )
+
+    def _bad_response(self, method: str, path: str, reason: str) -> BadResponseError:
+        return BadResponseError(
+            f"The {self._crew} crew sent an unusable answer to {method} {_show(path)} "
+            f"({inert_line(reason, _MESSAGE_LIMIT)}): try again later, and check that the URL "
+            "is the crew's own."
+        )
+
+    def _kickoff_uncertain(self, reason: str) -> KickoffUncertainError:
+        return KickoffUncertainError(
+            f"The kickoff of the {self._crew} crew may have started but its answer was lost "
+            f"({reason}): check the crew's dashboard before starting it again."
+        )
+
+
+def _webhooks(task: str | None, step: str | None, crew: str | None) -> dict[str, str]:
+    """The webhook URL fields of /kickoff and /resume, only those given."""
+    urls = {"taskWebhookUrl": task, "stepWebhookUrl": step, "crewWebhookUrl": crew}
+    return {key: value for key, value in urls.items() if value is not None}
+
+
+def _decode_json(body: bytes) -> Any:
+    """JSON from bytes; every way it can fail is a ValueError (too deep nesting included)."""
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def _json_or_text(reply: Reply) -> Any:
+    """An error body as JSON when it is JSON, else a short inert excerpt of its text."""
+    try:
+        return _decode_json(reply.body)
+    except ValueError:
+        return body_excerpt(reply.body, reply.headers.get("content-type"))
+
+
+def _said(reply: Reply, body: Any) -> str:
+    """What the server said, in one short inert line: its message, else an excerpt."""
+    message = dialects.error_message(body)
+    if message:
+        return inert_line(message, _MESSAGE_LIMIT)
+    if isinstance(body, str) and body:
+        return body
+    return body_excerpt(reply.body, reply.headers.get("content-type")) or "an empty body"
+
+
+def _show(path: str) -> str:
+    return inert_line(path, 120)

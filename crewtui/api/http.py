@@ -1,0 +1,264 @@
+"""Transport policy for talking to a crew: deadlines, body caps, retries, Retry-After.
+
+httpx gives per-socket timeouts and no body limit (DESIGN.md, "httpx facts that bite"): a
+server that drips a byte a second keeps a request alive forever, and a small gzip body can
+inflate to gigabytes. This module wraps one request attempt in an overall deadline, reads
+the body as a stream of *decompressed* bytes up to a cap, and retries only what is safe to
+retry. It knows nothing of the crew API itself; ``crewtui.api.client`` gives the answers
+their meaning and turns the failures below into typed, user-facing errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import math
+import random
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+from crewtui import __version__
+from crewtui.core.sanitize import inert_line
+
+USER_AGENT = f"crewtui/{__version__}"
+
+# Answers a GET may be retried on: rate limiting and the gateway errors of a busy service.
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+# Failures that happen before the request leaves this machine: retrying cannot duplicate it.
+_NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+_DELAY_SECONDS = re.compile(r"\d+(?:\.\d+)?")
+_HTML_HIDDEN = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_HTML_TAG = re.compile(r"<[^>]*>")
+_WHITESPACE = re.compile(r"\s+")
+# Only this much of a body is looked at to make an excerpt, whatever its size.
+_EXCERPT_SCAN = 4096
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ClientPolicy:
+    """How long to wait, how much to read and how often to retry, per crew client."""
+
+    deadline: float = 30.0  # overall seconds per request attempt, including body
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_retries: int = 4  # for GETs
+    backoff_base: float = 0.5
+    backoff_max: float = 8.0
+    retry_after_max: float = 60.0
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A complete answer: status, headers and the whole (decompressed, capped) body."""
+
+    status_code: int
+    headers: httpx.Headers
+    body: bytes
+
+
+class NotSent(Exception):
+    """The request never left: connecting failed. Safe to retry, even a kickoff."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class NoAnswer(Exception):
+    """The request may have reached the server, but no complete answer came back."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class BadBody(Exception):
+    """An answer came back but its body cannot be used (over the cap, undecodable)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def build_http_client(
+    policy: ClientPolicy, transport: httpx.AsyncBaseTransport | None, max_connections: int
+) -> httpx.AsyncClient:
+    """The one pooled client of a crew; redirects are never followed (the token must stay)."""
+    return httpx.AsyncClient(
+        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        timeout=httpx.Timeout(
+            connect=policy.connect_timeout,
+            read=policy.read_timeout,
+            write=policy.read_timeout,
+            pool=policy.connect_timeout,
+        ),
+        limits=httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        ),
+        follow_redirects=False,
+        transport=transport,
+    )
+
+
+def same_origin(url: httpx.URL, origin: str) -> bool:
+    """True when ``url`` is on ``origin`` (scheme://host:port), the only place for a token.
+
+    httpx normalizes scheme and host case and drops default ports, so comparing the parts
+    is exact.
+    """
+    other = httpx.URL(origin)
+    return (url.scheme, url.host, url.port) == (other.scheme, other.host, other.port)
+
+
+def retry_after_seconds(value: str | None, now: datetime, cap: float) -> float | None:
+    """The wait a Retry-After header asks for, clamped to [0, cap]; None when unreadable.
+
+    Accepts delay-seconds and an HTTP date; anything else (negative, garbage) is None, so the
+    caller falls back to its own backoff instead of trusting a nonsense value.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if _DELAY_SECONDS.fullmatch(text):
+        # float() of a thousand-digit string is inf (int() would raise): clamped below.
+        return _clamp(float(text), cap)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    reference = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+    return _clamp((when - reference).total_seconds(), cap)
+
+
+def _clamp(seconds: float, cap: float) -> float:
+    if math.isnan(seconds):
+        return cap
+    return min(max(seconds, 0.0), cap)
+
+
+def backoff_delay(attempt: int, policy: ClientPolicy) -> float:
+    """Exponential backoff with equal jitter: grows with ``attempt``, never above the max.
+
+    Half the ceiling is fixed so waits really grow; the random half keeps many clients
+    that failed together from retrying together.
+    """
+    ceiling = min(policy.backoff_max, policy.backoff_base * 2.0 ** min(attempt, 32))
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def retry_wait(reply: Reply, attempt: int, policy: ClientPolicy, now: datetime) -> float:
+    """The wait before retrying ``reply``: Retry-After (clamped) as a floor over the backoff."""
+    backoff = backoff_delay(attempt, policy)
+    asked = retry_after_seconds(reply.headers.get("retry-after"), now, policy.retry_after_max)
+    return backoff if asked is None else max(asked, min(backoff, policy.retry_after_max))
+
+
+async def exchange(
+    client: httpx.AsyncClient, request: httpx.Request, policy: ClientPolicy
+) -> Reply:
+    """One attempt: send, read the whole body under the cap, all within the overall deadline.
+
+    Raises NotSent, NoAnswer or BadBody; never an httpx exception.
+    """
+    try:
+        async with asyncio.timeout(policy.deadline):
+            response = await client.send(request, stream=True)
+            try:
+                body = await _read_capped(response, policy.max_body_bytes)
+            finally:
+                await response.aclose()
+    except TimeoutError:
+        raise NoAnswer(f"no complete answer within {policy.deadline:g} s") from None
+    except _NOT_SENT_ERRORS as exc:
+        raise NotSent(_describe(exc)) from None
+    except httpx.DecodingError:
+        raise BadBody("the body could not be decompressed") from None
+    except httpx.TransportError as exc:
+        raise NoAnswer(_describe(exc)) from None
+    return Reply(status_code=response.status_code, headers=response.headers, body=body)
+
+
+async def exchange_with_retries(
+    client: httpx.AsyncClient,
+    request: httpx.Request,
+    policy: ClientPolicy,
+    sleep: Sleep,
+    *,
+    idempotent: bool,
+) -> Reply:
+    """``exchange`` with the retry policy.
+
+    Any request is retried when it never left (connect errors). Only an idempotent one is
+    retried on 429/502/503/504; a POST that may have reached the server never is.
+    """
+    attempt = 0
+    while True:
+        try:
+            reply = await exchange(client, request, policy)
+        except NotSent:
+            if attempt >= policy.max_retries:
+                raise
+            await sleep(backoff_delay(attempt, policy))
+            attempt += 1
+            continue
+        retryable = idempotent and reply.status_code in RETRY_STATUSES
+        if not retryable or attempt >= policy.max_retries:
+            return reply
+        await sleep(retry_wait(reply, attempt, policy, datetime.now(UTC)))
+        attempt += 1
+
+
+async def _read_capped(response: httpx.Response, cap: int) -> bytes:
+    """The decompressed body, stopping as soon as it grows past ``cap`` bytes."""
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in response.aiter_bytes():
+        total += len(chunk)
+        if total > cap:
+            raise BadBody(f"the body is larger than {_size(cap)}")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def body_excerpt(body: bytes, content_type: str | None, limit: int = 200) -> str:
+    """A short, single-line, inert excerpt of an error body (HTML reduced to its text)."""
+    text = body[:_EXCERPT_SCAN].decode("utf-8", errors="replace")
+    looks_html = "html" in (content_type or "").lower() or text.lstrip().startswith("<")
+    if looks_html:
+        text = html.unescape(_HTML_TAG.sub(" ", _HTML_HIDDEN.sub(" ", text)))
+    return inert_line(_WHITESPACE.sub(" ", text).strip(), limit)
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    """A short reason for a transport failure, without the request (it holds the token)."""
+    kinds: dict[type[httpx.HTTPError], str] = {
+        httpx.ConnectTimeout: "connect timeout",
+        httpx.ReadTimeout: "read timeout",
+        httpx.WriteTimeout: "write timeout",
+        httpx.PoolTimeout: "no free connection",
+        httpx.RemoteProtocolError: "connection closed before a complete answer",
+        httpx.ReadError: "connection reset",
+    }
+    kind = kinds.get(type(exc))
+    if kind:
+        return kind
+    detail = inert_line(str(exc), 120)
+    return detail or type(exc).__name__
+
+
+def _size(count: int) -> str:
+    if count >= 1024 * 1024 and count % (1024 * 1024) == 0:
+        return f"{count // (1024 * 1024)} MiB"
+    return f"{count} bytes"
