@@ -48,6 +48,19 @@ from crewtui.core.merge import merge_stored, merge_tasks
 APPLICATION_ID = 0x63727475
 BUSY_TIMEOUT_SECONDS = 10.0
 _INT64 = (-(2**63), 2**63 - 1)
+# The "state" list order: active runs first, then those needing attention, then the rest.
+# Stored per row as ``state_rank`` so the order is indexed; changing it needs a migration.
+STATE_ORDER = (
+    RunState.RUNNING,
+    RunState.PAUSED,
+    RunState.PENDING,
+    RunState.NOT_FOUND,
+    RunState.UNKNOWN,
+    RunState.FAILED,
+    RunState.LOST,
+    RunState.CANCELLED,
+    RunState.COMPLETED,
+)
 
 Order = Literal["newest", "oldest", "updated", "state", "crew"]
 SqlValue = str | bytes | int | float | None
@@ -87,12 +100,8 @@ def _migrate_to_1(conn: sqlite3.Connection) -> None:
             meta TEXT NOT NULL,
             raw TEXT,
             extra TEXT NOT NULL,
-            -- The "state" order: active runs first, then those needing attention, then the rest.
-            state_rank INTEGER GENERATED ALWAYS AS (CASE state
-                WHEN 'running' THEN 0 WHEN 'paused' THEN 1 WHEN 'pending' THEN 2
-                WHEN 'not_found' THEN 3 WHEN 'unknown' THEN 4 WHEN 'failed' THEN 5
-                WHEN 'lost' THEN 6 WHEN 'cancelled' THEN 7 WHEN 'completed' THEN 8
-                ELSE 99 END) VIRTUAL
+            -- The position of state in STATE_ORDER, for an indexed "state" order.
+            state_rank INTEGER NOT NULL
         )""",
         """CREATE TABLE tasks (
             kickoff_id TEXT NOT NULL REFERENCES kickoffs(kickoff_id) ON DELETE CASCADE,
@@ -277,11 +286,14 @@ def _insert_sql(table: str, columns: Sequence[str], on_conflict: str) -> str:
     return f"INSERT INTO {table} ({names}) VALUES ({values}) {on_conflict}"  # noqa: S608
 
 
+# Columns the store derives on write and never reads back into a Kickoff.
+_DERIVED_COLUMNS = ("task_count", "state_rank", "extra")
+_KICKOFF_WRITE_COLUMNS = (*_KICKOFF_COLUMNS, "state_rank")
 _UPSERT_KICKOFF = _insert_sql(
     "kickoffs",
-    _KICKOFF_COLUMNS,
+    _KICKOFF_WRITE_COLUMNS,
     "ON CONFLICT (kickoff_id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _KICKOFF_COLUMNS if c != "kickoff_id"),
+    + ", ".join(f"{c} = excluded.{c}" for c in _KICKOFF_WRITE_COLUMNS if c != "kickoff_id"),
 )
 _UPSERT_TASK = _insert_sql(
     "tasks",
@@ -329,11 +341,12 @@ _EXTRA_FIELDS = frozenset(Kickoff.model_fields) - {*_KICKOFF_COLUMNS, "tasks"}
 
 
 def _kickoff_values(kickoff: Kickoff) -> dict[str, SqlValue]:
-    own_columns = (name for name in _KICKOFF_COLUMNS if name not in ("task_count", "extra"))
+    own_columns = (name for name in _KICKOFF_COLUMNS if name not in _DERIVED_COLUMNS)
     fields = {name: getattr(kickoff, name) for name in own_columns}
     fields["extra"] = kickoff.model_dump(mode="json", include=set(_EXTRA_FIELDS))
     fields["progress"] = kickoff.progress.model_dump() if kickoff.progress else None
     fields["task_count"] = len(kickoff.tasks)
+    fields["state_rank"] = STATE_ORDER.index(kickoff.state)
     fields["archived"] = int(kickoff.archived)
     return _encode(fields)
 
@@ -438,7 +451,7 @@ def _reason(exc: BaseException) -> str:
     if name.startswith("SQLITE_NOTADB"):
         return "is not an SQLite database, so not a crewtui history; it was left untouched"
     if name.startswith("SQLITE_CORRUPT"):
-        return "is damaged; it was left untouched (move it aside to start a new history)"
+        return "is damaged; crewtui does not repair it (move it aside to start a new history)"
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
         return f"stayed locked by another crewtui for more than {BUSY_TIMEOUT_SECONDS:g} s"
     if name.startswith("SQLITE_IOERR"):
@@ -674,20 +687,16 @@ class Store:
     # ----------------------------------------------------------------- diagnostics
 
     def health(self) -> dict[str, object]:
-        """What ``crewtui doctor`` shows: where, which schema, which journal, how much, sound?"""
+        """What ``crewtui doctor`` shows: where, which schema, which journal, how much, sound?
+
+        ``quick_check`` is "ok" or what SQLite found wrong; ``counts`` is None on a damaged
+        store, whose tables cannot be trusted.
+        """
         with self._read() as conn:
-            counts = {
-                "crews": conn.execute("SELECT count(*) FROM crews").fetchone()[0],
-                "kickoffs": conn.execute("SELECT count(*) FROM kickoffs").fetchone()[0],
-                "archived": conn.execute(
-                    "SELECT count(*) FROM kickoffs WHERE archived = 1"
-                ).fetchone()[0],
-                "tasks": conn.execute("SELECT count(*) FROM tasks").fetchone()[0],
-                "steps": conn.execute("SELECT count(*) FROM steps").fetchone()[0],
-            }
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-            quick_check = [row[0] for row in conn.execute("PRAGMA quick_check")]
-        journal = self._conn.execute("PRAGMA journal_mode").fetchone()[0]
+            journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            quick_check = _quick_check(conn)
+            counts = _counts(conn) if quick_check == "ok" else None
         return {
             "path": str(self.path) if self.path is not None else None,
             "schema_version": version,
@@ -695,7 +704,7 @@ class Store:
             "journal_mode": journal,
             "sqlite_version": sqlite3.sqlite_version,
             "counts": counts,
-            "quick_check": "; ".join(quick_check),
+            "quick_check": quick_check,
         }
 
 
@@ -803,3 +812,22 @@ def _load_steps(conn: sqlite3.Connection, kickoff_id: str) -> list[Step]:
         (_text(kickoff_id),),
     )
     return [Step.model_validate(_decode(row)) for row in rows]
+
+
+def _quick_check(conn: sqlite3.Connection) -> str:
+    """SQLite's structural check, its first findings joined; damage may also raise."""
+    try:
+        return "; ".join(row[0] for row in conn.execute("PRAGMA quick_check(10)"))
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+
+
+def _counts(conn: sqlite3.Connection) -> dict[str, int]:
+    queries = {
+        "crews": "SELECT count(*) FROM crews",
+        "kickoffs": "SELECT count(*) FROM kickoffs",
+        "archived": "SELECT count(*) FROM kickoffs WHERE archived = 1",
+        "tasks": "SELECT count(*) FROM tasks",
+        "steps": "SELECT count(*) FROM steps",
+    }
+    return {name: int(conn.execute(sql).fetchone()[0]) for name, sql in queries.items()}

@@ -465,8 +465,8 @@ def test_the_default_list_reads_an_index_not_a_sorted_scan(store: Store) -> None
     with sqlite3.connect(store.path) as conn:  # 10,000 plain rows, fast to insert
         conn.executemany(
             "INSERT INTO kickoffs (kickoff_id, crew, state, submission, archived, created_at,"
-            " updated_at, inputs, meta, extra) VALUES (?, 'travel', 'completed', 'accepted',"
-            " ?, ?, ?3, '{}', '{}', '{}')",
+            " updated_at, inputs, meta, extra, state_rank) VALUES (?, 'travel', 'completed',"
+            " 'accepted', ?, ?, ?3, '{}', '{}', '{}', 8)",
             [(f"id-{n:05}", n % 7 == 0, created[n]) for n in range(10_000)],
         )
     conn.close()
