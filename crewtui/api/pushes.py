@@ -199,10 +199,13 @@ def _parse_event(event: dict[str, Any], received_at: datetime) -> list[Pushed]:
             kickoff_id=kickoff_id,
             received_at=at,
             kind=kind,
-            tool=as_str(data.get("tool_name")),
-            tool_input=_compact(data.get("tool_args")),
+            # crewai's tool events say tool_name/tool_args; a step's own words are also seen.
+            thought=as_str(data.get("thought")),
+            tool=as_str(data.get("tool_name")) or as_str(data.get("tool")),
+            tool_input=_compact(data.get("tool_args")) or _compact(data.get("tool_input")),
             result=(
                 _output_text(data.get("output"))
+                or as_str(data.get("result"))
                 or as_str(data.get("response"))
                 or as_str(data.get("error"))
             ),
