@@ -1,0 +1,154 @@
+"""Where each task of a run sits on one shared time axis: the Gantt, without any drawing.
+
+The two dialects know different things about timing. The live one never says when a task
+started; crewtui only sees tasks while polling, so ``started_at``/``finished_at`` are what it
+observed. The documented one gives each task's ``execution_time`` at the end of the run but
+no timestamps. This module turns whatever is known into bars in seconds from the start of
+the run, so the UI draws one picture whatever the service said, and never invents a
+negative or impossible duration from a hostile payload.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from crewtui.api.models import Kickoff, TaskResult, TaskState
+
+# Steps between axis ticks, in seconds: people read 0s, 30s, 1m, 1m30s at a glance.
+_NICE_STEPS = (
+    1.0,
+    2.0,
+    5.0,
+    10.0,
+    15.0,
+    30.0,
+    60.0,
+    120.0,
+    300.0,
+    600.0,
+    900.0,
+    1800.0,
+    3600.0,
+    7200.0,
+    10800.0,
+    21600.0,
+    43200.0,
+    86400.0,
+)
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One task on the axis, in seconds from the start of the run.
+
+    ``end`` is ``None`` while the task is still running: draw it up to "now".
+    """
+
+    task_id: str
+    agent: str | None
+    state: TaskState
+    start: float
+    end: float | None
+
+
+def _utc(moment: datetime) -> datetime:
+    """Naive datetimes are UTC by the house rule; comparing mixed ones would raise."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _offset(moment: datetime | None, origin: datetime) -> float | None:
+    """Seconds from the origin, never negative; ``None`` when the moment is unknown."""
+    if moment is None:
+        return None
+    return max(0.0, (_utc(moment) - origin).total_seconds())
+
+
+def _duration(value: float | None) -> float | None:
+    """A service duration worth trusting: finite and not negative (payloads are untrusted)."""
+    if value is None or not math.isfinite(value) or value < 0:
+        return None
+    return value
+
+
+def _bar(task: TaskResult, origin: datetime, cursor: float) -> Bar:
+    """Place one task: observed times first, else stacked after the previous task."""
+    started = _offset(task.started_at, origin)
+    finished = _offset(task.finished_at, origin)
+    duration = _duration(task.execution_time)
+    running = task.state is TaskState.RUNNING
+    end: float | None
+    if started is not None:
+        start = started
+        if running:
+            end = None
+        elif finished is not None:
+            end = finished
+        else:
+            end = start + (duration or 0.0)
+    elif finished is not None:
+        end = finished
+        start = max(0.0, finished - duration) if duration is not None else min(cursor, finished)
+    else:
+        start = cursor
+        end = None if running else start + (duration or 0.0)
+    if end is not None:
+        end = max(end, start)
+    return Bar(task_id=task.task_id, agent=task.agent, state=task.state, start=start, end=end)
+
+
+def run_origin(kickoff: Kickoff) -> datetime:
+    """Time zero of the axis: when crewtui first saw the run active, else when it was made."""
+    return _utc(kickoff.started_at or kickoff.created_at)
+
+
+def layout(kickoff: Kickoff, now: datetime) -> tuple[list[Bar], float]:
+    """The bars of ``kickoff``'s tasks and the span of the axis in seconds.
+
+    The span covers every bar, the run's own duration (the service's figure when it gave
+    one) and, while the run is active, the time up to ``now``.
+    """
+    origin = run_origin(kickoff)
+    bars: list[Bar] = []
+    cursor = 0.0
+    for task in kickoff.tasks:
+        bar = _bar(task, origin, cursor)
+        bars.append(bar)
+        cursor = max(cursor, bar.end if bar.end is not None else bar.start)
+    span = cursor
+    if kickoff.is_terminal:
+        finished = _offset(kickoff.finished_at, origin)
+        total = _duration(kickoff.execution_time)
+        span = max(span, total if total is not None else (finished or 0.0))
+    else:
+        span = max(span, _offset(now, origin) or 0.0)
+    return bars, span
+
+
+def nice_ticks(span: float, max_ticks: int) -> list[float]:
+    """Tick positions 0, step, 2·step ... within ``span``, at most ``max_ticks`` of them."""
+    if max_ticks < 2 or not math.isfinite(span) or span <= 0:
+        return [0.0]
+    wanted = span / (max_ticks - 1)
+    step = next((s for s in _NICE_STEPS if s >= wanted), None)
+    if step is None:
+        step = math.ceil(wanted / _NICE_STEPS[-1]) * _NICE_STEPS[-1]
+    count = int(span // step)
+    return [index * step for index in range(count + 1)]
+
+
+def format_duration(seconds: float, *, precise: bool = False) -> str:
+    """A duration as people read it: 45s, 1m48s, 1h05m; ``precise`` keeps tenths below 1m."""
+    if not math.isfinite(seconds) or seconds < 0:
+        return "?"
+    if precise and seconds < 60:
+        return f"{seconds:.1f}s"
+    total = round(seconds)
+    if total < 60:
+        return f"{total}s"
+    minutes, secs = divmod(total, 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s" if secs else f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if minutes else f"{hours}h"

@@ -1,0 +1,454 @@
+"""The detail of the selected kickoff: Tasks (a Gantt), Output, Inputs, Steps and Raw tabs.
+
+The app calls ``show`` on every change of the selected kickoff and every second to tick
+elapsed times, so each pane redraws only what changed: the same kickoff object costs one
+timeline layout, a changed one rebuilds only the panes whose data moved, and the Raw pane
+(a pretty-printed payload, possibly large) is rebuilt only when it is visible. Every string
+that came from the API is rendered inert through ``crewtui.ui.text``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.cells import cell_len
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import OptionList, RichLog, Static, TabbedContent, TabPane, TextArea
+
+from crewtui.api.models import Kickoff, RunState, Step, Submission, TaskResult, TaskState
+from crewtui.core.merge import measured_execution_time
+from crewtui.core.sanitize import inert
+from crewtui.core.timeline import format_duration, layout
+from crewtui.ui.text import pretty_json, safe_line, safe_text
+from crewtui.ui.widgets.output_view import OutputView, load_text
+from crewtui.ui.widgets.timeline import TimelineBar
+
+RUN_STYLE: dict[RunState, str] = {
+    RunState.PENDING: "dim",
+    RunState.RUNNING: "bold cyan",
+    RunState.PAUSED: "yellow",
+    RunState.COMPLETED: "bold green",
+    RunState.FAILED: "bold red",
+    RunState.CANCELLED: "magenta",
+    RunState.NOT_FOUND: "yellow",
+    RunState.LOST: "red",
+    RunState.UNKNOWN: "yellow",
+}
+RUN_ICON: dict[RunState, str] = {
+    RunState.PENDING: "○",
+    RunState.RUNNING: "●",
+    RunState.PAUSED: "‖",
+    RunState.COMPLETED: "✓",
+    RunState.FAILED: "✗",
+    RunState.CANCELLED: "⊘",
+    RunState.NOT_FOUND: "?",
+    RunState.LOST: "✗",
+    RunState.UNKNOWN: "?",
+}
+TAB_IDS = ("tasks", "output", "inputs", "steps", "raw")
+_STEP_FIELD_LIMIT = 2_000
+_KEY_WIDTH = 22
+_WEBHOOK_HINT = "turn on webhooks (--webhooks) to see every task"
+
+
+def _sep() -> Text:
+    return Text(" · ", style="dim")
+
+
+def header_text(kickoff: Kickoff, now: datetime) -> Text:
+    """One or two lines: crew, id, state, progress, current task, elapsed; then any error."""
+    state = kickoff.state
+    parts: list[Text] = [
+        safe_line(kickoff.crew, "bold"),
+        safe_line(kickoff.short_id, "dim"),
+        Text(f"{RUN_ICON[state]} {state.value.replace('_', ' ')}", RUN_STYLE[state]),
+    ]
+    progress = kickoff.progress
+    if progress is not None and progress.completed is not None and progress.total:
+        parts.append(Text(f"{progress.completed}/{progress.total} tasks"))
+    if kickoff.current_task:
+        current = safe_line(kickoff.current_task, "cyan", limit=60)
+        if kickoff.current_agent:
+            current.append_text(Text(" (", "dim") + safe_line(kickoff.current_agent, limit=40))
+            current.append(")", "dim")
+        parts.append(current)
+    elapsed = measured_execution_time(kickoff, now)
+    if elapsed is not None and state is not RunState.PENDING:
+        parts.append(Text(format_duration(elapsed)))
+    line = _sep().join(parts)
+    problem = _problem_text(kickoff)
+    if problem is not None:
+        line.append("\n")
+        line.append_text(problem)
+    return line
+
+
+def _problem_text(kickoff: Kickoff) -> Text | None:
+    """What went wrong or is uncertain, in one line, or ``None``."""
+    if kickoff.submission is Submission.UNCERTAIN:
+        return Text("May have started: the answer to the kickoff request was lost.", "yellow")
+    if kickoff.error and kickoff.state in (RunState.FAILED, RunState.LOST):
+        return safe_line(kickoff.error, "red", limit=300)
+    if kickoff.message and kickoff.state in (RunState.NOT_FOUND, RunState.UNKNOWN):
+        return safe_line(kickoff.message, "yellow", limit=300)
+    return None
+
+
+def task_notes(kickoff: Kickoff) -> list[Text]:
+    """Dim lines under the Gantt that say what crewtui could not see (never invent tasks)."""
+    tasks = kickoff.tasks
+    total = kickoff.progress.total if kickoff.progress else None
+    completed = kickoff.progress.completed if kickoff.progress else None
+    done_seen = sum(task.state is not TaskState.RUNNING for task in tasks)
+    missed = (completed or 0) > done_seen or kickoff.state is RunState.COMPLETED
+    if total and len(tasks) < total and missed:
+        return [
+            Text(
+                f"{len(tasks)} of {total} tasks seen; the others finished between polls — "
+                f"{_WEBHOOK_HINT}",
+                "dim",
+            )
+        ]
+    if tasks:
+        return []
+    if kickoff.state is RunState.COMPLETED:
+        return [Text(f"The service gave no per-task list for this run; {_WEBHOOK_HINT}.", "dim")]
+    if kickoff.is_terminal:
+        return [Text("No task was seen before the run ended.", "dim")]
+    return [Text("Waiting for the first task…", "dim")]
+
+
+def _key_values(title: str, pairs: Iterable[tuple[str, str]]) -> Text:
+    """A titled block of aligned ``key  value`` lines; keys and values untrusted."""
+    rows = list(pairs)
+    block = Text(title, "bold underline", end="")
+    if not rows:
+        block.append("\n  (none)", "dim")
+        return block
+    width = min(max(cell_len(inert(key)) for key, _ in rows), _KEY_WIDTH)
+    for key, value in rows:
+        name = safe_line(key, "cyan", limit=200)
+        name.truncate(width, overflow="ellipsis", pad=True)
+        lines = safe_text(value).split("\n", allow_blank=True)
+        block.append("\n  ")
+        block.append_text(name)
+        block.append("  ")
+        block.append_text(Text("\n" + " " * (width + 4)).join(lines))
+    return block
+
+
+def _meta_value(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _moment(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "—"
+
+
+def inputs_text(kickoff: Kickoff) -> Text:
+    """The Inputs tab: inputs, meta and what crewtui knows about the kickoff."""
+    facts = [
+        ("kickoff id", kickoff.kickoff_id),
+        ("crew", kickoff.crew),
+        ("state", kickoff.state.value),
+        ("submission", kickoff.submission.value),
+        ("dialect", kickoff.dialect.value if kickoff.dialect else "—"),
+        ("created", _moment(kickoff.created_at)),
+        ("started", _moment(kickoff.started_at)),
+        ("finished", _moment(kickoff.finished_at)),
+        ("updated", _moment(kickoff.updated_at)),
+        (
+            "execution time",
+            format_duration(kickoff.execution_time, precise=True)
+            if kickoff.execution_time is not None
+            else "—",
+        ),
+    ]
+    blocks = [
+        _key_values("Inputs", kickoff.inputs.items()),
+        _key_values("Meta", ((key, _meta_value(v)) for key, v in kickoff.meta.items())),
+        _key_values("Kickoff", facts),
+    ]
+    return Text("\n\n", end="").join(blocks)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _STEP_FIELD_LIMIT else text[:_STEP_FIELD_LIMIT] + "…"
+
+
+def step_text(step: Step) -> Text:
+    """One agent step: time, kind and tool on a line, then thought, input and result."""
+    line = Text(step.received_at.astimezone(UTC).strftime("%H:%M:%S"), "dim", end="")
+    line.append(" ▸ ", "dim")
+    line.append_text(safe_line(step.kind, "bold magenta", limit=40))
+    if step.tool:
+        line.append("  ")
+        line.append_text(safe_line(step.tool, "bold cyan", limit=80))
+    for label, value, style in (
+        ("thought", step.thought, "italic"),
+        ("input", step.tool_input, ""),
+        ("result", step.result, ""),
+    ):
+        if value:
+            line.append(f"\n  {label}: ", "dim")
+            line.append_text(safe_text(_clip(value), style))
+    return line
+
+
+class KickoffDetail(Widget):
+    """Tabs with everything known about one kickoff; renders, never fetches."""
+
+    DEFAULT_CSS = """
+    KickoffDetail {
+        height: 1fr;
+    }
+    KickoffDetail > #detail-header {
+        height: auto;
+        padding: 0 1;
+    }
+    KickoffDetail > TabbedContent {
+        height: 1fr;
+    }
+    KickoffDetail TabPane {
+        padding: 0 1;
+    }
+    KickoffDetail #raw-text, KickoffDetail #steps-log {
+        height: 1fr;
+    }
+    KickoffDetail #steps-empty {
+        color: $text-muted;
+        height: auto;
+    }
+    """
+
+    class TaskSelected(Message):
+        """The user picked a task row; the Output tab now shows that task's output."""
+
+        def __init__(self, kickoff_id: str, task_id: str) -> None:
+            super().__init__()
+            self.kickoff_id = kickoff_id
+            self.task_id = task_id
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._kickoff: Kickoff | None = None
+        self._now = datetime.now(UTC)
+        self._task_id: str | None = None
+        self._step_keys: set[str] = set()
+        self._step_count = 0
+        self._raw_shown: object = None
+        self._raw_dirty = False
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="detail-header")
+        with TabbedContent(id="detail-tabs", initial="tasks"):
+            with TabPane("Tasks", id="tasks"):
+                yield TimelineBar(id="detail-timeline")
+            with TabPane("Output", id="output"):
+                yield OutputView(id="detail-output")
+            with TabPane("Inputs", id="inputs"), VerticalScroll(id="inputs-scroll"):
+                yield Static(id="inputs-body")
+            with TabPane("Steps", id="steps"):
+                yield Static(id="steps-empty")
+                yield RichLog(id="steps-log", wrap=True, markup=False, highlight=False)
+            with TabPane("Raw", id="raw"):
+                yield TextArea(id="raw-text", read_only=True, soft_wrap=True, show_cursor=False)
+
+    def on_mount(self) -> None:
+        self.show(None)
+
+    # -- the app's API ---------------------------------------------------------------------
+
+    def show(
+        self, kickoff: Kickoff | None, steps: Sequence[Step] = (), now: datetime | None = None
+    ) -> None:
+        """Show ``kickoff`` (or nothing); cheap when called again with the same kickoff."""
+        self._now = now or datetime.now(UTC)
+        previous = self._kickoff
+        switched = (kickoff is None) != (previous is None) or (
+            kickoff is not None
+            and previous is not None
+            and kickoff.kickoff_id != previous.kickoff_id
+        )
+        changed = switched or (kickoff is not previous and kickoff != previous)
+        self._kickoff = kickoff
+        if switched:
+            self._task_id = None
+            self._reset_steps()
+        if steps:
+            self.add_steps(steps)
+        self._show_header()
+        self._show_timeline()
+        if changed:
+            self._show_output()
+            self._show_inputs()
+            self._raw_dirty = True
+        if self._raw_dirty and self._active_tab() == "raw":
+            self._show_raw()
+
+    def add_steps(self, steps: Sequence[Step]) -> None:
+        """Append steps of the shown kickoff (others and repeats are ignored)."""
+        kickoff = self._kickoff
+        if kickoff is None:
+            return
+        fresh = [
+            step
+            for step in sorted(steps, key=lambda s: (s.sequence is None, s.sequence, s.received_at))
+            if step.kickoff_id == kickoff.kickoff_id and step.key not in self._step_keys
+        ]
+        if not fresh:
+            return
+        log = self.query_one("#steps-log", RichLog)
+        for step in fresh:
+            self._step_keys.add(step.key)
+            log.write(step_text(step))
+        self._step_count += len(fresh)
+        self._show_steps_state()
+
+    def shown_output(self) -> str | None:
+        """The text the Output tab shows, as received (for copy and export)."""
+        return self.query_one("#detail-output", OutputView).raw_text
+
+    def focus_tab(self, tab_id: str) -> None:
+        """Bring a tab forward and put the keyboard in it."""
+        if tab_id not in TAB_IDS:
+            return
+        self.query_one(TabbedContent).active = tab_id
+        target = {
+            "tasks": "#timeline-rows",
+            "output": "#output-text" if self._output_mode() == "text" else "#output-markdown",
+            "inputs": "#inputs-scroll",
+            "steps": "#steps-log",
+            "raw": "#raw-text",
+        }[tab_id]
+        self.query_one(target).focus()
+
+    def select_task(self, task_id: str | None) -> None:
+        """Show a task's output in the Output tab (``None``: the final output)."""
+        self._task_id = task_id
+        self._show_output()
+
+    @property
+    def selected_task(self) -> str | None:
+        return self._task_id
+
+    # -- panes -----------------------------------------------------------------------------
+
+    def _active_tab(self) -> str:
+        return self.query_one(TabbedContent).active
+
+    def _output_mode(self) -> str:
+        return self.query_one("#detail-output", OutputView).mode
+
+    def _show_header(self) -> None:
+        header = self.query_one("#detail-header", Static)
+        if self._kickoff is None:
+            header.update(Text("No kickoff selected.", "dim"))
+        else:
+            header.update(header_text(self._kickoff, self._now))
+
+    def _show_timeline(self) -> None:
+        timeline = self.query_one("#detail-timeline", TimelineBar)
+        if self._kickoff is None:
+            timeline.set_bars([], 0.0)
+            return
+        bars, span = layout(self._kickoff, self._now)
+        timeline.set_bars(bars, span, task_notes(self._kickoff))
+
+    def _find_task(self, task_id: str) -> TaskResult | None:
+        tasks = self._kickoff.tasks if self._kickoff else []
+        return next((task for task in tasks if task.task_id == task_id), None)
+
+    def _show_output(self) -> None:
+        view = self.query_one("#detail-output", OutputView)
+        kickoff = self._kickoff
+        if kickoff is None:
+            view.set_output(Text(), None, empty="No kickoff selected.")
+            return
+        task = self._find_task(self._task_id) if self._task_id else None
+        if task is not None:
+            title = Text("Task ", "bold") + safe_line(task.task_id, "bold cyan", limit=80)
+            if task.agent:
+                title += Text(" · ", "dim") + safe_line(task.agent, limit=40)
+            empty = (
+                "This task has no output yet."
+                if task.state is TaskState.RUNNING
+                else ("The service gave no output for this task.")
+            )
+            view.set_output(title, task.output, empty=empty, task_selected=True)
+            return
+        if kickoff.output is not None or kickoff.is_terminal:
+            empty = "No final output: the run ended without one."
+            view.set_output(Text("Final output", "bold"), kickoff.output, empty=empty)
+            return
+        latest = next((t for t in reversed(kickoff.tasks) if t.output), None)
+        if latest is None:
+            view.set_output(Text("Final output", "bold"), None, empty="No output yet.")
+            return
+        title = Text("Latest task output: ", "bold") + safe_line(latest.task_id, "cyan", limit=80)
+        title.append(" (the final output is not in yet)", "dim")
+        view.set_output(title, latest.output)
+
+    def _show_inputs(self) -> None:
+        body = self.query_one("#inputs-body", Static)
+        if self._kickoff is None:
+            body.update(Text("No kickoff selected.", "dim"))
+        else:
+            body.update(inputs_text(self._kickoff))
+
+    def _show_raw(self) -> None:
+        self._raw_dirty = False
+        raw = self._kickoff.raw if self._kickoff else None
+        if raw is self._raw_shown and raw is not None:
+            return
+        self._raw_shown = raw
+        text = pretty_json(raw) or "(no payload received yet)"
+        load_text(self.query_one("#raw-text", TextArea), inert(text))
+
+    def _reset_steps(self) -> None:
+        self._step_keys.clear()
+        self._step_count = 0
+        self.query_one("#steps-log", RichLog).clear()
+        self._show_steps_state()
+
+    def _show_steps_state(self) -> None:
+        empty = self.query_one("#steps-empty", Static)
+        empty.display = self._step_count == 0
+        empty.update(
+            Text(
+                "No agent steps received. Steps arrive through webhooks: "
+                "start crewtui with --webhooks to see them.",
+                "dim",
+            )
+        )
+        label = f"Steps ({self._step_count})" if self._step_count else "Steps"
+        self.query_one(TabbedContent).get_tab("steps").label = label
+
+    # -- events ----------------------------------------------------------------------------
+
+    def on_timeline_bar_task_picked(self, event: TimelineBar.TaskPicked) -> None:
+        event.stop()
+        if self._kickoff is None:
+            return
+        self.select_task(event.task_id)
+        self.query_one(TabbedContent).active = "output"
+        self.post_message(self.TaskSelected(self._kickoff.kickoff_id, event.task_id))
+
+    def on_output_view_final_wanted(self, event: OutputView.FinalWanted) -> None:
+        event.stop()
+        self.select_task(None)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "raw" and self._raw_dirty:
+            self._show_raw()
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        # Moving through task rows is local to the Gantt; the app needs no word of it.
+        event.stop()

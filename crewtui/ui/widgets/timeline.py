@@ -1,0 +1,250 @@
+"""The Tasks tab's Gantt: one row per task, a bar on one shared time axis, coloured by state.
+
+Drawing is a pure function of the bars and a width (``render_timeline``) so it can be tested
+without a terminal; the widget only feeds it the width it has and redraws on resize. Widths
+are measured in terminal cells (``rich.cells``), so agent names such as 旅行研究员 keep the
+columns and bars straight.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rich.cells import cell_len
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from crewtui.api.models import TaskState
+from crewtui.core.timeline import Bar, format_duration, nice_ticks
+from crewtui.ui.text import safe_line
+
+TASK_STYLE: dict[TaskState, str] = {
+    TaskState.RUNNING: "bold cyan",
+    TaskState.COMPLETED: "green",
+    TaskState.FAILED: "bold red",
+}
+TASK_LABEL: dict[TaskState, str] = {
+    TaskState.RUNNING: "● running",
+    TaskState.COMPLETED: "✓ done",
+    TaskState.FAILED: "✗ failed",
+}
+_STATE_WIDTH = max(cell_len(label) for label in TASK_LABEL.values())
+_DURATION_WIDTH = 6
+_MIN_BAR = 12
+_MIN_NAME = 6
+_MAX_TASK = 24
+_MAX_AGENT = 18
+_PARTIAL = " ▏▎▍▌▋▊▉"
+_FULL = "█"
+_TRACK = "·"
+_TRACK_STYLE = "grey35"
+_AXIS_STYLE = "grey50"
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Cell widths of each column for one drawing width (agent 0 = column dropped)."""
+
+    task: int
+    agent: int
+    bar: int
+
+    @property
+    def bar_offset(self) -> int:
+        """Cells before the bar column: names, state, duration and their separators."""
+        names = self.task + 1 + (self.agent + 1 if self.agent else 0)
+        return names + _STATE_WIDTH + 1 + _DURATION_WIDTH + 1
+
+
+def fit_columns(bars: Sequence[Bar], width: int) -> Columns:
+    """Share ``width`` cells: names as wide as needed (capped), the bar gets the rest."""
+    task = min(max([cell_len("task"), *(cell_len(b.task_id) for b in bars)]), _MAX_TASK)
+    agent = min(max([cell_len("agent"), *(cell_len(b.agent or "") for b in bars)]), _MAX_AGENT)
+    fixed = _STATE_WIDTH + 1 + _DURATION_WIDTH + 1
+    room = width - fixed - _MIN_BAR - 2
+    if task + agent > room:
+        task = max(_MIN_NAME, min(task, room - room // 2))
+        agent = max(_MIN_NAME, room - task)
+    if task + agent > room:
+        agent = 0
+        task = max(_MIN_NAME, min(task, room + 1))
+    columns = Columns(task=task, agent=agent, bar=0)
+    return Columns(task=task, agent=agent, bar=max(1, width - columns.bar_offset))
+
+
+def _cell(text: Text, width: int, justify: str = "left") -> Text:
+    """Exactly ``width`` cells: cut with an ellipsis or padded, wide characters counted."""
+    text = text.copy()
+    text.truncate(width, overflow="ellipsis")
+    padding = " " * max(0, width - text.cell_len)
+    return Text.assemble(padding, text) if justify == "right" else Text.assemble(text, padding)
+
+
+def _draw_bar(bar: Bar, span: float, width: int) -> Text:
+    """The bar on a dotted track: full blocks, then eighths for the fraction at the end."""
+    scale = width / span if span > 0 else 0.0
+    end = bar.end if bar.end is not None else span
+    start_cell = min(width - 1, math.floor(bar.start * scale))
+    end_pos = min(float(width), max(end * scale, start_cell + 1 / 8))
+    full = max(0, math.floor(end_pos) - start_cell)
+    eighths = round((end_pos - math.floor(end_pos)) * 8) if full < width - start_cell else 0
+    body = _FULL * full
+    if eighths == 8:
+        body += _FULL
+    elif eighths:
+        body += _PARTIAL[eighths]
+    elif not body:
+        body = _PARTIAL[1]
+    body = body[: width - start_cell]
+    rest = width - start_cell - len(body)
+    return Text.assemble(
+        (_TRACK * start_cell, _TRACK_STYLE),
+        (body, TASK_STYLE[bar.state]),
+        (_TRACK * rest, _TRACK_STYLE),
+    )
+
+
+def _duration(bar: Bar, span: float) -> str:
+    end = bar.end if bar.end is not None else span
+    return format_duration(max(0.0, end - bar.start), precise=True)
+
+
+def render_row(bar: Bar, span: float, columns: Columns) -> Text:
+    """One task: name, agent, state, duration and its bar, exactly the drawing width."""
+    style = TASK_STYLE[bar.state]
+    parts = [_cell(safe_line(bar.task_id, "bold"), columns.task), Text(" ")]
+    if columns.agent:
+        parts += [_cell(safe_line(bar.agent or "—"), columns.agent), Text(" ")]
+    parts += [
+        _cell(Text(TASK_LABEL[bar.state], style), _STATE_WIDTH),
+        Text(" "),
+        _cell(Text(_duration(bar, span), style), _DURATION_WIDTH, "right"),
+        Text(" "),
+        _draw_bar(bar, span, columns.bar),
+    ]
+    return Text.assemble(*parts, no_wrap=True, end="")
+
+
+def render_axis(span: float, columns: Columns) -> Text:
+    """Two lines: column titles with tick labels over the bars, then a rule with tick marks."""
+    width = columns.bar
+    scale = width / span if span > 0 else 0.0
+    labels = [" "] * width
+    rule = ["─"] * width
+    last_end = -1
+    for tick in nice_ticks(span, max(2, width // 8)):
+        column = min(width - 1, round(tick * scale))
+        label = format_duration(tick)
+        if column <= last_end or column + len(label) > width:
+            continue
+        labels[column : column + len(label)] = label
+        rule[column] = "┬"
+        last_end = column + len(label)
+    titles = [_cell(Text("task"), columns.task), Text(" ")]
+    if columns.agent:
+        titles += [_cell(Text("agent"), columns.agent), Text(" ")]
+    titles += [
+        _cell(Text("state"), _STATE_WIDTH),
+        Text(" "),
+        _cell(Text("time"), _DURATION_WIDTH, "right"),
+        Text(" "),
+    ]
+    head = Text.assemble(*titles, style="bold")
+    head.append("".join(labels), _AXIS_STYLE)
+    underline = Text("─" * columns.bar_offset + "".join(rule), _AXIS_STYLE)
+    return Text("\n", end="").join([head, underline])
+
+
+def render_timeline(bars: Sequence[Bar], span: float, width: int) -> tuple[Text, list[Text]]:
+    """The header (titles, ticks, rule) and one row per bar, all ``width`` cells wide."""
+    columns = fit_columns(bars, width)
+    return render_axis(span, columns), [render_row(bar, span, columns) for bar in bars]
+
+
+class TimelineBar(Vertical):
+    """The Gantt of a run: a header with the time axis and a selectable row per task."""
+
+    DEFAULT_CSS = """
+    TimelineBar {
+        height: 1fr;
+    }
+    TimelineBar > #timeline-axis {
+        height: 2;
+    }
+    TimelineBar > OptionList {
+        height: 1fr;
+        max-height: 100%;
+        scrollbar-gutter: stable;
+        background: transparent;
+    }
+    """
+
+    class TaskPicked(Message):
+        """The user chose a task row (Enter or click)."""
+
+        def __init__(self, task_id: str) -> None:
+            super().__init__()
+            self.task_id = task_id
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._bars: tuple[Bar, ...] = ()
+        self._span = 0.0
+        self._notes: tuple[Text, ...] = ()
+        self._drawn: tuple[int, tuple[Bar, ...], float, tuple[Text, ...]] | None = None
+        self._shape = (-1, -1)
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="timeline-axis", shrink=False)
+        yield OptionList(id="timeline-rows", compact=True)
+
+    def set_bars(self, bars: Sequence[Bar], span: float, notes: Sequence[Text] = ()) -> None:
+        """Show these bars on an axis of ``span`` seconds, with dim notes under the rows."""
+        self._bars, self._span, self._notes = tuple(bars), span, tuple(notes)
+        self._redraw()
+
+    @property
+    def task_ids(self) -> list[str]:
+        return [bar.task_id for bar in self._bars]
+
+    def on_resize(self) -> None:
+        self._redraw()
+
+    def _redraw(self) -> None:
+        """Redraw only when something drawn changed; keep the highlighted row."""
+        if not self.is_mounted:
+            return
+        rows_widget = self.query_one("#timeline-rows", OptionList)
+        width = rows_widget.scrollable_content_region.width or self.size.width
+        if width <= 0:
+            return
+        key = (width, self._bars, self._span, self._notes)
+        if key == self._drawn:
+            return
+        self._drawn = key
+        header, rows = render_timeline(self._bars, self._span, width)
+        self.query_one("#timeline-axis", Static).update(header)
+        highlighted = rows_widget.highlighted
+        shape = (len(rows), len(self._notes))
+        if shape == self._shape:
+            for index, row in enumerate([*rows, *self._notes]):
+                rows_widget.replace_option_prompt_at_index(index, row)
+            return
+        self._shape = shape
+        options = [Option(row, id=str(index)) for index, row in enumerate(rows)]
+        options += [Option(note, disabled=True) for note in self._notes]
+        rows_widget.set_options(options)
+        if highlighted is not None and highlighted < len(rows):
+            rows_widget.highlighted = highlighted
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        index = int(event.option.id or -1)
+        if 0 <= index < len(self._bars):
+            self.post_message(self.TaskPicked(self._bars[index].task_id))

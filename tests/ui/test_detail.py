@@ -1,0 +1,334 @@
+"""The kickoff detail: Gantt, output (Markdown or line view, search), inputs, steps, raw.
+
+Pure-render tests: a small app mounts ``KickoffDetail`` and is fed real ``Kickoff`` models.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from rich.cells import cell_len
+from textual.app import App, ComposeResult
+from textual.pilot import Pilot
+from textual.widgets import Markdown, OptionList, TabbedContent, TextArea
+
+from crewtui.api.models import Kickoff, Progress, RunState, Step, TaskResult, TaskState
+from crewtui.ui.widgets.detail import KickoffDetail
+from crewtui.ui.widgets.output_view import MARKDOWN_CAP, OutputView
+
+T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+HOSTILE = (
+    "clear\x1b[2J osc52\x1b]52;c;aGk=\x07 [link=https://x]x[/link] "
+    "[@click=app.quit]q[/] stray[/bold] rtl\u202eltr lone\ud800 c1\x9b end"
+)
+# ESC, C1 controls (CSI 0x9b, OSC 0x9d ...), BEL: none may reach the terminal.
+UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def travel(**update: object) -> Kickoff:
+    """The reference's travel run, in Chinese, with the second task still running."""
+    kickoff = Kickoff(
+        kickoff_id="5f1c2a3b-0000-4000-8000-000000000001",
+        crew="travel",
+        state=RunState.RUNNING,
+        created_at=at(-2),
+        updated_at=at(60),
+        started_at=T0,
+        progress=Progress(completed=1, total=2),
+        current_task="planning_task",
+        current_agent="行程规划师",
+        inputs={"budget": "1000 USD", "interests": "games, tech, ai"},
+        meta={"requestId": "travel-req-123"},
+        raw={"state": "RUNNING", "status": "Task is Running"},
+        tasks=[
+            TaskResult(
+                task_id="research_task",
+                agent="旅行研究员",
+                output="研究结果：东京的科技博物馆 🗾",
+                started_at=T0,
+                finished_at=at(45.2),
+            ),
+            TaskResult(
+                task_id="planning_task",
+                agent="行程规划师",
+                state=TaskState.RUNNING,
+                started_at=at(46),
+            ),
+        ],
+    )
+    return kickoff.model_copy(update=update)
+
+
+def done(**update: object) -> Kickoff:
+    """The same run, completed, with the reference's final output."""
+    tasks = [
+        travel().tasks[0],
+        TaskResult(
+            task_id="planning_task",
+            agent="行程规划师",
+            output="第一天：秋叶原",
+            started_at=at(46),
+            finished_at=at(108.5),
+        ),
+    ]
+    fields: dict[str, object] = {
+        "state": RunState.COMPLETED,
+        "current_task": None,
+        "current_agent": None,
+        "progress": Progress(completed=2, total=2),
+        "tasks": tasks,
+        "output": "# 为期 7 天的日本科技文化主题综合旅行行程\n\n**第一天**：秋叶原",
+        "finished_at": at(108.5),
+        "execution_time": 108.5,
+    }
+    fields.update(update)
+    return travel(**fields)
+
+
+class DetailApp(App[None]):
+    def __init__(self) -> None:
+        super().__init__()
+        self.picked: list[KickoffDetail.TaskSelected] = []
+
+    def compose(self) -> ComposeResult:
+        yield KickoffDetail(id="detail")
+
+    def on_kickoff_detail_task_selected(self, message: KickoffDetail.TaskSelected) -> None:
+        self.picked.append(message)
+
+    @property
+    def detail(self) -> KickoffDetail:
+        return self.query_one(KickoffDetail)
+
+
+def screen_lines(app: App[object]) -> list[str]:
+    return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+def screen_text(app: App[object]) -> str:
+    return "\n".join(screen_lines(app))
+
+
+async def settle(pilot: Pilot[None]) -> None:
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
+
+
+def output_view(app: DetailApp) -> OutputView:
+    return app.query_one("#detail-output", OutputView)
+
+
+def row_of(lines: list[str], task_id: str) -> str:
+    return next(line for line in lines if line.lstrip().startswith(task_id))
+
+
+async def test_tasks_tab_shows_agent_state_duration_and_proportional_bars() -> None:
+    app = DetailApp()
+    async with app.run_test(size=(100, 34)) as pilot:
+        app.detail.show(travel(), now=at(108.5))
+        await settle(pilot)
+        lines = screen_lines(app)
+        research, planning = row_of(lines, "research_task"), row_of(lines, "planning_task")
+        assert "旅行研究员" in research and "✓ done" in research and "45.2s" in research
+        assert "行程规划师" in planning and "● running" in planning and "1m02s" in planning
+        # 45.2 s against 62.5 s (still running, up to now): the longer bar has more cells.
+        assert 0 < research.count("█") < planning.count("█")
+        assert "0s" in screen_text(app) and "1m30s" in screen_text(app)
+
+
+async def test_cjk_names_keep_the_columns_straight() -> None:
+    app = DetailApp()
+    mixed = done(
+        tasks=[
+            TaskResult(task_id="research_task", agent="旅行研究员", execution_time=45.2),
+            TaskResult(task_id="planning_task", agent="Itinerary Planner", execution_time=62.8),
+            TaskResult(task_id="任务_三", agent="行程规划师🧳", execution_time=10.0),
+        ]
+    )
+    async with app.run_test(size=(100, 34)) as pilot:
+        app.detail.show(mixed, now=at(200))
+        await settle(pilot)
+        lines = screen_lines(app)
+        rows = [row_of(lines, name) for name in ("research_task", "planning_task", "任务_三")]
+        bar_starts = {cell_len(row[: re.search("[█·▏▎▍▌▋▊▉]", row).start()]) for row in rows}  # type: ignore[union-attr]
+        state_starts = {cell_len(row[: re.search("✓", row).start()]) for row in rows}  # type: ignore[union-attr]
+        assert len(bar_starts) == 1 and len(state_starts) == 1
+        header = next(line for line in lines if "0s" in line and "task" in line)
+        assert cell_len(header[: header.index("0s")]) == bar_starts.pop()
+
+
+async def test_output_shows_final_then_the_picked_tasks_output() -> None:
+    app = DetailApp()
+    async with app.run_test(size=(100, 34)) as pilot:
+        app.detail.show(done(), now=at(200))
+        app.detail.focus_tab("output")
+        await settle(pilot)
+        assert output_view(app).mode == "markdown"
+        assert app.detail.shown_output() == done().output
+        assert "为期 7 天的日本科技文化主题综合旅行行程" in screen_text(app)
+
+        app.detail.focus_tab("tasks")
+        await settle(pilot)
+        rows = app.query_one("#timeline-rows", OptionList)
+        rows.highlighted = 0
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.query_one(TabbedContent).active == "output"
+        assert app.detail.shown_output() == "研究结果：东京的科技博物馆 🗾"
+        assert [(m.kickoff_id, m.task_id) for m in app.picked] == [
+            (done().kickoff_id, "research_task")
+        ]
+        assert "东京的科技博物馆" in screen_text(app)
+
+        # The same kickoff shown again keeps the pick; another kickoff resets it.
+        app.detail.show(done(), now=at(201))
+        assert app.detail.shown_output() == "研究结果：东京的科技博物馆 🗾"
+        app.detail.show(done(kickoff_id="another"), now=at(201))
+        assert app.detail.shown_output() == done().output
+
+
+async def test_large_output_uses_the_line_view_and_search_finds_text() -> None:
+    app = DetailApp()
+    big = "\n".join(f"line {n}: 行程 {'x' * 90}" for n in range(1000)) + "\nneedle here\n"
+    assert len(big.encode()) > 100_000 > MARKDOWN_CAP
+    async with app.run_test(size=(100, 34)) as pilot:
+        app.detail.show(done(output=big), now=at(200))
+        app.detail.focus_tab("output")
+        await settle(pilot)
+        view = output_view(app)
+        assert view.mode == "text"
+        assert app.query_one("#output-text", TextArea).display
+        assert not app.query_one("#output-markdown", Markdown).display
+        assert "plain text" in screen_text(app)
+
+        assert view.search("NEEDLE") == 1
+        await settle(pilot)
+        text_area = app.query_one("#output-text", TextArea)
+        assert text_area.selected_text == "needle"
+        assert "needle here" in screen_text(app)  # scrolled to the match
+        assert view.search("absent words") == 0
+        await settle(pilot)
+        assert "no match" in screen_text(app)
+
+
+async def test_search_in_a_markdown_output_selects_the_match_in_the_line_view() -> None:
+    app = DetailApp()
+    async with app.run_test(size=(100, 34)) as pilot:
+        app.detail.show(done(), now=at(200))
+        app.detail.focus_tab("output")
+        await settle(pilot)
+        await pilot.press("slash", *"秋叶原")
+        await settle(pilot)
+        view = output_view(app)
+        assert view.match_count == 1
+        assert app.query_one("#output-text", TextArea).selected_text == "秋叶原"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert view.match_count == 0 and app.query_one("#output-markdown", Markdown).display
+
+
+async def test_inputs_raw_and_steps_render() -> None:
+    app = DetailApp()
+    steps = [
+        Step(
+            kickoff_id=travel().kickoff_id, received_at=at(5), thought="查找博物馆", tool="search"
+        ),
+        Step(kickoff_id="someone-else", received_at=at(6), thought="not ours"),
+    ]
+    async with app.run_test(size=(100, 34)) as pilot:
+        detail = app.detail
+        detail.show(travel(), now=at(60))
+        detail.focus_tab("steps")
+        await settle(pilot)
+        assert "No agent steps received" in screen_text(app)
+        detail.add_steps(steps)
+        detail.add_steps(steps)  # webhooks repeat: shown once
+        await settle(pilot)
+        text = screen_text(app)
+        assert text.count("查找博物馆") == 1 and "not ours" not in text
+        assert "Steps (1)" in text
+
+        detail.focus_tab("inputs")
+        await settle(pilot)
+        text = screen_text(app)
+        assert "1000 USD" in text and "travel-req-123" in text and travel().kickoff_id in text
+
+        detail.focus_tab("raw")
+        await settle(pilot)
+        assert '"status": "Task is Running"' in screen_text(app)
+        detail.show(travel(raw={"state": "SUCCESS", "result": "好"}), now=at(61))
+        await settle(pilot)
+        assert '"result": "好"' in screen_text(app)
+
+
+async def test_missed_tasks_are_said_not_invented() -> None:
+    app = DetailApp()
+    async with app.run_test(size=(100, 34)) as pilot:
+        app.detail.show(done(progress=Progress(completed=3, total=3)), now=at(200))
+        await settle(pilot)
+        text = screen_text(app)
+        assert "2 of 3 tasks seen; the others finished between polls" in text
+        assert "--webhooks" in text
+
+
+async def test_hostile_text_is_shown_literally_and_never_reaches_the_terminal() -> None:
+    app = DetailApp()
+    hostile = done(
+        crew="travel",
+        output=HOSTILE,
+        error=HOSTILE,
+        inputs={"topic": HOSTILE, HOSTILE: "key"},
+        meta={"m": HOSTILE},
+        raw={"result": HOSTILE},
+        tasks=[
+            TaskResult(task_id=HOSTILE, agent=HOSTILE, output=HOSTILE, execution_time=3.0),
+        ],
+    )
+    async with app.run_test(size=(100, 34)) as pilot:
+        app.detail.show(
+            hostile,
+            [Step(kickoff_id=hostile.kickoff_id, received_at=at(1), thought=HOSTILE, tool=HOSTILE)],
+            now=at(9),
+        )
+        for tab in ("tasks", "output", "inputs", "steps", "raw"):
+            app.detail.focus_tab(tab)
+            await settle(pilot)
+            text = screen_text(app)
+            assert not UNSAFE.search(text), tab
+            assert "\ud800" not in text
+            segments = "".join(
+                segment.text
+                for strip in app.screen._compositor.render_strips()
+                for segment in strip
+            )
+            assert not UNSAFE.search(segments), tab
+            assert not UNSAFE.search(app.export_screenshot()), tab
+        app.detail.focus_tab("output")
+        await settle(pilot)
+        text = screen_text(app)
+        for literal in (
+            "[link=https://x]x[/link]",
+            "[@click=app.quit]q[/]",
+            "stray[/bold]",
+            "\\x1b[2J",
+            "<U+202E>",
+        ):
+            assert literal in text
+        assert app.is_running  # [@click=app.quit] did nothing; the stray [/bold] raised nothing
+
+
+async def test_usable_at_80x24() -> None:
+    app = DetailApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.detail.show(travel(), now=at(108.5))
+        await settle(pilot)
+        lines = screen_lines(app)
+        research = row_of(lines, "research_task")
+        assert "旅行研究员" in research and research.count("█") > 0
+        assert all(cell_len(line) == 80 for line in lines)
