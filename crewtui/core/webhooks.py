@@ -208,16 +208,15 @@ class WebhookReceiver:
             self.rejected += 1
             return refused.status
         items = parse_push(kind, payload, datetime.now(UTC))
-        tracked = [item for item in items if self._is_tracked(item.kickoff_id)]
-        self.ignored += len(items) - len(tracked)
         self.received += 1
-        if not tracked:
-            return 200
         try:
-            await self._on_push(tracked)
+            tracked = [item for item in items if self._is_tracked(item.kickoff_id)]
+            self.ignored += len(items) - len(tracked)
+            if tracked:
+                await self._on_push(tracked)
         except Exception:
             # The tracker's fault, not the sender's: say so, and let the service know.
-            logger.exception("the tracker failed to take %d pushed item(s)", len(tracked))
+            logger.exception("the tracker failed to take %d pushed item(s)", len(items))
             return 500
         return 200
 
