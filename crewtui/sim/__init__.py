@@ -5,6 +5,6 @@ integration tests run against it.
 """
 
 from crewtui.sim.cli import main
-from crewtui.sim.server import FaultSettings, SimOptions, SimServer, create_app
+from crewtui.sim.server import FaultSettings, SimOptions, SimServer, ThreadedServer, create_app
 
-__all__ = ["FaultSettings", "SimOptions", "SimServer", "create_app", "main"]
+__all__ = ["FaultSettings", "SimOptions", "SimServer", "ThreadedServer", "create_app", "main"]

@@ -127,10 +127,15 @@ def _next_task(run: Run, snap: Snapshot) -> Any:
     )
 
 
+def _documented_not_found(kickoff_id: str) -> JSONResponse:
+    return documented_error(404, "Execution not found", f"No execution found with ID: {kickoff_id}")
+
+
 def not_found(dialect: SimDialect, kickoff_id: str) -> Response:
+    """An unknown id on GET /status: live answers 200 with a state, documented a 404."""
     if dialect == "live":
         return JSONResponse({"state": "NOT FOUND"})
-    return documented_error(404, "Execution not found", f"No execution found with ID: {kickoff_id}")
+    return _documented_not_found(kickoff_id)
 
 
 # -- errors ---------------------------------------------------------------------------------
@@ -184,8 +189,9 @@ def bad_request(dialect: SimDialect, message: str) -> Response:
     return documented_error(400, "Bad Request", message)
 
 
-def server_error(dialect: SimDialect, flavour: int) -> Response:
-    """An injected 500: the dialect's form, or what a proxy in front might send instead."""
+def server_error(dialect: SimDialect, turn: int) -> Response:
+    """An injected 500: in turn plain text, a proxy's HTML page, the dialect's JSON."""
+    flavour = turn % 3
     if flavour == 0:
         return PlainTextResponse("Internal Server Error", status_code=500)
     if flavour == 1:
@@ -216,9 +222,7 @@ def invalid_field(dialect: SimDialect, name: str, message: str) -> JSONResponse:
 def resume_not_found(dialect: SimDialect, execution_id: str) -> JSONResponse:
     if dialect == "live":
         return live_error(404, "Execution not found")
-    return documented_error(
-        404, "Execution not found", f"No execution found with ID: {execution_id}"
-    )
+    return _documented_not_found(execution_id)
 
 
 def not_waiting(dialect: SimDialect, execution_id: str) -> JSONResponse:

@@ -15,14 +15,17 @@ DEFAULT_PORT = 8765
 
 def _faults(text: str) -> FaultSettings:
     """``latency=0.5,error_rate=0.1,...`` as FaultSettings (argparse reports what is wrong)."""
+    changes: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, equals, value = item.partition("=")
+        if not equals:
+            raise argparse.ArgumentTypeError(f"{item!r} is not name=value, e.g. latency=0.5")
+        changes[name.strip()] = value.strip()
     settings = FaultSettings()
     try:
-        pairs = dict(item.split("=", 1) for item in text.split(",") if item.strip())
-        settings.update({name.strip(): value.strip() for name, value in pairs.items()})
+        settings.update(changes)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(
-            f"{exc}; expected name=value pairs such as latency=0.5,error_rate=0.1"
-        ) from exc
+        raise argparse.ArgumentTypeError(str(exc)) from exc
     return settings
 
 

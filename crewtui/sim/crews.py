@@ -230,10 +230,13 @@ Would a 20-minute walkthrough next Tuesday or Wednesday be useful?
 Best regards,
 Alex
 
----
+## Follow-up plan
 
-*Follow-up plan:* send a short case study after 4 days if there is no reply, then connect
-on LinkedIn with a note referencing the post.
+| Day | Channel | Action |
+| --- | --- | --- |
+| 0 | Email | Send the message above |
+| 4 | Email | Share the $industry case study if there is no reply |
+| 7 | LinkedIn | Connect with a note referencing the post |
 """
 
 OUTREACH = SimCrew(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import itertools
 import json
 import math
 import random
@@ -19,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Mutable
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field, fields
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import httpx
 import uvicorn
@@ -98,6 +99,7 @@ class _Sim:
     def __init__(self, options: SimOptions) -> None:
         self.options = options
         self.rng = random.Random(options.seed)
+        self.errors_sent = itertools.count()  # injected 500s take turns between forms
         self.runs: dict[tuple[str, str], Run] = {}
         self.deliveries: dict[int, asyncio.Task[None]] = {}
         self.client: httpx.AsyncClient | None = None
@@ -161,7 +163,7 @@ class _SimApp(FastAPI):
             return "drop"
         draw -= faults.drop_rate
         if draw < faults.error_rate:
-            return bodies.server_error(self.sim.dialect, self.sim.rng.randrange(3))
+            return bodies.server_error(self.sim.dialect, next(self.sim.errors_sent))
         draw -= faults.error_rate
         if draw < faults.rate_limit_rate:
             return bodies.rate_limited(self.sim.dialect, faults.retry_after)
@@ -405,19 +407,14 @@ class _Uvicorn(uvicorn.Server):
             self.ready.set()
 
 
-class SimServer:
-    """The simulator on uvicorn in a background thread, for tests, the demo and the CLI."""
+class ThreadedServer:
+    """Any ASGI app on uvicorn in a background thread (the simulator, a test's receiver)."""
 
-    CREWS: tuple[str, ...] = ("travel", "outreach", "content", "research")
-
-    def __init__(
-        self, options: SimOptions | None = None, host: str = "127.0.0.1", port: int = 0
-    ) -> None:
-        self.options = options if options is not None else SimOptions()
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
-        self._port = port
+        self.port = port
         config = uvicorn.Config(
-            create_app(self.options),
+            app,
             host=host,
             port=port,
             log_level="warning",
@@ -429,28 +426,39 @@ class SimServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        """Start serving; returns once the server accepts connections."""
-        self._thread = threading.Thread(target=self._server.run, name="crewtui-sim", daemon=True)
+        """Start serving; returns once the server accepts connections (``port`` is then
+        the real one, even when 0 asked for a free port)."""
+        self._thread = threading.Thread(target=self._serve, name="crewtui-sim", daemon=True)
         self._thread.start()
         self._server.ready.wait()
         if not self._server.started:
             self._thread.join()
-            raise RuntimeError(f"the simulator could not listen on {self.host}:{self._port}")
-        self._port = self._server.servers[0].sockets[0].getsockname()[1]
+            raise RuntimeError(f"could not listen on {self.host}:{self.port}")
+        self.port = self._server.servers[0].sockets[0].getsockname()[1]
+
+    def _serve(self) -> None:
+        try:
+            self._server.run()
+        except SystemExit:  # uvicorn exits when it cannot listen; it has logged why
+            return
 
     def stop(self) -> None:
-        """Stop serving and wait for the server thread (webhook deliveries are cancelled)."""
+        """Stop serving and wait for the server thread to finish its shutdown."""
         self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        self.wait()
 
     def wait(self) -> None:
         """Block until the server stops (Ctrl-C interrupts the wait in the main thread)."""
         if self._thread is not None:
             self._thread.join()
+            self._thread = None
 
-    def __enter__(self) -> SimServer:
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -462,10 +470,17 @@ class SimServer:
     ) -> None:
         self.stop()
 
-    @property
-    def base_url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self._port}"
+
+class SimServer(ThreadedServer):
+    """The simulator on uvicorn in a background thread, for tests, the demo and the CLI."""
+
+    CREWS: tuple[str, ...] = ("travel", "outreach", "content", "research")
+
+    def __init__(
+        self, options: SimOptions | None = None, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        self.options = options if options is not None else SimOptions()
+        super().__init__(create_app(self.options), host, port)
 
     def crew_url(self, crew: str) -> str:
         return f"{self.base_url}/{CREWS[crew].name}"
