@@ -3,6 +3,14 @@
 Four example crews live at path prefixes of one server (``/travel``, ...), each a base URL
 of its own. Everything is in memory; a run's state is computed from the clock (see
 :mod:`crewtui.sim.timeline`), so the only background work is webhook delivery.
+
+Kickoff inputs beyond a crew's required ones steer a run (a real crew ignores extras):
+
+- ``fail=1``: the run fails during its first or second task, with the crew's error;
+- ``hold=1``: the run waits for human input after its first task (live state ``PAUSED``;
+  documented ``running`` with one task done) until POST /resume;
+- ``duration_scale=X``: every duration of the run is multiplied by X;
+- ``json=1``: the final result is JSON in a ```json fence (live ``result_json`` is set).
 """
 
 from __future__ import annotations
@@ -128,11 +136,17 @@ class _Sim:
             return
         task = asyncio.create_task(Deliverer(run, self.client).run(skip_past))
         self.deliveries[id(run)] = task
+        task.add_done_callback(lambda _: self._forget(id(run), task))
+
+    def _forget(self, key: int, task: asyncio.Task[None]) -> None:
+        if self.deliveries.get(key) is task:
+            del self.deliveries[key]
 
     async def close(self) -> None:
-        for task in self.deliveries.values():
+        pending = list(self.deliveries.values())
+        for task in pending:
             task.cancel()
-        await asyncio.gather(*self.deliveries.values(), return_exceptions=True)
+        await asyncio.gather(*pending, return_exceptions=True)
         if self.client is not None:
             await self.client.aclose()
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Mapping
 
 from sim_helpers import Crews, Receiver
 
 
-async def _kickoff(crews: Crews, crew: str, body: dict[str, object], **inputs: str) -> str:
+async def _kickoff(crews: Crews, crew: str, body: Mapping[str, object], **inputs: str) -> str:
     payload = {"inputs": crews.server.sample_inputs(crew) | inputs, **body}
     answer = await crews.http.post(crews.url(crew, "/kickoff"), json=payload)
     assert answer.status_code == 200, answer.text
