@@ -69,6 +69,7 @@ from pydantic import (
 
 from crewtui.api.errors import ConfigError
 from crewtui.api.profile import CrewProfile
+from crewtui.core.webhooks import parse_listen
 
 APP_NAME = "crewtui"
 HOME_ENV = "CREWTUI_HOME"
@@ -200,12 +201,11 @@ class WebhookSettings(_Section):
 
 
 def _split_listen(value: str) -> tuple[str, int]:
-    """Parse ``HOST:PORT`` (``[::1]:8787`` for IPv6) or raise ValueError saying the form."""
-    host, _, port = value.strip().rpartition(":")
-    host = host.removeprefix("[").removesuffix("]")
-    if not host or not port.isdigit() or int(port) > 65535:
-        raise ValueError(f"{value!r} is not HOST:PORT such as 127.0.0.1:8787")
-    return host, int(port)
+    """The receiver's own parser, with its error turned into a validation error."""
+    try:
+        return parse_listen(value)
+    except ConfigError as error:
+        raise ValueError(error.message) from None
 
 
 class _Settings(_Section):

@@ -290,7 +290,7 @@ def test_unknown_section(paths: Paths) -> None:
         ("[poll]\nmin_interval = 20\n", "max_interval (15.0) must be at least min_interval"),
         ('[crews.a]\nurl = "a.example"\n', "bad value for 'crews.a.url'"),
         ("[crews.a]\ntoken_env = 'A'\n", "'crews.a.url' is missing"),
-        ('[webhooks]\nlisten = "8787"\n', "is not HOST:PORT"),
+        ('[webhooks]\nlisten = "localhost:http"\n', "is not HOST:PORT"),
         ('[webhooks]\npublic_url = "hooks.example"\n', "bad value for 'webhooks.public_url'"),
         ('[keys]\nnew_kickoff = " "\n', "no key given for new_kickoff"),
         ('[ui]\nbell = "loud"\n', "bad value for 'ui.bell'"),

@@ -54,8 +54,11 @@ def as_str(value: Any) -> str | None:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
+    if isinstance(value, int | float):
+        try:
+            return str(value)
+        except ValueError:  # an integer of thousands of digits
+            return None
     return None
 
 

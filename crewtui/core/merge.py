@@ -28,6 +28,7 @@ def merge_task(old: TaskResult, new: TaskResult) -> TaskResult:
     if new.state is not TaskState.RUNNING:
         state = new.state
     started = [t for t in (old.started_at, new.started_at) if t is not None]
+    finished = [t for t in (old.finished_at, new.finished_at) if t is not None]
     return TaskResult(
         task_id=old.task_id,
         agent=new.agent if new.agent is not None else old.agent,
@@ -37,8 +38,8 @@ def merge_task(old: TaskResult, new: TaskResult) -> TaskResult:
         ),
         state=state,
         started_at=min(started) if started else None,
-        finished_at=old.finished_at
-        or (new.finished_at if state is not TaskState.RUNNING else None),
+        # The earliest time anyone reported wins, so delivery order does not matter.
+        finished_at=min(finished) if finished and state is not TaskState.RUNNING else None,
     )
 
 
@@ -126,11 +127,12 @@ def apply_observation(
         tasks = _close_running_tasks(tasks, state, obs.observed_at, keep=obs.current_task)
 
     started_at = kickoff.started_at
-    if started_at is None and (state in (RunState.RUNNING, RunState.PAUSED) or tasks):
-        started_at = obs.observed_at
+    if state in (RunState.RUNNING, RunState.PAUSED) or obs.tasks or state.is_terminal:
+        started_at = _earliest(started_at, obs.observed_at)
     finished_at = kickoff.finished_at
-    if state.is_terminal and finished_at is None:
-        finished_at = obs.observed_at
+    ended_here = not was_terminal or (obs.state is not None and obs.state.is_terminal)
+    if state.is_terminal and ended_here:
+        finished_at = _earliest(finished_at, obs.observed_at)
 
     execution_time = kickoff.execution_time
     if (obs.execution_time is not None and not was_terminal) or (
@@ -159,6 +161,10 @@ def apply_observation(
     if merged == kickoff:
         return kickoff
     return merged.model_copy(update={"updated_at": max(kickoff.updated_at, obs.observed_at)})
+
+
+def _earliest(known: datetime | None, seen: datetime) -> datetime:
+    return seen if known is None else min(known, seen)
 
 
 def measured_execution_time(kickoff: Kickoff, now: datetime) -> float | None:
