@@ -1,0 +1,219 @@
+"""The Textual app: starts the tracker on its loop, forwards its events, keeps the theme.
+
+Everything that shows or acts on kickoffs lives on the main screen; the app owns the
+lifetime of the tracker (and the webhook receiver), the keymap from the config, and the
+choice of theme, which it writes back to the config when the user changes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.theme import Theme
+
+from crewtui.api.errors import CrewtuiError, StoreError
+from crewtui.api.profile import CrewProfile
+from crewtui.config import Config, Paths, WebhookSettings, save_ui_theme
+from crewtui.core.store import Store
+from crewtui.core.tracker import (
+    CrewHealthChanged,
+    KickoffChanged,
+    StepsAdded,
+    Tracker,
+    TrackerEvent,
+)
+from crewtui.core.webhooks import WebhookReceiver, load_or_create_secret
+from crewtui.ui.bindings import keymap_from_config
+from crewtui.ui.commands import KickoffCommands
+from crewtui.ui.export import export_directory
+from crewtui.ui.memory import MEMORY_FILENAME, FormMemory
+from crewtui.ui.screens.kickoff_form import KickoffForm
+from crewtui.ui.screens.main import (
+    HealthUpdated,
+    KickoffUpdated,
+    MainScreen,
+    StepsArrived,
+    utcnow,
+)
+
+_CSS = Path(__file__).with_name("crewtui.tcss")
+
+
+class CrewtuiApp(App[int]):
+    """crewtui's terminal UI over one tracker."""
+
+    CSS_PATH = _CSS
+    TITLE = "crewtui"
+    COMMANDS: ClassVar = App.COMMANDS | {KickoffCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+    ]
+
+    class Started(Message):
+        """The tracker is running: the demo launches its kickoffs, tests start acting."""
+
+    def __init__(
+        self,
+        tracker: Tracker,
+        config: Config,
+        paths: Paths,
+        *,
+        notify_on_finish: bool = True,
+        receiver: WebhookReceiver | None = None,
+        startup_notes: Sequence[str] = (),
+        clock: Callable[[], datetime] = utcnow,
+        tz: tzinfo | None = None,
+    ) -> None:
+        super().__init__()
+        self.tracker = tracker
+        self.config = config
+        self.paths = paths
+        self.receiver = receiver
+        self.notify_on_finish = notify_on_finish
+        self.startup_notes = list(startup_notes)
+        self.keymap, unknown = keymap_from_config(config.keys)
+        if unknown:
+            self.startup_notes.append(f"Unknown key ids in [keys]: {', '.join(unknown)}.")
+        self.main = MainScreen(
+            tracker,
+            FormMemory(paths.data_dir / MEMORY_FILENAME),
+            export_dir=lambda: export_directory(paths.data_dir),
+            keymap=self.keymap,
+            notify_on_finish=notify_on_finish,
+            bell=config.ui.bell,
+            clock=clock,
+            tz=tz,
+        )
+        self._unlisten: Callable[[], None] | None = None
+        if config.ui.theme in self.available_themes:
+            self.theme = config.ui.theme
+
+    def get_default_screen(self) -> MainScreen:
+        return self.main
+
+    async def on_mount(self) -> None:
+        self.set_keymap(self.keymap)
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        self._unlisten = self.tracker.listen(self._forward)
+        for note in self.startup_notes:
+            self.notify(note, severity="warning", timeout=8, markup=False)
+        if self.receiver is not None:
+            await self._start_receiver(self.receiver)
+        await self.tracker.start()
+        self.post_message(self.Started())
+
+    async def _start_receiver(self, receiver: WebhookReceiver) -> None:
+        """Webhooks are a bonus: if the receiver cannot start, polling carries on alone."""
+        try:
+            await receiver.start()
+        except CrewtuiError as error:
+            self.notify(error.message, title="Webhooks off", severity="warning", markup=False)
+            self.receiver = None
+            return
+        self.tracker.webhook_urls = receiver.urls
+
+    async def on_unmount(self) -> None:
+        if self._unlisten is not None:
+            self._unlisten()
+        await self.tracker.stop()
+        if self.receiver is not None:
+            await self.receiver.stop()
+
+    def _forward(self, event: TrackerEvent) -> None:
+        """Tracker events become messages to the main screen (called on the app's loop)."""
+        if isinstance(event, KickoffChanged):
+            self.main.post_message(KickoffUpdated(event.kickoff, event.previous))
+        elif isinstance(event, StepsAdded):
+            self.main.post_message(StepsArrived(event.kickoff_id, event.steps))
+        elif isinstance(event, CrewHealthChanged):
+            self.main.post_message(HealthUpdated(event.health))
+
+    # The form is a screen of its own: its messages reach the app, not the main screen.
+
+    def on_kickoff_form_required_inputs_wanted(
+        self, message: KickoffForm.RequiredInputsWanted
+    ) -> None:
+        self.main.fetch_inputs(message.crew, message.form)
+
+    def on_kickoff_form_submitted(self, message: KickoffForm.Submitted) -> None:
+        self.main.start_kickoff(message)
+
+    def _theme_changed(self, theme: Theme) -> None:
+        self.main.restyle()
+        if theme.name != self.config.ui.theme:
+            self.config = self.config.model_copy(
+                update={"ui": self.config.ui.model_copy(update={"theme": theme.name})}
+            )
+            self.save_theme(theme.name)
+
+    @work(thread=True, group="theme")
+    def save_theme(self, name: str) -> None:
+        try:
+            save_ui_theme(self.paths, name)
+        except CrewtuiError as error:
+            self.call_from_thread(
+                self.notify, error.message, title="Theme not saved", severity="warning"
+            )
+
+    async def action_quit(self) -> None:
+        self.exit(0)
+
+
+def _open_store(paths: Paths, notes: list[str]) -> Store:
+    """The history on disk; if it cannot be opened, a session-only one and a note why."""
+    try:
+        return Store.open(paths.store_file)
+    except StoreError as error:
+        notes.append(f"{error.message} This session's history will not be kept.")
+        return Store.in_memory()
+
+
+def _receiver(
+    tracker: Tracker, config: Config, paths: Paths, listen: str | None, public_url: str | None
+) -> WebhookReceiver | None:
+    """The webhook receiver when asked for on the command line or in the config."""
+    settings = config.webhooks
+    if listen is not None or public_url is not None:
+        settings = WebhookSettings(
+            listen=listen or settings.listen, public_url=public_url or settings.public_url
+        )
+    address = settings.listen_address
+    if address is None:
+        return None
+    host, port = address
+    return WebhookReceiver(
+        tracker.ingest,
+        tracker.is_tracked,
+        host=host,
+        port=port,
+        secret=load_or_create_secret(paths.webhook_secret_file),
+        public_url=settings.public_url,
+    )
+
+
+def run_app(
+    crews: Sequence[CrewProfile],
+    config: Config,
+    paths: Paths,
+    *,
+    webhooks_listen: str | None = None,
+    public_url: str | None = None,
+) -> int:
+    """Open the history, build the tracker (and receiver), run the app; its exit code."""
+    notes: list[str] = []
+    store = _open_store(paths, notes)
+    tracker = Tracker(crews, store, config.poll)
+    receiver = _receiver(tracker, config, paths, webhooks_listen, public_url)
+    app = CrewtuiApp(tracker, config, paths, receiver=receiver, startup_notes=notes)
+    try:
+        code = app.run()
+    finally:
+        store.close()
+    return code if code is not None else 0

@@ -1,0 +1,108 @@
+"""Every key crewtui answers to, with a stable id so users can remap it.
+
+One table drives the footer, the ``?`` help screen, the command palette and the config file's
+``[keys]`` section (``binding-id = "key"``), so the four can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """One user-facing command: its id, default key, action and words for people."""
+
+    id: str
+    key: str
+    action: str
+    label: str
+    help: str
+    show: bool = True
+    key_display: str | None = None
+
+
+MAIN_KEYS: tuple[KeySpec, ...] = (
+    KeySpec("new", "n", "new_kickoff", "New", "Start a new kickoff with the form"),
+    KeySpec("rerun", "r", "rerun", "Re-run", "Open the form pre-filled from the selected kickoff"),
+    KeySpec("track", "t", "track", "Track", "Track a kickoff id started elsewhere"),
+    KeySpec(
+        "filter", "slash", "filter", "Filter", "Filter by crew, state or text", key_display="/"
+    ),
+    KeySpec("sort", "s", "cycle_sort", "Sort", "Cycle sort: newest, oldest, state, crew"),
+    KeySpec("copy", "c", "copy_output", "Copy", "Copy the shown output to the clipboard"),
+    KeySpec("export", "e", "export", "Export", "Export the selected kickoff as Markdown and JSON"),
+    KeySpec(
+        "archive", "d", "archive", "Archive", "Archive (hide) or unarchive the selected kickoff"
+    ),
+    KeySpec(
+        "delete",
+        "D",
+        "delete",
+        "Delete",
+        "Delete the selected kickoff from the local history",
+        show=False,
+    ),
+    KeySpec("refresh", "R", "refresh", "Refresh", "Poll every active kickoff now"),
+    KeySpec(
+        "focus-detail",
+        "enter",
+        "focus_detail",
+        "Detail",
+        "Move the focus to the detail pane",
+        show=False,
+        key_display="⏎",
+    ),
+    KeySpec("help", "question_mark", "help", "Help", "Show every key", key_display="?"),
+    KeySpec("quit", "q", "quit", "Quit", "Quit crewtui (running kickoffs keep running)"),
+)
+"""The main screen's commands, in the order the footer and the help screen show them."""
+
+NAVIGATION_HELP: tuple[tuple[str, str], ...] = (
+    ("j / ↓", "Next kickoff"),
+    ("k / ↑", "Previous kickoff"),
+    ("tab / shift+tab", "Next / previous pane"),
+    ("pgup / pgdn", "Page up / down"),
+    ("ctrl+p", "Command palette"),
+    ("escape", "Close a dialog"),
+)
+"""Keys that are Textual's own (not remappable here), listed for the help screen."""
+
+KEY_IDS = frozenset(spec.id for spec in MAIN_KEYS)
+
+
+def main_bindings() -> list[Binding]:
+    """Textual bindings for the main screen, each carrying its id for the keymap."""
+    return [
+        Binding(
+            spec.key,
+            spec.action,
+            spec.label,
+            show=spec.show,
+            key_display=spec.key_display,
+            tooltip=spec.help,
+            id=spec.id,
+        )
+        for spec in MAIN_KEYS
+    ]
+
+
+def keymap_from_config(keys: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+    """Split the config's ``[keys]`` into a Textual keymap and the ids nobody knows.
+
+    Unknown ids are returned rather than raised: a typo in the config should be reported
+    once, not keep the app from starting.
+    """
+    keymap = {binding_id: key for binding_id, key in keys.items() if binding_id in KEY_IDS}
+    unknown = sorted(binding_id for binding_id in keys if binding_id not in KEY_IDS)
+    return keymap, unknown
+
+
+def effective_key(spec: KeySpec, keymap: Mapping[str, str]) -> str:
+    """The key a person presses for ``spec``, after remapping, as they would type it."""
+    if spec.id in keymap:
+        return keymap[spec.id]
+    return spec.key_display or spec.key

@@ -1,0 +1,93 @@
+"""Export one kickoff as Markdown (to read) and JSON (to process).
+
+No Textual here, so the CLI may use it too. Kickoffs never hold a token, so neither does an
+export. Text from the API is made inert in the Markdown (people ``cat`` it in a terminal);
+the JSON keeps it as data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from crewtui.api.models import Kickoff, Step
+from crewtui.core.sanitize import inert, inert_line
+from crewtui.core.timeline import format_duration
+
+
+def export_directory(data_dir: Path, cwd: Path | None = None) -> Path:
+    """The current directory when it is writable, else ``data_dir/exports``."""
+    here = cwd or Path.cwd()
+    if os.access(here, os.W_OK):
+        return here
+    return data_dir / "exports"
+
+
+def _fence(text: str) -> str:
+    """A code fence longer than any backtick run inside ``text``."""
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}\n{inert(text)}\n{ticks}"
+
+
+def kickoff_markdown(kickoff: Kickoff, steps: Sequence[Step] = ()) -> str:
+    """A readable record of the run: summary, inputs, each task's output, the final output."""
+    lines = [
+        f"# {inert_line(kickoff.crew)} · {kickoff.kickoff_id}",
+        "",
+        f"- state: {kickoff.state.value}",
+        f"- created: {kickoff.created_at.isoformat()}",
+    ]
+    if kickoff.execution_time is not None:
+        lines.append(f"- duration: {format_duration(kickoff.execution_time, precise=True)}")
+    if kickoff.error:
+        lines.append(f"- error: {inert_line(kickoff.error)}")
+    if kickoff.inputs:
+        lines += ["", "## Inputs", ""]
+        lines += [
+            f"- {inert_line(name)}: {inert_line(value)}" for name, value in kickoff.inputs.items()
+        ]
+    for task in kickoff.tasks:
+        lines += ["", f"## Task {inert_line(task.task_id)}", ""]
+        if task.agent:
+            lines.append(f"Agent: {inert_line(task.agent)}")
+        if task.execution_time is not None:
+            lines.append(f"Time: {format_duration(task.execution_time, precise=True)}")
+        if task.output:
+            lines += ["", _fence(task.output)]
+    if kickoff.output:
+        lines += ["", "## Output", "", _fence(kickoff.output)]
+    if steps:
+        lines += ["", f"## Steps ({len(steps)})", ""]
+        lines += [
+            f"- {inert_line(step.kind)}: {inert_line(step.thought or step.tool, 200)}"
+            for step in steps
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def kickoff_json(kickoff: Kickoff, steps: Sequence[Step] = ()) -> str:
+    """The full record crewtui keeps, with its steps, as indented JSON."""
+    record = kickoff.model_dump(mode="json")
+    record["steps"] = [step.model_dump(mode="json") for step in steps]
+    return json.dumps(record, indent=2, ensure_ascii=False)
+
+
+def export_kickoff(kickoff: Kickoff, steps: Sequence[Step], directory: Path) -> tuple[Path, Path]:
+    """Write ``crewtui-<crew>-<id>.md`` and ``.json`` into ``directory``; return both paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = f"crewtui-{_safe_name(kickoff.crew)}-{_safe_name(kickoff.short_id)}"
+    markdown = directory / f"{stem}.md"
+    data = directory / f"{stem}.json"
+    markdown.write_text(kickoff_markdown(kickoff, steps), encoding="utf-8")
+    data.write_text(kickoff_json(kickoff, steps), encoding="utf-8")
+    return markdown, data
+
+
+def _safe_name(text: str) -> str:
+    """A file-name part made of letters, digits, dash and underscore only."""
+    cleaned = "".join(char if char.isalnum() or char in "-_" else "-" for char in text)
+    return cleaned.strip("-")[:40] or "kickoff"

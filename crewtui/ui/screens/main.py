@@ -1,0 +1,533 @@
+"""The main screen: status line, kickoff list, the selected kickoff's detail, footer.
+
+Every change of a kickoff arrives as a tracker event turned into a message; the screen never
+polls. Reads of the history and every call to the tracker run in workers, so the screen never
+waits on the network or the disk. Widgets only render.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import Container
+from textual.events import Resize
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from crewtui.api.errors import CrewtuiError, InputValidationError
+from crewtui.api.models import Kickoff, KickoffSummary, RunState, Step
+from crewtui.core.sanitize import inert_line
+from crewtui.core.timeline import format_duration
+from crewtui.core.tracker import CrewHealth, Tracker
+from crewtui.ui.bindings import main_bindings
+from crewtui.ui.export import export_kickoff
+from crewtui.ui.memory import FormMemory
+from crewtui.ui.screens.help import HelpScreen
+from crewtui.ui.screens.kickoff_form import KickoffForm
+from crewtui.ui.screens.prompts import ConfirmScreen, FilterScreen, TrackRequest, TrackScreen
+from crewtui.ui.widgets.detail import KickoffDetail
+from crewtui.ui.widgets.kickoff_list import (
+    SORT_ORDERS,
+    KickoffList,
+    ListFilter,
+    elapsed_seconds,
+    summary_of,
+)
+from crewtui.ui.widgets.status_line import StatusLine
+
+PAGE_SIZE = 200
+# Wide terminals put the detail beside the list; narrower ones put it below.
+WIDE_AT = 150
+_TOAST_SECONDS = 6.0
+
+
+class KickoffUpdated(Message):
+    """A kickoff changed; a newer message for the same kickoff supersedes a queued one."""
+
+    def __init__(self, kickoff: Kickoff, previous: RunState | None) -> None:
+        super().__init__()
+        self.kickoff = kickoff
+        self.previous = previous
+
+    def can_replace(self, message: Message) -> bool:
+        return (
+            isinstance(message, KickoffUpdated)
+            and message.kickoff.kickoff_id == self.kickoff.kickoff_id
+        )
+
+
+class StepsArrived(Message):
+    """New steps for a kickoff (never collapsed: each carries different steps)."""
+
+    def __init__(self, kickoff_id: str, steps: Sequence[Step]) -> None:
+        super().__init__()
+        self.kickoff_id = kickoff_id
+        self.steps = tuple(steps)
+
+
+class HealthUpdated(Message):
+    """A crew's health changed; only the newest per crew matters."""
+
+    def __init__(self, health: CrewHealth) -> None:
+        super().__init__()
+        self.health = health
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, HealthUpdated) and message.health.crew == self.health.crew
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def finish_words(kickoff: Kickoff) -> str:
+    """``travel 5f1c2d3e completed in 1m48s``: a toast's whole message, inert."""
+    summary = summary_of(kickoff)
+    seconds = elapsed_seconds(summary, kickoff.finished_at or kickoff.updated_at)
+    took = f" in {format_duration(seconds)}" if seconds is not None else ""
+    return f"{inert_line(kickoff.crew, 40)} {kickoff.short_id} {kickoff.state.value}{took}"
+
+
+class MainScreen(Screen[None]):
+    """The list, the detail and the keys that act on them."""
+
+    BINDINGS: ClassVar[list[BindingType]] = list(main_bindings())
+
+    def __init__(
+        self,
+        tracker: Tracker,
+        memory: FormMemory,
+        *,
+        export_dir: Callable[[], Path],
+        keymap: dict[str, str],
+        notify_on_finish: bool = True,
+        bell: bool = False,
+        clock: Callable[[], datetime] = utcnow,
+        tz: tzinfo | None = None,
+    ) -> None:
+        super().__init__()
+        self.tracker = tracker
+        self.memory = memory
+        self.export_dir = export_dir
+        self.keymap = keymap
+        self.notify_on_finish = notify_on_finish
+        self.bell = bell
+        self.clock = clock
+        self.tz = tz
+        self.filter = ListFilter()
+        self.total = 0
+        self._loaded = 0
+        self._generation = 0
+        self._selected: Kickoff | None = None
+        self._steps: list[Step] = []
+        self._remembered: dict[str, dict[str, str]] = {}
+
+    # -- layout --------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield StatusLine(tz=self.tz, id="status")
+        with Container(id="panes"):
+            with Container(id="list-pane"):
+                yield KickoffList(tz=self.tz, id="kickoffs")
+                yield Static(
+                    "No kickoffs yet. Press n to start one, or t to track an id.",
+                    id="empty",
+                    markup=False,
+                )
+            yield KickoffDetail(id="detail")
+        yield Footer()
+
+    @property
+    def kickoffs(self) -> KickoffList:
+        return self.query_one("#kickoffs", KickoffList)
+
+    @property
+    def detail(self) -> KickoffDetail:
+        return self.query_one("#detail", KickoffDetail)
+
+    @property
+    def status(self) -> StatusLine:
+        return self.query_one("#status", StatusLine)
+
+    @property
+    def selected(self) -> Kickoff | None:
+        """The full record of the kickoff under the cursor (once loaded)."""
+        return self._selected
+
+    def on_mount(self) -> None:
+        self.status.set_healths(self.tracker.healths())
+        self.kickoffs.focus()
+        self.reload()
+        self.load_remembered()
+        self.set_interval(1.0, self.tick)
+
+    def on_resize(self, event: Resize) -> None:
+        self.query_one("#panes").set_class(event.size.width >= WIDE_AT, "-wide")
+
+    def restyle(self) -> None:
+        """The theme changed: cells carry colours, so render them again."""
+        self.kickoffs.restyle()
+        self.status.restyle()
+
+    # -- history pages -------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Start again from the first page (the filter or the order changed)."""
+        self._generation += 1
+        self._loaded = 0
+        self.kickoffs.reset(self.kickoffs.order)
+        self._describe_view()
+        self.load_page(self._generation, count=True)
+
+    @on(KickoffList.NearEnd)
+    def next_page(self) -> None:
+        self.load_page(self._generation, count=False)
+
+    def _query(self) -> dict[str, Any]:
+        return {
+            "crew": self.filter.crew,
+            "states": self.filter.states,
+            "archived": self.filter.archived,
+            "text": self.filter.text or None,
+        }
+
+    @work(exclusive=True, group="page")
+    async def load_page(self, generation: int, *, count: bool) -> None:
+        """Read one page of summaries in a thread; a page of an older query is dropped."""
+        store = self.tracker.store
+        query = self._query()
+        rows = await asyncio.to_thread(
+            store.list_kickoffs,
+            **query,
+            order=self.kickoffs.order,
+            limit=PAGE_SIZE,
+            offset=self._loaded,
+        )
+        if count:
+            self.total = await asyncio.to_thread(store.count_kickoffs, **query)
+        if generation != self._generation:
+            return
+        self._loaded += len(rows)
+        self.kickoffs.add_page(rows, self.clock(), has_more=len(rows) == PAGE_SIZE)
+        self._after_rows_changed()
+
+    def _after_rows_changed(self) -> None:
+        empty = self.kickoffs.row_count == 0
+        self.query_one("#empty").display = empty
+        if empty:
+            self._select(None)
+        elif self._selected is None:
+            self._select(self.kickoffs.selected_id)
+        self._describe_view()
+
+    def _describe_view(self) -> None:
+        parts = [f"sort {self.kickoffs.order}"]
+        if not self.filter.is_empty:
+            parts.append("filtered")
+        if self.filter.archived:
+            parts.append("archived")
+        shown = self.kickoffs.row_count
+        parts.append(f"{max(self.total, shown):,} kickoffs")
+        unread = len(self.kickoffs.unread)
+        if unread:
+            parts.append(f"{unread} new")
+        self.status.set_view(" · ".join(parts))
+
+    # -- tracker events ------------------------------------------------------------------
+
+    def on_kickoff_updated(self, message: KickoffUpdated) -> None:
+        kickoff = message.kickoff
+        known = self.kickoffs.summary(kickoff.kickoff_id)
+        if known is not None:
+            was_active = not known.state.is_terminal
+        else:
+            was_active = message.previous is not None and not message.previous.is_terminal
+        if self.filter.matches(kickoff):
+            if kickoff.kickoff_id not in self.kickoffs:
+                self.total += 1
+            self.kickoffs.upsert([summary_of(kickoff)], self.clock())
+        elif kickoff.kickoff_id in self.kickoffs:
+            self.kickoffs.remove_kickoff(kickoff.kickoff_id)
+            self.total = max(self.total - 1, 0)
+        if was_active and kickoff.is_terminal:
+            self._finished(kickoff)
+        if self._selected is not None and self._selected.kickoff_id == kickoff.kickoff_id:
+            self._selected = kickoff
+            self.detail.show(kickoff, now=self.clock())
+        self._after_rows_changed()
+
+    def _finished(self, kickoff: Kickoff) -> None:
+        """A run ended while we watched: toast, optional bell, unread marker."""
+        if kickoff.kickoff_id != self.kickoffs.selected_id and kickoff.kickoff_id in self.kickoffs:
+            self.kickoffs.mark_unread(kickoff.kickoff_id)
+        if self.notify_on_finish:
+            failed = kickoff.state is not RunState.COMPLETED
+            self.notify(
+                finish_words(kickoff),
+                title="Run failed" if failed else "Run completed",
+                severity="error" if failed else "information",
+                timeout=_TOAST_SECONDS,
+                markup=False,
+            )
+        if self.bell:
+            self.app.bell()
+
+    def on_steps_arrived(self, message: StepsArrived) -> None:
+        if self._selected is not None and self._selected.kickoff_id == message.kickoff_id:
+            self._steps.extend(message.steps)
+            self.detail.add_steps(message.steps)
+
+    def on_health_updated(self, message: HealthUpdated) -> None:
+        health = message.health
+        self.status.set_health(health)
+        troubled = health.state in ("unreachable", "token_rejected")
+        self.kickoffs.set_stale(health.crew, (health.last_ok or health.since) if troubled else None)
+
+    def tick(self) -> None:
+        """Once a second: elapsed times of visible running rows, and the shown run."""
+        now = self.clock()
+        self.kickoffs.tick(now)
+        if self._selected is not None and not self._selected.is_terminal:
+            self.detail.show(self._selected, now=now)
+
+    # -- selection -----------------------------------------------------------------------
+
+    @on(DataTable.RowHighlighted, "#kickoffs")
+    def highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._select(event.row_key.value)
+
+    @on(DataTable.RowSelected, "#kickoffs")
+    def action_focus_detail(self) -> None:
+        self.detail.focus_tab("tasks")
+
+    def _select(self, kickoff_id: str | None) -> None:
+        if kickoff_id is None:
+            self._selected = None
+            self._steps = []
+            self.detail.show(None)
+            return
+        self.kickoffs.mark_read(kickoff_id)
+        if self._selected is not None and self._selected.kickoff_id == kickoff_id:
+            return
+        self.load_detail(kickoff_id)
+
+    @work(exclusive=True, group="detail")
+    async def load_detail(self, kickoff_id: str) -> None:
+        """The full record (outputs, tasks) is read only for the selected row."""
+        store = self.tracker.store
+        kickoff = self.tracker.get(kickoff_id) or await asyncio.to_thread(
+            store.get_kickoff, kickoff_id
+        )
+        steps = await asyncio.to_thread(store.list_steps, kickoff_id)
+        if kickoff is None or self.kickoffs.selected_id != kickoff_id:
+            return
+        self._selected = kickoff
+        self._steps = list(steps)
+        self.detail.show(kickoff, self._steps, now=self.clock())
+        self._describe_view()
+
+    # -- the form ------------------------------------------------------------------------
+
+    @work(group="memory")
+    async def load_remembered(self) -> None:
+        self._remembered = await asyncio.to_thread(self.memory.inputs)
+
+    def action_new_kickoff(self) -> None:
+        crew = self._selected.crew if self._selected else None
+        self._open_form(crew=crew)
+
+    def open_form_for(self, crew: str) -> None:
+        """The form on a given crew (the command palette's per-crew commands)."""
+        self._open_form(crew=crew)
+
+    def action_rerun(self) -> None:
+        kickoff = self._selected
+        if kickoff is None:
+            self.notify("Select a kickoff to run again.", timeout=3)
+            return
+        self._open_form(crew=kickoff.crew, values=kickoff.inputs, meta=kickoff.meta)
+
+    def _open_form(
+        self,
+        *,
+        crew: str | None,
+        values: dict[str, str] | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        if not self.tracker.crews:
+            self.notify("No crew is configured; see `crewtui crews add`.", severity="warning")
+            return
+        form = KickoffForm(
+            list(self.tracker.crews),
+            crew,
+            values=values,
+            meta=meta,
+            webhooks=self.tracker.webhook_urls,
+            remembered=self._remembered,
+        )
+        self.app.push_screen(form, self._form_closed)
+
+    def _form_closed(self, kickoff: Kickoff | None) -> None:
+        if kickoff is None:
+            return
+        if self.filter.matches(kickoff):
+            self.kickoffs.upsert([summary_of(kickoff)], self.clock())
+            self.kickoffs.select(kickoff.kickoff_id)
+            self._after_rows_changed()
+        self.kickoffs.focus()
+
+    @work(group="inputs")
+    async def fetch_inputs(self, crew: str, form: KickoffForm) -> None:
+        try:
+            names = await self.tracker.inputs(crew)
+        except CrewtuiError as error:
+            form.set_required(crew, [], error=error.message)
+            return
+        form.set_required(crew, names)
+
+    @work(group="kickoff")
+    async def start_kickoff(self, message: KickoffForm.Submitted) -> None:
+        request, form = message.request, message.form
+        form.set_busy(True)
+        try:
+            kickoff = await self.tracker.kickoff(
+                request.crew, request.inputs, request.meta, webhooks=request.webhooks
+            )
+        except InputValidationError as error:
+            form.set_busy(False)
+            form.mark_missing(error.missing, error.message)
+            return
+        except CrewtuiError as error:
+            form.set_busy(False)
+            form.show_error(error.message)
+            return
+        self._remembered[request.crew] = dict(request.inputs)
+        form.dismiss(kickoff)
+        await asyncio.to_thread(self.memory.remember, request.crew, request.inputs, request.meta)
+
+    # -- other actions -------------------------------------------------------------------
+
+    def action_track(self) -> None:
+        crew = self._selected.crew if self._selected else None
+        self.app.push_screen(TrackScreen(list(self.tracker.crews), crew), self._track_chosen)
+
+    def _track_chosen(self, request: TrackRequest | None) -> None:
+        if request is not None:
+            self.track(request)
+
+    @work(group="track")
+    async def track(self, request: TrackRequest) -> None:
+        try:
+            kickoff = await self.tracker.track(request.crew, request.kickoff_id)
+        except CrewtuiError as error:
+            self.notify(error.message, title="Cannot track", severity="error", markup=False)
+            return
+        self._form_closed(kickoff)
+
+    def action_filter(self) -> None:
+        self.app.push_screen(FilterScreen(list(self.tracker.crews), self.filter), self._filtered)
+
+    def _filtered(self, chosen: ListFilter | None) -> None:
+        if chosen is not None and chosen != self.filter:
+            self.filter = chosen
+            self.reload()
+
+    def action_cycle_sort(self) -> None:
+        order = self.kickoffs.order
+        self.kickoffs.order = SORT_ORDERS[(SORT_ORDERS.index(order) + 1) % len(SORT_ORDERS)]
+        self.reload()
+
+    def action_copy_output(self) -> None:
+        text = self.detail.shown_output()
+        if not text:
+            self.notify("There is no output to copy yet.", timeout=3)
+            return
+        self.app.copy_to_clipboard(text)
+        self.notify(f"Copied {len(text):,} characters to the clipboard.", timeout=3)
+
+    def action_export(self) -> None:
+        if self._selected is None:
+            self.notify("Select a kickoff to export.", timeout=3)
+            return
+        self.export(self._selected, list(self._steps))
+
+    @work(group="export")
+    async def export(self, kickoff: Kickoff, steps: list[Step]) -> None:
+        try:
+            markdown, data = await asyncio.to_thread(
+                export_kickoff, kickoff, steps, self.export_dir()
+            )
+        except OSError as error:
+            self.notify(f"Export failed: {error.strerror}.", severity="error", markup=False)
+            return
+        self.notify(f"{markdown}\n{data}", title="Exported", timeout=_TOAST_SECONDS, markup=False)
+
+    def action_archive(self) -> None:
+        kickoff = self._selected
+        if kickoff is not None:
+            self.archive(kickoff.kickoff_id, not kickoff.archived)
+
+    @work(group="archive")
+    async def archive(self, kickoff_id: str, archived: bool) -> None:
+        try:
+            await self.tracker.archive(kickoff_id, archived)
+        except CrewtuiError as error:
+            self.notify(error.message, severity="error", markup=False)
+            return
+        word = "Archived" if archived else "Unarchived"
+        hint = " (/ shows archived kickoffs)" if archived else ""
+        self.notify(f"{word} {kickoff_id[:8]}{hint}.", timeout=3, markup=False)
+
+    def action_delete(self) -> None:
+        kickoff = self._selected
+        if kickoff is None:
+            return
+        if not kickoff.is_terminal:
+            self.notify("A run still in progress cannot be deleted; archive it (d).", timeout=4)
+            return
+        question = f"Delete {kickoff.crew} {kickoff.short_id} from the local history for good?"
+        self.app.push_screen(ConfirmScreen("Delete kickoff", question), self._delete_confirmed)
+
+    def _delete_confirmed(self, yes: bool | None) -> None:
+        if yes and self._selected is not None:
+            self.delete(self._selected.kickoff_id)
+
+    @work(group="delete")
+    async def delete(self, kickoff_id: str) -> None:
+        try:
+            await asyncio.to_thread(self.tracker.store.delete_kickoff, kickoff_id)
+        except CrewtuiError as error:
+            self.notify(error.message, severity="error", markup=False)
+            return
+        self.kickoffs.remove_kickoff(kickoff_id)
+        self.total = max(self.total - 1, 0)
+        self._selected = None
+        self._after_rows_changed()
+        self.notify(f"Deleted {kickoff_id[:8]}.", timeout=3, markup=False)
+
+    def action_refresh(self) -> None:
+        self.tracker.poll_now()
+        self.notify("Polling every active kickoff now.", timeout=2)
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self.keymap))
+
+    def action_quit(self) -> None:
+        self.app.exit(0)
+
+    def rows(self) -> list[KickoffSummary]:
+        """The summaries shown, top to bottom (for tests and the command palette)."""
+        table = self.kickoffs
+        return [
+            summary
+            for row in table.ordered_rows
+            if (summary := table.summary(str(row.key.value))) is not None
+        ]

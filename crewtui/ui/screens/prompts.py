@@ -1,0 +1,191 @@
+"""Small dialogs: track a kickoff id, filter the list, confirm a deletion.
+
+Each returns its answer through ``dismiss``; the app acts on it (dialogs do no I/O).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar, TypeVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
+
+from crewtui.api.models import RunState
+from crewtui.ui.text import safe_line_content
+from crewtui.ui.widgets.kickoff_list import ListFilter
+
+_T = TypeVar("_T")
+_CANCEL: list[BindingType] = [Binding("escape", "cancel", "Cancel")]
+
+# The state choices of the filter: "active" groups every state still being followed.
+STATE_CHOICES: dict[str, frozenset[RunState]] = {
+    "active": frozenset(state for state in RunState if not state.is_terminal),
+    "completed": frozenset({RunState.COMPLETED}),
+    "failed": frozenset({RunState.FAILED, RunState.LOST}),
+    "cancelled": frozenset({RunState.CANCELLED}),
+}
+
+
+def _state_choice(states: frozenset[RunState] | None) -> str | None:
+    for name, members in STATE_CHOICES.items():
+        if members == states:
+            return name
+    return None
+
+
+@dataclass(frozen=True)
+class TrackRequest:
+    """A kickoff id started elsewhere, and the crew it belongs to."""
+
+    crew: str
+    kickoff_id: str
+
+
+class _Dialog(ModalScreen[_T | None]):
+    """Escape cancels every dialog; the answer of a cancelled dialog is None."""
+
+    BINDINGS: ClassVar[list[BindingType]] = _CANCEL
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def _crew_select(crews: Sequence[str], value: str | None, *, allow_blank: bool) -> Select[str]:
+    options = [(safe_line_content(name, limit=40), name) for name in crews]
+    select: Select[str] = Select(
+        options,
+        prompt="any crew",
+        allow_blank=allow_blank,
+        value=value if value is not None and value in crews else Select.NULL,
+        id="crew",
+    )
+    return select
+
+
+class TrackScreen(_Dialog[TrackRequest]):
+    """Ask for a kickoff id (and its crew when there are several)."""
+
+    def __init__(self, crews: Sequence[str], crew: str | None = None) -> None:
+        super().__init__()
+        self.crews = list(crews)
+        self.crew = crew if crew in self.crews else (self.crews[0] if self.crews else None)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog") as dialog:
+            dialog.border_title = "Track a kickoff"
+            dialog.border_subtitle = "enter to track · escape to cancel"
+            yield Label("Crew")
+            yield _crew_select(self.crews, self.crew, allow_blank=False)
+            yield Label("Kickoff id")
+            yield Input(placeholder="5f1c2d3e-1234-4abc-9def-0123456789ab", id="kickoff-id")
+            yield Static("", id="track-error", classes="error")
+
+    def on_mount(self) -> None:
+        self.query_one("#kickoff-id", Input).focus()
+
+    @on(Input.Submitted, "#kickoff-id")
+    def submit(self) -> None:
+        kickoff_id = self.query_one("#kickoff-id", Input).value.strip()
+        crew = self.query_one("#crew", Select).value
+        if not kickoff_id:
+            self.query_one("#track-error", Static).update("Paste the kickoff id to track.")
+            return
+        if isinstance(crew, str):
+            self.dismiss(TrackRequest(crew, kickoff_id))
+
+
+class FilterScreen(_Dialog[ListFilter]):
+    """Crew, state, free text and archived: applied to the store query by the app."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *_CANCEL,
+        Binding("ctrl+r", "clear", "Clear"),
+    ]
+
+    def __init__(self, crews: Sequence[str], current: ListFilter) -> None:
+        super().__init__()
+        self.crews = list(crews)
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog") as dialog:
+            dialog.border_title = "Filter"
+            dialog.border_subtitle = "enter to apply · ctrl+r to clear · escape to cancel"
+            yield Label("Crew")
+            yield _crew_select(self.crews, self.current.crew, allow_blank=True)
+            yield Label("State")
+            states: Select[str] = Select(
+                [(name, name) for name in STATE_CHOICES],
+                prompt="any state",
+                value=_state_choice(self.current.states) or Select.NULL,
+                id="state",
+            )
+            yield states
+            yield Label("Text (id, crew, task, inputs)")
+            yield Input(self.current.text, id="text")
+            yield Checkbox("Show archived instead", self.current.archived, id="archived")
+            with Horizontal(classes="buttons"):
+                yield Button("Apply", variant="primary", id="apply")
+                yield Button("Clear", id="clear")
+
+    def on_mount(self) -> None:
+        self.query_one("#text", Input).focus()
+
+    def chosen(self) -> ListFilter:
+        """The filter as the dialog's fields say now."""
+        crew = self.query_one("#crew", Select).value
+        state = self.query_one("#state", Select).value
+        return ListFilter(
+            crew=crew if isinstance(crew, str) else None,
+            states=STATE_CHOICES.get(state) if isinstance(state, str) else None,
+            text=self.query_one("#text", Input).value.strip(),
+            archived=self.query_one("#archived", Checkbox).value,
+        )
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#apply")
+    def apply(self) -> None:
+        self.dismiss(self.chosen())
+
+    @on(Button.Pressed, "#clear")
+    def action_clear(self) -> None:
+        self.dismiss(ListFilter())
+
+
+class ConfirmScreen(_Dialog[bool]):
+    """A yes/no question; only an explicit yes answers True."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *_CANCEL,
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n", "answer(False)", "No"),
+    ]
+
+    def __init__(self, title: str, question: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog") as dialog:
+            dialog.border_title = self.title_text
+            yield Static(safe_line_content(self.question, limit=300), id="question")
+            with Horizontal(classes="buttons"):
+                yield Button("Yes (y)", variant="error", id="yes")
+                yield Button("No (n)", variant="primary", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+    @on(Button.Pressed)
+    def pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")

@@ -1,0 +1,411 @@
+"""The kickoff list: a keyed DataTable that is updated cell by cell, never rebuilt.
+
+Rows are keyed by kickoff id. Each change re-renders the row's cells and hands DataTable only
+the cells whose rendering changed; the one-second tick touches only the elapsed cells of
+running rows that are on screen. The widget does no I/O: the app pages summaries in from
+the store (``NearEnd`` asks for the next page) and pushes every change it hears of.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import ClassVar, Literal
+
+from rich.style import Style
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.coordinate import Coordinate
+from textual.message import Message
+from textual.widgets import DataTable
+
+from crewtui.api.models import Kickoff, KickoffSummary, RunState
+from crewtui.core.timeline import format_duration
+from crewtui.ui.text import safe_line
+
+SortOrder = Literal["newest", "oldest", "state", "crew"]
+SORT_ORDERS: tuple[SortOrder, ...] = ("newest", "oldest", "state", "crew")
+
+# Rows left below the viewport when the next page is asked for.
+PAGE_MARGIN = 30
+
+# The order "state" sorts by, the same as the store's (active first, quiet ends last).
+_STATE_RANK = {
+    state: rank
+    for rank, state in enumerate(
+        (
+            RunState.RUNNING,
+            RunState.PAUSED,
+            RunState.PENDING,
+            RunState.NOT_FOUND,
+            RunState.UNKNOWN,
+            RunState.FAILED,
+            RunState.LOST,
+            RunState.CANCELLED,
+            RunState.COMPLETED,
+        )
+    )
+}
+
+# Symbol and theme variable per state; the word is always shown too (never colour alone).
+_STATE_LOOK: dict[RunState, tuple[str, str]] = {
+    RunState.PENDING: ("◌", "muted"),
+    RunState.RUNNING: ("●", "accent"),
+    RunState.PAUSED: ("◐", "warning"),
+    RunState.COMPLETED: ("✓", "success"),
+    RunState.FAILED: ("✗", "error"),
+    RunState.CANCELLED: ("⊘", "muted"),
+    RunState.NOT_FOUND: ("?", "warning"),
+    RunState.LOST: ("!", "error"),
+    RunState.UNKNOWN: ("?", "muted"),
+}
+
+# (key, label, width); the task column takes what is left and is clipped at the edge.
+COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("mark", "", 1),
+    ("state", "State", 11),
+    ("crew", "Crew", 10),
+    ("id", "ID", 8),
+    ("started", "Started", 8),
+    ("elapsed", "Elapsed", 7),
+    ("progress", "Progress", 12),
+    ("task", "Task", 60),
+)
+_BAR_WIDTH = 6
+
+
+def summary_of(kickoff: Kickoff) -> KickoffSummary:
+    """The list row of a full kickoff (what a tracker event carries)."""
+    fields = {
+        name: getattr(kickoff, name) for name in KickoffSummary.model_fields if name != "task_count"
+    }
+    return KickoffSummary.model_validate({**fields, "task_count": len(kickoff.tasks)})
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """What the list shows; the app turns it into a store query, live rows are checked here."""
+
+    crew: str | None = None
+    states: frozenset[RunState] | None = None
+    text: str = ""
+    archived: bool = False
+
+    @property
+    def is_empty(self) -> bool:
+        return self.crew is None and self.states is None and not self.text and not self.archived
+
+    def matches(self, row: Kickoff | KickoffSummary) -> bool:
+        """The same test as the store's query, for kickoffs that change while shown."""
+        if self.crew is not None and row.crew != self.crew:
+            return False
+        if self.states is not None and row.state not in self.states:
+            return False
+        if row.archived != self.archived:
+            return False
+        needle = self.text.casefold()
+        inputs = row.inputs.values() if isinstance(row, Kickoff) else ()
+        haystack = (row.kickoff_id, row.crew, row.current_task or "", *inputs)
+        return not needle or any(needle in value.casefold() for value in haystack)
+
+
+@dataclass
+class CrewStaleness:
+    """A crew that stopped answering: its active rows show how old their data is."""
+
+    since: datetime
+
+
+@dataclass
+class _Row:
+    summary: KickoffSummary
+    cells: dict[str, Text] = field(default_factory=dict)
+
+
+class _IdCell(Text):
+    """The short-id cell; carries the full id so ``DataTable.sort`` can order by our key."""
+
+    def __init__(self, kickoff_id: str, style: Style) -> None:
+        super().__init__(kickoff_id[:8], style=style, end="", no_wrap=True)
+        self.kickoff_id = kickoff_id
+
+
+def _same(left: Text | None, right: Text) -> bool:
+    return (
+        left is not None
+        and left.plain == right.plain
+        and left.style == right.style
+        and left.spans == right.spans
+    )
+
+
+def elapsed_seconds(row: KickoffSummary, now: datetime) -> float | None:
+    """How long the run has taken: the service's figure once it ended, else measured."""
+    start = row.started_at or row.created_at
+    if row.state.is_terminal:
+        if row.execution_time is not None:
+            return row.execution_time
+        end = row.finished_at or row.updated_at
+        return max((end - start).total_seconds(), 0.0)
+    if row.state is RunState.PENDING and row.started_at is None:
+        return None
+    return max((now - start).total_seconds(), 0.0)
+
+
+class KickoffList(DataTable[Text]):
+    """Kickoffs, newest first by default, one keyed row each."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("g", "scroll_top", "Top", show=False),
+        Binding("G", "scroll_bottom", "Bottom", show=False),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = DataTable.COMPONENT_CLASSES | {
+        f"kickoff-list--{name}" for name in ("muted", "accent", "success", "warning", "error")
+    }
+
+    DEFAULT_CSS = """
+    KickoffList > .kickoff-list--muted { color: $text-muted; }
+    KickoffList > .kickoff-list--accent { color: $accent; }
+    KickoffList > .kickoff-list--success { color: $success; }
+    KickoffList > .kickoff-list--warning { color: $warning; }
+    KickoffList > .kickoff-list--error { color: $error; }
+    """
+
+    class NearEnd(Message):
+        """The user scrolled close to the last loaded row: time for the next page."""
+
+    def __init__(self, *, tz: tzinfo | None = None, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=False, cell_padding=1)
+        self.tz = tz
+        self.order: SortOrder = "newest"
+        self.has_more = False
+        self.unread: set[str] = set()
+        self._rows: dict[str, _Row] = {}
+        self._stale: dict[str, CrewStaleness] = {}
+        self._more_asked = False
+        self._now: datetime | None = None
+
+    def on_mount(self) -> None:
+        for key, label, width in COLUMNS:
+            self.add_column(label, key=key, width=width)
+
+    # -- reading -------------------------------------------------------------------------
+
+    @property
+    def selected_id(self) -> str | None:
+        """The kickoff under the cursor, if any."""
+        if not self._rows or not self.is_valid_row_index(self.cursor_row):
+            return None
+        return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+
+    def summary(self, kickoff_id: str) -> KickoffSummary | None:
+        row = self._rows.get(kickoff_id)
+        return row.summary if row else None
+
+    def __contains__(self, kickoff_id: object) -> bool:
+        return kickoff_id in self._rows
+
+    # -- writing -------------------------------------------------------------------------
+
+    def upsert(self, rows: Iterable[KickoffSummary], now: datetime) -> None:
+        """Add new rows and update changed cells of known ones; sort once if order moved."""
+        self._now = now
+        selected = self.selected_id
+        resort = False
+        with self.app.batch_update():
+            for summary in rows:
+                resort |= self._upsert_one(summary, now)
+            if resort:
+                self._sort(selected)
+        self._check_near_end()
+
+    def add_page(self, rows: Iterable[KickoffSummary], now: datetime, *, has_more: bool) -> None:
+        """Append a page from the store (rows already shown keep their live data)."""
+        self.has_more = has_more
+        self._more_asked = False
+        self.upsert((row for row in rows if row.kickoff_id not in self._rows), now)
+
+    def remove_kickoff(self, kickoff_id: str) -> None:
+        if self._rows.pop(kickoff_id, None) is not None:
+            self.remove_row(kickoff_id)
+        self.unread.discard(kickoff_id)
+
+    def reset(self, order: SortOrder) -> None:
+        """Forget every row (a new query: other filter or order) before the first page."""
+        self.order = order
+        self._rows.clear()
+        self.has_more = False
+        self._more_asked = False
+        self.clear()
+
+    def select(self, kickoff_id: str) -> None:
+        if kickoff_id in self._rows:
+            self.move_cursor(row=self.get_row_index(kickoff_id))
+
+    def mark_unread(self, kickoff_id: str) -> None:
+        self.unread.add(kickoff_id)
+        self._refresh_row(kickoff_id)
+
+    def mark_read(self, kickoff_id: str) -> None:
+        if kickoff_id in self.unread:
+            self.unread.discard(kickoff_id)
+            self._refresh_row(kickoff_id)
+
+    def set_stale(self, crew: str, since: datetime | None) -> None:
+        """Mark (or clear) a crew whose service stopped answering; its active rows show it."""
+        if since is None:
+            if self._stale.pop(crew, None) is None:
+                return
+        else:
+            self._stale[crew] = CrewStaleness(since)
+        with self.app.batch_update():
+            for kickoff_id, row in self._rows.items():
+                if row.summary.crew == crew and not row.summary.state.is_terminal:
+                    self._refresh_row(kickoff_id)
+
+    def restyle(self) -> None:
+        """Render every row again (the theme changed, so did its colours)."""
+        with self.app.batch_update():
+            for kickoff_id in self._rows:
+                self._refresh_row(kickoff_id)
+
+    def tick(self, now: datetime) -> None:
+        """Advance the clock: only visible, active rows have cells that move with time."""
+        self._now = now
+        top = int(self.scroll_y)
+        bottom = top + self.scrollable_content_region.height
+        with self.app.batch_update():
+            for kickoff_id, row in self._rows.items():
+                if row.summary.state.is_terminal:
+                    continue
+                if top <= self.get_row_index(kickoff_id) < bottom:
+                    self._apply(kickoff_id, row, self._cells_for(row.summary, now))
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _upsert_one(self, summary: KickoffSummary, now: datetime) -> bool:
+        """Apply one row; True when its position in the order may have changed."""
+        row = self._rows.get(summary.kickoff_id)
+        cells = self._cells_for(summary, now)
+        if row is None:
+            self._rows[summary.kickoff_id] = _Row(summary, cells)
+            self.add_row(*cells.values(), key=summary.kickoff_id)
+            return True
+        moved = self._order_key(row.summary) != self._order_key(summary)
+        row.summary = summary
+        self._apply(summary.kickoff_id, row, cells)
+        return moved
+
+    def _refresh_row(self, kickoff_id: str) -> None:
+        row = self._rows.get(kickoff_id)
+        if row is not None:
+            self._apply(kickoff_id, row, self._cells_for(row.summary, self._clock()))
+
+    def _apply(self, kickoff_id: str, row: _Row, cells: Mapping[str, Text]) -> None:
+        for key, cell in cells.items():
+            if not _same(row.cells.get(key), cell):
+                row.cells[key] = cell
+                self.update_cell(kickoff_id, key, cell)
+
+    def _sort(self, keep: str | None) -> None:
+        self.sort("id", key=lambda cell: self._order_key(self._rows[cell.kickoff_id].summary))
+        if keep is not None and keep in self._rows:
+            index = self.get_row_index(keep)
+            if index != self.cursor_row:
+                self.move_cursor(row=index, animate=False)
+
+    def _order_key(self, row: KickoffSummary) -> tuple[object, ...]:
+        stamp = row.created_at.timestamp()
+        if self.order == "oldest":
+            return (stamp, row.kickoff_id)
+        if self.order == "state":
+            return (_STATE_RANK.get(row.state, 99), -stamp, row.kickoff_id)
+        if self.order == "crew":
+            return (row.crew, -stamp, row.kickoff_id)
+        return (-stamp, row.kickoff_id)
+
+    def _clock(self) -> datetime:
+        return self._now or datetime.now().astimezone()
+
+    def _colour(self, name: str) -> Style:
+        """A theme colour resolved through CSS (``muted``, ``accent``, ``error``...)."""
+        return self.get_component_rich_style(f"kickoff-list--{name}", partial=True)
+
+    def _cells_for(self, row: KickoffSummary, now: datetime) -> dict[str, Text]:
+        symbol, variable = _STATE_LOOK.get(row.state, ("?", "muted"))
+        colour = self._colour(variable)
+        state_word = "may have started" if row.submission == "uncertain" else row.state.value
+        return {
+            "mark": Text(
+                "•" if row.kickoff_id in self.unread else " ", style=self._colour("accent")
+            ),
+            "state": Text(f"{symbol} {state_word}", style=colour, end="", no_wrap=True),
+            "crew": safe_line(row.crew, limit=24),
+            "id": _IdCell(row.kickoff_id, self._colour("muted")),
+            "started": Text(self._started(row.created_at, now), style=self._colour("muted")),
+            "elapsed": Text(self._elapsed(row, now), justify="right"),
+            "progress": self._progress_cell(row),
+            "task": self._task_cell(row, now),
+        }
+
+    def _started(self, moment: datetime, now: datetime) -> str:
+        local = moment.astimezone(self.tz)
+        if local.date() == now.astimezone(self.tz).date():
+            return local.strftime("%H:%M:%S")
+        return local.strftime("%b %d")
+
+    @staticmethod
+    def _elapsed(row: KickoffSummary, now: datetime) -> str:
+        seconds = elapsed_seconds(row, now)
+        return "" if seconds is None else format_duration(seconds)
+
+    def _progress_cell(self, row: KickoffSummary) -> Text:
+        done = row.progress.completed if row.progress else None
+        total = row.progress.total if row.progress else None
+        if row.state is RunState.COMPLETED and row.task_count:
+            done = total = max(row.task_count, total or 0)
+        if done is None:
+            return Text("")
+        if not total:
+            return Text(f"{done} done", style=self._colour("muted"))
+        filled = round(_BAR_WIDTH * min(done, total) / total)
+        bar = Text("━" * filled, style=self._colour("accent"))
+        bar.append("─" * (_BAR_WIDTH - filled), style=self._colour("muted"))
+        bar.append(f" {done}/{total}")
+        return bar
+
+    def _task_cell(self, row: KickoffSummary, now: datetime) -> Text:
+        text = Text(end="", no_wrap=True)
+        stale = self._stale.get(row.crew)
+        if stale is not None and not row.state.is_terminal:
+            age = format_duration((now - stale.since).total_seconds())
+            text.append(f"stale {age} · ", style=self._colour("warning"))
+        if row.state in (RunState.FAILED, RunState.LOST) or row.submission == "uncertain":
+            text.append_text(safe_line(row.error, self._colour("error"), limit=200))
+        elif not row.state.is_terminal:
+            text.append_text(safe_line(row.current_task, limit=200))
+        return text
+
+    # -- paging --------------------------------------------------------------------------
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._check_near_end()
+
+    def watch_cursor_coordinate(
+        self, old_coordinate: Coordinate, new_coordinate: Coordinate
+    ) -> None:
+        super().watch_cursor_coordinate(old_coordinate, new_coordinate)
+        self._check_near_end()
+
+    def _check_near_end(self) -> None:
+        if not self.has_more or self._more_asked:
+            return
+        bottom = max(int(self.scroll_y) + self.scrollable_content_region.height, self.cursor_row)
+        if self.row_count - bottom <= PAGE_MARGIN:
+            self._more_asked = True
+            self.post_message(self.NearEnd())

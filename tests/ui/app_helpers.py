@@ -1,0 +1,81 @@
+"""Build the app on a real simulator and a real SQLite file; wait on events, never sleep."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import SecretStr
+from textual.pilot import Pilot
+
+from crewtui.api.profile import CrewProfile
+from crewtui.config import Config, Paths, PollSettings, resolve_paths
+from crewtui.core.store import Store
+from crewtui.core.tracker import Tracker
+from crewtui.sim import SimServer
+from crewtui.ui.app import CrewtuiApp
+from crewtui.ui.screens.main import MainScreen
+
+# Brisk polling so a run at simulator speed 100 is seen moving within a test.
+FAST_POLL = PollSettings(min_interval=0.05, max_interval=0.3)
+
+
+def sim_crews(sim: SimServer, token: str | None = None) -> list[CrewProfile]:
+    """Every crew of the simulator, with its token (or the one given)."""
+    return [
+        CrewProfile(name=name, url=sim.crew_url(name), token=SecretStr(token or sim.options.token))
+        for name in sim.CREWS
+    ]
+
+
+class AppFactory:
+    """Makes apps over one home; closes their stores at the end of the test."""
+
+    def __init__(self, home: Path) -> None:
+        self.paths: Paths = resolve_paths(home)
+        self._stores: list[Store] = []
+
+    def store(self) -> Store:
+        store = Store.open(self.paths.store_file)
+        self._stores.append(store)
+        return store
+
+    def __call__(
+        self, crews: list[CrewProfile], *, keys: dict[str, str] | None = None, **kwargs: object
+    ) -> CrewtuiApp:
+        config = Config(crews={crew.name: crew for crew in crews}, poll=FAST_POLL, keys=keys or {})
+        tracker = Tracker(crews, self.store(), FAST_POLL)
+        return CrewtuiApp(tracker, config, self.paths, **kwargs)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        for store in self._stores:
+            store.close()
+
+
+async def settle(pilot: Pilot[int], predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Return once ``predicate()`` holds, re-checking after each tracker event and worker."""
+    app = pilot.app
+    assert isinstance(app, CrewtuiApp)
+    changed = asyncio.Event()
+    unsubscribe = app.tracker.listen(lambda _event: changed.set())
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                changed.clear()
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+                if predicate():
+                    return
+                # Re-check at least once a second: some changes come from the UI's own workers.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), timeout=1.0)
+    finally:
+        unsubscribe()
+
+
+def main_screen(pilot: Pilot[int]) -> MainScreen:
+    app = pilot.app
+    assert isinstance(app, CrewtuiApp)
+    return app.main

@@ -1,0 +1,237 @@
+"""Pilot tests of every flow of the app, against the simulator on a real port."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import httpx
+import pytest
+from textual.message import Message
+from textual.notifications import Notify
+from textual.widgets import Input
+
+from crewtui.api.models import RunState
+from crewtui.sim import SimServer
+from crewtui.ui.memory import MEMORY_FILENAME
+from crewtui.ui.screens.help import HelpScreen, key_rows
+from crewtui.ui.screens.kickoff_form import KickoffForm, KickoffRequest
+from crewtui.ui.screens.prompts import ConfirmScreen, FilterScreen, TrackScreen
+from crewtui.ui.widgets.kickoff_list import ListFilter
+from tests.ui.app_helpers import AppFactory, main_screen, settle, sim_crews
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _form(pilot_app: object) -> KickoffForm:
+    screen = getattr(pilot_app, "screen", None)
+    assert isinstance(screen, KickoffForm), screen
+    return screen
+
+
+async def _fill_form(pilot, values: dict[str, str]) -> KickoffForm:  # type: ignore[no-untyped-def]
+    """Wait for the form to know the crew's inputs, then type the values into its fields."""
+    form = _form(pilot.app)
+    await settle(pilot, lambda: form._required is not None and bool(form._required_fields()))
+    for field in form._required_fields():
+        field.input.value = values[str(field.name)]
+    return form
+
+
+async def test_new_kickoff_through_the_form_completes(sim: SimServer, make_app: AppFactory) -> None:
+    notes: list[Message] = []
+    app = make_app(sim_crews(sim))
+    async with app.run_test(size=(120, 36), notifications=True, message_hook=notes.append) as pilot:
+        screen = main_screen(pilot)
+        await pilot.press("n")
+        form = await _fill_form(pilot, sim.sample_inputs("travel"))
+        assert form.crew == "travel"
+        await pilot.press("ctrl+s")
+        await settle(pilot, lambda: screen.selected is not None)
+        kickoff = screen.selected
+        assert kickoff is not None and kickoff.crew == "travel"
+        assert app.screen is screen
+        assert screen.kickoffs.selected_id == kickoff.kickoff_id
+        await settle(
+            pilot,
+            lambda: (
+                (row := screen.kickoffs.summary(kickoff.kickoff_id)) is not None
+                and row.state is RunState.COMPLETED
+            ),
+        )
+        assert screen.detail.shown_output()
+        toasts = [m.notification.message for m in notes if isinstance(m, Notify)]
+        assert any("travel" in text and "completed" in text for text in toasts), toasts
+    memory = make_app.paths.data_dir / MEMORY_FILENAME
+    assert json.loads(memory.read_text())["travel"]["inputs"] == sim.sample_inputs("travel")
+    assert stat.S_IMODE(memory.stat().st_mode) == 0o600
+
+
+async def test_422_marks_the_missing_inputs(sim: SimServer, make_app: AppFactory) -> None:
+    app = make_app(sim_crews(sim))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("n")
+        form = await _fill_form(pilot, sim.sample_inputs("travel"))
+        partial = dict(sim.sample_inputs("travel"))
+        dropped = sorted(partial)[:2]
+        for name in dropped:
+            del partial[name]
+        app.post_message(KickoffForm.Submitted(KickoffRequest("travel", partial, {}, None), form))
+        await settle(pilot, lambda: bool(form.query(".bad")))
+        assert app.screen is form
+        marked = {str(node.name) for node in form.query(".bad")}
+        assert set(dropped) <= marked
+        assert main_screen(pilot).kickoffs.row_count == 0
+
+
+async def test_401_is_shown_in_the_form_and_the_status_line(
+    sim: SimServer, make_app: AppFactory
+) -> None:
+    app = make_app(sim_crews(sim, token="wrong-token"))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = main_screen(pilot)
+        await pilot.press("n")
+        form = _form(pilot.app)
+        await settle(pilot, lambda: screen.status.describe("travel").endswith("token rejected"))
+        request = KickoffRequest("travel", sim.sample_inputs("travel"), {}, None)
+        app.post_message(KickoffForm.Submitted(request, form))
+        message = form.query_one("#form-message")
+        await settle(pilot, lambda: message.has_class("error"))
+        assert app.screen is form
+        assert "wrong-token" not in str(message.render())
+
+
+async def test_rerun_prefills_the_form(sim: SimServer, make_app: AppFactory) -> None:
+    app = make_app(sim_crews(sim))
+    inputs = {**sim.sample_inputs("content"), "note": "again"}
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = main_screen(pilot)
+        kickoff = await app.tracker.kickoff("content", inputs, {"requestId": "r-1"})
+        await settle(pilot, lambda: screen.selected is not None)
+        assert screen.selected is not None
+        assert screen.selected.kickoff_id == kickoff.kickoff_id
+        await pilot.press("r")
+        form = _form(pilot.app)
+        await settle(pilot, lambda: bool(form._required_fields()))
+        assert dict(form._input_pairs()) == inputs
+        assert form.crew == "content"
+
+
+async def test_track_an_id_started_elsewhere(sim: SimServer, make_app: AppFactory) -> None:
+    answer = httpx.post(
+        f"{sim.crew_url('research')}/kickoff",
+        json={"inputs": sim.sample_inputs("research")},
+        headers={"Authorization": f"Bearer {sim.options.token}"},
+    )
+    kickoff_id = answer.json()["kickoff_id"]
+    app = make_app(sim_crews(sim))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = main_screen(pilot)
+        await pilot.press("t")
+        assert isinstance(app.screen, TrackScreen)
+        app.screen.query_one("#crew").value = "research"  # type: ignore[attr-defined]
+        app.screen.query_one("#kickoff-id", Input).value = kickoff_id
+        await pilot.press("enter")
+        await settle(pilot, lambda: kickoff_id in screen.kickoffs)
+        await settle(
+            pilot,
+            lambda: (
+                (row := screen.kickoffs.summary(kickoff_id)) is not None and row.state.is_terminal
+            ),
+        )
+        assert screen.kickoffs.selected_id == kickoff_id
+
+
+async def test_filter_and_sort(sim: SimServer, make_app: AppFactory) -> None:
+    app = make_app(sim_crews(sim))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = main_screen(pilot)
+        first = await app.tracker.kickoff("travel", sim.sample_inputs("travel"))
+        second = await app.tracker.kickoff("content", sim.sample_inputs("content"))
+        await settle(pilot, lambda: screen.kickoffs.row_count == 2)
+        assert [row.kickoff_id for row in screen.rows()] == [second.kickoff_id, first.kickoff_id]
+        await pilot.press("s")
+        await settle(pilot, lambda: screen.kickoffs.order == "oldest" and len(screen.rows()) == 2)
+        assert [row.kickoff_id for row in screen.rows()] == [first.kickoff_id, second.kickoff_id]
+        await pilot.press("slash")
+        assert isinstance(app.screen, FilterScreen)
+        app.screen.query_one("#crew").value = "content"  # type: ignore[attr-defined]
+        await pilot.click("#apply")
+        await settle(pilot, lambda: screen.filter == ListFilter(crew="content"))
+        await settle(pilot, lambda: [r.kickoff_id for r in screen.rows()] == [second.kickoff_id])
+        await pilot.press("slash")
+        await pilot.press("ctrl+r")
+        await settle(pilot, lambda: len(screen.rows()) == 2)
+
+
+async def test_copy_export_archive_and_delete(
+    sim: SimServer, make_app: AppFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    app = make_app(sim_crews(sim))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = main_screen(pilot)
+        kickoff = await app.tracker.kickoff("travel", sim.sample_inputs("travel"))
+        await settle(pilot, lambda: screen.selected is not None and screen.selected.is_terminal)
+        await settle(pilot, lambda: bool(screen.detail.shown_output()))
+        await pilot.press("c")
+        assert app.clipboard == screen.detail.shown_output()
+        await pilot.press("e")
+        await settle(pilot, lambda: any(tmp_path.glob("crewtui-travel-*.json")))
+        exported = json.loads(next(tmp_path.glob("crewtui-travel-*.json")).read_text())
+        assert exported["kickoff_id"] == kickoff.kickoff_id
+        markdown = next(tmp_path.glob("crewtui-travel-*.md")).read_text()
+        assert kickoff.kickoff_id in markdown
+        assert sim.options.token not in markdown + json.dumps(exported)
+        await pilot.press("d")
+        await settle(pilot, lambda: kickoff.kickoff_id not in screen.kickoffs)
+        assert app.tracker.store.get_kickoff(kickoff.kickoff_id).archived  # type: ignore[union-attr]
+        await pilot.press("slash")
+        app.screen.query_one("#archived").value = True  # type: ignore[attr-defined]
+        await pilot.click("#apply")
+        await settle(pilot, lambda: kickoff.kickoff_id in screen.kickoffs)
+        await settle(pilot, lambda: screen.selected is not None)
+        await pilot.press("D")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(pilot, lambda: kickoff.kickoff_id not in screen.kickoffs)
+        assert app.tracker.store.get_kickoff(kickoff.kickoff_id) is None
+
+
+async def test_a_crew_going_unreachable_and_coming_back(
+    fresh_sim: SimServer, make_app: AppFactory
+) -> None:
+    app = make_app(sim_crews(fresh_sim))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = main_screen(pilot)
+        inputs = {**fresh_sim.sample_inputs("travel"), "duration_scale": "100"}
+        kickoff = await app.tracker.kickoff("travel", inputs)
+        await settle(
+            pilot,
+            lambda: (
+                (row := screen.kickoffs.summary(kickoff.kickoff_id)) is not None
+                and row.state is RunState.RUNNING
+            ),
+        )
+        fresh_sim.options.faults.update({"error_rate": 1.0})
+        await settle(pilot, lambda: "unreachable" in screen.status.describe("travel"))
+        cell = screen.kickoffs.get_cell(kickoff.kickoff_id, "task")
+        assert "stale" in cell.plain
+        assert app.screen is screen
+        fresh_sim.options.faults.update({"error_rate": 0.0})
+        await settle(pilot, lambda: screen.status.describe("travel").startswith("● travel"))
+        await settle(
+            pilot, lambda: "stale" not in screen.kickoffs.get_cell(kickoff.kickoff_id, "task").plain
+        )
+
+
+async def test_help_lists_remapped_keys(sim: SimServer, make_app: AppFactory) -> None:
+    app = make_app(sim_crews(sim), keys={"new": "N"})
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        assert ("N", "Start a new kickoff with the form") in key_rows(app.screen.keymap)
+        await pilot.press("escape")
+        await pilot.press("N")
+        assert isinstance(app.screen, KickoffForm)
