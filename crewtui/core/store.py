@@ -20,6 +20,10 @@ Why it looks the way it does:
   payloads) and are paginated; opening runs no full-file check (``health`` does).
 - **Durability.** ``synchronous=NORMAL`` in WAL mode: a commit survives the process being
   killed (SIGKILL) at any point; a power cut may lose the last commits but never corrupts.
+  WAL needs a local filesystem; where SQLite cannot use it, the store keeps the rollback
+  journal (still safe for two processes, readers wait more) and ``health`` shows the mode.
+- **Search** (``text=``) is a case-insensitive LIKE on id prefix, crew, current task and
+  inputs (the term is JSON-escaped to match the stored JSON, so non-ASCII inputs match).
 
 Timestamps are ISO-8601 UTC text of fixed width, so text order is time order; a naive
 datetime is taken to be UTC. The schema version is ``PRAGMA user_version``, advanced by the
@@ -496,14 +500,12 @@ class Store:
             if str(mode).lower() == "wal":
                 conn.execute("PRAGMA synchronous = NORMAL")
             _migrate(conn)
-        except (sqlite3.Error, OSError) as exc:
+        except (sqlite3.Error, OSError, StoreError) as exc:
             if conn is not None:
                 conn.close()
+            if isinstance(exc, StoreError):
+                raise
             raise _describe(str(path), exc) from exc
-        except StoreError:
-            if conn is not None:
-                conn.close()
-            raise
         return cls(conn, path)
 
     @classmethod

@@ -22,7 +22,7 @@ from crewtui.api.models import (
     TaskResult,
     TaskState,
 )
-from crewtui.core.store import Store
+from crewtui.core.store import Order, Store
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -160,8 +160,10 @@ def test_any_text_the_server_sends_round_trips(store: Store, text: str) -> None:
     )
     store.save_kickoff(original)
     assert store.get_kickoff(original.kickoff_id) == original
-    weird_fields = ("thought", "tool", "tool_input", "result", "kind")
-    weird_step = step(original.kickoff_id, 1, raw={text: text}, **dict.fromkeys(weird_fields, text))
+    weird_fields: dict[str, Any] = dict.fromkeys(
+        ("thought", "tool", "tool_input", "result", "kind"), text
+    )
+    weird_step = step(original.kickoff_id, 1, raw={text: text}, **weird_fields)
     assert store.add_steps([weird_step]) == [weird_step]
     assert store.list_steps(original.kickoff_id) == [weird_step]
     [summary] = store.list_kickoffs()
@@ -474,11 +476,13 @@ def test_the_default_list_reads_an_index_not_a_sorted_scan(store: Store) -> None
     page = store.list_kickoffs(limit=50)
     assert [s.kickoff_id for s in page[:1]] == [f"id-{newest_unarchived:05}"]
     assert len(page) == 50
-    traced: list[str] = []
-    store._conn.set_trace_callback(traced.append)  # the real statement the store runs
-    store.list_kickoffs(limit=50)
-    store._conn.set_trace_callback(None)
-    [select] = [sql for sql in traced if sql.startswith("SELECT")]
-    plan = " / ".join(row[3] for row in store._conn.execute(f"EXPLAIN QUERY PLAN {select}"))
-    assert "USING INDEX" in plan, plan
-    assert "TEMP B-TREE" not in plan, plan
+    orders: list[Order] = ["newest", "oldest", "updated", "state", "crew"]
+    for order in orders:
+        traced: list[str] = []
+        store._conn.set_trace_callback(traced.append)  # the real statement the store runs
+        store.list_kickoffs(order=order, limit=50)
+        store._conn.set_trace_callback(None)
+        [select] = [sql for sql in traced if sql.startswith("SELECT")]
+        plan = " / ".join(row[3] for row in store._conn.execute(f"EXPLAIN QUERY PLAN {select}"))
+        assert "USING INDEX" in plan, (order, plan)
+        assert "TEMP B-TREE" not in plan, (order, plan)

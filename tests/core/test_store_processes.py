@@ -100,7 +100,7 @@ store = Store.open(path)
 """
 
 
-def spawn(*args: str | int) -> subprocess.Popen[str]:
+def spawn(*args: str | int | Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-c", WORKER, *map(str, args)],
         stdin=subprocess.PIPE,
