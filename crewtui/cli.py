@@ -57,7 +57,7 @@ def _positive_float(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     """Every command and option; also the source of ``--help``."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     target = common.add_argument_group("crew selection")
     target.add_argument("--crew", metavar="NAME", help="a crew from the config file")
     target.add_argument("--url", help="a crew's base URL, for a crew not in the config file")
@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--token", help="bearer token (prefer CREWAI_BEARER_TOKEN: flags show in `ps`)"
     )
     target.add_argument("--home", metavar="DIR", help="config and history here (CREWTUI_HOME)")
-    output = argparse.ArgumentParser(add_help=False)
+    output = _Parser(add_help=False)
     output.add_argument("--json", action="store_true", help="machine-readable output")
 
     parser = _Parser(

@@ -19,7 +19,8 @@ def adaptive_interval(seconds_since_change: float, minimum: float, maximum: floa
     if seconds_since_change <= 0:
         return minimum
     exponent = min(seconds_since_change / 30.0, 32.0)
-    return max(minimum, min(maximum, minimum * 2.0**exponent))
+    grown: float = minimum * 2.0**exponent
+    return max(minimum, min(maximum, grown))
 
 
 def error_backoff(failures: int, base: float, maximum: float) -> float:

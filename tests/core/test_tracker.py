@@ -105,7 +105,7 @@ async def test_unreachable_crew_is_reported_and_does_not_slow_others(
     good = profile(sim, "research")
     lost_id = str(uuid.uuid4())
     async with Tracker([down, good], store, FAST) as tracker:
-        with pytest.raises(Exception, match="reach|connect"):
+        with pytest.raises(Exception, match=r"reach|connect"):
             await tracker.track("down", lost_id)
         assert tracker.health("down").state == "unreachable"
         assert tracker.health("down").since is not None
@@ -144,8 +144,9 @@ async def test_running_kickoffs_are_picked_up_by_the_next_session(
     async with Tracker([crew], store, FAST) as second:
         await wait_until(
             second,
-            lambda: second.get(run.kickoff_id) is not None
-            and second.get(run.kickoff_id).is_terminal,
+            lambda: (
+                second.get(run.kickoff_id) is not None and second.get(run.kickoff_id).is_terminal
+            ),
         )
         assert second.get(run.kickoff_id).state is RunState.COMPLETED
 
