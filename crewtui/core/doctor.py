@@ -75,7 +75,7 @@ class DoctorReport:
         store = self.store
         mark = "✔" if store.get("ok") else "✖"
         out.append(f"{mark} history  {inert_line(str(store.get('path', 'in memory')))}")
-        for key in ("schema_version", "journal_mode", "kickoffs", "integrity"):
+        for key in ("schema_version", "journal_mode", "counts", "quick_check"):
             if key in store:
                 out.append(f"    {key:<14} {inert_line(str(store[key]))}")
         out.extend(f"✖ {inert_line(p, 400)}" for p in self.problems)
@@ -118,7 +118,7 @@ async def diagnose(
     checks = await asyncio.gather(*(check_crew(crew, policy) for crew in crews))
     try:
         store_health = await asyncio.to_thread(store.health)
-        store_health.setdefault("ok", True)
+        store_health["ok"] = store_health.get("quick_check") in ("ok", None)
     except StoreError as error:
         store_health = {"ok": False, "problem": error.message}
     problems = []
