@@ -36,7 +36,7 @@ from crewtui.core.format import describe_duration, state_label
 from crewtui.core.merge import measured_execution_time
 from crewtui.core.sanitize import inert, inert_line
 from crewtui.core.store import Store
-from crewtui.core.tracker import KickoffChanged, Tracker, TrackerEvent
+from crewtui.core.tracker import KickoffChanged, Tracker, TrackerEvent, progress_signature
 from crewtui.core.validate import check_webhook_url, unique_pairs, validate_kickoff_id
 from crewtui.core.webhooks import WebhookUrls
 
@@ -375,6 +375,7 @@ def _report(session: Session, kickoffs: Sequence[Kickoff]) -> None:
 async def _follow(session: Session, tracker: Tracker, ids: Sequence[str]) -> int:
     """Print every change of ``ids`` until all are terminal; the exit code says how it ended."""
     wanted = set(ids)
+    printed: dict[str, tuple[object, ...]] = {}
     queue: asyncio.Queue[TrackerEvent] = asyncio.Queue()
     unsubscribe = tracker.listen(queue.put_nowait)
     deadline = time.monotonic() + session.args.timeout if session.args.timeout else None
@@ -383,7 +384,7 @@ async def _follow(session: Session, tracker: Tracker, ids: Sequence[str]) -> int
         for kickoff_id in ids:
             kickoff = tracker.get(kickoff_id)
             if kickoff is not None:
-                _print_change(session, kickoff)
+                _print_change(session, kickoff, printed)
         while True:
             states = {k: tracker.get(k) for k in wanted}
             if all(k is not None and k.is_terminal for k in states.values()):
@@ -400,7 +401,7 @@ async def _follow(session: Session, tracker: Tracker, ids: Sequence[str]) -> int
                 _raise_if_crew_down(tracker, {k.crew for k in states.values() if k})
                 continue
             if isinstance(event, KickoffChanged) and event.kickoff.kickoff_id in wanted:
-                _print_change(session, event.kickoff)
+                _print_change(session, event.kickoff, printed)
             _raise_if_crew_down(tracker, {k.crew for k in states.values() if k})
     finally:
         unsubscribe()
@@ -434,7 +435,14 @@ def _raise_if_crew_down(tracker: Tracker, crews: set[str]) -> None:
             )
 
 
-def _print_change(session: Session, kickoff: Kickoff) -> None:
+def _print_change(
+    session: Session, kickoff: Kickoff, printed: dict[str, tuple[object, ...]]
+) -> None:
+    """One line (or JSON object) when the run moved; a ticking duration alone is not news."""
+    signature = progress_signature(kickoff)
+    if printed.get(kickoff.kickoff_id) == signature:
+        return
+    printed[kickoff.kickoff_id] = signature
     if session.json:
         out(json.dumps({"event": "changed", **status_json(kickoff)}, ensure_ascii=True))
         return

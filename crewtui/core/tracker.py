@@ -446,7 +446,7 @@ class Tracker:
             self._kickoffs[kickoff_id] = after
             await self._store_call(self.store.save_kickoff, after)
             schedule = self._schedules.get(kickoff_id)
-            if schedule is not None:
+            if schedule is not None and progress_signature(after) != progress_signature(before):
                 schedule.last_change = asyncio.get_running_loop().time()
             if after.is_terminal:
                 self._schedules.pop(kickoff_id, None)
@@ -599,6 +599,23 @@ class Tracker:
             shortest is not None and current is not None and abs(shortest - current) >= 1.0
         ):
             self._set_health(crew, replace(crew.health, interval=shortest))
+
+
+def progress_signature(kickoff: Kickoff) -> tuple[object, ...]:
+    """What counts as the run moving: not its ticking duration, message or raw payload.
+
+    Polls back off while this stays the same, and ``watch`` prints a line when it changes.
+    """
+    return (
+        kickoff.state,
+        kickoff.current_task,
+        kickoff.progress,
+        tuple((task.task_id, task.state, task.output is not None) for task in kickoff.tasks),
+        kickoff.output is not None,
+        kickoff.error,
+        kickoff.poll_error,
+        kickoff.archived,
+    )
 
 
 def _is_crew_level(error: ApiError) -> bool:
