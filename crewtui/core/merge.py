@@ -171,7 +171,7 @@ def measured_execution_time(kickoff: Kickoff, now: datetime) -> float | None:
     """The service's figure when it gave one, else what crewtui measured."""
     if kickoff.execution_time is not None and kickoff.is_terminal:
         return kickoff.execution_time
-    start = kickoff.started_at or kickoff.created_at
+    start = min(kickoff.created_at, kickoff.started_at or kickoff.created_at)
     end = kickoff.finished_at if kickoff.is_terminal and kickoff.finished_at else now
     return max(0.0, (end - start).total_seconds())
 
