@@ -36,8 +36,10 @@ def _iso(timestamp: float) -> str:
     )
 
 
-def _seconds(value: float) -> float:
-    return round(value, 1)
+def _seconds(value: float, run: Run) -> float:
+    """Simulated seconds as the wall clock saw them: a sim at speed 10 is a crew 10x faster,
+    so the durations it reports agree with the time a client watched the run take."""
+    return round(value / run.speed, 3)
 
 
 # -- status ---------------------------------------------------------------------------------
@@ -73,7 +75,7 @@ def live_status(run: Run, snap: Snapshot) -> dict[str, Any]:
             "current_agent": snap.current.agent if snap.current else None,
             "started_at": _iso(run.started_wall),
             "updated_at": _iso(run.wall_at(snap.last_change)),
-            "duration_seconds": _seconds(snap.elapsed),
+            "duration_seconds": _seconds(snap.elapsed, run),
         },
         "last_executed_task": last_task,
         "last_step": None
@@ -93,7 +95,7 @@ def documented_status(run: Run, snap: Snapshot) -> dict[str, Any]:
         return {
             "status": "error",
             "error": run.crew.error,
-            "execution_time": _seconds(snap.elapsed),
+            "execution_time": _seconds(snap.elapsed, run),
         }
     if snap.phase is Phase.COMPLETED:
         output, _ = final_result(run)
@@ -102,14 +104,14 @@ def documented_status(run: Run, snap: Snapshot) -> dict[str, Any]:
                 "task_id": task.task_id,
                 "output": task.render(run.inputs),
                 "agent": task.agent,
-                "execution_time": _seconds(seconds),
+                "execution_time": _seconds(seconds, run),
             }
             for task, seconds in snap.done
         ]
         return {
             "status": "completed",
             "result": {"output": output, "tasks": tasks},
-            "execution_time": _seconds(snap.elapsed),
+            "execution_time": _seconds(snap.elapsed, run),
         }
     # Pending and waiting for input have no documented shape: both read as running.
     current = snap.current or _next_task(run, snap)

@@ -106,3 +106,8 @@ class Receiver:
                 return self._changed.wait_for(predicate, timeout)
 
         assert await asyncio.to_thread(wait), f"timed out; received {self.deliveries!r}"
+
+
+def wall(crews: Crews, simulated: float) -> float:
+    """A reference duration as the simulator reports it: scaled to the wall clock."""
+    return round(simulated / crews.server.options.speed, 3)

@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 import pytest
-from sim_helpers import Crews, StatusBody, auth, is_terminal
+from sim_helpers import Crews, StatusBody, auth, is_terminal, wall
 
 from crewtui.sim import SimServer
 
@@ -128,16 +128,16 @@ async def test_travel_run_goes_through_its_tasks_to_success(crews: Crews) -> Non
         assert final["result"].startswith("为期 7 天的日本科技文化主题综合旅行行程")
         assert final["status"] is None and final["result_json"] is None
         assert final["progress"]["completed"] == final["progress"]["total"] == 2
-        assert final["progress"]["duration_seconds"] == 108.5
+        assert final["progress"]["duration_seconds"] == wall(crews, 108.5)
         assert final["last_executed_task"]["agent"] == "行程规划师"
     else:
         assert seen[0]["status"] == "running" and final["status"] == "completed"
-        assert final["execution_time"] == 108.5
+        assert final["execution_time"] == wall(crews, 108.5)
         assert final["result"]["output"].startswith("为期 7 天的日本科技文化主题综合旅行行程")
         tasks = [(t["task_id"], t["agent"], t["execution_time"]) for t in final["result"]["tasks"]]
         assert tasks == [
-            ("research_task", "旅行研究员", 45.2),
-            ("planning_task", "行程规划师", 62.8),
+            ("research_task", "旅行研究员", wall(crews, 45.2)),
+            ("planning_task", "行程规划师", wall(crews, 62.8)),
         ]
 
 
@@ -172,7 +172,7 @@ async def test_live_progress_while_running(live_crews: Crews) -> None:
     assert progress["unit"] == "task" and progress["total"] == 2 and progress["remaining"] == 1
     assert (progress["current"], progress["current_agent"]) == ("planning_task", "行程规划师")
     assert progress["started_at"].endswith("Z") and progress["updated_at"] >= progress["started_at"]
-    assert 45.7 <= progress["duration_seconds"] < 108.5
+    assert wall(live_crews, 45.2) <= progress["duration_seconds"] < wall(live_crews, 108.5)
     last = running["last_executed_task"]
     assert (last["name"], last["agent"], last["meta"]) == ("research_task", "旅行研究员", meta)
     assert last["output"].startswith("## 日本科技与文化目的地调研")
@@ -186,12 +186,12 @@ async def test_fail_input_makes_the_run_fail(crews: Crews) -> None:
         assert final["state"] == "FAILED"
         assert final["status"] == "任务执行失败：外部服务的 API 密钥无效"
         assert final["result"] is None
-        assert final["progress"]["duration_seconds"] == 23.1
+        assert final["progress"]["duration_seconds"] == wall(crews, 23.1)
     else:
         assert final == {
             "status": "error",
             "error": "任务执行失败：外部服务的 API 密钥无效",
-            "execution_time": 23.1,
+            "execution_time": wall(crews, 23.1),
         }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sim_helpers import Crews, StatusBody
+from sim_helpers import Crews, StatusBody, wall
 
 
 def _waiting(body: StatusBody) -> bool:
@@ -96,4 +96,4 @@ async def test_documented_rejection_retries_the_first_task(documented_crews: Cre
         "research_task",
         "planning_task",
     ]
-    assert final["execution_time"] == round(0.5 + 45.2 * 2 + 62.8, 1)
+    assert final["execution_time"] == wall(crews, 0.5 + 45.2 * 2 + 62.8)
