@@ -99,8 +99,13 @@ def _bar(task: TaskResult, origin: datetime, cursor: float) -> Bar:
 
 
 def run_origin(kickoff: Kickoff) -> datetime:
-    """Time zero of the axis: when crewtui first saw the run active, else when it was made."""
-    return _utc(kickoff.started_at or kickoff.created_at)
+    """Time zero of the axis: the kickoff's creation, or its first sighting if earlier.
+
+    The same start as ``measured_execution_time``, so the axis and the elapsed time in the
+    header agree; the time a run spent pending shows as a gap before its first task.
+    """
+    created = _utc(kickoff.created_at)
+    return min(created, _utc(kickoff.started_at)) if kickoff.started_at else created
 
 
 def layout(kickoff: Kickoff, now: datetime) -> tuple[list[Bar], float]:

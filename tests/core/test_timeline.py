@@ -29,7 +29,7 @@ def kickoff(
         crew="travel",
         state=state,
         tasks=tasks,
-        created_at=at(-3),
+        created_at=T0,
         updated_at=at(200),
         started_at=T0,
         finished_at=at(finished) if finished is not None else None,
@@ -103,6 +103,14 @@ def test_mixed_sources_never_go_backwards() -> None:
     bars, span = layout(run, at(100))
     assert [(b.start, b.end) for b in bars] == [(0, 20), (20, 50), (65, 70), (70, 78)]
     assert span == 90.0
+
+
+def test_time_zero_is_the_creation_so_pending_time_shows_before_the_first_task() -> None:
+    run = kickoff([TaskResult(task_id="a", started_at=at(5), finished_at=at(15))])
+    run = run.model_copy(update={"created_at": at(-10), "started_at": at(5)})
+    bars, span = layout(run, at(100))
+    assert (bars[0].start, bars[0].end) == (15.0, 25.0)
+    assert span == 25.0
 
 
 def test_hostile_numbers_and_naive_datetimes_never_raise_or_go_negative() -> None:

@@ -193,6 +193,22 @@ async def test_output_shows_final_then_the_picked_tasks_output() -> None:
         assert app.detail.shown_output() == done().output
 
 
+async def test_ticking_keeps_the_highlighted_row_and_grows_the_running_bar() -> None:
+    app = DetailApp()
+    async with app.run_test(size=(100, 34)) as pilot:
+        app.detail.show(travel(), now=at(60))
+        app.detail.focus_tab("tasks")
+        await settle(pilot)
+        rows = app.query_one("#timeline-rows", OptionList)
+        rows.highlighted = 1
+        before = row_of(screen_lines(app), "planning_task")
+        app.detail.show(travel(), now=at(90))
+        await settle(pilot)
+        after = row_of(screen_lines(app), "planning_task")
+        assert rows.highlighted == 1 and app.focused is rows
+        assert "14.0s" in before and "44.0s" in after
+
+
 async def test_large_output_uses_the_line_view_and_search_finds_text() -> None:
     app = DetailApp()
     big = "\n".join(f"line {n}: 行程 {'x' * 90}" for n in range(1000)) + "\nneedle here\n"
@@ -228,6 +244,9 @@ async def test_search_in_a_markdown_output_selects_the_match_in_the_line_view() 
         view = output_view(app)
         assert view.match_count == 1
         assert app.query_one("#output-text", TextArea).selected_text == "秋叶原"
+        await pilot.press("slash")  # in the search box, `/` is text
+        await settle(pilot)
+        assert app.query_one("#output-search").value == "秋叶原/"
         await pilot.press("escape")
         await settle(pilot)
         assert view.match_count == 0 and app.query_one("#output-markdown", Markdown).display

@@ -245,6 +245,7 @@ class KickoffDetail(Widget):
         self._step_count = 0
         self._raw_shown: object = None
         self._raw_dirty = False
+        self._header = Text()
 
     def compose(self) -> ComposeResult:
         yield Static(id="detail-header")
@@ -348,11 +349,13 @@ class KickoffDetail(Widget):
         return self.query_one("#detail-output", OutputView).mode
 
     def _show_header(self) -> None:
-        header = self.query_one("#detail-header", Static)
         if self._kickoff is None:
-            header.update(Text("No kickoff selected.", "dim"))
+            text = Text("No kickoff selected.", "dim")
         else:
-            header.update(header_text(self._kickoff, self._now))
+            text = header_text(self._kickoff, self._now)
+        if text != self._header:
+            self._header = text
+            self.query_one("#detail-header", Static).update(text)
 
     def _show_timeline(self) -> None:
         timeline = self.query_one("#detail-timeline", TimelineBar)

@@ -56,8 +56,10 @@ class OutputView(Vertical):
     }
     OutputView #output-title {
         width: 1fr;
-        height: auto;
+        height: 1;
         padding: 0 1 0 0;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     OutputView #output-search {
         width: 30;
@@ -229,6 +231,15 @@ class OutputView(Vertical):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         self.post_message(self.FinalWanted())
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`/` types a slash while in the search box; escape goes up when nothing is searched."""
+        search = self.query_one("#output-search", Input)
+        if action == "focus_search":
+            return not search.has_focus
+        if action == "clear_search":
+            return bool(search.value)
+        return True
 
     def action_focus_search(self) -> None:
         self.query_one("#output-search", Input).focus()

@@ -221,7 +221,8 @@ class TimelineBar(Vertical):
         if not self.is_mounted:
             return
         rows_widget = self.query_one("#timeline-rows", OptionList)
-        width = rows_widget.scrollable_content_region.width or self.size.width
+        # The gutter is stable, so this is the rows' width whether or not they scroll.
+        width = self.size.width - rows_widget.styles.scrollbar_size_vertical
         if width <= 0:
             return
         key = (width, self._bars, self._span, self._notes)
