@@ -44,6 +44,16 @@ def fresh_sim() -> Iterator[SimServer]:
     yield from _serve(SimOptions(dialect="live", speed=TEST_SPEED, seed=7))
 
 
+@pytest.fixture(autouse=True)
+def _isolated_environment(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No test ever reads or writes the real home, or picks up the developer's crews."""
+    monkeypatch.setenv("CREWTUI_HOME", str(tmp_path_factory.mktemp("isolated-home")))
+    for name in ("CREWAI_API_URL", "CREWAI_BEARER_TOKEN", "CREWAI_USER_BEARER_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def crewtui_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """CREWTUI_HOME pointed at an empty temporary directory."""
