@@ -7,6 +7,9 @@ choice of theme, which it writes back to the config when the user changes it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
 from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -99,6 +102,7 @@ class CrewtuiApp(App[int]):
         return self.main
 
     async def on_mount(self) -> None:
+        self._handle_hangup(install=True)
         self.set_keymap(self.keymap)
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self._unlisten = self.tracker.listen(self._forward)
@@ -119,7 +123,22 @@ class CrewtuiApp(App[int]):
             return
         self.tracker.webhook_urls = receiver.urls
 
+    def _handle_hangup(self, *, install: bool) -> None:
+        """A lost SSH connection (SIGHUP) or a kill (SIGTERM) quits cleanly: the tracker
+        stops and the history is closed; running kickoffs are picked up next time."""
+        loop = asyncio.get_running_loop()
+        for name in ("SIGHUP", "SIGTERM"):
+            number = getattr(signal, name, None)
+            if number is None:
+                continue
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                if install:
+                    loop.add_signal_handler(number, self.exit, 0)
+                else:
+                    loop.remove_signal_handler(number)
+
     async def on_unmount(self) -> None:
+        self._handle_hangup(install=False)
         if self._unlisten is not None:
             self._unlisten()
         await self.tracker.stop()

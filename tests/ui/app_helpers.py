@@ -1,10 +1,7 @@
-"""Build the app on a real simulator and a real SQLite file; wait on events, never sleep."""
+"""Build the app on a real simulator and a real SQLite file."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -52,27 +49,6 @@ class AppFactory:
     def close(self) -> None:
         for store in self._stores:
             store.close()
-
-
-async def settle(pilot: Pilot[int], predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-    """Return once ``predicate()`` holds, re-checking after each tracker event and worker."""
-    app = pilot.app
-    assert isinstance(app, CrewtuiApp)
-    changed = asyncio.Event()
-    unsubscribe = app.tracker.listen(lambda _event: changed.set())
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                changed.clear()
-                await app.workers.wait_for_complete()
-                await pilot.pause()
-                if predicate():
-                    return
-                # Re-check at least once a second: some changes come from the UI's own workers.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(changed.wait(), timeout=1.0)
-    finally:
-        unsubscribe()
 
 
 def main_screen(pilot: Pilot[int]) -> MainScreen:

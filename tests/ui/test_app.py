@@ -15,11 +15,12 @@ from textual.widgets import Input
 from crewtui.api.models import RunState
 from crewtui.sim import SimServer
 from crewtui.ui.memory import MEMORY_FILENAME
+from crewtui.ui.pilot import settle
 from crewtui.ui.screens.help import HelpScreen, key_rows
 from crewtui.ui.screens.kickoff_form import KickoffForm, KickoffRequest
 from crewtui.ui.screens.prompts import ConfirmScreen, FilterScreen, TrackScreen
 from crewtui.ui.widgets.kickoff_list import ListFilter
-from tests.ui.app_helpers import AppFactory, main_screen, settle, sim_crews
+from tests.ui.app_helpers import AppFactory, main_screen, sim_crews
 
 pytestmark = pytest.mark.timeout(60)
 

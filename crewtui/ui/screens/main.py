@@ -46,6 +46,7 @@ from crewtui.ui.widgets.status_line import StatusLine
 PAGE_SIZE = 200
 # Wide terminals put the detail beside the list; narrower ones put it below.
 WIDE_AT = 150
+NARROW_BELOW = 110
 _TOAST_SECONDS = 6.0
 
 
@@ -170,7 +171,11 @@ class MainScreen(Screen[None]):
         self.set_interval(1.0, self.tick)
 
     def on_resize(self, event: Resize) -> None:
+        """Detail beside the list when wide, below it when not; a tighter footer when narrow."""
         self.query_one("#panes").set_class(event.size.width >= WIDE_AT, "-wide")
+        footer = self.query_one(Footer)
+        footer.compact = event.size.width < NARROW_BELOW
+        footer.show_command_palette = event.size.width >= NARROW_BELOW
 
     def restyle(self) -> None:
         """The theme changed: cells carry colours, so render them again."""

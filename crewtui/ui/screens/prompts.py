@@ -64,6 +64,7 @@ def _crew_select(crews: Sequence[str], value: str | None, *, allow_blank: bool) 
         allow_blank=allow_blank,
         value=value if value is not None and value in crews else Select.NULL,
         id="crew",
+        compact=True,
     )
     return select
 
@@ -83,7 +84,9 @@ class TrackScreen(_Dialog[TrackRequest]):
             yield Label("Crew")
             yield _crew_select(self.crews, self.crew, allow_blank=False)
             yield Label("Kickoff id")
-            yield Input(placeholder="5f1c2d3e-1234-4abc-9def-0123456789ab", id="kickoff-id")
+            yield Input(
+                placeholder="5f1c2d3e-1234-4abc-9def-0123456789ab", id="kickoff-id", compact=True
+            )
             yield Static("", id="track-error", classes="error")
 
     def on_mount(self) -> None:
@@ -125,14 +128,17 @@ class FilterScreen(_Dialog[ListFilter]):
                 prompt="any state",
                 value=_state_choice(self.current.states) or Select.NULL,
                 id="state",
+                compact=True,
             )
             yield states
             yield Label("Text (id, crew, task, inputs)")
-            yield Input(self.current.text, id="text")
-            yield Checkbox("Show archived instead", self.current.archived, id="archived")
+            yield Input(self.current.text, id="text", compact=True)
+            yield Checkbox(
+                "Show archived instead", self.current.archived, id="archived", compact=True
+            )
             with Horizontal(classes="buttons"):
-                yield Button("Apply", variant="primary", id="apply")
-                yield Button("Clear", id="clear")
+                yield Button("Clear", id="clear", compact=True)
+                yield Button("Apply", variant="primary", id="apply", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#text", Input).focus()
@@ -177,8 +183,8 @@ class ConfirmScreen(_Dialog[bool]):
             dialog.border_title = self.title_text
             yield Static(safe_line_content(self.question, limit=300), id="question")
             with Horizontal(classes="buttons"):
-                yield Button("Yes (y)", variant="error", id="yes")
-                yield Button("No (n)", variant="primary", id="no")
+                yield Button("No (n)", variant="primary", id="no", compact=True)
+                yield Button("Yes (y)", variant="error", id="yes", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()

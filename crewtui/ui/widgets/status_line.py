@@ -79,11 +79,18 @@ class StatusLine(Horizontal):
 
     def _render_crews(self) -> None:
         line = Text(no_wrap=True, end="", overflow="ellipsis")
-        line.append("crewtui ", style=self._colour("accent"))
-        for health in self._healths.values():
-            line.append("  ")
+        for index, health in enumerate(self._healths.values()):
+            if index:
+                line.append("  ")
             line.append_text(self._health_text(health))
-        self.query_one("#crews", Static).update(line)
+        crews = self.query_one("#crews", Static)
+        crews.update(line)
+        troubles = [
+            f"{health.crew}: {health.message}"
+            for health in self._healths.values()
+            if health.message and health.state in ("unreachable", "token_rejected")
+        ]
+        crews.tooltip = safe_line("  ·  ".join(troubles), limit=600) if troubles else None
 
     def _health_text(self, health: CrewHealth) -> Text:
         symbol, variable, words = _HEALTH_LOOK.get(health.state, _HEALTH_LOOK["unknown"])
@@ -95,7 +102,9 @@ class StatusLine(Horizontal):
         if health.state == "unreachable" and health.since is not None:
             text.append(f" since {self._clock(health.since)}", style=colour)
         if health.state == "ok" and health.interval is not None:
-            text.append(f" ↻{format_duration(health.interval)}", style=self._colour("muted"))
+            text.append(
+                f" ↻{format_duration(health.interval, precise=True)}", style=self._colour("muted")
+            )
         return text
 
     def _clock(self, moment: datetime) -> str:

@@ -1,0 +1,160 @@
+"""Snapshots of the main screens, from fixed kickoffs and a frozen clock (no live simulator).
+
+The tracker has no crews, so nothing is polled; crew health is posted as fixed models.
+Update with ``pytest tests/ui/test_snapshots.py --snapshot-update`` and look at the SVGs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from crewtui.api.models import Kickoff, Progress, RunState, TaskResult, TaskState
+from crewtui.config import Config, resolve_paths
+from crewtui.core.store import Store
+from crewtui.core.tracker import CrewHealth, Tracker
+from crewtui.ui.app import CrewtuiApp
+from crewtui.ui.screens.main import HealthUpdated
+
+NOW = datetime(2026, 11, 23, 10, 5, tzinfo=UTC)
+SnapCompare = Callable[..., bool]
+
+
+def at(seconds: float) -> datetime:
+    return NOW - timedelta(seconds=300 - seconds)
+
+
+def fixed_kickoffs() -> list[Kickoff]:
+    """A calm afternoon: two runs going, one done, one failed, one older."""
+    return [
+        Kickoff(
+            kickoff_id="5f1c2d3e-1234-4abc-9def-0123456789ab",
+            crew="travel",
+            state=RunState.COMPLETED,
+            created_at=at(0),
+            updated_at=at(110),
+            started_at=at(1),
+            finished_at=at(110),
+            execution_time=108.5,
+            output="为期 7 天的日本科技文化主题综合旅行行程",
+            tasks=[
+                TaskResult(task_id="research_task", agent="旅行研究员", execution_time=45.2),
+                TaskResult(task_id="planning_task", agent="行程规划师", execution_time=62.8),
+            ],
+        ),
+        Kickoff(
+            kickoff_id="9a96cd5c-0000-4000-8000-000000000001",
+            crew="content",
+            state=RunState.RUNNING,
+            created_at=at(200),
+            updated_at=at(290),
+            started_at=at(201),
+            current_task="draft_task",
+            progress=Progress(completed=1, total=3),
+            tasks=[
+                TaskResult(task_id="outline_task", agent="Content Strategist", execution_time=31.0),
+                TaskResult(task_id="draft_task", agent="Senior Writer", state=TaskState.RUNNING),
+            ],
+        ),
+        Kickoff(
+            kickoff_id="72b36a7d-0000-4000-8000-000000000002",
+            crew="research",
+            state=RunState.FAILED,
+            created_at=at(150),
+            updated_at=at(163),
+            started_at=at(151),
+            finished_at=at(163),
+            execution_time=12.4,
+            error="Task execution failed: Search API quota exceeded",
+        ),
+        Kickoff(
+            kickoff_id="b4385051-0000-4000-8000-000000000003",
+            crew="outreach",
+            state=RunState.RUNNING,
+            created_at=at(250),
+            updated_at=at(295),
+            started_at=at(251),
+            current_task="profile_research_task",
+            progress=Progress(completed=0, total=3),
+        ),
+        Kickoff(
+            kickoff_id="e14c070d-0000-4000-8000-000000000004",
+            crew="travel",
+            state=RunState.COMPLETED,
+            created_at=NOW - timedelta(days=1),
+            updated_at=NOW - timedelta(days=1) + timedelta(seconds=100),
+            execution_time=97.0,
+            tasks=[TaskResult(task_id="research_task"), TaskResult(task_id="planning_task")],
+        ),
+    ]
+
+
+HEALTHS = [
+    CrewHealth(crew="travel", state="ok", since=at(0), interval=2.0, last_ok=at(299)),
+    CrewHealth(crew="content", state="ok", since=at(0), interval=1.0, last_ok=at(299)),
+    CrewHealth(
+        crew="outreach",
+        state="unreachable",
+        since=at(280),
+        message="The crew could not be reached.",
+        last_ok=at(275),
+    ),
+    CrewHealth(crew="research", state="token_rejected", since=at(100), message="Token rejected."),
+]
+
+
+@pytest.fixture
+def snapshot_app(crewtui_home: Path) -> Iterator[CrewtuiApp]:
+    store = Store.in_memory()
+    for kickoff in fixed_kickoffs():
+        store.save_kickoff(kickoff)
+    app = CrewtuiApp(
+        Tracker([], store), Config(), resolve_paths(crewtui_home), clock=lambda: NOW, tz=UTC
+    )
+    yield app
+    store.close()
+
+
+def prepare(*keys: str) -> Callable[[Pilot[Any]], Awaitable[None]]:
+    """Wait for the first page and the detail, post the crews' health, then press keys."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, CrewtuiApp)
+        for health in HEALTHS:
+            app.main.post_message(HealthUpdated(health))
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        for key in keys:
+            await pilot.press(key)
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+
+    return run_before
+
+
+def test_main_screen(snap_compare: SnapCompare, snapshot_app: CrewtuiApp) -> None:
+    assert snap_compare(snapshot_app, terminal_size=(120, 36), run_before=prepare())
+
+
+def test_main_screen_wide(snap_compare: SnapCompare, snapshot_app: CrewtuiApp) -> None:
+    assert snap_compare(snapshot_app, terminal_size=(180, 36), run_before=prepare())
+
+
+def test_main_screen_at_80x24(snap_compare: SnapCompare, snapshot_app: CrewtuiApp) -> None:
+    assert snap_compare(snapshot_app, terminal_size=(80, 24), run_before=prepare("j"))
+
+
+def test_help_screen(snap_compare: SnapCompare, snapshot_app: CrewtuiApp) -> None:
+    assert snap_compare(snapshot_app, terminal_size=(100, 36), run_before=prepare("question_mark"))
+
+
+def test_filter_dialog(snap_compare: SnapCompare, snapshot_app: CrewtuiApp) -> None:
+    assert snap_compare(snapshot_app, terminal_size=(100, 30), run_before=prepare("slash"))
