@@ -217,6 +217,22 @@ def _receiver(
     )
 
 
+def build_app(
+    crews: Sequence[CrewProfile],
+    config: Config,
+    paths: Paths,
+    *,
+    webhooks_listen: str | None = None,
+    public_url: str | None = None,
+) -> CrewtuiApp:
+    """The app over the history on disk (or a session-only one), with its tracker."""
+    notes: list[str] = []
+    store = _open_store(paths, notes)
+    tracker = Tracker(crews, store, config.poll)
+    receiver = _receiver(tracker, config, paths, webhooks_listen, public_url)
+    return CrewtuiApp(tracker, config, paths, receiver=receiver, startup_notes=notes)
+
+
 def run_app(
     crews: Sequence[CrewProfile],
     config: Config,
@@ -225,14 +241,10 @@ def run_app(
     webhooks_listen: str | None = None,
     public_url: str | None = None,
 ) -> int:
-    """Open the history, build the tracker (and receiver), run the app; its exit code."""
-    notes: list[str] = []
-    store = _open_store(paths, notes)
-    tracker = Tracker(crews, store, config.poll)
-    receiver = _receiver(tracker, config, paths, webhooks_listen, public_url)
-    app = CrewtuiApp(tracker, config, paths, receiver=receiver, startup_notes=notes)
+    """Run the app until the user quits; its exit code."""
+    app = build_app(crews, config, paths, webhooks_listen=webhooks_listen, public_url=public_url)
     try:
         code = app.run()
     finally:
-        store.close()
+        app.tracker.store.close()
     return code if code is not None else 0

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import json
 import stat
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from textual.command import CommandList
 from textual.message import Message
 from textual.notifications import Notify
 from textual.widgets import Input
 
-from crewtui.api.models import RunState
+from crewtui.api.models import Kickoff, RunState
+from crewtui.config import Config, load_config, resolve_paths, write_config
 from crewtui.sim import SimServer
+from crewtui.ui.app import build_app
 from crewtui.ui.memory import MEMORY_FILENAME
 from crewtui.ui.pilot import settle
 from crewtui.ui.screens.help import HelpScreen, key_rows
 from crewtui.ui.screens.kickoff_form import KickoffForm, KickoffRequest
+from crewtui.ui.screens.main import PAGE_SIZE
 from crewtui.ui.screens.prompts import ConfirmScreen, FilterScreen, TrackScreen
 from crewtui.ui.widgets.kickoff_list import ListFilter
 from tests.ui.app_helpers import AppFactory, main_screen, sim_crews
@@ -236,3 +241,66 @@ async def test_help_lists_remapped_keys(sim: SimServer, make_app: AppFactory) ->
         await pilot.press("escape")
         await pilot.press("N")
         assert isinstance(app.screen, KickoffForm)
+
+
+async def test_an_unopenable_history_falls_back_to_memory_with_one_note(
+    sim: SimServer, crewtui_home: Path
+) -> None:
+    paths = resolve_paths(crewtui_home)
+    paths.store_file.mkdir(parents=True)  # a directory where the SQLite file should be
+    notes: list[Message] = []
+    app = build_app(sim_crews(sim), Config(), paths)
+    try:
+        async with app.run_test(size=(100, 30), notifications=True, message_hook=notes.append):
+            kickoff = await app.tracker.kickoff("travel", sim.sample_inputs("travel"))
+            assert app.tracker.store.get_kickoff(kickoff.kickoff_id) is not None
+    finally:
+        app.tracker.store.close()
+    toasts = {m.notification.message for m in notes if isinstance(m, Notify)}
+    assert len([t for t in toasts if "history will not be kept" in t]) == 1
+
+
+async def test_the_command_palette_runs_main_commands(sim: SimServer, make_app: AppFactory) -> None:
+    app = make_app(sim_crews(sim))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.press(*"track a kickoff")
+        await settle(pilot, lambda: app.screen.query_one(CommandList).option_count > 0)
+        await pilot.press("enter")
+        await settle(pilot, lambda: isinstance(app.screen, TrackScreen))
+
+
+async def test_a_theme_change_is_saved_to_the_config(sim: SimServer, make_app: AppFactory) -> None:
+    app = make_app(sim_crews(sim))
+    write_config(make_app.paths, app.config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.theme = "nord"
+        await settle(pilot, lambda: load_config(make_app.paths).ui.theme == "nord")
+
+
+async def test_a_long_history_is_paged_in_as_you_scroll(make_app: AppFactory) -> None:
+    store = make_app.store()
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    total = PAGE_SIZE * 2 + 50
+    for index in range(total):
+        moment = start + timedelta(minutes=index)
+        store.save_kickoff(
+            Kickoff(
+                kickoff_id=f"{index:08d}-0000-4000-8000-000000000000",
+                crew="travel",
+                state=RunState.COMPLETED,
+                created_at=moment,
+                updated_at=moment,
+            )
+        )
+    app = make_app([])
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = main_screen(pilot)
+        await settle(pilot, lambda: screen.kickoffs.row_count > 0)
+        assert screen.kickoffs.row_count == PAGE_SIZE
+        assert screen.rows()[0].kickoff_id.startswith(f"{total - 1:08d}")
+        for loaded in (PAGE_SIZE * 2, total):
+            screen.kickoffs.action_scroll_bottom()
+            await settle(pilot, lambda loaded=loaded: screen.kickoffs.row_count == loaded)
+        assert not screen.kickoffs.has_more
+        assert screen.rows()[-1].kickoff_id.startswith("00000000")

@@ -187,6 +187,7 @@ class KickoffList(DataTable[Text]):
         self._rows: dict[str, _Row] = {}
         self._stale: dict[str, CrewStaleness] = {}
         self._more_asked = False
+        self._upserting = False
         self._now: datetime | None = None
 
     def on_mount(self) -> None:
@@ -216,11 +217,16 @@ class KickoffList(DataTable[Text]):
         self._now = now
         selected = self.selected_id
         resort = False
-        with self.app.batch_update():
-            for summary in rows:
-                resort |= self._upsert_one(summary, now)
-            if resort:
-                self._sort(selected)
+        # Rows arrive one by one: judge "near the end" once they are all in.
+        self._upserting = True
+        try:
+            with self.app.batch_update():
+                for summary in rows:
+                    resort |= self._upsert_one(summary, now)
+                if resort:
+                    self._sort(selected)
+        finally:
+            self._upserting = False
         self._check_near_end()
 
     def add_page(self, rows: Iterable[KickoffSummary], now: datetime, *, has_more: bool) -> None:
@@ -403,7 +409,7 @@ class KickoffList(DataTable[Text]):
         self._check_near_end()
 
     def _check_near_end(self) -> None:
-        if not self.has_more or self._more_asked:
+        if not self.has_more or self._more_asked or self._upserting:
             return
         bottom = max(int(self.scroll_y) + self.scrollable_content_region.height, self.cursor_row)
         if self.row_count - bottom <= PAGE_MARGIN:
