@@ -4,8 +4,11 @@ httpx gives per-socket timeouts and no body limit (DESIGN.md, "httpx facts that 
 server that drips a byte a second keeps a request alive forever, and a small gzip body can
 inflate to gigabytes. This module wraps one request attempt in an overall deadline, reads
 the body as a stream of *decompressed* bytes up to a cap, and retries only what is safe to
-retry. It knows nothing of the crew API itself; ``crewtui.api.client`` gives the answers
-their meaning and turns the failures below into typed, user-facing errors.
+retry. It decompresses by itself: httpx's decoders inflate each network chunk whole, so one
+64 KiB chunk of a gzip bomb became 64 MiB in memory before any cap could look at it.
+
+It knows nothing of the crew API itself; ``crewtui.api.client`` gives the answers their
+meaning and turns the failures below into typed, user-facing errors.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import html
 import math
 import random
 import re
+import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +30,13 @@ from crewtui import __version__
 from crewtui.core.sanitize import inert_line
 
 USER_AGENT = f"crewtui/{__version__}"
+# The only encodings asked for, and decoded here under the cap (see the module doc).
+ACCEPT_ENCODING = "gzip, deflate"
+_ZLIB_WBITS = {
+    "gzip": 16 + zlib.MAX_WBITS,
+    "x-gzip": 16 + zlib.MAX_WBITS,
+    "deflate": zlib.MAX_WBITS,
+}
 
 # Answers a GET may be retried on: rate limiting and the gateway errors of a busy service.
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -95,7 +106,11 @@ def build_http_client(
 ) -> httpx.AsyncClient:
     """The one pooled client of a crew; redirects are never followed (the token must stay)."""
     return httpx.AsyncClient(
-        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        headers={
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+            "Accept-Encoding": ACCEPT_ENCODING,
+        },
         timeout=httpx.Timeout(
             connect=policy.connect_timeout,
             read=policy.read_timeout,
@@ -183,8 +198,6 @@ async def exchange(
         raise NoAnswer(f"no complete answer within {policy.deadline:g} s") from None
     except _NOT_SENT_ERRORS as exc:
         raise NotSent(_describe(exc)) from None
-    except httpx.DecodingError:
-        raise BadBody("the body could not be decompressed") from None
     except httpx.TransportError as exc:
         raise NoAnswer(_describe(exc)) from None
     return Reply(status_code=response.status_code, headers=response.headers, body=body)
@@ -222,14 +235,76 @@ async def exchange_with_retries(
 
 async def _read_capped(response: httpx.Response, cap: int) -> bytes:
     """The decompressed body, stopping as soon as it grows past ``cap`` bytes."""
-    chunks: list[bytes] = []
-    total = 0
-    async for chunk in response.aiter_bytes():
-        total += len(chunk)
-        if total > cap:
-            raise BadBody(f"the body is larger than {_size(cap)}")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    body = _CappedBody(response.headers.get("content-encoding"), cap)
+    async for chunk in response.aiter_raw():
+        body.feed(chunk)
+    return body.finish()
+
+
+class _CappedBody:
+    """A body collected from raw network chunks, inflated here and never past ``cap + 1``.
+
+    Each inflate step may produce at most what still fits, so memory stays about the cap
+    whatever the compression ratio.
+    """
+
+    def __init__(self, content_encoding: str | None, cap: int) -> None:
+        self._cap = cap
+        self._chunks: list[bytes] = []
+        self._total = 0
+        self._coding = _single_coding(content_encoding)
+        wbits = _ZLIB_WBITS.get(self._coding) if self._coding else None
+        self._inflater = zlib.decompressobj(wbits) if wbits is not None else None
+        self._fed = False
+
+    def feed(self, raw: bytes) -> None:
+        if self._inflater is None:
+            self._keep(raw)
+            return
+        try:
+            self._inflate(raw)
+        except zlib.error:
+            if self._coding != "deflate" or self._fed:
+                raise BadBody("the body could not be decompressed") from None
+            # Some servers send raw deflate without the zlib wrapper (httpx allows it too).
+            self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+            self.feed(raw)
+        self._fed = True
+
+    def finish(self) -> bytes:
+        if self._inflater is not None:
+            try:
+                self._keep(self._inflater.flush())
+            except zlib.error:
+                raise BadBody("the body could not be decompressed") from None
+        return b"".join(self._chunks)
+
+    def _inflate(self, data: bytes) -> None:
+        assert self._inflater is not None
+        while data and not self._inflater.eof:
+            self._keep(self._inflater.decompress(data, self._cap - self._total + 1))
+            data = self._inflater.unconsumed_tail
+
+    def _keep(self, piece: bytes) -> None:
+        self._total += len(piece)
+        if self._total > self._cap:
+            raise BadBody(f"the body is larger than {_size(self._cap)}")
+        self._chunks.append(piece)
+
+
+def _single_coding(content_encoding: str | None) -> str | None:
+    """The one content coding of a body (None: not encoded); refuses what was not asked for."""
+    codings = [
+        part.strip().lower()
+        for part in (content_encoding or "").split(",")
+        if part.strip() and part.strip().lower() != "identity"
+    ]
+    if not codings:
+        return None
+    if len(codings) > 1 or codings[0] not in _ZLIB_WBITS:
+        shown = inert_line(content_encoding or "", 40)
+        raise BadBody(f"it is in an encoding crewtui did not ask for ({shown})")
+    return codings[0]
 
 
 def body_excerpt(body: bytes, content_type: str | None, limit: int = 200) -> str:
