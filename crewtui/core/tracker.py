@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from crewtui.api.client import ClientPolicy, CrewClient
+from crewtui.api.client import ClientPolicy, CrewClient, RedirectRefusedError
 from crewtui.api.errors import (
     ApiError,
     AuthError,
@@ -30,6 +30,7 @@ from crewtui.api.errors import (
     ConfigError,
     CrewtuiError,
     KickoffUncertainError,
+    RateLimitedError,
     StoreError,
     TransportError,
 )
@@ -97,6 +98,8 @@ class _Schedule:
     kickoff_id: str
     last_change: float
     failures: int = 0
+    # The wait a 429 asked for (already clamped by the client's policy): a floor for the next.
+    retry_after: float = 0.0
     in_flight: bool = False
     due: float = 0.0
 
@@ -521,7 +524,8 @@ class Tracker:
         if crew.health.state == "token_rejected":
             wait = TOKEN_REJECTED_RETRY
         elif schedule.failures:
-            wait = error_backoff(schedule.failures, self.settings.min_interval, 60.0)
+            backoff = error_backoff(schedule.failures, self.settings.min_interval, 60.0)
+            wait = max(backoff, schedule.retry_after)
         else:
             wait = adaptive_interval(
                 loop.time() - schedule.last_change,
@@ -543,6 +547,7 @@ class Tracker:
             self._note_failure(crew, error)
             if schedule is not None:
                 schedule.failures += 1
+                schedule.retry_after = _asked_wait(error)
             await self._mark_poll_error(kickoff_id, error.message)
             if raise_errors:
                 raise
@@ -618,8 +623,19 @@ def progress_signature(kickoff: Kickoff) -> tuple[object, ...]:
     )
 
 
+def _asked_wait(error: ApiError) -> float:
+    """The wait a rate-limited service asked for (clamped by the client), else none."""
+    if isinstance(error, RateLimitedError) and error.retry_after is not None:
+        return error.retry_after
+    return 0.0
+
+
 def _is_crew_level(error: ApiError) -> bool:
-    """Errors that say something about the crew's service, not about one kickoff's payload."""
-    if isinstance(error, AuthError | TransportError):
+    """Errors that say something about the crew's service, not about one kickoff's payload.
+
+    A 429 (the service throttles crewtui) and a redirect (the crew lives elsewhere) are
+    about every kickoff of the crew; a body that cannot be used may be one run's output.
+    """
+    if isinstance(error, AuthError | TransportError | RateLimitedError | RedirectRefusedError):
         return True
     return not isinstance(error, BadResponseError) and (error.status_code or 0) >= 500
