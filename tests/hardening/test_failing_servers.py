@@ -324,6 +324,25 @@ async def test_the_healthy_crew_finishes_while_every_hostile_poll_hangs(
     assert_nothing_unhandled(loop_errors)
 
 
+async def test_a_throttled_crew_waits_what_it_asked_for_but_no_longer_than_the_clamp(
+    store: Store, hostile: HostileServer, loop_errors: LoopErrors
+) -> None:
+    """A day's Retry-After becomes the clamp: the next poll is neither hammered nor never."""
+    hostile.fallback = json_reply(429, {"error": "slow down"}, ("Retry-After", "86400"))
+    seed(store, "hostile")
+    policy = replace(POLICY, max_retries=0, retry_after_max=20.0)
+    tracker = Tracker([hostile_profile(hostile.url)], store, SETTINGS, client_policy=policy)
+    await tracker.start()
+    try:
+        await wait_until(tracker, lambda: tracker.health("hostile").interval is not None)
+    finally:
+        await stop_promptly(tracker)
+    assert tracker.health("hostile").interval == policy.retry_after_max
+    assert tracker.health("hostile").state == "unreachable"
+    assert len(hostile.requests) == 1
+    assert_nothing_unhandled(loop_errors)
+
+
 async def test_an_https_crew_redirecting_to_http_never_sends_the_token_over_http(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
