@@ -12,11 +12,22 @@ from collections.abc import Callable
 from typing import Any
 
 from textual.pilot import Pilot
+from textual.worker import WorkerCancelled
 
 from crewtui.ui.app import CrewtuiApp
 
 # Some changes come from the UI's own workers rather than from tracker events.
 _RECHECK_SECONDS = 1.0
+
+
+async def _workers_done(app: CrewtuiApp) -> None:
+    """Wait for the app's workers; one cancelled by a newer one (exclusive) is not a failure."""
+    while True:
+        try:
+            await app.workers.wait_for_complete()
+        except WorkerCancelled:
+            continue
+        return
 
 
 async def settle(pilot: Pilot[Any], predicate: Callable[[], bool], within: float = 20.0) -> None:
@@ -30,7 +41,7 @@ async def settle(pilot: Pilot[Any], predicate: Callable[[], bool], within: float
         async with asyncio.timeout(within):
             while True:
                 changed.clear()
-                await app.workers.wait_for_complete()
+                await _workers_done(app)
                 await pilot.pause()
                 if predicate():
                     return

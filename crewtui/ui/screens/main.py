@@ -23,7 +23,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from crewtui.api.errors import CrewtuiError, InputValidationError
-from crewtui.api.models import Kickoff, KickoffSummary, RunState, Step
+from crewtui.api.models import Kickoff, KickoffSummary, RunState, Step, Submission
 from crewtui.core.sanitize import inert_line
 from crewtui.core.timeline import format_duration
 from crewtui.core.tracker import CrewHealth, Tracker
@@ -130,6 +130,7 @@ class MainScreen(Screen[None]):
         self._selected: Kickoff | None = None
         self._steps: list[Step] = []
         self._remembered: dict[str, dict[str, str]] = {}
+        self._opened_at = utcnow()
 
     # -- layout --------------------------------------------------------------------------
 
@@ -218,11 +219,20 @@ class MainScreen(Screen[None]):
         )
         if count:
             self.total = await asyncio.to_thread(store.count_kickoffs, **query)
-        if generation != self._generation:
+        if generation != self._generation or not self.is_attached:
             return
         self._loaded += len(rows)
-        self.kickoffs.add_page(rows, self.clock(), has_more=len(rows) == PAGE_SIZE)
+        self.kickoffs.add_page(
+            [row for row in rows if not self._in_flight(row)],
+            self.clock(),
+            has_more=len(rows) == PAGE_SIZE,
+        )
         self._after_rows_changed()
+
+    def _in_flight(self, row: KickoffSummary) -> bool:
+        """An attempt this session is sending: it arrives by event under its real id (or is
+        dropped if refused), so a page read mid-send must not show its local placeholder."""
+        return row.submission is Submission.SENDING and row.created_at >= self._opened_at
 
     def _after_rows_changed(self) -> None:
         empty = self.kickoffs.row_count == 0
@@ -332,7 +342,7 @@ class MainScreen(Screen[None]):
             store.get_kickoff, kickoff_id
         )
         steps = await asyncio.to_thread(store.list_steps, kickoff_id)
-        if kickoff is None or self.kickoffs.selected_id != kickoff_id:
+        if kickoff is None or not self.is_attached or self.kickoffs.selected_id != kickoff_id:
             return
         self._selected = kickoff
         self._steps = list(steps)
@@ -381,7 +391,7 @@ class MainScreen(Screen[None]):
         self.app.push_screen(form, self._form_closed)
 
     def _form_closed(self, kickoff: Kickoff | None) -> None:
-        if kickoff is None:
+        if kickoff is None or not self.is_attached:
             return
         if self.filter.matches(kickoff):
             self.kickoffs.upsert([summary_of(kickoff)], self.clock())
@@ -394,9 +404,11 @@ class MainScreen(Screen[None]):
         try:
             names = await self.tracker.inputs(crew)
         except CrewtuiError as error:
-            form.set_required(crew, [], error=error.message)
+            if form.is_attached:
+                form.set_required(crew, [], error=error.message)
             return
-        form.set_required(crew, names)
+        if form.is_attached:
+            form.set_required(crew, names)
 
     @work(group="kickoff")
     async def start_kickoff(self, message: KickoffForm.Submitted) -> None:
@@ -406,17 +418,24 @@ class MainScreen(Screen[None]):
             kickoff = await self.tracker.kickoff(
                 request.crew, request.inputs, request.meta, webhooks=request.webhooks
             )
-        except InputValidationError as error:
-            form.set_busy(False)
-            form.mark_missing(error.missing, error.message)
-            return
         except CrewtuiError as error:
-            form.set_busy(False)
-            form.show_error(error.message)
+            self._refused(form, error)
             return
         self._remembered[request.crew] = dict(request.inputs)
-        form.dismiss(kickoff)
+        if form.is_attached:
+            form.dismiss(kickoff)
+        else:  # the form was closed while sending: the run started all the same
+            self._form_closed(kickoff)
         await asyncio.to_thread(self.memory.remember, request.crew, request.inputs, request.meta)
+
+    def _refused(self, form: KickoffForm, error: CrewtuiError) -> None:
+        """Say why in the form (or in a toast if the user closed it meanwhile)."""
+        if not form.is_attached:
+            self.notify(error.message, title="Kickoff refused", severity="error", markup=False)
+        elif isinstance(error, InputValidationError):
+            form.mark_missing(error.missing, error.message)
+        else:
+            form.show_error(error.message)
 
     # -- other actions -------------------------------------------------------------------
 
@@ -511,6 +530,8 @@ class MainScreen(Screen[None]):
             await asyncio.to_thread(self.tracker.store.delete_kickoff, kickoff_id)
         except CrewtuiError as error:
             self.notify(error.message, severity="error", markup=False)
+            return
+        if not self.is_attached:
             return
         self.kickoffs.remove_kickoff(kickoff_id)
         self.total = max(self.total - 1, 0)
