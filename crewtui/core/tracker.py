@@ -47,6 +47,13 @@ log = logging.getLogger(__name__)
 
 HealthState = Literal["ok", "token_rejected", "unreachable", "unknown"]
 
+# An attempt older than this that is still "sending" was cut off by a crash.
+ABANDONED_ATTEMPT_AGE = 300.0
+UNCERTAIN_AFTER_CRASH = (
+    "crewtui stopped while this kickoff was being sent; the run may have started. "
+    "Check the crew's dashboard, then track its id with `t` or `crewtui track`."
+)
+
 # How long a crew whose token was rejected waits before one more try on its own.
 TOKEN_REJECTED_RETRY = 60.0
 
@@ -170,8 +177,31 @@ class Tracker:
         if resume:
             active = await self._store_call(self.store.active_kickoffs) or []
             for kickoff in active:
-                if kickoff.crew in self._crews and kickoff.submission is Submission.ACCEPTED:
+                if kickoff.crew not in self._crews:
+                    continue
+                if kickoff.submission is Submission.ACCEPTED:
                     self._adopt(kickoff, emit=False)
+                elif kickoff.submission is Submission.SENDING:
+                    await self._settle_abandoned_attempt(kickoff)
+
+    async def _settle_abandoned_attempt(self, attempt: Kickoff) -> None:
+        """An attempt still ``sending`` long after any request could last was cut off by a
+        crash: its run may have started, so it becomes ``uncertain`` instead of a row that
+        never changes. Recent ones may belong to another session sending right now."""
+        age = (utcnow() - attempt.created_at).total_seconds()
+        if age < ABANDONED_ATTEMPT_AGE:
+            return
+        await self._store_call(
+            self.store.save_kickoff,
+            attempt.model_copy(
+                update={
+                    "submission": Submission.UNCERTAIN,
+                    "state": RunState.UNKNOWN,
+                    "error": UNCERTAIN_AFTER_CRASH,
+                    "updated_at": utcnow(),
+                }
+            ),
+        )
 
     async def stop(self) -> None:
         """Stop every poll and close every connection; safe to call twice."""

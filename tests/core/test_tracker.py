@@ -206,3 +206,31 @@ async def test_stop_is_prompt_with_polls_in_flight(fresh_sim: SimServer, store: 
     tracker.poll_now(run.kickoff_id)
     async with asyncio.timeout(3):
         await tracker.stop()
+
+
+async def test_an_attempt_cut_off_by_a_crash_becomes_may_have_started(
+    sim: SimServer, store: Store
+) -> None:
+    from datetime import timedelta
+
+    from crewtui.api.models import Kickoff
+    from crewtui.core.tracker import ABANDONED_ATTEMPT_AGE, utcnow
+
+    long_ago = utcnow() - timedelta(seconds=ABANDONED_ATTEMPT_AGE + 60)
+    just_now = utcnow()
+    for name, when in (("old", long_ago), ("new", just_now)):
+        store.save_kickoff(
+            Kickoff(
+                kickoff_id=f"local-{name}",
+                crew="travel",
+                created_at=when,
+                updated_at=when,
+                submission=Submission.SENDING,
+            )
+        )
+    async with Tracker([profile(sim, "travel")], store, FAST):
+        pass
+    assert store.get_kickoff("local-old").submission is Submission.UNCERTAIN
+    assert "may have started" in (store.get_kickoff("local-old").error or "")
+    # Another session may be sending this one right now: left alone.
+    assert store.get_kickoff("local-new").submission is Submission.SENDING
