@@ -23,7 +23,7 @@ from crewtui.api.errors import (
     StoreError,
     TransportError,
 )
-from crewtui.api.models import Kickoff, KickoffSummary, RunState
+from crewtui.api.models import STATUS_FIELDS, Kickoff, KickoffSummary, RunState
 from crewtui.api.profile import CrewProfile
 from crewtui.config import (
     Config,
@@ -32,7 +32,7 @@ from crewtui.config import (
     plain_http_warning,
     select_crews,
 )
-from crewtui.core.format import describe_duration, state_label
+from crewtui.core.format import format_duration, state_label
 from crewtui.core.merge import measured_execution_time
 from crewtui.core.sanitize import inert, inert_line
 from crewtui.core.store import Store
@@ -146,12 +146,26 @@ def emit_json(value: Any) -> None:
 
 
 def status_json(kickoff: Kickoff) -> dict[str, Any]:
-    return kickoff.to_status().model_dump(mode="json")
+    """The normalized status as JSON values; ``raw`` and ``output_json`` exactly as received.
+
+    Those two are already JSON (the service's own), and pydantic's JSON mode raises on a
+    dict key holding a lone surrogate, which ``json.dumps`` escapes faithfully.
+    """
+    status = kickoff.to_status()
+    as_received = {"raw": status.raw, "output_json": status.output_json}
+    plain = status.model_dump(mode="json", exclude=set(as_received))
+    return {
+        name: as_received[name] if name in as_received else plain[name] for name in STATUS_FIELDS
+    }
 
 
 def summary_line(kickoff: Kickoff | KickoffSummary, now: datetime) -> str:
     """One inert line: short id, crew, state, progress, current task, duration."""
-    parts = [kickoff.kickoff_id[:8], inert_line(kickoff.crew, 24), state_label(kickoff.state)]
+    parts = [
+        inert_line(kickoff.kickoff_id[:8]),
+        inert_line(kickoff.crew, 24),
+        state_label(kickoff.state),
+    ]
     progress = kickoff.progress
     if progress and progress.total:
         parts.append(f"{progress.completed or 0}/{progress.total} tasks")
@@ -160,7 +174,7 @@ def summary_line(kickoff: Kickoff | KickoffSummary, now: datetime) -> str:
     if isinstance(kickoff, Kickoff):
         seconds = measured_execution_time(kickoff, now)
         if seconds is not None:
-            parts.append(describe_duration(seconds))
+            parts.append(format_duration(seconds, precise=True))
     return "  ".join(parts)
 
 
@@ -168,7 +182,7 @@ def print_status(kickoff: Kickoff, now: datetime) -> None:
     """The human form of one kickoff: summary, tasks, error, output."""
     out(summary_line(kickoff, now))
     for task in kickoff.tasks:
-        timing = describe_duration(task.execution_time) if task.execution_time else ""
+        timing = format_duration(task.execution_time, precise=True) if task.execution_time else ""
         out(
             f"  {inert_line(task.task_id, 40)}  {inert_line(task.agent or '-', 40)}  "
             f"{task.state.value}  {timing}".rstrip()
@@ -233,10 +247,10 @@ async def cmd_kickoff(session: Session) -> int:
             if session.json:
                 emit_json({"kickoff_id": kickoff.kickoff_id, "crew": crew.name})
             else:
-                out(kickoff.kickoff_id)
+                out(inert_line(kickoff.kickoff_id))
             return int(ExitCode.OK)
         if not session.json:
-            out(f"started {kickoff.kickoff_id} on {inert_line(crew.name)}")
+            out(f"started {inert_line(kickoff.kickoff_id, 200)} on {inert_line(crew.name)}")
         return await _follow(session, tracker, [kickoff.kickoff_id])
     finally:
         await tracker.stop()
@@ -307,10 +321,10 @@ async def cmd_list(session: Session) -> int:
         out("No kickoffs in the history yet; start one with `crewtui kickoff -i KEY=VALUE`.")
     for row in rows:
         started = row.created_at.astimezone().strftime("%Y-%m-%d %H:%M")
-        duration = describe_duration(row.execution_time) if row.execution_time else ""
+        duration = format_duration(row.execution_time) if row.execution_time else ""
         task = inert_line(row.current_task or "", 40)
         out(
-            f"{row.kickoff_id[:8]}  {started}  {inert_line(row.crew, 16):<16}  "
+            f"{inert_line(row.kickoff_id[:8])}  {started}  {inert_line(row.crew, 16):<16}  "
             f"{state_label(row.state):<12}  {duration:>8}  {task}".rstrip()
         )
     return int(ExitCode.OK)

@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
+import math
+
 from crewtui.api.models import RunState
 
+# One symbol per state for the CLI and every view of the app; the word is always shown
+# beside it (never colour or symbol alone).
 STATE_SYMBOLS: dict[RunState, str] = {
     RunState.PENDING: "◌",
-    RunState.RUNNING: "▶",
-    RunState.PAUSED: "⏸",
-    RunState.COMPLETED: "✔",
-    RunState.FAILED: "✖",
+    RunState.RUNNING: "●",
+    RunState.PAUSED: "◐",
+    RunState.COMPLETED: "✓",
+    RunState.FAILED: "✗",
     RunState.CANCELLED: "⊘",
     RunState.NOT_FOUND: "?",
-    RunState.LOST: "⚠",
-    RunState.UNKNOWN: "·",
+    RunState.LOST: "!",
+    RunState.UNKNOWN: "?",
 }
+
+# The "state" sort order: active runs first, then those needing attention, then the rest.
+# The store keeps each row's position as ``state_rank``; changing it needs a migration.
+STATE_ORDER: tuple[RunState, ...] = (
+    RunState.RUNNING,
+    RunState.PAUSED,
+    RunState.PENDING,
+    RunState.NOT_FOUND,
+    RunState.UNKNOWN,
+    RunState.FAILED,
+    RunState.LOST,
+    RunState.CANCELLED,
+    RunState.COMPLETED,
+)
 
 STATE_WORDS: dict[RunState, str] = {
     RunState.NOT_FOUND: "not found",
@@ -26,19 +44,17 @@ def state_label(state: RunState) -> str:
     return f"{STATE_SYMBOLS[state]} {STATE_WORDS.get(state, state.value)}"
 
 
-def describe_duration(seconds: float | None) -> str:
-    """``45.2s``, ``1m48s``, ``2h05m``: short, and precise where it matters."""
-    if seconds is None:
-        return ""
-    if seconds < 10:
+def format_duration(seconds: float, *, precise: bool = False) -> str:
+    """A duration as people read it: 45s, 1m48s, 1h05m; ``precise`` keeps tenths below 1m."""
+    if not math.isfinite(seconds) or seconds < 0:
+        return "?"
+    if precise and seconds < 60:
         return f"{seconds:.1f}s"
-    if seconds < 60:
-        return f"{seconds:.0f}s"
-    minutes, secs = divmod(round(seconds), 60)
+    total = round(seconds)
+    if total < 60:
+        return f"{total}s"
+    minutes, secs = divmod(total, 60)
     if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
+        return f"{minutes}m{secs:02d}s" if secs else f"{minutes}m"
     hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours}h{minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d{hours:02d}h"
+    return f"{hours}h{minutes:02d}m" if minutes else f"{hours}h"

@@ -46,25 +46,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 from crewtui.api.errors import StoreError
 from crewtui.api.models import Kickoff, KickoffSummary, RunState, Step, TaskResult
+from crewtui.core.format import STATE_ORDER
 from crewtui.core.merge import merge_stored, merge_tasks
 
 # "crtu": marks the file as a crewtui store, so a foreign database is never migrated.
 APPLICATION_ID = 0x63727475
 BUSY_TIMEOUT_SECONDS = 10.0
 _INT64 = (-(2**63), 2**63 - 1)
-# The "state" list order: active runs first, then those needing attention, then the rest.
-# Stored per row as ``state_rank`` so the order is indexed; changing it needs a migration.
-STATE_ORDER = (
-    RunState.RUNNING,
-    RunState.PAUSED,
-    RunState.PENDING,
-    RunState.NOT_FOUND,
-    RunState.UNKNOWN,
-    RunState.FAILED,
-    RunState.LOST,
-    RunState.CANCELLED,
-    RunState.COMPLETED,
-)
 
 Order = Literal["newest", "oldest", "updated", "state", "crew"]
 SqlValue = str | bytes | int | float | None

@@ -141,19 +141,3 @@ def nice_ticks(span: float, max_ticks: int) -> list[float]:
         step = math.ceil(wanted / _NICE_STEPS[-1]) * _NICE_STEPS[-1]
     count = int(span // step)
     return [index * step for index in range(count + 1)]
-
-
-def format_duration(seconds: float, *, precise: bool = False) -> str:
-    """A duration as people read it: 45s, 1m48s, 1h05m; ``precise`` keeps tenths below 1m."""
-    if not math.isfinite(seconds) or seconds < 0:
-        return "?"
-    if precise and seconds < 60:
-        return f"{seconds:.1f}s"
-    total = round(seconds)
-    if total < 60:
-        return f"{total}s"
-    minutes, secs = divmod(total, 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s" if secs else f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m" if minutes else f"{hours}h"

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from crewtui.api.models import Kickoff, Step
+from crewtui.core.format import format_duration
 from crewtui.core.sanitize import inert, inert_line
-from crewtui.core.timeline import format_duration
 
 
 def export_directory(data_dir: Path, cwd: Path | None = None) -> Path:

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from crewtui.api.models import Kickoff, RunState, TaskResult, TaskState
-from crewtui.core.timeline import Bar, format_duration, layout, nice_ticks
+from crewtui.core.format import format_duration
+from crewtui.core.timeline import Bar, layout, nice_ticks
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 

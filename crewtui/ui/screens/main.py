@@ -24,8 +24,8 @@ from textual.widgets import DataTable, Footer, Static
 
 from crewtui.api.errors import CrewtuiError, InputValidationError
 from crewtui.api.models import Kickoff, KickoffSummary, RunState, Step, Submission
+from crewtui.core.format import format_duration
 from crewtui.core.sanitize import inert_line
-from crewtui.core.timeline import format_duration
 from crewtui.core.tracker import CrewHealth, Tracker
 from crewtui.ui.bindings import main_bindings
 from crewtui.ui.export import export_kickoff

@@ -23,9 +23,10 @@ from textual.widget import Widget
 from textual.widgets import OptionList, RichLog, Static, TabbedContent, TabPane, TextArea
 
 from crewtui.api.models import Kickoff, RunState, Step, Submission, TaskResult, TaskState
+from crewtui.core.format import STATE_SYMBOLS, format_duration
 from crewtui.core.merge import measured_execution_time
 from crewtui.core.sanitize import inert
-from crewtui.core.timeline import format_duration, layout
+from crewtui.core.timeline import layout
 from crewtui.ui.text import pretty_json, safe_line, safe_text
 from crewtui.ui.widgets.output_view import OutputView, load_text
 from crewtui.ui.widgets.timeline import TimelineBar
@@ -40,17 +41,6 @@ RUN_STYLE: dict[RunState, str] = {
     RunState.NOT_FOUND: "yellow",
     RunState.LOST: "red",
     RunState.UNKNOWN: "yellow",
-}
-RUN_ICON: dict[RunState, str] = {
-    RunState.PENDING: "○",
-    RunState.RUNNING: "●",
-    RunState.PAUSED: "‖",
-    RunState.COMPLETED: "✓",
-    RunState.FAILED: "✗",
-    RunState.CANCELLED: "⊘",
-    RunState.NOT_FOUND: "?",
-    RunState.LOST: "✗",
-    RunState.UNKNOWN: "?",
 }
 TAB_IDS = ("tasks", "output", "inputs", "steps", "raw")
 _STEP_FIELD_LIMIT = 2_000
@@ -68,7 +58,7 @@ def header_text(kickoff: Kickoff, now: datetime) -> Text:
     parts: list[Text] = [
         safe_line(kickoff.crew, "bold"),
         safe_line(kickoff.short_id, "dim"),
-        Text(f"{RUN_ICON[state]} {state.value.replace('_', ' ')}", RUN_STYLE[state]),
+        Text(f"{STATE_SYMBOLS[state]} {state.value.replace('_', ' ')}", RUN_STYLE[state]),
     ]
     progress = kickoff.progress
     if progress is not None and progress.completed is not None and progress.total:

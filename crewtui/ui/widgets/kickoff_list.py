@@ -21,7 +21,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from crewtui.api.models import Kickoff, KickoffSummary, RunState
-from crewtui.core.timeline import format_duration
+from crewtui.core.format import STATE_ORDER, STATE_SYMBOLS, format_duration
 from crewtui.ui.text import safe_line
 
 SortOrder = Literal["newest", "oldest", "state", "crew"]
@@ -31,34 +31,19 @@ SORT_ORDERS: tuple[SortOrder, ...] = ("newest", "oldest", "state", "crew")
 PAGE_MARGIN = 30
 
 # The order "state" sorts by, the same as the store's (active first, quiet ends last).
-_STATE_RANK = {
-    state: rank
-    for rank, state in enumerate(
-        (
-            RunState.RUNNING,
-            RunState.PAUSED,
-            RunState.PENDING,
-            RunState.NOT_FOUND,
-            RunState.UNKNOWN,
-            RunState.FAILED,
-            RunState.LOST,
-            RunState.CANCELLED,
-            RunState.COMPLETED,
-        )
-    )
-}
+_STATE_RANK = {state: rank for rank, state in enumerate(STATE_ORDER)}
 
 # Symbol and theme variable per state; the word is always shown too (never colour alone).
-_STATE_LOOK: dict[RunState, tuple[str, str]] = {
-    RunState.PENDING: ("◌", "muted"),
-    RunState.RUNNING: ("●", "accent"),
-    RunState.PAUSED: ("◐", "warning"),
-    RunState.COMPLETED: ("✓", "success"),
-    RunState.FAILED: ("✗", "error"),
-    RunState.CANCELLED: ("⊘", "muted"),
-    RunState.NOT_FOUND: ("?", "warning"),
-    RunState.LOST: ("!", "error"),
-    RunState.UNKNOWN: ("?", "muted"),
+_STATE_VARIABLE: dict[RunState, str] = {
+    RunState.PENDING: "muted",
+    RunState.RUNNING: "accent",
+    RunState.PAUSED: "warning",
+    RunState.COMPLETED: "success",
+    RunState.FAILED: "error",
+    RunState.CANCELLED: "muted",
+    RunState.NOT_FOUND: "warning",
+    RunState.LOST: "error",
+    RunState.UNKNOWN: "muted",
 }
 
 # (key, label, width); the task column takes what is left and is clipped at the edge.
@@ -342,7 +327,7 @@ class KickoffList(DataTable[Text]):
         return self.get_component_rich_style(f"kickoff-list--{name}", partial=True)
 
     def _cells_for(self, row: KickoffSummary, now: datetime) -> dict[str, Text]:
-        symbol, variable = _STATE_LOOK.get(row.state, ("?", "muted"))
+        symbol, variable = STATE_SYMBOLS[row.state], _STATE_VARIABLE[row.state]
         colour = self._colour(variable)
         state_word = "may have started" if row.submission == "uncertain" else row.state.value
         return {

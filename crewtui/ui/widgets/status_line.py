@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
-from crewtui.core.timeline import format_duration
+from crewtui.core.format import format_duration
 from crewtui.core.tracker import CrewHealth
 from crewtui.ui.text import safe_line
 

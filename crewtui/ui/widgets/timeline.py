@@ -21,7 +21,8 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from crewtui.api.models import TaskState
-from crewtui.core.timeline import Bar, format_duration, nice_ticks
+from crewtui.core.format import format_duration
+from crewtui.core.timeline import Bar, nice_ticks
 from crewtui.ui.text import safe_line
 
 TASK_STYLE: dict[TaskState, str] = {
