@@ -206,8 +206,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, secrets: list[str]) -> int:
-    from crewtui.config import load_config, resolve_paths
+    from crewtui.config import TOKEN_ENVS, load_config, resolve_paths
 
+    # Known before anything can fail: an env token is otherwise only learnt with the crews.
+    secrets.extend(os.environ[name] for name in TOKEN_ENVS if os.environ.get(name))
     paths = resolve_paths(args.home)
     config = load_config(paths)
     secrets.extend(crew.bearer() or "" for crew in config.crews.values() if crew.bearer())

@@ -1,0 +1,246 @@
+"""The token never leaves the Authorization header: not in output, files, logs, reprs or errors.
+
+A simulator that accepts only a distinctive token runs every headless command with the token
+given each way (environment, config file, ``--token``); then every byte the commands wrote
+(stdout, stderr, every file of the data directory: the SQLite file, its -wal and -shm) is
+searched for it. In-process runs check the DEBUG logs of crewtui, httpx and httpcore, an
+unexpected exception's message, and the reprs of everything that holds the token.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from crewtui.api.client import CrewClient
+from crewtui.api.errors import ApiError, AuthError, ExitCode
+from crewtui.api.profile import CrewProfile
+from crewtui.config import Config, PollSettings
+from crewtui.core.store import Store
+from crewtui.core.tracker import Tracker
+from crewtui.sim import SimOptions, SimServer
+from tests.hardening.cli_support import Cli, Outcome, run_process
+from tests.hardening.hostile_crew import HostileCrew
+
+CANARY = "tok-CANARY-" + uuid.uuid4().hex
+CREW = "research"
+
+
+@pytest.fixture(scope="module")
+def canary_sim() -> Iterator[SimServer]:
+    """A live simulator that accepts only the canary token."""
+    with SimServer(SimOptions(dialect="live", speed=100.0, token=CANARY)) as server:
+        yield server
+
+
+def assert_no_token(*blobs: bytes | str) -> None:
+    for blob in blobs:
+        data = blob.encode("utf-8", "surrogatepass") if isinstance(blob, str) else blob
+        assert CANARY.encode() not in data, data[:400]
+
+
+def assert_data_dir_clean(home: Path) -> None:
+    """No file crewtui wrote (history, its -wal and -shm, anything else) holds the token."""
+    files = [path for path in (home / "data").rglob("*") if path.is_file()]
+    assert any(path.name == "history.sqlite3" for path in files)
+    for path in files:
+        assert CANARY.encode() not in path.read_bytes(), path
+
+
+def write_config(home: Path, text: str, *, file_mode: int = 0o600, dir_mode: int = 0o700) -> Path:
+    config_dir = home / "config"
+    config_dir.mkdir(mode=dir_mode, exist_ok=True)
+    config_dir.chmod(dir_mode)
+    file = config_dir / "config.toml"
+    file.write_text(text, encoding="utf-8")
+    file.chmod(file_mode)
+    return file
+
+
+def token_source(sim: SimServer, home: Path, source: str) -> tuple[list[str], dict[str, str]]:
+    """Flags and environment that give the canary token one way (env, config or flag)."""
+    url = sim.crew_url(CREW)
+    if source == "env":
+        return [], {"CREWAI_API_URL": url, "CREWAI_BEARER_TOKEN": CANARY}
+    if source == "config":
+        write_config(home, f'[crews.{CREW}]\nurl = "{url}"\ntoken = "{CANARY}"\n')
+        return ["--crew", CREW], {}
+    return ["--url", url, "--token", CANARY], {}
+
+
+def every_command(
+    home: Path, sim: SimServer, flags: list[str], env: dict[str, str], *, all_of_them: bool
+) -> list[Outcome]:
+    """The headless commands (human and JSON) on one real run of the crew; with
+    ``all_of_them`` false, the ones that send the token each way (kickoff, poll, inputs)."""
+    pairs = sim.sample_inputs(CREW).items()
+    inputs = [arg for key, value in pairs for arg in ("-i", f"{key}={value}")]
+
+    def run(*args: str) -> Outcome:
+        return run_process(home, *args, *flags, env=env)
+
+    started = run("kickoff", *inputs, "--watch", "--json")
+    assert started.code == ExitCode.OK, started.err
+    kickoff_id = json.loads(started.stdout.splitlines()[-1])["kickoff_id"]
+    outcomes = [started, run("status", kickoff_id, "--json"), run("doctor")]
+    if all_of_them:
+        outcomes += [
+            run("kickoff", *inputs, "--watch", "--exit-status"),
+            run("watch", kickoff_id, "--exit-status"),
+            run("status", kickoff_id),
+            run("track", str(uuid.uuid4())),
+            run("list"),
+            run("list", "--json"),
+            run("inputs"),
+            run("doctor", "--json"),
+        ]
+    for outcome in outcomes:
+        assert outcome.code in (ExitCode.OK, ExitCode.NOT_FOUND), outcome.err
+    return outcomes
+
+
+@pytest.mark.parametrize("source", ["env", "config", "flag"])
+def test_no_command_writes_the_token_anywhere(
+    canary_sim: SimServer, home: Path, source: str
+) -> None:
+    flags, env = token_source(canary_sim, home, source)
+    for outcome in every_command(home, canary_sim, flags, env, all_of_them=source == "env"):
+        assert_no_token(outcome.stdout, outcome.stderr)
+    assert_data_dir_clean(home)
+
+
+def test_debug_logs_hold_no_token(
+    canary_sim: SimServer, cli: Cli, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    for name in ("crewtui", "httpx", "httpcore", "uvicorn", "asyncio"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    cli.setenv("CREWAI_API_URL", canary_sim.crew_url(CREW))
+    cli.setenv("CREWAI_BEARER_TOKEN", CANARY)
+    inputs = [f"{key}={value}" for key, value in canary_sim.sample_inputs(CREW).items()]
+    started = cli("kickoff", *(arg for pair in inputs for arg in ("-i", pair)), "--watch")
+    assert started.code == ExitCode.OK, started.err
+    for args in (["status", started.out.split()[1]], ["inputs"], ["doctor"]):
+        outcome = cli(*args)
+        assert outcome.code == ExitCode.OK, outcome.err
+        assert_no_token(outcome.stdout, outcome.stderr)
+    assert any(record.name.startswith("httpcore") for record in caplog.records)
+    assert_no_token(caplog.text)
+    for record in caplog.records:
+        assert_no_token(repr(record.args), str(record.msg))
+
+
+@pytest.mark.parametrize("source", ["env", "config", "flag"])
+def test_an_unexpected_error_quoting_the_token_is_redacted(
+    canary_sim: SimServer, cli: Cli, home: Path, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    flags, env = token_source(canary_sim, home, source)
+    for name, value in env.items():
+        cli.setenv(name, value)
+
+    def explode(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError(f"connection string Bearer {CANARY} rejected")
+
+    monkeypatch.setattr(Store, "list_kickoffs", explode)
+    outcome = cli("list", *flags)
+    assert outcome.code == 1
+    assert "unexpected error" in outcome.err and "RuntimeError" in outcome.err
+    assert_no_token(outcome.stdout, outcome.stderr)
+
+
+def test_a_rejected_token_is_never_quoted(canary_sim: SimServer, home: Path) -> None:
+    wrong = "tok-WRONG-" + uuid.uuid4().hex
+    outcome = run_process(home, "inputs", "--url", canary_sim.crew_url(CREW), "--token", wrong)
+    assert outcome.code == ExitCode.TOKEN_REJECTED
+    assert "token" in outcome.err
+    assert wrong not in outcome.out + outcome.err
+
+
+@pytest.mark.parametrize("dialect", ["live", "documented"])
+def test_a_server_echoing_the_token_gets_it_nowhere(
+    hostile_crew: HostileCrew, cli: Cli, home: Path, dialect: str
+) -> None:
+    def crew(mode: str) -> list[str]:
+        return ["--url", hostile_crew.url(dialect, mode, "nul"), "--token", CANARY]
+
+    failures = [
+        cli("inputs", *crew("echo")),
+        cli("status", str(uuid.uuid4()), *crew("echo")),
+        cli("kickoff", "-i", "topic=x", *crew("echo")),
+        cli("doctor", *crew("echo")),
+    ]
+    for outcome in failures:
+        assert outcome.code == ExitCode.UNREACHABLE, outcome.err
+        assert "bad credentials" in outcome.out + outcome.err
+        assert_no_token(outcome.stdout, outcome.stderr)
+    echoed = [
+        cli("status", str(uuid.uuid4()), *crew("echo_ok")),
+        cli("status", str(uuid.uuid4()), "--json", *crew("echo_ok")),
+        cli("inputs", "--json", *crew("echo_ok")),
+    ]
+    for outcome in echoed:
+        assert outcome.code == ExitCode.OK, outcome.err
+        assert "you sent" in outcome.out
+        assert_no_token(outcome.stdout, outcome.stderr)
+    assert_data_dir_clean(home)
+
+
+def test_reprs_and_errors_hold_no_token() -> None:
+    profile = CrewProfile(name="c", url="https://c.example", token=SecretStr(CANARY))
+    config = Config(crews={"c": profile})
+    client = CrewClient(profile)
+    tracker = Tracker([profile], Store.in_memory(), PollSettings())
+    holders: list[object] = [
+        profile,
+        config,
+        client,
+        tracker,
+        tracker.crews,
+        profile.model_dump(),
+        config.model_dump(),
+    ]
+    for holder in holders:
+        assert_no_token(repr(holder), str(holder))
+    assert_no_token(profile.model_dump_json(), config.model_dump_json())
+    for error in (AuthError("The c crew rejected the token (HTTP 401)."), ApiError("x")):
+        assert_no_token(repr(error), str(error))
+
+
+@pytest.mark.parametrize(
+    ("file_mode", "dir_mode", "fix"), [(0o644, 0o700, "chmod 600"), (0o600, 0o755, "chmod 700")]
+)
+def test_a_token_file_others_can_read_is_refused_untouched(
+    home: Path, file_mode: int, dir_mode: int, fix: str
+) -> None:
+    text = f'[crews.c]\nurl = "https://c.example"\ntoken = "{CANARY}"\n'
+    file = write_config(home, text, file_mode=file_mode, dir_mode=dir_mode)
+    outcome = run_process(home, "list")
+    assert outcome.code == ExitCode.USAGE
+    assert fix in outcome.err and str(file) in outcome.err
+    assert len(outcome.err.strip().splitlines()) == 1
+    assert_no_token(outcome.stdout, outcome.stderr)
+    assert file.read_text(encoding="utf-8") == text
+    assert not (home / "data").exists()
+
+
+def test_plain_http_to_another_host_warns_before_sending(home: Path) -> None:
+    outcome = run_process(
+        home, "inputs", "--url", "http://example.invalid:9/", "--token", CANARY, timeout=60
+    )
+    assert outcome.code == ExitCode.UNREACHABLE
+    warning = outcome.err.find("plain http")
+    assert warning != -1, outcome.err
+    assert warning < outcome.err.find("Could not reach")
+    assert_no_token(outcome.stdout, outcome.stderr)
+
+
+def test_plain_http_to_loopback_does_not_warn(canary_sim: SimServer, home: Path) -> None:
+    outcome = run_process(home, "inputs", "--url", canary_sim.crew_url(CREW), "--token", CANARY)
+    assert outcome.code == ExitCode.OK, outcome.err
+    assert "plain http" not in outcome.err
