@@ -237,7 +237,7 @@ async def cmd_inputs(session: Session) -> int:
 async def cmd_kickoff(session: Session) -> int:
     args = session.args
     crew = session.crew()
-    inputs = unique_pairs(args.inputs, "input")
+    inputs = _filled(unique_pairs(args.inputs, "input"))
     meta = unique_pairs(args.meta, "meta")
     hooks = _webhook_urls(args.task_webhook, args.step_webhook, args.crew_webhook)
     tracker = session.tracker([crew], interval=args.interval)
@@ -358,6 +358,19 @@ async def cmd_doctor(session: Session) -> int:
 
 
 # -- shared pieces ----------------------------------------------------------------------------
+
+
+def _filled(inputs: dict[str, str]) -> dict[str, str]:
+    """Refuse an empty input here: the service treats it as missing, after a round trip."""
+    empty = [key for key, value in inputs.items() if not value.strip()]
+    if empty:
+        names = ", ".join(repr(inert_line(key, 60)) for key in empty)
+        raise ConfigError(
+            f"The input {names} is empty; give it a value (-i KEY=VALUE) or leave it out."
+            if len(empty) == 1
+            else f"The inputs {names} are empty; give them values (-i KEY=VALUE) or leave them out."
+        )
+    return inputs
 
 
 def _webhook_urls(task: str | None, step: str | None, crew: str | None) -> WebhookUrls | None:
