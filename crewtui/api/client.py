@@ -24,6 +24,7 @@ from crewtui.api.errors import (
     ApiError,
     AuthError,
     BadResponseError,
+    ConfigError,
     InputValidationError,
     KickoffUncertainError,
     NotFoundError,
@@ -47,6 +48,7 @@ from crewtui.api.http import (
 from crewtui.api.models import Observation
 from crewtui.api.profile import CrewProfile
 from crewtui.core.sanitize import inert_line
+from crewtui.core.validate import validate_kickoff_id
 
 __all__ = [
     "ClientPolicy",
@@ -74,6 +76,10 @@ class ResumeResult:
     message: str | None
     new_kickoff_id: str | None
     raw: Any = None
+
+
+# Real AMP tokens are long; shorter ones are test values not worth mangling bodies for.
+MIN_REDACTED_TOKEN = 8
 
 
 class CrewClient:
@@ -158,7 +164,10 @@ class CrewClient:
             kickoff_id = None
         if kickoff_id is None:
             raise self._kickoff_uncertain(f"HTTP {reply.status_code} without a kickoff id")
-        return kickoff_id
+        try:
+            return validate_kickoff_id(kickoff_id)
+        except ConfigError:
+            raise self._kickoff_uncertain("an answer whose kickoff id is not an id") from None
 
     async def status(self, kickoff_id: str) -> Observation:
         """One poll. 200 and 404 are both observations (404 is NOT_FOUND); the rest raises."""
@@ -248,9 +257,13 @@ class CrewClient:
         return self._redact(reply)
 
     def _redact(self, reply: Reply) -> Reply:
-        """The reply with any echo of the token blanked, so it reaches no message or store."""
+        """The reply with any echo of the token blanked, so it reaches no message or store.
+
+        Tokens shorter than ``MIN_REDACTED_TOKEN`` are left alone: blanking every "t" of a
+        body for a one-letter test token would destroy the answer, and no real token is short.
+        """
         token = self.profile.bearer()
-        if not token or token.encode() not in reply.body:
+        if not token or len(token) < MIN_REDACTED_TOKEN or token.encode() not in reply.body:
             return reply
         body = reply.body.replace(token.encode(), _REDACTED)
         return Reply(status_code=reply.status_code, headers=reply.headers, body=body)

@@ -54,6 +54,10 @@ UNCERTAIN_AFTER_CRASH = (
     "Check the crew's dashboard, then track its id with `t` or `crewtui track`."
 )
 
+UNEXPECTED_POLL_ERROR = (
+    "crewtui could not process the last answer (a bug, logged); it keeps polling."
+)
+
 # How long a crew whose token was rejected waits before one more try on its own.
 TOKEN_REJECTED_RETRY = 60.0
 
@@ -544,6 +548,10 @@ class Tracker:
         loop = asyncio.get_running_loop()
         try:
             await self._poll(schedule.kickoff_id, raise_errors=False, crew=crew)
+        except Exception:  # a bug must cost one poll, never the kickoff's tracking
+            log.exception("crewtui failed to process a poll of %s", schedule.kickoff_id)
+            schedule.failures += 1
+            await self._mark_poll_error(schedule.kickoff_id, UNEXPECTED_POLL_ERROR)
         finally:
             crew.gate.release()
             schedule.in_flight = False

@@ -234,3 +234,28 @@ async def test_an_attempt_cut_off_by_a_crash_becomes_may_have_started(
     assert "may have started" in (store.get_kickoff("local-old").error or "")
     # Another session may be sending this one right now: left alone.
     assert store.get_kickoff("local-new").submission is Submission.SENDING
+
+
+class _FlakyStore(Store):
+    """A real store whose first saves after a poll raise a bug-like error."""
+
+    failures_left = 2
+
+    def save_kickoff(self, kickoff):  # type: ignore[no-untyped-def]
+        if kickoff.state is RunState.RUNNING and self.failures_left:
+            self.failures_left -= 1
+            raise RuntimeError("a bug in the store")
+        return super().save_kickoff(kickoff)
+
+
+async def test_an_unexpected_error_costs_one_poll_not_the_kickoff(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    flaky = _FlakyStore.open(tmp_path / "flaky.sqlite3")
+    async with Tracker([profile(sim, "content")], flaky, FAST) as tracker:
+        run = await tracker.kickoff("content", sim.sample_inputs("content"))
+        await wait_until(tracker, lambda: tracker.get(run.kickoff_id).is_terminal)
+    assert flaky.failures_left == 0
+    assert tracker.get(run.kickoff_id).state is RunState.COMPLETED
+    assert flaky.get_kickoff(run.kickoff_id).state is RunState.COMPLETED
+    flaky.close()
