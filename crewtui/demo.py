@@ -18,11 +18,11 @@ from pydantic import SecretStr
 
 from crewtui.api.errors import CrewtuiError
 from crewtui.api.profile import CrewProfile
-from crewtui.config import Config, PollSettings, resolve_paths, write_config
+from crewtui.config import Config, PollSettings, WebhookSettings, resolve_paths, write_config
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker
 from crewtui.sim import SimOptions, SimServer
-from crewtui.ui.app import CrewtuiApp
+from crewtui.ui.app import CrewtuiApp, webhook_receiver
 
 # (crew, extra inputs): the research run is told to fail, to show what failure looks like.
 DEMO_RUNS: tuple[tuple[str, dict[str, str]], ...] = (
@@ -37,7 +37,10 @@ class DemoApp(CrewtuiApp):
     """The app, plus a few kickoffs launched once the tracker runs."""
 
     def __init__(self, sim: SimServer, tracker: Tracker, config: Config, home: Path) -> None:
-        super().__init__(tracker, config, resolve_paths(home))
+        paths = resolve_paths(home)
+        super().__init__(
+            tracker, config, paths, receiver=webhook_receiver(tracker, config, paths, None, None)
+        )
         self.sim = sim
         self.sub_title = f"demo · simulator on {sim.base_url}"
 
@@ -59,12 +62,20 @@ class DemoApp(CrewtuiApp):
 
 
 def demo_config(sim: SimServer) -> Config:
-    """A config naming the simulator's crews, with its token and brisk polling."""
+    """A config naming the simulator's crews, with its token, brisk polling and webhooks.
+
+    The webhook receiver on a free loopback port lets the demo show pushed steps and every
+    task, as a real setup with ``--webhooks`` does.
+    """
     crews = {
         name: CrewProfile(name=name, url=sim.crew_url(name), token=SecretStr(sim.options.token))
         for name in sim.CREWS
     }
-    return Config(crews=crews, poll=PollSettings(min_interval=0.5, max_interval=5.0))
+    return Config(
+        crews=crews,
+        poll=PollSettings(min_interval=0.5, max_interval=5.0),
+        webhooks=WebhookSettings(listen="127.0.0.1:0"),
+    )
 
 
 def run_demo(

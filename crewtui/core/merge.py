@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from crewtui.api.models import (
     Kickoff,
     Observation,
+    Progress,
     RunState,
     TaskResult,
     TaskState,
@@ -140,6 +141,11 @@ def apply_observation(
     ):
         execution_time = obs.execution_time
 
+    progress = obs.progress if obs.progress is not None else kickoff.progress
+    if state is RunState.COMPLETED and progress is not None and progress.total is not None:
+        # A run that completed did all its tasks, even when a push said so before a poll.
+        progress = Progress(completed=progress.total, total=progress.total)
+
     update = {
         "state": state,
         "not_found_since": not_found_since,
@@ -150,7 +156,7 @@ def apply_observation(
         "started_at": started_at,
         "finished_at": finished_at,
         "execution_time": execution_time,
-        "progress": obs.progress if obs.progress is not None else kickoff.progress,
+        "progress": progress,
         "output": obs.output if obs.output is not None else kickoff.output,
         "output_json": obs.output_json if obs.output_json is not None else kickoff.output_json,
         "message": obs.message if obs.source == "poll" and obs.state else kickoff.message,

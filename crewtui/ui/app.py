@@ -194,7 +194,7 @@ def _open_store(paths: Paths, notes: list[str]) -> Store:
         return Store.in_memory()
 
 
-def _receiver(
+def webhook_receiver(
     tracker: Tracker, config: Config, paths: Paths, listen: str | None, public_url: str | None
 ) -> WebhookReceiver | None:
     """The webhook receiver when asked for on the command line or in the config."""
@@ -229,7 +229,7 @@ def build_app(
     notes: list[str] = []
     store = _open_store(paths, notes)
     tracker = Tracker(crews, store, config.poll)
-    receiver = _receiver(tracker, config, paths, webhooks_listen, public_url)
+    receiver = webhook_receiver(tracker, config, paths, webhooks_listen, public_url)
     return CrewtuiApp(tracker, config, paths, receiver=receiver, startup_notes=notes)
 
 

@@ -1,0 +1,72 @@
+"""The merge rules on their own: pure functions, no I/O."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from crewtui.api.models import Kickoff, Observation, Progress, RunState
+from crewtui.core.merge import apply_observation
+
+T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+def test_a_push_that_completes_the_run_completes_its_progress() -> None:
+    running = apply_observation(
+        Kickoff(kickoff_id="k", crew="c", created_at=T0, updated_at=T0),
+        Observation(
+            kickoff_id="k",
+            observed_at=T0,
+            state=RunState.RUNNING,
+            progress=Progress(completed=1, total=2),
+        ),
+    )
+    done = apply_observation(
+        running,
+        Observation(
+            kickoff_id="k",
+            observed_at=T0 + timedelta(seconds=5),
+            source="webhook",
+            state=RunState.COMPLETED,
+            output="all done",
+        ),
+    )
+    assert done.state is RunState.COMPLETED
+    assert done.progress == Progress(completed=2, total=2)
+    assert done.finished_at == T0 + timedelta(seconds=5)
+
+
+def test_a_terminal_state_is_final_against_a_stale_poll() -> None:
+    done = apply_observation(
+        Kickoff(kickoff_id="k", crew="c", created_at=T0, updated_at=T0),
+        Observation(kickoff_id="k", observed_at=T0, source="webhook", state=RunState.COMPLETED),
+    )
+    stale = apply_observation(
+        done,
+        Observation(kickoff_id="k", observed_at=T0, state=RunState.RUNNING, current_task="x"),
+    )
+    assert stale.state is RunState.COMPLETED
+    assert stale.current_task is None
+
+
+def test_not_found_turns_lost_only_after_the_grace() -> None:
+    kickoff = Kickoff(kickoff_id="k", crew="c", created_at=T0, updated_at=T0)
+    grace = timedelta(minutes=5)
+    first = apply_observation(
+        kickoff,
+        Observation(kickoff_id="k", observed_at=T0, state=RunState.NOT_FOUND),
+        grace=grace,
+    )
+    assert first.state is RunState.NOT_FOUND
+    later = apply_observation(
+        first,
+        Observation(kickoff_id="k", observed_at=T0 + grace, state=RunState.NOT_FOUND),
+        grace=grace,
+    )
+    assert later.state is RunState.LOST
+    assert later.error and "lost" in later.error
+
+
+def test_nothing_new_returns_the_same_kickoff() -> None:
+    kickoff = Kickoff(kickoff_id="k", crew="c", created_at=T0, updated_at=T0)
+    observation = Observation(kickoff_id="k", observed_at=T0 + timedelta(seconds=1))
+    assert apply_observation(kickoff, observation) is kickoff
