@@ -1,4 +1,4 @@
-"""Export one kickoff as Markdown (to read) and JSON (to process).
+"""Export one kickoff as Markdown (to read) and JSON (to process), or its output as text.
 
 No Textual here, so the CLI may use it too. Kickoffs never hold a token, so neither does an
 export. Text from the API is made inert in the Markdown (people ``cat`` it in a terminal);
@@ -11,11 +11,14 @@ import json
 import os
 import re
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from crewtui.api.models import Kickoff, Step
 from crewtui.core.format import format_duration
 from crewtui.core.sanitize import inert, inert_line
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def export_directory(data_dir: Path, cwd: Path | None = None) -> Path:
@@ -70,10 +73,29 @@ def kickoff_markdown(kickoff: Kickoff, steps: Sequence[Step] = ()) -> str:
 
 
 def kickoff_json(kickoff: Kickoff, steps: Sequence[Step] = ()) -> str:
-    """The full record crewtui keeps, with its steps, as indented JSON."""
-    record = kickoff.model_dump(mode="json")
-    record["steps"] = [step.model_dump(mode="json") for step in steps]
-    return json.dumps(record, indent=2, ensure_ascii=False)
+    """The full record crewtui keeps, with its steps, as indented JSON.
+
+    A lone surrogate (valid in JSON, unencodable in UTF-8) is written as its ``\\u``
+    escape, so the file is UTF-8 and reads back to the very same strings.
+    """
+    # Pydantic's JSON mode raises on a lone surrogate: dump Python values, dates by hand.
+    record = kickoff.model_dump()
+    record["steps"] = [step.model_dump() for step in steps]
+    text = json.dumps(record, indent=2, ensure_ascii=False, default=_iso_or_str)
+    return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def encodable(text: str) -> str:
+    """The text as received, but encodable as UTF-8: lone surrogates become U+FFFD.
+
+    For raw text leaving the app (the clipboard): ``str.encode`` raises on a lone
+    surrogate, which a JSON answer may legally carry.
+    """
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def _iso_or_str(value: object) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 def export_kickoff(kickoff: Kickoff, steps: Sequence[Step], directory: Path) -> tuple[Path, Path]:

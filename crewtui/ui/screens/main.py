@@ -28,7 +28,7 @@ from crewtui.core.format import format_duration
 from crewtui.core.sanitize import inert_line
 from crewtui.core.tracker import CrewHealth, Tracker
 from crewtui.ui.bindings import main_bindings
-from crewtui.ui.export import export_kickoff
+from crewtui.ui.export import encodable, export_kickoff
 from crewtui.ui.memory import FormMemory
 from crewtui.ui.screens.help import HelpScreen
 from crewtui.ui.screens.kickoff_form import KickoffForm
@@ -474,7 +474,7 @@ class MainScreen(Screen[None]):
         if not text:
             self.notify("There is no output to copy yet.", timeout=3)
             return
-        self.app.copy_to_clipboard(text)
+        self.app.copy_to_clipboard(encodable(text))
         self.notify(f"Copied {len(text):,} characters to the clipboard.", timeout=3)
 
     def action_export(self) -> None:
