@@ -21,6 +21,7 @@ from textual.events import Resize
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
+from textual.widgets.data_table import RowKey
 
 from crewtui.api.errors import CrewtuiError, InputValidationError
 from crewtui.api.models import Kickoff, KickoffSummary, RunState, Step, Submission
@@ -317,7 +318,10 @@ class MainScreen(Screen[None]):
 
     @on(DataTable.RowHighlighted, "#kickoffs")
     def highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self._select(event.row_key.value)
+        # An empty list highlights row -1 with no key (up, pagedown, G on no rows).
+        row_key: RowKey | None = event.row_key
+        if row_key is not None:
+            self._select(row_key.value)
 
     @on(DataTable.RowSelected, "#kickoffs")
     def action_focus_detail(self) -> None:
