@@ -213,13 +213,18 @@ def test_server_errors_reach_stderr_inert(
 
 
 @pytest.mark.parametrize("entry", [*CORPUS, EVERYTHING], ids=lambda e: e.name)
-def test_a_hostile_kickoff_id_is_printed_inert(
+def test_a_hostile_kickoff_id_is_refused_and_never_printed(
     hostile_crew: HostileCrew, cli: Cli, entry: Entry
 ) -> None:
+    """An id that is not an id is an unusable answer: the run may have started (exit 6),
+    the attempt is kept as "may have started", and nothing of the id reaches the terminal."""
     url = hostile_crew.url("live", "badid", entry.name)
     started = cli("kickoff", "-i", "topic=x", "--url", url, "--token", TOKEN)
-    check_human(started, entry, visible=True)
-    check_human(cli("list"), entry, visible=False)
+    check_human(started, entry, visible=False, code=ExitCode.UNREACHABLE)
+    assert "may have started" in started.err
+    listed = cli("list", "--json")
+    rows = json.loads(listed.out)
+    assert [row["submission"] for row in rows] == ["uncertain"]
 
 
 # -- a real process: the bytes a terminal would get -------------------------------------------
