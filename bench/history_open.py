@@ -1,0 +1,503 @@
+"""History open: 10,000 kickoffs must open as fast as an empty history and scroll smoothly.
+
+Builds three stores in a temporary directory: an empty one (the floor for opening), one of
+a single page of kickoffs (``--page-kickoffs``, the floor for scrolling: the same rows and
+details, no paging) and one of ``--kickoffs`` kickoffs. Kickoffs are spread over the
+simulator's four crews, in realistic states, each with its tasks' outputs (the simulator's
+texts, a few KB per kickoff), steps and a raw payload. For each store, the real app (no
+crews configured, so nothing is polled) is started headless at ``--size`` on a driver that
+renders every frame to terminal bytes like a real terminal and throws them away, and the
+script measures:
+
+- **first paint**: from starting the app to the first frame painted after the first page of
+  the list is in the table (for the empty store: after the empty page is in), as wall time
+  and as CPU time of the process (all threads: less sensitive to busy neighbours);
+- **detail ready**: to the first frame after the selected kickoff's detail (read from the
+  store, its output rendered) is shown; the empty store has no detail, so its first paint;
+- **peak memory**: Python allocations (tracemalloc) from starting the app to detail ready,
+  in separate runs so that tracing does not slow the timed ones;
+- **scroll** (page and full stores): ``--steps`` presses of ``down`` (each moves the cursor
+  one row and shows that kickoff's detail), a tenth as many of ``pagedown``, and ``--pages``
+  presses of ``ctrl+end``, each of which jumps to the last loaded row and so pages the next
+  rows in (waiting for them); per step, wall time (until the app is idle again: what a user
+  waits, Pilot's idle detection included) and CPU time.
+
+Each open measure is the median of ``--runs`` runs, each scroll measure the median of every
+step of ``--runs`` // 2 runs; the stores are opened in turn so that a busy neighbour slows
+them alike. Prints a Markdown table and the machine.
+
+    .venv/bin/python bench/history_open.py                       # 10,000 kickoffs, 5 runs
+    .venv/bin/python bench/history_open.py --kickoffs 2000 --runs 3 --steps 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import textual
+from textual.drivers import headless_driver
+from textual.drivers.headless_driver import HeadlessDriver
+from textual.message import Message
+from textual.pilot import Pilot
+from textual.worker import Worker, WorkerCancelled, WorkerState
+
+from crewtui.api.models import Kickoff, Progress, RunState, Step, TaskResult, TaskState
+from crewtui.config import Config, resolve_paths
+from crewtui.core.store import Store
+from crewtui.core.tracker import Tracker
+from crewtui.sim.crews import CREWS
+from crewtui.ui.app import CrewtuiApp
+
+# States of a history that has been used for a while: mostly finished runs.
+STATE_WEIGHTS: dict[RunState, int] = {
+    RunState.COMPLETED: 80,
+    RunState.FAILED: 10,
+    RunState.CANCELLED: 3,
+    RunState.LOST: 2,
+    RunState.RUNNING: 3,
+    RunState.PENDING: 2,
+}
+OPEN_TIMEOUT = 60.0
+
+
+# -- the history -----------------------------------------------------------------------------
+
+
+def make_kickoff(rng: random.Random, number: int, now: datetime) -> tuple[Kickoff, list[Step]]:
+    """One realistic kickoff of one of the simulator's crews, and a few agent steps."""
+    crew = rng.choice(sorted(CREWS))
+    spec = CREWS[crew]
+    state = rng.choices(list(STATE_WEIGHTS), weights=list(STATE_WEIGHTS.values()))[0]
+    created = now - timedelta(minutes=number * 7 + rng.randint(0, 5))
+    done = len(spec.tasks) if state is RunState.COMPLETED else rng.randint(0, len(spec.tasks) - 1)
+    tasks: list[TaskResult] = []
+    moment = created + timedelta(seconds=2)
+    for task in spec.tasks[:done]:
+        took = task.duration * rng.uniform(0.7, 1.3)
+        tasks.append(
+            TaskResult(
+                task_id=task.task_id,
+                agent=task.agent,
+                output=task.render(spec.sample_inputs),
+                execution_time=took,
+                state=TaskState.COMPLETED,
+                started_at=moment,
+                finished_at=moment + timedelta(seconds=took),
+            )
+        )
+        moment += timedelta(seconds=took)
+    finished = state.is_terminal
+    output = (
+        "\n\n".join(task.output or "" for task in tasks) if state is RunState.COMPLETED else None
+    )
+    kickoff = Kickoff(
+        kickoff_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        crew=crew,
+        state=state,
+        created_at=created,
+        updated_at=moment,
+        started_at=created + timedelta(seconds=1),
+        finished_at=moment if finished else None,
+        progress=Progress(completed=done, total=len(spec.tasks)),
+        current_task=None if finished else spec.tasks[done].task_id,
+        current_agent=None if finished else spec.tasks[done].agent,
+        output=output,
+        tasks=tasks,
+        error=spec.error if state is RunState.FAILED else None,
+        execution_time=(moment - created).total_seconds() if finished else None,
+        inputs=dict(spec.sample_inputs),
+        meta={"requestId": f"bench-{number}"},
+        raw={"state": state.value.upper(), "result": output, "events_count": len(tasks) * 4},
+    )
+    steps = [
+        Step(
+            kickoff_id=kickoff.kickoff_id,
+            received_at=created + timedelta(seconds=index + 1),
+            thought=f"Working on {spec.tasks[min(index, len(spec.tasks) - 1)].task_id}",
+            tool="search",
+            tool_input=spec.sample_inputs[spec.inputs[0]],
+            result="found 12 results",
+            sequence=index,
+            raw={"index": index},
+        )
+        for index in range(rng.randint(0, 4))
+    ]
+    return kickoff, steps
+
+
+def make_history(path: Path, count: int, seed: int = 20261123) -> None:
+    """A store of ``count`` kickoffs (an empty store for 0)."""
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    store = Store.open(path)
+    try:
+        for number in range(count):
+            kickoff, steps = make_kickoff(rng, number, now)
+            store.save_kickoff(kickoff)
+            if steps:
+                store.add_steps(steps)
+    finally:
+        store.close()
+
+
+# -- the app, rendering to nowhere -----------------------------------------------------------
+
+
+class RenderingDriver(HeadlessDriver):
+    """Headless input and size, but every frame is rendered to terminal bytes (discarded):
+    Textual skips that work for a driver that says it is headless."""
+
+    @property
+    def is_headless(self) -> bool:
+        return False
+
+    def write(self, data: str) -> None:
+        """A real terminal would get ``data``; the benchmark only needs it produced."""
+
+
+@contextmanager
+def rendering_driver() -> Iterator[None]:
+    """Make ``App.run_test`` use ``RenderingDriver`` instead of the do-nothing one."""
+    original = headless_driver.HeadlessDriver
+    headless_driver.HeadlessDriver = RenderingDriver  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        headless_driver.HeadlessDriver = original  # type: ignore[misc]
+
+
+@dataclass
+class Milestones:
+    """When the first page and the first detail were in, and the frames after them."""
+
+    started: float = field(default_factory=time.perf_counter)
+    started_cpu: float = field(default_factory=time.process_time)
+    first_paint_cpu: float | None = None
+    page_in: float | None = None
+    detail_in: float | None = None
+    first_paint: float | None = None
+    detail_paint: float | None = None
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    expect_detail: bool = True
+
+    def hook(self, message: Message) -> None:
+        """Sees every message: a page or detail worker that succeeded is a milestone."""
+        if not isinstance(message, Worker.StateChanged) or message.state != WorkerState.SUCCESS:
+            return
+        group = message.worker.group
+        if group == "page" and self.page_in is None:
+            self.page_in = time.perf_counter()
+        elif group == "detail" and self.detail_in is None:
+            self.detail_in = time.perf_counter()
+
+    def painted(self) -> None:
+        """A frame was rendered: the first after each milestone is the one that shows it."""
+        now = time.perf_counter()
+        if self.page_in is not None and self.first_paint is None:
+            self.first_paint = now
+            self.first_paint_cpu = time.process_time()
+        if self.detail_in is not None and self.detail_paint is None:
+            self.detail_paint = now
+        if self.first_paint is not None and (self.detail_paint or not self.expect_detail):
+            self.ready.set()
+
+
+class BenchApp(CrewtuiApp):
+    """The app, reporting each frame it rendered to the milestones."""
+
+    milestones: Milestones | None = None
+
+    def post_display_hook(self) -> None:
+        if self.milestones is not None:
+            self.milestones.painted()
+
+
+def new_app(store: Store, home: Path) -> BenchApp:
+    """The app over ``store`` with no crews (nothing polls) and nothing saved at home."""
+    return BenchApp(Tracker([], store), Config(), resolve_paths(home))
+
+
+@dataclass
+class OpenTimes:
+    first_paint: float
+    first_paint_cpu: float
+    detail_ready: float
+    peak_bytes: int = 0
+
+
+async def open_once(
+    store_path: Path, home: Path, size: tuple[int, int], *, trace: bool
+) -> OpenTimes:
+    """Start the app on the store until its list and detail are painted; close it."""
+    store = Store.open(store_path)
+    try:
+        has_rows = store.count_kickoffs(archived=None) > 0
+        if trace:
+            tracemalloc.start()
+        milestones = Milestones(expect_detail=has_rows)
+        app = new_app(store, home)
+        app.milestones = milestones
+        async with app.run_test(size=size, message_hook=milestones.hook):
+            await asyncio.wait_for(milestones.ready.wait(), OPEN_TIMEOUT)
+            peak = tracemalloc.get_traced_memory()[1] if trace else 0
+        if trace:
+            tracemalloc.stop()
+    finally:
+        store.close()
+    assert milestones.first_paint is not None and milestones.first_paint_cpu is not None
+    first = milestones.first_paint - milestones.started
+    first_cpu = milestones.first_paint_cpu - milestones.started_cpu
+    ready = (milestones.detail_paint or milestones.first_paint) - milestones.started
+    return OpenTimes(first, first_cpu, ready, peak)
+
+
+# -- scrolling -------------------------------------------------------------------------------
+
+
+@dataclass
+class StepTimes:
+    """Per-step wall and CPU seconds of one kind of scroll."""
+
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+    def add(self, wall: float, cpu: float) -> None:
+        self.wall.append(wall)
+        self.cpu.append(cpu)
+
+
+async def workers_done(app: CrewtuiApp) -> None:
+    """Wait for the app's workers; one cancelled by a newer one (exclusive) is fine."""
+    while True:
+        try:
+            await app.workers.wait_for_complete()
+        except WorkerCancelled:
+            continue
+        return
+
+
+async def timed_presses(
+    pilot: Pilot[int], key: str, count: int, times: StepTimes, *, settle: bool = False
+) -> None:
+    """Press ``key`` ``count`` times, timing each press (and, with ``settle``, its workers)."""
+    app = pilot.app
+    assert isinstance(app, CrewtuiApp)
+    for _ in range(count):
+        wall, cpu = time.perf_counter(), time.process_time()
+        await pilot.press(key)
+        if settle:
+            await workers_done(app)
+            await pilot.pause()
+        times.add(time.perf_counter() - wall, time.process_time() - cpu)
+
+
+@dataclass
+class ScrollTimes:
+    down: StepTimes = field(default_factory=StepTimes)
+    pagedown: StepTimes = field(default_factory=StepTimes)
+    paging: StepTimes = field(default_factory=StepTimes)
+    rows_loaded: int = 0
+
+
+async def scroll_once(
+    store_path: Path, home: Path, size: tuple[int, int], steps: int, pages: int, into: ScrollTimes
+) -> None:
+    """Open the app, then scroll down row by row, page by page, and to the end page by page."""
+    store = Store.open(store_path)
+    try:
+        has_rows = store.count_kickoffs(archived=None) > 0
+        app = new_app(store, home)
+        milestones = Milestones(expect_detail=has_rows)
+        app.milestones = milestones
+        async with app.run_test(size=size, message_hook=milestones.hook) as pilot:
+            await asyncio.wait_for(milestones.ready.wait(), OPEN_TIMEOUT)
+            await timed_presses(pilot, "down", steps, into.down)
+            await timed_presses(pilot, "pagedown", max(steps // 10, 1), into.pagedown)
+            await timed_presses(pilot, "ctrl+end", pages, into.paging, settle=True)
+            into.rows_loaded = app.main.kickoffs.row_count
+    finally:
+        store.close()
+
+
+# -- report ----------------------------------------------------------------------------------
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def ratio(value: float, floor: float) -> str:
+    return f"{value / floor:.2f}×" if floor > 0 else "—"
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(int(len(ordered) * fraction), len(ordered) - 1)]
+
+
+def machine() -> str:
+    """CPU model, cores, Python and Textual versions, date."""
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return (
+        f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"Textual {textual.__version__}, {datetime.now(UTC).date().isoformat()}"
+    )
+
+
+def row(measure: str, cells: Sequence[str], ratios: Sequence[str]) -> str:
+    return "| " + " | ".join([measure, *cells, *ratios]) + " |"
+
+
+def open_rows(opens: dict[str, list[OpenTimes]], memory: dict[str, OpenTimes]) -> list[str]:
+    """Open measures of the three stores, and full/empty, full/page ratios."""
+    rows = []
+    picks: list[tuple[str, Callable[[OpenTimes], float], Callable[[float], str]]] = [
+        ("open: first paint, list in (wall)", lambda r: r.first_paint, ms),
+        ("open: first paint, list in (CPU)", lambda r: r.first_paint_cpu, ms),
+        ("open: detail of the first kickoff painted (wall)", lambda r: r.detail_ready, ms),
+    ]
+    for measure, pick, show in picks:
+        medians = {
+            name: statistics.median(pick(run) for run in runs) for name, runs in opens.items()
+        }
+        rows.append(row(measure, [show(v) for v in medians.values()], ratios(medians)))
+    peaks = {name: float(run.peak_bytes) for name, run in memory.items()}
+    rows.append(row("open: peak Python memory", [mib(v) for v in peaks.values()], ratios(peaks)))
+    return rows
+
+
+def mib(value: float) -> str:
+    return f"{value / 2**20:.1f} MiB"
+
+
+def ratios(values: dict[str, float]) -> list[str]:
+    """full / empty and full / page (``—`` where there is no floor)."""
+    full = values["full"]
+    return [ratio(full, values[floor]) if floor in values else "—" for floor in ("empty", "page")]
+
+
+def step_rows(
+    name: str, scrolls: dict[str, ScrollTimes], pick: Callable[[ScrollTimes], StepTimes]
+) -> list[str]:
+    """Scroll measures of the page and full stores (the empty store cannot scroll)."""
+    page, full = pick(scrolls["page"]), pick(scrolls["full"])
+    wall = {"page": statistics.median(page.wall), "full": statistics.median(full.wall)}
+    cpu = {"page": statistics.median(page.cpu), "full": statistics.median(full.cpu)}
+    tail = f"{ms(percentile(full.wall, 0.95))} / {ms(max(full.wall))}"
+    return [
+        row(
+            f"{name}: wall per step (full: p95 / max {tail})",
+            ["", ms(wall["page"]), ms(wall["full"])],
+            ratios(wall),
+        ),
+        row(f"{name}: CPU per step", ["", ms(cpu["page"]), ms(cpu["full"])], ratios(cpu)),
+    ]
+
+
+def report(
+    options: argparse.Namespace,
+    opens: dict[str, list[OpenTimes]],
+    memory: dict[str, OpenTimes],
+    scrolls: dict[str, ScrollTimes],
+) -> str:
+    full = f"{options.kickoffs:,} kickoffs"
+    loaded = [f"{scrolls[name].rows_loaded:,}" for name in ("page", "full")]
+    lines = [
+        f"History open and scroll ({options.size[0]}x{options.size[1]}; open: median of "
+        f"{options.runs} runs; scroll: median of every step)",
+        "",
+        f"| measure | empty | {options.page_kickoffs} kickoffs | {full} "
+        "| full / empty | full / page |",
+        "| --- | --- | --- | --- | --- | --- |",
+        *open_rows(opens, memory),
+        *step_rows(f"scroll `down` ×{options.steps}", scrolls, lambda s: s.down),
+        *step_rows("scroll `pagedown`", scrolls, lambda s: s.pagedown),
+        *step_rows("scroll `ctrl+end`, next page in", scrolls, lambda s: s.paging),
+        row("rows in the list after scrolling", ["", *loaded], ["", ""]),
+        "",
+        f"Machine: {machine()}",
+    ]
+    return "\n".join(lines)
+
+
+# -- main ------------------------------------------------------------------------------------
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--kickoffs", type=int, default=10_000, help="kickoffs in the full store")
+    parser.add_argument(
+        "--page-kickoffs", type=int, default=200, help="kickoffs in the one-page store"
+    )
+    parser.add_argument("--runs", type=int, default=5, help="runs per open measure (median)")
+    parser.add_argument("--steps", type=int, default=300, help="presses of down per scroll run")
+    parser.add_argument("--pages", type=int, default=10, help="presses of ctrl+end per scroll run")
+    parser.add_argument("--size", type=size_arg, default=(120, 40), help="WIDTHxHEIGHT")
+    return parser.parse_args(argv)
+
+
+def size_arg(value: str) -> tuple[int, int]:
+    width, _, height = value.partition("x")
+    return int(width), int(height)
+
+
+async def measure(options: argparse.Namespace, stores: dict[str, Path], home: Path) -> str:
+    opens: dict[str, list[OpenTimes]] = {name: [] for name in stores}
+    for _ in range(options.runs):
+        for name, path in stores.items():
+            opens[name].append(await open_once(path, home, options.size, trace=False))
+    memory = {
+        name: await open_once(path, home, options.size, trace=True) for name, path in stores.items()
+    }
+    scrolls = {name: ScrollTimes() for name in ("page", "full")}
+    for _ in range(max(options.runs // 2, 1)):
+        for name, times in scrolls.items():
+            await scroll_once(stores[name], home, options.size, options.steps, options.pages, times)
+    return report(options, opens, memory, scrolls)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse(sys.argv[1:] if argv is None else argv)
+    counts = {"empty": 0, "page": options.page_kickoffs, "full": options.kickoffs}
+    with tempfile.TemporaryDirectory(prefix="crewtui-bench-") as tmp:
+        root = Path(tmp)
+        stores = {name: root / f"{name}.sqlite3" for name in counts}
+        started = time.perf_counter()
+        for name, count in counts.items():
+            make_history(stores[name], count)
+        print(
+            f"built the stores ({stores['full'].stat().st_size / 2**20:.0f} MiB for "
+            f"{options.kickoffs:,} kickoffs) in {time.perf_counter() - started:.0f} s",
+            file=sys.stderr,
+        )
+        home = root / "home"
+        home.mkdir()
+        with rendering_driver():
+            table = asyncio.run(measure(options, stores, home))
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
