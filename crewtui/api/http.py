@@ -17,6 +17,7 @@ import asyncio
 import functools
 import html
 import math
+import os
 import random
 import re
 import ssl
@@ -103,9 +104,16 @@ class BadBody(Exception):
         self.reason = reason
 
 
-@functools.cache
 def tls_context() -> ssl.SSLContext:
-    """One verified TLS context for every crew: loading the CA store costs ~75 ms each time."""
+    """One verified TLS context for every crew: loading the CA store costs ~75 ms each time.
+
+    Keyed on SSL_CERT_FILE and SSL_CERT_DIR, so a change of trusted CAs is honoured.
+    """
+    return _tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
+@functools.cache
+def _tls_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
     return ssl.create_default_context()
 
 

@@ -94,15 +94,19 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         faults=args.fault or FaultSettings(),
     )
+    # Before the banner: whoever reads it may send SIGTERM at once.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
     server = SimServer(options, host=args.host, port=args.port)
     try:
         server.start()
     except RuntimeError as exc:
         print(f"crewtui sim: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        server.stop()
+        return 0
     print(_banner(server), flush=True)
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.wait()
     except KeyboardInterrupt:
