@@ -234,7 +234,10 @@ class KickoffDetail(Widget):
         self._step_keys: set[str] = set()
         self._step_count = 0
         self._raw_shown: object = None
+        # Output and Raw are rendered only while visible: Markdown is the costly part, and
+        # moving the cursor through the list must not render every row's output.
         self._raw_dirty = False
+        self._output_dirty = False
         self._header = Text()
 
     def compose(self) -> ComposeResult:
@@ -278,10 +281,13 @@ class KickoffDetail(Widget):
         self._show_header()
         self._show_timeline()
         if changed:
-            self._show_output()
+            self._output_dirty = True
             self._show_inputs()
             self._raw_dirty = True
-        if self._raw_dirty and self._active_tab() == "raw":
+        active = self._active_tab()
+        if self._output_dirty and active == "output":
+            self._show_output()
+        if self._raw_dirty and active == "raw":
             self._show_raw()
 
     def add_steps(self, steps: Sequence[Step]) -> None:
@@ -305,6 +311,8 @@ class KickoffDetail(Widget):
 
     def shown_output(self) -> str | None:
         """The text the Output tab shows, as received (for copy and export)."""
+        if self._output_dirty:
+            self._show_output()
         return self.query_one("#detail-output", OutputView).raw_text
 
     def focus_tab(self, tab_id: str) -> None:
@@ -312,6 +320,8 @@ class KickoffDetail(Widget):
         if tab_id not in TAB_IDS:
             return
         self.query_one(TabbedContent).active = tab_id
+        if tab_id == "output" and self._output_dirty:
+            self._show_output()
         target = {
             "tasks": "#timeline-rows",
             "output": "#output-text" if self._output_mode() == "text" else "#output-markdown",
@@ -360,6 +370,7 @@ class KickoffDetail(Widget):
         return next((task for task in tasks if task.task_id == task_id), None)
 
     def _show_output(self) -> None:
+        self._output_dirty = False
         view = self.query_one("#detail-output", OutputView)
         kickoff = self._kickoff
         if kickoff is None:
@@ -441,6 +452,8 @@ class KickoffDetail(Widget):
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "raw" and self._raw_dirty:
             self._show_raw()
+        elif event.pane.id == "output" and self._output_dirty:
+            self._show_output()
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         # Moving through task rows is local to the Gantt; the app needs no word of it.
