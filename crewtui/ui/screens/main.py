@@ -132,33 +132,26 @@ class MainScreen(Screen[None]):
         self._steps: list[Step] = []
         self._remembered: dict[str, dict[str, str]] = {}
         self._opened_at = utcnow()
+        # Held, not queried: a worker or timer finishing while the screen is being torn
+        # down must not fail to find its widgets.
+        self.status = StatusLine(tz=tz, id="status")
+        self.kickoffs = KickoffList(tz=tz, id="kickoffs")
+        self.detail = KickoffDetail(id="detail")
 
     # -- layout --------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield StatusLine(tz=self.tz, id="status")
+        yield self.status
         with Container(id="panes"):
             with Container(id="list-pane"):
-                yield KickoffList(tz=self.tz, id="kickoffs")
+                yield self.kickoffs
                 yield Static(
                     "No kickoffs yet. Press n to start one, or t to track an id.",
                     id="empty",
                     markup=False,
                 )
-            yield KickoffDetail(id="detail")
+            yield self.detail
         yield Footer()
-
-    @property
-    def kickoffs(self) -> KickoffList:
-        return self.query_one("#kickoffs", KickoffList)
-
-    @property
-    def detail(self) -> KickoffDetail:
-        return self.query_one("#detail", KickoffDetail)
-
-    @property
-    def status(self) -> StatusLine:
-        return self.query_one("#status", StatusLine)
 
     @property
     def selected(self) -> Kickoff | None:
