@@ -304,3 +304,17 @@ async def test_a_long_history_is_paged_in_as_you_scroll(make_app: AppFactory) ->
             await settle(pilot, lambda loaded=loaded: screen.kickoffs.row_count == loaded)
         assert not screen.kickoffs.has_more
         assert screen.rows()[-1].kickoff_id.startswith("00000000")
+
+
+async def test_moving_in_an_empty_list_does_nothing(make_app: AppFactory) -> None:
+    """An empty list highlights row -1 with no key: up, pagedown, G, ctrl+end must not crash."""
+    app = make_app([])
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = main_screen(pilot)
+        await pilot.pause()
+        for key in ("up", "down", "pagedown", "pageup", "G", "ctrl+end", "home"):
+            await pilot.press(key)
+        await pilot.pause()
+        assert app.is_running
+        assert screen.kickoffs.row_count == 0
+        assert screen.selected is None

@@ -351,3 +351,24 @@ async def test_usable_at_80x24() -> None:
         research = row_of(lines, "research_task")
         assert "旅行研究员" in research and research.count("█") > 0
         assert all(cell_len(line) == 80 for line in lines)
+
+
+def test_the_header_says_why_a_kickoff_is_stale() -> None:
+    """A poll that keeps failing for one kickoff (a bad body) is said in the header."""
+    from datetime import UTC, datetime
+
+    from crewtui.api.models import Kickoff, RunState
+    from crewtui.ui.widgets.detail import header_text
+
+    at = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    kickoff = Kickoff(
+        kickoff_id="k1",
+        crew="travel",
+        state=RunState.RUNNING,
+        created_at=at,
+        updated_at=at,
+        poll_error="The travel crew sent an answer that is not JSON.\x1b[2J",
+    )
+    text = header_text(kickoff, at).plain
+    assert "Stale: The travel crew sent an answer that is not JSON." in text
+    assert "\x1b" not in text

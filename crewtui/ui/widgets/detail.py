@@ -86,6 +86,9 @@ def _problem_text(kickoff: Kickoff) -> Text | None:
         return Text("May have started: the answer to the kickoff request was lost.", "yellow")
     if kickoff.error and kickoff.state in (RunState.FAILED, RunState.LOST):
         return safe_line(kickoff.error, "red", limit=300)
+    if kickoff.poll_error:
+        stale = Text("Stale: ", "yellow bold")
+        return stale + safe_line(kickoff.poll_error, "yellow", limit=300)
     if kickoff.message and kickoff.state in (RunState.NOT_FOUND, RunState.UNKNOWN):
         return safe_line(kickoff.message, "yellow", limit=300)
     return None
