@@ -98,6 +98,10 @@ def finish_words(kickoff: Kickoff) -> str:
     return f"{inert_line(kickoff.crew, 40)} {kickoff.short_id} {kickoff.state.value}{took}"
 
 
+# How long the cursor must rest on a row before its detail is read and rendered.
+DETAIL_SETTLE = 0.06
+
+
 class MainScreen(Screen[None]):
     """The list, the detail and the keys that act on them."""
 
@@ -333,7 +337,12 @@ class MainScreen(Screen[None]):
 
     @work(exclusive=True, group="detail")
     async def load_detail(self, kickoff_id: str) -> None:
-        """The full record (outputs, tasks) is read only for the selected row."""
+        """The full record (outputs, tasks) is read only for the selected row.
+
+        It waits for the cursor to rest first: holding ``j`` through a long history cancels
+        each load before it reads or renders anything (the worker group is exclusive).
+        """
+        await asyncio.sleep(DETAIL_SETTLE)
         store = self.tracker.store
         kickoff = self.tracker.get(kickoff_id) or await asyncio.to_thread(
             store.get_kickoff, kickoff_id
