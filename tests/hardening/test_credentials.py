@@ -244,3 +244,14 @@ def test_plain_http_to_loopback_does_not_warn(canary_sim: SimServer, home: Path)
     outcome = run_process(home, "inputs", "--url", canary_sim.crew_url(CREW), "--token", CANARY)
     assert outcome.code == ExitCode.OK, outcome.err
     assert "plain http" not in outcome.err
+
+
+def test_the_committed_screenshots_hold_no_token() -> None:
+    """The screenshots are made from the simulator with its default tokens: neither may show."""
+    shots = sorted((Path(__file__).parents[2] / "screenshots").glob("*.svg"))
+    assert shots, "screenshots/ is empty: run python -m crewtui.ui.screenshots"
+    defaults = SimOptions()
+    for shot in shots:
+        text = shot.read_text(encoding="utf-8")
+        assert defaults.token not in text, shot.name
+        assert defaults.user_token not in text, shot.name
