@@ -106,8 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         server.stop()
         return 0
-    print(_banner(server), flush=True)
     try:
+        # Inside the try: a reader of the banner may send SIGTERM before print returns.
+        print(_banner(server), flush=True)
         server.wait()
     except KeyboardInterrupt:
         print("\nStopping the simulator.", flush=True)
