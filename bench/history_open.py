@@ -54,7 +54,7 @@ from textual.drivers import headless_driver
 from textual.drivers.headless_driver import HeadlessDriver
 from textual.message import Message
 from textual.pilot import Pilot
-from textual.worker import Worker, WorkerCancelled, WorkerState
+from textual.worker import Worker, WorkerState
 
 from crewtui.api.models import Kickoff, Progress, RunState, Step, TaskResult, TaskState
 from crewtui.config import Config, resolve_paths
@@ -62,6 +62,7 @@ from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker
 from crewtui.sim.crews import CREWS
 from crewtui.ui.app import CrewtuiApp
+from crewtui.ui.pilot import workers_done
 
 # States of a history that has been used for a while: mostly finished runs.
 STATE_WEIGHTS: dict[RunState, int] = {
@@ -279,16 +280,6 @@ class StepTimes:
     def add(self, wall: float, cpu: float) -> None:
         self.wall.append(wall)
         self.cpu.append(cpu)
-
-
-async def workers_done(app: CrewtuiApp) -> None:
-    """Wait for the app's workers; one cancelled by a newer one (exclusive) is fine."""
-    while True:
-        try:
-            await app.workers.wait_for_complete()
-        except WorkerCancelled:
-            continue
-        return
 
 
 async def timed_presses(

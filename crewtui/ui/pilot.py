@@ -20,7 +20,7 @@ from crewtui.ui.app import CrewtuiApp
 _RECHECK_SECONDS = 1.0
 
 
-async def _workers_done(app: CrewtuiApp) -> None:
+async def workers_done(app: CrewtuiApp) -> None:
     """Wait for the app's workers; one cancelled by a newer one (exclusive) is not a failure."""
     while True:
         try:
@@ -41,7 +41,7 @@ async def settle(pilot: Pilot[Any], predicate: Callable[[], bool], within: float
         async with asyncio.timeout(within):
             while True:
                 changed.clear()
-                await _workers_done(app)
+                await workers_done(app)
                 await pilot.pause()
                 if predicate():
                     return
