@@ -82,6 +82,30 @@ def as_int(value: Any) -> int | None:
     return int(number)
 
 
+def as_text(value: Any) -> str | None:
+    """Text as is; an object or list (tool arguments often are) as compact JSON."""
+    if isinstance(value, dict | list):
+        try:
+            return json.dumps(value, ensure_ascii=False, default=str)
+        except (ValueError, RecursionError):
+            return None
+    return as_str(value)
+
+
+def agent_step(kickoff_id: str, body: dict[str, Any], received_at: datetime) -> Step:
+    """One agent step, from a live ``last_step`` or a step webhook (the same fields)."""
+    return Step(
+        kickoff_id=kickoff_id,
+        received_at=received_at,
+        kind="step",
+        thought=as_str(body.get("thought")),
+        tool=as_str(body.get("tool")),
+        tool_input=as_text(body.get("tool_input")),
+        result=as_str(body.get("result")),
+        raw=body,
+    )
+
+
 def as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -189,21 +213,8 @@ def _parse_live(kickoff_id: str, body: dict[str, Any], observed_at: datetime) ->
                 started_at=observed_at,
             )
         )
-    steps: list[Step] = []
     last_step = as_dict(body.get("last_step"))
-    if last_step:
-        steps.append(
-            Step(
-                kickoff_id=kickoff_id,
-                received_at=observed_at,
-                kind="step",
-                thought=as_str(last_step.get("thought")),
-                tool=as_str(last_step.get("tool")),
-                tool_input=as_str(last_step.get("tool_input")),
-                result=as_str(last_step.get("result")),
-                raw=last_step,
-            )
-        )
+    steps = [agent_step(kickoff_id, last_step, observed_at)] if last_step else []
     return Observation(
         kickoff_id=kickoff_id,
         observed_at=observed_at,

@@ -12,13 +12,20 @@ Like the dialect parsers, nothing here raises on any JSON: a field of the wrong 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
-from crewtui.api.dialects import as_datetime, as_dict, as_int, as_str, parse_json_text
+from crewtui.api.dialects import (
+    agent_step,
+    as_datetime,
+    as_dict,
+    as_int,
+    as_str,
+    as_text,
+    parse_json_text,
+)
 from crewtui.api.models import Observation, RunState, Step, TaskResult, TaskState
 
 PushKind = Literal["task", "step", "crew", "events"]
@@ -55,16 +62,6 @@ def _first_text(*values: Any) -> str | None:
 def _output_text(value: Any) -> str | None:
     """An output given as text, or as crewai's TaskOutput/CrewOutput object (``raw``)."""
     return as_str(value) or as_str(as_dict(value).get("raw"))
-
-
-def _compact(value: Any) -> str | None:
-    """Text as is; an object or list (tool arguments often are) as compact JSON."""
-    if isinstance(value, dict | list):
-        try:
-            return json.dumps(value, ensure_ascii=False, default=str)
-        except (ValueError, RecursionError):
-            return None
-    return as_str(value)
 
 
 def _output_json(output: str | None, explicit: Any) -> Any:
@@ -105,18 +102,7 @@ def _parse_step(body: Any, received_at: datetime) -> list[Pushed]:
     kickoff_id = _kickoff_id(data.get("kickoff_id"))
     if kickoff_id is None:
         return []
-    return [
-        Step(
-            kickoff_id=kickoff_id,
-            received_at=received_at,
-            kind="step",
-            thought=as_str(data.get("thought")),
-            tool=as_str(data.get("tool")),
-            tool_input=_compact(data.get("tool_input")),
-            result=as_str(data.get("result")),
-            raw=data,
-        )
-    ]
+    return [agent_step(kickoff_id, data, received_at)]
 
 
 def _parse_crew(body: Any, received_at: datetime) -> list[Pushed]:
@@ -202,7 +188,7 @@ def _parse_event(event: dict[str, Any], received_at: datetime) -> list[Pushed]:
             # crewai's tool events say tool_name/tool_args; a step's own words are also seen.
             thought=as_str(data.get("thought")),
             tool=as_str(data.get("tool_name")) or as_str(data.get("tool")),
-            tool_input=_compact(data.get("tool_args")) or _compact(data.get("tool_input")),
+            tool_input=as_text(data.get("tool_args")) or as_text(data.get("tool_input")),
             result=(
                 _output_text(data.get("output"))
                 or as_str(data.get("result"))
