@@ -241,6 +241,6 @@ def _redact(text: str, secrets: Sequence[str]) -> str:
 
 
 def _fail(message: str) -> None:
-    from crewtui.core.sanitize import inert_line
+    from crewtui.api.sanitize import inert_line
 
     sys.stderr.write(f"crewtui: {inert_line(message)}\n")

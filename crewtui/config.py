@@ -69,7 +69,7 @@ from pydantic import (
 
 from crewtui.api.errors import ConfigError
 from crewtui.api.profile import CrewProfile
-from crewtui.core.webhooks import parse_listen
+from crewtui.api.validate import parse_listen
 
 APP_NAME = "crewtui"
 HOME_ENV = "CREWTUI_HOME"

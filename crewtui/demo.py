@@ -18,11 +18,18 @@ from pydantic import SecretStr
 
 from crewtui.api.errors import CrewtuiError
 from crewtui.api.profile import CrewProfile
-from crewtui.config import Config, PollSettings, WebhookSettings, resolve_paths, write_config
+from crewtui.config import (
+    Config,
+    Paths,
+    PollSettings,
+    WebhookSettings,
+    resolve_paths,
+    write_config,
+)
+from crewtui.core.runtime import Runtime, assemble
 from crewtui.core.store import Store
-from crewtui.core.tracker import Tracker
 from crewtui.sim import SimOptions, SimServer
-from crewtui.ui.app import CrewtuiApp, webhook_receiver
+from crewtui.ui.app import CrewtuiApp
 
 # (crew, extra inputs): the research run is told to fail, to show what failure looks like.
 DEMO_RUNS: tuple[tuple[str, dict[str, str]], ...] = (
@@ -36,11 +43,8 @@ DEMO_RUNS: tuple[tuple[str, dict[str, str]], ...] = (
 class DemoApp(CrewtuiApp):
     """The app, plus a few kickoffs launched once the tracker runs."""
 
-    def __init__(self, sim: SimServer, tracker: Tracker, config: Config, home: Path) -> None:
-        paths = resolve_paths(home)
-        super().__init__(
-            tracker, config, paths, receiver=webhook_receiver(tracker, config, paths, None, None)
-        )
+    def __init__(self, sim: SimServer, runtime: Runtime, config: Config, paths: Paths) -> None:
+        super().__init__(runtime.tracker, config, paths, receiver=runtime.receiver)
         self.sim = sim
         self.sub_title = f"demo · simulator on {sim.base_url}"
 
@@ -95,8 +99,8 @@ def run_demo(
         config = demo_config(sim)
         write_config(paths, config)
         store = Store.open(paths.store_file)
-        tracker = Tracker(list(config.crews.values()), store, config.poll)
-        code = DemoApp(sim, tracker, config, root).run()
+        runtime = assemble(list(config.crews.values()), config, paths, store=store)
+        code = DemoApp(sim, runtime, config, paths).run()
         return code if code is not None else 0
     finally:
         if store is not None:

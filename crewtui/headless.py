@@ -20,11 +20,12 @@ from crewtui.api.errors import (
     AuthError,
     ConfigError,
     ExitCode,
-    StoreError,
     TransportError,
 )
 from crewtui.api.models import STATUS_FIELDS, Kickoff, KickoffSummary, RunState
 from crewtui.api.profile import CrewProfile
+from crewtui.api.sanitize import inert, inert_line
+from crewtui.api.validate import check_webhook_url, unique_pairs, validate_kickoff_id
 from crewtui.config import (
     Config,
     Paths,
@@ -34,10 +35,9 @@ from crewtui.config import (
 )
 from crewtui.core.format import format_duration, state_label
 from crewtui.core.merge import measured_execution_time
-from crewtui.core.sanitize import inert, inert_line
+from crewtui.core.runtime import assemble, open_store
 from crewtui.core.store import Store
 from crewtui.core.tracker import KickoffChanged, Tracker, TrackerEvent, progress_signature
-from crewtui.core.validate import check_webhook_url, unique_pairs, validate_kickoff_id
 from crewtui.core.webhooks import WebhookUrls
 
 # How long `watch` keeps retrying a crew that does not answer before it exits 6.
@@ -92,11 +92,9 @@ class Session:
     def store(self) -> Store:
         """The history; a store that cannot be opened degrades to memory with a warning."""
         if self._store is None:
-            try:
-                self._store = Store.open(self.paths.store_file)
-            except StoreError as error:
-                warn(f"{error.message} Continuing without saving history.")
-                self._store = Store.in_memory()
+            self._store, note = open_store(self.paths)
+            if note:
+                warn(note)
         return self._store
 
     def tracker(self, crews: Sequence[CrewProfile], *, interval: float | None = None) -> Tracker:
@@ -105,7 +103,9 @@ class Session:
             settings = settings.model_copy(
                 update={"min_interval": interval, "max_interval": interval}
             )
-        return Tracker(crews, self.store, settings)
+        return assemble(
+            crews, self.config, self.paths, store=self.store, poll=settings, webhooks=False
+        ).tracker
 
     def crew_of(self, kickoff_id: str) -> CrewProfile:
         """The crew a kickoff belongs to: from the history, else the selected crew."""

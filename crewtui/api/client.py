@@ -47,8 +47,8 @@ from crewtui.api.http import (
 )
 from crewtui.api.models import Observation
 from crewtui.api.profile import CrewProfile
-from crewtui.core.sanitize import inert_line
-from crewtui.core.validate import validate_kickoff_id
+from crewtui.api.sanitize import inert_line
+from crewtui.api.validate import validate_kickoff_id
 
 __all__ = [
     "ClientPolicy",

@@ -30,7 +30,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 from crewtui import __version__
-from crewtui.core.sanitize import inert_line
+from crewtui.api.sanitize import inert_line
 
 USER_AGENT = f"crewtui/{__version__}"
 # The only encodings asked for, and decoded here under the cap (see the module doc).

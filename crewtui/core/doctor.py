@@ -16,8 +16,8 @@ from typing import Any
 from crewtui.api.client import ClientPolicy, CrewClient
 from crewtui.api.errors import ApiError, ExitCode, StoreError
 from crewtui.api.profile import CrewProfile
+from crewtui.api.sanitize import inert_line
 from crewtui.config import Config, Paths, plain_http_warning
-from crewtui.core.sanitize import inert_line
 from crewtui.core.store import Store
 
 

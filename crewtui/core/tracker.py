@@ -36,11 +36,11 @@ from crewtui.api.errors import (
 )
 from crewtui.api.models import Kickoff, Observation, RunState, Step, Submission
 from crewtui.api.profile import CrewProfile
+from crewtui.api.validate import validate_kickoff_id
 from crewtui.config import PollSettings
 from crewtui.core.merge import apply_observation
 from crewtui.core.pacing import TokenBucket, adaptive_interval, error_backoff
 from crewtui.core.store import Store
-from crewtui.core.validate import validate_kickoff_id
 from crewtui.core.webhooks import WebhookUrls
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import ipaddress
 import json
 import logging
 import os
@@ -37,13 +36,14 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 from crewtui.api.errors import ConfigError
 from crewtui.api.models import Observation, Step
 from crewtui.api.pushes import PUSH_KINDS, PushKind, parse_push
+from crewtui.api.validate import LOOPBACK
 
 if TYPE_CHECKING:
     import uvicorn
 
 logger = logging.getLogger(__name__)
 
-LOOPBACK = "127.0.0.1"
+
 DEFAULT_MAX_BODY_BYTES = 1_000_000
 # Bounded waits: a receiver that cannot start or stop must not hang the app.
 _START_TIMEOUT = 10.0
@@ -412,35 +412,3 @@ def _create_secret(path: Path) -> str:
     finally:
         temporary.unlink(missing_ok=True)
     return secret
-
-
-_HOSTNAME = re.compile(
-    r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
-)
-_PORT = re.compile(r"[0-9]{1,5}")
-
-
-def parse_listen(value: str) -> tuple[str, int]:
-    """``HOST:PORT``, ``[::1]:PORT``, ``:PORT`` or ``PORT`` (loopback) as (host, port)."""
-    text = value.strip()
-    host, _, port_text = text.rpartition(":")
-    bracketed = host.startswith("[") and host.endswith("]")
-    host = host[1:-1] if bracketed else host
-    if _PORT.fullmatch(port_text) and int(port_text) <= 65535:
-        if not host and not bracketed:
-            return LOOPBACK, int(port_text)
-        if _valid_host(host, bracketed):
-            return host, int(port_text)
-    raise ConfigError(
-        f"The webhook address {value!r} is not HOST:PORT, such as 127.0.0.1:8787, "
-        "[::1]:8787 or :8787."
-    )
-
-
-def _valid_host(host: str, bracketed: bool) -> bool:
-    """An IPv6 address only in brackets; otherwise an IPv4 address or a host name."""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return not bracketed and _HOSTNAME.fullmatch(host) is not None
-    return bracketed == (address.version == 6)

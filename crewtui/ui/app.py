@@ -21,10 +21,10 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.theme import Theme
 
-from crewtui.api.errors import CrewtuiError, StoreError
+from crewtui.api.errors import CrewtuiError
 from crewtui.api.profile import CrewProfile
-from crewtui.config import Config, Paths, WebhookSettings, save_ui_theme
-from crewtui.core.store import Store
+from crewtui.config import Config, Paths, save_ui_theme
+from crewtui.core.runtime import assemble
 from crewtui.core.tracker import (
     CrewHealthChanged,
     KickoffChanged,
@@ -32,7 +32,7 @@ from crewtui.core.tracker import (
     Tracker,
     TrackerEvent,
 )
-from crewtui.core.webhooks import WebhookReceiver, load_or_create_secret
+from crewtui.core.webhooks import WebhookReceiver
 from crewtui.ui.bindings import keymap_from_config
 from crewtui.ui.commands import KickoffCommands
 from crewtui.ui.export import export_directory
@@ -185,38 +185,6 @@ class CrewtuiApp(App[int]):
         self.exit(0)
 
 
-def _open_store(paths: Paths, notes: list[str]) -> Store:
-    """The history on disk; if it cannot be opened, a session-only one and a note why."""
-    try:
-        return Store.open(paths.store_file)
-    except StoreError as error:
-        notes.append(f"{error.message} This session's history will not be kept.")
-        return Store.in_memory()
-
-
-def webhook_receiver(
-    tracker: Tracker, config: Config, paths: Paths, listen: str | None, public_url: str | None
-) -> WebhookReceiver | None:
-    """The webhook receiver when asked for on the command line or in the config."""
-    settings = config.webhooks
-    if listen is not None or public_url is not None:
-        settings = WebhookSettings(
-            listen=listen or settings.listen, public_url=public_url or settings.public_url
-        )
-    address = settings.listen_address
-    if address is None:
-        return None
-    host, port = address
-    return WebhookReceiver(
-        tracker.ingest,
-        tracker.is_tracked,
-        host=host,
-        port=port,
-        secret=load_or_create_secret(paths.webhook_secret_file),
-        public_url=settings.public_url,
-    )
-
-
 def build_app(
     crews: Sequence[CrewProfile],
     config: Config,
@@ -226,11 +194,10 @@ def build_app(
     public_url: str | None = None,
 ) -> CrewtuiApp:
     """The app over the history on disk (or a session-only one), with its tracker."""
-    notes: list[str] = []
-    store = _open_store(paths, notes)
-    tracker = Tracker(crews, store, config.poll)
-    receiver = webhook_receiver(tracker, config, paths, webhooks_listen, public_url)
-    return CrewtuiApp(tracker, config, paths, receiver=receiver, startup_notes=notes)
+    runtime = assemble(crews, config, paths, webhooks_listen=webhooks_listen, public_url=public_url)
+    return CrewtuiApp(
+        runtime.tracker, config, paths, receiver=runtime.receiver, startup_notes=runtime.notes
+    )
 
 
 def run_app(

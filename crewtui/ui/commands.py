@@ -7,7 +7,7 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from crewtui.core.sanitize import inert_line
+from crewtui.api.sanitize import inert_line
 from crewtui.ui.bindings import MAIN_KEYS, effective_key
 
 

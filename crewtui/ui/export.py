@@ -15,8 +15,8 @@ from datetime import datetime
 from pathlib import Path
 
 from crewtui.api.models import Kickoff, Step
+from crewtui.api.sanitize import inert, inert_line
 from crewtui.core.format import format_duration
-from crewtui.core.sanitize import inert, inert_line
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 

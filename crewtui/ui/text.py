@@ -3,7 +3,7 @@
 ``Static("...")`` and ``Label("...")`` parse markup: a stray ``[/bold]`` in an LLM output
 raises and takes the app down, and ``[@click=app.quit]`` would become a live action. Every
 string from the API, a webhook or the store goes through these helpers instead: the text is
-made inert by ``crewtui.core.sanitize`` and wrapped in a ``Text``/``Content`` object, which
+made inert by ``crewtui.api.sanitize`` and wrapped in a ``Text``/``Content`` object, which
 no widget parses again.
 """
 
@@ -16,7 +16,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.content import Content
 
-from crewtui.core.sanitize import inert, inert_line
+from crewtui.api.sanitize import inert, inert_line
 
 
 def safe_text(text: str | None, style: str | Style = "") -> Text:

@@ -21,13 +21,9 @@ import pytest
 
 from crewtui.api.errors import ConfigError
 from crewtui.api.models import Kickoff, Observation, RunState, Step, TaskState
+from crewtui.api.validate import LOOPBACK, parse_listen
 from crewtui.core.merge import apply_observation
-from crewtui.core.webhooks import (
-    LOOPBACK,
-    WebhookReceiver,
-    load_or_create_secret,
-    parse_listen,
-)
+from crewtui.core.webhooks import WebhookReceiver, load_or_create_secret
 from crewtui.sim import SimServer
 
 SECRET = "test-secret-0123456789abcdefghij"

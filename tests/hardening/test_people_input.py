@@ -132,7 +132,7 @@ def blocked_home(home: Path) -> Path:
 
 
 def history_warning(outcome: Outcome) -> None:
-    warnings = [line for line in outcome.err.splitlines() if "without saving history" in line]
+    warnings = [line for line in outcome.err.splitlines() if "history will not be kept" in line]
     assert len(warnings) == 1, outcome.err
     assert "Traceback" not in outcome.err
 

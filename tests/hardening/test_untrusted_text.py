@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from crewtui.api.errors import ExitCode
-from crewtui.core.sanitize import inert, inert_line
+from crewtui.api.sanitize import inert, inert_line
 from crewtui.core.store import Store
 from crewtui.headless import emit_json
 from tests.hardening.cli_support import Cli, Outcome, run_process

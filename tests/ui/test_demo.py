@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from crewtui.api.models import RunState
+from crewtui.config import resolve_paths
+from crewtui.core.runtime import assemble
 from crewtui.core.store import Store
-from crewtui.core.tracker import Tracker
 from crewtui.demo import DEMO_RUNS, DemoApp, demo_config
 from crewtui.sim import SimOptions, SimServer
 from crewtui.ui.pilot import settle
@@ -19,8 +20,9 @@ async def test_demo_runs_start_at_once_and_one_fails(dialect: str, tmp_path: Pat
     with SimServer(SimOptions(dialect=dialect, speed=100)) as sim:  # type: ignore[arg-type]
         config = demo_config(sim)
         store = Store.in_memory()
-        tracker = Tracker(list(config.crews.values()), store, config.poll)
-        app = DemoApp(sim, tracker, config, tmp_path)
+        paths = resolve_paths(tmp_path)
+        runtime = assemble(list(config.crews.values()), config, paths, store=store)
+        app = DemoApp(sim, runtime, config, paths)
         try:
             async with app.run_test(size=(120, 36)) as pilot:
                 rows = app.main.rows

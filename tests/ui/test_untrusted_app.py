@@ -33,9 +33,9 @@ from textual.drivers import headless_driver
 from textual.drivers.headless_driver import HeadlessDriver
 from textual.pilot import Pilot
 
+from crewtui.api import sanitize
 from crewtui.api.models import Kickoff, Progress, RunState, Step, TaskResult, TaskState
 from crewtui.api.profile import CrewProfile
-from crewtui.core import sanitize
 from crewtui.core.store import Store
 from crewtui.ui.app import CrewtuiApp
 from crewtui.ui.pilot import settle

@@ -28,7 +28,7 @@ from textual.widgets import Button, Input, Select, Static
 
 from crewtui.api.errors import ConfigError
 from crewtui.api.models import Kickoff
-from crewtui.core.validate import check_webhook_url
+from crewtui.api.validate import check_webhook_url
 from crewtui.core.webhooks import WebhookUrls
 from crewtui.ui.text import safe_line_content
 

@@ -25,8 +25,8 @@ from textual.widgets.data_table import RowKey
 
 from crewtui.api.errors import CrewtuiError, InputValidationError
 from crewtui.api.models import Kickoff, KickoffSummary, RunState, Step, Submission
+from crewtui.api.sanitize import inert_line
 from crewtui.core.format import format_duration
-from crewtui.core.sanitize import inert_line
 from crewtui.core.tracker import CrewHealth, Tracker
 from crewtui.ui.bindings import main_bindings
 from crewtui.ui.export import encodable, export_kickoff

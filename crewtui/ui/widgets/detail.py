@@ -23,9 +23,9 @@ from textual.widget import Widget
 from textual.widgets import OptionList, RichLog, Static, TabbedContent, TabPane, TextArea
 
 from crewtui.api.models import Kickoff, RunState, Step, Submission, TaskResult, TaskState
+from crewtui.api.sanitize import inert
 from crewtui.core.format import STATE_SYMBOLS, format_duration
 from crewtui.core.merge import measured_execution_time
-from crewtui.core.sanitize import inert
 from crewtui.core.timeline import layout
 from crewtui.ui.text import pretty_json, safe_line, safe_text
 from crewtui.ui.widgets.output_view import OutputView, load_text

@@ -20,7 +20,7 @@ from textual.message import Message
 from textual.widgets import Button, Input, Markdown, Static, TextArea
 from textual.widgets.text_area import Selection
 
-from crewtui.core.sanitize import inert
+from crewtui.api.sanitize import inert
 
 MARKDOWN_CAP = 20_000
 """Bytes (UTF-8) of output above which Markdown is not used."""

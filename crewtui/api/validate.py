@@ -5,6 +5,7 @@ The CLI and the kickoff form use the same checks, so both give the same one sent
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
@@ -46,3 +47,37 @@ def unique_pairs(pairs: Iterable[tuple[str, str]], what: str) -> dict[str, str]:
             raise ConfigError(f"The {what} {key!r} is given twice; give each key once.")
         result[key] = value
     return result
+
+
+LOOPBACK = "127.0.0.1"
+
+_HOSTNAME = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+)
+_PORT = re.compile(r"[0-9]{1,5}")
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``HOST:PORT``, ``[::1]:PORT``, ``:PORT`` or ``PORT`` (loopback) as (host, port)."""
+    text = value.strip()
+    host, _, port_text = text.rpartition(":")
+    bracketed = host.startswith("[") and host.endswith("]")
+    host = host[1:-1] if bracketed else host
+    if _PORT.fullmatch(port_text) and int(port_text) <= 65535:
+        if not host and not bracketed:
+            return LOOPBACK, int(port_text)
+        if _valid_host(host, bracketed):
+            return host, int(port_text)
+    raise ConfigError(
+        f"The webhook address {value!r} is not HOST:PORT, such as 127.0.0.1:8787, "
+        "[::1]:8787 or :8787."
+    )
+
+
+def _valid_host(host: str, bracketed: bool) -> bool:
+    """An IPv6 address only in brackets; otherwise an IPv4 address or a host name."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return not bracketed and _HOSTNAME.fullmatch(host) is not None
+    return bracketed == (address.version == 6)
