@@ -234,10 +234,10 @@ def _dispatch(args: argparse.Namespace, secrets: list[str]) -> int:
 
 
 def _redact(text: str, secrets: Sequence[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
+    """``text`` without the tokens of this invocation, in any of their representations."""
+    from crewtui.api.redact import redact
+
+    return redact(text, secrets)
 
 
 def _fail(message: str) -> None:

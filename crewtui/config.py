@@ -68,8 +68,8 @@ from pydantic import (
 )
 
 from crewtui.api.errors import ConfigError
-from crewtui.api.profile import CrewProfile
-from crewtui.api.validate import parse_listen
+from crewtui.api.profile import CrewProfile, check_token
+from crewtui.api.validate import check_crew_url, parse_listen
 
 APP_NAME = "crewtui"
 HOME_ENV = "CREWTUI_HOME"
@@ -350,11 +350,17 @@ def _refuse_loose_permissions(file: Path) -> None:
 
 def _profile(name: str, table: _CrewTable, file: Path, env: Mapping[str, str]) -> CrewProfile:
     """A file crew as a CrewProfile, its ``token_env`` looked up now if it is set."""
-    token = table.token
-    if table.token_env is not None and env.get(table.token_env):
-        token = SecretStr(env[table.token_env])
+    token, source = None, None
+    if table.token is not None:
+        source = f"crews.{name}.token in {file}"
+        token = check_token(table.token.get_secret_value(), source)
+    elif table.token_env is not None and env.get(table.token_env):
+        source = f"${table.token_env} (the token_env of crew {name!r} in {file})"
+        token = check_token(env[table.token_env], source)
     try:
-        return CrewProfile(name=name, url=table.url, token=token, token_env=table.token_env)
+        return CrewProfile(
+            name=name, url=table.url, token=token, token_env=table.token_env, token_source=source
+        )
     except ValidationError as exc:
         raise _validation_config_error(exc, file, prefix=("crews", name)) from None
 
@@ -404,13 +410,15 @@ def select_crews(
     url: str | None = None,
     token: str | None = None,
     env: Mapping[str, str] | None = None,
+    require_tokens: bool = True,
 ) -> list[CrewProfile]:
     """The crews this invocation talks to, after flags, file and environment.
 
     ``--url`` makes one crew (named by ``--crew`` or the URL's host); its token is ``--token``,
     else that of a known crew with the very same URL: a token never goes to a URL it was not
     configured for. ``--crew`` picks one known crew. No flag: every known crew. ``--token``
-    replaces the token of the one selected crew.
+    replaces the token of the one selected crew. A crew whose ``token_env`` is not set is a
+    ConfigError, unless ``require_tokens`` is false (``doctor`` reports it with the others).
     """
     env = os.environ if env is None else env
     known = _known_crews(config, env)
@@ -424,8 +432,11 @@ def select_crews(
         raise ConfigError(_how_to_configure(config))
     if token is not None:
         selected = [_with_token(selected, token)]
-    for profile in selected:
-        _require_resolved_token(profile)
+    if require_tokens:
+        for profile in selected:
+            problem = unresolved_token(profile)
+            if problem is not None:
+                raise ConfigError(problem)
     return selected
 
 
@@ -445,17 +456,15 @@ def _env_crew(env: Mapping[str, str], taken: Mapping[str, CrewProfile]) -> CrewP
         return None
     token_env = next((name for name in TOKEN_ENVS if env.get(name)), None)
     name = ENV_CREW_FALLBACK_NAME if ENV_CREW_NAME in taken else ENV_CREW_NAME
-    try:
-        profile = CrewProfile(
-            name=name,
-            url=raw_url,
-            token=None if token_env is None else SecretStr(env[token_env]),
-            token_env=token_env,
-        )
-    except ValidationError:
-        raise ConfigError(
-            f"{URL_ENV} is not an http(s) URL such as https://my-crew.crewai.com"
-        ) from None
+    url = _checked_url(raw_url, URL_ENV)
+    source = None if token_env is None else f"${token_env}"
+    profile = CrewProfile(
+        name=name,
+        url=url,
+        token=None if token_env is None else check_token(env[token_env], f"${token_env}"),
+        token_env=token_env,
+        token_source=source,
+    )
     if any(crew.url == profile.url for crew in taken.values()):
         return None
     return profile
@@ -463,12 +472,7 @@ def _env_crew(env: Mapping[str, str], taken: Mapping[str, CrewProfile]) -> CrewP
 
 def _ad_hoc_crew(url: str, name: str | None, known: Mapping[str, CrewProfile]) -> CrewProfile:
     """The crew ``--url`` names, borrowing the token of a known crew at the same URL."""
-    try:
-        profile = CrewProfile(name=name or "crew", url=url)
-    except ValidationError:
-        raise ConfigError(
-            f"--url {url!r} is not an http(s) URL such as https://my-crew.crewai.com"
-        ) from None
+    profile = CrewProfile(name=name or "crew", url=_checked_url(url, "--url"))
     if name is None:
         parts = urlsplit(profile.url)
         host = parts.hostname or "crew"
@@ -478,7 +482,21 @@ def _ad_hoc_crew(url: str, name: str | None, known: Mapping[str, CrewProfile]) -
     same_url = next((crew for crew in known.values() if crew.url == profile.url), None)
     if same_url is None:
         return profile
-    return profile.model_copy(update={"token": same_url.token, "token_env": same_url.token_env})
+    return profile.model_copy(
+        update={
+            "token": same_url.token,
+            "token_env": same_url.token_env,
+            "token_source": same_url.token_source,
+        }
+    )
+
+
+def _checked_url(url: str, where: str) -> str:
+    """``check_crew_url``'s sentence, prefixed with where the URL came from."""
+    try:
+        return check_crew_url(url)
+    except ConfigError as error:
+        raise ConfigError(f"{where} {error.message}") from None
 
 
 def _named_crew(name: str, known: Mapping[str, CrewProfile]) -> CrewProfile:
@@ -502,16 +520,23 @@ def _with_token(selected: Sequence[CrewProfile], token: str) -> CrewProfile:
             f"--token applies to one crew but {len(selected)} are configured; "
             f"pick one with --crew NAME ({_known_names(selected)})"
         )
-    return selected[0].model_copy(update={"token": SecretStr(token), "token_env": None})
+    return selected[0].model_copy(
+        update={
+            "token": check_token(token, "--token"),
+            "token_env": None,
+            "token_source": "--token",
+        }
+    )
 
 
-def _require_resolved_token(profile: CrewProfile) -> None:
-    """A crew whose token variable is not set is a mistake worth stopping for."""
+def unresolved_token(profile: CrewProfile) -> str | None:
+    """The sentence for a crew whose token variable is not set (a mistake worth stopping for)."""
     if profile.token is None and profile.token_env is not None:
-        raise ConfigError(
+        return (
             f"crew {profile.name!r} takes its token from ${profile.token_env}, which is not set; "
             f"export {profile.token_env}=<token> or pass --token"
         )
+    return None
 
 
 def _how_to_configure(config: Config) -> str:

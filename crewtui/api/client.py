@@ -47,6 +47,7 @@ from crewtui.api.http import (
 )
 from crewtui.api.models import Observation
 from crewtui.api.profile import CrewProfile
+from crewtui.api.redact import redact_bytes
 from crewtui.api.sanitize import inert_line
 from crewtui.api.validate import validate_kickoff_id
 
@@ -60,7 +61,6 @@ __all__ = [
 
 # Gateway answers to a kickoff: the crew behind the gateway may have received it.
 _KICKOFF_UNCERTAIN_STATUSES = frozenset({502, 503, 504})
-_REDACTED = b"[redacted]"
 _MESSAGE_LIMIT = 200
 
 
@@ -76,10 +76,6 @@ class ResumeResult:
     message: str | None
     new_kickoff_id: str | None
     raw: Any = None
-
-
-# Real AMP tokens are long; shorter ones are test values not worth mangling bodies for.
-MIN_REDACTED_TOKEN = 8
 
 
 class CrewClient:
@@ -257,15 +253,16 @@ class CrewClient:
         return self._redact(reply)
 
     def _redact(self, reply: Reply) -> Reply:
-        """The reply with any echo of the token blanked, so it reaches no message or store.
+        """The reply, error or success, with any echo of the token blanked in any encoding.
 
-        Tokens shorter than ``MIN_REDACTED_TOKEN`` are left alone: blanking every "t" of a
-        body for a one-letter test token would destroy the answer, and no real token is short.
+        Done on the raw body, before it is parsed, so no field of an answer (JSON with the
+        token spelt in ``\\u`` escapes included) can carry the token to a message, the
+        tracker or the store.
         """
         token = self.profile.bearer()
-        if not token or len(token) < MIN_REDACTED_TOKEN or token.encode() not in reply.body:
+        body = redact_bytes(reply.body, [token] if token else [])
+        if body == reply.body:
             return reply
-        body = reply.body.replace(token.encode(), _REDACTED)
         return Reply(status_code=reply.status_code, headers=reply.headers, body=body)
 
     # -- answers -------------------------------------------------------------------------------
@@ -317,7 +314,7 @@ class CrewClient:
             hint = " (a User Bearer Token may lack this permission)" if code == 403 else ""
             message = (
                 f"The {self._crew} crew rejected the token (HTTP {code}): check "
-                f"CREWAI_BEARER_TOKEN or the crew's token in the config{hint}."
+                f"{inert_line(self.profile.token_hint, 200)}{hint}."
             )
         return AuthError(message, status_code=code)
 

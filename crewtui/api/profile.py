@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+from crewtui.api.errors import ConfigError
+from crewtui.api.redact import remember_secret
+from crewtui.api.validate import check_crew_url
 
 
 class CrewProfile(BaseModel):
@@ -20,14 +23,26 @@ class CrewProfile(BaseModel):
     # The name of an environment variable holding the token (config files may name it
     # instead of holding the token itself).
     token_env: str | None = None
+    # Where the token came from, in the words a message should use to point at it
+    # ("--token", "$CREWAI_BEARER_TOKEN", "crews.travel.token in FILE"); never the token.
+    token_source: str | None = None
 
     @field_validator("url")
     @classmethod
     def _normalize_url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"{value!r} is not an http(s) URL such as https://my-crew.crewai.com")
+        try:
+            return check_crew_url(value)
+        except ConfigError as error:
+            raise ValueError(error.message) from None
+
+    @field_validator("token")
+    @classmethod
+    def _usable_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            try:
+                check_token(value.get_secret_value(), "the crew's token")
+            except ConfigError as error:
+                raise ValueError(error.message) from None
         return value
 
     @property
@@ -40,9 +55,44 @@ class CrewProfile(BaseModel):
     def is_plain_http_remote(self) -> bool:
         """True when the token would cross a network unencrypted (http to a non-loopback host)."""
         parts = urlsplit(self.url)
-        host = (parts.hostname or "").lower()
-        return parts.scheme == "http" and host not in LOOPBACK_HOSTS and not host.startswith("127.")
+        return parts.scheme == "http" and not is_loopback_host(parts.hostname or "")
+
+    @property
+    def token_hint(self) -> str:
+        """Where to look when the service rejects this crew's token."""
+        return self.token_source or f"the {self.name} crew's token"
 
     def bearer(self) -> str | None:
         """The token's value, for the Authorization header and nothing else."""
         return self.token.get_secret_value() if self.token is not None else None
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` and loopback IP addresses, and nothing that merely looks alike.
+
+    ``127.example.invalid`` is a name anyone can point anywhere; only an address parsed by
+    ``ipaddress`` (or the literal name ``localhost``) proves the packets stay on this machine.
+    """
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_token(value: str, source: str) -> SecretStr:
+    """A token as loaded from ``source``, kept secret and remembered for redaction.
+
+    Only printable ASCII without spaces can go into an HTTP header: a CR or LF left by a
+    Windows line ending, or a non-breaking space pasted from a web page, would otherwise
+    fail deep in the HTTP library with an error that quotes the token. The message names
+    where the token came from and never the token itself.
+    """
+    if any(not "!" <= char <= "~" for char in value):
+        raise ConfigError(
+            f"The token from {source} contains a space, a control character (such as the CR "
+            "or LF of a Windows line ending) or a non-ASCII character: remove it and try again."
+        )
+    remember_secret(value)
+    return SecretStr(value)

@@ -37,6 +37,46 @@ def check_webhook_url(url: str, field: str) -> str:
     return cleaned
 
 
+_CREW_URL_EXAMPLE = "https://my-crew.crewai.com"
+
+
+def check_crew_url(url: str) -> str:
+    """A crew's base URL, without a trailing slash; a ConfigError says what is wrong with it.
+
+    Every way a crew URL enters (``--url``, ``CREWAI_API_URL``, the config file) goes
+    through here. The message quotes the URL with any user info masked, never a password.
+    """
+    cleaned = url.strip().rstrip("/")
+    shown = repr(_masked(cleaned))
+    parts = urlsplit(cleaned)
+    if "@" in parts.netloc:
+        raise ConfigError(
+            f"{shown} has a user name or password in it (USER:PASSWORD@): remove it, "
+            "crewtui signs in to a crew with its bearer token only"
+        )
+    if any(char.isspace() or not char.isprintable() for char in cleaned):
+        raise ConfigError(f"{shown} has a space or a control character in it: remove it")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{shown} is not an http(s) URL such as {_CREW_URL_EXAMPLE}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise ConfigError(f"{shown} has no valid port: a port is a number from 1 to 65535")
+    if parts.query or parts.fragment or "?" in cleaned or "#" in cleaned:
+        raise ConfigError(
+            f"{shown} has a query (?...) or a fragment (#...), which would break every API "
+            f"path: give the crew's base URL only, such as {_CREW_URL_EXAMPLE}"
+        )
+    return cleaned
+
+
+def _masked(url: str) -> str:
+    """``url`` with whatever precedes an ``@`` in it masked: it may be a password."""
+    return re.sub(r"^([^/]*//)?[^@]*@", r"\1***@", url)
+
+
 def unique_pairs(pairs: Iterable[tuple[str, str]], what: str) -> dict[str, str]:
     """KEY=VALUE pairs as a dict; an empty or repeated key is refused, never overwritten."""
     result: dict[str, str] = {}

@@ -7,7 +7,9 @@ The crew's base URL says what to send: ``/{dialect}/{mode}/{case}/{fields}``, wh
   kind), ``http500`` (every endpoint fails with the text as its error body), ``http422``
   (the kickoff is refused with the text as the missing input), ``badid`` (the kickoff id
   itself is the text), ``echo`` (every endpoint fails with a body that quotes the
-  ``Authorization`` header back) or ``echo_ok`` (a completed run whose texts quote it);
+  ``Authorization`` header back), ``echo_ok`` (a completed run whose texts quote it), or
+  ``echo_coded`` and ``echo_coded_ok`` (the same, quoting it only encoded: every character
+  as a JSON ``\\u`` escape, every byte percent-encoded, and as Python's bytes repr);
 - ``case`` names a corpus entry (``tests.hardening.corpus.BY_NAME``);
 - ``fields`` is ``all`` or groups of fields joined by ``+`` (``output``, ``names``,
   ``message``, ``meta``, ``extra``, ``step``, ``inputs``) to carry the text while the others
@@ -34,7 +36,20 @@ from tests.hardening.corpus import BY_NAME
 
 Dialect = Literal["live", "documented"]
 GROUPS = ("output", "names", "message", "meta", "extra", "step", "inputs")
-MODES = ("done", "failed", "running", "http500", "http422", "badid", "echo", "echo_ok")
+MODES = (
+    "done",
+    "failed",
+    "running",
+    "http500",
+    "http422",
+    "badid",
+    "echo",
+    "echo_ok",
+    "echo_coded",
+    "echo_coded_ok",
+)
+# Stands in the JSON text for the header written as \u escapes (json.dumps keeps ASCII as is).
+_ESCAPED = "@@ESCAPED@@"
 
 
 def selected(fields: str, group: str) -> bool:
@@ -137,6 +152,22 @@ def error_response(dialect: str, status: int, text: str) -> Response:
     return _json({"error": "Internal Server Error", "message": text}, status)
 
 
+def coded_echo(authorization: str) -> str:
+    """A text quoting the header only in encoded forms (``_ESCAPED`` becomes the escapes)."""
+    percent = "".join(f"%{byte:02X}" for byte in authorization.encode())
+    return f"you sent {_ESCAPED} = {percent} = {authorization.encode()!r}"
+
+
+def _with_escapes(response: Response, authorization: str) -> Response:
+    """``response`` with ``_ESCAPED`` replaced by the header, every character ``\\u``-escaped."""
+    escaped = "".join(f"\\u{ord(char):04x}" for char in authorization).encode()
+    return Response(
+        response.body.replace(_ESCAPED.encode(), escaped),
+        response.status_code,
+        media_type=response.media_type,
+    )
+
+
 def _json(body: Any, status: int = 200) -> Response:
     return Response(json.dumps(body, ensure_ascii=True), status, media_type="application/json")
 
@@ -162,20 +193,33 @@ def build_app() -> FastAPI:
     def failure(request: Request, dialect: str, mode: str, text: str) -> Response | None:
         if mode == "http500":
             return error_response(dialect, 500, text)
+        authorization = request.headers.get("authorization", "")
         if mode == "echo":
-            said = f"bad credentials: {request.headers.get('authorization', '')}"
-            return error_response(dialect, 500, said)
+            return error_response(dialect, 500, f"bad credentials: {authorization}")
+        if mode == "echo_coded":
+            said = f"bad credentials: {coded_echo(authorization)}"
+            return _with_escapes(error_response(dialect, 500, said), authorization)
         return None
 
     def text_for(request: Request, mode: str, case: str) -> str:
+        authorization = request.headers.get("authorization", "")
         if mode == "echo_ok":
-            return f"you sent {request.headers.get('authorization', '')}"
+            return f"you sent {authorization}"
+        if mode == "echo_coded_ok":
+            return coded_echo(authorization)
         return BY_NAME[case].text
+
+    def answer(request: Request, mode: str, response: Response) -> Response:
+        if mode == "echo_coded_ok":
+            return _with_escapes(response, request.headers.get("authorization", ""))
+        return response
 
     @app.get(base + "/inputs")
     async def inputs(request: Request, dialect: str, mode: str, case: str, fields: str) -> Response:
         text = text_for(request, mode, case)
-        return failure(request, dialect, mode, text) or _json(inputs_body(text, fields))
+        return failure(request, dialect, mode, text) or answer(
+            request, mode, _json(inputs_body(text, fields))
+        )
 
     @app.post(base + "/kickoff")
     async def kickoff(
@@ -191,8 +235,8 @@ def build_app() -> FastAPI:
     @app.get(base + "/status/{kickoff_id}")
     async def status(request: Request, dialect: str, mode: str, case: str, fields: str) -> Response:
         text = text_for(request, mode, case)
-        return failure(request, dialect, mode, text) or _json(
-            status_body(dialect, mode, text, fields)
+        return failure(request, dialect, mode, text) or answer(
+            request, mode, _json(status_body(dialect, mode, text, fields))
         )
 
     return app

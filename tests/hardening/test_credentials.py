@@ -39,10 +39,20 @@ def canary_sim() -> Iterator[SimServer]:
         yield server
 
 
+def token_forms(token: str) -> list[bytes]:
+    """The token raw and written the ways a hostile echo spells it (``echo_coded``)."""
+    return [
+        token.encode(),
+        "".join(f"\\u{ord(char):04x}" for char in token).encode(),
+        "".join(f"%{byte:02X}" for byte in token.encode()).encode(),
+    ]
+
+
 def assert_no_token(*blobs: bytes | str) -> None:
     for blob in blobs:
         data = blob.encode("utf-8", "surrogatepass") if isinstance(blob, str) else blob
-        assert CANARY.encode() not in data, data[:400]
+        for form in token_forms(CANARY):
+            assert form not in data, data[:400]
 
 
 def assert_data_dir_clean(home: Path) -> None:
@@ -50,7 +60,7 @@ def assert_data_dir_clean(home: Path) -> None:
     files = [path for path in (home / "data").rglob("*") if path.is_file()]
     assert any(path.name == "history.sqlite3" for path in files)
     for path in files:
-        assert CANARY.encode() not in path.read_bytes(), path
+        assert_no_token(path.read_bytes())
 
 
 def write_config(home: Path, text: str, *, file_mode: int = 0o600, dir_mode: int = 0o700) -> Path:
@@ -162,11 +172,15 @@ def test_a_rejected_token_is_never_quoted(canary_sim: SimServer, home: Path) -> 
     assert wrong not in outcome.out + outcome.err
 
 
+@pytest.mark.parametrize("coded", [False, True], ids=["raw", "coded"])
 @pytest.mark.parametrize("dialect", ["live", "documented"])
 def test_a_server_echoing_the_token_gets_it_nowhere(
-    hostile_crew: HostileCrew, cli: Cli, home: Path, dialect: str
+    hostile_crew: HostileCrew, cli: Cli, home: Path, dialect: str, coded: bool
 ) -> None:
+    """Raw, or spelt in \\u escapes, percent-encoding and a bytes repr: in errors and 200s."""
+
     def crew(mode: str) -> list[str]:
+        mode = mode.replace("echo", "echo_coded") if coded else mode
         return ["--url", hostile_crew.url(dialect, mode, "nul"), "--token", CANARY]
 
     failures = [
@@ -187,6 +201,7 @@ def test_a_server_echoing_the_token_gets_it_nowhere(
     for outcome in echoed:
         assert outcome.code == ExitCode.OK, outcome.err
         assert "you sent" in outcome.out
+        assert "[redacted]" in outcome.out
         assert_no_token(outcome.stdout, outcome.stderr)
     assert_data_dir_clean(home)
 
@@ -213,7 +228,15 @@ def test_reprs_and_errors_hold_no_token() -> None:
 
 
 @pytest.mark.parametrize(
-    ("file_mode", "dir_mode", "fix"), [(0o644, 0o700, "chmod 600"), (0o600, 0o755, "chmod 700")]
+    ("file_mode", "dir_mode", "fix"),
+    [
+        (0o644, 0o700, "chmod 600"),
+        (0o640, 0o700, "chmod 600"),
+        (0o604, 0o700, "chmod 600"),
+        (0o600, 0o755, "chmod 700"),
+        (0o600, 0o750, "chmod 700"),
+        (0o600, 0o705, "chmod 700"),
+    ],
 )
 def test_a_token_file_others_can_read_is_refused_untouched(
     home: Path, file_mode: int, dir_mode: int, fix: str
@@ -255,3 +278,123 @@ def test_the_committed_screenshots_hold_no_token() -> None:
         text = shot.read_text(encoding="utf-8")
         assert defaults.token not in text, shot.name
         assert defaults.user_token not in text, shot.name
+
+
+# -- a token that cannot go into a header is refused when it is loaded ----------------------
+
+BAD_ENDINGS = {"CR": "\r", "CRLF": "\r\n", "LF": "\n", "NBSP": "\u00a0", "tab inside": "\t"}
+
+
+def bad_token_source(
+    sim: SimServer, home: Path, source: str, token: str
+) -> tuple[list[str], dict[str, str], str]:
+    """Flags and environment giving ``token`` one way, and how the message names that way."""
+    url = sim.crew_url(CREW)
+    toml_token = json.dumps(token)  # a TOML basic string takes JSON's escapes
+    if source == "env":
+        return [], {"CREWAI_API_URL": url, "CREWAI_BEARER_TOKEN": token}, "$CREWAI_BEARER_TOKEN"
+    if source == "config":
+        write_config(home, f'[crews.{CREW}]\nurl = "{url}"\ntoken = {toml_token}\n')
+        return [], {}, f"crews.{CREW}.token in"
+    if source == "token_env":
+        write_config(home, f'[crews.{CREW}]\nurl = "{url}"\ntoken_env = "MY_CREW_TOKEN"\n')
+        return [], {"MY_CREW_TOKEN": token}, "$MY_CREW_TOKEN"
+    return ["--url", url, "--token", token], {}, "--token"
+
+
+@pytest.mark.parametrize("ending", BAD_ENDINGS.values(), ids=BAD_ENDINGS.keys())
+@pytest.mark.parametrize("source", ["env", "config", "token_env", "flag"])
+def test_a_token_with_a_control_or_non_ascii_character_is_refused_unquoted(
+    canary_sim: SimServer, cli: Cli, home: Path, source: str, ending: str
+) -> None:
+    token = CANARY[:12] + ending.join(["", CANARY[12:]]) if ending == "\t" else CANARY + ending
+    flags, env, named = bad_token_source(canary_sim, home, source, token)
+    for name, value in env.items():
+        cli.setenv(name, value)
+    outcome = cli("inputs", *flags)
+    assert outcome.code == ExitCode.USAGE, outcome.err
+    assert len(outcome.err.strip().splitlines()) == 1, outcome.err
+    assert named in outcome.err and "control character" in outcome.err
+    assert_no_token(outcome.stdout, outcome.stderr)
+    assert CANARY[12:] not in outcome.err
+
+
+def test_a_windows_line_ending_read_with_cat_is_one_sentence(
+    canary_sim: SimServer, home: Path
+) -> None:
+    """The report as filed: CREWAI_BEARER_TOKEN="$(cat token.txt)" keeps a CR."""
+    env = {"CREWAI_API_URL": canary_sim.crew_url(CREW), "CREWAI_BEARER_TOKEN": CANARY + "\r"}
+    outcome = run_process(home, "inputs", env=env)
+    assert outcome.code == ExitCode.USAGE, outcome.err
+    assert "Illegal header" not in outcome.err and "unexpected" not in outcome.err
+    assert "$CREWAI_BEARER_TOKEN" in outcome.err
+    assert_no_token(outcome.stdout, outcome.stderr)
+
+
+# -- the token-rejected message points at where the token came from -------------------------
+
+
+@pytest.mark.parametrize("source", ["env", "config", "token_env", "flag"])
+def test_a_rejected_token_names_where_it_came_from(
+    canary_sim: SimServer, cli: Cli, home: Path, source: str
+) -> None:
+    wrong = "tok-WRONG-" + uuid.uuid4().hex
+    flags, env, named = bad_token_source(canary_sim, home, source, wrong)
+    for name, value in env.items():
+        cli.setenv(name, value)
+    outcome = cli("inputs", *flags)
+    assert outcome.code == ExitCode.TOKEN_REJECTED, outcome.err
+    assert f"check {named}" in outcome.err
+    if source != "env":
+        assert "CREWAI_BEARER_TOKEN" not in outcome.err
+    assert wrong not in outcome.err
+
+
+# -- a crew URL: one check wherever it comes from ---------------------------------------------
+
+PASSWORD = "pa55-" + uuid.uuid4().hex[:8]
+BAD_URLS = {
+    "user and password": f"https://someone:{PASSWORD}@crew.example.com",
+    "user only": f"https://{PASSWORD}@crew.example.com",
+    "port out of range": "http://127.0.0.1:99999/x",
+    "port not a number": "http://127.0.0.1:http/x",
+    "query": "https://crew.example.com/?team=a",
+    "fragment": "https://crew.example.com/#top",
+    "not http": "ftp://crew.example.com",
+}
+
+
+def url_source(home: Path, source: str, url: str) -> tuple[list[str], dict[str, str], str]:
+    if source == "env":
+        return [], {"CREWAI_API_URL": url, "CREWAI_BEARER_TOKEN": CANARY}, "CREWAI_API_URL"
+    if source == "config":
+        write_config(home, f'[crews.{CREW}]\nurl = "{url}"\ntoken = "{CANARY}"\n')
+        return [], {}, f"crews.{CREW}.url"
+    return ["--url", url, "--token", CANARY], {}, "--url"
+
+
+@pytest.mark.parametrize("url", BAD_URLS.values(), ids=BAD_URLS.keys())
+@pytest.mark.parametrize("source", ["env", "config", "flag"])
+def test_a_bad_crew_url_is_one_sentence_without_its_password(
+    cli: Cli, home: Path, source: str, url: str
+) -> None:
+    flags, env, named = url_source(home, source, url)
+    for name, value in env.items():
+        cli.setenv(name, value)
+    for command in (["inputs"], ["doctor"]):
+        outcome = cli(*command, *flags)
+        assert outcome.code == ExitCode.USAGE, outcome.err
+        assert len(outcome.err.strip().splitlines()) == 1, outcome.err
+        assert named in outcome.err
+        assert "unexpected" not in outcome.err
+        assert PASSWORD not in outcome.out + outcome.err
+        assert_no_token(outcome.stdout, outcome.stderr)
+
+
+def test_a_name_that_only_looks_like_loopback_gets_the_plain_http_warning(home: Path) -> None:
+    outcome = run_process(
+        home, "inputs", "--url", "http://127.example.invalid:9/", "--token", CANARY, timeout=60
+    )
+    assert outcome.code == ExitCode.UNREACHABLE
+    assert "plain http" in outcome.err
+    assert_no_token(outcome.stdout, outcome.stderr)
