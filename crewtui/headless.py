@@ -348,7 +348,12 @@ async def cmd_doctor(session: Session) -> int:
     """Reachability, token, dialect, required inputs and store health, in one screen."""
     from crewtui.core.doctor import diagnose
 
-    report = await diagnose(session.config, session.paths, session.crews(), session.store)
+    # A crew whose token variable is unset is reported with the others, not a stop.
+    args = session.args
+    crews = select_crews(
+        session.config, crew=args.crew, url=args.url, token=args.token, require_tokens=False
+    )
+    report = await diagnose(session.config, session.paths, crews, session.store)
     if session.json:
         emit_json(report.as_dict())
     else:

@@ -1,7 +1,9 @@
 """``crewtui doctor``: everything that can be wrong, checked in one go.
 
 For each crew: reachable, token accepted, which dialect it speaks, its required inputs;
-then the history store and the config file. Each problem says what to do.
+then the history store and the config file. Each problem says what to do, one crew's
+problem never stops the others being checked, and the verdict at the end (and the exit
+code) counts every problem the report shows.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from crewtui.api.client import ClientPolicy, CrewClient
 from crewtui.api.errors import ApiError, ExitCode, StoreError
 from crewtui.api.profile import CrewProfile
 from crewtui.api.sanitize import inert_line
-from crewtui.config import Config, Paths, plain_http_warning
+from crewtui.config import Config, Paths, plain_http_warning, unresolved_token
 from crewtui.core.store import Store
 
 
@@ -35,24 +38,41 @@ class CrewCheck:
     problems: list[str] = field(default_factory=list)
     exit_code: int = int(ExitCode.OK)
 
+    def add_problem(self, problem: str, code: ExitCode = ExitCode.USAGE) -> None:
+        """Record a problem; the crew's exit code is the gravest of its problems'."""
+        self.problems.append(problem)
+        self.exit_code = max(self.exit_code, int(code))
+
 
 @dataclass
 class DoctorReport:
     crews: list[CrewCheck]
     store: dict[str, Any]
     config_file: str
+    config_present: bool = True
     problems: list[str] = field(default_factory=list)
+
+    @property
+    def store_ok(self) -> bool:
+        return bool(self.store.get("ok"))
+
+    @property
+    def problem_count(self) -> int:
+        """Every problem the report shows: the crews', the history's and the others."""
+        crews = sum(len(check.problems) for check in self.crews)
+        return crews + (0 if self.store_ok else 1) + len(self.problems)
 
     @property
     def exit_code(self) -> int:
         codes = [check.exit_code for check in self.crews if check.exit_code]
-        if self.problems:
+        if self.problems or not self.store_ok:
             codes.append(int(ExitCode.USAGE))
         return max(codes, default=int(ExitCode.OK))
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "config_file": self.config_file,
+            "config_present": self.config_present,
             "crews": [vars(check) for check in self.crews],
             "store": self.store,
             "problems": self.problems,
@@ -61,42 +81,80 @@ class DoctorReport:
 
     def lines(self) -> list[str]:
         """The human report; every value from outside is made inert."""
-        out = [f"config   {inert_line(self.config_file)}"]
+        config = inert_line(self.config_file)
+        if not self.config_present:
+            config += " (not present: using the environment and flags)"
+        out = [f"config   {config}"]
         for check in self.crews:
             mark = "✔" if not check.problems else "✖"
             out.append(f"{mark} crew {inert_line(check.name)}  {inert_line(check.url)}")
-            out.append(f"    token     {check.token}")
+            out.append(f"    token     {inert_line(check.token, 200)}")
             if check.reachable:
                 out.append(f"    reachable yes ({check.latency_ms:.0f} ms)")
                 out.append(f"    dialect   {check.dialect or 'unknown'}")
                 names = ", ".join(inert_line(n, 60) for n in check.inputs or []) or "(none)"
                 out.append(f"    inputs    {names}")
             out.extend(f"    problem   {inert_line(p, 400)}" for p in check.problems)
-        store = self.store
-        mark = "✔" if store.get("ok") else "✖"
-        out.append(f"{mark} history  {inert_line(str(store.get('path', 'in memory')))}")
-        for key in ("schema_version", "journal_mode", "counts", "quick_check"):
-            if key in store:
-                out.append(f"    {key:<14} {inert_line(str(store[key]))}")
+        out.extend(self._store_lines())
         out.extend(f"✖ {inert_line(p, 400)}" for p in self.problems)
-        if self.exit_code == 0:
-            out.append("All good.")
+        out.append(self._verdict())
         return out
+
+    def _store_lines(self) -> list[str]:
+        store = self.store
+        mark = "✔" if self.store_ok else "✖"
+        out = [f"{mark} history  {inert_line(str(store.get('path') or 'in memory'))}"]
+        for key in ("schema_version", "journal_mode", "quick_check", "problem"):
+            if store.get(key) is not None:
+                out.append(f"    {key:<14} {inert_line(str(store[key]), 400)}")
+        counts = store.get("counts")
+        if isinstance(counts, dict):
+            out.append(f"    {'holds':<14} {describe_counts(counts)}")
+        if not self.store_ok and store.get("problem") is None:
+            out.append(
+                f"    {'problem':<14} SQLite found damage: keep a copy of the file, then move it "
+                "away and crewtui starts a new history"
+            )
+        return out
+
+    def _verdict(self) -> str:
+        count = self.problem_count
+        if count == 0:
+            return "All good."
+        return f"{_counted(count, 'problem')} found: see the ✖ lines above."
+
+
+def describe_counts(counts: dict[str, Any]) -> str:
+    """The store's counts in words: "12 kickoffs (2 archived), 30 tasks, 1 step, 3 crews"."""
+    parts = []
+    kickoffs = counts.get("kickoffs")
+    if kickoffs is not None:
+        archived = counts.get("archived") or 0
+        shown = _counted(kickoffs, "kickoff")
+        parts.append(f"{shown} ({archived} archived)" if archived else shown)
+    parts.extend(
+        _counted(counts[name], name.removesuffix("s"))
+        for name in ("tasks", "steps", "crews")
+        if counts.get(name) is not None
+    )
+    return ", ".join(parts) or "nothing yet"
+
+
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 async def check_crew(profile: CrewProfile, policy: ClientPolicy) -> CrewCheck:
     """Ask one crew for its inputs (token and reachability) and an unknown id (dialect)."""
-    token = "set" if profile.token else "missing"
-    if profile.token and profile.token_env:
-        token += f" (from ${profile.token_env})"
-    check = CrewCheck(name=profile.name, url=profile.url, token=token)
+    check = CrewCheck(name=profile.name, url=profile.url, token=_token_state(profile))
+    unset = unresolved_token(profile)
+    if unset is not None:
+        # Asking the crew without its token would only add a 401 to the same problem.
+        check.add_problem(unset)
+        return check
     warning = plain_http_warning(profile)
     if warning:
-        check.problems.append(warning)
-    if profile.token is None:
-        check.problems.append(
-            "No token: set CREWAI_BEARER_TOKEN or the crew's token in the config file."
-        )
+        check.add_problem(warning)
     async with CrewClient(profile, policy) as client:
         started = time.monotonic()
         try:
@@ -106,9 +164,17 @@ async def check_crew(profile: CrewProfile, policy: ClientPolicy) -> CrewCheck:
             probe = await client.status(str(uuid.uuid4()))
             check.dialect = probe.dialect.value if probe.dialect else None
         except ApiError as error:
-            check.problems.append(error.message)
-            check.exit_code = int(error.exit_code)
+            check.add_problem(error.message, error.exit_code)
     return check
+
+
+def _token_state(profile: CrewProfile) -> str:
+    """Whether the crew has a token and where it came from; never the token."""
+    if profile.token is not None:
+        return f"set (from {profile.token_source})" if profile.token_source else "set"
+    if profile.token_env is not None:
+        return f"missing (${profile.token_env} is not set)"
+    return "none (fine if the crew asks for none)"
 
 
 async def diagnose(
@@ -126,9 +192,11 @@ async def diagnose(
         problems.append(
             f"The history could not be opened at {paths.store_file}; nothing is being saved."
         )
+    config_file = Path(config.path or paths.config_file)
     return DoctorReport(
         crews=list(checks),
         store=dict(store_health),
-        config_file=str(config.path or paths.config_file),
+        config_file=str(config_file),
+        config_present=await asyncio.to_thread(config_file.exists),
         problems=problems,
     )
