@@ -458,6 +458,48 @@ def test_plain_http_warning(url: str, token: str | None, warns: bool) -> None:
         assert SECRET not in warning
 
 
+@pytest.mark.parametrize(
+    ("url", "warns"),
+    [
+        ("http://127.example.invalid", True),
+        ("http://127.0.0.1.example.com", True),
+        ("http://localhost.example.com", True),
+        ("http://[::2]:8000", True),
+        ("http://127.0.0.2:8000", False),
+        ("http://[::1]:8000", False),
+        ("http://LOCALHOST:8000", False),
+    ],
+)
+def test_only_a_real_loopback_address_is_spared_the_plain_http_warning(
+    url: str, warns: bool
+) -> None:
+    """A name that starts like 127.x can point anywhere: only an address proves loopback."""
+    warning = plain_http_warning(CrewProfile(name="t", url=url, token=SECRET))
+    assert (warning is not None) == warns
+
+
+def test_each_crew_records_where_its_token_came_from(paths: Paths) -> None:
+    write_file(paths, TWO_CREWS)
+    env = {
+        "WRITER_TOKEN": OTHER_SECRET,
+        "CREWAI_API_URL": "https://research.crewai.com",
+        "CREWAI_BEARER_TOKEN": SECRET,
+    }
+    config = load_config(paths, env=env)
+    sources = {crew.name: crew.token_source for crew in select_crews(config, env=env)}
+    assert sources == {
+        "travel": f"crews.travel.token in {paths.config_file}",
+        "writer": f"$WRITER_TOKEN (the token_env of crew 'writer' in {paths.config_file})",
+        "default": "$CREWAI_BEARER_TOKEN",
+    }
+    (flagged,) = select_crews(config, crew="travel", token=OTHER_SECRET, env=env)
+    assert flagged.token_source == "--token"
+    (borrowed,) = select_crews(config, url="https://travel.crewai.com", env=env)
+    assert borrowed.token_source == sources["travel"]
+    for crew in (flagged, borrowed):
+        assert SECRET not in repr(crew) and OTHER_SECRET not in repr(crew)
+
+
 # --- secrets ------------------------------------------------------------------------------
 
 
