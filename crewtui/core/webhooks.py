@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 from crewtui.api.errors import ConfigError
 from crewtui.api.models import Observation, Step
 from crewtui.api.pushes import PUSH_KINDS, PushKind, parse_push
+from crewtui.api.redact import redact_bytes
 from crewtui.api.validate import LOOPBACK
 
 if TYPE_CHECKING:
@@ -268,9 +269,13 @@ def _reject_constant(name: str) -> NoReturn:
 
 
 def _decode(body: bytes) -> Any:
-    """Strict JSON (no NaN or Infinity); anything else is a 400."""
+    """Strict JSON (no NaN or Infinity); anything else is a 400.
+
+    A token quoted in the body, however it is spelt, is blanked first: nothing from here on
+    (the tracker, the store, the screen) ever holds it.
+    """
     try:
-        return json.loads(body, parse_constant=_reject_constant)
+        return json.loads(redact_bytes(body), parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         raise _Refused(400) from None
 

@@ -8,6 +8,7 @@ chunked, and pushes about kickoffs nobody tracks go nowhere.
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import stat
 import uuid
@@ -21,6 +22,7 @@ import pytest
 
 from crewtui.api.errors import ConfigError
 from crewtui.api.models import Kickoff, Observation, RunState, Step, TaskState
+from crewtui.api.redact import remember_secret
 from crewtui.api.validate import LOOPBACK, parse_listen
 from crewtui.core.merge import apply_observation
 from crewtui.core.webhooks import WebhookReceiver, load_or_create_secret
@@ -107,6 +109,25 @@ async def test_a_task_webhook_is_handed_to_the_tracker(
         ("research_task", "旅行研究员", "东京")
     ]
     assert (receiver.received, receiver.ignored, receiver.rejected) == (1, 0, 0)
+
+
+async def test_a_token_quoted_in_a_push_reaches_no_one(
+    start: Start, http: httpx.AsyncClient
+) -> None:
+    """A crew's token, echoed into a webhook spelt in \\u escapes, is blanked on arrival."""
+    token = "tok-pushed-" + uuid.uuid4().hex
+    remember_secret(token)
+    escaped = "".join(f"\\u{ord(char):04x}" for char in token)
+    body = json.dumps(task_body(output="you sent @")).replace("@", escaped)
+    tracker = Tracker(TRACKED)
+    receiver = await start(tracker)
+    answer = await http.post(
+        receiver.urls.task, content=body, headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 200
+    [[observation]] = tracker.pushes
+    assert isinstance(observation, Observation)
+    assert [task.output for task in observation.tasks] == ["you sent [redacted]"]
 
 
 async def test_each_kind_has_its_url(start: Start, http: httpx.AsyncClient) -> None:
