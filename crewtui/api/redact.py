@@ -95,19 +95,41 @@ def _install_log_redaction() -> None:
 
 
 def redact_record(record: logging.LogRecord) -> None:
-    """Format the record's message, traceback and stack now, each redacted.
+    """Blank the secrets in a record's message, traceback and stack, as soon as it is made.
 
-    Formatters print ``exc_text`` when it is set, so the traceback they show is this one.
+    A record without a secret is left as it is. One with a secret keeps its arguments when
+    blanking them (and the format string) is enough, since some formatters read them;
+    otherwise its message becomes the redacted text. The traceback is formatted now and
+    redacted; formatters print ``exc_text`` when it is set, and dropping ``exc_info`` keeps
+    handlers that render frames' locals away from the token.
     """
-    try:
-        message = record.getMessage()
-    except Exception:  # a bad format string: keep what there is, as text
-        message = f"{record.msg!r} % {record.args!r}"
-    record.msg = redact(message)
-    record.args = None
+    message = _message(record)
+    clean = redact(message)
+    if clean != message:
+        record.msg, record.args = _redacted_parts(record, clean)
     if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
         record.exc_text = redact("".join(traceback.format_exception(*record.exc_info)).rstrip())
-        # The exception itself stays out of reach of handlers that render its frames' locals.
         record.exc_info = None
     if record.stack_info:
         record.stack_info = redact(record.stack_info)
+
+
+def _message(record: logging.LogRecord) -> str:
+    try:
+        return record.getMessage()
+    except Exception:  # a bad format string: logging reports it later; keep it as text
+        return f"{record.msg!r} % {record.args!r}"
+
+
+def _redacted_parts(record: logging.LogRecord, clean: str) -> tuple[object, Any]:
+    """The record's format string and arguments each redacted, if that removes every secret."""
+    if isinstance(record.msg, str) and isinstance(record.args, tuple):
+        msg = redact(record.msg)
+        args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)
+        try:
+            formatted = msg % args if args else msg
+        except (TypeError, ValueError):
+            return clean, None
+        if redact(formatted) == formatted:
+            return msg, args
+    return clean, None

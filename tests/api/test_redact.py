@@ -100,3 +100,21 @@ def test_log_records_are_redacted_for_any_handler() -> None:
     assert text.count(REDACTED) >= 4
     assert secret[11:] not in text
     assert "\\u" not in text
+
+
+def test_a_log_record_keeps_its_arguments_when_blanking_them_is_enough() -> None:
+    """Formatters that read ``record.args`` (uvicorn's access log does) keep working."""
+    secret = "tok-args-" + uuid.uuid4().hex
+    remember_secret(secret)
+    logger = logging.getLogger("tests.redact.args")
+    clean = logger.makeRecord(logger.name, logging.INFO, __file__, 1, "%s %d", ("a", 1), None)
+    assert (clean.msg, clean.args) == ("%s %d", ("a", 1))
+    request = ("GET", f"/x?t={secret}", 200)
+    quoted = logger.makeRecord(logger.name, logging.INFO, __file__, 1, "%s %s %d", request, None)
+    assert quoted.args == ("GET", f"/x?t={REDACTED}", 200)
+    assert quoted.getMessage() == f"GET /x?t={REDACTED} 200"
+    in_an_object = logger.makeRecord(
+        logger.name, logging.INFO, __file__, 1, "headers %r", ({"auth": secret},), None
+    )
+    assert in_an_object.args is None
+    assert in_an_object.getMessage() == f"headers {{'auth': '{REDACTED}'}}"
