@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationInfo, field_validator
 
 from crewtui.api.errors import ConfigError
 from crewtui.api.redact import remember_secret
@@ -15,7 +15,8 @@ from crewtui.api.validate import check_crew_url
 class CrewProfile(BaseModel):
     """One deployed crew. ``token`` is a ``SecretStr``: it never shows in a repr or a log."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # A validation error must not quote its input: it may be a token or a URL's password.
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     name: str
     url: str
@@ -37,10 +38,11 @@ class CrewProfile(BaseModel):
 
     @field_validator("token")
     @classmethod
-    def _usable_token(cls, value: SecretStr | None) -> SecretStr | None:
+    def _usable_token(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        """The loaders check with a better-named source; this covers profiles made in code."""
         if value is not None:
             try:
-                check_token(value.get_secret_value(), "the crew's token")
+                check_token(value.get_secret_value(), f"crew {info.data.get('name')!r}")
             except ConfigError as error:
                 raise ValueError(error.message) from None
         return value

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from crewtui.api.client import CrewClient
 from crewtui.api.errors import ApiError, AuthError, ExitCode
@@ -225,6 +225,17 @@ def test_reprs_and_errors_hold_no_token() -> None:
     assert_no_token(profile.model_dump_json(), config.model_dump_json())
     for error in (AuthError("The c crew rejected the token (HTTP 401)."), ApiError("x")):
         assert_no_token(repr(error), str(error))
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"token": CANARY + "\r"}, {"url": f"https://user:{CANARY}@c.example"}],
+    ids=["token with CR", "password in URL"],
+)
+def test_a_profile_refused_in_code_does_not_quote_its_input(fields: dict[str, str]) -> None:
+    with pytest.raises(ValidationError) as caught:
+        CrewProfile.model_validate({"name": "c", "url": "https://c.example", **fields})
+    assert_no_token(str(caught.value), repr(caught.value))
 
 
 @pytest.mark.parametrize(
