@@ -33,6 +33,11 @@ Decisions worth knowing:
   not watching should not stop you watching the others.
 - A crew with neither ``token`` nor ``token_env`` is allowed (a local simulator may not
   check tokens); the service's 401 then says clearly that a token is needed.
+- A token is checked where it is loaded (``check_token``: printable ASCII, no space, so a
+  CR left by a Windows line ending is refused in one sentence that names where the token
+  came from, never the token), and each profile records that place (``token_source``) so a
+  rejected token's message can point at it. A crew URL gets the same check wherever it
+  comes from (``check_crew_url``).
 - A crew never has both ``token`` and ``token_env``: the file is refused. That keeps
   ``write_config`` honest: a token that came from the environment is never written to disk.
 - Every ``ConfigError`` raised here is raised ``from None``: pydantic's own errors quote the
@@ -457,11 +462,14 @@ def _env_crew(env: Mapping[str, str], taken: Mapping[str, CrewProfile]) -> CrewP
     token_env = next((name for name in TOKEN_ENVS if env.get(name)), None)
     name = ENV_CREW_FALLBACK_NAME if ENV_CREW_NAME in taken else ENV_CREW_NAME
     url = _checked_url(raw_url, URL_ENV)
-    source = None if token_env is None else f"${token_env}"
+    token, source = None, None
+    if token_env is not None:
+        source = f"${token_env}"
+        token = check_token(env[token_env], source)
     profile = CrewProfile(
         name=name,
         url=url,
-        token=None if token_env is None else check_token(env[token_env], f"${token_env}"),
+        token=token,
         token_env=token_env,
         token_source=source,
     )
