@@ -26,15 +26,17 @@ REDACTED = "[redacted]"
 # for a one-letter token would destroy the text without protecting anything.
 MIN_REDACTED_LENGTH = 8
 
-_remembered: set[str] = set()
+# Replaced, never changed in place, so a thread redacting a log record reads a whole set.
+_remembered: frozenset[str] = frozenset()
 _log_factory_installed = False
 
 
 def remember_secret(secret: str) -> None:
     """Redact ``secret`` from every later ``redact`` call and every log record."""
+    global _remembered
     if len(secret) < MIN_REDACTED_LENGTH:
         return
-    _remembered.add(secret)
+    _remembered = _remembered | {secret}
     _install_log_redaction()
 
 
@@ -54,7 +56,7 @@ def redact_bytes(data: bytes, secrets: Iterable[str] = ()) -> bytes:
     return redact(data.decode("latin-1"), secrets).encode("latin-1")
 
 
-@functools.lru_cache(maxsize=32)
+@functools.lru_cache(maxsize=256)
 def _pattern(secret: str) -> re.Pattern[str]:
     """A regex matching ``secret`` with each character raw or escaped in any common way."""
     return re.compile("".join(_character(char) for char in secret))
@@ -63,18 +65,22 @@ def _pattern(secret: str) -> re.Pattern[str]:
 def _character(char: str) -> str:
     """Every way one character of a token may be written, as a regex alternation."""
     code = ord(char)
-    # One or more backslashes: escaped once (JSON, repr) or again (JSON inside JSON).
+    # One or more backslashes: escaped once (JSON, repr) or again (JSON inside JSON). Each
+    # form starts with a literal character, which lets the regex engine skip ahead fast.
     slashes = r"\\\\*"
-    forms = [re.escape(char), rf"{slashes}(?i:u{code:04x})", rf"&#0*{code};?"]
-    forms.append(rf"&#(?i:x0*{code:x};?)")
+    forms = [
+        re.escape(char),  # raw
+        rf"{slashes}(?i:u{code:04x})",  # JSON and Python \uXXXX
+        "".join(rf"%(?i:{byte:02x})" for byte in char.encode("utf-8")),  # percent-encoding
+        rf"&#0*{code};?",  # HTML decimal reference
+        rf"&#(?i:x0*{code:x};?)",  # HTML hexadecimal reference
+    ]
     if code < 0x100:
-        forms.append(rf"{slashes}(?i:x{code:02x})")
+        forms.append(rf"{slashes}(?i:x{code:02x})")  # Python \xXX (repr of str or bytes)
     if char in "\\'\"/":
-        forms.append(slashes + re.escape(char))
-    percent = "".join(rf"%(?i:{byte:02x})" for byte in char.encode("utf-8"))
-    forms.append(percent)
+        forms.append(slashes + re.escape(char))  # a quote, backslash or slash escaped
     if char == " ":
-        forms.append(r"\+")
+        forms.append(r"\+")  # a space in a query string
     return "(?:" + "|".join(forms) + ")"
 
 
