@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from crewtui.api.models import (
+    AGENT_STEP,
     Dialect,
     Observation,
     Progress,
@@ -97,7 +98,7 @@ def agent_step(kickoff_id: str, body: dict[str, Any], received_at: datetime) -> 
     return Step(
         kickoff_id=kickoff_id,
         received_at=received_at,
-        kind="step",
+        kind=AGENT_STEP,
         thought=as_str(body.get("thought")),
         tool=as_str(body.get("tool")),
         tool_input=as_text(body.get("tool_input")),

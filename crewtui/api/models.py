@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -93,12 +94,45 @@ class TaskResult(_Model):
     finished_at: datetime | None = None
 
 
+# The kind of an agent's thought/action step (a step webhook, a live ``last_step``); the
+# batched events form names its events by their crewai type instead.
+AGENT_STEP = "step"
+
+
+def _normalized(text: str | None) -> str | None:
+    """Text as the same step reads through any channel: NFC, LF line ends, no outer blanks."""
+    if text is None:
+        return None
+    folded = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    return folded.strip() or None
+
+
+def _normalized_input(text: str | None) -> str | None:
+    """A tool input that is JSON (an object sent as text by one channel, as an object by
+    another) compares by its value, not its spacing or key order."""
+    normalized = _normalized(text)
+    if normalized is None or normalized[0] not in "[{":
+        return normalized
+    try:
+        value = json.loads(normalized)
+    except (ValueError, RecursionError):
+        return normalized
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
 class Step(_Model):
-    """One agent step (thought, tool call) or crew event pushed by a webhook or a poll."""
+    """One agent step (thought, tool call) or crew event pushed by a webhook or a poll.
+
+    The same agent step reaches crewtui through several channels: the live poll's
+    ``last_step`` (on every poll until the next step) and the step webhook. Those copies
+    differ in everything but the step itself (the webhook adds ``prompt``, ``kickoff_id``
+    and ``meta``; each channel stamps its own arrival), so a step's identity is its content,
+    not its payload: see :attr:`key`.
+    """
 
     kickoff_id: str
     received_at: datetime
-    kind: str = "step"
+    kind: str = AGENT_STEP
     thought: str | None = None
     tool: str | None = None
     tool_input: str | None = None
@@ -109,10 +143,28 @@ class Step(_Model):
 
     @property
     def key(self) -> str:
-        """A content key that makes storing the same step twice a no-op (webhooks repeat)."""
-        canonical = json.dumps(
-            [self.kickoff_id, self.kind, self.raw], sort_keys=True, ensure_ascii=True, default=str
-        )
+        """The step's identity: one key per step, whichever channels brought it, how often.
+
+        An agent step is what the agent thought and did (kickoff, thought, tool, input,
+        result, normalized); an event of the batched form is its own ``id`` when it has one
+        (two identical tool calls are two events), else its whole payload. Arrival times and
+        delivery envelopes never count: they are what differs between channels.
+        """
+        identity: list[Any] = [self.kickoff_id, self.kind]
+        event_id = self.raw.get("id") if isinstance(self.raw, dict) else None
+        content = [
+            _normalized(self.thought),
+            _normalized(self.tool),
+            _normalized_input(self.tool_input),
+            _normalized(self.result),
+        ]
+        if self.kind == AGENT_STEP and any(part is not None for part in content):
+            identity += content
+        elif isinstance(event_id, str) and event_id:
+            identity.append(event_id)
+        else:
+            identity.append(self.raw)
+        canonical = json.dumps(identity, sort_keys=True, ensure_ascii=True, default=str)
         return hashlib.sha256(canonical.encode("ascii")).hexdigest()[:32]
 
 

@@ -14,6 +14,7 @@ from crewtui.api.models import (
     Observation,
     Progress,
     RunState,
+    Step,
     TaskResult,
     TaskState,
 )
@@ -42,6 +43,39 @@ def merge_task(old: TaskResult, new: TaskResult) -> TaskResult:
         # The earliest time anyone reported wins, so delivery order does not matter.
         finished_at=min(finished) if finished and state is not TaskState.RUNNING else None,
     )
+
+
+def merge_step(old: Step, new: Step) -> Step:
+    """One step (same :attr:`~crewtui.api.models.Step.key`) seen through two channels.
+
+    Each field keeps what either copy said, the first arrival dates it, and the fuller
+    payload is kept as raw (a step webhook's body says more than a poll's ``last_step``).
+    """
+    return old.model_copy(
+        update={
+            "received_at": min(old.received_at, new.received_at),
+            "thought": _said(old.thought, new.thought),
+            "tool": _said(old.tool, new.tool),
+            "tool_input": _said(old.tool_input, new.tool_input),
+            "result": _said(old.result, new.result),
+            "sequence": old.sequence if old.sequence is not None else new.sequence,
+            "raw": new.raw if _richness(new.raw) > _richness(old.raw) else old.raw,
+        }
+    )
+
+
+def _said(old: str | None, new: str | None) -> str | None:
+    """The fuller of two copies of one text (a channel may trim or drop it)."""
+    if old is None or (new is not None and len(new) > len(old)):
+        return new
+    return old
+
+
+def _richness(raw: object) -> int:
+    """How much a payload says: its number of fields (a non-object counts as one)."""
+    if isinstance(raw, dict):
+        return len(raw)
+    return 0 if raw is None else 1
 
 
 def merge_tasks(old: list[TaskResult], new: list[TaskResult]) -> list[TaskResult]:

@@ -47,7 +47,7 @@ from urllib.parse import urlsplit, urlunsplit
 from crewtui.api.errors import StoreError
 from crewtui.api.models import Kickoff, KickoffSummary, RunState, Step, TaskResult
 from crewtui.core.format import STATE_ORDER
-from crewtui.core.merge import merge_stored, merge_tasks
+from crewtui.core.merge import merge_step, merge_stored, merge_tasks
 
 # "crtu": marks the file as a crewtui store, so a foreign database is never migrated.
 APPLICATION_ID = 0x63727475
@@ -294,6 +294,12 @@ _UPSERT_TASK = _insert_sql(
     + ", ".join(f"{c} = excluded.{c}" for c in _TASK_COLUMNS[2:]),
 )
 _INSERT_STEP = _insert_sql("steps", _STEP_COLUMNS, "ON CONFLICT (step_key) DO NOTHING")
+_STEP_FIELDS = tuple(c for c in _STEP_COLUMNS if c != "step_key")
+_SELECT_STEP = f"SELECT {', '.join(_STEP_FIELDS)} FROM steps WHERE step_key = :step_key"  # noqa: S608
+_UPDATE_STEP = (
+    f"UPDATE steps SET {', '.join(f'{c} = :{c}' for c in _STEP_FIELDS)} "  # noqa: S608
+    "WHERE step_key = :step_key"
+)
 
 
 def _encode(values: Mapping[str, Any]) -> dict[str, SqlValue]:
@@ -787,10 +793,21 @@ def _delete_kickoff(conn: sqlite3.Connection, kickoff_id: str) -> None:
 
 
 def _insert_steps(conn: sqlite3.Connection, steps: Sequence[Step]) -> list[Step]:
+    """Store each step once (by its identity); a copy from another channel is merged into
+    the stored one. Returns the steps that were new."""
     new: list[Step] = []
     for step in steps:
-        if conn.execute(_INSERT_STEP, _step_values(step)).rowcount == 1:
+        values = _step_values(step)
+        if conn.execute(_INSERT_STEP, values).rowcount == 1:
             new.append(step)
+            continue
+        row = conn.execute(_SELECT_STEP, {"step_key": values["step_key"]}).fetchone()
+        if row is None:
+            continue
+        stored = Step.model_validate(_decode(row))
+        merged = merge_step(stored, step)
+        if merged != stored:
+            conn.execute(_UPDATE_STEP, _step_values(merged))
     return new
 
 
