@@ -33,8 +33,7 @@ from crewtui.config import (
     plain_http_warning,
     select_crews,
 )
-from crewtui.core.format import format_duration, state_label
-from crewtui.core.merge import measured_execution_time
+from crewtui.core.format import duration_text, format_duration, start_text, state_label
 from crewtui.core.runtime import assemble, open_store
 from crewtui.core.store import Store
 from crewtui.core.tracker import KickoffChanged, Tracker, TrackerEvent, progress_signature
@@ -146,13 +145,25 @@ def emit_json(value: Any) -> None:
 
 
 def status_json(kickoff: Kickoff) -> dict[str, Any]:
-    """The normalized status as JSON values; ``raw`` and ``output_json`` exactly as received.
+    """The normalized status as JSON values; the service's payloads exactly as received.
 
-    Those two are already JSON (the service's own), and pydantic's JSON mode raises on a
-    dict key holding a lone surrogate, which ``json.dumps`` escapes faithfully.
+    ``raw``, ``output_json`` and the bodies of ``raw_by_source`` are already JSON (the
+    service's own), and pydantic's JSON mode raises on a dict key holding a lone surrogate,
+    which ``json.dumps`` escapes faithfully.
     """
     status = kickoff.to_status()
-    as_received = {"raw": status.raw, "output_json": status.output_json}
+    as_received = {
+        "raw": status.raw,
+        "output_json": status.output_json,
+        "raw_by_source": [
+            {
+                "source": payload.source,
+                "received_at": payload.received_at.isoformat(),
+                "body": payload.body,
+            }
+            for payload in status.raw_by_source
+        ],
+    }
     plain = status.model_dump(mode="json", exclude=set(as_received))
     return {
         name: as_received[name] if name in as_received else plain[name] for name in STATUS_FIELDS
@@ -171,10 +182,9 @@ def summary_line(kickoff: Kickoff | KickoffSummary, now: datetime) -> str:
         parts.append(f"{progress.completed or 0}/{progress.total} tasks")
     if kickoff.current_task:
         parts.append(inert_line(kickoff.current_task, 48))
-    if isinstance(kickoff, Kickoff):
-        seconds = measured_execution_time(kickoff, now)
-        if seconds is not None:
-            parts.append(format_duration(seconds, precise=True))
+    duration = duration_text(kickoff, now)
+    if duration:
+        parts.append(duration)
     return "  ".join(parts)
 
 
@@ -319,9 +329,10 @@ async def cmd_list(session: Session) -> int:
         return int(ExitCode.OK)
     if not rows:
         out("No kickoffs in the history yet; start one with `crewtui kickoff -i KEY=VALUE`.")
+    now = now_utc()
     for row in rows:
-        started = row.created_at.astimezone().strftime("%Y-%m-%d %H:%M")
-        duration = format_duration(row.execution_time) if row.execution_time else ""
+        started = start_text(row, lambda moment: moment.astimezone().strftime("%Y-%m-%d %H:%M"))
+        duration = duration_text(row, now)
         task = inert_line(row.current_task or "", 40)
         out(
             f"{inert_line(row.kickoff_id[:8])}  {started}  {inert_line(row.crew, 16):<16}  "

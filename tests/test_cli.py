@@ -145,8 +145,12 @@ def test_status_json_is_the_normalized_model_in_both_dialects(
         "tasks",
         "error",
         "execution_time",
+        "started_at",
+        "finished_at",
+        "tracked_at",
         "dialect",
         "raw",
+        "raw_by_source",
     }
     assert status["kickoff_id"] == kickoff_id
     assert status["state"] == "completed"

@@ -45,7 +45,7 @@ from crewtui.api.http import (
     retry_after_seconds,
     same_origin,
 )
-from crewtui.api.models import Observation
+from crewtui.api.models import Observation, Payload
 from crewtui.api.profile import CrewProfile
 from crewtui.api.redact import redact_bytes
 from crewtui.api.sanitize import inert_line
@@ -76,6 +76,14 @@ class ResumeResult:
     message: str | None
     new_kickoff_id: str | None
     raw: Any = None
+
+
+@dataclass(frozen=True)
+class KickoffAnswer:
+    """POST /kickoff's answer: the new run's id, and the body as received (the Raw tab)."""
+
+    kickoff_id: str
+    payload: Payload
 
 
 class CrewClient:
@@ -132,7 +140,26 @@ class CrewClient:
         step_webhook_url: str | None = None,
         crew_webhook_url: str | None = None,
     ) -> str:
-        """Start a run and return its kickoff id.
+        """Start a run and return its kickoff id (see :meth:`start`)."""
+        answer = await self.start(
+            inputs,
+            meta,
+            task_webhook_url=task_webhook_url,
+            step_webhook_url=step_webhook_url,
+            crew_webhook_url=crew_webhook_url,
+        )
+        return answer.kickoff_id
+
+    async def start(
+        self,
+        inputs: Mapping[str, str],
+        meta: Mapping[str, Any] | None = None,
+        *,
+        task_webhook_url: str | None = None,
+        step_webhook_url: str | None = None,
+        crew_webhook_url: str | None = None,
+    ) -> KickoffAnswer:
+        """Start a run: its kickoff id and the answer as received.
 
         Never retried once it may have reached the server: any doubt raises
         ``KickoffUncertainError`` (the run may have started; a retry could start a second).
@@ -155,15 +182,18 @@ class CrewClient:
             raise self._kickoff_uncertain(f"HTTP {reply.status_code} from a gateway")
         self._raise_for_status(reply, "POST", path)
         try:
-            kickoff_id = dialects.parse_kickoff_id(_decode_json(reply.body))
+            body = _decode_json(reply.body)
         except ValueError:
-            kickoff_id = None
+            body = None
+        kickoff_id = dialects.parse_kickoff_id(body)
         if kickoff_id is None:
             raise self._kickoff_uncertain(f"HTTP {reply.status_code} without a kickoff id")
         try:
-            return validate_kickoff_id(kickoff_id)
+            kickoff_id = validate_kickoff_id(kickoff_id)
         except ConfigError:
             raise self._kickoff_uncertain("an answer whose kickoff id is not an id") from None
+        received = Payload(source="kickoff", received_at=datetime.now(UTC), body=body)
+        return KickoffAnswer(kickoff_id, received)
 
     async def status(self, kickoff_id: str) -> Observation:
         """One poll. 200 and 404 are both observations (404 is NOT_FOUND); the rest raises."""

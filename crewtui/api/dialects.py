@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from crewtui.api.models import (
@@ -162,6 +162,7 @@ def parse_status(
             dialect=Dialect.DOCUMENTED,
             error=error_message(body),
             raw=body,
+            channel="poll",
         )
     dialect = detect_dialect(body)
     if dialect is Dialect.LIVE:
@@ -169,7 +170,11 @@ def parse_status(
     if dialect is Dialect.DOCUMENTED:
         return _parse_documented(kickoff_id, as_dict(body), observed_at)
     return Observation(
-        kickoff_id=kickoff_id, observed_at=observed_at, state=RunState.UNKNOWN, raw=body
+        kickoff_id=kickoff_id,
+        observed_at=observed_at,
+        state=RunState.UNKNOWN,
+        raw=body,
+        channel="poll",
     )
 
 
@@ -192,6 +197,7 @@ def _parse_live(kickoff_id: str, body: dict[str, Any], observed_at: datetime) ->
         current_task = as_str(progress_body.get("current"))
         current_agent = as_str(progress_body.get("current_agent"))
         execution_time = as_float(progress_body.get("duration_seconds"))
+    started_at = _run_started_at(progress_body, observed_at)
     tasks: list[TaskResult] = []
     last = as_dict(body.get("last_executed_task"))
     last_name = as_str(last.get("name")) or as_str(last.get("task_id"))
@@ -230,9 +236,33 @@ def _parse_live(kickoff_id: str, body: dict[str, Any], observed_at: datetime) ->
         steps=steps,
         error=message if state is RunState.FAILED else None,
         execution_time=execution_time,
+        started_at=started_at,
         dialect=Dialect.LIVE,
         raw=body,
+        channel="poll",
     )
+
+
+def _run_started_at(progress: dict[str, Any], observed_at: datetime) -> datetime | None:
+    """When the run began, from the live progress: its duration so far counted back from
+    this answer (no clock skew between the service and here), else its ``started_at``.
+
+    Never after the answer itself, never a time that cannot be compared (naive is UTC).
+    """
+    duration = as_float(progress.get("duration_seconds"))
+    if duration is not None:
+        try:
+            return observed_at - timedelta(seconds=duration)
+        except OverflowError:
+            return None
+    stamp = as_datetime(progress.get("started_at"))
+    if stamp is None:
+        return None
+    try:
+        stamp = stamp.astimezone(UTC) if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+    except (OverflowError, ValueError):
+        return None
+    return min(stamp, observed_at)
 
 
 def _parse_documented(kickoff_id: str, body: dict[str, Any], observed_at: datetime) -> Observation:
@@ -282,6 +312,7 @@ def _parse_documented(kickoff_id: str, body: dict[str, Any], observed_at: dateti
         execution_time=as_float(body.get("execution_time")),
         dialect=Dialect.DOCUMENTED,
         raw=body,
+        channel="poll",
     )
 
 

@@ -170,6 +170,24 @@ class Step(_Model):
 
 ObservationSource = Literal["poll", "webhook", "kickoff"]
 
+# Where a payload about a kickoff came from: the Raw tab and ``raw_by_source`` keep the last
+# one of each, since a poll, the kickoff answer and each kind of webhook say different things.
+PayloadSource = Literal[
+    "poll", "kickoff", "task webhook", "step webhook", "crew webhook", "events webhook"
+]
+
+
+class Payload(_Model):
+    """The last payload one source sent about a kickoff, as received.
+
+    ``received_at`` is when that body first arrived: a poll that repeats the same body does
+    not move it (nor make the kickoff change).
+    """
+
+    source: PayloadSource
+    received_at: datetime
+    body: Any = None
+
 
 class Observation(_Model):
     """What one response or one webhook said about one kickoff.
@@ -191,8 +209,13 @@ class Observation(_Model):
     steps: list[Step] = Field(default_factory=list)
     error: str | None = None
     execution_time: float | None = None
+    # When the run began, as the service says (the live progress); never an arrival time.
+    started_at: datetime | None = None
     dialect: Dialect | None = None
     raw: Any = None
+    # Which source ``raw`` is the last payload of; a fact read out of a larger push (one
+    # event of a batch) has none: the push's whole body is recorded once, on its own.
+    channel: PayloadSource | None = None
 
 
 STATUS_FIELDS = (
@@ -206,8 +229,12 @@ STATUS_FIELDS = (
     "tasks",
     "error",
     "execution_time",
+    "started_at",
+    "finished_at",
+    "tracked_at",
     "dialect",
     "raw",
+    "raw_by_source",
 )
 
 
@@ -224,8 +251,18 @@ class KickoffStatus(_Model):
     tasks: list[TaskResult] = Field(default_factory=list)
     error: str | None = None
     execution_time: float | None = None
+    # When the run began and ended, as far as known; ``None`` is "not known", never guessed.
+    # A run crewtui sent began when it was sent. A tracked run (started elsewhere, adopted
+    # with ``track``) began when the service says; until it says, nobody here knows.
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    # When crewtui began following a run it did not start; ``None`` for runs it sent.
+    tracked_at: datetime | None = None
     dialect: Dialect | None = None
+    # The last polled payload (what ``raw`` always was), and the last payload of every
+    # source, newest first.
     raw: Any = None
+    raw_by_source: list[Payload] = Field(default_factory=list)
 
 
 class Kickoff(KickoffStatus):
@@ -233,11 +270,9 @@ class Kickoff(KickoffStatus):
 
     inputs: dict[str, str] = Field(default_factory=dict)
     meta: dict[str, Any] = Field(default_factory=dict)
+    # When the kickoff entered the history (sent, or tracked) and last changed.
     created_at: datetime
     updated_at: datetime
-    # When crewtui first and last saw it active; used for elapsed time and the timeline.
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
     archived: bool = False
     submission: Submission = Submission.ACCEPTED
     # The live service's message ("Task is Running"), and the agent of the current task.
@@ -276,6 +311,7 @@ class KickoffSummary(_Model):
     updated_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    tracked_at: datetime | None = None
     execution_time: float | None = None
     archived: bool = False
     submission: Submission = Submission.ACCEPTED

@@ -12,7 +12,7 @@ Like the dialect parsers, nothing here raises on any JSON: a field of the wrong 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
@@ -26,7 +26,15 @@ from crewtui.api.dialects import (
     as_text,
     parse_json_text,
 )
-from crewtui.api.models import Observation, RunState, Step, TaskResult, TaskState
+from crewtui.api.models import (
+    AGENT_STEP,
+    Observation,
+    PayloadSource,
+    RunState,
+    Step,
+    TaskResult,
+    TaskState,
+)
 
 PushKind = Literal["task", "step", "crew", "events"]
 PUSH_KINDS: frozenset[str] = frozenset(get_args(PushKind))
@@ -69,6 +77,28 @@ def _output_json(output: str | None, explicit: Any) -> Any:
     return explicit if explicit is not None else parse_json_text(output)
 
 
+def step_payloads(steps: Sequence[Step]) -> list[Observation]:
+    """The last pushed payload of each kickoff's step channels, stating nothing else.
+
+    A step webhook's body is its step's raw, and so is an event of the batched form: the
+    Raw tab shows the last of each beside the poll's and the other webhooks' payloads.
+    """
+    last: dict[tuple[str, PayloadSource], Step] = {}
+    for step in steps:
+        channel: PayloadSource = "step webhook" if step.kind == AGENT_STEP else "events webhook"
+        last[(step.kickoff_id, channel)] = step
+    return [
+        Observation(
+            kickoff_id=kickoff_id,
+            observed_at=step.received_at,
+            source="webhook",
+            raw=step.raw,
+            channel=channel,
+        )
+        for (kickoff_id, channel), step in last.items()
+    ]
+
+
 # -- the three per-kickoff webhooks -------------------------------------------------------------
 
 
@@ -93,6 +123,7 @@ def _parse_task(body: Any, received_at: datetime) -> list[Pushed]:
             source="webhook",
             tasks=[task],
             raw=data,
+            channel="task webhook",
         )
     ]
 
@@ -121,6 +152,7 @@ def _parse_crew(body: Any, received_at: datetime) -> list[Pushed]:
             output=output,
             output_json=_output_json(output, data.get("result_json")),
             raw=data,
+            channel="crew webhook",
         )
     ]
 

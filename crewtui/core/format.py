@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from datetime import datetime
 
 from crewtui.api.models import RunState
+from crewtui.core.timing import Run, run_duration, run_start
 
 # One symbol per state for the CLI and every view of the app; the word is always shown
 # beside it (never colour or symbol alone).
@@ -58,3 +61,24 @@ def format_duration(seconds: float, *, precise: bool = False) -> str:
         return f"{minutes}m{secs:02d}s" if secs else f"{minutes}m"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m" if minutes else f"{hours}h"
+
+
+UNKNOWN = "—"
+
+
+def duration_text(run: Run, now: datetime) -> str:
+    """The run's duration as every view prints it (one figure, one rounding).
+
+    Empty while it waits to start; ``—`` when it is not known (a tracked run whose start the
+    service has not told).
+    """
+    if run.state is RunState.PENDING:
+        return ""
+    seconds = run_duration(run, now)
+    return UNKNOWN if seconds is None else format_duration(seconds)
+
+
+def start_text(run: Run, moment_text: Callable[[datetime], str]) -> str:
+    """When the run began, in the caller's format, or ``—`` when not known."""
+    start = run_start(run)
+    return UNKNOWN if start is None else moment_text(start)

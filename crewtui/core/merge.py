@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from crewtui.api.models import (
     Kickoff,
     Observation,
+    Payload,
     Progress,
     RunState,
     Step,
@@ -40,8 +41,22 @@ def merge_task(old: TaskResult, new: TaskResult) -> TaskResult:
         ),
         state=state,
         started_at=min(started) if started else None,
-        # The earliest time anyone reported wins, so delivery order does not matter.
-        finished_at=min(finished) if finished and state is not TaskState.RUNNING else None,
+        # The earliest time anyone reported wins, so delivery order does not matter; a task
+        # already known done at an unknown moment (before tracking) stays so: a later
+        # report only says when it was seen done again.
+        finished_at=(
+            min(finished)
+            if finished and state is not TaskState.RUNNING and not _done_at_unknown_time(old)
+            else None
+        ),
+    )
+
+
+def _done_at_unknown_time(task: TaskResult) -> bool:
+    return (
+        task.state is not TaskState.RUNNING
+        and task.finished_at is None
+        and (task.started_at is None)
     )
 
 
@@ -111,7 +126,8 @@ def apply_observation(
     ``updated_at`` moves only when something else did, so callers can compare to detect a
     real change.
     """
-    obs = observation
+    first_word = _first_word_on_tracked_run(kickoff)
+    obs = _without_arrival_times(observation) if first_word else observation
     was_terminal = kickoff.state.is_terminal
     state = kickoff.state
     not_found_since = kickoff.not_found_since
@@ -162,11 +178,16 @@ def apply_observation(
         tasks = _close_running_tasks(tasks, state, obs.observed_at, keep=obs.current_task)
 
     started_at = kickoff.started_at
-    if state in (RunState.RUNNING, RunState.PAUSED) or obs.tasks or state.is_terminal:
+    if obs.started_at is not None:
+        started_at = _earliest(started_at, obs.started_at)
+    seen_going = state in (RunState.RUNNING, RunState.PAUSED) or obs.tasks or state.is_terminal
+    if seen_going and kickoff.tracked_at is None:
+        # A run crewtui sent began no later than it was first seen going.
         started_at = _earliest(started_at, obs.observed_at)
     finished_at = kickoff.finished_at
     ended_here = not was_terminal or (obs.state is not None and obs.state.is_terminal)
-    if state.is_terminal and ended_here:
+    if state.is_terminal and ended_here and not first_word:
+        # A tracked run found already ended ended at some unknown moment before.
         finished_at = _earliest(finished_at, obs.observed_at)
 
     execution_time = kickoff.execution_time
@@ -174,6 +195,10 @@ def apply_observation(
         obs.execution_time is not None and execution_time is None
     ):
         execution_time = obs.execution_time
+    elif state.is_terminal and not was_terminal:
+        # The live figure of a running poll is how long the run had gone then, not how
+        # long it took: an end learnt without a figure is measured instead.
+        execution_time = None
 
     progress = obs.progress if obs.progress is not None else kickoff.progress
     if state is RunState.COMPLETED and progress is not None and progress.total is not None:
@@ -196,6 +221,7 @@ def apply_observation(
         "message": obs.message if obs.source == "poll" and obs.state else kickoff.message,
         "dialect": obs.dialect or kickoff.dialect,
         "raw": obs.raw if obs.source == "poll" and obs.raw is not None else kickoff.raw,
+        "raw_by_source": record_payload(kickoff.raw_by_source, obs),
     }
     merged = kickoff.model_copy(update=update)
     if merged == kickoff:
@@ -207,13 +233,54 @@ def _earliest(known: datetime | None, seen: datetime) -> datetime:
     return seen if known is None else min(known, seen)
 
 
-def measured_execution_time(kickoff: Kickoff, now: datetime) -> float | None:
-    """The service's figure when it gave one, else what crewtui measured."""
-    if kickoff.execution_time is not None and kickoff.is_terminal:
-        return kickoff.execution_time
-    start = min(kickoff.created_at, kickoff.started_at or kickoff.created_at)
-    end = kickoff.finished_at if kickoff.is_terminal and kickoff.finished_at else now
-    return max(0.0, (end - start).total_seconds())
+def _first_word_on_tracked_run(kickoff: Kickoff) -> bool:
+    """Nothing learnt yet about a run crewtui did not start (tracked, not sent)."""
+    return kickoff.tracked_at is not None and kickoff.updated_at <= kickoff.tracked_at
+
+
+def _without_arrival_times(obs: Observation) -> Observation:
+    """The first answer about a tracked run, without the times that are only its arrival.
+
+    A task it reports done (or running) finished (or started) at some moment before
+    crewtui was watching, not when the answer came: that moment is unknown, not now.
+    """
+    arrived = obs.observed_at
+    tasks = [
+        task.model_copy(
+            update={
+                "started_at": None if task.started_at == arrived else task.started_at,
+                "finished_at": None if task.finished_at == arrived else task.finished_at,
+            }
+        )
+        for task in obs.tasks
+    ]
+    return obs.model_copy(update={"tasks": tasks})
+
+
+def record_payload(known: list[Payload], obs: Observation) -> list[Payload]:
+    """Each source's last payload, newest first, with ``obs``'s if it brought a new one.
+
+    A repeated body keeps its first arrival time, so a poll that says nothing new changes
+    nothing; an older body delivered late never replaces a newer one.
+    """
+    channel = obs.channel
+    if channel is None or obs.raw is None:
+        return known
+    current = next((payload for payload in known if payload.source == channel), None)
+    if current is not None and (current.body == obs.raw or current.received_at > obs.observed_at):
+        return known
+    fresh = Payload(source=channel, received_at=obs.observed_at, body=obs.raw)
+    return merge_payloads([payload for payload in known if payload.source != channel], [fresh])
+
+
+def merge_payloads(old: list[Payload], new: list[Payload]) -> list[Payload]:
+    """The newest payload of each source in either list, newest first."""
+    newest: dict[str, Payload] = {}
+    for payload in [*old, *new]:
+        kept = newest.get(payload.source)
+        if kept is None or payload.received_at > kept.received_at:
+            newest[payload.source] = payload
+    return sorted(newest.values(), key=lambda payload: payload.received_at, reverse=True)
 
 
 def merge_stored(stored: Kickoff, incoming: Kickoff) -> Kickoff:
@@ -236,6 +303,8 @@ def merge_stored(stored: Kickoff, incoming: Kickoff) -> Kickoff:
             "output": base.output if base.output is not None else (newer.output or older.output),
             "archived": stored.archived,  # archiving is its own store call
             "updated_at": max(stored.updated_at, incoming.updated_at),
+            "raw_by_source": merge_payloads(stored.raw_by_source, incoming.raw_by_source),
+            "tracked_at": stored.tracked_at or incoming.tracked_at,
             "inputs": stored.inputs or incoming.inputs,
             "meta": stored.meta or incoming.meta,
             "created_at": min(stored.created_at, incoming.created_at),

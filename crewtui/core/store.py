@@ -135,9 +135,29 @@ def _migrate_to_1(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def _migrate_tracked_at_and_step_identity(conn: sqlite3.Connection) -> None:
+    """Tracked runs and step identity (idempotent: it may run again after a renumbering).
+
+    - ``kickoffs.tracked_at``: when crewtui began following a run it did not start, so the
+      list can tell a known start from an unknown one without reading each record.
+    - Steps re-keyed by :attr:`Step.key <crewtui.api.models.Step.key>`, the step's identity:
+      the copies an older crewtui stored of one step (a poll's and a webhook's) become one.
+    """
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(kickoffs)")}
+    if "tracked_at" not in columns:
+        conn.execute("ALTER TABLE kickoffs ADD COLUMN tracked_at TEXT")
+    for (kickoff_id,) in conn.execute("SELECT DISTINCT kickoff_id FROM steps").fetchall():
+        steps = _load_steps(conn, _read_text(kickoff_id) or "")
+        conn.execute("DELETE FROM steps WHERE kickoff_id = ?", (kickoff_id,))
+        _insert_steps(conn, steps)
+
+
 # MIGRATIONS[n] takes a store from schema version n to n + 1. Append only; never edit one
 # that has shipped.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_to_1,)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _migrate_to_1,
+    _migrate_tracked_at_and_step_identity,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # --------------------------------------------------------------------------- codecs
@@ -206,6 +226,7 @@ _SUMMARY_COLUMNS = (
     "updated_at",
     "started_at",
     "finished_at",
+    "tracked_at",
     "current_task",
     "progress",
     "task_count",
@@ -268,7 +289,15 @@ _TEXT_COLUMNS = frozenset(
 )
 _JSON_COLUMNS = frozenset({"progress", "output_json", "inputs", "meta", "raw", "extra"})
 _TS_COLUMNS = frozenset(
-    {"created_at", "updated_at", "started_at", "finished_at", "not_found_since", "received_at"}
+    {
+        "created_at",
+        "updated_at",
+        "started_at",
+        "finished_at",
+        "tracked_at",
+        "not_found_since",
+        "received_at",
+    }
 )
 
 
@@ -341,7 +370,14 @@ _EXTRA_FIELDS = frozenset(Kickoff.model_fields) - {*_KICKOFF_COLUMNS, "tasks"}
 def _kickoff_values(kickoff: Kickoff) -> dict[str, SqlValue]:
     own_columns = (name for name in _KICKOFF_COLUMNS if name not in _DERIVED_COLUMNS)
     fields = {name: getattr(kickoff, name) for name in own_columns}
-    fields["extra"] = kickoff.model_dump(mode="json", include=set(_EXTRA_FIELDS))
+    fields["extra"] = {
+        **kickoff.model_dump(mode="json", include=set(_EXTRA_FIELDS) - {"raw_by_source"}),
+        # Payloads as received, like ``raw``: JSON mode would refuse a lone surrogate key.
+        "raw_by_source": [
+            {"source": p.source, "received_at": _ts(p.received_at), "body": p.body}
+            for p in kickoff.raw_by_source
+        ],
+    }
     fields["progress"] = kickoff.progress.model_dump() if kickoff.progress else None
     fields["task_count"] = len(kickoff.tasks)
     fields["state_rank"] = STATE_ORDER.index(kickoff.state)

@@ -11,10 +11,11 @@ negative or impossible duration from a hostile payload.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from crewtui.api.models import Kickoff, TaskResult, TaskState
+from crewtui.core.timing import run_start
 
 # Steps between axis ticks, in seconds: people read 0s, 30s, 1m, 1m30s at a glance.
 _NICE_STEPS = (
@@ -43,7 +44,10 @@ _NICE_STEPS = (
 class Bar:
     """One task on the axis, in seconds from the start of the run.
 
-    ``end`` is ``None`` while the task is still running: draw it up to "now".
+    ``end`` is ``None`` while the task is still running: draw it up to "now". ``known`` is
+    False when crewtui cannot tell how long the task took (it began before crewtui tracked
+    the run, at a moment nobody said): its place is a guess and its duration is not shown;
+    ``note`` says why, when there is a reason to give.
     """
 
     task_id: str
@@ -51,6 +55,8 @@ class Bar:
     state: TaskState
     start: float
     end: float | None
+    known: bool = True
+    note: str | None = None
 
 
 def _utc(moment: datetime) -> datetime:
@@ -72,12 +78,26 @@ def _duration(value: float | None) -> float | None:
     return value
 
 
-def _bar(task: TaskResult, origin: datetime, cursor: float) -> Bar:
-    """Place one task: observed times first, else stacked after the previous task."""
+BEFORE_TRACKING = "before tracking"
+
+
+def _bar(task: TaskResult, origin: datetime, cursor: float, cursor_known: bool) -> Bar:
+    """Place one task: observed times first, else stacked after the previous task.
+
+    Stacking is a fair guess only from a known moment (the run's start, the end of a task
+    placed from known times); a task with no time of its own, or one whose start is
+    neither seen nor stackable, has no known duration.
+    """
     started = _offset(task.started_at, origin)
     finished = _offset(task.finished_at, origin)
     duration = _duration(task.execution_time)
     running = task.state is TaskState.RUNNING
+    if duration is not None:
+        known = True
+    elif cursor_known:
+        known = started is not None or finished is not None or running
+    else:
+        known = started is not None
     end: float | None
     if started is not None:
         start = started
@@ -95,17 +115,24 @@ def _bar(task: TaskResult, origin: datetime, cursor: float) -> Bar:
         end = None if running else start + (duration or 0.0)
     if end is not None:
         end = max(end, start)
-    return Bar(task_id=task.task_id, agent=task.agent, state=task.state, start=start, end=end)
+    return Bar(
+        task_id=task.task_id,
+        agent=task.agent,
+        state=task.state,
+        start=start,
+        end=end,
+        known=known,
+    )
 
 
 def run_origin(kickoff: Kickoff) -> datetime:
-    """Time zero of the axis: the kickoff's creation, or its first sighting if earlier.
+    """Time zero of the axis: the run's start (``run_start``, as the header's duration), or
+    for a tracked run whose start is unknown, the moment tracking began.
 
-    The same start as ``measured_execution_time``, so the axis and the elapsed time in the
-    header agree; the time a run spent pending shows as a gap before its first task.
+    The time a run spent pending shows as a gap before its first task.
     """
-    created = _utc(kickoff.created_at)
-    return min(created, _utc(kickoff.started_at)) if kickoff.started_at else created
+    start = run_start(kickoff)
+    return _utc(start if start is not None else kickoff.tracked_at or kickoff.created_at)
 
 
 def layout(kickoff: Kickoff, now: datetime) -> tuple[list[Bar], float]:
@@ -115,10 +142,14 @@ def layout(kickoff: Kickoff, now: datetime) -> tuple[list[Bar], float]:
     one) and, while the run is active, the time up to ``now``.
     """
     origin = run_origin(kickoff)
+    cursor_known = run_start(kickoff) is not None
     bars: list[Bar] = []
     cursor = 0.0
     for task in kickoff.tasks:
-        bar = _bar(task, origin, cursor)
+        bar = _bar(task, origin, cursor, cursor_known)
+        cursor_known = bar.known
+        if not bar.known and kickoff.tracked_at is not None:
+            bar = replace(bar, note=BEFORE_TRACKING)
         bars.append(bar)
         cursor = max(cursor, bar.end if bar.end is not None else bar.start)
     span = cursor

@@ -36,6 +36,7 @@ from crewtui.api.errors import (
 )
 from crewtui.api.models import Kickoff, Observation, RunState, Step, Submission
 from crewtui.api.profile import CrewProfile
+from crewtui.api.pushes import step_payloads
 from crewtui.api.validate import validate_kickoff_id
 from crewtui.config import PollSettings
 from crewtui.core.merge import apply_observation
@@ -314,12 +315,13 @@ class Tracker:
             meta=dict(meta or {}),
             created_at=now,
             updated_at=now,
+            started_at=now,
             state=RunState.PENDING,
             submission=Submission.SENDING,
         )
         await self._store_call(self.store.save_kickoff, attempt)
         try:
-            kickoff_id = await state.client.kickoff(
+            answer = await state.client.start(
                 inputs,
                 meta,
                 task_webhook_url=(hooks.task or None) if hooks else None,
@@ -355,12 +357,14 @@ class Tracker:
             )
             raise
         self._note_ok(state)
+        kickoff_id = answer.kickoff_id
         await self._store_call(self.store.rename_kickoff, attempt.kickoff_id, kickoff_id)
         kickoff = attempt.model_copy(
             update={
                 "kickoff_id": kickoff_id,
                 "submission": Submission.ACCEPTED,
                 "updated_at": utcnow(),
+                "raw_by_source": [answer.payload],
             }
         )
         await self._store_call(self.store.save_kickoff, kickoff)
@@ -375,8 +379,11 @@ class Tracker:
         if known is None:
             known = await self._store_call(self.store.get_kickoff, kickoff_id)
         if known is None:
+            # Started elsewhere, at a moment only the service may tell: not now.
             now = utcnow()
-            known = Kickoff(kickoff_id=kickoff_id, crew=crew, created_at=now, updated_at=now)
+            known = Kickoff(
+                kickoff_id=kickoff_id, crew=crew, created_at=now, updated_at=now, tracked_at=now
+            )
             await self._store_call(self.store.save_kickoff, known)
         self._adopt(known, emit=True)
         return await self.refresh(kickoff_id)
@@ -448,6 +455,8 @@ class Tracker:
                 await self._merge(item)
         for kickoff_id, batch in steps.items():
             if kickoff_id in self._kickoffs:
+                for payload in step_payloads(batch):
+                    await self._merge(payload)
                 await self._add_steps(kickoff_id, batch)
 
     # -- merging -------------------------------------------------------------------------

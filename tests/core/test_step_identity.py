@@ -14,15 +14,14 @@ import pytest
 
 from crewtui.api.dialects import parse_status
 from crewtui.api.models import Step
-from crewtui.api.profile import CrewProfile
 from crewtui.api.pushes import parse_push
-from crewtui.config import Config, PollSettings, WebhookSettings, resolve_paths
+from crewtui.core import store as store_module
 from crewtui.core.merge import merge_step
-from crewtui.core.runtime import assemble
 from crewtui.core.store import Store
 from crewtui.core.tracker import StepsAdded, TrackerEvent
 from crewtui.sim import SimServer
 from crewtui.sim.crews import CREWS, fill
+from tests.core.live_runtime import webhook_runtime
 from tests.helpers import wait_until
 
 KICKOFF = "5f1c2a9e-0d4b-4c1e-9a53-7b0f6f1d2c3a"
@@ -42,8 +41,11 @@ def polled_step(last_step: dict[str, object], at: datetime = T0) -> Step:
 
 
 def pushed_step(body: dict[str, object], at: datetime = T0) -> Step:
-    [step] = parse_push("step", {"kickoff_id": KICKOFF, **body}, at)
-    assert isinstance(step, Step)
+    [step] = [
+        item
+        for item in parse_push("step", {"kickoff_id": KICKOFF, **body}, at)
+        if isinstance(item, Step)
+    ]
     return step
 
 
@@ -111,43 +113,22 @@ async def test_each_simulated_step_is_stored_and_announced_once(
     sim_any: SimServer, tmp_path: Path
 ) -> None:
     """Polls and step webhooks together, in either dialect: exactly one step per step."""
-    crews = {
-        "travel": CrewProfile(
-            name="travel", url=sim_any.crew_url("travel"), token=sim_any.options.token
-        )
-    }
-    config = Config(
-        crews=crews,
-        poll=PollSettings(min_interval=0.02, max_interval=0.05),
-        webhooks=WebhookSettings(listen="127.0.0.1:0"),
-    )
-    store = Store.open(tmp_path / "history.sqlite3")
-    runtime = assemble(list(crews.values()), config, resolve_paths(tmp_path), store=store)
-    tracker, receiver = runtime.tracker, runtime.receiver
-    assert receiver is not None
     announced: list[Step] = []
 
     def on_event(event: TrackerEvent) -> None:
         if isinstance(event, StepsAdded):
             announced.extend(event.steps)
 
-    await receiver.start()
-    tracker.webhook_urls = receiver.urls
-    tracker.listen(on_event)
     # Slower than the default so that polls see most steps as the live ``last_step`` too.
     inputs = sim_any.sample_inputs("travel") | {"duration_scale": "3"}
     expected = simulated_steps("travel", inputs)
-    try:
-        await tracker.start(resume=False)
-        kickoff = await tracker.kickoff("travel", inputs)
-        kickoff_id = kickoff.kickoff_id
+    async with webhook_runtime(sim_any, tmp_path, "travel") as runtime:
+        tracker, store = runtime.tracker, runtime.store
+        tracker.listen(on_event)
+        kickoff_id = (await tracker.kickoff("travel", inputs)).kickoff_id
         await wait_until(tracker, lambda: tracker.get(kickoff_id).is_terminal)  # type: ignore[union-attr]
         await wait_until(tracker, lambda: len(store.list_steps(kickoff_id)) >= len(expected))
         stored = store.list_steps(kickoff_id)
-    finally:
-        await tracker.stop()
-        await receiver.stop()
-        store.close()
 
     def content(steps: list[Step]) -> list[tuple[str | None, ...]]:
         return [(s.thought, s.tool, s.tool_input, s.result) for s in steps]
@@ -156,3 +137,35 @@ async def test_each_simulated_step_is_stored_and_announced_once(
     assert sorted(content(announced)) == sorted(expected)
     # The stored copy is the step webhook's: the fuller of the two payloads.
     assert all(isinstance(s.raw, dict) and "prompt" in s.raw for s in stored)
+
+
+def test_a_history_written_before_step_identity_keeps_one_copy_of_each_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The migration re-keys the steps an older crewtui stored twice; running it again (the
+    integrator may renumber it) changes nothing."""
+    path = tmp_path / "history.sqlite3"
+    with monkeypatch.context() as old:
+        old.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:1])
+        old.setattr(store_module, "SCHEMA_VERSION", 1)
+        store = Store.open(path)
+        poll = polled_step(STEP, T0 + timedelta(seconds=2))
+        webhook = pushed_step({"prompt": "调研目的地", **STEP}, T0 + timedelta(seconds=1))
+        other = pushed_step({**STEP, "result": "another result"}, T0 + timedelta(seconds=5))
+        with store._write() as conn:  # the keys of old: one per payload
+            for n, step in enumerate((poll, webhook, other)):
+                conn.execute(
+                    store_module._INSERT_STEP, store_module._step_values(step) | {"step_key": n}
+                )
+        store.close()
+
+    store = Store.open(path)
+    try:
+        expected = [merge_step(poll, webhook), other]
+        assert store.list_steps(KICKOFF) == expected
+        with store._write() as conn:
+            store_module._migrate_tracked_at_and_step_identity(conn)
+        assert store.list_steps(KICKOFF) == expected
+        assert store.health()["counts"]["steps"] == 2  # type: ignore[index]
+    finally:
+        store.close()

@@ -15,6 +15,7 @@ from crewtui.api.errors import StoreError
 from crewtui.api.models import (
     Dialect,
     Kickoff,
+    Payload,
     Progress,
     RunState,
     Step,
@@ -22,7 +23,7 @@ from crewtui.api.models import (
     TaskResult,
     TaskState,
 )
-from crewtui.core.store import Order, Store
+from crewtui.core.store import SCHEMA_VERSION, Order, Store
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -89,6 +90,11 @@ def full_kickoff() -> Kickoff:
         updated_at=at(60),
         started_at=at(1),
         finished_at=at(60),
+        tracked_at=at(-10),
+        raw_by_source=[
+            Payload(source="crew webhook", received_at=at(59), body={"result": "为期"}),
+            Payload(source="poll", received_at=at(58), body={"state": "RUNNING", "\ud800": 1}),
+        ],
         archived=True,
         submission=Submission.UNCERTAIN,
         message="Task is Running",
@@ -418,7 +424,7 @@ def _all_bytes(store: Store) -> bytes:
 def test_health_reports_what_doctor_shows(listed: Store) -> None:
     health = listed.health()
     assert health["path"] == str(listed.path)
-    assert health["schema_version"] == health["known_schema_version"] == 1
+    assert health["schema_version"] == health["known_schema_version"] == SCHEMA_VERSION
     assert health["journal_mode"] == "wal"
     assert health["quick_check"] == "ok"
     assert health["counts"] == {"crews": 0, "kickoffs": 6, "archived": 0, "tasks": 0, "steps": 0}

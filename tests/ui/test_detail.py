@@ -13,7 +13,15 @@ from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.widgets import Markdown, OptionList, TabbedContent, TextArea
 
-from crewtui.api.models import Kickoff, Progress, RunState, Step, TaskResult, TaskState
+from crewtui.api.models import (
+    Kickoff,
+    Payload,
+    Progress,
+    RunState,
+    Step,
+    TaskResult,
+    TaskState,
+)
 from crewtui.ui.widgets.detail import KickoffDetail
 from crewtui.ui.widgets.output_view import MARKDOWN_CAP, OutputView
 
@@ -372,3 +380,26 @@ def test_the_header_says_why_a_kickoff_is_stale() -> None:
     text = header_text(kickoff, at).plain
     assert "Stale: The travel crew sent an answer that is not JSON." in text
     assert "\x1b" not in text
+
+
+async def test_raw_shows_every_sources_last_payload_newest_first() -> None:
+    """A webhook brought the end: its payload comes first, the stale poll's after, each
+    under its source and time."""
+    payloads = [
+        Payload(source="crew webhook", received_at=at(109), body={"result": "为期 7 天"}),
+        Payload(source="poll", received_at=at(100), body={"state": "RUNNING"}),
+        Payload(source="kickoff", received_at=at(-2), body={"kickoff_id": "5f1c2a3b"}),
+    ]
+    app = DetailApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        app.detail.show(done(raw={"state": "RUNNING"}, raw_by_source=payloads), now=at(110))
+        app.detail.focus_tab("raw")
+        await settle(pilot)
+        text = app.query_one("#raw-text", TextArea).text
+    headings = [line for line in text.splitlines() if line.startswith("──")]
+    assert headings == [
+        "── crew webhook · 2026-11-23 10:01:49 UTC ──",
+        "── poll · 2026-11-23 10:01:40 UTC ──",
+        "── kickoff · 2026-11-23 09:59:58 UTC ──",
+    ]
+    assert text.index('"result": "为期 7 天"') < text.index('"state": "RUNNING"')

@@ -26,7 +26,7 @@ from textual.widgets.data_table import RowKey
 from crewtui.api.errors import CrewtuiError, InputValidationError
 from crewtui.api.models import Kickoff, KickoffSummary, RunState, Step, Submission
 from crewtui.api.sanitize import inert_line
-from crewtui.core.format import format_duration
+from crewtui.core.format import UNKNOWN, duration_text
 from crewtui.core.tracker import CrewHealth, Tracker
 from crewtui.ui.bindings import main_bindings
 from crewtui.ui.export import encodable, export_kickoff
@@ -39,7 +39,6 @@ from crewtui.ui.widgets.kickoff_list import (
     SORT_ORDERS,
     KickoffList,
     ListFilter,
-    elapsed_seconds,
     summary_of,
 )
 from crewtui.ui.widgets.status_line import StatusLine
@@ -92,9 +91,8 @@ def utcnow() -> datetime:
 
 def finish_words(kickoff: Kickoff) -> str:
     """``travel 5f1c2d3e completed in 1m48s``: a toast's whole message, inert."""
-    summary = summary_of(kickoff)
-    seconds = elapsed_seconds(summary, kickoff.finished_at or kickoff.updated_at)
-    took = f" in {format_duration(seconds)}" if seconds is not None else ""
+    duration = duration_text(kickoff, utcnow())
+    took = f" in {duration}" if duration not in ("", UNKNOWN) else ""
     return f"{inert_line(kickoff.crew, 40)} {kickoff.short_id} {kickoff.state.value}{took}"
 
 

@@ -24,9 +24,9 @@ from textual.widgets import OptionList, RichLog, Static, TabbedContent, TabPane,
 
 from crewtui.api.models import Kickoff, RunState, Step, Submission, TaskResult, TaskState
 from crewtui.api.sanitize import inert
-from crewtui.core.format import STATE_SYMBOLS, format_duration
-from crewtui.core.merge import measured_execution_time
+from crewtui.core.format import STATE_SYMBOLS, UNKNOWN, duration_text, format_duration
 from crewtui.core.timeline import layout
+from crewtui.core.timing import run_start
 from crewtui.ui.text import pretty_json, safe_line, safe_text
 from crewtui.ui.widgets.output_view import OutputView, load_text
 from crewtui.ui.widgets.timeline import TimelineBar
@@ -69,9 +69,11 @@ def header_text(kickoff: Kickoff, now: datetime) -> Text:
             current.append_text(Text(" (", "dim") + safe_line(kickoff.current_agent, limit=40))
             current.append(")", "dim")
         parts.append(current)
-    elapsed = measured_execution_time(kickoff, now)
-    if elapsed is not None and state is not RunState.PENDING:
-        parts.append(Text(format_duration(elapsed)))
+    duration = duration_text(kickoff, now)
+    if duration == UNKNOWN:
+        parts.append(Text("started before tracking", "dim"))
+    elif duration:
+        parts.append(Text(duration))
     line = _sep().join(parts)
     problem = _problem_text(kickoff)
     if problem is not None:
@@ -145,6 +147,15 @@ def _moment(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "—"
 
 
+def _started_words(kickoff: Kickoff) -> str:
+    """When the run began; for a tracked run, when crewtui began to follow it as well."""
+    start = run_start(kickoff)
+    if kickoff.tracked_at is None:
+        return _moment(start)
+    began = _moment(start) if start is not None else "before tracking"
+    return f"{began} (tracked since {_moment(kickoff.tracked_at)})"
+
+
 def inputs_text(kickoff: Kickoff) -> Text:
     """The Inputs tab: inputs, meta and what crewtui knows about the kickoff."""
     facts = [
@@ -154,7 +165,7 @@ def inputs_text(kickoff: Kickoff) -> Text:
         ("submission", kickoff.submission.value),
         ("dialect", kickoff.dialect.value if kickoff.dialect else "—"),
         ("created", _moment(kickoff.created_at)),
-        ("started", _moment(kickoff.started_at)),
+        ("started", _started_words(kickoff)),
         ("finished", _moment(kickoff.finished_at)),
         ("updated", _moment(kickoff.updated_at)),
         (
@@ -193,6 +204,22 @@ def step_text(step: Step) -> Text:
             line.append(f"\n  {label}: ", "dim")
             line.append_text(safe_text(_clip(value), style))
     return line
+
+
+NO_PAYLOAD = "(no payload received yet)"
+
+
+def raw_text(kickoff: Kickoff) -> str:
+    """The Raw tab: the last payload of every source, newest first, each under its source
+    and time (a poll, the kickoff answer, each kind of webhook say different things)."""
+    payloads = kickoff.raw_by_source
+    if not payloads and kickoff.raw is not None:
+        # A record from before sources were kept: its last polled payload.
+        return f"── poll ──\n{pretty_json(kickoff.raw)}"
+    return "\n\n".join(
+        f"── {payload.source} · {_moment(payload.received_at)} ──\n{pretty_json(payload.body)}"
+        for payload in payloads
+    )
 
 
 class KickoffDetail(Widget):
@@ -412,12 +439,18 @@ class KickoffDetail(Widget):
 
     def _show_raw(self) -> None:
         self._raw_dirty = False
-        raw = self._kickoff.raw if self._kickoff else None
-        if raw is self._raw_shown and raw is not None:
+        kickoff = self._kickoff
+        shown = (kickoff.raw, kickoff.raw_by_source) if kickoff else None
+        previous = self._raw_shown
+        if (
+            isinstance(previous, tuple)
+            and shown is not None
+            and all(now is then for now, then in zip(shown, previous, strict=True))
+        ):
             return
-        self._raw_shown = raw
-        text = pretty_json(raw) or "(no payload received yet)"
-        load_text(self.query_one("#raw-text", TextArea), inert(text))
+        self._raw_shown = shown
+        text = raw_text(kickoff) if kickoff else ""
+        load_text(self.query_one("#raw-text", TextArea), inert(text or NO_PAYLOAD))
 
     def _reset_steps(self) -> None:
         self._step_keys.clear()

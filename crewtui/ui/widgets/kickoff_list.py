@@ -21,7 +21,13 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from crewtui.api.models import Kickoff, KickoffSummary, RunState
-from crewtui.core.format import STATE_ORDER, STATE_SYMBOLS, format_duration
+from crewtui.core.format import (
+    STATE_ORDER,
+    STATE_SYMBOLS,
+    duration_text,
+    format_duration,
+    start_text,
+)
 from crewtui.ui.text import safe_line
 
 SortOrder = Literal["newest", "oldest", "state", "crew"]
@@ -123,19 +129,6 @@ def _same(left: Text | None, right: Text) -> bool:
         and left.style == right.style
         and left.spans == right.spans
     )
-
-
-def elapsed_seconds(row: KickoffSummary, now: datetime) -> float | None:
-    """How long the run has taken: the service's figure once it ended, else measured."""
-    start = row.started_at or row.created_at
-    if row.state.is_terminal:
-        if row.execution_time is not None:
-            return row.execution_time
-        end = row.finished_at or row.updated_at
-        return max((end - start).total_seconds(), 0.0)
-    if row.state is RunState.PENDING and row.started_at is None:
-        return None
-    return max((now - start).total_seconds(), 0.0)
 
 
 class KickoffList(DataTable[Text]):
@@ -337,8 +330,11 @@ class KickoffList(DataTable[Text]):
             "state": Text(f"{symbol} {state_word}", style=colour, end="", no_wrap=True),
             "crew": safe_line(row.crew, limit=24),
             "id": _IdCell(row.kickoff_id, self._colour("muted")),
-            "started": Text(self._started(row.created_at, now), style=self._colour("muted")),
-            "elapsed": Text(self._elapsed(row, now), justify="right"),
+            "started": Text(
+                start_text(row, lambda moment: self._started(moment, now)),
+                style=self._colour("muted"),
+            ),
+            "elapsed": Text(duration_text(row, now), justify="right"),
             "progress": self._progress_cell(row),
             "task": self._task_cell(row, now),
         }
@@ -348,11 +344,6 @@ class KickoffList(DataTable[Text]):
         if local.date() == now.astimezone(self.tz).date():
             return local.strftime("%H:%M:%S")
         return local.strftime("%b %d")
-
-    @staticmethod
-    def _elapsed(row: KickoffSummary, now: datetime) -> str:
-        seconds = elapsed_seconds(row, now)
-        return "" if seconds is None else format_duration(seconds)
 
     def _progress_cell(self, row: KickoffSummary) -> Text:
         done = row.progress.completed if row.progress else None

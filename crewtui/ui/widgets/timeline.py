@@ -21,7 +21,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from crewtui.api.models import TaskState
-from crewtui.core.format import format_duration
+from crewtui.core.format import UNKNOWN, format_duration
 from crewtui.core.timeline import Bar, nice_ticks
 from crewtui.ui.text import safe_line
 
@@ -88,7 +88,15 @@ def _cell(text: Text, width: int, justify: str = "left") -> Text:
 
 
 def _draw_bar(bar: Bar, span: float, width: int) -> Text:
-    """The bar on a dotted track: full blocks, then eighths for the fraction at the end."""
+    """The bar on a dotted track: full blocks, then eighths for the fraction at the end.
+
+    A task whose time is not known gets no bar (its place would be a guess): its note, if
+    any, on the track.
+    """
+    if not bar.known:
+        note = Text(bar.note or "", _AXIS_STYLE)
+        note.truncate(width)
+        return Text.assemble(note, (_TRACK * (width - note.cell_len), _TRACK_STYLE))
     scale = width / span if span > 0 else 0.0
     end = bar.end if bar.end is not None else span
     start_cell = min(width - 1, math.floor(bar.start * scale))
@@ -112,6 +120,8 @@ def _draw_bar(bar: Bar, span: float, width: int) -> Text:
 
 
 def _duration(bar: Bar, span: float) -> str:
+    if not bar.known:
+        return UNKNOWN
     end = bar.end if bar.end is not None else span
     return format_duration(max(0.0, end - bar.start), precise=True)
 
