@@ -53,11 +53,9 @@ def merge_task(old: TaskResult, new: TaskResult) -> TaskResult:
 
 
 def _done_at_unknown_time(task: TaskResult) -> bool:
-    return (
-        task.state is not TaskState.RUNNING
-        and task.finished_at is None
-        and (task.started_at is None)
-    )
+    """Known done, with no time of its own: it ended before anyone here was watching."""
+    done = task.state is not TaskState.RUNNING
+    return done and task.finished_at is None and task.started_at is None
 
 
 def merge_step(old: Step, new: Step) -> Step:

@@ -11,12 +11,12 @@ import json
 import os
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from crewtui.api.models import Kickoff, Step
 from crewtui.api.sanitize import inert, inert_line
-from crewtui.core.format import format_duration
+from crewtui.core.format import duration_text, format_duration
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -44,8 +44,9 @@ def kickoff_markdown(kickoff: Kickoff, steps: Sequence[Step] = ()) -> str:
         f"- state: {kickoff.state.value}",
         f"- created: {kickoff.created_at.isoformat()}",
     ]
-    if kickoff.execution_time is not None:
-        lines.append(f"- duration: {format_duration(kickoff.execution_time, precise=True)}")
+    duration = duration_text(kickoff, datetime.now(UTC))
+    if duration:
+        lines.append(f"- duration: {duration}")
     if kickoff.error:
         lines.append(f"- error: {inert_line(kickoff.error)}")
     if kickoff.inputs:

@@ -1,6 +1,6 @@
 """How long a run took and when it began, the same in every view, and never invented.
 
-The row, the detail header, the finish toast and the CLI print one duration (one function,
+The row, the detail header, the finish toast, the CLI and the export print one duration (one function,
 one rounding). A tracked run (started elsewhere) began at a moment crewtui does not know
 until the service says: every view marks it, none shows the tracking time as its start.
 """
@@ -21,6 +21,7 @@ from crewtui.api.models import Kickoff, Progress, RunState, TaskResult, TaskStat
 from crewtui.core.store import Store
 from crewtui.headless import status_json, summary_line
 from crewtui.sim import SimServer
+from crewtui.ui.export import kickoff_markdown
 from crewtui.ui.pilot import settle
 from crewtui.ui.screens.main import finish_words
 from tests.ui.app_helpers import AppFactory, main_screen, sim_crews
@@ -107,6 +108,7 @@ async def test_the_row_the_header_the_toast_and_the_cli_give_one_duration(
     assert any("travel · 5f1c2a3b · ✓ completed" in line and "10s" in line for line in header)
     assert finish_words(run).endswith("completed in 10s")
     assert summary_line(run, NOW).endswith("10s")
+    assert "- duration: 10s" in kickoff_markdown(run).splitlines()
     listed = next(line for line in cli(crewtui_home, "list").splitlines() if "5f1c2a3b" in line)
     assert listed.split()[-1] == "10s"
 
