@@ -182,7 +182,8 @@ class CrewClient:
             raise self._kickoff_uncertain(f"HTTP {reply.status_code} from a gateway")
         self._raise_for_status(reply, "POST", path)
         try:
-            body = _decode_json(reply.body)
+            # Kept for the Raw tab: without any echo of the token.
+            body = _decode_json(self._redact(reply).body)
         except ValueError:
             body = None
         kickoff_id = dialects.parse_kickoff_id(body)

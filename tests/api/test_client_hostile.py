@@ -290,6 +290,17 @@ async def test_a_server_echoing_the_token_never_puts_it_in_a_message(
     assert_clean_message(caught.value)
 
 
+async def test_a_kickoff_answer_echoing_the_token_is_kept_without_it(
+    client: CrewClient, hostile: HostileServer
+) -> None:
+    """The kickoff answer is kept for the Raw tab: never with the token in it."""
+    hostile.script(json_reply(200, {"kickoff_id": "5f1c-0001", "echo": f"Bearer {TOKEN}"}))
+    answer = await client.start({"a": "b"})
+    assert answer.kickoff_id == "5f1c-0001"
+    assert answer.payload.source == "kickoff"
+    assert answer.payload.body == {"kickoff_id": "5f1c-0001", "echo": "Bearer [redacted]"}
+
+
 # -- retries and Retry-After ----------------------------------------------------------------
 
 

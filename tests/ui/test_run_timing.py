@@ -1,8 +1,9 @@
 """How long a run took and when it began, the same in every view, and never invented.
 
-The row, the detail header, the finish toast, the CLI and the export print one duration (one function,
-one rounding). A tracked run (started elsewhere) began at a moment crewtui does not know
-until the service says: every view marks it, none shows the tracking time as its start.
+The row, the detail header, the finish toast, the CLI and the export print one duration
+(one function, one rounding). A tracked run (started elsewhere) began at a moment crewtui
+does not know until the service says: every view marks it, none shows the tracking time as
+its start.
 """
 
 from __future__ import annotations
