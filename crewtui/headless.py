@@ -335,7 +335,7 @@ async def cmd_list(session: Session) -> int:
         duration = duration_text(row, now)
         task = inert_line(row.current_task or "", 40)
         out(
-            f"{inert_line(row.kickoff_id[:8])}  {started}  {inert_line(row.crew, 16):<16}  "
+            f"{inert_line(row.kickoff_id[:8])}  {started:<16}  {inert_line(row.crew, 16):<16}  "
             f"{state_label(row.state):<12}  {duration:>8}  {task}".rstrip()
         )
     return int(ExitCode.OK)
