@@ -239,7 +239,9 @@ STATUS_FIELDS = (
 
 
 class KickoffStatus(_Model):
-    """The normalized status, as CONTRACT.md prints it and ``status --json`` emits it."""
+    """The normalized status, as ``status --json`` emits it: the contract's fields, plus
+    what a script needs to tell known from unknown (``started_at``, ``finished_at``,
+    ``tracked_at``) and every source's last payload (``raw_by_source``)."""
 
     kickoff_id: str
     crew: str
