@@ -187,11 +187,9 @@ def print_status(kickoff: Kickoff, now: datetime) -> None:
             f"  {inert_line(task.task_id, 40)}  {inert_line(task.agent or '-', 40)}  "
             f"{task.state.value}  {timing}".rstrip()
         )
-    if kickoff.progress and kickoff.progress.total and len(kickoff.tasks) < kickoff.progress.total:
-        out(
-            f"  ({len(kickoff.tasks)} of {kickoff.progress.total} tasks seen; the others "
-            "finished between polls: use webhooks to see every task)"
-        )
+    unseen = _unseen_tasks_note(kickoff)
+    if unseen:
+        out(f"  ({unseen})")
     if kickoff.error:
         out(f"  error: {inert_line(kickoff.error, 500)}")
     if kickoff.poll_error:
@@ -199,6 +197,20 @@ def print_status(kickoff: Kickoff, now: datetime) -> None:
     if kickoff.output:
         out()
         out(inert(kickoff.output))
+
+
+def _unseen_tasks_note(kickoff: Kickoff) -> str | None:
+    """For a completed run whose polls saw fewer tasks than it has: the rest ended in between.
+
+    Only then is it true; a run at 0/3, paused or failed has simply not run them (yet).
+    """
+    total = kickoff.progress.total if kickoff.progress else None
+    if kickoff.state is not RunState.COMPLETED or not total or len(kickoff.tasks) >= total:
+        return None
+    return (
+        f"{len(kickoff.tasks)} of {total} tasks seen; the others finished between polls: "
+        "use webhooks to see every task"
+    )
 
 
 def exit_for(states: Iterable[RunState]) -> int:
@@ -263,7 +275,7 @@ async def cmd_status(session: Session) -> int:
     results: list[Kickoff] = []
     try:
         for crew, kickoff_id in by_crew:
-            results.append(await tracker.track(crew.name, kickoff_id))
+            results.append(await tracker.track(crew.name, kickoff_id, keep_unknown=False))
     finally:
         await tracker.stop()
     _report(session, results)
@@ -275,20 +287,31 @@ async def cmd_status(session: Session) -> int:
 
 
 async def cmd_track(session: Session) -> int:
+    """Adopt ids into the history; one the service does not know is refused (exit 4)."""
     ids = [validate_kickoff_id(given) for given in session.args.ids]
     by_crew = _group_by_crew(session, ids)
     tracker = session.tracker(list({crew.name: crew for crew, _ in by_crew}.values()))
     results = []
     try:
         for crew, kickoff_id in by_crew:
-            results.append(await tracker.track(crew.name, kickoff_id))
+            results.append(await tracker.track(crew.name, kickoff_id, keep_unknown=False))
+        refused = [k for k in results if not tracker.is_tracked(k.kickoff_id)]
+        refused_ids = {k.kickoff_id for k in refused}
     finally:
         await tracker.stop()
     if session.json:
         _report(session, results)
     else:
         for kickoff in results:
-            out(f"tracking {summary_line(kickoff, now_utc())}")
+            if kickoff.kickoff_id not in refused_ids:
+                out(f"tracking {summary_line(kickoff, now_utc())}")
+    for kickoff in refused:
+        warn(
+            f"The {kickoff.crew} crew does not know kickoff {kickoff.kickoff_id} (yet): "
+            "check the id; it was not added to the history."
+        )
+    if any(k.state in (RunState.NOT_FOUND, RunState.LOST) for k in results):
+        return int(ExitCode.NOT_FOUND)
     return int(ExitCode.OK)
 
 
@@ -423,7 +446,8 @@ async def _follow(session: Session, tracker: Tracker, ids: Sequence[str]) -> int
                 break
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
-                warn(f"Gave up waiting after {session.args.timeout:g} s; the run goes on.")
+                open_runs = [k for k in states.values() if k is not None and not k.is_terminal]
+                warn(_gave_up(session.args.timeout, open_runs))
                 return int(ExitCode.TIMED_OUT)
             try:
                 # Wake at least every few seconds to check the crews' health.
@@ -444,6 +468,18 @@ async def _follow(session: Session, tracker: Tracker, ids: Sequence[str]) -> int
     if session.args.exit_status:
         return exit_for(states_final)
     return int(ExitCode.OK)
+
+
+def _gave_up(timeout: float, open_runs: Sequence[Kickoff]) -> str:
+    """What is true of the runs ``watch --timeout`` leaves: unknown to the service, or going."""
+    unknown = [k.kickoff_id for k in open_runs if k.state is RunState.NOT_FOUND]
+    going = len(open_runs) - len(unknown)
+    facts = []
+    if unknown:
+        facts.append(f"the service does not know {', '.join(unknown)} yet (check the id)")
+    if going:
+        facts.append("the run goes on" if going == 1 else f"{going} runs go on")
+    return f"Gave up waiting after {timeout:g} s; {' and '.join(facts)}."
 
 
 def _raise_if_crew_down(tracker: Tracker, crews: set[str]) -> None:
