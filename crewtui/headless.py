@@ -16,6 +16,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel
+
 from crewtui.api.errors import (
     AuthError,
     ConfigError,
@@ -145,18 +147,21 @@ def emit_json(value: Any) -> None:
     out(json.dumps(value, ensure_ascii=True, indent=2, default=str))
 
 
-def status_json(kickoff: Kickoff) -> dict[str, Any]:
-    """The normalized status as JSON values; ``raw`` and ``output_json`` exactly as received.
+def as_json(model: BaseModel, names: Sequence[str], verbatim: Sequence[str]) -> dict[str, Any]:
+    """``names`` of ``model`` as JSON values, in that order; ``verbatim`` ones as they are.
 
-    Those two are already JSON (the service's own), and pydantic's JSON mode raises on a
-    dict key holding a lone surrogate, which ``json.dumps`` escapes faithfully.
+    The verbatim fields are free-form dicts (the service's payloads, the user's inputs):
+    pydantic's JSON mode raises on a dict key holding a lone surrogate, which
+    ``json.dumps`` escapes faithfully.
     """
-    status = kickoff.to_status()
-    as_received = {"raw": status.raw, "output_json": status.output_json}
-    plain = status.model_dump(mode="json", exclude=set(as_received))
-    return {
-        name: as_received[name] if name in as_received else plain[name] for name in STATUS_FIELDS
-    }
+    kept = {name: getattr(model, name) for name in verbatim if name in names}
+    plain = model.model_dump(mode="json", include=set(names) - set(kept))
+    return {name: kept[name] if name in kept else plain[name] for name in names}
+
+
+def status_json(kickoff: Kickoff) -> dict[str, Any]:
+    """The normalized status as JSON values; ``raw`` and ``output_json`` exactly as received."""
+    return as_json(kickoff.to_status(), STATUS_FIELDS, ("raw", "output_json"))
 
 
 def summary_line(kickoff: Kickoff | KickoffSummary, now: datetime) -> str:
@@ -337,8 +342,9 @@ async def cmd_list(session: Session) -> int:
     rows = session.store.list_kickoffs(
         crew=crew, states=states, archived=None if args.all else False, limit=args.limit
     )
-    if session.json:
-        emit_json([row.model_dump(mode="json") for row in rows])
+    if session.json or args.fields:
+        fields = args.fields or tuple(KickoffSummary.model_fields)
+        emit_json([as_json(row, fields, ("inputs", "meta")) for row in rows])
         return int(ExitCode.OK)
     if not rows:
         out("No kickoffs in the history yet; start one with `crewtui kickoff -i KEY=VALUE`.")

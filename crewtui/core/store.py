@@ -211,6 +211,8 @@ _SUMMARY_COLUMNS = (
     "task_count",
     "error",
     "execution_time",
+    "inputs",
+    "meta",
 )
 _KICKOFF_COLUMNS = (
     *_SUMMARY_COLUMNS,
@@ -220,8 +222,6 @@ _KICKOFF_COLUMNS = (
     "dialect",
     "output",
     "output_json",
-    "inputs",
-    "meta",
     "raw",
     "extra",
 )
