@@ -6,8 +6,12 @@ subparsers used to overwrite those values with their own defaults, silently.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -17,7 +21,7 @@ from crewtui.api.errors import ExitCode
 from crewtui.cli import OPTIONS_USED, build_parser
 from crewtui.sim import SimServer
 from tests.cli_helpers import inputs_args, run
-from tests.hardening.cli_support import Cli
+from tests.hardening.cli_support import Cli, child_env
 
 POSITIONS = ("before", "after")
 
@@ -184,6 +188,41 @@ def test_the_app_refuses_an_unknown_crew_and_reads_the_given_home(tmp_path: Path
     result = run(tmp_path / "decoy", "--home", str(broken), env=HEADLESS_APP)
     assert result.returncode == ExitCode.USAGE
     assert "config.toml:2:" in result.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def listens(process: subprocess.Popen[bytes], port: int, deadline: float) -> bool:
+    """Whether ``port`` accepts a connection before ``process`` exits or time runs out."""
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+            return True
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=0.2)  # the pause between tries, and an early exit seen
+            return False
+    return False
+
+
+@pytest.mark.parametrize("position", POSITIONS)
+def test_the_demo_receives_webhooks_where_told_in_both_places(
+    tmp_path: Path, position: str
+) -> None:
+    port = free_port()
+    args = placed(position, ["--webhooks", f"127.0.0.1:{port}"], "demo", [])
+    env = child_env(tmp_path, {"TEXTUAL_DRIVER": HEADLESS_APP["TEXTUAL_DRIVER"]})
+    command = [sys.executable, "-m", "crewtui", *args]
+    with subprocess.Popen(
+        command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
+    ) as demo:
+        try:
+            assert listens(demo, port, time.monotonic() + 60), "no receiver on the given port"
+        finally:
+            demo.terminate()
 
 
 def same_refusal(
