@@ -30,7 +30,7 @@ exit codes: 0 success (completed, with --exit-status); 1 the run failed or was c
 # The global options (by dest) each command uses; the others are refused with one sentence.
 _CREW_OPTIONS = ("crew", "url", "token", "home")
 _RECEIVER_OPTIONS = ("webhooks", "public_url")
-GLOBAL_OPTIONS = frozenset({*_CREW_OPTIONS, "json", *_RECEIVER_OPTIONS})
+_GLOBAL_OPTIONS = (*_CREW_OPTIONS, "json", *_RECEIVER_OPTIONS)
 _HEADLESS = ("inputs", "kickoff", "status", "watch", "list", "track", "resume", "doctor")
 OPTIONS_USED: dict[str | None, frozenset[str]] = {
     None: frozenset({*_CREW_OPTIONS, *_RECEIVER_OPTIONS}),  # the app
@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"crewtui {__version__}")
-    _add_global_options(parser, uses=GLOBAL_OPTIONS, on_subcommand=False)
+    _add_global_options(parser, uses=frozenset(_GLOBAL_OPTIONS), on_subcommand=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -202,7 +202,7 @@ def _add_global_options(
     parser.add_argument(
         "--json",
         action="store_true",
-        default=argparse.SUPPRESS if on_subcommand else False,
+        default=absent,
         help=shown("json", "machine-readable output" + where("the headless commands")),
     )
     parser.add_argument(
@@ -264,8 +264,8 @@ def refuse_unused_options(args: argparse.Namespace) -> None:
     if args.command == "sim":
         raise ConfigError("`sim` takes its own options after it: see `crewtui sim --help`.")
     uses = OPTIONS_USED[args.command]
-    for dest in (*_CREW_OPTIONS, "json", *_RECEIVER_OPTIONS):
-        if dest not in uses and getattr(args, dest, None) not in (None, False):
+    for dest in _GLOBAL_OPTIONS:
+        if dest not in uses and getattr(args, dest) is not None:
             raise ConfigError(_why_unused(dest, args.command))
 
 

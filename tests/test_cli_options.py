@@ -225,6 +225,15 @@ def test_the_demo_receives_webhooks_where_told_in_both_places(
             demo.terminate()
 
 
+def test_the_demo_never_reads_the_users_config(tmp_path: Path) -> None:
+    """The demo runs on its own crews: a broken config of the user's does not stop it."""
+    (tmp_path / "config").mkdir(mode=0o700)
+    (tmp_path / "config" / "config.toml").write_text("[crews.a]\nurl = \n")
+    result = run(tmp_path, "demo", env=HEADLESS_APP)
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "data").exists()
+
+
 def same_refusal(
     before: subprocess.CompletedProcess[str], after: subprocess.CompletedProcess[str]
 ) -> str:
