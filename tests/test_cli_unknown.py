@@ -65,7 +65,15 @@ def test_watch_timeout_of_an_unknown_id_says_it_is_unknown(sim: SimServer, tmp_p
 
 
 @pytest.mark.parametrize(
-    "args", [["inputs"], ["kickoff", "-i", "topic=x"], ["doctor"]], ids=lambda a: a[0]
+    "args",
+    [
+        ["inputs"],
+        ["kickoff", "-i", "topic=x"],
+        ["doctor"],
+        ["status", str(uuid.uuid4())],  # a wrong URL answers 404 to every id too
+        ["track", str(uuid.uuid4())],
+    ],
+    ids=lambda a: a[0],
 )
 def test_a_wrong_crew_url_is_a_configuration_error(
     sim: SimServer, tmp_path: Path, args: list[str]

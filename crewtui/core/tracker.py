@@ -28,6 +28,7 @@ from crewtui.api.errors import (
     AuthError,
     BadResponseError,
     ConfigError,
+    CrewNotFoundError,
     CrewtuiError,
     KickoffUncertainError,
     RateLimitedError,
@@ -397,11 +398,26 @@ class Tracker:
             raise
         self._note_ok(crew)
         if observation.state is RunState.NOT_FOUND:
+            await self._raise_if_url_wrong(crew)
             grace = timedelta(seconds=self.settings.not_found_grace)
             return apply_observation(unseen, observation, grace=grace)
         await self._store_call(self.store.save_kickoff, unseen)
         self._adopt(unseen, emit=True)
         return await self._merge(observation)
+
+    @staticmethod
+    async def _raise_if_url_wrong(crew: _Crew) -> None:
+        """A wrong crew URL answers 404 to every path: tell it from one unknown kickoff id.
+
+        Only the crew's own 404 (``CrewNotFoundError``) counts; any other trouble with
+        ``/inputs`` says nothing about the URL, and the id stays merely unknown.
+        """
+        try:
+            await crew.client.inputs()
+        except CrewNotFoundError:
+            raise
+        except ApiError:
+            return
 
     async def refresh(self, kickoff_id: str) -> Kickoff:
         """Poll one tracked kickoff now and return it as known afterwards.
