@@ -485,7 +485,7 @@ def _gave_up(timeout: float, open_runs: Sequence[Kickoff]) -> str:
         facts.append(f"the service does not know {', '.join(unknown)} yet (check the id)")
     if going:
         facts.append("the run goes on" if going == 1 else f"{going} runs go on")
-    return f"Gave up waiting after {timeout:g} s; {' and '.join(facts)}."
+    return f"Gave up waiting after {timeout:g} s" + (f"; {' and '.join(facts)}." if facts else ".")
 
 
 def _raise_if_crew_down(tracker: Tracker, crews: set[str]) -> None:
