@@ -122,16 +122,18 @@ def test_a_wrong_token_is_used_in_both_places(
     assert secret not in result.stdout + result.stderr
 
 
-def seeded_home(sim: SimServer, path: Path) -> Path:
-    """A home whose history holds one completed run of the content crew."""
+@pytest.fixture(scope="module")
+def seeded_home(sim: SimServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home whose history holds one completed run of the content crew (only read)."""
+    path = tmp_path_factory.mktemp("seeded-home")
     options = ["--url", sim.crew_url("content"), "--crew", "content", "--token", sim.options.token]
     started = run(path, "kickoff", *inputs_args(sim, "content"), "--watch", *options)
     assert started.returncode == 0, started.stderr
     return path
 
 
-def test_the_later_of_two_values_wins(sim: SimServer, tmp_path: Path) -> None:
-    full, empty = seeded_home(sim, tmp_path / "full"), tmp_path / "empty"
+def test_the_later_of_two_values_wins(seeded_home: Path, tmp_path: Path) -> None:
+    full, empty = seeded_home, tmp_path / "empty"
 
     def listed(*args: str) -> list[dict[str, object]]:
         result = run(tmp_path / "decoy", *args)
@@ -151,12 +153,9 @@ def test_the_later_of_two_values_wins(sim: SimServer, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("position", POSITIONS)
-def test_list_filters_by_the_crew_given_in_either_place(
-    sim: SimServer, tmp_path: Path, position: str
-) -> None:
-    home = seeded_home(sim, tmp_path / "home")
+def test_list_filters_by_the_crew_given_in_either_place(seeded_home: Path, position: str) -> None:
     for crew, count in (("content", 1), ("travel", 0)):
-        result = run(home, *placed(position, ["--crew", crew, "--json"], "list", []))
+        result = run(seeded_home, *placed(position, ["--crew", crew, "--json"], "list", []))
         assert result.returncode == 0, result.stderr
         assert len(json.loads(result.stdout)) == count
 
