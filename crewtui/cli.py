@@ -16,14 +16,27 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from crewtui import __version__
-from crewtui.api.errors import CrewtuiError, ExitCode
-from crewtui.api.models import RunState
+from crewtui.api.errors import ConfigError, CrewtuiError, ExitCode
+from crewtui.api.models import KickoffSummary, RunState
+from crewtui.api.sanitize import inert_line
 
 EPILOG = """\
 exit codes: 0 success (completed, with --exit-status); 1 the run failed or was cancelled;
 2 bad usage or config; 3 gave up waiting (--timeout) or not finished yet;
 4 not found or lost; 5 token rejected; 6 unreachable after retries.
 """
+
+
+# The global options (by dest) each command uses; the others are refused with one sentence.
+_CREW_OPTIONS = ("crew", "url", "token", "home")
+_RECEIVER_OPTIONS = ("webhooks", "public_url")
+_GLOBAL_OPTIONS = (*_CREW_OPTIONS, "json", *_RECEIVER_OPTIONS)
+_HEADLESS = ("inputs", "kickoff", "status", "watch", "list", "track", "resume", "doctor")
+OPTIONS_USED: dict[str | None, frozenset[str]] = {
+    None: frozenset({*_CREW_OPTIONS, *_RECEIVER_OPTIONS}),  # the app
+    "demo": frozenset(_RECEIVER_OPTIONS),
+    **{name: frozenset({*_CREW_OPTIONS, "json"}) for name in _HEADLESS},
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,31 +70,24 @@ def _positive_float(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     """Every command and option; also the source of ``--help``."""
-    common = _Parser(add_help=False)
-    target = common.add_argument_group("crew selection")
-    target.add_argument("--crew", metavar="NAME", help="a crew from the config file")
-    target.add_argument("--url", help="a crew's base URL, for a crew not in the config file")
-    target.add_argument(
-        "--token", help="bearer token (prefer CREWAI_BEARER_TOKEN: flags show in `ps`)"
-    )
-    target.add_argument("--home", metavar="DIR", help="config and history here (CREWTUI_HOME)")
-    output = _Parser(add_help=False)
-    output.add_argument("--json", action="store_true", help="machine-readable output")
-
     parser = _Parser(
         prog="crewtui",
         description="A terminal monitor for crews deployed on CrewAI AMP.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"crewtui {__version__}")
-    _add_webhook_options(parser)
+    _add_global_options(parser, uses=frozenset(_GLOBAL_OPTIONS), on_subcommand=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    sub.add_parser("inputs", parents=[common, output], help="a crew's required inputs")
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        subparser = sub.add_parser(name, help=help_text)
+        _add_global_options(subparser, uses=OPTIONS_USED[name], on_subcommand=True)
+        return subparser
 
-    kick = sub.add_parser("kickoff", parents=[common, output], help="start a run")
+    command("inputs", "a crew's required inputs")
+
+    kick = command("kickoff", "start a run")
     kick.add_argument(
         "-i",
         "--input",
@@ -106,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     kick.add_argument("--watch", action="store_true", help="follow the run until it ends")
     _add_wait_options(kick)
 
-    status = sub.add_parser("status", parents=[common, output], help="a kickoff's status now")
+    status = command("status", "a kickoff's status now")
     status.add_argument("ids", nargs="+", metavar="KICKOFF_ID")
     status.add_argument(
         "--exit-status",
@@ -114,29 +120,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 0 completed, 1 failed, 3 still going, 4 not found",
     )
 
-    watch = sub.add_parser("watch", parents=[common, output], help="follow kickoffs to the end")
+    watch = command("watch", "follow kickoffs to the end")
     watch.add_argument("ids", nargs="+", metavar="KICKOFF_ID")
     _add_wait_options(watch)
 
-    history = sub.add_parser("list", parents=[common, output], help="the local history")
+    history = command("list", "the local history")
     history.add_argument("--state", action="append", choices=[s.value for s in RunState])
     history.add_argument("--all", action="store_true", help="include archived kickoffs")
     history.add_argument("--limit", type=int, default=50, help="at most N rows (default 50)")
+    history.add_argument(
+        "--fields",
+        type=_list_fields,
+        metavar="F1,F2",
+        help="print only these JSON fields, comma-separated (implies --json)",
+    )
 
-    track = sub.add_parser("track", parents=[common, output], help="adopt a kickoff id")
+    track = command("track", "adopt a kickoff id")
     track.add_argument("ids", nargs="+", metavar="KICKOFF_ID")
 
-    resume = sub.add_parser(
-        "resume", parents=[common, output], help="answer a run waiting for input (experimental)"
-    )
+    resume = command("resume", "answer a run waiting for input (experimental)")
     resume.add_argument("id", metavar="KICKOFF_ID")
     resume.add_argument("--task", required=True, metavar="TASK_ID")
     resume.add_argument("--feedback", required=True)
     resume.add_argument("--reject", action="store_true", help="send is_approve=false")
 
-    sub.add_parser("doctor", parents=[common, output], help="check crews, tokens and the store")
+    command("doctor", "check crews, tokens and the store")
 
-    demo = sub.add_parser("demo", help="the app on a built-in simulator, no account needed")
+    demo = command("demo", "the app on a built-in simulator, no account needed")
     demo.add_argument("--dialect", choices=["live", "documented"], default="live")
     demo.add_argument(
         "--speed",
@@ -145,19 +155,131 @@ def build_parser() -> argparse.ArgumentParser:
         help="how much faster than real crews the runs go (default 10)",
     )
 
+    # Only reached when something precedes `sim`: its options are its own (see main()).
     sub.add_parser("sim", help="run the AMP simulator (see `crewtui sim --help`)", add_help=False)
     return parser
 
 
-def _add_webhook_options(parser: argparse.ArgumentParser) -> None:
+def _add_global_options(
+    parser: argparse.ArgumentParser, *, uses: frozenset[str], on_subcommand: bool
+) -> None:
+    """The options that mean the same before and after the command's name.
+
+    ``crewtui --home D list`` is ``crewtui list --home D``; given in both places, the later
+    one wins. A subparser writes every default it has over the namespace the main parser
+    filled, so on a subcommand the default is SUPPRESS: absent stays absent. Every command
+    accepts every global option, and the ones it cannot use are hidden from its help and
+    refused with one sentence (see ``refuse_unused_options``), the same in both places.
+    """
+    absent = argparse.SUPPRESS if on_subcommand else None
+
+    def shown(dest: str, text: str) -> str:
+        return text if dest in uses else argparse.SUPPRESS
+
+    def where(commands: str) -> str:
+        return "" if on_subcommand else f" ({commands})"
+
+    crews = parser.add_argument_group("crew selection")
+    crews.add_argument(
+        "--crew", metavar="NAME", default=absent, help=shown("crew", "a crew from the config file")
+    )
+    crews.add_argument(
+        "--url",
+        default=absent,
+        help=shown("url", "a crew's base URL, for a crew not in the config file"),
+    )
+    crews.add_argument(
+        "--token",
+        default=absent,
+        help=shown("token", "bearer token (prefer CREWAI_BEARER_TOKEN: flags show in `ps`)"),
+    )
+    crews.add_argument(
+        "--home",
+        metavar="DIR",
+        default=absent,
+        help=shown("home", "config and history here (CREWTUI_HOME)"),
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=absent,
+        help=shown("json", "machine-readable output" + where("the headless commands")),
+    )
     parser.add_argument(
         "--webhooks",
         metavar="HOST:PORT",
-        help="receive task/step/crew webhooks here (loopback by default)",
+        type=_listen_address,
+        default=absent,
+        help=shown("webhooks", "receive task/step/crew webhooks here" + where("the app, demo")),
     )
     parser.add_argument(
-        "--public-url", metavar="URL", help="the address the service should post webhooks to"
+        "--public-url",
+        metavar="URL",
+        type=_public_url,
+        default=absent,
+        help=shown("public_url", "the address the service should post webhooks to"),
     )
+
+
+def _listen_address(text: str) -> str:
+    """``--webhooks``, checked while parsing so a typo never starts anything."""
+    from crewtui.api.validate import parse_listen
+
+    try:
+        parse_listen(text)
+    except CrewtuiError as error:
+        raise argparse.ArgumentTypeError(error.message) from None
+    return text
+
+
+def _public_url(text: str) -> str:
+    """``--public-url``, by the rule the config file's ``[webhooks] public_url`` follows."""
+    from pydantic import ValidationError
+
+    from crewtui.config import WebhookSettings
+
+    try:
+        WebhookSettings(public_url=text)
+    except ValidationError:
+        raise argparse.ArgumentTypeError(
+            "the public URL must be an absolute http(s) URL such as https://hooks.example.com"
+        ) from None
+    return text
+
+
+def _list_fields(text: str) -> tuple[str, ...]:
+    """``list --fields a,b``: known field names, in the order given."""
+    fields = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = [name for name in fields if name not in KickoffSummary.model_fields]
+    if unknown or not fields:
+        what = f"{inert_line(unknown[0], 40)!r} is not a field" if unknown else "no field given"
+        raise argparse.ArgumentTypeError(
+            f"{what}; choose among {', '.join(KickoffSummary.model_fields)}"
+        )
+    return fields
+
+
+def refuse_unused_options(args: argparse.Namespace) -> None:
+    """One sentence for a global option the command cannot use, wherever it was given."""
+    if args.command == "sim":
+        raise ConfigError("`sim` takes its own options after it: see `crewtui sim --help`.")
+    uses = OPTIONS_USED[args.command]
+    for dest in _GLOBAL_OPTIONS:
+        if dest not in uses and getattr(args, dest) is not None:
+            raise ConfigError(_why_unused(dest, args.command))
+
+
+def _why_unused(dest: str, command: str | None) -> str:
+    flag = "--" + dest.replace("_", "-")
+    if dest in _RECEIVER_OPTIONS:
+        return (
+            f"{flag} is for the app and the demo, which receive webhooks; "
+            f"`crewtui {command}` polls instead: drop {flag}."
+        )
+    what = "the app" if command is None else f"`crewtui {command}`"
+    if dest == "json":
+        return f"--json is for the headless commands; {what} draws a screen: drop --json."
+    return f"{what} runs on its own simulator's crews, in a throwaway home: drop {flag}."
 
 
 def _add_wait_options(parser: argparse.ArgumentParser) -> None:
@@ -210,13 +332,19 @@ def _dispatch(args: argparse.Namespace, secrets: list[str]) -> int:
 
     # Known before anything can fail: an env token is otherwise only learnt with the crews.
     secrets.extend(os.environ[name] for name in TOKEN_ENVS if os.environ.get(name))
+    refuse_unused_options(args)
+    if args.command == "demo":  # its own crews and home: the user's config is not read
+        from crewtui.demo import run_demo
+
+        return run_demo(
+            args.dialect,
+            speed=args.speed,
+            webhooks_listen=args.webhooks,
+            public_url=args.public_url,
+        )
     paths = resolve_paths(args.home)
     config = load_config(paths)
     secrets.extend(crew.bearer() or "" for crew in config.crews.values() if crew.bearer())
-    if args.command == "demo":
-        from crewtui.demo import run_demo
-
-        return run_demo(args.dialect, speed=args.speed)
     if args.command is None:
         from crewtui.config import select_crews
         from crewtui.ui.app import run_app
@@ -241,6 +369,4 @@ def _redact(text: str, secrets: Sequence[str]) -> str:
 
 
 def _fail(message: str) -> None:
-    from crewtui.api.sanitize import inert_line
-
     sys.stderr.write(f"crewtui: {inert_line(message)}\n")

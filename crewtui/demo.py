@@ -87,8 +87,14 @@ def run_demo(
     *,
     speed: float = 10.0,
     home: Path | None = None,
+    webhooks_listen: str | None = None,
+    public_url: str | None = None,
 ) -> int:
-    """Run the demo until the user quits; everything it started is stopped and removed."""
+    """Run the demo until the user quits; everything it started is stopped and removed.
+
+    ``webhooks_listen`` and ``public_url`` replace the receiver's address (a free loopback
+    port) as ``--webhooks`` and ``--public-url`` do for the app.
+    """
     own_home = home is None
     root = Path(tempfile.mkdtemp(prefix="crewtui-demo-")) if home is None else home
     sim = SimServer(SimOptions(dialect=dialect, speed=speed))
@@ -99,7 +105,14 @@ def run_demo(
         config = demo_config(sim)
         write_config(paths, config)
         store = Store.open(paths.store_file)
-        runtime = assemble(list(config.crews.values()), config, paths, store=store)
+        runtime = assemble(
+            list(config.crews.values()),
+            config,
+            paths,
+            store=store,
+            webhooks_listen=webhooks_listen,
+            public_url=public_url,
+        )
         code = DemoApp(sim, runtime, config, paths).run()
         return code if code is not None else 0
     finally:

@@ -16,6 +16,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel
+
 from crewtui.api.errors import (
     AuthError,
     ConfigError,
@@ -144,30 +146,31 @@ def emit_json(value: Any) -> None:
     out(json.dumps(value, ensure_ascii=True, indent=2, default=str))
 
 
-def status_json(kickoff: Kickoff) -> dict[str, Any]:
-    """The normalized status as JSON values; the service's payloads exactly as received.
+def as_json(model: BaseModel, names: Sequence[str], verbatim: Sequence[str]) -> dict[str, Any]:
+    """``names`` of ``model`` as JSON values, in that order; ``verbatim`` ones as they are.
 
-    ``raw``, ``output_json`` and the bodies of ``raw_by_source`` are already JSON (the
-    service's own), and pydantic's JSON mode raises on a dict key holding a lone surrogate,
-    which ``json.dumps`` escapes faithfully.
+    The verbatim fields are free-form dicts (the service's payloads, the user's inputs):
+    pydantic's JSON mode raises on a dict key holding a lone surrogate, which
+    ``json.dumps`` escapes faithfully.
     """
+    kept = {name: getattr(model, name) for name in verbatim if name in names}
+    plain = model.model_dump(mode="json", include=set(names) - set(kept))
+    return {name: kept[name] if name in kept else plain[name] for name in names}
+
+
+def status_json(kickoff: Kickoff) -> dict[str, Any]:
+    """The normalized status as JSON values; the service's payloads exactly as received."""
     status = kickoff.to_status()
-    as_received = {
-        "raw": status.raw,
-        "output_json": status.output_json,
-        "raw_by_source": [
-            {
-                "source": payload.source,
-                "received_at": payload.received_at.isoformat(),
-                "body": payload.body,
-            }
-            for payload in status.raw_by_source
-        ],
-    }
-    plain = status.model_dump(mode="json", exclude=set(as_received))
-    return {
-        name: as_received[name] if name in as_received else plain[name] for name in STATUS_FIELDS
-    }
+    fields = as_json(status, STATUS_FIELDS, ("raw", "output_json", "raw_by_source"))
+    fields["raw_by_source"] = [
+        {
+            "source": payload.source,
+            "received_at": payload.received_at.isoformat(),
+            "body": payload.body,
+        }
+        for payload in status.raw_by_source
+    ]
+    return fields
 
 
 def summary_line(kickoff: Kickoff | KickoffSummary, now: datetime) -> str:
@@ -197,11 +200,9 @@ def print_status(kickoff: Kickoff, now: datetime) -> None:
             f"  {inert_line(task.task_id, 40)}  {inert_line(task.agent or '-', 40)}  "
             f"{task.state.value}  {timing}".rstrip()
         )
-    if kickoff.progress and kickoff.progress.total and len(kickoff.tasks) < kickoff.progress.total:
-        out(
-            f"  ({len(kickoff.tasks)} of {kickoff.progress.total} tasks seen; the others "
-            "finished between polls: use webhooks to see every task)"
-        )
+    unseen = _unseen_tasks_note(kickoff)
+    if unseen:
+        out(f"  ({unseen})")
     if kickoff.error:
         out(f"  error: {inert_line(kickoff.error, 500)}")
     if kickoff.poll_error:
@@ -209,6 +210,20 @@ def print_status(kickoff: Kickoff, now: datetime) -> None:
     if kickoff.output:
         out()
         out(inert(kickoff.output))
+
+
+def _unseen_tasks_note(kickoff: Kickoff) -> str | None:
+    """For a completed run whose polls saw fewer tasks than it has: the rest ended in between.
+
+    Only then is it true; a run at 0/3, paused or failed has simply not run them (yet).
+    """
+    total = kickoff.progress.total if kickoff.progress else None
+    if kickoff.state is not RunState.COMPLETED or not total or len(kickoff.tasks) >= total:
+        return None
+    return (
+        f"{len(kickoff.tasks)} of {total} tasks seen; the others finished between polls: "
+        "use webhooks to see every task"
+    )
 
 
 def exit_for(states: Iterable[RunState]) -> int:
@@ -273,7 +288,7 @@ async def cmd_status(session: Session) -> int:
     results: list[Kickoff] = []
     try:
         for crew, kickoff_id in by_crew:
-            results.append(await tracker.track(crew.name, kickoff_id))
+            results.append(await tracker.track(crew.name, kickoff_id, keep_unknown=False))
     finally:
         await tracker.stop()
     _report(session, results)
@@ -285,20 +300,31 @@ async def cmd_status(session: Session) -> int:
 
 
 async def cmd_track(session: Session) -> int:
+    """Adopt ids into the history; one the service does not know is refused (exit 4)."""
     ids = [validate_kickoff_id(given) for given in session.args.ids]
     by_crew = _group_by_crew(session, ids)
     tracker = session.tracker(list({crew.name: crew for crew, _ in by_crew}.values()))
     results = []
     try:
         for crew, kickoff_id in by_crew:
-            results.append(await tracker.track(crew.name, kickoff_id))
+            results.append(await tracker.track(crew.name, kickoff_id, keep_unknown=False))
+        refused = [k for k in results if not tracker.is_tracked(k.kickoff_id)]
+        refused_ids = {k.kickoff_id for k in refused}
     finally:
         await tracker.stop()
     if session.json:
         _report(session, results)
     else:
         for kickoff in results:
-            out(f"tracking {summary_line(kickoff, now_utc())}")
+            if kickoff.kickoff_id not in refused_ids:
+                out(f"tracking {summary_line(kickoff, now_utc())}")
+    for kickoff in refused:
+        warn(
+            f"The {kickoff.crew} crew does not know kickoff {kickoff.kickoff_id} (yet): "
+            "check the id; it was not added to the history."
+        )
+    if any(k.state in (RunState.NOT_FOUND, RunState.LOST) for k in results):
+        return int(ExitCode.NOT_FOUND)
     return int(ExitCode.OK)
 
 
@@ -324,8 +350,9 @@ async def cmd_list(session: Session) -> int:
     rows = session.store.list_kickoffs(
         crew=crew, states=states, archived=None if args.all else False, limit=args.limit
     )
-    if session.json:
-        emit_json([row.model_dump(mode="json") for row in rows])
+    if session.json or args.fields:
+        fields = args.fields or tuple(KickoffSummary.model_fields)
+        emit_json([as_json(row, fields, ("inputs", "meta")) for row in rows])
         return int(ExitCode.OK)
     if not rows:
         out("No kickoffs in the history yet; start one with `crewtui kickoff -i KEY=VALUE`.")
@@ -434,7 +461,8 @@ async def _follow(session: Session, tracker: Tracker, ids: Sequence[str]) -> int
                 break
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
-                warn(f"Gave up waiting after {session.args.timeout:g} s; the run goes on.")
+                open_runs = [k for k in states.values() if k is not None and not k.is_terminal]
+                warn(_gave_up(session.args.timeout, open_runs))
                 return int(ExitCode.TIMED_OUT)
             try:
                 # Wake at least every few seconds to check the crews' health.
@@ -455,6 +483,18 @@ async def _follow(session: Session, tracker: Tracker, ids: Sequence[str]) -> int
     if session.args.exit_status:
         return exit_for(states_final)
     return int(ExitCode.OK)
+
+
+def _gave_up(timeout: float, open_runs: Sequence[Kickoff]) -> str:
+    """What is true of the runs ``watch --timeout`` leaves: unknown to the service, or going."""
+    unknown = [k.kickoff_id for k in open_runs if k.state is RunState.NOT_FOUND]
+    going = len(open_runs) - len(unknown)
+    facts = []
+    if unknown:
+        facts.append(f"the service does not know {', '.join(unknown)} yet (check the id)")
+    if going:
+        facts.append("the run goes on" if going == 1 else f"{going} runs go on")
+    return f"Gave up waiting after {timeout:g} s" + (f"; {' and '.join(facts)}." if facts else ".")
 
 
 def _raise_if_crew_down(tracker: Tracker, crews: set[str]) -> None:

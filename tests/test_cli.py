@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -13,37 +10,7 @@ import pytest
 
 from crewtui.api.errors import ExitCode
 from crewtui.sim import SimServer
-
-
-def run(
-    home: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    """``crewtui ARGS`` in a child process with its own home and only the given crew env."""
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith(("CREWAI_", "CREWTUI_"))}
-    child_env["CREWTUI_HOME"] = str(home)
-    child_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "crewtui", *args],
-        capture_output=True,
-        text=True,
-        env=child_env,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def crew_env(sim: SimServer, crew: str = "content", token: str | None = None) -> dict[str, str]:
-    return {
-        "CREWAI_API_URL": sim.crew_url(crew),
-        "CREWAI_BEARER_TOKEN": token if token is not None else sim.options.token,
-    }
-
-
-def inputs_args(sim: SimServer, crew: str, **extra: str) -> list[str]:
-    args = []
-    for key, value in (sim.sample_inputs(crew) | extra).items():
-        args += ["-i", f"{key}={value}"]
-    return args
+from tests.cli_helpers import crew_env, inputs_args, run
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from crewtui.api.errors import (
     AuthError,
     BadResponseError,
     ConfigError,
+    CrewNotFoundError,
     InputValidationError,
     KickoffUncertainError,
     NotFoundError,
@@ -365,17 +366,17 @@ class CrewClient:
 
     def _not_found(self, method: str, path: str) -> NotFoundError:
         if path == "/resume":
-            message = (
+            return NotFoundError(
                 f"The {self._crew} crew knows no such execution or task to resume (HTTP 404): "
-                "check the kickoff id and the task id."
+                "check the kickoff id and the task id.",
+                status_code=404,
             )
-        else:
-            message = (
-                f"The {self._crew} crew answered HTTP 404 to {method} {_show(path)}, so its URL "
-                f"({inert_line(self.profile.url, 120)}) is probably wrong: "
-                "copy the crew's URL from its CrewAI AMP dashboard."
-            )
-        return NotFoundError(message, status_code=404)
+        return CrewNotFoundError(
+            f"The {self._crew} crew answered HTTP 404 to {method} {_show(path)}, so its URL "
+            f"({inert_line(self.profile.url, 120)}) is probably wrong: "
+            "copy the crew's URL from its CrewAI AMP dashboard.",
+            status_code=404,
+        )
 
     def _rate_limited(self, reply: Reply) -> RateLimitedError:
         wait = retry_after_seconds(

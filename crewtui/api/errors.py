@@ -81,6 +81,16 @@ class NotFoundError(ApiError):
     exit_code = ExitCode.NOT_FOUND
 
 
+class CrewNotFoundError(NotFoundError):
+    """404 on the crew's own endpoints (``/inputs``, ``/kickoff``): its URL is wrong.
+
+    That is a configuration problem and exits like one (2); exit 4 is for a kickoff the
+    service does not know.
+    """
+
+    exit_code = ExitCode.USAGE
+
+
 class ServerError(ApiError):
     """5xx or an answer that is not what the API sends; ``excerpt`` is short and sanitized."""
 

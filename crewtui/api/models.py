@@ -319,3 +319,6 @@ class KickoffSummary(_Model):
     submission: Submission = Submission.ACCEPTED
     error: str | None = None
     task_count: int = 0
+    # What the run was started with: small, and what tells runs of one crew apart.
+    inputs: dict[str, str] = Field(default_factory=dict)
+    meta: dict[str, Any] = Field(default_factory=dict)

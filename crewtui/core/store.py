@@ -232,6 +232,8 @@ _SUMMARY_COLUMNS = (
     "task_count",
     "error",
     "execution_time",
+    "inputs",
+    "meta",
 )
 _KICKOFF_COLUMNS = (
     *_SUMMARY_COLUMNS,
@@ -241,8 +243,6 @@ _KICKOFF_COLUMNS = (
     "dialect",
     "output",
     "output_json",
-    "inputs",
-    "meta",
     "raw",
     "extra",
 )

@@ -28,6 +28,7 @@ from crewtui.api.errors import (
     AuthError,
     BadResponseError,
     ConfigError,
+    CrewNotFoundError,
     CrewtuiError,
     KickoffUncertainError,
     RateLimitedError,
@@ -371,9 +372,14 @@ class Tracker:
         self._adopt(kickoff, emit=True)
         return kickoff
 
-    async def track(self, crew: str, kickoff_id: str) -> Kickoff:
-        """Adopt a kickoff started elsewhere; polls it once before returning."""
-        self._crew(crew)
+    async def track(self, crew: str, kickoff_id: str, *, keep_unknown: bool = True) -> Kickoff:
+        """Adopt a kickoff started elsewhere; polls it once before returning.
+
+        With ``keep_unknown=False`` an id new to the history is adopted only if the service
+        knows it: a mistyped id given to ``crewtui status`` or ``track`` comes back
+        NOT_FOUND and leaves nothing in the history.
+        """
+        state = self._crew(crew)
         kickoff_id = validate_kickoff_id(kickoff_id)
         known = self._kickoffs.get(kickoff_id)
         if known is None:
@@ -384,9 +390,41 @@ class Tracker:
             known = Kickoff(
                 kickoff_id=kickoff_id, crew=crew, created_at=now, updated_at=now, tracked_at=now
             )
+            if not keep_unknown:
+                return await self._first_sight(state, known)
             await self._store_call(self.store.save_kickoff, known)
         self._adopt(known, emit=True)
         return await self.refresh(kickoff_id)
+
+    async def _first_sight(self, crew: _Crew, unseen: Kickoff) -> Kickoff:
+        """Poll an id new to the history; store and adopt it only if the service knows it."""
+        try:
+            observation = await crew.client.status(unseen.kickoff_id)
+        except ApiError as error:
+            self._note_failure(crew, error)
+            raise
+        self._note_ok(crew)
+        if observation.state is RunState.NOT_FOUND:
+            await self._raise_if_url_wrong(crew)
+            grace = timedelta(seconds=self.settings.not_found_grace)
+            return apply_observation(unseen, observation, grace=grace)
+        await self._store_call(self.store.save_kickoff, unseen)
+        self._adopt(unseen, emit=True)
+        return await self._merge(observation)
+
+    @staticmethod
+    async def _raise_if_url_wrong(crew: _Crew) -> None:
+        """A wrong crew URL answers 404 to every path: tell it from one unknown kickoff id.
+
+        Only the crew's own 404 (``CrewNotFoundError``) counts; any other trouble with
+        ``/inputs`` says nothing about the URL, and the id stays merely unknown.
+        """
+        try:
+            await crew.client.inputs()
+        except CrewNotFoundError:
+            raise
+        except ApiError:
+            return
 
     async def refresh(self, kickoff_id: str) -> Kickoff:
         """Poll one tracked kickoff now and return it as known afterwards.

@@ -1,0 +1,41 @@
+"""Running the ``crewtui`` command in a child process against the simulator, for CLI tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from crewtui.sim import SimServer
+
+
+def run(
+    home: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """``crewtui ARGS`` in a child process with its own home and only the given crew env."""
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith(("CREWAI_", "CREWTUI_"))}
+    child_env["CREWTUI_HOME"] = str(home)
+    child_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "crewtui", *args],
+        capture_output=True,
+        text=True,
+        env=child_env,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def crew_env(sim: SimServer, crew: str = "content", token: str | None = None) -> dict[str, str]:
+    return {
+        "CREWAI_API_URL": sim.crew_url(crew),
+        "CREWAI_BEARER_TOKEN": token if token is not None else sim.options.token,
+    }
+
+
+def inputs_args(sim: SimServer, crew: str, **extra: str) -> list[str]:
+    args = []
+    for key, value in (sim.sample_inputs(crew) | extra).items():
+        args += ["-i", f"{key}={value}"]
+    return args

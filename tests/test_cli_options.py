@@ -1,0 +1,313 @@
+"""Global options mean the same before and after the command's name, for every command.
+
+``crewtui --help`` prints them before the command, so scripts write them there; argparse's
+subparsers used to overwrite those values with their own defaults, silently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from crewtui.api.errors import ExitCode
+from crewtui.cli import OPTIONS_USED, build_parser
+from crewtui.sim import SimServer
+from tests.cli_helpers import inputs_args, run
+from tests.hardening.cli_support import Cli, child_env
+
+POSITIONS = ("before", "after")
+
+# Every headless command with the arguments it needs: ``ID`` stands for a finished run's id.
+COMMANDS: dict[str, list[str]] = {
+    "inputs": [],
+    "kickoff": ["INPUTS"],
+    "status": ["ID"],
+    "watch": ["ID"],
+    "list": [],
+    "track": ["ID"],
+    "resume": ["ID", "--task", "research_task", "--feedback", "ok"],
+    "doctor": [],
+}
+NEEDS_A_CREW = [name for name in COMMANDS if name != "list"]
+
+
+def placed(position: str, options: list[str], command: str, rest: list[str]) -> list[str]:
+    """``crewtui OPTIONS COMMAND REST`` or ``crewtui COMMAND REST OPTIONS``."""
+    if position == "before":
+        return [*options, command, *rest]
+    return [command, *rest, *options]
+
+
+@pytest.fixture(scope="module")
+def finished_id(sim: SimServer, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A run the simulator knows, already completed (so `watch` of it returns at once)."""
+    home = tmp_path_factory.mktemp("seed-home")
+    url, token = sim.crew_url("content"), sim.options.token
+    started = run(
+        home,
+        *["kickoff", *inputs_args(sim, "content"), "--watch", "--exit-status"],
+        *["--url", url, "--token", token],
+    )
+    assert started.returncode == 0, started.stderr
+    return started.stdout.split()[1]
+
+
+@pytest.fixture
+def homes(tmp_path: Path) -> tuple[Path, Path]:
+    """The home given with --home, and the decoy CREWTUI_HOME that must stay untouched."""
+    return tmp_path / "given", tmp_path / "decoy"
+
+
+def arguments(sim: SimServer, kickoff_id: str, command: str) -> list[str]:
+    rest: list[str] = []
+    for arg in COMMANDS[command]:
+        if arg == "INPUTS":
+            rest += inputs_args(sim, "content")
+        else:
+            rest.append(kickoff_id if arg == "ID" else arg)
+    return rest
+
+
+# What each command answers when --home, --url, --token and --json all reach it (resume of
+# a run that is not waiting is refused by the service, after the store and the token).
+EXPECTED_EXIT = {name: ExitCode.OK for name in COMMANDS} | {"resume": ExitCode.USAGE}
+
+
+@pytest.mark.parametrize("position", POSITIONS)
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_home_url_token_and_json_reach_every_command(
+    sim: SimServer, finished_id: str, homes: tuple[Path, Path], command: str, position: str
+) -> None:
+    given, decoy = homes
+    options = ["--home", str(given), "--url", sim.crew_url("content")]
+    options += ["--token", sim.options.token, "--json"]
+    result = run(decoy, *placed(position, options, command, arguments(sim, finished_id, command)))
+    assert result.returncode == EXPECTED_EXIT[command], result.stderr
+    if result.returncode == ExitCode.OK:  # --json: anything else would not parse
+        documents = result.stdout.splitlines() if command == "watch" else [result.stdout]
+        for document in documents:
+            json.loads(document)
+    assert (given / "data" / "history.sqlite3").exists(), "--home was not used"
+    assert not decoy.exists(), "the default home was used instead of --home"
+
+
+@pytest.mark.parametrize("position", POSITIONS)
+@pytest.mark.parametrize("command", NEEDS_A_CREW)
+def test_an_unknown_crew_is_refused_in_both_places(
+    sim: SimServer, tmp_path: Path, command: str, position: str
+) -> None:
+    rest = arguments(sim, str(uuid.uuid4()), command)
+    result = run(tmp_path, *placed(position, ["--crew", "nope"], command, rest))
+    assert result.returncode == ExitCode.USAGE, result.stderr
+    assert "'nope'" in result.stderr
+
+
+@pytest.mark.parametrize("position", POSITIONS)
+@pytest.mark.parametrize("command", ["status", "watch", "track"])
+def test_a_wrong_token_is_used_in_both_places(
+    sim: SimServer, finished_id: str, tmp_path: Path, command: str, position: str
+) -> None:
+    secret = "wrong-" + uuid.uuid4().hex
+    options = ["--url", sim.crew_url("content"), "--token", secret]
+    result = run(tmp_path, *placed(position, options, command, [finished_id]))
+    assert result.returncode == ExitCode.TOKEN_REJECTED, result.stderr
+    assert secret not in result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def seeded_home(sim: SimServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home whose history holds one completed run of the content crew (only read)."""
+    path = tmp_path_factory.mktemp("seeded-home")
+    options = ["--url", sim.crew_url("content"), "--crew", "content", "--token", sim.options.token]
+    started = run(path, "kickoff", *inputs_args(sim, "content"), "--watch", *options)
+    assert started.returncode == 0, started.stderr
+    return path
+
+
+def test_the_later_of_two_values_wins(seeded_home: Path, tmp_path: Path) -> None:
+    full, empty = seeded_home, tmp_path / "empty"
+
+    def listed(*args: str) -> list[dict[str, object]]:
+        result = run(tmp_path / "decoy", *args)
+        assert result.returncode == 0, result.stderr
+        rows: list[dict[str, object]] = json.loads(result.stdout)
+        return rows
+
+    assert len(listed("--home", str(empty), "list", "--home", str(full), "--json")) == 1
+    assert listed("--home", str(full), "list", "--home", str(empty), "--json") == []
+    assert (
+        len(listed("--home", str(full), "--crew", "nope", "list", "--crew", "content", "--json"))
+        == 1
+    )
+    assert (
+        listed("--home", str(full), "--crew", "content", "list", "--crew", "nope", "--json") == []
+    )
+
+
+@pytest.mark.parametrize("position", POSITIONS)
+def test_list_filters_by_the_crew_given_in_either_place(seeded_home: Path, position: str) -> None:
+    for crew, count in (("content", 1), ("travel", 0)):
+        result = run(seeded_home, *placed(position, ["--crew", crew, "--json"], "list", []))
+        assert result.returncode == 0, result.stderr
+        assert len(json.loads(result.stdout)) == count
+
+
+# -- the app and the demo --------------------------------------------------------------------
+
+HEADLESS_APP = {
+    "TEXTUAL_DRIVER": "textual.drivers.headless_driver:HeadlessDriver",
+    "TEXTUAL_PRESS": "q",  # quit as soon as the app is up
+}
+
+
+def test_the_app_gets_home_url_token_and_webhooks(sim: SimServer, tmp_path: Path) -> None:
+    given, decoy = tmp_path / "given", tmp_path / "decoy"
+    options = ["--home", str(given), "--url", sim.crew_url("content")]
+    options += ["--token", sim.options.token, "--webhooks", "127.0.0.1:0"]
+    result = run(decoy, *options, env=HEADLESS_APP)
+    assert result.returncode == 0, result.stderr
+    assert (given / "data" / "history.sqlite3").exists()
+    assert (given / "data" / "webhook-secret").exists(), "--webhooks did not start a receiver"
+    assert not decoy.exists()
+
+
+def test_the_app_refuses_an_unknown_crew_and_reads_the_given_home(tmp_path: Path) -> None:
+    assert "'nope'" in run(tmp_path, "--crew", "nope").stderr
+    broken = tmp_path / "broken"
+    (broken / "config").mkdir(parents=True, mode=0o700)
+    (broken / "config" / "config.toml").write_text("[crews.a]\nurl = \n")
+    result = run(tmp_path / "decoy", "--home", str(broken), env=HEADLESS_APP)
+    assert result.returncode == ExitCode.USAGE
+    assert "config.toml:2:" in result.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def listens(process: subprocess.Popen[bytes], port: int, deadline: float) -> bool:
+    """Whether ``port`` accepts a connection before ``process`` exits or time runs out."""
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+            return True
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=0.2)  # the pause between tries, and an early exit seen
+            return False
+    return False
+
+
+@pytest.mark.parametrize("position", POSITIONS)
+def test_the_demo_receives_webhooks_where_told_in_both_places(
+    tmp_path: Path, position: str
+) -> None:
+    port = free_port()
+    args = placed(position, ["--webhooks", f"127.0.0.1:{port}"], "demo", [])
+    env = child_env(tmp_path, {"TEXTUAL_DRIVER": HEADLESS_APP["TEXTUAL_DRIVER"]})
+    command = [sys.executable, "-m", "crewtui", *args]
+    with subprocess.Popen(
+        command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
+    ) as demo:
+        try:
+            assert listens(demo, port, time.monotonic() + 60), "no receiver on the given port"
+        finally:
+            demo.terminate()
+
+
+def test_the_demo_never_reads_the_users_config(tmp_path: Path) -> None:
+    """The demo runs on its own crews: a broken config of the user's does not stop it."""
+    (tmp_path / "config").mkdir(mode=0o700)
+    (tmp_path / "config" / "config.toml").write_text("[crews.a]\nurl = \n")
+    result = run(tmp_path, "demo", env=HEADLESS_APP)
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def same_refusal(
+    before: subprocess.CompletedProcess[str], after: subprocess.CompletedProcess[str]
+) -> str:
+    assert before.returncode == after.returncode == ExitCode.USAGE, (before.stderr, after.stderr)
+    assert before.stderr.splitlines()[-1] == after.stderr.splitlines()[-1]
+    return before.stderr
+
+
+@pytest.mark.parametrize(
+    ("options", "fragment"),
+    [
+        (["--home", "elsewhere"], "drop --home"),
+        (["--crew", "content"], "drop --crew"),
+        (["--json"], "drop --json"),
+        (["--webhooks", "not-an-address"], "HOST:PORT"),
+        (["--public-url", "ftp://example.com"], "http(s)"),
+    ],
+)
+def test_the_demo_treats_options_alike_in_both_places(
+    tmp_path: Path, options: list[str], fragment: str
+) -> None:
+    before = run(tmp_path, *options, "demo", env=HEADLESS_APP)
+    stderr = same_refusal(before, run(tmp_path, "demo", *options, env=HEADLESS_APP))
+    assert fragment in stderr
+    assert not (tmp_path / "elsewhere").exists()
+
+
+@pytest.mark.parametrize("position", POSITIONS)
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_a_headless_command_refuses_the_webhook_receiver(
+    sim: SimServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsysbinary: pytest.CaptureFixture[bytes],
+    command: str,
+    position: str,
+) -> None:
+    """In-process (the matrix is large); the receiver is for the app and the demo only."""
+    cli = Cli(tmp_path, monkeypatch, capsysbinary)
+    rest = arguments(sim, str(uuid.uuid4()), command)
+    for option in (["--webhooks", "127.0.0.1:8787"], ["--public-url", "https://x.example"]):
+        options = ["--url", sim.crew_url("content"), "--token", sim.options.token, *option]
+        outcome = cli(*placed(position, options, command, rest))
+        assert outcome.code == ExitCode.USAGE, outcome.err
+        assert f"drop {option[0]}" in outcome.err
+        assert len(outcome.err.strip().splitlines()) == 1
+    assert not (tmp_path / "data").exists(), "nothing is written for a refused command"
+
+
+def test_sim_after_global_options_is_refused(tmp_path: Path) -> None:
+    result = run(tmp_path, "--home", "x", "sim")
+    assert result.returncode == ExitCode.USAGE
+    assert "crewtui sim --help" in result.stderr
+
+
+# -- the parser itself: one namespace whatever the order -------------------------------------
+
+VALUES: dict[str, list[str]] = {
+    "crew": ["--crew", "c"],
+    "url": ["--url", "https://c.example"],
+    "token": ["--token", "t"],
+    "home": ["--home", "h"],
+    "json": ["--json"],
+    "webhooks": ["--webhooks", ":8787"],
+    "public_url": ["--public-url", "https://hooks.example"],
+}
+
+
+def parsed(argv: list[str]) -> dict[str, object]:
+    return vars(build_parser().parse_args(argv))
+
+
+@pytest.mark.parametrize("command", [name for name in OPTIONS_USED if name is not None])
+def test_every_global_option_parses_the_same_in_both_places(command: str) -> None:
+    rest = ["x"] if command in ("status", "watch", "track") else []
+    rest += ["x", "--task", "t", "--feedback", "f"] if command == "resume" else []
+    options = [arg for values in VALUES.values() for arg in values]
+    assert parsed([*options, command, *rest]) == parsed([command, *rest, *options])
