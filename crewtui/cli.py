@@ -154,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=10.0,
         help="how much faster than real crews the runs go (default 10)",
     )
+    demo.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="which day of runs to show: the same seed gives the same history and new runs",
+    )
 
     # Only reached when something precedes `sim`: its options are its own (see main()).
     sub.add_parser("sim", help="run the AMP simulator (see `crewtui sim --help`)", add_help=False)
@@ -339,6 +345,7 @@ def _dispatch(args: argparse.Namespace, secrets: list[str]) -> int:
         return run_demo(
             args.dialect,
             speed=args.speed,
+            seed=args.seed,
             webhooks_listen=args.webhooks,
             public_url=args.public_url,
         )
