@@ -31,7 +31,7 @@ from crewtui.sim.timeline import Run, snapshot, timeline
 
 Fate = Literal["completed", "failed", "cancelled", "lost"]
 
-HISTORY_RUNS = 36
+HISTORY_RUNS = 48
 # How far back the history goes, and how recent its newest run may be.
 HISTORY_SPAN = timedelta(days=3)
 HISTORY_GAP = timedelta(minutes=20)

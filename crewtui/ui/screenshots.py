@@ -1,8 +1,12 @@
-"""Make ``screenshots/*.svg`` from the simulator: ``python -m crewtui.ui.screenshots [DIR]``.
+"""Make ``screenshots/*.svg`` from the demo: ``python -m crewtui.ui.screenshots [DIR]``.
 
-The app runs headless on a throwaway home against the in-process simulator; a few runs are
-started (one finishes, one fails, two keep going) and each screen is saved as the user would
-see it. Never edit the SVGs by hand: run this again.
+The demo runs headless on a throwaway home: the same seeded history of earlier days as
+``crewtui demo`` (:func:`crewtui.demo.build_demo`), and the opening runs of its plan (one
+completes, one fails, one waits for human input, one runs long). Once each run has reached
+its state, every screen is saved as the user would see it. The script waits for states,
+never for time, and fixes what it can: the seed, the time zone (UTC), the history's "now"
+(to the minute); only the clock times and ids of the live runs differ between two runs of
+it. Never edit the SVGs by hand: run this again.
 """
 
 from __future__ import annotations
@@ -12,85 +16,127 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable
+from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
 
-from crewtui.api.models import Kickoff, RunState
-from crewtui.config import Config, PollSettings, resolve_paths
+from crewtui.api.models import KickoffSummary, RunState
+from crewtui.config import PollSettings, resolve_paths
 from crewtui.core.store import Store
-from crewtui.core.tracker import Tracker
-from crewtui.demo import demo_config
+from crewtui.demo import DEFAULT_SEED, DemoApp, build_demo
+from crewtui.demo.schedule import plan
 from crewtui.sim import SimOptions, SimServer
-from crewtui.ui.app import CrewtuiApp
-from crewtui.ui.pilot import settle
+from crewtui.sim.crews import CREWS
+from crewtui.ui.pilot import settle, workers_done
 from crewtui.ui.screens.kickoff_form import KickoffForm, KickoffRequest
 
-SIZE = (120, 36)
+SIZE = (120, 50)
+WIDE = (200, 50)
 SPEED = 40.0
-# A long scale keeps a run going while the others are photographed.
-SLOW = {"duration_scale": "40"}
+OPENING = 4  # the plan's opening runs: one per crew
 _POLL = PollSettings(min_interval=0.1, max_interval=0.5)
 
 
-def _state(app: CrewtuiApp, kickoff: Kickoff) -> RunState | None:
-    row = app.main.kickoffs.summary(kickoff.kickoff_id)
-    return row.state if row else None
-
-
 async def _shoot(pilot: Pilot[Any], out: Path, name: str) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    pilot.app.save_screenshot(f"{name}.svg", str(out))
-
-
-async def _story(pilot: Pilot[Any], sim: SimServer, out: Path) -> None:
     app = pilot.app
-    assert isinstance(app, CrewtuiApp)
-    tracker = app.tracker
+    assert isinstance(app, DemoApp)
+    await workers_done(app)
+    await pilot.pause()
+    app.save_screenshot(f"{name}.svg", str(out))
 
-    def started(crew: str, extra: dict[str, str]) -> Any:
-        return tracker.kickoff(crew, {**sim.sample_inputs(crew), **extra})
 
-    done = await started("travel", {})
-    failed = await started("research", {"fail": "1"})
-    busy = await started("content", SLOW)
-    await started("outreach", SLOW)
-    finished: Callable[[], bool] = lambda: (  # noqa: E731
-        _state(app, done) is RunState.COMPLETED
-        and _state(app, failed) is RunState.FAILED
-        and bool((row := app.main.kickoffs.summary(busy.kickoff_id)) and row.progress)
-    )
-    await settle(pilot, finished, within=120)
-    app.main.kickoffs.select(done.kickoff_id)
+def _rows(app: DemoApp, crew: str | None = None) -> list[KickoffSummary]:
+    return [row for row in app.main.rows() if crew is None or row.crew == crew]
+
+
+async def _select(pilot: Pilot[Any], kickoff_id: str) -> None:
+    """Put the cursor on a row and wait until the detail shows it."""
+    app = pilot.app
+    assert isinstance(app, DemoApp)
+    app.main.kickoffs.select(kickoff_id)
     await settle(
-        pilot,
-        lambda: app.main.selected is not None and app.main.selected == tracker.get(done.kickoff_id),
+        pilot, lambda: app.main.selected is not None and app.main.selected.kickoff_id == kickoff_id
     )
+
+
+def _opening_reached(app: DemoApp, opened: datetime) -> Callable[[], bool]:
+    """Every opening run in the state it is photographed in."""
+
+    def reached() -> bool:
+        live = {row.crew: row for row in _rows(app) if row.created_at >= opened}
+        if len(live) < OPENING:
+            return False
+        content = live["content"].progress
+        return (
+            live["travel"].state is RunState.COMPLETED
+            and live["research"].state is RunState.FAILED
+            and live["outreach"].state is RunState.PAUSED
+            and live["content"].state is RunState.RUNNING
+            and content is not None
+            and (content.completed or 0) >= 1
+        )
+
+    return reached
+
+
+def _earlier(app: DemoApp, opened: datetime, *crews: str) -> list[KickoffSummary]:
+    """The history's completed runs of ``crews``, longest first."""
+    done = [
+        row
+        for row in _rows(app)
+        if row.crew in crews and row.created_at < opened and row.state is RunState.COMPLETED
+    ]
+    return sorted(done, key=lambda row: row.execution_time or 0.0, reverse=True)
+
+
+async def _story(pilot: Pilot[Any], out: Path, opened: datetime) -> None:
+    app = pilot.app
+    assert isinstance(app, DemoApp)
+    await settle(pilot, _opening_reached(app, opened), within=120)
+    running = next(row for row in _rows(app, "content") if row.state is RunState.RUNNING)
+    await _select(pilot, running.kickoff_id)
     await _shoot(pilot, out, "main")
+    await pilot.resize_terminal(*WIDE)
+    await _shoot(pilot, out, "wide")
+    await pilot.resize_terminal(*SIZE)
+
+    # The Gantt of the longest run of the English-speaking crews; then a research report.
+    await _select(pilot, _earlier(app, opened, "research", "content", "outreach")[0].kickoff_id)
     app.main.detail.focus_tab("tasks")
     await _shoot(pilot, out, "tasks")
+    await _select(pilot, _earlier(app, opened, "research")[0].kickoff_id)
     app.main.detail.focus_tab("output")
     await _shoot(pilot, out, "output")
+    app.main.detail.focus_tab("steps")
+    await _shoot(pilot, out, "steps")
+    # The travel crew answers in Chinese: wide characters in a markdown table.
+    await _select(pilot, _earlier(app, opened, "travel")[-1].kickoff_id)
+    app.main.detail.focus_tab("output")
+    await _shoot(pilot, out, "output-zh")
+
     app.main.kickoffs.focus()
     await pilot.press("question_mark")
     await _shoot(pilot, out, "help")
     await pilot.press("escape")
-    await _form_with_422(pilot, sim)
+    await _form_with_422(pilot)
     await _shoot(pilot, out, "form-422")
 
 
-async def _form_with_422(pilot: Pilot[Any], sim: SimServer) -> None:
+async def _form_with_422(pilot: Pilot[Any]) -> None:
     """Send the travel form with two inputs left out, so the crew answers 422."""
     app = pilot.app
+    assert isinstance(app, DemoApp)
     await pilot.press("n")
     form = app.screen
     assert isinstance(form, KickoffForm)
-    inputs = dict(sim.sample_inputs("travel"))
+    crew = CREWS["travel"]
+    inputs = dict(crew.sample_inputs)
     for name in sorted(inputs)[:2]:
         del inputs[name]
-    await settle(pilot, lambda: len(form._required_fields()) == len(sim.required_inputs("travel")))
+    await settle(pilot, lambda: len(form._required_fields()) == len(crew.inputs))
     for field in form._required_fields():
         field.input.value = inputs.get(str(field.name), "")
     app.post_message(KickoffForm.Submitted(KickoffRequest("travel", inputs, {}, None), form))
@@ -98,18 +144,27 @@ async def _form_with_422(pilot: Pilot[Any], sim: SimServer) -> None:
 
 
 async def _run(sim: SimServer, store: Store, home: Path, out: Path) -> None:
-    config: Config = demo_config(sim).model_copy(update={"poll": _POLL})
-    tracker = Tracker(list(config.crews.values()), store, config.poll)
-    app = CrewtuiApp(tracker, config, resolve_paths(home), notify_on_finish=False)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    app = build_demo(
+        sim,
+        resolve_paths(home),
+        store,
+        seed=DEFAULT_SEED,
+        now=now,
+        launches=islice(plan(DEFAULT_SEED), OPENING),
+        poll=_POLL,
+        notify_on_finish=False,
+        tz=UTC,
+    )
     async with app.run_test(size=SIZE) as pilot:
-        await _story(pilot, sim, out)
+        await _story(pilot, out, now)
 
 
 def make_screenshots(out: Path) -> None:
     """Run the story against a fresh simulator and write the SVGs into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     home = Path(tempfile.mkdtemp(prefix="crewtui-shots-"))
-    sim = SimServer(SimOptions(dialect="live", speed=SPEED, seed=3))
+    sim = SimServer(SimOptions(dialect="live", speed=SPEED, seed=DEFAULT_SEED))
     sim.start()
     store = Store.open(resolve_paths(home).store_file)
     try:
