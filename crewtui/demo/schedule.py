@@ -7,7 +7,8 @@ runs long), then goes on across the four crews with a few failures and a few lon
 
 The demo must be able to stay open for hours, so it is bounded twice: at most
 ``MAX_ACTIVE`` runs are moving at once (the launcher waits for one to end), and after
-``BURST`` runs it slows to about one run per minute.
+``BURST`` runs it slows to a long run every half-minute or so (at speed 10), so that one or
+two are always moving while the history grows by about a hundred runs an hour.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ MAX_ACTIVE = 6
 BURST = 60
 # Crew seconds between two launches, during the burst and after it.
 BURST_GAP = (20.0, 60.0)
-QUIET_GAP = (450.0, 750.0)
+QUIET_GAP = (250.0, 450.0)
 FAIL_ODDS = 0.12
 LONG_ODDS = 0.18
 LONG_SCALES = ("3", "4", "6")
@@ -69,7 +70,7 @@ def plan(seed: int) -> Iterator[Launch]:
         draw = rng.random()
         if draw < FAIL_ODDS:
             inputs["fail"] = "1"
-        elif draw < FAIL_ODDS + LONG_ODDS:
+        elif draw < FAIL_ODDS + LONG_ODDS or launched > BURST:
             inputs["duration_scale"] = rng.choice(LONG_SCALES)
         yield Launch(round(rng.uniform(low, high), 1), crew, inputs)
 
