@@ -119,6 +119,7 @@ class Launcher:
                     await self.tracker.kickoff(launch.crew, launch.inputs)
                 except CrewtuiError as error:
                     refused(error)
-                self.started += 1
+                else:
+                    self.started += 1
         finally:
             unlisten()
