@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from crewtui.api.models import KickoffSummary, RunState
 from crewtui.config import PollSettings, resolve_paths
@@ -126,19 +127,27 @@ async def _story(pilot: Pilot[Any], out: Path, opened: datetime) -> None:
 
 
 async def _form_with_422(pilot: Pilot[Any]) -> None:
-    """Send the travel form with two inputs left out, so the crew answers 422."""
+    """Send the travel form with two inputs left out, so the crew answers 422.
+
+    Only public parts of the form are used (its inputs, named after the crew's, and its
+    ``Submitted`` message), so changes inside the form do not break the script.
+    """
     app = pilot.app
     assert isinstance(app, DemoApp)
     await pilot.press("n")
     form = app.screen
     assert isinstance(form, KickoffForm)
     crew = CREWS["travel"]
+
+    def boxes() -> dict[str, Input]:
+        return {str(box.name): box for box in form.query(Input) if box.name in crew.inputs}
+
+    await settle(pilot, lambda: set(boxes()) == set(crew.inputs))
     inputs = dict(crew.sample_inputs)
     for name in sorted(inputs)[:2]:
         del inputs[name]
-    await settle(pilot, lambda: len(form._required_fields()) == len(crew.inputs))
-    for field in form._required_fields():
-        field.input.value = inputs.get(str(field.name), "")
+    for name, box in boxes().items():
+        box.value = inputs.get(name, "")
     app.post_message(KickoffForm.Submitted(KickoffRequest("travel", inputs, {}, None), form))
     await settle(pilot, lambda: bool(form.query(".bad")))
 
