@@ -32,9 +32,15 @@ from crewtui.sim.timeline import Run, snapshot, timeline
 Fate = Literal["completed", "failed", "cancelled", "lost"]
 
 HISTORY_RUNS = 48
-# How far back the history goes, and how recent its newest run may be.
+# How far back the history goes, how recent its newest run may be, and the "working day
+# under way" in which a third of the runs fall.
 HISTORY_SPAN = timedelta(days=3)
 HISTORY_GAP = timedelta(minutes=20)
+_TODAY = timedelta(hours=8)
+# How often a run went long, and how its durations compare with the crew's reference ones.
+_LONG_ODDS = 0.12
+_LONG_SCALE = (4.0, 7.0)
+_USUAL_SCALE = (0.7, 1.5)
 # What a run given up for lost or cancelled was doing: the cut is this far into its plan.
 _CUT = 0.5
 _CANCELLED_MESSAGE = "Cancelled from the CrewAI dashboard"
@@ -63,8 +69,9 @@ def plan_history(seed: int, now: datetime, count: int = HISTORY_RUNS) -> list[Pa
     """
     rng = random.Random(seed)
     recent = count // 3
-    offsets = [rng.uniform(HISTORY_GAP.total_seconds(), 8 * 3600) for _ in range(recent)]
-    offsets += [rng.uniform(8 * 3600, HISTORY_SPAN.total_seconds()) for _ in range(count - recent)]
+    gap, today, span = (d.total_seconds() for d in (HISTORY_GAP, _TODAY, HISTORY_SPAN))
+    offsets = [rng.uniform(gap, today) for _ in range(recent)]
+    offsets += [rng.uniform(today, span) for _ in range(count - recent)]
     offsets.sort(reverse=True)
     fates: list[Fate] = ["completed"] * count
     # The rare ends fall among the latest runs, where a first look at the list sees them.
@@ -77,14 +84,14 @@ def plan_history(seed: int, now: datetime, count: int = HISTORY_RUNS) -> list[Pa
     runs = []
     for offset, fate in zip(offsets, fates, strict=True):
         crew = rng.choice(CREW_NAMES)
-        long = rng.random() < 0.12
+        scale = _LONG_SCALE if rng.random() < _LONG_ODDS else _USUAL_SCALE
         runs.append(
             PastRun(
                 kickoff_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
                 crew=crew,
                 inputs=pick_inputs(crew, rng),
                 started=(now - timedelta(seconds=offset)).replace(microsecond=0),
-                scale=round(rng.uniform(4.0, 7.0) if long else rng.uniform(0.7, 1.5), 2),
+                scale=round(rng.uniform(*scale), 2),
                 fate=fate,
             )
         )
