@@ -118,14 +118,29 @@ async def test_a_dripping_server_hits_the_overall_deadline(
 # -- resets, truncation, junk ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fault", [reset(), close(), truncated(INPUTS, 10)], ids=str)
-async def test_a_get_cut_short_is_a_transport_error_and_not_retried(
-    client: CrewClient, hostile: HostileServer, fault: Reply
+CUT_SHORT = [reset(), close(), truncated(INPUTS, 10)]
+CUT_SHORT_IDS = ["reset", "close", "truncated"]
+
+
+@pytest.mark.parametrize("fault", CUT_SHORT, ids=CUT_SHORT_IDS)
+async def test_a_get_cut_short_once_is_retried_and_succeeds(
+    client: CrewClient, hostile: HostileServer, fake_sleep: FakeSleep, fault: Reply
 ) -> None:
     hostile.script(fault, INPUTS)
+    assert await client.inputs() == ["budget", "interests"]
+    assert len(hostile.requests) == 2
+    assert len(fake_sleep.waits) == 1
+
+
+@pytest.mark.parametrize("fault", CUT_SHORT, ids=CUT_SHORT_IDS)
+async def test_a_get_always_cut_short_is_a_transport_error_after_the_retries(
+    client: CrewClient, hostile: HostileServer, fake_sleep: FakeSleep, fault: Reply
+) -> None:
+    hostile.fallback = fault
     with pytest.raises(TransportError) as caught:
         await client.inputs()
-    assert len(hostile.requests) == 1
+    assert len(hostile.requests) == FAST.max_retries + 1
+    assert len(fake_sleep.waits) == FAST.max_retries
     assert_clean_message(caught.value)
 
 
@@ -269,21 +284,41 @@ async def test_an_html_502_is_retried_then_a_server_error_with_a_clean_excerpt(
     assert_clean_message(caught.value)
 
 
-async def test_a_plain_text_500_is_not_retried(
+async def test_a_plain_text_500_is_retried_then_a_server_error(
     client: CrewClient, hostile: HostileServer, fake_sleep: FakeSleep
 ) -> None:
-    hostile.script(raw_reply(500, "Internal Server Error\n\ntraceback...", "text/plain"))
+    hostile.fallback = raw_reply(500, "Internal Server Error\n\ntraceback...", "text/plain")
     with pytest.raises(ServerError) as caught:
         await client.status("k-1")
+    assert len(hostile.requests) == FAST.max_retries + 1
+    assert len(fake_sleep.waits) == FAST.max_retries
+    assert caught.value.excerpt == "Internal Server Error traceback..."
+
+
+async def test_a_get_succeeds_after_one_500(
+    client: CrewClient, hostile: HostileServer, fake_sleep: FakeSleep
+) -> None:
+    hostile.script(raw_reply(500, "Internal Server Error", "text/plain"), INPUTS)
+    assert await client.inputs() == ["budget", "interests"]
+    assert len(hostile.requests) == 2
+    assert len(fake_sleep.waits) == 1
+
+
+@pytest.mark.parametrize("status", [501, 505])
+async def test_a_5xx_that_will_not_change_is_not_retried(
+    client: CrewClient, hostile: HostileServer, fake_sleep: FakeSleep, status: int
+) -> None:
+    hostile.script(raw_reply(status, "Not Implemented", "text/plain"), INPUTS)
+    with pytest.raises(ServerError):
+        await client.inputs()
     assert len(hostile.requests) == 1
     assert fake_sleep.waits == []
-    assert caught.value.excerpt == "Internal Server Error traceback..."
 
 
 async def test_a_server_echoing_the_token_never_puts_it_in_a_message(
     client: CrewClient, hostile: HostileServer
 ) -> None:
-    hostile.script(raw_reply(500, f"bad header Authorization: Bearer {TOKEN}", "text/plain"))
+    hostile.fallback = raw_reply(500, f"bad header Authorization: Bearer {TOKEN}", "text/plain")
     with pytest.raises(ServerError) as caught:
         await client.inputs()
     assert "[redacted]" in caught.value.excerpt
