@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
+import zlib
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -490,6 +493,54 @@ async def test_a_small_gzip_body_that_inflates_past_the_cap_is_refused(
     with pytest.raises(BadResponseError) as caught:
         await client.inputs()
     assert "larger than" in caught.value.message
+
+
+class InflationMeter:
+    """Counts every byte any zlib decompressor in the process hands out.
+
+    It replaces ``zlib.decompressobj`` itself, so it sees crewtui's own inflater and httpx's
+    decoders alike: whatever does the inflating, a bomb inflated whole shows in the count.
+    """
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.inflated = 0
+        real = zlib.decompressobj
+        meter = self
+
+        class Counting:
+            def __init__(self, *args: Any) -> None:
+                self._inner = real(*args)
+
+            def decompress(self, data: bytes, max_length: int = 0) -> bytes:
+                piece = self._inner.decompress(data, max_length)
+                meter.inflated += len(piece)
+                return piece
+
+            def flush(self, *args: Any) -> bytes:
+                piece = self._inner.flush(*args)
+                meter.inflated += len(piece)
+                return piece
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(self._inner, name)
+
+        monkeypatch.setattr(zlib, "decompressobj", Counting)
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate"])
+async def test_inflating_a_bomb_stops_at_the_cap(
+    client: CrewClient, hostile: HostileServer, monkeypatch: pytest.MonkeyPatch, coding: str
+) -> None:
+    """Refusing the body after inflating it whole would cost the whole bomb in memory."""
+    content = b'{"inputs": ["' + b"0" * (50 * FAST.max_body_bytes) + b'"]}'
+    compressed = gzip.compress(content, 9) if coding == "gzip" else zlib.compress(content, 9)
+    headers = (("Content-Type", "application/json"), ("Content-Encoding", coding))
+    hostile.script(Reply(200, headers, compressed))
+    meter = InflationMeter(monkeypatch)
+    with pytest.raises(BadResponseError) as caught:
+        await client.inputs()
+    assert "larger than" in caught.value.message
+    assert 0 < meter.inflated <= FAST.max_body_bytes + 1
 
 
 async def test_a_gzip_body_under_the_cap_is_read(
