@@ -81,7 +81,13 @@ class _Client:
 
     host: str
     task: asyncio.Task[None] | None
+    writer: asyncio.StreamWriter
     waiting: bool = True
+
+    def drop(self) -> None:
+        """Close at once. Its task then ends by itself: cancelling it would make Python
+        3.11's stream callback log the CancelledError as an error."""
+        self.writer.transport.abort()
 
 
 class GuardedServer:
@@ -104,16 +110,20 @@ class GuardedServer:
         if server is None:
             return
         server.close()
-        for client in self._clients:
-            if client.waiting and client.task is not None:
-                client.task.cancel()
+        for client in list(self._clients):
+            if client.waiting:
+                client.drop()
         tasks = {client.task for client in self._clients if client.task is not None}
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=grace)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending)
+            for client in list(self._clients):
+                client.drop()
+            if pending:  # a handler that outlived its connection
+                _, stuck = await asyncio.wait(pending, timeout=grace)
+                for task in stuck:
+                    task.cancel()
+                if stuck:
+                    await asyncio.wait(stuck)
         await server.wait_closed()
 
     @property
@@ -122,7 +132,7 @@ class GuardedServer:
 
     # -- admission --------------------------------------------------------------------------
 
-    def _admit(self, host: str) -> _Client | None:
+    def _admit(self, host: str, writer: asyncio.StreamWriter) -> _Client | None:
         """A place for a new connection from ``host``, making room if needed; None if full."""
         limits = self._limits
         mine = [client for client in self._clients if client.host == host]
@@ -130,17 +140,17 @@ class GuardedServer:
             return None
         if len(self._clients) >= limits.max_connections and not self._evict(list(self._clients)):
             return None
-        client = _Client(host=host, task=asyncio.current_task())
+        client = _Client(host=host, task=asyncio.current_task(), writer=writer)
         self._clients[client] = None
         return client
 
     def _evict(self, candidates: list[_Client]) -> bool:
         """Close the oldest of ``candidates`` still waiting for a request's head."""
         for client in candidates:
-            if client.waiting and client.task is not None:
+            if client.waiting:
                 logger.debug("closing an idle connection from %s to make room", client.host)
                 del self._clients[client]
-                client.task.cancel()
+                client.drop()
                 return True
         return False
 
@@ -149,7 +159,7 @@ class GuardedServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
         host = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
-        client = self._admit(host)
+        client = self._admit(host, writer)
         if client is None:
             logger.debug("refused a connection from %s: no room", host)
             with contextlib.suppress(OSError):
