@@ -12,45 +12,20 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import logging
 import os
 import sys
 from collections.abc import Iterable, Iterator
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
-from urllib.parse import quote
 
+from crewtui.api.redact import redact
 from crewtui.config import Paths, ensure_private_dir
 
 LOG_FILENAME = "crewtui.log"
 _MAX_BYTES = 1_000_000
 _BACKUPS = 2
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-REDACTED = "[redacted]"
-
-
-def secret_forms(secret: str) -> set[str]:
-    """The ways ``secret`` shows up in text: as is, in a repr, as UTF-8 bytes' repr, JSON-
-    and percent-escaped (a token with a stray U+00A0 prints as ``\\xa0`` in a traceback)."""
-    if not secret:
-        return set()
-    forms = {
-        secret,
-        repr(secret)[1:-1],
-        repr(secret.encode("utf-8", "surrogatepass"))[2:-1],
-        json.dumps(secret)[1:-1],
-        quote(secret, safe=""),
-    }
-    return {form for form in forms if form}
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every form of every secret blanked, longest first."""
-    forms = sorted({form for secret in secrets for form in secret_forms(secret)}, key=len)
-    for form in reversed(forms):
-        text = text.replace(form, REDACTED)
-    return text
 
 
 def log_file(paths: Paths) -> Path:
@@ -59,7 +34,10 @@ def log_file(paths: Paths) -> Path:
 
 
 class RedactingFormatter(logging.Formatter):
-    """Blanks every secret anywhere in the formatted record, traceback included."""
+    """Blanks every secret anywhere in the formatted record, traceback included.
+
+    Records are already redacted when made (``crewtui.api.redact``) of the tokens the
+    configuration loaded; this also covers the secrets the app names itself."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__(_FORMAT)

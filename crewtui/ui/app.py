@@ -25,9 +25,10 @@ from textual.worker import WorkerFailed
 
 from crewtui.api.errors import CrewtuiError
 from crewtui.api.profile import CrewProfile
+from crewtui.api.redact import redact
 from crewtui.api.sanitize import inert_line
 from crewtui.config import Config, Paths, save_ui_theme
-from crewtui.core.logs import log_file, logs_to_file, redact
+from crewtui.core.logs import log_file, logs_to_file
 from crewtui.core.runtime import assemble
 from crewtui.core.tracker import (
     CrewHealthChanged,

@@ -14,7 +14,7 @@ import rich
 from rich.console import RenderableType
 from rich.traceback import Trace, Traceback
 
-from crewtui.core.logs import redact
+from crewtui.api.redact import redact
 
 
 class SafeCrash(Exception):

@@ -14,7 +14,8 @@ from typing import TextIO
 
 import pytest
 
-from crewtui.core.logs import REDACTED, logs_to_file, redact, secret_forms
+from crewtui.api.redact import REDACTED, redact
+from crewtui.core.logs import logs_to_file
 
 TOKEN = "log-canary-token-\u00a0x"
 
@@ -62,7 +63,7 @@ def test_every_library_log_goes_to_the_file_redacted_and_none_to_the_terminal(
         assert expected in written
     assert "DeprecationWarning" in written and REDACTED in written
     assert "after the app" not in written
-    assert not any(form in written for form in secret_forms(TOKEN))
+    assert redact(written, [TOKEN]) == written  # no spelling of the token is left
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
 
@@ -109,17 +110,3 @@ async def test_an_unretrieved_task_exception_is_logged_to_the_file(
         asyncio.get_running_loop().default_exception_handler(context)
     assert capfd.readouterr().err == ""
     assert "Task exception was never retrieved" in path.read_text(encoding="utf-8")
-
-
-@pytest.mark.parametrize(
-    "shown",
-    [
-        TOKEN,
-        repr(TOKEN),
-        str(TOKEN.encode()),
-        '{"t": "log-canary-token-\\u00a0x"}',
-        "log-canary-token-%C2%A0x",
-    ],
-)
-def test_every_form_of_a_token_is_redacted(shown: str) -> None:
-    assert "log-canary-token" not in redact(f"before {shown} after", [TOKEN])

@@ -18,7 +18,8 @@ from textual.message import Message
 from textual.notifications import Notify
 
 from crewtui.api.client import CrewClient
-from crewtui.core.logs import log_file, secret_forms
+from crewtui.api.redact import redact
+from crewtui.core.logs import log_file
 from crewtui.sim import SimServer
 from crewtui.ui.pilot import settle
 from crewtui.ui.screens.kickoff_form import KickoffForm
@@ -27,7 +28,8 @@ from tests.ui.app_helpers import AppFactory, main_screen, sim_crews
 
 
 def contains_secret(text: str, token: str) -> bool:
-    return any(form in text for form in secret_forms(token))
+    """True if any spelling of ``token`` (raw, repr, escaped...) is in ``text``."""
+    return redact(text, [token]) != text
 
 
 def toasts(notes: list[Message], title: str) -> list[str]:
