@@ -104,6 +104,8 @@ class CrewtuiApp(App[int]):
         )
         self._unlisten: Callable[[], None] | None = None
         self._log_routing = contextlib.ExitStack()
+        # Every error a worker raised that the app survived: tests check it stays empty.
+        self.unexpected_errors: list[BaseException] = []
         if config.ui.theme in self.available_themes:
             self.theme = config.ui.theme
 
@@ -175,6 +177,7 @@ class CrewtuiApp(App[int]):
         super()._handle_exception(SafeCrash(error, self.secrets()))
 
     def _worker_failed(self, error: BaseException) -> None:
+        self.unexpected_errors.append(error)
         secrets = self.secrets()
         logger.error(
             "an action failed unexpectedly", exc_info=(type(error), error, error.__traceback__)

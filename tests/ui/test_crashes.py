@@ -66,6 +66,9 @@ async def test_an_unexpected_error_in_a_worker_is_one_toast_and_the_app_goes_on(
     logged = log_file(app.paths).read_text(encoding="utf-8")
     assert "an action failed unexpectedly" in logged and "UnicodeEncodeError" in logged
     assert not contains_secret(logged, token)
+    [error] = app.unexpected_errors
+    assert isinstance(error, UnicodeEncodeError)
+    app.unexpected_errors.clear()  # expected here (make_app fails a test on any other)
 
 
 async def test_a_fatal_error_dump_holds_no_locals_and_no_token(
