@@ -23,7 +23,8 @@ from crewtui.api.sanitize import inert_line
 EPILOG = """\
 exit codes: 0 success (completed, with --exit-status); 1 the run failed or was cancelled;
 2 bad usage or config; 3 gave up waiting (--timeout) or not finished yet;
-4 not found or lost; 5 token rejected; 6 unreachable after retries.
+4 not found or lost; 5 token rejected; 6 unreachable after retries;
+7 the service answered something crewtui cannot use.
 """
 
 

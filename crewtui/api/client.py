@@ -43,6 +43,7 @@ from crewtui.api.http import (
     body_excerpt,
     build_http_client,
     exchange_with_retries,
+    looks_like_html,
     retry_after_seconds,
     same_origin,
 )
@@ -303,7 +304,11 @@ class CrewClient:
         try:
             return _decode_json(reply.body)
         except ValueError as exc:
-            raise self._bad_response(method, path, f"it is not valid JSON: {exc}") from None
+            if looks_like_html(reply.body, reply.headers.get("content-type")):
+                reason = "it is a web page, not the API's JSON"
+            else:
+                reason = f"it is not valid JSON: {exc}"
+            raise self._bad_response(method, path, reason) from None
 
     def _raise_for_status(self, reply: Reply, method: str, path: str) -> None:
         """Raise the typed error for any answer that is not a 2xx."""

@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     NOT_FOUND = 4
     TOKEN_REJECTED = 5
     UNREACHABLE = 6
+    UNUSABLE_ANSWER = 7
 
 
 class CrewtuiError(Exception):
@@ -112,7 +113,13 @@ class RateLimitedError(ServerError):
 
 
 class BadResponseError(ServerError):
-    """The body was not JSON, was cut short, or was larger than the cap."""
+    """The body was not JSON (an HTML page, say), was undecodable, or larger than the cap.
+
+    The service was reached and answered: retrying or calling it unreachable would mislead,
+    so it has an exit code of its own.
+    """
+
+    exit_code = ExitCode.UNUSABLE_ANSWER
 
 
 class TransportError(ApiError):

@@ -41,8 +41,9 @@ _ZLIB_WBITS = {
     "deflate": zlib.MAX_WBITS,
 }
 
-# Answers a GET may be retried on: rate limiting and the gateway errors of a busy service.
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# Answers a GET may be retried on: rate limiting, a crashed worker, and the gateway errors
+# of a busy service. Other 5xx (501 Not Implemented, 505...) will answer the same again.
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 # Failures that happen before the request leaves this machine: retrying cannot duplicate it.
 _NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -89,11 +90,16 @@ class NotSent(Exception):
 
 
 class NoAnswer(Exception):
-    """The request may have reached the server, but no complete answer came back."""
+    """The request may have reached the server, but no complete answer came back.
 
-    def __init__(self, reason: str) -> None:
+    ``transient`` when the connection was cut (a reset, a close before the whole answer):
+    asking again is worth it for a GET. A timeout is not: its wait was the patience.
+    """
+
+    def __init__(self, reason: str, *, transient: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.transient = transient
 
 
 class BadBody(Exception):
@@ -215,8 +221,10 @@ async def exchange(
         raise NoAnswer(f"no complete answer within {policy.deadline:g} s") from None
     except _NOT_SENT_ERRORS as exc:
         raise NotSent(_describe(exc)) from None
-    except httpx.TransportError as exc:
+    except httpx.TimeoutException as exc:
         raise NoAnswer(_describe(exc)) from None
+    except httpx.TransportError as exc:
+        raise NoAnswer(_describe(exc), transient=True) from None
     return Reply(status_code=response.status_code, headers=response.headers, body=body)
 
 
@@ -231,14 +239,17 @@ async def exchange_with_retries(
     """``exchange`` with the retry policy.
 
     Any request is retried when it never left (connect errors). Only an idempotent one is
-    retried on 429/502/503/504; a POST that may have reached the server never is.
+    retried on a transient failure (``RETRY_STATUSES``, a connection cut short); a POST that
+    may have reached the server never is. A body that cannot be used (BadBody) is not
+    transient: it is raised at once.
     """
     attempt = 0
     while True:
         try:
             reply = await exchange(client, request, policy)
-        except NotSent:
-            if attempt >= policy.max_retries:
+        except (NotSent, NoAnswer) as failure:
+            retryable = isinstance(failure, NotSent) or (idempotent and failure.transient)
+            if not retryable or attempt >= policy.max_retries:
                 raise
             await sleep(backoff_delay(attempt, policy))
             attempt += 1
@@ -324,11 +335,15 @@ def _single_coding(content_encoding: str | None) -> str | None:
     return codings[0]
 
 
+def looks_like_html(body: bytes, content_type: str | None) -> bool:
+    """True for a web page (a login page, a proxy's error page) where an API answer was due."""
+    return "html" in (content_type or "").lower() or body[:_EXCERPT_SCAN].lstrip().startswith(b"<")
+
+
 def body_excerpt(body: bytes, content_type: str | None, limit: int = 200) -> str:
     """A short, single-line, inert excerpt of an error body (HTML reduced to its text)."""
     text = body[:_EXCERPT_SCAN].decode("utf-8", errors="replace")
-    looks_html = "html" in (content_type or "").lower() or text.lstrip().startswith("<")
-    if looks_html:
+    if looks_like_html(body, content_type):
         text = html.unescape(_HTML_TAG.sub(" ", _HTML_HIDDEN.sub(" ", text)))
     return inert_line(_WHITESPACE.sub(" ", text).strip(), limit)
 

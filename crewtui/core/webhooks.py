@@ -8,56 +8,52 @@ can reach the receiver can post to it (CONTRACT.md "Webhooks"), so the receiver:
   a wrong secret included, is the same bare 404, so probing learns nothing;
 - refuses bodies over a size cap (by Content-Length and by counting a chunked stream) and
   bodies that are not JSON;
+- bounds what each sender may cost (header and body deadlines, connections per client:
+  ``crewtui.core.guarded_http``), so idle or slow connections never starve real webhooks;
 - hands over only what concerns kickoffs the tracker tracks, and leaves idempotence and
   ordering to the merge, the one place that decides.
 
-It is a plain ASGI callable under a uvicorn server running as a task on the caller's event
-loop: the same loop as the tracker, so ``on_push`` needs no locking across threads.
-uvicorn is imported only when the receiver starts, keeping headless commands fast.
+It serves on the caller's event loop: the same loop as the tracker, so ``on_push`` needs no
+locking across threads.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 import json
 import logging
 import os
 import re
 import secrets
 import socket
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, cast
+from typing import Any, NoReturn, cast
 
 from crewtui.api.errors import ConfigError
 from crewtui.api.models import Observation, Step
 from crewtui.api.pushes import PUSH_KINDS, PushKind, parse_push
 from crewtui.api.redact import redact_bytes
 from crewtui.api.validate import LOOPBACK
-
-if TYPE_CHECKING:
-    import uvicorn
+from crewtui.core.guarded_http import (
+    BodyIncomplete,
+    BodyTooLarge,
+    GuardedServer,
+    Limits,
+    Request,
+)
 
 logger = logging.getLogger(__name__)
 
 
 DEFAULT_MAX_BODY_BYTES = 1_000_000
-# Bounded waits: a receiver that cannot start or stop must not hang the app.
-_START_TIMEOUT = 10.0
+# A bounded wait: a receiver that cannot stop must not hang the app.
 _STOP_TIMEOUT = 5.0
-# Concurrent connections beyond this get 503: caps memory at about this many bodies.
-_MAX_CONNECTIONS = 32
 
 OnPush = Callable[[list[Observation | Step]], Awaitable[None]]
 IsTracked = Callable[[str], bool]
-
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 @dataclass(frozen=True, repr=False)
@@ -91,7 +87,7 @@ _BODIES = {
 
 
 class WebhookReceiver:
-    """The webhook endpoint: an ASGI app plus the uvicorn server that runs it.
+    """The webhook endpoint and the server that runs it.
 
     Counters for ``doctor`` and the status line: ``received`` requests accepted,
     ``rejected`` requests refused (404, 413, 400), ``ignored`` items dropped because their
@@ -108,6 +104,7 @@ class WebhookReceiver:
         secret: str,
         public_url: str | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        limits: Limits = Limits(),  # noqa: B008 (frozen, so sharing is safe)
     ) -> None:
         if not secret or max_body_bytes <= 0:
             raise ValueError("the receiver needs a secret and a positive body size cap")
@@ -118,8 +115,8 @@ class WebhookReceiver:
         self._secret = secret.encode()
         self._public_url = public_url.rstrip("/") if public_url else None
         self._max_body_bytes = max_body_bytes
-        self._server: uvicorn.Server | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._limits = limits
+        self._server: GuardedServer | None = None
         self.received = 0
         self.ignored = 0
         self.rejected = 0
@@ -155,56 +152,50 @@ class WebhookReceiver:
         """The port listened on (the one picked by the system once started on port 0)."""
         return self._port
 
+    @property
+    def open_connections(self) -> int:
+        """Connections open now (for ``doctor`` and tests); 0 when not started."""
+        return 0 if self._server is None else self._server.open_connections
+
     # -- life cycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Listen on the current event loop; return once connections are being accepted.
 
-        Raises ConfigError when the address cannot be bound or the server does not come up.
+        Raises ConfigError when the address cannot be bound.
         """
-        if self._task is not None:
+        if self._server is not None:
             return
         sock = await _bind(self._host, self._port)
         self._port = sock.getsockname()[1]
-        ready = asyncio.Event()
-        server = _server_class()(_server_config(self), ready)
+        server = GuardedServer(self._answer, self._limits)
+        try:
+            await server.start(sock)
+        except OSError as exc:
+            sock.close()
+            reason = exc.strerror or str(exc)
+            raise ConfigError(
+                f"The webhook receiver cannot listen on {self._host}:{self._port}: {reason}."
+            ) from exc
         self._server = server
-        self._task = asyncio.create_task(_serve(server, sock), name="crewtui-webhooks")
-        waiter = asyncio.create_task(ready.wait())
-        await asyncio.wait(
-            {waiter, self._task}, timeout=_START_TIMEOUT, return_when="FIRST_COMPLETED"
-        )
-        if not ready.is_set():
-            waiter.cancel()
-            await self.stop()
-            raise ConfigError(f"The webhook receiver did not start on {self._host}:{self._port}.")
 
     async def stop(self) -> None:
         """Stop listening and let requests in flight finish, within a bounded wait."""
-        task, server = self._task, self._server
-        self._task = self._server = None
-        if task is None or server is None:
-            return
-        server.should_exit = True
-        done, _ = await asyncio.wait({task}, timeout=_STOP_TIMEOUT)
-        if not done:
-            server.force_exit = True
-            task.cancel()
-            await asyncio.wait({task})
+        server, self._server = self._server, None
+        if server is not None:
+            await server.stop(_STOP_TIMEOUT)
 
-    # -- ASGI ----------------------------------------------------------------------------------
+    # -- requests ------------------------------------------------------------------------------
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return
-        status = await self._handle(scope, receive)
-        await _respond(send, status)
+    async def _answer(self, request: Request) -> tuple[int, bytes]:
+        status = await self._handle(request)
+        return status, _BODIES[status]
 
-    async def _handle(self, scope: Scope, receive: Receive) -> int:
+    async def _handle(self, request: Request) -> int:
         """The status to answer; never raises, whatever the request."""
         try:
-            kind = self._route(scope)
-            payload = _decode(await self._read_body(scope, receive))
+            kind = self._route(request)
+            payload = _decode(await self._read_body(request))
         except _Refused as refused:
             self.rejected += 1
             return refused.status
@@ -221,41 +212,34 @@ class WebhookReceiver:
             return 500
         return 200
 
-    def _route(self, scope: Scope) -> PushKind:
+    def _route(self, request: Request) -> PushKind:
         """``POST /hooks/<secret>/<kind>``; everything else is the same 404."""
-        parts = str(scope.get("path", "")).split("/")
+        parts = request.path.split("/")
         if len(parts) != 4:
             raise _Refused(404)
         _, prefix, secret, kind = parts
         secret_ok = secrets.compare_digest(secret.encode("utf-8", "replace"), self._secret)
         if not (secret_ok and prefix == "hooks" and kind in PUSH_KINDS):
             raise _Refused(404)
-        if scope.get("method") != "POST":
+        if request.method != "POST":
             raise _Refused(404)
         return cast(PushKind, kind)
 
-    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
+    async def _read_body(self, request: Request) -> bytes:
         """The whole body, refused as soon as it is known to pass the cap."""
-        declared = _content_length(scope)
+        declared = _content_length(request)
         if declared is not None and declared > self._max_body_bytes:
             raise _Refused(413)
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise _Refused(400)
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self._max_body_bytes:
-                raise _Refused(413)
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
+        try:
+            return await request.body(self._max_body_bytes)
+        except BodyTooLarge:
+            raise _Refused(413) from None
+        except BodyIncomplete:
+            raise _Refused(400) from None
 
 
-def _content_length(scope: Scope) -> int | None:
-    for name, value in scope.get("headers", []):
+def _content_length(request: Request) -> int | None:
+    for name, value in request.headers:
         if name.lower() == b"content-length":
             try:
                 return int(value)
@@ -280,21 +264,11 @@ def _decode(body: bytes) -> Any:
         raise _Refused(400) from None
 
 
-async def _respond(send: Send, status: int) -> None:
-    body = _BODIES[status]
-    # No "connection: close" on a refusal: closing with the body unread makes the kernel
-    # reset the connection, and the sender gets a reset instead of the 413. uvicorn discards
-    # the unread rest without keeping it.
-    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
 # -- the server ------------------------------------------------------------------------------
 
 
 async def _bind(host: str, port: int) -> socket.socket:
-    """A bound socket, so a taken port is a clear error here rather than uvicorn's exit."""
+    """A bound socket, so a taken port is a clear error here, before serving starts."""
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
@@ -313,56 +287,6 @@ async def _bind(host: str, port: int) -> socket.socket:
             f"The webhook receiver cannot listen on {host}:{port}: {reason}."
         ) from exc
     return sock
-
-
-def _server_config(app: WebhookReceiver) -> uvicorn.Config:
-    import uvicorn
-
-    return uvicorn.Config(
-        app,
-        log_config=None,  # never reconfigure the application's logging
-        log_level="warning",
-        access_log=False,  # request lines hold the secret
-        lifespan="off",
-        ws="none",
-        http="h11",
-        server_header=False,
-        date_header=False,
-        limit_concurrency=_MAX_CONNECTIONS,
-        timeout_graceful_shutdown=2,
-    )
-
-
-@functools.cache
-def _server_class() -> Callable[[uvicorn.Config, asyncio.Event], uvicorn.Server]:
-    """uvicorn's server, embedded: it signals readiness and leaves signals to the app."""
-    import uvicorn
-
-    class EmbeddedServer(uvicorn.Server):
-        def __init__(self, config: uvicorn.Config, ready: asyncio.Event) -> None:
-            super().__init__(config)
-            self._ready = ready
-
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:
-            # uvicorn would take over Ctrl+C for the whole process; the app owns it.
-            yield
-
-        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-            await super().startup(sockets=sockets)
-            self._ready.set()
-
-    return EmbeddedServer
-
-
-async def _serve(server: uvicorn.Server, sock: socket.socket) -> None:
-    try:
-        await server.serve(sockets=[sock])
-    except SystemExit:
-        # uvicorn exits the process when its startup fails; here that is start()'s error.
-        logger.error("the webhook receiver could not start")
-    finally:
-        sock.close()
 
 
 # -- the secret and the address ------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
@@ -20,10 +21,14 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.theme import Theme
+from textual.worker import WorkerFailed
 
 from crewtui.api.errors import CrewtuiError
 from crewtui.api.profile import CrewProfile
+from crewtui.api.redact import redact
+from crewtui.api.sanitize import inert_line
 from crewtui.config import Config, Paths, save_ui_theme
+from crewtui.core.logs import log_file, logs_to_file
 from crewtui.core.runtime import assemble
 from crewtui.core.tracker import (
     CrewHealthChanged,
@@ -35,6 +40,7 @@ from crewtui.core.tracker import (
 from crewtui.core.webhooks import WebhookReceiver
 from crewtui.ui.bindings import keymap_from_config
 from crewtui.ui.commands import KickoffCommands
+from crewtui.ui.crash import SafeCrash
 from crewtui.ui.export import export_directory
 from crewtui.ui.memory import MEMORY_FILENAME, FormMemory
 from crewtui.ui.screens.kickoff_form import KickoffForm
@@ -47,6 +53,8 @@ from crewtui.ui.screens.main import (
 )
 
 _CSS = Path(__file__).with_name("crewtui.tcss")
+
+logger = logging.getLogger(__name__)
 
 
 class CrewtuiApp(App[int]):
@@ -95,6 +103,9 @@ class CrewtuiApp(App[int]):
             tz=tz,
         )
         self._unlisten: Callable[[], None] | None = None
+        self._log_routing = contextlib.ExitStack()
+        # Every error a worker raised that the app survived: tests check it stays empty.
+        self.unexpected_errors: list[BaseException] = []
         if config.ui.theme in self.available_themes:
             self.theme = config.ui.theme
 
@@ -102,6 +113,8 @@ class CrewtuiApp(App[int]):
         return self.main
 
     async def on_mount(self) -> None:
+        # From here stderr is the screen: every library's log goes to the file instead.
+        self._log_routing.enter_context(logs_to_file(log_file(self.paths), self.secrets()))
         self._handle_hangup(install=True)
         self.set_keymap(self.keymap)
         self.theme_changed_signal.subscribe(self, self._theme_changed)
@@ -144,6 +157,40 @@ class CrewtuiApp(App[int]):
         await self.tracker.stop()
         if self.receiver is not None:
             await self.receiver.stop()
+        self._log_routing.close()
+
+    def secrets(self) -> list[str]:
+        """What must never be shown or logged: the crews' tokens."""
+        return [token for crew in self.tracker.crews.values() if (token := crew.bearer())]
+
+    def _handle_exception(self, error: Exception) -> None:
+        """Textual's one door for every unhandled error (a private hook: Textual is pinned,
+        and tests/ui/test_crashes.py shows if it moves).
+
+        A worker's failure costs its action, not the app: one toast, one redacted record in
+        the log file, and the app goes on. Any other error still ends the app, but its dump
+        has no frame locals and no token (Textual's own dump shows every frame's locals).
+        """
+        if isinstance(error, WorkerFailed):
+            self._worker_failed(error.error)
+            return
+        super()._handle_exception(SafeCrash(error, self.secrets()))
+
+    def _worker_failed(self, error: BaseException) -> None:
+        self.unexpected_errors.append(error)
+        secrets = self.secrets()
+        logger.error(
+            "an action failed unexpectedly", exc_info=(type(error), error, error.__traceback__)
+        )
+        detail = inert_line(redact(f"{type(error).__name__}: {error}", secrets), 160)
+        self.notify(
+            f"An unexpected error stopped that action ({detail}); crewtui goes on. "
+            f"Details are in {log_file(self.paths)}.",
+            title="Unexpected error",
+            severity="error",
+            timeout=12,
+            markup=False,
+        )
 
     def _forward(self, event: TrackerEvent) -> None:
         """Tracker events become messages to the main screen (called on the app's loop)."""

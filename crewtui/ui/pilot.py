@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from textual.pilot import Pilot
-from textual.worker import WorkerCancelled
+from textual.worker import WorkerCancelled, WorkerFailed
 
 from crewtui.ui.app import CrewtuiApp
 
@@ -21,11 +21,12 @@ _RECHECK_SECONDS = 1.0
 
 
 async def workers_done(app: CrewtuiApp) -> None:
-    """Wait for the app's workers; one cancelled by a newer one (exclusive) is not a failure."""
+    """Wait for the app's workers; one cancelled by a newer one (exclusive) is not a failure,
+    nor one that failed: the app reports that itself and goes on."""
     while True:
         try:
             await app.workers.wait_for_complete()
-        except WorkerCancelled:
+        except (WorkerCancelled, WorkerFailed):
             continue
         return
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
+import zlib
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -118,14 +121,29 @@ async def test_a_dripping_server_hits_the_overall_deadline(
 # -- resets, truncation, junk ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fault", [reset(), close(), truncated(INPUTS, 10)], ids=str)
-async def test_a_get_cut_short_is_a_transport_error_and_not_retried(
-    client: CrewClient, hostile: HostileServer, fault: Reply
+CUT_SHORT = [reset(), close(), truncated(INPUTS, 10)]
+CUT_SHORT_IDS = ["reset", "close", "truncated"]
+
+
+@pytest.mark.parametrize("fault", CUT_SHORT, ids=CUT_SHORT_IDS)
+async def test_a_get_cut_short_once_is_retried_and_succeeds(
+    client: CrewClient, hostile: HostileServer, fake_sleep: FakeSleep, fault: Reply
 ) -> None:
     hostile.script(fault, INPUTS)
+    assert await client.inputs() == ["budget", "interests"]
+    assert len(hostile.requests) == 2
+    assert len(fake_sleep.waits) == 1
+
+
+@pytest.mark.parametrize("fault", CUT_SHORT, ids=CUT_SHORT_IDS)
+async def test_a_get_always_cut_short_is_a_transport_error_after_the_retries(
+    client: CrewClient, hostile: HostileServer, fake_sleep: FakeSleep, fault: Reply
+) -> None:
+    hostile.fallback = fault
     with pytest.raises(TransportError) as caught:
         await client.inputs()
-    assert len(hostile.requests) == 1
+    assert len(hostile.requests) == FAST.max_retries + 1
+    assert len(fake_sleep.waits) == FAST.max_retries
     assert_clean_message(caught.value)
 
 
@@ -269,21 +287,41 @@ async def test_an_html_502_is_retried_then_a_server_error_with_a_clean_excerpt(
     assert_clean_message(caught.value)
 
 
-async def test_a_plain_text_500_is_not_retried(
+async def test_a_plain_text_500_is_retried_then_a_server_error(
     client: CrewClient, hostile: HostileServer, fake_sleep: FakeSleep
 ) -> None:
-    hostile.script(raw_reply(500, "Internal Server Error\n\ntraceback...", "text/plain"))
+    hostile.fallback = raw_reply(500, "Internal Server Error\n\ntraceback...", "text/plain")
     with pytest.raises(ServerError) as caught:
         await client.status("k-1")
+    assert len(hostile.requests) == FAST.max_retries + 1
+    assert len(fake_sleep.waits) == FAST.max_retries
+    assert caught.value.excerpt == "Internal Server Error traceback..."
+
+
+async def test_a_get_succeeds_after_one_500(
+    client: CrewClient, hostile: HostileServer, fake_sleep: FakeSleep
+) -> None:
+    hostile.script(raw_reply(500, "Internal Server Error", "text/plain"), INPUTS)
+    assert await client.inputs() == ["budget", "interests"]
+    assert len(hostile.requests) == 2
+    assert len(fake_sleep.waits) == 1
+
+
+@pytest.mark.parametrize("status", [501, 505])
+async def test_a_5xx_that_will_not_change_is_not_retried(
+    client: CrewClient, hostile: HostileServer, fake_sleep: FakeSleep, status: int
+) -> None:
+    hostile.script(raw_reply(status, "Not Implemented", "text/plain"), INPUTS)
+    with pytest.raises(ServerError):
+        await client.inputs()
     assert len(hostile.requests) == 1
     assert fake_sleep.waits == []
-    assert caught.value.excerpt == "Internal Server Error traceback..."
 
 
 async def test_a_server_echoing_the_token_never_puts_it_in_a_message(
     client: CrewClient, hostile: HostileServer
 ) -> None:
-    hostile.script(raw_reply(500, f"bad header Authorization: Bearer {TOKEN}", "text/plain"))
+    hostile.fallback = raw_reply(500, f"bad header Authorization: Bearer {TOKEN}", "text/plain")
     with pytest.raises(ServerError) as caught:
         await client.inputs()
     assert "[redacted]" in caught.value.excerpt
@@ -455,6 +493,54 @@ async def test_a_small_gzip_body_that_inflates_past_the_cap_is_refused(
     with pytest.raises(BadResponseError) as caught:
         await client.inputs()
     assert "larger than" in caught.value.message
+
+
+class InflationMeter:
+    """Counts every byte any zlib decompressor in the process hands out.
+
+    It replaces ``zlib.decompressobj`` itself, so it sees crewtui's own inflater and httpx's
+    decoders alike: whatever does the inflating, a bomb inflated whole shows in the count.
+    """
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.inflated = 0
+        real = zlib.decompressobj
+        meter = self
+
+        class Counting:
+            def __init__(self, *args: Any) -> None:
+                self._inner = real(*args)
+
+            def decompress(self, data: bytes, max_length: int = 0) -> bytes:
+                piece = self._inner.decompress(data, max_length)
+                meter.inflated += len(piece)
+                return piece
+
+            def flush(self, *args: Any) -> bytes:
+                piece = self._inner.flush(*args)
+                meter.inflated += len(piece)
+                return piece
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(self._inner, name)
+
+        monkeypatch.setattr(zlib, "decompressobj", Counting)
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate"])
+async def test_inflating_a_bomb_stops_at_the_cap(
+    client: CrewClient, hostile: HostileServer, monkeypatch: pytest.MonkeyPatch, coding: str
+) -> None:
+    """Refusing the body after inflating it whole would cost the whole bomb in memory."""
+    content = b'{"inputs": ["' + b"0" * (50 * FAST.max_body_bytes) + b'"]}'
+    compressed = gzip.compress(content, 9) if coding == "gzip" else zlib.compress(content, 9)
+    headers = (("Content-Type", "application/json"), ("Content-Encoding", coding))
+    hostile.script(Reply(200, headers, compressed))
+    meter = InflationMeter(monkeypatch)
+    with pytest.raises(BadResponseError) as caught:
+        await client.inputs()
+    assert "larger than" in caught.value.message
+    assert 0 < meter.inflated <= FAST.max_body_bytes + 1
 
 
 async def test_a_gzip_body_under_the_cap_is_read(

@@ -24,6 +24,7 @@ from crewtui.api.errors import ConfigError
 from crewtui.api.models import Kickoff, Observation, RunState, Step, TaskState
 from crewtui.api.redact import remember_secret
 from crewtui.api.validate import LOOPBACK, parse_listen
+from crewtui.core.guarded_http import Limits
 from crewtui.core.merge import apply_observation
 from crewtui.core.webhooks import WebhookReceiver, load_or_create_secret
 from crewtui.sim import SimServer
@@ -363,6 +364,145 @@ def test_the_port_of_an_unstarted_receiver_on_port_0_is_not_known() -> None:
     receiver = WebhookReceiver(tracker.on_push, tracker.is_tracked, secret=SECRET)
     with pytest.raises(RuntimeError):
         _ = receiver.urls
+
+
+# -- senders that cost time: idle, slow, many ----------------------------------------------
+
+Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+async def until(predicate: Callable[[], bool]) -> None:
+    """Let the loop run (accepting connections) until ``predicate`` holds."""
+    async with asyncio.timeout(5):
+        while not predicate():
+            await asyncio.sleep(0)
+
+
+async def idle_connection(receiver: WebhookReceiver, source: str = LOOPBACK) -> Connection:
+    """A connection that sends a request line and nothing more (slowloris)."""
+    reader, writer = await asyncio.open_connection(LOOPBACK, receiver.port, local_addr=(source, 0))
+    writer.write(b"POST /hooks/x/task HTTP/1.1\r\n")
+    await writer.drain()
+    return reader, writer
+
+
+async def closed_by_server(connection: Connection) -> bool:
+    """True once the server closed it (EOF or reset), whatever it answered first."""
+    reader, _ = connection
+    async with asyncio.timeout(5):
+        try:
+            while await reader.read(1024):
+                pass
+        except ConnectionResetError:
+            pass
+    return True
+
+
+def close_all(connections: list[Connection]) -> None:
+    for _, writer in connections:
+        writer.close()
+
+
+async def test_forty_idle_connections_never_starve_a_real_webhook(
+    start: Start, http: httpx.AsyncClient, capfd: pytest.CaptureFixture[str]
+) -> None:
+    tracker = Tracker(TRACKED)
+    receiver = await start(tracker)  # the default limits: 10 s to send the headers
+    idle = [await idle_connection(receiver) for _ in range(40)]
+    try:
+        await until(lambda: receiver.open_connections >= 16)
+        async with asyncio.timeout(2):  # well within the idle ones' header deadline
+            answer = await http.post(receiver.urls.task, json=task_body())
+        assert answer.status_code == 200
+        assert len(tracker.pushes) == 1
+    finally:
+        close_all(idle)
+    assert capfd.readouterr().err == ""
+
+
+async def test_idle_connections_from_many_clients_never_starve_a_real_webhook(
+    start: Start, http: httpx.AsyncClient
+) -> None:
+    tracker = Tracker(TRACKED)
+    limits = Limits(max_connections=8, max_per_client=4)
+    receiver = await start(tracker, limits=limits)
+    idle = [
+        await idle_connection(receiver, source=f"127.0.0.{client}")
+        for client in range(2, 6)
+        for _ in range(4)
+    ]
+    try:
+        await until(lambda: receiver.open_connections >= limits.max_connections)
+        answer = await http.post(receiver.urls.task, json=task_body())
+        assert answer.status_code == 200
+        assert receiver.open_connections <= limits.max_connections
+    finally:
+        close_all(idle)
+
+
+async def test_the_oldest_idle_connection_of_a_client_makes_room(
+    start: Start, http: httpx.AsyncClient
+) -> None:
+    loop = asyncio.get_running_loop()
+    loop_errors: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: loop_errors.append(context))
+    receiver = await start(Tracker(TRACKED), limits=Limits(max_per_client=2))
+    oldest, newer = await idle_connection(receiver), await idle_connection(receiver)
+    try:
+        await until(lambda: receiver.open_connections == 2)
+        assert (await http.post(receiver.urls.task, json=task_body())).status_code == 200
+        assert await closed_by_server(oldest)
+        assert not newer[0].at_eof()
+    finally:
+        close_all([oldest, newer])
+        loop.set_exception_handler(None)
+    assert loop_errors == []  # closing one makes no noise (nothing for the log)
+
+
+async def test_a_client_with_every_place_busy_is_refused_with_a_503(start: Start) -> None:
+    receiver = await start(Tracker(TRACKED), limits=Limits(max_per_client=2))
+    head = f"POST {receiver.urls.task.split(str(receiver.port))[1]} HTTP/1.1\r\n"
+    busy: list[Connection] = []
+    for _ in range(2):  # each sends its headers and part of its body, then stalls
+        reader, writer = await asyncio.open_connection(LOOPBACK, receiver.port)
+        writer.write(f"{head}host: x\r\ncontent-length: 100\r\n\r\n{{".encode())
+        busy.append((reader, writer))
+    try:
+        await until(lambda: receiver.open_connections == 2)
+        reader, writer = await asyncio.open_connection(LOOPBACK, receiver.port)
+        async with asyncio.timeout(5):
+            answer = await reader.read()
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 503 ")
+    finally:
+        close_all(busy)
+
+
+async def test_a_client_slow_to_send_its_headers_is_closed_after_the_timeout(
+    start: Start,
+) -> None:
+    receiver = await start(Tracker(TRACKED), limits=Limits(header_timeout=0.3))
+    reader, writer = await idle_connection(receiver)
+    writer.write(b"host: x\r\n")  # a header, then nothing: never the end of the head
+    try:
+        assert await closed_by_server((reader, writer))
+    finally:
+        writer.close()
+    assert receiver.open_connections == 0
+
+
+async def test_a_body_that_stalls_is_refused_after_the_timeout(start: Start) -> None:
+    receiver = await start(Tracker(TRACKED), limits=Limits(body_timeout=0.3))
+    path = receiver.urls.task.split(str(receiver.port))[1]
+    reader, writer = await asyncio.open_connection(LOOPBACK, receiver.port)
+    writer.write(f"POST {path} HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{{".encode())
+    try:
+        async with asyncio.timeout(5):
+            answer = await reader.read()
+    finally:
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert receiver.rejected == 1
 
 
 # -- end to end with the simulator -----------------------------------------------------------

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from crewtui import cli
+from crewtui.api import http
 
 _SCRUBBED = ("CREWAI_", "CREWTUI_")
 
@@ -69,6 +70,10 @@ def run_process(
 _cached_tls_context = functools.cache(ssl.create_default_context)
 
 
+def _no_backoff(attempt: int, policy: http.ClientPolicy) -> float:
+    return 0.0
+
+
 class Cli:
     """``crewtui.cli.main`` in-process, with its own home and captured bytes."""
 
@@ -85,6 +90,9 @@ class Cli:
         # Test speed only: every crew here is plain http on loopback, so no TLS context is
         # ever used, but each client builds one (75 ms of loading CA certificates).
         monkeypatch.setattr(ssl, "create_default_context", _cached_tls_context)
+        # Test speed only: a failing crew is still retried as often, without the real waits
+        # between attempts (run_process keeps them).
+        monkeypatch.setattr(http, "backoff_delay", _no_backoff)
 
     def setenv(self, name: str, value: str) -> None:
         self._monkeypatch.setenv(name, value)

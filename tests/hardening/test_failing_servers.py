@@ -37,7 +37,7 @@ from crewtui.api.models import Kickoff, RunState, Submission
 from crewtui.api.profile import CrewProfile
 from crewtui.config import PollSettings
 from crewtui.core.store import Store
-from crewtui.core.tracker import Tracker, TrackerEvent
+from crewtui.core.tracker import CrewHealthChanged, Tracker, TrackerEvent
 from crewtui.sim import SimOptions, SimServer, ThreadedServer, create_app
 from tests.api.hostile_server import (
     HostileServer,
@@ -292,6 +292,38 @@ async def test_a_hostile_crew_is_reported_clearly_and_never_slows_the_healthy_on
     assert all(r.headers.get("authorization") == f"Bearer {TOKEN}" for r in hostile.requests)
     assert TOKEN not in repr(events)
     assert tracker.store_error is None
+    assert_nothing_unhandled(loop_errors)
+
+
+@pytest.mark.parametrize(
+    "blip",
+    [
+        raw_reply(500, "Internal Server Error", "text/plain"),
+        json_reply(503, {"error": "busy"}),
+        reset(),
+        truncated(json_reply(200, RUNNING), 10),
+    ],
+    ids=["500", "503", "reset", "body-cut-short"],
+)
+async def test_one_transient_failure_is_ridden_out_without_a_stale_mark(
+    store: Store, hostile: HostileServer, loop_errors: LoopErrors, blip: Reply
+) -> None:
+    """A blip costs a retry, not a "stale" row nor an "unreachable" crew."""
+    hostile.script(blip)
+    hostile.fallback = json_reply(200, RUNNING)
+    events: list[TrackerEvent] = []
+    tracker = Tracker([hostile_profile(hostile.url)], store, QUIET, client_policy=POLICY)
+    tracker.listen(events.append)
+    try:
+        kickoff = await tracker.track("hostile", str(uuid.uuid4()))
+    finally:
+        await stop_promptly(tracker)
+    assert kickoff.state is RunState.RUNNING
+    assert kickoff.poll_error is None
+    assert len(hostile.requests) == 2
+    assert tracker.health("hostile").state == "ok"
+    assert not any(isinstance(event, CrewHealthChanged) and event.health.state != "ok"
+                   for event in events)  # fmt: skip
     assert_nothing_unhandled(loop_errors)
 
 

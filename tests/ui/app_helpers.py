@@ -33,6 +33,7 @@ class AppFactory:
     def __init__(self, home: Path) -> None:
         self.paths: Paths = resolve_paths(home)
         self._stores: list[Store] = []
+        self._apps: list[CrewtuiApp] = []
 
     def store(self) -> Store:
         store = Store.open(self.paths.store_file)
@@ -44,11 +45,17 @@ class AppFactory:
     ) -> CrewtuiApp:
         config = Config(crews={crew.name: crew for crew in crews}, poll=FAST_POLL, keys=keys or {})
         tracker = Tracker(crews, self.store(), FAST_POLL)
-        return CrewtuiApp(tracker, config, self.paths, **kwargs)  # type: ignore[arg-type]
+        app = CrewtuiApp(tracker, config, self.paths, **kwargs)  # type: ignore[arg-type]
+        self._apps.append(app)
+        return app
 
     def close(self) -> None:
         for store in self._stores:
             store.close()
+        # The app survives a worker's unexpected error (a toast): a test must not.
+        errors = [error for app in self._apps for error in app.unexpected_errors]
+        if errors:
+            raise AssertionError(f"a worker failed unexpectedly: {errors!r}") from errors[0]
 
 
 def main_screen(pilot: Pilot[int]) -> MainScreen:
