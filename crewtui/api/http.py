@@ -1,6 +1,6 @@
 """Transport policy for talking to a crew: deadlines, body caps, retries, Retry-After.
 
-httpx gives per-socket timeouts and no body limit : a
+httpx gives per-socket timeouts and no body limit: a
 server that drips a byte a second keeps a request alive forever, and a small gzip body can
 inflate to gigabytes. This module wraps one request attempt in an overall deadline, reads
 the body as a stream of *decompressed* bytes up to a cap, and retries only what is safe to
