@@ -89,6 +89,13 @@ def unique_pairs(pairs: Iterable[tuple[str, str]], what: str) -> dict[str, str]:
     return result
 
 
+def check_input_value(key: str, value: str) -> str:
+    """An input's value; an empty one is refused, since the service takes it for missing."""
+    if not value.strip():
+        raise ConfigError(f"The input {key!r} is empty; give it a value or leave it out.")
+    return value
+
+
 LOOPBACK = "127.0.0.1"
 
 _HOSTNAME = re.compile(

@@ -256,3 +256,78 @@ async def test_at_80x24_the_form_scrolls_to_the_focused_field() -> None:
         await settle(pilot)
         assert body.scroll_y > 0
         assert form.screen.get_widget_at(hook.region.x, hook.region.y)[0] is hook
+
+
+async def test_key_value_typed_into_a_key_box_is_split_and_empty_values_are_refused() -> None:
+    form = make_form(values=TRAVEL)
+    app = FormApp(form)
+    async with app.run_test(size=(100, 34)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        await pilot.press(*"hold=1")
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        await pilot.press(*"note")  # a key with no value: refused, like `-i note=`
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.submitted == []
+        keys = list(form.query(".pair-key").results(Input))
+        vals = list(form.query(".pair-value").results(Input))
+        assert [(k.value, v.value) for k, v in zip(keys, vals, strict=True)] == [
+            ("hold", "1"),
+            ("note", ""),
+        ]
+        assert vals[1].has_class("bad") and "'note' is empty" in error_under(vals[1])
+        assert app.focused is vals[1]
+        await pilot.press(*"x", "ctrl+s")
+        await settle(pilot)
+        assert [request.inputs for request in app.submitted] == [
+            {**TRAVEL, "hold": "1", "note": "x"}
+        ]
+
+
+async def test_a_required_error_clears_once_the_field_is_filled() -> None:
+    form = make_form(values={k: v for k, v in TRAVEL.items() if k != "age"})
+    app = FormApp(form)
+    async with app.run_test(size=(100, 34)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        age = field(form, "age")
+        assert age.has_class("bad") and "Required" in error_under(age)
+        await pilot.press(*"35")
+        await settle(pilot)
+        assert not age.has_class("bad") and error_under(age) == ""
+
+
+async def test_switching_crew_carries_no_input_names_of_the_previous_crew() -> None:
+    form = make_form(values={**TRAVEL, "hold": "1"})
+    app = FormApp(form)
+    async with app.run_test(size=(100, 34)) as pilot:
+        await settle(pilot)
+        form.query_one("#form-crew", Select).value = "content"
+        await settle(pilot)
+        await settle(pilot)
+        assert app.asked == ["travel", "content"]
+        assert [i.value for i in form.query(".pair-key").results(Input)] == ["hold"]
+        assert set(values(form)) - {"hook-task", "hook-step", "hook-crew"} == {"topic", "audience"}
+
+
+async def test_the_receivers_secret_is_masked_on_screen_and_sent_in_full() -> None:
+    secret = "s3cr3t-path-0123456789abcdef"
+    base = f"http://127.0.0.1:8765/hooks/{secret}"
+    hooks = WebhookUrls(task=f"{base}/task", step=f"{base}/step", crew=f"{base}/crew")
+    form = make_form(values=TRAVEL, webhooks=hooks)
+    app = FormApp(form)
+    async with app.run_test(size=(100, 34)) as pilot:
+        await settle(pilot)
+        shown = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+        assert secret not in shown and "127.0.0.1:8765/hooks/" in shown
+        assert all(secret not in i.value for i in form.query(Input))
+        field(form, "hook-step").value = "https://example.test/mine"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.submitted[0].webhooks == WebhookUrls(
+            task=hooks.task, step="https://example.test/mine", crew=hooks.crew
+        )

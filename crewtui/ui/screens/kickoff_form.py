@@ -16,6 +16,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from textual import on
 from textual.app import ComposeResult
@@ -28,12 +29,14 @@ from textual.widgets import Button, Input, Select, Static
 
 from crewtui.api.errors import ConfigError
 from crewtui.api.models import Kickoff
-from crewtui.api.validate import check_webhook_url
+from crewtui.api.validate import check_input_value, check_webhook_url
 from crewtui.core.webhooks import WebhookUrls
 from crewtui.ui.text import safe_line_content
 
 HOOKS = (("task", "task webhook"), ("step", "step webhook"), ("crew", "crew webhook"))
 PairKind = Literal["input", "meta"]
+# What the receiver's secret path segment looks like on screen.
+HIDDEN_SEGMENT = "••••••"
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,21 @@ def meta_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
+def masked_hook_url(url: str) -> str:
+    """The receiver's URL as shown: the path segment after ``hooks`` is its only secret.
+
+    Screenshots, screen sharing and a colleague's glance must not carry it; what is sent
+    stays the real URL (the form maps the masked text back while it is left unedited).
+    """
+    parts = urlsplit(url)
+    segments = parts.path.split("/")
+    for index, segment in enumerate(segments[:-1]):
+        if segment == "hooks" and segments[index + 1]:
+            segments[index + 1] = HIDDEN_SEGMENT
+            return urlunsplit(parts._replace(path="/".join(segments)))
+    return url
+
+
 class _Marked(Vertical):
     """A field or row with a one-sentence error under it."""
 
@@ -64,6 +82,13 @@ class _Marked(Vertical):
         error.display = bool(message)
         for field in self.query(Input):
             field.set_class(message is not None and field is target, "bad")
+        self._marked_value = target.value if message is not None and target else None
+
+    @on(Input.Changed)
+    def _edited(self, event: Input.Changed) -> None:
+        """An error is about what was typed: once the marked field changes, it is stale."""
+        if event.input.has_class("bad") and event.value != self._marked_value:
+            self.mark(None)
 
     def first_input(self) -> Input:
         return self.query(Input).first()
@@ -74,6 +99,7 @@ class _Field(_Marked):
 
     def __init__(self, label: str, value: str, *, name: str, placeholder: str = "") -> None:
         super().__init__(name=name, classes="form-field")
+        self._marked_value: str | None = None
         self._label = label
         self._value = value
         self._placeholder = placeholder
@@ -94,6 +120,7 @@ class _PairRow(_Marked):
 
     def __init__(self, kind: PairKind, key: str = "", value: str = "") -> None:
         super().__init__(classes=f"pair-row pair-{kind}")
+        self._marked_value: str | None = None
         self.kind: PairKind = kind
         self._key = key
         self._value = value
@@ -121,6 +148,14 @@ class _PairRow(_Marked):
     def blank(self) -> bool:
         key, value = self.pair
         return not key and not value
+
+    def split_typed_pair(self) -> None:
+        """``KEY=VALUE`` typed (or pasted) into the key box, value box empty: split it."""
+        key, value = self.pair
+        if "=" in key and not value:
+            name, _, rest = key.partition("=")
+            self.key_input.value = name.strip()
+            self.value_input.value = rest
 
 
 class KickoffForm(ModalScreen[Kickoff | None]):
@@ -264,7 +299,15 @@ class KickoffForm(ModalScreen[Kickoff | None]):
         self._meta_kept = {
             key: value for key, value in (meta or {}).items() if not isinstance(value, str)
         }
-        self._webhooks = webhooks
+        # The receiver's URLs, shown masked: a field left as shown sends the real URL.
+        self._real_hooks: dict[str, str] = {
+            key: str(getattr(webhooks, key))
+            for key, _ in HOOKS
+            if webhooks and getattr(webhooks, key)
+        }
+        self._masked_hooks = {key: masked_hook_url(url) for key, url in self._real_hooks.items()}
+        # Values of the previous crew's required fields, for the same names in the next crew.
+        self._carried: dict[str, str] = {}
         self._required: list[str] | None = None
         self._busy = False
 
@@ -296,8 +339,8 @@ class KickoffForm(ModalScreen[Kickoff | None]):
                 yield Vertical(id="meta-rows", classes="form-line")
                 yield Static("Webhooks (absolute http(s) URLs)", classes="form-section")
                 for key, label in HOOKS:
-                    value = getattr(self._webhooks, key, "") if self._webhooks else ""
-                    yield _Field(label, value or "", name=f"hook-{key}", placeholder="https://…")
+                    value = self._masked_hooks.get(key, "")
+                    yield _Field(label, value, name=f"hook-{key}", placeholder="https://…")
             with Vertical(id="form-footer"):
                 yield Static(id="form-message")
                 with Horizontal(id="form-buttons"):
@@ -390,10 +433,13 @@ class KickoffForm(ModalScreen[Kickoff | None]):
     def _crew_changed(self, event: Select.Changed) -> None:
         if not isinstance(event.value, str) or event.value == self._crew:
             return
-        current = dict(self._input_pairs())
+        # The previous crew's required names are not this crew's inputs: only the free rows
+        # move over, and a typed value waits for a field of the same name (``_refill``).
+        self._carried = {str(f.name): f.input.value for f in self._required_fields()}
+        free_rows = dict(row.pair for row in self._rows("input") if not row.blank)
         self._crew = event.value
         self._required = None
-        values = self._remembered.get(self._crew, current)
+        values = self._remembered.get(self._crew, free_rows)
         hint = self.query_one("#required-hint", Static)
         hint.update(Content("Asking the crew for its inputs…"))
         hint.display = True
@@ -434,6 +480,13 @@ class KickoffForm(ModalScreen[Kickoff | None]):
         message.update(safe_line_content(text, limit=400))
         message.set_class(error, "error")
 
+    def _hook_url(self, key: str) -> str:
+        """What the webhook field sends: the real URL behind a mask left as shown."""
+        shown = self._hook_field(key).input.value.strip()
+        if key in self._masked_hooks and shown == self._masked_hooks[key]:
+            return self._real_hooks[key]
+        return shown
+
     def _hook_field(self, key: str) -> _Field:
         return next(f for f in self.query(_Field) if f.name == f"hook-{key}")
 
@@ -450,7 +503,9 @@ class KickoffForm(ModalScreen[Kickoff | None]):
 
     async def _refill(self) -> None:
         """Rebuild the fields for the current required names, keeping what was typed."""
-        await self._fill(self._required or [], dict(self._input_pairs()), None)
+        required = self._required or []
+        carried = {name: value for name, value in self._carried.items() if name in required}
+        await self._fill(required, carried | dict(self._input_pairs()), None)
 
     async def _fill(
         self, required: Sequence[str], values: Mapping[str, str], meta: Mapping[str, str] | None
@@ -505,6 +560,8 @@ class KickoffForm(ModalScreen[Kickoff | None]):
             if not field.input.value.strip():
                 field.mark("Required by the crew: give it a value.", field.input)
                 bad.append(field.input)
+        for row in self._rows("input"):
+            row.split_typed_pair()
         bad += self._check_rows(self._rows("input"), taken, "input")
         bad += self._check_rows(self._rows("meta"), set(), "meta key")
         for key, label in HOOKS:
@@ -527,16 +584,23 @@ class KickoffForm(ModalScreen[Kickoff | None]):
             key, _ = row.pair
             if row.blank:
                 continue
+            target = row.key_input
             if not key:
-                row.mark("Give this value a KEY.", row.key_input)
+                row.mark("Give this value a KEY.", target)
+            elif "=" in key:
+                row.mark("A KEY holds no '='; put the value in the value box.", target)
             elif key in taken:
-                row.mark(
-                    f"The {what} {key!r} is already set above; give each key once.", row.key_input
-                )
+                row.mark(f"The {what} {key!r} is already set above; give each key once.", target)
+            elif row.kind == "input" and not row.pair[1].strip():
+                target = row.value_input
+                try:
+                    check_input_value(key, row.pair[1])
+                except ConfigError as error:
+                    row.mark(str(error), target)
             else:
                 taken.add(key)
                 continue
-            bad.append(row.key_input)
+            bad.append(target)
         return bad
 
     def _request(self) -> KickoffRequest:
@@ -547,6 +611,6 @@ class KickoffForm(ModalScreen[Kickoff | None]):
             unchanged = key in self._meta_kept and text == meta_text(kept)
             meta[key] = kept if unchanged else text
         meta.pop("", None)
-        hooks = {key: self._hook_field(key).input.value.strip() for key, _ in HOOKS}
+        hooks = {key: self._hook_url(key) for key, _ in HOOKS}
         webhooks = WebhookUrls(**hooks) if any(hooks.values()) else None
         return KickoffRequest(crew=self._crew, inputs=inputs, meta=meta, webhooks=webhooks)
