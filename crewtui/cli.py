@@ -141,9 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     resume = command("resume", "answer a run waiting for input (experimental)")
     resume.add_argument("id", metavar="KICKOFF_ID")
-    resume.add_argument("--task", required=True, metavar="TASK_ID")
-    resume.add_argument("--feedback", required=True)
-    resume.add_argument("--reject", action="store_true", help="send is_approve=false")
+    answer = resume.add_mutually_exclusive_group()
+    answer.add_argument("--approve", action="store_true", help="accept the task's output")
+    answer.add_argument("--reject", action="store_true", help="send is_approve=false")
+    resume.add_argument("--feedback", metavar="TEXT", help="what to tell the crew")
+    resume.add_argument(
+        "--task", metavar="TASK_ID", help="the task answered (default: the one the run waits on)"
+    )
 
     command("doctor", "check crews, tokens and the store")
 

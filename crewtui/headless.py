@@ -35,7 +35,13 @@ from crewtui.config import (
     plain_http_warning,
     select_crews,
 )
-from crewtui.core.format import duration_text, format_duration, start_text, state_label
+from crewtui.core.format import (
+    duration_text,
+    format_duration,
+    start_text,
+    state_label,
+    waiting_line,
+)
 from crewtui.core.runtime import assemble, open_store
 from crewtui.core.store import Store
 from crewtui.core.tracker import KickoffChanged, Tracker, TrackerEvent, progress_signature
@@ -194,6 +200,8 @@ def summary_line(kickoff: Kickoff | KickoffSummary, now: datetime) -> str:
 def print_status(kickoff: Kickoff, now: datetime) -> None:
     """The human form of one kickoff: summary, tasks, error, output."""
     out(summary_line(kickoff, now))
+    if kickoff.waiting_for is not None:
+        out(f"  {waiting_line(kickoff.waiting_for)}")
     for task in kickoff.tasks:
         timing = format_duration(task.execution_time, precise=True) if task.execution_time else ""
         out(
@@ -369,16 +377,45 @@ async def cmd_list(session: Session) -> int:
 
 
 async def cmd_resume(session: Session) -> int:
+    """Answer a paused run; the task defaults to the one it waits on.
+
+    ``--feedback`` alone still approves, as before ``--approve`` existed.
+    """
     args = session.args
+    if not (args.approve or args.reject or args.feedback is not None):
+        raise ConfigError("Say how to answer: --approve or --reject, with --feedback TEXT if any.")
     kickoff_id = session.resolve(args.id)
     crew = session.crew_of(kickoff_id)
     tracker = session.tracker([crew])
     try:
         await tracker.track(crew.name, kickoff_id)
-        kickoff = await tracker.resume(kickoff_id, args.task, args.feedback, not args.reject)
+        resumed = await tracker.resume(kickoff_id, args.task, args.feedback or "", not args.reject)
     finally:
         await tracker.stop()
-    _report(session, [kickoff])
+    if session.json:
+        answer = {
+            "kickoff_id": resumed.answered_id,
+            "task_id": resumed.task_id,
+            "approved": resumed.approved,
+            "status": resumed.status,
+            "message": resumed.message,
+            "continues_as": resumed.continues_as,
+        }
+        emit_json({**status_json(resumed.kickoff), "answered": answer})
+        return int(ExitCode.OK)
+    verb = "Approved" if resumed.approved else "Rejected"
+    out(f"{verb} task {inert_line(resumed.task_id, 80)} of {inert_line(resumed.answered_id)}.")
+    if resumed.continues_as is not None:
+        new_id = inert_line(resumed.continues_as)
+        out(
+            f"The run continues as {new_id} (the service gave it a new kickoff id); "
+            f"follow it with `crewtui watch {new_id}`."
+        )
+    elif resumed.status:
+        said = f": {inert_line(resumed.message, 200)}" if resumed.message else ""
+        out(f"The service says {inert_line(resumed.status, 40)}{said}")
+    out()
+    print_status(resumed.kickoff, now_utc())
     return int(ExitCode.OK)
 
 

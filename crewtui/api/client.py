@@ -266,8 +266,8 @@ class CrewClient:
         # ASCII JSON: a lone surrogate (an input name a crew sent back, valid in JSON) goes
         # out as ``\ud800`` instead of failing httpx's UTF-8 encoding.
         headers["Content-Type"] = "application/json"
-        body = json.dumps(payload, ensure_ascii=True, allow_nan=False).encode("ascii")
-        return self._http.build_request(method, url, headers=headers, content=body)
+        body = json.dumps(payload, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+        return self._http.build_request(method, url, headers=headers, content=body.encode())
 
     async def _get(self, path: str) -> Reply:
         return await self._send(self._request("GET", path), "GET", path, idempotent=True)

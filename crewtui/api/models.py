@@ -168,6 +168,18 @@ class Step(_Model):
         return hashlib.sha256(canonical.encode("ascii")).hexdigest()[:32]
 
 
+class WaitingFor(_Model):
+    """A run paused for a person: whose output awaits an answer (POST /resume's task_id).
+
+    ``task_id`` is None when the service paused without saying which task waits.
+    """
+
+    task_id: str | None = None
+    agent: str | None = None
+    message: str | None = None
+    since: datetime
+
+
 ObservationSource = Literal["poll", "webhook", "kickoff"]
 
 # Where a payload about a kickoff came from: the Raw tab and ``raw_by_source`` keep the last
@@ -235,6 +247,7 @@ STATUS_FIELDS = (
     "dialect",
     "raw",
     "raw_by_source",
+    "waiting_for",
 )
 
 
@@ -265,6 +278,7 @@ class KickoffStatus(_Model):
     # source, newest first.
     raw: Any = None
     raw_by_source: list[Payload] = Field(default_factory=list)
+    waiting_for: WaitingFor | None = None
 
 
 class Kickoff(KickoffStatus):
@@ -322,3 +336,4 @@ class KickoffSummary(_Model):
     # What the run was started with: small, and what tells runs of one crew apart.
     inputs: dict[str, str] = Field(default_factory=dict)
     meta: dict[str, Any] = Field(default_factory=dict)
+    waiting_for: WaitingFor | None = None

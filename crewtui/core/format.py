@@ -6,7 +6,8 @@ import math
 from collections.abc import Callable
 from datetime import datetime
 
-from crewtui.api.models import RunState
+from crewtui.api.models import RunState, WaitingFor
+from crewtui.api.sanitize import inert_line
 from crewtui.core.timing import Run, run_duration, run_start
 
 # One symbol per state for the CLI and every view of the app; the word is always shown
@@ -82,3 +83,11 @@ def start_text(run: Run, moment_text: Callable[[datetime], str]) -> str:
     """When the run began, in the caller's format, or ``—`` when not known."""
     start = run_start(run)
     return UNKNOWN if start is None else moment_text(start)
+
+
+def waiting_line(waiting: WaitingFor) -> str:
+    """One inert line for a paused run: which task waits, and what the service said."""
+    task = inert_line(waiting.task_id, 60) if waiting.task_id else "a task it did not name"
+    agent = f" ({inert_line(waiting.agent, 40)})" if waiting.agent else ""
+    message = f": {inert_line(waiting.message, 160)}" if waiting.message else ""
+    return f"waits for input on {task}{agent}{message}"

@@ -18,6 +18,7 @@ from crewtui.api.models import (
     Step,
     TaskResult,
     TaskState,
+    WaitingFor,
 )
 
 # How long the service may answer NOT FOUND before crewtui calls the run lost. A crew waiting
@@ -199,6 +200,7 @@ def apply_observation(
         execution_time = None
 
     progress = obs.progress if obs.progress is not None else kickoff.progress
+    message = obs.message if obs.source == "poll" and obs.state else kickoff.message
     if state is RunState.COMPLETED and progress is not None and progress.total is not None:
         # A run that completed did all its tasks, even when a push said so before a poll.
         progress = Progress(completed=progress.total, total=progress.total)
@@ -216,15 +218,39 @@ def apply_observation(
         "progress": progress,
         "output": obs.output if obs.output is not None else kickoff.output,
         "output_json": obs.output_json if obs.output_json is not None else kickoff.output_json,
-        "message": obs.message if obs.source == "poll" and obs.state else kickoff.message,
+        "message": message,
         "dialect": obs.dialect or kickoff.dialect,
         "raw": obs.raw if obs.source == "poll" and obs.raw is not None else kickoff.raw,
         "raw_by_source": record_payload(kickoff.raw_by_source, obs),
     }
+    update["waiting_for"] = _waiting_for(kickoff, obs, state, tasks, message)
     merged = kickoff.model_copy(update=update)
     if merged == kickoff:
         return kickoff
     return merged.model_copy(update={"updated_at": max(kickoff.updated_at, obs.observed_at)})
+
+
+def _waiting_for(
+    kickoff: Kickoff,
+    obs: Observation,
+    state: RunState,
+    tasks: list[TaskResult],
+    message: str | None,
+) -> WaitingFor | None:
+    """Which task a paused run waits on: the last one it finished (the live service names it
+    in ``last_executed_task``); kept, with its ``since``, while the pause goes on."""
+    if state is not RunState.PAUSED:
+        return None
+    previous = kickoff.waiting_for
+    said = [task for task in obs.tasks if task.state is TaskState.COMPLETED]
+    known = [task for task in tasks if task.state is TaskState.COMPLETED]
+    finished = said or known
+    task = finished[-1] if finished else None
+    task_id = task.task_id if task else (previous.task_id if previous else None)
+    agent = task.agent if task else (previous.agent if previous else None)
+    same = previous is not None and previous.task_id == task_id
+    since = previous.since if previous is not None and same else obs.observed_at
+    return WaitingFor(task_id=task_id, agent=agent, message=message, since=since)
 
 
 def _earliest(known: datetime | None, seen: datetime) -> datetime:

@@ -287,7 +287,11 @@ _TEXT_COLUMNS = frozenset(
         "result",
     }
 )
-_JSON_COLUMNS = frozenset({"progress", "output_json", "inputs", "meta", "raw", "extra"})
+_JSON_COLUMNS = frozenset(
+    {"progress", "output_json", "inputs", "meta", "raw", "extra", "waiting_for"}
+)
+# A paused row says which task waits: read from ``extra`` (no column of its own yet).
+_WAITING_FOR = "json_extract(extra, '$.waiting_for') AS waiting_for"
 _TS_COLUMNS = frozenset(
     {
         "created_at",
@@ -652,7 +656,7 @@ class Store:
         """One page of summaries (no outputs, no raw); ``archived=None`` means both."""
         where, params = _where(crew, states, archived, text)
         sql = (
-            f"SELECT {', '.join(_SUMMARY_COLUMNS)} FROM kickoffs{where} "  # noqa: S608
+            f"SELECT {', '.join(_SUMMARY_COLUMNS)}, {_WAITING_FOR} FROM kickoffs{where} "  # noqa: S608
             f"ORDER BY {_ORDER_BY[order]} LIMIT ? OFFSET ?"
         )
         with self._read() as conn:

@@ -35,7 +35,7 @@ from crewtui.api.errors import (
     StoreError,
     TransportError,
 )
-from crewtui.api.models import Kickoff, Observation, RunState, Step, Submission
+from crewtui.api.models import Kickoff, Observation, RunState, Step, Submission, TaskState
 from crewtui.api.profile import CrewProfile
 from crewtui.api.pushes import step_payloads
 from crewtui.api.validate import validate_kickoff_id
@@ -68,6 +68,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def waiting_task_of(kickoff: Kickoff) -> str | None:
+    """The task an answer is about: the one the run waits on, else the last one finished."""
+    if kickoff.waiting_for is not None and kickoff.waiting_for.task_id:
+        return kickoff.waiting_for.task_id
+    finished = [task.task_id for task in kickoff.tasks if task.state is TaskState.COMPLETED]
+    return finished[-1] if finished else None
+
+
 @dataclass(frozen=True)
 class CrewHealth:
     """How a crew's service is answering, for the status line and ``doctor``."""
@@ -94,6 +102,27 @@ class StepsAdded:
 
     kickoff_id: str
     steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """What answering a paused run did: ``kickoff`` is the run to follow from now on.
+
+    The live service continues the run under a new id (``continues_as``); the documented
+    one keeps the id and says ``status`` (resumed, retrying, completed).
+    """
+
+    kickoff: Kickoff
+    answered_id: str
+    task_id: str
+    approved: bool
+    status: str | None = None
+    message: str | None = None
+
+    @property
+    def continues_as(self) -> str | None:
+        new_id = self.kickoff.kickoff_id
+        return new_id if new_id != self.answered_id else None
 
 
 @dataclass(frozen=True)
@@ -459,14 +488,28 @@ class Tracker:
         self._emit(KickoffChanged(kickoff, kickoff.state))
 
     async def resume(
-        self, kickoff_id: str, task_id: str, feedback: str, approve: bool = True
-    ) -> Kickoff:
-        """Answer a run that waits for human input (experimental on the live service)."""
+        self,
+        kickoff_id: str,
+        task_id: str | None = None,
+        feedback: str = "",
+        approve: bool = True,
+    ) -> Resumed:
+        """Answer a run that waits for human input (experimental on the live service).
+
+        ``task_id`` defaults to the task the run waits on (``waiting_for``), else to the
+        last task it finished: the one whose output the person judges.
+        """
         kickoff = self._kickoffs.get(kickoff_id) or await self._store_call(
             self.store.get_kickoff, kickoff_id
         )
         if kickoff is None:
             raise ConfigError(f"Kickoff {kickoff_id} is not tracked; use `crewtui track` first.")
+        task_id = task_id or waiting_task_of(kickoff)
+        if task_id is None:
+            raise ConfigError(
+                f"The service has not said which task of {kickoff.short_id} waits for input "
+                "and crewtui saw no task finish: give the task id (--task TASK_ID)."
+            )
         state = self._crew(kickoff.crew)
         hooks = self.webhook_urls
         result = await state.client.resume(
@@ -479,9 +522,18 @@ class Tracker:
             crew_webhook_url=(hooks.crew or None) if hooks else None,
         )
         if result.new_kickoff_id and result.new_kickoff_id != kickoff_id:
-            return await self.track(kickoff.crew, result.new_kickoff_id)
-        self._adopt(kickoff, emit=False)
-        return await self.refresh(kickoff_id)
+            followed = await self.track(kickoff.crew, result.new_kickoff_id)
+        else:
+            self._adopt(kickoff, emit=False)
+            followed = await self.refresh(kickoff_id)
+        return Resumed(
+            kickoff=followed,
+            answered_id=kickoff_id,
+            task_id=task_id,
+            approved=approve,
+            status=result.status,
+            message=result.message,
+        )
 
     async def ingest(self, items: Sequence[Observation | Step]) -> None:
         """Facts pushed by webhooks; merged exactly like polled ones."""

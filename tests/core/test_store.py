@@ -22,6 +22,7 @@ from crewtui.api.models import (
     Submission,
     TaskResult,
     TaskState,
+    WaitingFor,
 )
 from crewtui.core.store import SCHEMA_VERSION, Order, Store
 
@@ -101,6 +102,9 @@ def full_kickoff() -> Kickoff:
         current_agent="行程规划师",
         not_found_since=at(30),
         poll_error="connection reset",
+        waiting_for=WaitingFor(
+            task_id="research_task", agent="旅行研究员", message="Waiting", since=at(20)
+        ),
     )
 
 

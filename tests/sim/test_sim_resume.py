@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 from sim_helpers import Crews, StatusBody, wall
 
 
@@ -97,3 +105,103 @@ async def test_documented_rejection_retries_the_first_task(documented_crews: Cre
         "planning_task",
     ]
     assert final["execution_time"] == wall(crews, 0.5 + 45.2 * 2 + 62.8)
+
+
+# -- the CLI, end to end: `crewtui resume` against a run waiting for input -------------------
+
+
+def _cli(home: Path, crews: Crews, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CREWAI_", "CREWTUI_"))}
+    env |= {
+        "CREWTUI_HOME": str(home),
+        "CREWAI_API_URL": crews.server.crew_url("travel"),
+        "CREWAI_BEARER_TOKEN": crews.server.options.token,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "crewtui", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+async def _cli_kickoff_on_hold(home: Path, crews: Crews) -> str:
+    inputs = crews.server.sample_inputs("travel") | {"hold": "1"}
+    pairs = [arg for key, value in inputs.items() for arg in ("-i", f"{key}={value}")]
+    started = await asyncio.to_thread(_cli, home, crews, "kickoff", *pairs, "--json")
+    assert started.returncode == 0, started.stderr
+    kickoff_id: str = json.loads(started.stdout)["kickoff_id"]
+    await crews.poll("travel", kickoff_id, _waiting)
+    return kickoff_id
+
+
+async def test_cli_status_says_which_task_waits_and_resume_needs_no_guess(
+    live_crews: Crews, tmp_path: Path
+) -> None:
+    crews = live_crews
+    kickoff_id = await _cli_kickoff_on_hold(tmp_path, crews)
+    status = await asyncio.to_thread(_cli, tmp_path, crews, "status", kickoff_id, "--json")
+    waiting = json.loads(status.stdout)["waiting_for"]
+    assert waiting["task_id"] == "research_task"
+    paused = await crews.status("travel", kickoff_id)
+    agent = paused["last_executed_task"]["agent"]
+    assert waiting["agent"] == agent
+    assert waiting["message"] == "Waiting for human input"
+    assert waiting["since"]
+    human = await asyncio.to_thread(_cli, tmp_path, crews, "status", kickoff_id)
+    assert f"waits for input on research_task ({agent}): Waiting for human" in human.stdout
+
+    answered = await asyncio.to_thread(_cli, tmp_path, crews, "resume", kickoff_id, "--approve")
+    assert answered.returncode == 0, answered.stderr
+    assert f"Approved task research_task of {kickoff_id}." in answered.stdout
+    new_id = re.search(r"continues as (\S+) \(", answered.stdout)
+    assert new_id is not None and new_id.group(1) != kickoff_id
+    final = (await crews.poll("travel", new_id.group(1)))[-1]
+    assert final["state"] == "SUCCESS"
+    listed = await asyncio.to_thread(_cli, tmp_path, crews, "list", "--json")
+    assert new_id.group(1) in {row["kickoff_id"] for row in json.loads(listed.stdout)}
+
+
+async def test_cli_resume_in_the_documented_dialect_asks_for_the_task_it_cannot_know(
+    documented_crews: Crews, tmp_path: Path
+) -> None:
+    crews = documented_crews
+    kickoff_id = await _cli_kickoff_on_hold(tmp_path, crews)
+    status = await asyncio.to_thread(_cli, tmp_path, crews, "status", kickoff_id, "--json")
+    assert json.loads(status.stdout)["waiting_for"] is None  # this dialect has no pause
+    unknown = await asyncio.to_thread(_cli, tmp_path, crews, "resume", kickoff_id, "--reject")
+    assert unknown.returncode == 2
+    assert "give the task id (--task TASK_ID)" in unknown.stderr
+    answered = await asyncio.to_thread(
+        _cli, tmp_path, crews, "resume", kickoff_id, "--reject", "--task", "research_task",
+        "--feedback", "More museums", "--json",
+    )  # fmt: skip
+    assert answered.returncode == 0, answered.stderr
+    body = json.loads(answered.stdout)
+    assert body["kickoff_id"] == kickoff_id
+    assert body["answered"] == {
+        "kickoff_id": kickoff_id,
+        "task_id": "research_task",
+        "approved": False,
+        "status": "retrying",
+        "message": "Execution retrying with human feedback",
+        "continues_as": None,
+    }
+
+
+async def test_cli_resume_wants_an_answer_and_keeps_the_old_feedback_form(
+    live_crews: Crews, tmp_path: Path
+) -> None:
+    crews = live_crews
+    kickoff_id = await _cli_kickoff_on_hold(tmp_path, crews)
+    bare = await asyncio.to_thread(_cli, tmp_path, crews, "resume", kickoff_id)
+    assert bare.returncode == 2 and "--approve or --reject" in bare.stderr
+    # The form scripts used before --approve: --task and --feedback, approving.
+    old = await asyncio.to_thread(
+        _cli, tmp_path, crews, "resume", kickoff_id, "--task", "research_task",
+        "--feedback", "Looks good",
+    )  # fmt: skip
+    assert old.returncode == 0, old.stderr
+    assert "Approved task research_task" in old.stdout and "continues as" in old.stdout
