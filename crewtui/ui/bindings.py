@@ -46,6 +46,14 @@ MAIN_KEYS: tuple[KeySpec, ...] = (
         "Delete the selected kickoff from the local history",
         show=False,
     ),
+    KeySpec(
+        "answer",
+        "a",
+        "answer",
+        "Answer",
+        "Approve or reject the selected run that waits for input",
+        show=False,
+    ),
     KeySpec("refresh", "R", "refresh", "Refresh", "Poll every active kickoff now"),
     KeySpec(
         "focus-detail",

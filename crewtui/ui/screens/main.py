@@ -31,6 +31,7 @@ from crewtui.core.tracker import CrewHealth, Tracker
 from crewtui.ui.bindings import main_bindings
 from crewtui.ui.export import encodable, export_kickoff
 from crewtui.ui.memory import FormMemory
+from crewtui.ui.screens.answer import Answer, AnswerScreen
 from crewtui.ui.screens.help import HelpScreen
 from crewtui.ui.screens.kickoff_form import KickoffForm
 from crewtui.ui.screens.prompts import ConfirmScreen, FilterScreen, TrackRequest, TrackScreen
@@ -178,6 +179,7 @@ class MainScreen(Screen[None]):
         """The theme changed: cells carry colours, so render them again."""
         self.kickoffs.restyle()
         self.status.restyle()
+        self.detail.restyle()
 
     # -- history pages -------------------------------------------------------------------
 
@@ -542,6 +544,46 @@ class MainScreen(Screen[None]):
         self._selected = None
         self._after_rows_changed()
         self.notify(f"Deleted {kickoff_id[:8]}.", timeout=3, markup=False)
+
+    def action_answer(self) -> None:
+        """Approve or reject the selected run that waits for a person."""
+        kickoff = self._selected
+        if kickoff is None or kickoff.is_terminal:
+            ended = f" ({kickoff.state.value})" if kickoff else ""
+            self.notify(f"Select a run that waits for input to answer it{ended}.", timeout=4)
+            return
+        self.answer(kickoff)
+
+    def answer(
+        self, kickoff: Kickoff, draft: Answer | None = None, error: str | None = None
+    ) -> None:
+        """Ask; a refusal reopens the dialog with the same draft and the reason."""
+
+        def answered(answer: Answer | None) -> None:
+            if answer is not None:
+                self.send_answer(kickoff, answer)
+
+        self.app.push_screen(AnswerScreen(kickoff, draft=draft, error=error), answered)
+
+    @work(group="answer")
+    async def send_answer(self, kickoff: Kickoff, answer: Answer) -> None:
+        """Send through the tracker; say what the service did (a new id, or its word)."""
+        try:
+            resumed = await self.tracker.resume(
+                kickoff.kickoff_id, answer.task_id, answer.feedback, answer.approve
+            )
+        except CrewtuiError as refused:
+            self.answer(kickoff, answer, refused.message)
+            return
+        verb = "Approved" if resumed.approved else "Rejected"
+        follow = resumed.continues_as
+        said = f"continues as {follow}" if follow else f"the service says {resumed.status}"
+        self.notify(
+            f"{verb} {inert_line(resumed.task_id, 60)}: {inert_line(said, 120)}.",
+            timeout=_TOAST_SECONDS,
+            markup=False,
+        )
+        self._form_closed(resumed.kickoff)
 
     def action_refresh(self) -> None:
         self.tracker.poll_now()

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.cells import cell_len
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -24,79 +25,103 @@ from textual.widgets import OptionList, RichLog, Static, TabbedContent, TabPane,
 
 from crewtui.api.models import Kickoff, RunState, Step, Submission, TaskResult, TaskState
 from crewtui.api.sanitize import inert
-from crewtui.core.format import STATE_SYMBOLS, UNKNOWN, duration_text, format_duration
+from crewtui.core.format import (
+    STATE_SYMBOLS,
+    UNKNOWN,
+    duration_text,
+    format_duration,
+    waiting_line,
+)
 from crewtui.core.timeline import layout
 from crewtui.core.timing import run_start
+from crewtui.ui.palette import PLAIN, Palette, component_classes, palette_css, palette_of
 from crewtui.ui.text import pretty_json, safe_line, safe_text
 from crewtui.ui.widgets.output_view import OutputView, load_text
 from crewtui.ui.widgets.timeline import TimelineBar
 
-RUN_STYLE: dict[RunState, str] = {
-    RunState.PENDING: "dim",
-    RunState.RUNNING: "bold cyan",
-    RunState.PAUSED: "yellow",
-    RunState.COMPLETED: "bold green",
-    RunState.FAILED: "bold red",
-    RunState.CANCELLED: "magenta",
-    RunState.NOT_FOUND: "yellow",
-    RunState.LOST: "red",
-    RunState.UNKNOWN: "yellow",
+# The palette colour of each run state (the word is always shown too, never colour alone).
+RUN_COLOUR: dict[RunState, str] = {
+    RunState.PENDING: "muted",
+    RunState.RUNNING: "accent",
+    RunState.PAUSED: "warning",
+    RunState.COMPLETED: "success",
+    RunState.FAILED: "error",
+    RunState.CANCELLED: "secondary",
+    RunState.NOT_FOUND: "warning",
+    RunState.LOST: "error",
+    RunState.UNKNOWN: "warning",
 }
+_BOLD = Style(bold=True)
 TAB_IDS = ("tasks", "output", "inputs", "steps", "raw")
 _STEP_FIELD_LIMIT = 2_000
 _KEY_WIDTH = 22
 _WEBHOOK_HINT = "turn on webhooks (--webhooks) to see every task"
 
 
-def _sep() -> Text:
-    return Text(" · ", style="dim")
+def _sep(palette: Palette) -> Text:
+    return Text(" · ", style=palette.muted)
 
 
-def header_text(kickoff: Kickoff, now: datetime) -> Text:
-    """One or two lines: crew, id, state, progress, current task, elapsed; then any error."""
+def run_style(state: RunState, palette: Palette) -> Style:
+    """The style of a run's state under the theme's palette; the settled ones in bold."""
+    style = palette[RUN_COLOUR[state]]
+    bold = state in (RunState.RUNNING, RunState.COMPLETED, RunState.FAILED)
+    return style + _BOLD if bold else style
+
+
+def header_text(kickoff: Kickoff, now: datetime, palette: Palette = PLAIN) -> Text:
+    """One or two lines: crew, id, state, progress, current task, elapsed; then any error,
+    or what a paused run waits for."""
     state = kickoff.state
     parts: list[Text] = [
-        safe_line(kickoff.crew, "bold"),
-        safe_line(kickoff.short_id, "dim"),
-        Text(f"{STATE_SYMBOLS[state]} {state.value.replace('_', ' ')}", RUN_STYLE[state]),
+        safe_line(kickoff.crew, _BOLD),
+        safe_line(kickoff.short_id, palette.muted),
+        Text(f"{STATE_SYMBOLS[state]} {state.value.replace('_', ' ')}", run_style(state, palette)),
     ]
     progress = kickoff.progress
     if progress is not None and progress.completed is not None and progress.total:
         parts.append(Text(f"{progress.completed}/{progress.total} tasks"))
     if kickoff.current_task:
-        current = safe_line(kickoff.current_task, "cyan", limit=60)
+        current = safe_line(kickoff.current_task, palette.accent, limit=60)
         if kickoff.current_agent:
-            current.append_text(Text(" (", "dim") + safe_line(kickoff.current_agent, limit=40))
-            current.append(")", "dim")
+            current.append_text(
+                Text(" (", palette.muted) + safe_line(kickoff.current_agent, limit=40)
+            )
+            current.append(")", palette.muted)
         parts.append(current)
     duration = duration_text(kickoff, now)
     if duration == UNKNOWN:
-        parts.append(Text("started before tracking", "dim"))
+        parts.append(Text("started before tracking", palette.muted))
     elif duration:
         parts.append(Text(duration))
-    line = _sep().join(parts)
-    problem = _problem_text(kickoff)
+    line = _sep(palette).join(parts)
+    problem = _problem_text(kickoff, palette)
     if problem is not None:
         line.append("\n")
         line.append_text(problem)
     return line
 
 
-def _problem_text(kickoff: Kickoff) -> Text | None:
-    """What went wrong or is uncertain, in one line, or ``None``."""
+def _problem_text(kickoff: Kickoff, palette: Palette) -> Text | None:
+    """What went wrong, is uncertain or waits for a person, in one line, or ``None``."""
+    warning = palette.warning
     if kickoff.submission is Submission.UNCERTAIN:
-        return Text("May have started: the answer to the kickoff request was lost.", "yellow")
+        return Text("May have started: the answer to the kickoff request was lost.", warning)
     if kickoff.error and kickoff.state in (RunState.FAILED, RunState.LOST):
-        return safe_line(kickoff.error, "red", limit=300)
+        return safe_line(kickoff.error, palette.error, limit=300)
     if kickoff.poll_error:
-        stale = Text("Stale: ", "yellow bold")
-        return stale + safe_line(kickoff.poll_error, "yellow", limit=300)
+        stale = Text("Stale: ", warning + _BOLD)
+        return stale + safe_line(kickoff.poll_error, warning, limit=300)
+    if kickoff.waiting_for is not None and kickoff.state is RunState.PAUSED:
+        line = Text("Paused: ", warning + _BOLD)
+        line.append(waiting_line(kickoff.waiting_for), warning)
+        return line + Text(" · a to answer", palette.muted)
     if kickoff.message and kickoff.state in (RunState.NOT_FOUND, RunState.UNKNOWN):
-        return safe_line(kickoff.message, "yellow", limit=300)
+        return safe_line(kickoff.message, warning, limit=300)
     return None
 
 
-def task_notes(kickoff: Kickoff) -> list[Text]:
+def task_notes(kickoff: Kickoff, palette: Palette = PLAIN) -> list[Text]:
     """Dim lines under the Gantt that say what crewtui could not see (never invent tasks)."""
     tasks = kickoff.tasks
     total = kickoff.progress.total if kickoff.progress else None
@@ -108,28 +133,29 @@ def task_notes(kickoff: Kickoff) -> list[Text]:
             Text(
                 f"{len(tasks)} of {total} tasks seen; the others finished between polls — "
                 f"{_WEBHOOK_HINT}",
-                "dim",
+                palette.muted,
             )
         ]
     if tasks:
         return []
+    muted = palette.muted
     if kickoff.state is RunState.COMPLETED:
-        return [Text(f"The service gave no per-task list for this run; {_WEBHOOK_HINT}.", "dim")]
+        return [Text(f"The service gave no per-task list for this run; {_WEBHOOK_HINT}.", muted)]
     if kickoff.is_terminal:
-        return [Text("No task was seen before the run ended.", "dim")]
-    return [Text("Waiting for the first task…", "dim")]
+        return [Text("No task was seen before the run ended.", muted)]
+    return [Text("Waiting for the first task…", muted)]
 
 
-def _key_values(title: str, pairs: Iterable[tuple[str, str]]) -> Text:
+def _key_values(title: str, pairs: Iterable[tuple[str, str]], palette: Palette) -> Text:
     """A titled block of aligned ``key  value`` lines; keys and values untrusted."""
     rows = list(pairs)
-    block = Text(title, "bold underline", end="")
+    block = Text(title, Style(bold=True, underline=True), end="")
     if not rows:
-        block.append("\n  (none)", "dim")
+        block.append("\n  (none)", palette.muted)
         return block
     width = min(max(cell_len(inert(key)) for key, _ in rows), _KEY_WIDTH)
     for key, value in rows:
-        name = safe_line(key, "cyan", limit=200)
+        name = safe_line(key, palette.accent, limit=200)
         name.truncate(width, overflow="ellipsis", pad=True)
         lines = safe_text(value).split("\n", allow_blank=True)
         block.append("\n  ")
@@ -156,7 +182,7 @@ def _started_words(kickoff: Kickoff) -> str:
     return f"{began} (tracked since {_moment(kickoff.tracked_at)})"
 
 
-def inputs_text(kickoff: Kickoff) -> Text:
+def inputs_text(kickoff: Kickoff, palette: Palette = PLAIN) -> Text:
     """The Inputs tab: inputs, meta and what crewtui knows about the kickoff."""
     facts = [
         ("kickoff id", kickoff.kickoff_id),
@@ -176,9 +202,9 @@ def inputs_text(kickoff: Kickoff) -> Text:
         ),
     ]
     blocks = [
-        _key_values("Inputs", kickoff.inputs.items()),
-        _key_values("Meta", ((key, _meta_value(v)) for key, v in kickoff.meta.items())),
-        _key_values("Kickoff", facts),
+        _key_values("Inputs", kickoff.inputs.items(), palette),
+        _key_values("Meta", ((key, _meta_value(v)) for key, v in kickoff.meta.items()), palette),
+        _key_values("Kickoff", facts, palette),
     ]
     return Text("\n\n", end="").join(blocks)
 
@@ -187,21 +213,21 @@ def _clip(text: str) -> str:
     return text if len(text) <= _STEP_FIELD_LIMIT else text[:_STEP_FIELD_LIMIT] + "…"
 
 
-def step_text(step: Step) -> Text:
+def step_text(step: Step, palette: Palette = PLAIN) -> Text:
     """One agent step: time, kind and tool on a line, then thought, input and result."""
-    line = Text(step.received_at.astimezone(UTC).strftime("%H:%M:%S"), "dim", end="")
-    line.append(" ▸ ", "dim")
-    line.append_text(safe_line(step.kind, "bold magenta", limit=40))
+    line = Text(step.received_at.astimezone(UTC).strftime("%H:%M:%S"), palette.muted, end="")
+    line.append(" ▸ ", palette.muted)
+    line.append_text(safe_line(step.kind, palette.secondary + _BOLD, limit=40))
     if step.tool:
         line.append("  ")
-        line.append_text(safe_line(step.tool, "bold cyan", limit=80))
+        line.append_text(safe_line(step.tool, palette.accent + _BOLD, limit=80))
     for label, value, style in (
-        ("thought", step.thought, "italic"),
-        ("input", step.tool_input, ""),
-        ("result", step.result, ""),
+        ("thought", step.thought, Style(italic=True)),
+        ("input", step.tool_input, Style()),
+        ("result", step.result, Style()),
     ):
         if value:
-            line.append(f"\n  {label}: ", "dim")
+            line.append(f"\n  {label}: ", palette.muted)
             line.append_text(safe_text(_clip(value), style))
     return line
 
@@ -225,7 +251,11 @@ def raw_text(kickoff: Kickoff) -> str:
 class KickoffDetail(Widget):
     """Tabs with everything known about one kickoff; renders, never fetches."""
 
-    DEFAULT_CSS = """
+    COMPONENT_CLASSES: ClassVar[set[str]] = component_classes("kickoff-detail")
+
+    DEFAULT_CSS = (
+        palette_css("KickoffDetail", "kickoff-detail")
+        + """
     KickoffDetail {
         height: 1fr;
     }
@@ -247,6 +277,7 @@ class KickoffDetail(Widget):
         height: auto;
     }
     """
+    )
 
     class TaskSelected(Message):
         """The user picked a task row; the Output tab now shows that task's output."""
@@ -335,7 +366,7 @@ class KickoffDetail(Widget):
         log = self.query_one("#steps-log", RichLog)
         for step in fresh:
             self._step_keys.add(step.key)
-            log.write(step_text(step))
+            log.write(step_text(step, self._palette))
         self._step_count += len(fresh)
         self._show_steps_state()
 
@@ -370,7 +401,25 @@ class KickoffDetail(Widget):
     def selected_task(self) -> str | None:
         return self._task_id
 
+    def restyle(self) -> None:
+        """The theme changed: draw the header, the Gantt, inputs and output in its colours.
+
+        Steps already written keep the colours they were written in.
+        """
+        self._header = Text()
+        self._show_header()
+        self._show_timeline()
+        self.query_one("#detail-timeline", TimelineBar).restyle()
+        self._show_inputs()
+        self._output_dirty = True
+        if self._active_tab() == "output":
+            self._show_output()
+
     # -- panes -----------------------------------------------------------------------------
+
+    @property
+    def _palette(self) -> Palette:
+        return palette_of(self, "kickoff-detail")
 
     def _active_tab(self) -> str:
         return self.query_one(TabbedContent).active
@@ -380,9 +429,9 @@ class KickoffDetail(Widget):
 
     def _show_header(self) -> None:
         if self._kickoff is None:
-            text = Text("No kickoff selected.", "dim")
+            text = Text("No kickoff selected.", self._palette.muted)
         else:
-            text = header_text(self._kickoff, self._now)
+            text = header_text(self._kickoff, self._now, self._palette)
         if text != self._header:
             self._header = text
             self.query_one("#detail-header", Static).update(text)
@@ -393,7 +442,7 @@ class KickoffDetail(Widget):
             timeline.set_bars([], 0.0)
             return
         bars, span = layout(self._kickoff, self._now)
-        timeline.set_bars(bars, span, task_notes(self._kickoff))
+        timeline.set_bars(bars, span, task_notes(self._kickoff, self._palette))
 
     def _find_task(self, task_id: str) -> TaskResult | None:
         tasks = self._kickoff.tasks if self._kickoff else []
@@ -408,9 +457,10 @@ class KickoffDetail(Widget):
             return
         task = self._find_task(self._task_id) if self._task_id else None
         if task is not None:
-            title = Text("Task ", "bold") + safe_line(task.task_id, "bold cyan", limit=80)
+            palette = self._palette
+            title = Text("Task ", _BOLD) + safe_line(task.task_id, palette.accent + _BOLD, limit=80)
             if task.agent:
-                title += Text(" · ", "dim") + safe_line(task.agent, limit=40)
+                title += Text(" · ", palette.muted) + safe_line(task.agent, limit=40)
             empty = (
                 "This task has no output yet."
                 if task.state is TaskState.RUNNING
@@ -420,22 +470,23 @@ class KickoffDetail(Widget):
             return
         if kickoff.output is not None or kickoff.is_terminal:
             empty = "No final output: the run ended without one."
-            view.set_output(Text("Final output", "bold"), kickoff.output, empty=empty)
+            view.set_output(Text("Final output", _BOLD), kickoff.output, empty=empty)
             return
         latest = next((t for t in reversed(kickoff.tasks) if t.output), None)
         if latest is None:
-            view.set_output(Text("Final output", "bold"), None, empty="No output yet.")
+            view.set_output(Text("Final output", _BOLD), None, empty="No output yet.")
             return
-        title = Text("Latest task output: ", "bold") + safe_line(latest.task_id, "cyan", limit=80)
-        title.append(" (the final output is not in yet)", "dim")
+        title = Text("Latest task output: ", _BOLD)
+        title.append_text(safe_line(latest.task_id, self._palette.accent, limit=80))
+        title.append(" (the final output is not in yet)", self._palette.muted)
         view.set_output(title, latest.output)
 
     def _show_inputs(self) -> None:
         body = self.query_one("#inputs-body", Static)
         if self._kickoff is None:
-            body.update(Text("No kickoff selected.", "dim"))
+            body.update(Text("No kickoff selected.", self._palette.muted))
         else:
-            body.update(inputs_text(self._kickoff))
+            body.update(inputs_text(self._kickoff, self._palette))
 
     def _show_raw(self) -> None:
         self._raw_dirty = False
@@ -464,8 +515,7 @@ class KickoffDetail(Widget):
         empty.update(
             Text(
                 "No agent steps received. Steps arrive through webhooks: "
-                "start crewtui with --webhooks to see them.",
-                "dim",
+                "start crewtui with --webhooks to see them."
             )
         )
         label = f"Steps ({self._step_count})" if self._step_count else "Steps"

@@ -27,6 +27,7 @@ from crewtui.core.format import (
     duration_text,
     format_duration,
     start_text,
+    waiting_line,
 )
 from crewtui.ui.text import safe_line
 
@@ -368,6 +369,8 @@ class KickoffList(DataTable[Text]):
             text.append(f"stale {age} · ", style=self._colour("warning"))
         if row.state in (RunState.FAILED, RunState.LOST) or row.submission == "uncertain":
             text.append_text(safe_line(row.error, self._colour("error"), limit=200))
+        elif row.state is RunState.PAUSED and row.waiting_for is not None:
+            text.append(waiting_line(row.waiting_for), style=self._colour("warning"))
         elif not row.state.is_terminal:
             text.append_text(safe_line(row.current_task, limit=200))
         return text

@@ -11,8 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.cells import cell_len
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -23,13 +25,16 @@ from textual.widgets.option_list import Option
 from crewtui.api.models import TaskState
 from crewtui.core.format import UNKNOWN, format_duration
 from crewtui.core.timeline import Bar, nice_ticks
+from crewtui.ui.palette import PLAIN, Palette, component_classes, palette_css, palette_of
 from crewtui.ui.text import safe_line
 
-TASK_STYLE: dict[TaskState, str] = {
-    TaskState.RUNNING: "bold cyan",
-    TaskState.COMPLETED: "green",
-    TaskState.FAILED: "bold red",
+# The palette colour of each task state; running and failed are bold too.
+TASK_COLOUR: dict[TaskState, str] = {
+    TaskState.RUNNING: "accent",
+    TaskState.COMPLETED: "success",
+    TaskState.FAILED: "error",
 }
+_BOLD = Style(bold=True)
 TASK_LABEL: dict[TaskState, str] = {
     TaskState.RUNNING: "● running",
     TaskState.COMPLETED: "✓ done",
@@ -44,8 +49,6 @@ _MAX_AGENT = 18
 _PARTIAL = " ▏▎▍▌▋▊▉"
 _FULL = "█"
 _TRACK = "·"
-_TRACK_STYLE = "grey35"
-_AXIS_STYLE = "grey50"
 
 
 @dataclass(frozen=True)
@@ -87,16 +90,22 @@ def _cell(text: Text, width: int, justify: str = "left") -> Text:
     return Text.assemble(padding, text) if justify == "right" else Text.assemble(text, padding)
 
 
-def _draw_bar(bar: Bar, span: float, width: int) -> Text:
+def task_style(state: TaskState, palette: Palette) -> Style:
+    """The style of a task in this state under the theme's palette."""
+    style = palette[TASK_COLOUR[state]]
+    return style if state is TaskState.COMPLETED else style + _BOLD
+
+
+def _draw_bar(bar: Bar, span: float, width: int, palette: Palette = PLAIN) -> Text:
     """The bar on a dotted track: full blocks, then eighths for the fraction at the end.
 
     A task whose time is not known gets no bar (its place would be a guess): its note, if
     any, on the track.
     """
     if not bar.known:
-        note = Text(bar.note or "", _AXIS_STYLE)
+        note = Text(bar.note or "", palette.muted)
         note.truncate(width)
-        return Text.assemble(note, (_TRACK * (width - note.cell_len), _TRACK_STYLE))
+        return Text.assemble(note, (_TRACK * (width - note.cell_len), palette.muted))
     scale = width / span if span > 0 else 0.0
     end = bar.end if bar.end is not None else span
     start_cell = min(width - 1, math.floor(bar.start * scale))
@@ -113,9 +122,9 @@ def _draw_bar(bar: Bar, span: float, width: int) -> Text:
     body = body[: width - start_cell]
     rest = width - start_cell - len(body)
     return Text.assemble(
-        (_TRACK * start_cell, _TRACK_STYLE),
-        (body, TASK_STYLE[bar.state]),
-        (_TRACK * rest, _TRACK_STYLE),
+        (_TRACK * start_cell, palette.muted),
+        (body, task_style(bar.state, palette)),
+        (_TRACK * rest, palette.muted),
     )
 
 
@@ -126,9 +135,9 @@ def _duration(bar: Bar, span: float) -> str:
     return format_duration(max(0.0, end - bar.start), precise=True)
 
 
-def render_row(bar: Bar, span: float, columns: Columns) -> Text:
+def render_row(bar: Bar, span: float, columns: Columns, palette: Palette = PLAIN) -> Text:
     """One task: name, agent, state, duration and its bar, exactly the drawing width."""
-    style = TASK_STYLE[bar.state]
+    style = task_style(bar.state, palette)
     parts = [_cell(safe_line(bar.task_id, "bold"), columns.task), Text(" ")]
     if columns.agent:
         parts += [_cell(safe_line(bar.agent or "—"), columns.agent), Text(" ")]
@@ -137,12 +146,12 @@ def render_row(bar: Bar, span: float, columns: Columns) -> Text:
         Text(" "),
         _cell(Text(_duration(bar, span), style), _DURATION_WIDTH, "right"),
         Text(" "),
-        _draw_bar(bar, span, columns.bar),
+        _draw_bar(bar, span, columns.bar, palette),
     ]
     return Text.assemble(*parts, no_wrap=True, end="")
 
 
-def render_axis(span: float, columns: Columns) -> Text:
+def render_axis(span: float, columns: Columns, palette: Palette = PLAIN) -> Text:
     """Two lines: column titles with tick labels over the bars, then a rule with tick marks."""
     width = columns.bar
     scale = width / span if span > 0 else 0.0
@@ -167,21 +176,28 @@ def render_axis(span: float, columns: Columns) -> Text:
         Text(" "),
     ]
     head = Text.assemble(*titles, style="bold")
-    head.append("".join(labels), _AXIS_STYLE)
-    underline = Text("─" * columns.bar_offset + "".join(rule), _AXIS_STYLE)
+    head.append("".join(labels), palette.muted)
+    underline = Text("─" * columns.bar_offset + "".join(rule), palette.muted)
     return Text("\n", end="").join([head, underline])
 
 
-def render_timeline(bars: Sequence[Bar], span: float, width: int) -> tuple[Text, list[Text]]:
+def render_timeline(
+    bars: Sequence[Bar], span: float, width: int, palette: Palette = PLAIN
+) -> tuple[Text, list[Text]]:
     """The header (titles, ticks, rule) and one row per bar, all ``width`` cells wide."""
     columns = fit_columns(bars, width)
-    return render_axis(span, columns), [render_row(bar, span, columns) for bar in bars]
+    rows = [render_row(bar, span, columns, palette) for bar in bars]
+    return render_axis(span, columns, palette), rows
 
 
 class TimelineBar(Vertical):
     """The Gantt of a run: a header with the time axis and a selectable row per task."""
 
-    DEFAULT_CSS = """
+    COMPONENT_CLASSES: ClassVar[set[str]] = component_classes("timeline-bar")
+
+    DEFAULT_CSS = (
+        palette_css("TimelineBar", "timeline-bar")
+        + """
     TimelineBar {
         height: 1fr;
     }
@@ -195,6 +211,7 @@ class TimelineBar(Vertical):
         background: transparent;
     }
     """
+    )
 
     class TaskPicked(Message):
         """The user chose a task row (Enter or click)."""
@@ -208,7 +225,7 @@ class TimelineBar(Vertical):
         self._bars: tuple[Bar, ...] = ()
         self._span = 0.0
         self._notes: tuple[Text, ...] = ()
-        self._drawn: tuple[int, tuple[Bar, ...], float, tuple[Text, ...]] | None = None
+        self._drawn: tuple[object, ...] | None = None
         self._shape = (-1, -1)
 
     def compose(self) -> ComposeResult:
@@ -227,6 +244,10 @@ class TimelineBar(Vertical):
     def on_resize(self) -> None:
         self._redraw()
 
+    def restyle(self) -> None:
+        """The theme changed: draw again in its colours."""
+        self._redraw()
+
     def _redraw(self) -> None:
         """Redraw only when something drawn changed; keep the highlighted row."""
         if not self.is_mounted:
@@ -236,11 +257,12 @@ class TimelineBar(Vertical):
         width = self.size.width - rows_widget.styles.scrollbar_size_vertical
         if width <= 0:
             return
-        key = (width, self._bars, self._span, self._notes)
+        palette = palette_of(self, "timeline-bar")
+        key = (width, self._bars, self._span, self._notes, palette)
         if key == self._drawn:
             return
         self._drawn = key
-        header, rows = render_timeline(self._bars, self._span, width)
+        header, rows = render_timeline(self._bars, self._span, width, palette)
         self.query_one("#timeline-axis", Static).update(header)
         highlighted = rows_widget.highlighted
         shape = (len(rows), len(self._notes))

@@ -1,0 +1,115 @@
+"""The answer to a run that waits for a person: approve or reject, with feedback.
+
+The dialog does no I/O: it returns an ``Answer`` and the main screen sends it through
+``Tracker.resume``. When the service refuses, the main screen opens the dialog again with
+the same draft and the refusal in one sentence, so nothing typed is lost.
+
+The task answered defaults to the one the run waits on (``waiting_for``), shown as the task
+field's placeholder: the field stays empty unless the person types another task id, so a
+task id the service sent is never put into an input as text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+from crewtui.api.models import Kickoff, RunState
+from crewtui.api.sanitize import inert_line
+from crewtui.core.format import waiting_line
+from crewtui.core.tracker import waiting_task_of
+from crewtui.ui.text import safe_line_content
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the person decided; ``task_id`` None means the task the run waits on."""
+
+    kickoff_id: str
+    approve: bool
+    feedback: str
+    task_id: str | None = None
+
+
+class AnswerScreen(ModalScreen[Answer | None]):
+    """Approve (ctrl+s) or reject (ctrl+r) a paused run, with optional feedback."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "answer(True)", "Approve", priority=True),
+        Binding("ctrl+r", "answer(False)", "Reject", priority=True),
+        Binding("escape", "cancel", "Cancel"),
+    ]
+
+    def __init__(
+        self, kickoff: Kickoff, *, draft: Answer | None = None, error: str | None = None
+    ) -> None:
+        super().__init__()
+        self.kickoff = kickoff
+        self.draft = draft
+        self.error = error
+
+    def compose(self) -> ComposeResult:
+        kickoff = self.kickoff
+        with Vertical(classes="dialog", id="answer-dialog") as dialog:
+            dialog.border_title = f"Answer {inert_line(kickoff.short_id)}"
+            dialog.border_subtitle = "ctrl+s approve · ctrl+r reject · escape to cancel"
+            yield Static(self._situation(), id="answer-situation")
+            yield Label("Task answered")
+            default = waiting_task_of(kickoff)
+            yield Input(
+                (self.draft.task_id or "") if self.draft else "",
+                placeholder=inert_line(default, 60) if default else "the task id (required)",
+                id="answer-task",
+                compact=True,
+            )
+            yield Label("Feedback (optional)")
+            yield Input(
+                self.draft.feedback if self.draft else "",
+                placeholder="what to tell the crew",
+                id="answer-feedback",
+                compact=True,
+            )
+            yield Static(safe_line_content(self.error or "", limit=400), classes="error")
+            with Horizontal(classes="buttons"):
+                yield Button("Reject  ^r", variant="error", id="answer-reject", compact=True)
+                yield Button("Approve  ^s", variant="primary", id="answer-approve", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#answer-feedback", Input).focus()
+
+    def _situation(self) -> Content:
+        """What the service said about the pause, or that it said nothing."""
+        kickoff = self.kickoff
+        if kickoff.waiting_for is not None and kickoff.state is RunState.PAUSED:
+            return Content(f"The run {waiting_line(kickoff.waiting_for)}.")
+        return Content(
+            "The service has not said that this run waits for input (its documented API "
+            "never does): answer only if the crew asked you to."
+        )
+
+    def action_answer(self, approve: bool) -> None:
+        task = self.query_one("#answer-task", Input).value.strip()
+        self.dismiss(
+            Answer(
+                kickoff_id=self.kickoff.kickoff_id,
+                approve=approve,
+                feedback=self.query_one("#answer-feedback", Input).value,
+                task_id=task or None,
+            )
+        )
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_answer(event.button.id == "answer-approve")
