@@ -120,18 +120,26 @@ def snapshot_app(crewtui_home: Path) -> Iterator[CrewtuiApp]:
     store.close()
 
 
-def prepare(*keys: str) -> Callable[[Pilot[Any]], Awaitable[None]]:
+def prepare(
+    *keys: str, theme: str | None = None, select: str | None = None
+) -> Callable[[Pilot[Any]], Awaitable[None]]:
     """Wait for the first page and the detail, post the crews' health, then press keys."""
 
     async def run_before(pilot: Pilot[Any]) -> None:
         app = pilot.app
         assert isinstance(app, CrewtuiApp)
+        if theme is not None:
+            app.theme = theme
         for health in HEALTHS:
             app.main.post_message(HealthUpdated(health))
         await app.workers.wait_for_complete()
         await pilot.pause()
         await app.workers.wait_for_complete()
         await pilot.pause()
+        if select is not None:
+            app.main.kickoffs.select(select)
+            await app.workers.wait_for_complete()
+            await pilot.pause()
         for key in keys:
             await pilot.press(key)
             await app.workers.wait_for_complete()
@@ -158,3 +166,13 @@ def test_help_screen(snap_compare: SnapCompare, snapshot_app: CrewtuiApp) -> Non
 
 def test_filter_dialog(snap_compare: SnapCompare, snapshot_app: CrewtuiApp) -> None:
     assert snap_compare(snapshot_app, terminal_size=(100, 30), run_before=prepare("slash"))
+
+
+def test_main_screen_light_theme(snap_compare: SnapCompare, snapshot_app: CrewtuiApp) -> None:
+    """A light theme: the failed run's detail and the list's states read in its colours."""
+    failed = "72b36a7d-0000-4000-8000-000000000002"
+    assert snap_compare(
+        snapshot_app,
+        terminal_size=(120, 36),
+        run_before=prepare(theme="textual-light", select=failed),
+    )

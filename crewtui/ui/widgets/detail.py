@@ -406,6 +406,8 @@ class KickoffDetail(Widget):
 
         Steps already written keep the colours they were written in.
         """
+        if not self.query("#detail-timeline"):
+            return  # not composed yet: the first ``show`` draws in the theme's colours
         self._header = Text()
         self._show_header()
         self._show_timeline()
