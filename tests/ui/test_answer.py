@@ -85,7 +85,7 @@ async def test_live_pause_is_shown_and_approved_from_the_app(
         )
 
 
-async def test_documented_pause_is_answered_with_the_task_typed_after_a_refusal(
+async def test_documented_pause_is_answered_and_a_refusal_keeps_the_draft(
     sim_documented: SimServer, make_app: AppFactory
 ) -> None:
     sim = sim_documented
@@ -104,14 +104,16 @@ async def test_documented_pause_is_answered_with_the_task_typed_after_a_refusal(
         )
         dialog = await open_answer(pilot)
         assert "has not said" in str(dialog.query_one("#answer-situation", Static).render())
-        await pilot.press(*"Too expensive", "ctrl+r")  # no task known: refused, draft kept
+        dialog.query_one("#answer-task", Input).value = "nope"
+        await pilot.press(*"Too expensive", "ctrl+r")  # the service refuses: draft kept
         await settle(
             pilot,
             lambda: isinstance(app.screen, AnswerScreen) and app.screen is not dialog,
         )
         again = app.screen
         assert isinstance(again, AnswerScreen)
-        assert "give the task id" in str(again.query_one(".error", Static).render())
+        assert "not waiting for human input" in str(again.query_one(".error", Static).render())
+        assert again.query_one("#answer-task", Input).value == "nope"
         assert again.query_one("#answer-feedback", Input).value == "Too expensive"
         again.query_one("#answer-task", Input).value = "research_task"
         await pilot.press("ctrl+r")
