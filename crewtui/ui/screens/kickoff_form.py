@@ -72,6 +72,9 @@ def masked_hook_url(url: str) -> str:
 class _Marked(Vertical):
     """A field or row with a one-sentence error under it."""
 
+    # What the marked input held when marked: an edit away from it makes the error stale.
+    _marked_value: str | None = None
+
     def compose_error(self) -> Static:
         return Static(classes="field-error")
 
@@ -99,7 +102,6 @@ class _Field(_Marked):
 
     def __init__(self, label: str, value: str, *, name: str, placeholder: str = "") -> None:
         super().__init__(name=name, classes="form-field")
-        self._marked_value: str | None = None
         self._label = label
         self._value = value
         self._placeholder = placeholder
@@ -120,7 +122,6 @@ class _PairRow(_Marked):
 
     def __init__(self, kind: PairKind, key: str = "", value: str = "") -> None:
         super().__init__(classes=f"pair-row pair-{kind}")
-        self._marked_value: str | None = None
         self.kind: PairKind = kind
         self._key = key
         self._value = value
