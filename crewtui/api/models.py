@@ -254,7 +254,8 @@ STATUS_FIELDS = (
 class KickoffStatus(_Model):
     """The normalized status, as ``status --json`` emits it: the contract's fields, plus
     what a script needs to tell known from unknown (``started_at``, ``finished_at``,
-    ``tracked_at``) and every source's last payload (``raw_by_source``)."""
+    ``tracked_at``), every source's last payload (``raw_by_source``) and, for a paused run,
+    the task that waits for a person (``waiting_for``)."""
 
     kickoff_id: str
     crew: str
