@@ -131,6 +131,7 @@ class MainScreen(Screen[None]):
         self._loaded = 0
         self._generation = 0
         self._selected: Kickoff | None = None
+        self._loading: str | None = None
         self._steps: list[Step] = []
         self._remembered: dict[str, dict[str, str]] = {}
         self._opened_at = utcnow()
@@ -157,8 +158,15 @@ class MainScreen(Screen[None]):
 
     @property
     def selected(self) -> Kickoff | None:
-        """The full record of the kickoff under the cursor (once loaded)."""
-        return self._selected
+        """The full record of the highlighted row, once loaded; ``None`` while it loads.
+
+        The highlighted row's key is the one truth of "selected": a record loaded for a row
+        the cursor has left (archived, deleted, filtered away) is never answered here.
+        """
+        kickoff = self._selected
+        if kickoff is None or kickoff.kickoff_id != self.kickoffs.selected_id:
+            return None
+        return kickoff
 
     def on_mount(self) -> None:
         self.status.set_healths(self.tracker.healths())
@@ -233,20 +241,24 @@ class MainScreen(Screen[None]):
     def _after_rows_changed(self) -> None:
         empty = self.kickoffs.row_count == 0
         self.query_one("#empty").display = empty
-        if empty:
-            self._select(None)
-        elif self._selected is None:
-            self._select(self.kickoffs.selected_id)
+        # The cursor may now rest on another row without a highlight event (the row under it
+        # was removed): the detail follows whatever is highlighted after every change.
+        self._select(self.kickoffs.selected_id, settle=False)
         self._describe_view()
+
+    @property
+    def kickoff_count(self) -> int:
+        """How many kickoffs the list holds: its rows once every page is in, else the
+        store's count (which may be ahead of the rows read so far, never behind them)."""
+        shown = self.kickoffs.row_count
+        return max(self.total, shown) if self.kickoffs.has_more else shown
 
     def _describe_view(self) -> None:
         parts = [f"sort {self.kickoffs.order}"]
         if not self.filter.is_empty:
-            parts.append("filtered")
-        if self.filter.archived:
-            parts.append("archived")
-        shown = self.kickoffs.row_count
-        parts.append(f"{max(self.total, shown):,} kickoffs")
+            parts.append(self.filter.describe())
+        count = self.kickoff_count
+        parts.append(f"{count:,} kickoff{'' if count == 1 else 's'}")
         unread = len(self.kickoffs.unread)
         if unread:
             parts.append(f"{unread} new")
@@ -322,36 +334,59 @@ class MainScreen(Screen[None]):
     def action_focus_detail(self) -> None:
         self.detail.focus_tab("tasks")
 
-    def _select(self, kickoff_id: str | None) -> None:
+    def _select(self, kickoff_id: str | None, *, settle: bool = True) -> None:
         if kickoff_id is None:
-            self._selected = None
-            self._steps = []
-            self.detail.show(None)
+            if self._selected is not None or self._loading is not None:
+                self.workers.cancel_group(self, "detail")
+                self._loading = None
+                self._selected = None
+                self._steps = []
+                self.detail.show(None)
             return
         self.kickoffs.mark_read(kickoff_id)
         if self._selected is not None and self._selected.kickoff_id == kickoff_id:
+            if self._loading is not None:  # back on the shown row before another loaded
+                self.workers.cancel_group(self, "detail")
+                self._loading = None
             return
-        self.load_detail(kickoff_id)
+        if self._loading == kickoff_id:
+            return
+        self._loading = kickoff_id
+        self.load_detail(kickoff_id, settle=settle)
 
     @work(exclusive=True, group="detail")
-    async def load_detail(self, kickoff_id: str) -> None:
+    async def load_detail(self, kickoff_id: str, *, settle: bool = True) -> None:
         """The full record (outputs, tasks) is read only for the selected row.
 
-        It waits for the cursor to rest first: holding ``j`` through a long history cancels
-        each load before it reads or renders anything (the worker group is exclusive).
+        A cursor move waits for the cursor to rest first: holding ``j`` through a long
+        history cancels each load before it reads or renders anything (the worker group is
+        exclusive). A change of the list itself (archive, delete, filter) shows at once.
         """
-        await asyncio.sleep(DETAIL_SETTLE)
+        if settle:
+            await asyncio.sleep(DETAIL_SETTLE)
+        await self._show_highlighted()
+
+    async def _show_highlighted(self) -> Kickoff | None:
+        """Make the detail show the highlighted row's record; that record, or ``None``."""
+        kickoff_id = self.kickoffs.selected_id
+        if kickoff_id is None:
+            return None
+        if self._selected is not None and self._selected.kickoff_id == kickoff_id:
+            return self._selected
         store = self.tracker.store
         kickoff = self.tracker.get(kickoff_id) or await asyncio.to_thread(
             store.get_kickoff, kickoff_id
         )
         steps = await asyncio.to_thread(store.list_steps, kickoff_id)
+        if self._loading == kickoff_id:
+            self._loading = None
         if kickoff is None or not self.is_attached or self.kickoffs.selected_id != kickoff_id:
-            return
+            return None
         self._selected = kickoff
         self._steps = list(steps)
         self.detail.show(kickoff, self._steps, now=self.clock())
         self._describe_view()
+        return kickoff
 
     # -- the form ------------------------------------------------------------------------
 
@@ -359,16 +394,30 @@ class MainScreen(Screen[None]):
     async def load_remembered(self) -> None:
         self._remembered = await asyncio.to_thread(self.memory.inputs)
 
+    @property
+    def current_row(self) -> KickoffSummary | None:
+        """The row under the cursor: what every action acts on."""
+        kickoff_id = self.kickoffs.selected_id
+        return None if kickoff_id is None else self.kickoffs.summary(kickoff_id)
+
+    def _highlighted_crew(self) -> str | None:
+        row = self.current_row
+        return row.crew if row is not None else None
+
     def action_new_kickoff(self) -> None:
-        crew = self._selected.crew if self._selected else None
-        self._open_form(crew=crew)
+        self._open_form(crew=self._highlighted_crew())
 
     def open_form_for(self, crew: str) -> None:
         """The form on a given crew (the command palette's per-crew commands)."""
         self._open_form(crew=crew)
 
     def action_rerun(self) -> None:
-        kickoff = self._selected
+        self.rerun()
+
+    @work(exclusive=True, group="rerun")
+    async def rerun(self) -> None:
+        """The form pre-filled from the highlighted row (its inputs are in the full record)."""
+        kickoff = await self._show_highlighted()
         if kickoff is None:
             self.notify("Select a kickoff to run again.", timeout=3)
             return
@@ -444,7 +493,7 @@ class MainScreen(Screen[None]):
     # -- other actions -------------------------------------------------------------------
 
     def action_track(self) -> None:
-        crew = self._selected.crew if self._selected else None
+        crew = self._highlighted_crew()
         self.app.push_screen(TrackScreen(list(self.tracker.crews), crew), self._track_chosen)
 
     def _track_chosen(self, request: TrackRequest | None) -> None:
@@ -474,6 +523,14 @@ class MainScreen(Screen[None]):
         self.reload()
 
     def action_copy_output(self) -> None:
+        self.copy_output()
+
+    @work(exclusive=True, group="copy")
+    async def copy_output(self) -> None:
+        """Copy what the Output tab shows once it shows the highlighted row."""
+        if await self._show_highlighted() is None:
+            self.notify("Select a kickoff to copy its output.", timeout=3)
+            return
         text = self.detail.shown_output()
         if not text:
             self.notify("There is no output to copy yet.", timeout=3)
@@ -482,13 +539,16 @@ class MainScreen(Screen[None]):
         self.notify(f"Copied {len(text):,} characters to the clipboard.", timeout=3)
 
     def action_export(self) -> None:
-        if self._selected is None:
-            self.notify("Select a kickoff to export.", timeout=3)
-            return
-        self.export(self._selected, list(self._steps))
+        self.export()
 
     @work(group="export")
-    async def export(self, kickoff: Kickoff, steps: list[Step]) -> None:
+    async def export(self) -> None:
+        """Write the highlighted row's record, with its steps, into the export directory."""
+        kickoff = await self._show_highlighted()
+        if kickoff is None:
+            self.notify("Select a kickoff to export.", timeout=3)
+            return
+        steps = list(self._steps)
         try:
             markdown, data = await asyncio.to_thread(
                 export_kickoff, kickoff, steps, self.export_dir()
@@ -499,7 +559,7 @@ class MainScreen(Screen[None]):
         self.notify(f"{markdown}\n{data}", title="Exported", timeout=_TOAST_SECONDS, markup=False)
 
     def action_archive(self) -> None:
-        kickoff = self._selected
+        kickoff = self.current_row
         if kickoff is not None:
             self.archive(kickoff.kickoff_id, not kickoff.archived)
 
@@ -515,18 +575,20 @@ class MainScreen(Screen[None]):
         self.notify(f"{word} {kickoff_id[:8]}{hint}.", timeout=3, markup=False)
 
     def action_delete(self) -> None:
-        kickoff = self._selected
+        kickoff = self.current_row
         if kickoff is None:
             return
-        if not kickoff.is_terminal:
+        if not kickoff.state.is_terminal:
             self.notify("A run still in progress cannot be deleted; archive it (d).", timeout=4)
             return
-        question = f"Delete {kickoff.crew} {kickoff.short_id} from the local history for good?"
-        self.app.push_screen(ConfirmScreen("Delete kickoff", question), self._delete_confirmed)
+        kickoff_id = kickoff.kickoff_id
+        question = f"Delete {kickoff.crew} {kickoff_id[:8]} from the local history for good?"
 
-    def _delete_confirmed(self, yes: bool | None) -> None:
-        if yes and self._selected is not None:
-            self.delete(self._selected.kickoff_id)
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.delete(kickoff_id)
+
+        self.app.push_screen(ConfirmScreen("Delete kickoff", question), confirmed)
 
     @work(group="delete")
     async def delete(self, kickoff_id: str) -> None:
@@ -539,7 +601,6 @@ class MainScreen(Screen[None]):
             return
         self.kickoffs.remove_kickoff(kickoff_id)
         self.total = max(self.total - 1, 0)
-        self._selected = None
         self._after_rows_changed()
         self.notify(f"Deleted {kickoff_id[:8]}.", timeout=3, markup=False)
 

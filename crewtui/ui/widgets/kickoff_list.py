@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from crewtui.api.models import Kickoff, KickoffSummary, RunState
+from crewtui.api.sanitize import inert_line
 from crewtui.core.format import (
     STATE_ORDER,
     STATE_SYMBOLS,
@@ -74,6 +75,29 @@ def summary_of(kickoff: Kickoff) -> KickoffSummary:
     return KickoffSummary.model_validate({**fields, "task_count": len(kickoff.tasks)})
 
 
+# The filter's state choices, by name: "active" groups every state still being followed,
+# "failed" the runs that ended badly; each other state can be picked on its own.
+STATE_CHOICES: dict[str, frozenset[RunState]] = {
+    "active": frozenset(state for state in RunState if not state.is_terminal),
+    "running": frozenset({RunState.RUNNING}),
+    "paused": frozenset({RunState.PAUSED}),
+    "pending": frozenset({RunState.PENDING}),
+    "completed": frozenset({RunState.COMPLETED}),
+    "failed": frozenset({RunState.FAILED, RunState.LOST}),
+    "cancelled": frozenset({RunState.CANCELLED}),
+    "not_found": frozenset({RunState.NOT_FOUND}),
+    "lost": frozenset({RunState.LOST}),
+}
+
+
+def state_choice(states: frozenset[RunState] | None) -> str | None:
+    """The name of a state choice (``None`` for any state, or a set no choice names)."""
+    for name, members in STATE_CHOICES.items():
+        if members == states:
+            return name
+    return None
+
+
 @dataclass(frozen=True)
 class ListFilter:
     """What the list shows; the app turns it into a store query, live rows are checked here."""
@@ -86,6 +110,20 @@ class ListFilter:
     @property
     def is_empty(self) -> bool:
         return self.crew is None and self.states is None and not self.text and not self.archived
+
+    def describe(self) -> str:
+        """``crew=travel state=failed text='x' archived``: the filter as the user set it."""
+        parts: list[str] = []
+        if self.crew is not None:
+            parts.append(f"crew={inert_line(self.crew, 24)}")
+        if self.states is not None:
+            name = state_choice(self.states) or ",".join(sorted(self.states))
+            parts.append(f"state={name}")
+        if self.text:
+            parts.append(f"text={inert_line(self.text, 24)!r}")
+        if self.archived:
+            parts.append("archived")
+        return " ".join(parts)
 
     def matches(self, row: Kickoff | KickoffSummary) -> bool:
         """The same test as the store's query, for kickoffs that change while shown."""

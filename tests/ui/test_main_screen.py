@@ -1,0 +1,83 @@
+"""Pilot tests of the main screen: selection, counts, filter, tabs, footer and track dialog."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from textual.widgets import Static
+
+from crewtui.api.models import Kickoff, RunState
+from crewtui.sim import SimServer
+from crewtui.ui.pilot import settle
+from crewtui.ui.screens.kickoff_form import KickoffForm
+from crewtui.ui.screens.main import MainScreen
+from crewtui.ui.screens.prompts import ConfirmScreen
+from tests.ui.app_helpers import AppFactory, main_screen, sim_crews
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _finished(index: int, crew: str = "travel", **changes: object) -> Kickoff:
+    moment = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=index)
+    fields: dict[str, object] = {
+        "kickoff_id": f"{index:08d}-0000-4000-8000-000000000000",
+        "crew": crew,
+        "state": RunState.COMPLETED,
+        "created_at": moment,
+        "updated_at": moment,
+        "inputs": {"destination": f"place {index}"},
+        "output": f"output of run {index}",
+    }
+    return Kickoff.model_validate({**fields, **changes})
+
+
+def _view_text(screen: MainScreen) -> str:
+    return str(screen.status.query_one("#view", Static).render())
+
+
+async def test_every_action_follows_the_row_left_under_the_cursor_by_archive(
+    sim: SimServer, make_app: AppFactory
+) -> None:
+    store = make_app.store()
+    older, newer = _finished(1, "travel"), _finished(2, "content")
+    for kickoff in (older, newer):
+        store.save_kickoff(kickoff)
+    app = make_app(sim_crews(sim))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = main_screen(pilot)
+        await settle(pilot, lambda: screen.selected is not None)
+        assert screen.selected is not None and screen.selected.kickoff_id == newer.kickoff_id
+        await pilot.press("d")
+        await settle(pilot, lambda: newer.kickoff_id not in screen.kickoffs)
+        assert screen.kickoffs.selected_id == older.kickoff_id
+        await settle(pilot, lambda: screen.selected is not None, within=5)
+        assert screen.detail._kickoff is not None
+        assert screen.detail._kickoff.kickoff_id == older.kickoff_id
+        await pilot.press("c")
+        await settle(pilot, lambda: app.clipboard == "output of run 1", within=5)
+        await pilot.press("D")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert older.kickoff_id[:8] in app.screen.question
+        await pilot.press("escape")
+        await pilot.press("r")
+        await settle(pilot, lambda: isinstance(app.screen, KickoffForm), within=5)
+        assert isinstance(app.screen, KickoffForm) and app.screen.crew == "travel"
+
+
+async def test_the_count_is_the_rows_shown_and_singular_for_one(
+    sim: SimServer, make_app: AppFactory
+) -> None:
+    app = make_app(sim_crews(sim))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = main_screen(pilot)
+        await pilot.pause()
+        kickoff = await app.tracker.kickoff("travel", sim.sample_inputs("travel"))
+        # A page read and counted after the run was stored, before its event arrived,
+        # must not count it twice.
+        screen.reload()
+        await settle(pilot, lambda: kickoff.kickoff_id in screen.kickoffs)
+        await settle(pilot, lambda: screen.kickoffs.summary(kickoff.kickoff_id) is not None)
+        assert screen.kickoffs.row_count == 1
+        assert "1 kickoff" in _view_text(screen)
+        assert "1 kickoffs" not in _view_text(screen)
