@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from textual.widgets import Static
+from textual.widgets import Input, Select, Static
 
 from crewtui.api.models import Kickoff, RunState
 from crewtui.sim import SimServer
 from crewtui.ui.pilot import settle
 from crewtui.ui.screens.kickoff_form import KickoffForm
 from crewtui.ui.screens.main import MainScreen
-from crewtui.ui.screens.prompts import ConfirmScreen
+from crewtui.ui.screens.prompts import ConfirmScreen, FilterScreen
+from crewtui.ui.widgets.kickoff_list import ListFilter
 from tests.ui.app_helpers import AppFactory, main_screen, sim_crews
 
 pytestmark = pytest.mark.timeout(60)
@@ -81,3 +82,48 @@ async def test_the_count_is_the_rows_shown_and_singular_for_one(
         assert screen.kickoffs.row_count == 1
         assert "1 kickoff" in _view_text(screen)
         assert "1 kickoffs" not in _view_text(screen)
+
+
+async def test_the_filter_applies_as_you_type_and_says_what_is_active(
+    make_app: AppFactory,
+) -> None:
+    store = make_app.store()
+    store.save_kickoff(_finished(1, "travel"))
+    store.save_kickoff(_finished(2, "content", state=RunState.FAILED))
+    store.save_kickoff(_finished(3, "travel", state=RunState.PAUSED, output=None))
+    app = make_app([])
+    async with app.run_test(size=(160, 40)) as pilot:
+        screen = main_screen(pilot)
+        await settle(pilot, lambda: screen.kickoffs.row_count == 3)
+        await pilot.press("slash")
+        dialog = app.screen
+        assert isinstance(dialog, FilterScreen)
+        await pilot.pause()
+        assert "enter to close" in dialog.query_one("#filter-dialog").border_subtitle
+        states = dialog.query_one("#state", Select)
+        names = {str(value) for _, value in states._options}
+        assert {"paused", "not_found", "lost"} <= names
+        await pilot.press(*"place 1")
+        await settle(pilot, lambda: [row.kickoff_id[:8] for row in screen.rows()] == ["00000001"])
+        assert "text='place 1'" in _view_text(screen)
+        await pilot.press("escape")
+        await settle(pilot, lambda: screen.kickoffs.row_count == 3)
+        assert screen.filter == ListFilter()
+        await pilot.press("slash")
+        dialog = app.screen
+        assert isinstance(dialog, FilterScreen)
+        dialog.set_focus(dialog.query_one("#state", Select))
+        await pilot.pause()
+        subtitle = dialog.query_one("#filter-dialog").border_subtitle
+        assert "enter to open the choices" in subtitle and "enter to close" not in subtitle
+        dialog.query_one("#state", Select).value = "paused"
+        await settle(pilot, lambda: [row.state for row in screen.rows()] == [RunState.PAUSED])
+        await pilot.press("enter")  # opens the choices, does not close the dialog
+        assert app.screen is not screen
+        await pilot.press("escape")
+        assert isinstance(app.screen, FilterScreen)
+        dialog.set_focus(dialog.query_one("#text", Input))
+        await pilot.press("enter")
+        await settle(pilot, lambda: app.screen is screen)
+        assert screen.filter == ListFilter(states=frozenset({RunState.PAUSED}))
+        assert "state=paused" in _view_text(screen)

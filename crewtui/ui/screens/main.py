@@ -510,10 +510,17 @@ class MainScreen(Screen[None]):
         self._form_closed(kickoff)
 
     def action_filter(self) -> None:
-        self.app.push_screen(FilterScreen(list(self.tracker.crews), self.filter), self._filtered)
+        """The list follows the dialog as the user types; escape puts the old filter back."""
+        before = self.filter
 
-    def _filtered(self, chosen: ListFilter | None) -> None:
-        if chosen is not None and chosen != self.filter:
+        def closed(chosen: ListFilter | None) -> None:
+            self.apply_filter(before if chosen is None else chosen)
+
+        dialog = FilterScreen(list(self.tracker.crews), self.filter, on_change=self.apply_filter)
+        self.app.push_screen(dialog, closed)
+
+    def apply_filter(self, chosen: ListFilter) -> None:
+        if chosen != self.filter:
             self.filter = chosen
             self.reload()
 
