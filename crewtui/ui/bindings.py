@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from textual.binding import Binding
 
+from crewtui.ui.widgets.detail import TAB_IDS
+
 
 @dataclass(frozen=True)
 class KeySpec:
@@ -55,6 +57,35 @@ MAIN_KEYS: tuple[KeySpec, ...] = (
         "Move the focus to the detail pane",
         show=False,
         key_display="⏎",
+    ),
+    *(
+        KeySpec(
+            f"tab-{tab}",
+            str(number),
+            f"show_tab('{tab}')",
+            tab.capitalize(),
+            f"Show the {tab.capitalize()} tab of the detail",
+            show=False,
+        )
+        for number, tab in enumerate(TAB_IDS, start=1)
+    ),
+    KeySpec(
+        "tab-previous",
+        "left_square_bracket",
+        "step_tab(-1)",
+        "Previous tab",
+        "Show the previous tab of the detail",
+        show=False,
+        key_display="[",
+    ),
+    KeySpec(
+        "tab-next",
+        "right_square_bracket",
+        "step_tab(1)",
+        "Next tab",
+        "Show the next tab of the detail",
+        show=False,
+        key_display="]",
     ),
     KeySpec("help", "question_mark", "help", "Help", "Show every key", key_display="?"),
     KeySpec("quit", "q", "quit", "Quit", "Quit crewtui (running kickoffs keep running)"),

@@ -5,14 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from textual.app import App, ComposeResult
+from textual.command import CommandList
 from textual.widgets import Input, Select, Static
 
-from crewtui.api.models import Kickoff, RunState
+from crewtui.api.models import Kickoff, RunState, Step, TaskResult
 from crewtui.sim import SimServer
+from crewtui.ui.commands import KickoffCommands
 from crewtui.ui.pilot import settle
+from crewtui.ui.screens.help import key_rows
 from crewtui.ui.screens.kickoff_form import KickoffForm
 from crewtui.ui.screens.main import MainScreen
 from crewtui.ui.screens.prompts import ConfirmScreen, FilterScreen
+from crewtui.ui.widgets.detail import KickoffDetail, step_text
 from crewtui.ui.widgets.kickoff_list import ListFilter
 from tests.ui.app_helpers import AppFactory, main_screen, sim_crews
 
@@ -127,3 +132,123 @@ async def test_the_filter_applies_as_you_type_and_says_what_is_active(
         await settle(pilot, lambda: app.screen is screen)
         assert screen.filter == ListFilter(states=frozenset({RunState.PAUSED}))
         assert "state=paused" in _view_text(screen)
+
+
+async def test_detail_tabs_have_keys_listed_in_help_and_the_palette(
+    make_app: AppFactory,
+) -> None:
+    store = make_app.store()
+    store.save_kickoff(_finished(1))
+    app = make_app([])
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = main_screen(pilot)
+        await settle(pilot, lambda: screen.selected is not None)
+        shown: list[str] = []
+        for key in ("2", "3", "4", "5", "1", "right_square_bracket", "left_square_bracket"):
+            await pilot.press(key)
+            shown.append(screen.detail.active_tab)
+        assert shown == ["output", "inputs", "steps", "raw", "tasks", "output", "tasks"]
+        await pilot.press("left_square_bracket")
+        assert screen.detail.active_tab == "raw"
+        assert screen.kickoffs.has_focus  # the keys switch tabs; the list keeps the keys
+        rows = dict((words, key) for key, words in key_rows(screen.keymap))
+        assert rows["Show the Output tab of the detail"] == "2"
+        assert rows["Show the next tab of the detail"] == "]"
+        await pilot.press("ctrl+p")
+        await pilot.press(*"output tab")
+        palette = app.screen.query_one(CommandList)
+        await settle(pilot, lambda: palette.option_count > 0)
+        hit = palette.get_option_at_index(0).prompt
+        assert "Show the Output tab of the detail" in str(hit)
+        await pilot.press("enter")
+        await settle(pilot, lambda: app.screen is screen)
+        assert screen.detail.active_tab == "output"
+
+
+async def test_the_output_search_box_takes_keys_only_after_slash(make_app: AppFactory) -> None:
+    store = make_app.store()
+    store.save_kickoff(_finished(1))
+    app = make_app([])
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = main_screen(pilot)
+        await settle(pilot, lambda: screen.selected is not None)
+        await pilot.press("2", "enter")
+        search = screen.query_one("#output-search", Input)
+        for _ in range(12):  # around the whole focus chain
+            await pilot.press("tab")
+            assert not search.has_focus
+        screen.detail.focus_tab("output")
+        await pilot.press("slash")
+        assert search.has_focus
+        await pilot.press(*"run")
+        assert search.value == "run"
+        await pilot.press("escape")
+        assert not search.has_focus and search.value == ""
+        await pilot.press("tab", "shift+tab")
+        assert not search.has_focus
+
+
+async def test_palette_descriptions_add_the_key_not_the_title_again(
+    sim: SimServer, make_app: AppFactory
+) -> None:
+    app = make_app(sim_crews(sim))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        provider = KickoffCommands(app.screen)
+        hits = [hit async for hit in provider.discover()]
+        assert hits
+        for hit in hits:
+            title = str(hit.display)
+            assert hit.help and title not in hit.help and hit.help not in title
+        assert any(hit.help == "key t" for hit in hits)
+
+
+class _DetailApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield KickoffDetail(id="detail")
+
+
+def _screen_text(app: App[None]) -> str:
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+async def test_no_kickoff_selected_draws_no_empty_gantt() -> None:
+    app = _DetailApp()
+    async with app.run_test(size=(100, 24)) as pilot:
+        await pilot.pause()
+        text = _screen_text(app)
+        assert "No kickoff selected." in text
+        assert "time" not in text and "─┬" not in text
+
+
+def test_a_step_names_its_task_and_agent() -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    kickoff = _finished(1).model_copy(
+        update={
+            "tasks": [
+                TaskResult(
+                    task_id="research_task",
+                    agent="Researcher",
+                    started_at=start,
+                    finished_at=start + timedelta(seconds=10),
+                ),
+                TaskResult(task_id="plan_task", agent="Planner", started_at=start + timedelta(11)),
+            ]
+        }
+    )
+    webhook = Step(
+        kickoff_id=kickoff.kickoff_id,
+        received_at=start + timedelta(seconds=5),
+        thought="look it up",
+        tool="search",
+        raw={"thought": "look it up", "tool": "search"},
+    )
+    assert "research_task · Researcher" in step_text(webhook, kickoff).plain
+    batched = Step(
+        kickoff_id=kickoff.kickoff_id,
+        received_at=start + timedelta(seconds=5),
+        kind="tool_usage_started",
+        tool="search",
+        raw={"type": "tool_usage_started", "data": {"task_name": "Plan", "agent_role": "Pilot"}},
+    )
+    assert "Plan · Pilot" in step_text(batched, kickoff).plain

@@ -332,7 +332,13 @@ class MainScreen(Screen[None]):
 
     @on(DataTable.RowSelected, "#kickoffs")
     def action_focus_detail(self) -> None:
-        self.detail.focus_tab("tasks")
+        self.detail.focus_tab(self.detail.active_tab)
+
+    def action_show_tab(self, tab_id: str) -> None:
+        self.detail.show_tab(tab_id)
+
+    def action_step_tab(self, step: int) -> None:
+        self.detail.step_tab(step)
 
     def _select(self, kickoff_id: str | None, *, settle: bool = True) -> None:
         if kickoff_id is None:

@@ -205,6 +205,10 @@ class KickoffList(DataTable[Text]):
         self._more_asked = False
         self._upserting = False
         self._now: datetime | None = None
+        # Until someone puts the cursor on a row, it stays on the top row as rows arrive;
+        # afterwards it stays on its kickoff wherever the order moves it.
+        self._placed = False
+        self._moving = False
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
@@ -263,10 +267,12 @@ class KickoffList(DataTable[Text]):
         self.has_more = False
         self._more_asked = False
         self.clear()
+        self._placed = False
 
     def select(self, kickoff_id: str) -> None:
         if kickoff_id in self._rows:
             self.move_cursor(row=self.get_row_index(kickoff_id))
+            self._placed = True
 
     def mark_unread(self, kickoff_id: str) -> None:
         self.unread.add(kickoff_id)
@@ -335,10 +341,15 @@ class KickoffList(DataTable[Text]):
 
     def _sort(self, keep: str | None) -> None:
         self.sort("id", key=lambda cell: self._order_key(self._rows[cell.kickoff_id].summary))
-        if keep is not None and keep in self._rows:
+        index = 0
+        if self._placed and keep is not None and keep in self._rows:
             index = self.get_row_index(keep)
-            if index != self.cursor_row:
+        if index != self.cursor_row:
+            self._moving = True
+            try:
                 self.move_cursor(row=index, animate=False)
+            finally:
+                self._moving = False
 
     def _order_key(self, row: KickoffSummary) -> tuple[object, ...]:
         stamp = row.created_at.timestamp()
@@ -420,6 +431,8 @@ class KickoffList(DataTable[Text]):
         self, old_coordinate: Coordinate, new_coordinate: Coordinate
     ) -> None:
         super().watch_cursor_coordinate(old_coordinate, new_coordinate)
+        if not self._moving and old_coordinate.row != new_coordinate.row and self._rows:
+            self._placed = True
         self._check_near_end()
 
     def _check_near_end(self) -> None:
