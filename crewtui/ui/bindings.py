@@ -25,12 +25,15 @@ class KeySpec:
     help: str
     show: bool = True
     key_display: str | None = None
+    # Priority keys run as the app reads them, before it routes the next key: a dialog they
+    # open is on the stack in time to receive the keys typed right after (see EarlyKeys).
+    priority: bool = False
 
 
 MAIN_KEYS: tuple[KeySpec, ...] = (
-    KeySpec("new", "n", "new_kickoff", "New", "Start a new kickoff with the form"),
+    KeySpec("new", "n", "new_kickoff", "New", "Start a new kickoff with the form", priority=True),
     KeySpec("rerun", "r", "rerun", "Re-run", "Open the form pre-filled from the selected kickoff"),
-    KeySpec("track", "t", "track", "Track", "Track a kickoff id started elsewhere"),
+    KeySpec("track", "t", "track", "Track", "Track a kickoff id started elsewhere", priority=True),
     KeySpec(
         "filter", "slash", "filter", "Filter", "Filter by crew, state or text", key_display="/"
     ),
@@ -103,6 +106,7 @@ NAVIGATION_HELP: tuple[tuple[str, str], ...] = (
 """Keys that are Textual's own (not remappable here), listed for the help screen."""
 
 KEY_IDS = frozenset(spec.id for spec in MAIN_KEYS)
+PRIORITY_ACTIONS = frozenset(spec.action for spec in MAIN_KEYS if spec.priority)
 
 
 def main_bindings() -> list[Binding]:
@@ -116,6 +120,7 @@ def main_bindings() -> list[Binding]:
             key_display=spec.key_display,
             tooltip=spec.help,
             id=spec.id,
+            priority=spec.priority,
         )
         for spec in MAIN_KEYS
     ]

@@ -30,6 +30,7 @@ from crewtui.api.errors import ConfigError
 from crewtui.api.models import Kickoff
 from crewtui.api.validate import check_webhook_url
 from crewtui.core.webhooks import WebhookUrls
+from crewtui.ui.screens.early_keys import EarlyKeys
 from crewtui.ui.text import safe_line_content
 
 HOOKS = (("task", "task webhook"), ("step", "step webhook"), ("crew", "crew webhook"))
@@ -123,7 +124,7 @@ class _PairRow(_Marked):
         return not key and not value
 
 
-class KickoffForm(ModalScreen[Kickoff | None]):
+class KickoffForm(EarlyKeys[Kickoff | None], ModalScreen[Kickoff | None]):
     """A modal to start a kickoff; keyboard only works fully (ctrl+s sends, escape cancels)."""
 
     DEFAULT_CSS = """

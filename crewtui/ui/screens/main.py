@@ -20,7 +20,7 @@ from textual.containers import Container
 from textual.events import Resize
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Footer, Input, Static
 from textual.widgets.data_table import RowKey
 
 from crewtui.api.errors import CrewtuiError, InputValidationError
@@ -28,7 +28,7 @@ from crewtui.api.models import Kickoff, KickoffSummary, RunState, Step, Submissi
 from crewtui.api.sanitize import inert_line
 from crewtui.core.format import UNKNOWN, duration_text
 from crewtui.core.tracker import CrewHealth, Tracker
-from crewtui.ui.bindings import main_bindings
+from crewtui.ui.bindings import PRIORITY_ACTIONS, main_bindings
 from crewtui.ui.export import encodable, export_kickoff
 from crewtui.ui.memory import FormMemory
 from crewtui.ui.screens.help import HelpScreen
@@ -181,6 +181,10 @@ class MainScreen(Screen[None]):
         footer = self.query_one(Footer)
         footer.compact = event.size.width < NARROW_BELOW
         footer.show_command_palette = event.size.width >= NARROW_BELOW
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keys bound with priority (n, t) are text while a text box has the focus."""
+        return not (action in PRIORITY_ACTIONS and isinstance(self.focused, Input))
 
     def restyle(self) -> None:
         """The theme changed: cells carry colours, so render them again."""
@@ -499,6 +503,9 @@ class MainScreen(Screen[None]):
     # -- other actions -------------------------------------------------------------------
 
     def action_track(self) -> None:
+        if not self.tracker.crews:
+            self.notify("No crew is configured; see `crewtui crews add`.", severity="warning")
+            return
         crew = self._highlighted_crew()
         self.app.push_screen(TrackScreen(list(self.tracker.crews), crew), self._track_chosen)
 

@@ -16,6 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
+from crewtui.ui.screens.early_keys import EarlyKeys
 from crewtui.ui.text import safe_line_content
 from crewtui.ui.widgets.kickoff_list import STATE_CHOICES, ListFilter, state_choice
 
@@ -31,7 +32,7 @@ class TrackRequest:
     kickoff_id: str
 
 
-class _Dialog(ModalScreen[_T | None]):
+class _Dialog(EarlyKeys[_T | None], ModalScreen[_T | None]):
     """Escape cancels every dialog; the answer of a cancelled dialog is None."""
 
     BINDINGS: ClassVar[list[BindingType]] = _CANCEL
