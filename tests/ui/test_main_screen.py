@@ -252,3 +252,34 @@ def test_a_step_names_its_task_and_agent() -> None:
         raw={"type": "tool_usage_started", "data": {"task_name": "Plan", "agent_role": "Pilot"}},
     )
     assert "Plan · Pilot" in step_text(batched, kickoff).plain
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 50)])
+async def test_the_footer_and_status_line_fit_the_width(
+    sim: SimServer, make_app: AppFactory, size: tuple[int, int]
+) -> None:
+    store = make_app.store()
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    task = TaskResult(
+        task_id="profile_research_task",
+        agent="Prospect Researcher",
+        started_at=start,
+        finished_at=start + timedelta(seconds=30),
+        execution_time=30.0,
+    )
+    store.save_kickoff(_finished(1, "research", tasks=[task]))
+    app = make_app(sim_crews(sim))
+    async with app.run_test(size=size) as pilot:
+        screen = main_screen(pilot)
+        await settle(pilot, lambda: screen.kickoffs.row_count == 1)
+        await pilot.pause()
+        lines = _screen_text(app).splitlines()
+        status, footer = lines[0], lines[-1]
+        assert "? Help" in footer and "q Quit" in footer
+        for crew in sim.CREWS:
+            assert crew in status
+        assert "1 kickoff" in status
+        if size[0] >= 200:
+            assert "^p palette" in footer
+            assert all(words in footer for words in ("n New", "e Export", "R Refresh"))
+            assert any("Prospect Researcher " in line for line in lines)  # agents whole

@@ -20,7 +20,7 @@ from textual.containers import Container
 from textual.events import Resize
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 from textual.widgets.data_table import RowKey
 
 from crewtui.api.errors import CrewtuiError, InputValidationError
@@ -28,13 +28,14 @@ from crewtui.api.models import Kickoff, KickoffSummary, RunState, Step, Submissi
 from crewtui.api.sanitize import inert_line
 from crewtui.core.format import UNKNOWN, duration_text
 from crewtui.core.tracker import CrewHealth, Tracker
-from crewtui.ui.bindings import PRIORITY_ACTIONS, main_bindings
+from crewtui.ui.bindings import MAIN_KEYS, PRIORITY_ACTIONS, main_bindings
 from crewtui.ui.export import encodable, export_kickoff
 from crewtui.ui.memory import FormMemory
 from crewtui.ui.screens.help import HelpScreen
 from crewtui.ui.screens.kickoff_form import KickoffForm
 from crewtui.ui.screens.prompts import ConfirmScreen, FilterScreen, TrackRequest, TrackScreen
 from crewtui.ui.widgets.detail import KickoffDetail
+from crewtui.ui.widgets.key_footer import KeyFooter
 from crewtui.ui.widgets.kickoff_list import (
     SORT_ORDERS,
     KickoffList,
@@ -46,7 +47,6 @@ from crewtui.ui.widgets.status_line import StatusLine
 PAGE_SIZE = 200
 # Wide terminals put the detail beside the list; narrower ones put it below.
 WIDE_AT = 150
-NARROW_BELOW = 110
 _TOAST_SECONDS = 6.0
 
 
@@ -140,6 +140,7 @@ class MainScreen(Screen[None]):
         self.status = StatusLine(tz=tz, id="status")
         self.kickoffs = KickoffList(tz=tz, id="kickoffs")
         self.detail = KickoffDetail(id="detail")
+        self.footer = KeyFooter(MAIN_KEYS, keymap, id="footer")
 
     # -- layout --------------------------------------------------------------------------
 
@@ -154,7 +155,7 @@ class MainScreen(Screen[None]):
                     markup=False,
                 )
             yield self.detail
-        yield Footer()
+        yield self.footer
 
     @property
     def selected(self) -> Kickoff | None:
@@ -176,11 +177,8 @@ class MainScreen(Screen[None]):
         self.set_interval(1.0, self.tick)
 
     def on_resize(self, event: Resize) -> None:
-        """Detail beside the list when wide, below it when not; a tighter footer when narrow."""
+        """Detail beside the list when wide, below it when not."""
         self.query_one("#panes").set_class(event.size.width >= WIDE_AT, "-wide")
-        footer = self.query_one(Footer)
-        footer.compact = event.size.width < NARROW_BELOW
-        footer.show_command_palette = event.size.width >= NARROW_BELOW
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Keys bound with priority (n, t) are text while a text box has the focus."""
@@ -190,6 +188,7 @@ class MainScreen(Screen[None]):
         """The theme changed: cells carry colours, so render them again."""
         self.kickoffs.restyle()
         self.status.restyle()
+        self.footer.restyle()
 
     # -- history pages -------------------------------------------------------------------
 
@@ -258,7 +257,7 @@ class MainScreen(Screen[None]):
         return max(self.total, shown) if self.kickoffs.has_more else shown
 
     def _describe_view(self) -> None:
-        parts = [f"sort {self.kickoffs.order}"]
+        parts: list[str] = []
         if not self.filter.is_empty:
             parts.append(self.filter.describe())
         count = self.kickoff_count
@@ -266,7 +265,7 @@ class MainScreen(Screen[None]):
         unread = len(self.kickoffs.unread)
         if unread:
             parts.append(f"{unread} new")
-        self.status.set_view(" · ".join(parts))
+        self.status.set_view(parts, optional=[f"sort {self.kickoffs.order}"])
 
     # -- tracker events ------------------------------------------------------------------
 

@@ -17,8 +17,10 @@ from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
+from textual.events import Resize
 from textual.message import Message
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 from crewtui.api.models import Kickoff, KickoffSummary, RunState
 from crewtui.api.sanitize import inert_line
@@ -53,7 +55,10 @@ _STATE_VARIABLE: dict[RunState, str] = {
     RunState.UNKNOWN: "muted",
 }
 
-# (key, label, width); the task column takes what is left and is clipped at the edge.
+_MIN_TASK_WIDTH = 20
+
+# (key, label, width); the task column grows to what is left of the width (at least its
+# width here, clipped at the edge when the pane is narrower).
 COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("mark", "", 1),
     ("state", "State", 11),
@@ -62,7 +67,7 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("started", "Started", 8),
     ("elapsed", "Elapsed", 7),
     ("progress", "Progress", 12),
-    ("task", "Task", 60),
+    ("task", "Task", _MIN_TASK_WIDTH),
 )
 _BAR_WIDTH = 6
 
@@ -213,6 +218,19 @@ class KickoffList(DataTable[Text]):
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
             self.add_column(label, key=key, width=width)
+
+    def on_resize(self, event: Resize) -> None:
+        """Give the task column whatever the other columns leave of the width."""
+        fixed = sum(width + 2 * self.cell_padding for key, _, width in COLUMNS if key != "task")
+        room = self.scrollable_content_region.width - fixed - 2 * self.cell_padding
+        column = self.columns[ColumnKey("task")]
+        wanted = max(room, _MIN_TASK_WIDTH)
+        if column.width != wanted:
+            column.width = wanted
+            # DataTable has no API to resize a column: drop its measurements and redraw.
+            self._require_update_dimensions = True
+            self._clear_caches()
+            self.refresh()
 
     # -- reading -------------------------------------------------------------------------
 
