@@ -105,7 +105,8 @@ NAVIGATION_HELP: tuple[tuple[str, str], ...] = (
 )
 """Keys that are Textual's own (not remappable here), listed for the help screen."""
 
-KEY_IDS = frozenset(spec.id for spec in MAIN_KEYS)
+KEYS_BY_ID = {spec.id: spec for spec in MAIN_KEYS}
+KEY_IDS = frozenset(KEYS_BY_ID)
 PRIORITY_ACTIONS = frozenset(spec.action for spec in MAIN_KEYS if spec.priority)
 
 

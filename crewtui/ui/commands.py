@@ -8,7 +8,7 @@ from functools import partial
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from crewtui.api.sanitize import inert_line
-from crewtui.ui.bindings import MAIN_KEYS, effective_key
+from crewtui.ui.bindings import KEYS_BY_ID, MAIN_KEYS, effective_key
 
 
 class KickoffCommands(Provider):
@@ -25,7 +25,7 @@ class KickoffCommands(Provider):
         for spec in MAIN_KEYS:
             key = effective_key(spec, screen.keymap)
             yield spec.help, f"key {key}", partial(screen.run_action, spec.action)
-        new_key = effective_key(next(spec for spec in MAIN_KEYS if spec.id == "new"), screen.keymap)
+        new_key = effective_key(KEYS_BY_ID["new"], screen.keymap)
         for crew in screen.tracker.crews:
             name = inert_line(crew, 40)
             yield (

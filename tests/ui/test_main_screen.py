@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from textual.app import App, ComposeResult
 from textual.command import CommandList
+from textual.message import Message
+from textual.notifications import Notify
 from textual.widgets import Input, Select, Static
 
 from crewtui.api.models import Kickoff, RunState, Step, TaskResult
@@ -16,7 +18,7 @@ from crewtui.ui.pilot import settle
 from crewtui.ui.screens.help import key_rows
 from crewtui.ui.screens.kickoff_form import KickoffForm
 from crewtui.ui.screens.main import MainScreen
-from crewtui.ui.screens.prompts import ConfirmScreen, FilterScreen
+from crewtui.ui.screens.prompts import ConfirmScreen, FilterScreen, TrackScreen
 from crewtui.ui.widgets.detail import KickoffDetail, step_text
 from crewtui.ui.widgets.kickoff_list import ListFilter
 from tests.ui.app_helpers import AppFactory, main_screen, sim_crews
@@ -283,3 +285,35 @@ async def test_the_footer_and_status_line_fit_the_width(
             assert "^p palette" in footer
             assert all(words in footer for words in ("n New", "e Export", "R Refresh"))
             assert any("Prospect Researcher " in line for line in lines)  # agents whole
+
+
+async def test_track_refuses_a_non_id_and_an_unknown_id_can_be_removed_at_once(
+    sim: SimServer, make_app: AppFactory
+) -> None:
+    notes: list[Message] = []
+    app = make_app(sim_crews(sim))
+    async with app.run_test(size=(120, 36), notifications=True, message_hook=notes.append) as pilot:
+        screen = main_screen(pilot)
+        await pilot.press("t")
+        dialog = app.screen
+        assert isinstance(dialog, TrackScreen)
+        await pilot.press(*"not an id!", "enter")
+        assert app.screen is dialog
+        assert dialog.query_one("#kickoff-id", Input).value == "not an id!"
+        error = str(dialog.query_one("#track-error", Static).render())
+        assert "is not a kickoff id" in error
+        unknown = "00000000-0000-4000-8000-00000000dead"
+        dialog.query_one("#kickoff-id", Input).value = unknown
+        await pilot.press("enter")
+        await settle(pilot, lambda: screen.kickoffs.selected_id == unknown)
+
+        def toasts() -> list[str]:
+            return [m.notification.message for m in notes if isinstance(m, Notify)]
+
+        await settle(pilot, lambda: any("does not know" in toast for toast in toasts()))
+        await pilot.press("D")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(pilot, lambda: unknown not in screen.kickoffs)
+        assert not app.tracker.is_tracked(unknown)
+        assert app.tracker.store.get_kickoff(unknown) is None

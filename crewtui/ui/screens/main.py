@@ -28,7 +28,13 @@ from crewtui.api.models import Kickoff, KickoffSummary, RunState, Step, Submissi
 from crewtui.api.sanitize import inert_line
 from crewtui.core.format import UNKNOWN, duration_text
 from crewtui.core.tracker import CrewHealth, Tracker
-from crewtui.ui.bindings import MAIN_KEYS, PRIORITY_ACTIONS, main_bindings
+from crewtui.ui.bindings import (
+    KEYS_BY_ID,
+    MAIN_KEYS,
+    PRIORITY_ACTIONS,
+    effective_key,
+    main_bindings,
+)
 from crewtui.ui.export import encodable, export_kickoff
 from crewtui.ui.memory import FormMemory
 from crewtui.ui.screens.help import HelpScreen
@@ -48,6 +54,8 @@ PAGE_SIZE = 200
 # Wide terminals put the detail beside the list; narrower ones put it below.
 WIDE_AT = 150
 _TOAST_SECONDS = 6.0
+# States of a run the service does not know (a mistyped id): deleted at once, no waiting.
+_UNKNOWN_TO_SERVICE = frozenset({RunState.NOT_FOUND, RunState.UNKNOWN})
 
 
 class KickoffUpdated(Message):
@@ -520,6 +528,16 @@ class MainScreen(Screen[None]):
             self.notify(error.message, title="Cannot track", severity="error", markup=False)
             return
         self._form_closed(kickoff)
+        if kickoff.state is RunState.NOT_FOUND:
+            delete_key = effective_key(KEYS_BY_ID["delete"], self.keymap)
+            self.notify(
+                f"{inert_line(request.crew, 40)} does not know kickoff {kickoff.kickoff_id}: "
+                f"check the id and the crew. {delete_key} removes it from the list.",
+                title="Unknown kickoff",
+                severity="warning",
+                timeout=_TOAST_SECONDS * 2,
+                markup=False,
+            )
 
     def action_filter(self) -> None:
         """The list follows the dialog as the user types; escape puts the old filter back."""
@@ -597,7 +615,7 @@ class MainScreen(Screen[None]):
         kickoff = self.current_row
         if kickoff is None:
             return
-        if not kickoff.state.is_terminal:
+        if not (kickoff.state.is_terminal or kickoff.state in _UNKNOWN_TO_SERVICE):
             self.notify("A run still in progress cannot be deleted; archive it (d).", timeout=4)
             return
         kickoff_id = kickoff.kickoff_id
@@ -612,7 +630,7 @@ class MainScreen(Screen[None]):
     @work(group="delete")
     async def delete(self, kickoff_id: str) -> None:
         try:
-            await asyncio.to_thread(self.tracker.store.delete_kickoff, kickoff_id)
+            await self.tracker.forget(kickoff_id)
         except CrewtuiError as error:
             self.notify(error.message, severity="error", markup=False)
             return

@@ -13,9 +13,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
+from crewtui.api.errors import CrewtuiError
+from crewtui.api.validate import validate_kickoff_id
 from crewtui.ui.screens.early_keys import EarlyKeys
 from crewtui.ui.text import safe_line_content
 from crewtui.ui.widgets.kickoff_list import STATE_CHOICES, ListFilter, state_choice
@@ -79,13 +82,24 @@ class TrackScreen(_Dialog[TrackRequest]):
 
     @on(Input.Submitted, "#kickoff-id")
     def submit(self) -> None:
-        kickoff_id = self.query_one("#kickoff-id", Input).value.strip()
+        """Refuse what is not a kickoff id here, with the text kept, before anything is sent."""
+        given = self.query_one("#kickoff-id", Input).value
         crew = self.query_one("#crew", Select).value
-        if not kickoff_id:
-            self.query_one("#track-error", Static).update("Paste the kickoff id to track.")
+        error = self.query_one("#track-error", Static)
+        if not given.strip():
+            error.update(Content("Paste the kickoff id to track."))
+            return
+        try:
+            kickoff_id = validate_kickoff_id(given)
+        except CrewtuiError as refused:
+            error.update(Content(refused.message))
             return
         if isinstance(crew, str):
             self.dismiss(TrackRequest(crew, kickoff_id))
+
+    @on(Input.Changed, "#kickoff-id")
+    def clear_error(self) -> None:
+        self.query_one("#track-error", Static).update("")
 
 
 class FilterScreen(_Dialog[ListFilter]):
