@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from textual.app import App, ComposeResult
@@ -12,8 +13,12 @@ from textual.notifications import Notify
 from textual.widgets import Input, Select, Static
 
 from crewtui.api.models import Kickoff, RunState, Step, TaskResult
+from crewtui.config import Config, UiSettings, load_config, resolve_paths
+from crewtui.core.tracker import Tracker
 from crewtui.sim import SimServer
+from crewtui.ui.app import CrewtuiApp
 from crewtui.ui.commands import KickoffCommands
+from crewtui.ui.export import export_directory
 from crewtui.ui.pilot import settle
 from crewtui.ui.screens.help import key_rows
 from crewtui.ui.screens.kickoff_form import KickoffForm
@@ -21,7 +26,7 @@ from crewtui.ui.screens.main import MainScreen
 from crewtui.ui.screens.prompts import ConfirmScreen, FilterScreen, TrackScreen
 from crewtui.ui.widgets.detail import KickoffDetail, step_text
 from crewtui.ui.widgets.kickoff_list import ListFilter
-from tests.ui.app_helpers import AppFactory, main_screen, sim_crews
+from tests.ui.app_helpers import FAST_POLL, AppFactory, main_screen, sim_crews
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -317,3 +322,47 @@ async def test_track_refuses_a_non_id_and_an_unknown_id_can_be_removed_at_once(
         await settle(pilot, lambda: unknown not in screen.kickoffs)
         assert not app.tracker.is_tracked(unknown)
         assert app.tracker.store.get_kickoff(unknown) is None
+
+
+async def test_export_goes_to_the_configured_directory_with_inputs_and_says_where(
+    make_app: AppFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    exports = tmp_path / "my exports"
+    store = make_app.store()
+    store.save_kickoff(_finished(1, meta={"ticket": "OPS-1"}))
+    config = Config(ui=UiSettings(export_dir=str(exports)))
+    tracker = Tracker([], store, FAST_POLL)
+    notes: list[Message] = []
+    app = CrewtuiApp(tracker, config, make_app.paths)
+    async with app.run_test(size=(120, 36), notifications=True, message_hook=notes.append) as pilot:
+        screen = main_screen(pilot)
+        await settle(pilot, lambda: screen.selected is not None)
+        await pilot.press("e")
+        await settle(pilot, lambda: any(exports.glob("crewtui-travel-*.md")))
+    markdown_file = next(exports.glob("crewtui-travel-*.md"))
+    markdown = markdown_file.read_text()
+    assert "## Inputs" in markdown and "- destination: place 1" in markdown
+    assert "- ticket: OPS-1" in markdown
+    assert not any(tmp_path.glob("crewtui-travel-*"))  # nothing dropped in the current dir
+    toasts = [m.notification.message for m in notes if isinstance(m, Notify)]
+    assert any(str(markdown_file) in toast for toast in toasts)
+
+
+def test_the_default_export_directory_is_downloads_then_documents_then_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    downloads, documents, data = tmp_path / "Downloads", tmp_path / "Documents", tmp_path / "d"
+    monkeypatch.setattr("platformdirs.user_downloads_dir", lambda: str(downloads))
+    monkeypatch.setattr("platformdirs.user_documents_dir", lambda: str(documents))
+    assert export_directory(None, data) == data / "exports"
+    documents.mkdir()
+    assert export_directory(None, data) == documents
+    downloads.mkdir()
+    assert export_directory(None, data) == downloads
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert export_directory("~/out", data) == tmp_path / "out"
+    paths = resolve_paths(tmp_path / "home")
+    paths.config_file.parent.mkdir(parents=True)
+    paths.config_file.write_text("[ui]\nexport_dir = '~/x'\n")
+    assert load_config(paths).ui.export_dir == "~/x"
