@@ -127,7 +127,7 @@ async def test_the_filter_applies_as_you_type_and_says_what_is_active(
         dialog.set_focus(dialog.query_one("#state", Select))
         await pilot.pause()
         subtitle = dialog.query_one("#filter-dialog").border_subtitle
-        assert "enter to open the choices" in subtitle and "enter to close" not in subtitle
+        assert "enter opens the choices" in subtitle and "enter to close" not in subtitle
         dialog.query_one("#state", Select).value = "paused"
         await settle(pilot, lambda: [row.state for row in screen.rows()] == [RunState.PAUSED])
         await pilot.press("enter")  # opens the choices, does not close the dialog

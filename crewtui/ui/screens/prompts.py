@@ -127,7 +127,7 @@ class FilterScreen(_Dialog[ListFilter]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="filter-dialog") as dialog:
-            dialog.border_title = "Filter"
+            dialog.border_title = "Filter (applied as you type)"
             yield Label("Crew")
             yield _crew_select(self.crews, self.current.crew, allow_blank=True)
             yield Label("State")
@@ -166,14 +166,14 @@ class FilterScreen(_Dialog[ListFilter]):
         """What enter does here depends on the field that has the focus."""
         focused = self.focused
         if isinstance(focused, Select) or (focused and isinstance(focused.parent, Select)):
-            enter = "enter to open the choices"
+            enter = "enter opens the choices"
         elif isinstance(focused, Checkbox):
-            enter = "space to toggle"
+            enter = "space toggles"
         elif isinstance(focused, Button):
-            enter = "enter to press"
+            enter = "enter presses"
         else:
             enter = "enter to close"
-        return f"filters as you type · {enter} · ctrl+r to clear · escape to undo"
+        return f"{enter} · ctrl+r to clear · escape to undo"
 
     def watch_focused(self) -> None:
         self.query_one("#filter-dialog").border_subtitle = self.hint()

@@ -98,15 +98,16 @@ class StatusLine(Horizontal):
         crews.tooltip = safe_line("  ·  ".join(troubles), limit=600) if troubles else None
         self._fit()
 
-    def _crews_line(self, *, intervals: bool, count_healthy: bool) -> Text:
-        """The crews at one level of detail."""
+    def _crews_line(self, *, intervals: bool, count_healthy: bool, brief: bool = False) -> Text:
+        """The crews at one level of detail (``brief``: troubled crews by symbol and name;
+        the tooltip keeps the whole story)."""
         line = Text(no_wrap=True, end="", overflow="ellipsis")
         healths = list(self._healths.values())
         shown = [h for h in healths if not (count_healthy and h.state == "ok")]
         for health in shown:
             if line:
                 line.append("  ")
-            line.append_text(self._health_text(health, intervals=intervals))
+            line.append_text(self._health_text(health, intervals=intervals, brief=brief))
         healthy = len(healths) - len(shown)
         if healthy:
             if line:
@@ -129,6 +130,7 @@ class StatusLine(Horizontal):
             (self._crews_line(intervals=False, count_healthy=False), True),
             (self._crews_line(intervals=False, count_healthy=False), False),
             (self._crews_line(intervals=False, count_healthy=True), False),
+            (self._crews_line(intervals=False, count_healthy=True, brief=True), False),
         ]
         crews, view = levels[-1][0], self._view_line(optional=False)
         for candidate, optional in levels:
@@ -145,11 +147,15 @@ class StatusLine(Horizontal):
         view = self.query_one("#view", Static).render()
         return f"{crews}  {view}"
 
-    def _health_text(self, health: CrewHealth, *, intervals: bool = True) -> Text:
+    def _health_text(
+        self, health: CrewHealth, *, intervals: bool = True, brief: bool = False
+    ) -> Text:
         symbol, variable, words = _HEALTH_LOOK.get(health.state, _HEALTH_LOOK["unknown"])
         colour = self._colour(variable)
         text = Text(f"{symbol} ", style=colour, end="")
         text.append_text(safe_line(health.crew, limit=24))
+        if brief:
+            return text
         if words:
             text.append(f" {words}", style=colour)
         if health.state == "unreachable" and health.since is not None:
