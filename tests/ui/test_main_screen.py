@@ -20,7 +20,7 @@ from crewtui.ui.app import CrewtuiApp
 from crewtui.ui.commands import KickoffCommands
 from crewtui.ui.export import export_directory
 from crewtui.ui.pilot import settle
-from crewtui.ui.screens.help import key_rows
+from crewtui.ui.screens.help import HelpScreen, key_rows
 from crewtui.ui.screens.kickoff_form import KickoffForm
 from crewtui.ui.screens.main import MainScreen
 from crewtui.ui.screens.prompts import ConfirmScreen, FilterScreen, TrackScreen
@@ -286,6 +286,9 @@ async def test_the_footer_and_status_line_fit_the_width(
         for crew in sim.CREWS:
             assert crew in status
         assert "1 kickoff" in status
+        help_at = screen.footer.shown_text.index("? Help")
+        await pilot.click("#footer", offset=(help_at + 2, 0))
+        assert isinstance(app.screen, HelpScreen)  # a click on a key runs it
         if size[0] >= 200:
             assert "^p palette" in footer
             assert all(words in footer for words in ("n New", "e Export", "R Refresh"))

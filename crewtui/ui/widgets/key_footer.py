@@ -19,7 +19,8 @@ from textual.widget import Widget
 
 from crewtui.ui.bindings import KeySpec, effective_key
 
-# Most important first; keys not listed are not in the footer (help lists every key).
+# Most important first; other shown keys (``KeySpec.show``) follow in their own order, and
+# hidden ones are left to the help screen.
 FOOTER_RANKS: tuple[str, ...] = (
     "help",
     "quit",
@@ -52,8 +53,10 @@ def fit_keys(
 ) -> tuple[list[KeySpec], bool]:
     """The keys that fit in ``width`` cells (in their own order) and whether the palette
     hint fits after them."""
-    by_id = {spec.id: spec for spec in specs}
-    ranked = [_Entry(by_id[i], effective_key(by_id[i], keymap)) for i in FOOTER_RANKS]
+    order = {key_id: rank for rank, key_id in enumerate(FOOTER_RANKS)}
+    shown = [spec for spec in specs if spec.show or spec.id in order]
+    shown.sort(key=lambda spec: order.get(spec.id, len(order)))
+    ranked = [_Entry(spec, effective_key(spec, keymap)) for spec in shown]
     chosen: set[str] = set()
     used = 0
     for entry in ranked:
