@@ -141,12 +141,6 @@ class StatusLine(Horizontal):
         self.query_one("#crews", Static).update(crews)
         self.query_one("#view", Static).update(view)
 
-    def shown_text(self) -> str:
-        """The line as drawn now, crews then view (for tests)."""
-        crews = self.query_one("#crews", Static).render()
-        view = self.query_one("#view", Static).render()
-        return f"{crews}  {view}"
-
     def _health_text(
         self, health: CrewHealth, *, intervals: bool = True, brief: bool = False
     ) -> Text:
