@@ -410,7 +410,7 @@ class Tracker:
             return apply_observation(unseen, observation, grace=grace)
         await self._store_call(self.store.save_kickoff, unseen)
         self._adopt(unseen, emit=True)
-        return await self._merge(observation)
+        return await self._merge(observation) or unseen
 
     @staticmethod
     async def _raise_if_url_wrong(crew: _Crew) -> None:

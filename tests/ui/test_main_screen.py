@@ -307,7 +307,7 @@ async def test_the_footer_and_status_line_fit_the_width(
             assert any("Prospect Researcher " in line for line in lines)  # agents whole
 
 
-async def test_track_refuses_a_non_id_and_an_unknown_id_can_be_removed_at_once(
+async def test_track_refuses_a_non_id_and_says_when_the_service_does_not_know_one(
     sim: SimServer, make_app: AppFactory
 ) -> None:
     notes: list[Message] = []
@@ -325,12 +325,26 @@ async def test_track_refuses_a_non_id_and_an_unknown_id_can_be_removed_at_once(
         unknown = "00000000-0000-4000-8000-00000000dead"
         dialog.query_one("#kickoff-id", Input).value = unknown
         await pilot.press("enter")
-        await settle(pilot, lambda: screen.kickoffs.selected_id == unknown)
 
         def toasts() -> list[str]:
             return [m.notification.message for m in notes if isinstance(m, Notify)]
 
         await settle(pilot, lambda: any("does not know" in toast for toast in toasts()))
+        assert any("D removes it" in toast for toast in toasts())
+        assert screen.kickoffs.selected_id == unknown  # D acts on it at once
+
+
+async def test_a_run_the_service_does_not_know_is_deleted_at_once(
+    sim: SimServer, make_app: AppFactory
+) -> None:
+    """A mistaken id followed from an earlier session need not wait to be declared lost."""
+    unknown = "00000000-0000-4000-8000-00000000beef"
+    store = make_app.store()
+    store.save_kickoff(_finished(1, kickoff_id=unknown, state=RunState.NOT_FOUND, output=None))
+    app = make_app(sim_crews(sim))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = main_screen(pilot)
+        await settle(pilot, lambda: screen.selected is not None and app.tracker.is_tracked(unknown))
         await pilot.press("D")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")

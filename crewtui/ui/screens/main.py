@@ -522,6 +522,9 @@ class MainScreen(Screen[None]):
 
     @work(group="track")
     async def track(self, request: TrackRequest) -> None:
+        """Follow an id started elsewhere. An id the service does not know stays on the
+        list, selected, with a toast that says so and how to remove it at once; a service
+        that fails to answer leaves it followed, to be polled again."""
         try:
             kickoff = await self.tracker.track(request.crew, request.kickoff_id)
         except CrewtuiError as error:
