@@ -18,6 +18,7 @@ The config file looks like this (every section optional)::
     [ui]
     theme = "nord"
     bell = true
+    export_dir = "~/exports"            # default: Downloads, else Documents, else data dir
 
     [webhooks]
     listen = "127.0.0.1:8787"
@@ -179,6 +180,8 @@ class UiSettings(_Section):
 
     theme: str = Field(default="textual-dark", min_length=1)
     bell: bool = False
+    # Where ``e`` writes exports (``~`` is expanded); unset: see ``ui.export.export_directory``.
+    export_dir: str | None = Field(default=None, min_length=1)
 
 
 class WebhookSettings(_Section):

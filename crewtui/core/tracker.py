@@ -439,7 +439,7 @@ class Tracker:
             return apply_observation(unseen, observation, grace=grace)
         await self._store_call(self.store.save_kickoff, unseen)
         self._adopt(unseen, emit=True)
-        return await self._merge(observation)
+        return await self._merge(observation) or unseen
 
     @staticmethod
     async def _raise_if_url_wrong(crew: _Crew) -> None:
@@ -486,6 +486,17 @@ class Tracker:
         if kickoff_id in self._kickoffs:
             self._kickoffs[kickoff_id] = kickoff
         self._emit(KickoffChanged(kickoff, kickoff.state))
+
+    async def forget(self, kickoff_id: str) -> None:
+        """Stop following a kickoff and delete it, its tasks and steps from the history.
+
+        Waits for a change being merged into it, so nothing writes it back afterwards.
+        """
+        async with self._locks.setdefault(kickoff_id, asyncio.Lock()):
+            self._kickoffs.pop(kickoff_id, None)
+            self._schedules.pop(kickoff_id, None)
+            await self._store_call(self.store.delete_kickoff, kickoff_id)
+        self._locks.pop(kickoff_id, None)
 
     async def resume(
         self,
@@ -564,12 +575,17 @@ class Tracker:
             )
             self._schedule(kickoff, loop_now + self.settings.min_interval * 0.5)
 
-    async def _merge(self, observation: Observation) -> Kickoff:
-        """Apply one observation; store and emit only when something really changed."""
+    async def _merge(self, observation: Observation) -> Kickoff | None:
+        """Apply one observation; store and emit only when something really changed.
+
+        ``None`` when the kickoff was forgotten while the observation was on its way.
+        """
         kickoff_id = observation.kickoff_id
         lock = self._locks.setdefault(kickoff_id, asyncio.Lock())
         async with lock:
-            before = self._kickoffs[kickoff_id]
+            before = self._kickoffs.get(kickoff_id)
+            if before is None:
+                return None
             after = apply_observation(
                 before,
                 observation,
@@ -688,11 +704,11 @@ class Tracker:
             await self._mark_poll_error(kickoff_id, error.message)
             if raise_errors:
                 raise
-            return self._kickoffs[kickoff_id]
+            return self._kickoffs.get(kickoff_id, kickoff)
         self._note_ok(crew)
         if schedule is not None:
             schedule.failures = 0
-        return await self._merge(observation)
+        return await self._merge(observation) or kickoff
 
     async def _mark_poll_error(self, kickoff_id: str, message: str) -> None:
         """Keep the last poll error on the kickoff so its row can say why it is stale."""

@@ -95,7 +95,7 @@ class CrewtuiApp(App[int]):
         self.main = MainScreen(
             tracker,
             FormMemory(paths.data_dir / MEMORY_FILENAME),
-            export_dir=lambda: export_directory(paths.data_dir),
+            export_dir=lambda: export_directory(self.config.ui.export_dir, paths.data_dir),
             keymap=self.keymap,
             notify_on_finish=notify_on_finish,
             bell=config.ui.bell,

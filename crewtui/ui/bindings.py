@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from textual.binding import Binding
 
+from crewtui.ui.widgets.detail import TAB_IDS
+
 
 @dataclass(frozen=True)
 class KeySpec:
@@ -23,12 +25,15 @@ class KeySpec:
     help: str
     show: bool = True
     key_display: str | None = None
+    # Priority keys run as the app reads them, before it routes the next key: a dialog they
+    # open is on the stack in time to receive the keys typed right after (see EarlyKeys).
+    priority: bool = False
 
 
 MAIN_KEYS: tuple[KeySpec, ...] = (
-    KeySpec("new", "n", "new_kickoff", "New", "Start a new kickoff with the form"),
+    KeySpec("new", "n", "new_kickoff", "New", "Start a new kickoff with the form", priority=True),
     KeySpec("rerun", "r", "rerun", "Re-run", "Open the form pre-filled from the selected kickoff"),
-    KeySpec("track", "t", "track", "Track", "Track a kickoff id started elsewhere"),
+    KeySpec("track", "t", "track", "Track", "Track a kickoff id started elsewhere", priority=True),
     KeySpec(
         "filter", "slash", "filter", "Filter", "Filter by crew, state or text", key_display="/"
     ),
@@ -64,6 +69,35 @@ MAIN_KEYS: tuple[KeySpec, ...] = (
         show=False,
         key_display="⏎",
     ),
+    *(
+        KeySpec(
+            f"tab-{tab}",
+            str(number),
+            f"show_tab('{tab}')",
+            tab.capitalize(),
+            f"Show the {tab.capitalize()} tab of the detail",
+            show=False,
+        )
+        for number, tab in enumerate(TAB_IDS, start=1)
+    ),
+    KeySpec(
+        "tab-previous",
+        "left_square_bracket",
+        "step_tab(-1)",
+        "Previous tab",
+        "Show the previous tab of the detail",
+        show=False,
+        key_display="[",
+    ),
+    KeySpec(
+        "tab-next",
+        "right_square_bracket",
+        "step_tab(1)",
+        "Next tab",
+        "Show the next tab of the detail",
+        show=False,
+        key_display="]",
+    ),
     KeySpec("help", "question_mark", "help", "Help", "Show every key", key_display="?"),
     KeySpec("quit", "q", "quit", "Quit", "Quit crewtui (running kickoffs keep running)"),
 )
@@ -79,7 +113,9 @@ NAVIGATION_HELP: tuple[tuple[str, str], ...] = (
 )
 """Keys that are Textual's own (not remappable here), listed for the help screen."""
 
-KEY_IDS = frozenset(spec.id for spec in MAIN_KEYS)
+KEYS_BY_ID = {spec.id: spec for spec in MAIN_KEYS}
+KEY_IDS = frozenset(KEYS_BY_ID)
+PRIORITY_ACTIONS = frozenset(spec.action for spec in MAIN_KEYS if spec.priority)
 
 
 def main_bindings() -> list[Binding]:
@@ -93,6 +129,7 @@ def main_bindings() -> list[Binding]:
             key_display=spec.key_display,
             tooltip=spec.help,
             id=spec.id,
+            priority=spec.priority,
         )
         for spec in MAIN_KEYS
     ]

@@ -8,11 +8,12 @@ from functools import partial
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from crewtui.api.sanitize import inert_line
-from crewtui.ui.bindings import MAIN_KEYS, effective_key
+from crewtui.ui.bindings import KEYS_BY_ID, MAIN_KEYS, effective_key
 
 
 class KickoffCommands(Provider):
-    """Commands of the main screen, named as the help screen names them, with their key."""
+    """Commands of the main screen, named as the help screen names them; the description
+    gives the key (never the title again)."""
 
     def _commands(self) -> Iterator[tuple[str, str, Callable[[], object]]]:
         # Imported here: the app module imports this one.
@@ -23,12 +24,13 @@ class KickoffCommands(Provider):
             return
         for spec in MAIN_KEYS:
             key = effective_key(spec, screen.keymap)
-            yield f"{spec.help} ({key})", spec.help, partial(screen.run_action, spec.action)
+            yield spec.help, f"key {key}", partial(screen.run_action, spec.action)
+        new_key = effective_key(KEYS_BY_ID["new"], screen.keymap)
         for crew in screen.tracker.crews:
             name = inert_line(crew, 40)
             yield (
                 f"New kickoff on {name}",
-                f"Open the form for {name}",
+                f"the form with this crew chosen (key {new_key} picks the crew of the row)",
                 partial(screen.open_form_for, crew),
             )
 

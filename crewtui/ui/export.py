@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+import platformdirs
+
 from crewtui.api.models import Kickoff, Step
 from crewtui.api.sanitize import inert, inert_line
 from crewtui.core.format import duration_text, format_duration
@@ -21,12 +23,20 @@ from crewtui.core.format import duration_text, format_duration
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def export_directory(data_dir: Path, cwd: Path | None = None) -> Path:
-    """The current directory when it is writable, else ``data_dir/exports``."""
-    here = cwd or Path.cwd()
-    if os.access(here, os.W_OK):
-        return here
-    return data_dir / "exports"
+def export_directory(configured: str | None, data_dir: Path) -> Path:
+    """Where exports go, as an absolute path: ``[ui] export_dir`` when set, else the user's
+    Downloads folder, else Documents, when one exists, else ``data_dir/exports``.
+
+    Never the current directory: the app may have been started anywhere (a repository, a
+    read-only mount), and a file dropped there unasked is a surprise.
+    """
+    if configured is not None:
+        return Path(configured).expanduser().absolute()
+    for folder in (platformdirs.user_downloads_dir(), platformdirs.user_documents_dir()):
+        candidate = Path(folder)
+        if candidate.is_dir() and os.access(candidate, os.W_OK):
+            return candidate.absolute()
+    return (data_dir / "exports").absolute()
 
 
 def _fence(text: str) -> str:
@@ -49,10 +59,16 @@ def kickoff_markdown(kickoff: Kickoff, steps: Sequence[Step] = ()) -> str:
         lines.append(f"- duration: {duration}")
     if kickoff.error:
         lines.append(f"- error: {inert_line(kickoff.error)}")
-    if kickoff.inputs:
-        lines += ["", "## Inputs", ""]
+    lines += ["", "## Inputs", ""]
+    lines += [
+        f"- {inert_line(name)}: {inert_line(value)}" for name, value in kickoff.inputs.items()
+    ]
+    if not kickoff.inputs:
+        lines.append("(none)")
+    if kickoff.meta:
+        lines += ["", "## Meta", ""]
         lines += [
-            f"- {inert_line(name)}: {inert_line(value)}" for name, value in kickoff.inputs.items()
+            f"- {inert_line(name)}: {_meta_text(value)}" for name, value in kickoff.meta.items()
         ]
     for task in kickoff.tasks:
         lines += ["", f"## Task {inert_line(task.task_id)}", ""]
@@ -71,6 +87,11 @@ def kickoff_markdown(kickoff: Kickoff, steps: Sequence[Step] = ()) -> str:
             for step in steps
         ]
     return "\n".join(lines) + "\n"
+
+
+def _meta_text(value: object) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return inert_line(text)
 
 
 def kickoff_json(kickoff: Kickoff, steps: Sequence[Step] = ()) -> str:

@@ -174,7 +174,7 @@ async def test_filter_and_sort(sim: SimServer, make_app: AppFactory) -> None:
 async def test_copy_export_archive_and_delete(
     sim: SimServer, make_app: AppFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("platformdirs.user_downloads_dir", lambda: str(tmp_path))
     app = make_app(sim_crews(sim))
     async with app.run_test(size=(120, 36)) as pilot:
         screen = main_screen(pilot)

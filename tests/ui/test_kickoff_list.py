@@ -180,3 +180,29 @@ def test_filter_matches_like_the_store_query() -> None:
     assert ListFilter(text="PLANNING").matches(summary)
     assert not ListFilter(states=frozenset({RunState.FAILED})).matches(summary)
     assert not ListFilter(archived=True).matches(summary)
+
+
+async def test_the_cursor_stays_on_top_until_someone_moves_it() -> None:
+    app = ListApp()
+    async with app.run_test(size=(120, 20)) as pilot:
+        table = app.table
+        table.upsert([row(1)], T0)
+        table.upsert([row(2)], T0)
+        await pilot.pause()
+        assert table.cursor_row == 0 and table.selected_id == row(2).kickoff_id
+        table.focus()
+        await pilot.press("j")
+        table.upsert([row(3)], T0)
+        await pilot.pause()
+        assert table.selected_id == row(1).kickoff_id
+
+
+async def test_the_task_column_takes_the_width_left() -> None:
+    app = ListApp()
+    async with app.run_test(size=(200, 10)) as pilot:
+        table = app.table
+        table.upsert([row(1, state=RunState.RUNNING, current_task="t" * 150)], T0)
+        await pilot.pause()
+        lines = [strip.text for strip in app.screen._compositor.render_strips()]
+        shown = max(line.count("t") for line in lines)
+        assert shown > 100

@@ -272,7 +272,7 @@ async def test_hostile_history_is_inert_in_every_view(
     kickoffs = seed(make_app.store())
     exports = tmp_path / "exports"
     exports.mkdir()
-    monkeypatch.chdir(exports)
+    monkeypatch.setattr("platformdirs.user_downloads_dir", lambda: str(exports))
     app = make_app([])
     async with app.run_test(size=(130, 45)) as pilot:
         screen = main_screen(pilot)

@@ -31,6 +31,7 @@ from crewtui.api.errors import ConfigError
 from crewtui.api.models import Kickoff
 from crewtui.api.validate import check_input_value, check_webhook_url
 from crewtui.core.webhooks import WebhookUrls
+from crewtui.ui.screens.early_keys import EarlyKeys
 from crewtui.ui.text import safe_line_content
 
 HOOKS = (("task", "task webhook"), ("step", "step webhook"), ("crew", "crew webhook"))
@@ -159,7 +160,7 @@ class _PairRow(_Marked):
             self.value_input.value = rest
 
 
-class KickoffForm(ModalScreen[Kickoff | None]):
+class KickoffForm(EarlyKeys[Kickoff | None], ModalScreen[Kickoff | None]):
     """A modal to start a kickoff; keyboard only works fully (ctrl+s sends, escape cancels)."""
 
     DEFAULT_CSS = """

@@ -20,7 +20,7 @@ from textual.containers import Container
 from textual.events import Resize
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Input, Static
 from textual.widgets.data_table import RowKey
 
 from crewtui.api.errors import CrewtuiError, InputValidationError
@@ -28,7 +28,13 @@ from crewtui.api.models import Kickoff, KickoffSummary, RunState, Step, Submissi
 from crewtui.api.sanitize import inert_line
 from crewtui.core.format import UNKNOWN, duration_text
 from crewtui.core.tracker import CrewHealth, Tracker
-from crewtui.ui.bindings import main_bindings
+from crewtui.ui.bindings import (
+    KEYS_BY_ID,
+    MAIN_KEYS,
+    PRIORITY_ACTIONS,
+    effective_key,
+    main_bindings,
+)
 from crewtui.ui.export import encodable, export_kickoff
 from crewtui.ui.memory import FormMemory
 from crewtui.ui.screens.answer import Answer, AnswerScreen
@@ -36,6 +42,7 @@ from crewtui.ui.screens.help import HelpScreen
 from crewtui.ui.screens.kickoff_form import KickoffForm
 from crewtui.ui.screens.prompts import ConfirmScreen, FilterScreen, TrackRequest, TrackScreen
 from crewtui.ui.widgets.detail import KickoffDetail
+from crewtui.ui.widgets.key_footer import KeyFooter
 from crewtui.ui.widgets.kickoff_list import (
     SORT_ORDERS,
     KickoffList,
@@ -47,8 +54,9 @@ from crewtui.ui.widgets.status_line import StatusLine
 PAGE_SIZE = 200
 # Wide terminals put the detail beside the list; narrower ones put it below.
 WIDE_AT = 150
-NARROW_BELOW = 110
 _TOAST_SECONDS = 6.0
+# States of a run the service does not know (a mistyped id): deleted at once, no waiting.
+_UNKNOWN_TO_SERVICE = frozenset({RunState.NOT_FOUND, RunState.UNKNOWN})
 
 
 class KickoffUpdated(Message):
@@ -132,6 +140,7 @@ class MainScreen(Screen[None]):
         self._loaded = 0
         self._generation = 0
         self._selected: Kickoff | None = None
+        self._loading: str | None = None
         self._steps: list[Step] = []
         self._remembered: dict[str, dict[str, str]] = {}
         self._opened_at = utcnow()
@@ -140,6 +149,7 @@ class MainScreen(Screen[None]):
         self.status = StatusLine(tz=tz, id="status")
         self.kickoffs = KickoffList(tz=tz, id="kickoffs")
         self.detail = KickoffDetail(id="detail")
+        self.footer = KeyFooter(MAIN_KEYS, keymap, id="footer")
 
     # -- layout --------------------------------------------------------------------------
 
@@ -154,12 +164,19 @@ class MainScreen(Screen[None]):
                     markup=False,
                 )
             yield self.detail
-        yield Footer()
+        yield self.footer
 
     @property
     def selected(self) -> Kickoff | None:
-        """The full record of the kickoff under the cursor (once loaded)."""
-        return self._selected
+        """The full record of the highlighted row, once loaded; ``None`` while it loads.
+
+        The highlighted row's key is the one truth of "selected": a record loaded for a row
+        the cursor has left (archived, deleted, filtered away) is never answered here.
+        """
+        kickoff = self._selected
+        if kickoff is None or kickoff.kickoff_id != self.kickoffs.selected_id:
+            return None
+        return kickoff
 
     def on_mount(self) -> None:
         self.status.set_healths(self.tracker.healths())
@@ -169,17 +186,19 @@ class MainScreen(Screen[None]):
         self.set_interval(1.0, self.tick)
 
     def on_resize(self, event: Resize) -> None:
-        """Detail beside the list when wide, below it when not; a tighter footer when narrow."""
+        """Detail beside the list when wide, below it when not."""
         self.query_one("#panes").set_class(event.size.width >= WIDE_AT, "-wide")
-        footer = self.query_one(Footer)
-        footer.compact = event.size.width < NARROW_BELOW
-        footer.show_command_palette = event.size.width >= NARROW_BELOW
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keys bound with priority (n, t) are text while a text box has the focus."""
+        return not (action in PRIORITY_ACTIONS and isinstance(self.focused, Input))
 
     def restyle(self) -> None:
         """The theme changed: cells carry colours, so render them again."""
         self.kickoffs.restyle()
         self.status.restyle()
         self.detail.restyle()
+        self.footer.restyle()
 
     # -- history pages -------------------------------------------------------------------
 
@@ -235,24 +254,28 @@ class MainScreen(Screen[None]):
     def _after_rows_changed(self) -> None:
         empty = self.kickoffs.row_count == 0
         self.query_one("#empty").display = empty
-        if empty:
-            self._select(None)
-        elif self._selected is None:
-            self._select(self.kickoffs.selected_id)
+        # The cursor may now rest on another row without a highlight event (the row under it
+        # was removed): the detail follows whatever is highlighted after every change.
+        self._select(self.kickoffs.selected_id, settle=False)
         self._describe_view()
 
-    def _describe_view(self) -> None:
-        parts = [f"sort {self.kickoffs.order}"]
-        if not self.filter.is_empty:
-            parts.append("filtered")
-        if self.filter.archived:
-            parts.append("archived")
+    @property
+    def kickoff_count(self) -> int:
+        """How many kickoffs the list holds: its rows once every page is in, else the
+        store's count (which may be ahead of the rows read so far, never behind them)."""
         shown = self.kickoffs.row_count
-        parts.append(f"{max(self.total, shown):,} kickoffs")
+        return max(self.total, shown) if self.kickoffs.has_more else shown
+
+    def _describe_view(self) -> None:
+        parts: list[str] = []
+        if not self.filter.is_empty:
+            parts.append(self.filter.describe())
+        count = self.kickoff_count
+        parts.append(f"{count:,} kickoff{'' if count == 1 else 's'}")
         unread = len(self.kickoffs.unread)
         if unread:
             parts.append(f"{unread} new")
-        self.status.set_view(" · ".join(parts))
+        self.status.set_view(parts, optional=[f"sort {self.kickoffs.order}"])
 
     # -- tracker events ------------------------------------------------------------------
 
@@ -322,38 +345,67 @@ class MainScreen(Screen[None]):
 
     @on(DataTable.RowSelected, "#kickoffs")
     def action_focus_detail(self) -> None:
-        self.detail.focus_tab("tasks")
+        self.detail.focus_tab(self.detail.active_tab)
 
-    def _select(self, kickoff_id: str | None) -> None:
+    def action_show_tab(self, tab_id: str) -> None:
+        self.detail.show_tab(tab_id)
+
+    def action_step_tab(self, step: int) -> None:
+        self.detail.step_tab(step)
+
+    def _select(self, kickoff_id: str | None, *, settle: bool = True) -> None:
         if kickoff_id is None:
-            self._selected = None
-            self._steps = []
-            self.detail.show(None)
+            if self._selected is not None or self._loading is not None:
+                self.workers.cancel_group(self, "detail")
+                self._loading = None
+                self._selected = None
+                self._steps = []
+                self.detail.show(None)
             return
         self.kickoffs.mark_read(kickoff_id)
         if self._selected is not None and self._selected.kickoff_id == kickoff_id:
+            if self._loading is not None:  # back on the shown row before another loaded
+                self.workers.cancel_group(self, "detail")
+                self._loading = None
             return
-        self.load_detail(kickoff_id)
+        if self._loading == kickoff_id:
+            return
+        self._loading = kickoff_id
+        self.load_detail(kickoff_id, settle=settle)
 
     @work(exclusive=True, group="detail")
-    async def load_detail(self, kickoff_id: str) -> None:
+    async def load_detail(self, kickoff_id: str, *, settle: bool = True) -> None:
         """The full record (outputs, tasks) is read only for the selected row.
 
-        It waits for the cursor to rest first: holding ``j`` through a long history cancels
-        each load before it reads or renders anything (the worker group is exclusive).
+        A cursor move waits for the cursor to rest first: holding ``j`` through a long
+        history cancels each load before it reads or renders anything (the worker group is
+        exclusive). A change of the list itself (archive, delete, filter) shows at once.
         """
-        await asyncio.sleep(DETAIL_SETTLE)
+        if settle:
+            await asyncio.sleep(DETAIL_SETTLE)
+        await self._show_highlighted()
+
+    async def _show_highlighted(self) -> Kickoff | None:
+        """Make the detail show the highlighted row's record; that record, or ``None``."""
+        kickoff_id = self.kickoffs.selected_id
+        if kickoff_id is None:
+            return None
+        if self._selected is not None and self._selected.kickoff_id == kickoff_id:
+            return self._selected
         store = self.tracker.store
         kickoff = self.tracker.get(kickoff_id) or await asyncio.to_thread(
             store.get_kickoff, kickoff_id
         )
         steps = await asyncio.to_thread(store.list_steps, kickoff_id)
+        if self._loading == kickoff_id:
+            self._loading = None
         if kickoff is None or not self.is_attached or self.kickoffs.selected_id != kickoff_id:
-            return
+            return None
         self._selected = kickoff
         self._steps = list(steps)
         self.detail.show(kickoff, self._steps, now=self.clock())
         self._describe_view()
+        return kickoff
 
     # -- the form ------------------------------------------------------------------------
 
@@ -361,16 +413,30 @@ class MainScreen(Screen[None]):
     async def load_remembered(self) -> None:
         self._remembered = await asyncio.to_thread(self.memory.inputs)
 
+    @property
+    def current_row(self) -> KickoffSummary | None:
+        """The row under the cursor: what every action acts on."""
+        kickoff_id = self.kickoffs.selected_id
+        return None if kickoff_id is None else self.kickoffs.summary(kickoff_id)
+
+    def _highlighted_crew(self) -> str | None:
+        row = self.current_row
+        return row.crew if row is not None else None
+
     def action_new_kickoff(self) -> None:
-        crew = self._selected.crew if self._selected else None
-        self._open_form(crew=crew)
+        self._open_form(crew=self._highlighted_crew())
 
     def open_form_for(self, crew: str) -> None:
         """The form on a given crew (the command palette's per-crew commands)."""
         self._open_form(crew=crew)
 
     def action_rerun(self) -> None:
-        kickoff = self._selected
+        self.rerun()
+
+    @work(exclusive=True, group="rerun")
+    async def rerun(self) -> None:
+        """The form pre-filled from the highlighted row (its inputs are in the full record)."""
+        kickoff = await self._show_highlighted()
         if kickoff is None:
             self.notify("Select a kickoff to run again.", timeout=3)
             return
@@ -446,7 +512,10 @@ class MainScreen(Screen[None]):
     # -- other actions -------------------------------------------------------------------
 
     def action_track(self) -> None:
-        crew = self._selected.crew if self._selected else None
+        if not self.tracker.crews:
+            self.notify("No crew is configured; see `crewtui crews add`.", severity="warning")
+            return
+        crew = self._highlighted_crew()
         self.app.push_screen(TrackScreen(list(self.tracker.crews), crew), self._track_chosen)
 
     def _track_chosen(self, request: TrackRequest | None) -> None:
@@ -455,18 +524,38 @@ class MainScreen(Screen[None]):
 
     @work(group="track")
     async def track(self, request: TrackRequest) -> None:
+        """Follow an id started elsewhere. An id the service does not know stays on the
+        list, selected, with a toast that says so and how to remove it at once; a service
+        that fails to answer leaves it followed, to be polled again."""
         try:
             kickoff = await self.tracker.track(request.crew, request.kickoff_id)
         except CrewtuiError as error:
             self.notify(error.message, title="Cannot track", severity="error", markup=False)
             return
         self._form_closed(kickoff)
+        if kickoff.state is RunState.NOT_FOUND:
+            delete_key = effective_key(KEYS_BY_ID["delete"], self.keymap)
+            self.notify(
+                f"{inert_line(request.crew, 40)} does not know kickoff {kickoff.kickoff_id}: "
+                f"check the id and the crew. {delete_key} removes it from the list.",
+                title="Unknown kickoff",
+                severity="warning",
+                timeout=_TOAST_SECONDS * 2,
+                markup=False,
+            )
 
     def action_filter(self) -> None:
-        self.app.push_screen(FilterScreen(list(self.tracker.crews), self.filter), self._filtered)
+        """The list follows the dialog as the user types; escape puts the old filter back."""
+        before = self.filter
 
-    def _filtered(self, chosen: ListFilter | None) -> None:
-        if chosen is not None and chosen != self.filter:
+        def closed(chosen: ListFilter | None) -> None:
+            self.apply_filter(before if chosen is None else chosen)
+
+        dialog = FilterScreen(list(self.tracker.crews), self.filter, on_change=self.apply_filter)
+        self.app.push_screen(dialog, closed)
+
+    def apply_filter(self, chosen: ListFilter) -> None:
+        if chosen != self.filter:
             self.filter = chosen
             self.reload()
 
@@ -476,6 +565,14 @@ class MainScreen(Screen[None]):
         self.reload()
 
     def action_copy_output(self) -> None:
+        self.copy_output()
+
+    @work(exclusive=True, group="copy")
+    async def copy_output(self) -> None:
+        """Copy what the Output tab shows once it shows the highlighted row."""
+        if await self._show_highlighted() is None:
+            self.notify("Select a kickoff to copy its output.", timeout=3)
+            return
         text = self.detail.shown_output()
         if not text:
             self.notify("There is no output to copy yet.", timeout=3)
@@ -484,13 +581,16 @@ class MainScreen(Screen[None]):
         self.notify(f"Copied {len(text):,} characters to the clipboard.", timeout=3)
 
     def action_export(self) -> None:
-        if self._selected is None:
-            self.notify("Select a kickoff to export.", timeout=3)
-            return
-        self.export(self._selected, list(self._steps))
+        self.export()
 
     @work(group="export")
-    async def export(self, kickoff: Kickoff, steps: list[Step]) -> None:
+    async def export(self) -> None:
+        """Write the highlighted row's record, with its steps, into the export directory."""
+        kickoff = await self._show_highlighted()
+        if kickoff is None:
+            self.notify("Select a kickoff to export.", timeout=3)
+            return
+        steps = list(self._steps)
         try:
             markdown, data = await asyncio.to_thread(
                 export_kickoff, kickoff, steps, self.export_dir()
@@ -501,7 +601,7 @@ class MainScreen(Screen[None]):
         self.notify(f"{markdown}\n{data}", title="Exported", timeout=_TOAST_SECONDS, markup=False)
 
     def action_archive(self) -> None:
-        kickoff = self._selected
+        kickoff = self.current_row
         if kickoff is not None:
             self.archive(kickoff.kickoff_id, not kickoff.archived)
 
@@ -517,23 +617,25 @@ class MainScreen(Screen[None]):
         self.notify(f"{word} {kickoff_id[:8]}{hint}.", timeout=3, markup=False)
 
     def action_delete(self) -> None:
-        kickoff = self._selected
+        kickoff = self.current_row
         if kickoff is None:
             return
-        if not kickoff.is_terminal:
+        if not (kickoff.state.is_terminal or kickoff.state in _UNKNOWN_TO_SERVICE):
             self.notify("A run still in progress cannot be deleted; archive it (d).", timeout=4)
             return
-        question = f"Delete {kickoff.crew} {kickoff.short_id} from the local history for good?"
-        self.app.push_screen(ConfirmScreen("Delete kickoff", question), self._delete_confirmed)
+        kickoff_id = kickoff.kickoff_id
+        question = f"Delete {kickoff.crew} {kickoff_id[:8]} from the local history for good?"
 
-    def _delete_confirmed(self, yes: bool | None) -> None:
-        if yes and self._selected is not None:
-            self.delete(self._selected.kickoff_id)
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.delete(kickoff_id)
+
+        self.app.push_screen(ConfirmScreen("Delete kickoff", question), confirmed)
 
     @work(group="delete")
     async def delete(self, kickoff_id: str) -> None:
         try:
-            await asyncio.to_thread(self.tracker.store.delete_kickoff, kickoff_id)
+            await self.tracker.forget(kickoff_id)
         except CrewtuiError as error:
             self.notify(error.message, severity="error", markup=False)
             return
@@ -541,7 +643,6 @@ class MainScreen(Screen[None]):
             return
         self.kickoffs.remove_kickoff(kickoff_id)
         self.total = max(self.total - 1, 0)
-        self._selected = None
         self._after_rows_changed()
         self.notify(f"Deleted {kickoff_id[:8]}.", timeout=3, markup=False)
 

@@ -5,7 +5,7 @@ Each returns its answer through ``dismiss``; the app acts on it (dialogs do no I
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, TypeVar
 
@@ -13,30 +13,18 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from crewtui.api.models import RunState
+from crewtui.api.errors import CrewtuiError
+from crewtui.api.validate import validate_kickoff_id
+from crewtui.ui.screens.early_keys import EarlyKeys
 from crewtui.ui.text import safe_line_content
-from crewtui.ui.widgets.kickoff_list import ListFilter
+from crewtui.ui.widgets.kickoff_list import STATE_CHOICES, ListFilter, state_choice
 
 _T = TypeVar("_T")
 _CANCEL: list[BindingType] = [Binding("escape", "cancel", "Cancel")]
-
-# The state choices of the filter: "active" groups every state still being followed.
-STATE_CHOICES: dict[str, frozenset[RunState]] = {
-    "active": frozenset(state for state in RunState if not state.is_terminal),
-    "completed": frozenset({RunState.COMPLETED}),
-    "failed": frozenset({RunState.FAILED, RunState.LOST}),
-    "cancelled": frozenset({RunState.CANCELLED}),
-}
-
-
-def _state_choice(states: frozenset[RunState] | None) -> str | None:
-    for name, members in STATE_CHOICES.items():
-        if members == states:
-            return name
-    return None
 
 
 @dataclass(frozen=True)
@@ -47,7 +35,7 @@ class TrackRequest:
     kickoff_id: str
 
 
-class _Dialog(ModalScreen[_T | None]):
+class _Dialog(EarlyKeys[_T | None], ModalScreen[_T | None]):
     """Escape cancels every dialog; the answer of a cancelled dialog is None."""
 
     BINDINGS: ClassVar[list[BindingType]] = _CANCEL
@@ -94,39 +82,59 @@ class TrackScreen(_Dialog[TrackRequest]):
 
     @on(Input.Submitted, "#kickoff-id")
     def submit(self) -> None:
-        kickoff_id = self.query_one("#kickoff-id", Input).value.strip()
+        """Refuse what is not a kickoff id here, with the text kept, before anything is sent."""
+        given = self.query_one("#kickoff-id", Input).value
         crew = self.query_one("#crew", Select).value
-        if not kickoff_id:
-            self.query_one("#track-error", Static).update("Paste the kickoff id to track.")
+        error = self.query_one("#track-error", Static)
+        if not given.strip():
+            error.update(Content("Paste the kickoff id to track."))
+            return
+        try:
+            kickoff_id = validate_kickoff_id(given)
+        except CrewtuiError as refused:
+            error.update(Content(refused.message))
             return
         if isinstance(crew, str):
             self.dismiss(TrackRequest(crew, kickoff_id))
 
+    @on(Input.Changed, "#kickoff-id")
+    def clear_error(self) -> None:
+        self.query_one("#track-error", Static).update("")
+
 
 class FilterScreen(_Dialog[ListFilter]):
-    """Crew, state, free text and archived: applied to the store query by the app."""
+    """Crew, state, free text and archived, applied as they change (``on_change``).
+
+    Enter (or Apply) keeps the filter; escape answers ``None`` so the app puts back the
+    filter it had before the dialog opened.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *_CANCEL,
         Binding("ctrl+r", "clear", "Clear"),
     ]
 
-    def __init__(self, crews: Sequence[str], current: ListFilter) -> None:
+    def __init__(
+        self,
+        crews: Sequence[str],
+        current: ListFilter,
+        on_change: Callable[[ListFilter], None] | None = None,
+    ) -> None:
         super().__init__()
         self.crews = list(crews)
         self.current = current
+        self.on_change = on_change
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog") as dialog:
-            dialog.border_title = "Filter"
-            dialog.border_subtitle = "enter to apply · ctrl+r to clear · escape to cancel"
+        with Vertical(classes="dialog", id="filter-dialog") as dialog:
+            dialog.border_title = "Filter (applied as you type)"
             yield Label("Crew")
             yield _crew_select(self.crews, self.current.crew, allow_blank=True)
             yield Label("State")
             states: Select[str] = Select(
-                [(name, name) for name in STATE_CHOICES],
+                [(name.replace("_", " "), name) for name in STATE_CHOICES],
                 prompt="any state",
-                value=_state_choice(self.current.states) or Select.NULL,
+                value=state_choice(self.current.states) or Select.NULL,
                 id="state",
                 compact=True,
             )
@@ -141,7 +149,7 @@ class FilterScreen(_Dialog[ListFilter]):
                 yield Button("Apply", variant="primary", id="apply", compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#text", Input).focus()
+        self.set_focus(self.query_one("#text", Input))
 
     def chosen(self) -> ListFilter:
         """The filter as the dialog's fields say now."""
@@ -153,6 +161,29 @@ class FilterScreen(_Dialog[ListFilter]):
             text=self.query_one("#text", Input).value.strip(),
             archived=self.query_one("#archived", Checkbox).value,
         )
+
+    def hint(self) -> str:
+        """What enter does here depends on the field that has the focus."""
+        focused = self.focused
+        if isinstance(focused, Select) or (focused and isinstance(focused.parent, Select)):
+            enter = "enter opens the choices"
+        elif isinstance(focused, Checkbox):
+            enter = "space toggles"
+        elif isinstance(focused, Button):
+            enter = "enter presses"
+        else:
+            enter = "enter to close"
+        return f"{enter} · ctrl+r to clear · escape to undo"
+
+    def watch_focused(self) -> None:
+        self.query_one("#filter-dialog").border_subtitle = self.hint()
+
+    @on(Input.Changed, "#text")
+    @on(Select.Changed)
+    @on(Checkbox.Changed)
+    def changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self.chosen())
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#apply")

@@ -213,14 +213,43 @@ def _clip(text: str) -> str:
     return text if len(text) <= _STEP_FIELD_LIMIT else text[:_STEP_FIELD_LIMIT] + "…"
 
 
-def step_text(step: Step, palette: Palette = PLAIN) -> Text:
-    """One agent step: time, kind and tool on a line, then thought, input and result."""
+def _first_text(body: dict[str, Any], *names: str) -> str | None:
+    texts = (body.get(name) for name in names)
+    return next((value for value in texts if isinstance(value, str) and value), None)
+
+
+def step_owner(step: Step, kickoff: Kickoff | None) -> tuple[str | None, str | None]:
+    """(task, agent) of a step: as the step names them (batched events, the 2025 shape),
+    else the task crewtui saw running when the step arrived; ``None`` where unknown."""
+    raw = step.raw if isinstance(step.raw, dict) else {}
+    body = raw["data"] if isinstance(raw.get("data"), dict) else raw
+    task = _first_text(body, "task_name", "task_id", "task")
+    agent = _first_text(body, "agent_role", "agent")
+    if task is None and kickoff is not None:
+        moment = step.received_at
+        for candidate in kickoff.tasks:
+            start, end = candidate.started_at, candidate.finished_at
+            if start is not None and start <= moment and (end is None or moment <= end):
+                task, agent = candidate.task_id, agent or candidate.agent
+    return task, agent
+
+
+def step_text(step: Step, kickoff: Kickoff | None = None, palette: Palette = PLAIN) -> Text:
+    """One agent step: time, kind, tool, task and agent on a line, then thought, input and
+    result."""
     line = Text(step.received_at.astimezone(UTC).strftime("%H:%M:%S"), palette.muted, end="")
     line.append(" ▸ ", palette.muted)
     line.append_text(safe_line(step.kind, palette.secondary + _BOLD, limit=40))
     if step.tool:
         line.append("  ")
         line.append_text(safe_line(step.tool, palette.accent + _BOLD, limit=80))
+    task, agent = step_owner(step, kickoff)
+    if task or agent:
+        line.append("  · ", palette.muted)
+        line.append_text(safe_line(task or "task unknown", limit=60))
+        if agent:
+            line.append(" · ", palette.muted)
+            line.append_text(safe_line(agent, limit=40))
     for label, value, style in (
         ("thought", step.thought, Style(italic=True)),
         ("input", step.tool_input, Style()),
@@ -366,7 +395,7 @@ class KickoffDetail(Widget):
         log = self.query_one("#steps-log", RichLog)
         for step in fresh:
             self._step_keys.add(step.key)
-            log.write(step_text(step, self._palette))
+            log.write(step_text(step, kickoff, self._palette))
         self._step_count += len(fresh)
         self._show_steps_state()
 
@@ -375,6 +404,21 @@ class KickoffDetail(Widget):
         if self._output_dirty:
             self._show_output()
         return self.query_one("#detail-output", OutputView).raw_text
+
+    @property
+    def active_tab(self) -> str:
+        """The id of the tab in front (one of ``TAB_IDS``)."""
+        return self._active_tab()
+
+    def show_tab(self, tab_id: str) -> None:
+        """Bring a tab forward, leaving the keyboard where it is (the list, usually)."""
+        if tab_id in TAB_IDS:
+            self.query_one(TabbedContent).active = tab_id
+
+    def step_tab(self, step: int) -> None:
+        """The next (``1``) or previous (``-1``) tab, wrapping around."""
+        index = TAB_IDS.index(self._active_tab()) if self._active_tab() in TAB_IDS else 0
+        self.show_tab(TAB_IDS[(index + step) % len(TAB_IDS)])
 
     def focus_tab(self, tab_id: str) -> None:
         """Bring a tab forward and put the keyboard in it."""
@@ -440,6 +484,8 @@ class KickoffDetail(Widget):
 
     def _show_timeline(self) -> None:
         timeline = self.query_one("#detail-timeline", TimelineBar)
+        # No kickoff, no axis: an empty Gantt header under "No kickoff selected" says nothing.
+        timeline.display = self._kickoff is not None
         if self._kickoff is None:
             timeline.set_bars([], 0.0)
             return

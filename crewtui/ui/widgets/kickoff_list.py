@@ -17,10 +17,13 @@ from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
+from textual.events import Resize
 from textual.message import Message
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 from crewtui.api.models import Kickoff, KickoffSummary, RunState
+from crewtui.api.sanitize import inert_line
 from crewtui.core.format import (
     STATE_ORDER,
     STATE_SYMBOLS,
@@ -53,7 +56,10 @@ _STATE_VARIABLE: dict[RunState, str] = {
     RunState.UNKNOWN: "muted",
 }
 
-# (key, label, width); the task column takes what is left and is clipped at the edge.
+_MIN_TASK_WIDTH = 20
+
+# (key, label, width); the task column grows to what is left of the width (at least its
+# width here, clipped at the edge when the pane is narrower).
 COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("mark", "", 1),
     ("state", "State", 11),
@@ -62,7 +68,7 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("started", "Started", 8),
     ("elapsed", "Elapsed", 7),
     ("progress", "Progress", 12),
-    ("task", "Task", 60),
+    ("task", "Task", _MIN_TASK_WIDTH),
 )
 _BAR_WIDTH = 6
 
@@ -73,6 +79,29 @@ def summary_of(kickoff: Kickoff) -> KickoffSummary:
         name: getattr(kickoff, name) for name in KickoffSummary.model_fields if name != "task_count"
     }
     return KickoffSummary.model_validate({**fields, "task_count": len(kickoff.tasks)})
+
+
+# The filter's state choices, by name: "active" groups every state still being followed,
+# "failed" the runs that ended badly; each other state can be picked on its own.
+STATE_CHOICES: dict[str, frozenset[RunState]] = {
+    "active": frozenset(state for state in RunState if not state.is_terminal),
+    "running": frozenset({RunState.RUNNING}),
+    "paused": frozenset({RunState.PAUSED}),
+    "pending": frozenset({RunState.PENDING}),
+    "completed": frozenset({RunState.COMPLETED}),
+    "failed": frozenset({RunState.FAILED, RunState.LOST}),
+    "cancelled": frozenset({RunState.CANCELLED}),
+    "not_found": frozenset({RunState.NOT_FOUND}),
+    "lost": frozenset({RunState.LOST}),
+}
+
+
+def state_choice(states: frozenset[RunState] | None) -> str | None:
+    """The name of a state choice (``None`` for any state, or a set no choice names)."""
+    for name, members in STATE_CHOICES.items():
+        if members == states:
+            return name
+    return None
 
 
 @dataclass(frozen=True)
@@ -87,6 +116,20 @@ class ListFilter:
     @property
     def is_empty(self) -> bool:
         return self.crew is None and self.states is None and not self.text and not self.archived
+
+    def describe(self) -> str:
+        """``crew=travel state=failed text='x' archived``: the filter as the user set it."""
+        parts: list[str] = []
+        if self.crew is not None:
+            parts.append(f"crew={inert_line(self.crew, 24)}")
+        if self.states is not None:
+            name = state_choice(self.states) or ",".join(sorted(self.states))
+            parts.append(f"state={name}")
+        if self.text:
+            parts.append(f"text={inert_line(self.text, 24)!r}")
+        if self.archived:
+            parts.append("archived")
+        return " ".join(parts)
 
     def matches(self, row: Kickoff | KickoffSummary) -> bool:
         """The same test as the store's query, for kickoffs that change while shown."""
@@ -168,10 +211,27 @@ class KickoffList(DataTable[Text]):
         self._more_asked = False
         self._upserting = False
         self._now: datetime | None = None
+        # Until someone puts the cursor on a row, it stays on the top row as rows arrive;
+        # afterwards it stays on its kickoff wherever the order moves it.
+        self._placed = False
+        self._moving = False
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
             self.add_column(label, key=key, width=width)
+
+    def on_resize(self, event: Resize) -> None:
+        """Give the task column whatever the other columns leave of the width."""
+        fixed = sum(width + 2 * self.cell_padding for key, _, width in COLUMNS if key != "task")
+        room = self.scrollable_content_region.width - fixed - 2 * self.cell_padding
+        column = self.columns[ColumnKey("task")]
+        wanted = max(room, _MIN_TASK_WIDTH)
+        if column.width != wanted:
+            column.width = wanted
+            # DataTable has no API to resize a column: drop its measurements and redraw.
+            self._require_update_dimensions = True
+            self._clear_caches()
+            self.refresh()
 
     # -- reading -------------------------------------------------------------------------
 
@@ -226,10 +286,12 @@ class KickoffList(DataTable[Text]):
         self.has_more = False
         self._more_asked = False
         self.clear()
+        self._placed = False
 
     def select(self, kickoff_id: str) -> None:
         if kickoff_id in self._rows:
             self.move_cursor(row=self.get_row_index(kickoff_id))
+            self._placed = True
 
     def mark_unread(self, kickoff_id: str) -> None:
         self.unread.add(kickoff_id)
@@ -298,10 +360,15 @@ class KickoffList(DataTable[Text]):
 
     def _sort(self, keep: str | None) -> None:
         self.sort("id", key=lambda cell: self._order_key(self._rows[cell.kickoff_id].summary))
-        if keep is not None and keep in self._rows:
+        index = 0
+        if self._placed and keep is not None and keep in self._rows:
             index = self.get_row_index(keep)
-            if index != self.cursor_row:
+        if index != self.cursor_row:
+            self._moving = True
+            try:
                 self.move_cursor(row=index, animate=False)
+            finally:
+                self._moving = False
 
     def _order_key(self, row: KickoffSummary) -> tuple[object, ...]:
         stamp = row.created_at.timestamp()
@@ -385,6 +452,8 @@ class KickoffList(DataTable[Text]):
         self, old_coordinate: Coordinate, new_coordinate: Coordinate
     ) -> None:
         super().watch_cursor_coordinate(old_coordinate, new_coordinate)
+        if not self._moving and old_coordinate.row != new_coordinate.row and self._rows:
+            self._placed = True
         self._check_near_end()
 
     def _check_near_end(self) -> None:

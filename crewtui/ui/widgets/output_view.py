@@ -16,6 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.events import Click, DescendantBlur
 from textual.message import Message
 from textual.widgets import Button, Input, Markdown, Static, TextArea
 from textual.widgets.text_area import Selection
@@ -110,7 +111,11 @@ class OutputView(Vertical):
         with Horizontal(id="output-bar"):
             yield Static(id="output-title")
             yield Button("Final output", id="output-final", compact=True)
-            yield Input(placeholder="search  /", id="output-search", compact=True)
+            search = Input(placeholder="search  /", id="output-search", compact=True)
+            # Out of the focus chain until `/`: tab must never land in it and have the next
+            # key meant for the app (q, d) typed as text.
+            search.can_focus = False
+            yield search
             yield Static(id="output-matches")
         yield Static(id="output-note")
         yield Static(id="output-empty")
@@ -233,16 +238,35 @@ class OutputView(Vertical):
         self.post_message(self.FinalWanted())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """`/` types a slash while in the search box; escape goes up when nothing is searched."""
+        """`/` types a slash while in the search box; escape goes up when there is nothing
+        to leave or clear."""
         search = self.query_one("#output-search", Input)
         if action == "focus_search":
             return not search.has_focus
         if action == "clear_search":
-            return bool(search.value)
+            return bool(search.value) or search.has_focus
         return True
 
     def action_focus_search(self) -> None:
-        self.query_one("#output-search", Input).focus()
+        search = self.query_one("#output-search", Input)
+        search.can_focus = True
+        search.focus()
 
     def action_clear_search(self) -> None:
+        """Escape clears the search and, from the search box, gives the keys back."""
+        search = self.query_one("#output-search", Input)
         self.search("")
+        if search.has_focus and self._mode == "empty":
+            search.blur()
+        elif search.has_focus:
+            target = "#output-text" if self._mode == "text" else "#output-markdown"
+            self.screen.set_focus(self.query_one(target))
+
+    def on_descendant_blur(self, event: DescendantBlur) -> None:
+        if event.widget.id == "output-search":
+            event.widget.can_focus = False
+
+    def on_click(self, event: Click) -> None:
+        """A click in the search box is as deliberate as `/`."""
+        if event.widget is not None and event.widget.id == "output-search":
+            self.action_focus_search()

@@ -2,11 +2,14 @@
 
 Trouble stays here, calm and one line long: a crew that rejects its token or stopped
 answering is named with since when, and the rest of the screen keeps updating.
+
+It fits its width by leaving out detail, never crews: first the poll intervals, then the
+list's sort order, then healthy crews are counted ("● 3 ok") while troubled ones stay named.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, tzinfo
 from typing import ClassVar
 
@@ -14,6 +17,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.events import Resize
 from textual.widgets import Static
 
 from crewtui.core.format import format_duration
@@ -55,6 +59,8 @@ class StatusLine(Horizontal):
         super().__init__(id=id)
         self.tz = tz
         self._healths: dict[str, CrewHealth] = {}
+        self._view_parts: tuple[str, ...] = ()
+        self._view_optional: tuple[str, ...] = ()
 
     def compose(self) -> ComposeResult:
         yield Static(id="crews", markup=False)
@@ -68,9 +74,14 @@ class StatusLine(Horizontal):
     def set_health(self, health: CrewHealth) -> None:
         self.set_healths([health])
 
-    def set_view(self, description: str) -> None:
-        """The right side: order, filter and counts (crewtui's own words, not API text)."""
-        self.query_one("#view", Static).update(Text(description, no_wrap=True, end=""))
+    def set_view(self, parts: Sequence[str], optional: Sequence[str] = ()) -> None:
+        """The right side: counts and filter (``parts``), then ``optional`` words shown only
+        when there is room (crewtui's own words, not API text)."""
+        self._view_parts, self._view_optional = tuple(parts), tuple(optional)
+        self._fit()
+
+    def on_resize(self, event: Resize) -> None:
+        self._fit()
 
     def describe(self, crew: str) -> str:
         """One crew's health in words (for tests and the help screen)."""
@@ -78,30 +89,72 @@ class StatusLine(Horizontal):
         return "" if health is None else self._health_text(health).plain
 
     def _render_crews(self) -> None:
-        line = Text(no_wrap=True, end="", overflow="ellipsis")
-        for index, health in enumerate(self._healths.values()):
-            if index:
-                line.append("  ")
-            line.append_text(self._health_text(health))
         crews = self.query_one("#crews", Static)
-        crews.update(line)
         troubles = [
             f"{health.crew}: {health.message}"
             for health in self._healths.values()
             if health.message and health.state in ("unreachable", "token_rejected")
         ]
         crews.tooltip = safe_line("  ·  ".join(troubles), limit=600) if troubles else None
+        self._fit()
 
-    def _health_text(self, health: CrewHealth) -> Text:
+    def _crews_line(self, *, intervals: bool, count_healthy: bool, brief: bool = False) -> Text:
+        """The crews at one level of detail (``brief``: troubled crews by symbol and name;
+        the tooltip keeps the whole story)."""
+        line = Text(no_wrap=True, end="", overflow="ellipsis")
+        healths = list(self._healths.values())
+        shown = [h for h in healths if not (count_healthy and h.state == "ok")]
+        for health in shown:
+            if line:
+                line.append("  ")
+            line.append_text(self._health_text(health, intervals=intervals, brief=brief))
+        healthy = len(healths) - len(shown)
+        if healthy:
+            if line:
+                line.append("  ")
+            symbol, variable, _ = _HEALTH_LOOK["ok"]
+            line.append(f"{symbol} {healthy} ok", style=self._colour(variable))
+        return line
+
+    def _view_line(self, *, optional: bool) -> Text:
+        parts = [*self._view_optional, *self._view_parts] if optional else self._view_parts
+        return Text(" · ".join(parts), no_wrap=True, end="", overflow="ellipsis")
+
+    def _fit(self) -> None:
+        """The most detailed crews and view that fit the width together."""
+        if not self.is_mounted:
+            return
+        width = self.content_region.width
+        levels = [
+            (self._crews_line(intervals=True, count_healthy=False), True),
+            (self._crews_line(intervals=False, count_healthy=False), True),
+            (self._crews_line(intervals=False, count_healthy=False), False),
+            (self._crews_line(intervals=False, count_healthy=True), False),
+            (self._crews_line(intervals=False, count_healthy=True, brief=True), False),
+        ]
+        crews, view = levels[-1][0], self._view_line(optional=False)
+        for candidate, optional in levels:
+            candidate_view = self._view_line(optional=optional)
+            if not width or candidate.cell_len + 2 + candidate_view.cell_len <= width:
+                crews, view = candidate, candidate_view
+                break
+        self.query_one("#crews", Static).update(crews)
+        self.query_one("#view", Static).update(view)
+
+    def _health_text(
+        self, health: CrewHealth, *, intervals: bool = True, brief: bool = False
+    ) -> Text:
         symbol, variable, words = _HEALTH_LOOK.get(health.state, _HEALTH_LOOK["unknown"])
         colour = self._colour(variable)
         text = Text(f"{symbol} ", style=colour, end="")
         text.append_text(safe_line(health.crew, limit=24))
+        if brief:
+            return text
         if words:
             text.append(f" {words}", style=colour)
         if health.state == "unreachable" and health.since is not None:
             text.append(f" since {self._clock(health.since)}", style=colour)
-        if health.state == "ok" and health.interval is not None:
+        if intervals and health.state == "ok" and health.interval is not None:
             text.append(
                 f" ↻{format_duration(health.interval, precise=True)}", style=self._colour("muted")
             )

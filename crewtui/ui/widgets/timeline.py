@@ -44,8 +44,8 @@ _STATE_WIDTH = max(cell_len(label) for label in TASK_LABEL.values())
 _DURATION_WIDTH = 6
 _MIN_BAR = 12
 _MIN_NAME = 6
-_MAX_TASK = 24
-_MAX_AGENT = 18
+_MAX_TASK = 40
+_MAX_AGENT = 32
 _PARTIAL = " ▏▎▍▌▋▊▉"
 _FULL = "█"
 _TRACK = "·"
@@ -71,7 +71,8 @@ def fit_columns(bars: Sequence[Bar], width: int) -> Columns:
     task = min(max([cell_len("task"), *(cell_len(b.task_id) for b in bars)]), _MAX_TASK)
     agent = min(max([cell_len("agent"), *(cell_len(b.agent or "") for b in bars)]), _MAX_AGENT)
     fixed = _STATE_WIDTH + 1 + _DURATION_WIDTH + 1
-    room = width - fixed - _MIN_BAR - 2
+    # Names are shown whole when they fit; the bar keeps half of what a wide pane adds.
+    room = width - fixed - max(_MIN_BAR, (width - 60) // 2) - 2
     if task + agent > room:
         task = max(_MIN_NAME, min(task, room - room // 2))
         agent = max(_MIN_NAME, room - task)
