@@ -55,6 +55,11 @@ PAGE_SIZE = 200
 # Wide terminals put the detail beside the list; narrower ones put it below.
 WIDE_AT = 150
 _TOAST_SECONDS = 6.0
+# Runs that end within this many seconds of the first share one toast and one bell: a busy
+# day ends runs in bursts, and a toast per run would cover the screen.
+_ENDED_GATHER_SECONDS = 1.5
+# At most this many runs are named in one toast; the rest are counted.
+_ENDED_NAMED = 4
 # States of a run the service does not know (a mistyped id): deleted at once, no waiting.
 _UNKNOWN_TO_SERVICE = frozenset({RunState.NOT_FOUND, RunState.UNKNOWN})
 
@@ -133,6 +138,7 @@ class MainScreen(Screen[None]):
         self.keymap = keymap
         self.notify_on_finish = notify_on_finish
         self.bell = bell
+        self._ended: list[Kickoff] = []
         self.clock = clock
         self.tz = tz
         self.filter = ListFilter()
@@ -301,20 +307,36 @@ class MainScreen(Screen[None]):
         self._after_rows_changed()
 
     def _finished(self, kickoff: Kickoff) -> None:
-        """A run ended while we watched: toast, optional bell, unread marker."""
+        """A run ended while we watched: unread marker now; bell and toast once per burst."""
         if kickoff.kickoff_id != self.kickoffs.selected_id and kickoff.kickoff_id in self.kickoffs:
             self.kickoffs.mark_unread(kickoff.kickoff_id)
-        if self.notify_on_finish:
-            failed = kickoff.state is not RunState.COMPLETED
-            self.notify(
-                finish_words(kickoff),
-                title="Run failed" if failed else "Run completed",
-                severity="error" if failed else "information",
-                timeout=_TOAST_SECONDS,
-                markup=False,
-            )
+        self._ended.append(kickoff)
+        if len(self._ended) > 1:
+            return
         if self.bell:
             self.app.bell()
+        self.set_timer(_ENDED_GATHER_SECONDS, self._announce_ended)
+
+    def _announce_ended(self) -> None:
+        """One toast for the runs that ended in the last burst; an error if any failed."""
+        ended, self._ended = self._ended, []
+        if not ended or not self.notify_on_finish:
+            return
+        failed = sum(kickoff.state is not RunState.COMPLETED for kickoff in ended)
+        if len(ended) == 1:
+            title = "Run failed" if failed else "Run completed"
+        else:
+            title = f"{len(ended)} runs ended" + (f", {failed} failed" if failed else "")
+        lines = [finish_words(kickoff) for kickoff in ended[:_ENDED_NAMED]]
+        if len(ended) > _ENDED_NAMED:
+            lines.append(f"and {len(ended) - _ENDED_NAMED} more")
+        self.notify(
+            "\n".join(lines),
+            title=title,
+            severity="error" if failed else "information",
+            timeout=_TOAST_SECONDS,
+            markup=False,
+        )
 
     def on_steps_arrived(self, message: StepsArrived) -> None:
         if self._selected is not None and self._selected.kickoff_id == message.kickoff_id:
