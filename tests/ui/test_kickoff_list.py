@@ -206,3 +206,30 @@ async def test_the_task_column_takes_the_width_left() -> None:
         lines = [strip.text for strip in app.screen._compositor.render_strips()]
         shown = max(line.count("t") for line in lines)
         assert shown > 100
+
+
+async def test_at_80_columns_the_list_goes_compact_to_show_the_task() -> None:
+    """Bars and seconds give way at 80 columns so the current task stays readable; a wide
+    terminal gets them back."""
+    app = ListApp()
+    running = row(
+        1,
+        state=RunState.RUNNING,
+        current_task="planning_task",
+        progress={"completed": 1, "total": 3},
+    )
+    async with app.run_test(size=(80, 10)) as pilot:
+        app.table.upsert([running], T0)
+        await pilot.pause()
+
+        def screen_text() -> str:
+            return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+        narrow = screen_text()
+        assert "planning_task" in narrow
+        assert "━" not in narrow and "1/3" in narrow
+        assert "Start " in narrow and "Tasks" in narrow
+        await pilot.resize_terminal(160, 10)
+        await pilot.pause()
+        wide = screen_text()
+        assert "━" in wide and "Started" in wide and "Progress" in wide

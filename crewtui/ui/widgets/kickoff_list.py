@@ -71,6 +71,11 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("task", "Task", _MIN_TASK_WIDTH),
 )
 _BAR_WIDTH = 6
+# Below this much room for the task column (an 80-column terminal), the list goes compact:
+# progress as ``1/3`` without its bar and today's start times without seconds, so the task
+# column gets the room back.
+_COMPACT_WIDTHS = {"started": 6, "progress": 5}
+_COMPACT_LABELS = {"started": "Start", "progress": "Tasks"}
 
 
 def summary_of(kickoff: Kickoff) -> KickoffSummary:
@@ -215,23 +220,46 @@ class KickoffList(DataTable[Text]):
         # afterwards it stays on its kickoff wherever the order moves it.
         self._placed = False
         self._moving = False
+        # Narrow terminals: progress without bars, start times without seconds.
+        self.compact = False
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
             self.add_column(label, key=key, width=width)
 
     def on_resize(self, event: Resize) -> None:
-        """Give the task column whatever the other columns leave of the width."""
-        fixed = sum(width + 2 * self.cell_padding for key, _, width in COLUMNS if key != "task")
-        room = self.scrollable_content_region.width - fixed - 2 * self.cell_padding
-        column = self.columns[ColumnKey("task")]
-        wanted = max(room, _MIN_TASK_WIDTH)
-        if column.width != wanted:
-            column.width = wanted
+        """Give the task column whatever the other columns leave of the width; when that is
+        too little, go compact and give it the room the bars and seconds took."""
+        compact = self._task_room(compact=False) < _MIN_TASK_WIDTH
+        widths = {key: width for key, _, width in COLUMNS}
+        if compact:
+            widths |= _COMPACT_WIDTHS
+        widths["task"] = max(self._task_room(compact=compact), _MIN_TASK_WIDTH)
+        changed = compact != self.compact
+        self.compact = compact
+        labels = {key: label for key, label, _ in COLUMNS}
+        if compact:
+            labels |= _COMPACT_LABELS
+        for key, width in widths.items():
+            column = self.columns[ColumnKey(key)]
+            if column.width != width:
+                column.width = width
+                column.label = Text(labels[key])
+                changed = True
+        if changed:
             # DataTable has no API to resize a column: drop its measurements and redraw.
             self._require_update_dimensions = True
             self._clear_caches()
+            self.restyle()
             self.refresh()
+
+    def _task_room(self, *, compact: bool) -> int:
+        """The width left for the task column in the normal or the compact layout."""
+        widths = {key: width for key, _, width in COLUMNS if key != "task"}
+        if compact:
+            widths |= _COMPACT_WIDTHS
+        fixed = sum(width + 2 * self.cell_padding for width in widths.values())
+        return self.scrollable_content_region.width - fixed - 2 * self.cell_padding
 
     # -- reading -------------------------------------------------------------------------
 
@@ -410,7 +438,7 @@ class KickoffList(DataTable[Text]):
     def _started(self, moment: datetime, now: datetime) -> str:
         local = moment.astimezone(self.tz)
         if local.date() == now.astimezone(self.tz).date():
-            return local.strftime("%H:%M:%S")
+            return local.strftime("%H:%M" if self.compact else "%H:%M:%S")
         return local.strftime("%b %d")
 
     def _progress_cell(self, row: KickoffSummary) -> Text:
@@ -422,6 +450,8 @@ class KickoffList(DataTable[Text]):
             return Text("")
         if not total:
             return Text(f"{done} done", style=self._colour("muted"))
+        if self.compact:
+            return Text(f"{done}/{total}")
         filled = round(_BAR_WIDTH * min(done, total) / total)
         bar = Text("━" * filled, style=self._colour("accent"))
         bar.append("─" * (_BAR_WIDTH - filled), style=self._colour("muted"))
