@@ -159,7 +159,11 @@ async def test_unread_marker_and_stale_rows() -> None:
         table.mark_read(row(2).kickoff_id)
         assert table.get_cell(row(2).kickoff_id, "mark").plain == " "
         table.set_stale("content", T0 + timedelta(minutes=3))
-        assert table.get_cell(running.kickoff_id, "task").plain.startswith("stale 2m")
+        assert table.get_cell(running.kickoff_id, "task").plain == "stale 2m · research_task"
+        pending = row(4, state=RunState.PENDING, crew="content")
+        table.upsert([pending], T0 + timedelta(minutes=5))
+        # Nothing to say after the staleness: no dangling separator.
+        assert table.get_cell(pending.kickoff_id, "task").plain == "stale 2m"
         assert "stale" not in table.get_cell(row(2).kickoff_id, "task").plain
         table.set_stale("content", None)
         assert table.get_cell(running.kickoff_id, "task").plain == "research_task"

@@ -460,17 +460,19 @@ class KickoffList(DataTable[Text]):
 
     def _task_cell(self, row: KickoffSummary, now: datetime) -> Text:
         text = Text(end="", no_wrap=True)
-        stale = self._stale.get(row.crew)
-        if stale is not None and not row.state.is_terminal:
-            age = format_duration((now - stale.since).total_seconds())
-            text.append(f"stale {age} · ", style=self._colour("warning"))
         if row.state in (RunState.FAILED, RunState.LOST) or row.submission == "uncertain":
             text.append_text(safe_line(row.error, self._colour("error"), limit=200))
         elif row.state is RunState.PAUSED and row.waiting_for is not None:
             text.append(waiting_line(row.waiting_for), style=self._colour("warning"))
         elif not row.state.is_terminal:
             text.append_text(safe_line(row.current_task, limit=200))
-        return text
+        stale = self._stale.get(row.crew)
+        if stale is None or row.state.is_terminal:
+            return text
+        age = format_duration((now - stale.since).total_seconds())
+        cell = Text(end="", no_wrap=True)
+        cell.append(f"stale {age}" + (" · " if text.plain else ""), style=self._colour("warning"))
+        return cell.append_text(text)
 
     # -- paging --------------------------------------------------------------------------
 
