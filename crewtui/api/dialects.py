@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from crewtui.api.models import (
@@ -23,6 +23,7 @@ from crewtui.api.models import (
     TaskResult,
     TaskState,
 )
+from crewtui.api.timestamps import wire_derived_time, wire_time
 
 _LIVE_STATES = {
     "PENDING": RunState.PENDING,
@@ -109,16 +110,6 @@ def agent_step(kickoff_id: str, body: dict[str, Any], received_at: datetime) -> 
 
 def as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
-
-
-def as_datetime(value: Any) -> datetime | None:
-    text = as_str(value)
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def parse_json_text(text: str | None) -> Any:
@@ -251,18 +242,9 @@ def _run_started_at(progress: dict[str, Any], observed_at: datetime) -> datetime
     """
     duration = as_float(progress.get("duration_seconds"))
     if duration is not None:
-        try:
-            return observed_at - timedelta(seconds=duration)
-        except OverflowError:
-            return None
-    stamp = as_datetime(progress.get("started_at"))
-    if stamp is None:
-        return None
-    try:
-        stamp = stamp.astimezone(UTC) if stamp.tzinfo else stamp.replace(tzinfo=UTC)
-    except (OverflowError, ValueError):
-        return None
-    return min(stamp, observed_at)
+        return wire_derived_time(observed_at, duration)
+    stamp = wire_time(progress.get("started_at"))
+    return None if stamp is None else min(stamp, observed_at)
 
 
 def _parse_documented(kickoff_id: str, body: dict[str, Any], observed_at: datetime) -> Observation:

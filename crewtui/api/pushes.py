@@ -14,12 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, get_args
 
 from crewtui.api.dialects import (
     agent_step,
-    as_datetime,
     as_dict,
     as_int,
     as_str,
@@ -35,6 +34,7 @@ from crewtui.api.models import (
     TaskResult,
     TaskState,
 )
+from crewtui.api.timestamps import event_time
 
 PushKind = Literal["task", "step", "crew", "events"]
 PUSH_KINDS: frozenset[str] = frozenset(get_args(PushKind))
@@ -186,29 +186,13 @@ def _sequence_key(event: dict[str, Any]) -> tuple[bool, int]:
     return (sequence is None, sequence or 0)
 
 
-def _event_time(value: Any, received_at: datetime) -> datetime:
-    """When the event happened, in UTC: its timestamp (UTC if unzoned), never after arrival.
-
-    An unusable timestamp (absent, garbage, outside datetime's range once in UTC) is the
-    arrival time: merged times must compare and subtract without overflowing.
-    """
-    stamp = as_datetime(value)
-    if stamp is None:
-        return received_at
-    try:
-        stamp = stamp.astimezone(UTC) if stamp.tzinfo else stamp.replace(tzinfo=UTC)
-    except OverflowError:
-        return received_at
-    return min(stamp, received_at)
-
-
 def _parse_event(event: dict[str, Any], received_at: datetime) -> list[Pushed]:
     data = as_dict(event.get("data"))
     kickoff_id = _kickoff_id(event.get("execution_id")) or _kickoff_id(data.get("kickoff_id"))
     if kickoff_id is None:
         return []
     kind = _first_text(event.get("type")) or "unknown"
-    at = _event_time(event.get("timestamp"), received_at)
+    at = event_time(event.get("timestamp"), received_at)
     reader = _EVENT_READERS.get(kind)
     fact = reader(_EventFacts(kickoff_id, data, at)) if reader else None
     pushed: list[Pushed] = [fact] if fact is not None else []
