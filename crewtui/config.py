@@ -175,6 +175,13 @@ class PollSettings(_Section):
         return self
 
 
+class HistorySettings(_Section):
+    """``[history]``: what the local history keeps."""
+
+    # Agent steps kept per run (the newest); older ones are dropped and counted.
+    steps_per_run: int = Field(default=5000, ge=1)
+
+
 class UiSettings(_Section):
     """``[ui]``: the look of the app, written back when the user picks a theme."""
 
@@ -222,6 +229,7 @@ class _Settings(_Section):
     default_crew: str | None = None
     poll: PollSettings = Field(default_factory=PollSettings)
     ui: UiSettings = Field(default_factory=UiSettings)
+    history: HistorySettings = Field(default_factory=HistorySettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     # Binding id → key string ("new_kickoff" → "ctrl+n"); the app checks the ids.
     keys: dict[str, str] = Field(default_factory=dict)

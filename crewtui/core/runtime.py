@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from crewtui.api.errors import StoreError
 from crewtui.api.profile import CrewProfile
-from crewtui.config import Config, Paths, PollSettings, WebhookSettings
+from crewtui.config import Config, HistorySettings, Paths, PollSettings, WebhookSettings
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker
 from crewtui.core.webhooks import WebhookReceiver, load_or_create_secret
@@ -30,12 +30,18 @@ class Runtime:
     notes: list[str] = field(default_factory=list)
 
 
-def open_store(paths: Paths) -> tuple[Store, str | None]:
-    """The history on disk; if it cannot be opened, a session-only one and a note why."""
+def open_store(paths: Paths, settings: HistorySettings | None = None) -> tuple[Store, str | None]:
+    """The history on disk; if it cannot be opened, a session-only one and a note why.
+
+    A history opened read-only (damaged, or in a place crewtui cannot write) comes with
+    the note that says so: it is shown, and nothing is saved to it.
+    """
+    steps_per_run = (settings or HistorySettings()).steps_per_run
     try:
-        return Store.open(paths.store_file), None
+        store = Store.open(paths.store_file, steps_per_run=steps_per_run)
     except StoreError as error:
-        return Store.in_memory(), f"{error.message} {NOT_KEPT}"
+        return Store.in_memory(steps_per_run=steps_per_run), f"{error.message} {NOT_KEPT}"
+    return store, store.open_note
 
 
 def webhook_receiver(
@@ -82,7 +88,7 @@ def assemble(
     """
     notes: list[str] = []
     if store is None:
-        store, note = open_store(paths)
+        store, note = open_store(paths, config.history)
         if note:
             notes.append(note)
     tracker = Tracker(crews, store, poll or config.poll)

@@ -7,398 +7,87 @@ Why it looks the way it does:
   ``BEGIN IMMEDIATE`` (the write lock is taken before reading), so a second writer waits
   instead of losing an update. A save that finds a row merges with
   :func:`crewtui.core.merge.merge_stored` inside that transaction.
-- **Any text the server sends.** Python's sqlite3 refuses to bind a ``str`` holding a lone
-  surrogate (``"\\ud800"`` is valid JSON). Free text (outputs, errors, agent names, ids) is
-  bound as TEXT when it is valid UTF-8, which is nearly always, and otherwise as a BLOB of its
-  ``surrogatepass`` UTF-8 bytes; reading decodes BLOBs back. Such a value round-trips exactly
-  but is not found by text search. JSON values (inputs, meta, raw payloads, ``output_json``)
-  are stored as JSON text with ``ensure_ascii=True``, which escapes surrogates.
+- **Any text the server sends, and rows that went bad,** are the business of
+  :mod:`crewtui.core.store_rows` (how each value is bound and read back); the schema, its
+  migrations and the checks of a file are in :mod:`crewtui.core.store_schema`.
 - **Never destroy a file we do not understand.** A file that is not an SQLite database, an
   SQLite database crewtui did not create, or a store written by a newer crewtui is reported
-  with :class:`~crewtui.api.errors.StoreError` and never written to.
+  with :class:`~crewtui.api.errors.StoreError` and never written to. A store SQLite's quick
+  check finds damaged, or one in a place crewtui cannot write, is read-only: shown as it is,
+  every write refused with one sentence (``read_only``).
 - **Big histories open fast.** Lists read indexed summary columns (never outputs or raw
-  payloads) and are paginated; opening runs no full-file check (``health`` does).
+  payloads) and are paginated; the quick check runs in a thread on its own connection
+  (0.1-0.2 s for 10,000 kickoffs), and only the first write waits for it.
+- **Other processes.** Every write of a kickoff row takes the next number of
+  ``change_clock`` and records who wrote it; :meth:`Store.changes_since` reads only rows
+  above a mark, and ``PRAGMA data_version`` says cheaply when to ask. Trackers record a
+  heartbeat in ``trackers`` so that one leaves a run to another that is alive.
+- **Bounded steps.** A run keeps its newest ``steps_per_run`` steps; the older ones are
+  deleted and counted in ``step_counts``.
 - **Durability.** ``synchronous=NORMAL`` in WAL mode: a commit survives the process being
   killed (SIGKILL) at any point; a power cut may lose the last commits but never corrupts.
   WAL needs a local filesystem; where SQLite cannot use it, the store keeps the rollback
   journal (still safe for two processes, readers wait more) and ``health`` shows the mode.
 - **Search** (``text=``) is a case-insensitive LIKE on id prefix, crew, current task and
   inputs (the term is JSON-escaped to match the stored JSON, so non-ASCII inputs match).
-
-Timestamps are ISO-8601 UTC text of fixed width, so text order is time order; a naive
-datetime is taken to be UTC. The schema version is ``PRAGMA user_version``, advanced by the
-ordered ``MIGRATIONS``; ``PRAGMA application_id`` marks the file as crewtui's.
 """
 
 from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+import uuid
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from typing import Literal
 
 from crewtui.api.errors import StoreError
 from crewtui.api.models import Kickoff, KickoffSummary, RunState, Step, TaskResult
-from crewtui.core.format import STATE_ORDER
-from crewtui.core.merge import merge_step, merge_stored, merge_tasks
+from crewtui.core import store_schema
+from crewtui.core.merge import merge_stored, merge_tasks
+from crewtui.core.store_rows import (
+    EXTRA_FIELDS,
+    KICKOFF_COLUMNS,
+    SUMMARY_COLUMNS,
+    TASK_COLUMNS,
+    UPSERT_KICKOFF,
+    UPSERT_TASK,
+    WAITING_FOR,
+    SqlValue,
+    as_model,
+    bind_text,
+    bind_ts,
+    decode_row,
+    insert_steps,
+    kickoff_values,
+    load_steps,
+    read_key,
+    summaries,
+    task_values,
+    without_credentials,
+)
+from crewtui.core.store_schema import (
+    FOLLOWING_SCHEMA,
+    check_ours,
+    damage_note,
+    migrate,
+    quick_check,
+)
 
-# "crtu": marks the file as a crewtui store, so a foreign database is never migrated.
-APPLICATION_ID = 0x63727475
+log = logging.getLogger(__name__)
+
 BUSY_TIMEOUT_SECONDS = 10.0
-_INT64 = (-(2**63), 2**63 - 1)
+# Steps kept per run: the newest; older ones are dropped and counted (``step_stats``).
+DEFAULT_STEPS_PER_RUN = 5000
 
 Order = Literal["newest", "oldest", "updated", "state", "crew"]
-SqlValue = str | bytes | int | float | None
-
-# --------------------------------------------------------------------------- schema
-
-
-def _migrate_to_1(conn: sqlite3.Connection) -> None:
-    """The first schema: crews, kickoffs, their tasks, their steps, and the list indexes."""
-    statements = [
-        """CREATE TABLE crews (
-            name TEXT PRIMARY KEY,
-            url TEXT NOT NULL
-        )""",
-        """CREATE TABLE kickoffs (
-            kickoff_id TEXT PRIMARY KEY,
-            crew TEXT NOT NULL,
-            state TEXT NOT NULL,
-            submission TEXT NOT NULL,
-            archived INTEGER NOT NULL DEFAULT 0,
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL,
-            started_at TEXT,
-            finished_at TEXT,
-            not_found_since TEXT,
-            current_task TEXT,
-            current_agent TEXT,
-            message TEXT,
-            progress TEXT,
-            task_count INTEGER NOT NULL DEFAULT 0,
-            error TEXT,
-            execution_time REAL,
-            dialect TEXT,
-            output TEXT,
-            output_json TEXT,
-            inputs TEXT NOT NULL,
-            meta TEXT NOT NULL,
-            raw TEXT,
-            extra TEXT NOT NULL,
-            -- The position of state in STATE_ORDER, for an indexed "state" order.
-            state_rank INTEGER NOT NULL
-        )""",
-        """CREATE TABLE tasks (
-            kickoff_id TEXT NOT NULL REFERENCES kickoffs(kickoff_id) ON DELETE CASCADE,
-            task_id TEXT NOT NULL,
-            ordinal INTEGER NOT NULL,
-            agent TEXT,
-            output TEXT,
-            execution_time REAL,
-            state TEXT NOT NULL,
-            started_at TEXT,
-            finished_at TEXT,
-            PRIMARY KEY (kickoff_id, task_id)
-        )""",
-        # No foreign key: a step may be recorded before its kickoff row is saved.
-        """CREATE TABLE steps (
-            step_key TEXT PRIMARY KEY,
-            kickoff_id TEXT NOT NULL,
-            sequence INTEGER,
-            received_at TEXT NOT NULL,
-            kind TEXT NOT NULL,
-            thought TEXT,
-            tool TEXT,
-            tool_input TEXT,
-            result TEXT,
-            raw TEXT
-        )""",
-        "CREATE INDEX ix_kickoffs_archived_created ON kickoffs (archived, created_at, kickoff_id)",
-        "CREATE INDEX ix_kickoffs_archived_updated ON kickoffs (archived, updated_at, kickoff_id)",
-        "CREATE INDEX ix_kickoffs_created ON kickoffs (created_at, kickoff_id)",
-        "CREATE INDEX ix_kickoffs_crew"
-        " ON kickoffs (archived, crew, created_at DESC, kickoff_id DESC)",
-        "CREATE INDEX ix_kickoffs_state_rank"
-        " ON kickoffs (archived, state_rank, created_at DESC, kickoff_id DESC)",
-        "CREATE INDEX ix_kickoffs_state ON kickoffs (state, archived)",
-        "CREATE INDEX ix_steps_order ON steps (kickoff_id, sequence, received_at)",
-        f"PRAGMA application_id = {APPLICATION_ID}",
-    ]
-    for statement in statements:
-        conn.execute(statement)
-
-
-def _migrate_tracked_at_and_step_identity(conn: sqlite3.Connection) -> None:
-    """Tracked runs and step identity (idempotent: it may run again after a renumbering).
-
-    - ``kickoffs.tracked_at``: when crewtui began following a run it did not start, so the
-      list can tell a known start from an unknown one without reading each record.
-    - Steps re-keyed by :attr:`Step.key <crewtui.api.models.Step.key>`, the step's identity:
-      the copies an older crewtui stored of one step (a poll's and a webhook's) become one.
-    """
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(kickoffs)")}
-    if "tracked_at" not in columns:
-        conn.execute("ALTER TABLE kickoffs ADD COLUMN tracked_at TEXT")
-    for (kickoff_id,) in conn.execute("SELECT DISTINCT kickoff_id FROM steps").fetchall():
-        steps = _load_steps(conn, _read_text(kickoff_id) or "")
-        conn.execute("DELETE FROM steps WHERE kickoff_id = ?", (kickoff_id,))
-        _insert_steps(conn, steps)
-
-
-# MIGRATIONS[n] takes a store from schema version n to n + 1. Append only; never edit one
-# that has shipped.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
-    _migrate_to_1,
-    _migrate_tracked_at_and_step_identity,
-)
-SCHEMA_VERSION = len(MIGRATIONS)
-
-# --------------------------------------------------------------------------- codecs
-
-
-def _text(value: str | None) -> str | bytes | None:
-    """Bind free text so that any str survives, lone surrogates included (see module doc)."""
-    if value is None:
-        return None
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return value.encode("utf-8", "surrogatepass")
-    return value
-
-
-def _read_text(value: object) -> str | None:
-    """Undo :func:`_text`."""
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "surrogatepass")
-    return None if value is None else str(value)
-
-
-def _json(value: Any) -> str:
-    """JSON text that is pure ASCII, so surrogates and control characters are escaped."""
-    return json.dumps(value, ensure_ascii=True, default=str)
-
-
-def _read_json(value: str | None) -> Any:
-    return None if value is None else json.loads(value)
-
-
-def _ts(value: datetime | None) -> str | None:
-    """Fixed-width ISO-8601 UTC, so that text order is time order; naive means UTC."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _read_ts(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
-
-
-def _clamp_int64(value: int | None) -> int | None:
-    """SQLite integers are 64-bit; a step's sequence is only an ordering hint."""
-    return None if value is None else min(max(value, _INT64[0]), _INT64[1])
-
-
-def _without_credentials(url: str) -> str:
-    """A crew's base URL has no user info, query or fragment; a token could hide there."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
-
-
-# --------------------------------------------------------------------------- rows
-
-_SUMMARY_COLUMNS = (
-    "kickoff_id",
-    "crew",
-    "state",
-    "submission",
-    "archived",
-    "created_at",
-    "updated_at",
-    "started_at",
-    "finished_at",
-    "tracked_at",
-    "current_task",
-    "progress",
-    "task_count",
-    "error",
-    "execution_time",
-    "inputs",
-    "meta",
-)
-_KICKOFF_COLUMNS = (
-    *_SUMMARY_COLUMNS,
-    "not_found_since",
-    "current_agent",
-    "message",
-    "dialect",
-    "output",
-    "output_json",
-    "raw",
-    "extra",
-)
-_TASK_COLUMNS = (
-    "kickoff_id",
-    "task_id",
-    "ordinal",
-    "agent",
-    "output",
-    "execution_time",
-    "state",
-    "started_at",
-    "finished_at",
-)
-_STEP_COLUMNS = (
-    "step_key",
-    "kickoff_id",
-    "sequence",
-    "received_at",
-    "kind",
-    "thought",
-    "tool",
-    "tool_input",
-    "result",
-    "raw",
-)
-_TEXT_COLUMNS = frozenset(
-    {
-        "kickoff_id",
-        "crew",
-        "current_task",
-        "current_agent",
-        "message",
-        "error",
-        "output",
-        "task_id",
-        "agent",
-        "kind",
-        "thought",
-        "tool",
-        "tool_input",
-        "result",
-    }
-)
-_JSON_COLUMNS = frozenset(
-    {"progress", "output_json", "inputs", "meta", "raw", "extra", "waiting_for"}
-)
-# A paused row says which task waits: read from ``extra`` (no column of its own yet).
-_WAITING_FOR = "json_extract(extra, '$.waiting_for') AS waiting_for"
-_TS_COLUMNS = frozenset(
-    {
-        "created_at",
-        "updated_at",
-        "started_at",
-        "finished_at",
-        "tracked_at",
-        "not_found_since",
-        "received_at",
-    }
-)
-
-
-def _insert_sql(table: str, columns: Sequence[str], on_conflict: str) -> str:
-    names = ", ".join(columns)
-    values = ", ".join(f":{name}" for name in columns)
-    return f"INSERT INTO {table} ({names}) VALUES ({values}) {on_conflict}"  # noqa: S608
-
-
-# Columns the store derives on write and never reads back into a Kickoff.
-_DERIVED_COLUMNS = ("task_count", "state_rank", "extra")
-_KICKOFF_WRITE_COLUMNS = (*_KICKOFF_COLUMNS, "state_rank")
-_UPSERT_KICKOFF = _insert_sql(
-    "kickoffs",
-    _KICKOFF_WRITE_COLUMNS,
-    "ON CONFLICT (kickoff_id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _KICKOFF_WRITE_COLUMNS if c != "kickoff_id"),
-)
-_UPSERT_TASK = _insert_sql(
-    "tasks",
-    _TASK_COLUMNS,
-    "ON CONFLICT (kickoff_id, task_id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _TASK_COLUMNS[2:]),
-)
-_INSERT_STEP = _insert_sql("steps", _STEP_COLUMNS, "ON CONFLICT (step_key) DO NOTHING")
-_STEP_FIELDS = tuple(c for c in _STEP_COLUMNS if c != "step_key")
-_SELECT_STEP = f"SELECT {', '.join(_STEP_FIELDS)} FROM steps WHERE step_key = :step_key"  # noqa: S608
-_UPDATE_STEP = (
-    f"UPDATE steps SET {', '.join(f'{c} = :{c}' for c in _STEP_FIELDS)} "  # noqa: S608
-    "WHERE step_key = :step_key"
-)
-
-
-def _encode(values: Mapping[str, Any]) -> dict[str, SqlValue]:
-    """Model values to SQL values, by column kind (text, JSON, timestamp, plain)."""
-    row: dict[str, SqlValue] = {}
-    for name, value in values.items():
-        if name in _TEXT_COLUMNS:
-            row[name] = _text(value)
-        elif name in _JSON_COLUMNS:
-            row[name] = None if value is None else _json(value)
-        elif name in _TS_COLUMNS:
-            row[name] = _ts(value)
-        else:
-            row[name] = value
-    return row
-
-
-def _decode(row: sqlite3.Row) -> dict[str, Any]:
-    """Undo :func:`_encode` for the columns the row has."""
-    values: dict[str, Any] = {}
-    for name in row.keys():  # noqa: SIM118 (sqlite3.Row is not a mapping)
-        value = row[name]
-        if name in _TEXT_COLUMNS:
-            values[name] = _read_text(value)
-        elif name in _JSON_COLUMNS:
-            values[name] = _read_json(value)
-        elif name in _TS_COLUMNS:
-            values[name] = _read_ts(value)
-        else:
-            values[name] = value
-    return values
-
-
-# Kickoff fields without a column of their own ride in ``extra`` (JSON), so a field added to
-# the model is kept without a migration; a migration can give it a column later.
-_EXTRA_FIELDS = frozenset(Kickoff.model_fields) - {*_KICKOFF_COLUMNS, "tasks"}
-
-
-def _kickoff_values(kickoff: Kickoff) -> dict[str, SqlValue]:
-    own_columns = (name for name in _KICKOFF_COLUMNS if name not in _DERIVED_COLUMNS)
-    fields = {name: getattr(kickoff, name) for name in own_columns}
-    fields["extra"] = {
-        **kickoff.model_dump(mode="json", include=set(_EXTRA_FIELDS) - {"raw_by_source"}),
-        # Payloads as received, like ``raw``: JSON mode would refuse a lone surrogate key.
-        "raw_by_source": [
-            {"source": p.source, "received_at": _ts(p.received_at), "body": p.body}
-            for p in kickoff.raw_by_source
-        ],
-    }
-    fields["progress"] = kickoff.progress.model_dump() if kickoff.progress else None
-    fields["task_count"] = len(kickoff.tasks)
-    fields["state_rank"] = STATE_ORDER.index(kickoff.state)
-    fields["archived"] = int(kickoff.archived)
-    return _encode(fields)
-
-
-def _task_values(kickoff_id: str, ordinal: int, task: TaskResult) -> dict[str, SqlValue]:
-    return _encode({"kickoff_id": kickoff_id, "ordinal": ordinal, **task.model_dump()})
-
-
-def _step_values(step: Step) -> dict[str, SqlValue]:
-    values = _encode(step.model_dump())
-    values["sequence"] = _clamp_int64(step.sequence)
-    values["step_key"] = step.key
-    return values
-
 
 # --------------------------------------------------------------------------- queries
 
@@ -430,7 +119,7 @@ def _where(
     params: list[SqlValue] = []
     if crew is not None:
         clauses.append("crew = ?")
-        params.append(_text(crew))
+        params.append(bind_text(crew))
     if states is not None:
         clauses.append(f"state IN ({', '.join('?' * len(states))})" if states else "0")
         params.extend(RunState(state).value for state in states)
@@ -449,9 +138,9 @@ def _where(
         anywhere = f"%{_like_literal(text)}%"
         params.extend(
             [
-                _text(f"{_like_literal(text)}%"),
-                _text(anywhere),
-                _text(anywhere),
+                bind_text(f"{_like_literal(text)}%"),
+                bind_text(anywhere),
+                bind_text(anywhere),
                 f"%{_like_literal(escaped_for_json)}%",
             ]
         )
@@ -497,6 +186,34 @@ def _reason(exc: BaseException) -> str:
     return f"failed ({exc})"
 
 
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class StepStats:
+    """A run's steps: how many the history holds, and how many older ones the cap dropped."""
+
+    stored: int
+    dropped: int
+
+
+@dataclass(frozen=True)
+class ForeignChange:
+    """A kickoff as another process last wrote it, and which process (its writer id) last
+    saved its state: the one that follows the run."""
+
+    kickoff: Kickoff
+    state_by: str | None
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What :meth:`Store.changes_since` found, and the mark to ask from next time."""
+
+    mark: int
+    kickoffs: list[ForeignChange]
+
+
 # --------------------------------------------------------------------------- store
 
 
@@ -507,20 +224,41 @@ class Store:
     every method is one transaction. Every failure is a :class:`StoreError`.
     """
 
-    def __init__(self, conn: sqlite3.Connection, path: Path | None) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        path: Path | None,
+        *,
+        steps_per_run: int = DEFAULT_STEPS_PER_RUN,
+        read_only: str | None = None,
+    ) -> None:
         """Use :meth:`open` or :meth:`in_memory`; this takes a prepared connection."""
         self._conn = conn
         self._lock = threading.Lock()
         self.path = path
+        self.steps_per_run = max(1, steps_per_run)
+        # Why this store is not written to (damaged, or in a read-only place), or None;
+        # ``open_note`` is that reason when known at open (the quick check may find more).
+        self.read_only = read_only
+        self.open_note = read_only
+        # Who writes: marks this process's rows, so that it can tell others' changes apart.
+        self.writer = uuid.uuid4().hex
+        self.schema_version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        # Set once the damage check is done (at once for stores that need none).
+        self._checked = threading.Event()
+        self._checked.set()
 
     # ----------------------------------------------------------------- opening
 
     @classmethod
-    def open(cls, path: Path) -> Store:
+    def open(cls, path: Path, *, steps_per_run: int = DEFAULT_STEPS_PER_RUN) -> Store:
         """Open (creating if needed) the store at ``path`` and bring its schema up to date.
 
-        Raises StoreError for an unwritable or full location, a file that is not a crewtui
-        store, a damaged store, or one written by a newer crewtui; such files are not touched.
+        A store that a quick check finds damaged, or one in a place crewtui cannot write,
+        is opened read-only: everything it holds is shown, and every write is refused with
+        a StoreError that says why (``read_only``). Raises StoreError for a location that
+        cannot be created or read, a file that is not a crewtui store, one damaged beyond
+        reading, or one written by a newer crewtui; such files are not touched.
         """
         path = Path(path)
         conn: sqlite3.Connection | None = None
@@ -529,25 +267,62 @@ class Store:
             # Create it private: SQLite gives the -wal and -shm files the same mode.
             os.close(os.open(path, os.O_RDONLY | os.O_CREAT, 0o600))
             conn = _connect(str(path))
-            _check_ours(conn, str(path))
+            check_ours(conn, str(path))
+            # A migration writes: an older store is checked before it, whatever it costs.
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            upgrading = 0 < version < store_schema.SCHEMA_VERSION
+            damage = damage_note(conn, path) if upgrading else None
+            if damage is not None:
+                return cls(conn, path, steps_per_run=steps_per_run, read_only=damage)
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() == "wal":
                 conn.execute("PRAGMA synchronous = NORMAL")
-            _migrate(conn)
+            migrate(conn)
         except (sqlite3.Error, OSError, StoreError) as exc:
             if conn is not None:
                 conn.close()
             if isinstance(exc, StoreError):
                 raise
-            raise _describe(str(path), exc) from exc
-        return cls(conn, path)
+            error = _describe(str(path), exc)
+            if _is_read_only(exc) and path.is_file():
+                return cls._open_read_only(path, steps_per_run, error)
+            raise error from exc
+        store = cls(conn, path, steps_per_run=steps_per_run)
+        if not upgrading:
+            store._check_in_background()
+        return store
 
     @classmethod
-    def in_memory(cls) -> Store:
+    def _open_read_only(cls, path: Path, steps_per_run: int, why: StoreError) -> Store:
+        """The history in a place crewtui cannot write: shown as it is, never changed.
+
+        ``mode=ro`` needs the WAL's shared-memory file or the right to create it; a store
+        closed cleanly in an unwritable directory has neither, and is read as ``immutable``
+        (safe: nothing can be writing to it there).
+        """
+        note = (
+            f"The history store at {path} is in a read-only place; it is shown as it is "
+            "and changes in this session will not be saved."
+        )
+        for options in ("mode=ro", "immutable=1"):
+            conn: sqlite3.Connection | None = None
+            try:
+                conn = _connect(f"{path.resolve().as_uri()}?{options}", uri=True)
+                check_ours(conn, str(path))
+                conn.execute("SELECT count(*) FROM kickoffs").fetchone()
+            except sqlite3.Error:
+                if conn is not None:
+                    conn.close()
+                continue
+            return cls(conn, path, steps_per_run=steps_per_run, read_only=note)
+        raise why
+
+    @classmethod
+    def in_memory(cls, *, steps_per_run: int = DEFAULT_STEPS_PER_RUN) -> Store:
         """The same store with nothing on disk: the fallback when :meth:`open` fails."""
         conn = _connect(":memory:")
-        _migrate(conn)
-        return cls(conn, None)
+        migrate(conn)
+        return cls(conn, None, steps_per_run=steps_per_run)
 
     def close(self) -> None:
         """Close the connection; in WAL mode the last one out folds the log into the file."""
@@ -576,9 +351,57 @@ class Store:
                     if self._conn.in_transaction:
                         self._conn.execute("ROLLBACK")
 
+    def _check_in_background(self) -> None:
+        """Run SQLite's quick check on a connection of its own, in a thread.
+
+        It reads the whole file (about 0.1 s for 10,000 kickoffs with their outputs), so it
+        does not hold up opening: reads go on meanwhile, and the first write waits for it.
+        """
+        self._checked.clear()
+        thread = threading.Thread(target=self._check_damage, name="crewtui-store-check")
+        thread.daemon = True
+        thread.start()
+
+    def _check_damage(self) -> None:
+        try:
+            if self.path is not None:
+                conn = _connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+                try:
+                    note = damage_note(conn, self.path)
+                finally:
+                    conn.close()
+                if note is not None and self.read_only is None:
+                    self.read_only = note
+        except sqlite3.Error:
+            pass  # the main connection reports what it meets; a check is no reason to stop
+        finally:
+            self._checked.set()
+
+    def damage(self) -> str | None:
+        """Why nothing is written to this store (damaged, read-only place), once the quick
+        check at open is done; None for a sound, writable store."""
+        self._checked.wait()
+        return self.read_only
+
     def _write(self) -> AbstractContextManager[sqlite3.Connection]:
-        """A write transaction that holds the write lock from its first read (no lost update)."""
+        """A write transaction that holds the write lock from its first read (no lost update).
+
+        A read-only store (damaged, or in an unwritable place) refuses, saying why; no write
+        happens before the quick check at open has said the file is sound.
+        """
+        refusal = self.damage()
+        if refusal is not None:
+            raise StoreError(refusal)
         return self._transaction("BEGIN IMMEDIATE")
+
+    def _stamp(self, conn: sqlite3.Connection) -> dict[str, SqlValue]:
+        """The next change number, and who writes it when, for a kickoff row being written."""
+        seq = conn.execute("UPDATE change_clock SET seq = seq + 1 RETURNING seq").fetchone()[0]
+        return {"changed_seq": seq, "written_by": self.writer}
+
+    def _stamp_state(self, conn: sqlite3.Connection) -> dict[str, SqlValue]:
+        """:meth:`_stamp` for a write of the run's state (not only its archive flag)."""
+        return {**self._stamp(conn), "state_by": self.writer}
 
     def _read(self) -> AbstractContextManager[sqlite3.Connection]:
         """A read transaction: one consistent snapshot across several statements."""
@@ -592,13 +415,13 @@ class Store:
             conn.execute(
                 "INSERT INTO crews (name, url) VALUES (?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET url = excluded.url",
-                (_text(name), _text(_without_credentials(url))),
+                (bind_text(name), bind_text(without_credentials(url))),
             )
 
     def crews(self) -> list[tuple[str, str]]:
         with self._read() as conn:
             rows = conn.execute("SELECT name, url FROM crews ORDER BY name").fetchall()
-        return [(_read_text(name) or "", _read_text(url) or "") for name, url in rows]
+        return [(read_key(name), read_key(url)) for name, url in rows]
 
     # ----------------------------------------------------------------- kickoffs
 
@@ -609,7 +432,7 @@ class Store:
             kickoff = kickoff.model_copy(update={"tasks": merge_tasks([], kickoff.tasks)})
             merged = kickoff if stored is None else merge_stored(stored, kickoff)
             if merged != stored:
-                _write_kickoff(conn, merged, stored)
+                _write_kickoff(conn, merged, stored, self._stamp_state(conn))
             return merged
 
     def rename_kickoff(self, old_id: str, new_id: str) -> None:
@@ -626,11 +449,12 @@ class Store:
                 return
             renamed = old.model_copy(update={"kickoff_id": new_id})
             existing = _load_kickoff(conn, new_id)
-            steps = _load_steps(conn, old_id)
+            steps = load_steps(conn, old_id)
             _delete_kickoff(conn, old_id)
             merged = renamed if existing is None else merge_stored(existing, renamed)
-            _write_kickoff(conn, merged, existing)
-            _insert_steps(conn, [s.model_copy(update={"kickoff_id": new_id}) for s in steps])
+            _write_kickoff(conn, merged, existing, self._stamp_state(conn))
+            moved = [s.model_copy(update={"kickoff_id": new_id}) for s in steps]
+            _insert_steps(conn, moved, self.steps_per_run)
 
     def delete_kickoff(self, kickoff_id: str) -> None:
         """Forget a kickoff, its tasks and its steps."""
@@ -656,12 +480,12 @@ class Store:
         """One page of summaries (no outputs, no raw); ``archived=None`` means both."""
         where, params = _where(crew, states, archived, text)
         sql = (
-            f"SELECT {', '.join(_SUMMARY_COLUMNS)}, {_WAITING_FOR} FROM kickoffs{where} "  # noqa: S608
+            f"SELECT {', '.join(SUMMARY_COLUMNS)}, {WAITING_FOR} FROM kickoffs{where} "  # noqa: S608
             f"ORDER BY {_ORDER_BY[order]} LIMIT ? OFFSET ?"
         )
         with self._read() as conn:
             rows = conn.execute(sql, [*params, -1 if limit is None else limit, offset])
-            return [KickoffSummary.model_validate(_decode(row)) for row in rows]
+            return summaries(rows)
 
     def count_kickoffs(
         self,
@@ -687,15 +511,21 @@ class Store:
                 "ORDER BY created_at, kickoff_id",
                 active,
             ).fetchall()
-            loaded = (_load_kickoff(conn, _read_text(row[0]) or "") for row in ids)
+            loaded = (_load_kickoff(conn, read_key(row[0])) for row in ids)
             return [kickoff for kickoff in loaded if kickoff is not None]
 
     def set_archived(self, kickoff_id: str, archived: bool) -> None:
         """Hide a kickoff from the default list, or bring it back."""
         with self._write() as conn:
             conn.execute(
-                "UPDATE kickoffs SET archived = ? WHERE kickoff_id = ?",
-                (int(archived), _text(kickoff_id)),
+                "UPDATE kickoffs SET archived = :archived, changed_seq = :changed_seq,"
+                " written_by = :written_by"
+                " WHERE kickoff_id = :kickoff_id",
+                {
+                    "archived": int(archived),
+                    "kickoff_id": bind_text(kickoff_id),
+                    **self._stamp(conn),
+                },
             )
 
     def resolve_id(self, prefix: str) -> list[str]:
@@ -704,21 +534,138 @@ class Store:
             rows = conn.execute(
                 "SELECT kickoff_id FROM kickoffs WHERE kickoff_id >= ? AND kickoff_id < ? "
                 "ORDER BY kickoff_id",
-                (_text(prefix), _text(prefix + "\U0010ffff")),
+                (bind_text(prefix), bind_text(prefix + "\U0010ffff")),
             ).fetchall()
-        return [_read_text(row[0]) or "" for row in rows]
+        return [kickoff_id for row in rows if (kickoff_id := read_key(row[0]))]
 
     # ----------------------------------------------------------------- steps
 
     def add_steps(self, steps: Sequence[Step]) -> list[Step]:
-        """Record steps, ignoring ones already stored (webhooks repeat); return the new ones."""
-        with self._write() as conn:
-            return _insert_steps(conn, steps)
+        """Record steps, ignoring ones already stored (webhooks repeat); return the new ones.
 
-    def list_steps(self, kickoff_id: str) -> list[Step]:
-        """A kickoff's steps by sequence (missing sequences first), then arrival."""
+        A run keeps its newest ``steps_per_run`` steps: older ones are deleted and counted
+        (:meth:`step_stats`), so a run that streams events for days cannot fill the disk.
+        """
+        with self._write() as conn:
+            return _insert_steps(conn, steps, self.steps_per_run)
+
+    def list_steps(self, kickoff_id: str, *, newest: int | None = None) -> list[Step]:
+        """A kickoff's steps by sequence (missing sequences first), then arrival; with
+        ``newest``, only the last that many (the window a view holds in memory)."""
         with self._read() as conn:
-            return _load_steps(conn, kickoff_id)
+            return load_steps(conn, kickoff_id, newest)
+
+    def step_stats(self, kickoff_id: str) -> StepStats:
+        """How many steps of a run are stored, and how many older ones the cap dropped."""
+        if self.schema_version < FOLLOWING_SCHEMA:
+            with self._read() as conn:
+                row = conn.execute(
+                    "SELECT count(*) FROM steps WHERE kickoff_id = ?", (bind_text(kickoff_id),)
+                ).fetchone()
+            return StepStats(stored=int(row[0]), dropped=0)
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT kept, dropped FROM step_counts WHERE kickoff_id = ?",
+                (bind_text(kickoff_id),),
+            ).fetchone()
+        return StepStats(0, 0) if row is None else StepStats(int(row[0]), int(row[1]))
+
+    # ----------------------------------------------------------------- other processes
+
+    def data_version(self) -> int | None:
+        """SQLite's counter of commits by other connections, read without waiting.
+
+        It moves only when another connection (another process) committed, so comparing it
+        costs nothing when nothing happened. None when the store is busy right now (the next
+        check will tell) or has no file.
+        """
+        if self.path is None or not self._lock.acquire(blocking=False):
+            return None
+        try:
+            return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+        except sqlite3.Error:
+            return None
+        finally:
+            self._lock.release()
+
+    def change_mark(self) -> int:
+        """The current change number: :meth:`changes_since` it returns only later changes."""
+        if self.schema_version < FOLLOWING_SCHEMA:
+            return 0
+        with self._read() as conn:
+            return int(conn.execute("SELECT seq FROM change_clock").fetchone()[0])
+
+    def changes_since(self, mark: int) -> Changes:
+        """Kickoffs other processes wrote after ``mark`` (an index range, not a scan)."""
+        if self.schema_version < FOLLOWING_SCHEMA:
+            return Changes(mark, [])
+        with self._read() as conn:
+            now_mark = int(conn.execute("SELECT seq FROM change_clock").fetchone()[0])
+            rows = conn.execute(
+                "SELECT kickoff_id, state_by FROM kickoffs"
+                " WHERE changed_seq > ? AND changed_seq <= ?"
+                " AND written_by IS NOT ? ORDER BY changed_seq",
+                (mark, now_mark, self.writer),
+            ).fetchall()
+            changed = []
+            for row in rows:
+                kickoff = _load_kickoff(conn, read_key(row["kickoff_id"]))
+                if kickoff is not None:
+                    changed.append(ForeignChange(kickoff, row["state_by"]))
+        return Changes(now_mark, changed)
+
+    def state_writers(self, kickoff_ids: Collection[str]) -> dict[str, str | None]:
+        """Which process (writer id) last saved the state of each of these kickoffs."""
+        if self.schema_version < FOLLOWING_SCHEMA or not kickoff_ids:
+            return {}
+        marks = ", ".join("?" * len(kickoff_ids))
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT kickoff_id, state_by FROM kickoffs WHERE kickoff_id IN ({marks})",  # noqa: S608
+                [bind_text(kickoff_id) for kickoff_id in kickoff_ids],
+            ).fetchall()
+        return {read_key(row[0]): row[1] for row in rows}
+
+    @property
+    def _keeps_heartbeats(self) -> bool:
+        """On disk, writable and at a schema that has them (others may share it)."""
+        writable = self.read_only is None
+        return self.path is not None and writable and self.schema_version >= FOLLOWING_SCHEMA
+
+    def beat(self) -> None:
+        """Say that this process is alive and polling (others leave its runs to it)."""
+        if not self._keeps_heartbeats:
+            return
+        now = _now()
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO trackers (writer, pid, seen_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (writer) DO UPDATE SET seen_at = excluded.seen_at",
+                (self.writer, os.getpid(), bind_ts(now)),
+            )
+            # A process that was killed never retired: forget it after a day.
+            conn.execute(
+                "DELETE FROM trackers WHERE seen_at < ?", (bind_ts(now - timedelta(days=1)),)
+            )
+
+    def retire(self) -> None:
+        """This process stops polling: others take its runs over at their next check."""
+        if not self._keeps_heartbeats:
+            return
+        with self._write() as conn:
+            conn.execute("DELETE FROM trackers WHERE writer = ?", (self.writer,))
+
+    def live_writers(self, within: float) -> frozenset[str]:
+        """The other processes that said they were alive less than ``within`` seconds ago."""
+        if self.schema_version < FOLLOWING_SCHEMA:
+            return frozenset()
+        since = bind_ts(_now() - timedelta(seconds=within))
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT writer FROM trackers WHERE seen_at >= ? AND writer != ?",
+                (since, self.writer),
+            ).fetchall()
+        return frozenset(str(row[0]) for row in rows)
 
     # ----------------------------------------------------------------- diagnostics
 
@@ -726,147 +673,150 @@ class Store:
         """What ``crewtui doctor`` shows: where, which schema, which journal, how much, sound?
 
         ``quick_check`` is "ok" or what SQLite found wrong; ``counts`` is None on a damaged
-        store, whose tables cannot be trusted.
+        store, whose tables cannot be trusted. The check runs outside a transaction: on a
+        damaged file even ending one can fail, and this report must still be made.
         """
-        with self._read() as conn:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
-            quick_check = _quick_check(conn)
-            counts = _counts(conn) if quick_check == "ok" else None
+        with self._lock:
+            try:
+                version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+                journal = self._conn.execute("PRAGMA journal_mode").fetchone()[0]
+            except sqlite3.Error as exc:
+                raise _describe(self._where_name, exc) from exc
+            finding = quick_check(self._conn)
+        counts = None
+        if finding == "ok":
+            with self._read() as conn:
+                counts = _counts(conn)
         return {
             "path": str(self.path) if self.path is not None else None,
             "schema_version": version,
-            "known_schema_version": SCHEMA_VERSION,
+            "known_schema_version": store_schema.SCHEMA_VERSION,
             "journal_mode": journal,
             "sqlite_version": sqlite3.sqlite_version,
             "counts": counts,
-            "quick_check": quick_check,
+            "quick_check": finding,
+            # Why nothing is written to this store (damaged, read-only place), or None.
+            "read_only": self.damage(),
         }
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-def _connect(database: str) -> sqlite3.Connection:
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _is_read_only(exc: BaseException) -> bool:
+    name: str = getattr(exc, "sqlite_errorname", "") or ""
+    code = exc.errno if isinstance(exc, OSError) else None
+    return (
+        name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN"))
+        or isinstance(exc, PermissionError)
+        or code == errno.EROFS
+    )
+
+
+def _connect(database: str, *, uri: bool = False) -> sqlite3.Connection:
     """A connection in autocommit mode (we issue BEGIN ourselves), shared across threads."""
     conn = sqlite3.connect(
-        database, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
+        database,
+        timeout=BUSY_TIMEOUT_SECONDS,
+        isolation_level=None,
+        check_same_thread=False,
+        uri=uri,
     )
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA foreign_keys = ON")
     return conn
 
 
-def _check_ours(conn: sqlite3.Connection, where: str) -> None:
-    """Refuse, before writing anything, a database crewtui did not make or cannot read."""
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-    tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-    fresh = app_id == 0 and version == 0 and tables == 0
-    if app_id != APPLICATION_ID and not fresh:
-        raise StoreError(
-            f"The history store at {where} is an SQLite database that crewtui did not create; "
-            "it was left untouched."
-        )
-    if version > SCHEMA_VERSION:
-        raise StoreError(
-            f"The history store at {where} was written by a newer crewtui (schema {version}, "
-            f"this one knows up to {SCHEMA_VERSION}); it was left untouched."
-        )
-
-
-def _migrate(conn: sqlite3.Connection) -> None:
-    """Apply the missing migrations, each in its own write transaction (another process may
-    be migrating the same file at the same time: the version is re-read under the lock)."""
-    while True:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version >= SCHEMA_VERSION:
-                conn.execute("COMMIT")
-                return
-            MIGRATIONS[version](conn)
-            conn.execute(f"PRAGMA user_version = {version + 1}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-
-
 def _load_kickoff(conn: sqlite3.Connection, kickoff_id: str) -> Kickoff | None:
     row = conn.execute(
-        f"SELECT {', '.join(_KICKOFF_COLUMNS)} FROM kickoffs WHERE kickoff_id = ?",  # noqa: S608
-        (_text(kickoff_id),),
+        f"SELECT {', '.join(KICKOFF_COLUMNS)} FROM kickoffs WHERE kickoff_id = ?",  # noqa: S608
+        (bind_text(kickoff_id),),
     ).fetchone()
     if row is None:
         return None
     tasks = conn.execute(
-        f"SELECT {', '.join(_TASK_COLUMNS)} FROM tasks WHERE kickoff_id = ? ORDER BY ordinal",  # noqa: S608
-        (_text(kickoff_id),),
+        f"SELECT {', '.join(TASK_COLUMNS)} FROM tasks WHERE kickoff_id = ? ORDER BY ordinal",  # noqa: S608
+        (bind_text(kickoff_id),),
     ).fetchall()
-    values = _decode(row)
-    values.update(values.pop("extra"))
-    values["tasks"] = [TaskResult.model_validate(_decode(task)) for task in tasks]
-    return Kickoff.model_validate(values)
+    values, unreadable = decode_row(row)
+    extra = values.pop("extra", None)
+    if isinstance(extra, dict):
+        values.update({name: value for name, value in extra.items() if name in EXTRA_FIELDS})
+    values["tasks"] = [
+        task
+        for task in (
+            as_model(TaskResult, *decode_row(part), "task of", kickoff_id) for part in tasks
+        )
+        if task is not None
+    ]
+    return as_model(Kickoff, values, unreadable, "kickoff", kickoff_id)
 
 
-def _write_kickoff(conn: sqlite3.Connection, kickoff: Kickoff, before: Kickoff | None) -> None:
+def _write_kickoff(
+    conn: sqlite3.Connection,
+    kickoff: Kickoff,
+    before: Kickoff | None,
+    stamp: Mapping[str, SqlValue],
+) -> None:
     """Upsert the row, and only the task rows that differ from ``before`` (what is stored).
 
     A poll storm on a run with many tasks rewrites one task, not all; a merge never drops a
     task, so no row has to be deleted.
     """
-    conn.execute(_UPSERT_KICKOFF, _kickoff_values(kickoff))
+    conn.execute(UPSERT_KICKOFF, {**kickoff_values(kickoff), **stamp})
     old = before.tasks if before is not None else []
     changed = [
-        _task_values(kickoff.kickoff_id, n, task)
+        task_values(kickoff.kickoff_id, n, task)
         for n, task in enumerate(kickoff.tasks)
         if n >= len(old) or old[n] != task
     ]
-    conn.executemany(_UPSERT_TASK, changed)
+    conn.executemany(UPSERT_TASK, changed)
 
 
 def _delete_kickoff(conn: sqlite3.Connection, kickoff_id: str) -> None:
-    key = (_text(kickoff_id),)
+    key = (bind_text(kickoff_id),)
     conn.execute("DELETE FROM steps WHERE kickoff_id = ?", key)
+    conn.execute("DELETE FROM step_counts WHERE kickoff_id = ?", key)
     conn.execute("DELETE FROM kickoffs WHERE kickoff_id = ?", key)  # tasks cascade
 
 
-def _insert_steps(conn: sqlite3.Connection, steps: Sequence[Step]) -> list[Step]:
-    """Store each step once (by its identity); a copy from another channel is merged into
-    the stored one. Returns the steps that were new."""
-    new: list[Step] = []
-    for step in steps:
-        values = _step_values(step)
-        if conn.execute(_INSERT_STEP, values).rowcount == 1:
-            new.append(step)
-            continue
-        row = conn.execute(_SELECT_STEP, {"step_key": values["step_key"]}).fetchone()
-        if row is None:
-            continue
-        stored = Step.model_validate(_decode(row))
-        merged = merge_step(stored, step)
-        if merged != stored:
-            conn.execute(_UPDATE_STEP, _step_values(merged))
+def _insert_steps(conn: sqlite3.Connection, steps: Sequence[Step], cap: int) -> list[Step]:
+    """Store the steps (each once, see :func:`insert_steps`), then trim each run they
+    added to to its newest ``cap``; returns the steps that were new."""
+    new = insert_steps(conn, steps)
+    added: dict[str, int] = {}
+    for step in new:
+        added[step.kickoff_id] = added.get(step.kickoff_id, 0) + 1
+    for kickoff_id, count in added.items():
+        _count_and_trim(conn, kickoff_id, count, cap)
     return new
 
 
-def _load_steps(conn: sqlite3.Connection, kickoff_id: str) -> list[Step]:
-    columns = ", ".join(c for c in _STEP_COLUMNS if c != "step_key")
-    rows = conn.execute(
-        f"SELECT {columns} FROM steps WHERE kickoff_id = ? "  # noqa: S608
-        "ORDER BY sequence, received_at, rowid",
-        (_text(kickoff_id),),
+def _count_and_trim(conn: sqlite3.Connection, kickoff_id: str, added: int, cap: int) -> None:
+    """Keep a run's newest ``cap`` steps (in list order) and count the ones deleted."""
+    key = bind_text(kickoff_id)
+    kept, dropped = conn.execute(
+        "INSERT INTO step_counts (kickoff_id, kept, dropped) VALUES (?, ?, 0)"
+        " ON CONFLICT (kickoff_id) DO UPDATE SET kept = kept + excluded.kept"
+        " RETURNING kept, dropped",
+        (key, added),
+    ).fetchone()
+    excess = int(kept) - cap
+    if excess <= 0:
+        return
+    conn.execute(
+        "DELETE FROM steps WHERE rowid IN (SELECT rowid FROM steps WHERE kickoff_id = ?"
+        " ORDER BY sequence, received_at, rowid LIMIT ?)",
+        (key, excess),
     )
-    return [Step.model_validate(_decode(row)) for row in rows]
-
-
-def _quick_check(conn: sqlite3.Connection) -> str:
-    """SQLite's structural check, its first findings joined; damage may also raise."""
-    try:
-        return "; ".join(row[0] for row in conn.execute("PRAGMA quick_check(10)"))
-    except sqlite3.DatabaseError as exc:
-        return str(exc)
+    conn.execute(
+        "UPDATE step_counts SET kept = ?, dropped = ? WHERE kickoff_id = ?",
+        (cap, int(dropped) + excess, key),
+    )
 
 
 def _counts(conn: sqlite3.Connection) -> dict[str, int]:

@@ -15,7 +15,7 @@ import pytest
 from crewtui.api.dialects import parse_status
 from crewtui.api.models import Step
 from crewtui.api.pushes import parse_push
-from crewtui.core import store as store_module
+from crewtui.core import store_rows, store_schema
 from crewtui.core.merge import merge_step
 from crewtui.core.store import Store
 from crewtui.core.tracker import StepsAdded, TrackerEvent
@@ -146,17 +146,15 @@ def test_a_history_written_before_step_identity_keeps_one_copy_of_each_step(
     integrator may renumber it) changes nothing."""
     path = tmp_path / "history.sqlite3"
     with monkeypatch.context() as old:
-        old.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:1])
-        old.setattr(store_module, "SCHEMA_VERSION", 1)
+        old.setattr(store_schema, "MIGRATIONS", store_schema.MIGRATIONS[:1])
+        old.setattr(store_schema, "SCHEMA_VERSION", 1)
         store = Store.open(path)
         poll = polled_step(STEP, T0 + timedelta(seconds=2))
         webhook = pushed_step({"prompt": "调研目的地", **STEP}, T0 + timedelta(seconds=1))
         other = pushed_step({**STEP, "result": "another result"}, T0 + timedelta(seconds=5))
         with store._write() as conn:  # the keys of old: one per payload
             for n, step in enumerate((poll, webhook, other)):
-                conn.execute(
-                    store_module._INSERT_STEP, store_module._step_values(step) | {"step_key": n}
-                )
+                conn.execute(store_rows.INSERT_STEP, store_rows.step_values(step) | {"step_key": n})
         store.close()
 
     store = Store.open(path)
@@ -164,7 +162,7 @@ def test_a_history_written_before_step_identity_keeps_one_copy_of_each_step(
         expected = [merge_step(poll, webhook), other]
         assert store.list_steps(KICKOFF) == expected
         with store._write() as conn:
-            store_module._migrate_tracked_at_and_step_identity(conn)
+            store_schema._migrate_tracked_at_and_step_identity(conn)
         assert store.list_steps(KICKOFF) == expected
         assert store.health()["counts"]["steps"] == 2  # type: ignore[index]
     finally:

@@ -24,7 +24,8 @@ from crewtui.api.models import (
     TaskState,
     WaitingFor,
 )
-from crewtui.core.store import SCHEMA_VERSION, Order, Store
+from crewtui.core.store import Order, StepStats, Store
+from crewtui.core.store_schema import SCHEMA_VERSION
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -496,3 +497,48 @@ def test_the_default_list_reads_an_index_not_a_sorted_scan(store: Store) -> None
         plan = " / ".join(row[3] for row in store._conn.execute(f"EXPLAIN QUERY PLAN {select}"))
         assert "USING INDEX" in plan, (order, plan)
         assert "TEMP B-TREE" not in plan, (order, plan)
+
+
+def test_a_run_keeps_its_newest_steps_and_counts_the_dropped(tmp_path: Path) -> None:
+    capped = Store.open(tmp_path / "capped.sqlite3", steps_per_run=50)
+    try:
+        for batch in range(4):
+            capped.add_steps(
+                [step("k1", n, sequence=n) for n in range(batch * 50, batch * 50 + 50)]
+            )
+        capped.add_steps([step("k2", n, sequence=n) for n in range(10)])
+        kept = capped.list_steps("k1")
+        assert [s.sequence for s in kept] == list(range(150, 200))
+        assert capped.step_stats("k1") == StepStats(stored=50, dropped=150)
+        assert capped.step_stats("k2") == StepStats(stored=10, dropped=0)
+        # A repeat is not a new step: nothing more is dropped.
+        capped.add_steps([step("k1", 199, sequence=199)])
+        assert capped.step_stats("k1") == StepStats(stored=50, dropped=150)
+        # The view's window: the newest, in list order.
+        assert [s.sequence for s in capped.list_steps("k1", newest=3)] == [197, 198, 199]
+        capped.delete_kickoff("k1")
+        assert capped.step_stats("k1") == StepStats(stored=0, dropped=0)
+    finally:
+        capped.close()
+
+
+def test_heartbeats_say_who_is_alive_and_forget_the_long_dead(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite3"
+    first, second = Store.open(path), Store.open(path)
+    try:
+        with sqlite3.connect(path) as conn:
+            conn.execute(
+                "INSERT INTO trackers (writer, pid, seen_at) VALUES ('killed', 1, ?)",
+                ("2020-01-01T00:00:00.000000Z",),
+            )
+        conn.close()
+        first.beat()
+        assert second.live_writers(within=10.0) == {first.writer}
+        first.retire()
+        assert second.live_writers(within=10.0) == frozenset()
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("SELECT count(*) FROM trackers").fetchone() == (0,)
+        conn.close()
+    finally:
+        first.close()
+        second.close()

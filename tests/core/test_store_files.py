@@ -7,18 +7,21 @@ every user: a path whose parent is a regular file, a path that is a directory, a
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import stat
-from collections.abc import Callable
+import subprocess
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from crewtui.api.errors import StoreError
-from crewtui.api.models import Kickoff
-from crewtui.core import store as store_module
-from crewtui.core.store import APPLICATION_ID, SCHEMA_VERSION, Store
+from crewtui.api.models import Kickoff, Step
+from crewtui.core import store_schema as schema_module
+from crewtui.core.store import Store
+from crewtui.core.store_schema import APPLICATION_ID, SCHEMA_VERSION
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -117,12 +120,15 @@ def test_damage_found_later_is_a_store_error(tmp_path: Path) -> None:
     data[start : page * 4096] = b"\x55" * (page * 4096 - start)
     path.write_bytes(bytes(data))
 
-    store = Store.open(path)  # opening does not scan the file, so it stays fast
+    store = Store.open(path)  # opening does not wait for the quick check: it stays fast
+    damage = store.damage()  # the check at open found it: the store is read-only
+    assert damage is not None and "is damaged" in damage
     with pytest.raises(StoreError, match="is damaged"):
         store.get_kickoff("k3")
-    health = store.health()
+    health = store.health()  # reported, never raised: doctor says what is wrong
     assert health["counts"] is None
-    assert f"page {page}" in str(health["quick_check"])
+    assert health["quick_check"] != "ok"
+    assert health["read_only"] == damage
     store.close()
 
 
@@ -161,8 +167,8 @@ def test_migrations_run_in_order_once_and_keep_the_data(
         ran.append(conn.execute("PRAGMA user_version").fetchone()[0])
         conn.execute("ALTER TABLE kickoffs ADD COLUMN note TEXT")  # fails if run twice
 
-    monkeypatch.setattr(store_module, "MIGRATIONS", (*store_module.MIGRATIONS, add_note_column))
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(schema_module, "MIGRATIONS", (*schema_module.MIGRATIONS, add_note_column))
+    monkeypatch.setattr(schema_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
 
     for _ in range(2):
         store = Store.open(path)
@@ -182,8 +188,8 @@ def test_a_failing_migration_leaves_the_previous_version(
         conn.execute("CREATE TABLE half (x)")
         conn.execute("THIS IS NOT SQL")
 
-    monkeypatch.setattr(store_module, "MIGRATIONS", (*store_module.MIGRATIONS, half_done))
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(schema_module, "MIGRATIONS", (*schema_module.MIGRATIONS, half_done))
+    monkeypatch.setattr(schema_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     with pytest.raises(StoreError, match="failed"):
         Store.open(path)
     monkeypatch.undo()
@@ -205,3 +211,110 @@ def test_two_opens_of_a_fresh_file_both_work(tmp_path: Path) -> None:
     assert second.resolve_id("a") == ["a"]
     first.close()
     second.close()
+
+
+def damage_a_table(path: Path, table: str) -> None:
+    """Garble the cells of ``table``'s root page, as a failing disk would."""
+    with sqlite3.connect(path) as conn:
+        root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,))
+        page = int(root.fetchone()[0])
+    conn.close()
+    data = bytearray(path.read_bytes())
+    start = (page - 1) * 4096 + 8
+    data[start : page * 4096] = b"\x55" * (page * 4096 - start)
+    path.write_bytes(bytes(data))
+
+
+def test_a_damaged_store_is_opened_read_only_and_never_written(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite3"
+    make_store(path, kickoffs=20)
+    filler = Store.open(path)
+    filler.add_steps([Step(kickoff_id="k1", received_at=T0, raw={"n": n}) for n in range(40)])
+    filler.close()
+    damage_a_table(path, "steps")  # the kickoffs stay readable
+    before = snapshot(tmp_path)
+
+    store = Store.open(path)
+    assert store.count_kickoffs() == 20  # reads do not wait for the check
+    assert store.damage() is not None
+    assert store.read_only is not None
+    assert store.read_only.startswith(f"The history store at {path} is damaged (")
+    assert store.read_only.endswith("(move it aside to start a new one).")
+    assert store.count_kickoffs() == 20  # what can be read is shown
+    kickoff = Kickoff(kickoff_id="new", crew="c", created_at=T0, updated_at=T0)
+    for write in (
+        lambda: store.save_kickoff(kickoff),
+        lambda: store.set_archived("k1", True),
+        lambda: store.add_steps([Step(kickoff_id="k1", received_at=T0)]),
+        lambda: store.upsert_crew("c", "https://example.com"),
+    ):
+        with pytest.raises(StoreError) as refused:
+            write()
+        assert refused.value.message == store.read_only
+    health = store.health()
+    assert health["read_only"] == store.read_only
+    assert health["quick_check"] != "ok" and health["counts"] is None
+    store.close()
+    assert snapshot(tmp_path) == before
+
+
+@pytest.fixture
+def immutable(tmp_path: Path) -> Iterator[Callable[[Path], None]]:
+    """Makes paths immutable (chattr +i): unwritable even for root, unlike chmod."""
+    changed: list[Path] = []
+
+    def make(path: Path) -> None:
+        if shutil.which("chattr") is None:
+            pytest.skip("needs chattr")
+        done = subprocess.run(["chattr", "+i", str(path)], capture_output=True, check=False)
+        if done.returncode != 0:
+            pytest.skip(f"chattr +i is not allowed here: {done.stderr.decode().strip()}")
+        changed.append(path)
+
+    yield make
+    for path in reversed(changed):
+        subprocess.run(["chattr", "-i", str(path)], check=False)
+
+
+def test_a_history_in_a_read_only_place_is_shown_read_only(
+    tmp_path: Path, immutable: Callable[[Path], None]
+) -> None:
+    home = tmp_path / "home"
+    path = home / "history.sqlite3"
+    make_store(path, kickoffs=7)
+    before = snapshot(home)
+    immutable(path)
+    immutable(home)
+
+    store = Store.open(path)
+    try:
+        assert store.count_kickoffs() == 7
+        assert store.get_kickoff("k3") is not None
+        assert store.read_only == (
+            f"The history store at {path} is in a read-only place; it is shown as it is "
+            "and changes in this session will not be saved."
+        )
+        with pytest.raises(StoreError, match="read-only place"):
+            store.save_kickoff(Kickoff(kickoff_id="x", crew="c", created_at=T0, updated_at=T0))
+    finally:
+        store.close()
+    assert snapshot(home) == before
+
+
+def test_schema_1_is_migrated_with_its_step_counts(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite3"
+    old = sqlite3.connect(path, isolation_level=None)
+    schema_module.MIGRATIONS[0](old)
+    old.execute("PRAGMA user_version = 1")
+    old.executemany(
+        "INSERT INTO steps (step_key, kickoff_id, received_at, kind, thought)"
+        " VALUES (?, 'k', '2026-11-23T10:00:00.000000Z', 'step', ?)",
+        [(f"key{n}", f"thought {n}") for n in range(4)],
+    )
+    old.close()
+
+    store = Store.open(path)
+    assert store.schema_version == SCHEMA_VERSION
+    assert store.step_stats("k").stored == 4
+    assert store.changes_since(0).kickoffs == []
+    store.close()

@@ -1,0 +1,406 @@
+"""Rows of the history and the models they hold: how each value is bound and read back.
+
+- **Any text the server sends.** Python's sqlite3 refuses to bind a ``str`` holding a lone
+  surrogate (``"\\ud800"`` is valid JSON). Free text (outputs, errors, agent names, ids) is
+  bound as TEXT when it is valid UTF-8, which is nearly always, and otherwise as a BLOB of its
+  ``surrogatepass`` UTF-8 bytes; reading decodes BLOBs back. Such a value round-trips exactly
+  but is not found by text search. JSON values (inputs, meta, raw payloads, ``output_json``)
+  are stored as JSON text with ``ensure_ascii=True``, which escapes surrogates.
+- **One bad row never stops a history.** A value the reader cannot decode (a timestamp
+  Python refuses, broken JSON, a wrong type) takes its default, with a logged note; a row
+  beyond repair is left out.
+
+Timestamps are ISO-8601 UTC text of fixed width, so text order is time order; a naive
+datetime is taken to be UTC.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import BaseModel, ValidationError
+
+from crewtui.api.models import Kickoff, KickoffSummary, RunState, Step, TaskResult
+from crewtui.api.sanitize import inert_line
+from crewtui.core.format import STATE_ORDER
+from crewtui.core.merge import merge_step
+
+log = logging.getLogger(__name__)
+
+SqlValue = str | bytes | int | float | None
+ModelT = TypeVar("ModelT", bound=BaseModel)
+_INT64 = (-(2**63), 2**63 - 1)
+
+# --------------------------------------------------------------------------- codecs
+
+
+def bind_text(value: str | None) -> str | bytes | None:
+    """Bind free text so that any str survives, lone surrogates included (see module doc)."""
+    if value is None:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogatepass")
+    return value
+
+
+def _read_text(value: object) -> str | None:
+    """Undo :func:`bind_text`."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogatepass")
+    return None if value is None else str(value)
+
+
+def _json(value: Any) -> str:
+    """JSON text that is pure ASCII, so surrogates and control characters are escaped."""
+    return json.dumps(value, ensure_ascii=True, default=str)
+
+
+def read_key(value: object) -> str:
+    """A stored id or name as text; one that is not text at all reads as "" (never found)."""
+    try:
+        return _read_text(value) or ""
+    except ValueError:
+        return ""
+
+
+def _read_json(value: str | None) -> Any:
+    return None if value is None else json.loads(value)
+
+
+def bind_ts(value: datetime | None) -> str | None:
+    """Fixed-width ISO-8601 UTC, so that text order is time order; naive means UTC.
+
+    The year is written with four digits by hand: ``strftime("%Y")`` drops the leading
+    zeros of years below 1000 on Linux, which ``fromisoformat`` then refuses. A time that
+    overflows on its way to UTC is clamped to the first or last representable one.
+    """
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        value = datetime.min if value.year == datetime.min.year else datetime.max
+    return f"{value.year:04d}-{value:%m-%dT%H:%M:%S.%f}Z"
+
+
+def _read_ts(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _clamp_int64(value: int | None) -> int | None:
+    """SQLite integers are 64-bit; a step's sequence is only an ordering hint."""
+    return None if value is None else min(max(value, _INT64[0]), _INT64[1])
+
+
+def without_credentials(url: str) -> str:
+    """A crew's base URL has no user info, query or fragment; a token could hide there."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
+
+
+# --------------------------------------------------------------------------- rows
+
+SUMMARY_COLUMNS = (
+    "kickoff_id",
+    "crew",
+    "state",
+    "submission",
+    "archived",
+    "created_at",
+    "updated_at",
+    "started_at",
+    "finished_at",
+    "tracked_at",
+    "current_task",
+    "progress",
+    "task_count",
+    "error",
+    "execution_time",
+    "inputs",
+    "meta",
+)
+KICKOFF_COLUMNS = (
+    *SUMMARY_COLUMNS,
+    "not_found_since",
+    "current_agent",
+    "message",
+    "dialect",
+    "output",
+    "output_json",
+    "raw",
+    "extra",
+)
+TASK_COLUMNS = (
+    "kickoff_id",
+    "task_id",
+    "ordinal",
+    "agent",
+    "output",
+    "execution_time",
+    "state",
+    "started_at",
+    "finished_at",
+)
+STEP_COLUMNS = (
+    "step_key",
+    "kickoff_id",
+    "sequence",
+    "received_at",
+    "kind",
+    "thought",
+    "tool",
+    "tool_input",
+    "result",
+    "raw",
+)
+_TEXT_COLUMNS = frozenset(
+    {
+        "kickoff_id",
+        "crew",
+        "current_task",
+        "current_agent",
+        "message",
+        "error",
+        "output",
+        "task_id",
+        "agent",
+        "kind",
+        "thought",
+        "tool",
+        "tool_input",
+        "result",
+    }
+)
+_JSON_COLUMNS = frozenset(
+    {"progress", "output_json", "inputs", "meta", "raw", "extra", "waiting_for"}
+)
+# A paused row says which task waits: read from ``extra`` (no column of its own yet), and
+# only from valid JSON: json_extract on a broken one would fail the whole page.
+WAITING_FOR = (
+    "CASE WHEN json_valid(extra) THEN json_extract(extra, '$.waiting_for') END AS waiting_for"
+)
+_TS_COLUMNS = frozenset(
+    {
+        "created_at",
+        "updated_at",
+        "started_at",
+        "finished_at",
+        "tracked_at",
+        "not_found_since",
+        "received_at",
+    }
+)
+
+
+def _insert_sql(table: str, columns: Sequence[str], on_conflict: str) -> str:
+    names = ", ".join(columns)
+    values = ", ".join(f":{name}" for name in columns)
+    return f"INSERT INTO {table} ({names}) VALUES ({values}) {on_conflict}"  # noqa: S608
+
+
+# Columns the store derives on write and never reads back into a Kickoff.
+_DERIVED_COLUMNS = ("task_count", "state_rank", "extra")
+# Who changed the row last, and the change number others follow (``Store.changes_since``).
+_STAMP_COLUMNS = ("changed_seq", "written_by", "state_by")
+_KICKOFF_WRITE_COLUMNS = (*KICKOFF_COLUMNS, "state_rank", *_STAMP_COLUMNS)
+UPSERT_KICKOFF = _insert_sql(
+    "kickoffs",
+    _KICKOFF_WRITE_COLUMNS,
+    "ON CONFLICT (kickoff_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _KICKOFF_WRITE_COLUMNS if c != "kickoff_id"),
+)
+UPSERT_TASK = _insert_sql(
+    "tasks",
+    TASK_COLUMNS,
+    "ON CONFLICT (kickoff_id, task_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in TASK_COLUMNS[2:]),
+)
+INSERT_STEP = _insert_sql("steps", STEP_COLUMNS, "ON CONFLICT (step_key) DO NOTHING")
+_STEP_FIELDS = tuple(c for c in STEP_COLUMNS if c != "step_key")
+_SELECT_STEP = f"SELECT {', '.join(_STEP_FIELDS)} FROM steps WHERE step_key = :step_key"  # noqa: S608
+_UPDATE_STEP = (
+    f"UPDATE steps SET {', '.join(f'{c} = :{c}' for c in _STEP_FIELDS)} "  # noqa: S608
+    "WHERE step_key = :step_key"
+)
+
+
+def _encode(values: Mapping[str, Any]) -> dict[str, SqlValue]:
+    """Model values to SQL values, by column kind (text, JSON, timestamp, plain)."""
+    row: dict[str, SqlValue] = {}
+    for name, value in values.items():
+        if name in _TEXT_COLUMNS:
+            row[name] = bind_text(value)
+        elif name in _JSON_COLUMNS:
+            row[name] = None if value is None else _json(value)
+        elif name in _TS_COLUMNS:
+            row[name] = bind_ts(value)
+        else:
+            row[name] = value
+    return row
+
+
+def decode_row(row: sqlite3.Row) -> tuple[dict[str, Any], set[str]]:
+    """Undo :func:`_encode` for the columns the row has; also the columns that could not be.
+
+    A value this crewtui cannot read (a timestamp Python refuses, broken JSON, bytes where
+    text belongs) is left out rather than raised, so one bad row never stops a history.
+    """
+    values: dict[str, Any] = {}
+    unreadable: set[str] = set()
+    for name in row.keys():  # noqa: SIM118 (sqlite3.Row is not a mapping)
+        value = row[name]
+        try:
+            if name in _TEXT_COLUMNS:
+                values[name] = _read_text(value)
+            elif name in _JSON_COLUMNS:
+                values[name] = _read_json(value)
+            elif name in _TS_COLUMNS:
+                values[name] = _read_ts(value)
+            else:
+                values[name] = value
+        except (ValueError, TypeError, RecursionError):
+            unreadable.add(name)
+    return values, unreadable
+
+
+# What a row gets for a required value it cannot read (optional ones take their defaults).
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_KICKOFF_STAND_INS = {"created_at": _EPOCH, "updated_at": _EPOCH, "state": RunState.UNKNOWN}
+_STAND_INS: dict[type[BaseModel], dict[str, Any]] = {
+    Kickoff: _KICKOFF_STAND_INS,
+    KickoffSummary: _KICKOFF_STAND_INS,
+    Step: {"received_at": _EPOCH},
+}
+# Rows already reported, so that paging through a history logs each bad row once.
+_REPORTED: set[tuple[str, str]] = set()
+_REPORTED_MAX = 1000
+
+
+def as_model(
+    model: type[ModelT], values: dict[str, Any], unreadable: set[str], what: str, key: str
+) -> ModelT | None:
+    """``values`` as ``model``; unreadable or invalid values are replaced by their defaults
+    (or a stand-in) with a logged note, and a row beyond repair is skipped (None)."""
+    bad = set(unreadable)
+    result: ModelT | None = None
+    # Each pass leaves out what the last one refused; a row that fails on no new field
+    # (or keeps failing) is beyond repair.
+    for _ in range(3):
+        repaired = {name: value for name, value in values.items() if name not in bad}
+        stand_ins = _STAND_INS.get(model, {})
+        repaired.update({name: stand_ins[name] for name in bad if name in stand_ins})
+        try:
+            result = model.model_validate(repaired)
+            break
+        except ValidationError as error:
+            refused = {str(detail["loc"][0]) for detail in error.errors() if detail["loc"]}
+            if refused <= bad:
+                break
+            bad |= refused
+    if not bad:
+        return result
+    if (what, key) not in _REPORTED and len(_REPORTED) < _REPORTED_MAX:
+        _REPORTED.add((what, key))
+        outcome = "skipped it" if result is None else "used defaults for them"
+        log.warning(
+            "history store: %s %s has unreadable %s; %s",
+            what,
+            inert_line(key, 80),
+            ", ".join(sorted(bad)) or "values",
+            outcome,
+        )
+    return result
+
+
+# Kickoff fields without a column of their own ride in ``extra`` (JSON), so a field added to
+# the model is kept without a migration; a migration can give it a column later.
+EXTRA_FIELDS = frozenset(Kickoff.model_fields) - {*KICKOFF_COLUMNS, "tasks"}
+
+
+def kickoff_values(kickoff: Kickoff) -> dict[str, SqlValue]:
+    own_columns = (name for name in KICKOFF_COLUMNS if name not in _DERIVED_COLUMNS)
+    fields = {name: getattr(kickoff, name) for name in own_columns}
+    fields["extra"] = {
+        **kickoff.model_dump(mode="json", include=set(EXTRA_FIELDS) - {"raw_by_source"}),
+        # Payloads as received, like ``raw``: JSON mode would refuse a lone surrogate key.
+        "raw_by_source": [
+            {"source": p.source, "received_at": bind_ts(p.received_at), "body": p.body}
+            for p in kickoff.raw_by_source
+        ],
+    }
+    fields["progress"] = kickoff.progress.model_dump() if kickoff.progress else None
+    fields["task_count"] = len(kickoff.tasks)
+    fields["state_rank"] = STATE_ORDER.index(kickoff.state)
+    fields["archived"] = int(kickoff.archived)
+    return _encode(fields)
+
+
+def task_values(kickoff_id: str, ordinal: int, task: TaskResult) -> dict[str, SqlValue]:
+    return _encode({"kickoff_id": kickoff_id, "ordinal": ordinal, **task.model_dump()})
+
+
+def step_values(step: Step) -> dict[str, SqlValue]:
+    values = _encode(step.model_dump())
+    values["sequence"] = _clamp_int64(step.sequence)
+    values["step_key"] = step.key
+    return values
+
+
+def summaries(rows: Iterable[sqlite3.Row]) -> list[KickoffSummary]:
+    """List rows as summaries; a row beyond repair is left out of the page (logged)."""
+    summaries = []
+    for row in rows:
+        values, unreadable = decode_row(row)
+        key = str(values.get("kickoff_id", "?"))
+        summary = as_model(KickoffSummary, values, unreadable, "kickoff", key)
+        if summary is not None:
+            summaries.append(summary)
+    return summaries
+
+
+def insert_steps(conn: sqlite3.Connection, steps: Sequence[Step]) -> list[Step]:
+    """Store each step once (by its identity); a copy from another channel is merged into
+    the stored one. Returns the steps that were new."""
+    new: list[Step] = []
+    for step in steps:
+        values = step_values(step)
+        if conn.execute(INSERT_STEP, values).rowcount == 1:
+            new.append(step)
+            continue
+        row = conn.execute(_SELECT_STEP, {"step_key": values["step_key"]}).fetchone()
+        if row is None:
+            continue
+        stored = as_model(Step, *decode_row(row), "a step of", step.kickoff_id)
+        merged = step if stored is None else merge_step(stored, step)
+        if merged != stored:
+            conn.execute(_UPDATE_STEP, step_values(merged))
+    return new
+
+
+def load_steps(conn: sqlite3.Connection, kickoff_id: str, newest: int | None = None) -> list[Step]:
+    """A run's steps in list order; with ``newest``, only the last that many."""
+    columns = ", ".join(_STEP_FIELDS)
+    if newest is None:
+        rows = conn.execute(
+            f"SELECT {columns} FROM steps WHERE kickoff_id = ? "  # noqa: S608
+            "ORDER BY sequence, received_at, rowid",
+            (bind_text(kickoff_id),),
+        ).fetchall()
+    else:
+        rows = conn.execute(
+            f"SELECT {columns} FROM steps WHERE kickoff_id = ? "  # noqa: S608
+            "ORDER BY sequence DESC, received_at DESC, rowid DESC LIMIT ?",
+            (bind_text(kickoff_id), max(newest, 0)),
+        ).fetchall()[::-1]
+    loaded = (as_model(Step, *decode_row(row), "a step of", kickoff_id) for row in rows)
+    return [step for step in loaded if step is not None]
