@@ -8,6 +8,11 @@ Polling: each crew has its own scheduler task, concurrency cap and request budge
 slow or failing crew never slows another. A kickoff's next poll is scheduled when its last
 one finished (polls never pile up), at an interval that adapts to how recently it changed.
 Terminal kickoffs are never polled again. No Textual import here.
+
+Other processes: another app, a ``crewtui kickoff`` in another pane or a cron job may write
+the same history. While running, the tracker follows the store (see ``_follow_store``):
+their new runs are adopted and their changes emitted like this process's own, within about
+a second, without polling the service twice for a run another live process already polls.
 """
 
 from __future__ import annotations
@@ -40,9 +45,9 @@ from crewtui.api.profile import CrewProfile
 from crewtui.api.pushes import step_payloads
 from crewtui.api.validate import validate_kickoff_id
 from crewtui.config import PollSettings
-from crewtui.core.merge import apply_observation
+from crewtui.core.merge import apply_observation, merge_stored
 from crewtui.core.pacing import TokenBucket, adaptive_interval, error_backoff
-from crewtui.core.store import Store
+from crewtui.core.store import ForeignChange, Store
 from crewtui.core.webhooks import WebhookUrls
 
 log = logging.getLogger(__name__)
@@ -62,6 +67,13 @@ UNEXPECTED_POLL_ERROR = (
 
 # How long a crew whose token was rejected waits before one more try on its own.
 TOKEN_REJECTED_RETRY = 60.0
+
+# Following other processes through the store: how often this process looks for their
+# commits (a counter read, free when nothing happened), says it is alive, and how long a
+# process that stopped saying so is still taken to be polling.
+STORE_CHECK_EVERY = 0.5
+HEARTBEAT_EVERY = 2.0
+ALIVE_FOR = 10.0
 
 
 def utcnow() -> datetime:
@@ -195,7 +207,16 @@ class Tracker:
         self._polls: set[asyncio.Task[None]] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         self._running = False
-        self.store_error: str | None = None
+        # The last store failure, said once; a store opened read-only said why at open.
+        self.store_error: str | None = store.open_note
+        # Following the store: the last change number read, whether runs other processes
+        # start are adopted (the whole history) or only those already known (``watch``),
+        # and the runs left to another live process (id -> that process's writer id).
+        self._store_mark = 0
+        self._adopt_others = False
+        self._polled_elsewhere: dict[str, str] = {}
+        self._store_changed = asyncio.Event()
+        self._watcher: asyncio.Task[None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -204,6 +225,10 @@ class Tracker:
         if self._running:
             return
         self._running = True
+        self._adopt_others = resume
+        self._store_mark = await self._store_call(self.store.change_mark) or 0
+        await self._store_call(self.store.beat)
+        self._watcher = asyncio.create_task(self._follow_store(), name="crewtui-store-watch")
         for crew in self._crews.values():
             await self._store_call(self.store.upsert_crew, crew.profile.name, crew.profile.url)
             crew.runner = asyncio.create_task(
@@ -211,6 +236,7 @@ class Tracker:
             )
         if resume:
             active = await self._store_call(self.store.active_kickoffs) or []
+            await self._find_polled_elsewhere([kickoff.kickoff_id for kickoff in active])
             for kickoff in active:
                 if kickoff.crew not in self._crews:
                     continue
@@ -240,8 +266,11 @@ class Tracker:
 
     async def stop(self) -> None:
         """Stop every poll and close every connection; safe to call twice."""
-        self._running = False
+        was_running, self._running = self._running, False
         tasks = [crew.runner for crew in self._crews.values() if crew.runner] + list(self._polls)
+        if self._watcher is not None:
+            tasks.append(self._watcher)
+            self._watcher = None
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -250,6 +279,9 @@ class Tracker:
         for crew in self._crews.values():
             crew.runner = None
             await crew.client.aclose()
+        if was_running:
+            # Others take this process's runs over at their next look at the store.
+            await self._store_call(self.store.retire)
 
     async def __aenter__(self) -> Tracker:
         await self.start()
@@ -295,6 +327,10 @@ class Tracker:
 
     def is_tracked(self, kickoff_id: str) -> bool:
         return kickoff_id in self._kickoffs
+
+    def polled_elsewhere(self, kickoff_id: str) -> bool:
+        """Whether another live crewtui process polls this run for the shared history."""
+        return kickoff_id in self._polled_elsewhere
 
     def health(self, crew: str) -> CrewHealth:
         return self._crew(crew).health
@@ -466,7 +502,9 @@ class Tracker:
         return await self._poll(kickoff_id, raise_errors=True)
 
     def poll_now(self, kickoff_id: str | None = None) -> None:
-        """Make one (or every) active kickoff due now, token-rejected crews included."""
+        """Make one (or every) active kickoff due now, token-rejected crews included; also
+        look at the store now for what other processes wrote (``R`` in the app)."""
+        self._store_changed.set()
         loop_now = asyncio.get_running_loop().time()
         for schedule in list(self._schedules.values()):
             if kickoff_id is None or schedule.kickoff_id == kickoff_id:
@@ -568,6 +606,8 @@ class Tracker:
         self._kickoffs[kickoff.kickoff_id] = kickoff
         if emit and previous is None:
             self._emit(KickoffChanged(kickoff, None))
+        if kickoff.kickoff_id in self._polled_elsewhere:
+            return
         if not kickoff.is_terminal and kickoff.submission is Submission.ACCEPTED:
             loop_now = asyncio.get_running_loop().time()
             self._schedules.setdefault(
@@ -596,7 +636,11 @@ class Tracker:
             if after is before or after == before:
                 return before
             self._kickoffs[kickoff_id] = after
-            await self._store_call(self.store.save_kickoff, after)
+            # What the history holds is ours merged with what other processes wrote there
+            # (an archive flag, tasks from their webhooks): that is the run as it is.
+            saved = await self._store_call(self.store.save_kickoff, after)
+            if saved is not None:
+                after = self._kickoffs[kickoff_id] = saved
             schedule = self._schedules.get(kickoff_id)
             if schedule is not None and progress_signature(after) != progress_signature(before):
                 schedule.last_change = asyncio.get_running_loop().time()
@@ -621,6 +665,114 @@ class Tracker:
                 self.store_error = error.message
                 log.warning("history store: %s", error.message)
             return None
+
+    # -- other processes -----------------------------------------------------------------
+
+    async def _follow_store(self) -> None:
+        """Look at the store every ``STORE_CHECK_EVERY`` s; read it only when it changed.
+
+        ``PRAGMA data_version`` moves only when another process committed, so a quiet
+        history costs one counter read per look, on the loop, never waiting for the lock.
+        A heartbeat every ``HEARTBEAT_EVERY`` s tells the others this process is polling.
+        """
+        loop = asyncio.get_running_loop()
+        seen_version: int | None = None
+        next_beat = loop.time()
+        while self._running:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._store_changed.wait(), timeout=STORE_CHECK_EVERY)
+            asked = self._store_changed.is_set()
+            self._store_changed.clear()
+            try:
+                if loop.time() >= next_beat:
+                    next_beat = loop.time() + HEARTBEAT_EVERY
+                    await self._store_call(self.store.beat)
+                    if self._polled_elsewhere:
+                        await self._review_polled_elsewhere()
+                version = self.store.data_version()
+                if asked or (version is not None and version != seen_version):
+                    seen_version = version
+                    await self.sync_with_store()
+            except Exception:  # a bug must cost one look at the store, never the following
+                log.exception("crewtui failed to take in changes from the history store")
+
+    async def sync_with_store(self) -> None:
+        """Take in what other processes wrote to the history since the last look."""
+        changes = await self._store_call(self.store.changes_since, self._store_mark)
+        if changes is None:
+            return
+        self._store_mark = changes.mark
+        if changes.kickoffs:
+            alive = await self._store_call(self.store.live_writers, ALIVE_FOR) or frozenset()
+            for change in changes.kickoffs:
+                self._absorb(change, alive)
+        if self._polled_elsewhere:
+            await self._review_polled_elsewhere()
+
+    def _absorb(self, change: ForeignChange, alive: frozenset[str]) -> None:
+        """A kickoff another process wrote: merge it, emit it, and decide who polls it.
+
+        The rule that keeps two processes from polling one run: a run is left to another
+        process while that process saved its state last and is alive (its heartbeat is
+        fresh); otherwise this process polls it. Exactly one process saved a run's state
+        last, so at least that one polls it (archiving a run elsewhere does not move it);
+        when it stops (it retires its heartbeat) or dies (the heartbeat
+        goes stale after ``ALIVE_FOR`` s) the others take the run over. Attempts still being
+        sent elsewhere are skipped: they arrive under their kickoff id once accepted. Runs of
+        a crew this process has no profile for are shown, never polled.
+        """
+        theirs = change.kickoff
+        kickoff_id = theirs.kickoff_id
+        before = self._kickoffs.get(kickoff_id)
+        if theirs.submission is Submission.SENDING:
+            return
+        if before is None and not self._adopt_others:
+            return
+        after = theirs if before is None else merge_stored(theirs, before)
+        changed = before is None or after != before
+        self._kickoffs[kickoff_id] = after
+        if after.is_terminal or after.crew not in self._crews:
+            self._polled_elsewhere.pop(kickoff_id, None)
+            self._schedules.pop(kickoff_id, None)
+        elif change.state_by in alive:
+            self._leave_to(kickoff_id, change.state_by)
+        else:
+            self._polled_elsewhere.pop(kickoff_id, None)
+            if kickoff_id not in self._schedules:
+                self._adopt(after, emit=False)
+        if changed:
+            self._emit(KickoffChanged(after, before.state if before is not None else None))
+
+    def _leave_to(self, kickoff_id: str, writer: str | None) -> None:
+        """Stop polling a run that another live process polls."""
+        self._polled_elsewhere[kickoff_id] = writer or ""
+        if self._schedules.pop(kickoff_id, None) is not None:
+            kickoff = self._kickoffs.get(kickoff_id)
+            crew = self._crews.get(kickoff.crew) if kickoff is not None else None
+            if crew is not None:
+                self._update_interval(crew, kickoff_id, None)
+
+    async def _find_polled_elsewhere(self, kickoff_ids: Sequence[str]) -> None:
+        """Note which of these runs another live process wrote last (see ``_absorb``)."""
+        if not kickoff_ids:
+            return
+        writers = await self._store_call(self.store.state_writers, kickoff_ids) or {}
+        alive = await self._store_call(self.store.live_writers, ALIVE_FOR) or frozenset()
+        for kickoff_id in kickoff_ids:
+            writer = writers.get(kickoff_id)
+            if writer is not None and writer in alive:
+                self._polled_elsewhere[kickoff_id] = writer
+            else:
+                self._polled_elsewhere.pop(kickoff_id, None)
+
+    async def _review_polled_elsewhere(self) -> None:
+        """Take over the runs whose last writer is no longer another live process."""
+        left = list(self._polled_elsewhere)
+        await self._find_polled_elsewhere(left)
+        for kickoff_id in left:
+            kickoff = self._kickoffs.get(kickoff_id)
+            if kickoff is not None and kickoff_id not in self._polled_elsewhere:
+                self._adopt(kickoff, emit=False)
 
     # -- polling -------------------------------------------------------------------------
 

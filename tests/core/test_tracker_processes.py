@@ -1,0 +1,182 @@
+"""Several crewtui processes on one history: each shows the others' runs, live, and a run is
+polled by one of them at a time (the rule in ``Tracker._absorb``).
+
+The first test runs a real ``crewtui kickoff`` child next to a tracker; the others use two
+trackers on two connections to one file (what two processes have), so that the test can
+look inside both. Nothing sleeps: each wait ends on a tracker event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from crewtui.api.models import RunState
+from crewtui.api.profile import CrewProfile
+from crewtui.config import PollSettings, resolve_paths
+from crewtui.core.store import Store
+from crewtui.core.tracker import KickoffChanged, Tracker, TrackerEvent
+from crewtui.sim import SimServer
+from tests.helpers import wait_until
+
+FAST = PollSettings(min_interval=0.05, max_interval=0.2)
+# The crew the CLI builds from CREWAI_API_URL.
+ENV_CREW = "default"
+
+
+def crew_profile(sim: SimServer, name: str = ENV_CREW) -> CrewProfile:
+    return CrewProfile(name=name, url=sim.crew_url("research"), token=SecretStr(sim.options.token))
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def stores(home: Path) -> Iterator[Callable[[], Store]]:
+    """Opens connections to the home's history (one per simulated process)."""
+    opened: list[Store] = []
+
+    def open_one() -> Store:
+        store = Store.open(resolve_paths(home).store_file)
+        opened.append(store)
+        return store
+
+    yield open_one
+    for store in opened:
+        store.close()
+
+
+async def crewtui_child(home: Path, sim: SimServer, *args: str) -> str:
+    """``python -m crewtui ARGS`` on ``home`` against the research crew; its stdout."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CREWAI_", "CREWTUI_"))}
+    env |= {
+        "CREWTUI_HOME": str(home),
+        "CREWAI_API_URL": sim.crew_url("research"),
+        "CREWAI_BEARER_TOKEN": sim.options.token,
+    }
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "crewtui",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(60):
+        out, err = await child.communicate()
+    assert child.returncode == 0, err.decode()
+    return out.decode().strip()
+
+
+def inputs(sim: SimServer, **extra: str) -> dict[str, str]:
+    return sim.sample_inputs("research") | extra
+
+
+async def test_a_run_kicked_off_by_another_process_appears_and_is_followed(
+    sim: SimServer, home: Path, stores: Callable[[], Store]
+) -> None:
+    events: asyncio.Queue[TrackerEvent] = asyncio.Queue()
+    async with Tracker([crew_profile(sim)], stores(), FAST) as tracker:
+        tracker.listen(events.put_nowait)
+        args = [arg for key, value in inputs(sim).items() for arg in ("-i", f"{key}={value}")]
+        kickoff_id = await crewtui_child(home, sim, "kickoff", *args)
+
+        async with asyncio.timeout(30):
+            while True:
+                event = await events.get()
+                if isinstance(event, KickoffChanged) and event.kickoff.kickoff_id == kickoff_id:
+                    break
+        assert event.previous is None  # new to this process: the app adds a row
+        assert event.kickoff.crew == ENV_CREW
+        # The child exited without watching: nobody else polls the run, so this one does.
+        assert not tracker.polled_elsewhere(kickoff_id)
+        await wait_until(tracker, lambda: tracker.get(kickoff_id).is_terminal)  # type: ignore[union-attr]
+    assert tracker.get(kickoff_id).state is RunState.COMPLETED  # type: ignore[union-attr]
+
+
+async def test_a_run_another_live_process_polls_is_left_to_it_until_it_stops(
+    sim: SimServer, stores: Callable[[], Store]
+) -> None:
+    crew = crew_profile(sim)
+    first = Tracker([crew], stores(), FAST)
+    await first.start()
+    try:
+        run = await first.kickoff(ENV_CREW, inputs(sim, hold="1"))
+        async with Tracker([crew], stores(), FAST) as second:
+            # Picked up from the history at start, and left to the process polling it.
+            assert second.is_tracked(run.kickoff_id)
+            assert second.polled_elsewhere(run.kickoff_id)
+            # The first process's polls reach the second through the store alone.
+            await wait_until(
+                second,
+                lambda: second.get(run.kickoff_id).state is RunState.PAUSED,  # type: ignore[union-attr]
+            )
+            assert second.health(ENV_CREW).state == "unknown"  # it has sent no request
+            await first.stop()
+            # The first one retired: the second takes the run over and polls it itself.
+            await wait_until(second, lambda: second.health(ENV_CREW).state == "ok")
+            assert not second.polled_elsewhere(run.kickoff_id)
+    finally:
+        await first.stop()
+
+
+async def test_changes_by_another_process_are_emitted_once_and_never_written_back(
+    sim: SimServer, stores: Callable[[], Store]
+) -> None:
+    crew = crew_profile(sim)
+    watcher_store = stores()
+    seen: list[TrackerEvent] = []
+    async with Tracker([crew], watcher_store, FAST) as watcher:
+        watcher.listen(seen.append)
+        mark = watcher_store.change_mark()
+        async with Tracker([crew], stores(), FAST) as worker:
+            run = await worker.kickoff(ENV_CREW, inputs(sim))
+            await wait_until(worker, lambda: worker.get(run.kickoff_id).is_terminal)  # type: ignore[union-attr]
+        await wait_until(
+            watcher,
+            lambda: (kickoff := watcher.get(run.kickoff_id)) is not None and kickoff.is_terminal,
+        )
+    changes = [e for e in seen if isinstance(e, KickoffChanged)]
+    assert changes[0].previous is None
+    assert changes[-1].kickoff.state is RunState.COMPLETED
+    # Each event is a real change, and the watcher never wrote back what it read.
+    assert all(a.kickoff != b.kickoff for a, b in itertools.pairwise(changes))
+    assert watcher_store.changes_since(mark).kickoffs != []
+    last_writer = watcher_store.state_writers([run.kickoff_id])[run.kickoff_id]
+    assert last_writer != watcher_store.writer
+
+
+async def test_runs_of_a_crew_this_process_does_not_know_are_shown_not_polled(
+    sim: SimServer, stores: Callable[[], Store]
+) -> None:
+    other = crew_profile(sim, name="other")
+    async with Tracker([other], stores(), FAST) as watcher:
+        async with Tracker([crew_profile(sim)], stores(), FAST) as worker:
+            run = await worker.kickoff(ENV_CREW, inputs(sim, hold="1"))
+            await wait_until(watcher, lambda: watcher.is_tracked(run.kickoff_id))
+        assert watcher.get(run.kickoff_id).crew == ENV_CREW  # type: ignore[union-attr]
+        assert watcher.health("other").state == "unknown"  # nothing was polled
+
+
+async def test_archiving_a_run_elsewhere_does_not_take_it_from_the_process_polling_it(
+    sim: SimServer, stores: Callable[[], Store]
+) -> None:
+    """A live app without this crew archives the run: the one polling it keeps polling."""
+    async with Tracker([crew_profile(sim)], stores(), FAST) as poller:
+        run = await poller.kickoff(ENV_CREW, inputs(sim))
+        async with Tracker([crew_profile(sim, name="other")], stores(), FAST) as archiver:
+            await wait_until(archiver, lambda: archiver.is_tracked(run.kickoff_id))
+            await archiver.archive(run.kickoff_id)
+            await wait_until(poller, lambda: poller.get(run.kickoff_id).archived)  # type: ignore[union-attr]
+            assert not poller.polled_elsewhere(run.kickoff_id)
+            await wait_until(poller, lambda: poller.get(run.kickoff_id).is_terminal)  # type: ignore[union-attr]
