@@ -99,7 +99,7 @@ class Session:
     def store(self) -> Store:
         """The history; a store that cannot be opened degrades to memory with a warning."""
         if self._store is None:
-            self._store, note = open_store(self.paths)
+            self._store, note = open_store(self.paths, self.config.history)
             if note:
                 warn(note)
         return self._store
@@ -463,13 +463,19 @@ def _webhook_urls(task: str | None, step: str | None, crew: str | None) -> Webho
     )
 
 
+def _steps_json(session: Session, kickoff: Kickoff) -> dict[str, int]:
+    """How many agent steps the history holds for a run, and how many the cap dropped."""
+    stats = session.store.step_stats(kickoff.kickoff_id)
+    return {"stored": stats.stored, "dropped": stats.dropped}
+
+
 def _group_by_crew(session: Session, ids: Sequence[str]) -> list[tuple[CrewProfile, str]]:
     return [(session.crew_of(kickoff_id), kickoff_id) for kickoff_id in ids]
 
 
 def _report(session: Session, kickoffs: Sequence[Kickoff]) -> None:
     if session.json:
-        payload = [status_json(k) for k in kickoffs]
+        payload = [status_json(k) | {"steps": _steps_json(session, k)} for k in kickoffs]
         emit_json(payload[0] if len(payload) == 1 else payload)
         return
     now = now_utc()

@@ -119,8 +119,10 @@ def test_status_json_is_the_normalized_model_in_both_dialects(
         "raw",
         "raw_by_source",
         "waiting_for",
+        "steps",
     }
     assert status["waiting_for"] is None  # only a paused run waits for someone
+    assert status["steps"]["dropped"] == 0 <= status["steps"]["stored"]
     assert status["kickoff_id"] == kickoff_id
     assert status["state"] == "completed"
     assert status["dialect"] == sim_any.options.dialect

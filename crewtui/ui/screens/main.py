@@ -41,7 +41,7 @@ from crewtui.ui.screens.answer import Answer, AnswerScreen
 from crewtui.ui.screens.help import HelpScreen
 from crewtui.ui.screens.kickoff_form import KickoffForm
 from crewtui.ui.screens.prompts import ConfirmScreen, FilterScreen, TrackRequest, TrackScreen
-from crewtui.ui.widgets.detail import KickoffDetail
+from crewtui.ui.widgets.detail import STEP_WINDOW, KickoffDetail
 from crewtui.ui.widgets.key_footer import KeyFooter
 from crewtui.ui.widgets.kickoff_list import (
     SORT_ORDERS,
@@ -147,7 +147,6 @@ class MainScreen(Screen[None]):
         self._generation = 0
         self._selected: Kickoff | None = None
         self._loading: str | None = None
-        self._steps: list[Step] = []
         self._remembered: dict[str, dict[str, str]] = {}
         self._opened_at = utcnow()
         # Held, not queried: a worker or timer finishing while the screen is being torn
@@ -340,7 +339,6 @@ class MainScreen(Screen[None]):
 
     def on_steps_arrived(self, message: StepsArrived) -> None:
         if self._selected is not None and self._selected.kickoff_id == message.kickoff_id:
-            self._steps.extend(message.steps)
             self.detail.add_steps(message.steps)
 
     def on_health_updated(self, message: HealthUpdated) -> None:
@@ -381,7 +379,6 @@ class MainScreen(Screen[None]):
                 self.workers.cancel_group(self, "detail")
                 self._loading = None
                 self._selected = None
-                self._steps = []
                 self.detail.show(None)
             return
         self.kickoffs.mark_read(kickoff_id)
@@ -418,14 +415,16 @@ class MainScreen(Screen[None]):
         kickoff = self.tracker.get(kickoff_id) or await asyncio.to_thread(
             store.get_kickoff, kickoff_id
         )
-        steps = await asyncio.to_thread(store.list_steps, kickoff_id)
+        # Only the newest steps are read and held; the Steps tab says how many more exist.
+        steps = await asyncio.to_thread(store.list_steps, kickoff_id, newest=STEP_WINDOW)
+        stats = await asyncio.to_thread(store.step_stats, kickoff_id)
         if self._loading == kickoff_id:
             self._loading = None
         if kickoff is None or not self.is_attached or self.kickoffs.selected_id != kickoff_id:
             return None
         self._selected = kickoff
-        self._steps = list(steps)
-        self.detail.show(kickoff, self._steps, now=self.clock())
+        self.detail.show(kickoff, steps, now=self.clock())
+        self.detail.set_step_history(stats.stored, stats.dropped, store.steps_per_run)
         self._describe_view()
         return kickoff
 
@@ -607,12 +606,17 @@ class MainScreen(Screen[None]):
 
     @work(group="export")
     async def export(self) -> None:
-        """Write the highlighted row's record, with its steps, into the export directory."""
+        """Write the highlighted row's record, with every step the history holds (the view
+        holds only the newest), into the export directory."""
         kickoff = await self._show_highlighted()
         if kickoff is None:
             self.notify("Select a kickoff to export.", timeout=3)
             return
-        steps = list(self._steps)
+        try:
+            steps = await asyncio.to_thread(self.tracker.store.list_steps, kickoff.kickoff_id)
+        except CrewtuiError as error:
+            self.notify(error.message, title="Export failed", severity="error", markup=False)
+            return
         try:
             markdown, data = await asyncio.to_thread(
                 export_kickoff, kickoff, steps, self.export_dir()

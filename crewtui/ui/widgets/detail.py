@@ -10,6 +10,7 @@ that came from the API is rendered inert through ``crewtui.ui.text``.
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -54,6 +55,12 @@ RUN_COLOUR: dict[RunState, str] = {
 _BOLD = Style(bold=True)
 TAB_IDS = ("tasks", "output", "inputs", "steps", "raw")
 _STEP_FIELD_LIMIT = 2_000
+# Steps held and shown for the selected run: the newest. Older ones stay in the history, so
+# a run streaming events for hours costs the same memory as one with a few hundred steps.
+STEP_WINDOW = 500
+# The window may grow this much past STEP_WINDOW before it is cut back (and the log
+# redrawn), so the redraw happens once per STEP_WINDOW // 2 new steps, not for each one.
+_STEP_SLACK = STEP_WINDOW // 2
 _KEY_WIDTH = 22
 _WEBHOOK_HINT = "turn on webhooks (--webhooks) to see every task"
 
@@ -277,6 +284,25 @@ def raw_text(kickoff: Kickoff) -> str:
     )
 
 
+def steps_note(total: int, shown: int, dropped: int, cap: int | None) -> str | None:
+    """The line above the steps: none received, or what is not shown and why; else None."""
+    if total == 0:
+        return (
+            "No agent steps received. Steps arrive through webhooks: "
+            "start crewtui with --webhooks to see them."
+        )
+    older = total - dropped - shown
+    parts = []
+    if older > 0:
+        parts.append(f"{older:,} older steps are in the history (export has them)")
+    if dropped > 0:
+        kept = f"the newest {cap:,}" if cap is not None else "a capped number of"
+        parts.append(f"{dropped:,} older ones were dropped (the history keeps {kept} per run)")
+    if not parts:
+        return None
+    return f"Showing the newest {shown:,} of {total:,} steps: " + "; ".join(parts) + "."
+
+
 class KickoffDetail(Widget):
     """Tabs with everything known about one kickoff; renders, never fetches."""
 
@@ -321,8 +347,14 @@ class KickoffDetail(Widget):
         self._kickoff: Kickoff | None = None
         self._now = datetime.now(UTC)
         self._task_id: str | None = None
+        # The shown run's newest steps (a bounded window) and their keys (repeats are
+        # ignored); how many steps it has in all, how many the history dropped, and the
+        # history's cap per run (None until the app says).
+        self._steps: deque[Step] = deque()
         self._step_keys: set[str] = set()
-        self._step_count = 0
+        self._step_total = 0
+        self._steps_dropped = 0
+        self._step_cap: int | None = None
         self._raw_shown: object = None
         # Output and Raw are rendered only while visible: Markdown is the costly part, and
         # moving the cursor through the list must not render every row's output.
@@ -393,11 +425,32 @@ class KickoffDetail(Widget):
         if not fresh:
             return
         log = self.query_one("#steps-log", RichLog)
-        for step in fresh:
-            self._step_keys.add(step.key)
-            log.write(step_text(step, kickoff, self._palette))
-        self._step_count += len(fresh)
+        self._step_keys.update(step.key for step in fresh)
+        self._steps.extend(fresh)
+        self._step_total += len(fresh)
+        if self._step_cap is not None:
+            self._steps_dropped = max(self._steps_dropped, self._step_total - self._step_cap)
+        if len(self._steps) > STEP_WINDOW + _STEP_SLACK:
+            self._cut_steps_to_window(log, kickoff)
+        else:
+            for step in fresh:
+                log.write(step_text(step, kickoff, self._palette))
         self._show_steps_state()
+
+    def set_step_history(self, stored: int, dropped: int, cap: int) -> None:
+        """What the history holds for the shown run: ``stored`` steps (the newest of which
+        were given to :meth:`show`), ``dropped`` older ones let go, at most ``cap`` kept."""
+        self._step_total = max(stored + dropped, len(self._steps))
+        self._steps_dropped = dropped
+        self._step_cap = cap
+        self._show_steps_state()
+
+    def _cut_steps_to_window(self, log: RichLog, kickoff: Kickoff) -> None:
+        while len(self._steps) > STEP_WINDOW:
+            self._step_keys.discard(self._steps.popleft().key)
+        log.clear()
+        for step in self._steps:
+            log.write(step_text(step, kickoff, self._palette))
 
     def shown_output(self) -> str | None:
         """The text the Output tab shows, as received (for copy and export)."""
@@ -552,21 +605,21 @@ class KickoffDetail(Widget):
         load_text(self.query_one("#raw-text", TextArea), inert(text or NO_PAYLOAD))
 
     def _reset_steps(self) -> None:
+        self._steps.clear()
         self._step_keys.clear()
-        self._step_count = 0
+        self._step_total = 0
+        self._steps_dropped = 0
+        self._step_cap = None
         self.query_one("#steps-log", RichLog).clear()
         self._show_steps_state()
 
     def _show_steps_state(self) -> None:
+        note = steps_note(self._step_total, len(self._steps), self._steps_dropped, self._step_cap)
         empty = self.query_one("#steps-empty", Static)
-        empty.display = self._step_count == 0
-        empty.update(
-            Text(
-                "No agent steps received. Steps arrive through webhooks: "
-                "start crewtui with --webhooks to see them."
-            )
-        )
-        label = f"Steps ({self._step_count})" if self._step_count else "Steps"
+        empty.display = note is not None
+        if note is not None:
+            empty.update(Text(note))
+        label = f"Steps ({self._step_total:,})" if self._step_total else "Steps"
         self.query_one(TabbedContent).get_tab("steps").label = label
 
     # -- events ----------------------------------------------------------------------------

@@ -1,0 +1,82 @@
+"""Pushed steps cost bounded memory: the app holds a window of the newest, the history keeps a
+capped number per run, and the Steps tab says how many more exist and how many were dropped.
+"""
+
+from __future__ import annotations
+
+import gc
+from datetime import UTC, datetime, timedelta
+
+from textual.widgets import Static, TabbedContent
+
+from crewtui.api.models import Step
+from crewtui.config import Config
+from crewtui.core.store import Store
+from crewtui.core.tracker import Tracker
+from crewtui.sim import SimServer
+from crewtui.ui.app import CrewtuiApp
+from crewtui.ui.pilot import settle
+from crewtui.ui.widgets.detail import STEP_WINDOW
+from tests.ui.app_helpers import FAST_POLL, AppFactory, main_screen, sim_crews
+
+PUSHED = 3_000
+BATCH = 100
+CAP = 1_000
+T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+def pushed(kickoff_id: str, first: int) -> list[Step]:
+    return [
+        Step(
+            kickoff_id=kickoff_id,
+            received_at=T0 + timedelta(seconds=n),
+            kind="agent_step",
+            thought=f"thought {n} " + "x" * 200,
+            sequence=n,
+            raw={"n": n},
+        )
+        for n in range(first, first + BATCH)
+    ]
+
+
+def steps_held() -> int:
+    """Every Step object alive in this process: what the app holds, wherever it holds it."""
+    gc.collect()
+    return sum(1 for thing in gc.get_objects() if isinstance(thing, Step))
+
+
+async def test_pushed_steps_are_held_in_a_window_and_capped_in_the_history(
+    sim: SimServer, make_app: AppFactory
+) -> None:
+    store = Store.open(make_app.paths.store_file, steps_per_run=CAP)
+    crews = sim_crews(sim)
+    tracker = Tracker(crews, store, FAST_POLL)
+    app = CrewtuiApp(
+        tracker, Config(crews={c.name: c for c in crews}, poll=FAST_POLL), make_app.paths
+    )
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            screen = main_screen(pilot)
+            run = await tracker.kickoff("research", sim.sample_inputs("research") | {"hold": "1"})
+            await settle(pilot, lambda: screen.selected is not None)
+            assert screen.selected is not None and screen.selected.kickoff_id == run.kickoff_id
+            before = steps_held()
+            tabs = screen.detail.query_one(TabbedContent)
+
+            for first in range(0, PUSHED, BATCH):
+                await tracker.ingest(pushed(run.kickoff_id, 10_000 + first))
+
+            def steps_counted() -> int:
+                digits = "".join(c for c in str(tabs.get_tab("steps").label) if c.isdigit())
+                return int(digits or 0)
+
+            await settle(pilot, lambda: steps_counted() >= PUSHED)
+
+            assert steps_held() - before <= STEP_WINDOW + STEP_WINDOW // 2
+            stats = store.step_stats(run.kickoff_id)
+            assert stats.dropped >= PUSHED - CAP and stats.stored == CAP
+            note = str(screen.detail.query_one("#steps-empty", Static).render())
+            assert "older steps are in the history" in note
+            assert f"were dropped (the history keeps the newest {CAP:,} per run)" in note
+    finally:
+        store.close()
