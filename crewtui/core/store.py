@@ -557,17 +557,23 @@ class Store:
 
     def step_stats(self, kickoff_id: str) -> StepStats:
         """How many steps of a run are stored, and how many older ones the cap dropped."""
-        if self.schema_version < FOLLOWING_SCHEMA:
-            with self._read() as conn:
-                row = conn.execute(
-                    "SELECT count(*) FROM steps WHERE kickoff_id = ?", (bind_text(kickoff_id),)
-                ).fetchone()
-            return StepStats(stored=int(row[0]), dropped=0)
         with self._read() as conn:
-            row = conn.execute(
-                "SELECT kept, dropped FROM step_counts WHERE kickoff_id = ?",
-                (bind_text(kickoff_id),),
-            ).fetchone()
+            return self._step_stats(conn, kickoff_id)
+
+    def step_window(self, kickoff_id: str, newest: int) -> tuple[list[Step], StepStats]:
+        """The newest ``newest`` steps of a run and its :meth:`step_stats`, in one snapshot
+        (what a view holds, and what it says about the rest)."""
+        with self._read() as conn:
+            return load_steps(conn, kickoff_id, newest), self._step_stats(conn, kickoff_id)
+
+    def _step_stats(self, conn: sqlite3.Connection, kickoff_id: str) -> StepStats:
+        key = (bind_text(kickoff_id),)
+        if self.schema_version < FOLLOWING_SCHEMA:
+            row = conn.execute("SELECT count(*) FROM steps WHERE kickoff_id = ?", key).fetchone()
+            return StepStats(stored=int(row[0]), dropped=0)
+        row = conn.execute(
+            "SELECT kept, dropped FROM step_counts WHERE kickoff_id = ?", key
+        ).fetchone()
         return StepStats(0, 0) if row is None else StepStats(int(row[0]), int(row[1]))
 
     # ----------------------------------------------------------------- other processes

@@ -226,9 +226,10 @@ class Tracker:
             return
         self._running = True
         self._adopt_others = resume
-        self._store_mark = await self._store_call(self.store.change_mark) or 0
-        await self._store_call(self.store.beat)
-        self._watcher = asyncio.create_task(self._follow_store(), name="crewtui-store-watch")
+        if self.store.path is not None:  # a history in memory has no other process
+            self._store_mark = await self._store_call(self.store.change_mark) or 0
+            await self._store_call(self.store.beat)
+            self._watcher = asyncio.create_task(self._follow_store(), name="crewtui-store-watch")
         for crew in self._crews.values():
             await self._store_call(self.store.upsert_crew, crew.profile.name, crew.profile.url)
             crew.runner = asyncio.create_task(

@@ -542,3 +542,14 @@ def test_heartbeats_say_who_is_alive_and_forget_the_long_dead(tmp_path: Path) ->
     finally:
         first.close()
         second.close()
+
+
+def test_a_step_window_is_the_newest_steps_and_the_counts_in_one_read(tmp_path: Path) -> None:
+    capped = Store.open(tmp_path / "capped.sqlite3", steps_per_run=5)
+    try:
+        capped.add_steps([step("k1", n, sequence=n) for n in range(8)])
+        steps, stats = capped.step_window("k1", 2)
+        assert [s.sequence for s in steps] == [6, 7]
+        assert stats == StepStats(stored=5, dropped=3)
+    finally:
+        capped.close()

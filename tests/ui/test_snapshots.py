@@ -19,6 +19,7 @@ from crewtui.config import Config, resolve_paths
 from crewtui.core.store import Store
 from crewtui.core.tracker import CrewHealth, Tracker
 from crewtui.ui.app import CrewtuiApp
+from crewtui.ui.pilot import workers_done
 from crewtui.ui.screens.main import HealthUpdated
 
 NOW = datetime(2026, 11, 23, 10, 5, tzinfo=UTC)
@@ -132,17 +133,17 @@ def prepare(
             app.theme = theme
         for health in HEALTHS:
             app.main.post_message(HealthUpdated(health))
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         if select is not None:
             app.main.kickoffs.select(select)
-            await app.workers.wait_for_complete()
+            await workers_done(app)
             await pilot.pause()
         for key in keys:
             await pilot.press(key)
-            await app.workers.wait_for_complete()
+            await workers_done(app)
             await pilot.pause()
 
     return run_before

@@ -416,8 +416,7 @@ class MainScreen(Screen[None]):
             store.get_kickoff, kickoff_id
         )
         # Only the newest steps are read and held; the Steps tab says how many more exist.
-        steps = await asyncio.to_thread(store.list_steps, kickoff_id, newest=STEP_WINDOW)
-        stats = await asyncio.to_thread(store.step_stats, kickoff_id)
+        steps, stats = await asyncio.to_thread(store.step_window, kickoff_id, STEP_WINDOW)
         if self._loading == kickoff_id:
             self._loading = None
         if kickoff is None or not self.is_attached or self.kickoffs.selected_id != kickoff_id:
