@@ -439,7 +439,7 @@ def select_crews(
     env = os.environ if env is None else env
     known = _known_crews(config, env)
     if url is not None:
-        selected = [_ad_hoc_crew(url, crew, known)]
+        selected = [_ad_hoc_crew(url, crew, known, env)]
     elif crew is not None:
         selected = [_named_crew(crew, known)]
     else:
@@ -470,27 +470,37 @@ def _env_crew(env: Mapping[str, str], taken: Mapping[str, CrewProfile]) -> CrewP
     raw_url = env.get(URL_ENV, "").strip()
     if not raw_url:
         return None
-    token_env = next((name for name in TOKEN_ENVS if env.get(name)), None)
     name = ENV_CREW_FALLBACK_NAME if ENV_CREW_NAME in taken else ENV_CREW_NAME
     url = _checked_url(raw_url, URL_ENV)
-    token, source = None, None
-    if token_env is not None:
-        source = f"${token_env}"
-        token = check_token(env[token_env], source)
-    profile = CrewProfile(
-        name=name,
-        url=url,
-        token=token,
-        token_env=token_env,
-        token_source=source,
-    )
+    profile = CrewProfile(name=name, url=url, **_env_token(env))
     if any(crew.url == profile.url for crew in taken.values()):
         return None
     return profile
 
 
-def _ad_hoc_crew(url: str, name: str | None, known: Mapping[str, CrewProfile]) -> CrewProfile:
-    """The crew ``--url`` names, borrowing the token of a known crew at the same URL."""
+def _env_token(env: Mapping[str, str]) -> dict[str, Any]:
+    """The profile fields of the first token variable set (``token``, ``token_env``,
+    ``token_source``), all None when none is."""
+    token_env = next((name for name in TOKEN_ENVS if env.get(name)), None)
+    if token_env is None:
+        return {"token": None, "token_env": None, "token_source": None}
+    source = f"${token_env}"
+    return {
+        "token": check_token(env[token_env], source),
+        "token_env": token_env,
+        "token_source": source,
+    }
+
+
+def _ad_hoc_crew(
+    url: str, name: str | None, known: Mapping[str, CrewProfile], env: Mapping[str, str]
+) -> CrewProfile:
+    """The crew ``--url`` names, borrowing the token of a known crew at the same URL.
+
+    With no such crew, a token variable (``CREWAI_BEARER_TOKEN``...) that no
+    ``CREWAI_API_URL`` ties to another crew is taken, as CrewAI's own tools do: it was
+    exported for whichever crew the command names.
+    """
     profile = CrewProfile(name=name or "crew", url=_checked_url(url, "--url"))
     if name is None:
         parts = urlsplit(profile.url)
@@ -500,7 +510,9 @@ def _ad_hoc_crew(url: str, name: str | None, known: Mapping[str, CrewProfile]) -
         )
     same_url = next((crew for crew in known.values() if crew.url == profile.url), None)
     if same_url is None:
-        return profile
+        if env.get(URL_ENV, "").strip():
+            return profile
+        return profile.model_copy(update=_env_token(env))
     return profile.model_copy(
         update={
             "token": same_url.token,

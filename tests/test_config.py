@@ -196,6 +196,20 @@ def test_url_flag_borrows_the_token_of_a_crew_at_the_same_url_only(paths: Paths)
     assert (elsewhere.name, elsewhere.bearer()) == ("travel", None)
 
 
+def test_url_flag_takes_an_exported_token_that_no_env_url_claims(paths: Paths) -> None:
+    """`CREWAI_BEARER_TOKEN=… crewtui --url U` uses the token, as CrewAI's tools do; a token
+    exported with its own CREWAI_API_URL stays with that crew."""
+    config = load_config(paths, env={})
+    alone = {"CREWAI_BEARER_TOKEN": SECRET}
+    (crew,) = select_crews(config, url="http://127.0.0.1:8321", env=alone)
+    assert (crew.bearer(), crew.token_source) == (SECRET, "$CREWAI_BEARER_TOKEN")
+    claimed = alone | {"CREWAI_API_URL": "https://travel.crewai.com"}
+    (other,) = select_crews(
+        load_config(paths, env=claimed), url="http://127.0.0.1:8321", env=claimed
+    )
+    assert other.bearer() is None
+
+
 def test_bad_url_flag_is_a_config_error(paths: Paths) -> None:
     with pytest.raises(ConfigError, match="--url 'ftp://x' is not an http"):
         select_crews(load_config(paths, env={}), url="ftp://x", env={})
