@@ -142,7 +142,15 @@ class CrewHealthChanged:
     health: CrewHealth
 
 
-TrackerEvent = KickoffChanged | StepsAdded | CrewHealthChanged
+@dataclass(frozen=True)
+class HistoryTrouble:
+    """The history stopped taking writes (a full disk, damage found after opening):
+    announced once per new reason, so the user learns that changes are not being kept."""
+
+    message: str
+
+
+TrackerEvent = KickoffChanged | StepsAdded | CrewHealthChanged | HistoryTrouble
 
 
 @dataclass
@@ -665,6 +673,7 @@ class Tracker:
             if self.store_error != error.message:
                 self.store_error = error.message
                 log.warning("history store: %s", error.message)
+                self._emit(HistoryTrouble(error.message))
             return None
 
     # -- other processes -----------------------------------------------------------------

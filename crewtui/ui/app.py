@@ -32,6 +32,7 @@ from crewtui.core.logs import log_file, logs_to_file
 from crewtui.core.runtime import assemble
 from crewtui.core.tracker import (
     CrewHealthChanged,
+    HistoryTrouble,
     KickoffChanged,
     StepsAdded,
     Tracker,
@@ -200,6 +201,8 @@ class CrewtuiApp(App[int]):
             self.main.post_message(StepsArrived(event.kickoff_id, event.steps))
         elif isinstance(event, CrewHealthChanged):
             self.main.post_message(HealthUpdated(event.health))
+        elif isinstance(event, HistoryTrouble):
+            self.notify(event.message, title="History not saved", severity="warning", markup=False)
 
     # The form is a screen of its own: its messages reach the app, not the main screen.
 

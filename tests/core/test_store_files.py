@@ -7,11 +7,9 @@ every user: a path whose parent is a regular file, a path that is a directory, a
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 import stat
-import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -256,24 +254,6 @@ def test_a_damaged_store_is_opened_read_only_and_never_written(tmp_path: Path) -
     assert health["quick_check"] != "ok" and health["counts"] is None
     store.close()
     assert snapshot(tmp_path) == before
-
-
-@pytest.fixture
-def immutable(tmp_path: Path) -> Iterator[Callable[[Path], None]]:
-    """Makes paths immutable (chattr +i): unwritable even for root, unlike chmod."""
-    changed: list[Path] = []
-
-    def make(path: Path) -> None:
-        if shutil.which("chattr") is None:
-            pytest.skip("needs chattr")
-        done = subprocess.run(["chattr", "+i", str(path)], capture_output=True, check=False)
-        if done.returncode != 0:
-            pytest.skip(f"chattr +i is not allowed here: {done.stderr.decode().strip()}")
-        changed.append(path)
-
-    yield make
-    for path in reversed(changed):
-        subprocess.run(["chattr", "-i", str(path)], check=False)
 
 
 def test_a_history_in_a_read_only_place_is_shown_read_only(
