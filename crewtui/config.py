@@ -27,6 +27,10 @@ The config file looks like this (every section optional)::
     [keys]
     new_kickoff = "ctrl+n"
 
+    [prices."gpt-4o"]                   # USD per million tokens, for the cost estimate
+    input = 2.50
+    output = 10.00
+
 Decisions worth knowing:
 
 - ``token_env`` is resolved when the file is loaded. A variable that is not set is not an
@@ -76,6 +80,7 @@ from pydantic import (
 from crewtui.api.errors import ConfigError
 from crewtui.api.profile import CrewProfile, check_token
 from crewtui.api.validate import check_crew_url, parse_listen
+from crewtui.core.pricing import Price, price_table
 
 APP_NAME = "crewtui"
 HOME_ENV = "CREWTUI_HOME"
@@ -215,6 +220,14 @@ class WebhookSettings(_Section):
         return None if self.listen is None else _split_listen(self.listen)
 
 
+class ModelPrice(_Section):
+    """``[prices."model-name"]``: USD per million prompt (input) and completion (output)
+    tokens; adds a model to the shipped price table or corrects one."""
+
+    input: float = Field(ge=0, allow_inf_nan=False)
+    output: float = Field(ge=0, allow_inf_nan=False)
+
+
 def _split_listen(value: str) -> tuple[str, int]:
     """The receiver's own parser, with its error turned into a validation error."""
     try:
@@ -233,6 +246,14 @@ class _Settings(_Section):
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     # Binding id → key string ("new_kickoff" → "ctrl+n"); the app checks the ids.
     keys: dict[str, str] = Field(default_factory=dict)
+    # Model name → price, on top of the shipped table (``crewtui.core.pricing``).
+    prices: dict[str, ModelPrice] = Field(default_factory=dict)
+
+    @property
+    def price_table(self) -> dict[str, Price]:
+        """The prices the cost estimate uses: the shipped table, then the configured ones."""
+        configured = {name: Price(p.input, p.output) for name, p in self.prices.items()}
+        return price_table(configured)
 
     @field_validator("keys")
     @classmethod

@@ -120,6 +120,7 @@ def test_status_json_is_the_normalized_model_in_both_dialects(
         "raw_by_source",
         "waiting_for",
         "steps",
+        "usage",
     }
     assert status["waiting_for"] is None  # only a paused run waits for someone
     assert status["steps"]["dropped"] == 0 <= status["steps"]["stored"]

@@ -22,6 +22,7 @@ from crewtui.api.models import (
     Step,
     TaskResult,
     TaskState,
+    Usage,
 )
 from crewtui.api.timestamps import wire_derived_time, wire_time
 
@@ -110,6 +111,15 @@ def agent_step(kickoff_id: str, body: dict[str, Any], received_at: datetime) -> 
 
 def as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def parse_usage(value: Any) -> Usage | None:
+    """Token counts in crewai's UsageMetrics form, wherever they appear; None when the value
+    holds none of them (an absent count stays None, never 0)."""
+    counts = {name: as_int(as_dict(value).get(name)) for name in Usage.model_fields}
+    if all(count is None for count in counts.values()):
+        return None
+    return Usage(**counts)
 
 
 def parse_json_text(text: str | None) -> Any:
@@ -228,6 +238,7 @@ def _parse_live(kickoff_id: str, body: dict[str, Any], observed_at: datetime) ->
         error=message if state is RunState.FAILED else None,
         execution_time=execution_time,
         started_at=started_at,
+        usage=parse_usage(body.get("usage_metrics")),
         dialect=Dialect.LIVE,
         raw=body,
         channel="poll",

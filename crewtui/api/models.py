@@ -81,6 +81,34 @@ class Progress(_Model):
     total: int | None = None
 
 
+class Usage(_Model):
+    """Tokens and LLM calls, as the service counted them (crewai's UsageMetrics).
+
+    Each field is None when no source said it: an unknown count is never 0. A report is a
+    running total, not an increment (see ``crewtui.core.merge.merge_usage``).
+    """
+
+    total_tokens: int | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cached_prompt_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    # The number of LLM calls that answered.
+    successful_requests: int | None = None
+
+
+class LlmCall(_Model):
+    """One LLM call's usage (an ``llm_call_completed`` event): what per-task tokens sum.
+
+    ``call_id`` is the event's identity, so a call delivered twice is counted once.
+    """
+
+    call_id: str
+    task_id: str | None = None
+    model: str | None = None
+    usage: Usage
+
+
 class TaskResult(_Model):
     """One task of a run, accumulated across polls and webhooks."""
 
@@ -92,6 +120,8 @@ class TaskResult(_Model):
     # When crewtui saw the task start and finish (observed, not the service's figures).
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    # The sum of the task's LLM calls seen so far; None when none was seen.
+    usage: Usage | None = None
 
 
 # The kind of an agent's thought/action step (a step webhook, a live ``last_step``); the
@@ -224,6 +254,11 @@ class Observation(_Model):
     # When the run began, as the service says (the live progress); never an arrival time.
     started_at: datetime | None = None
     dialect: Dialect | None = None
+    # A run-level usage report (crew webhook, crew_kickoff_completed, usage_metrics), the
+    # LLM calls an event reported, and the model the service named.
+    usage: Usage | None = None
+    llm_calls: list[LlmCall] = Field(default_factory=list)
+    model: str | None = None
     raw: Any = None
     # Which source ``raw`` is the last payload of; a fact read out of a larger push (one
     # event of a batch) has none: the push's whole body is recorded once, on its own.
@@ -248,6 +283,7 @@ STATUS_FIELDS = (
     "raw",
     "raw_by_source",
     "waiting_for",
+    "usage",
 )
 
 
@@ -280,6 +316,8 @@ class KickoffStatus(_Model):
     raw: Any = None
     raw_by_source: list[Payload] = Field(default_factory=list)
     waiting_for: WaitingFor | None = None
+    # Tokens and LLM calls of the whole run, as far as any source said.
+    usage: Usage | None = None
 
 
 class Kickoff(KickoffStatus):
@@ -299,6 +337,10 @@ class Kickoff(KickoffStatus):
     not_found_since: datetime | None = None
     # Why the last poll failed, while it keeps failing (rows show it as stale data).
     poll_error: str | None = None
+    # The LLM the run used, as the service named it (for the cost estimate), and every LLM
+    # call seen, by call id: what per-task usage is summed from.
+    model: str | None = None
+    llm_calls: list[LlmCall] = Field(default_factory=list)
 
     def to_status(self) -> KickoffStatus:
         """The contract's normalized status of this kickoff (what scripts get)."""
@@ -338,3 +380,4 @@ class KickoffSummary(_Model):
     inputs: dict[str, str] = Field(default_factory=dict)
     meta: dict[str, Any] = Field(default_factory=dict)
     waiting_for: WaitingFor | None = None
+    usage: Usage | None = None

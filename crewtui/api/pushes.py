@@ -12,6 +12,8 @@ Like the dialect parsers, nothing here raises on any JSON: a field of the wrong 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,9 +26,11 @@ from crewtui.api.dialects import (
     as_str,
     as_text,
     parse_json_text,
+    parse_usage,
 )
 from crewtui.api.models import (
     AGENT_STEP,
+    LlmCall,
     Observation,
     PayloadSource,
     RunState,
@@ -151,6 +155,7 @@ def _parse_crew(body: Any, received_at: datetime) -> list[Pushed]:
             state=RunState.COMPLETED,
             output=output,
             output_json=_output_json(output, data.get("result_json")),
+            usage=parse_usage(data.get("token_usage")),
             raw=data,
             channel="crew webhook",
         )
@@ -194,7 +199,7 @@ def _parse_event(event: dict[str, Any], received_at: datetime) -> list[Pushed]:
     kind = _first_text(event.get("type")) or "unknown"
     at = event_time(event.get("timestamp"), received_at)
     reader = _EVENT_READERS.get(kind)
-    fact = reader(_EventFacts(kickoff_id, data, at)) if reader else None
+    fact = reader(_EventFacts(kickoff_id, data, at, _event_identity(event))) if reader else None
     pushed: list[Pushed] = [fact] if fact is not None else []
     pushed.append(
         Step(
@@ -225,6 +230,8 @@ class _EventFacts:
     kickoff_id: str
     data: dict[str, Any]
     at: datetime
+    # The event's identity (its ``id``), so a repeated delivery reads as the same event.
+    identity: str
 
     def observation(self, **facts: Any) -> Observation:
         return Observation(
@@ -263,6 +270,15 @@ class _EventFacts:
         return self.observation(tasks=[task])
 
 
+def _event_identity(event: dict[str, Any]) -> str:
+    """An event's ``id`` (else crewai's ``event_id``), else a digest of the whole event."""
+    given = _first_text(event.get("id"), as_dict(event.get("data")).get("event_id"))
+    if given is not None:
+        return given
+    canonical = json.dumps(event, sort_keys=True, ensure_ascii=True, default=str)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()[:32]
+
+
 def _crew_started(facts: _EventFacts) -> Observation:
     return facts.observation(state=RunState.RUNNING)
 
@@ -271,8 +287,14 @@ def _crew_completed(facts: _EventFacts) -> Observation:
     output_body = facts.data.get("output")
     output = _output_text(output_body) or _output_text(facts.data.get("result"))
     explicit = as_dict(output_body).get("json_dict")
+    data = facts.data
+    # ``total_tokens`` on the event itself; a fuller report may ride along.
+    counts = {**as_dict(data.get("token_usage")), **as_dict(data.get("usage_metrics")), **data}
     return facts.observation(
-        state=RunState.COMPLETED, output=output, output_json=_output_json(output, explicit)
+        state=RunState.COMPLETED,
+        output=output,
+        output_json=_output_json(output, explicit),
+        usage=parse_usage(counts),
     )
 
 
@@ -292,6 +314,24 @@ def _task_failed(facts: _EventFacts) -> Observation | None:
     return facts.task(TaskState.FAILED)
 
 
+def _llm_call_completed(facts: _EventFacts) -> Observation | None:
+    """One LLM call's tokens, for the task it served (summed per task by the merge)."""
+    data = facts.data
+    usage = parse_usage(data.get("usage"))
+    if usage is None:
+        return None
+    if usage.successful_requests is None:
+        usage = usage.model_copy(update={"successful_requests": 1})  # it is one call
+    model = as_str(data.get("model"))
+    call = LlmCall(
+        call_id=facts.identity,
+        task_id=_first_text(data.get("task_name"), as_dict(data.get("task")).get("name")),
+        model=model,
+        usage=usage,
+    )
+    return facts.observation(llm_calls=[call], model=model)
+
+
 # Event types that change the run or a task; every other type is only a step.
 _EVENT_READERS: dict[str, Callable[[_EventFacts], Observation | None]] = {
     "crew_kickoff_started": _crew_started,
@@ -300,6 +340,7 @@ _EVENT_READERS: dict[str, Callable[[_EventFacts], Observation | None]] = {
     "task_started": _task_started,
     "task_completed": _task_completed,
     "task_failed": _task_failed,
+    "llm_call_completed": _llm_call_completed,
 }
 
 _PARSERS: dict[str, Callable[[Any, datetime], list[Pushed]]] = {

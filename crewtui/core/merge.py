@@ -7,10 +7,12 @@ and a field only changes when a source actually said something about it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from crewtui.api.models import (
     Kickoff,
+    LlmCall,
     Observation,
     Payload,
     Progress,
@@ -18,6 +20,7 @@ from crewtui.api.models import (
     Step,
     TaskResult,
     TaskState,
+    Usage,
     WaitingFor,
 )
 
@@ -41,6 +44,7 @@ def merge_task(old: TaskResult, new: TaskResult) -> TaskResult:
             new.execution_time if new.execution_time is not None else old.execution_time
         ),
         state=state,
+        usage=merge_usage(old.usage, new.usage),
         started_at=min(started) if started else None,
         # The earliest time anyone reported wins, so delivery order does not matter; a task
         # already known done at an unknown moment (before tracking) stays so: a later
@@ -51,6 +55,65 @@ def merge_task(old: TaskResult, new: TaskResult) -> TaskResult:
             else None
         ),
     )
+
+
+def merge_usage(*reports: Usage | None) -> Usage | None:
+    """Several usage reports of one thing (a run, a task) as one: each count the largest.
+
+    Every source reports a running total (the crew webhook, ``usage_metrics`` on each poll,
+    the sum of the LLM calls seen so far), never an increment, and totals only grow. So the
+    same report seen twice, late or in any order, cannot count twice: taking the largest is
+    the same whatever the order and however often. A count no report gave stays None.
+    """
+    known = [report for report in reports if report is not None]
+    if not known:
+        return None
+    return Usage(**_count_by_count(known, max))
+
+
+def sum_usage(reports: list[Usage]) -> Usage | None:
+    """Distinct LLM calls added up, count by count; a count none of them gave stays None."""
+    return Usage(**_count_by_count(reports, sum)) if reports else None
+
+
+def _count_by_count(
+    reports: list[Usage], combine: Callable[[list[int]], int]
+) -> dict[str, int | None]:
+    combined: dict[str, int | None] = {}
+    for name in Usage.model_fields:
+        values = [value for report in reports if (value := getattr(report, name)) is not None]
+        combined[name] = combine(values) if values else None
+    return combined
+
+
+def merge_calls(old: list[LlmCall], new: list[LlmCall]) -> list[LlmCall]:
+    """LLM calls by call id, each once however often it was delivered, in id order (so the
+    list is the same whatever order the calls came in)."""
+    calls = {call.call_id: call for call in new}
+    calls.update({call.call_id: call for call in old})
+    return [calls[call_id] for call_id in sorted(calls)]
+
+
+def _with_call_usage(tasks: list[TaskResult], calls: list[LlmCall]) -> list[TaskResult]:
+    """Each task's usage: the sum of its LLM calls, or what it already said if larger."""
+    by_task: dict[str, list[Usage]] = {}
+    for call in calls:
+        if call.task_id is not None:
+            by_task.setdefault(call.task_id, []).append(call.usage)
+    return [
+        task
+        if task.task_id not in by_task
+        else task.model_copy(
+            update={"usage": merge_usage(task.usage, sum_usage(by_task[task.task_id]))}
+        )
+        for task in tasks
+    ]
+
+
+def _model(*names: str | None) -> str | None:
+    """The model a run used; should sources name two, the same one whatever the order."""
+    known = [name for name in names if name]
+    return max(known) if known else None
 
 
 def _done_at_unknown_time(task: TaskResult) -> bool:
@@ -170,7 +233,8 @@ def apply_observation(
     if state.is_terminal:
         current_task = current_agent = None
 
-    tasks = merge_tasks(kickoff.tasks, obs.tasks)
+    llm_calls = merge_calls(kickoff.llm_calls, obs.llm_calls)
+    tasks = _with_call_usage(merge_tasks(kickoff.tasks, obs.tasks), llm_calls)
     if state.is_terminal:
         tasks = _close_running_tasks(tasks, state, obs.observed_at, keep=None)
     elif obs.current_task:
@@ -222,6 +286,11 @@ def apply_observation(
         "dialect": obs.dialect or kickoff.dialect,
         "raw": obs.raw if obs.source == "poll" and obs.raw is not None else kickoff.raw,
         "raw_by_source": record_payload(kickoff.raw_by_source, obs),
+        "llm_calls": llm_calls,
+        "usage": merge_usage(
+            kickoff.usage, obs.usage, sum_usage([call.usage for call in llm_calls])
+        ),
+        "model": _model(kickoff.model, obs.model, *(call.model for call in obs.llm_calls)),
     }
     update["waiting_for"] = _waiting_for(kickoff, obs, state, tasks, message)
     merged = kickoff.model_copy(update=update)
@@ -332,5 +401,8 @@ def merge_stored(stored: Kickoff, incoming: Kickoff) -> Kickoff:
             "inputs": stored.inputs or incoming.inputs,
             "meta": stored.meta or incoming.meta,
             "created_at": min(stored.created_at, incoming.created_at),
+            "llm_calls": merge_calls(stored.llm_calls, incoming.llm_calls),
+            "usage": merge_usage(stored.usage, incoming.usage),
+            "model": _model(stored.model, incoming.model),
         }
     )

@@ -59,6 +59,7 @@ from crewtui.core.store_rows import (
     TASK_COLUMNS,
     UPSERT_KICKOFF,
     UPSERT_TASK,
+    USAGE,
     WAITING_FOR,
     SqlValue,
     as_model,
@@ -480,7 +481,7 @@ class Store:
         """One page of summaries (no outputs, no raw); ``archived=None`` means both."""
         where, params = _where(crew, states, archived, text)
         sql = (
-            f"SELECT {', '.join(SUMMARY_COLUMNS)}, {WAITING_FOR} FROM kickoffs{where} "  # noqa: S608
+            f"SELECT {', '.join(SUMMARY_COLUMNS)}, {WAITING_FOR}, {USAGE} FROM kickoffs{where} "  # noqa: S608
             f"ORDER BY {_ORDER_BY[order]} LIMIT ? OFFSET ?"
         )
         with self._read() as conn:

@@ -150,6 +150,7 @@ TASK_COLUMNS = (
     "state",
     "started_at",
     "finished_at",
+    "usage",
 )
 STEP_COLUMNS = (
     "step_key",
@@ -182,13 +183,15 @@ _TEXT_COLUMNS = frozenset(
     }
 )
 _JSON_COLUMNS = frozenset(
-    {"progress", "output_json", "inputs", "meta", "raw", "extra", "waiting_for"}
+    {"progress", "output_json", "inputs", "meta", "raw", "extra", "waiting_for", "usage"}
 )
 # A paused row says which task waits: read from ``extra`` (no column of its own yet), and
 # only from valid JSON: json_extract on a broken one would fail the whole page.
 WAITING_FOR = (
     "CASE WHEN json_valid(extra) THEN json_extract(extra, '$.waiting_for') END AS waiting_for"
 )
+# Every row's tokens, for the list's optional tokens column: from ``extra`` too.
+USAGE = "CASE WHEN json_valid(extra) THEN json_extract(extra, '$.usage') END AS usage"
 _TS_COLUMNS = frozenset(
     {
         "created_at",
@@ -331,7 +334,11 @@ def kickoff_values(kickoff: Kickoff) -> dict[str, SqlValue]:
     own_columns = (name for name in KICKOFF_COLUMNS if name not in _DERIVED_COLUMNS)
     fields = {name: getattr(kickoff, name) for name in own_columns}
     fields["extra"] = {
-        **kickoff.model_dump(mode="json", include=set(EXTRA_FIELDS) - {"raw_by_source"}),
+        # Defaults are left out (they come back on load): most runs have no usage, calls or
+        # pause, and a row that stays small keeps the list's table compact.
+        **kickoff.model_dump(
+            mode="json", include=set(EXTRA_FIELDS) - {"raw_by_source"}, exclude_defaults=True
+        ),
         # Payloads as received, like ``raw``: JSON mode would refuse a lone surrogate key.
         "raw_by_source": [
             {"source": p.source, "received_at": bind_ts(p.received_at), "body": p.body}

@@ -149,12 +149,20 @@ def _migrate_following_and_step_cap(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def _migrate_task_usage(conn: sqlite3.Connection) -> None:
+    """``tasks.usage``: a task's tokens and LLM calls (JSON), like the run's in ``extra``."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(tasks)")}
+    if "usage" not in columns:
+        conn.execute("ALTER TABLE tasks ADD COLUMN usage TEXT")
+
+
 # MIGRATIONS[n] takes a store from schema version n to n + 1. Append only; never edit one
 # that has shipped.
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _migrate_to_1,
     _migrate_tracked_at_and_step_identity,
     _migrate_following_and_step_cap,
+    _migrate_task_usage,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # The version that brought change numbers, heartbeats and step counts: a store opened

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from crewtui.sim.crews import fill
-from crewtui.sim.timeline import Phase, Run, Snapshot, final_result
+from crewtui.sim.timeline import Phase, Run, Snapshot, final_result, usage_until
 
 SimDialect = Literal["live", "documented"]
 
@@ -86,6 +86,8 @@ def live_status(run: Run, snap: Snapshot) -> dict[str, Any]:
             "tool_input": fill(step.tool_input, run.inputs),
             "result": fill(step.result, run.inputs),
         },
+        # The LLM calls made so far (crewai's UsageMetrics), null before the first.
+        "usage_metrics": usage_until(run, snap.last_change),
     }
 
 

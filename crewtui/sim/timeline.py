@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
-from crewtui.sim.crews import SimCrew, SimStep, SimTask
+from crewtui.sim.crews import SimCrew, SimStep, SimTask, fill
 
 EventKind = Literal[
     "started", "task_started", "step", "task_completed", "task_failed", "paused", "completed",
@@ -158,6 +158,57 @@ def timeline(run: Run) -> list[Event]:
             if event.kind == "paused":
                 return events[: index + 1]
     return events
+
+
+# The LLM every simulated agent calls, as crewai names it in its llm_call events.
+SIM_MODEL = "gpt-4o"
+USAGE_COUNTS = (
+    "total_tokens", "prompt_tokens", "cached_prompt_tokens", "completion_tokens",
+    "successful_requests",
+)  # fmt: skip
+
+
+def call_usage(run: Run, event: Event) -> dict[str, int] | None:
+    """The tokens of the LLM call an event stands for, or None if it is no call.
+
+    Each agent step is one call (the model picks a tool) and a task's final answer one more.
+    The prompt grows with the task's scratchpad and, after the first call of a task, half of
+    it is a cached prefix; the completion is the text the model wrote. Deterministic, so a
+    run's figures agree on every channel and in every test.
+    """
+    task = event.task
+    if task is None or event.kind not in ("step", "task_completed"):
+        return None
+    index = task.steps.index(event.step) if event.step is not None else len(task.steps)
+    brief = fill(task.description, run.inputs) + fill(task.expected_output, run.inputs)
+    prompt = 640 + len(brief) // 3 + 210 * index
+    written = (
+        fill(event.step.thought + event.step.tool_input, run.inputs)
+        if event.step is not None
+        else task.render(run.inputs)
+    )
+    completion = 18 + len(written) // 3
+    return {
+        "total_tokens": prompt + completion,
+        "prompt_tokens": prompt,
+        "cached_prompt_tokens": 0 if index == 0 else prompt // 2,
+        "completion_tokens": completion,
+        "successful_requests": 1,
+    }
+
+
+def usage_until(run: Run, at: float, task: SimTask | None = None) -> dict[str, int] | None:
+    """The run's usage (or one task's) over its LLM calls up to simulated time ``at``; None
+    before the first call."""
+    calls = [
+        usage
+        for event in timeline(run)
+        if event.at <= at and (task is None or event.task == task)
+        if (usage := call_usage(run, event)) is not None
+    ]
+    if not calls:
+        return None
+    return {name: sum(call[name] for call in calls) for name in USAGE_COUNTS}
 
 
 @dataclass(frozen=True)

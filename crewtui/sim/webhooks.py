@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 import uuid
 from datetime import UTC, datetime
@@ -18,18 +19,28 @@ from typing import Any
 import httpx
 
 from crewtui.sim.crews import SimTask, fill
-from crewtui.sim.timeline import Event, Run, final_result, timeline
+from crewtui.sim.timeline import (
+    SIM_MODEL,
+    Event,
+    Run,
+    call_usage,
+    final_result,
+    timeline,
+    usage_until,
+)
 
 logger = logging.getLogger("crewtui.sim")
 
-_EVENT_TYPES = {
-    "started": "crew_kickoff_started",
-    "task_started": "task_started",
-    "step": "tool_usage_finished",
-    "task_completed": "task_completed",
-    "task_failed": "task_failed",
-    "completed": "crew_kickoff_completed",
-    "failed": "crew_kickoff_failed",
+# The crewai events each timeline event makes, in order: an agent step is an LLM call that
+# picks a tool, then the tool's use; a task ends with the LLM call of its final answer.
+_EVENT_TYPES: dict[str, tuple[str, ...]] = {
+    "started": ("crew_kickoff_started",),
+    "task_started": ("task_started",),
+    "step": ("llm_call_completed", "tool_usage_finished"),
+    "task_completed": ("llm_call_completed", "task_completed"),
+    "task_failed": ("task_failed",),
+    "completed": ("crew_kickoff_completed",),
+    "failed": ("crew_kickoff_failed",),
 }
 
 
@@ -40,14 +51,8 @@ def _summary(text: str) -> str:
 
 
 def token_usage(run: Run) -> dict[str, int]:
-    """Plausible, deterministic token counts for a finished run."""
-    prompt = sum(len(task.description) + len(task.expected_output) for task in run.crew.tasks)
-    completion = sum(len(task.render(run.inputs)) for task in run.crew.tasks) // 3
-    return {
-        "total_tokens": prompt * 4 + completion,
-        "prompt_tokens": prompt * 4,
-        "completion_tokens": completion,
-    }
+    """The whole run's usage: the sum of every LLM call of its timeline."""
+    return usage_until(run, math.inf) or {}
 
 
 def task_payload(run: Run, task: SimTask) -> dict[str, Any]:
@@ -101,11 +106,19 @@ def _classic(run: Run, event: Event) -> tuple[str, dict[str, Any]] | None:
     return None
 
 
-def _event_data(run: Run, event: Event) -> dict[str, Any]:
+def _event_data(run: Run, event: Event, kind: str) -> dict[str, Any]:
     data: dict[str, Any] = {"crew_name": run.crew.name}
     if event.task is not None:
         data |= {"task_name": event.task.task_id, "agent": event.task.agent}
-    if event.kind == "step":
+    if kind == "llm_call_completed":
+        final = event.kind == "task_completed"
+        data |= {
+            "model": SIM_MODEL,
+            "call_type": "llm_call",
+            "finish_reason": "stop" if final else "tool_calls",
+            "usage": call_usage(run, event),
+        }
+    elif event.kind == "step":
         data |= _step_payload(run, event)
     elif event.kind == "task_completed" and event.task is not None:
         data["output"] = event.task.render(run.inputs)
@@ -113,6 +126,7 @@ def _event_data(run: Run, event: Event) -> dict[str, Any]:
         data["error"] = run.crew.error
     elif event.kind == "completed":
         data |= _crew_payload(run)
+        data["total_tokens"] = token_usage(run).get("total_tokens")
     return data
 
 
@@ -155,21 +169,25 @@ class Deliverer:
             await self._post(self._run.hooks.events_url, {"events": batch}, batched=True)
 
     def _batch_entry(self, event: Event) -> list[dict[str, Any]]:
-        kind = _EVENT_TYPES.get(event.kind)
         wanted = self._run.hooks.events
-        if kind is None or (wanted is not None and kind not in wanted):
-            return []
-        self._sequence += 1
-        data = _event_data(self._run, event) | {"emission_sequence": self._sequence}
-        return [
-            {
-                "id": str(uuid.uuid4()),
-                "execution_id": self._run.kickoff_id,
-                "timestamp": datetime.fromtimestamp(self._run.wall_at(event.at), UTC).isoformat(),
-                "type": kind,
-                "data": data,
-            }
-        ]
+        entries = []
+        for kind in _EVENT_TYPES.get(event.kind, ()):
+            if wanted is not None and kind not in wanted:
+                continue
+            self._sequence += 1
+            data = _event_data(self._run, event, kind) | {"emission_sequence": self._sequence}
+            entries.append(
+                {
+                    "id": str(uuid.uuid4()),
+                    "execution_id": self._run.kickoff_id,
+                    "timestamp": datetime.fromtimestamp(
+                        self._run.wall_at(event.at), UTC
+                    ).isoformat(),
+                    "type": kind,
+                    "data": data,
+                }
+            )
+        return entries
 
     async def _post(self, url: str, payload: dict[str, Any], batched: bool = False) -> None:
         headers = {}

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import math
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from crewtui.api import client as client_module
+from crewtui.api.models import RunState, Usage
 from crewtui.api.profile import CrewProfile
 from crewtui.config import Config, PollSettings, WebhookSettings, resolve_paths
 from crewtui.core.runtime import Runtime, assemble
 from crewtui.core.store import Store
 from crewtui.sim import SimServer
+from crewtui.sim.crews import CREWS
+from crewtui.sim.timeline import Run, call_usage, timeline, usage_until
+from tests.helpers import wait_until
 
 # Brisk enough that polls see most of a run's moments, not only its webhooks.
 BRISK = PollSettings(min_interval=0.02, max_interval=0.05)
@@ -36,3 +45,62 @@ async def webhook_runtime(sim: SimServer, home: Path, crew: str) -> AsyncIterato
         await runtime.tracker.stop()
         await receiver.stop()
         store.close()
+
+
+@contextmanager
+def asking_for_batched_events(url: str) -> Iterator[None]:
+    """Kickoffs also ask for the batched events form (the only one with per-call usage), at
+    ``url``, beside the classic URLs crewtui's kickoffs send."""
+    classic = client_module._webhooks
+
+    def with_events(task: str | None, step: str | None, crew: str | None) -> dict[str, Any]:
+        return {**classic(task, step, crew), "webhooks": {"url": url, "realtime": True}}
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(client_module, "_webhooks", with_events)
+        yield
+
+
+async def run_to_the_end_with_usage(runtime: Runtime, crew: str, inputs: dict[str, str]) -> str:
+    """Kick off a run that pushes every event; return its id once it completed and its
+    crew webhook and ``calls`` LLM calls have arrived."""
+    tracker = runtime.tracker
+    assert runtime.receiver is not None
+    with asking_for_batched_events(runtime.receiver.events_url):
+        kickoff_id = (await tracker.kickoff(crew, inputs)).kickoff_id
+    calls = simulated_calls(crew, inputs)
+
+    def seen_all() -> bool:
+        kickoff = tracker.get(kickoff_id)
+        return (
+            kickoff is not None
+            and kickoff.state is RunState.COMPLETED
+            and len(kickoff.llm_calls) == calls
+            and "crew webhook" in {payload.source for payload in kickoff.raw_by_source}
+        )
+
+    await wait_until(tracker, seen_all)
+    return kickoff_id
+
+
+def simulated_run(crew: str, inputs: dict[str, str]) -> Run:
+    return Run(
+        crew=CREWS[crew], kickoff_id="x", inputs=inputs, meta=None,
+        started_mono=0.0, started_wall=0.0, speed=1.0,
+    )  # fmt: skip
+
+
+def simulated_calls(crew: str, inputs: dict[str, str]) -> int:
+    """How many LLM calls the simulator's run of ``crew`` makes."""
+    run = simulated_run(crew, inputs)
+    return sum(1 for event in timeline(run) if call_usage(run, event) is not None)
+
+
+def simulated_usage(crew: str, inputs: dict[str, str]) -> tuple[dict[str, Usage], Usage]:
+    """What the simulator's run spends, per task and in all."""
+    run = simulated_run(crew, inputs)
+    per_task = {
+        task.task_id: Usage(**(usage_until(run, math.inf, task) or {}))
+        for task in CREWS[crew].tasks
+    }
+    return per_task, Usage(**(usage_until(run, math.inf) or {}))

@@ -15,6 +15,7 @@ from crewtui.api.errors import StoreError
 from crewtui.api.models import (
     Dialect,
     Kickoff,
+    LlmCall,
     Payload,
     Progress,
     RunState,
@@ -22,8 +23,11 @@ from crewtui.api.models import (
     Submission,
     TaskResult,
     TaskState,
+    Usage,
     WaitingFor,
 )
+from crewtui.core import store as store_module
+from crewtui.core import store_rows, store_schema
 from crewtui.core.store import Order, StepStats, Store
 from crewtui.core.store_schema import SCHEMA_VERSION
 
@@ -79,6 +83,7 @@ def full_kickoff() -> Kickoff:
                 state=TaskState.COMPLETED,
                 started_at=at(1),
                 finished_at=at(46),
+                usage=Usage(total_tokens=1500, prompt_tokens=1200, completion_tokens=300),
             ),
             TaskResult(task_id="planning_task", agent="行程规划师", state=TaskState.FAILED),
         ],
@@ -106,6 +111,16 @@ def full_kickoff() -> Kickoff:
         waiting_for=WaitingFor(
             task_id="research_task", agent="旅行研究员", message="Waiting", since=at(20)
         ),
+        usage=Usage(total_tokens=1500, prompt_tokens=1200, reasoning_tokens=0),
+        model="gpt-4o",
+        llm_calls=[
+            LlmCall(
+                call_id="e1",
+                task_id="research_task",
+                model="gpt-4o",
+                usage=Usage(total_tokens=1500, successful_requests=1),
+            )
+        ],
     )
 
 
@@ -553,3 +568,38 @@ def test_a_step_window_is_the_newest_steps_and_the_counts_in_one_read(tmp_path: 
         assert stats == StepStats(stored=5, dropped=3)
     finally:
         capped.close()
+
+
+def test_a_history_from_before_usage_gains_task_usage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store written before tasks had usage opens, keeps its tasks, and stores usage."""
+    path = tmp_path / "history.sqlite3"
+    kickoff = full_kickoff()
+    with monkeypatch.context() as old:
+        before_usage = store_schema.MIGRATIONS.index(store_schema._migrate_task_usage)
+        old.setattr(store_schema, "MIGRATIONS", store_schema.MIGRATIONS[:before_usage])
+        old.setattr(store_schema, "SCHEMA_VERSION", before_usage)
+        old.setattr(
+            store_module,
+            "UPSERT_TASK",
+            store_rows._insert_sql(
+                "tasks",
+                store_rows.TASK_COLUMNS[:-1],
+                "ON CONFLICT (kickoff_id, task_id) DO NOTHING",
+            ),
+        )
+        written_before = Store.open(path)
+        written_before.save_kickoff(kickoff.model_copy(update={"tasks": kickoff.tasks[1:]}))
+        written_before.close()
+    store = Store.open(path)
+    try:
+        stored = store.get_kickoff(kickoff.kickoff_id)
+        assert stored is not None and [t.usage for t in stored.tasks] == [None]
+        saved = store.save_kickoff(kickoff)
+        assert {t.task_id: t.usage for t in saved.tasks} == {
+            t.task_id: t.usage for t in kickoff.tasks
+        }
+        assert store.get_kickoff(kickoff.kickoff_id) == saved
+    finally:
+        store.close()

@@ -1,0 +1,45 @@
+"""``status --json`` and ``list --json`` carry tokens per task and per run, null when unknown."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from crewtui.api.models import Usage
+from crewtui.api.profile import CrewProfile
+from crewtui.config import add_crew, resolve_paths
+from crewtui.sim import SimServer
+from tests.cli_helpers import run
+from tests.core.live_runtime import run_to_the_end_with_usage, simulated_usage, webhook_runtime
+
+
+async def test_status_json_shows_usage_per_task_and_per_run_after_a_run_with_pushes(
+    sim_any: SimServer, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    paths = resolve_paths(home)
+    paths.data_dir.mkdir(parents=True)
+    research = CrewProfile(name="research", url=sim_any.crew_url("research"))
+    add_crew(paths, research.model_copy(update={"token": SecretStr(sim_any.options.token)}))
+    inputs = sim_any.sample_inputs("research")
+    async with webhook_runtime(sim_any, paths.data_dir, "research") as runtime:
+        kickoff_id = await run_to_the_end_with_usage(runtime, "research", inputs)
+    per_task, whole = simulated_usage("research", inputs)
+
+    result = run(home, "status", kickoff_id, "--json")
+    assert result.returncode == 0, result.stderr
+    status = json.loads(result.stdout)
+    assert Usage.model_validate(status["usage"]) == whole
+    assert {task["task_id"]: Usage.model_validate(task["usage"]) for task in status["tasks"]} == (
+        per_task
+    )
+    # Keys no source gave are null, never 0.
+    assert status["usage"]["reasoning_tokens"] is None
+
+    listed = run(home, "list", "--fields", "kickoff_id,usage")
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == [
+        {"kickoff_id": kickoff_id, "usage": whole.model_dump(mode="json")}
+    ]
