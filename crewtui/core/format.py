@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable
 from datetime import datetime
 
-from crewtui.api.models import RunState, WaitingFor
+from crewtui.api.models import RunState, Usage, WaitingFor
 from crewtui.api.sanitize import inert_line
 from crewtui.core.timing import Run, run_duration, run_start
 
@@ -91,3 +91,32 @@ def waiting_line(waiting: WaitingFor) -> str:
     agent = f" ({inert_line(waiting.agent, 40)})" if waiting.agent else ""
     message = f": {inert_line(waiting.message, 160)}" if waiting.message else ""
     return f"waits for input on {task}{agent}{message}"
+
+
+def tokens_text(count: int) -> str:
+    """A token count in three significant digits at most: 950, 12.3k, 184k, 1.23M."""
+    if count < 1_000:
+        return str(count)
+    value, unit = count / 1_000, "k"
+    for bigger in ("M", "G"):
+        if value < 999.5:
+            break
+        value, unit = value / 1_000, bigger
+    digits = 2 if value < 9.995 else 1 if value < 99.95 else 0
+    text = f"{value:.{digits}f}"
+    return (text.rstrip("0").rstrip(".") if "." in text else text) + unit
+
+
+def usage_line(usage: Usage | None) -> str | None:
+    """``12.3k tokens (9.8k in, 2.5k out) · 7 LLM calls``, or None when no count is known."""
+    if usage is None or usage.total_tokens is None:
+        return None
+    line = f"{tokens_text(usage.total_tokens)} tokens"
+    if usage.prompt_tokens is not None and usage.completion_tokens is not None:
+        line += (
+            f" ({tokens_text(usage.prompt_tokens)} in, {tokens_text(usage.completion_tokens)} out)"
+        )
+    calls = usage.successful_requests
+    if calls is not None:
+        line += f" · {calls} LLM call{'s' if calls != 1 else ''}"
+    return line

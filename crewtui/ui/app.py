@@ -102,6 +102,7 @@ class CrewtuiApp(App[int]):
             bell=config.ui.bell,
             clock=clock,
             tz=tz,
+            prices=config.price_table,
         )
         self._unlisten: Callable[[], None] | None = None
         self._log_routing = contextlib.ExitStack()

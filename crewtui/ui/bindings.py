@@ -38,6 +38,7 @@ MAIN_KEYS: tuple[KeySpec, ...] = (
         "filter", "slash", "filter", "Filter", "Filter by crew, state or text", key_display="/"
     ),
     KeySpec("sort", "s", "cycle_sort", "Sort", "Cycle sort: newest, oldest, state, crew"),
+    KeySpec("tokens", "T", "toggle_tokens", "Tokens", "Show or hide the tokens column", show=False),
     KeySpec("copy", "c", "copy_output", "Copy", "Copy the shown output to the clipboard"),
     KeySpec("export", "e", "export", "Export", "Export the selected kickoff as Markdown and JSON"),
     KeySpec(

@@ -8,7 +8,7 @@ waits on the network or the disk. Widgets only render.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, ClassVar
@@ -27,6 +27,7 @@ from crewtui.api.errors import CrewtuiError, InputValidationError
 from crewtui.api.models import Kickoff, KickoffSummary, RunState, Step, Submission
 from crewtui.api.sanitize import inert_line
 from crewtui.core.format import UNKNOWN, duration_text
+from crewtui.core.pricing import Price
 from crewtui.core.tracker import CrewHealth, Tracker
 from crewtui.ui.bindings import (
     KEYS_BY_ID,
@@ -130,6 +131,7 @@ class MainScreen(Screen[None]):
         bell: bool = False,
         clock: Callable[[], datetime] = utcnow,
         tz: tzinfo | None = None,
+        prices: Mapping[str, Price] | None = None,
     ) -> None:
         super().__init__()
         self.tracker = tracker
@@ -153,7 +155,7 @@ class MainScreen(Screen[None]):
         # down must not fail to find its widgets.
         self.status = StatusLine(tz=tz, id="status")
         self.kickoffs = KickoffList(tz=tz, id="kickoffs")
-        self.detail = KickoffDetail(id="detail")
+        self.detail = KickoffDetail(prices=prices, id="detail")
         self.footer = KeyFooter(MAIN_KEYS, keymap, id="footer")
 
     # -- layout --------------------------------------------------------------------------
@@ -583,6 +585,9 @@ class MainScreen(Screen[None]):
         order = self.kickoffs.order
         self.kickoffs.order = SORT_ORDERS[(SORT_ORDERS.index(order) + 1) % len(SORT_ORDERS)]
         self.reload()
+
+    def action_toggle_tokens(self) -> None:
+        self.kickoffs.toggle_tokens()
 
     def action_copy_output(self) -> None:
         self.copy_output()

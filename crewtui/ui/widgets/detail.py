@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -31,8 +31,10 @@ from crewtui.core.format import (
     UNKNOWN,
     duration_text,
     format_duration,
+    tokens_text,
     waiting_line,
 )
+from crewtui.core.pricing import Price, cost_text, estimate_cost, price_table
 from crewtui.core.timeline import layout
 from crewtui.core.timing import run_start
 from crewtui.ui.palette import PLAIN, Palette, component_classes, palette_css, palette_of
@@ -76,9 +78,15 @@ def run_style(state: RunState, palette: Palette) -> Style:
     return style + _BOLD if bold else style
 
 
-def header_text(kickoff: Kickoff, now: datetime, palette: Palette = PLAIN) -> Text:
-    """One or two lines: crew, id, state, progress, current task, elapsed; then any error,
-    or what a paused run waits for."""
+def header_text(
+    kickoff: Kickoff,
+    now: datetime,
+    palette: Palette = PLAIN,
+    prices: Mapping[str, Price] | None = None,
+) -> Text:
+    """One or two lines: crew, id, state, progress, current task, elapsed, tokens and the
+    estimated cost at ``prices`` (the shipped table by default); then any error, or what a
+    paused run waits for."""
     state = kickoff.state
     parts: list[Text] = [
         safe_line(kickoff.crew, _BOLD),
@@ -101,12 +109,27 @@ def header_text(kickoff: Kickoff, now: datetime, palette: Palette = PLAIN) -> Te
         parts.append(Text("started before tracking", palette.muted))
     elif duration:
         parts.append(Text(duration))
+    spent = _usage_text(kickoff, palette, price_table() if prices is None else prices)
+    if spent is not None:
+        parts.append(spent)
     line = _sep(palette).join(parts)
     problem = _problem_text(kickoff, palette)
     if problem is not None:
         line.append("\n")
         line.append_text(problem)
     return line
+
+
+def _usage_text(kickoff: Kickoff, palette: Palette, prices: Mapping[str, Price]) -> Text | None:
+    """``12.3k tokens ≈ $0.042 (estimate)``: the cost only when model and tokens are known."""
+    usage = kickoff.usage
+    if usage is None or usage.total_tokens is None:
+        return None
+    text = Text(f"{tokens_text(usage.total_tokens)} tokens", palette.secondary)
+    cost = estimate_cost(usage, kickoff.model, prices)
+    if cost is not None:
+        text.append(f" {cost_text(cost)}", palette.muted)
+    return text
 
 
 def _problem_text(kickoff: Kickoff, palette: Palette) -> Text | None:
@@ -342,8 +365,16 @@ class KickoffDetail(Widget):
             self.kickoff_id = kickoff_id
             self.task_id = task_id
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        prices: Mapping[str, Price] | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__(id=id, classes=classes)
+        # What the header's cost estimate is priced at (the config's table, given by the app).
+        self.prices = price_table() if prices is None else prices
         self._kickoff: Kickoff | None = None
         self._now = datetime.now(UTC)
         self._task_id: str | None = None
@@ -530,7 +561,7 @@ class KickoffDetail(Widget):
         if self._kickoff is None:
             text = Text("No kickoff selected.", self._palette.muted)
         else:
-            text = header_text(self._kickoff, self._now, self._palette)
+            text = header_text(self._kickoff, self._now, self._palette, self.prices)
         if text != self._header:
             self._header = text
             self.query_one("#detail-header", Static).update(text)
@@ -543,7 +574,12 @@ class KickoffDetail(Widget):
             timeline.set_bars([], 0.0)
             return
         bars, span = layout(self._kickoff, self._now)
-        timeline.set_bars(bars, span, task_notes(self._kickoff, self._palette))
+        tokens = {
+            task.task_id: task.usage.total_tokens
+            for task in self._kickoff.tasks
+            if task.usage is not None and task.usage.total_tokens is not None
+        }
+        timeline.set_bars(bars, span, task_notes(self._kickoff, self._palette), tokens)
 
     def _find_task(self, task_id: str) -> TaskResult | None:
         tasks = self._kickoff.tasks if self._kickoff else []

@@ -30,6 +30,7 @@ from crewtui.core.format import (
     duration_text,
     format_duration,
     start_text,
+    tokens_text,
     waiting_line,
 )
 from crewtui.ui.text import safe_line
@@ -76,6 +77,8 @@ _BAR_WIDTH = 6
 # column gets the room back.
 _COMPACT_WIDTHS = {"started": 6, "progress": 5}
 _COMPACT_LABELS = {"started": "Start", "progress": "Tasks"}
+# The optional tokens column (off by default, toggled with a key), after the task column.
+TOKENS_COLUMN: tuple[str, str, int] = ("tokens", "Tokens", 6)
 
 
 def summary_of(kickoff: Kickoff) -> KickoffSummary:
@@ -222,12 +225,28 @@ class KickoffList(DataTable[Text]):
         self._moving = False
         # Narrow terminals: progress without bars, start times without seconds.
         self.compact = False
+        self.show_tokens = False
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
             self.add_column(label, key=key, width=width)
 
-    def on_resize(self, event: Resize) -> None:
+    def toggle_tokens(self) -> None:
+        """Show or hide the tokens column; rows keep their place and the cursor its row."""
+        key, label, width = TOKENS_COLUMN
+        self.show_tokens = not self.show_tokens
+        with self.app.batch_update():
+            if self.show_tokens:
+                self.add_column(label, key=key, width=width, default=Text(""))
+                for kickoff_id in self._rows:
+                    self._refresh_row(kickoff_id)
+            else:
+                self.remove_column(ColumnKey(key))
+                for row in self._rows.values():
+                    row.cells.pop(key, None)
+            self.on_resize(None)
+
+    def on_resize(self, event: Resize | None) -> None:
         """Give the task column whatever the other columns leave of the width; when that is
         too little, go compact and give it the room the bars and seconds took."""
         compact = self._task_room(compact=False) < _MIN_TASK_WIDTH
@@ -255,7 +274,8 @@ class KickoffList(DataTable[Text]):
 
     def _task_room(self, *, compact: bool) -> int:
         """The width left for the task column in the normal or the compact layout."""
-        widths = {key: width for key, _, width in COLUMNS if key != "task"}
+        shown = [*COLUMNS, TOKENS_COLUMN] if self.show_tokens else COLUMNS
+        widths = {key: width for key, _, width in shown if key != "task"}
         if compact:
             widths |= _COMPACT_WIDTHS
         fixed = sum(width + 2 * self.cell_padding for width in widths.values())
@@ -433,7 +453,12 @@ class KickoffList(DataTable[Text]):
             "elapsed": Text(duration_text(row, now), justify="right"),
             "progress": self._progress_cell(row),
             "task": self._task_cell(row, now),
-        }
+        } | ({"tokens": self._tokens_cell(row)} if self.show_tokens else {})
+
+    def _tokens_cell(self, row: KickoffSummary) -> Text:
+        total = row.usage.total_tokens if row.usage else None
+        shown = "" if total is None else tokens_text(total)
+        return Text(shown, style=self._colour("muted"), justify="right")
 
     def _started(self, moment: datetime, now: datetime) -> str:
         local = moment.astimezone(self.tz)

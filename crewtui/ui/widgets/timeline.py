@@ -9,7 +9,7 @@ columns and bars straight.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -23,7 +23,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from crewtui.api.models import TaskState
-from crewtui.core.format import UNKNOWN, format_duration
+from crewtui.core.format import UNKNOWN, format_duration, tokens_text
 from crewtui.core.timeline import Bar, nice_ticks
 from crewtui.ui.palette import PLAIN, Palette, component_classes, palette_css, palette_of
 from crewtui.ui.text import safe_line
@@ -46,6 +46,9 @@ _MIN_BAR = 12
 _MIN_NAME = 6
 _MAX_TASK = 40
 _MAX_AGENT = 32
+# The tokens column: the count, then a bar of its share of the hungriest task's.
+_TOKENS_WIDTH = 5
+_TOKEN_BAR = 5
 _PARTIAL = " ▏▎▍▌▋▊▉"
 _FULL = "█"
 _TRACK = "·"
@@ -53,24 +56,26 @@ _TRACK = "·"
 
 @dataclass(frozen=True)
 class Columns:
-    """Cell widths of each column for one drawing width (agent 0 = column dropped)."""
+    """Cell widths of each column for one drawing width (agent or tokens 0 = dropped)."""
 
     task: int
     agent: int
     bar: int
+    tokens: int = 0
 
     @property
     def bar_offset(self) -> int:
-        """Cells before the bar column: names, state, duration and their separators."""
+        """Cells before the bar column: names, state, duration, tokens and separators."""
         names = self.task + 1 + (self.agent + 1 if self.agent else 0)
-        return names + _STATE_WIDTH + 1 + _DURATION_WIDTH + 1
+        return names + _STATE_WIDTH + 1 + _DURATION_WIDTH + 1 + self.tokens
 
 
-def fit_columns(bars: Sequence[Bar], width: int) -> Columns:
+def fit_columns(bars: Sequence[Bar], width: int, with_tokens: bool = False) -> Columns:
     """Share ``width`` cells: names as wide as needed (capped), the bar gets the rest."""
     task = min(max([cell_len("task"), *(cell_len(b.task_id) for b in bars)]), _MAX_TASK)
     agent = min(max([cell_len("agent"), *(cell_len(b.agent or "") for b in bars)]), _MAX_AGENT)
-    fixed = _STATE_WIDTH + 1 + _DURATION_WIDTH + 1
+    tokens = _TOKENS_WIDTH + 1 + _TOKEN_BAR + 1 if with_tokens else 0
+    fixed = _STATE_WIDTH + 1 + _DURATION_WIDTH + 1 + tokens
     # Names are shown whole when they fit; the bar keeps half of what a wide pane adds.
     room = width - fixed - max(_MIN_BAR, (width - 60) // 2) - 2
     if task + agent > room:
@@ -79,8 +84,8 @@ def fit_columns(bars: Sequence[Bar], width: int) -> Columns:
     if task + agent > room:
         agent = 0
         task = max(_MIN_NAME, min(task, room + 1))
-    columns = Columns(task=task, agent=agent, bar=0)
-    return Columns(task=task, agent=agent, bar=max(1, width - columns.bar_offset))
+    columns = Columns(task=task, agent=agent, bar=0, tokens=tokens)
+    return Columns(task=task, agent=agent, bar=max(1, width - columns.bar_offset), tokens=tokens)
 
 
 def _cell(text: Text, width: int, justify: str = "left") -> Text:
@@ -136,8 +141,29 @@ def _duration(bar: Bar, span: float) -> str:
     return format_duration(max(0.0, end - bar.start), precise=True)
 
 
-def render_row(bar: Bar, span: float, columns: Columns, palette: Palette = PLAIN) -> Text:
-    """One task: name, agent, state, duration and its bar, exactly the drawing width."""
+def _tokens_cells(tokens: int | None, most: int, palette: Palette) -> list[Text]:
+    """A task's token count and a bar of its share of ``most`` (blank when not known)."""
+    if tokens is None:
+        return [_cell(Text(""), _TOKENS_WIDTH), Text(" " * (_TOKEN_BAR + 2))]
+    eighths = round(_TOKEN_BAR * 8 * tokens / most) if most > 0 else 0
+    body = _FULL * (eighths // 8) + (_PARTIAL[eighths % 8] if eighths % 8 else "")
+    return [
+        _cell(Text(tokens_text(tokens), palette.secondary), _TOKENS_WIDTH, "right"),
+        Text(" "),
+        _cell(Text(body, palette.secondary), _TOKEN_BAR),
+        Text(" "),
+    ]
+
+
+def render_row(
+    bar: Bar,
+    span: float,
+    columns: Columns,
+    palette: Palette = PLAIN,
+    tokens: tuple[int | None, int] = (None, 0),
+) -> Text:
+    """One task: name, agent, state, duration, tokens (its count and the most any task
+    used) and its bar, exactly the drawing width."""
     style = task_style(bar.state, palette)
     parts = [_cell(safe_line(bar.task_id, "bold"), columns.task), Text(" ")]
     if columns.agent:
@@ -147,8 +173,10 @@ def render_row(bar: Bar, span: float, columns: Columns, palette: Palette = PLAIN
         Text(" "),
         _cell(Text(_duration(bar, span), style), _DURATION_WIDTH, "right"),
         Text(" "),
-        _draw_bar(bar, span, columns.bar, palette),
     ]
+    if columns.tokens:
+        parts += _tokens_cells(*tokens, palette)
+    parts.append(_draw_bar(bar, span, columns.bar, palette))
     return Text.assemble(*parts, no_wrap=True, end="")
 
 
@@ -176,6 +204,8 @@ def render_axis(span: float, columns: Columns, palette: Palette = PLAIN) -> Text
         _cell(Text("time"), _DURATION_WIDTH, "right"),
         Text(" "),
     ]
+    if columns.tokens:
+        titles += [_cell(Text("tokens"), columns.tokens)]
     head = Text.assemble(*titles, style="bold")
     head.append("".join(labels), palette.muted)
     underline = Text("─" * columns.bar_offset + "".join(rule), palette.muted)
@@ -183,11 +213,20 @@ def render_axis(span: float, columns: Columns, palette: Palette = PLAIN) -> Text
 
 
 def render_timeline(
-    bars: Sequence[Bar], span: float, width: int, palette: Palette = PLAIN
+    bars: Sequence[Bar],
+    span: float,
+    width: int,
+    palette: Palette = PLAIN,
+    tokens: Mapping[str, int] | None = None,
 ) -> tuple[Text, list[Text]]:
-    """The header (titles, ticks, rule) and one row per bar, all ``width`` cells wide."""
-    columns = fit_columns(bars, width)
-    rows = [render_row(bar, span, columns, palette) for bar in bars]
+    """The header (titles, ticks, rule) and one row per bar, all ``width`` cells wide;
+    a tokens column when any task's tokens (by task id) are known."""
+    tokens = tokens or {}
+    columns = fit_columns(bars, width, with_tokens=bool(tokens))
+    most = max(tokens.values(), default=0)
+    rows = [
+        render_row(bar, span, columns, palette, (tokens.get(bar.task_id), most)) for bar in bars
+    ]
     return render_axis(span, columns, palette), rows
 
 
@@ -226,6 +265,7 @@ class TimelineBar(Vertical):
         self._bars: tuple[Bar, ...] = ()
         self._span = 0.0
         self._notes: tuple[Text, ...] = ()
+        self._tokens: tuple[tuple[str, int], ...] = ()
         self._drawn: tuple[object, ...] | None = None
         self._shape = (-1, -1)
 
@@ -233,9 +273,17 @@ class TimelineBar(Vertical):
         yield Static(id="timeline-axis", shrink=False)
         yield OptionList(id="timeline-rows", compact=True)
 
-    def set_bars(self, bars: Sequence[Bar], span: float, notes: Sequence[Text] = ()) -> None:
-        """Show these bars on an axis of ``span`` seconds, with dim notes under the rows."""
+    def set_bars(
+        self,
+        bars: Sequence[Bar],
+        span: float,
+        notes: Sequence[Text] = (),
+        tokens: Mapping[str, int] | None = None,
+    ) -> None:
+        """Show these bars on an axis of ``span`` seconds, with dim notes under the rows and
+        each task's tokens (by task id) when known."""
         self._bars, self._span, self._notes = tuple(bars), span, tuple(notes)
+        self._tokens = tuple((tokens or {}).items())
         self._redraw()
 
     @property
@@ -259,11 +307,11 @@ class TimelineBar(Vertical):
         if width <= 0:
             return
         palette = palette_of(self, "timeline-bar")
-        key = (width, self._bars, self._span, self._notes, palette)
+        key = (width, self._bars, self._span, self._notes, self._tokens, palette)
         if key == self._drawn:
             return
         self._drawn = key
-        header, rows = render_timeline(self._bars, self._span, width, palette)
+        header, rows = render_timeline(self._bars, self._span, width, palette, dict(self._tokens))
         self.query_one("#timeline-axis", Static).update(header)
         highlighted = rows_widget.highlighted
         shape = (len(rows), len(self._notes))
