@@ -12,7 +12,7 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,8 +40,11 @@ from crewtui.core.format import (
     format_duration,
     start_text,
     state_label,
+    tokens_text,
+    usage_line,
     waiting_line,
 )
+from crewtui.core.pricing import Price, cost_text, estimate_cost, price_table
 from crewtui.core.runtime import assemble, open_store
 from crewtui.core.store import Store
 from crewtui.core.tracker import KickoffChanged, Tracker, TrackerEvent, progress_signature
@@ -197,16 +200,25 @@ def summary_line(kickoff: Kickoff | KickoffSummary, now: datetime) -> str:
     return "  ".join(parts)
 
 
-def print_status(kickoff: Kickoff, now: datetime) -> None:
-    """The human form of one kickoff: summary, tasks, error, output."""
+def print_status(
+    kickoff: Kickoff, now: datetime, prices: Mapping[str, Price] | None = None
+) -> None:
+    """The human form of one kickoff: summary, usage and its estimated cost at ``prices``
+    (the shipped table by default), tasks, error, output."""
     out(summary_line(kickoff, now))
+    spent = usage_line(kickoff.usage)
+    if spent is not None:
+        cost = estimate_cost(kickoff.usage, kickoff.model, prices or price_table())
+        out(f"  usage: {spent}" + (f" · {cost_text(cost)}" if cost is not None else ""))
     if kickoff.waiting_for is not None:
         out(f"  {waiting_line(kickoff.waiting_for)}")
     for task in kickoff.tasks:
         timing = format_duration(task.execution_time, precise=True) if task.execution_time else ""
+        tokens = task.usage.total_tokens if task.usage else None
+        used = f"{tokens_text(tokens)} tokens" if tokens is not None else ""
         out(
             f"  {inert_line(task.task_id, 40)}  {inert_line(task.agent or '-', 40)}  "
-            f"{task.state.value}  {timing}".rstrip()
+            f"{task.state.value}  {timing}  {used}".rstrip()
         )
     unseen = _unseen_tasks_note(kickoff)
     if unseen:
@@ -482,7 +494,7 @@ def _report(session: Session, kickoffs: Sequence[Kickoff]) -> None:
     for index, kickoff in enumerate(kickoffs):
         if index:
             out()
-        print_status(kickoff, now)
+        print_status(kickoff, now, session.config.price_table)
 
 
 async def _follow(session: Session, tracker: Tracker, ids: Sequence[str]) -> int:

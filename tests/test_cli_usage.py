@@ -10,6 +10,7 @@ from pydantic import SecretStr
 from crewtui.api.models import Usage
 from crewtui.api.profile import CrewProfile
 from crewtui.config import add_crew, resolve_paths
+from crewtui.core.format import tokens_text
 from crewtui.sim import SimServer
 from tests.cli_helpers import run
 from tests.core.live_runtime import run_to_the_end_with_usage, simulated_usage, webhook_runtime
@@ -43,3 +44,9 @@ async def test_status_json_shows_usage_per_task_and_per_run_after_a_run_with_pus
     assert json.loads(listed.stdout) == [
         {"kickoff_id": kickoff_id, "usage": whole.model_dump(mode="json")}
     ]
+
+    human = run(home, "status", kickoff_id)
+    assert human.returncode == 0, human.stderr
+    usage_line = next(line for line in human.stdout.splitlines() if "usage:" in line)
+    assert f"{tokens_text(whole.total_tokens or 0)} tokens" in usage_line
+    assert usage_line.endswith("(estimate)") and "≈ $" in usage_line
