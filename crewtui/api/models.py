@@ -180,6 +180,10 @@ class WaitingFor(_Model):
     since: datetime
 
 
+# crewtui asked the service to stop the run ("sent": the row says "cancelling…") and the
+# service said it stopped it ("confirmed": the run stays cancelled, "stopped by you").
+CancelRequest = Literal["sent", "confirmed"]
+
 ObservationSource = Literal["poll", "webhook", "kickoff"]
 
 # Where a payload about a kickoff came from: the Raw tab and ``raw_by_source`` keep the last
@@ -299,6 +303,7 @@ class Kickoff(KickoffStatus):
     not_found_since: datetime | None = None
     # Why the last poll failed, while it keeps failing (rows show it as stale data).
     poll_error: str | None = None
+    cancel_request: CancelRequest | None = None
 
     def to_status(self) -> KickoffStatus:
         """The contract's normalized status of this kickoff (what scripts get)."""
@@ -338,3 +343,4 @@ class KickoffSummary(_Model):
     inputs: dict[str, str] = Field(default_factory=dict)
     meta: dict[str, Any] = Field(default_factory=dict)
     waiting_for: WaitingFor | None = None
+    cancel_request: CancelRequest | None = None

@@ -189,6 +189,10 @@ _JSON_COLUMNS = frozenset(
 WAITING_FOR = (
     "CASE WHEN json_valid(extra) THEN json_extract(extra, '$.waiting_for') END AS waiting_for"
 )
+# Likewise whether crewtui is cancelling the run, or stopped it ("cancelling…" on its row).
+CANCEL_REQUEST = (
+    "CASE WHEN json_valid(extra) THEN json_extract(extra, '$.cancel_request') END AS cancel_request"
+)
 _TS_COLUMNS = frozenset(
     {
         "created_at",
