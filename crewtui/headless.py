@@ -38,6 +38,7 @@ from crewtui.config import (
 )
 from crewtui.core.format import (
     STATE_WORDS,
+    cancel_note,
     duration_text,
     format_duration,
     start_text,
@@ -203,6 +204,9 @@ def summary_line(kickoff: Kickoff | KickoffSummary, now: datetime) -> str:
     duration = duration_text(kickoff, now)
     if duration:
         parts.append(duration)
+    note = cancel_note(kickoff)
+    if note:
+        parts.append(f"({note})")
     return "  ".join(parts)
 
 

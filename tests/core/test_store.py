@@ -106,6 +106,7 @@ def full_kickoff() -> Kickoff:
         waiting_for=WaitingFor(
             task_id="research_task", agent="旅行研究员", message="Waiting", since=at(20)
         ),
+        cancel_request="sent",
     )
 
 
@@ -553,3 +554,10 @@ def test_a_step_window_is_the_newest_steps_and_the_counts_in_one_read(tmp_path: 
         assert stats == StepStats(stored=5, dropped=3)
     finally:
         capped.close()
+
+
+def test_a_summary_says_whether_crewtui_is_cancelling_the_run(store: Store) -> None:
+    kickoff = Kickoff(kickoff_id="k", crew="c", created_at=T0, updated_at=T0, cancel_request="sent")
+    store.save_kickoff(kickoff)
+    [summary] = store.list_kickoffs()
+    assert summary.cancel_request == "sent"
