@@ -318,7 +318,8 @@ _STOP_REFUSED = re.compile(r"current state:\s*([A-Za-z_ ]+?)\s*\.?\s*$", re.IGNO
 def parse_stop_refusal(body: Any) -> RunState | None:
     """The state a 400 to POST /stop names ("Cannot stop execution. Current state: SUCCESS"),
     or None when it names none crewtui knows."""
-    match = _STOP_REFUSED.search(error_message(body) or "")
+    said = body if isinstance(body, str) else error_message(body)
+    match = _STOP_REFUSED.search(said or "")
     return _LIVE_STATES.get(match.group(1).strip().upper()) if match else None
 
 
