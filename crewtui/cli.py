@@ -21,7 +21,8 @@ from crewtui.api.models import KickoffSummary, RunState
 from crewtui.api.sanitize import inert_line
 
 EPILOG = """\
-exit codes: 0 success (completed, with --exit-status); 1 the run failed or was cancelled;
+exit codes: 0 success (completed, with --exit-status; cancelled, for cancel);
+1 the run failed or was cancelled (cancel: it had already completed or failed);
 2 bad usage or config; 3 gave up waiting (--timeout) or not finished yet;
 4 not found or lost; 5 token rejected; 6 unreachable after retries;
 7 the service answered something crewtui cannot use.
@@ -32,7 +33,9 @@ exit codes: 0 success (completed, with --exit-status); 1 the run failed or was c
 _CREW_OPTIONS = ("crew", "url", "token", "home")
 _RECEIVER_OPTIONS = ("webhooks", "public_url")
 _GLOBAL_OPTIONS = (*_CREW_OPTIONS, "json", *_RECEIVER_OPTIONS)
-_HEADLESS = ("inputs", "kickoff", "status", "watch", "list", "track", "resume", "doctor")
+_HEADLESS = (
+    "inputs", "kickoff", "status", "watch", "list", "track", "resume", "cancel", "doctor",
+)  # fmt: skip
 OPTIONS_USED: dict[str | None, frozenset[str]] = {
     None: frozenset({*_CREW_OPTIONS, *_RECEIVER_OPTIONS}),  # the app
     "demo": frozenset(_RECEIVER_OPTIONS),
@@ -147,6 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--feedback", metavar="TEXT", help="what to tell the crew")
     resume.add_argument(
         "--task", metavar="TASK_ID", help="the task answered (default: the one the run waits on)"
+    )
+
+    cancel = command("cancel", "stop running or paused runs (experimental)")
+    cancel.add_argument("ids", nargs="+", metavar="KICKOFF_ID")
+    cancel.add_argument(
+        "-y", "--yes", action="store_true", help="don't ask first (needed without a terminal)"
     )
 
     command("doctor", "check crews, tokens and the store")

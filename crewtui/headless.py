@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from crewtui.api.errors import (
     AuthError,
     ConfigError,
+    CrewtuiError,
     ExitCode,
     TransportError,
 )
@@ -36,6 +37,8 @@ from crewtui.config import (
     select_crews,
 )
 from crewtui.core.format import (
+    STATE_WORDS,
+    cancel_note,
     duration_text,
     format_duration,
     start_text,
@@ -47,7 +50,14 @@ from crewtui.core.format import (
 from crewtui.core.pricing import Price, cost_text, estimate_cost, price_table
 from crewtui.core.runtime import assemble, open_store
 from crewtui.core.store import Store
-from crewtui.core.tracker import KickoffChanged, Tracker, TrackerEvent, progress_signature
+from crewtui.core.timing import run_start
+from crewtui.core.tracker import (
+    Cancelled,
+    KickoffChanged,
+    Tracker,
+    TrackerEvent,
+    progress_signature,
+)
 from crewtui.core.webhooks import WebhookUrls
 
 # How long `watch` keeps retrying a crew that does not answer before it exits 6.
@@ -197,6 +207,9 @@ def summary_line(kickoff: Kickoff | KickoffSummary, now: datetime) -> str:
     duration = duration_text(kickoff, now)
     if duration:
         parts.append(duration)
+    note = cancel_note(kickoff)
+    if note:
+        parts.append(f"({note})")
     return "  ".join(parts)
 
 
@@ -429,6 +442,111 @@ async def cmd_resume(session: Session) -> int:
     out()
     print_status(resumed.kickoff, now_utc())
     return int(ExitCode.OK)
+
+
+async def cmd_cancel(session: Session) -> int:
+    """Stop runs (experimental). Asks first on a terminal unless ``--yes``; with no terminal
+    to ask on, sends nothing. Exit 0 cancelled (now or before), 1 it had already ended."""
+    ids = [session.resolve(given) for given in session.args.ids]
+    by_crew = _group_by_crew(session, ids)
+    if not session.args.yes and not _confirmed(session, by_crew):
+        raise ConfigError("Nothing was cancelled: you said no.")
+    tracker = session.tracker(list({crew.name: crew for crew, _ in by_crew}.values()))
+    outcomes: list[Cancelled] = []
+    codes: list[int] = []
+    try:
+        for crew, kickoff_id in by_crew:
+            try:
+                outcomes.append(await tracker.cancel(crew.name, kickoff_id))
+            except CrewtuiError as error:
+                warn(error.message)
+                codes.append(int(error.exit_code))
+    finally:
+        await tracker.stop()
+    for outcome in outcomes:
+        codes.append(_report_cancel(session, outcome))
+    if session.json and outcomes:
+        payload = [{**status_json(o.kickoff), "cancel": _cancel_word(o)} for o in outcomes]
+        emit_json(payload[0] if len(payload) == 1 else payload)
+    return next((int(code) for code in _CANCEL_SEVERITY if code in codes), int(ExitCode.OK))
+
+
+# The exit code of ``cancel`` with several ids: the gravest that happened.
+_CANCEL_SEVERITY = (
+    ExitCode.UNREACHABLE,
+    ExitCode.TOKEN_REJECTED,
+    ExitCode.UNUSABLE_ANSWER,
+    ExitCode.NOT_FOUND,
+    ExitCode.USAGE,
+    ExitCode.RUN_FAILED,
+)
+
+
+def _confirmed(session: Session, by_crew: Sequence[tuple[CrewProfile, str]]) -> bool:
+    """Ask on the terminal (stderr, so ``--json`` output stays clean); no terminal, no ask."""
+    if sys.stdin is None or not sys.stdin.isatty():
+        raise ConfigError(
+            "crewtui cancel asks before stopping a run and there is no terminal to ask on, "
+            "so nothing was sent: add --yes to cancel without asking."
+        )
+    now = now_utc()
+    described = [_cancel_target(session, crew, kickoff_id, now) for crew, kickoff_id in by_crew]
+    if len(described) == 1:
+        question = f"Cancel {described[0]}? [y/N] "
+    else:
+        sys.stderr.write("".join(f"  {line}\n" for line in described))
+        question = f"Cancel these {len(described)} runs? [y/N] "
+    sys.stderr.write(question)
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+def _cancel_target(session: Session, crew: CrewProfile, kickoff_id: str, now: datetime) -> str:
+    """The run a confirmation names: crew, short id, and how long it has run."""
+    known = session.store.get_kickoff(kickoff_id)
+    if known is None:
+        return f"{inert_line(crew.name)} {inert_line(kickoff_id[:8])} (not in the history)"
+    duration = duration_text(known, now)
+    start = run_start(known)
+    if not duration and start is not None:  # pending: no duration yet, but a known send
+        duration = f"sent {format_duration((now - start).total_seconds())} ago"
+    ran = f", {duration}" if duration else ""
+    return f"{inert_line(known.crew)} {known.short_id} ({state_label(known.state)}{ran})"
+
+
+def _cancel_word(outcome: Cancelled) -> str:
+    if outcome.stopped:
+        return "stopped"
+    state = outcome.kickoff.state
+    if state in (RunState.CANCELLED, RunState.COMPLETED, RunState.FAILED):
+        return f"already_{state.value}"
+    return "refused"
+
+
+def _report_cancel(session: Session, outcome: Cancelled) -> int:
+    """One sentence per run (unless --json); the exit code of that run."""
+    kickoff = outcome.kickoff
+    run = f"{kickoff.short_id} ({inert_line(kickoff.crew)})"
+    state = kickoff.state
+    if outcome.stopped or state is RunState.CANCELLED:
+        if not session.json:
+            duration = duration_text(kickoff, now_utc())
+            after = f", after {duration}" if duration else ""
+            crew = inert_line(kickoff.crew)
+            out(
+                f"Cancelled {kickoff.short_id} ({crew}{after}): stopped by you."
+                if outcome.stopped
+                else f"{run} was already cancelled."
+            )
+        return int(ExitCode.OK)
+    if state in (RunState.COMPLETED, RunState.FAILED):
+        warn(f"{run} had already {state.value}; there was nothing to cancel.")
+    else:
+        warn(
+            f"The service refused to stop {run}, saying it has ended; crewtui sees it as "
+            f"{STATE_WORDS.get(state, state.value)}: check it with `crewtui status`."
+        )
+    return int(ExitCode.RUN_FAILED)
 
 
 async def cmd_doctor(session: Session) -> int:

@@ -11,9 +11,14 @@ from crewtui.sim import SimServer
 
 
 def run(
-    home: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60
+    home: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+    stdin: int | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """``crewtui ARGS`` in a child process with its own home and only the given crew env."""
+    """``crewtui ARGS`` in a child process with its own home and only the given crew env
+    (and ``stdin``, a file descriptor, when given: by default the test's own)."""
     child_env = {k: v for k, v in os.environ.items() if not k.startswith(("CREWAI_", "CREWTUI_"))}
     child_env["CREWTUI_HOME"] = str(home)
     child_env.update(env or {})
@@ -22,6 +27,7 @@ def run(
         capture_output=True,
         text=True,
         env=child_env,
+        stdin=stdin,
         timeout=timeout,
         check=False,
     )

@@ -34,6 +34,7 @@ COMMANDS: dict[str, list[str]] = {
     "list": [],
     "track": ["ID"],
     "resume": ["ID", "--task", "research_task", "--feedback", "ok"],
+    "cancel": ["ID", "--yes"],
     "doctor": [],
 }
 NEEDS_A_CREW = [name for name in COMMANDS if name != "list"]
@@ -77,8 +78,12 @@ def arguments(sim: SimServer, kickoff_id: str, command: str) -> list[str]:
 
 
 # What each command answers when --home, --url, --token and --json all reach it (resume of
-# a run that is not waiting is refused by the service, after the store and the token).
-EXPECTED_EXIT = {name: ExitCode.OK for name in COMMANDS} | {"resume": ExitCode.USAGE}
+# a run that is not waiting is refused by the service, after the store and the token; cancel
+# of a run that has completed says so with 1).
+EXPECTED_EXIT = {name: ExitCode.OK for name in COMMANDS} | {
+    "resume": ExitCode.USAGE,
+    "cancel": ExitCode.RUN_FAILED,
+}
 
 
 @pytest.mark.parametrize("position", POSITIONS)
@@ -307,7 +312,7 @@ def parsed(argv: list[str]) -> dict[str, object]:
 
 @pytest.mark.parametrize("command", [name for name in OPTIONS_USED if name is not None])
 def test_every_global_option_parses_the_same_in_both_places(command: str) -> None:
-    rest = ["x"] if command in ("status", "watch", "track") else []
+    rest = ["x"] if command in ("status", "watch", "track", "cancel") else []
     rest += ["x", "--task", "t", "--feedback", "f"] if command == "resume" else []
     options = [arg for values in VALUES.values() for arg in values]
     assert parsed([*options, command, *rest]) == parsed([command, *rest, *options])

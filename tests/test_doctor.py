@@ -95,3 +95,17 @@ def test_a_damaged_history_is_never_all_good(sim: SimServer, cli: Cli) -> None:
     assert "✖ history" in outcome.out or "✖ The history" in outcome.out
     assert outcome.out.splitlines()[-1] == "1 problem found: see the ✖ lines above."
     assert json.loads(cli("doctor", "--json").out)["ok"] is False
+
+
+def test_a_healthy_answer_and_a_404_at_get_slash_are_both_fine(
+    sim_any: SimServer, cli: Cli
+) -> None:
+    cli.setenv("CREWAI_API_URL", sim_any.crew_url(CREW))
+    cli.setenv("CREWAI_BEARER_TOKEN", sim_any.options.token)
+    outcome = cli("doctor")
+    assert outcome.code == ExitCode.OK, outcome.out + outcome.err
+    live = sim_any.options.dialect == "live"
+    said = "Healthy" if live else "no health check (404)"
+    assert f"    health    {said}" in outcome.out.splitlines()
+    report = json.loads(cli("doctor", "--json").out)
+    assert report["crews"][0]["health"] == ("Healthy" if live else None)

@@ -1,4 +1,4 @@
-"""The async client of one deployed crew: /inputs, /kickoff, /status, /resume.
+"""The async client of one deployed crew: /inputs, /kickoff, /status, /resume, /stop, GET /.
 
 Every answer is read in whichever dialect it comes (``crewtui.api.dialects``), per
 response. Every failure becomes one typed error from ``crewtui.api.errors`` whose message
@@ -47,7 +47,7 @@ from crewtui.api.http import (
     retry_after_seconds,
     same_origin,
 )
-from crewtui.api.models import Observation, Payload
+from crewtui.api.models import Observation, Payload, RunState
 from crewtui.api.profile import CrewProfile
 from crewtui.api.redact import redact_bytes
 from crewtui.api.sanitize import inert_line
@@ -58,6 +58,7 @@ __all__ = [
     "CrewClient",
     "RedirectRefusedError",
     "ResumeResult",
+    "StopResult",
     "retry_after_seconds",
 ]
 
@@ -77,6 +78,16 @@ class ResumeResult:
     status: str | None
     message: str | None
     new_kickoff_id: str | None
+    raw: Any = None
+
+
+@dataclass(frozen=True)
+class StopResult:
+    """POST /stop's answer: the run was stopped now, or had already ended (``ended_as``,
+    the state the service's 400 names, when it names one crewtui knows)."""
+
+    stopped: bool
+    ended_as: RunState | None = None
     raw: Any = None
 
 
@@ -252,6 +263,29 @@ class CrewClient:
             raise self._bad_response("POST", path, "it has neither a status nor a kickoff id")
         return result
 
+    async def stop(self, kickoff_id: str) -> StopResult:
+        """Cancel a run (experimental: served, not in the published reference).
+
+        A 400 means the run had already ended: not an error, an answer. Never retried on a
+        lost answer, like a kickoff: the caller polls to learn what happened.
+        """
+        path = f"/stop/{quote(kickoff_id, safe='')}"
+        reply = await self._send(self._request("POST", path), "POST", path)
+        if reply.status_code == 400:
+            body = _json_or_text(reply)
+            return StopResult(stopped=False, ended_as=dialects.parse_stop_refusal(body), raw=body)
+        self._raise_for_status(reply, "POST", path)
+        return StopResult(stopped=True, raw=self._json(reply, "POST", path))
+
+    async def health(self) -> str | None:
+        """``GET /``: what the crew's health check says ("Healthy"), or None when the
+        deployment has none (404); /inputs stays the token check."""
+        reply = await self._get("/")
+        if reply.status_code == 404:
+            return None
+        self._raise_for_status(reply, "GET", "/")
+        return body_excerpt(reply.body, reply.headers.get("content-type")) or None
+
     # -- requests ------------------------------------------------------------------------------
 
     def _request(self, method: str, path: str, payload: Any = None) -> httpx.Request:
@@ -376,6 +410,12 @@ class CrewClient:
         return InputValidationError(message, missing=missing, status_code=422)
 
     def _not_found(self, method: str, path: str) -> NotFoundError:
+        if path.startswith("/stop/"):
+            return NotFoundError(
+                f"The {self._crew} crew knows no kickoff {_show(path.removeprefix('/stop/'))} "
+                "to stop (HTTP 404): check the kickoff id and the crew.",
+                status_code=404,
+            )
         if path == "/resume":
             return NotFoundError(
                 f"The {self._crew} crew knows no such execution or task to resume (HTTP 404): "

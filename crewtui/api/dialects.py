@@ -313,11 +313,25 @@ def _parse_documented(kickoff_id: str, body: dict[str, Any], observed_at: dateti
 
 
 def parse_inputs(body: Any) -> list[str] | None:
-    """GET /inputs: ``{"inputs": [...]}``; None when the body is not that shape."""
+    """GET /inputs: ``{"inputs": [...]}``, or an object whose keys are the names (one
+    integration models it so); None when the body is neither shape."""
     inputs = as_dict(body).get("inputs")
+    if isinstance(inputs, dict):
+        inputs = list(inputs)
     if not isinstance(inputs, list):
         return None
     return [name for name in (as_str(item) for item in inputs) if name]
+
+
+_STOP_REFUSED = re.compile(r"current state:\s*([A-Za-z_ ]+?)\s*\.?\s*$", re.IGNORECASE)
+
+
+def parse_stop_refusal(body: Any) -> RunState | None:
+    """The state a 400 to POST /stop names ("Cannot stop execution. Current state: SUCCESS"),
+    or None when it names none crewtui knows."""
+    said = body if isinstance(body, str) else error_message(body)
+    match = _STOP_REFUSED.search(said or "")
+    return _LIVE_STATES.get(match.group(1).strip().upper()) if match else None
 
 
 def parse_kickoff_id(body: Any) -> str | None:

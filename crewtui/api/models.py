@@ -210,6 +210,10 @@ class WaitingFor(_Model):
     since: datetime
 
 
+# crewtui asked the service to stop the run ("sent": the row says "cancelling…") and the
+# service said it stopped it ("confirmed": the run stays cancelled, "stopped by you").
+CancelRequest = Literal["sent", "confirmed"]
+
 ObservationSource = Literal["poll", "webhook", "kickoff"]
 
 # Where a payload about a kickoff came from: the Raw tab and ``raw_by_source`` keep the last
@@ -341,6 +345,7 @@ class Kickoff(KickoffStatus):
     # call seen, by call id: what per-task usage is summed from.
     model: str | None = None
     llm_calls: list[LlmCall] = Field(default_factory=list)
+    cancel_request: CancelRequest | None = None
 
     def to_status(self) -> KickoffStatus:
         """The contract's normalized status of this kickoff (what scripts get)."""
@@ -381,3 +386,4 @@ class KickoffSummary(_Model):
     meta: dict[str, Any] = Field(default_factory=dict)
     waiting_for: WaitingFor | None = None
     usage: Usage | None = None
+    cancel_request: CancelRequest | None = None

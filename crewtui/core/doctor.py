@@ -32,6 +32,8 @@ class CrewCheck:
     url: str
     token: str
     reachable: bool = False
+    # What GET / said: "Healthy" (live), None when the deployment has no health check (404).
+    health: str | None = None
     dialect: str | None = None
     inputs: list[str] | None = None
     latency_ms: float | None = None
@@ -91,6 +93,7 @@ class DoctorReport:
             out.append(f"    token     {inert_line(check.token, 200)}")
             if check.reachable:
                 out.append(f"    reachable yes ({check.latency_ms:.0f} ms)")
+                out.append(f"    health    {inert_line(check.health or 'no health check (404)')}")
                 out.append(f"    dialect   {check.dialect or 'unknown'}")
                 names = ", ".join(inert_line(n, 60) for n in check.inputs or []) or "(none)"
                 out.append(f"    inputs    {names}")
@@ -165,6 +168,13 @@ async def check_crew(profile: CrewProfile, policy: ClientPolicy) -> CrewCheck:
             check.dialect = probe.dialect.value if probe.dialect else None
         except ApiError as error:
             check.add_problem(error.message, error.exit_code)
+            return check
+        # GET / answers "Healthy" or 404 depending on the deployment: both are fine, and
+        # anything else is said but is no problem (/inputs already proved the token).
+        try:
+            check.health = await client.health()
+        except ApiError as error:
+            check.health = f"unknown ({error.message})"
     return check
 
 

@@ -85,6 +85,20 @@ def start_text(run: Run, moment_text: Callable[[datetime], str]) -> str:
     return UNKNOWN if start is None else moment_text(start)
 
 
+CANCELLING = "cancelling…"
+STOPPED_BY_YOU = "stopped by you"
+
+
+def cancel_note(run: Run) -> str | None:
+    """What crewtui's own cancel did to the run: asked, not confirmed yet ("cancelling…"),
+    or confirmed ("stopped by you"); None when crewtui never asked."""
+    if run.cancel_request == "sent" and not run.state.is_terminal:
+        return CANCELLING
+    if run.cancel_request == "confirmed" and run.state is RunState.CANCELLED:
+        return STOPPED_BY_YOU
+    return None
+
+
 def waiting_line(waiting: WaitingFor) -> str:
     """One inert line for a paused run: which task waits, and what the service said."""
     task = inert_line(waiting.task_id, 60) if waiting.task_id else "a task it did not name"

@@ -167,11 +167,13 @@ def merge_tasks(old: list[TaskResult], new: list[TaskResult]) -> list[TaskResult
 def _close_running_tasks(
     tasks: list[TaskResult], state: RunState, at: datetime, keep: str | None
 ) -> list[TaskResult]:
-    """Tasks still marked running when another task or the run's end is seen have finished."""
+    """Tasks still marked running when another task or the run's end is seen have finished
+    (or were cut short, when the run failed or was cancelled)."""
+    cut_short = state in (RunState.FAILED, RunState.CANCELLED)
     closed = []
     for task in tasks:
         if task.state is TaskState.RUNNING and task.task_id != keep:
-            final = TaskState.FAILED if state is RunState.FAILED else TaskState.COMPLETED
+            final = TaskState.FAILED if cut_short else TaskState.COMPLETED
             task = task.model_copy(update={"state": final, "finished_at": task.finished_at or at})
         closed.append(task)
     return closed
@@ -299,6 +301,32 @@ def apply_observation(
     return merged.model_copy(update={"updated_at": max(kickoff.updated_at, obs.observed_at)})
 
 
+def confirm_stop(kickoff: Kickoff, at: datetime) -> Kickoff:
+    """The service stopped the run crewtui asked it to stop: cancelled ("stopped by you").
+
+    That answer outranks whatever was learnt while the request was on its way (the
+    documented dialect reports a stopped run as an error, and a poll may bring that
+    first), and nothing learnt later moves it (see :func:`merge_stored`).
+    """
+    ended_before = kickoff.state.is_terminal
+    return kickoff.model_copy(
+        update={
+            "state": RunState.CANCELLED,
+            "cancel_request": "confirmed",
+            "error": None,
+            "not_found_since": None,
+            "current_task": None,
+            "current_agent": None,
+            "waiting_for": None,
+            "tasks": _close_running_tasks(kickoff.tasks, RunState.CANCELLED, at, keep=None),
+            "finished_at": kickoff.finished_at if ended_before else at,
+            # The live figure of a running poll is not how long the run took: measured.
+            "execution_time": kickoff.execution_time if ended_before else None,
+            "updated_at": max(kickoff.updated_at, at),
+        }
+    )
+
+
 def _waiting_for(
     kickoff: Kickoff,
     obs: Observation,
@@ -388,7 +416,13 @@ def merge_stored(stored: Kickoff, incoming: Kickoff) -> Kickoff:
     state = newer.state
     if older.state.is_terminal and not newer.state.is_terminal:
         state = older.state
+    stopped = next((k for k in (newer, older) if k.cancel_request == "confirmed"), None)
+    if stopped is not None:
+        # A run crewtui stopped stays cancelled, whatever a process unaware of it wrote.
+        state = RunState.CANCELLED
     base = newer if state == newer.state else older
+    if stopped is not None and base.cancel_request != "confirmed":
+        base = stopped
     return base.model_copy(
         update={
             "state": state,

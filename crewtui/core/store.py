@@ -53,6 +53,7 @@ from crewtui.api.models import Kickoff, KickoffSummary, RunState, Step, TaskResu
 from crewtui.core import store_schema
 from crewtui.core.merge import merge_stored, merge_tasks
 from crewtui.core.store_rows import (
+    CANCEL_REQUEST,
     EXTRA_FIELDS,
     KICKOFF_COLUMNS,
     SUMMARY_COLUMNS,
@@ -481,7 +482,8 @@ class Store:
         """One page of summaries (no outputs, no raw); ``archived=None`` means both."""
         where, params = _where(crew, states, archived, text)
         sql = (
-            f"SELECT {', '.join(SUMMARY_COLUMNS)}, {WAITING_FOR}, {USAGE} FROM kickoffs{where} "  # noqa: S608
+            f"SELECT {', '.join(SUMMARY_COLUMNS)}, {WAITING_FOR}, {USAGE}, {CANCEL_REQUEST} "  # noqa: S608
+            f"FROM kickoffs{where} "
             f"ORDER BY {_ORDER_BY[order]} LIMIT ? OFFSET ?"
         )
         with self._read() as conn:

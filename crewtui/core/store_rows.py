@@ -192,6 +192,10 @@ WAITING_FOR = (
 )
 # Every row's tokens, for the list's optional tokens column: from ``extra`` too.
 USAGE = "CASE WHEN json_valid(extra) THEN json_extract(extra, '$.usage') END AS usage"
+# Likewise whether crewtui is cancelling the run, or stopped it ("cancelling…" on its row).
+CANCEL_REQUEST = (
+    "CASE WHEN json_valid(extra) THEN json_extract(extra, '$.cancel_request') END AS cancel_request"
+)
 _TS_COLUMNS = frozenset(
     {
         "created_at",

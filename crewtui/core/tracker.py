@@ -40,12 +40,20 @@ from crewtui.api.errors import (
     StoreError,
     TransportError,
 )
-from crewtui.api.models import Kickoff, Observation, RunState, Step, Submission, TaskState
+from crewtui.api.models import (
+    CancelRequest,
+    Kickoff,
+    Observation,
+    RunState,
+    Step,
+    Submission,
+    TaskState,
+)
 from crewtui.api.profile import CrewProfile
 from crewtui.api.pushes import step_payloads
 from crewtui.api.validate import validate_kickoff_id
 from crewtui.config import PollSettings
-from crewtui.core.merge import apply_observation, merge_stored
+from crewtui.core.merge import apply_observation, confirm_stop, merge_stored
 from crewtui.core.pacing import TokenBucket, adaptive_interval, error_backoff
 from crewtui.core.store import ForeignChange, Store
 from crewtui.core.webhooks import WebhookUrls
@@ -135,6 +143,15 @@ class Resumed:
     def continues_as(self) -> str | None:
         new_id = self.kickoff.kickoff_id
         return new_id if new_id != self.answered_id else None
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """What asking the service to stop a run did: ``stopped`` it now, or it had already
+    ended (``kickoff.state`` says how: cancelled, completed, failed)."""
+
+    kickoff: Kickoff
+    stopped: bool
 
 
 @dataclass(frozen=True)
@@ -459,16 +476,17 @@ class Tracker:
         if known is None:
             known = await self._store_call(self.store.get_kickoff, kickoff_id)
         if known is None:
-            # Started elsewhere, at a moment only the service may tell: not now.
-            now = utcnow()
-            known = Kickoff(
-                kickoff_id=kickoff_id, crew=crew, created_at=now, updated_at=now, tracked_at=now
-            )
             if not keep_unknown:
-                return await self._first_sight(state, known)
-            await self._store_call(self.store.save_kickoff, known)
+                return await self._first_sight(state, _started_elsewhere(crew, kickoff_id))
+            known = await self._keep_started_elsewhere(crew, kickoff_id)
         self._adopt(known, emit=True)
         return await self.refresh(kickoff_id)
+
+    async def _keep_started_elsewhere(self, crew: str, kickoff_id: str) -> Kickoff:
+        known = _started_elsewhere(crew, kickoff_id)
+        await self._store_call(self.store.save_kickoff, known)
+        self._adopt(known, emit=True)
+        return known
 
     async def _first_sight(self, crew: _Crew, unseen: Kickoff) -> Kickoff:
         """Poll an id new to the history; store and adopt it only if the service knows it."""
@@ -592,6 +610,70 @@ class Tracker:
             status=result.status,
             message=result.message,
         )
+
+    async def cancel(self, crew: str, kickoff_id: str) -> Cancelled:
+        """Ask the service to stop a run (experimental: served, not yet documented).
+
+        Until the service answers, the run is marked ``cancel_request="sent"`` (its row
+        says "cancelling…"); once it confirms, the run is cancelled for good (see
+        :func:`~crewtui.core.merge.confirm_stop`). A run that had already ended is polled
+        once, so it is known as it ended. An id new to the history that the service could
+        stop is adopted; one it does not know raises ``NotFoundError`` and leaves nothing.
+        """
+        state = self._crew(crew)
+        kickoff_id = validate_kickoff_id(kickoff_id)
+        known = self._kickoffs.get(kickoff_id) or await self._store_call(
+            self.store.get_kickoff, kickoff_id
+        )
+        if known is not None and known.cancel_request == "confirmed":
+            return Cancelled(known, stopped=False)
+        if known is not None:
+            self._adopt(known, emit=False)
+            await self._mark_cancel(kickoff_id, "sent")
+        try:
+            result = await state.client.stop(kickoff_id)
+        except ApiError as error:
+            self._note_failure(state, error)
+            await self._mark_cancel(kickoff_id, None)
+            raise
+        self._note_ok(state)
+        if known is None:  # the service knows it: into the history
+            await self._keep_started_elsewhere(crew, kickoff_id)
+        if result.stopped:
+            await self._confirm_stop(kickoff_id)
+        else:
+            await self._mark_cancel(kickoff_id, None)
+        if result.ended_as is not None:  # the refusal names the state: the service's word
+            said = Observation(kickoff_id=kickoff_id, observed_at=utcnow(), state=result.ended_as)
+            await self._merge(said)
+        with contextlib.suppress(ApiError):  # adds what a poll tells (outputs, tasks)
+            await self.refresh(kickoff_id)
+        return Cancelled(self._kickoffs[kickoff_id], stopped=result.stopped)
+
+    async def _mark_cancel(self, kickoff_id: str, request: CancelRequest | None) -> None:
+        """Say that a stop is on its way (or no longer is) on a tracked run."""
+        async with self._locks.setdefault(kickoff_id, asyncio.Lock()):
+            before = self._kickoffs.get(kickoff_id)
+            if before is None or before.cancel_request == request:
+                return
+            after = before.model_copy(update={"cancel_request": request, "updated_at": utcnow()})
+            self._kickoffs[kickoff_id] = after
+            saved = await self._store_call(self.store.save_kickoff, after)
+            if saved is not None:
+                after = self._kickoffs[kickoff_id] = saved
+            self._emit(KickoffChanged(after, before.state))
+
+    async def _confirm_stop(self, kickoff_id: str) -> Kickoff:
+        async with self._locks.setdefault(kickoff_id, asyncio.Lock()):
+            before = self._kickoffs[kickoff_id]
+            after = confirm_stop(before, utcnow())
+            self._kickoffs[kickoff_id] = after
+            self._schedules.pop(kickoff_id, None)
+            saved = await self._store_call(self.store.save_kickoff, after)
+            if saved is not None:
+                after = self._kickoffs[kickoff_id] = saved
+            self._emit(KickoffChanged(after, before.state))
+        return after
 
     async def ingest(self, items: Sequence[Observation | Step]) -> None:
         """Facts pushed by webhooks; merged exactly like polled ones."""
@@ -919,6 +1001,12 @@ class Tracker:
             shortest is not None and current is not None and abs(shortest - current) >= 1.0
         ):
             self._set_health(crew, replace(crew.health, interval=shortest))
+
+
+def _started_elsewhere(crew: str, kickoff_id: str) -> Kickoff:
+    """A run crewtui did not send: it began at a moment only the service may tell, not now."""
+    now = utcnow()
+    return Kickoff(kickoff_id=kickoff_id, crew=crew, created_at=now, updated_at=now, tracked_at=now)
 
 
 def progress_signature(kickoff: Kickoff) -> tuple[object, ...]:

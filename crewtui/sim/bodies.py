@@ -22,12 +22,16 @@ _LIVE_STATE = {
     Phase.PAUSED: "PAUSED",
     Phase.COMPLETED: "SUCCESS",
     Phase.FAILED: "FAILED",
+    Phase.REVOKED: "REVOKED",
 }
 _LIVE_MESSAGE = {
     Phase.PENDING: "Task is Pending",
     Phase.RUNNING: "Task is Running",
     Phase.PAUSED: "Waiting for human input",
+    Phase.REVOKED: "Execution stopped",
 }
+# The state POST /stop names when the run has already ended (Celery's words).
+_ENDED_STATE = {Phase.COMPLETED: "SUCCESS", Phase.FAILED: "FAILURE", Phase.REVOKED: "REVOKED"}
 
 
 def _iso(timestamp: float) -> str:
@@ -93,10 +97,12 @@ def live_status(run: Run, snap: Snapshot) -> dict[str, Any]:
 
 def documented_status(run: Run, snap: Snapshot) -> dict[str, Any]:
     """``GET /status`` as the OpenAPI reference prints it: running, completed or error."""
-    if snap.phase is Phase.FAILED:
+    if snap.phase in (Phase.FAILED, Phase.REVOKED):
+        # The reference has no word for a stopped run: it reads as an error.
+        error = run.crew.error if snap.phase is Phase.FAILED else "Execution stopped"
         return {
             "status": "error",
-            "error": run.crew.error,
+            "error": error,
             "execution_time": _seconds(snap.elapsed, run),
         }
     if snap.phase is Phase.COMPLETED:
@@ -140,6 +146,30 @@ def not_found(dialect: SimDialect, kickoff_id: str) -> Response:
     if dialect == "live":
         return JSONResponse({"state": "NOT FOUND"})
     return _documented_not_found(kickoff_id)
+
+
+def stopped(kickoff_id: str) -> JSONResponse:
+    """POST /stop of a run that was going: the same answer in both dialects."""
+    return JSONResponse({"status": "stopped", "kickoffId": kickoff_id})
+
+
+def cannot_stop(phase: Phase) -> JSONResponse:
+    """POST /stop of a run that has already ended."""
+    state = _ENDED_STATE[phase]
+    return live_error(400, f"Cannot stop execution. Current state: {state}")
+
+
+def stop_not_found(kickoff_id: str) -> JSONResponse:
+    """POST /stop of an unknown id: the ``{error, message}`` form in both dialects."""
+    return _documented_not_found(kickoff_id)
+
+
+def health(dialect: SimDialect) -> Response:
+    """``GET /`` of a crew: the live service says it is healthy, the documented one has no
+    such route."""
+    if dialect == "live":
+        return PlainTextResponse("Healthy")
+    return JSONResponse({"detail": "Not Found"}, status_code=404)
 
 
 # -- errors ---------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ Kickoff inputs beyond a crew's required ones steer a run (a real crew ignores ex
   documented ``running`` with one task done) until POST /resume;
 - ``duration_scale=X``: every duration of the run is multiplied by X;
 - ``json=1``: the final result is JSON in a ```json fence (live ``result_json`` is set).
+
+POST /stop ends a pending, running or paused run (live ``REVOKED``; documented ``error``).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from fastapi.responses import JSONResponse, Response
 
 from crewtui.sim import bodies
 from crewtui.sim.crews import CREWS, SimCrew
-from crewtui.sim.timeline import Hooks, Run, resume, snapshot, waiting_task
+from crewtui.sim.timeline import Hooks, Run, resume, snapshot, stop, waiting_task
 from crewtui.sim.webhooks import Deliverer
 
 Scope = MutableMapping[str, Any]
@@ -274,16 +276,37 @@ def _add_crew_routes(app: FastAPI, sim: _Sim) -> None:
     async def resume_run(crew: SimCrew, request: Request) -> Response:
         return _resume(crew, await _json_object(request, sim), sim)
 
+    async def stop_run(crew: SimCrew, request: Request) -> Response:
+        kickoff_id = request.path_params["kickoff_id"]
+        run = sim.runs.get((crew.name, kickoff_id))
+        if run is None:
+            return bodies.stop_not_found(kickoff_id)
+        now = time.monotonic()
+        phase = snapshot(run, now).phase
+        if phase.ended:
+            return bodies.cannot_stop(phase)
+        stop(run, now)
+        return bodies.stopped(kickoff_id)
+
+    async def health(crew: str) -> Response:
+        """``GET /``, the one route that needs no token."""
+        return bodies.health(sim.dialect) if crew in CREWS else bodies.health("documented")
+
     app.add_api_route("/{crew}/inputs", guarded(inputs), methods=["GET"])
     app.add_api_route("/{crew}/kickoff", guarded(kickoff), methods=["POST"])
     app.add_api_route("/{crew}/resume", guarded(resume_run), methods=["POST"])
 
-    status_route = guarded(status)
+    status_route, stop_route = guarded(status), guarded(stop_run)
 
     async def status_with_id(crew: str, kickoff_id: str, request: Request) -> Response:
         return await status_route(crew, request)
 
+    async def stop_with_id(crew: str, kickoff_id: str, request: Request) -> Response:
+        return await stop_route(crew, request)
+
     app.add_api_route("/{crew}/status/{kickoff_id}", status_with_id, methods=["GET"])
+    app.add_api_route("/{crew}/stop/{kickoff_id}", stop_with_id, methods=["POST"])
+    app.add_api_route("/{crew}/", health, methods=["GET"])
 
 
 def _url(body: Mapping[str, Any], name: str, sim: _Sim) -> str | None:

@@ -19,7 +19,7 @@ from crewtui.sim.crews import SimCrew, SimStep, SimTask, fill
 
 EventKind = Literal[
     "started", "task_started", "step", "task_completed", "task_failed", "paused", "completed",
-    "failed",
+    "failed", "revoked",
 ]  # fmt: skip
 
 
@@ -29,6 +29,11 @@ class Phase(StrEnum):
     PAUSED = "paused"
     COMPLETED = "completed"
     FAILED = "failed"
+    REVOKED = "revoked"
+
+    @property
+    def ended(self) -> bool:
+        return self in (Phase.COMPLETED, Phase.FAILED, Phase.REVOKED)
 
 
 _PHASE_AFTER: dict[EventKind, Phase] = {
@@ -40,6 +45,7 @@ _PHASE_AFTER: dict[EventKind, Phase] = {
     "paused": Phase.PAUSED,
     "completed": Phase.COMPLETED,
     "failed": Phase.FAILED,
+    "revoked": Phase.REVOKED,
 }
 
 
@@ -71,7 +77,7 @@ class Hooks:
 
 @dataclass
 class Run:
-    """One kickoff; mutable only through :func:`resume`."""
+    """One kickoff; mutable only through :func:`resume` and :func:`stop`."""
 
     crew: SimCrew
     kickoff_id: str
@@ -90,6 +96,8 @@ class Run:
     resumed_mono: float | None = None
     approved: bool = True
     resumed: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set by stop(): the simulated time at which POST /stop ended the run.
+    stopped_at: float | None = None
 
     def sim_time(self, now: float) -> float:
         """Simulated seconds since kickoff; the clock stands still while waiting for input."""
@@ -156,7 +164,11 @@ def timeline(run: Run) -> list[Event]:
     if run.hold and run.resumed_mono is None:
         for index, event in enumerate(events):
             if event.kind == "paused":
-                return events[: index + 1]
+                events = events[: index + 1]
+                break
+    if run.stopped_at is not None:
+        events = [event for event in events if event.at <= run.stopped_at]
+        events.append(Event(run.stopped_at, "revoked"))
     return events
 
 
@@ -267,6 +279,12 @@ def resume(run: Run, now: float, approved: bool) -> None:
     run.pause_at = events[-1].at
     run.approved = approved
     run.resumed_mono = now
+    run.resumed.set()
+
+
+def stop(run: Run, now: float) -> None:
+    """POST /stop: the run ends now, as REVOKED; a deliverer waiting on a pause wakes up."""
+    run.stopped_at = run.sim_time(now)
     run.resumed.set()
 
 

@@ -60,6 +60,13 @@ MAIN_KEYS: tuple[KeySpec, ...] = (
         "Approve or reject the selected run that waits for input",
         show=False,
     ),
+    KeySpec(
+        "cancel",
+        "x",
+        "cancel",
+        "Cancel run",
+        "Stop the selected running or paused run, after you confirm (experimental)",
+    ),
     KeySpec("refresh", "R", "refresh", "Refresh", "Poll every active kickoff now"),
     KeySpec(
         "focus-detail",

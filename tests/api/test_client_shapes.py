@@ -9,7 +9,7 @@ from hostile_server import HostileServer, raw_reply
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crewtui.api.client import CrewClient, ResumeResult
+from crewtui.api.client import CrewClient, ResumeResult, StopResult
 from crewtui.api.errors import ApiError, BadResponseError, KickoffUncertainError
 from crewtui.api.models import Observation
 
@@ -49,7 +49,7 @@ BODIES = st.recursive(
     ),
     max_leaves=15,
 )
-ENDPOINTS = st.sampled_from(["inputs", "kickoff", "status", "resume"])
+ENDPOINTS = st.sampled_from(["inputs", "kickoff", "status", "resume", "stop"])
 STATUSES = st.sampled_from([200, 200, 200, 400, 401, 404, 422, 500])
 
 
@@ -60,6 +60,8 @@ async def _call(client: CrewClient, endpoint: str) -> object:
         return await client.kickoff({"topic": "ai"})
     if endpoint == "status":
         return await client.status("k-1")
+    if endpoint == "stop":
+        return await client.stop("k-1")
     return await client.resume("k-1", "task", "ok")
 
 
@@ -74,6 +76,8 @@ def _check_success(endpoint: str, result: object) -> None:
     elif endpoint == "status":
         assert isinstance(result, Observation)
         assert result.state is not None
+    elif endpoint == "stop":
+        assert isinstance(result, StopResult)
     else:
         assert isinstance(result, ResumeResult)
         assert result.status is not None or result.new_kickoff_id is not None
@@ -103,5 +107,5 @@ async def test_any_json_at_any_status_is_a_result_or_a_typed_error(
         assert status != 200 or isinstance(error, REFUSALS[endpoint])
         assert "travel" in error.message
         return
-    assert status == 200 or (endpoint == "status" and status == 404)
+    assert status == 200 or (endpoint, status) in (("status", 404), ("stop", 400))
     _check_success(endpoint, result)

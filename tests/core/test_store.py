@@ -121,6 +121,7 @@ def full_kickoff() -> Kickoff:
                 usage=Usage(total_tokens=1500, successful_requests=1),
             )
         ],
+        cancel_request="sent",
     )
 
 
@@ -603,3 +604,10 @@ def test_a_history_from_before_usage_gains_task_usage(
         assert store.get_kickoff(kickoff.kickoff_id) == saved
     finally:
         store.close()
+
+
+def test_a_summary_says_whether_crewtui_is_cancelling_the_run(store: Store) -> None:
+    kickoff = Kickoff(kickoff_id="k", crew="c", created_at=T0, updated_at=T0, cancel_request="sent")
+    store.save_kickoff(kickoff)
+    [summary] = store.list_kickoffs()
+    assert summary.cancel_request == "sent"

@@ -716,6 +716,43 @@ class MainScreen(Screen[None]):
         )
         self._form_closed(resumed.kickoff)
 
+    def action_cancel(self) -> None:
+        """Stop the selected run (experimental), once the person confirms which one."""
+        kickoff = self._selected
+        if kickoff is None or kickoff.is_terminal:
+            ended = f" (this one is {kickoff.state.value})" if kickoff else ""
+            self.notify(f"Select a running or paused run to cancel it{ended}.", timeout=4)
+            return
+        if kickoff.cancel_request == "sent":
+            self.notify(f"{kickoff.short_id} is already being cancelled.", timeout=3)
+            return
+        ran = duration_text(kickoff, datetime.now(UTC))
+        question = (
+            f"Stop the {inert_line(kickoff.crew, 40)} run {kickoff.short_id}"
+            f"{f', running for {ran}' if ran else ''}? (cancel is experimental)"
+        )
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.cancel_run(kickoff)
+
+        self.app.push_screen(ConfirmScreen("Cancel run", question), confirmed)
+
+    @work(group="cancel")
+    async def cancel_run(self, kickoff: Kickoff) -> None:
+        """Through the tracker: the row says "cancelling…" until the service confirms."""
+        try:
+            outcome = await self.tracker.cancel(kickoff.crew, kickoff.kickoff_id)
+        except CrewtuiError as error:
+            self.notify(error.message, title="Not cancelled", severity="error", markup=False)
+            return
+        ended = outcome.kickoff
+        if outcome.stopped:
+            said = f"Cancelled {ended.short_id}: stopped by you."
+        else:
+            said = f"{ended.short_id} had already {ended.state.value}; nothing to cancel."
+        self.notify(said, timeout=_TOAST_SECONDS, markup=False)
+
     def action_refresh(self) -> None:
         self.tracker.poll_now()
         self.notify("Polling every active kickoff now.", timeout=2)

@@ -29,6 +29,7 @@ from crewtui.api.sanitize import inert
 from crewtui.core.format import (
     STATE_SYMBOLS,
     UNKNOWN,
+    cancel_note,
     duration_text,
     format_duration,
     tokens_text,
@@ -142,6 +143,9 @@ def _problem_text(kickoff: Kickoff, palette: Palette) -> Text | None:
     if kickoff.poll_error:
         stale = Text("Stale: ", warning + _BOLD)
         return stale + safe_line(kickoff.poll_error, warning, limit=300)
+    note = cancel_note(kickoff)
+    if note is not None:
+        return Text(note.capitalize() + ".", palette.muted)
     if kickoff.waiting_for is not None and kickoff.state is RunState.PAUSED:
         line = Text("Paused: ", warning + _BOLD)
         line.append(waiting_line(kickoff.waiting_for), warning)

@@ -28,6 +28,7 @@ FOOTER_RANKS: tuple[str, ...] = (
     "track",
     "filter",
     "rerun",
+    "cancel",
     "archive",
     "copy",
     "export",

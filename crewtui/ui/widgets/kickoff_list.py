@@ -25,8 +25,10 @@ from textual.widgets.data_table import ColumnKey
 from crewtui.api.models import Kickoff, KickoffSummary, RunState
 from crewtui.api.sanitize import inert_line
 from crewtui.core.format import (
+    CANCELLING,
     STATE_ORDER,
     STATE_SYMBOLS,
+    cancel_note,
     duration_text,
     format_duration,
     start_text,
@@ -439,6 +441,8 @@ class KickoffList(DataTable[Text]):
         symbol, variable = STATE_SYMBOLS[row.state], _STATE_VARIABLE[row.state]
         colour = self._colour(variable)
         state_word = "may have started" if row.submission == "uncertain" else row.state.value
+        if cancel_note(row) == CANCELLING:
+            state_word = CANCELLING
         return {
             "mark": Text(
                 "•" if row.kickoff_id in self.unread else " ", style=self._colour("accent")
@@ -487,6 +491,8 @@ class KickoffList(DataTable[Text]):
         text = Text(end="", no_wrap=True)
         if row.state in (RunState.FAILED, RunState.LOST) or row.submission == "uncertain":
             text.append_text(safe_line(row.error, self._colour("error"), limit=200))
+        elif row.state is RunState.CANCELLED and (note := cancel_note(row)) is not None:
+            text.append(note, style=self._colour("muted"))
         elif row.state is RunState.PAUSED and row.waiting_for is not None:
             text.append(waiting_line(row.waiting_for), style=self._colour("warning"))
         elif not row.state.is_terminal:
