@@ -65,7 +65,7 @@ MAIN_KEYS: tuple[KeySpec, ...] = (
         "x",
         "cancel",
         "Cancel run",
-        "Stop the selected running or paused run, after you confirm (experimental)",
+        "Stop the selected run once you confirm (experimental)",
     ),
     KeySpec("refresh", "R", "refresh", "Refresh", "Poll every active kickoff now"),
     KeySpec(
