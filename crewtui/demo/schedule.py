@@ -7,8 +7,9 @@ runs long), then goes on across the four crews with a few failures and a few lon
 
 The demo must be able to stay open for hours, so it is bounded twice: at most
 ``MAX_ACTIVE`` runs are moving at once (the launcher waits for one to end), and after
-``BURST`` runs it slows to a long run every half-minute or so (at speed 10), so that one or
-two are always moving while the history grows by about a hundred runs an hour.
+``BURST`` runs (about half an hour at speed 10) it slows to a long run every ten to twenty
+seconds, so that a few are always moving while the history grows by a few hundred runs an
+hour, which the list pages through without effort.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from crewtui.core.tracker import KickoffChanged, Tracker, TrackerEvent
 from crewtui.demo.inputs import CREW_NAMES, pick_inputs
 
 MAX_ACTIVE = 6
-BURST = 60
+BURST = 400
 # Crew seconds between two launches, during the burst and after it.
 BURST_GAP = (20.0, 60.0)
-QUIET_GAP = (250.0, 450.0)
+QUIET_GAP = (100.0, 200.0)
 FAIL_ODDS = 0.12
 LONG_ODDS = 0.18
 LONG_SCALES = ("3", "4", "6")
