@@ -14,9 +14,7 @@ from crewtui.api.models import Step
 from crewtui.config import resolve_paths
 from crewtui.core.store import Store
 from crewtui.sim import SimServer
-from tests.core.test_store_files import T0, damage_a_table, immutable, make_store, snapshot
-
-__all__ = ["immutable"]  # the fixture, used by name
+from tests.core.test_store_files import T0, damage_a_table, make_store, snapshot
 
 
 def crewtui(
