@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -54,6 +56,8 @@ from crewtui.ui.screens.main import (
 )
 
 _CSS = Path(__file__).with_name("crewtui.tcss")
+# How long a hang-up or a kill gives the app to quit cleanly before the process just ends.
+SIGNAL_EXIT_GRACE = 5.0
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +109,7 @@ class CrewtuiApp(App[int]):
             prices=config.price_table,
         )
         self._unlisten: Callable[[], None] | None = None
+        self._exit_deadline: threading.Timer | None = None
         self._log_routing = contextlib.ExitStack()
         # Every error a worker raised that the app survived: tests check it stays empty.
         self.unexpected_errors: list[BaseException] = []
@@ -148,9 +153,23 @@ class CrewtuiApp(App[int]):
                 continue
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 if install:
-                    loop.add_signal_handler(number, self.exit, 0)
+                    loop.add_signal_handler(number, self._quit_on_signal)
                 else:
                     loop.remove_signal_handler(number)
+
+    def _quit_on_signal(self) -> None:
+        """Quit, and make sure the process ends even if Textual cannot finish.
+
+        With its terminal gone, Textual's shutdown can block for good on its output queue
+        (seen with a dialog open when tmux or SSH went away): the process then lingered,
+        deaf to further signals. A daemon timer ends it after ``SIGNAL_EXIT_GRACE`` seconds;
+        the history is safe, as after any crash, since every write is its own transaction.
+        """
+        if self._exit_deadline is None:
+            self._exit_deadline = threading.Timer(SIGNAL_EXIT_GRACE, os._exit, args=(0,))
+            self._exit_deadline.daemon = True
+            self._exit_deadline.start()
+        self.exit(0)
 
     async def on_unmount(self) -> None:
         self._handle_hangup(install=False)

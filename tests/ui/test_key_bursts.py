@@ -7,13 +7,7 @@ them in one chunk.
 
 from __future__ import annotations
 
-import os
-import shlex
 import shutil
-import subprocess
-import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,6 +20,7 @@ from crewtui.ui.pilot import settle
 from crewtui.ui.screens.kickoff_form import KickoffForm
 from crewtui.ui.screens.prompts import FilterScreen, TrackScreen
 from tests.ui.app_helpers import AppFactory, main_screen, sim_crews
+from tests.ui.tmux_helpers import crewtui_in_tmux, tmux, wait_for_screen
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -84,24 +79,6 @@ async def test_a_tab_in_a_burst_moves_the_following_keys_to_the_next_field(
         assert app.focused is archived and archived.value
 
 
-def _tmux(*args: str) -> str:
-    done = subprocess.run(["tmux", *args], capture_output=True, text=True, check=True)
-    return done.stdout
-
-
-def _wait_for_screen(session: str, predicate: Callable[[str], bool], within: float = 30) -> str:
-    """Poll the terminal until ``predicate`` holds for its text (a real terminal has no
-    event to wait on); the text, or a failure with what the screen showed."""
-    deadline = time.monotonic() + within
-    screen = ""
-    while time.monotonic() < deadline:
-        screen = _tmux("capture-pane", "-t", session, "-p")
-        if predicate(screen):
-            return screen
-        time.sleep(0.1)
-    pytest.fail(f"the screen never showed what was expected:\n{screen}")
-
-
 def _field_lines(screen: str) -> list[str]:
     """The form's required-input rows, top to bottom."""
     lines = screen.splitlines()
@@ -120,29 +97,15 @@ def test_a_tab_typed_in_a_burst_moves_the_next_keys_to_the_next_field_in_tmux(
 ) -> None:
     """Pilot handles each key before it reads the next, so this race shows only in a real
     terminal: ``abc<Tab>def`` sent in one write used to land as ``abcdef`` in one field."""
-    session = f"crewtui-burst-{os.getpid()}"
-    command = shlex.join(
-        [
-            "env",
-            f"CREWTUI_HOME={tmp_path}",
-            f"PYTHONPATH={os.environ.get('PYTHONPATH', '')}",
-            sys.executable,
-            "-m",
-            "crewtui",
-            "demo",
-        ]
-    )
-    _tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "40", "-c", str(tmp_path), command)
-    try:
-        _wait_for_screen(session, lambda screen: "Quit" in screen and "kickoffs" in screen)
-        _tmux("send-keys", "-t", session, "n")
-        _wait_for_screen(session, lambda screen: "required" in screen)
-        _tmux("send-keys", "-t", session, "Tab", "abc", "Tab", "def")
-        screen = _wait_for_screen(session, lambda screen: "def" in screen)
+    with crewtui_in_tmux(tmp_path, "demo") as terminal:
+        session = terminal.session
+        wait_for_screen(session, lambda screen: "Quit" in screen and "kickoffs" in screen)
+        tmux("send-keys", "-t", session, "n")
+        wait_for_screen(session, lambda screen: "required" in screen)
+        tmux("send-keys", "-t", session, "Tab", "abc", "Tab", "def")
+        screen = wait_for_screen(session, lambda screen: "def" in screen)
         rows = _field_lines(screen)
         with_abc = [index for index, row in enumerate(rows) if "abc" in row]
         with_def = [index for index, row in enumerate(rows) if "def" in row]
         assert "abcdef" not in screen
         assert len(with_abc) == len(with_def) == 1 and with_abc[0] < with_def[0], screen
-    finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, check=False)
