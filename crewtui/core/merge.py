@@ -376,9 +376,12 @@ def _pause_outlasts(kickoff: Kickoff, obs: Observation) -> bool:
         return obs.observed_at < waiting.since
     if obs.source != "poll" or obs.dialect is not Dialect.DOCUMENTED:
         return False
-    done_before = kickoff.progress.completed if kickoff.progress else None
+    # The waiting task is done, whether or not a poll has counted it yet.
+    done = {task.task_id for task in kickoff.tasks if task.state is TaskState.COMPLETED}
+    done |= {waiting.task_id} if waiting.task_id else set()
+    counted = kickoff.progress.completed if kickoff.progress else None
     done_now = obs.progress.completed if obs.progress else None
-    return done_now is None or done_before is None or done_now <= done_before
+    return done_now is None or done_now <= max(counted or 0, len(done))
 
 
 def _work_after_pause(kickoff: Kickoff, obs: Observation) -> bool:

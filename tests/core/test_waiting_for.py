@@ -116,9 +116,10 @@ def test_a_human_feedback_requested_event_pauses_the_run_on_its_task() -> None:
 
 def test_a_pushed_pause_outlasts_documented_polls_until_the_run_moves_on() -> None:
     kickoff = Kickoff(kickoff_id="k", crew="travel", created_at=T0, updated_at=T0)
-    kickoff = apply_observation(kickoff, _documented_running(T0 + timedelta(seconds=40), 1))
+    # Last polled before the first task finished; the pause follows it.
+    kickoff = apply_observation(kickoff, _documented_running(T0 + timedelta(seconds=40), 0))
     paused = _paused_by_push(kickoff)
-    # The documented dialect has no word for a pause: "running", progress standing still.
+    # The documented dialect has no word for a pause: "running", with the waiting task done.
     still = apply_observation(paused, _documented_running(T0 + timedelta(seconds=70), 1))
     assert still.state is RunState.PAUSED and still.waiting_for == paused.waiting_for
     # An event from before the pause, delivered late, does not end it either.
