@@ -158,6 +158,8 @@ class Deliverer:
             due = [event for event in events[sent:] if event.at <= clock]
             await self._deliver(due)
             sent += len(due)
+            # An answer that came while a POST was out has extended the timeline already.
+            events = timeline(run)
             if sent < len(events):
                 await asyncio.sleep(max(0.0, run.mono_at(events[sent].at) - time.monotonic()))
             elif events[-1].kind == "paused" and run.resumed_mono is None:
