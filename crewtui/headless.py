@@ -39,6 +39,7 @@ from crewtui.config import (
 from crewtui.core.format import (
     STATE_WORDS,
     cancel_note,
+    continuation_line,
     duration_text,
     format_duration,
     start_text,
@@ -225,6 +226,9 @@ def print_status(
         out(f"  usage: {spent}" + (f" · {cost_text(cost)}" if cost is not None else ""))
     if kickoff.waiting_for is not None:
         out(f"  {waiting_line(kickoff.waiting_for)}")
+    link = continuation_line(kickoff)
+    if link is not None:
+        out(f"  {link}")
     for task in kickoff.tasks:
         timing = format_duration(task.execution_time, precise=True) if task.execution_time else ""
         tokens = task.usage.total_tokens if task.usage else None

@@ -119,10 +119,13 @@ def test_status_json_is_the_normalized_model_in_both_dialects(
         "raw",
         "raw_by_source",
         "waiting_for",
+        "continues",
+        "continued_from",
         "steps",
         "usage",
     }
     assert status["waiting_for"] is None  # only a paused run waits for someone
+    assert status["continues"] is None and status["continued_from"] is None
     assert status["steps"]["dropped"] == 0 <= status["steps"]["stored"]
     assert status["kickoff_id"] == kickoff_id
     assert status["state"] == "completed"

@@ -210,6 +210,21 @@ class WaitingFor(_Model):
     since: datetime
 
 
+class SentWebhooks(_Model):
+    """The classic webhook URLs a kickoff was sent with: POST /resume must send them again.
+
+    A URL may hold a receiver's secret path, so they stay in the history (a private file)
+    and are never printed, exported or shown in a repr.
+    """
+
+    task: str | None = None
+    step: str | None = None
+    crew: str | None = None
+
+    def __repr__(self) -> str:
+        return "SentWebhooks(<secret>)"
+
+
 # crewtui asked the service to stop the run ("sent": the row says "cancelling…") and the
 # service said it stopped it ("confirmed": the run stays cancelled, "stopped by you").
 CancelRequest = Literal["sent", "confirmed"]
@@ -267,6 +282,8 @@ class Observation(_Model):
     # Which source ``raw`` is the last payload of; a fact read out of a larger push (one
     # event of a batch) has none: the push's whole body is recorded once, on its own.
     channel: PayloadSource | None = None
+    # A push saying the run now waits for a person (``human_feedback_requested``).
+    waiting_for: WaitingFor | None = None
 
 
 STATUS_FIELDS = (
@@ -288,6 +305,8 @@ STATUS_FIELDS = (
     "raw_by_source",
     "waiting_for",
     "usage",
+    "continues",
+    "continued_from",
 )
 
 
@@ -322,6 +341,9 @@ class KickoffStatus(_Model):
     waiting_for: WaitingFor | None = None
     # Tokens and LLM calls of the whole run, as far as any source said.
     usage: Usage | None = None
+    # An answered pause the service continued under a new kickoff id links the two runs.
+    continues: str | None = None
+    continued_from: str | None = None
 
 
 class Kickoff(KickoffStatus):
@@ -346,6 +368,8 @@ class Kickoff(KickoffStatus):
     model: str | None = None
     llm_calls: list[LlmCall] = Field(default_factory=list)
     cancel_request: CancelRequest | None = None
+    # Sent again with an answer to a pause; the store keeps them, nothing else shows them.
+    webhooks: SentWebhooks | None = Field(default=None, exclude=True, repr=False)
 
     def to_status(self) -> KickoffStatus:
         """The contract's normalized status of this kickoff (what scripts get)."""
@@ -387,3 +411,5 @@ class KickoffSummary(_Model):
     waiting_for: WaitingFor | None = None
     usage: Usage | None = None
     cancel_request: CancelRequest | None = None
+    continues: str | None = None
+    continued_from: str | None = None

@@ -37,6 +37,7 @@ from crewtui.api.models import (
     Step,
     TaskResult,
     TaskState,
+    WaitingFor,
 )
 from crewtui.api.timestamps import event_time
 
@@ -332,6 +333,22 @@ def _llm_call_completed(facts: _EventFacts) -> Observation | None:
     return facts.observation(llm_calls=[call], model=model)
 
 
+def _feedback_requested(facts: _EventFacts) -> Observation:
+    """The run waits for a person: on which task (or flow method), asking what."""
+    data = facts.data
+    waiting = WaitingFor(
+        task_id=_first_text(data.get("task_name"), data.get("method_name"), data.get("name")),
+        agent=_first_text(data.get("agent_role"), data.get("agent")),
+        message=_first_text(data.get("message"), data.get("prompt")),
+        since=facts.at,
+    )
+    return facts.observation(state=RunState.PAUSED, waiting_for=waiting)
+
+
+def _feedback_received(facts: _EventFacts) -> Observation:
+    return facts.observation(state=RunState.RUNNING)
+
+
 # Event types that change the run or a task; every other type is only a step.
 _EVENT_READERS: dict[str, Callable[[_EventFacts], Observation | None]] = {
     "crew_kickoff_started": _crew_started,
@@ -341,6 +358,8 @@ _EVENT_READERS: dict[str, Callable[[_EventFacts], Observation | None]] = {
     "task_completed": _task_completed,
     "task_failed": _task_failed,
     "llm_call_completed": _llm_call_completed,
+    "human_feedback_requested": _feedback_requested,
+    "human_feedback_received": _feedback_received,
 }
 
 _PARSERS: dict[str, Callable[[Any, datetime], list[Pushed]]] = {

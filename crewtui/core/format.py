@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable
 from datetime import datetime
 
-from crewtui.api.models import RunState, Usage, WaitingFor
+from crewtui.api.models import KickoffStatus, KickoffSummary, RunState, Usage, WaitingFor
 from crewtui.api.sanitize import inert_line
 from crewtui.core.timing import Run, run_duration, run_start
 
@@ -134,3 +134,13 @@ def usage_line(usage: Usage | None) -> str | None:
     if calls is not None:
         line += f" · {calls} LLM call{'s' if calls != 1 else ''}"
     return line
+
+
+def continuation_line(run: KickoffStatus | KickoffSummary) -> str | None:
+    """How an answered pause links two runs: the new one continues the old (short ids)."""
+    parts = []
+    if run.continued_from:
+        parts.append(f"continues {inert_line(run.continued_from)[:8]}")
+    if run.continues:
+        parts.append(f"continued as {inert_line(run.continues)[:8]}")
+    return " · ".join(parts) or None

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from crewtui.api.models import (
+    Dialect,
     Kickoff,
     LlmCall,
     Observation,
@@ -209,9 +210,11 @@ def apply_observation(
                 )
             else:
                 state = RunState.NOT_FOUND
-        else:
+        elif not _pause_outlasts(kickoff, obs):
             state = obs.state
             not_found_since = None
+    elif kickoff.state is RunState.PAUSED and _work_after_pause(kickoff, obs):
+        state = RunState.RUNNING
     elif (
         kickoff.state is RunState.LOST
         and obs.source == "webhook"
@@ -339,15 +342,59 @@ def _waiting_for(
     if state is not RunState.PAUSED:
         return None
     previous = kickoff.waiting_for
+    pushed = obs.waiting_for
     said = [task for task in obs.tasks if task.state is TaskState.COMPLETED]
     known = [task for task in tasks if task.state is TaskState.COMPLETED]
     finished = said or known
     task = finished[-1] if finished else None
     task_id = task.task_id if task else (previous.task_id if previous else None)
     agent = task.agent if task else (previous.agent if previous else None)
+    if pushed is not None and pushed.task_id:
+        # The pause's own event names its task; a poll's "last finished" only guesses it.
+        task_id, agent = pushed.task_id, pushed.agent or agent
+    elif not said and previous is not None and previous.task_id:
+        # Only a report of a finished task moves the wait to another task.
+        task_id, agent = previous.task_id, previous.agent
+    if pushed is not None and pushed.message:
+        message = pushed.message
+    elif previous is not None and previous.message and previous.task_id == task_id:
+        # A pushed prompt beats the service's generic status word for the same pause.
+        message = previous.message
     same = previous is not None and previous.task_id == task_id
     since = previous.since if previous is not None and same else obs.observed_at
     return WaitingFor(task_id=task_id, agent=agent, message=message, since=since)
+
+
+def _pause_outlasts(kickoff: Kickoff, obs: Observation) -> bool:
+    """A pause a push announced outlasts what cannot end it: a documented poll (that dialect
+    has no word for a pause and reads "running" while progress stands still) and a push
+    dated before the pause began."""
+    waiting = kickoff.waiting_for
+    if kickoff.state is not RunState.PAUSED or waiting is None or obs.state is not RunState.RUNNING:
+        return False
+    if obs.source == "webhook":
+        return obs.observed_at < waiting.since
+    if obs.source != "poll" or obs.dialect is not Dialect.DOCUMENTED:
+        return False
+    # The waiting task is done, whether or not a poll has counted it yet.
+    done = {task.task_id for task in kickoff.tasks if task.state is TaskState.COMPLETED}
+    done |= {waiting.task_id} if waiting.task_id else set()
+    counted = kickoff.progress.completed if kickoff.progress else None
+    done_now = obs.progress.completed if obs.progress else None
+    return done_now is None or done_now <= max(counted or 0, len(done))
+
+
+def _work_after_pause(kickoff: Kickoff, obs: Observation) -> bool:
+    """A task pushed as started after the pause began: someone answered it (elsewhere)."""
+    waiting = kickoff.waiting_for
+    if waiting is None or obs.source != "webhook":
+        return False
+    return any(
+        task.state is TaskState.RUNNING
+        and task.started_at is not None
+        and task.started_at > waiting.since
+        for task in obs.tasks
+    )
 
 
 def _earliest(known: datetime | None, seen: datetime) -> datetime:
@@ -434,6 +481,9 @@ def merge_stored(stored: Kickoff, incoming: Kickoff) -> Kickoff:
             "tracked_at": stored.tracked_at or incoming.tracked_at,
             "inputs": stored.inputs or incoming.inputs,
             "meta": stored.meta or incoming.meta,
+            "webhooks": stored.webhooks or incoming.webhooks,
+            "continues": newer.continues or older.continues,
+            "continued_from": newer.continued_from or older.continued_from,
             "created_at": min(stored.created_at, incoming.created_at),
             "llm_calls": merge_calls(stored.llm_calls, incoming.llm_calls),
             "usage": merge_usage(stored.usage, incoming.usage),

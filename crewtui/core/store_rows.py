@@ -185,10 +185,12 @@ _TEXT_COLUMNS = frozenset(
 _JSON_COLUMNS = frozenset(
     {"progress", "output_json", "inputs", "meta", "raw", "extra", "waiting_for", "usage"}
 )
-# A paused row says which task waits: read from ``extra`` (no column of its own yet), and
-# only from valid JSON: json_extract on a broken one would fail the whole page.
-WAITING_FOR = (
-    "CASE WHEN json_valid(extra) THEN json_extract(extra, '$.waiting_for') END AS waiting_for"
+# A paused row says which task waits, a continued run what it continues: read from
+# ``extra`` (no columns of their own yet), and only from valid JSON: json_extract on a
+# broken one would fail the whole page.
+WAITING_FOR = ", ".join(
+    f"CASE WHEN json_valid(extra) THEN json_extract(extra, '$.{name}') END AS {name}"
+    for name in ("waiting_for", "continues", "continued_from")
 )
 # Every row's tokens, for the list's optional tokens column: from ``extra`` too.
 USAGE = "CASE WHEN json_valid(extra) THEN json_extract(extra, '$.usage') END AS usage"
@@ -343,6 +345,8 @@ def kickoff_values(kickoff: Kickoff) -> dict[str, SqlValue]:
         **kickoff.model_dump(
             mode="json", include=set(EXTRA_FIELDS) - {"raw_by_source"}, exclude_defaults=True
         ),
+        # Excluded from every dump (they may hold a secret path), but kept for POST /resume.
+        **({"webhooks": kickoff.webhooks.model_dump()} if kickoff.webhooks else {}),
         # Payloads as received, like ``raw``: JSON mode would refuse a lone surrogate key.
         "raw_by_source": [
             {"source": p.source, "received_at": bind_ts(p.received_at), "body": p.body}

@@ -45,6 +45,7 @@ from crewtui.api.models import (
     Kickoff,
     Observation,
     RunState,
+    SentWebhooks,
     Step,
     Submission,
     TaskState,
@@ -410,6 +411,7 @@ class Tracker:
             started_at=now,
             state=RunState.PENDING,
             submission=Submission.SENDING,
+            webhooks=_sent_webhooks(hooks),
         )
         await self._store_call(self.store.save_kickoff, attempt)
         try:
@@ -587,20 +589,30 @@ class Tracker:
                 "and crewtui saw no task finish: give the task id (--task TASK_ID)."
             )
         state = self._crew(kickoff.crew)
-        hooks = self.webhook_urls
+        # The service wants the run's webhook URLs again; one tracked from elsewhere has
+        # none on record, and gets this session's receiver, if any.
+        hooks = kickoff.webhooks or _sent_webhooks(self.webhook_urls) or SentWebhooks()
         result = await state.client.resume(
             kickoff_id,
             task_id,
             feedback,
             approve=approve,
-            task_webhook_url=(hooks.task or None) if hooks else None,
-            step_webhook_url=(hooks.step or None) if hooks else None,
-            crew_webhook_url=(hooks.crew or None) if hooks else None,
+            task_webhook_url=hooks.task,
+            step_webhook_url=hooks.step,
+            crew_webhook_url=hooks.crew,
         )
         if result.new_kickoff_id and result.new_kickoff_id != kickoff_id:
-            followed = await self.track(kickoff.crew, result.new_kickoff_id)
+            followed = await self._continue(kickoff, result.new_kickoff_id, hooks)
         else:
             self._adopt(kickoff, emit=False)
+            # The answer ends the pause even where polls have no word for one (documented).
+            answered = Observation(
+                kickoff_id=kickoff_id,
+                observed_at=utcnow(),
+                source="kickoff",
+                state=RunState.RUNNING,
+            )
+            await self._merge(answered)
             followed = await self.refresh(kickoff_id)
         return Resumed(
             kickoff=followed,
@@ -674,6 +686,28 @@ class Tracker:
                 after = self._kickoffs[kickoff_id] = saved
             self._emit(KickoffChanged(after, before.state))
         return after
+
+    async def _continue(self, answered: Kickoff, new_id: str, hooks: SentWebhooks) -> Kickoff:
+        """Follow the run the service continues under ``new_id``, linked both ways.
+
+        The answered run keeps its history and says what it continues as; the new one says
+        what it continues, and carries the same webhook URLs for a later pause.
+        """
+        async with self._locks.setdefault(answered.kickoff_id, asyncio.Lock()):
+            current = self._kickoffs.get(answered.kickoff_id, answered)
+            linked = current.model_copy(update={"continues": new_id, "updated_at": utcnow()})
+            self._kickoffs[linked.kickoff_id] = linked
+            await self._store_call(self.store.save_kickoff, linked)
+        self._emit(KickoffChanged(linked, current.state))
+        followed = await self.track(answered.crew, new_id)
+        async with self._locks.setdefault(new_id, asyncio.Lock()):
+            current = self._kickoffs.get(new_id, followed)
+            update: dict[str, Any] = {"continued_from": answered.kickoff_id, "webhooks": hooks}
+            followed = current.model_copy(update=update)
+            self._kickoffs[new_id] = followed
+            await self._store_call(self.store.save_kickoff, followed)
+        self._emit(KickoffChanged(followed, current.state))
+        return followed
 
     async def ingest(self, items: Sequence[Observation | Step]) -> None:
         """Facts pushed by webhooks; merged exactly like polled ones."""
@@ -1007,6 +1041,13 @@ def _started_elsewhere(crew: str, kickoff_id: str) -> Kickoff:
     """A run crewtui did not send: it began at a moment only the service may tell, not now."""
     now = utcnow()
     return Kickoff(kickoff_id=kickoff_id, crew=crew, created_at=now, updated_at=now, tracked_at=now)
+
+
+def _sent_webhooks(hooks: WebhookUrls | None) -> SentWebhooks | None:
+    """The webhook URLs a request carries (a blank one is not sent), or None for none."""
+    if hooks is None or not (hooks.task or hooks.step or hooks.crew):
+        return None
+    return SentWebhooks(task=hooks.task or None, step=hooks.step or None, crew=hooks.crew or None)
 
 
 def progress_signature(kickoff: Kickoff) -> tuple[object, ...]:

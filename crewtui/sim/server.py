@@ -8,7 +8,8 @@ Kickoff inputs beyond a crew's required ones steer a run (a real crew ignores ex
 
 - ``fail=1``: the run fails during its first or second task, with the crew's error;
 - ``hold=1``: the run waits for human input after its first task (live state ``PAUSED``;
-  documented ``running`` with one task done) until POST /resume;
+  documented ``running`` with one task done; a ``human_feedback_requested`` event) until
+  POST /resume, which must carry the webhook URLs the run was started with;
 - ``duration_scale=X``: every duration of the run is multiplied by X;
 - ``json=1``: the final result is JSON in a ```json fence (live ``result_json`` is set).
 
@@ -28,7 +29,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from types import TracebackType
 from typing import Any, Literal, Self
 
@@ -399,8 +400,19 @@ def _resume(crew: SimCrew, body: dict[str, Any], sim: _Sim) -> Response:
     if waiting is None or waiting.task_id != body[task_field]:
         return bodies.not_waiting(sim.dialect, execution_id)
     hooks = _hooks(body, sim)
-    if hooks.any:
-        run.hooks = hooks
+    # The service requires the webhook URLs the run was started with, sent again.
+    started_with = (run.hooks.task_url, run.hooks.step_url, run.hooks.crew_url)
+    resent = (hooks.task_url, hooks.step_url, hooks.crew_url)
+    unsent = [
+        name
+        for name, had, again in zip(_HOOK_FIELDS, started_with, resent, strict=True)
+        if had and not again
+    ]
+    if unsent:
+        return bodies.missing_fields(sim.dialect, unsent)
+    run.hooks = replace(
+        run.hooks, task_url=hooks.task_url, step_url=hooks.step_url, crew_url=hooks.crew_url
+    )
     approved = body.get(approve_field, True) is not False
     resume(run, time.monotonic(), approved)
     if live:

@@ -39,6 +39,7 @@ _EVENT_TYPES: dict[str, tuple[str, ...]] = {
     "step": ("llm_call_completed", "tool_usage_finished"),
     "task_completed": ("llm_call_completed", "task_completed"),
     "task_failed": ("task_failed",),
+    "paused": ("human_feedback_requested",),
     "completed": ("crew_kickoff_completed",),
     "failed": ("crew_kickoff_failed",),
 }
@@ -122,6 +123,12 @@ def _event_data(run: Run, event: Event, kind: str) -> dict[str, Any]:
         data |= _step_payload(run, event)
     elif event.kind == "task_completed" and event.task is not None:
         data["output"] = event.task.render(run.inputs)
+    elif event.kind == "paused" and event.task is not None:
+        data |= {
+            "agent_role": event.task.agent,
+            "output": event.task.render(run.inputs),
+            "message": f"Review the output of {event.task.task_id} and approve or reject it.",
+        }
     elif event.kind in ("task_failed", "failed"):
         data["error"] = run.crew.error
     elif event.kind == "completed":
@@ -151,6 +158,8 @@ class Deliverer:
             due = [event for event in events[sent:] if event.at <= clock]
             await self._deliver(due)
             sent += len(due)
+            # An answer that came while a POST was out has extended the timeline already.
+            events = timeline(run)
             if sent < len(events):
                 await asyncio.sleep(max(0.0, run.mono_at(events[sent].at) - time.monotonic()))
             elif events[-1].kind == "paused" and run.resumed_mono is None:

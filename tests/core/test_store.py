@@ -19,6 +19,7 @@ from crewtui.api.models import (
     Payload,
     Progress,
     RunState,
+    SentWebhooks,
     Step,
     Submission,
     TaskResult,
@@ -122,6 +123,11 @@ def full_kickoff() -> Kickoff:
             )
         ],
         cancel_request="sent",
+        continues="5f1c2d3e-0000-4000-8000-000000000002",
+        continued_from="5f1c2d3e-0000-4000-8000-000000000000",
+        webhooks=SentWebhooks(
+            task="https://example.test/hooks/task", crew="https://example.test/c"
+        ),
     )
 
 

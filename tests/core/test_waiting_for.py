@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from crewtui.api.models import Kickoff, Observation, RunState, TaskResult, TaskState, WaitingFor
+from crewtui.api.models import (
+    Dialect,
+    Kickoff,
+    Observation,
+    Progress,
+    RunState,
+    TaskResult,
+    TaskState,
+    WaitingFor,
+)
+from crewtui.api.pushes import parse_push
 from crewtui.core.merge import apply_observation
 from crewtui.core.store import Store
 
@@ -47,3 +57,80 @@ def test_the_list_rows_of_the_store_carry_the_waiting_task() -> None:
     [row] = store.list_kickoffs()
     assert row.waiting_for is not None and row.waiting_for.task_id == "research_task"
     store.close()
+
+
+# -- a pause pushed as a human_feedback_requested event ---------------------------------------
+
+
+def _event(kind: str, at: datetime, **data: object) -> dict[str, object]:
+    return {"id": f"{kind}-{at.isoformat()}", "execution_id": "k", "timestamp": at.isoformat(),
+            "type": kind, "data": data}  # fmt: skip
+
+
+def _pushed(*events: dict[str, object]) -> list[Observation]:
+    facts = parse_push("events", {"events": list(events)}, T0 + timedelta(minutes=5))
+    return [fact for fact in facts if isinstance(fact, Observation)]
+
+
+def _documented_running(at: datetime, completed: int) -> Observation:
+    return Observation(
+        kickoff_id="k",
+        observed_at=at,
+        state=RunState.RUNNING,
+        dialect=Dialect.DOCUMENTED,
+        current_task="planning_task",
+        progress=Progress(completed=completed, total=2),
+    )
+
+
+def _paused_by_push(kickoff: Kickoff) -> Kickoff:
+    asked = _event(
+        "human_feedback_requested",
+        T0 + timedelta(seconds=50),
+        task_name="research_task",
+        agent_role="Travel Researcher",
+        message="Approve the research?",
+    )
+    for fact in _pushed(asked):
+        kickoff = apply_observation(kickoff, fact)
+    return kickoff
+
+
+def test_a_human_feedback_requested_event_pauses_the_run_on_its_task() -> None:
+    kickoff = Kickoff(kickoff_id="k", crew="travel", created_at=T0, updated_at=T0)
+    paused = _paused_by_push(kickoff)
+    assert paused.state is RunState.PAUSED
+    assert paused.waiting_for == WaitingFor(
+        task_id="research_task",
+        agent="Travel Researcher",
+        message="Approve the research?",
+        since=T0 + timedelta(seconds=50),
+    )
+    # A live poll of the same pause keeps the prompt and the moment it began.
+    polled = apply_observation(paused, _paused(T0 + timedelta(seconds=60)))
+    assert polled.waiting_for is not None
+    assert polled.waiting_for.task_id == "research_task"
+    assert polled.waiting_for.message == "Approve the research?"
+    assert polled.waiting_for.since == T0 + timedelta(seconds=50)
+
+
+def test_a_pushed_pause_outlasts_documented_polls_until_the_run_moves_on() -> None:
+    kickoff = Kickoff(kickoff_id="k", crew="travel", created_at=T0, updated_at=T0)
+    # Last polled before the first task finished; the pause follows it.
+    kickoff = apply_observation(kickoff, _documented_running(T0 + timedelta(seconds=40), 0))
+    paused = _paused_by_push(kickoff)
+    # The documented dialect has no word for a pause: "running", with the waiting task done.
+    still = apply_observation(paused, _documented_running(T0 + timedelta(seconds=70), 1))
+    assert still.state is RunState.PAUSED and still.waiting_for == paused.waiting_for
+    # An event from before the pause, delivered late, does not end it either.
+    (late,) = _pushed(_event("crew_kickoff_started", T0 + timedelta(seconds=1)))
+    assert apply_observation(still, late).state is RunState.PAUSED
+    # Progress beyond the pause, or a task started after it, does.
+    moved = apply_observation(still, _documented_running(T0 + timedelta(seconds=90), 2))
+    assert moved.state is RunState.RUNNING and moved.waiting_for is None
+    (started,) = _pushed(
+        _event("task_started", T0 + timedelta(seconds=80), task_name="planning_task")
+    )
+    answered_elsewhere = apply_observation(still, started)
+    assert answered_elsewhere.state is RunState.RUNNING
+    assert answered_elsewhere.waiting_for is None

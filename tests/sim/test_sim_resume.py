@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sim_helpers import Crews, StatusBody, wall
+from sim_helpers import Crews, Receiver, StatusBody, wall
 
 
 def _waiting(body: StatusBody) -> bool:
@@ -127,10 +127,10 @@ def _cli(home: Path, crews: Crews, *args: str) -> subprocess.CompletedProcess[st
     )
 
 
-async def _cli_kickoff_on_hold(home: Path, crews: Crews) -> str:
+async def _cli_kickoff_on_hold(home: Path, crews: Crews, *options: str) -> str:
     inputs = crews.server.sample_inputs("travel") | {"hold": "1"}
     pairs = [arg for key, value in inputs.items() for arg in ("-i", f"{key}={value}")]
-    started = await asyncio.to_thread(_cli, home, crews, "kickoff", *pairs, "--json")
+    started = await asyncio.to_thread(_cli, home, crews, "kickoff", *pairs, *options, "--json")
     assert started.returncode == 0, started.stderr
     kickoff_id: str = json.loads(started.stdout)["kickoff_id"]
     await crews.poll("travel", kickoff_id, _waiting)
@@ -205,3 +205,31 @@ async def test_cli_resume_wants_an_answer_and_keeps_the_old_feedback_form(
     )  # fmt: skip
     assert old.returncode == 0, old.stderr
     assert "Approved task research_task" in old.stdout and "continues as" in old.stdout
+
+
+async def test_cli_resume_resends_the_webhook_urls_and_names_the_continuation(
+    crews: Crews, receiver: Receiver, tmp_path: Path
+) -> None:
+    """The service refuses a resume without the run's webhook URLs: crewtui keeps them."""
+    live = crews.server.options.dialect == "live"
+    hooks = [f"--{kind}-webhook={receiver.url(kind)}" for kind in ("task", "step", "crew")]
+    kickoff_id = await _cli_kickoff_on_hold(tmp_path, crews, *hooks)
+    answered = await asyncio.to_thread(
+        _cli, tmp_path, crews, "resume", kickoff_id, "--approve", "--task", "research_task"
+    )
+    assert answered.returncode == 0, answered.stderr
+    # The resent URLs are where the rest of the run is pushed.
+    await receiver.wait_for(lambda: bool(receiver.at("crew")))
+    if not live:
+        assert "The service says resumed" in answered.stdout
+        return
+    found = re.search(r"continues as (\S+) \(", answered.stdout)
+    assert found is not None
+    new_id = found.group(1)
+    old = await asyncio.to_thread(_cli, tmp_path, crews, "status", kickoff_id, "--json")
+    new = await asyncio.to_thread(_cli, tmp_path, crews, "status", new_id, "--json")
+    assert json.loads(old.stdout)["continues"] == new_id
+    assert json.loads(new.stdout)["continued_from"] == kickoff_id
+    assert json.loads(new.stdout)["continues"] is None
+    human = await asyncio.to_thread(_cli, tmp_path, crews, "status", new_id)
+    assert f"continues {kickoff_id[:8]}" in human.stdout

@@ -128,3 +128,34 @@ async def test_an_unreachable_receiver_does_not_stop_the_run(crews: Crews) -> No
     kickoff_id = await _kickoff(crews, "research", body, duration_scale="0.3")
     final = (await crews.poll("research", kickoff_id))[-1]
     assert final.get("state", final.get("status")) in ("SUCCESS", "completed")
+
+
+async def test_resume_without_the_runs_webhook_urls_is_refused(
+    crews: Crews, receiver: Receiver
+) -> None:
+    """The service requires the URLs the run was started with, sent again."""
+    live = crews.server.options.dialect == "live"
+    kickoff_id = await _kickoff(crews, "travel", _classic(receiver), hold="1")
+    await receiver.wait_for(lambda: len(receiver.at("task")) == 1)
+    keys = ("executionId", "taskId") if live else ("execution_id", "task_id")
+    answer = {keys[0]: kickoff_id, keys[1]: "research_task"}
+    refused = await crews.http.post(crews.url("travel", "/resume"), json=answer)
+    assert refused.status_code == 422
+    named = "taskWebhookUrl" in refused.text and "crewWebhookUrl" in refused.text
+    assert named, refused.text
+    accepted = await crews.http.post(
+        crews.url("travel", "/resume"), json=answer | _classic(receiver)
+    )
+    assert accepted.status_code == 200, accepted.text
+
+
+async def test_a_held_run_sends_human_feedback_requested(crews: Crews, receiver: Receiver) -> None:
+    kickoff_id = await _kickoff(crews, "travel", _batched(receiver), hold="1")
+    await receiver.wait_for(lambda: "human_feedback_requested" in _event_types(receiver))
+    events = [event for batch in receiver.at("events") for event in batch.body["events"]]
+    (asked,) = [event for event in events if event["type"] == "human_feedback_requested"]
+    assert asked["execution_id"] == kickoff_id
+    assert asked["data"]["task_name"] == "research_task"
+    assert asked["data"]["agent_role"] == asked["data"]["agent"]
+    assert asked["data"]["message"].startswith("Review the output of research_task")
+    assert _event_types(receiver)[-1] == "human_feedback_requested"

@@ -5,6 +5,7 @@ End to end against the simulator's ``hold=1`` runs, in both dialects, through Pi
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from rich.text import Text
 from textual.message import Message
@@ -13,11 +14,15 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
 from crewtui.api.models import Kickoff, RunState
+from crewtui.config import Config, UiSettings
+from crewtui.core.tracker import Tracker
+from crewtui.core.webhooks import WebhookReceiver
 from crewtui.sim import SimServer
 from crewtui.ui.pilot import settle
 from crewtui.ui.screens.answer import AnswerScreen
 from crewtui.ui.screens.main import MainScreen
-from tests.ui.app_helpers import AppFactory, main_screen, sim_crews
+from tests.ui.app_helpers import FAST_POLL, AppFactory, main_screen, sim_crews
+from tests.ui.test_bell import BellCountingApp
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -147,3 +152,84 @@ async def test_a_on_a_finished_run_says_there_is_nothing_to_answer(
         await pilot.pause()
         assert app.screen is screen
         assert any("waits for input" in text for text in toasts(notes))
+
+
+# -- a run that starts waiting: a toast and the bell; an answered run links to its sequel ----
+
+
+def bell_app(make_app: AppFactory, sim: SimServer, **kwargs: object) -> BellCountingApp:
+    crews = sim_crews(sim)
+    config = Config(
+        crews={crew.name: crew for crew in crews}, poll=FAST_POLL, ui=UiSettings(bell=True)
+    )
+    tracker = Tracker(crews, make_app.store(), FAST_POLL)
+    return BellCountingApp(tracker, config, make_app.paths, **kwargs)  # type: ignore[arg-type]
+
+
+def waiting_toasts(notes: list[Message]) -> list[str]:
+    return [
+        str(m.notification.message)
+        for m in notes
+        if isinstance(m, Notify) and m.notification.title == "Run waits for input"
+    ]
+
+
+async def test_a_run_that_starts_waiting_toasts_rings_and_links_to_its_continuation(
+    sim: SimServer, make_app: AppFactory
+) -> None:
+    notes: list[Message] = []
+    app = bell_app(make_app, sim)
+    async with app.run_test(size=(150, 36), notifications=True, message_hook=notes.append) as pilot:
+        screen = main_screen(pilot)
+        kickoff = await start_on_hold(pilot, sim)
+        paused = kickoff.kickoff_id
+        await settle(pilot, lambda: bool(waiting_toasts(notes)))
+        (toast,) = waiting_toasts(notes)
+        assert toast.startswith(f"travel {paused[:8]} waits for input on research_task")
+        assert toast.endswith(": Waiting for human input.")
+        assert app.rings == 1
+
+        await open_answer(pilot)
+        await pilot.press("ctrl+s")
+        await settle(pilot, lambda: (k := screen.selected) is not None and k.kickoff_id != paused)
+        continued = screen.selected
+        assert continued is not None
+        new_id = continued.kickoff_id
+        await settle(pilot, lambda: f"continued as {new_id[:8]}" in task_cell(screen, paused))
+        assert f"continues {paused[:8]}" in task_cell(screen, new_id)
+        await settle(pilot, lambda: (k := app.tracker.get(new_id)) is not None and k.is_terminal)
+        assert len(waiting_toasts(notes)) == 1  # polls of the same pause do not repeat it
+
+
+async def test_a_pause_pushed_as_an_event_toasts_in_the_documented_dialect(
+    sim_documented: SimServer, make_app: AppFactory
+) -> None:
+    """The documented status has no pause: only the human_feedback_requested event says it."""
+    sim = sim_documented
+    notes: list[Message] = []
+    app = bell_app(make_app, sim)
+    receiver = WebhookReceiver(app.tracker.ingest, app.tracker.is_tracked, secret="s" * 32)
+    app.receiver = receiver
+    async with app.run_test(size=(150, 36), notifications=True, message_hook=notes.append) as pilot:
+        # Started elsewhere with the batched events form, then followed here.
+        body = {
+            "inputs": sim.sample_inputs("travel") | {"hold": "1"},
+            "webhooks": {"url": receiver.events_url, "realtime": True},
+        }
+        headers = {"Authorization": f"Bearer {sim.options.token}"}
+        async with httpx.AsyncClient(headers=headers) as http:
+            answer = await http.post(sim.crew_url("travel") + "/kickoff", json=body)
+        kickoff_id = answer.json()["kickoff_id"]
+        await app.tracker.track("travel", kickoff_id)
+        await settle(pilot, lambda: bool(waiting_toasts(notes)))
+        (toast,) = waiting_toasts(notes)
+        assert toast.startswith(f"travel {kickoff_id[:8]} waits for input on research_task")
+        assert "Review the output of research_task" in toast
+        assert app.rings == 1
+        screen = main_screen(pilot)
+        assert "waits for input on research_task" in task_cell(screen, kickoff_id)
+        resumed = await app.tracker.resume(kickoff_id)
+        assert resumed.status == "resumed" and resumed.task_id == "research_task"
+        await settle(
+            pilot, lambda: (k := app.tracker.get(kickoff_id)) is not None and k.is_terminal
+        )

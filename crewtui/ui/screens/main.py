@@ -24,9 +24,9 @@ from textual.widgets import DataTable, Input, Static
 from textual.widgets.data_table import RowKey
 
 from crewtui.api.errors import CrewtuiError, InputValidationError
-from crewtui.api.models import Kickoff, KickoffSummary, RunState, Step, Submission
+from crewtui.api.models import Kickoff, KickoffSummary, RunState, Step, Submission, WaitingFor
 from crewtui.api.sanitize import inert_line
-from crewtui.core.format import UNKNOWN, duration_text
+from crewtui.core.format import UNKNOWN, duration_text, waiting_line
 from crewtui.core.pricing import Price
 from crewtui.core.tracker import CrewHealth, Tracker
 from crewtui.ui.bindings import (
@@ -302,6 +302,13 @@ class MainScreen(Screen[None]):
             self.total = max(self.total - 1, 0)
         if was_active and kickoff.is_terminal:
             self._finished(kickoff)
+        was_waiting = (
+            known.state is RunState.PAUSED and known.waiting_for is not None
+            if known is not None
+            else message.previous is RunState.PAUSED
+        )
+        if not was_waiting and kickoff.state is RunState.PAUSED and kickoff.waiting_for:
+            self._started_waiting(kickoff, kickoff.waiting_for)
         if self._selected is not None and self._selected.kickoff_id == kickoff.kickoff_id:
             self._selected = kickoff
             self.detail.show(kickoff, now=self.clock())
@@ -338,6 +345,19 @@ class MainScreen(Screen[None]):
             timeout=_TOAST_SECONDS,
             markup=False,
         )
+
+    def _started_waiting(self, kickoff: Kickoff, waiting: WaitingFor) -> None:
+        """A run now waits for a person: say which, on what (inert text), and ring."""
+        who = f"{inert_line(kickoff.crew, 40)} {inert_line(kickoff.short_id)}"
+        self.notify(
+            f"{who} {waiting_line(waiting)}.",
+            title="Run waits for input",
+            severity="warning",
+            timeout=_TOAST_SECONDS,
+            markup=False,
+        )
+        if self.bell:
+            self.app.bell()
 
     def on_steps_arrived(self, message: StepsArrived) -> None:
         if self._selected is not None and self._selected.kickoff_id == message.kickoff_id:

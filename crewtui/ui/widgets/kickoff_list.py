@@ -29,6 +29,7 @@ from crewtui.core.format import (
     STATE_ORDER,
     STATE_SYMBOLS,
     cancel_note,
+    continuation_line,
     duration_text,
     format_duration,
     start_text,
@@ -489,6 +490,9 @@ class KickoffList(DataTable[Text]):
 
     def _task_cell(self, row: KickoffSummary, now: datetime) -> Text:
         text = Text(end="", no_wrap=True)
+        if link := continuation_line(row):
+            text.append(link, style=self._colour("accent"))
+            text.append(" · ", style=self._colour("muted"))
         if row.state in (RunState.FAILED, RunState.LOST) or row.submission == "uncertain":
             text.append_text(safe_line(row.error, self._colour("error"), limit=200))
         elif row.state is RunState.CANCELLED and (note := cancel_note(row)) is not None:
@@ -497,6 +501,8 @@ class KickoffList(DataTable[Text]):
             text.append(waiting_line(row.waiting_for), style=self._colour("warning"))
         elif not row.state.is_terminal:
             text.append_text(safe_line(row.current_task, limit=200))
+        if text.plain.endswith(" · "):  # the link alone: no separator after it
+            text.right_crop(3)
         stale = self._stale.get(row.crew)
         if stale is None or row.state.is_terminal:
             return text
