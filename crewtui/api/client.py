@@ -396,7 +396,15 @@ class CrewClient:
         return AuthError(message, status_code=code)
 
     def _validation_error(self, where: str, missing: list[str], said: str) -> InputValidationError:
-        if missing:
+        if where.endswith("/resume"):
+            # /resume's required fields are the run's webhook URLs, not inputs of the crew.
+            names = inert_line(", ".join(missing) or said, _MESSAGE_LIMIT)
+            message = (
+                f"The {self._crew} crew refused {where}: it wants the webhook URLs the run was "
+                f"started with ({names}), which this history does not hold; answer from the "
+                "crewtui that started the run, or on the service's dashboard."
+            )
+        elif missing:
             names = inert_line(", ".join(missing), _MESSAGE_LIMIT)
             message = (
                 f"The {self._crew} crew refused {where} because inputs are missing ({names}): "

@@ -11,6 +11,7 @@ from client_support import FakeSleep, assert_clean_message, profile_for
 from crewtui.api.client import ClientPolicy, CrewClient
 from crewtui.api.errors import (
     AuthError,
+    CrewtuiError,
     InputValidationError,
     KickoffUncertainError,
     NotFoundError,
@@ -192,3 +193,27 @@ async def test_a_dropped_kickoff_is_uncertain_and_not_retried(
             await client.kickoff(fresh_sim.sample_inputs("travel"))
         fresh_sim.options.faults.update({"drop_rate": 0})
         assert fake_sleep.waits == []
+
+
+async def test_a_resume_without_the_runs_webhook_urls_names_them_not_inputs(
+    crew: CrewClient, sim_any: SimServer
+) -> None:
+    """The service wants the run's webhook URLs again: the sentence says so, not that
+    inputs of the crew are missing."""
+    hook = "http://127.0.0.1:9/hook"
+    inputs = sim_any.sample_inputs("travel") | {"hold": "1"}
+    kickoff_id = await crew.kickoff(
+        inputs, task_webhook_url=hook, step_webhook_url=hook, crew_webhook_url=hook
+    )
+    message = ""
+    while not message:  # until the run waits: before that the service answers "not waiting"
+        try:
+            await crew.resume(kickoff_id, "research_task", "fine")
+        except CrewtuiError as refused:
+            if "not waiting" not in refused.message:
+                message = refused.message
+        await asyncio.sleep(0.02)
+    assert "webhook URLs the run was started with" in message
+    assert "inputs are missing" not in message
+    if sim_any.options.dialect == "live":
+        assert "taskWebhookUrl" in message
