@@ -56,6 +56,7 @@ PAGE_SIZE = 200
 # Wide terminals put the detail beside the list; narrower ones put it below.
 WIDE_AT = 150
 _TOAST_SECONDS = 6.0
+NO_CREW = "No crew is configured: `crewtui doctor` names the config file to add one to."
 # Runs that end within this many seconds of the first share one toast and one bell: a busy
 # day ends runs in bursts, and a toast per run would cover the screen.
 _ENDED_GATHER_SECONDS = 1.5
@@ -492,7 +493,7 @@ class MainScreen(Screen[None]):
         meta: dict[str, Any] | None = None,
     ) -> None:
         if not self.tracker.crews:
-            self.notify("No crew is configured; see `crewtui crews add`.", severity="warning")
+            self.notify(NO_CREW, severity="warning")
             return
         form = KickoffForm(
             list(self.tracker.crews),
@@ -555,7 +556,7 @@ class MainScreen(Screen[None]):
 
     def action_track(self) -> None:
         if not self.tracker.crews:
-            self.notify("No crew is configured; see `crewtui crews add`.", severity="warning")
+            self.notify(NO_CREW, severity="warning")
             return
         crew = self._highlighted_crew()
         self.app.push_screen(TrackScreen(list(self.tracker.crews), crew), self._track_chosen)
@@ -572,7 +573,13 @@ class MainScreen(Screen[None]):
         try:
             kickoff = await self.tracker.track(request.crew, request.kickoff_id)
         except CrewtuiError as error:
-            self.notify(error.message, title="Cannot track", severity="error", markup=False)
+            # The id is followed all the same: it is polled again once the crew answers.
+            self.notify(
+                error.message,
+                title="Tracked; the crew did not answer",
+                severity="warning",
+                markup=False,
+            )
             return
         self._form_closed(kickoff)
         if kickoff.state is RunState.NOT_FOUND:
