@@ -477,6 +477,11 @@ def select_crews(
     return selected
 
 
+def known_crew_names(config: Config, env: Mapping[str, str] | None = None) -> set[str]:
+    """The names of the file's crews and of the environment's crew, if any."""
+    return set(_known_crews(config, os.environ if env is None else env))
+
+
 def _known_crews(config: Config, env: Mapping[str, str]) -> dict[str, CrewProfile]:
     """The file's crews plus the environment's, unless a file crew has the same URL."""
     known = dict(config.crews)

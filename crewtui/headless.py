@@ -33,6 +33,7 @@ from crewtui.config import (
     Config,
     Paths,
     default_crew_for_commands,
+    known_crew_names,
     plain_http_warning,
     select_crews,
 )
@@ -387,6 +388,8 @@ async def cmd_list(session: Session) -> int:
     rows = session.store.list_kickoffs(
         crew=crew, states=states, archived=None if args.all else False, limit=args.limit
     )
+    if crew is not None and not rows:
+        _check_crew_is_known(session, crew)
     if session.json or args.fields:
         fields = args.fields or tuple(KickoffSummary.model_fields)
         emit_json([as_json(row, fields, ("inputs", "meta")) for row in rows])
@@ -403,6 +406,16 @@ async def cmd_list(session: Session) -> int:
             f"{state_label(row.state):<12}  {duration:>8}  {task}".rstrip()
         )
     return int(ExitCode.OK)
+
+
+def _check_crew_is_known(session: Session, crew: str) -> None:
+    """A ``--crew`` filter that names no crew of the config or the history is a typo, not
+    an empty list: say so (exit 2) rather than print nothing and succeed."""
+    known = known_crew_names(session.config) | {name for name, _ in session.store.crews()}
+    if crew in known or session.store.count_kickoffs(crew=crew, archived=None):
+        return
+    names = ", ".join(sorted(known)) or "none yet"
+    raise ConfigError(f"No crew is called {crew!r} in the config or the history (crews: {names}).")
 
 
 async def cmd_resume(session: Session) -> int:

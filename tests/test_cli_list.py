@@ -59,3 +59,17 @@ def test_an_unknown_field_gets_one_sentence_listing_the_valid_ones(
     message = result.stderr.splitlines()[-1]
     assert all(name in message for name in KickoffSummary.model_fields)
     assert not (tmp_path / "data").exists(), "nothing is opened for a refused command"
+
+
+@pytest.mark.parametrize("position", ["before", "after"])
+def test_a_crew_filter_naming_no_crew_is_a_mistake_not_an_empty_list(
+    sim: SimServer, home: Path, position: str
+) -> None:
+    crew = ["--crew", "nope"]
+    args = [*crew, "list"] if position == "before" else ["list", *crew]
+    result = run(home, *args, env=crew_env(sim))
+    assert result.returncode == ExitCode.USAGE, result.stdout
+    assert "No crew is called 'nope'" in result.stderr
+    assert "default" in result.stderr  # the crews there are, named
+    known = run(home, *["list", "--crew", "default", "--state", "failed"], env=crew_env(sim))
+    assert known.returncode == 0 and "No kickoffs" in known.stdout, known.stderr
