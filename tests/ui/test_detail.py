@@ -382,6 +382,35 @@ def test_the_header_says_why_a_kickoff_is_stale() -> None:
     assert "\x1b" not in text
 
 
+def test_the_header_links_an_answered_run_and_its_continuation() -> None:
+    """An answered pause made a new run: each header names the other by its short id."""
+    from datetime import UTC, datetime
+
+    from crewtui.api.models import Kickoff, RunState
+    from crewtui.ui.widgets.detail import header_text
+
+    at = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    old, new = "11111111-aaaa-4aaa-8aaa-aaaaaaaaaaaa", "22222222-bbbb-4bbb-8bbb-bbbbbbbbbbbb"
+    answered = Kickoff(
+        kickoff_id=old,
+        crew="outreach",
+        state=RunState.PAUSED,
+        created_at=at,
+        updated_at=at,
+        continues=new,
+    )
+    continuation = Kickoff(
+        kickoff_id=new,
+        crew="outreach",
+        state=RunState.RUNNING,
+        created_at=at,
+        updated_at=at,
+        continued_from=old,
+    )
+    assert "continued as 22222222" in header_text(answered, at).plain
+    assert "continues 11111111" in header_text(continuation, at).plain
+
+
 async def test_raw_shows_every_sources_last_payload_newest_first() -> None:
     """A webhook brought the end: its payload comes first, the stale poll's after, each
     under its source and time."""

@@ -30,6 +30,7 @@ from crewtui.core.format import (
     STATE_SYMBOLS,
     UNKNOWN,
     cancel_note,
+    continuation_line,
     duration_text,
     format_duration,
     tokens_text,
@@ -113,6 +114,9 @@ def header_text(
     spent = _usage_text(kickoff, palette, price_table() if prices is None else prices)
     if spent is not None:
         parts.append(spent)
+    link = continuation_line(kickoff)
+    if link is not None:
+        parts.append(Text(link, palette.secondary))
     line = _sep(palette).join(parts)
     problem = _problem_text(kickoff, palette)
     if problem is not None:
