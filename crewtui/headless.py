@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -20,6 +21,7 @@ from pydantic import BaseModel
 
 from crewtui.api.errors import (
     AuthError,
+    BadResponseError,
     ConfigError,
     CrewtuiError,
     ExitCode,
@@ -62,8 +64,20 @@ from crewtui.core.tracker import (
 )
 from crewtui.core.webhooks import WebhookUrls
 
-# How long `watch` keeps retrying a crew that does not answer before it exits 6.
+# How long `watch` keeps retrying a crew that does not answer before it exits 6, and a
+# run whose polls get no usable answer before it exits 7. The environment variable
+# CREWTUI_GIVE_UP_SECONDS overrides it, so tests need not wait two minutes.
 UNREACHABLE_GIVE_UP = 120.0
+GIVE_UP_ENV = "CREWTUI_GIVE_UP_SECONDS"
+
+
+def give_up_budget() -> float:
+    """``UNREACHABLE_GIVE_UP``, or the seconds ``CREWTUI_GIVE_UP_SECONDS`` names."""
+    try:
+        return float(os.environ[GIVE_UP_ENV])
+    except (KeyError, ValueError):
+        return UNREACHABLE_GIVE_UP
+
 
 # Exit code of a kickoff in a terminal (or stuck) state, for --exit-status.
 _STATE_EXIT = {
@@ -636,6 +650,8 @@ async def _follow(session: Session, tracker: Tracker, ids: Sequence[str]) -> int
     """Print every change of ``ids`` until all are terminal; the exit code says how it ended."""
     wanted = set(ids)
     printed: dict[str, tuple[object, ...]] = {}
+    # When each run's polls began failing without a break (monotonic seconds).
+    stale_since: dict[str, float] = {}
     queue: asyncio.Queue[TrackerEvent] = asyncio.Queue()
     unsubscribe = tracker.listen(queue.put_nowait)
     deadline = time.monotonic() + session.args.timeout if session.args.timeout else None
@@ -660,10 +676,12 @@ async def _follow(session: Session, tracker: Tracker, ids: Sequence[str]) -> int
                 event = await asyncio.wait_for(queue.get(), timeout=wait)
             except TimeoutError:
                 _raise_if_crew_down(tracker, {k.crew for k in states.values() if k})
+                _raise_if_stale_too_long(states, stale_since)
                 continue
             if isinstance(event, KickoffChanged) and event.kickoff.kickoff_id in wanted:
                 _print_change(session, event.kickoff, printed)
             _raise_if_crew_down(tracker, {k.crew for k in states.values() if k})
+            _raise_if_stale_too_long(states, stale_since)
     finally:
         unsubscribe()
     finals = [tracker.get(k) for k in ids]
@@ -700,11 +718,34 @@ def _raise_if_crew_down(tracker: Tracker, crews: set[str]) -> None:
         if (
             health.state == "unreachable"
             and health.since is not None
-            and (now_utc() - health.since).total_seconds() > UNREACHABLE_GIVE_UP
+            and (now_utc() - health.since).total_seconds() > give_up_budget()
         ):
             raise TransportError(
                 f"{health.message or f'The {name} crew is unreachable.'} "
-                f"Gave up after {UNREACHABLE_GIVE_UP:g} s of retries."
+                f"Gave up after {give_up_budget():g} s of retries."
+            )
+
+
+def _raise_if_stale_too_long(
+    states: Mapping[str, Kickoff | None], stale_since: dict[str, float]
+) -> None:
+    """A run whose polls keep failing ends the watch (exit 7) after the give-up budget.
+
+    A crew that is unreachable or refuses the token is ``_raise_if_crew_down``'s; this is
+    the crew that answers, but with something unusable (a web page, a body too big) every
+    time: the tracker keeps the run stale and retries, and waiting longer would not help.
+    """
+    now = time.monotonic()
+    for kickoff_id, kickoff in states.items():
+        if kickoff is None or kickoff.is_terminal or not kickoff.poll_error:
+            stale_since.pop(kickoff_id, None)
+            continue
+        since = stale_since.setdefault(kickoff_id, now)
+        budget = give_up_budget()
+        if now - since > budget:
+            raise BadResponseError(
+                f"{kickoff.poll_error} Gave up on {kickoff_id} after {budget:g} s "
+                "without a usable answer."
             )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +19,7 @@ import pytest
 
 from crewtui.api.errors import ExitCode
 from crewtui.api.http import ClientPolicy
+from crewtui.headless import GIVE_UP_ENV
 from tests.api.hostile_server import HostileServer, Reply, json_reply, raw_reply, reset
 from tests.hardening.cli_support import child_env
 
@@ -52,7 +53,9 @@ async def hostile() -> AsyncIterator[HostileServer]:
         yield server
 
 
-async def crewtui(home: Path, server: HostileServer, *args: str) -> Outcome:
+async def crewtui(
+    home: Path, server: HostileServer, *args: str, env: Mapping[str, str] | None = None
+) -> Outcome:
     """``python -m crewtui ARGS --url SERVER``, without blocking the server's event loop."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -65,7 +68,7 @@ async def crewtui(home: Path, server: HostileServer, *args: str) -> Outcome:
         TOKEN,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=child_env(home),
+        env=child_env(home, env),
     )
     async with asyncio.timeout(90):
         out, err = await process.communicate()
@@ -121,4 +124,19 @@ async def test_a_web_page_instead_of_json_has_its_own_sentence_and_exit_code(
     assert len(hostile.requests) == 1  # not transient: asking again gets the same page
     assert "web page" in outcome.err
     assert "check that the URL is the crew's own" in outcome.err
+    assert len(outcome.err.strip().splitlines()) == 1
+
+
+async def test_a_watch_whose_polls_keep_getting_a_web_page_gives_up_with_exit_7(
+    home: Path, hostile: HostileServer
+) -> None:
+    """The first poll is good, then only web pages: the run is stale, and the watch ends."""
+    running = json_reply(200, {"state": "STARTED", "status": None, "result": None})
+    hostile.script(running)
+    hostile.fallback = WEB_PAGE
+    outcome = await crewtui(home, hostile, *command("watch"), env={GIVE_UP_ENV: "0.5"})
+    assert outcome.code == ExitCode.UNUSABLE_ANSWER, outcome.err
+    assert len(hostile.requests) >= 2
+    assert "web page" in outcome.err
+    assert "Gave up" in outcome.err
     assert len(outcome.err.strip().splitlines()) == 1
