@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
@@ -339,7 +340,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as error:  # the promise: never a traceback
         if os.environ.get("CREWTUI_DEBUG"):
-            raise
+            # The traceback is what debug mode is for; the tokens in it are not.
+            trace = "".join(traceback.format_exception(error))
+            sys.stderr.write(_redact(trace, secrets))
+            return 1
         detail = _redact(f"{type(error).__name__}: {error}", secrets)
         _fail(
             f"crewtui hit an unexpected error ({detail}); rerun with CREWTUI_DEBUG=1 and report it."

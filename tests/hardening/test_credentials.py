@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +27,7 @@ from crewtui.config import Config, PollSettings
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker
 from crewtui.sim import SimOptions, SimServer
-from tests.hardening.cli_support import Cli, Outcome, run_process
+from tests.hardening.cli_support import Cli, Outcome, child_env, run_process
 from tests.hardening.hostile_crew import HostileCrew
 
 CANARY = "tok-CANARY-" + uuid.uuid4().hex
@@ -409,3 +411,33 @@ def test_a_name_that_only_looks_like_loopback_gets_the_plain_http_warning(home: 
     assert outcome.code == ExitCode.UNREACHABLE
     assert "plain http" in outcome.err
     assert_no_token(outcome.stdout, outcome.stderr)
+
+
+def test_a_debug_traceback_is_kept_but_redacted(canary_sim: SimServer, home: Path) -> None:
+    """CREWTUI_DEBUG=1 prints the whole traceback of an unexpected error, without the token.
+
+    A child process runs ``cli.main`` with ``Store.list_kickoffs`` made to raise with the
+    token in its message, as the in-process test above does.
+    """
+    script = (
+        "import sys\n"
+        "from crewtui import cli\n"
+        "from crewtui.core.store import Store\n"
+        "def explode(*args, **kwargs):\n"
+        f"    raise RuntimeError('connection string Bearer {CANARY} rejected')\n"
+        "Store.list_kickoffs = explode\n"
+        "sys.exit(cli.main(sys.argv[1:]))\n"
+    )
+    flags, _ = token_source(canary_sim, home, "flag")
+    result = subprocess.run(
+        [sys.executable, "-c", script, "list", *flags],
+        capture_output=True,
+        env=child_env(home, {"CREWTUI_DEBUG": "1"}),
+        timeout=90,
+        check=False,
+    )
+    assert result.returncode == 1
+    err = result.stderr.decode()
+    assert "Traceback (most recent call last)" in err, err
+    assert "in explode" in err and "RuntimeError: connection string Bearer" in err
+    assert_no_token(result.stdout, result.stderr)
