@@ -35,7 +35,7 @@ from typing import Any, NoReturn, cast
 from crewtui.api.errors import ConfigError
 from crewtui.api.models import Observation, Step
 from crewtui.api.pushes import PUSH_KINDS, PushKind, parse_push
-from crewtui.api.redact import redact_bytes
+from crewtui.api.redact import redact_bytes, remember_secret
 from crewtui.api.validate import LOOPBACK
 from crewtui.core.guarded_http import (
     BodyIncomplete,
@@ -298,13 +298,16 @@ def load_or_create_secret(path: Path) -> str:
     """The install's webhook secret, made once (0600 file, in a 0700 dir when made here).
 
     Reused across runs, so kickoffs started earlier still reach the receiver after a restart.
+    Remembered for redaction like a token: anyone who reads a hook URL can post to it.
     """
     try:
         existing = _read_secret(path)
-        return existing if existing is not None else _create_secret(path)
+        secret = existing if existing is not None else _create_secret(path)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise ConfigError(f"The webhook secret file {path} cannot be used: {reason}.") from exc
+    remember_secret(secret)
+    return secret
 
 
 def _read_secret(path: Path) -> str | None:

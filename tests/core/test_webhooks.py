@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import signal
 import stat
 import uuid
@@ -22,7 +23,7 @@ import pytest
 
 from crewtui.api.errors import ConfigError
 from crewtui.api.models import Kickoff, Observation, RunState, Step, TaskState
-from crewtui.api.redact import remember_secret
+from crewtui.api.redact import redact, remember_secret
 from crewtui.api.validate import LOOPBACK, parse_listen
 from crewtui.core.guarded_http import Limits
 from crewtui.core.merge import apply_observation
@@ -569,6 +570,23 @@ def test_a_readable_secret_file_is_made_private(tmp_path: Path) -> None:
     path.chmod(0o644)
     assert load_or_create_secret(path) == "a-secret-someone-wrote-by-hand"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("made", [True, False], ids=["created", "read"])
+def test_a_loaded_secret_is_redacted_from_logs_and_errors(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, made: bool
+) -> None:
+    """The secret is the receiver's password: a hook URL in a log line or error hides it."""
+    path = tmp_path / "webhook-secret"
+    if not made:
+        path.write_text(f"hand-written-{uuid.uuid4().hex}\n")
+    secret = load_or_create_secret(path)
+    hook = f"https://hooks.example.test/hooks/{secret}/task"
+    caplog.set_level(logging.WARNING, logger="crewtui.test")
+    logging.getLogger("crewtui.test").warning("the service could not post to %s", hook)
+    assert secret not in caplog.text
+    assert "/hooks/[redacted]/task" in caplog.text
+    assert secret not in redact(f"Could not reach {hook}")
 
 
 @pytest.mark.parametrize("content", ["", "short", "has spaces in it, not a token", "\x00" * 40])
