@@ -16,6 +16,7 @@ import uuid
 import pytest
 from textual.message import Message
 from textual.notifications import Notify
+from textual.widgets import Static
 
 from crewtui.api.client import CrewClient
 from crewtui.api.redact import redact
@@ -68,6 +69,29 @@ async def test_an_unexpected_error_in_a_worker_is_one_toast_and_the_app_goes_on(
     assert not contains_secret(logged, token)
     [error] = app.unexpected_errors
     assert isinstance(error, UnicodeEncodeError)
+    app.unexpected_errors.clear()  # expected here (make_app fails a test on any other)
+
+
+async def test_an_unexpected_error_reading_the_inputs_is_shown_in_the_form(
+    sim: SimServer, make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The form does not stay on "Asking the crew for its inputs…": it says what failed."""
+
+    async def unexpected(self: CrewClient) -> list[str]:
+        raise RuntimeError("a bug nobody planned for")
+
+    monkeypatch.setattr(CrewClient, "inputs", unexpected)
+    app = make_app(sim_crews(sim))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("n")
+        await settle(pilot, lambda: bool(app.unexpected_errors))
+        form = app.screen
+        assert isinstance(form, KickoffForm)
+        hint = str(form.query_one("#required-hint", Static).render())
+        assert "Asking the crew" not in hint
+        assert "Could not read the crew's inputs" in hint and "KEY=VALUE" in hint
+    [error] = app.unexpected_errors
+    assert isinstance(error, RuntimeError)
     app.unexpected_errors.clear()  # expected here (make_app fails a test on any other)
 
 

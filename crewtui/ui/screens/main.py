@@ -522,6 +522,12 @@ class MainScreen(Screen[None]):
             if form.is_attached:
                 form.set_required(crew, [], error=error.message)
             return
+        except Exception:
+            # The form must not wait for an answer that will never come; the app's worker
+            # failure handling still shows, logs (redacted) and records the error.
+            if form.is_attached:
+                form.set_required(crew, [], error="crewtui hit an unexpected error.")
+            raise
         if form.is_attached:
             form.set_required(crew, names)
 
