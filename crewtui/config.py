@@ -79,7 +79,7 @@ from pydantic import (
 
 from crewtui.api.errors import ConfigError
 from crewtui.api.profile import CrewProfile, check_token
-from crewtui.api.validate import check_crew_url, parse_listen
+from crewtui.api.validate import check_crew_url, check_public_url, parse_listen
 from crewtui.core.pricing import Price, price_table
 
 APP_NAME = "crewtui"
@@ -143,15 +143,6 @@ def ensure_private_dir(path: Path) -> None:
         path.chmod(_PRIVATE_DIR_MODE)
 
 
-def _require_http_url(value: str) -> str:
-    """Accept only absolute http(s) URLs; return the value without a trailing slash."""
-    value = value.strip().rstrip("/")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{value!r} is not an http(s) URL")
-    return value
-
-
 class _Section(BaseModel):
     """A config table: unknown keys are errors (a typo must not be silently ignored)."""
 
@@ -212,7 +203,12 @@ class WebhookSettings(_Section):
     @field_validator("public_url")
     @classmethod
     def _valid_public_url(cls, value: str | None) -> str | None:
-        return None if value is None else _require_http_url(value)
+        if value is None:
+            return None
+        try:
+            return check_public_url(value)
+        except ConfigError as error:  # pydantic reports a ValueError's message
+            raise ValueError(error.message) from None
 
     @property
     def listen_address(self) -> tuple[str, int] | None:

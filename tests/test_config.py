@@ -316,6 +316,32 @@ def test_bad_values_name_the_key_and_file(paths: Paths, text: str, expected: str
     assert str(paths.config_file) in message
 
 
+@pytest.mark.parametrize(
+    ("public_url", "expected"),
+    [
+        ("https://user:hunter2-pass@hooks.example", "user name or password"),
+        ("https://hooks.example:99999", "no valid port"),
+        ("https://hooks.example:0/x", "no valid port"),
+        ("https://hooks.example/x#top", "a fragment"),
+        ("https://hooks.example/x?k=v", "a query"),
+    ],
+)
+def test_a_public_url_is_held_to_a_crew_urls_rules(
+    paths: Paths, public_url: str, expected: str
+) -> None:
+    """Every hook URL is built on ``public_url``: what breaks a crew URL breaks it too."""
+    message = str(config_error(paths, f'[webhooks]\npublic_url = "{public_url}"\n'))
+    assert "bad value for 'webhooks.public_url'" in message
+    assert expected in message
+    assert "hunter2" not in message
+
+
+def test_a_public_url_may_have_a_path(paths: Paths) -> None:
+    write_file(paths, '[webhooks]\npublic_url = "https://hooks.example:8443/crewtui/"\n')
+    loaded = load_config(paths, env={})
+    assert loaded.webhooks.public_url == "https://hooks.example:8443/crewtui"
+
+
 # --- permissions --------------------------------------------------------------------------
 
 ONE_TOKEN = f'[crews.a]\nurl = "https://a.example"\ntoken = "{SECRET}"\n'

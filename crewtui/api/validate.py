@@ -46,18 +46,41 @@ def check_crew_url(url: str) -> str:
     Every way a crew URL enters (``--url``, ``CREWAI_API_URL``, the config file) goes
     through here. The message quotes the URL with any user info masked, never a password.
     """
+    return _check_base_url(
+        url,
+        example=_CREW_URL_EXAMPLE,
+        what="the crew's base URL",
+        no_user_info="crewtui signs in to a crew with its bearer token only",
+    )
+
+
+def check_public_url(url: str) -> str:
+    """The receiver's public URL (``[webhooks] public_url``), without a trailing slash.
+
+    Every hook URL is built on it, so it is held to a crew URL's rules (a path is fine);
+    user info is refused because the URL goes to the service with every kickoff.
+    """
+    return _check_base_url(
+        url,
+        example="https://hooks.example.com",
+        what="the receiver's base URL",
+        no_user_info="the service is sent this URL with every kickoff",
+    )
+
+
+def _check_base_url(url: str, *, example: str, what: str, no_user_info: str) -> str:
+    """A base URL other paths are appended to: http(s), a host, a valid port, nothing after."""
     cleaned = url.strip().rstrip("/")
     shown = repr(_masked(cleaned))
     parts = urlsplit(cleaned)
     if "@" in parts.netloc:
         raise ConfigError(
-            f"{shown} has a user name or password in it (USER:PASSWORD@): remove it, "
-            "crewtui signs in to a crew with its bearer token only"
+            f"{shown} has a user name or password in it (USER:PASSWORD@): remove it, {no_user_info}"
         )
     if any(char.isspace() or not char.isprintable() for char in cleaned):
         raise ConfigError(f"{shown} has a space or a control character in it: remove it")
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{shown} is not an http(s) URL such as {_CREW_URL_EXAMPLE}")
+        raise ConfigError(f"{shown} is not an http(s) URL such as {example}")
     try:
         port = parts.port
     except ValueError:
@@ -66,8 +89,8 @@ def check_crew_url(url: str) -> str:
         raise ConfigError(f"{shown} has no valid port: a port is a number from 1 to 65535")
     if parts.query or parts.fragment or "?" in cleaned or "#" in cleaned:
         raise ConfigError(
-            f"{shown} has a query (?...) or a fragment (#...), which would break every API "
-            f"path: give the crew's base URL only, such as {_CREW_URL_EXAMPLE}"
+            f"{shown} has a query (?...) or a fragment (#...), which would break every "
+            f"path added to it: give {what} only, such as {example}"
         )
     return cleaned
 
