@@ -255,17 +255,13 @@ def _listen_address(text: str) -> str:
 
 def _public_url(text: str) -> str:
     """``--public-url``, by the rule the config file's ``[webhooks] public_url`` follows."""
-    from pydantic import ValidationError
-
-    from crewtui.config import WebhookSettings
+    from crewtui.api.errors import ConfigError
+    from crewtui.api.validate import check_public_url
 
     try:
-        WebhookSettings(public_url=text)
-    except ValidationError:
-        raise argparse.ArgumentTypeError(
-            "the public URL must be an absolute http(s) URL such as https://hooks.example.com"
-        ) from None
-    return text
+        return check_public_url(text)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(error.message) from None
 
 
 def _list_fields(text: str) -> tuple[str, ...]:

@@ -320,3 +320,9 @@ def test_every_global_option_parses_the_same_in_both_places(command: str) -> Non
     rest += ["x", "--task", "t", "--feedback", "f"] if command == "resume" else []
     options = [arg for values in VALUES.values() for arg in values]
     assert parsed([*options, command, *rest]) == parsed([command, *rest, *options])
+
+
+def test_a_public_url_flag_gets_the_sentence_of_what_is_wrong(tmp_path: Path) -> None:
+    result = run(tmp_path, "--public-url", "https://hook:s3cret@hooks.example.com", "list")
+    assert result.returncode == ExitCode.USAGE
+    assert "user name or password" in result.stderr and "s3cret" not in result.stderr
