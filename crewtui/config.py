@@ -23,6 +23,7 @@ The config file looks like this (every section optional)::
     [webhooks]
     listen = "127.0.0.1:8787"
     public_url = "https://hooks.example.com"
+    form = "events"                     # or "classic": the three per-kind webhook URLs
 
     [keys]
     new_kickoff = "ctrl+n"
@@ -79,6 +80,7 @@ from pydantic import (
 
 from crewtui.api.errors import ConfigError
 from crewtui.api.profile import CrewProfile, check_token
+from crewtui.api.pushes import WebhookForm
 from crewtui.api.validate import check_crew_url, check_public_url, parse_listen
 from crewtui.core.pricing import Price, price_table
 
@@ -117,6 +119,11 @@ class Paths:
     def webhook_secret_file(self) -> Path:
         """The unguessable webhook path segment; whoever writes it makes it 0600."""
         return self.data_dir / "webhook-secret"
+
+    @property
+    def webhook_token_file(self) -> Path:
+        """The bearer token batched event pushes must carry; made 0600 like the secret."""
+        return self.data_dir / "webhook-token"
 
 
 def resolve_paths(home: str | Path | None = None, env: Mapping[str, str] | None = None) -> Paths:
@@ -188,10 +195,14 @@ class UiSettings(_Section):
 
 
 class WebhookSettings(_Section):
-    """``[webhooks]``: where the receiver listens and the URL the crew should POST to."""
+    """``[webhooks]``: where the receiver listens, the URL the crew should POST to, and the
+    form kickoffs ask for: ``events`` (batched crewai events, the only form with per-call
+    usage and the model, authenticated by a bearer token) or ``classic`` (the three
+    per-kind URLs, for deployments that predate the batched form)."""
 
     listen: str | None = None
     public_url: str | None = None
+    form: WebhookForm = "events"
 
     @field_validator("listen")
     @classmethod

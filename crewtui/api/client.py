@@ -49,6 +49,7 @@ from crewtui.api.http import (
 )
 from crewtui.api.models import Observation, Payload, RunState
 from crewtui.api.profile import CrewProfile
+from crewtui.api.pushes import SUBSCRIBED_EVENTS
 from crewtui.api.redact import redact_bytes
 from crewtui.api.sanitize import inert_line
 from crewtui.api.validate import validate_kickoff_id
@@ -152,6 +153,7 @@ class CrewClient:
         task_webhook_url: str | None = None,
         step_webhook_url: str | None = None,
         crew_webhook_url: str | None = None,
+        events: EventsWebhook | None = None,
     ) -> str:
         """Start a run and return its kickoff id (see :meth:`start`)."""
         answer = await self.start(
@@ -160,6 +162,7 @@ class CrewClient:
             task_webhook_url=task_webhook_url,
             step_webhook_url=step_webhook_url,
             crew_webhook_url=crew_webhook_url,
+            events=events,
         )
         return answer.kickoff_id
 
@@ -171,8 +174,11 @@ class CrewClient:
         task_webhook_url: str | None = None,
         step_webhook_url: str | None = None,
         crew_webhook_url: str | None = None,
+        events: EventsWebhook | None = None,
     ) -> KickoffAnswer:
         """Start a run: its kickoff id and the answer as received.
+
+        ``events`` asks for the batched form (a ``webhooks`` object) beside any classic URL.
 
         Never retried once it may have reached the server: any doubt raises
         ``KickoffUncertainError`` (the run may have started; a retry could start a second).
@@ -182,6 +188,8 @@ class CrewClient:
         if meta is not None:
             payload["meta"] = dict(meta)
         payload.update(_webhooks(task_webhook_url, step_webhook_url, crew_webhook_url))
+        if events is not None:
+            payload["webhooks"] = events.body()
         request = self._request("POST", path, payload)
         try:
             reply = await exchange_with_retries(
@@ -476,6 +484,27 @@ class CrewClient:
             f"The kickoff of the {self._crew} crew may have started but its answer was lost "
             f"({reason}): check the crew's dashboard before starting it again."
         )
+
+
+@dataclass(frozen=True, repr=False)
+class EventsWebhook:
+    """Where the service should POST batched events, and the bearer token they carry."""
+
+    url: str
+    token: str
+
+    def body(self) -> dict[str, Any]:
+        """The kickoff's ``webhooks`` object (CONTRACT.md "Webhooks"), each event as it happens."""
+        return {
+            "events": list(SUBSCRIBED_EVENTS),
+            "url": self.url,
+            "realtime": True,
+            "authentication": {"strategy": "bearer", "token": self.token},
+        }
+
+    def __repr__(self) -> str:
+        # The URL holds the receiver's secret path, and the token is a credential.
+        return "EventsWebhook(<secret>)"
 
 
 def _webhooks(task: str | None, step: str | None, crew: str | None) -> dict[str, str]:

@@ -46,6 +46,10 @@ PUSH_KINDS: frozenset[str] = frozenset(get_args(PushKind))
 
 Pushed = Observation | Step
 
+# What a kickoff asks the service to push: the batched crewai events (``events``) or the three
+# classic per-kind URLs (``classic``); see ``[webhooks] form`` in the config.
+WebhookForm = Literal["events", "classic"]
+
 
 def parse_push(kind: PushKind, body: Any, received_at: datetime) -> list[Pushed]:
     """Every fact one webhook body states, each naming its kickoff.
@@ -368,3 +372,26 @@ _PARSERS: dict[str, Callable[[Any, datetime], list[Pushed]]] = {
     "crew": _parse_crew,
     "events": _parse_events,
 }
+
+# The event types a kickoff asks for in the batched form: those that change the run or a
+# task, and those shown as steps (tools, agents, LLM calls, flows, waits for a person).
+SUBSCRIBED_EVENTS: tuple[str, ...] = (
+    *_EVENT_READERS,
+    "agent_execution_started",
+    "agent_execution_completed",
+    "tool_usage_started",
+    "tool_usage_finished",
+    "tool_usage_error",
+    "llm_call_started",
+    "llm_call_failed",
+    "flow_started",
+    "flow_finished",
+    "flow_failed",
+    "flow_paused",
+    "method_execution_started",
+    "method_execution_finished",
+    "method_execution_failed",
+    "method_execution_paused",
+    "flow_input_requested",
+    "flow_input_received",
+)

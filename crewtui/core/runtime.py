@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from crewtui.api.errors import StoreError
 from crewtui.api.profile import CrewProfile
+from crewtui.api.redact import remember_secret
 from crewtui.config import Config, HistorySettings, Paths, PollSettings, WebhookSettings
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker
@@ -55,18 +56,25 @@ def webhook_receiver(
     settings = config.webhooks
     if listen is not None or public_url is not None:
         settings = WebhookSettings(
-            listen=listen or settings.listen, public_url=public_url or settings.public_url
+            listen=listen or settings.listen,
+            public_url=public_url or settings.public_url,
+            form=settings.form,
         )
     address = settings.listen_address
     if address is None:
         return None
     host, port = address
+    # Made and kept like the secret; a token in no log, dump or traceback.
+    token = load_or_create_secret(paths.webhook_token_file)
+    remember_secret(token)
     return WebhookReceiver(
         tracker.ingest,
         tracker.is_tracked,
         host=host,
         port=port,
         secret=load_or_create_secret(paths.webhook_secret_file),
+        token=token,
+        form=settings.form,
         public_url=settings.public_url,
     )
 

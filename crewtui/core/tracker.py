@@ -400,6 +400,8 @@ class Tracker:
         """
         state = self._crew(crew)
         hooks = webhooks or self.webhook_urls
+        # The batched form replaces the classic URLs: both would push every task twice.
+        classic = None if hooks is None or hooks.events is not None else hooks
         now = utcnow()
         attempt = Kickoff(
             kickoff_id=f"local-{uuid.uuid4()}",
@@ -411,6 +413,7 @@ class Tracker:
             started_at=now,
             state=RunState.PENDING,
             submission=Submission.SENDING,
+            # Kept in both forms: POST /resume takes only the classic URLs.
             webhooks=_sent_webhooks(hooks),
         )
         await self._store_call(self.store.save_kickoff, attempt)
@@ -418,9 +421,10 @@ class Tracker:
             answer = await state.client.start(
                 inputs,
                 meta,
-                task_webhook_url=(hooks.task or None) if hooks else None,
-                step_webhook_url=(hooks.step or None) if hooks else None,
-                crew_webhook_url=(hooks.crew or None) if hooks else None,
+                task_webhook_url=(classic.task or None) if classic else None,
+                step_webhook_url=(classic.step or None) if classic else None,
+                crew_webhook_url=(classic.crew or None) if classic else None,
+                events=hooks.events if hooks else None,
             )
         except KickoffUncertainError as error:
             uncertain = attempt.model_copy(

@@ -6,6 +6,8 @@ can reach the receiver can post to it (CONTRACT.md "Webhooks"), so the receiver:
 - binds loopback unless a host is given explicitly (a tunnel or ``--public-url`` reaches it);
 - answers only under ``/hooks/<secret>/<kind>``, a per-install random secret; anything else,
   a wrong secret included, is the same bare 404, so probing learns nothing;
+- takes batched events only with the per-install bearer token the kickoff asked the service
+  to send (``authentication`` in the ``webhooks`` object): without it or with another, 401;
 - refuses bodies over a size cap (by Content-Length and by counting a chunked stream) and
   bodies that are not JSON;
 - bounds what each sender may cost (header and body deadlines, connections per client:
@@ -32,9 +34,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn, cast
 
+from crewtui.api.client import EventsWebhook
 from crewtui.api.errors import ConfigError
 from crewtui.api.models import Observation, Step
-from crewtui.api.pushes import PUSH_KINDS, PushKind, parse_push
+from crewtui.api.pushes import PUSH_KINDS, PushKind, WebhookForm, parse_push
 from crewtui.api.redact import redact_bytes, remember_secret
 from crewtui.api.validate import LOOPBACK
 from crewtui.core.guarded_http import (
@@ -58,11 +61,16 @@ IsTracked = Callable[[str], bool]
 
 @dataclass(frozen=True, repr=False)
 class WebhookUrls:
-    """The three classic webhook URLs a kickoff carries; each holds the secret."""
+    """Where a kickoff asks the service to push; each URL holds the secret.
+
+    With ``events`` the kickoff asks for the batched form only; the classic URLs are still
+    known, for POST /resume (which takes only those).
+    """
 
     task: str
     step: str
     crew: str
+    events: EventsWebhook | None = None
 
     def __repr__(self) -> str:
         # The path is the receiver's only secret: keep it out of logs and tracebacks.
@@ -80,6 +88,7 @@ class _Refused(Exception):
 _BODIES = {
     200: b'{"ok":true}',
     400: b'{"detail":"Bad Request"}',
+    401: b'{"detail":"Unauthorized"}',
     404: b'{"detail":"Not Found"}',
     413: b'{"detail":"Payload Too Large"}',
     500: b'{"detail":"Internal Server Error"}',
@@ -90,7 +99,7 @@ class WebhookReceiver:
     """The webhook endpoint and the server that runs it.
 
     Counters for ``doctor`` and the status line: ``received`` requests accepted,
-    ``rejected`` requests refused (404, 413, 400), ``ignored`` items dropped because their
+    ``rejected`` requests refused (404, 401, 413, 400), ``ignored`` items dropped because their
     kickoff is not tracked.
     """
 
@@ -102,6 +111,8 @@ class WebhookReceiver:
         host: str = LOOPBACK,
         port: int = 0,
         secret: str,
+        token: str | None = None,
+        form: WebhookForm = "events",
         public_url: str | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         limits: Limits = Limits(),  # noqa: B008 (frozen, so sharing is safe)
@@ -113,6 +124,9 @@ class WebhookReceiver:
         self._host = host
         self._port = port
         self._secret = secret.encode()
+        self._authorization = f"Bearer {token}".encode() if token else None
+        self._token = token
+        self._form = form
         self._public_url = public_url.rstrip("/") if public_url else None
         self._max_body_bytes = max_body_bytes
         self._limits = limits
@@ -138,8 +152,15 @@ class WebhookReceiver:
 
     @property
     def urls(self) -> WebhookUrls:
+        """What kickoffs send: the batched form when configured and a token is set."""
+        events = None
+        if self._form == "events" and self._token:
+            events = EventsWebhook(url=self.events_url, token=self._token)
         return WebhookUrls(
-            task=self._hook_url("task"), step=self._hook_url("step"), crew=self._hook_url("crew")
+            task=self._hook_url("task"),
+            step=self._hook_url("step"),
+            crew=self._hook_url("crew"),
+            events=events,
         )
 
     @property
@@ -195,6 +216,7 @@ class WebhookReceiver:
         """The status to answer; never raises, whatever the request."""
         try:
             kind = self._route(request)
+            self._authenticate(kind, request)
             payload = _decode(await self._read_body(request))
         except _Refused as refused:
             self.rejected += 1
@@ -224,6 +246,15 @@ class WebhookReceiver:
         if request.method != "POST":
             raise _Refused(404)
         return cast(PushKind, kind)
+
+    def _authenticate(self, kind: PushKind, request: Request) -> None:
+        """Batched events must carry the bearer token the kickoff chose (classic ones cannot:
+        the service sends them without any header)."""
+        if kind != "events" or self._authorization is None:
+            return
+        given = [value for name, value in request.headers if name.lower() == b"authorization"]
+        if len(given) != 1 or not secrets.compare_digest(given[0].strip(), self._authorization):
+            raise _Refused(401)
 
     async def _read_body(self, request: Request) -> bytes:
         """The whole body, refused as soon as it is known to pass the cap."""

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
-import pytest
-
-from crewtui.api import client as client_module
 from crewtui.api.models import RunState, Usage
 from crewtui.api.profile import CrewProfile
+from crewtui.api.pushes import WebhookForm
 from crewtui.config import Config, PollSettings, WebhookSettings, resolve_paths
 from crewtui.core.runtime import Runtime, assemble
 from crewtui.core.store import Store
@@ -26,12 +23,13 @@ BRISK = PollSettings(min_interval=0.02, max_interval=0.05)
 
 
 @asynccontextmanager
-async def webhook_runtime(sim: SimServer, home: Path, crew: str) -> AsyncIterator[Runtime]:
+async def webhook_runtime(
+    sim: SimServer, home: Path, crew: str, form: WebhookForm = "events"
+) -> AsyncIterator[Runtime]:
     """Store, tracker and a started receiver whose URLs every kickoff sends, as the app does."""
     profile = CrewProfile(name=crew, url=sim.crew_url(crew), token=sim.options.token)
-    config = Config(
-        crews={crew: profile}, poll=BRISK, webhooks=WebhookSettings(listen="127.0.0.1:0")
-    )
+    settings = WebhookSettings(listen="127.0.0.1:0", form=form)
+    config = Config(crews={crew: profile}, poll=BRISK, webhooks=settings)
     store = Store.open(home / "history.sqlite3")
     runtime = assemble([profile], config, resolve_paths(home), store=store)
     receiver = runtime.receiver
@@ -47,27 +45,11 @@ async def webhook_runtime(sim: SimServer, home: Path, crew: str) -> AsyncIterato
         store.close()
 
 
-@contextmanager
-def asking_for_batched_events(url: str) -> Iterator[None]:
-    """Kickoffs also ask for the batched events form (the only one with per-call usage), at
-    ``url``, beside the classic URLs crewtui's kickoffs send."""
-    classic = client_module._webhooks
-
-    def with_events(task: str | None, step: str | None, crew: str | None) -> dict[str, Any]:
-        return {**classic(task, step, crew), "webhooks": {"url": url, "realtime": True}}
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(client_module, "_webhooks", with_events)
-        yield
-
-
 async def run_to_the_end_with_usage(runtime: Runtime, crew: str, inputs: dict[str, str]) -> str:
-    """Kick off a run that pushes every event; return its id once it completed and its
-    crew webhook and ``calls`` LLM calls have arrived."""
+    """Kick off a run as crewtui does, receiver on (so it asks for the batched events);
+    return its id once it completed and its ``calls`` LLM calls and last event arrived."""
     tracker = runtime.tracker
-    assert runtime.receiver is not None
-    with asking_for_batched_events(runtime.receiver.events_url):
-        kickoff_id = (await tracker.kickoff(crew, inputs)).kickoff_id
+    kickoff_id = (await tracker.kickoff(crew, inputs)).kickoff_id
     calls = simulated_calls(crew, inputs)
 
     def seen_all() -> bool:
@@ -76,7 +58,7 @@ async def run_to_the_end_with_usage(runtime: Runtime, crew: str, inputs: dict[st
             kickoff is not None
             and kickoff.state is RunState.COMPLETED
             and len(kickoff.llm_calls) == calls
-            and "crew webhook" in {payload.source for payload in kickoff.raw_by_source}
+            and kickoff.usage is not None  # the run's own report, its last push
         )
 
     await wait_until(tracker, seen_all)

@@ -38,7 +38,7 @@ def poll(seconds: float, body: dict[str, object]) -> Observation:
 async def test_a_run_ended_by_webhook_keeps_each_sources_last_payload(
     sim: SimServer, tmp_path: Path
 ) -> None:
-    async with webhook_runtime(sim, tmp_path, "travel") as runtime:
+    async with webhook_runtime(sim, tmp_path, "travel", form="classic") as runtime:
         tracker = runtime.tracker
         kickoff_id = (await tracker.kickoff("travel", sim.sample_inputs("travel"))).kickoff_id
         await wait_until(

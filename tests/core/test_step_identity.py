@@ -122,7 +122,8 @@ async def test_each_simulated_step_is_stored_and_announced_once(
     # Slower than the default so that polls see most steps as the live ``last_step`` too.
     inputs = sim_any.sample_inputs("travel") | {"duration_scale": "3"}
     expected = simulated_steps("travel", inputs)
-    async with webhook_runtime(sim_any, tmp_path, "travel") as runtime:
+    # The classic step webhooks, the ones polls' ``last_step`` repeats.
+    async with webhook_runtime(sim_any, tmp_path, "travel", form="classic") as runtime:
         tracker, store = runtime.tracker, runtime.store
         tracker.listen(on_event)
         kickoff_id = (await tracker.kickoff("travel", inputs)).kickoff_id

@@ -308,6 +308,8 @@ class KickoffForm(EarlyKeys[Kickoff | None], ModalScreen[Kickoff | None]):
             if webhooks and getattr(webhooks, key)
         }
         self._masked_hooks = {key: masked_hook_url(url) for key, url in self._real_hooks.items()}
+        # Sent as given (the batched events form included) while the fields are left as shown.
+        self._receiver_hooks = webhooks
         # Values of the previous crew's required fields, for the same names in the next crew.
         self._carried: dict[str, str] = {}
         self._required: list[str] | None = None
@@ -614,5 +616,9 @@ class KickoffForm(EarlyKeys[Kickoff | None], ModalScreen[Kickoff | None]):
             meta[key] = kept if unchanged else text
         meta.pop("", None)
         hooks = {key: self._hook_url(key) for key, _ in HOOKS}
-        webhooks = WebhookUrls(**hooks) if any(hooks.values()) else None
+        webhooks: WebhookUrls | None = None
+        if hooks == self._real_hooks and self._receiver_hooks is not None:
+            webhooks = self._receiver_hooks
+        elif any(hooks.values()):
+            webhooks = WebhookUrls(task=hooks["task"], step=hooks["step"], crew=hooks["crew"])
         return KickoffRequest(crew=self._crew, inputs=inputs, meta=meta, webhooks=webhooks)
