@@ -306,6 +306,7 @@ def test_unknown_section(paths: Paths) -> None:
         ("[crews.a]\ntoken_env = 'A'\n", "'crews.a.url' is missing"),
         ('[webhooks]\nlisten = "localhost:http"\n', "is not HOST:PORT"),
         ('[webhooks]\npublic_url = "hooks.example"\n', "bad value for 'webhooks.public_url'"),
+        ('[webhooks]\nform = "batched"\n', "bad value for 'webhooks.form'"),
         ('[keys]\nnew_kickoff = " "\n', "no key given for new_kickoff"),
         ('[ui]\nbell = "loud"\n', "bad value for 'ui.bell'"),
     ],
@@ -388,7 +389,9 @@ def test_write_config_is_private_and_round_trips(paths: Paths) -> None:
         },
         poll=PollSettings(max_interval=9.0, max_in_flight=3),
         ui=UiSettings(theme="nord", bell=True),
-        webhooks=WebhookSettings(listen="[::1]:8787", public_url="https://hooks.example/"),
+        webhooks=WebhookSettings(
+            listen="[::1]:8787", public_url="https://hooks.example/", form="classic"
+        ),
         keys={"new_kickoff": "ctrl+n"},
     )
     write_config(paths, config)
@@ -402,6 +405,7 @@ def test_write_config_is_private_and_round_trips(paths: Paths) -> None:
     assert loaded.crews["a"].bearer() == SECRET
     assert loaded.crews["b"].bearer() == OTHER_SECRET
     assert loaded.webhooks.listen_address == ("::1", 8787)
+    assert loaded.webhooks.form == "classic"
 
 
 def test_token_from_the_environment_is_never_written(paths: Paths) -> None:

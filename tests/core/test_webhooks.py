@@ -23,12 +23,20 @@ import pytest
 
 from crewtui.api.errors import ConfigError
 from crewtui.api.models import Kickoff, Observation, RunState, Step, TaskState
+from crewtui.api.pushes import SUBSCRIBED_EVENTS, WebhookForm
 from crewtui.api.redact import redact, remember_secret
 from crewtui.api.validate import LOOPBACK, parse_listen
+from crewtui.config import Config, WebhookSettings, resolve_paths
 from crewtui.core.guarded_http import Limits
 from crewtui.core.merge import apply_observation
+from crewtui.core.runtime import webhook_receiver
+from crewtui.core.store import Store
+from crewtui.core.tracker import Tracker as Tracker_
 from crewtui.core.webhooks import WebhookReceiver, load_or_create_secret
 from crewtui.sim import SimServer
+from crewtui.sim.timeline import SIM_MODEL
+from tests.core.live_runtime import simulated_usage, webhook_runtime
+from tests.helpers import wait_until
 
 SECRET = "test-secret-0123456789abcdefghij"
 TRACKED = "5f1c2a9e-0d4b-4c1e-9a53-7b0f6f1d2c3a"
@@ -646,3 +654,123 @@ def test_listen_addresses(value: str, expected: tuple[str, int]) -> None:
 def test_garbage_listen_addresses_are_config_errors(value: str) -> None:
     with pytest.raises(ConfigError, match="HOST:PORT"):
         parse_listen(value)
+
+
+# -- the batched form's bearer token --------------------------------------------------------
+
+TOKEN = "push-token-0123456789abcdefghij"
+
+
+def events_body(kickoff_id: str = TRACKED) -> dict[str, Any]:
+    data = {"task_name": "research_task", "agent_role": "旅行研究员"}
+    return {
+        "events": [
+            {
+                "id": "e1",
+                "execution_id": kickoff_id,
+                "timestamp": "2026-11-23T10:00:00Z",
+                "type": "task_started",
+                "data": data,
+            }
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Bearer wrong-token-0123456789abcdef", f"Bearer {TOKEN}x", TOKEN, f"Basic {TOKEN}"],
+)
+async def test_batched_events_without_the_receivers_token_are_refused(
+    start: Start, http: httpx.AsyncClient, authorization: str | None
+) -> None:
+    tracker = Tracker(TRACKED)
+    receiver = await start(tracker, token=TOKEN)
+    headers = {} if authorization is None else {"Authorization": authorization}
+    answer = await http.post(receiver.events_url, json=events_body(), headers=headers)
+    assert (answer.status_code, answer.json()) == (401, {"detail": "Unauthorized"})
+    assert (tracker.pushes, receiver.rejected) == ([], 1)
+
+
+async def test_batched_events_with_the_receivers_token_are_taken(
+    start: Start, http: httpx.AsyncClient
+) -> None:
+    tracker = Tracker(TRACKED)
+    receiver = await start(tracker, token=TOKEN)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    answer = await http.post(receiver.events_url, json=events_body(), headers=headers)
+    assert answer.status_code == 200
+    assert tracker.items and receiver.rejected == 0
+    # The service sends the classic webhooks without any header: they stay open.
+    assert (await http.post(receiver.urls.task, json=task_body())).status_code == 200
+
+
+async def test_a_wrong_secret_is_a_404_before_any_token_is_asked_for(
+    start: Start, http: httpx.AsyncClient
+) -> None:
+    receiver = await start(Tracker(TRACKED), token=TOKEN)
+    probe = receiver.events_url.replace(SECRET, "x" * len(SECRET))
+    assert (await http.post(probe, json=events_body())).status_code == 404
+
+
+async def test_kickoffs_ask_for_the_batched_form_with_the_token_unless_classic(
+    start: Start,
+) -> None:
+    events = await start(Tracker(), token=TOKEN)
+    asked = events.urls.events
+    assert asked is not None and TOKEN not in repr(asked)
+    assert asked.body() == {
+        "events": list(SUBSCRIBED_EVENTS),
+        "url": events.events_url,
+        "realtime": True,
+        "authentication": {"strategy": "bearer", "token": TOKEN},
+    }
+    assert {"task_completed", "llm_call_completed", "tool_usage_finished"} <= set(
+        asked.body()["events"]
+    )
+    classic = await start(Tracker(), token=TOKEN, form="classic")
+    assert classic.urls.events is None
+
+
+def test_the_push_token_is_private_and_redacted(tmp_path: Path) -> None:
+    paths = resolve_paths(tmp_path)
+    config = Config(webhooks=WebhookSettings(listen="127.0.0.1:0"))
+    store = Store.in_memory()
+    try:
+        receiver = webhook_receiver(Tracker_([], store), config, paths)
+    finally:
+        store.close()
+    assert receiver is not None
+    token = paths.webhook_token_file.read_text().strip()
+    assert stat.S_IMODE(paths.webhook_token_file.stat().st_mode) == 0o600
+    assert token not in redact(f"Authorization: Bearer {token}")
+    assert token != paths.webhook_secret_file.read_text().strip()
+
+
+@pytest.mark.parametrize(
+    ("form", "pushed_by", "not_pushed_by"),
+    [("events", "events webhook", "task webhook"), ("classic", "task webhook", "events webhook")],
+)
+async def test_a_run_started_with_the_receiver_on_pushes_in_the_configured_form(
+    sim_any: SimServer, tmp_path: Path, form: WebhookForm, pushed_by: str, not_pushed_by: str
+) -> None:
+    """No patching: the tracker's own kickoff asks; only the events form carries usage."""
+    inputs = sim_any.sample_inputs("travel")
+    async with webhook_runtime(sim_any, tmp_path, "travel", form=form) as runtime:
+        tracker = runtime.tracker
+        kickoff_id = (await tracker.kickoff("travel", inputs)).kickoff_id
+
+        def pushed() -> bool:
+            kickoff = tracker.get(kickoff_id)
+            return kickoff is not None and kickoff.is_terminal and kickoff.usage is not None
+
+        await wait_until(tracker, pushed)
+        kickoff = tracker.get(kickoff_id)
+        assert runtime.receiver is not None and runtime.receiver.rejected == 0
+    assert kickoff is not None and kickoff.state is RunState.COMPLETED
+    sources = {payload.source for payload in kickoff.raw_by_source}
+    assert pushed_by in sources and not_pushed_by not in sources
+    if form == "events":
+        per_task, _ = simulated_usage("travel", inputs)
+        per_task_seen = {task.task_id: task.usage for task in kickoff.tasks}
+        assert per_task_seen == per_task
+        assert kickoff.model == SIM_MODEL
