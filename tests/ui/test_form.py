@@ -9,6 +9,7 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Input, Select, Static
 
+from crewtui.api.client import EventsWebhook
 from crewtui.api.models import Kickoff
 from crewtui.core.webhooks import WebhookUrls
 from crewtui.ui.screens.kickoff_form import KickoffForm, KickoffRequest
@@ -331,3 +332,18 @@ async def test_the_receivers_secret_is_masked_on_screen_and_sent_in_full() -> No
         assert app.submitted[0].webhooks == WebhookUrls(
             task=hooks.task, step="https://example.test/mine", crew=hooks.crew
         )
+
+
+async def test_the_receivers_urls_left_as_shown_keep_its_batched_events_request() -> None:
+    base = "http://127.0.0.1:8765/hooks/s3cr3t-path-0123456789abcdef"
+    events = EventsWebhook(url=f"{base}/events", token="push-token-0123456789abcdef")
+    hooks = WebhookUrls(
+        task=f"{base}/task", step=f"{base}/step", crew=f"{base}/crew", events=events
+    )
+    form = make_form(values=TRAVEL, webhooks=hooks)
+    app = FormApp(form)
+    async with app.run_test(size=(100, 34)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.submitted[0].webhooks == hooks
