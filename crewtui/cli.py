@@ -41,6 +41,9 @@ OPTIONS_USED: dict[str | None, frozenset[str]] = {
     None: frozenset({*_CREW_OPTIONS, *_RECEIVER_OPTIONS}),  # the app
     "demo": frozenset(_RECEIVER_OPTIONS),
     **{name: frozenset({*_CREW_OPTIONS, "json"}) for name in _HEADLESS},
+    # They follow runs to the end: a receiver lives as long as they do.
+    "watch": frozenset({*_CREW_OPTIONS, "json", *_RECEIVER_OPTIONS}),
+    "kickoff": frozenset({*_CREW_OPTIONS, "json", *_RECEIVER_OPTIONS}),
 }
 
 
@@ -284,14 +287,26 @@ def refuse_unused_options(args: argparse.Namespace) -> None:
     for dest in _GLOBAL_OPTIONS:
         if dest not in uses and getattr(args, dest) is not None:
             raise ConfigError(_why_unused(dest, args.command))
+    if args.command == "kickoff" and not args.watch:
+        for dest in _RECEIVER_OPTIONS:
+            if getattr(args, dest) is not None:
+                flag = "--" + dest.replace("_", "-")
+                raise ConfigError(
+                    f"{flag} needs --watch: `crewtui kickoff` alone ends before the run "
+                    f"pushes anything; add --watch or drop {flag}."
+                )
+    if args.command in ("kickoff", "watch") and args.public_url and not args.webhooks:
+        raise ConfigError(
+            "--public-url needs --webhooks HOST:PORT, the address the receiver listens on."
+        )
 
 
 def _why_unused(dest: str, command: str | None) -> str:
     flag = "--" + dest.replace("_", "-")
     if dest in _RECEIVER_OPTIONS:
         return (
-            f"{flag} is for the app and the demo, which receive webhooks; "
-            f"`crewtui {command}` polls instead: drop {flag}."
+            f"{flag} is for the app, the demo, `watch` and `kickoff --watch`, which receive "
+            f"webhooks; `crewtui {command}` polls instead: drop {flag}."
         )
     what = "the app" if command is None else f"`crewtui {command}`"
     if dest == "json":

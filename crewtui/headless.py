@@ -13,7 +13,8 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,7 +53,7 @@ from crewtui.core.format import (
     waiting_line,
 )
 from crewtui.core.pricing import Price, cost_text, estimate_cost, price_table
-from crewtui.core.runtime import assemble, open_store
+from crewtui.core.runtime import Runtime, assemble, open_store
 from crewtui.core.store import Store
 from crewtui.core.timing import run_start
 from crewtui.core.tracker import (
@@ -134,14 +135,49 @@ class Session:
         return self._store
 
     def tracker(self, crews: Sequence[CrewProfile], *, interval: float | None = None) -> Tracker:
+        return self._runtime(crews, interval, receive=False).tracker
+
+    @asynccontextmanager
+    async def following(
+        self, crews: Sequence[CrewProfile], *, interval: float | None, receive: bool
+    ) -> AsyncIterator[Tracker]:
+        """A tracker for a command that follows runs, stopped when the block ends.
+
+        With ``receive`` and ``--webhooks HOST:PORT``, a receiver runs for the block's life
+        and the kickoffs started in it ask for pushes, so a script gets steps, per-task
+        outputs and usage that polls alone do not show.
+        """
+        receive = receive and getattr(self.args, "webhooks", None) is not None
+        runtime = self._runtime(crews, interval, receive=receive)
+        receiver = runtime.receiver
+        try:
+            if receiver is not None:
+                await receiver.start()
+                runtime.tracker.webhook_urls = receiver.urls
+            yield runtime.tracker
+        finally:
+            await runtime.tracker.stop()
+            if receiver is not None:
+                await receiver.stop()
+
+    def _runtime(
+        self, crews: Sequence[CrewProfile], interval: float | None, *, receive: bool
+    ) -> Runtime:
         settings = self.config.poll
         if interval is not None:
             settings = settings.model_copy(
                 update={"min_interval": interval, "max_interval": interval}
             )
         return assemble(
-            crews, self.config, self.paths, store=self.store, poll=settings, webhooks=False
-        ).tracker
+            crews,
+            self.config,
+            self.paths,
+            store=self.store,
+            poll=settings,
+            webhooks=receive,
+            webhooks_listen=getattr(self.args, "webhooks", None) if receive else None,
+            public_url=getattr(self.args, "public_url", None) if receive else None,
+        )
 
     def crew_of(self, kickoff_id: str) -> CrewProfile:
         """The crew a kickoff belongs to: from the history, else the selected crew."""
@@ -317,8 +353,7 @@ async def cmd_kickoff(session: Session) -> int:
     inputs = _filled(unique_pairs(args.inputs, "input"))
     meta = unique_pairs(args.meta, "meta")
     hooks = _webhook_urls(args.task_webhook, args.step_webhook, args.crew_webhook)
-    tracker = session.tracker([crew], interval=args.interval)
-    try:
+    async with session.following([crew], interval=args.interval, receive=args.watch) as tracker:
         kickoff = await tracker.kickoff(crew.name, inputs, meta, webhooks=hooks)
         if not args.watch:
             if session.json:
@@ -329,8 +364,6 @@ async def cmd_kickoff(session: Session) -> int:
         if not session.json:
             out(f"started {inert_line(kickoff.kickoff_id, 200)} on {inert_line(crew.name)}")
         return await _follow(session, tracker, [kickoff.kickoff_id])
-    finally:
-        await tracker.stop()
 
 
 async def cmd_status(session: Session) -> int:
@@ -383,16 +416,12 @@ async def cmd_track(session: Session) -> int:
 async def cmd_watch(session: Session) -> int:
     ids = [session.resolve(given) for given in session.args.ids]
     by_crew = _group_by_crew(session, ids)
-    tracker = session.tracker(
-        list({crew.name: crew for crew, _ in by_crew}.values()), interval=session.args.interval
-    )
-    try:
+    crews = list({crew.name: crew for crew, _ in by_crew}.values())
+    async with session.following(crews, interval=session.args.interval, receive=True) as tracker:
         await tracker.start(resume=False)
         for crew, kickoff_id in by_crew:
             await tracker.track(crew.name, kickoff_id)
         return await _follow(session, tracker, ids)
-    finally:
-        await tracker.stop()
 
 
 async def cmd_list(session: Session) -> int:
