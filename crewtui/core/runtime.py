@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 from crewtui.api.errors import StoreError
 from crewtui.api.profile import CrewProfile
-from crewtui.api.redact import remember_secret
 from crewtui.config import Config, HistorySettings, Paths, PollSettings, WebhookSettings
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker
@@ -64,9 +63,8 @@ def webhook_receiver(
     if address is None:
         return None
     host, port = address
-    # Made and kept like the secret; a token in no log, dump or traceback.
+    # Made, kept and remembered for redaction like the secret.
     token = load_or_create_secret(paths.webhook_token_file)
-    remember_secret(token)
     return WebhookReceiver(
         tracker.ingest,
         tracker.is_tracked,
