@@ -711,6 +711,11 @@ async def _follow(session: Session, tracker: Tracker, ids: Sequence[str]) -> int
                 _print_change(session, event.kickoff, printed)
             _raise_if_crew_down(tracker, {k.crew for k in states.values() if k})
             _raise_if_stale_too_long(states, stale_since)
+        # The end may be merged (a push) before its event is read: print what is unprinted.
+        for kickoff_id in ids:
+            final = tracker.get(kickoff_id)
+            if final is not None:
+                _print_change(session, final, printed)
     finally:
         unsubscribe()
     finals = [tracker.get(k) for k in ids]
