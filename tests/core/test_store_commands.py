@@ -4,9 +4,6 @@ are shown as they are, with one sentence saying why nothing is saved, and stay u
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,23 +11,8 @@ from crewtui.api.models import Step
 from crewtui.config import resolve_paths
 from crewtui.core.store import Store
 from crewtui.sim import SimServer
+from tests.cli_helpers import run
 from tests.core.test_store_files import T0, damage_a_table, make_store, snapshot
-
-
-def crewtui(
-    home: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith(("CREWAI_", "CREWTUI_"))}
-    child_env["CREWTUI_HOME"] = str(home)
-    child_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "crewtui", *args],
-        capture_output=True,
-        text=True,
-        env=child_env,
-        timeout=60,
-        check=False,
-    )
 
 
 def damaged_home(tmp_path: Path) -> tuple[Path, Path]:
@@ -51,13 +33,13 @@ def test_kickoff_on_a_damaged_store_says_so_once_and_writes_nothing(
     home, path = damaged_home(tmp_path)
     before = snapshot(path.parent)
 
-    listed = crewtui(home, "list")  # reads only: what can be read is listed
+    listed = run(home, "list")  # reads only: what can be read is listed
     assert listed.returncode == 0, listed.stderr
     assert len(listed.stdout.splitlines()) == 5
 
     env = {"CREWAI_API_URL": sim.crew_url("research"), "CREWAI_BEARER_TOKEN": sim.options.token}
     inputs = [arg for k, v in sim.sample_inputs("research").items() for arg in ("-i", f"{k}={v}")]
-    started = crewtui(home, "kickoff", *inputs, env=env)
+    started = run(home, "kickoff", *inputs, env=env)
     assert started.returncode == 0, started.stderr
     assert started.stdout.strip()  # the run started; only the history could not keep it
     assert started.stderr.count("is damaged") == 1, started.stderr
@@ -76,7 +58,7 @@ def test_list_shows_a_history_in_a_read_only_place(
     immutable(path)
     immutable(path.parent)
 
-    listed = crewtui(home, "list")
+    listed = run(home, "list")
     assert listed.returncode == 0, listed.stderr
     assert len(listed.stdout.splitlines()) == 4  # not "No kickoffs"
     assert listed.stderr.count("\n") == 1 and "read-only place" in listed.stderr
