@@ -494,7 +494,7 @@ class EventsWebhook:
     token: str
 
     def body(self) -> dict[str, Any]:
-        """The kickoff's ``webhooks`` object (CONTRACT.md "Webhooks"), each event as it happens."""
+        """The kickoff's ``webhooks`` object (webhooks in the API contract), sent as they happen."""
         return {
             "events": list(SUBSCRIBED_EVENTS),
             "url": self.url,

@@ -1,7 +1,7 @@
 """Read the service's answers in either dialect, detected per response.
 
 The published reference ("documented") and the production service ("live") disagree on
-almost every body (CONTRACT.md). Nothing here raises on an unexpected shape: what is not
+almost every body (the API contract). Nothing here raises on an unexpected shape: what is not
 recognised becomes ``RunState.UNKNOWN`` with the raw payload kept, never a guessed success.
 """
 

@@ -1,6 +1,6 @@
 """The normalized model crewtui prints, whatever dialect the service spoke.
 
-``KickoffStatus`` is exactly the JSON of CONTRACT.md "crewtui's normalized status", what
+``KickoffStatus`` is exactly the JSON of the README's "The normalized status", what
 ``crewtui status --json`` prints and scripts rely on. ``Kickoff`` adds what only crewtui
 knows (inputs, meta, timestamps, archive flag). ``Observation`` is one fact learnt about a
 kickoff, from a poll, a webhook or the kickoff answer; the tracker merges observations into
@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class RunState(StrEnum):
-    """The normalized state of a kickoff (CONTRACT.md mapping table)."""
+    """The normalized state of a kickoff (the API contract mapping table)."""
 
     PENDING = "pending"
     RUNNING = "running"

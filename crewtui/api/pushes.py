@@ -1,7 +1,7 @@
 """Read what a crew pushes to crewtui's webhook receiver, in every form the service uses.
 
 The service POSTs three kinds of webhook given at kickoff (task, step, crew) and, in its
-newer form, batches of crewai events (CONTRACT.md "Webhooks"). They carry no signature and
+newer form, batches of crewai events (the API contract "Webhooks"). They carry no signature and
 may be forged, repeated or reordered, so this module only turns them into ``Observation``s
 and ``Step``s; the tracker merges those with what polls learnt (``crewtui.core.merge``),
 which is what makes repeats harmless and order irrelevant.
@@ -146,7 +146,7 @@ def _parse_step(body: Any, received_at: datetime) -> list[Pushed]:
 
 
 def _parse_crew(body: Any, received_at: datetime) -> list[Pushed]:
-    """The crew webhook is only sent when the run succeeded (CONTRACT.md)."""
+    """The crew webhook is only sent when the run succeeded (the API contract)."""
     data = as_dict(body)
     kickoff_id = _kickoff_id(data.get("kickoff_id"))
     if kickoff_id is None:

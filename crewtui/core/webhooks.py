@@ -1,7 +1,7 @@
 """Receive the webhooks a crew pushes, in crewtui's own process, and hand them to the tracker.
 
 Opt-in (``--webhooks HOST:PORT``). The service's webhooks carry no signature and anyone who
-can reach the receiver can post to it (CONTRACT.md "Webhooks"), so the receiver:
+can reach the receiver can post to it (the API contract "Webhooks"), so the receiver:
 
 - binds loopback unless a host is given explicitly (a tunnel or ``--public-url`` reaches it);
 - answers only under ``/hooks/<secret>/<kind>``, a per-install random secret; anything else,

@@ -1,4 +1,4 @@
-"""Every answer body the simulator sends, in both dialects of CONTRACT.md.
+"""Every answer body the simulator sends, in both dialects of the API contract.
 
 Kept apart from the routes so that the exact shapes (the part clients depend on) can be
 read in one place and compared with the contract line by line.

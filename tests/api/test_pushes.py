@@ -1,6 +1,6 @@
 """Webhook bodies become observations and steps; with the merge, order and repeats don't matter.
 
-The service's webhooks are unsigned, repeated and reordered (CONTRACT.md "Webhooks"), so the
+The service's webhooks are unsigned, repeated and reordered (the API contract "Webhooks"), so the
 parsing must survive any JSON and the merged result must not depend on delivery order.
 """
 

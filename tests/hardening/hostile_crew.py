@@ -2,7 +2,7 @@
 
 The crew's base URL says what to send: ``/{dialect}/{mode}/{case}/{fields}``, where
 
-- ``dialect`` is ``live`` or ``documented`` (CONTRACT.md);
+- ``dialect`` is ``live`` or ``documented`` (the API contract);
 - ``mode`` is the kind of answer: ``done``, ``failed``, ``running`` (a 200 status of that
   kind), ``http500`` (every endpoint fails with the text as its error body), ``http422``
   (the kickoff is refused with the text as the missing input), ``badid`` (the kickoff id

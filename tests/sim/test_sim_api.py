@@ -1,4 +1,4 @@
-"""Every crew endpoint of the simulator, over real HTTP, in both dialects (CONTRACT.md)."""
+"""Every crew endpoint of the simulator, over real HTTP, in both dialects (the API contract)."""
 
 from __future__ import annotations
 

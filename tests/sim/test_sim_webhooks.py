@@ -1,4 +1,4 @@
-"""Webhooks the simulator sends to a real receiving server, in both forms of CONTRACT.md."""
+"""Webhooks the simulator sends to a real receiving server, in both forms of the API contract."""
 
 from __future__ import annotations
 
