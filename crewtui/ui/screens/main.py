@@ -8,6 +8,7 @@ waits on the network or the disk. Widgets only render.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -17,6 +18,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Container
+from textual.css.query import NoMatches
 from textual.events import Resize
 from textual.message import Message
 from textual.screen import Screen
@@ -445,9 +447,11 @@ class MainScreen(Screen[None]):
         if kickoff is None or not self.is_attached or self.kickoffs.selected_id != kickoff_id:
             return None
         self._selected = kickoff
-        self.detail.show(kickoff, steps, now=self.clock())
-        self.detail.set_step_history(stats.stored, stats.dropped, store.steps_per_run)
-        self._describe_view()
+        # The app may be closing: its widgets can go before this worker is cancelled.
+        with contextlib.suppress(NoMatches):
+            self.detail.show(kickoff, steps, now=self.clock())
+            self.detail.set_step_history(stats.stored, stats.dropped, store.steps_per_run)
+            self._describe_view()
         return kickoff
 
     # -- the form ------------------------------------------------------------------------
