@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import random
 import subprocess
 import sys
@@ -34,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from common import machine, rss_mib
 
 from crewtui.api.errors import CrewtuiError
 from crewtui.api.models import Kickoff, RunState
@@ -199,14 +198,6 @@ class StallMeter:
                 self.worst_cpu = time.thread_time() - cpu
 
 
-def rss_mib(field_name: str = "VmRSS") -> float:
-    """This process's resident memory from /proc (Linux), in MiB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(f"{field_name}:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def run_inputs(crew: str, seconds: float, speed: float, rng: random.Random) -> dict[str, str]:
     """Sample inputs, stretched so the run ends after about ``seconds`` of wall time."""
     sim_crew = CREWS[crew]
@@ -322,7 +313,7 @@ async def endurance(args: argparse.Namespace) -> Result:
                 states=dict(states),
                 rss_start=rss_start,
                 rss_end=rss_mib(),
-                rss_peak=rss_mib("VmHWM"),
+                rss_peak=rss_mib(field_name="VmHWM"),
                 stall=stall,
                 stop_seconds=stop_seconds,
             )
@@ -341,18 +332,6 @@ def _logger() -> Callable[[str], None]:
 
 
 # -- reporting --------------------------------------------------------------------------------
-
-
-def machine() -> str:
-    """CPU model, cores and Python version: what a reader needs to compare numbers."""
-    model = "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def faults_injected(server: dict[str, int]) -> int:
