@@ -107,6 +107,12 @@ def waiting_line(waiting: WaitingFor) -> str:
     return f"waits for input on {task}{agent}{message}"
 
 
+def sentence(text: str) -> str:
+    """``text`` ended with a full stop, unless it already ends as a sentence does (the
+    service's messages often bring their own)."""
+    return text if text.endswith((".", "!", "?", "…")) else f"{text}."
+
+
 def tokens_text(count: int) -> str:
     """A token count in three significant digits at most: 950, 12.3k, 184k, 1.23M."""
     if count < 1_000:

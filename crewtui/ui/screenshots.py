@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.widgets import Input
 
 from crewtui.api.models import KickoffSummary, RunState
@@ -32,7 +33,9 @@ from crewtui.demo.schedule import plan
 from crewtui.sim import SimOptions, SimServer
 from crewtui.sim.crews import CREWS
 from crewtui.ui.pilot import settle, workers_done
+from crewtui.ui.screens.answer import AnswerScreen
 from crewtui.ui.screens.kickoff_form import KickoffForm, KickoffRequest
+from crewtui.ui.screens.prompts import ConfirmScreen
 
 SIZE = (120, 50)
 WIDE = (200, 50)
@@ -124,6 +127,33 @@ async def _story(pilot: Pilot[Any], out: Path, opened: datetime) -> None:
     await pilot.press("escape")
     await _form_with_422(pilot)
     await _shoot(pilot, out, "form-422")
+    await pilot.press("escape")
+    await _dialogs(pilot, out, _live(app, opened, "outreach"))
+
+
+def _live(app: DemoApp, opened: datetime, crew: str) -> KickoffSummary:
+    """The opening run of ``crew``."""
+    return next(row for row in _rows(app, crew) if row.created_at >= opened)
+
+
+async def _dialogs(pilot: Pilot[Any], out: Path, paused: KickoffSummary) -> None:
+    """The answer form and the confirmation of a cancel, on the run that waits for input;
+    both are dismissed, so the run waits on untouched."""
+    app = pilot.app
+    assert isinstance(app, DemoApp)
+    await _select(pilot, paused.kickoff_id)
+    main = app.main
+    dialogs: tuple[tuple[str, str, type[Screen[Any]]], ...] = (
+        ("a", "answer", AnswerScreen),
+        ("x", "cancel", ConfirmScreen),
+    )
+    for key, name, dialog in dialogs:
+        main.kickoffs.focus()
+        await pilot.press(key)
+        await settle(pilot, lambda: isinstance(app.screen, dialog))  # noqa: B023
+        await _shoot(pilot, out, name)
+        await pilot.press("escape")
+        await settle(pilot, lambda: app.screen is main)
 
 
 async def _form_with_422(pilot: Pilot[Any]) -> None:

@@ -24,7 +24,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from crewtui.api.models import Kickoff, RunState
 from crewtui.api.sanitize import inert_line
-from crewtui.core.format import waiting_line
+from crewtui.core.format import sentence, waiting_line
 from crewtui.core.tracker import waiting_task_of
 from crewtui.ui.text import safe_line_content
 
@@ -89,7 +89,7 @@ class AnswerScreen(ModalScreen[Answer | None]):
         """What the service said about the pause, or that it said nothing."""
         kickoff = self.kickoff
         if kickoff.waiting_for is not None and kickoff.state is RunState.PAUSED:
-            return Content(f"The run {waiting_line(kickoff.waiting_for)}.")
+            return Content(sentence(f"The run {waiting_line(kickoff.waiting_for)}"))
         return Content(
             "The service has not said that this run waits for input (its documented API "
             "never does): answer only if the crew asked you to."

@@ -20,14 +20,19 @@ from typing import ClassVar
 
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.screen import Screen, ScreenResultType
+from textual.screen import ModalScreen, ScreenResultType
 from textual.widget import Widget
 
 _FOCUS_KEYS: dict[str, int] = {"tab": 1, "shift+tab": -1}
 
 
-class EarlyKeys(Screen[ScreenResultType]):
-    """A screen that loses no key typed while it mounts and moves focus in key order."""
+class EarlyKeys(ModalScreen[ScreenResultType]):
+    """A dialog that loses no key typed while it mounts and moves focus in key order.
+
+    It is a ModalScreen itself rather than a mixin beside one: Textual takes a screen's CSS
+    type names (and so the modal look: centred over the dimmed app) from the first base
+    class only, and a ``(EarlyKeys, ModalScreen)`` dialog drew at the top left on black.
+    """
 
     # The screen says where the keys go (its on_mount); Textual's auto-focus would first
     # focus the first widget and hand it the kept keys.

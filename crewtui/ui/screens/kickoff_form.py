@@ -24,7 +24,6 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Select, Static
 
 from crewtui.api.errors import ConfigError
@@ -160,7 +159,7 @@ class _PairRow(_Marked):
             self.value_input.value = rest
 
 
-class KickoffForm(EarlyKeys[Kickoff | None], ModalScreen[Kickoff | None]):
+class KickoffForm(EarlyKeys[Kickoff | None]):
     """A modal to start a kickoff; keyboard only works fully (ctrl+s sends, escape cancels)."""
 
     DEFAULT_CSS = """

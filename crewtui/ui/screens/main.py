@@ -764,9 +764,15 @@ class MainScreen(Screen[None]):
             self.notify(f"{kickoff.short_id} is already being cancelled.", timeout=3)
             return
         ran = duration_text(kickoff, datetime.now(UTC))
+        if not ran:
+            how_long = ""
+        elif kickoff.state is RunState.PAUSED:
+            how_long = f", waiting for input (started {ran} ago)"
+        else:
+            how_long = f", running for {ran}"
         question = (
-            f"Stop the {inert_line(kickoff.crew, 40)} run {kickoff.short_id}"
-            f"{f', running for {ran}' if ran else ''}? (cancel is experimental)"
+            f"Stop the {inert_line(kickoff.crew, 40)} run {kickoff.short_id}{how_long}?"
+            " (cancel is experimental)"
         )
 
         def confirmed(yes: bool | None) -> None:

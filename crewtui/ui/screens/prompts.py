@@ -14,7 +14,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from crewtui.api.errors import CrewtuiError
@@ -35,7 +34,7 @@ class TrackRequest:
     kickoff_id: str
 
 
-class _Dialog(EarlyKeys[_T | None], ModalScreen[_T | None]):
+class _Dialog(EarlyKeys[_T | None]):
     """Escape cancels every dialog; the answer of a cancelled dialog is None."""
 
     BINDINGS: ClassVar[list[BindingType]] = _CANCEL
