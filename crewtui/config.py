@@ -528,7 +528,8 @@ def _env_token(env: Mapping[str, str]) -> dict[str, Any]:
 def _ad_hoc_crew(
     url: str, name: str | None, known: Mapping[str, CrewProfile], env: Mapping[str, str]
 ) -> CrewProfile:
-    """The crew ``--url`` names, borrowing the token of a known crew at the same URL.
+    """The crew ``--url`` names: a known crew at the same URL is that crew (its name and
+    token) unless ``--crew`` names it anew, when it only lends its token.
 
     With no such crew, a token variable (``CREWAI_BEARER_TOKEN``...) that no
     ``CREWAI_API_URL`` ties to another crew is taken, as CrewAI's own tools do: it was
@@ -542,6 +543,8 @@ def _ad_hoc_crew(
             update={"name": host if parts.port is None else f"{host}:{parts.port}"}
         )
     same_url = next((crew for crew in known.values() if crew.url == profile.url), None)
+    if same_url is not None and name is None:
+        return same_url  # the configured crew itself, so its runs in the history match
     if same_url is None:
         if env.get(URL_ENV, "").strip():
             return profile

@@ -180,13 +180,29 @@ class Session:
         )
 
     def crew_of(self, kickoff_id: str) -> CrewProfile:
-        """The crew a kickoff belongs to: from the history, else the selected crew."""
+        """The crew a kickoff belongs to: from the history, else the selected crew.
+
+        A run the history holds is polled at its own crew's URL only: ``--crew``/``--url``
+        naming another crew, or a crew gone from the config, get one sentence (exit 2)."""
         stored = self.store.get_kickoff(kickoff_id)
-        if stored is not None and not (self.args.crew or self.args.url):
-            for crew in self.crews():
-                if crew.name == stored.crew:
-                    return crew
-        return self.crew()
+        if stored is None:
+            return self.crew()
+        short, owner = kickoff_id[:8], inert_line(stored.crew, 40)
+        if self.args.crew or self.args.url:
+            selected = self.crew()
+            if selected.name != stored.crew:
+                raise ConfigError(
+                    f"Kickoff {short} is a run of the {owner} crew in the history, not of "
+                    f"{inert_line(selected.name, 40)}: leave out --crew and --url."
+                )
+            return selected
+        for crew in self.crews():
+            if crew.name == stored.crew:
+                return crew
+        raise ConfigError(
+            f"Kickoff {short} is a run of the {owner} crew, which is not configured any "
+            f"more: add [crews.{owner}] back to {self.paths.config_file}."
+        )
 
     def resolve(self, given: str) -> str:
         """A full kickoff id from a full one or a unique prefix of one in the history."""

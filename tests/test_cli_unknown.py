@@ -123,3 +123,40 @@ def test_tasks_finished_between_polls_are_noted_only_when_true(
     assert ("finished between polls" in printed) is noted, printed
     if noted:
         assert f"{seen} of 3 tasks seen" in printed
+
+
+def _two_crews(home: Path, sim: SimServer, *names: str) -> None:
+    """A config file naming ``names`` (crews of ``sim``), their token in $SIM_TOKEN."""
+    tables = "".join(
+        f'[crews.{name}]\nurl = "{sim.crew_url(name)}"\ntoken_env = "SIM_TOKEN"\n\n'
+        for name in names
+    )
+    (home / "config").mkdir(parents=True, exist_ok=True)
+    (home / "config" / "config.toml").write_text(tables)
+
+
+def test_a_run_of_the_history_is_asked_of_its_own_crew(sim: SimServer, tmp_path: Path) -> None:
+    """``--url`` of the run's own crew is that crew; another crew, or one gone from the
+    config, gets one sentence and exit 2 instead of "there is no crew named ..."."""
+    env = {"SIM_TOKEN": sim.options.token}
+    _two_crews(tmp_path, sim, "content", "travel")
+    started = run(tmp_path, "kickoff", "--crew", "content", *inputs_args(sim, "content"), env=env)
+    assert started.returncode == 0, started.stderr
+    short = started.stdout.strip()[:8]
+
+    same = run(tmp_path, "status", short, "--url", sim.crew_url("content"), env=env)
+    assert same.returncode == 0, same.stderr
+    assert "content" in same.stdout
+
+    for flag, value in (("--crew", "travel"), ("--url", sim.crew_url("travel"))):
+        other = run(tmp_path, "status", short, flag, value, env=env)
+        assert other.returncode == ExitCode.USAGE, other.stderr
+        assert f"Kickoff {short} is a run of the content crew in the history, not of " in (
+            other.stderr
+        )
+        assert "no crew named" not in other.stderr
+
+    _two_crews(tmp_path, sim, "travel")
+    gone = run(tmp_path, "status", short, env=env)
+    assert gone.returncode == ExitCode.USAGE, gone.stderr
+    assert "a run of the content crew, which is not configured any more" in gone.stderr
