@@ -44,6 +44,8 @@ OPTIONS_USED: dict[str | None, frozenset[str]] = {
     # They follow runs to the end: a receiver lives as long as they do.
     "watch": frozenset({*_CREW_OPTIONS, "json", *_RECEIVER_OPTIONS}),
     "kickoff": frozenset({*_CREW_OPTIONS, "json", *_RECEIVER_OPTIONS}),
+    # A service: it logs (``--log-format``) instead of printing results.
+    "serve": frozenset({*_CREW_OPTIONS, *_RECEIVER_OPTIONS}),
 }
 
 
@@ -179,6 +181,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="which day of runs to show: the same seed gives the same history and new runs",
     )
 
+    serve = command("serve", "poll and receive webhooks as a service: logs, health, metrics")
+    serve.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        type=_status_address,
+        help="answer /healthz and /metrics here (default 127.0.0.1:8788)",
+    )
+    serve.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="let --listen take an address other machines can reach",
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default="text",
+        help="log lines on stderr as text (default) or one JSON object per line",
+    )
+
     # Only reached when something precedes `sim`: its options are its own (see main()).
     sub.add_parser("sim", help="run the AMP simulator (see `crewtui sim --help`)", add_help=False)
     return parser
@@ -256,6 +277,18 @@ def _listen_address(text: str) -> str:
     return text
 
 
+def _status_address(text: str) -> str:
+    """``serve --listen``, checked while parsing like ``--webhooks``."""
+    from crewtui.api.validate import parse_listen
+    from crewtui.serve import LISTEN_WHAT
+
+    try:
+        parse_listen(text, LISTEN_WHAT)
+    except CrewtuiError as error:
+        raise argparse.ArgumentTypeError(error.message) from None
+    return text
+
+
 def _public_url(text: str) -> str:
     """``--public-url``, by the rule the config file's ``[webhooks] public_url`` follows."""
     from crewtui.api.errors import ConfigError
@@ -309,6 +342,8 @@ def _why_unused(dest: str, command: str | None) -> str:
             f"webhooks; `crewtui {command}` polls instead: drop {flag}."
         )
     what = "the app" if command is None else f"`crewtui {command}`"
+    if dest == "json" and command == "serve":
+        return "`crewtui serve` prints no results, it logs: use --log-format json, not --json."
     if dest == "json":
         return f"--json is for the headless commands; {what} draws a screen: drop --json."
     return f"{what} runs on its own simulator's crews, in a throwaway home: drop {flag}."
@@ -389,6 +424,10 @@ def _dispatch(args: argparse.Namespace, secrets: list[str]) -> int:
         return run_app(
             crews, config, paths, webhooks_listen=args.webhooks, public_url=args.public_url
         )
+    if args.command == "serve":
+        from crewtui.serve import run_serve
+
+        return run_serve(args, config, paths, secrets)
     from crewtui import headless
 
     command: Callable[[Any], Any] = getattr(headless, f"cmd_{args.command}")
