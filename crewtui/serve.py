@@ -60,6 +60,11 @@ def run_serve(args: argparse.Namespace, config: Config, paths: Paths, secrets: l
     service_logs.configure(args.log_format, secrets)
     try:
         address = status_address(args.listen or DEFAULT_LISTEN, args.allow_remote)
+        if args.public_url and not (args.webhooks or config.webhooks.listen):
+            raise ConfigError(
+                "--public-url needs --webhooks HOST:PORT (or [webhooks] listen in the config), "
+                "the address the receiver listens on."
+            )
         crews = select_crews(config, crew=args.crew, url=args.url, token=args.token)
         for crew in crews:
             token = crew.bearer()
@@ -99,11 +104,6 @@ async def _serve(
                 extra=fields(crews=len(crews), history=str(runtime.store.path)),
             )
             _refuse_unkept_history(runtime)
-            if args.public_url and runtime.receiver is None:
-                raise ConfigError(
-                    "--public-url needs --webhooks HOST:PORT (or [webhooks] listen in the "
-                    "config), the address the receiver listens on."
-                )
             for note in runtime.notes:
                 log.error("%s", note)
             return await _run(runtime, endpoint, started)
