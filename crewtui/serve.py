@@ -42,6 +42,8 @@ log = logging.getLogger("crewtui.serve")
 DEFAULT_LISTEN = "127.0.0.1:8788"
 LISTEN_WHAT = "The --listen address"
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# How often a crew that is down or refuses the token is asked again, runs or no runs.
+RECHECK_EVERY = 60.0
 
 
 def status_address(text: str, allow_remote: bool) -> tuple[str, int]:
@@ -160,10 +162,14 @@ async def _run(runtime: Runtime, endpoint: StatusEndpoint, started: float) -> in
 
 
 async def _check(tracker: Tracker, crew: str) -> None:
-    """One request to each crew at start (GET /inputs, which needs the token), so its
-    health is known at once, not at the first poll of a run that may never come."""
-    with contextlib.suppress(ApiError):
-        await tracker.inputs(crew)
+    """Ask each crew once at start (GET /inputs, which needs the token), and again every
+    ``RECHECK_EVERY`` s while it is not answering well: its health is then known at once,
+    and its recovery seen, even when no run of it is being polled."""
+    while True:
+        if tracker.health(crew).state != "ok":
+            with contextlib.suppress(ApiError):
+                await tracker.inputs(crew)
+        await asyncio.sleep(RECHECK_EVERY)
 
 
 class _StopSignals:
