@@ -88,9 +88,10 @@ async def _serve(
     """Listen first (a taken port stops everything before the history is opened), then
     assemble, run until a signal, and close the history last."""
     started = time.monotonic()
+    stopping = _StopSignals()  # a signal while starting stops it as soon as it has started
     endpoint = StatusEndpoint(*address)
-    await endpoint.start()
     try:
+        await endpoint.start()
         for crew in crews:
             warning = plain_http_warning(crew)
             if warning:
@@ -108,7 +109,7 @@ async def _serve(
             _refuse_unkept_history(runtime)
             for note in runtime.notes:
                 log.error("%s", note)
-            return await _run(runtime, endpoint, started)
+            return await _run(runtime, endpoint, stopping, started)
         except CrewtuiError as error:
             log.error("%s", error.message)
             return int(error.exit_code)
@@ -117,6 +118,7 @@ async def _serve(
             log.info("stopped")
     finally:
         await endpoint.stop()
+        stopping.close()
 
 
 def _refuse_unkept_history(runtime: Runtime) -> None:
@@ -126,12 +128,13 @@ def _refuse_unkept_history(runtime: Runtime) -> None:
         raise StoreError(f"{why} crewtui serve needs its history: fix that and start it again.")
 
 
-async def _run(runtime: Runtime, endpoint: StatusEndpoint, started: float) -> int:
+async def _run(
+    runtime: Runtime, endpoint: StatusEndpoint, stopping: _StopSignals, started: float
+) -> int:
     """Receive, poll and answer until SIGTERM or SIGINT; then stop in the order that loses
     nothing: stop accepting, stop polling, let the writes under way finish."""
     tracker, receiver = runtime.tracker, runtime.receiver
     metrics = ServeMetrics(tracker, receiver)
-    stopping = _StopSignals()
     checks: list[asyncio.Task[None]] = []
     try:
         endpoint.serve(lambda: health_report(tracker, started), metrics.exposition, CONTENT_TYPE)
@@ -157,7 +160,6 @@ async def _run(runtime: Runtime, endpoint: StatusEndpoint, started: float) -> in
         await tracker.stop()
         # Writes handed to threads finish before the history closes.
         await asyncio.get_running_loop().shutdown_default_executor()
-        stopping.close()
     return 0
 
 

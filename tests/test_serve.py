@@ -11,6 +11,7 @@ import json
 import queue
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -216,7 +217,8 @@ def test_serve_polls_a_run_to_the_end_and_its_metrics_match_what_the_service_cou
     service.wait_for(lambda line: line["message"].startswith("started"))
     service.wait_for(lambda line: line.get("health") == "ok")
 
-    kickoff_id = start_run(tmp_path, server)  # another process adds it to the history
+    # Another process adds it to the history; long enough to be seen between its tasks.
+    kickoff_id = start_run(tmp_path, server, duration_scale="4")
     service.wait_for(about(kickoff_id, RunState.COMPLETED))
     assert stored(tmp_path, kickoff_id) is RunState.COMPLETED
 
@@ -277,6 +279,28 @@ def test_sigterm_mid_polling_stops_cleanly_and_a_restart_resumes_the_run(
     resumed = again.wait_for(lambda line: line["message"].startswith("started"))
     assert resumed["message"] == "started: following 1 active kickoffs"
     assert again.stop(signal.SIGINT) == 0
+
+
+def test_a_second_signal_exits_at_once_while_the_first_stop_waits(
+    counted: tuple[ThreadedServer, CountingApp],
+    serving: Callable[..., Serving],
+    tmp_path: Path,
+) -> None:
+    """The first stop waits for the history's write lock (held here, as a stuck writer
+    would); the second signal does not wait for it."""
+    server, _ = counted
+    service = serving(tmp_path, crew_url(server))
+    service.wait_for(lambda line: line["message"].startswith("started"))
+    stuck = sqlite3.connect(resolve_paths(tmp_path).store_file, isolation_level=None)
+    try:
+        stuck.execute("BEGIN IMMEDIATE")
+        service.process.send_signal(signal.SIGTERM)
+        service.wait_for(lambda line: line["message"] == "stopping on SIGTERM")
+        assert service.stop(signal.SIGTERM) == 128 + signal.SIGTERM
+    finally:
+        stuck.execute("ROLLBACK")
+        stuck.close()
+    assert service.lines[-1]["message"] == "second SIGTERM: exiting at once"
 
 
 def test_a_rejected_token_is_said_once_and_serve_keeps_running_unhealthy(
