@@ -323,6 +323,29 @@ def test_a_rejected_token_is_said_once_and_serve_keeps_running_unhealthy(
     assert wrong not in "".join(service.raw)
 
 
+def test_healthz_answers_503_when_the_history_cannot_be_written(
+    counted: tuple[ThreadedServer, CountingApp],
+    serving: Callable[..., Serving],
+    immutable: Callable[[Path], None],
+    tmp_path: Path,
+) -> None:
+    server, _ = counted
+    store_file = resolve_paths(tmp_path).store_file
+    Store.open(store_file).close()
+    for path in sorted(store_file.parent.iterdir()):
+        immutable(path)
+    immutable(store_file.parent)
+    service = serving(tmp_path, crew_url(server))
+    said = service.wait_for(lambda line: "read-only place" in line["message"])
+    assert said["level"] == "error"
+    service.wait_for(lambda line: line["message"].startswith("started"))
+    health = service.get("/healthz")
+    assert health.status_code == 503
+    assert health.json()["history"] == "readonly"
+    assert health.json()["status"] == "unavailable"
+    assert service.stop() == 0
+
+
 # -- refusals: one sentence, exit 2, nothing opened --------------------------------------------
 
 

@@ -8,8 +8,9 @@ are blanked in both (``crewtui.api.redact``). Text from a crew is made inert in 
 lines (``crewtui.api.sanitize``); JSON escapes it.
 
 What the log says about runs comes from the tracker's events, each said once
-(``EventLog``): a run's state change, a crew's health change, a history trouble, a poll
-error of one run while its crew otherwise answers.
+(``EventLog``): a run's state change, a crew's health change, a poll error of one run
+while its crew otherwise answers. The tracker logs a history trouble itself, once per
+new reason.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from crewtui.core.tracker import (
     CrewHealth,
     CrewHealthChanged,
     HealthState,
-    HistoryTrouble,
     KickoffChanged,
     Tracker,
     TrackerEvent,
@@ -175,8 +175,6 @@ class EventLog:
             self._kickoff(event.kickoff, event.previous)
         elif isinstance(event, CrewHealthChanged):
             self._crew(event.health)
-        elif isinstance(event, HistoryTrouble):
-            self._log.error("the history takes no writes: %s", event.message)
 
     def _kickoff(self, kickoff: Kickoff, previous: RunState | None) -> None:
         kickoff_id = kickoff.kickoff_id
