@@ -30,6 +30,9 @@ exit codes: 0 success (completed, with --exit-status; cancelled, for cancel);
 """
 
 
+# How ``serve --listen`` is named when refused (``crewtui.serve`` checks it again).
+LISTEN_WHAT = "The --listen address"
+
 # The global options (by dest) each command uses; the others are refused with one sentence.
 _CREW_OPTIONS = ("crew", "url", "token", "home")
 _RECEIVER_OPTIONS = ("webhooks", "public_url")
@@ -185,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--listen",
         metavar="HOST:PORT",
-        type=_status_address,
+        type=_address_option(LISTEN_WHAT),
         help="answer /healthz and /metrics here (default 127.0.0.1:8788)",
     )
     serve.add_argument(
@@ -253,7 +256,7 @@ def _add_global_options(
     parser.add_argument(
         "--webhooks",
         metavar="HOST:PORT",
-        type=_listen_address,
+        type=_address_option("The webhook address"),
         default=absent,
         help=shown("webhooks", "receive task/step/crew webhooks here" + where("the app, demo")),
     )
@@ -266,27 +269,20 @@ def _add_global_options(
     )
 
 
-def _listen_address(text: str) -> str:
-    """``--webhooks``, checked while parsing so a typo never starts anything."""
-    from crewtui.api.validate import parse_listen
+def _address_option(what: str) -> Callable[[str], str]:
+    """A HOST:PORT option checked while parsing, so a typo never starts anything; ``what``
+    names the address in the sentence that refuses it."""
 
-    try:
-        parse_listen(text)
-    except CrewtuiError as error:
-        raise argparse.ArgumentTypeError(error.message) from None
-    return text
+    def check(text: str) -> str:
+        from crewtui.api.validate import parse_listen
 
+        try:
+            parse_listen(text, what)
+        except CrewtuiError as error:
+            raise argparse.ArgumentTypeError(error.message) from None
+        return text
 
-def _status_address(text: str) -> str:
-    """``serve --listen``, checked while parsing like ``--webhooks``."""
-    from crewtui.api.validate import parse_listen
-    from crewtui.serve import LISTEN_WHAT
-
-    try:
-        parse_listen(text, LISTEN_WHAT)
-    except CrewtuiError as error:
-        raise argparse.ArgumentTypeError(error.message) from None
-    return text
+    return check
 
 
 def _public_url(text: str) -> str:

@@ -28,6 +28,7 @@ from crewtui import __version__
 from crewtui.api.errors import ApiError, ConfigError, CrewtuiError, StoreError
 from crewtui.api.profile import CrewProfile
 from crewtui.api.validate import is_loopback, parse_listen
+from crewtui.cli import LISTEN_WHAT
 from crewtui.config import Config, Paths, plain_http_warning, select_crews
 from crewtui.core import service_logs
 from crewtui.core.metrics import CONTENT_TYPE, ServeMetrics
@@ -40,7 +41,6 @@ log = logging.getLogger("crewtui.serve")
 
 # Documented in the README: the health and metrics endpoint's address when not told.
 DEFAULT_LISTEN = "127.0.0.1:8788"
-LISTEN_WHAT = "The --listen address"
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 # How often a crew that is down or refuses the token is asked again, runs or no runs.
 RECHECK_EVERY = 60.0
