@@ -148,7 +148,7 @@ async def _run(
         await tracker.start(resume=True)
         followed = [kickoff for kickoff in tracker.tracked() if not kickoff.is_terminal]
         log.info("started: following %d active kickoffs", len(followed))
-        checks = [asyncio.create_task(_check(tracker, name)) for name in tracker.crews]
+        checks = [asyncio.create_task(check_crew(tracker, name)) for name in tracker.crews]
         signum = await stopping.wait()
         log.info("stopping on %s", signal.Signals(signum).name)
     finally:
@@ -163,15 +163,15 @@ async def _run(
     return 0
 
 
-async def _check(tracker: Tracker, crew: str) -> None:
-    """Ask each crew once at start (GET /inputs, which needs the token), and again every
-    ``RECHECK_EVERY`` s while it is not answering well: its health is then known at once,
-    and its recovery seen, even when no run of it is being polled."""
+async def check_crew(tracker: Tracker, crew: str, every: float = RECHECK_EVERY) -> None:
+    """Ask a crew at start (GET /inputs, which needs the token), and again every ``every``
+    seconds while it is not answering well: its health is then known at once, and its
+    recovery seen, even when no run of it is being polled."""
     while True:
         if tracker.health(crew).state != "ok":
             with contextlib.suppress(ApiError):
                 await tracker.inputs(crew)
-        await asyncio.sleep(RECHECK_EVERY)
+        await asyncio.sleep(every)
 
 
 class _StopSignals:

@@ -7,6 +7,7 @@ wait ends on a log line, an HTTP answer or the process's exit.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import queue
 import signal
@@ -24,16 +25,21 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
 
 from crewtui.api.errors import ExitCode
 from crewtui.api.models import RunState
+from crewtui.api.profile import CrewProfile
 from crewtui.config import resolve_paths
 from crewtui.core.store import Store
-from crewtui.sim import SimOptions, ThreadedServer, create_app
+from crewtui.core.tracker import Tracker
+from crewtui.serve import check_crew
+from crewtui.sim import SimOptions, SimServer, ThreadedServer, create_app
 from crewtui.sim.crews import CREWS
 from tests.cli_helpers import run
 from tests.conftest import TEST_SPEED
 from tests.hardening.cli_support import child_env
+from tests.helpers import wait_until
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -220,6 +226,8 @@ def test_serve_polls_a_run_to_the_end_and_its_metrics_match_what_the_service_cou
 
     # Another process adds it to the history; long enough to be seen between its tasks.
     kickoff_id = start_run(tmp_path, server, duration_scale="4")
+    # From now on the service fails some answers: serve retries, and counts each attempt.
+    sim.app.sim.options.faults.update({"error_rate": 0.3})
     service.wait_for(about(kickoff_id, RunState.COMPLETED))
     assert stored(tmp_path, kickoff_id) is RunState.COMPLETED
 
@@ -242,7 +250,7 @@ def test_serve_polls_a_run_to_the_end_and_its_metrics_match_what_the_service_cou
     }
     assert sum(requests.values()) == answered.total() > 1  # the check at start, then polls
     assert requests["ok"] == answered[200]
-    assert metrics[("crewtui_poll_errors_total", (("crew", "default"),))] == 0
+    assert requests["server_error"] == answered[500]
     assert metrics[("crewtui_kickoffs", (("state", "completed"),))] == 1
     assert metrics[("crewtui_webhook_pushes_total", (("outcome", "rejected"),))] == 1
     assert metrics[("crewtui_webhook_pushes_total", (("outcome", "received"),))] == 0
@@ -346,6 +354,23 @@ def test_healthz_answers_503_when_the_history_cannot_be_written(
     assert health.json()["history"] in ("readonly", "failing")
     assert health.json()["status"] == "unavailable"
     assert service.stop() == 0
+
+
+async def test_a_crew_that_refuses_the_token_is_asked_again_until_it_answers(
+    fresh_sim: SimServer,
+) -> None:
+    """No run of the crew is going, so no poll would ever tell that it recovered."""
+    token = "rotated-token-0123456789"
+    crew = CrewProfile(name="research", url=fresh_sim.crew_url("research"), token=SecretStr(token))
+    tracker = Tracker([crew], Store.in_memory())
+    asking = asyncio.create_task(check_crew(tracker, "research", every=0.05))
+    try:
+        await wait_until(tracker, lambda: tracker.health("research").state == "token_rejected")
+        fresh_sim.options.token = token  # the service now takes it
+        await wait_until(tracker, lambda: tracker.health("research").state == "ok")
+    finally:
+        asking.cancel()
+        await tracker.stop()
 
 
 # -- refusals: one sentence, exit 2, nothing opened --------------------------------------------
