@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -63,9 +63,10 @@ def _fields_of(record: logging.LogRecord) -> Mapping[str, object]:
 class JsonLineFormatter(logging.Formatter):
     """One JSON object per record, every string redacted before it is written."""
 
-    def __init__(self, secrets: Iterable[str]) -> None:
+    def __init__(self, secrets: Sequence[str]) -> None:
         super().__init__()
-        self._secrets = [secret for secret in secrets if secret]
+        # The caller's list, not a copy: tokens learnt later are blanked too.
+        self._secrets = secrets
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
@@ -100,9 +101,9 @@ class JsonLineFormatter(logging.Formatter):
 class TextLineFormatter(logging.Formatter):
     """``TS LEVEL LOGGER: MESSAGE key=value``: inert, redacted, one line (a traceback after)."""
 
-    def __init__(self, secrets: Iterable[str]) -> None:
+    def __init__(self, secrets: Sequence[str]) -> None:
         super().__init__()
-        self._secrets = [secret for secret in secrets if secret]
+        self._secrets = secrets
 
     def format(self, record: logging.LogRecord) -> str:
         parts = [
@@ -129,7 +130,7 @@ def _text_value(value: object) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def configure(log_format: LogFormat, secrets: Iterable[str]) -> None:
+def configure(log_format: LogFormat, secrets: Sequence[str]) -> None:
     """Every log record, crewtui's and the libraries', to stderr in ``log_format``."""
     handler = logging.StreamHandler(sys.stderr)
     if log_format == "json":
