@@ -427,6 +427,16 @@ def test_serve_takes_home_url_and_token_in_both_places(
     assert not (tmp_path / "decoy").exists()
 
 
+@pytest.mark.parametrize("position", ["before", "after"])
+def test_an_unknown_crew_is_one_sentence_in_both_places(tmp_path: Path, position: str) -> None:
+    args = ["--crew", "nope", "serve"] if position == "before" else ["serve", "--crew", "nope"]
+    result = run(tmp_path, *args, "--listen", "127.0.0.1:0")
+    assert result.returncode == ExitCode.USAGE
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "'nope'" in lines[0], lines
+    assert not (tmp_path / "data").exists()
+
+
 def test_serve_refuses_json_for_log_format_in_both_places(tmp_path: Path) -> None:
     before = run(tmp_path, "--json", "serve")
     after = run(tmp_path, "serve", "--json")
