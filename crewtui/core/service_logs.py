@@ -183,12 +183,13 @@ class EventLog:
         if logged is not kickoff.state:
             self._states[kickoff_id] = kickoff.state
             before = logged or previous
-            said = (
-                f"following kickoff {kickoff.short_id} of {kickoff.crew} ({kickoff.state.value})"
-                if before is None or before is kickoff.state
-                else f"kickoff {kickoff.short_id} of {kickoff.crew}: "
-                f"{before.value} → {kickoff.state.value}"
-            )
+            run = f"kickoff {kickoff.short_id} of {kickoff.crew}"
+            if before is not None and before is not kickoff.state:
+                said = f"{run}: {before.value} → {kickoff.state.value}"
+            elif kickoff.is_terminal:  # a run another process wrote, already over
+                said = f"{run}: {kickoff.state.value}"
+            else:
+                said = f"following {run} ({kickoff.state.value})"
             level = logging.WARNING if kickoff.state in _TROUBLED else logging.INFO
             self._log.log(
                 level,
