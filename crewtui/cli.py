@@ -30,6 +30,9 @@ exit codes: 0 success (completed, with --exit-status; cancelled, for cancel);
 """
 
 
+# How ``serve --listen`` is named when refused (``crewtui.serve`` checks it again).
+LISTEN_WHAT = "The --listen address"
+
 # The global options (by dest) each command uses; the others are refused with one sentence.
 _CREW_OPTIONS = ("crew", "url", "token", "home")
 _RECEIVER_OPTIONS = ("webhooks", "public_url")
@@ -44,6 +47,8 @@ OPTIONS_USED: dict[str | None, frozenset[str]] = {
     # They follow runs to the end: a receiver lives as long as they do.
     "watch": frozenset({*_CREW_OPTIONS, "json", *_RECEIVER_OPTIONS}),
     "kickoff": frozenset({*_CREW_OPTIONS, "json", *_RECEIVER_OPTIONS}),
+    # A service: it logs (``--log-format``) instead of printing results.
+    "serve": frozenset({*_CREW_OPTIONS, *_RECEIVER_OPTIONS}),
 }
 
 
@@ -179,6 +184,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="which day of runs to show: the same seed gives the same history and new runs",
     )
 
+    serve = command("serve", "poll and receive webhooks as a service: logs, health, metrics")
+    serve.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        type=_address_option(LISTEN_WHAT),
+        help="answer /healthz and /metrics here (default 127.0.0.1:8788)",
+    )
+    serve.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="let --listen take an address other machines can reach",
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default="text",
+        help="log lines on stderr as text (default) or one JSON object per line",
+    )
+
     # Only reached when something precedes `sim`: its options are its own (see main()).
     sub.add_parser("sim", help="run the AMP simulator (see `crewtui sim --help`)", add_help=False)
     return parser
@@ -232,7 +256,7 @@ def _add_global_options(
     parser.add_argument(
         "--webhooks",
         metavar="HOST:PORT",
-        type=_listen_address,
+        type=_address_option("The webhook address"),
         default=absent,
         help=shown("webhooks", "receive task/step/crew webhooks here" + where("the app, demo")),
     )
@@ -245,15 +269,20 @@ def _add_global_options(
     )
 
 
-def _listen_address(text: str) -> str:
-    """``--webhooks``, checked while parsing so a typo never starts anything."""
-    from crewtui.api.validate import parse_listen
+def _address_option(what: str) -> Callable[[str], str]:
+    """A HOST:PORT option checked while parsing, so a typo never starts anything; ``what``
+    names the address in the sentence that refuses it."""
 
-    try:
-        parse_listen(text)
-    except CrewtuiError as error:
-        raise argparse.ArgumentTypeError(error.message) from None
-    return text
+    def check(text: str) -> str:
+        from crewtui.api.validate import parse_listen
+
+        try:
+            parse_listen(text, what)
+        except CrewtuiError as error:
+            raise argparse.ArgumentTypeError(error.message) from None
+        return text
+
+    return check
 
 
 def _public_url(text: str) -> str:
@@ -309,6 +338,8 @@ def _why_unused(dest: str, command: str | None) -> str:
             f"webhooks; `crewtui {command}` polls instead: drop {flag}."
         )
     what = "the app" if command is None else f"`crewtui {command}`"
+    if dest == "json" and command == "serve":
+        return "`crewtui serve` prints no results, it logs: use --log-format json, not --json."
     if dest == "json":
         return f"--json is for the headless commands; {what} draws a screen: drop --json."
     return f"{what} runs on its own simulator's crews, in a throwaway home: drop {flag}."
@@ -389,6 +420,10 @@ def _dispatch(args: argparse.Namespace, secrets: list[str]) -> int:
         return run_app(
             crews, config, paths, webhooks_listen=args.webhooks, public_url=args.public_url
         )
+    if args.command == "serve":
+        from crewtui.serve import run_serve
+
+        return run_serve(args, config, paths, secrets)
     from crewtui import headless
 
     command: Callable[[Any], Any] = getattr(headless, f"cmd_{args.command}")

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
@@ -38,6 +39,7 @@ from crewtui.api.http import (
     ClientPolicy,
     NoAnswer,
     NotSent,
+    Outcome,
     Reply,
     Sleep,
     body_excerpt,
@@ -58,6 +60,7 @@ __all__ = [
     "ClientPolicy",
     "CrewClient",
     "RedirectRefusedError",
+    "RequestCounts",
     "ResumeResult",
     "StopResult",
     "retry_after_seconds",
@@ -100,6 +103,19 @@ class KickoffAnswer:
     payload: Payload
 
 
+@dataclass
+class RequestCounts:
+    """What one client sent and how it went since it was made (``crewtui serve``'s metrics):
+    every attempt by outcome (a retried request counts each time, as the service sees it),
+    and the polls that ended in an error once their retries were spent."""
+
+    attempts: Counter[Outcome] = field(default_factory=Counter)
+    failed_polls: int = 0
+
+    def count(self, outcome: Outcome) -> None:
+        self.attempts[outcome] += 1
+
+
 class CrewClient:
     """One crew's API, over one pooled ``httpx.AsyncClient`` reused for every request."""
 
@@ -117,6 +133,7 @@ class CrewClient:
         self._sleep = sleep
         self._http = build_http_client(policy, transport, max_connections)
         self._crew = inert_line(profile.name, 60)
+        self.counts = RequestCounts()
 
     async def __aenter__(self) -> Self:
         return self
@@ -193,7 +210,12 @@ class CrewClient:
         request = self._request("POST", path, payload)
         try:
             reply = await exchange_with_retries(
-                self._http, request, self._policy, self._sleep, idempotent=False
+                self._http,
+                request,
+                self._policy,
+                self._sleep,
+                idempotent=False,
+                on_attempt=self.counts.count,
             )
         except NotSent as exc:
             raise self._unreachable(exc.reason) from None
@@ -219,6 +241,13 @@ class CrewClient:
 
     async def status(self, kickoff_id: str) -> Observation:
         """One poll. 200 and 404 are both observations (404 is NOT_FOUND); the rest raises."""
+        try:
+            return await self._status(kickoff_id)
+        except ApiError:
+            self.counts.failed_polls += 1
+            raise
+
+    async def _status(self, kickoff_id: str) -> Observation:
         path = f"/status/{quote(kickoff_id, safe='')}"
         reply = await self._get(path)
         observed_at = datetime.now(UTC)
@@ -320,7 +349,12 @@ class CrewClient:
         """Send with the retry policy; transport failures become typed errors."""
         try:
             reply = await exchange_with_retries(
-                self._http, request, self._policy, self._sleep, idempotent=idempotent
+                self._http,
+                request,
+                self._policy,
+                self._sleep,
+                idempotent=idempotent,
+                on_attempt=self.counts.count,
             )
         except NotSent as exc:
             raise self._unreachable(exc.reason) from None

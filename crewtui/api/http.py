@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Literal
 
 import httpx
 
@@ -56,6 +57,33 @@ _WHITESPACE = re.compile(r"\s+")
 _EXCERPT_SCAN = 4096
 
 Sleep = Callable[[float], Awaitable[None]]
+
+# How one attempt ended, as ``crewtui serve`` counts requests (the service sees each attempt).
+Outcome = Literal[
+    "ok",
+    "not_found",
+    "token_rejected",
+    "rate_limited",
+    "client_error",
+    "server_error",
+    "no_answer",
+    "unreachable",
+    "bad_answer",
+]
+OnAttempt = Callable[[Outcome], None]
+
+
+def reply_outcome(status_code: int) -> Outcome:
+    """The outcome a status code stands for (a 3xx is refused, so it counts as an error)."""
+    if status_code < 300:
+        return "ok"
+    if status_code == 404:
+        return "not_found"
+    if status_code in (401, 403):
+        return "token_rejected"
+    if status_code == 429:
+        return "rate_limited"
+    return "server_error" if status_code >= 500 else "client_error"
 
 
 @dataclass(frozen=True)
@@ -235,8 +263,9 @@ async def exchange_with_retries(
     sleep: Sleep,
     *,
     idempotent: bool,
+    on_attempt: OnAttempt | None = None,
 ) -> Reply:
-    """``exchange`` with the retry policy.
+    """``exchange`` with the retry policy; ``on_attempt`` hears how each attempt ended.
 
     Any request is retried when it never left (connect errors). Only an idempotent one is
     retried on a transient failure (``RETRY_STATUSES``, a connection cut short); a POST that
@@ -246,7 +275,7 @@ async def exchange_with_retries(
     attempt = 0
     while True:
         try:
-            reply = await exchange(client, request, policy)
+            reply = await _counted_exchange(client, request, policy, on_attempt)
         except (NotSent, NoAnswer) as failure:
             retryable = isinstance(failure, NotSent) or (idempotent and failure.transient)
             if not retryable or attempt >= policy.max_retries:
@@ -259,6 +288,30 @@ async def exchange_with_retries(
             return reply
         await sleep(retry_wait(reply, attempt, policy, datetime.now(UTC)))
         attempt += 1
+
+
+async def _counted_exchange(
+    client: httpx.AsyncClient,
+    request: httpx.Request,
+    policy: ClientPolicy,
+    on_attempt: OnAttempt | None,
+) -> Reply:
+    """``exchange``, telling ``on_attempt`` how it ended."""
+    if on_attempt is None:
+        return await exchange(client, request, policy)
+    try:
+        reply = await exchange(client, request, policy)
+    except NotSent:
+        on_attempt("unreachable")
+        raise
+    except NoAnswer:
+        on_attempt("no_answer")
+        raise
+    except BadBody:
+        on_attempt("bad_answer")
+        raise
+    on_attempt(reply_outcome(reply.status_code))
+    return reply
 
 
 async def _read_capped(response: httpx.Response, cap: int) -> bytes:

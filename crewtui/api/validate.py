@@ -127,8 +127,9 @@ _HOSTNAME = re.compile(
 _PORT = re.compile(r"[0-9]{1,5}")
 
 
-def parse_listen(value: str) -> tuple[str, int]:
-    """``HOST:PORT``, ``[::1]:PORT``, ``:PORT`` or ``PORT`` (loopback) as (host, port)."""
+def parse_listen(value: str, what: str = "The webhook address") -> tuple[str, int]:
+    """``HOST:PORT``, ``[::1]:PORT``, ``:PORT`` or ``PORT`` (loopback) as (host, port);
+    ``what`` names the address in the sentence that refuses it."""
     text = value.strip()
     host, _, port_text = text.rpartition(":")
     bracketed = host.startswith("[") and host.endswith("]")
@@ -139,9 +140,18 @@ def parse_listen(value: str) -> tuple[str, int]:
         if _valid_host(host, bracketed):
             return host, int(port_text)
     raise ConfigError(
-        f"The webhook address {value!r} is not HOST:PORT, such as 127.0.0.1:8787, "
-        "[::1]:8787 or :8787."
+        f"{what} {value!r} is not HOST:PORT, such as 127.0.0.1:8787, [::1]:8787 or :8787."
     )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (as ``parse_listen`` gives it) is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _valid_host(host: str, bracketed: bool) -> bool:

@@ -1,8 +1,9 @@
 """A small HTTP/1.1 server (h11 over asyncio streams) that bounds what each client may cost.
 
-Made for the webhook receiver, which anyone who can reach it may talk to. uvicorn, used
-before, starts no timer until a request's headers are complete and counts idle
-connections against its concurrency limit: 40 connections that sent only a request line
+Made for the webhook receiver, which anyone who can reach it may talk to; ``crewtui serve``
+answers its health and metrics checks with it too. uvicorn, used before, starts no timer
+until a request's headers are complete and counts idle connections against its
+concurrency limit: 40 connections that sent only a request line
 made it answer 503 to every real webhook (and write "Exceeded concurrency limit." onto
 the terminal). Patching its private protocol class would break with its next release;
 with h11 doing the parsing, each limit here is a few plain lines:
@@ -21,13 +22,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from typing import NamedTuple
 from urllib.parse import unquote
 
 import h11
+
+from crewtui.api.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +76,15 @@ class Request:
         return await self._read_body(limit)
 
 
-# The answer to a request: its status and a JSON body.
-Handler = Callable[[Request], Awaitable[tuple[int, bytes]]]
+class Answer(NamedTuple):
+    """The answer to a request: its status and body (JSON unless said otherwise)."""
+
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+
+
+Handler = Callable[[Request], Awaitable[Answer]]
 
 
 @dataclass(eq=False)
@@ -88,6 +100,27 @@ class _Client:
         """Close at once. Its task then ends by itself: cancelling it would make Python
         3.11's stream callback log the CancelledError as an error."""
         self.writer.transport.abort()
+
+
+async def bind_socket(host: str, port: int, what: str) -> socket.socket:
+    """A bound socket, so a taken port is one clear sentence (naming ``what`` could not
+    listen) before serving starts."""
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        sock = socket.socket(family, kind, proto)
+        try:
+            if os.name != "nt":  # on Windows this would let another process share the port
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+        except OSError:
+            sock.close()
+            raise
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError(f"{what} cannot listen on {host}:{port}: {reason}.") from exc
+    return sock
 
 
 class GuardedServer:
@@ -184,7 +217,7 @@ class GuardedServer:
                 async with asyncio.timeout(self._limits.header_timeout):
                     event = await wire.next_event()
             except h11.RemoteProtocolError as error:
-                await wire.answer(error.error_status_hint, b"")
+                await wire.answer(error.error_status_hint, b"", "application/json")
                 return
             if not isinstance(event, h11.Request):
                 return  # closed, or too slow to say what it wants
@@ -195,8 +228,7 @@ class GuardedServer:
                 headers=list(event.headers),
                 _read_body=wire.read_body,
             )
-            status, body = await self._handler(request)
-            await wire.answer(status, body)
+            await wire.answer(*await self._handler(request))
             if wire.body_unread:
                 await wire.linger()
                 return
@@ -247,10 +279,10 @@ class _Wire:
         except (TimeoutError, h11.RemoteProtocolError, OSError):
             raise BodyIncomplete from None
 
-    async def answer(self, status: int, body: bytes) -> None:
+    async def answer(self, status: int, body: bytes, content_type: str) -> None:
         if self.conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
             return
-        headers = [("content-type", "application/json"), ("content-length", str(len(body)))]
+        headers = [("content-type", content_type), ("content-length", str(len(body)))]
         if self.body_unread or self.conn.their_state is h11.ERROR:
             headers.append(("connection", "close"))
         reason = HTTPStatus(status).phrase.encode()

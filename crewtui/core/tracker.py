@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from crewtui.api.client import ClientPolicy, CrewClient, RedirectRefusedError
+from crewtui.api.client import ClientPolicy, CrewClient, RedirectRefusedError, RequestCounts
 from crewtui.api.errors import (
     ApiError,
     AuthError,
@@ -227,6 +227,8 @@ class Tracker:
                 health=CrewHealth(crew=profile.name),
             )
         self._kickoffs: dict[str, Kickoff] = {}
+        # When a poll or a push last told this process anything about each run.
+        self._heard: dict[str, datetime] = {}
         self._schedules: dict[str, _Schedule] = {}
         self._listeners: list[Callable[[TrackerEvent], None]] = []
         self._queues: list[asyncio.Queue[TrackerEvent]] = []
@@ -358,6 +360,14 @@ class Tracker:
     def polled_elsewhere(self, kickoff_id: str) -> bool:
         """Whether another live crewtui process polls this run for the shared history."""
         return kickoff_id in self._polled_elsewhere
+
+    def last_heard(self, kickoff_id: str) -> datetime | None:
+        """When a poll or a push last said anything about the run here, changed or not."""
+        return self._heard.get(kickoff_id)
+
+    def request_counts(self, crew: str) -> RequestCounts:
+        """What the crew's client sent and how it went (``crewtui serve``'s metrics)."""
+        return self._crew(crew).client.counts
 
     def health(self, crew: str) -> CrewHealth:
         return self._crew(crew).health
@@ -565,6 +575,7 @@ class Tracker:
         """
         async with self._locks.setdefault(kickoff_id, asyncio.Lock()):
             self._kickoffs.pop(kickoff_id, None)
+            self._heard.pop(kickoff_id, None)
             self._schedules.pop(kickoff_id, None)
             await self._store_call(self.store.delete_kickoff, kickoff_id)
         self._locks.pop(kickoff_id, None)
@@ -755,6 +766,7 @@ class Tracker:
             before = self._kickoffs.get(kickoff_id)
             if before is None:
                 return None
+            self._heard[kickoff_id] = observation.observed_at
             after = apply_observation(
                 before,
                 observation,

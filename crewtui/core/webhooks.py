@@ -21,13 +21,11 @@ locking across threads.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
 import re
 import secrets
-import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,11 +39,13 @@ from crewtui.api.pushes import PUSH_KINDS, PushKind, WebhookForm, parse_push
 from crewtui.api.redact import redact_bytes, remember_secret
 from crewtui.api.validate import LOOPBACK
 from crewtui.core.guarded_http import (
+    Answer,
     BodyIncomplete,
     BodyTooLarge,
     GuardedServer,
     Limits,
     Request,
+    bind_socket,
 )
 
 logger = logging.getLogger(__name__)
@@ -187,7 +187,7 @@ class WebhookReceiver:
         """
         if self._server is not None:
             return
-        sock = await _bind(self._host, self._port)
+        sock = await bind_socket(self._host, self._port, "The webhook receiver")
         self._port = sock.getsockname()[1]
         server = GuardedServer(self._answer, self._limits)
         try:
@@ -208,9 +208,9 @@ class WebhookReceiver:
 
     # -- requests ------------------------------------------------------------------------------
 
-    async def _answer(self, request: Request) -> tuple[int, bytes]:
+    async def _answer(self, request: Request) -> Answer:
         status = await self._handle(request)
-        return status, _BODIES[status]
+        return Answer(status, _BODIES[status])
 
     async def _handle(self, request: Request) -> int:
         """The status to answer; never raises, whatever the request."""
@@ -293,31 +293,6 @@ def _decode(body: bytes) -> Any:
         return json.loads(redact_bytes(body), parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         raise _Refused(400) from None
-
-
-# -- the server ------------------------------------------------------------------------------
-
-
-async def _bind(host: str, port: int) -> socket.socket:
-    """A bound socket, so a taken port is a clear error here, before serving starts."""
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-        family, kind, proto, _, address = infos[0]
-        sock = socket.socket(family, kind, proto)
-        try:
-            if os.name != "nt":  # on Windows this would let another process share the port
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(address)
-        except OSError:
-            sock.close()
-            raise
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise ConfigError(
-            f"The webhook receiver cannot listen on {host}:{port}: {reason}."
-        ) from exc
-    return sock
 
 
 # -- the secret and the address ------------------------------------------------------------
