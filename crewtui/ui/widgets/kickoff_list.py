@@ -32,6 +32,7 @@ from crewtui.core.format import (
     continuation_line,
     duration_text,
     format_duration,
+    restart_note,
     start_text,
     tokens_text,
     waiting_line,
@@ -490,6 +491,9 @@ class KickoffList(DataTable[Text]):
 
     def _task_cell(self, row: KickoffSummary, now: datetime) -> Text:
         text = Text(end="", no_wrap=True)
+        if restarted := restart_note(row):
+            text.append(restarted, style=self._colour("accent"))
+            text.append(" · ", style=self._colour("muted"))
         if link := continuation_line(row):
             text.append(link, style=self._colour("accent"))
             text.append(" · ", style=self._colour("muted"))
@@ -501,7 +505,7 @@ class KickoffList(DataTable[Text]):
             text.append(waiting_line(row.waiting_for), style=self._colour("warning"))
         elif not row.state.is_terminal:
             text.append_text(safe_line(row.current_task, limit=200))
-        if text.plain.endswith(" · "):  # the link alone: no separator after it
+        if text.plain.endswith(" · "):  # a note alone: no separator after it
             text.right_crop(3)
         stale = self._stale.get(row.crew)
         if stale is None or row.state.is_terminal:

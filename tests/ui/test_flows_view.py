@@ -1,0 +1,53 @@
+"""A flow run in the app: its methods on the Tasks tab, and a run the service restarted
+under the same id reads "restarted" in the list and the detail header."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+
+from crewtui.api.models import Kickoff, RunState
+from crewtui.api.profile import CrewProfile
+from crewtui.sim import SimServer
+from crewtui.ui.pilot import settle
+from tests.ui.app_helpers import AppFactory, main_screen
+from tests.ui.test_detail import screen_text
+
+FLOW = "onboarding"
+METHODS = ["collect_profile", "verify_identity", "approve_account", "send_welcome"]
+
+
+async def test_a_flow_shows_its_methods_and_a_restarted_run_reads_restarted(
+    sim_documented: SimServer, make_app: AppFactory
+) -> None:
+    """Documented polls list every method of a finished run, and have no word for flows:
+    what says "flow" here is the answer to a kickoff that reused the run's id."""
+    sim = sim_documented
+    flow = CrewProfile(name=FLOW, url=sim.crew_url(FLOW), token=SecretStr(sim.options.token))
+    app = make_app([flow])
+    async with app.run_test(size=(150, 40)) as pilot:
+        screen = main_screen(pilot)
+        first = await app.tracker.kickoff(FLOW, {"hold": "0"})
+        kickoff_id = first.kickoff_id
+
+        def known() -> Kickoff:
+            kickoff = app.tracker.get(kickoff_id)
+            assert kickoff is not None
+            return kickoff
+
+        def shows(*texts: str) -> bool:
+            shown = screen_text(app)
+            return all(text in shown for text in texts)
+
+        await settle(pilot, lambda: known().state is RunState.COMPLETED and shows(*METHODS))
+        assert "restarted" not in screen_text(app)
+
+        again = await app.tracker.kickoff(FLOW, {"hold": "0", "id": kickoff_id})
+        assert again.kickoff_id == kickoff_id
+        await settle(pilot, lambda: known().state is RunState.COMPLETED and shows(*METHODS))
+        await settle(pilot, lambda: shows("onboarding flow", "restarted", "attempt 1: ✓ completed"))
+        lines = screen_text(app).splitlines()
+        # The Tasks tab titles its rows as methods; the list's row reads restarted too.
+        assert any("method" in line and "state" in line for line in lines)
+        row = next(line for line in lines if kickoff_id[:8] in line and "restarted" in line)
+        assert "✓ completed" in row
+        assert screen.selected is not None and screen.selected.kickoff_id == kickoff_id
