@@ -1,15 +1,18 @@
-"""A flow run in the app: its methods on the Tasks tab, and a run the service restarted
-under the same id reads "restarted" in the list and the detail header."""
+"""A flow run in the app: its methods on the Tasks tab, a run the service restarted under
+the same id reads "restarted" in the list and the detail header, and a flow waiting for its
+reviewer is answered with ``a`` like a paused crew."""
 
 from __future__ import annotations
 
 from pydantic import SecretStr
+from textual.widgets import Input
 
 from crewtui.api.models import Kickoff, RunState
 from crewtui.api.profile import CrewProfile
 from crewtui.sim import SimServer
 from crewtui.ui.pilot import settle
 from tests.ui.app_helpers import AppFactory, main_screen
+from tests.ui.test_answer import header, open_answer
 from tests.ui.test_detail import screen_text
 
 FLOW = "onboarding"
@@ -51,3 +54,30 @@ async def test_a_flow_shows_its_methods_and_a_restarted_run_reads_restarted(
         row = next(line for line in lines if kickoff_id[:8] in line and "restarted" in line)
         assert "✓ completed" in row
         assert screen.selected is not None and screen.selected.kickoff_id == kickoff_id
+
+
+async def test_a_paused_flow_waits_on_its_method_and_is_answered_with_a(
+    sim: SimServer, make_app: AppFactory
+) -> None:
+    flow = CrewProfile(name=FLOW, url=sim.crew_url(FLOW), token=SecretStr(sim.options.token))
+    app = make_app([flow])
+    async with app.run_test(size=(150, 36)) as pilot:
+        screen = main_screen(pilot)
+        kickoff = await app.tracker.kickoff(FLOW, dict(sim.sample_inputs(FLOW)))
+        paused = kickoff.kickoff_id
+        await settle(pilot, lambda: paused in screen.kickoffs)
+        screen.kickoffs.select(paused)
+        await settle(pilot, lambda: "Paused: waits for input on approve_account" in header(screen))
+        dialog = await open_answer(pilot)
+        assert dialog.query_one("#answer-task", Input).placeholder == "approve_account"
+        assert "Method answered" in screen_text(app)
+        await pilot.press("ctrl+s")
+        await settle(pilot, lambda: (k := screen.selected) is not None and k.kickoff_id != paused)
+        continued = screen.selected
+        assert continued is not None
+
+        def welcomed() -> bool:
+            known = app.tracker.get(continued.kickoff_id)
+            return known is not None and "Welcome to Beacon" in (known.output or "")
+
+        await settle(pilot, welcomed)
