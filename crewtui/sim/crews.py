@@ -660,7 +660,8 @@ The welcome email went to $email.
 ONBOARDING = SimCrew(
     name="onboarding",
     kind="flow",
-    inputs=("id", "name", "email", "company", "plan"),
+    # Its state fields (``id`` is the execution's own, given only to restart one).
+    inputs=("name", "email", "company", "plan"),
     sample_inputs=MappingProxyType(
         {
             "name": "Mei Tanaka",

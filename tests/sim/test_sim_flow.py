@@ -63,7 +63,7 @@ async def _finished(crews: Crews) -> str:
 
 async def test_a_flow_needs_no_inputs_and_lists_its_state_fields(crews: Crews) -> None:
     answer = await crews.http.get(crews.url(FLOW, "/inputs"))
-    assert answer.json() == {"inputs": ["id", "name", "email", "company", "plan"]}
+    assert answer.json() == {"inputs": ["name", "email", "company", "plan"]}
     assert crews.server.required_inputs(FLOW) == []
     assert await _start(crews, {"inputs": {}})
 
