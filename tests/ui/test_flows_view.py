@@ -51,7 +51,8 @@ async def test_a_flow_shows_its_methods_and_a_restarted_run_reads_restarted(
         lines = screen_text(app).splitlines()
         # The Tasks tab titles its rows as methods; the list's row reads restarted too.
         assert any("method" in line and "state" in line for line in lines)
-        row = next(line for line in lines if kickoff_id[:8] in line and "restarted" in line)
+        listed = [line.split("││")[0] for line in lines]
+        row = next(line for line in listed if kickoff_id[:8] in line and "restarted" in line)
         assert "✓ completed" in row
         assert screen.selected is not None and screen.selected.kickoff_id == kickoff_id
 

@@ -475,7 +475,9 @@ class KickoffList(DataTable[Text]):
     def _progress_cell(self, row: KickoffSummary) -> Text:
         done = row.progress.completed if row.progress else None
         total = row.progress.total if row.progress else None
-        if row.state is RunState.COMPLETED and row.task_count:
+        if row.state is RunState.COMPLETED and row.kind == "flow":
+            done = max(row.task_count, done or 0)  # a flow has no total: its methods run
+        elif row.state is RunState.COMPLETED and row.task_count:
             done = total = max(row.task_count, total or 0)
         if done is None:
             return Text("")
