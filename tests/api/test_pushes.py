@@ -579,4 +579,8 @@ def test_any_order_and_duplication_of_a_flow_runs_events_gives_the_same_run(
     kickoff, step_keys = deliver(order, FLOW_PUSHED, "onboarding")
     assert facts(kickoff) == facts(FLOW_IN_ORDER)
     assert kickoff.waiting_for is None
+    assert kickoff.usage == FLOW_IN_ORDER.usage
+    assert {t.task_id: t.usage for t in kickoff.tasks} == {
+        t.task_id: t.usage for t in FLOW_IN_ORDER.tasks
+    }
     assert step_keys == FLOW_IN_ORDER_STEPS
