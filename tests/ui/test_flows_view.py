@@ -5,12 +5,14 @@ reviewer is answered with ``a`` like a paused crew."""
 from __future__ import annotations
 
 from pydantic import SecretStr
+from rich.text import Text
 from textual.widgets import Input
 
 from crewtui.api.models import Kickoff, RunState
 from crewtui.api.profile import CrewProfile
 from crewtui.sim import SimServer
 from crewtui.ui.pilot import settle
+from crewtui.ui.screens.main import MainScreen
 from tests.ui.app_helpers import AppFactory, main_screen
 from tests.ui.test_answer import header, open_answer
 from tests.ui.test_detail import screen_text
@@ -82,3 +84,11 @@ async def test_a_paused_flow_waits_on_its_method_and_is_answered_with_a(
             return known is not None and "Welcome to Beacon" in (known.output or "")
 
         await settle(pilot, welcomed)
+        # A flow has no total: the list counts the methods done, not "n of n".
+        await settle(pilot, lambda: "4 done" in progress_cell(screen, continued.kickoff_id))
+
+
+def progress_cell(screen: MainScreen, kickoff_id: str) -> str:
+    cell = screen.kickoffs.get_cell(kickoff_id, "progress")
+    assert isinstance(cell, Text)
+    return cell.plain
