@@ -478,6 +478,8 @@ async def cmd_list(session: Session) -> int:
         started = start_text(row, lambda moment: moment.astimezone().strftime("%Y-%m-%d %H:%M"))
         duration = duration_text(row, now)
         task = inert_line(row.current_task or "", 40)
+        if restarted := restart_note(row):
+            task = f"({restarted}) {task}"
         out(
             f"{inert_line(row.kickoff_id[:8])}  {started:<16}  {inert_line(row.crew, 16):<16}  "
             f"{state_label(row.state):<12}  {duration:>8}  {task}".rstrip()

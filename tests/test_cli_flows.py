@@ -78,7 +78,10 @@ def test_a_flow_run_shows_its_methods_and_a_reused_id_restarts_it(
     assert "(restarted)" in human.stdout
     assert "attempt 1: ✓ completed" in human.stdout
     listed = json.loads(run(home, "list", "--json", env=crew_env(sim_any, FLOW)).stdout)
-    assert [row["kickoff_id"] for row in listed] == [kickoff_id]
+    assert [(row["kickoff_id"], row["kind"], row["restarts"]) for row in listed] == [
+        (kickoff_id, "flow", 1)
+    ]
+    assert "(restarted)" in run(home, "list", env=crew_env(sim_any, FLOW)).stdout
 
 
 def test_restore_from_starts_a_new_run_from_the_saved_state(sim_any: SimServer, home: Path) -> None:
