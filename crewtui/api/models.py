@@ -291,6 +291,9 @@ class Observation(_Model):
     waiting_for: WaitingFor | None = None
     # "flow" when the source shows a flow (its events, a live status counting steps).
     kind: RunKind | None = None
+    # Said by a crew's own kickoff event (``crew_kickoff_*``): in a flow's run, that is a
+    # crew one of its methods ran, not the run.
+    crew_event: bool = False
 
 
 STATUS_FIELDS = (

@@ -303,8 +303,12 @@ def _event_identity(event: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()[:32]
 
 
-def _crew_started(facts: _EventFacts) -> Observation:
+def _run_started(facts: _EventFacts) -> Observation:
     return facts.observation(state=RunState.RUNNING)
+
+
+def _crew_started(facts: _EventFacts) -> Observation:
+    return facts.observation(state=RunState.RUNNING, crew_event=True)
 
 
 def _crew_completed(facts: _EventFacts) -> Observation:
@@ -319,11 +323,13 @@ def _crew_completed(facts: _EventFacts) -> Observation:
         output=output,
         output_json=_output_json(output, explicit),
         usage=parse_usage(counts),
+        crew_event=True,
     )
 
 
 def _crew_failed(facts: _EventFacts) -> Observation:
-    return facts.observation(state=RunState.FAILED, error=as_str(facts.data.get("error")))
+    error = as_str(facts.data.get("error"))
+    return facts.observation(state=RunState.FAILED, error=error, crew_event=True)
 
 
 def _task_started(facts: _EventFacts) -> Observation | None:
@@ -411,7 +417,7 @@ _EVENT_READERS: dict[str, Callable[[_EventFacts], Observation | None]] = {
     "human_feedback_received": _feedback_received,
     # A flow's life: its methods are its tasks; a paused method, a paused flow and a
     # question (``Flow.ask``) all wait for a person, on a method, with a message.
-    "flow_started": _crew_started,
+    "flow_started": _run_started,
     "flow_finished": _flow_finished,
     "flow_failed": _flow_failed,
     "flow_paused": _feedback_requested,

@@ -257,6 +257,13 @@ def _from_earlier_attempt(kickoff: Kickoff, obs: Observation) -> bool:
     return obs.source == "webhook" and restarted is not None and obs.observed_at < restarted
 
 
+def _about_an_inner_crew(obs: Observation) -> Observation:
+    """A crew's kickoff event in a flow's run: a crew one of its methods ran started or
+    ended, which says nothing about the run's state, output or usage."""
+    cleared = {"state": None, "output": None, "output_json": None, "error": None, "usage": None}
+    return obs.model_copy(update=cleared)
+
+
 def apply_observation(
     kickoff: Kickoff,
     observation: Observation,
@@ -270,6 +277,8 @@ def apply_observation(
     """
     if _from_earlier_attempt(kickoff, observation):
         return kickoff
+    if observation.crew_event and "flow" in (kickoff.kind, observation.kind):
+        observation = _about_an_inner_crew(observation)
     known = kickoff
     if _restart_seen(kickoff, observation):
         kickoff = begin_attempt(kickoff, observation.observed_at)

@@ -584,3 +584,17 @@ def test_any_order_and_duplication_of_a_flow_runs_events_gives_the_same_run(
         t.task_id: t.usage for t in FLOW_IN_ORDER.tasks
     }
     assert step_keys == FLOW_IN_ORDER_STEPS
+
+
+def test_a_crew_that_a_flows_method_runs_does_not_end_the_flow() -> None:
+    going, _ = deliver(list(range(5)), FLOW_PUSHED, "onboarding")
+    inner = [
+        event(30, 5.2, "crew_kickoff_started", crew_name="reviewers"),
+        event(31, 6, "crew_kickoff_completed", crew_name="reviewers", output={"raw": "ok"},
+              total_tokens=999),
+    ]  # fmt: skip
+    for item in inner:
+        for fact in observations(parse_push("events", item, at(7))):
+            going = apply_observation(going, fact)
+    assert going.state is RunState.RUNNING and going.output is None
+    assert going.usage is not None and going.usage.total_tokens == 700
