@@ -598,3 +598,13 @@ def test_a_crew_that_a_flows_method_runs_does_not_end_the_flow() -> None:
             going = apply_observation(going, fact)
     assert going.state is RunState.RUNNING and going.output is None
     assert going.usage is not None and going.usage.total_tokens == 700
+
+
+@pytest.mark.parametrize("kind", ["method_execution_paused", "flow_paused", "flow_input_requested"])
+def test_each_way_a_flow_waits_for_a_person_pauses_it_on_a_method(kind: str) -> None:
+    body = event(1, 7, kind, flow_name="onboarding", method_name="approve_account",
+                 message="Approve?")  # fmt: skip
+    [fact] = observations(parse_push("events", body, at(8)))
+    assert fact.state is RunState.PAUSED and fact.kind == "flow"
+    assert fact.waiting_for is not None
+    assert (fact.waiting_for.task_id, fact.waiting_for.message) == ("approve_account", "Approve?")
