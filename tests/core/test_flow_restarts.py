@@ -182,3 +182,36 @@ def _state(tracker: Tracker, kickoff_id: str) -> RunState | None:
 def _restarts(tracker: Tracker, kickoff_id: str) -> int:
     kickoff = tracker.get(kickoff_id)
     return kickoff.restarts if kickoff is not None else 0
+
+
+async def test_a_restart_with_pushes_on_counts_the_new_attempts_methods_and_tokens_only(
+    sim_any: SimServer, tmp_path: Path
+) -> None:
+    async with webhook_runtime(sim_any, tmp_path, FLOW) as runtime:
+        tracker = runtime.tracker
+
+        def finished(restarts: int) -> bool:
+            kickoff = tracker.get(kickoff_id)
+            return (
+                kickoff is not None
+                and kickoff.restarts == restarts
+                and kickoff.state is RunState.COMPLETED
+                and len(kickoff.llm_calls) == calls
+            )
+
+        # Slow enough that its first events come after crewtui holds its kickoff id.
+        inputs = {"hold": "0", "duration_scale": "4"}
+        kickoff_id = (await tracker.kickoff(FLOW, inputs)).kickoff_id
+        calls = 9  # one per method step and one per method's answer: 5 steps, 4 methods
+        await wait_until(tracker, lambda: finished(0))
+        first = tracker.get(kickoff_id)
+        assert first is not None and first.kind == "flow"
+        await tracker.kickoff(FLOW, inputs | {"id": kickoff_id})
+        await wait_until(tracker, lambda: finished(1))
+        again = tracker.get(kickoff_id)
+        assert again is not None
+        assert sorted(task.task_id for task in again.tasks) == sorted(METHODS)
+        # The same work again: the same tokens, not twice as many.
+        assert again.usage == first.usage
+        [earlier] = again.earlier_attempts
+        assert earlier.usage == first.usage and earlier.output == first.output
