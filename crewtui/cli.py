@@ -122,6 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     kick.add_argument("--task-webhook", metavar="URL")
     kick.add_argument("--step-webhook", metavar="URL")
     kick.add_argument("--crew-webhook", metavar="URL")
+    kick.add_argument(
+        "--restore-from",
+        metavar="STATE_ID",
+        help="a flow: start from the saved state of this execution (restoreFromStateId); "
+        "to restart an execution itself, give its id as an input (-i id=KICKOFF_ID)",
+    )
     kick.add_argument("--watch", action="store_true", help="follow the run until it ends")
     _add_wait_options(kick)
 

@@ -42,13 +42,16 @@ from crewtui.config import (
 )
 from crewtui.core.format import (
     STATE_WORDS,
+    attempt_line,
     cancel_note,
     continuation_line,
     duration_text,
     format_duration,
+    restart_note,
     start_text,
     state_label,
     tokens_text,
+    unit_word,
     usage_line,
     waiting_line,
 )
@@ -267,9 +270,14 @@ def summary_line(kickoff: Kickoff | KickoffSummary, now: datetime) -> str:
         inert_line(kickoff.crew, 24),
         state_label(kickoff.state),
     ]
+    restarted = restart_note(kickoff)
+    if restarted:
+        parts.append(f"({restarted})")
     progress = kickoff.progress
     if progress and progress.total:
-        parts.append(f"{progress.completed or 0}/{progress.total} tasks")
+        parts.append(f"{progress.completed or 0}/{progress.total} {unit_word(kickoff)}s")
+    elif kickoff.kind == "flow" and progress and progress.completed is not None:
+        parts.append(f"{progress.completed} methods done")  # a flow has no total
     if kickoff.current_task:
         parts.append(inert_line(kickoff.current_task, 48))
     duration = duration_text(kickoff, now)
@@ -296,6 +304,8 @@ def print_status(
     link = continuation_line(kickoff)
     if link is not None:
         out(f"  {link}")
+    for number, attempt in enumerate(kickoff.earlier_attempts, start=1):
+        out(f"  {attempt_line(number, attempt)}")
     for task in kickoff.tasks:
         timing = format_duration(task.execution_time, precise=True) if task.execution_time else ""
         tokens = task.usage.total_tokens if task.usage else None
@@ -369,8 +379,16 @@ async def cmd_kickoff(session: Session) -> int:
     inputs = _filled(unique_pairs(args.inputs, "input"))
     meta = unique_pairs(args.meta, "meta")
     hooks = _webhook_urls(args.task_webhook, args.step_webhook, args.crew_webhook)
+    restore_from = _state_id(args.restore_from)
     async with session.following([crew], interval=args.interval, receive=args.watch) as tracker:
-        kickoff = await tracker.kickoff(crew.name, inputs, meta, webhooks=hooks)
+        kickoff = await tracker.kickoff(
+            crew.name, inputs, meta, webhooks=hooks, restore_from=restore_from
+        )
+        if kickoff.restarts:
+            warn(
+                f"The service restarted the {crew.name} run {kickoff.short_id} (its id was "
+                f"reused); its earlier attempt is kept ({restart_note(kickoff)})."
+            )
         if not args.watch:
             if session.json:
                 emit_json({"kickoff_id": kickoff.kickoff_id, "crew": crew.name})
@@ -460,6 +478,8 @@ async def cmd_list(session: Session) -> int:
         started = start_text(row, lambda moment: moment.astimezone().strftime("%Y-%m-%d %H:%M"))
         duration = duration_text(row, now)
         task = inert_line(row.current_task or "", 40)
+        if restarted := restart_note(row):
+            task = f"({restarted}) {task}"
         out(
             f"{inert_line(row.kickoff_id[:8])}  {started:<16}  {inert_line(row.crew, 16):<16}  "
             f"{state_label(row.state):<12}  {duration:>8}  {task}".rstrip()
@@ -657,6 +677,16 @@ def _filled(inputs: dict[str, str]) -> dict[str, str]:
             else f"The inputs {names} are empty; give them values (-i KEY=VALUE) or leave them out."
         )
     return inputs
+
+
+def _state_id(given: str | None) -> str | None:
+    """``--restore-from``: a flow's saved state id, refused here when blank."""
+    if given is not None and not given.strip():
+        raise ConfigError(
+            "--restore-from is empty; give the id of the flow execution whose saved state "
+            "to start from, or leave the option out."
+        )
+    return given.strip() if given is not None else None
 
 
 def _webhook_urls(task: str | None, step: str | None, crew: str | None) -> WebhookUrls | None:

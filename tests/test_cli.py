@@ -123,7 +123,12 @@ def test_status_json_is_the_normalized_model_in_both_dialects(
         "continued_from",
         "steps",
         "usage",
+        "kind",
+        "restarts",
+        "restarted_at",
+        "earlier_attempts",
     }
+    assert status["kind"] == "crew" and status["restarts"] == 0
     assert status["waiting_for"] is None  # only a paused run waits for someone
     assert status["continues"] is None and status["continued_from"] is None
     assert status["steps"]["dropped"] == 0 <= status["steps"]["stored"]

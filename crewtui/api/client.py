@@ -192,10 +192,12 @@ class CrewClient:
         step_webhook_url: str | None = None,
         crew_webhook_url: str | None = None,
         events: EventsWebhook | None = None,
+        restore_from: str | None = None,
     ) -> KickoffAnswer:
         """Start a run: its kickoff id and the answer as received.
 
-        ``events`` asks for the batched form (a ``webhooks`` object) beside any classic URL.
+        ``events`` asks for the batched form (a ``webhooks`` object) beside any classic URL;
+        ``restore_from`` asks a flow to start from a saved state (``restoreFromStateId``).
 
         Never retried once it may have reached the server: any doubt raises
         ``KickoffUncertainError`` (the run may have started; a retry could start a second).
@@ -207,6 +209,8 @@ class CrewClient:
         payload.update(_webhooks(task_webhook_url, step_webhook_url, crew_webhook_url))
         if events is not None:
             payload["webhooks"] = events.body()
+        if restore_from is not None:
+            payload["restoreFromStateId"] = restore_from
         request = self._request("POST", path, payload)
         try:
             reply = await exchange_with_retries(

@@ -239,6 +239,8 @@ def _parse_live(kickoff_id: str, body: dict[str, Any], observed_at: datetime) ->
         execution_time=execution_time,
         started_at=started_at,
         usage=parse_usage(body.get("usage_metrics")),
+        # A flow counts steps (its methods) and names its execution.
+        kind="flow" if progress_body.get("unit") == "step" or "flow_id" in body else None,
         dialect=Dialect.LIVE,
         raw=body,
         channel="poll",

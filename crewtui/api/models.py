@@ -43,6 +43,11 @@ TERMINAL_STATES = frozenset(
 )
 
 
+# What kind of deployment a run belongs to: a crew (its units are tasks) or a flow (its
+# units are methods, and reusing its id restarts an ended run). Seen, never configured.
+RunKind = Literal["crew", "flow"]
+
+
 class Dialect(StrEnum):
     """Which form of the API a response came in; detected per response, never configured."""
 
@@ -284,6 +289,11 @@ class Observation(_Model):
     channel: PayloadSource | None = None
     # A push saying the run now waits for a person (``human_feedback_requested``).
     waiting_for: WaitingFor | None = None
+    # "flow" when the source shows a flow (its events, a live status counting steps).
+    kind: RunKind | None = None
+    # Said by a crew's own kickoff event (``crew_kickoff_*``): in a flow's run, that is a
+    # crew one of its methods ran, not the run.
+    crew_event: bool = False
 
 
 STATUS_FIELDS = (
@@ -307,7 +317,25 @@ STATUS_FIELDS = (
     "usage",
     "continues",
     "continued_from",
+    "kind",
+    "restarts",
+    "restarted_at",
+    "earlier_attempts",
 )
+
+
+class Attempt(_Model):
+    """An earlier attempt of a restarted flow run, as it stood when the run started over:
+    the service overwrote it, crewtui keeps it."""
+
+    state: RunState
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    output: str | None = None
+    error: str | None = None
+    execution_time: float | None = None
+    tasks: list[TaskResult] = Field(default_factory=list)
+    usage: Usage | None = None
 
 
 class KickoffStatus(_Model):
@@ -344,6 +372,12 @@ class KickoffStatus(_Model):
     # An answered pause the service continued under a new kickoff id links the two runs.
     continues: str | None = None
     continued_from: str | None = None
+    # A flow's tasks are its methods. A flow execution started again under the same id
+    # (``inputs.id`` reused) counts its restarts and keeps the attempts before the current.
+    kind: RunKind = "crew"
+    restarts: int = 0
+    restarted_at: datetime | None = None
+    earlier_attempts: list[Attempt] = Field(default_factory=list)
 
 
 class Kickoff(KickoffStatus):
@@ -413,3 +447,5 @@ class KickoffSummary(_Model):
     cancel_request: CancelRequest | None = None
     continues: str | None = None
     continued_from: str | None = None
+    kind: RunKind = "crew"
+    restarts: int = 0

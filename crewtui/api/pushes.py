@@ -239,13 +239,32 @@ class _EventFacts:
     identity: str
 
     def observation(self, **facts: Any) -> Observation:
+        # crewai's flow events name their flow: the run is a flow's, whatever it says.
+        flow = "flow_name" in self.data or "method_name" in self.data
         return Observation(
             kickoff_id=self.kickoff_id,
             observed_at=self.at,
             source="webhook",
             raw=self.data,
+            kind="flow" if flow else None,
             **facts,
         )
+
+    def method(self, state: TaskState) -> Observation | None:
+        """A flow method's event: the method is the flow's task, its ``result`` the output."""
+        method = _first_text(self.data.get("method_name"))
+        if method is None:
+            return None
+        running = state is TaskState.RUNNING
+        result = self.data.get("result")
+        task = TaskResult(
+            task_id=method,
+            output=_output_text(result) or as_text(result),
+            state=state,
+            started_at=self.at if running else None,
+            finished_at=None if running else self.at,
+        )
+        return self.observation(tasks=[task])
 
     def task(self, state: TaskState) -> Observation | None:
         """A task event; crewai names a task by ``task_name`` (its name or description)."""
@@ -284,8 +303,12 @@ def _event_identity(event: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()[:32]
 
 
-def _crew_started(facts: _EventFacts) -> Observation:
+def _run_started(facts: _EventFacts) -> Observation:
     return facts.observation(state=RunState.RUNNING)
+
+
+def _crew_started(facts: _EventFacts) -> Observation:
+    return facts.observation(state=RunState.RUNNING, crew_event=True)
 
 
 def _crew_completed(facts: _EventFacts) -> Observation:
@@ -300,11 +323,13 @@ def _crew_completed(facts: _EventFacts) -> Observation:
         output=output,
         output_json=_output_json(output, explicit),
         usage=parse_usage(counts),
+        crew_event=True,
     )
 
 
 def _crew_failed(facts: _EventFacts) -> Observation:
-    return facts.observation(state=RunState.FAILED, error=as_str(facts.data.get("error")))
+    error = as_str(facts.data.get("error"))
+    return facts.observation(state=RunState.FAILED, error=error, crew_event=True)
 
 
 def _task_started(facts: _EventFacts) -> Observation | None:
@@ -353,6 +378,32 @@ def _feedback_received(facts: _EventFacts) -> Observation:
     return facts.observation(state=RunState.RUNNING)
 
 
+def _flow_finished(facts: _EventFacts) -> Observation:
+    """The flow's ``result`` is whatever its last method returned: text or an object."""
+    result = facts.data.get("result")
+    output = _output_text(result) or as_text(result)
+    explicit = result if isinstance(result, dict | list) else as_dict(result).get("json_dict")
+    return facts.observation(
+        state=RunState.COMPLETED, output=output, output_json=_output_json(output, explicit)
+    )
+
+
+def _flow_failed(facts: _EventFacts) -> Observation:
+    return facts.observation(state=RunState.FAILED, error=as_text(facts.data.get("error")))
+
+
+def _method_started(facts: _EventFacts) -> Observation | None:
+    return facts.method(TaskState.RUNNING)
+
+
+def _method_finished(facts: _EventFacts) -> Observation | None:
+    return facts.method(TaskState.COMPLETED)
+
+
+def _method_failed(facts: _EventFacts) -> Observation | None:
+    return facts.method(TaskState.FAILED)
+
+
 # Event types that change the run or a task; every other type is only a step.
 _EVENT_READERS: dict[str, Callable[[_EventFacts], Observation | None]] = {
     "crew_kickoff_started": _crew_started,
@@ -364,6 +415,18 @@ _EVENT_READERS: dict[str, Callable[[_EventFacts], Observation | None]] = {
     "llm_call_completed": _llm_call_completed,
     "human_feedback_requested": _feedback_requested,
     "human_feedback_received": _feedback_received,
+    # A flow's life: its methods are its tasks; a paused method, a paused flow and a
+    # question (``Flow.ask``) all wait for a person, on a method, with a message.
+    "flow_started": _run_started,
+    "flow_finished": _flow_finished,
+    "flow_failed": _flow_failed,
+    "flow_paused": _feedback_requested,
+    "method_execution_started": _method_started,
+    "method_execution_finished": _method_finished,
+    "method_execution_failed": _method_failed,
+    "method_execution_paused": _feedback_requested,
+    "flow_input_requested": _feedback_requested,
+    "flow_input_received": _feedback_received,
 }
 
 _PARSERS: dict[str, Callable[[Any, datetime], list[Pushed]]] = {
@@ -384,14 +447,4 @@ SUBSCRIBED_EVENTS: tuple[str, ...] = (
     "tool_usage_error",
     "llm_call_started",
     "llm_call_failed",
-    "flow_started",
-    "flow_finished",
-    "flow_failed",
-    "flow_paused",
-    "method_execution_started",
-    "method_execution_finished",
-    "method_execution_failed",
-    "method_execution_paused",
-    "flow_input_requested",
-    "flow_input_received",
 )

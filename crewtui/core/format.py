@@ -6,7 +6,15 @@ import math
 from collections.abc import Callable
 from datetime import datetime
 
-from crewtui.api.models import KickoffStatus, KickoffSummary, RunState, Usage, WaitingFor
+from crewtui.api.models import (
+    Attempt,
+    KickoffStatus,
+    KickoffSummary,
+    RunState,
+    TaskState,
+    Usage,
+    WaitingFor,
+)
 from crewtui.api.sanitize import inert_line
 from crewtui.core.timing import Run, run_duration, run_start
 
@@ -150,3 +158,28 @@ def continuation_line(run: KickoffStatus | KickoffSummary) -> str | None:
     if run.continues:
         parts.append(f"continued as {inert_line(run.continues)[:8]}")
     return " · ".join(parts) or None
+
+
+RESTARTED = "restarted"
+
+
+def restart_note(run: KickoffStatus | KickoffSummary) -> str | None:
+    """``restarted`` (``restarted 3×``) for a flow run the service started over under the same
+    id; None for a run that never restarted."""
+    if run.restarts <= 0:
+        return None
+    return RESTARTED if run.restarts == 1 else f"{RESTARTED} {run.restarts}×"
+
+
+def unit_word(run: KickoffStatus | KickoffSummary) -> str:
+    """What a run's units are called: a flow runs methods, a crew tasks."""
+    return "method" if run.kind == "flow" else "task"
+
+
+def attempt_line(number: int, attempt: Attempt) -> str:
+    """One earlier attempt of a restarted flow run: how it ended, and how far it got."""
+    done = sum(1 for task in attempt.tasks if task.state is TaskState.COMPLETED)
+    parts = [f"attempt {number}: {state_label(attempt.state)}", f"{done} methods done"]
+    if attempt.error:
+        parts.append(inert_line(attempt.error, 120))
+    return " · ".join(parts)

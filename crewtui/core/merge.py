@@ -3,6 +3,11 @@
 Polls, webhooks and kickoff answers arrive in any order and repeat. These pure functions
 make the result the same whatever the order: a terminal state is final, tasks accumulate,
 and a field only changes when a source actually said something about it.
+
+One exception to "terminal is final": a flow execution the service overwrote (its
+``inputs.id`` reused) runs again under the same kickoff id. A source that shows the flow
+going again after it ended starts a new attempt (:func:`begin_attempt`): the run counts
+the restart and keeps the attempt that ended. A crew's end stays final.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from crewtui.api.models import (
+    Attempt,
     Dialect,
     Kickoff,
     LlmCall,
@@ -180,6 +186,84 @@ def _close_running_tasks(
     return closed
 
 
+# The ends a flow may come back from (a run given up for lost has no end to restart from).
+_RESTARTABLE = frozenset({RunState.COMPLETED, RunState.FAILED, RunState.CANCELLED})
+_GOING = frozenset({RunState.PENDING, RunState.RUNNING, RunState.PAUSED})
+
+
+def begin_attempt(kickoff: Kickoff, at: datetime, state: RunState = RunState.PENDING) -> Kickoff:
+    """A flow execution started again at ``at``: the attempt so far is kept whole in
+    ``earlier_attempts`` and the run starts over (its methods, output, usage and times)."""
+    earlier = Attempt(
+        state=kickoff.state,
+        started_at=kickoff.started_at,
+        finished_at=kickoff.finished_at,
+        output=kickoff.output,
+        error=kickoff.error,
+        execution_time=kickoff.execution_time,
+        tasks=kickoff.tasks,
+        usage=kickoff.usage,
+    )
+    return kickoff.model_copy(
+        update={
+            "kind": "flow",
+            "state": state,
+            "restarts": kickoff.restarts + 1,
+            "restarted_at": at,
+            "earlier_attempts": [*kickoff.earlier_attempts, earlier],
+            "started_at": at,
+            "finished_at": None,
+            "execution_time": None,
+            "output": None,
+            "output_json": None,
+            "error": None,
+            "tasks": [],
+            "progress": None,
+            "current_task": None,
+            "current_agent": None,
+            "message": None,
+            "waiting_for": None,
+            "not_found_since": None,
+            "llm_calls": [],
+            "usage": None,
+            "cancel_request": None,
+            "updated_at": max(kickoff.updated_at, at),
+        }
+    )
+
+
+def _restart_seen(kickoff: Kickoff, obs: Observation) -> bool:
+    """A flow seen going again after its end, by a source that knows the new attempt.
+
+    A push must be dated after the end (a late event of the attempt that ended is not a
+    restart); a poll must say when the run started, after the end (only the live dialect
+    says it). A crew's end stays final.
+    """
+    if kickoff.state not in _RESTARTABLE or obs.state not in _GOING:
+        return False
+    if "flow" not in (kickoff.kind, obs.kind):
+        return False
+    ended = kickoff.finished_at
+    if obs.source == "webhook":
+        return ended is None or obs.observed_at > ended
+    if obs.source == "poll":
+        return obs.started_at is not None and (ended is None or obs.started_at > ended)
+    return False
+
+
+def _from_earlier_attempt(kickoff: Kickoff, obs: Observation) -> bool:
+    """A push dated before the current attempt began belongs to an attempt that ended."""
+    restarted = kickoff.restarted_at
+    return obs.source == "webhook" and restarted is not None and obs.observed_at < restarted
+
+
+def _about_an_inner_crew(obs: Observation) -> Observation:
+    """A crew's kickoff event in a flow's run: a crew one of its methods ran started or
+    ended, which says nothing about the run's state, output or usage."""
+    cleared = {"state": None, "output": None, "output_json": None, "error": None, "usage": None}
+    return obs.model_copy(update=cleared)
+
+
 def apply_observation(
     kickoff: Kickoff,
     observation: Observation,
@@ -191,6 +275,13 @@ def apply_observation(
     ``updated_at`` moves only when something else did, so callers can compare to detect a
     real change.
     """
+    if _from_earlier_attempt(kickoff, observation):
+        return kickoff
+    if observation.crew_event and "flow" in (kickoff.kind, observation.kind):
+        observation = _about_an_inner_crew(observation)
+    known = kickoff
+    if _restart_seen(kickoff, observation):
+        kickoff = begin_attempt(kickoff, observation.observed_at)
     first_word = _first_word_on_tracked_run(kickoff)
     obs = _without_arrival_times(observation) if first_word else observation
     was_terminal = kickoff.state.is_terminal
@@ -296,11 +387,12 @@ def apply_observation(
             kickoff.usage, obs.usage, sum_usage([call.usage for call in llm_calls])
         ),
         "model": _model(kickoff.model, obs.model, *(call.model for call in obs.llm_calls)),
+        "kind": "flow" if obs.kind == "flow" else kickoff.kind,
     }
     update["waiting_for"] = _waiting_for(kickoff, obs, state, tasks, message)
     merged = kickoff.model_copy(update=update)
-    if merged == kickoff:
-        return kickoff
+    if merged == known:
+        return known
     return merged.model_copy(update={"updated_at": max(kickoff.updated_at, obs.observed_at)})
 
 
@@ -349,9 +441,15 @@ def _waiting_for(
     task = finished[-1] if finished else None
     task_id = task.task_id if task else (previous.task_id if previous else None)
     agent = task.agent if task else (previous.agent if previous else None)
+    flow = "flow" in (kickoff.kind, obs.kind)
     if pushed is not None and pushed.task_id:
         # The pause's own event names its task; a poll's "last finished" only guesses it.
         task_id, agent = pushed.task_id, pushed.agent or agent
+    elif flow and obs.current_task:
+        # A flow waits inside its method, which a poll names as the current one.
+        task_id, agent = obs.current_task, obs.current_agent
+    elif flow and previous is not None and previous.task_id:
+        task_id, agent = previous.task_id, previous.agent
     elif not said and previous is not None and previous.task_id:
         # Only a report of a finished task moves the wait to another task.
         task_id, agent = previous.task_id, previous.agent
@@ -457,6 +555,8 @@ def merge_stored(stored: Kickoff, incoming: Kickoff) -> Kickoff:
     The store calls this inside its write transaction, so a second SSH session that only
     polls never erases tasks the first one learnt from webhooks.
     """
+    if stored.restarts != incoming.restarts:
+        return _later_attempt(stored, incoming)
     newer, older = (
         (incoming, stored) if incoming.updated_at >= stored.updated_at else (stored, incoming)
     )
@@ -488,5 +588,23 @@ def merge_stored(stored: Kickoff, incoming: Kickoff) -> Kickoff:
             "llm_calls": merge_calls(stored.llm_calls, incoming.llm_calls),
             "usage": merge_usage(stored.usage, incoming.usage),
             "model": _model(stored.model, incoming.model),
+        }
+    )
+
+
+def _later_attempt(stored: Kickoff, incoming: Kickoff) -> Kickoff:
+    """Two writers saw different attempts of a restarted flow: the later attempt is the run
+    (it holds the earlier ones); what is not about an attempt is kept from both."""
+    later, other = (incoming, stored) if incoming.restarts > stored.restarts else (stored, incoming)
+    return later.model_copy(
+        update={
+            "archived": stored.archived,
+            "updated_at": max(stored.updated_at, incoming.updated_at),
+            "raw_by_source": merge_payloads(stored.raw_by_source, incoming.raw_by_source),
+            "tracked_at": stored.tracked_at or incoming.tracked_at,
+            "webhooks": later.webhooks or other.webhooks,
+            "continues": later.continues or other.continues,
+            "continued_from": later.continued_from or other.continued_from,
+            "created_at": min(stored.created_at, incoming.created_at),
         }
     )

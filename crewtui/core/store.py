@@ -56,6 +56,7 @@ from crewtui.core.store_rows import (
     CANCEL_REQUEST,
     EXTRA_FIELDS,
     KICKOFF_COLUMNS,
+    RUN_KIND,
     SUMMARY_COLUMNS,
     TASK_COLUMNS,
     UPSERT_KICKOFF,
@@ -482,7 +483,8 @@ class Store:
         """One page of summaries (no outputs, no raw); ``archived=None`` means both."""
         where, params = _where(crew, states, archived, text)
         sql = (
-            f"SELECT {', '.join(SUMMARY_COLUMNS)}, {WAITING_FOR}, {USAGE}, {CANCEL_REQUEST} "  # noqa: S608
+            f"SELECT {', '.join(SUMMARY_COLUMNS)}, {WAITING_FOR}, {USAGE}, {CANCEL_REQUEST}, "  # noqa: S608
+            f"{RUN_KIND} "
             f"FROM kickoffs{where} "
             f"ORDER BY {_ORDER_BY[order]} LIMIT ? OFFSET ?"
         )
@@ -773,8 +775,9 @@ def _write_kickoff(
 ) -> None:
     """Upsert the row, and only the task rows that differ from ``before`` (what is stored).
 
-    A poll storm on a run with many tasks rewrites one task, not all; a merge never drops a
-    task, so no row has to be deleted.
+    A poll storm on a run with many tasks rewrites one task, not all. A merge never drops a
+    task; only a restarted flow run starts its tasks over (the earlier ones are kept in its
+    ``earlier_attempts``), and then the rows of the tasks it no longer has go.
     """
     conn.execute(UPSERT_KICKOFF, {**kickoff_values(kickoff), **stamp})
     old = before.tasks if before is not None else []
@@ -783,6 +786,12 @@ def _write_kickoff(
         for n, task in enumerate(kickoff.tasks)
         if n >= len(old) or old[n] != task
     ]
+    kept = {task.task_id for task in kickoff.tasks}
+    gone = [
+        (bind_text(kickoff.kickoff_id), bind_text(t.task_id)) for t in old if t.task_id not in kept
+    ]
+    if gone:
+        conn.executemany("DELETE FROM tasks WHERE kickoff_id = ? AND task_id = ?", gone)
     conn.executemany(UPSERT_TASK, changed)
 
 

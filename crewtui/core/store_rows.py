@@ -192,6 +192,13 @@ WAITING_FOR = ", ".join(
     f"CASE WHEN json_valid(extra) THEN json_extract(extra, '$.{name}') END AS {name}"
     for name in ("waiting_for", "continues", "continued_from")
 )
+# A flow's row says so, and how often it restarted ("restarted"): from ``extra`` too, where
+# the defaults (a crew, never restarted) are left out.
+RUN_KIND = (
+    "COALESCE(CASE WHEN json_valid(extra) THEN json_extract(extra, '$.kind') END, 'crew') AS kind, "
+    "COALESCE(CASE WHEN json_valid(extra) THEN json_extract(extra, '$.restarts') END, 0)"
+    " AS restarts"
+)
 # Every row's tokens, for the list's optional tokens column: from ``extra`` too.
 USAGE = "CASE WHEN json_valid(extra) THEN json_extract(extra, '$.usage') END AS usage"
 # Likewise whether crewtui is cancelling the run, or stopped it ("cancelling…" on its row).

@@ -7,7 +7,8 @@ event per real change. The Textual app and the headless CLI only listen and ask.
 Polling: each crew has its own scheduler task, concurrency cap and request budget, so one
 slow or failing crew never slows another. A kickoff's next poll is scheduled when its last
 one finished (polls never pile up), at an interval that adapts to how recently it changed.
-Terminal kickoffs are never polled again. No Textual import here.
+Terminal kickoffs are not polled again, unless a flow shows it restarted (its execution
+overwritten under the same id, see ``crewtui.core.merge``). No Textual import here.
 
 Other processes: another app, a ``crewtui kickoff`` in another pane or a cron job may write
 the same history. While running, the tracker follows the store (see ``_follow_store``):
@@ -44,6 +45,7 @@ from crewtui.api.models import (
     CancelRequest,
     Kickoff,
     Observation,
+    Payload,
     RunState,
     SentWebhooks,
     Step,
@@ -54,7 +56,13 @@ from crewtui.api.profile import CrewProfile
 from crewtui.api.pushes import step_payloads
 from crewtui.api.validate import validate_kickoff_id
 from crewtui.config import PollSettings
-from crewtui.core.merge import apply_observation, confirm_stop, merge_stored
+from crewtui.core.merge import (
+    apply_observation,
+    begin_attempt,
+    confirm_stop,
+    merge_payloads,
+    merge_stored,
+)
 from crewtui.core.pacing import TokenBucket, adaptive_interval, error_backoff
 from crewtui.core.store import ForeignChange, Store
 from crewtui.core.webhooks import WebhookUrls
@@ -402,11 +410,14 @@ class Tracker:
         meta: Mapping[str, Any] | None = None,
         *,
         webhooks: WebhookUrls | None = None,
+        restore_from: str | None = None,
     ) -> Kickoff:
         """Start a run. The attempt is stored before the request leaves.
 
         A definite refusal (401, 422, connection refused) removes the attempt; an answer lost
         after the request may have arrived keeps it as ``uncertain`` ("may have started").
+        An answer naming a run the history held before this kickoff is a flow execution the
+        service restarted (``inputs.id`` reused): that run starts a new attempt.
         """
         state = self._crew(crew)
         hooks = webhooks or self.webhook_urls
@@ -435,6 +446,7 @@ class Tracker:
                 step_webhook_url=(classic.step or None) if classic else None,
                 crew_webhook_url=(classic.crew or None) if classic else None,
                 events=hooks.events if hooks else None,
+                restore_from=restore_from,
             )
         except KickoffUncertainError as error:
             uncertain = attempt.model_copy(
@@ -466,6 +478,11 @@ class Tracker:
             raise
         self._note_ok(state)
         kickoff_id = answer.kickoff_id
+        earlier = self._kickoffs.get(kickoff_id) or await self._store_call(
+            self.store.get_kickoff, kickoff_id
+        )
+        if earlier is not None and earlier.created_at < attempt.created_at:
+            return await self._restarted(attempt, earlier, answer.payload)
         await self._store_call(self.store.rename_kickoff, attempt.kickoff_id, kickoff_id)
         kickoff = attempt.model_copy(
             update={
@@ -478,6 +495,27 @@ class Tracker:
         await self._store_call(self.store.save_kickoff, kickoff)
         self._adopt(kickoff, emit=True)
         return kickoff
+
+    async def _restarted(self, attempt: Kickoff, earlier: Kickoff, answer: Payload) -> Kickoff:
+        """The service answered a kickoff with a run it already had: the flow execution was
+        overwritten, so that run starts a new attempt with the inputs just sent."""
+        await self._store_call(self.store.delete_kickoff, attempt.kickoff_id)
+        async with self._locks.setdefault(earlier.kickoff_id, asyncio.Lock()):
+            current = self._kickoffs.get(earlier.kickoff_id, earlier)
+            restarted = begin_attempt(current, utcnow()).model_copy(
+                update={
+                    "inputs": attempt.inputs,
+                    "meta": attempt.meta,
+                    "webhooks": attempt.webhooks or current.webhooks,
+                    "raw_by_source": merge_payloads(current.raw_by_source, [answer]),
+                }
+            )
+            saved = await self._store_call(self.store.save_kickoff, restarted)
+            restarted = saved if saved is not None else restarted
+            self._kickoffs[restarted.kickoff_id] = restarted
+        self._adopt(restarted, emit=False)
+        self._emit(KickoffChanged(restarted, current.state))
+        return restarted
 
     async def track(self, crew: str, kickoff_id: str, *, keep_unknown: bool = True) -> Kickoff:
         """Adopt a kickoff started elsewhere; polls it once before returning.
@@ -787,6 +825,8 @@ class Tracker:
                 schedule.last_change = asyncio.get_running_loop().time()
             if after.is_terminal:
                 self._schedules.pop(kickoff_id, None)
+            elif before.is_terminal:
+                self._adopt(after, emit=False)  # a flow restarted: follow it again
             self._emit(KickoffChanged(after, before.state))
         if observation.steps:
             await self._add_steps(kickoff_id, observation.steps)

@@ -86,14 +86,15 @@ class DemoApp(CrewtuiApp):
 
 
 def demo_config(sim: SimServer, poll: PollSettings | None = None) -> Config:
-    """A config naming the simulator's crews, with its token, brisk polling and webhooks.
+    """A config naming the simulator's crews and flow, with its token, brisk polling and
+    webhooks.
 
     The webhook receiver on a free loopback port lets the demo show pushed steps and every
     task, as a real setup with ``--webhooks`` does.
     """
     crews = {
         name: CrewProfile(name=name, url=sim.crew_url(name), token=SecretStr(sim.options.token))
-        for name in sim.CREWS
+        for name in (*sim.CREWS, *sim.FLOWS)
     }
     return Config(
         crews=crews,

@@ -11,7 +11,7 @@ import random
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from crewtui.sim.crews import CREWS
+from crewtui.sim.crews import CREWS, DEPLOYMENTS, FLOWS
 
 _MORE: Mapping[str, tuple[Mapping[str, str], ...]] = MappingProxyType(
     {
@@ -46,15 +46,23 @@ _MORE: Mapping[str, tuple[Mapping[str, str], ...]] = MappingProxyType(
             {"topic": "carbon-aware job scheduling"},
             {"topic": "WebAssembly on the server"},
         ),
+        "onboarding": (
+            {"name": "Lars Eriksen", "email": "lars@example.net", "company": "Nordlys Energy",
+             "plan": "Business"},
+            {"name": "Amara Okafor", "email": "amara.okafor@example.com",
+             "company": "Baobab Health", "plan": "Starter"},
+        ),
     }
 )  # fmt: skip
 
 CREW_NAMES: tuple[str, ...] = tuple(CREWS)
+# The deployments the demo's later runs go to: the crews, and the flow now and then.
+DEPLOYMENT_NAMES: tuple[str, ...] = (*CREW_NAMES, *FLOWS)
 
 
 def requests(crew: str) -> tuple[Mapping[str, str], ...]:
     """Every request the demo may send to ``crew``, the simulator's sample first."""
-    return (CREWS[crew].sample_inputs, *_MORE.get(crew, ()))
+    return (DEPLOYMENTS[crew].sample_inputs, *_MORE.get(crew, ()))
 
 
 def pick_inputs(crew: str, rng: random.Random) -> dict[str, str]:

@@ -3,7 +3,8 @@
 The plan is in crew seconds (the simulator's reference time), so the whole demo keeps its
 rhythm at any ``--speed``: at the default speed 10 a new run starts every two to six
 seconds. It opens with one run per crew at once (one fails, one waits for human input, one
-runs long), then goes on across the four crews with a few failures and a few long runs.
+runs long), then goes on across the four crews and the onboarding flow (which goes past its
+reviewer: only the opening waits for a person) with a few failures and a few long runs.
 
 The demo must be able to stay open for hours, so it is bounded twice: at most
 ``MAX_ACTIVE`` runs are moving at once (the launcher waits for one to end), and after
@@ -22,7 +23,8 @@ from dataclasses import dataclass, field
 from crewtui.api.errors import CrewtuiError
 from crewtui.api.models import RunState
 from crewtui.core.tracker import KickoffChanged, Tracker, TrackerEvent
-from crewtui.demo.inputs import CREW_NAMES, pick_inputs
+from crewtui.demo.inputs import CREW_NAMES, DEPLOYMENT_NAMES, pick_inputs
+from crewtui.sim.crews import FLOWS
 
 MAX_ACTIVE = 6
 BURST = 400
@@ -66,8 +68,10 @@ def plan(seed: int) -> Iterator[Launch]:
     while True:
         launched += 1
         low, high = BURST_GAP if launched <= BURST else QUIET_GAP
-        crew = rng.choice(CREW_NAMES)
+        crew = rng.choice(DEPLOYMENT_NAMES)
         inputs = pick_inputs(crew, rng)
+        if crew in FLOWS:
+            inputs["hold"] = "0"  # its reviewer would wait on whoever watches the demo
         draw = rng.random()
         if draw < FAIL_ODDS:
             inputs["fail"] = "1"

@@ -1,4 +1,4 @@
-"""The AMP simulator: four example crews on a real HTTP server (``crewtui sim``).
+"""The AMP simulator: four example crews and a flow on a real HTTP server (``crewtui sim``).
 
 A product feature, not test scaffolding: the demo, the test suite and users' own
 integration tests run against it.

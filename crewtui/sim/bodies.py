@@ -50,8 +50,13 @@ def _seconds(value: float, run: Run) -> float:
 
 
 def live_status(run: Run, snap: Snapshot) -> dict[str, Any]:
-    """``GET /status`` as production answers it: one shape with a ``state``."""
-    total = len(run.crew.tasks)
+    """``GET /status`` as production answers it: one shape with a ``state``.
+
+    A flow counts steps (its methods), without a total (a router may skip some), and names
+    its execution (``flow_id``).
+    """
+    flow = run.crew.is_flow
+    total = None if flow else len(run.crew.tasks)
     completed = len(snap.done)
     result, result_json = final_result(run) if snap.phase is Phase.COMPLETED else (None, None)
     last_task = None
@@ -61,20 +66,20 @@ def live_status(run: Run, snap: Snapshot) -> dict[str, Any]:
             "name": task.task_id,
             "description": fill(task.description, run.inputs),
             "agent": task.agent,
-            "output": task.render(run.inputs),
+            "output": run.output_of(task),
             "meta": run.meta,
         }
     step = snap.last_step
-    return {
+    body: dict[str, Any] = {
         "state": _LIVE_STATE[snap.phase],
         "status": run.crew.error if snap.phase is Phase.FAILED else _LIVE_MESSAGE.get(snap.phase),
         "result": result,
         "result_json": result_json,
         "progress": {
-            "unit": "task",
+            "unit": "step" if flow else "task",
             "completed": completed,
             "total": total,
-            "remaining": total - completed,
+            "remaining": None if total is None else total - completed,
             "current": snap.current.task_id if snap.current else None,
             "current_agent": snap.current.agent if snap.current else None,
             "started_at": _iso(run.started_wall),
@@ -93,6 +98,9 @@ def live_status(run: Run, snap: Snapshot) -> dict[str, Any]:
         # The LLM calls made so far (crewai's UsageMetrics), null before the first.
         "usage_metrics": usage_until(run, snap.last_change),
     }
+    if flow:
+        body["flow_id"] = run.flow_id
+    return body
 
 
 def documented_status(run: Run, snap: Snapshot) -> dict[str, Any]:
@@ -110,7 +118,7 @@ def documented_status(run: Run, snap: Snapshot) -> dict[str, Any]:
         tasks = [
             {
                 "task_id": task.task_id,
-                "output": task.render(run.inputs),
+                "output": run.output_of(task),
                 "agent": task.agent,
                 "execution_time": _seconds(seconds, run),
             }
@@ -126,15 +134,17 @@ def documented_status(run: Run, snap: Snapshot) -> dict[str, Any]:
     return {
         "status": "running",
         "current_task": current.task_id,
-        "progress": {"completed_tasks": len(snap.done), "total_tasks": len(run.crew.tasks)},
+        "progress": {
+            "completed_tasks": len(snap.done),
+            "total_tasks": len(run.crew.tasks) - run.skip,
+        },
     }
 
 
 def _next_task(run: Run, snap: Snapshot) -> Any:
     finished = {task.task_id for task, _ in snap.done}
-    return next(
-        (task for task in run.crew.tasks if task.task_id not in finished), run.crew.tasks[-1]
-    )
+    planned = run.crew.tasks[run.skip :] or run.crew.tasks[-1:]
+    return next((task for task in planned if task.task_id not in finished), planned[-1])
 
 
 def _documented_not_found(kickoff_id: str) -> JSONResponse:
@@ -251,6 +261,15 @@ def invalid_field(dialect: SimDialect, name: str, message: str) -> JSONResponse:
         loc = ["body", *name.split(".")]
         return live_error(422, [{"loc": loc, "msg": message, "type": "value_error"}])
     return documented_error(400, "Bad Request", f"{name} {message}")
+
+
+def no_saved_state(dialect: SimDialect, state_id: str) -> JSONResponse:
+    """``restoreFromStateId`` that names no execution of the flow: a refused kickoff (a 404
+    would read as a wrong deployment URL)."""
+    message = f"No saved state with id {state_id}"
+    if dialect == "live":
+        return live_error(400, message)
+    return documented_error(400, "Bad Request", message)
 
 
 def resume_not_found(dialect: SimDialect, execution_id: str) -> JSONResponse:

@@ -39,7 +39,10 @@ def _positive(text: str) -> float:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crewtui sim",
-        description="Serve four example crews that behave like crews deployed on CrewAI AMP.",
+        description=(
+            "Serve four example crews and one flow (onboarding: its approve_account method "
+            "waits for a person) that behave like deployments on CrewAI AMP."
+        ),
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
@@ -63,7 +66,8 @@ def _parser() -> argparse.ArgumentParser:
 def _banner(server: SimServer) -> str:
     options = server.options
     lines = [f"crewtui simulator: {options.dialect} dialect, speed {options.speed:g}x", ""]
-    lines += [f"  {crew:<9} {server.crew_url(crew)}" for crew in server.CREWS]
+    lines += [f"  {crew:<10} {server.crew_url(crew)}" for crew in server.CREWS]
+    lines += [f"  {flow:<10} {server.crew_url(flow)}  (a flow)" for flow in server.FLOWS]
     lines += [
         "",
         f"Bearer Token:      {options.token}",

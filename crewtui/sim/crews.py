@@ -1,9 +1,10 @@
-"""The four example crews the simulator serves, with the reference's timings and outputs.
+"""The four example crews and the flow the simulator serves, with the reference's timings
+and outputs.
 
-They are data, not code: each task has an agent, a duration in reference seconds, a few
-agent steps and a markdown output. Outputs are ``string.Template`` texts so a run's inputs
-show up in what it produces (``$topic``), as they would in a real crew's answer; inputs are
-echoed verbatim, which also gives clients untrusted text to render safely.
+They are data, not code: each task (a flow's method) has an agent, a duration in reference
+seconds, a few agent steps and a markdown output. Outputs are ``string.Template`` texts so a
+run's inputs show up in what it produces (``$topic``), as they would in a real crew's answer;
+inputs are echoed verbatim, which also gives clients untrusted text to render safely.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from string import Template
 from types import MappingProxyType
+from typing import Literal
 
 
 def fill(text: str, inputs: Mapping[str, str]) -> str:
@@ -47,8 +49,20 @@ class SimTask:
 
 
 @dataclass(frozen=True)
+class SimPause:
+    """Where a flow waits for a person (a crewai ``@human_feedback`` method): the method, the
+    message it asks with, the outcomes it may route to, and what it returns when rejected."""
+
+    method: str
+    message: str
+    emit: tuple[str, ...]
+    rejected_output: str
+
+
+@dataclass(frozen=True)
 class SimCrew:
-    """A deployed crew: its required inputs, tasks, and how it fails when asked to."""
+    """A deployment: a crew (its units are tasks) or a flow (its units are methods, its
+    ``inputs`` are state fields, none of them required, and it may pause on its own)."""
 
     name: str
     inputs: tuple[str, ...]
@@ -57,6 +71,17 @@ class SimCrew:
     error: str
     fail_at: float  # reference seconds from kickoff, inside the first or second task
     pending: float = 0.5  # reference seconds spent queued before the first task
+    kind: Literal["crew", "flow"] = "crew"
+    pause: SimPause | None = None
+
+    @property
+    def is_flow(self) -> bool:
+        return self.kind == "flow"
+
+    @property
+    def required_inputs(self) -> tuple[str, ...]:
+        """What a kickoff must give: a crew's inputs; a flow's state fields are optional."""
+        return () if self.is_flow else self.inputs
 
 
 _TRAVEL_RESEARCH = """\
@@ -593,6 +618,147 @@ RESEARCH = SimCrew(
     fail_at=12.4,
 )
 
+_ONBOARDING_PROFILE = """\
+## Customer profile
+
+| Field | Value |
+| --- | --- |
+| Name | $name |
+| Email | $email |
+| Company | $company |
+| Plan | $plan |
+
+Workspace slug reserved: `$company` (lower-cased, spaces as dashes).
+"""
+
+_ONBOARDING_IDENTITY = """\
+## Identity check: passed
+
+- Email domain of $email matches the company's website
+- No match on the sanctions and fraud lists (checked 3 sources)
+- Risk score **12 / 100** (low): no manual review needed for the $plan plan
+"""
+
+_ONBOARDING_APPROVAL = """\
+## Account approved
+
+The $plan account for $company was approved by a reviewer; limits are the plan's defaults.
+"""
+
+_ONBOARDING_WELCOME = """\
+# Welcome to Beacon, $name!
+
+Your **$plan** workspace for $company is ready.
+
+1. Invite your team from *Settings → Members*
+2. Connect your first data source (about five minutes)
+3. Book a 30-minute onboarding call: <https://example.org/onboarding>
+
+The welcome email went to $email.
+"""
+
+ONBOARDING = SimCrew(
+    name="onboarding",
+    kind="flow",
+    # Its state fields (``id`` is the execution's own, given only to restart one).
+    inputs=("name", "email", "company", "plan"),
+    sample_inputs=MappingProxyType(
+        {
+            "name": "Mei Tanaka",
+            "email": "mei.tanaka@example.org",
+            "company": "Kaizen Robotics",
+            "plan": "Team",
+        }
+    ),
+    tasks=(
+        SimTask(
+            task_id="collect_profile",
+            description="Collect and normalize the sign-up details of $name at $company.",
+            expected_output="A customer profile table.",
+            agent="Onboarding Assistant",
+            duration=6.2,
+            output=_ONBOARDING_PROFILE,
+            steps=(
+                SimStep(
+                    thought="Normalize the company name into a workspace slug.",
+                    tool="slugify",
+                    tool_input="$company",
+                    result="Slug reserved.",
+                ),
+            ),
+        ),
+        SimTask(
+            task_id="verify_identity",
+            description="Verify that $email belongs to $company and screen it for fraud.",
+            expected_output="A pass/fail verdict with a risk score.",
+            agent="Compliance Analyst",
+            duration=21.4,
+            output=_ONBOARDING_IDENTITY,
+            steps=(
+                SimStep(
+                    thought="Check the email domain against the company's website.",
+                    tool="dns_lookup",
+                    tool_input="$email",
+                    result="MX and website domains match.",
+                ),
+                SimStep(
+                    thought="Screen the name against sanctions and fraud lists.",
+                    tool="screening_api",
+                    tool_input="$name, $company",
+                    result="No match in 3 lists.",
+                ),
+            ),
+        ),
+        SimTask(
+            task_id="approve_account",
+            description="Ask a reviewer to approve the $plan account for $company.",
+            expected_output="The reviewer's decision.",
+            agent="Account Reviewer",
+            duration=4.8,
+            output=_ONBOARDING_APPROVAL,
+            steps=(
+                SimStep(
+                    thought="Summarize the profile and the identity check for the reviewer.",
+                    tool="summarize",
+                    tool_input="profile + identity check",
+                    result="Summary ready for review.",
+                ),
+            ),
+        ),
+        SimTask(
+            task_id="send_welcome",
+            description="Write and send the welcome email to $name.",
+            expected_output="The welcome email as sent.",
+            agent="Customer Success Writer",
+            duration=12.6,
+            output=_ONBOARDING_WELCOME,
+            steps=(
+                SimStep(
+                    thought="Write a short welcome with the three first steps.",
+                    tool="send_email",
+                    tool_input="$email",
+                    result="Accepted by the mail server (250 OK).",
+                ),
+            ),
+        ),
+    ),
+    error="Method verify_identity failed: identity provider timed out after 30 s",
+    fail_at=15.0,
+    pause=SimPause(
+        method="approve_account",
+        message=(
+            "Approve the $plan account for $company ($email)? Identity check: passed, risk 12/100."
+        ),
+        emit=("approved", "rejected"),
+        rejected_output=(
+            "## Account rejected\n\nThe reviewer rejected the $plan account for $company.\n"
+        ),
+    ),
+)
+
 CREWS: Mapping[str, SimCrew] = MappingProxyType(
     {crew.name: crew for crew in (TRAVEL, OUTREACH, CONTENT, RESEARCH)}
 )
+# Flow deployments: served next to the crews, each at its own base URL too.
+FLOWS: Mapping[str, SimCrew] = MappingProxyType({ONBOARDING.name: ONBOARDING})
+DEPLOYMENTS: Mapping[str, SimCrew] = MappingProxyType({**CREWS, **FLOWS})

@@ -14,6 +14,17 @@ Kickoff inputs beyond a crew's required ones steer a run (a real crew ignores ex
 - ``json=1``: the final result is JSON in a ```json fence (live ``result_json`` is set).
 
 POST /stop ends a pending, running or paused run (live ``REVOKED``; documented ``error``).
+
+One flow deployment, ``/onboarding``, is served beside them: its units are methods, its
+inputs are optional state fields, and its ``approve_account`` method waits for a person
+(with a message) until POST /resume names it (``hold=0`` skips the wait). Its batched
+events are crewai's ``flow_*`` and ``method_execution_*``; its live status counts steps
+without a total and names the execution (``flow_id``, which is its first kickoff id):
+
+- ``inputs.id`` naming an execution of the flow restarts that execution under the same
+  kickoff id (the service overwrites it: a finished run goes back to running);
+- ``restoreFromStateId`` naming an execution starts a new kickoff (a new id) from that
+  execution's state: the methods it had finished are not run again.
 """
 
 from __future__ import annotations
@@ -39,8 +50,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from crewtui.sim import bodies
-from crewtui.sim.crews import CREWS, SimCrew
-from crewtui.sim.timeline import Hooks, Run, resume, snapshot, stop, waiting_task
+from crewtui.sim.crews import DEPLOYMENTS, FLOWS, SimCrew
+from crewtui.sim.timeline import Hooks, Run, restored, resume, snapshot, stop, waiting_task
 from crewtui.sim.webhooks import Deliverer
 
 Scope = MutableMapping[str, Any]
@@ -141,6 +152,15 @@ class _Sim:
         self.deliveries[id(run)] = task
         task.add_done_callback(lambda _: self._forget(id(run), task))
 
+    def replace_run(self, old: Run, new: Run) -> None:
+        """A flow execution overwritten by a restart: its old webhooks stop, the new run
+        answers under the same key."""
+        running = self.deliveries.pop(id(old), None)
+        if running is not None:
+            running.cancel()
+        old.resumed.set()
+        self.runs[(new.crew.name, new.kickoff_id)] = new
+
     def _forget(self, key: int, task: asyncio.Task[None]) -> None:
         if self.deliveries.get(key) is task:
             del self.deliveries[key]
@@ -222,7 +242,7 @@ def create_app(options: SimOptions) -> FastAPI:
 
 
 def _crew(name: str) -> SimCrew:
-    crew = CREWS.get(name)
+    crew = DEPLOYMENTS.get(name)
     if crew is None:
         raise _Invalid(JSONResponse({"detail": "Not Found"}, status_code=404))
     return crew
@@ -259,8 +279,15 @@ def _add_crew_routes(app: FastAPI, sim: _Sim) -> None:
         return JSONResponse({"inputs": list(crew.inputs)})
 
     async def kickoff(crew: SimCrew, request: Request) -> Response:
-        run = _new_run(crew, await _json_object(request, sim), sim)
-        sim.runs[(crew.name, run.kickoff_id)] = run
+        body = await _json_object(request, sim)
+        run = _new_run(crew, body, sim)
+        overwritten = _execution(crew, run.inputs.get("id"), sim)
+        if overwritten is not None:
+            run.kickoff_id = overwritten.kickoff_id
+            run.flow_id = overwritten.flow_id
+            sim.replace_run(overwritten, run)
+        else:
+            sim.runs[(crew.name, run.kickoff_id)] = run
         sim.deliver(run)
         return JSONResponse({"kickoff_id": run.kickoff_id})
 
@@ -291,7 +318,7 @@ def _add_crew_routes(app: FastAPI, sim: _Sim) -> None:
 
     async def health(crew: str) -> Response:
         """``GET /``, the one route that needs no token."""
-        return bodies.health(sim.dialect) if crew in CREWS else bodies.health("documented")
+        return bodies.health(sim.dialect) if crew in DEPLOYMENTS else bodies.health("documented")
 
     app.add_api_route("/{crew}/inputs", guarded(inputs), methods=["GET"])
     app.add_api_route("/{crew}/kickoff", guarded(kickoff), methods=["POST"])
@@ -361,13 +388,23 @@ def _new_run(crew: SimCrew, body: dict[str, Any], sim: _Sim) -> Run:
     if not isinstance(raw_inputs, dict):
         raise _Invalid(bodies.missing_fields(sim.dialect, ["inputs"]))
     inputs = {str(name): _stringify(value) for name, value in raw_inputs.items()}
-    missing = [name for name in crew.inputs if name not in inputs]
+    missing = [name for name in crew.required_inputs if name not in inputs]
     if missing:
         raise _Invalid(bodies.missing_inputs(sim.dialect, missing))
     forced = inputs.get("fail", "").lower() in _TRUE
+    kickoff_id = str(uuid.uuid4())
+    skip = 0
+    if crew.is_flow and body.get("restoreFromStateId") is not None:
+        state_id = _stringify(body["restoreFromStateId"])
+        source = _execution(crew, state_id, sim)
+        if source is None:
+            raise _Invalid(bodies.no_saved_state(sim.dialect, state_id))
+        skip = restored(source, time.monotonic())
+    # A flow holds for its reviewer unless told not to; a crew only when asked.
+    hold = inputs.get("hold", "1" if crew.is_flow else "").lower() in _TRUE
     return Run(
         crew=crew,
-        kickoff_id=str(uuid.uuid4()),
+        kickoff_id=kickoff_id,
         inputs=inputs,
         meta=body.get("meta"),
         started_mono=time.monotonic(),
@@ -375,10 +412,23 @@ def _new_run(crew: SimCrew, body: dict[str, Any], sim: _Sim) -> Run:
         speed=sim.options.speed,
         scale=_scale(inputs, sim),
         will_fail=forced or sim.rng.random() < sim.options.failure_rate,
-        hold=inputs.get("hold", "").lower() in _TRUE,
+        hold=hold,
         json_result=inputs.get("json", "").lower() in _TRUE,
         hooks=_hooks(body, sim),
+        flow_id=inputs.get("id", kickoff_id) if crew.is_flow else None,
+        skip=skip,
     )
+
+
+def _execution(crew: SimCrew, execution_id: str | None, sim: _Sim) -> Run | None:
+    """The run of a flow that ``execution_id`` names (its kickoff id or its flow id)."""
+    if not crew.is_flow or not execution_id:
+        return None
+    found = sim.runs.get((crew.name, execution_id))
+    if found is not None:
+        return found
+    runs = (run for (name, _), run in sim.runs.items() if name == crew.name)
+    return next((run for run in runs if run.flow_id == execution_id), None)
 
 
 def _resume(crew: SimCrew, body: dict[str, Any], sim: _Sim) -> Response:
@@ -524,6 +574,7 @@ class SimServer(ThreadedServer):
     """The simulator on uvicorn in a background thread, for tests, the demo and the CLI."""
 
     CREWS: tuple[str, ...] = ("travel", "outreach", "content", "research")
+    FLOWS: tuple[str, ...] = tuple(FLOWS)
 
     def __init__(
         self, options: SimOptions | None = None, host: str = "127.0.0.1", port: int = 0
@@ -532,10 +583,10 @@ class SimServer(ThreadedServer):
         super().__init__(create_app(self.options), host, port)
 
     def crew_url(self, crew: str) -> str:
-        return f"{self.base_url}/{CREWS[crew].name}"
+        return f"{self.base_url}/{DEPLOYMENTS[crew].name}"
 
     def required_inputs(self, crew: str) -> list[str]:
-        return list(CREWS[crew].inputs)
+        return list(DEPLOYMENTS[crew].required_inputs)
 
     def sample_inputs(self, crew: str) -> dict[str, str]:
-        return dict(CREWS[crew].sample_inputs)
+        return dict(DEPLOYMENTS[crew].sample_inputs)

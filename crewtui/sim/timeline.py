@@ -98,6 +98,17 @@ class Run:
     resumed: asyncio.Event = field(default_factory=asyncio.Event)
     # Set by stop(): the simulated time at which POST /stop ended the run.
     stopped_at: float | None = None
+    # A flow's execution (its state's id, which ``inputs.id`` names to restart it) and how
+    # many of its methods a restored state had already finished (they do not run again).
+    flow_id: str | None = None
+    skip: int = 0
+
+    def output_of(self, task: SimTask) -> str:
+        """What a task (a flow's method) returns in this run: a rejected review says so."""
+        pause = self.crew.pause
+        if pause is not None and task.task_id == pause.method and not self.approved:
+            return fill(pause.rejected_output, self.inputs)
+        return task.render(self.inputs)
 
     def sim_time(self, now: float) -> float:
         """Simulated seconds since kickoff; the clock stands still while waiting for input."""
@@ -131,6 +142,8 @@ def _task_events(task: SimTask, start: float, scale: float) -> list[Event]:
 
 def _planned(run: Run) -> list[Event]:
     """Every event of the run as if it succeeded and any pause were answered."""
+    if run.crew.is_flow:
+        return _planned_flow(run)
     tasks = run.crew.tasks
     events = [Event(0.0, "started")]
     now = run.crew.pending * run.scale
@@ -148,9 +161,38 @@ def _planned(run: Run) -> list[Event]:
     return events
 
 
+def _planned_flow(run: Run) -> list[Event]:
+    """A flow's methods one after the other, from the first its state has not done yet.
+
+    The method that asks for a person (``run.crew.pause``) does its own work, pauses after
+    its last step while ``hold`` is on, and finishes once answered; a rejection routes the
+    flow to its end without the methods after it.
+    """
+    pause = run.crew.pause
+    events = [Event(0.0, "started")]
+    now = run.crew.pending * run.scale
+    for task in run.crew.tasks[run.skip :]:
+        work = _task_events(task, now, run.scale)
+        if run.hold and pause is not None and task.task_id == pause.method:
+            *going, done = work
+            work = [*going, Event(going[-1].at, "paused", task), done]
+        events += work
+        now = events[-1].at
+        if not run.approved and pause is not None and task.task_id == pause.method:
+            break
+    events.append(Event(now, "completed"))
+    return events
+
+
 def _with_failure(run: Run, events: list[Event]) -> list[Event]:
-    """Cut the plan at the crew's failure point: the running task fails, then the run."""
-    fail_at = run.crew.fail_at * run.scale
+    """Cut the plan at the crew's failure point: the running task fails, then the run.
+
+    The point is never past the middle of the plan's last task (a restored flow runs
+    fewer methods than the whole flow).
+    """
+    last = next(event for event in reversed(events) if event.kind == "task_started")
+    assert last.task is not None
+    fail_at = min(run.crew.fail_at * run.scale, last.at + last.task.duration * run.scale / 2)
     kept = [event for event in events if event.at < fail_at]
     running = next((event.task for event in reversed(kept) if event.kind == "task_started"), None)
     return [*kept, Event(fail_at, "task_failed", running), Event(fail_at, "failed")]
@@ -197,7 +239,7 @@ def call_usage(run: Run, event: Event) -> dict[str, int] | None:
     written = (
         fill(event.step.thought + event.step.tool_input, run.inputs)
         if event.step is not None
-        else task.render(run.inputs)
+        else run.output_of(task)
     )
     completion = 18 + len(written) // 3
     return {
@@ -260,7 +302,8 @@ def snapshot(run: Run, now: float) -> Snapshot:
         phase=phase,
         elapsed=clock if moving else last.at,
         done=tuple(done.values()),
-        current=current if phase is Phase.RUNNING else None,
+        # A paused flow is inside its method; a paused crew is between two tasks.
+        current=current if phase in (Phase.RUNNING, Phase.PAUSED) else None,
         last_step=last_step,
         last_change=last.at,
     )
@@ -288,15 +331,26 @@ def stop(run: Run, now: float) -> None:
     run.resumed.set()
 
 
+def restored(run: Run, now: float) -> int:
+    """How many of a flow's methods the state of ``run`` holds done at ``now`` (a restore
+    from it starts after them)."""
+    return min(len(run.crew.tasks), run.skip + len(snapshot(run, now).done))
+
+
 def final_result(run: Run) -> tuple[str, Any]:
     """The crew's answer (the last task's output) and its parsed JSON, if it is JSON."""
-    last = run.crew.tasks[-1]
-    text = last.render(run.inputs)
+    finished = [
+        event.task
+        for event in _planned(run)
+        if event.kind == "task_completed" and event.task is not None
+    ]
+    last = finished[-1] if finished else run.crew.tasks[-1]
+    text = run.output_of(last)
     if not run.json_result:
         return text, None
     payload = {
         "crew": run.crew.name,
         "summary": text.strip().splitlines()[0],
-        "tasks": [task.task_id for task in run.crew.tasks],
+        "tasks": [task.task_id for task in run.crew.tasks[run.skip :]],
     }
     return "```json\n" + json.dumps(payload, ensure_ascii=False, indent=2) + "\n```", payload

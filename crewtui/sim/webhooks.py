@@ -45,6 +45,20 @@ _EVENT_TYPES: dict[str, tuple[str, ...]] = {
 }
 
 
+# A flow's own events for the same timeline: methods instead of tasks, and its pause is
+# announced three times over (the method, the flow, and the feedback request).
+_FLOW_EVENT_TYPES: dict[str, tuple[str, ...]] = {
+    "started": ("flow_started",),
+    "task_started": ("method_execution_started",),
+    "step": ("llm_call_completed", "tool_usage_finished"),
+    "task_completed": ("llm_call_completed", "method_execution_finished"),
+    "task_failed": ("method_execution_failed",),
+    "paused": ("method_execution_paused", "flow_paused", "human_feedback_requested"),
+    "completed": ("flow_finished",),
+    "failed": ("flow_failed",),
+}
+
+
 def _summary(text: str) -> str:
     """CrewAI's task summary: the description's first ten words."""
     words = text.split()
@@ -64,7 +78,7 @@ def task_payload(run: Run, task: SimTask) -> dict[str, Any]:
         "expected_output": fill(task.expected_output, run.inputs),
         "summary": _summary(description),
         "agent": task.agent,
-        "output": task.render(run.inputs),
+        "output": run.output_of(task),
         "output_json": None,
         "kickoff_id": run.kickoff_id,
         "meta": run.meta,
@@ -107,7 +121,64 @@ def _classic(run: Run, event: Event) -> tuple[str, dict[str, Any]] | None:
     return None
 
 
+def flow_state(run: Run, event: Event) -> dict[str, Any]:
+    """A flow's state when ``event`` happens: its id, its inputs, and each finished
+    method's result under the method's name (crewai's unstructured state)."""
+    done = {
+        earlier.task.task_id: run.output_of(earlier.task)
+        for earlier in timeline(run)
+        if earlier.kind == "task_completed" and earlier.task is not None and earlier.at < event.at
+    }
+    return {"id": run.flow_id, **run.inputs, **done}
+
+
+def pause_message(run: Run) -> str | None:
+    """What a flow's paused method asks the person, filled with the run's inputs."""
+    pause = run.crew.pause
+    return fill(pause.message, run.inputs) if pause is not None else None
+
+
+def _flow_event_data(run: Run, event: Event, kind: str) -> dict[str, Any]:
+    """crewai's flow event fields (``flow_name``, ``method_name``, ``state``, ``result``...);
+    an LLM or tool event inside a method reads like a crew's, named by the method."""
+    data: dict[str, Any] = {"flow_name": run.crew.name}
+    task = event.task
+    if kind.startswith(("llm_call", "tool_usage")):
+        inner = _crew_event_data(run, event, kind)
+        del inner["crew_name"]
+        return inner | data
+    if kind == "flow_started":
+        return data | {"inputs": dict(run.inputs)}
+    if kind in ("flow_finished", "flow_failed"):
+        result, _ = final_result(run)
+        if kind == "flow_failed":
+            return data | {"error": run.crew.error}
+        return data | {"result": result, "state": flow_state(run, event)}
+    assert task is not None
+    data["method_name"] = task.task_id
+    if kind == "method_execution_started":
+        data |= {"state": flow_state(run, event), "params": None}
+    elif kind == "method_execution_finished":
+        data |= {"result": run.output_of(task), "state": flow_state(run, event)}
+    elif kind == "method_execution_failed":
+        data["error"] = run.crew.error
+    else:  # the pause: the method's, the flow's and the feedback request
+        pause = run.crew.pause
+        data |= {"message": pause_message(run), "emit": list(pause.emit) if pause else None}
+        if kind == "human_feedback_requested":
+            data |= {"output": run.output_of(task), "request_id": f"{run.flow_id}:{task.task_id}"}
+        else:
+            data |= {"flow_id": run.flow_id, "state": flow_state(run, event)}
+    return data
+
+
 def _event_data(run: Run, event: Event, kind: str) -> dict[str, Any]:
+    if run.crew.is_flow:
+        return _flow_event_data(run, event, kind)
+    return _crew_event_data(run, event, kind)
+
+
+def _crew_event_data(run: Run, event: Event, kind: str) -> dict[str, Any]:
     data: dict[str, Any] = {"crew_name": run.crew.name}
     if event.task is not None:
         data |= {"task_name": event.task.task_id, "agent": event.task.agent}
@@ -122,11 +193,11 @@ def _event_data(run: Run, event: Event, kind: str) -> dict[str, Any]:
     elif event.kind == "step":
         data |= _step_payload(run, event)
     elif event.kind == "task_completed" and event.task is not None:
-        data["output"] = event.task.render(run.inputs)
+        data["output"] = run.output_of(event.task)
     elif event.kind == "paused" and event.task is not None:
         data |= {
             "agent_role": event.task.agent,
-            "output": event.task.render(run.inputs),
+            "output": run.output_of(event.task),
             "message": f"Review the output of {event.task.task_id} and approve or reject it.",
         }
     elif event.kind in ("task_failed", "failed"):
@@ -180,7 +251,8 @@ class Deliverer:
     def _batch_entry(self, event: Event) -> list[dict[str, Any]]:
         wanted = self._run.hooks.events
         entries = []
-        for kind in _EVENT_TYPES.get(event.kind, ()):
+        types = _FLOW_EVENT_TYPES if self._run.crew.is_flow else _EVENT_TYPES
+        for kind in types.get(event.kind, ()):
             if wanted is not None and kind not in wanted:
                 continue
             self._sequence += 1

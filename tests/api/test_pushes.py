@@ -314,6 +314,10 @@ FIELDS = [
     "response",
     "raw",
     "json_dict",
+    "flow_name",
+    "method_name",
+    "state",
+    "message",
 ]
 # Bodies with the expected keys holding any JSON: arbitrary JSON rarely hits the keys.
 SHAPED = st.recursive(
@@ -386,20 +390,27 @@ RUN: list[tuple[PushKind, Any, datetime]] = [
 ]
 PUSHED = [parse_push(kind, body, received) for kind, body, received in RUN]
 
-# Delivery orders: any permutation of the pushes, some of them delivered again.
-ORDERS = st.permutations(range(len(RUN))).flatmap(
-    lambda order: st.lists(st.sampled_from(range(len(RUN))), max_size=4).map(
-        lambda again: [*order, *again]
+
+def orders(count: int) -> st.SearchStrategy[list[int]]:
+    """Delivery orders: any permutation of ``count`` pushes, some of them delivered again."""
+    return st.permutations(range(count)).flatmap(
+        lambda order: st.lists(st.sampled_from(range(count)), max_size=4).map(
+            lambda again: [*order, *again]
+        )
     )
-)
 
 
-def deliver(order: list[int]) -> tuple[Kickoff, set[str]]:
+ORDERS = orders(len(RUN))
+
+
+def deliver(
+    order: list[int], pushed: list[list[Observation | Step]] = PUSHED, crew: str = "travel"
+) -> tuple[Kickoff, set[str]]:
     """The kickoff after merging the pushes in ``order``, and the distinct steps stored."""
-    kickoff = Kickoff(kickoff_id=KICKOFF, crew="travel", created_at=T0, updated_at=T0)
+    kickoff = Kickoff(kickoff_id=KICKOFF, crew=crew, created_at=T0, updated_at=T0)
     step_keys: set[str] = set()
     for index in order:
-        for item in PUSHED[index]:
+        for item in pushed[index]:
             if isinstance(item, Observation):
                 kickoff = apply_observation(kickoff, item)
             else:
@@ -411,6 +422,8 @@ def facts(kickoff: Kickoff) -> dict[str, Any]:
     """What the run is said to be: everything except when crewtui happened to learn it."""
     return {
         "state": kickoff.state,
+        "kind": kickoff.kind,
+        "restarts": kickoff.restarts,
         "output": kickoff.output,
         "output_json": kickoff.output_json,
         "error": kickoff.error,
@@ -436,6 +449,8 @@ IN_ORDER, IN_ORDER_STEPS = deliver(list(range(len(RUN))))
 def test_the_run_delivered_in_order_is_complete() -> None:
     assert facts(IN_ORDER) == {
         "state": RunState.COMPLETED,
+        "kind": "crew",
+        "restarts": 0,
         "output": "为期 7 天",
         "output_json": None,
         "error": None,
@@ -477,3 +492,119 @@ def test_start_and_finish_times_do_not_depend_on_delivery_order() -> None:
     assert reversed_times["started_at"] == in_order_times["started_at"]
     assert reversed_times["finished_at"] == in_order_times["finished_at"]
     assert sorted(reversed_times["tasks"]) == sorted(in_order_times["tasks"])
+
+
+# -- flows: methods instead of tasks -------------------------------------------------------------
+
+# An onboarding flow as the service pushes it: its methods, an LLM call, the reviewer's pause
+# (announced by the method, the flow and the feedback request), the answer, and the end.
+STATE = {"id": KICKOFF, "name": "Mei"}
+FLOW_RUN: list[dict[str, Any]] = [
+    event(1, 1, "flow_started", flow_name="onboarding", inputs={"name": "Mei"}),
+    event(2, 1.1, "method_execution_started", flow_name="onboarding",
+          method_name="collect_profile", state=STATE, params=None),
+    event(3, 4, "llm_call_completed", flow_name="onboarding", task_name="collect_profile",
+          model="gpt-4o", usage={"total_tokens": 700, "prompt_tokens": 650}),
+    event(4, 5, "method_execution_finished", flow_name="onboarding",
+          method_name="collect_profile", result="## Customer profile", state=STATE),
+    event(5, 5.1, "method_execution_started", flow_name="onboarding",
+          method_name="approve_account", state=STATE, params=None),
+    event(6, 7, "method_execution_paused", flow_name="onboarding", method_name="approve_account",
+          flow_id=KICKOFF, message="Approve the account?", state=STATE, emit=["approved"]),
+    event(7, 7, "flow_paused", flow_name="onboarding", method_name="approve_account",
+          flow_id=KICKOFF, message="Approve the account?", state=STATE, emit=["approved"]),
+    event(8, 7, "human_feedback_requested", flow_name="onboarding",
+          method_name="approve_account", output="summary", message="Approve the account?"),
+    event(9, 20, "human_feedback_received", flow_name="onboarding",
+          method_name="approve_account", feedback="ok", outcome="approved"),
+    event(10, 21, "method_execution_finished", flow_name="onboarding",
+          method_name="approve_account", result={"approved": True}, state=STATE),
+    event(11, 21.1, "method_execution_started", flow_name="onboarding",
+          method_name="send_welcome", state=STATE, params=None),
+    event(12, 30, "method_execution_finished", flow_name="onboarding",
+          method_name="send_welcome", result="# Welcome", state=STATE),
+    event(13, 30, "flow_finished", flow_name="onboarding", result="# Welcome", state=STATE),
+]  # fmt: skip
+# Each event alone (realtime delivery), arriving a moment after it happened.
+FLOW_PUSHED = [parse_push("events", item, at(31)) for item in FLOW_RUN]
+FLOW_IN_ORDER, FLOW_IN_ORDER_STEPS = deliver(list(range(len(FLOW_RUN))), FLOW_PUSHED, "onboarding")
+
+
+def test_a_flow_run_is_a_flow_whose_methods_are_its_tasks() -> None:
+    assert facts(FLOW_IN_ORDER) == {
+        "state": RunState.COMPLETED,
+        "kind": "flow",
+        "restarts": 0,
+        "output": "# Welcome",
+        "output_json": None,
+        "error": None,
+        "tasks": [
+            ("approve_account", TaskState.COMPLETED, None, '{"approved": true}', at(5.1)),
+            ("collect_profile", TaskState.COMPLETED, None, "## Customer profile", at(1.1)),
+            ("send_welcome", TaskState.COMPLETED, None, "# Welcome", at(21.1)),
+        ],
+    }
+    assert FLOW_IN_ORDER.usage is not None and FLOW_IN_ORDER.usage.total_tokens == 700
+    assert len(FLOW_IN_ORDER_STEPS) == len(FLOW_RUN)
+
+
+def test_a_paused_flow_waits_on_its_method_with_its_message() -> None:
+    paused, _ = deliver(list(range(7)), FLOW_PUSHED, "onboarding")
+    assert paused.state is RunState.PAUSED
+    assert paused.waiting_for is not None
+    assert paused.waiting_for.task_id == "approve_account"
+    assert paused.waiting_for.message == "Approve the account?"
+    assert paused.waiting_for.since == at(7)
+
+
+def test_a_failed_method_fails_the_flow_with_its_error() -> None:
+    failed = [
+        *FLOW_RUN[:2],
+        event(20, 3, "method_execution_failed", flow_name="onboarding",
+              method_name="collect_profile", error="provider timed out"),
+        event(21, 3, "flow_failed", flow_name="onboarding", error="provider timed out"),
+    ]  # fmt: skip
+    kickoff, _ = deliver(
+        list(range(len(failed))), [parse_push("events", e, at(4)) for e in failed], "onboarding"
+    )
+    assert kickoff.state is RunState.FAILED and kickoff.error == "provider timed out"
+    assert [(t.task_id, t.state) for t in kickoff.tasks] == [("collect_profile", TaskState.FAILED)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(order=orders(len(FLOW_RUN)))
+def test_any_order_and_duplication_of_a_flow_runs_events_gives_the_same_run(
+    order: list[int],
+) -> None:
+    kickoff, step_keys = deliver(order, FLOW_PUSHED, "onboarding")
+    assert facts(kickoff) == facts(FLOW_IN_ORDER)
+    assert kickoff.waiting_for is None
+    assert kickoff.usage == FLOW_IN_ORDER.usage
+    assert {t.task_id: t.usage for t in kickoff.tasks} == {
+        t.task_id: t.usage for t in FLOW_IN_ORDER.tasks
+    }
+    assert step_keys == FLOW_IN_ORDER_STEPS
+
+
+def test_a_crew_that_a_flows_method_runs_does_not_end_the_flow() -> None:
+    going, _ = deliver(list(range(5)), FLOW_PUSHED, "onboarding")
+    inner = [
+        event(30, 5.2, "crew_kickoff_started", crew_name="reviewers"),
+        event(31, 6, "crew_kickoff_completed", crew_name="reviewers", output={"raw": "ok"},
+              total_tokens=999),
+    ]  # fmt: skip
+    for item in inner:
+        for fact in observations(parse_push("events", item, at(7))):
+            going = apply_observation(going, fact)
+    assert going.state is RunState.RUNNING and going.output is None
+    assert going.usage is not None and going.usage.total_tokens == 700
+
+
+@pytest.mark.parametrize("kind", ["method_execution_paused", "flow_paused", "flow_input_requested"])
+def test_each_way_a_flow_waits_for_a_person_pauses_it_on_a_method(kind: str) -> None:
+    body = event(1, 7, kind, flow_name="onboarding", method_name="approve_account",
+                 message="Approve?")  # fmt: skip
+    [fact] = observations(parse_push("events", body, at(8)))
+    assert fact.state is RunState.PAUSED and fact.kind == "flow"
+    assert fact.waiting_for is not None
+    assert (fact.waiting_for.task_id, fact.waiting_for.message) == ("approve_account", "Approve?")

@@ -13,6 +13,7 @@ import pytest
 
 from crewtui.api.errors import StoreError
 from crewtui.api.models import (
+    Attempt,
     Dialect,
     Kickoff,
     LlmCall,
@@ -128,6 +129,21 @@ def full_kickoff() -> Kickoff:
         webhooks=SentWebhooks(
             task="https://example.test/hooks/task", crew="https://example.test/c"
         ),
+        kind="flow",
+        restarts=1,
+        restarted_at=at(2),
+        earlier_attempts=[
+            Attempt(
+                state=RunState.COMPLETED,
+                started_at=at(-30),
+                finished_at=at(-5),
+                output="done before",
+                error=None,
+                execution_time=25.0,
+                tasks=[TaskResult(task_id="collect_profile", output="profile")],
+                usage=Usage(total_tokens=900),
+            )
+        ],
     )
 
 

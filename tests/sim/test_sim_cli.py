@@ -36,6 +36,8 @@ def test_module_prints_urls_and_tokens_then_stops_on_ctrl_c() -> None:
         banner = "\n".join(_read_banner(process))
         urls = dict(re.findall(r"^\s+(travel|outreach|content|research)\s+(\S+)$", banner, re.M))
         assert set(urls) == {"travel", "outreach", "content", "research"}
+        flow = re.search(r"^\s+onboarding\s+(\S+)\s+\(a flow\)$", banner, re.M)
+        assert flow is not None and flow.group(1).endswith("/onboarding")
         assert "documented dialect" in banner
         assert "Bearer Token:      org-token" in banner
         assert "User Bearer Token: user-token" in banner

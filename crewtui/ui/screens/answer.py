@@ -24,7 +24,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from crewtui.api.models import Kickoff, RunState
 from crewtui.api.sanitize import inert_line
-from crewtui.core.format import sentence, waiting_line
+from crewtui.core.format import sentence, unit_word, waiting_line
 from crewtui.core.tracker import waiting_task_of
 from crewtui.ui.text import safe_line_content
 
@@ -62,11 +62,12 @@ class AnswerScreen(ModalScreen[Answer | None]):
             dialog.border_title = f"Answer {inert_line(kickoff.short_id)}"
             dialog.border_subtitle = "ctrl+s approve · ctrl+r reject · escape to cancel"
             yield Static(self._situation(), id="answer-situation")
-            yield Label("Task answered")
+            unit = unit_word(kickoff)  # a flow waits on a method
+            yield Label(f"{unit.capitalize()} answered")
             default = waiting_task_of(kickoff)
             yield Input(
                 (self.draft.task_id or "") if self.draft else "",
-                placeholder=inert_line(default, 60) if default else "the task id (required)",
+                placeholder=inert_line(default, 60) if default else f"the {unit} id (required)",
                 id="answer-task",
                 compact=True,
             )

@@ -29,11 +29,14 @@ from crewtui.api.sanitize import inert
 from crewtui.core.format import (
     STATE_SYMBOLS,
     UNKNOWN,
+    attempt_line,
     cancel_note,
     continuation_line,
     duration_text,
     format_duration,
+    restart_note,
     tokens_text,
+    unit_word,
     waiting_line,
 )
 from crewtui.core.pricing import Price, cost_text, estimate_cost, price_table
@@ -90,14 +93,22 @@ def header_text(
     estimated cost at ``prices`` (the shipped table by default); then any error, or what a
     paused run waits for."""
     state = kickoff.state
+    crew = safe_line(kickoff.crew, _BOLD)
+    if kickoff.kind == "flow":
+        crew.append(" flow", palette.muted)
     parts: list[Text] = [
-        safe_line(kickoff.crew, _BOLD),
+        crew,
         safe_line(kickoff.short_id, palette.muted),
         Text(f"{STATE_SYMBOLS[state]} {state.value.replace('_', ' ')}", run_style(state, palette)),
     ]
+    restarted = restart_note(kickoff)
+    if restarted is not None:
+        parts.append(Text(restarted, palette.accent + _BOLD))
     progress = kickoff.progress
     if progress is not None and progress.completed is not None and progress.total:
-        parts.append(Text(f"{progress.completed}/{progress.total} tasks"))
+        parts.append(Text(f"{progress.completed}/{progress.total} {unit_word(kickoff)}s"))
+    elif kickoff.kind == "flow" and progress is not None and progress.completed is not None:
+        parts.append(Text(f"{progress.completed} methods done"))  # a flow has no total
     if kickoff.current_task:
         current = safe_line(kickoff.current_task, palette.accent, limit=60)
         if kickoff.current_agent:
@@ -160,7 +171,17 @@ def _problem_text(kickoff: Kickoff, palette: Palette) -> Text | None:
 
 
 def task_notes(kickoff: Kickoff, palette: Palette = PLAIN) -> list[Text]:
-    """Dim lines under the Gantt that say what crewtui could not see (never invent tasks)."""
+    """Dim lines under the Gantt that say what crewtui could not see (never invent tasks),
+    then a restarted flow's earlier attempts (the service overwrote them; crewtui kept them)."""
+    earlier = [
+        Text(attempt_line(number, attempt), palette.muted)
+        for number, attempt in enumerate(kickoff.earlier_attempts, start=1)
+    ]
+    return _unseen_notes(kickoff, palette) + earlier
+
+
+def _unseen_notes(kickoff: Kickoff, palette: Palette) -> list[Text]:
+    unit = unit_word(kickoff)
     tasks = kickoff.tasks
     total = kickoff.progress.total if kickoff.progress else None
     completed = kickoff.progress.completed if kickoff.progress else None
@@ -169,7 +190,7 @@ def task_notes(kickoff: Kickoff, palette: Palette = PLAIN) -> list[Text]:
     if total and len(tasks) < total and missed:
         return [
             Text(
-                f"{len(tasks)} of {total} tasks seen; the others finished between polls — "
+                f"{len(tasks)} of {total} {unit}s seen; the others finished between polls — "
                 f"{_WEBHOOK_HINT}",
                 palette.muted,
             )
@@ -178,10 +199,10 @@ def task_notes(kickoff: Kickoff, palette: Palette = PLAIN) -> list[Text]:
         return []
     muted = palette.muted
     if kickoff.state is RunState.COMPLETED:
-        return [Text(f"The service gave no per-task list for this run; {_WEBHOOK_HINT}.", muted)]
+        return [Text(f"The service gave no per-{unit} list for this run; {_WEBHOOK_HINT}.", muted)]
     if kickoff.is_terminal:
-        return [Text("No task was seen before the run ended.", muted)]
-    return [Text("Waiting for the first task…", muted)]
+        return [Text(f"No {unit} was seen before the run ended.", muted)]
+    return [Text(f"Waiting for the first {unit}…", muted)]
 
 
 def _key_values(title: str, pairs: Iterable[tuple[str, str]], palette: Palette) -> Text:
@@ -587,7 +608,8 @@ class KickoffDetail(Widget):
             for task in self._kickoff.tasks
             if task.usage is not None and task.usage.total_tokens is not None
         }
-        timeline.set_bars(bars, span, task_notes(self._kickoff, self._palette), tokens)
+        notes = task_notes(self._kickoff, self._palette)
+        timeline.set_bars(bars, span, notes, tokens, unit_word(self._kickoff))
 
     def _find_task(self, task_id: str) -> TaskResult | None:
         tasks = self._kickoff.tasks if self._kickoff else []

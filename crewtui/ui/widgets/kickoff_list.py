@@ -32,6 +32,7 @@ from crewtui.core.format import (
     continuation_line,
     duration_text,
     format_duration,
+    restart_note,
     start_text,
     tokens_text,
     waiting_line,
@@ -474,7 +475,9 @@ class KickoffList(DataTable[Text]):
     def _progress_cell(self, row: KickoffSummary) -> Text:
         done = row.progress.completed if row.progress else None
         total = row.progress.total if row.progress else None
-        if row.state is RunState.COMPLETED and row.task_count:
+        if row.state is RunState.COMPLETED and row.kind == "flow":
+            done = max(row.task_count, done or 0)  # a flow has no total: its methods run
+        elif row.state is RunState.COMPLETED and row.task_count:
             done = total = max(row.task_count, total or 0)
         if done is None:
             return Text("")
@@ -490,6 +493,9 @@ class KickoffList(DataTable[Text]):
 
     def _task_cell(self, row: KickoffSummary, now: datetime) -> Text:
         text = Text(end="", no_wrap=True)
+        if restarted := restart_note(row):
+            text.append(restarted, style=self._colour("accent"))
+            text.append(" · ", style=self._colour("muted"))
         if link := continuation_line(row):
             text.append(link, style=self._colour("accent"))
             text.append(" · ", style=self._colour("muted"))
@@ -501,7 +507,7 @@ class KickoffList(DataTable[Text]):
             text.append(waiting_line(row.waiting_for), style=self._colour("warning"))
         elif not row.state.is_terminal:
             text.append_text(safe_line(row.current_task, limit=200))
-        if text.plain.endswith(" · "):  # the link alone: no separator after it
+        if text.plain.endswith(" · "):  # a note alone: no separator after it
             text.right_crop(3)
         stale = self._stale.get(row.crew)
         if stale is None or row.state.is_terminal:

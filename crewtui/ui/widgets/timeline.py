@@ -70,9 +70,12 @@ class Columns:
         return names + _STATE_WIDTH + 1 + _DURATION_WIDTH + 1 + self.tokens
 
 
-def fit_columns(bars: Sequence[Bar], width: int, with_tokens: bool = False) -> Columns:
-    """Share ``width`` cells: names as wide as needed (capped), the bar gets the rest."""
-    task = min(max([cell_len("task"), *(cell_len(b.task_id) for b in bars)]), _MAX_TASK)
+def fit_columns(
+    bars: Sequence[Bar], width: int, with_tokens: bool = False, unit: str = "task"
+) -> Columns:
+    """Share ``width`` cells: names as wide as needed (capped), the bar gets the rest;
+    ``unit`` titles the names (a flow's are methods)."""
+    task = min(max([cell_len(unit), *(cell_len(b.task_id) for b in bars)]), _MAX_TASK)
     agent = min(max([cell_len("agent"), *(cell_len(b.agent or "") for b in bars)]), _MAX_AGENT)
     tokens = _TOKENS_WIDTH + 1 + _TOKEN_BAR + 1 if with_tokens else 0
     fixed = _STATE_WIDTH + 1 + _DURATION_WIDTH + 1 + tokens
@@ -180,7 +183,9 @@ def render_row(
     return Text.assemble(*parts, no_wrap=True, end="")
 
 
-def render_axis(span: float, columns: Columns, palette: Palette = PLAIN) -> Text:
+def render_axis(
+    span: float, columns: Columns, palette: Palette = PLAIN, unit: str = "task"
+) -> Text:
     """Two lines: column titles with tick labels over the bars, then a rule with tick marks."""
     width = columns.bar
     scale = width / span if span > 0 else 0.0
@@ -195,7 +200,7 @@ def render_axis(span: float, columns: Columns, palette: Palette = PLAIN) -> Text
         labels[column : column + len(label)] = label
         rule[column] = "┬"
         last_end = column + len(label)
-    titles = [_cell(Text("task"), columns.task), Text(" ")]
+    titles = [_cell(Text(unit), columns.task), Text(" ")]
     if columns.agent:
         titles += [_cell(Text("agent"), columns.agent), Text(" ")]
     titles += [
@@ -218,16 +223,18 @@ def render_timeline(
     width: int,
     palette: Palette = PLAIN,
     tokens: Mapping[str, int] | None = None,
+    unit: str = "task",
 ) -> tuple[Text, list[Text]]:
     """The header (titles, ticks, rule) and one row per bar, all ``width`` cells wide;
-    a tokens column when any task's tokens (by task id) are known."""
+    a tokens column when any task's tokens (by task id) are known; ``unit`` names the
+    rows (``method`` for a flow)."""
     tokens = tokens or {}
-    columns = fit_columns(bars, width, with_tokens=bool(tokens))
+    columns = fit_columns(bars, width, with_tokens=bool(tokens), unit=unit)
     most = max(tokens.values(), default=0)
     rows = [
         render_row(bar, span, columns, palette, (tokens.get(bar.task_id), most)) for bar in bars
     ]
-    return render_axis(span, columns, palette), rows
+    return render_axis(span, columns, palette, unit), rows
 
 
 class TimelineBar(Vertical):
@@ -266,6 +273,7 @@ class TimelineBar(Vertical):
         self._span = 0.0
         self._notes: tuple[Text, ...] = ()
         self._tokens: tuple[tuple[str, int], ...] = ()
+        self._unit = "task"
         self._drawn: tuple[object, ...] | None = None
         self._shape = (-1, -1)
 
@@ -279,11 +287,13 @@ class TimelineBar(Vertical):
         span: float,
         notes: Sequence[Text] = (),
         tokens: Mapping[str, int] | None = None,
+        unit: str = "task",
     ) -> None:
         """Show these bars on an axis of ``span`` seconds, with dim notes under the rows and
-        each task's tokens (by task id) when known."""
+        each task's tokens (by task id) when known; ``unit`` names the rows."""
         self._bars, self._span, self._notes = tuple(bars), span, tuple(notes)
         self._tokens = tuple((tokens or {}).items())
+        self._unit = unit
         self._redraw()
 
     @property
@@ -307,11 +317,13 @@ class TimelineBar(Vertical):
         if width <= 0:
             return
         palette = palette_of(self, "timeline-bar")
-        key = (width, self._bars, self._span, self._notes, self._tokens, palette)
+        key = (width, self._bars, self._span, self._notes, self._tokens, self._unit, palette)
         if key == self._drawn:
             return
         self._drawn = key
-        header, rows = render_timeline(self._bars, self._span, width, palette, dict(self._tokens))
+        header, rows = render_timeline(
+            self._bars, self._span, width, palette, dict(self._tokens), self._unit
+        )
         self.query_one("#timeline-axis", Static).update(header)
         highlighted = rows_widget.highlighted
         shape = (len(rows), len(self._notes))
