@@ -3,10 +3,11 @@
 Each past run is replayed, not invented: the simulator's timeline of the run (its crew's
 tasks, agents, durations and outputs) is polled at every event through the simulator's own
 answer bodies, read by crewtui's dialect parser and merged by ``crewtui.core.merge``, the
-same path a real poll takes. What is written to the store is therefore exactly what crewtui
-would have recorded had it watched those runs, raw payloads and steps included. Only the
-ends no simulator run reaches on its own are stated directly: a run cancelled from the
-dashboard, and one the service forgot (lost after the not-found grace).
+same path a real poll takes; so are the batched events it would have pushed (the demo asks
+for them), which alone tell tokens per task and the model. What is written to the store is
+therefore exactly what crewtui would have recorded had it watched those runs, raw payloads
+and steps included. Only the ends no simulator run reaches on its own are stated directly:
+a run cancelled from the dashboard, and one the service forgot (lost after the not-found grace).
 
 A seed and a "now" fix everything: the same pair gives the same history, byte for byte.
 """
@@ -16,18 +17,21 @@ from __future__ import annotations
 import json
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from crewtui.api.dialects import parse_status
 from crewtui.api.models import Dialect, Kickoff, Observation, RunState, Step
+from crewtui.api.pushes import parse_push
 from crewtui.core.merge import DEFAULT_NOT_FOUND_GRACE, apply_observation
 from crewtui.core.store import Store
 from crewtui.demo.inputs import CREW_NAMES, pick_inputs
 from crewtui.sim import bodies
 from crewtui.sim.crews import CREWS
 from crewtui.sim.timeline import Run, snapshot, timeline
+from crewtui.sim.webhooks import event_entries
 
 Fate = Literal["completed", "failed", "cancelled", "lost"]
 
@@ -134,8 +138,24 @@ def _not_found(past: PastRun, seconds: float, dialect: Dialect) -> Observation:
     return parse_status(past.kickoff_id, answer.status_code, body, _at(past, seconds))
 
 
+def _event_ids(past: PastRun) -> Callable[[], str]:
+    """Event ids of the run's own seed: the history stays the same byte for byte."""
+    ids = random.Random(past.kickoff_id)
+    return lambda: str(uuid.UUID(int=ids.getrandbits(128), version=4))
+
+
+def _pushed(past: PastRun, entries: list[dict[str, Any]], seconds: float) -> list[Observation]:
+    """What the receiver read from a batch of events (the demo asks for pushes): per-task
+    tokens and the model come only this way. Its agent steps are left to the polls'."""
+    if not entries:
+        return []
+    told = parse_push("events", {"events": entries}, _at(past, seconds))
+    return [fact for fact in told if isinstance(fact, Observation)]
+
+
 def replay(past: PastRun, dialect: Dialect) -> tuple[Kickoff, list[Step]]:
-    """The kickoff and steps crewtui would hold after watching ``past`` to its end."""
+    """The kickoff and steps crewtui would hold after watching ``past`` to its end, with
+    the batched events webhook on, as the demo has it."""
     run = _sim_run(past)
     events = timeline(run)
     if past.fate in ("cancelled", "lost"):
@@ -147,7 +167,14 @@ def replay(past: PastRun, dialect: Dialect) -> tuple[Kickoff, list[Step]]:
         created_at=past.started,
         updated_at=past.started,
     )
-    observations = [_poll(run, past, event.at, dialect) for event in events]
+    observations = []
+    new_id = _event_ids(past)
+    sequence = 0
+    for event in events:
+        entries = event_entries(run, event, sequence, new_id)
+        sequence += len(entries)
+        observations += _pushed(past, entries, event.at)
+        observations.append(_poll(run, past, event.at, dialect))
     end = events[-1].at
     if past.fate == "lost":
         grace = DEFAULT_NOT_FOUND_GRACE.total_seconds()

@@ -13,6 +13,7 @@ import logging
 import math
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -208,6 +209,32 @@ def _crew_event_data(run: Run, event: Event, kind: str) -> dict[str, Any]:
     return data
 
 
+def event_entries(
+    run: Run, event: Event, sequence: int, new_id: Callable[[], str] = lambda: str(uuid.uuid4())
+) -> list[dict[str, Any]]:
+    """The batched-events entries one timeline event makes (those the run asked for), their
+    ``emission_sequence`` counting on from ``sequence``: what the service would POST, also
+    replayed by the demo's history (with ids of its own seed) so that its runs carry what
+    pushes would have told."""
+    wanted = run.hooks.events
+    entries = []
+    types = _FLOW_EVENT_TYPES if run.crew.is_flow else _EVENT_TYPES
+    for kind in types.get(event.kind, ()):
+        if wanted is not None and kind not in wanted:
+            continue
+        sequence += 1
+        entries.append(
+            {
+                "id": new_id(),
+                "execution_id": run.kickoff_id,
+                "timestamp": datetime.fromtimestamp(run.wall_at(event.at), UTC).isoformat(),
+                "type": kind,
+                "data": _event_data(run, event, kind) | {"emission_sequence": sequence},
+            }
+        )
+    return entries
+
+
 class Deliverer:
     """Sends one run's webhooks in timeline order; ``emission_sequence`` counts its events."""
 
@@ -249,25 +276,8 @@ class Deliverer:
             await self._post(self._run.hooks.events_url, {"events": batch}, batched=True)
 
     def _batch_entry(self, event: Event) -> list[dict[str, Any]]:
-        wanted = self._run.hooks.events
-        entries = []
-        types = _FLOW_EVENT_TYPES if self._run.crew.is_flow else _EVENT_TYPES
-        for kind in types.get(event.kind, ()):
-            if wanted is not None and kind not in wanted:
-                continue
-            self._sequence += 1
-            data = _event_data(self._run, event, kind) | {"emission_sequence": self._sequence}
-            entries.append(
-                {
-                    "id": str(uuid.uuid4()),
-                    "execution_id": self._run.kickoff_id,
-                    "timestamp": datetime.fromtimestamp(
-                        self._run.wall_at(event.at), UTC
-                    ).isoformat(),
-                    "type": kind,
-                    "data": data,
-                }
-            )
+        entries = event_entries(self._run, event, self._sequence)
+        self._sequence += len(entries)
         return entries
 
     async def _post(self, url: str, payload: dict[str, Any], batched: bool = False) -> None:

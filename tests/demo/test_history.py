@@ -61,3 +61,21 @@ def test_the_same_seed_gives_the_same_history() -> None:
         second.get_kickoff(row.kickoff_id) for row in rows
     ]
     assert {row.kickoff_id for row in rows}.isdisjoint(kickoff.kickoff_id for kickoff in other)
+
+
+@pytest.mark.parametrize("dialect", list(Dialect))
+def test_history_runs_carry_what_pushes_told_tokens_per_task_and_the_model(
+    dialect: Dialect,
+) -> None:
+    """The demo asks for pushes, so its earlier runs have per-task tokens and a model (and
+    so an estimated cost), which no poll tells; the stored run is what was replayed."""
+    store = Store.in_memory()
+    for kickoff in seed_history(store, seed=5, now=NOW, dialect=dialect):
+        if kickoff.state is not RunState.COMPLETED:
+            continue
+        stored = store.get_kickoff(kickoff.kickoff_id)
+        assert stored is not None and stored.model == "gpt-4o"
+        assert stored.usage is not None and stored.usage.total_tokens
+        per_task = [task.usage.total_tokens for task in stored.tasks if task.usage is not None]
+        assert len(per_task) == len(stored.tasks) and all(per_task)
+        assert sum(per_task) <= stored.usage.total_tokens
