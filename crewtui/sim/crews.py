@@ -10,7 +10,7 @@ inputs are echoed verbatim, which also gives clients untrusted text to render sa
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from string import Template
 from types import MappingProxyType
 from typing import Literal
@@ -73,6 +73,9 @@ class SimCrew:
     pending: float = 0.5  # reference seconds spent queued before the first task
     kind: Literal["crew", "flow"] = "crew"
     pause: SimPause | None = None
+    # A flow's state fields have defaults (a crewAI flow's state model): what a kickoff
+    # leaves out reads as these, never as a raw ``$name`` in its outputs.
+    state_defaults: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def is_flow(self) -> bool:
@@ -662,6 +665,14 @@ ONBOARDING = SimCrew(
     kind="flow",
     # Its state fields (``id`` is the execution's own, given only to restart one).
     inputs=("name", "email", "company", "plan"),
+    state_defaults=MappingProxyType(
+        {
+            "name": "new customer",
+            "email": "the address on file",
+            "company": "your team",
+            "plan": "Starter",
+        }
+    ),
     sample_inputs=MappingProxyType(
         {
             "name": "Mei Tanaka",

@@ -387,7 +387,9 @@ def _new_run(crew: SimCrew, body: dict[str, Any], sim: _Sim) -> Run:
     raw_inputs = body.get("inputs")
     if not isinstance(raw_inputs, dict):
         raise _Invalid(bodies.missing_fields(sim.dialect, ["inputs"]))
-    inputs = {str(name): _stringify(value) for name, value in raw_inputs.items()}
+    inputs = dict(crew.state_defaults) | {
+        str(name): _stringify(value) for name, value in raw_inputs.items()
+    }
     missing = [name for name in crew.required_inputs if name not in inputs]
     if missing:
         raise _Invalid(bodies.missing_inputs(sim.dialect, missing))

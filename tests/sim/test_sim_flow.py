@@ -68,6 +68,15 @@ async def test_a_flow_needs_no_inputs_and_lists_its_state_fields(crews: Crews) -
     assert await _start(crews, {"inputs": {}})
 
 
+async def test_a_state_field_left_out_reads_as_its_default(crews: Crews) -> None:
+    """A flow's state fields have defaults: none shows up as a raw ``$name`` in outputs."""
+    kickoff_id = await _start(crews, {"inputs": {"name": "Ann", "hold": "0"}})
+    final = (await crews.poll(FLOW, kickoff_id, _ended))[-1]
+    output = final["result"] if _live(crews) else final["result"]["output"]
+    assert "Welcome to Beacon, Ann!" in output
+    assert "$" not in output.replace("US$", "")
+
+
 async def test_a_flow_pauses_on_its_reviewer_and_goes_on_once_answered(crews: Crews) -> None:
     kickoff_id = await crews.kickoff(FLOW)
     paused = (await crews.poll(FLOW, kickoff_id, _waiting))[-1]
