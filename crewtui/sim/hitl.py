@@ -21,7 +21,7 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
@@ -57,12 +57,15 @@ def signed_headers(secret: str, body: bytes, timestamp: int | None = None) -> di
 
 @dataclass
 class SentRequest:
-    """A request the simulator sent: the run it is about, and the exact body it signed."""
+    """A request the simulator sent: the run it is about, the exact body it signed, and
+    where to (a resend goes to the same place with the same secret)."""
 
     request_id: str
     crew: str
     run: Run
     body: bytes
+    url: str
+    secret: str = field(repr=False)
     answered: bool = False
 
 
@@ -96,13 +99,11 @@ def request_body(run: Run, request_id: str, callback_url: str) -> bytes:
 class HitlSender:
     """Sends the requests of one simulator, and remembers them for their callbacks."""
 
-    def __init__(self, url: str, secret: str, client: httpx.AsyncClient) -> None:
-        self._url = url
-        self._secret = secret
+    def __init__(self, client: httpx.AsyncClient) -> None:
         self._client = client
         self.sent: dict[str, SentRequest] = {}
 
-    async def watch(self, run: Run, crew: str, callback_base: str) -> None:
+    async def watch(self, run: Run, crew: str, callback_base: str, url: str, secret: str) -> None:
         """Wait for the run's pause, then send its request (nothing if it never pauses)."""
         pause = next((event for event in timeline(run) if event.kind == "paused"), None)
         if pause is None:
@@ -112,9 +113,10 @@ class HitlSender:
             return
         request_id = str(uuid.uuid4())
         callback = f"{callback_base.rstrip('/')}/{crew}/hitl/{request_id}/callback"
-        sent = SentRequest(request_id, crew, run, request_body(run, request_id, callback))
+        body = request_body(run, request_id, callback)
+        sent = SentRequest(request_id, crew, run, body, url, secret)
         self.sent[request_id] = sent
-        await self._post(sent.body, signed_headers(self._secret, sent.body))
+        await self._post(sent, signed_headers(secret, body))
 
     async def resend(self, request_id: str, how: Resend) -> int | None:
         """Send a request again, spoiled as asked; the receiver's status, None if unsent."""
@@ -122,21 +124,21 @@ class HitlSender:
         if sent is None:
             return None
         now = int(time.time())
-        headers = signed_headers(self._secret, sent.body)
+        headers = signed_headers(sent.secret, sent.body)
         if how == "bad_signature":
-            headers = signed_headers(self._secret + "-not-it", sent.body)
+            headers = signed_headers(sent.secret + "-not-it", sent.body)
         elif how == "stale":
-            headers = signed_headers(self._secret, sent.body, now - _SKEW)
+            headers = signed_headers(sent.secret, sent.body, now - _SKEW)
         elif how == "future":
-            headers = signed_headers(self._secret, sent.body, now + _SKEW)
+            headers = signed_headers(sent.secret, sent.body, now + _SKEW)
         elif how == "unsigned":
             del headers["X-Signature"]
-        return await self._post(sent.body, headers)
+        return await self._post(sent, headers)
 
-    async def _post(self, body: bytes, headers: dict[str, str]) -> int | None:
+    async def _post(self, sent: SentRequest, headers: dict[str, str]) -> int | None:
         """One POST, no retry (the service sends once); failures are logged, not raised."""
         try:
-            answer = await self._client.post(self._url, content=body, headers=headers)
+            answer = await self._client.post(sent.url, content=sent.body, headers=headers)
         except httpx.HTTPError as exc:
             logger.debug("human-in-the-loop request not delivered: %s", type(exc).__name__)
             return None

@@ -172,10 +172,12 @@ class _Sim:
         self.runs[(new.crew.name, new.kickoff_id)] = new
 
     def watch_for_pause(self, run: Run, crew: str, callback_base: str) -> None:
-        """Send the run's human-in-the-loop request when it pauses, if configured."""
-        if self.hitl is None:
+        """Send the run's human-in-the-loop request when it pauses, if configured (now:
+        the options may change while the server runs)."""
+        url, secret = self.options.hitl_url, self.options.hitl_secret
+        if self.hitl is None or not url or not secret:
             return
-        task = asyncio.create_task(self.hitl.watch(run, crew, callback_base))
+        task = asyncio.create_task(self.hitl.watch(run, crew, callback_base, url, secret))
         self.watchers.add(task)
         task.add_done_callback(self.watchers.discard)
 
@@ -247,8 +249,7 @@ def create_app(options: SimOptions) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         sim.client = httpx.AsyncClient(timeout=5.0)
-        if options.hitl_url and options.hitl_secret:
-            sim.hitl = HitlSender(options.hitl_url, options.hitl_secret, sim.client)
+        sim.hitl = HitlSender(sim.client)
         try:
             yield
         finally:
