@@ -335,6 +335,7 @@ def load_config(paths: Paths, env: Mapping[str, str] | None = None) -> Config:
     other users could read. Never writes.
     """
     env = os.environ if env is None else env
+    _env_hitl_secret(env)  # a bad secret in the environment is said now, like a token
     file = paths.config_file
     data = _read_toml(file)
     if data is None:
@@ -346,7 +347,6 @@ def load_config(paths: Paths, env: Mapping[str, str] | None = None) -> Config:
     except ValidationError as exc:
         raise _validation_config_error(exc, file) from None
     crews = {name: _profile(name, table, file, env) for name, table in parsed.crews.items()}
-    hitl_secret(parsed, env)  # a bad secret in the environment is said now, like a token
     settings = parsed.model_dump(exclude={"crews"})
     return Config(**settings, crews=crews, path=file)
 
@@ -354,11 +354,13 @@ def load_config(paths: Paths, env: Mapping[str, str] | None = None) -> Config:
 def hitl_secret(settings: _Settings, env: Mapping[str, str] | None = None) -> SecretStr | None:
     """The signing secret of flows' human-in-the-loop requests: ``$CREWTUI_HITL_SECRET``,
     else ``[webhooks] hitl_secret``; None when neither is set (the route is not served)."""
-    env = os.environ if env is None else env
+    from_env = _env_hitl_secret(os.environ if env is None else env)
+    return from_env if from_env is not None else settings.webhooks.hitl_secret
+
+
+def _env_hitl_secret(env: Mapping[str, str]) -> SecretStr | None:
     given = env.get(HITL_SECRET_ENV)
-    if given:
-        return check_token(given, f"${HITL_SECRET_ENV}")
-    return settings.webhooks.hitl_secret
+    return check_token(given, f"${HITL_SECRET_ENV}") if given else None
 
 
 def _read_toml(file: Path) -> dict[str, Any] | None:
