@@ -7,6 +7,10 @@ the same draft and the refusal in one sentence, so nothing typed is lost.
 The task answered defaults to the one the run waits on (``waiting_for``), shown as the task
 field's placeholder: the field stays empty unless the person types another task id, so a
 task id the service sent is never put into an input as text.
+
+A run waiting on a flow's human-in-the-loop request is answered through the request's
+callback, which takes text only: there is no task to pick, and the dialog says that the
+feedback is what the flow gets ("approved" or "rejected" when none is typed).
 """
 
 from __future__ import annotations
@@ -62,19 +66,24 @@ class AnswerScreen(ModalScreen[Answer | None]):
             dialog.border_title = f"Answer {inert_line(kickoff.short_id)}"
             dialog.border_subtitle = "ctrl+s approve · ctrl+r reject · escape to cancel"
             yield Static(self._situation(), id="answer-situation")
-            unit = unit_word(kickoff)  # a flow waits on a method
-            yield Label(f"{unit.capitalize()} answered")
-            default = waiting_task_of(kickoff)
-            yield Input(
-                (self.draft.task_id or "") if self.draft else "",
-                placeholder=inert_line(default, 60) if default else f"the {unit} id (required)",
-                id="answer-task",
-                compact=True,
+            if not self._flow_request:
+                unit = unit_word(kickoff)  # a flow waits on a method
+                yield Label(f"{unit.capitalize()} answered")
+                default = waiting_task_of(kickoff)
+                yield Input(
+                    (self.draft.task_id or "") if self.draft else "",
+                    placeholder=inert_line(default, 60) if default else f"the {unit} id (required)",
+                    id="answer-task",
+                    compact=True,
+                )
+            yield Label(
+                "Feedback (sent to the flow)" if self._flow_request else "Feedback (optional)"
             )
-            yield Label("Feedback (optional)")
             yield Input(
                 self.draft.feedback if self.draft else "",
-                placeholder="what to tell the crew",
+                placeholder="what to tell the flow"
+                if self._flow_request
+                else "what to tell the crew",
                 id="answer-feedback",
                 compact=True,
             )
@@ -86,9 +95,20 @@ class AnswerScreen(ModalScreen[Answer | None]):
     def on_mount(self) -> None:
         self.query_one("#answer-feedback", Input).focus()
 
+    @property
+    def _flow_request(self) -> bool:
+        """The run waits on a flow's human-in-the-loop request (answered by its callback)."""
+        waiting = self.kickoff.waiting_for
+        return self.kickoff.state is RunState.PAUSED and bool(waiting and waiting.request_id)
+
     def _situation(self) -> Content:
         """What the service said about the pause, or that it said nothing."""
         kickoff = self.kickoff
+        if self._flow_request and kickoff.waiting_for is not None:
+            return Content(
+                f"The flow {waiting_line(kickoff.waiting_for)}. Your feedback goes to its "
+                'callback as typed; with none, approve sends "approved" and reject "rejected".'
+            )
         if kickoff.waiting_for is not None and kickoff.state is RunState.PAUSED:
             return Content(sentence(f"The run {waiting_line(kickoff.waiting_for)}"))
         return Content(
@@ -97,7 +117,8 @@ class AnswerScreen(ModalScreen[Answer | None]):
         )
 
     def action_answer(self, approve: bool) -> None:
-        task = self.query_one("#answer-task", Input).value.strip()
+        tasks = self.query("#answer-task").results(Input)
+        task = next((field.value.strip() for field in tasks), "")
         self.dismiss(
             Answer(
                 kickoff_id=self.kickoff.kickoff_id,
