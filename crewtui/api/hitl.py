@@ -33,6 +33,9 @@ SIGNATURE_PREFIX = "sha256="
 # request replayed later is refused, and a clock a little off still works.
 MAX_CLOCK_SKEW = 300
 NEW_REQUEST = "new_request"
+# Seconds since 1970 fit in 11 digits for millennia; a longer "number" is not a time (and
+# int() of thousands of digits raises).
+_TIMESTAMP_DIGITS = 12
 # A request's text is a prompt for a person, not a document: anything longer is cut.
 _MESSAGE_LIMIT = 20_000
 _NAME_LIMIT = 200
@@ -48,7 +51,7 @@ def signature_problem(
     if timestamp is None:
         return "no X-Timestamp header"
     stamp = timestamp.strip()
-    if not stamp.isascii() or not stamp.isdigit():
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= _TIMESTAMP_DIGITS):
         return "an X-Timestamp that is not a whole number of seconds"
     age = now - int(stamp)
     if age > MAX_CLOCK_SKEW:

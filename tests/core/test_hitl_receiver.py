@@ -144,6 +144,10 @@ SPOILED: dict[str, Callable[[bytes], tuple[bytes, dict[str, str]]]] = {
         body,
         {**signed_headers(SIGNING, body), "X-Timestamp": "yesterday"},
     ),
+    "a timestamp of five thousand digits": lambda body: (
+        body,
+        {**signed_headers(SIGNING, body), "X-Timestamp": "9" * 5000},
+    ),
     "a bad signature": lambda body: (
         body,
         {**signed_headers(SIGNING, body), "X-Signature": "sha256=" + "0" * 64},
