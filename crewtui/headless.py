@@ -64,6 +64,7 @@ from crewtui.core.tracker import (
     KickoffChanged,
     Tracker,
     TrackerEvent,
+    flow_request_of,
     progress_signature,
 )
 from crewtui.core.webhooks import WebhookUrls
@@ -508,10 +509,14 @@ async def cmd_resume(session: Session) -> int:
     if not (args.approve or args.reject or args.feedback is not None):
         raise ConfigError("Say how to answer: --approve or --reject, with --feedback TEXT if any.")
     kickoff_id = session.resolve(args.id)
-    crew = session.crew_of(kickoff_id)
-    tracker = session.tracker([crew])
+    stored = session.store.get_kickoff(kickoff_id)
+    # A flow's request is answered through its callback: no crew is needed (its deployment
+    # may be none of the configured crews), and the history says what waits.
+    crew = None if stored is not None and flow_request_of(stored) else session.crew_of(kickoff_id)
+    tracker = session.tracker([crew] if crew is not None else [])
     try:
-        await tracker.track(crew.name, kickoff_id)
+        if crew is not None:
+            await tracker.track(crew.name, kickoff_id)
         resumed = await tracker.resume(kickoff_id, args.task, args.feedback or "", not args.reject)
     finally:
         await tracker.stop()

@@ -109,6 +109,15 @@ def waiting_task_of(kickoff: Kickoff) -> str | None:
     return finished[-1] if finished else None
 
 
+def flow_request_of(kickoff: Kickoff) -> str | None:
+    """The flow's human-in-the-loop request a paused run waits on (answered through the
+    request's callback, not POST /resume), or None."""
+    waiting = kickoff.waiting_for
+    if kickoff.state is not RunState.PAUSED or waiting is None:
+        return None
+    return waiting.request_id
+
+
 @dataclass(frozen=True)
 class CrewHealth:
     """How a crew's service is answering, for the status line and ``doctor``."""
@@ -648,9 +657,9 @@ class Tracker:
         )
         if kickoff is None:
             raise ConfigError(f"Kickoff {kickoff_id} is not tracked; use `crewtui track` first.")
-        waiting = kickoff.waiting_for
-        if waiting is not None and waiting.request_id and kickoff.state is RunState.PAUSED:
-            return await self._answer_request(kickoff, waiting.request_id, feedback, approve)
+        request_id = flow_request_of(kickoff)
+        if request_id is not None:
+            return await self._answer_request(kickoff, request_id, feedback, approve)
         task_id = task_id or waiting_task_of(kickoff)
         if task_id is None:
             raise ConfigError(

@@ -9,8 +9,10 @@ answers it from another process, through the shared history.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from pydantic import SecretStr
 
 from crewtui.api.callback import post_feedback
 from crewtui.api.errors import ConfigError, NotFoundError, ServerError, TransportError
+from crewtui.api.hitl import parse_request
 from crewtui.api.models import Kickoff, RunState
 from crewtui.api.profile import CrewProfile
 from crewtui.config import Config, WebhookSettings, resolve_paths
@@ -196,6 +199,31 @@ async def test_the_cli_answers_a_request_shown_in_another_process(
         assert record is not None and record.answer == "Ship it"
         done = kickoff.kickoff_id
         await wait_until(tracker, lambda: tracker.get(done).state is RunState.COMPLETED)  # type: ignore[union-attr]
+
+
+async def test_the_cli_answers_a_request_of_a_deployment_no_crew_is_configured_for(
+    target: CallbackTarget, tmp_path: Path
+) -> None:
+    store = Store.open(resolve_paths(tmp_path).store_file)
+    tracker = Tracker([], store)
+    body = {
+        "event": "new_request",
+        "request": {"id": "req-9", "flow_id": "flow-run-9", "method_name": "approve_account"},
+        "deployment": {"name": "billing"},
+        "callback_url": f"{target.server.base_url}/hitl/req-9?sig=abc",
+    }
+    request = parse_request(body, datetime.now(UTC))
+    assert request is not None and await tracker.hitl_requested(request)
+    store.close()
+
+    answered = await asyncio.to_thread(run, tmp_path, "resume", "flow-run-9", "--reject", "--json")
+    assert answered.returncode == 0, answered.stderr
+    printed = json.loads(answered.stdout)
+    assert printed["answered"]["via"] == "callback"
+    assert printed["answered"]["feedback"] == "rejected"
+    assert printed["crew"] == "billing" and printed["waiting_for"] is None
+    [(_, sent)] = target.seen
+    assert sent == {"feedback": "rejected", "source": "crewtui"}
 
 
 # -- the callback client -----------------------------------------------------------------------

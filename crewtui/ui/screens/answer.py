@@ -29,7 +29,7 @@ from textual.widgets import Button, Input, Label, Static
 from crewtui.api.models import Kickoff, RunState
 from crewtui.api.sanitize import inert_line
 from crewtui.core.format import sentence, unit_word, waiting_line
-from crewtui.core.tracker import waiting_task_of
+from crewtui.core.tracker import flow_request_of, waiting_task_of
 from crewtui.ui.text import safe_line_content
 
 
@@ -98,8 +98,7 @@ class AnswerScreen(ModalScreen[Answer | None]):
     @property
     def _flow_request(self) -> bool:
         """The run waits on a flow's human-in-the-loop request (answered by its callback)."""
-        waiting = self.kickoff.waiting_for
-        return self.kickoff.state is RunState.PAUSED and bool(waiting and waiting.request_id)
+        return flow_request_of(self.kickoff) is not None
 
     def _situation(self) -> Content:
         """What the service said about the pause, or that it said nothing."""
