@@ -81,6 +81,10 @@ def _waiting_on_request(kickoff: Kickoff | None) -> bool:
     )
 
 
+def _completed(kickoff: Kickoff | None) -> bool:
+    return kickoff is not None and kickoff.state is RunState.COMPLETED
+
+
 async def _paused_by_request(runtime: Runtime, sim: SimServer) -> Kickoff:
     tracker = runtime.tracker
     inputs = sim.sample_inputs(CREW) | {"hold": "1"}
@@ -111,8 +115,7 @@ async def test_a_paused_run_is_shown_waiting_and_answered_through_the_callback(
         assert record is not None and record.answer == "Looks right, go on."
         assert record.answered_at is not None
 
-        done = kickoff.kickoff_id
-        await wait_until(tracker, lambda: tracker.get(done).state is RunState.COMPLETED)  # type: ignore[union-attr]
+        await wait_until(tracker, lambda: _completed(tracker.get(kickoff.kickoff_id)))
 
 
 async def test_a_second_answer_is_refused_in_one_sentence_and_sends_nothing(
@@ -197,8 +200,7 @@ async def test_the_cli_answers_a_request_shown_in_another_process(
         assert kickoff.waiting_for is not None and kickoff.waiting_for.request_id is not None
         record = runtime.store.hitl_request(kickoff.waiting_for.request_id)
         assert record is not None and record.answer == "Ship it"
-        done = kickoff.kickoff_id
-        await wait_until(tracker, lambda: tracker.get(done).state is RunState.COMPLETED)  # type: ignore[union-attr]
+        await wait_until(tracker, lambda: _completed(tracker.get(kickoff.kickoff_id)))
 
 
 async def test_the_cli_answers_a_request_of_a_deployment_no_crew_is_configured_for(

@@ -4,6 +4,7 @@ callback resumes the run, and the control route resends it spoiled on demand."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from sim_helpers import Crews, Receiver
@@ -19,7 +20,7 @@ def _point_at(crews: Crews, receiver: Receiver) -> None:
     crews.server.options.hitl_secret = SECRET
 
 
-async def _requested(crews: Crews, receiver: Receiver) -> tuple[str, dict[str, object]]:
+async def _requested(crews: Crews, receiver: Receiver) -> tuple[str, dict[str, Any]]:
     _point_at(crews, receiver)
     kickoff_id = await crews.kickoff("travel", hold="1")
     await receiver.wait_for(lambda: bool(receiver.at("hitl")))
@@ -78,7 +79,7 @@ async def test_the_resend_route_wants_the_token_and_a_known_way(
     fresh_crews: Crews, receiver: Receiver
 ) -> None:
     _, body = await _requested(fresh_crews, receiver)
-    request_id = body["request"]["id"]  # type: ignore[index]
+    request_id = body["request"]["id"]
     url = f"{fresh_crews.server.base_url}/_sim/hitl/{request_id}/resend"
     unknown_way = await fresh_crews.http.post(url, json={"how": "sideways"})
     assert unknown_way.status_code == 422
