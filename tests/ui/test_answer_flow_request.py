@@ -24,6 +24,7 @@ from tests.conftest import TEST_SPEED
 from tests.ui.app_helpers import FAST_POLL, AppFactory, main_screen, sim_crews
 from tests.ui.test_answer import open_answer, task_cell, toasts, waiting_toasts
 from tests.ui.test_bell import BellCountingApp
+from tests.ui.test_key_bursts import burst
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -79,8 +80,10 @@ async def test_a_flow_request_toasts_rings_and_is_answered_from_the_app(
         assert "callback" in situation and "research_task" in situation
         assert not dialog.query("#answer-task")  # a flow request has no task to pick
         assert dialog.query_one("#answer-feedback", Input).has_focus
-        await pilot.press(*"Ship it", "ctrl+s")
+        # Typed in one burst, as a fast typist or tmux sends it: the answer is the text.
+        burst(app, *"Ship it", "ctrl+s")
         await settle(pilot, lambda: any("through its callback" in t for t in toasts(notes)))
+        assert any("“Ship it”" in t for t in toasts(notes))
         assert app.screen is screen
         answered = tracker.get(kickoff_id)
         assert answered is not None and answered.waiting_for is None

@@ -46,9 +46,12 @@ class Answer:
 class AnswerScreen(ModalScreen[Answer | None]):
     """Approve (ctrl+s) or reject (ctrl+r) a paused run, with optional feedback."""
 
+    # Not priority bindings: those run as soon as the app reads the key, before the field has
+    # taken the text typed just before it (a burst from a fast typist or a paste), and the
+    # answer would leave without it. As ordinary bindings they come through the field, after.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "answer(True)", "Approve", priority=True),
-        Binding("ctrl+r", "answer(False)", "Reject", priority=True),
+        Binding("ctrl+s", "answer(True)", "Approve"),
+        Binding("ctrl+r", "answer(False)", "Reject"),
         Binding("escape", "cancel", "Cancel"),
     ]
 
@@ -104,9 +107,10 @@ class AnswerScreen(ModalScreen[Answer | None]):
         """What the service said about the pause, or that it said nothing."""
         kickoff = self.kickoff
         if self._flow_request and kickoff.waiting_for is not None:
+            asked = sentence(f"The flow {waiting_line(kickoff.waiting_for)}")
             return Content(
-                f"The flow {waiting_line(kickoff.waiting_for)}. Your feedback goes to its "
-                'callback as typed; with none, approve sends "approved" and reject "rejected".'
+                f"{asked} Your feedback goes to its callback as typed; with none, approve "
+                'sends "approved" and reject "rejected".'
             )
         if kickoff.waiting_for is not None and kickoff.state is RunState.PAUSED:
             return Content(sentence(f"The run {waiting_line(kickoff.waiting_for)}"))
