@@ -49,6 +49,13 @@ def hitl_sim() -> Iterator[SimServer]:
         yield server
 
 
+@pytest.fixture(params=["live", "documented"])
+def hitl_sim_any(request: pytest.FixtureRequest) -> Iterator[SimServer]:
+    """Like ``hitl_sim``, once per dialect (the documented one has no paused state)."""
+    with SimServer(SimOptions(dialect=request.param, speed=TEST_SPEED, seed=3)) as server:
+        yield server
+
+
 @asynccontextmanager
 async def hitl_runtime(sim: SimServer, home: Path) -> AsyncIterator[Runtime]:
     """A running crewtui with a receiver that takes signed requests, which the simulator
@@ -96,11 +103,11 @@ async def _paused_by_request(runtime: Runtime, sim: SimServer) -> Kickoff:
 
 
 async def test_a_paused_run_is_shown_waiting_and_answered_through_the_callback(
-    hitl_sim: SimServer, tmp_path: Path
+    hitl_sim_any: SimServer, tmp_path: Path
 ) -> None:
-    async with hitl_runtime(hitl_sim, tmp_path) as runtime:
+    async with hitl_runtime(hitl_sim_any, tmp_path) as runtime:
         tracker = runtime.tracker
-        kickoff = await _paused_by_request(runtime, hitl_sim)
+        kickoff = await _paused_by_request(runtime, hitl_sim_any)
         waiting = kickoff.waiting_for
         assert waiting is not None and waiting.task_id == "research_task"
         assert waiting.message and "research_task" in waiting.message
