@@ -21,6 +21,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
@@ -103,14 +104,24 @@ class HitlSender:
         self._client = client
         self.sent: dict[str, SentRequest] = {}
 
-    async def watch(self, run: Run, crew: str, callback_base: str, url: str, secret: str) -> None:
-        """Wait for the run's pause, then send its request (nothing if it never pauses)."""
+    async def watch(
+        self,
+        run: Run,
+        crew: str,
+        callback_base: str,
+        target: tuple[str, str],
+        current: Callable[[Run], bool],
+    ) -> None:
+        """Wait for the run's pause, then send its request to ``target`` (URL, secret):
+        nothing if it never pauses, was stopped or answered meanwhile, or is no longer the
+        ``current`` run of its kickoff id (another run replaced it)."""
         pause = next((event for event in timeline(run) if event.kind == "paused"), None)
         if pause is None:
             return
         await asyncio.sleep(max(0.0, run.mono_at(pause.at) - time.monotonic()))
-        if waiting_task(run, time.monotonic()) is None:  # stopped (or answered) meanwhile
+        if waiting_task(run, time.monotonic()) is None or not current(run):
             return
+        url, secret = target
         request_id = str(uuid.uuid4())
         callback = f"{callback_base.rstrip('/')}/{crew}/hitl/{request_id}/callback"
         body = request_body(run, request_id, callback)

@@ -177,9 +177,15 @@ class _Sim:
         url, secret = self.options.hitl_url, self.options.hitl_secret
         if self.hitl is None or not url or not secret:
             return
-        task = asyncio.create_task(self.hitl.watch(run, crew, callback_base, url, secret))
+        task = asyncio.create_task(
+            self.hitl.watch(run, crew, callback_base, (url, secret), self._current(crew))
+        )
         self.watchers.add(task)
         task.add_done_callback(self.watchers.discard)
+
+    def _current(self, crew: str) -> Callable[[Run], bool]:
+        """Whether a run is still the one its kickoff id names (not replaced since)."""
+        return lambda run: self.runs.get((crew, run.kickoff_id)) is run
 
     def _forget(self, key: int, task: asyncio.Task[None]) -> None:
         if self.deliveries.get(key) is task:
