@@ -334,6 +334,7 @@ class WebhookReceiver:
         return signature.strip().lower()
 
     def _remember_signature(self, signature: str) -> None:
+        """Keep a taken signature while its timestamp could still pass; forget older ones."""
         now = time.monotonic()
         window = 2 * MAX_CLOCK_SKEW
         expired = [seen for seen, at in self._signatures_seen.items() if now - at > window]
