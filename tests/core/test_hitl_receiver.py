@@ -24,6 +24,7 @@ import pytest
 from crewtui.api.hitl import HitlRequest
 from crewtui.api.models import Kickoff, RunState
 from crewtui.api.profile import CrewProfile
+from crewtui.core.metrics import ServeMetrics
 from crewtui.core.store import Store
 from crewtui.core.tracker import KickoffChanged, Tracker, TrackerEvent
 from crewtui.core.webhooks import WebhookReceiver
@@ -297,6 +298,8 @@ async def test_a_request_replayed_after_a_restart_changes_nothing(
     assert [e for e in events if isinstance(e, KickoffChanged)] == []
     stored = store.get_kickoff(FLOW)
     assert stored is not None and stored.state is RunState.RUNNING
+    scraped = (await ServeMetrics(tracker, receiver).exposition()).decode()
+    assert "crewtui_hitl_requests_replayed_total 1.0" in scraped
     store.close()
 
 
