@@ -767,6 +767,7 @@ class Tracker:
             known = Kickoff(
                 kickoff_id=kickoff_id,
                 crew=self._crew_of_deployment(request.deployment_name),
+                kind="flow",  # only flows send these requests
                 created_at=now,
                 updated_at=now,
                 tracked_at=now,

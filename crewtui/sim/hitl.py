@@ -78,11 +78,11 @@ def request_body(run: Run, request_id: str, callback_url: str) -> bytes:
         "event": "new_request",
         "request": {
             "id": request_id,
-            "flow_id": run.kickoff_id,
+            "flow_id": run.flow_id or run.kickoff_id,
             "method_name": method,
             "message": f"Review the output of {method} and approve or reject it.",
             "emit_options": ["approved", "rejected"],
-            "state": {"id": run.kickoff_id, **dict(run.inputs)},
+            "state": {**dict(run.inputs), "id": run.flow_id or run.kickoff_id},
             "metadata": {"kickoff_id": run.kickoff_id},
             "created_at": datetime.now(UTC).isoformat(),
         },

@@ -57,12 +57,12 @@ def hitl_sim_any(request: pytest.FixtureRequest) -> Iterator[SimServer]:
 
 
 @asynccontextmanager
-async def hitl_runtime(sim: SimServer, home: Path) -> AsyncIterator[Runtime]:
+async def hitl_runtime(sim: SimServer, home: Path, crew: str = CREW) -> AsyncIterator[Runtime]:
     """A running crewtui with a receiver that takes signed requests, which the simulator
     sends to; no per-kickoff webhooks, so the pause is known from the request (and polls)."""
-    profile = CrewProfile(name=CREW, url=sim.crew_url(CREW), token=sim.options.token)
+    profile = CrewProfile(name=crew, url=sim.crew_url(crew), token=sim.options.token)
     settings = WebhookSettings(listen="127.0.0.1:0", hitl_secret=SecretStr(SIGNING))
-    config = Config(crews={CREW: profile}, poll=BRISK, webhooks=settings)
+    config = Config(crews={crew: profile}, poll=BRISK, webhooks=settings)
     store = Store.open(resolve_paths(home).store_file)
     runtime = assemble([profile], config, resolve_paths(home), store=store)
     receiver = runtime.receiver
@@ -123,6 +123,24 @@ async def test_a_paused_run_is_shown_waiting_and_answered_through_the_callback(
         assert record.answered_at is not None
 
         await wait_until(tracker, lambda: _completed(tracker.get(kickoff.kickoff_id)))
+
+
+async def test_the_onboarding_flows_reviewer_is_asked_and_answered_through_the_callback(
+    hitl_sim: SimServer, tmp_path: Path
+) -> None:
+    """The simulator's flow deployment pauses in ``approve_account``: its request says so."""
+    async with hitl_runtime(hitl_sim, tmp_path, "onboarding") as runtime:
+        tracker = runtime.tracker
+        started = await tracker.kickoff("onboarding", hitl_sim.sample_inputs("onboarding"))
+        kickoff_id = started.kickoff_id
+        await wait_until(tracker, lambda: _waiting_on_request(tracker.get(kickoff_id)))
+        kickoff = tracker.get(kickoff_id)
+        assert kickoff is not None and kickoff.kind == "flow"
+        assert kickoff.waiting_for is not None
+        assert kickoff.waiting_for.task_id == "approve_account"
+        resumed = await tracker.resume(kickoff_id, feedback="Approve: documents check out.")
+        assert resumed.callback and resumed.kickoff.waiting_for is None
+        await wait_until(tracker, lambda: _completed(tracker.get(kickoff_id)))
 
 
 async def test_a_second_answer_is_refused_in_one_sentence_and_sends_nothing(
