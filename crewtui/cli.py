@@ -158,6 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     track.add_argument("ids", nargs="+", metavar="KICKOFF_ID")
 
     resume = command("resume", "answer a run waiting for input (experimental)")
+    resume.description = (
+        "Answer a run waiting for input (experimental). A crew's pause is answered with POST "
+        "/resume; a flow's human-in-the-loop request through its callback, with the feedback "
+        "text (or approved / rejected when none is given)."
+    )
     resume.add_argument("id", metavar="KICKOFF_ID")
     answer = resume.add_mutually_exclusive_group()
     answer.add_argument("--approve", action="store_true", help="accept the task's output")

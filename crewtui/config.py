@@ -24,6 +24,7 @@ The config file looks like this (every section optional)::
     listen = "127.0.0.1:8787"
     public_url = "https://hooks.example.com"
     form = "events"                     # or "classic": the three per-kind webhook URLs
+    hitl_secret = "..."                 # signs flows' human-in-the-loop requests (file 0600)
 
     [keys]
     new_kickoff = "ctrl+n"
@@ -46,6 +47,10 @@ Decisions worth knowing:
   comes from (``check_crew_url``).
 - A crew never has both ``token`` and ``token_env``: the file is refused. That keeps
   ``write_config`` honest: a token that came from the environment is never written to disk.
+- The signing secret of flows' human-in-the-loop requests is a secret like a token:
+  ``$CREWTUI_HITL_SECRET`` beats ``[webhooks] hitl_secret`` (``hitl_secret``), a file holding
+  it must be 0600, it is checked where it is loaded and never written back from the
+  environment.
 - Every ``ConfigError`` raised here is raised ``from None``: pydantic's own errors quote the
   input, which may be a token, and must not ride along in a traceback.
 - Nothing here ever writes unless asked (``write_config``, ``add_crew``, ``save_ui_theme``),
@@ -92,6 +97,8 @@ TOKEN_ENVS = ("CREWAI_BEARER_TOKEN", "CREWAI_USER_BEARER_TOKEN")
 ENV_CREW_NAME = "default"
 # Used for the environment's crew only when a file crew already took ENV_CREW_NAME.
 ENV_CREW_FALLBACK_NAME = "env"
+# The signing secret of flows' human-in-the-loop requests, over ``[webhooks] hitl_secret``.
+HITL_SECRET_ENV = "CREWTUI_HITL_SECRET"  # noqa: S105 (a variable name)
 
 _PRIVATE_DIR_MODE = 0o700
 _PRIVATE_FILE_MODE = 0o600
@@ -203,6 +210,19 @@ class WebhookSettings(_Section):
     listen: str | None = None
     public_url: str | None = None
     form: WebhookForm = "events"
+    # The secret a flow deployment signs its human-in-the-loop requests with; the receiver
+    # serves ``/hooks/<secret>/hitl`` only when one is set (here or ``$CREWTUI_HITL_SECRET``).
+    hitl_secret: SecretStr | None = None
+
+    @field_validator("hitl_secret")
+    @classmethod
+    def _usable_hitl_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            try:
+                check_token(value.get_secret_value(), "the signing secret")
+            except ConfigError as error:
+                raise ValueError(error.message) from None
+        return value
 
     @field_validator("listen")
     @classmethod
@@ -315,6 +335,7 @@ def load_config(paths: Paths, env: Mapping[str, str] | None = None) -> Config:
     other users could read. Never writes.
     """
     env = os.environ if env is None else env
+    _env_hitl_secret(env)  # a bad secret in the environment is said now, like a token
     file = paths.config_file
     data = _read_toml(file)
     if data is None:
@@ -328,6 +349,18 @@ def load_config(paths: Paths, env: Mapping[str, str] | None = None) -> Config:
     crews = {name: _profile(name, table, file, env) for name, table in parsed.crews.items()}
     settings = parsed.model_dump(exclude={"crews"})
     return Config(**settings, crews=crews, path=file)
+
+
+def hitl_secret(settings: _Settings, env: Mapping[str, str] | None = None) -> SecretStr | None:
+    """The signing secret of flows' human-in-the-loop requests: ``$CREWTUI_HITL_SECRET``,
+    else ``[webhooks] hitl_secret``; None when neither is set (the route is not served)."""
+    from_env = _env_hitl_secret(os.environ if env is None else env)
+    return from_env if from_env is not None else settings.webhooks.hitl_secret
+
+
+def _env_hitl_secret(env: Mapping[str, str]) -> SecretStr | None:
+    given = env.get(HITL_SECRET_ENV)
+    return check_token(given, f"${HITL_SECRET_ENV}") if given else None
 
 
 def _read_toml(file: Path) -> dict[str, Any] | None:
@@ -364,7 +397,11 @@ def _syntax_message(file: Path, text: str, reason: str) -> str:
 
 
 def _holds_token(data: Mapping[str, Any]) -> bool:
-    """True when any crew table in the raw document has a ``token`` key."""
+    """True when any crew table in the raw document has a ``token`` key, or the webhooks
+    table a signing secret."""
+    webhooks = data.get("webhooks")
+    if isinstance(webhooks, dict) and "hitl_secret" in webhooks:
+        return True
     crews = data.get("crews")
     if not isinstance(crews, dict):
         return False
@@ -672,8 +709,13 @@ def write_config(paths: Paths, config: Config) -> None:
 def _to_document(config: Config) -> dict[str, Any]:
     """The TOML document for ``config``: only what differs from the defaults."""
     document = config.model_dump(
-        exclude={"crews", "path"}, exclude_defaults=True, exclude_none=True
+        exclude={"crews": True, "path": True, "webhooks": {"hitl_secret"}},
+        exclude_defaults=True,
+        exclude_none=True,
     )
+    secret = config.webhooks.hitl_secret
+    if secret is not None:  # as read from the file; the environment's is never written
+        document.setdefault("webhooks", {})["hitl_secret"] = secret.get_secret_value()
     if config.crews:
         document["crews"] = {name: _crew_table(crew) for name, crew in config.crews.items()}
     return document

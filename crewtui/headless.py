@@ -64,6 +64,7 @@ from crewtui.core.tracker import (
     KickoffChanged,
     Tracker,
     TrackerEvent,
+    flow_request_of,
     progress_signature,
 )
 from crewtui.core.webhooks import WebhookUrls
@@ -500,16 +501,22 @@ def _check_crew_is_known(session: Session, crew: str) -> None:
 async def cmd_resume(session: Session) -> int:
     """Answer a paused run; the task defaults to the one it waits on.
 
-    ``--feedback`` alone still approves, as before ``--approve`` existed.
+    ``--feedback`` alone still approves, as before ``--approve`` existed. A run waiting on a
+    flow's human-in-the-loop request is answered through the request's callback, with the
+    feedback (or "approved" / "rejected" when none is given).
     """
     args = session.args
     if not (args.approve or args.reject or args.feedback is not None):
         raise ConfigError("Say how to answer: --approve or --reject, with --feedback TEXT if any.")
     kickoff_id = session.resolve(args.id)
-    crew = session.crew_of(kickoff_id)
-    tracker = session.tracker([crew])
+    stored = session.store.get_kickoff(kickoff_id)
+    # A flow's request is answered through its callback: no crew is needed (its deployment
+    # may be none of the configured crews), and the history says what waits.
+    crew = None if stored is not None and flow_request_of(stored) else session.crew_of(kickoff_id)
+    tracker = session.tracker([crew] if crew is not None else [])
     try:
-        await tracker.track(crew.name, kickoff_id)
+        if crew is not None:
+            await tracker.track(crew.name, kickoff_id)
         resumed = await tracker.resume(kickoff_id, args.task, args.feedback or "", not args.reject)
     finally:
         await tracker.stop()
@@ -521,8 +528,19 @@ async def cmd_resume(session: Session) -> int:
             "status": resumed.status,
             "message": resumed.message,
             "continues_as": resumed.continues_as,
+            "via": "callback" if resumed.callback else "resume",
+            "feedback": resumed.feedback,
         }
         emit_json({**status_json(resumed.kickoff), "answered": answer})
+        return int(ExitCode.OK)
+    if resumed.callback:
+        out(
+            f"Answered the flow's request on {inert_line(resumed.task_id, 80) or 'its method'} "
+            f"of {inert_line(resumed.answered_id)} through its callback with "
+            f"“{inert_line(resumed.feedback, 200)}”; the flow resumes when it takes it in."
+        )
+        out()
+        print_status(resumed.kickoff, now_utc())
         return int(ExitCode.OK)
     verb = "Approved" if resumed.approved else "Rejected"
     out(f"{verb} task {inert_line(resumed.task_id, 80)} of {inert_line(resumed.answered_id)}.")

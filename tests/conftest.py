@@ -52,7 +52,12 @@ def _isolated_environment(
 ) -> None:
     """No test ever reads or writes the real home, or picks up the developer's crews."""
     monkeypatch.setenv("CREWTUI_HOME", str(tmp_path_factory.mktemp("isolated-home")))
-    for name in ("CREWAI_API_URL", "CREWAI_BEARER_TOKEN", "CREWAI_USER_BEARER_TOKEN"):
+    for name in (
+        "CREWAI_API_URL",
+        "CREWAI_BEARER_TOKEN",
+        "CREWAI_USER_BEARER_TOKEN",
+        "CREWTUI_HITL_SECRET",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 

@@ -207,12 +207,15 @@ class WaitingFor(_Model):
     """A run paused for a person: whose output awaits an answer (POST /resume's task_id).
 
     ``task_id`` is None when the service paused without saying which task waits.
+    ``request_id`` names a flow's human-in-the-loop request: such a wait is answered through
+    the request's callback, not POST /resume.
     """
 
     task_id: str | None = None
     agent: str | None = None
     message: str | None = None
     since: datetime
+    request_id: str | None = None
 
 
 class SentWebhooks(_Model):
@@ -402,6 +405,9 @@ class Kickoff(KickoffStatus):
     model: str | None = None
     llm_calls: list[LlmCall] = Field(default_factory=list)
     cancel_request: CancelRequest | None = None
+    # When crewtui answered a flow's human-in-the-loop request of this run: until the run is
+    # seen going again, a poll still saying PAUSED is the flow not yet resumed, not a wait.
+    hitl_answered_at: datetime | None = None
     # Sent again with an answer to a pause; the store keeps them, nothing else shows them.
     webhooks: SentWebhooks | None = Field(default=None, exclude=True, repr=False)
 

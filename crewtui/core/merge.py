@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from crewtui.api.models import (
     Attempt,
@@ -301,7 +302,7 @@ def apply_observation(
                 )
             else:
                 state = RunState.NOT_FOUND
-        elif not _pause_outlasts(kickoff, obs):
+        elif not _pause_outlasts(kickoff, obs) and not _answered_pause_lingers(kickoff, obs):
             state = obs.state
             not_found_since = None
     elif kickoff.state is RunState.PAUSED and _work_after_pause(kickoff, obs):
@@ -390,6 +391,7 @@ def apply_observation(
         "kind": "flow" if obs.kind == "flow" else kickoff.kind,
     }
     update["waiting_for"] = _waiting_for(kickoff, obs, state, tasks, message)
+    update["hitl_answered_at"] = _answer_outstanding(kickoff, obs, state)
     merged = kickoff.model_copy(update=update)
     if merged == known:
         return known
@@ -422,6 +424,38 @@ def confirm_stop(kickoff: Kickoff, at: datetime) -> Kickoff:
     )
 
 
+def answer_request(kickoff: Kickoff, at: datetime) -> Kickoff:
+    """crewtui answered the flow's human-in-the-loop request the run waited on: it waits no
+    more, even while the flow takes its time to resume (see :func:`_answered_pause_lingers`)."""
+    update: dict[str, Any] = {"waiting_for": None, "hitl_answered_at": at}
+    if kickoff.state is RunState.PAUSED:
+        update["state"] = RunState.RUNNING
+    return kickoff.model_copy(update={**update, "updated_at": max(kickoff.updated_at, at)})
+
+
+def _answered_pause_lingers(kickoff: Kickoff, obs: Observation) -> bool:
+    """A run whose flow request crewtui answered still reads PAUSED until the flow takes
+    the answer in: only a new request (or the run seen going) makes it wait again."""
+    if kickoff.hitl_answered_at is None or obs.state is not RunState.PAUSED:
+        return False
+    pushed = obs.waiting_for
+    if pushed is None:
+        return True
+    return pushed.request_id is None and obs.observed_at <= kickoff.hitl_answered_at
+
+
+def _answer_outstanding(kickoff: Kickoff, obs: Observation, state: RunState) -> datetime | None:
+    """When crewtui answered the run's flow request, while the flow may not have resumed yet;
+    None from the moment the run is seen going, ending or waiting on a new request."""
+    answered = kickoff.hitl_answered_at
+    if answered is None:
+        return None
+    moved_on = obs.state is not None and obs.state not in (RunState.PAUSED, RunState.NOT_FOUND)
+    if moved_on or state.is_terminal or state is RunState.PAUSED:
+        return None
+    return answered
+
+
 def _waiting_for(
     kickoff: Kickoff,
     obs: Observation,
@@ -435,6 +469,12 @@ def _waiting_for(
         return None
     previous = kickoff.waiting_for
     pushed = obs.waiting_for
+    if previous is not None and previous.request_id:
+        # A flow's request says exactly what waits; a poll's guess or the pause's own event
+        # about the same method leaves it as it is, answerable through its callback.
+        same_method = pushed is not None and pushed.task_id in (None, previous.task_id)
+        if pushed is None or (pushed.request_id is None and same_method):
+            return previous
     said = [task for task in obs.tasks if task.state is TaskState.COMPLETED]
     known = [task for task in tasks if task.state is TaskState.COMPLETED]
     finished = said or known
@@ -460,7 +500,12 @@ def _waiting_for(
         message = previous.message
     same = previous is not None and previous.task_id == task_id
     since = previous.since if previous is not None and same else obs.observed_at
-    return WaitingFor(task_id=task_id, agent=agent, message=message, since=since)
+    request_id = pushed.request_id if pushed is not None else None
+    if pushed is not None and request_id is not None:
+        since = pushed.since  # when the flow asked, not when crewtui heard
+    return WaitingFor(
+        task_id=task_id, agent=agent, message=message, since=since, request_id=request_id
+    )
 
 
 def _pause_outlasts(kickoff: Kickoff, obs: Observation) -> bool:

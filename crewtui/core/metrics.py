@@ -173,6 +173,11 @@ class ServeMetrics:
             "Pushed items about kickoffs nobody tracks, dropped.",
             value=self._receiver.ignored,
         )
+        yield CounterMetricFamily(
+            "crewtui_hitl_requests_replayed",
+            "Flows' human-in-the-loop requests taken before (same id or signature), ignored.",
+            value=self._receiver.replayed,
+        )
 
 
 def _build_info() -> Metric:

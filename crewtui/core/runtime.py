@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 
 from crewtui.api.errors import StoreError
 from crewtui.api.profile import CrewProfile
-from crewtui.config import Config, HistorySettings, Paths, PollSettings, WebhookSettings
+from crewtui.config import (
+    Config,
+    HistorySettings,
+    Paths,
+    PollSettings,
+    WebhookSettings,
+    hitl_secret,
+)
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker
 from crewtui.core.webhooks import WebhookReceiver, load_or_create_secret
@@ -58,6 +65,7 @@ def webhook_receiver(
             listen=listen or settings.listen,
             public_url=public_url or settings.public_url,
             form=settings.form,
+            hitl_secret=settings.hitl_secret,
         )
     address = settings.listen_address
     if address is None:
@@ -65,6 +73,7 @@ def webhook_receiver(
     host, port = address
     # Made, kept and remembered for redaction like the secret.
     token = load_or_create_secret(paths.webhook_token_file)
+    signing = hitl_secret(config)
     return WebhookReceiver(
         tracker.ingest,
         tracker.is_tracked,
@@ -74,6 +83,8 @@ def webhook_receiver(
         token=token,
         form=settings.form,
         public_url=settings.public_url,
+        hitl_secret=signing.get_secret_value() if signing is not None else None,
+        on_hitl=tracker.hitl_requested,
     )
 
 

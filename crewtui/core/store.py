@@ -43,12 +43,13 @@ import threading
 import uuid
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
 from crewtui.api.errors import StoreError
+from crewtui.api.hitl import HitlRequest
 from crewtui.api.models import Kickoff, KickoffSummary, RunState, Step, TaskResult
 from crewtui.core import store_schema
 from crewtui.core.merge import merge_stored, merge_tasks
@@ -78,6 +79,7 @@ from crewtui.core.store_rows import (
 )
 from crewtui.core.store_schema import (
     FOLLOWING_SCHEMA,
+    HITL_SCHEMA,
     check_ours,
     damage_note,
     migrate,
@@ -218,6 +220,20 @@ class Changes:
 
 
 # --------------------------------------------------------------------------- store
+
+
+@dataclass(frozen=True)
+class HitlRecord:
+    """A flow's human-in-the-loop request as the history keeps it: which run waits, where
+    the answer goes (never shown), and whether crewtui answered it."""
+
+    request_id: str
+    kickoff_id: str
+    callback_url: str = field(repr=False)
+    method: str | None
+    received_at: datetime
+    answered_at: datetime | None
+    answer: str | None
 
 
 class Store:
@@ -580,6 +596,66 @@ class Store:
             "SELECT kept, dropped FROM step_counts WHERE kickoff_id = ?", key
         ).fetchone()
         return StepStats(0, 0) if row is None else StepStats(int(row[0]), int(row[1]))
+
+    # ----------------------------------------------------------------- flow requests
+
+    def add_hitl_request(
+        self, request: HitlRequest, kickoff_id: str, received_at: datetime
+    ) -> bool:
+        """Record a flow's request; False when its id is already recorded (a replay), in
+        which case nothing changes. One transaction, so two processes cannot both take it."""
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO hitl_requests (request_id, kickoff_id, deployment, method, message,"
+                " callback_url, created_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (request_id) DO NOTHING",
+                (
+                    bind_text(request.request_id),
+                    bind_text(kickoff_id),
+                    bind_text(request.deployment_name),
+                    bind_text(request.method_name),
+                    bind_text(request.message),
+                    bind_text(request.callback_url),
+                    bind_ts(request.created_at),
+                    bind_ts(received_at),
+                ),
+            )
+            return cursor.rowcount == 1
+
+    def hitl_request(self, request_id: str) -> HitlRecord | None:
+        """The recorded request with this id, or None (a history older than the table has
+        none)."""
+        if self.schema_version < HITL_SCHEMA:
+            return None
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT request_id, kickoff_id, callback_url, method, received_at, answered_at,"
+                " answer FROM hitl_requests WHERE request_id = ?",
+                (bind_text(request_id),),
+            ).fetchone()
+        if row is None:
+            return None
+        return HitlRecord(
+            request_id=read_key(row["request_id"]),
+            kickoff_id=read_key(row["kickoff_id"]),
+            callback_url=read_key(row["callback_url"]),
+            method=read_key(row["method"]) or None,
+            received_at=datetime.fromisoformat(row["received_at"]),
+            answered_at=(
+                datetime.fromisoformat(row["answered_at"]) if row["answered_at"] else None
+            ),
+            answer=read_key(row["answer"]) if row["answer"] is not None else None,
+        )
+
+    def answer_hitl_request(self, request_id: str, answer: str, at: datetime) -> bool:
+        """Record that crewtui answered the request; False if it already was answered."""
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE hitl_requests SET answered_at = ?, answer = ?"
+                " WHERE request_id = ? AND answered_at IS NULL",
+                (bind_ts(at), bind_text(answer), bind_text(request_id)),
+            )
+            return cursor.rowcount == 1
 
     # ----------------------------------------------------------------- other processes
 

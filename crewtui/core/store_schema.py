@@ -156,6 +156,32 @@ def _migrate_task_usage(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE tasks ADD COLUMN usage TEXT")
 
 
+def _migrate_hitl_requests(conn: sqlite3.Connection) -> None:
+    """``hitl_requests``: the human-in-the-loop requests flows sent, one row per request id.
+
+    The row is what makes a replayed request harmless (its id is known, across restarts and
+    processes), keeps the callback URL an answer goes to (in this private file only), and
+    says when crewtui answered it and with what.
+    """
+    statements = [
+        """CREATE TABLE hitl_requests (
+            request_id TEXT PRIMARY KEY,
+            kickoff_id TEXT NOT NULL,
+            deployment TEXT,
+            method TEXT,
+            message TEXT,
+            callback_url TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            answered_at TEXT,
+            answer TEXT
+        )""",
+        "CREATE INDEX ix_hitl_requests_kickoff ON hitl_requests (kickoff_id, received_at)",
+    ]
+    for statement in statements:
+        conn.execute(statement)
+
+
 # MIGRATIONS[n] takes a store from schema version n to n + 1. Append only; never edit one
 # that has shipped.
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
@@ -163,11 +189,14 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _migrate_tracked_at_and_step_identity,
     _migrate_following_and_step_cap,
     _migrate_task_usage,
+    _migrate_hitl_requests,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # The version that brought change numbers, heartbeats and step counts: a store opened
 # read-only at an older one has none of them, and its readers say so (nothing changed).
 FOLLOWING_SCHEMA = 3
+# The version that brought ``hitl_requests``.
+HITL_SCHEMA = 5
 
 
 def check_ours(conn: sqlite3.Connection, where: str) -> None:

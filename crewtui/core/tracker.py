@@ -27,7 +27,9 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
+from crewtui.api.callback import post_feedback
 from crewtui.api.client import ClientPolicy, CrewClient, RedirectRefusedError, RequestCounts
 from crewtui.api.errors import (
     ApiError,
@@ -41,6 +43,7 @@ from crewtui.api.errors import (
     StoreError,
     TransportError,
 )
+from crewtui.api.hitl import HitlRequest
 from crewtui.api.models import (
     CancelRequest,
     Kickoff,
@@ -57,6 +60,7 @@ from crewtui.api.pushes import step_payloads
 from crewtui.api.validate import validate_kickoff_id
 from crewtui.config import PollSettings
 from crewtui.core.merge import (
+    answer_request,
     apply_observation,
     begin_attempt,
     confirm_stop,
@@ -105,6 +109,15 @@ def waiting_task_of(kickoff: Kickoff) -> str | None:
     return finished[-1] if finished else None
 
 
+def flow_request_of(kickoff: Kickoff) -> str | None:
+    """The flow's human-in-the-loop request a paused run waits on (answered through the
+    request's callback, not POST /resume), or None."""
+    waiting = kickoff.waiting_for
+    if kickoff.state is not RunState.PAUSED or waiting is None:
+        return None
+    return waiting.request_id
+
+
 @dataclass(frozen=True)
 class CrewHealth:
     """How a crew's service is answering, for the status line and ``doctor``."""
@@ -147,6 +160,10 @@ class Resumed:
     approved: bool
     status: str | None = None
     message: str | None = None
+    # Answered through a flow's human-in-the-loop callback (``feedback`` is what was sent),
+    # not POST /resume.
+    callback: bool = False
+    feedback: str | None = None
 
     @property
     def continues_as(self) -> str | None:
@@ -225,6 +242,8 @@ class Tracker:
         self.webhook_urls = webhook_urls
         self.crews: dict[str, CrewProfile] = {crew.name: crew for crew in crews}
         policy = client_policy or ClientPolicy(deadline=self.settings.request_deadline)
+        # An answer to a flow's callback is a POST that may have arrived: never retried.
+        self._callback_policy = replace(policy, max_retries=0)
         self._crews: dict[str, _Crew] = {}
         for profile in crews:
             self._crews[profile.name] = _Crew(
@@ -253,6 +272,9 @@ class Tracker:
         self._polled_elsewhere: dict[str, str] = {}
         self._store_changed = asyncio.Event()
         self._watcher: asyncio.Task[None] | None = None
+        # Flow requests taken by this process: a replay is ignored even when the history
+        # cannot record them (read-only, or too old a schema).
+        self._requests_seen: set[str] = set()
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -635,6 +657,9 @@ class Tracker:
         )
         if kickoff is None:
             raise ConfigError(f"Kickoff {kickoff_id} is not tracked; use `crewtui track` first.")
+        request_id = flow_request_of(kickoff)
+        if request_id is not None:
+            return await self._answer_request(kickoff, request_id, feedback, approve)
         task_id = task_id or waiting_task_of(kickoff)
         if task_id is None:
             raise ConfigError(
@@ -675,6 +700,111 @@ class Tracker:
             status=result.status,
             message=result.message,
         )
+
+    async def _answer_request(
+        self, kickoff: Kickoff, request_id: str, feedback: str, approve: bool
+    ) -> Resumed:
+        """Answer a flow's human-in-the-loop request through its callback.
+
+        The request takes text only: the feedback as typed, else the decision's word
+        ("approved" or "rejected", what flows usually expect). From then on the run no
+        longer shows as waiting, even while the flow takes its time to resume.
+        """
+        record = await self._store_call(self.store.hitl_request, request_id)
+        if record is None:
+            raise ConfigError(
+                f"The history no longer holds where to answer the request of "
+                f"{kickoff.short_id}; answer it from the CrewAI dashboard."
+            )
+        if record.answered_at is not None:
+            raise ConfigError(
+                f"The request of {kickoff.short_id} was already answered from crewtui "
+                f"({record.answered_at:%Y-%m-%d %H:%M} UTC); the flow will resume with that answer."
+            )
+        text = feedback.strip() or ("approved" if approve else "rejected")
+        await post_feedback(record.callback_url, text, policy=self._callback_policy)
+        now = utcnow()
+        await self._store_call(self.store.answer_hitl_request, request_id, text, now)
+        async with self._locks.setdefault(kickoff.kickoff_id, asyncio.Lock()):
+            before = self._kickoffs.get(kickoff.kickoff_id, kickoff)
+            after = answer_request(before, now)
+            self._kickoffs[kickoff.kickoff_id] = after
+            saved = await self._store_call(self.store.save_kickoff, after)
+            if saved is not None:
+                after = self._kickoffs[kickoff.kickoff_id] = saved
+        self._emit(KickoffChanged(after, before.state))
+        if kickoff.kickoff_id not in self._schedules:
+            self._adopt(after, emit=False)
+        return Resumed(
+            kickoff=after,
+            answered_id=kickoff.kickoff_id,
+            task_id=(kickoff.waiting_for.task_id if kickoff.waiting_for else None) or "",
+            approved=approve,
+            callback=True,
+            feedback=text,
+        )
+
+    async def hitl_requested(self, request: HitlRequest) -> bool:
+        """A flow asks a person for feedback (a signed request the receiver checked).
+
+        The run it names is shown waiting, like a paused run: a tracked one, else one made
+        from the request (its crew is the configured crew the deployment's name matches, else
+        the deployment's name: shown, never polled). Returns False for a request already
+        seen, here or by another process (a replay): then nothing changes.
+        """
+        if request.request_id in self._requests_seen:
+            return False
+        self._requests_seen.add(request.request_id)
+        kickoff_id = await self._requested_kickoff_id(request)
+        now = utcnow()
+        added = await self._store_call(self.store.add_hitl_request, request, kickoff_id, now)
+        if added is False:
+            return False
+        known = self._kickoffs.get(kickoff_id) or await self._store_call(
+            self.store.get_kickoff, kickoff_id
+        )
+        if known is None:
+            known = Kickoff(
+                kickoff_id=kickoff_id,
+                crew=self._crew_of_deployment(request.deployment_name),
+                kind="flow",  # only flows send these requests
+                created_at=now,
+                updated_at=now,
+                tracked_at=now,
+            )
+            await self._store_call(self.store.save_kickoff, known)
+        self._adopt(known, emit=True)
+        await self._merge(request.observation(kickoff_id))
+        return True
+
+    async def _requested_kickoff_id(self, request: HitlRequest) -> str:
+        """The known run a request names (its flow id, else an id in its metadata); for a
+        run crewtui never saw, the first of those that reads as a kickoff id."""
+        candidates = request.kickoff_candidates
+        for candidate in candidates:
+            if candidate in self._kickoffs:
+                return candidate
+            if await self._store_call(self.store.get_kickoff, candidate) is not None:
+                return candidate
+        for candidate in candidates:
+            with contextlib.suppress(ConfigError):
+                return validate_kickoff_id(candidate)
+        return f"request-{uuid.uuid5(uuid.NAMESPACE_URL, request.request_id)}"
+
+    def _crew_of_deployment(self, deployment: str | None) -> str:
+        """The configured crew a deployment's name stands for: the crew of that name, else
+        the one whose URL names it (``https://NAME.crewai.com``, or ``…/NAME`` for the
+        simulator); else the deployment's own name."""
+        if not deployment:
+            return "flow"
+        if deployment in self._crews:
+            return deployment
+        for name, crew in self._crews.items():
+            parts = urlsplit(crew.profile.url)
+            host_label = (parts.hostname or "").split(".")[0]
+            if deployment in (host_label, parts.path.rstrip("/").rpartition("/")[2]):
+                return name
+        return deployment
 
     async def cancel(self, crew: str, kickoff_id: str) -> Cancelled:
         """Ask the service to stop a run (experimental: served, not yet documented).

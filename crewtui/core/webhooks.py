@@ -8,6 +8,10 @@ can reach the receiver can post to it (the API contract "Webhooks"), so the rece
   a wrong secret included, is the same bare 404, so probing learns nothing;
 - takes batched events only with the per-install bearer token the kickoff asked the service
   to send (``authentication`` in the ``webhooks`` object): without it or with another, 401;
+- takes a flow's human-in-the-loop requests (``/hooks/<secret>/hitl``) only signed with the
+  configured ``hitl_secret`` and dated within 5 minutes: otherwise 401 and a log line saying
+  why (never the secret or the body); a request seen before (same id, or same signature) is
+  answered 200 and changes nothing;
 - refuses bodies over a size cap (by Content-Length and by counting a chunked stream) and
   bodies that are not JSON;
 - bounds what each sender may cost (header and body deadlines, connections per client:
@@ -26,6 +30,7 @@ import logging
 import os
 import re
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +39,15 @@ from typing import Any, NoReturn, cast
 
 from crewtui.api.client import EventsWebhook
 from crewtui.api.errors import ConfigError
+from crewtui.api.hitl import (
+    MAX_CLOCK_SKEW,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    HitlRequest,
+    InvalidRequest,
+    parse_request,
+    signature_problem,
+)
 from crewtui.api.models import Observation, Step
 from crewtui.api.pushes import PUSH_KINDS, PushKind, WebhookForm, parse_push
 from crewtui.api.redact import redact_bytes, remember_secret
@@ -57,6 +71,11 @@ _STOP_TIMEOUT = 5.0
 
 OnPush = Callable[[list[Observation | Step]], Awaitable[None]]
 IsTracked = Callable[[str], bool]
+# Takes a flow's request; False when it was seen before (a replay: nothing changed).
+OnRequest = Callable[[HitlRequest], Awaitable[bool]]
+
+# The path of a flow's human-in-the-loop requests, beside the push kinds.
+HITL_KIND = "hitl"
 
 
 @dataclass(frozen=True, repr=False)
@@ -100,7 +119,7 @@ class WebhookReceiver:
 
     Counters for ``doctor`` and the status line: ``received`` requests accepted,
     ``rejected`` requests refused (404, 401, 413, 400), ``ignored`` items dropped because their
-    kickoff is not tracked.
+    kickoff is not tracked, ``replayed`` flow requests taken before.
     """
 
     def __init__(
@@ -116,6 +135,8 @@ class WebhookReceiver:
         public_url: str | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         limits: Limits = Limits(),  # noqa: B008 (frozen, so sharing is safe)
+        hitl_secret: str | None = None,
+        on_hitl: OnRequest | None = None,
     ) -> None:
         if not secret or max_body_bytes <= 0:
             raise ValueError("the receiver needs a secret and a positive body size cap")
@@ -131,9 +152,15 @@ class WebhookReceiver:
         self._max_body_bytes = max_body_bytes
         self._limits = limits
         self._server: GuardedServer | None = None
+        # Flow requests: the signing secret (none: the route is not served) and where they go.
+        self._hitl_secret = hitl_secret.encode() if hitl_secret and on_hitl else None
+        self._on_hitl = on_hitl
+        # Signatures taken within the clock skew (older ones fail the timestamp check anyway).
+        self._signatures_seen: dict[str, float] = {}
         self.received = 0
         self.ignored = 0
         self.rejected = 0
+        self.replayed = 0
 
     # -- addresses --------------------------------------------------------------------------
 
@@ -147,7 +174,7 @@ class WebhookReceiver:
         host = f"[{self._host}]" if ":" in self._host else self._host
         return f"http://{host}:{self._port}"
 
-    def _hook_url(self, kind: PushKind) -> str:
+    def _hook_url(self, kind: str) -> str:
         return f"{self.base_url}/hooks/{self._secret.decode()}/{kind}"
 
     @property
@@ -162,6 +189,12 @@ class WebhookReceiver:
             crew=self._hook_url("crew"),
             events=events,
         )
+
+    @property
+    def hitl_url(self) -> str | None:
+        """Where a flow deployment sends its human-in-the-loop requests (set on the AMP side
+        with the same signing secret); None when no secret is configured."""
+        return self._hook_url(HITL_KIND) if self._hitl_secret else None
 
     @property
     def events_url(self) -> str:
@@ -215,7 +248,10 @@ class WebhookReceiver:
     async def _handle(self, request: Request) -> int:
         """The status to answer; never raises, whatever the request."""
         try:
-            kind = self._route(request)
+            route = self._route(request)
+            if route == HITL_KIND:
+                return await self._handle_request(request)
+            kind = cast(PushKind, route)
             self._authenticate(kind, request)
             payload = _decode(await self._read_body(request))
         except _Refused as refused:
@@ -234,18 +270,77 @@ class WebhookReceiver:
             return 500
         return 200
 
-    def _route(self, request: Request) -> PushKind:
-        """``POST /hooks/<secret>/<kind>``; everything else is the same 404."""
+    def _route(self, request: Request) -> str:
+        """``POST /hooks/<secret>/<kind>``; everything else is the same 404 (the flow
+        requests' path too, while no signing secret is configured)."""
         parts = request.path.split("/")
         if len(parts) != 4:
             raise _Refused(404)
         _, prefix, secret, kind = parts
         secret_ok = secrets.compare_digest(secret.encode("utf-8", "replace"), self._secret)
-        if not (secret_ok and prefix == "hooks" and kind in PUSH_KINDS):
+        served = kind in PUSH_KINDS or (kind == HITL_KIND and self._hitl_secret is not None)
+        if not (secret_ok and prefix == "hooks" and served):
+            if secret_ok and kind == HITL_KIND:
+                logger.warning(
+                    "refused a human-in-the-loop request: no [webhooks] hitl_secret is configured"
+                )
             raise _Refused(404)
         if request.method != "POST":
             raise _Refused(404)
-        return cast(PushKind, kind)
+        return kind
+
+    async def _handle_request(self, request: Request) -> int:
+        """A flow's signed human-in-the-loop request: checked, then handed over once."""
+        assert self._hitl_secret is not None and self._on_hitl is not None
+        try:
+            body = await self._read_body(request)
+            signature = self._check_signature(request, body)
+            payload = _decode(body)
+            try:
+                parsed = parse_request(payload, datetime.now(UTC))
+            except InvalidRequest as invalid:
+                logger.warning("refused a human-in-the-loop request: %s", invalid.reason)
+                raise _Refused(400) from None
+        except _Refused as refused:
+            self.rejected += 1
+            return refused.status
+        self.received += 1
+        if parsed is None:  # another event than new_request: nothing to show
+            self.ignored += 1
+            return 200
+        if signature in self._signatures_seen:
+            self.replayed += 1
+            return 200
+        self._remember_signature(signature)
+        try:
+            taken = await self._on_hitl(parsed)
+        except Exception:
+            logger.exception("the tracker failed to take a human-in-the-loop request")
+            return 500
+        if not taken:
+            self.replayed += 1
+        return 200
+
+    def _check_signature(self, request: Request, body: bytes) -> str:
+        """The request's signature once it proves the body was signed with the secret within
+        the allowed skew; otherwise a 401 and a log line saying what was wrong."""
+        assert self._hitl_secret is not None
+        timestamp = _single_header(request, TIMESTAMP_HEADER)
+        signature = _single_header(request, SIGNATURE_HEADER)
+        problem = signature_problem(self._hitl_secret, timestamp, signature, body, time.time())
+        if problem is not None or signature is None:
+            logger.warning("refused a human-in-the-loop request: %s", problem)
+            raise _Refused(401)
+        return signature.strip().lower()
+
+    def _remember_signature(self, signature: str) -> None:
+        """Keep a taken signature while its timestamp could still pass; forget older ones."""
+        now = time.monotonic()
+        window = 2 * MAX_CLOCK_SKEW
+        expired = [seen for seen, at in self._signatures_seen.items() if now - at > window]
+        for seen in expired:
+            del self._signatures_seen[seen]
+        self._signatures_seen[signature] = now
 
     def _authenticate(self, kind: PushKind, request: Request) -> None:
         """Batched events must carry the bearer token the kickoff chose (classic ones cannot:
@@ -267,6 +362,14 @@ class WebhookReceiver:
             raise _Refused(413) from None
         except BodyIncomplete:
             raise _Refused(400) from None
+
+
+def _single_header(request: Request, name: str) -> str | None:
+    """A header's value when it is given exactly once (twice is as good as forged)."""
+    values = [value for key, value in request.headers if key.lower() == name.encode()]
+    if len(values) != 1:
+        return None
+    return values[0].decode("latin-1")
 
 
 def _content_length(request: Request) -> int | None:

@@ -55,6 +55,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--failure-rate", type=float, default=0.0, help="fraction of runs failing")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument(
+        "--hitl-url",
+        metavar="URL",
+        help="send a signed human-in-the-loop request there when a run pauses",
+    )
+    parser.add_argument(
+        "--hitl-secret", metavar="SECRET", help="the secret those requests are signed with"
+    )
+    parser.add_argument(
         "--fault",
         type=_faults,
         default=None,
@@ -77,6 +85,13 @@ def _banner(server: SimServer) -> str:
         f"  export CREWAI_API_URL={server.crew_url('travel')}"
         f" CREWAI_BEARER_TOKEN={options.token} CREWAI_USER_BEARER_TOKEN={options.user_token}",
         "",
+    ]
+    if options.hitl_url:
+        lines += [
+            f"A run that pauses (input hold=1) sends a signed request to {options.hitl_url}",
+            "",
+        ]
+    lines += [
         "Press Ctrl-C to stop.",
     ]
     return "\n".join(lines)
@@ -88,7 +103,12 @@ def _interrupt(_signum: int, _frame: FrameType | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Serve until interrupted (Ctrl-C or SIGTERM); 0 on a clean stop, 1 if it cannot listen."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if bool(args.hitl_url) != bool(args.hitl_secret):
+        parser.error("--hitl-url and --hitl-secret go together: give both or neither")
+    if args.hitl_url and not args.hitl_url.startswith(("http://", "https://")):
+        parser.error("--hitl-url must be an absolute http(s) URL")
     options = SimOptions(
         dialect=args.dialect,
         speed=args.speed,
@@ -97,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         failure_rate=args.failure_rate,
         seed=args.seed,
         faults=args.fault or FaultSettings(),
+        hitl_url=args.hitl_url,
+        hitl_secret=args.hitl_secret,
     )
     # Before the banner: whoever reads it may send SIGTERM at once.
     if threading.current_thread() is threading.main_thread():

@@ -25,6 +25,9 @@ without a total and names the execution (``flow_id``, which is its first kickoff
   kickoff id (the service overwrites it: a finished run goes back to running);
 - ``restoreFromStateId`` naming an execution starts a new kickoff (a new id) from that
   execution's state: the methods it had finished are not run again.
+
+With ``hitl_url`` and ``hitl_secret`` a paused run also sends a signed human-in-the-loop
+request there, and its callback resumes the run (:mod:`crewtui.sim.hitl`).
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Mutable
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, cast
 
 import httpx
 import uvicorn
@@ -51,6 +54,7 @@ from fastapi.responses import JSONResponse, Response
 
 from crewtui.sim import bodies
 from crewtui.sim.crews import DEPLOYMENTS, FLOWS, SimCrew
+from crewtui.sim.hitl import RESENDS, HitlSender, Resend
 from crewtui.sim.timeline import Hooks, Run, restored, resume, snapshot, stop, waiting_task
 from crewtui.sim.webhooks import Deliverer
 
@@ -105,6 +109,10 @@ class SimOptions:
     failure_rate: float = 0.0
     seed: int | None = None
     faults: FaultSettings = field(default_factory=FaultSettings)
+    # Where a paused run sends a flow's signed human-in-the-loop request, and the secret
+    # it is signed with; both or neither.
+    hitl_url: str | None = None
+    hitl_secret: str | None = field(default=None, repr=False)
 
 
 class _Invalid(Exception):
@@ -125,6 +133,8 @@ class _Sim:
         self.runs: dict[tuple[str, str], Run] = {}
         self.deliveries: dict[int, asyncio.Task[None]] = {}
         self.client: httpx.AsyncClient | None = None
+        self.hitl: HitlSender | None = None
+        self.watchers: set[asyncio.Task[None]] = set()
 
     @property
     def dialect(self) -> bodies.SimDialect:
@@ -161,12 +171,28 @@ class _Sim:
         old.resumed.set()
         self.runs[(new.crew.name, new.kickoff_id)] = new
 
+    def watch_for_pause(self, run: Run, crew: str, callback_base: str) -> None:
+        """Send the run's human-in-the-loop request when it pauses, if configured (now:
+        the options may change while the server runs)."""
+        url, secret = self.options.hitl_url, self.options.hitl_secret
+        if self.hitl is None or not url or not secret:
+            return
+        task = asyncio.create_task(
+            self.hitl.watch(run, crew, callback_base, (url, secret), self._current(crew))
+        )
+        self.watchers.add(task)
+        task.add_done_callback(self.watchers.discard)
+
+    def _current(self, crew: str) -> Callable[[Run], bool]:
+        """Whether a run is still the one its kickoff id names (not replaced since)."""
+        return lambda run: self.runs.get((crew, run.kickoff_id)) is run
+
     def _forget(self, key: int, task: asyncio.Task[None]) -> None:
         if self.deliveries.get(key) is task:
             del self.deliveries[key]
 
     async def close(self) -> None:
-        pending = list(self.deliveries.values())
+        pending = [*self.deliveries.values(), *self.watchers]
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
@@ -229,6 +255,7 @@ def create_app(options: SimOptions) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         sim.client = httpx.AsyncClient(timeout=5.0)
+        sim.hitl = HitlSender(sim.client)
         try:
             yield
         finally:
@@ -289,6 +316,7 @@ def _add_crew_routes(app: FastAPI, sim: _Sim) -> None:
         else:
             sim.runs[(crew.name, run.kickoff_id)] = run
         sim.deliver(run)
+        sim.watch_for_pause(run, crew.name, str(request.base_url))
         return JSONResponse({"kickoff_id": run.kickoff_id})
 
     async def status(crew: SimCrew, request: Request) -> Response:
@@ -332,6 +360,27 @@ def _add_crew_routes(app: FastAPI, sim: _Sim) -> None:
     async def stop_with_id(crew: str, kickoff_id: str, request: Request) -> Response:
         return await stop_route(crew, request)
 
+    async def hitl_callback(crew: str, request_id: str, request: Request) -> Response:
+        """A flow request's ``callback_url``: the URL is the credential, as on the service."""
+        sent = sim.hitl.sent.get(request_id) if sim.hitl is not None else None
+        if sent is None or sent.crew != crew:
+            return JSONResponse({"detail": "Not Found"}, status_code=404)
+        try:
+            body = await _json_object(request, sim)
+        except _Invalid as invalid:
+            return invalid.response
+        feedback = body.get("feedback")
+        if not isinstance(feedback, str):
+            return JSONResponse({"detail": "feedback must be a string"}, status_code=422)
+        now = time.monotonic()
+        if sent.answered or waiting_task(sent.run, now) is None:
+            return JSONResponse({"detail": "This request was already answered"}, status_code=409)
+        sent.answered = True
+        resume(sent.run, now, approved=not feedback.strip().lower().startswith("reject"))
+        sim.deliver(sent.run, skip_past=True)
+        return JSONResponse({"status": "received"})
+
+    app.add_api_route("/{crew}/hitl/{request_id}/callback", hitl_callback, methods=["POST"])
     app.add_api_route("/{crew}/status/{kickoff_id}", status_with_id, methods=["GET"])
     app.add_api_route("/{crew}/stop/{kickoff_id}", stop_with_id, methods=["POST"])
     app.add_api_route("/{crew}/", health, methods=["GET"])
@@ -491,7 +540,26 @@ def _add_control_routes(app: FastAPI, sim: _Sim) -> None:
             return JSONResponse({"detail": str(exc)}, status_code=422)
         return JSONResponse(asdict(sim.options.faults))
 
+    async def resend_request(request_id: str, request: Request) -> Response:
+        """Send a human-in-the-loop request again: ``{"how": "replay" | "bad_signature" |
+        "stale" | "future" | "unsigned"}``; answers the receiver's status."""
+        denied = sim.authorize(request, allow_user_token=False)
+        if denied is not None:
+            return denied
+        try:
+            how = (await _json_object(request, sim)).get("how", "replay")
+        except _Invalid as invalid:
+            return invalid.response
+        if how not in RESENDS:
+            known = ", ".join(sorted(RESENDS))
+            return JSONResponse({"detail": f"how must be one of {known}"}, status_code=422)
+        if sim.hitl is None or request_id not in sim.hitl.sent:
+            return JSONResponse({"detail": "Not Found"}, status_code=404)
+        status = await sim.hitl.resend(request_id, cast(Resend, how))
+        return JSONResponse({"receiver_status": status})
+
     app.add_api_route("/_sim/faults", set_faults, methods=["POST"])
+    app.add_api_route("/_sim/hitl/{request_id}/resend", resend_request, methods=["POST"])
 
 
 class _Uvicorn(uvicorn.Server):

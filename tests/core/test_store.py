@@ -111,7 +111,11 @@ def full_kickoff() -> Kickoff:
         not_found_since=at(30),
         poll_error="connection reset",
         waiting_for=WaitingFor(
-            task_id="research_task", agent="旅行研究员", message="Waiting", since=at(20)
+            task_id="research_task",
+            agent="旅行研究员",
+            message="Waiting",
+            since=at(20),
+            request_id="req-7",
         ),
         usage=Usage(total_tokens=1500, prompt_tokens=1200, reasoning_tokens=0),
         model="gpt-4o",
@@ -124,6 +128,7 @@ def full_kickoff() -> Kickoff:
             )
         ],
         cancel_request="sent",
+        hitl_answered_at=at(25),
         continues="5f1c2d3e-0000-4000-8000-000000000002",
         continued_from="5f1c2d3e-0000-4000-8000-000000000000",
         webhooks=SentWebhooks(

@@ -74,6 +74,8 @@ class Delivery:
     path: str
     headers: dict[str, str]
     body: Any
+    # The body's bytes as sent (what a signature covers).
+    raw: bytes = b""
 
 
 class Receiver:
@@ -87,7 +89,8 @@ class Receiver:
         self.server = ThreadedServer(app)
 
     async def _record(self, path: str, request: Request) -> Response:
-        delivery = Delivery(path, dict(request.headers), await request.json())
+        raw = await request.body()
+        delivery = Delivery(path, dict(request.headers), await request.json(), raw)
         with self._changed:
             self.deliveries.append(delivery)
             self._changed.notify_all()

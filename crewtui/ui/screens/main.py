@@ -743,6 +743,15 @@ class MainScreen(Screen[None]):
         except CrewtuiError as refused:
             self.answer(kickoff, answer, refused.message)
             return
+        if resumed.callback:
+            self.notify(
+                f"Answered {inert_line(resumed.task_id, 60) or 'the flow'} through its callback: "
+                f"“{inert_line(resumed.feedback, 80)}”.",
+                timeout=_TOAST_SECONDS,
+                markup=False,
+            )
+            self._form_closed(resumed.kickoff)
+            return
         verb = "Approved" if resumed.approved else "Rejected"
         follow = resumed.continues_as
         said = f"continues as {follow}" if follow else f"the service says {resumed.status}"
