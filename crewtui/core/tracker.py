@@ -73,6 +73,10 @@ from crewtui.core.webhooks import WebhookUrls
 
 log = logging.getLogger(__name__)
 
+# How far the service's clock (which dates pushed events) may be behind ours when a pushed
+# restart is matched with the kickoff that caused it.
+_RESTART_CLOCK_SKEW = timedelta(seconds=5)
+
 HealthState = Literal["ok", "token_rejected", "unreachable", "unknown"]
 
 # An attempt older than this that is still "sending" was cut off by a crash.
@@ -524,7 +528,14 @@ class Tracker:
         await self._store_call(self.store.delete_kickoff, attempt.kickoff_id)
         async with self._locks.setdefault(earlier.kickoff_id, asyncio.Lock()):
             current = self._kickoffs.get(earlier.kickoff_id, earlier)
-            restarted = begin_attempt(current, utcnow()).model_copy(
+            # Its first events may have come before this answer and begun the attempt
+            # already: then this answer only names its inputs, or the methods and tokens
+            # pushed so far would be filed under a second, empty restart.
+            begun = current.restarted_at is not None and (
+                current.restarted_at >= attempt.created_at - _RESTART_CLOCK_SKEW
+            )
+            base = current if begun else begin_attempt(current, utcnow())
+            restarted = base.model_copy(
                 update={
                     "inputs": attempt.inputs,
                     "meta": attempt.meta,

@@ -10,6 +10,7 @@ import httpx
 
 from crewtui.api.models import Kickoff, Observation, RunState, TaskResult, TaskState
 from crewtui.api.profile import CrewProfile
+from crewtui.api.pushes import parse_push
 from crewtui.config import PollSettings
 from crewtui.core.merge import apply_observation, begin_attempt, merge_stored
 from crewtui.core.store import Store
@@ -215,3 +216,30 @@ async def test_a_restart_with_pushes_on_counts_the_new_attempts_methods_and_toke
         assert again.usage == first.usage
         [earlier] = again.earlier_attempts
         assert earlier.usage == first.usage and earlier.output == first.output
+
+
+async def test_a_restart_whose_first_push_beats_the_kickoff_answer_is_one_restart(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """The service starts pushing as soon as the run starts again, and a busy crewtui may
+    read that push before the kickoff's answer: the answer then joins the attempt the push
+    began instead of beginning a second one (which filed what was pushed under the first)."""
+    async with webhook_runtime(sim, tmp_path, FLOW) as runtime:
+        tracker = runtime.tracker
+        kickoff_id = (await tracker.kickoff(FLOW, {"hold": "0"})).kickoff_id
+        await wait_until(tracker, lambda: _state(tracker, kickoff_id) is RunState.COMPLETED)
+        now = datetime.now(UTC)
+        event = {
+            "id": "first-of-the-new-attempt",
+            "execution_id": kickoff_id,
+            "timestamp": now.isoformat(),
+            "type": "flow_started",
+            "data": {"flow_name": FLOW},
+        }
+        await tracker.ingest(parse_push("events", {"events": [event]}, now))
+        assert _restarts(tracker, kickoff_id) == 1
+
+        answered = await tracker.kickoff(FLOW, {"hold": "0", "id": kickoff_id})
+        assert answered.kickoff_id == kickoff_id
+        assert answered.restarts == 1 and len(answered.earlier_attempts) == 1
+        assert answered.restarted_at == now
