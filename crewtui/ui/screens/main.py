@@ -150,6 +150,7 @@ class MainScreen(Screen[None]):
         self._loading: str | None = None
         self._remembered: dict[str, dict[str, str]] = {}
         self._opened_at = utcnow()
+        self._view: tuple[tuple[str, ...], tuple[str, ...]] | None = None
         # Held, not queried: a worker or timer finishing while the screen is being torn
         # down must not fail to find its widgets.
         self.status = StatusLine(tz=tz, id="status")
@@ -299,7 +300,12 @@ class MainScreen(Screen[None]):
         unread = len(self.kickoffs.unread)
         if unread:
             parts.append(f"{unread} new")
-        self.status.set_view(parts, optional=[f"sort {self.kickoffs.order}"])
+        view = (tuple(parts), (f"sort {self.kickoffs.order}",))
+        # Every change of a kickoff comes through here: words that did not change must not
+        # lay the screen out again (a burst of changes would cost a layout each).
+        if view != self._view:
+            self._view = view
+            self.status.set_view(*view)
 
     # -- tracker events ------------------------------------------------------------------
 
