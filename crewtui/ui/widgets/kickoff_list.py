@@ -318,6 +318,7 @@ class KickoffList(ScrollView, can_focus=True):
         self._columns: list[_Column] = []
         self._strips: dict[str, tuple[tuple[object, ...], Strip]] = {}
         self._epoch = 0
+        self._header_strip: tuple[int, Strip] | None = None
         self._asked: set[tuple[int, int]] = set()
         self._recount_asked = -1
 
@@ -682,8 +683,12 @@ class KickoffList(ScrollView, can_focus=True):
         return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
 
     def _header(self) -> Strip:
-        style = self.rich_style + self.get_component_rich_style("kickoff-list--header")
-        return self._strip({column.key: Text(column.label) for column in self._columns}, style)
+        """The column labels (drawn again only when the layout or the theme changed)."""
+        if self._header_strip is None or self._header_strip[0] != self._epoch:
+            style = self.rich_style + self.get_component_rich_style("kickoff-list--header")
+            labels = {column.key: Text(column.label) for column in self._columns}
+            self._header_strip = (self._epoch, self._strip(labels, style))
+        return self._header_strip[1]
 
     def _row_strip(self, row: KickoffSummary) -> Strip:
         """The row's line, rendered again only when something it shows changed."""
