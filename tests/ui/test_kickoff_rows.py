@@ -63,8 +63,12 @@ def test_far_rows_are_let_go_and_a_short_page_corrects_the_count() -> None:
     rows = newest_first(1000)
     for offset in range(0, 1000, 200):
         rows.place(offset, page(1000, offset, 200), 200)
-    rows.keep_near(900, 200)
+    rows.keep_near((900,), 200)
     assert rows.held == 200 and rows.missing(0, 1000) == [(0, 800)]
+    # The cursor in one place and the view (scrolled by the wheel) in another: both stay.
+    rows.place(0, page(1000, 0, 200), 200)
+    rows.keep_near((950, 100), 100)
+    assert rows.missing(0, 1000) == [(0, 50), (150, 900)]
     # The store had fewer rows than counted (deleted meanwhile): the end moves up.
     rows.place(800, page(1000, 800, 150), 200)
     assert rows.total == 950

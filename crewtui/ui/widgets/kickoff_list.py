@@ -408,7 +408,7 @@ class KickoffList(ScrollView, can_focus=True):
         self._now = now
         before = self.rows.total
         self.rows.place(offset, rows, asked)
-        self.rows.keep_near(self.cursor_row, HELD_ROWS)
+        self.rows.keep_near((self.cursor_row, int(self.scroll_y)), HELD_ROWS)
         if self.rows.total != before:
             self._resized()
         self.refresh()

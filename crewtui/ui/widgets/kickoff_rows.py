@@ -186,13 +186,15 @@ class KickoffRows:
             self.total = max(self.total - 1, 0)
             self.version += 1
 
-    def keep_near(self, center: int, span: int) -> None:
-        """Let go of held rows farther than ``span`` // 2 from ``center`` (memory stays bounded
-        however far the user scrolls); positions do not move."""
-        low, high = center - span // 2, center + span // 2
+    def keep_near(self, centers: Sequence[int], span: int) -> None:
+        """Let go of held rows farther than ``span`` // 2 from every one of ``centers`` (the
+        cursor, the view): memory stays bounded however far the user goes; positions do not
+        move."""
+        windows = sorted((center - span // 2, center + span // 2) for center in centers)
         kept = [
             self._clip(run, max(run.start, low), min(run.end, high))
             for run in self._runs
+            for low, high in windows
             if run.end > low and run.start < high
         ]
         if sum(len(run.rows) for run in kept) != self.held:
@@ -237,9 +239,10 @@ class KickoffRows:
         """Sort, drop empty runs, merge touching ones, and index rows by id."""
         merged: list[_Run] = []
         for run in sorted((run for run in runs if run.rows), key=lambda run: run.start):
-            if merged and merged[-1].end == run.start:
-                merged[-1].rows.extend(run.rows)
-                merged[-1].keys.extend(run.keys)
+            if merged and merged[-1].end >= run.start:  # touching or overlapping: one run
+                overlap = merged[-1].end - run.start
+                merged[-1].rows.extend(run.rows[overlap:])
+                merged[-1].keys.extend(run.keys[overlap:])
             else:
                 merged.append(run)
         self._runs = merged
