@@ -289,3 +289,25 @@ async def test_at_80_columns_the_list_goes_compact_to_show_the_task() -> None:
         await pilot.pause()
         wide = screen_text()
         assert "━" in wide and "Started" in wide and "Progress" in wide
+
+
+async def test_the_cursors_row_is_asked_for_when_the_view_is_elsewhere() -> None:
+    """After a recount the cursor's row may no longer be held while the wheel has scrolled
+    the view away: its page is read all the same, or the detail would never follow."""
+    asked: list[Message] = []
+    app = ListApp()
+    async with app.run_test(size=(120, 12), message_hook=asked.append) as pilot:
+        table = app.table
+        newest = [row(1000 - index) for index in range(2 * PAGE_ROWS)]
+        table.begin(1000, newest[:PAGE_ROWS], T0)
+        version = table.rows.version
+        table.add_page(PAGE_ROWS, newest[PAGE_ROWS:], T0, asked=PAGE_ROWS, version=version)
+        table.select(newest[300].kickoff_id)
+        await pilot.pause()
+        table.scroll_to(y=0, animate=False, immediate=True)
+        await pilot.pause()
+        table.recounted(1000, 0, newest[:100], T0, table.rows.version)
+        await pilot.pause()
+        await pilot.pause()
+        assert table.cursor_row == 300 and table.cursor_pending
+        assert (PAGE_ROWS, PAGE_ROWS) in wanted(asked)

@@ -731,13 +731,17 @@ class KickoffList(ScrollView, can_focus=True):
     # -- asking for rows -----------------------------------------------------------------
 
     def _ask_for_missing(self) -> None:
-        """Ask for the pages of the rows on screen (and of the rows just beyond it): each
-        missing stretch of a page (pages are ``PAGE_ROWS`` apart from the top), once."""
+        """Ask for the pages of the rows on screen (and of the rows just beyond it, and of
+        the cursor's row wherever it is): each missing stretch of a page (pages are
+        ``PAGE_ROWS`` apart from the top), once."""
         top = int(self.scroll_y)
         start = max(top - PAGE_MARGIN, 0)
         stop = min(top + self._rows_shown() + PAGE_MARGIN, self.rows.total)
         version = self.rows.version
-        for page in range(start // PAGE_ROWS, (stop - 1) // PAGE_ROWS + 1):
+        pages = set(range(start // PAGE_ROWS, (stop - 1) // PAGE_ROWS + 1))
+        if self.cursor_pending:
+            pages.add(self.cursor_row // PAGE_ROWS)
+        for page in sorted(pages):
             for first, last in self.rows.missing(page * PAGE_ROWS, (page + 1) * PAGE_ROWS):
                 if (version, first) not in self._asked:
                     self._asked.add((version, first))
