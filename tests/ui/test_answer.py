@@ -28,7 +28,7 @@ pytestmark = pytest.mark.timeout(60)
 
 
 def task_cell(screen: MainScreen, kickoff_id: str) -> str:
-    cell = screen.kickoffs.get_cell(kickoff_id, "task")
+    cell = screen.kickoffs.cell(kickoff_id, "task")
     assert isinstance(cell, Text)
     return cell.plain
 

@@ -22,9 +22,8 @@ from crewtui.ui.memory import MEMORY_FILENAME
 from crewtui.ui.pilot import settle
 from crewtui.ui.screens.help import HelpScreen, key_rows
 from crewtui.ui.screens.kickoff_form import KickoffForm, KickoffRequest
-from crewtui.ui.screens.main import PAGE_SIZE
 from crewtui.ui.screens.prompts import ConfirmScreen, FilterScreen, TrackScreen
-from crewtui.ui.widgets.kickoff_list import ListFilter
+from crewtui.ui.widgets.kickoff_list import PAGE_ROWS, ListFilter
 from tests.ui.app_helpers import AppFactory, main_screen, sim_crews
 
 pytestmark = pytest.mark.timeout(60)
@@ -226,13 +225,13 @@ async def test_a_crew_going_unreachable_and_coming_back(
         )
         fresh_sim.options.faults.update({"error_rate": 1.0})
         await settle(pilot, lambda: "unreachable" in screen.status.describe("travel"))
-        cell = screen.kickoffs.get_cell(kickoff.kickoff_id, "task")
+        cell = screen.kickoffs.cell(kickoff.kickoff_id, "task")
         assert "stale" in cell.plain
         assert app.screen is screen
         fresh_sim.options.faults.update({"error_rate": 0.0})
         await settle(pilot, lambda: screen.status.describe("travel").startswith("● travel"))
         await settle(
-            pilot, lambda: "stale" not in screen.kickoffs.get_cell(kickoff.kickoff_id, "task").plain
+            pilot, lambda: "stale" not in screen.kickoffs.cell(kickoff.kickoff_id, "task").plain
         )
 
 
@@ -285,7 +284,7 @@ async def test_a_theme_change_is_saved_to_the_config(sim: SimServer, make_app: A
 async def test_a_long_history_is_paged_in_as_you_scroll(make_app: AppFactory) -> None:
     store = make_app.store()
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    total = PAGE_SIZE * 2 + 50
+    total = PAGE_ROWS * 2 + 50
     for index in range(total):
         moment = start + timedelta(minutes=index)
         store.save_kickoff(
@@ -301,13 +300,17 @@ async def test_a_long_history_is_paged_in_as_you_scroll(make_app: AppFactory) ->
     async with app.run_test(size=(120, 36)) as pilot:
         screen = main_screen(pilot)
         await settle(pilot, lambda: screen.kickoffs.row_count > 0)
-        assert screen.kickoffs.row_count == PAGE_SIZE
+        # Every row is counted; one page is read.
+        assert screen.kickoffs.row_count == total
+        assert len(screen.rows()) == PAGE_ROWS
         assert screen.rows()[0].kickoff_id.startswith(f"{total - 1:08d}")
-        for loaded in (PAGE_SIZE * 2, total):
-            screen.kickoffs.action_scroll_bottom()
-            await settle(pilot, lambda loaded=loaded: screen.kickoffs.row_count == loaded)
-        assert not screen.kickoffs.has_more
+        screen.kickoffs.action_scroll_bottom()
+        # The end is read without the rows between: the oldest kickoff, highlighted.
+        await settle(pilot, lambda: screen.kickoffs.selected_id is not None)
+        assert screen.kickoffs.selected_id.startswith("00000000")
         assert screen.rows()[-1].kickoff_id.startswith("00000000")
+        assert len(screen.rows()) < total
+        await settle(pilot, lambda: screen.selected is not None)
 
 
 async def test_moving_in_an_empty_list_does_nothing(make_app: AppFactory) -> None:

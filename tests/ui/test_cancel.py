@@ -33,7 +33,7 @@ def own_sim(request: pytest.FixtureRequest) -> Iterator[SimServer]:
 
 
 def cell(screen: MainScreen, kickoff_id: str, column: str) -> str:
-    value = screen.kickoffs.get_cell(kickoff_id, column)
+    value = screen.kickoffs.cell(kickoff_id, column)
     assert isinstance(value, Text)
     return value.plain
 

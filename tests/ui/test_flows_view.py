@@ -89,6 +89,6 @@ async def test_a_paused_flow_waits_on_its_method_and_is_answered_with_a(
 
 
 def progress_cell(screen: MainScreen, kickoff_id: str) -> str:
-    cell = screen.kickoffs.get_cell(kickoff_id, "progress")
+    cell = screen.kickoffs.cell(kickoff_id, "progress")
     assert isinstance(cell, Text)
     return cell.plain

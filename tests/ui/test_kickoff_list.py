@@ -1,16 +1,18 @@
-"""The kickoff list alone: keyed rows, cell-level updates, order, ticking, paging, inert text."""
+"""The kickoff list alone: rows drawn when shown, line-level updates, order, ticking, paging,
+inert text."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
-from textual.widgets.data_table import CellDoesNotExist
+from textual.message import Message
 
 from crewtui.api.models import KickoffSummary, Progress, RunState
-from crewtui.ui.widgets.kickoff_list import KickoffList, ListFilter
+from crewtui.ui.widgets.kickoff_list import PAGE_ROWS, KickoffList, ListFilter
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -31,15 +33,15 @@ def row(index: int, **changes: Any) -> KickoffSummary:
 
 
 class CountingList(KickoffList):
-    """Records which cells were handed to DataTable, to prove updates are cell by cell."""
+    """Records which rows were rendered, to prove a change repaints its own line only."""
 
     def __init__(self) -> None:
         super().__init__(tz=UTC, id="kickoffs")
-        self.updates: list[tuple[str, str]] = []
+        self.updates: list[str] = []
 
-    def update_cell(self, row_key: Any, column_key: Any, value: Any, **kwargs: Any) -> None:
-        self.updates.append((str(row_key), str(column_key)))
-        super().update_cell(row_key, column_key, value, **kwargs)
+    def _cells_for(self, row: KickoffSummary, now: datetime) -> dict[str, Text]:
+        self.updates.append(row.kickoff_id)
+        return super()._cells_for(row, now)
 
 
 class ListApp(App[None]):
@@ -52,21 +54,27 @@ class ListApp(App[None]):
 
 
 def order(table: KickoffList) -> list[str]:
-    return [str(r.key.value) for r in table.ordered_rows]
+    return [summary.kickoff_id for _index, summary in table.rows.held_rows()]
 
 
-async def test_changes_touch_only_the_changed_cells() -> None:
+async def test_a_change_repaints_its_own_line_once_per_frame() -> None:
     app = ListApp()
-    async with app.run_test(size=(120, 20)):
+    async with app.run_test(size=(120, 20)) as pilot:
         table = app.table
         running = row(1, state=RunState.RUNNING, progress=Progress(completed=0, total=2))
         table.upsert([running, row(2)], T0 + timedelta(minutes=3))
+        await pilot.pause()
         table.updates.clear()
-        moved = running.model_copy(update={"progress": Progress(completed=1, total=2)})
-        table.upsert([moved], T0 + timedelta(minutes=3))
-        assert table.updates == [(running.kickoff_id, "progress")]
+        # A burst of changes to one row between two frames: one repaint, of that row.
+        for done in (1, 2, 1):
+            moved = running.model_copy(update={"progress": Progress(completed=done, total=2)})
+            table.apply(moved, member=True, first_seen=False)
+        await pilot.pause()
+        assert table.updates == [running.kickoff_id]
+        assert "1/2" in table.cell(running.kickoff_id, "progress").plain
         table.updates.clear()
-        table.upsert([moved], T0 + timedelta(minutes=3))
+        table.apply(moved, member=True, first_seen=False)
+        await pilot.pause()
         assert table.updates == []
 
 
@@ -77,11 +85,12 @@ async def test_newest_first_and_each_order() -> None:
         rows = [row(1), row(2, state=RunState.RUNNING), row(3, state=RunState.FAILED)]
         table.upsert(rows, T0)
         assert order(table) == [rows[2].kickoff_id, rows[1].kickoff_id, rows[0].kickoff_id]
-        table.order = "oldest"
-        table.upsert([row(4)], T0)
+        # Another order is a new query: the list starts again and rows come in that order.
+        table.reset("oldest")
+        table.upsert([*rows, row(4)], T0)
         assert order(table)[0] == rows[0].kickoff_id
-        table.order = "state"
-        table.upsert([row(5, state=RunState.RUNNING)], T0)
+        table.reset("state")
+        table.upsert([*rows, row(4), row(5, state=RunState.RUNNING)], T0)
         assert [table.summary(key).state for key in order(table)][:2] == [RunState.RUNNING] * 2
 
 
@@ -97,37 +106,84 @@ async def test_the_selection_follows_its_kickoff_when_rows_arrive_above() -> Non
         assert table.selected_id == row(1).kickoff_id
 
 
-async def test_tick_updates_elapsed_of_visible_running_rows_only() -> None:
+async def test_tick_repaints_visible_running_rows_only() -> None:
     app = ListApp()
-    async with app.run_test(size=(120, 12)):
+    async with app.run_test(size=(120, 12)) as pilot:
         table = app.table
         rows = [row(i, state=RunState.RUNNING, execution_time=None) for i in range(40)]
+        rows += [row(i) for i in range(40, 43)]  # finished: nothing of theirs moves
         table.upsert(rows, T0 + timedelta(hours=1))
+        await pilot.pause()
         table.updates.clear()
         table.tick(T0 + timedelta(hours=1, seconds=5))
-        touched = {key for key, _column in table.updates}
-        columns = {column for _key, column in table.updates}
-        assert columns == {"elapsed"}
+        await pilot.pause()
+        touched = set(table.updates)
         assert 0 < len(touched) <= table.scrollable_content_region.height
-        assert rows[-1].kickoff_id in touched
+        assert rows[39].kickoff_id in touched
         assert rows[0].kickoff_id not in touched
+        assert not touched & {summary.kickoff_id for summary in rows[40:]}
 
 
-async def test_near_end_asks_for_the_next_page_once() -> None:
-    asked: list[object] = []
+def wanted(messages: list[Message]) -> list[tuple[int, int]]:
+    """The rows asked for (a message is seen again at each node it bubbles through)."""
+    unique = {id(message): message for message in messages}
+    return [
+        (message.offset, message.limit)
+        for message in unique.values()
+        if isinstance(message, KickoffList.RowsWanted)
+    ]
+
+
+async def test_a_million_rows_cost_a_screenful_and_the_end_is_read_alone() -> None:
+    """Only the rows on screen are drawn; jumping to the end asks for the last page only,
+    once, however often the user jumps there before it comes."""
+    asked: list[Message] = []
     app = ListApp()
+    total = 1_000_000
     async with app.run_test(size=(120, 12), message_hook=asked.append) as pilot:
         table = app.table
-        table.add_page([row(i) for i in range(40)], T0, has_more=True)
+        newest = [row(total - index) for index in range(PAGE_ROWS)]
+        table.begin(total, newest, T0)
         await pilot.pause()
+        assert len(set(table.updates)) <= table.scrollable_content_region.height
+        assert wanted(asked) == []
         table.action_scroll_bottom()
         await pilot.pause()
         table.action_scroll_top()
+        await pilot.pause()
         table.action_scroll_bottom()
         await pilot.pause()
-        assert len({id(m) for m in asked if isinstance(m, KickoffList.NearEnd)}) == 1
-        table.add_page([row(40)], T0, has_more=False)
-        assert table.row_count == 41 and not table.has_more
+        await pilot.pause()
+        last_page = (total - total % PAGE_ROWS - PAGE_ROWS, PAGE_ROWS)
+        assert wanted(asked) == [last_page]
+        assert table.selected_id is None and table.cursor_pending
+        oldest = [row(PAGE_ROWS - index) for index in range(PAGE_ROWS)]
+        version = table.rows.version
+        assert table.add_page(last_page[0], oldest, T0, asked=PAGE_ROWS, version=version)
+        assert table.selected_id == row(1).kickoff_id
+        assert table.row_count == total
+        assert table.rows.held <= 2 * PAGE_ROWS
+
+
+async def test_a_page_read_before_rows_moved_is_dropped_and_asked_again() -> None:
+    asked: list[Message] = []
+    app = ListApp()
+    async with app.run_test(size=(120, 12), message_hook=asked.append) as pilot:
+        table = app.table
+        table.begin(1000, [row(1000 - index) for index in range(PAGE_ROWS)], T0)
+        table.action_scroll_bottom()
+        await pilot.pause()
+        await pilot.pause()
+        [(offset, limit)] = wanted(asked)
+        version = table.rows.version
+        table.upsert([row(2000)], T0)  # a new kickoff on top: every position moves by one
+        assert table.row_count == 1001
+        page = [row(limit - index) for index in range(limit)]
+        assert not table.add_page(offset, page, T0, asked=limit, version=version)
+        await pilot.pause()
+        await pilot.pause()
+        # Asked again at the positions as they are now (the last row is one further down).
+        assert wanted(asked) == [(offset, limit), (offset, limit), (1000, 1)]
 
 
 async def test_api_text_is_inert_in_cells() -> None:
@@ -141,11 +197,11 @@ async def test_api_text_is_inert_in_cells() -> None:
             error="\x1b]52;c;aGk=\x07 boom [/red]\nsecond line",
         )
         table.upsert([hostile], T0)
-        task = table.get_cell(hostile.kickoff_id, "task")
+        task = table.cell(hostile.kickoff_id, "task")
         assert isinstance(task, Text)
         assert "\x1b" not in task.plain and "\\x1b" in task.plain
         assert "[/red]" in task.plain and "\n" not in task.plain
-        assert table.get_cell(hostile.kickoff_id, "crew").plain == "[bold]x"
+        assert table.cell(hostile.kickoff_id, "crew").plain == "[bold]x"
 
 
 async def test_unread_marker_and_stale_rows() -> None:
@@ -155,25 +211,21 @@ async def test_unread_marker_and_stale_rows() -> None:
         running = row(1, state=RunState.RUNNING, current_task="research_task")
         table.upsert([running, row(2)], T0 + timedelta(minutes=5))
         table.mark_unread(row(2).kickoff_id)
-        assert table.get_cell(row(2).kickoff_id, "mark").plain == "•"
+        assert table.cell(row(2).kickoff_id, "mark").plain == "•"
         table.mark_read(row(2).kickoff_id)
-        assert table.get_cell(row(2).kickoff_id, "mark").plain == " "
+        assert table.cell(row(2).kickoff_id, "mark").plain == " "
         table.set_stale("content", T0 + timedelta(minutes=3))
-        assert table.get_cell(running.kickoff_id, "task").plain == "stale 2m · research_task"
+        assert table.cell(running.kickoff_id, "task").plain == "stale 2m · research_task"
         pending = row(4, state=RunState.PENDING, crew="content")
         table.upsert([pending], T0 + timedelta(minutes=5))
         # Nothing to say after the staleness: no dangling separator.
-        assert table.get_cell(pending.kickoff_id, "task").plain == "stale 2m"
-        assert "stale" not in table.get_cell(row(2).kickoff_id, "task").plain
+        assert table.cell(pending.kickoff_id, "task").plain == "stale 2m"
+        assert "stale" not in table.cell(row(2).kickoff_id, "task").plain
         table.set_stale("content", None)
-        assert table.get_cell(running.kickoff_id, "task").plain == "research_task"
+        assert table.cell(running.kickoff_id, "task").plain == "research_task"
         table.remove_kickoff(running.kickoff_id)
-        try:
-            table.get_cell(running.kickoff_id, "task")
-        except CellDoesNotExist:
-            pass
-        else:
-            raise AssertionError("the removed row is still there")
+        with pytest.raises(KeyError):
+            table.cell(running.kickoff_id, "task")
 
 
 def test_filter_matches_like_the_store_query() -> None:
@@ -237,3 +289,25 @@ async def test_at_80_columns_the_list_goes_compact_to_show_the_task() -> None:
         await pilot.pause()
         wide = screen_text()
         assert "━" in wide and "Started" in wide and "Progress" in wide
+
+
+async def test_the_cursors_row_is_asked_for_when_the_view_is_elsewhere() -> None:
+    """After a recount the cursor's row may no longer be held while the wheel has scrolled
+    the view away: its page is read all the same, or the detail would never follow."""
+    asked: list[Message] = []
+    app = ListApp()
+    async with app.run_test(size=(120, 12), message_hook=asked.append) as pilot:
+        table = app.table
+        newest = [row(1000 - index) for index in range(2 * PAGE_ROWS)]
+        table.begin(1000, newest[:PAGE_ROWS], T0)
+        version = table.rows.version
+        table.add_page(PAGE_ROWS, newest[PAGE_ROWS:], T0, asked=PAGE_ROWS, version=version)
+        table.select(newest[300].kickoff_id)
+        await pilot.pause()
+        table.scroll_to(y=0, animate=False, immediate=True)
+        await pilot.pause()
+        table.recounted(1000, 0, newest[:100], T0, table.rows.version)
+        await pilot.pause()
+        await pilot.pause()
+        assert table.cursor_row == 300 and table.cursor_pending
+        assert (PAGE_ROWS, PAGE_ROWS) in wanted(asked)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from crewtui.ui.export import export_directory
 from crewtui.ui.pilot import settle
 from crewtui.ui.screens.help import HelpScreen, key_rows
 from crewtui.ui.screens.kickoff_form import KickoffForm
-from crewtui.ui.screens.main import MainScreen
+from crewtui.ui.screens.main import KickoffUpdated, MainScreen
 from crewtui.ui.screens.prompts import ConfirmScreen, FilterScreen, TrackScreen
 from crewtui.ui.widgets.detail import KickoffDetail, step_text
 from crewtui.ui.widgets.kickoff_list import ListFilter
@@ -395,3 +396,36 @@ def test_the_default_export_directory_is_downloads_then_documents_then_data(
     paths.config_file.parent.mkdir(parents=True)
     paths.config_file.write_text("[ui]\nexport_dir = '~/x'\n")
     assert load_config(paths).ui.export_dir == "~/x"
+
+
+async def test_changes_that_move_no_count_leave_the_status_line_alone(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A burst of changes to a run must not lay the screen out again for each: the status
+    line is rewritten only when its words change."""
+    running = _finished(1, state=RunState.RUNNING, output=None)
+    make_app.store().save_kickoff(running)
+    app = make_app([])
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = main_screen(pilot)
+        await settle(pilot, lambda: screen.selected is not None)
+        rewrites: list[object] = []
+        set_view = screen.status.set_view
+
+        def counted(parts: Sequence[str], optional: Sequence[str] = ()) -> None:
+            rewrites.append(parts)
+            set_view(parts, optional)
+
+        monkeypatch.setattr(screen.status, "set_view", counted)
+        for step in range(20):
+            changed = running.model_copy(update={"current_task": f"task {step}"})
+            screen.post_message(KickoffUpdated(changed, RunState.RUNNING))
+        await settle(
+            pilot,
+            lambda: (
+                (row := screen.kickoffs.summary(running.kickoff_id)) is not None
+                and row.current_task == "task 19"
+            ),
+        )
+        assert rewrites == []
+        assert "1 kickoff" in _view_text(screen)

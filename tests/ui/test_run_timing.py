@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from textual.app import App
-from textual.widgets import DataTable
 
 from crewtui.api.models import Kickoff, Progress, RunState, TaskResult, TaskState
 from crewtui.core.store import Store
@@ -102,8 +101,8 @@ async def test_the_row_the_header_the_toast_and_the_cli_give_one_duration(
     async with app.run_test(size=(140, 36)) as pilot:
         screen = main_screen(pilot)
         await settle(pilot, lambda: screen.selected is not None)
-        table = screen.query_one("#kickoffs", DataTable)
-        row_duration = table.get_cell(run.kickoff_id, "elapsed").plain
+        table = screen.kickoffs
+        row_duration = table.cell(run.kickoff_id, "elapsed").plain
         header = screen_text(app).splitlines()
     assert row_duration == "10s"
     assert any("travel · 5f1c2a3b · ✓ completed" in line and "10s" in line for line in header)
@@ -123,10 +122,10 @@ async def test_a_tracked_run_shows_its_unknown_start_as_unknown(
     async with app.run_test(size=(140, 36)) as pilot:
         screen = main_screen(pilot)
         await settle(pilot, lambda: screen.selected is not None)
-        table = screen.query_one("#kickoffs", DataTable)
+        table = screen.kickoffs
         cells = (
-            table.get_cell(run.kickoff_id, "started").plain,
-            table.get_cell(run.kickoff_id, "elapsed").plain,
+            table.cell(run.kickoff_id, "started").plain,
+            table.cell(run.kickoff_id, "elapsed").plain,
         )
         text = screen_text(app)
     assert cells == ("—", "—")

@@ -22,8 +22,7 @@ from textual.css.query import NoMatches
 from textual.events import Resize
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Input, Static
-from textual.widgets.data_table import RowKey
+from textual.widgets import Input, Static
 
 from crewtui.api.errors import CrewtuiError, InputValidationError
 from crewtui.api.models import Kickoff, KickoffSummary, RunState, Step, Submission, WaitingFor
@@ -47,6 +46,7 @@ from crewtui.ui.screens.prompts import ConfirmScreen, FilterScreen, TrackRequest
 from crewtui.ui.widgets.detail import STEP_WINDOW, KickoffDetail
 from crewtui.ui.widgets.key_footer import KeyFooter
 from crewtui.ui.widgets.kickoff_list import (
+    PAGE_ROWS,
     SORT_ORDERS,
     KickoffList,
     ListFilter,
@@ -54,7 +54,6 @@ from crewtui.ui.widgets.kickoff_list import (
 )
 from crewtui.ui.widgets.status_line import StatusLine
 
-PAGE_SIZE = 200
 # Wide terminals put the detail beside the list; narrower ones put it below.
 WIDE_AT = 150
 _TOAST_SECONDS = 6.0
@@ -147,13 +146,11 @@ class MainScreen(Screen[None]):
         self.clock = clock
         self.tz = tz
         self.filter = ListFilter()
-        self.total = 0
-        self._loaded = 0
-        self._generation = 0
         self._selected: Kickoff | None = None
         self._loading: str | None = None
         self._remembered: dict[str, dict[str, str]] = {}
         self._opened_at = utcnow()
+        self._view: tuple[tuple[str, ...], tuple[str, ...]] | None = None
         # Held, not queried: a worker or timer finishing while the screen is being torn
         # down must not fail to find its widgets.
         self.status = StatusLine(tz=tz, id="status")
@@ -214,15 +211,9 @@ class MainScreen(Screen[None]):
 
     def reload(self) -> None:
         """Start again from the first page (the filter or the order changed)."""
-        self._generation += 1
-        self._loaded = 0
         self.kickoffs.reset(self.kickoffs.order)
         self._describe_view()
-        self.load_page(self._generation, count=True)
-
-    @on(KickoffList.NearEnd)
-    def next_page(self) -> None:
-        self.load_page(self._generation, count=False)
+        self.load_first(self.kickoffs.generation)
 
     def _query(self) -> dict[str, Any]:
         return {
@@ -232,28 +223,52 @@ class MainScreen(Screen[None]):
             "text": self.filter.text or None,
         }
 
-    @work(exclusive=True, group="page")
-    async def load_page(self, generation: int, *, count: bool) -> None:
-        """Read one page of summaries in a thread; a page of an older query is dropped."""
-        store = self.tracker.store
-        query = self._query()
+    async def _read(self, offset: int, limit: int) -> list[KickoffSummary]:
+        """Rows ``offset`` .. ``offset + limit`` of the list, read in a thread."""
         rows = await asyncio.to_thread(
-            store.list_kickoffs,
-            **query,
+            self.tracker.store.list_kickoffs,
+            **self._query(),
             order=self.kickoffs.order,
-            limit=PAGE_SIZE,
-            offset=self._loaded,
+            limit=limit,
+            offset=offset,
         )
-        if count:
-            self.total = await asyncio.to_thread(store.count_kickoffs, **query)
-        if generation != self._generation or not self.is_attached:
+        return [row for row in rows if not self._in_flight(row)]
+
+    @work(exclusive=True, group="page")
+    async def load_first(self, generation: int) -> None:
+        """The count and the first page of a new query; those of an older query are dropped."""
+        total = await asyncio.to_thread(self.tracker.store.count_kickoffs, **self._query())
+        rows = await self._read(0, PAGE_ROWS)
+        if generation != self.kickoffs.generation or not self.is_attached:
             return
-        self._loaded += len(rows)
-        self.kickoffs.add_page(
-            [row for row in rows if not self._in_flight(row)],
-            self.clock(),
-            has_more=len(rows) == PAGE_SIZE,
-        )
+        self.kickoffs.begin(total, rows, self.clock())
+        self._after_rows_changed()
+
+    @on(KickoffList.RowsWanted)
+    def rows_wanted(self, message: KickoffList.RowsWanted) -> None:
+        self.load_page(message.offset, message.limit, message.version)
+
+    @work(group="page")
+    async def load_page(self, offset: int, limit: int, version: int) -> None:
+        """Rows the list shows but does not hold yet (scrolled or jumped to)."""
+        rows = await self._read(offset, limit)
+        if not self.is_attached:
+            return
+        if self.kickoffs.add_page(offset, rows, self.clock(), asked=limit, version=version):
+            self._after_rows_changed()
+
+    @on(KickoffList.Recount)
+    def recount(self, message: KickoffList.Recount) -> None:
+        self.load_recount(message.offset, message.limit, message.version)
+
+    @work(exclusive=True, group="recount")
+    async def load_recount(self, offset: int, limit: int, version: int) -> None:
+        """Count again and read the rows around the view (a change the list could not place)."""
+        total = await asyncio.to_thread(self.tracker.store.count_kickoffs, **self._query())
+        rows = await self._read(offset, limit)
+        if not self.is_attached:
+            return
+        self.kickoffs.recounted(total, offset, rows, self.clock(), version)
         self._after_rows_changed()
 
     def _in_flight(self, row: KickoffSummary) -> bool:
@@ -265,16 +280,16 @@ class MainScreen(Screen[None]):
         empty = self.kickoffs.row_count == 0
         self.query_one("#empty").display = empty
         # The cursor may now rest on another row without a highlight event (the row under it
-        # was removed): the detail follows whatever is highlighted after every change.
-        self._select(self.kickoffs.selected_id, settle=False)
+        # was removed): the detail follows whatever is highlighted after every change; a
+        # row still being read is shown once it is in.
+        if not self.kickoffs.cursor_pending:
+            self._select(self.kickoffs.selected_id, settle=False)
         self._describe_view()
 
     @property
     def kickoff_count(self) -> int:
-        """How many kickoffs the list holds: its rows once every page is in, else the
-        store's count (which may be ahead of the rows read so far, never behind them)."""
-        shown = self.kickoffs.row_count
-        return max(self.total, shown) if self.kickoffs.has_more else shown
+        """How many kickoffs the list has (the store's count, kept up to date by events)."""
+        return self.kickoffs.row_count
 
     def _describe_view(self) -> None:
         parts: list[str] = []
@@ -285,7 +300,12 @@ class MainScreen(Screen[None]):
         unread = len(self.kickoffs.unread)
         if unread:
             parts.append(f"{unread} new")
-        self.status.set_view(parts, optional=[f"sort {self.kickoffs.order}"])
+        view = (tuple(parts), (f"sort {self.kickoffs.order}",))
+        # Every change of a kickoff comes through here: words that did not change must not
+        # lay the screen out again (a burst of changes would cost a layout each).
+        if view != self._view:
+            self._view = view
+            self.status.set_view(*view)
 
     # -- tracker events ------------------------------------------------------------------
 
@@ -296,13 +316,12 @@ class MainScreen(Screen[None]):
             was_active = not known.state.is_terminal
         else:
             was_active = message.previous is not None and not message.previous.is_terminal
-        if self.filter.matches(kickoff):
-            if kickoff.kickoff_id not in self.kickoffs:
-                self.total += 1
-            self.kickoffs.upsert([summary_of(kickoff)], self.clock())
-        elif kickoff.kickoff_id in self.kickoffs:
-            self.kickoffs.remove_kickoff(kickoff.kickoff_id)
-            self.total = max(self.total - 1, 0)
+        self.kickoffs.apply(
+            summary_of(kickoff),
+            member=self.filter.matches(kickoff),
+            first_seen=message.previous is None,
+            membership_fixed=self.filter.states is None and not self.filter.text,
+        )
         if was_active and kickoff.is_terminal:
             self._finished(kickoff)
         was_waiting = (
@@ -381,14 +400,11 @@ class MainScreen(Screen[None]):
 
     # -- selection -----------------------------------------------------------------------
 
-    @on(DataTable.RowHighlighted, "#kickoffs")
-    def highlighted(self, event: DataTable.RowHighlighted) -> None:
-        # An empty list highlights row -1 with no key (up, pagedown, G on no rows).
-        row_key: RowKey | None = event.row_key
-        if row_key is not None:
-            self._select(row_key.value)
+    @on(KickoffList.Highlighted)
+    def highlighted(self, event: KickoffList.Highlighted) -> None:
+        self._select(event.kickoff_id)
 
-    @on(DataTable.RowSelected, "#kickoffs")
+    @on(KickoffList.Chosen)
     def action_focus_detail(self) -> None:
         self.detail.focus_tab(self.detail.active_tab)
 
@@ -709,7 +725,6 @@ class MainScreen(Screen[None]):
         if not self.is_attached:
             return
         self.kickoffs.remove_kickoff(kickoff_id)
-        self.total = max(self.total - 1, 0)
         self._after_rows_changed()
         self.notify(f"Deleted {kickoff_id[:8]}.", timeout=3, markup=False)
 
@@ -817,9 +832,4 @@ class MainScreen(Screen[None]):
 
     def rows(self) -> list[KickoffSummary]:
         """The summaries shown, top to bottom (for tests and the command palette)."""
-        table = self.kickoffs
-        return [
-            summary
-            for row in table.ordered_rows
-            if (summary := table.summary(str(row.key.value))) is not None
-        ]
+        return [summary for _index, summary in self.kickoffs.rows.held_rows()]

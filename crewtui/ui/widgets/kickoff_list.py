@@ -1,26 +1,31 @@
-"""The kickoff list: a keyed DataTable that is updated cell by cell, never rebuilt.
+"""The kickoff list: a virtual table that draws only the rows on screen.
 
-Rows are keyed by kickoff id. Each change re-renders the row's cells and hands DataTable only
-the cells whose rendering changed; the one-second tick touches only the elapsed cells of
-running rows that are on screen. The widget does no I/O: the app pages summaries in from
-the store (``NearEnd`` asks for the next page) and pushes every change it hears of.
+The list may hold a million kickoffs; it costs what a screenful costs. Rows live in
+:class:`~crewtui.ui.widgets.kickoff_rows.KickoffRows` (the runs of rows read so far, out of
+the store's count); each line is drawn from its row when shown (Textual's Line API) and kept
+until the row changes, so a change repaints its own line and a burst of changes repaints once
+per frame. The one-second tick repaints only the running rows on screen. The widget does no
+I/O: it asks for the rows it lacks (``RowsWanted``, ``Recount``) and the screen reads them
+from the store in a worker and hands them back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from functools import total_ordering
 from typing import ClassVar, Literal
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
-from textual.coordinate import Coordinate
-from textual.events import Resize
+from textual.events import Click, Resize
+from textual.geometry import Region, Size
 from textual.message import Message
-from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from crewtui.api.models import Kickoff, KickoffSummary, RunState
 from crewtui.api.sanitize import inert_line
@@ -38,11 +43,14 @@ from crewtui.core.format import (
     waiting_line,
 )
 from crewtui.ui.text import safe_line
+from crewtui.ui.widgets.kickoff_rows import KickoffRows, OrderKey
 
 SortOrder = Literal["newest", "oldest", "state", "crew"]
 SORT_ORDERS: tuple[SortOrder, ...] = ("newest", "oldest", "state", "crew")
 
-# Rows left below the viewport when the next page is asked for.
+# Rows read from the store at a time.
+PAGE_ROWS = 200
+# Rows beyond the edges of the view that are read before they are scrolled to.
 PAGE_MARGIN = 30
 
 # The order "state" sorts by, the same as the store's (active first, quiet ends last).
@@ -83,6 +91,7 @@ _COMPACT_WIDTHS = {"started": 6, "progress": 5}
 _COMPACT_LABELS = {"started": "Start", "progress": "Tasks"}
 # The optional tokens column (off by default, toggled with a key), after the task column.
 TOKENS_COLUMN: tuple[str, str, int] = ("tokens", "Tokens", 6)
+_RIGHT_ALIGNED = frozenset({"elapsed", "tokens"})
 
 
 def summary_of(kickoff: Kickoff) -> KickoffSummary:
@@ -164,44 +173,95 @@ class CrewStaleness:
     since: datetime
 
 
-@dataclass
-class _Row:
-    summary: KickoffSummary
-    cells: dict[str, Text] = field(default_factory=dict)
+@total_ordering
+class _Descending:
+    """A string that sorts backwards: the store's ``kickoff_id DESC`` tie-breaker."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Descending) and self.value == other.value
+
+    def __lt__(self, other: _Descending) -> bool:
+        return self.value > other.value
+
+    def __hash__(self) -> int:
+        return hash(self.value)
 
 
-class _IdCell(Text):
-    """The short-id cell; carries the full id so ``DataTable.sort`` can order by our key."""
-
-    def __init__(self, kickoff_id: str, style: Style) -> None:
-        super().__init__(kickoff_id[:8], style=style, end="", no_wrap=True)
-        self.kickoff_id = kickoff_id
-
-
-def _same(left: Text | None, right: Text) -> bool:
-    return (
-        left is not None
-        and left.plain == right.plain
-        and left.style == right.style
-        and left.spans == right.spans
-    )
+def order_key(order: SortOrder, row: KickoffSummary) -> OrderKey:
+    """Where ``row`` sorts in ``order``: exactly the store's ORDER BY, ties included, so a
+    page read from the store and rows placed here agree on every position."""
+    stamp = row.created_at.timestamp()
+    newest = (-stamp, _Descending(row.kickoff_id))
+    if order == "oldest":
+        return (stamp, row.kickoff_id)
+    if order == "state":
+        return (_STATE_RANK.get(row.state, 99), *newest)
+    if order == "crew":
+        return (row.crew, *newest)
+    return newest
 
 
-class KickoffList(DataTable[Text]):
-    """Kickoffs, newest first by default, one keyed row each."""
+@dataclass(frozen=True)
+class _Column:
+    key: str
+    label: str
+    width: int
+    right: bool = False
+
+
+# Rows rendered once are kept (by kickoff) until they change: a screenful and some.
+_STRIP_CACHE = 512
+# Rows held around the cursor at most; farther ones are let go and read again if shown.
+HELD_ROWS = 4 * PAGE_ROWS
+
+
+class KickoffList(ScrollView, can_focus=True):
+    """Kickoffs, newest first by default: a header line and one line per visible row."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
-        Binding("g", "scroll_top", "Top", show=False),
-        Binding("G", "scroll_bottom", "Bottom", show=False),
+        Binding("up,k", "cursor_up", "Up", show=False),
+        Binding("down,j", "cursor_down", "Down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home,ctrl+home,g", "scroll_top", "Top", show=False),
+        Binding("end,ctrl+end,G", "scroll_bottom", "Bottom", show=False),
     ]
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = DataTable.COMPONENT_CLASSES | {
-        f"kickoff-list--{name}" for name in ("muted", "accent", "success", "warning", "error")
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "kickoff-list--header",
+        "kickoff-list--cursor",
+        *(f"kickoff-list--{name}" for name in ("muted", "accent", "success", "warning", "error")),
     }
 
+    # The look of Textual's DataTable, which this list replaces.
     DEFAULT_CSS = """
+    KickoffList {
+        background: $surface;
+        color: $foreground;
+        height: auto;
+        max-height: 100%;
+        &:focus {
+            background-tint: $foreground 5%;
+            & > .kickoff-list--cursor {
+                background: $block-cursor-background;
+                color: $block-cursor-foreground;
+                text-style: $block-cursor-text-style;
+            }
+            & > .kickoff-list--header { background-tint: $foreground 5%; }
+        }
+        & > .kickoff-list--header { text-style: bold; background: $panel; color: $foreground; }
+        &:ansi > .kickoff-list--header { background: ansi_bright_blue; color: ansi_default; }
+        & > .kickoff-list--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+    }
     KickoffList > .kickoff-list--muted { color: $text-muted; }
     KickoffList > .kickoff-list--accent { color: $accent; }
     KickoffList > .kickoff-list--success { color: $success; }
@@ -209,150 +269,235 @@ class KickoffList(DataTable[Text]):
     KickoffList > .kickoff-list--error { color: $error; }
     """
 
-    class NearEnd(Message):
-        """The user scrolled close to the last loaded row: time for the next page."""
+    class RowsWanted(Message):
+        """Rows ``offset`` .. ``offset + limit`` are shown (or about to be) but not held."""
+
+        def __init__(self, offset: int, limit: int, version: int) -> None:
+            super().__init__()
+            self.offset = offset
+            self.limit = limit
+            self.version = version
+
+    class Recount(Message):
+        """A change the list cannot place (a row it does not hold moved or left): count
+        again and read ``offset`` .. ``offset + limit`` (the rows around the view)."""
+
+        def __init__(self, offset: int, limit: int, version: int) -> None:
+            super().__init__()
+            self.offset = offset
+            self.limit = limit
+            self.version = version
+
+    class Highlighted(Message):
+        """The user moved the cursor onto a kickoff."""
+
+        def __init__(self, kickoff_id: str) -> None:
+            super().__init__()
+            self.kickoff_id = kickoff_id
+
+    class Chosen(Message):
+        """The highlighted row was clicked again: the user wants its detail."""
 
     def __init__(self, *, tz: tzinfo | None = None, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=False, cell_padding=1)
+        super().__init__(id=id)
         self.tz = tz
         self.order: SortOrder = "newest"
-        self.has_more = False
+        self.rows = KickoffRows(lambda row: order_key(self.order, row))
         self.unread: set[str] = set()
-        self._rows: dict[str, _Row] = {}
+        self.cursor_row = 0
+        # Which query the rows answer (a new filter or order is a new one).
+        self.generation = 0
         self._stale: dict[str, CrewStaleness] = {}
-        self._more_asked = False
-        self._upserting = False
         self._now: datetime | None = None
         # Until someone puts the cursor on a row, it stays on the top row as rows arrive;
         # afterwards it stays on its kickoff wherever the order moves it.
         self._placed = False
-        self._moving = False
         # Narrow terminals: progress without bars, start times without seconds.
         self.compact = False
         self.show_tokens = False
-
-    def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
-            self.add_column(label, key=key, width=width)
-
-    def toggle_tokens(self) -> None:
-        """Show or hide the tokens column; rows keep their place and the cursor its row."""
-        key, label, width = TOKENS_COLUMN
-        self.show_tokens = not self.show_tokens
-        with self.app.batch_update():
-            if self.show_tokens:
-                self.add_column(label, key=key, width=width, default=Text(""))
-                for kickoff_id in self._rows:
-                    self._refresh_row(kickoff_id)
-            else:
-                self.remove_column(ColumnKey(key))
-                for row in self._rows.values():
-                    row.cells.pop(key, None)
-            self.on_resize(None)
-
-    def on_resize(self, event: Resize | None) -> None:
-        """Give the task column whatever the other columns leave of the width; when that is
-        too little, go compact and give it the room the bars and seconds took."""
-        compact = self._task_room(compact=False) < _MIN_TASK_WIDTH
-        widths = {key: width for key, _, width in COLUMNS}
-        if compact:
-            widths |= _COMPACT_WIDTHS
-        widths["task"] = max(self._task_room(compact=compact), _MIN_TASK_WIDTH)
-        changed = compact != self.compact
-        self.compact = compact
-        labels = {key: label for key, label, _ in COLUMNS}
-        if compact:
-            labels |= _COMPACT_LABELS
-        for key, width in widths.items():
-            column = self.columns[ColumnKey(key)]
-            if column.width != width:
-                column.width = width
-                column.label = Text(labels[key])
-                changed = True
-        if changed:
-            # DataTable has no API to resize a column: drop its measurements and redraw.
-            self._require_update_dimensions = True
-            self._clear_caches()
-            self.restyle()
-            self.refresh()
-
-    def _task_room(self, *, compact: bool) -> int:
-        """The width left for the task column in the normal or the compact layout."""
-        shown = [*COLUMNS, TOKENS_COLUMN] if self.show_tokens else COLUMNS
-        widths = {key: width for key, _, width in shown if key != "task"}
-        if compact:
-            widths |= _COMPACT_WIDTHS
-        fixed = sum(width + 2 * self.cell_padding for width in widths.values())
-        return self.scrollable_content_region.width - fixed - 2 * self.cell_padding
+        self._columns: list[_Column] = []
+        self._strips: dict[str, tuple[tuple[object, ...], Strip]] = {}
+        self._epoch = 0
+        self._header_strip: tuple[int, Strip] | None = None
+        self._asked: set[tuple[int, int]] = set()
+        self._recount_asked = -1
 
     # -- reading -------------------------------------------------------------------------
 
     @property
+    def row_count(self) -> int:
+        """Rows in the list (held or not)."""
+        return self.rows.total
+
+    @property
     def selected_id(self) -> str | None:
-        """The kickoff under the cursor, if any."""
-        if not self._rows or not self.is_valid_row_index(self.cursor_row):
-            return None
-        return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        """The kickoff under the cursor, if its row is held."""
+        row = self.rows.get(self.cursor_row)
+        return None if row is None else row.kickoff_id
+
+    @property
+    def cursor_pending(self) -> bool:
+        """The cursor is on a row that is still being read."""
+        return self.cursor_row < self.rows.total and self.rows.get(self.cursor_row) is None
 
     def summary(self, kickoff_id: str) -> KickoffSummary | None:
-        row = self._rows.get(kickoff_id)
-        return row.summary if row else None
+        return self.rows.summary(kickoff_id)
 
     def __contains__(self, kickoff_id: object) -> bool:
-        return kickoff_id in self._rows
+        return kickoff_id in self.rows
+
+    @property
+    def column_keys(self) -> list[str]:
+        return [column.key for column in self._columns]
+
+    def cells(self, kickoff_id: str) -> dict[str, Text]:
+        """The cells of a held row as shown now (KeyError if the row is not held)."""
+        summary = self.rows.summary(kickoff_id)
+        if summary is None:
+            raise KeyError(kickoff_id)
+        shown = set(self.column_keys)
+        return {
+            key: cell
+            for key, cell in self._cells_for(summary, self._clock()).items()
+            if key in shown
+        }
+
+    def cell(self, kickoff_id: str, column: str) -> Text:
+        return self.cells(kickoff_id)[column]
 
     # -- writing -------------------------------------------------------------------------
-
-    def upsert(self, rows: Iterable[KickoffSummary], now: datetime) -> None:
-        """Add new rows and update changed cells of known ones; sort once if order moved."""
-        self._now = now
-        selected = self.selected_id
-        resort = False
-        # Rows arrive one by one: judge "near the end" once they are all in.
-        self._upserting = True
-        try:
-            with self.app.batch_update():
-                for summary in rows:
-                    resort |= self._upsert_one(summary, now)
-                if resort:
-                    self._sort(selected)
-        finally:
-            self._upserting = False
-        self._check_near_end()
-
-    def add_page(self, rows: Iterable[KickoffSummary], now: datetime, *, has_more: bool) -> None:
-        """Append a page from the store (rows already shown keep their live data)."""
-        self.has_more = has_more
-        self._more_asked = False
-        self.upsert((row for row in rows if row.kickoff_id not in self._rows), now)
-
-    def remove_kickoff(self, kickoff_id: str) -> None:
-        if self._rows.pop(kickoff_id, None) is not None:
-            self.remove_row(kickoff_id)
-        self.unread.discard(kickoff_id)
 
     def reset(self, order: SortOrder) -> None:
         """Forget every row (a new query: other filter or order) before the first page."""
         self.order = order
-        self._rows.clear()
-        self.has_more = False
-        self._more_asked = False
-        self.clear()
+        self.generation += 1
+        self.rows.reset()
+        self._asked.clear()
+        self._strips.clear()
+        self.cursor_row = 0
         self._placed = False
+        self._resized()
+
+    def begin(self, total: int, rows: Sequence[KickoffSummary], now: datetime) -> None:
+        """The count and first page of a new query. Kickoffs that came in while they were
+        read stay: the read may have been too early to see them."""
+        self._now = now
+        arrived = [summary for _index, summary in self.rows.held_rows()]
+        self.rows.reset(total)
+        self.rows.place(0, rows, len(rows) if len(rows) >= total else PAGE_ROWS)
+        for summary in arrived:
+            if summary.kickoff_id not in self.rows:
+                self.rows.insert(summary)
+        self._asked.clear()
+        self._resized()
+
+    def add_page(
+        self,
+        offset: int,
+        rows: Sequence[KickoffSummary],
+        now: datetime,
+        *,
+        asked: int,
+        version: int,
+    ) -> bool:
+        """Hold a page read at ``offset``; False (dropped) when positions moved meanwhile."""
+        self._asked.discard((version, offset))
+        if version != self.rows.version:
+            self.refresh()  # the rows still missing are asked for again as they are drawn
+            return False
+        self._now = now
+        before = self.rows.total
+        self.rows.place(offset, rows, asked)
+        self.rows.keep_near((self.cursor_row, int(self.scroll_y)), HELD_ROWS)
+        if self.rows.total != before:
+            self._resized()
+        self.refresh()
+        return True
+
+    def recounted(
+        self, total: int, offset: int, rows: Sequence[KickoffSummary], now: datetime, version: int
+    ) -> None:
+        """The answer to :class:`Recount`: every held row is replaced by these."""
+        if version != self.rows.version:
+            return
+        selected = self.selected_id
+        self._now = now
+        self.rows.reset(total)
+        self.rows.place(offset, rows, len(rows))
+        self._asked.clear()
+        self._recount_asked = -1
+        if self._placed and selected is not None:
+            index = self.rows.index_of(selected)
+            if index is not None:
+                self.cursor_row = index
+        self._resized()
+
+    def upsert(self, rows: Iterable[KickoffSummary], now: datetime) -> None:
+        """Rows new to the list or held by it (a kickoff started or tracked here)."""
+        self._now = now
+        for summary in rows:
+            self.apply(summary, member=True, first_seen=True)
+
+    def apply(
+        self,
+        summary: KickoffSummary,
+        *,
+        member: bool,
+        first_seen: bool,
+        membership_fixed: bool = True,
+    ) -> None:
+        """A kickoff changed. ``member``: the filter keeps it; ``first_seen``: it may be new
+        to the list; ``membership_fixed``: a known kickoff cannot enter or leave the list by
+        changing (no state or text filter). A held row changes in place or moves; one not
+        held changes the count, or asks for a recount when where it was cannot be known."""
+        kickoff_id = summary.kickoff_id
+        if kickoff_id in self.rows:
+            if not member:
+                self.remove_kickoff(kickoff_id)
+                return
+            before, after = self.rows.update(summary)
+            if before == after:
+                self._refresh_index(before)
+            else:
+                self._moved(before, after)
+            return
+        if self.order == "state" and not first_seen:
+            # Its state may have moved it here from rows not held: only a count can tell.
+            if member or not membership_fixed:
+                self._ask_recount()
+        elif member and (first_seen or not membership_fixed):
+            # The order does not move a known row: one that belongs here, is not held and
+            # lands among held rows was not in the list before.
+            self._inserted(self.rows.insert(summary))
+        elif not member and not membership_fixed:
+            self._ask_recount()
+
+    def remove_kickoff(self, kickoff_id: str) -> None:
+        index = self.rows.remove(kickoff_id)
+        self.unread.discard(kickoff_id)
+        self._strips.pop(kickoff_id, None)
+        if index is not None:
+            if index < self.cursor_row:
+                self.cursor_row -= 1
+            self._clamp_cursor()
+            self._resized()
 
     def select(self, kickoff_id: str) -> None:
-        if kickoff_id in self._rows:
-            self.move_cursor(row=self.get_row_index(kickoff_id))
+        index = self.rows.index_of(kickoff_id)
+        if index is not None:
             self._placed = True
+            if index != self.cursor_row:
+                self._move_cursor(index)
+                self.post_message(self.Highlighted(kickoff_id))
 
     def mark_unread(self, kickoff_id: str) -> None:
         self.unread.add(kickoff_id)
-        self._refresh_row(kickoff_id)
+        self._refresh_kickoff(kickoff_id)
 
     def mark_read(self, kickoff_id: str) -> None:
         if kickoff_id in self.unread:
             self.unread.discard(kickoff_id)
-            self._refresh_row(kickoff_id)
+            self._refresh_kickoff(kickoff_id)
 
     def set_stale(self, crew: str, since: datetime | None) -> None:
         """Mark (or clear) a crew whose service stopped answering; its active rows show it."""
@@ -361,76 +506,257 @@ class KickoffList(DataTable[Text]):
                 return
         else:
             self._stale[crew] = CrewStaleness(since)
-        with self.app.batch_update():
-            for kickoff_id, row in self._rows.items():
-                if row.summary.crew == crew and not row.summary.state.is_terminal:
-                    self._refresh_row(kickoff_id)
+        self.refresh()
 
     def restyle(self) -> None:
         """Render every row again (the theme changed, so did its colours)."""
-        with self.app.batch_update():
-            for kickoff_id in self._rows:
-                self._refresh_row(kickoff_id)
+        self._epoch += 1
+        self._strips.clear()
+        self.refresh()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self.restyle()
 
     def tick(self, now: datetime) -> None:
         """Advance the clock: only visible, active rows have cells that move with time."""
         self._now = now
         top = int(self.scroll_y)
-        bottom = top + self.scrollable_content_region.height
-        with self.app.batch_update():
-            for kickoff_id, row in self._rows.items():
-                if row.summary.state.is_terminal:
-                    continue
-                if top <= self.get_row_index(kickoff_id) < bottom:
-                    self._apply(kickoff_id, row, self._cells_for(row.summary, now))
+        for index in range(top, top + self._rows_shown()):
+            row = self.rows.get(index)
+            if row is not None and not row.state.is_terminal:
+                self._refresh_index(index)
 
-    # -- internals -----------------------------------------------------------------------
+    def toggle_tokens(self) -> None:
+        """Show or hide the tokens column; rows keep their place and the cursor its row."""
+        self.show_tokens = not self.show_tokens
+        self._resized()
 
-    def _upsert_one(self, summary: KickoffSummary, now: datetime) -> bool:
-        """Apply one row; True when its position in the order may have changed."""
-        row = self._rows.get(summary.kickoff_id)
-        cells = self._cells_for(summary, now)
-        if row is None:
-            self._rows[summary.kickoff_id] = _Row(summary, cells)
-            self.add_row(*cells.values(), key=summary.kickoff_id)
-            return True
-        moved = self._order_key(row.summary) != self._order_key(summary)
-        row.summary = summary
-        self._apply(summary.kickoff_id, row, cells)
-        return moved
+    # -- cursor --------------------------------------------------------------------------
 
-    def _refresh_row(self, kickoff_id: str) -> None:
-        row = self._rows.get(kickoff_id)
-        if row is not None:
-            self._apply(kickoff_id, row, self._cells_for(row.summary, self._clock()))
+    def action_cursor_up(self) -> None:
+        self._user_move(self.cursor_row - 1)
 
-    def _apply(self, kickoff_id: str, row: _Row, cells: Mapping[str, Text]) -> None:
-        for key, cell in cells.items():
-            if not _same(row.cells.get(key), cell):
-                row.cells[key] = cell
-                self.update_cell(kickoff_id, key, cell)
+    def action_cursor_down(self) -> None:
+        self._user_move(self.cursor_row + 1)
 
-    def _sort(self, keep: str | None) -> None:
-        self.sort("id", key=lambda cell: self._order_key(self._rows[cell.kickoff_id].summary))
-        index = 0
-        if self._placed and keep is not None and keep in self._rows:
-            index = self.get_row_index(keep)
-        if index != self.cursor_row:
-            self._moving = True
-            try:
-                self.move_cursor(row=index, animate=False)
-            finally:
-                self._moving = False
+    def action_page_up(self) -> None:
+        page = max(self._rows_shown() - 1, 1)
+        self.scroll_to(y=self.scroll_y - page, animate=False, immediate=True)
+        self._user_move(self.cursor_row - page)
 
-    def _order_key(self, row: KickoffSummary) -> tuple[object, ...]:
-        stamp = row.created_at.timestamp()
-        if self.order == "oldest":
-            return (stamp, row.kickoff_id)
-        if self.order == "state":
-            return (_STATE_RANK.get(row.state, 99), -stamp, row.kickoff_id)
-        if self.order == "crew":
-            return (row.crew, -stamp, row.kickoff_id)
-        return (-stamp, row.kickoff_id)
+    def action_page_down(self) -> None:
+        page = max(self._rows_shown() - 1, 1)
+        self.scroll_to(y=self.scroll_y + page, animate=False, immediate=True)
+        self._user_move(self.cursor_row + page)
+
+    def action_scroll_top(self) -> None:
+        self._user_move(0)
+
+    def action_scroll_bottom(self) -> None:
+        self._user_move(self.rows.total - 1)
+
+    def on_click(self, event: Click) -> None:
+        if event.y < 1:
+            return
+        index = int(self.scroll_y) + event.y - 1
+        if index == self.cursor_row and self.selected_id is not None:
+            self.post_message(self.Chosen())
+        elif index < self.rows.total:
+            self._user_move(index)
+
+    def _user_move(self, index: int) -> None:
+        if self.rows.total == 0:
+            return
+        index = max(0, min(index, self.rows.total - 1))
+        if index == self.cursor_row:
+            return
+        self._placed = True
+        self._move_cursor(index)
+        if (kickoff_id := self.selected_id) is not None:
+            self.post_message(self.Highlighted(kickoff_id))
+
+    def _move_cursor(self, index: int) -> None:
+        old, self.cursor_row = self.cursor_row, index
+        self._refresh_index(old)
+        self._refresh_index(index)
+        self._show_cursor()
+
+    def _show_cursor(self) -> None:
+        """Scroll just enough that the cursor's row is on screen."""
+        if not self.size.height:  # not laid out yet: once it is
+            self.call_after_refresh(self._show_cursor)
+            return
+        shown = self._rows_shown()
+        top = int(self.scroll_y)
+        if self.cursor_row < top:
+            self.scroll_to(y=self.cursor_row, animate=False, immediate=True)
+        elif self.cursor_row >= top + shown:
+            self.scroll_to(y=self.cursor_row - shown + 1, animate=False, immediate=True)
+
+    def _clamp_cursor(self) -> None:
+        self.cursor_row = max(0, min(self.cursor_row, self.rows.total - 1))
+
+    def _inserted(self, index: int | None) -> None:
+        """A row came in at ``index`` (None: somewhere not held, above or below)."""
+        if index is None:
+            self._ask_recount()
+        elif self._placed and index <= self.cursor_row:
+            self.cursor_row += 1
+        self._resized()
+
+    def _moved(self, before: int | None, after: int | None) -> None:
+        """A held row moved (``after`` None: into rows not held)."""
+        follow = self._placed and before == self.cursor_row
+        if before is not None and before < self.cursor_row and not follow:
+            self.cursor_row -= 1
+        if after is None:
+            self._ask_recount()
+        elif follow:
+            self.cursor_row = after
+        elif self._placed and after <= self.cursor_row:
+            self.cursor_row += 1
+        self._clamp_cursor()
+        if follow:
+            self._show_cursor()
+        self.refresh()
+
+    # -- layout --------------------------------------------------------------------------
+
+    def on_resize(self, event: Resize) -> None:
+        self._resized()
+
+    def _resized(self) -> None:
+        """Lay the columns out for the width and size the scroll area for every row."""
+        self._columns = self._layout()
+        width = sum(column.width + 2 for column in self._columns)
+        self.virtual_size = Size(width, self.rows.total + 1)
+        self._strips.clear()
+        self._epoch += 1
+        self.refresh()
+
+    def _layout(self) -> list[_Column]:
+        """Give the task column whatever the other columns leave of the width; when that is
+        too little, go compact and give it the room the bars and seconds took."""
+        shown = [*COLUMNS, TOKENS_COLUMN] if self.show_tokens else list(COLUMNS)
+        room = self.scrollable_content_region.width
+        self.compact = self._task_room(shown, room, compact=False) < _MIN_TASK_WIDTH
+        columns: list[_Column] = []
+        for key, label, width in shown:
+            if self.compact and key in _COMPACT_WIDTHS:
+                label, width = _COMPACT_LABELS[key], _COMPACT_WIDTHS[key]
+            if key == "task":
+                width = max(self._task_room(shown, room, compact=self.compact), _MIN_TASK_WIDTH)
+            columns.append(_Column(key, label, width, right=key in _RIGHT_ALIGNED))
+        return columns
+
+    @staticmethod
+    def _task_room(shown: Sequence[tuple[str, str, int]], room: int, *, compact: bool) -> int:
+        """The width left for the task column in the normal or the compact layout."""
+        widths = {key: width for key, _, width in shown if key != "task"}
+        if compact:
+            widths |= {key: width for key, width in _COMPACT_WIDTHS.items() if key in widths}
+        return room - sum(width + 2 for width in widths.values()) - 2
+
+    def _rows_shown(self) -> int:
+        return max(self.scrollable_content_region.height - 1, 1)
+
+    # -- rendering -----------------------------------------------------------------------
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._ask_for_missing()
+        return super().render_lines(crop)
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, width = int(self.scroll_x), self.scrollable_content_region.width
+        if y == 0:
+            strip = self._header()
+        else:
+            index = int(self.scroll_y) + y - 1
+            row = self.rows.get(index) if index < self.rows.total else None
+            if row is None:
+                return Strip.blank(width, self.rich_style)
+            strip = self._row_strip(row)
+            if index == self.cursor_row:
+                cursor = self.get_component_rich_style("kickoff-list--cursor")
+                strip = Strip(Segment.apply_style(strip, post_style=cursor), strip.cell_length)
+        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+
+    def _header(self) -> Strip:
+        """The column labels (drawn again only when the layout or the theme changed)."""
+        if self._header_strip is None or self._header_strip[0] != self._epoch:
+            style = self.rich_style + self.get_component_rich_style("kickoff-list--header")
+            labels = {column.key: Text(column.label) for column in self._columns}
+            self._header_strip = (self._epoch, self._strip(labels, style))
+        return self._header_strip[1]
+
+    def _row_strip(self, row: KickoffSummary) -> Strip:
+        """The row's line, rendered again only when something it shows changed."""
+        now = self._clock()
+        stale = self._stale.get(row.crew)
+        stamp = (
+            row,
+            row.kickoff_id in self.unread,
+            stale.since if stale else None,
+            now if not row.state.is_terminal else now.date(),
+            self._epoch,
+        )
+        cached = self._strips.get(row.kickoff_id)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        strip = self._strip(self._cells_for(row, now), self.rich_style)
+        if len(self._strips) >= _STRIP_CACHE:
+            del self._strips[next(iter(self._strips))]
+        self._strips[row.kickoff_id] = (stamp, strip)
+        return strip
+
+    def _strip(self, cells: Mapping[str, Text], base: Style) -> Strip:
+        """One line of ``cells`` in the columns over ``base``; each cell is its own run of
+        segments (marked with its column), as a terminal and a screenshot place them."""
+        console, segments, width = self.app.console, list[Segment](), 0
+        for column in self._columns:
+            fitted = _fit(cells[column.key], column.width, right=column.right)
+            style = base + Style.from_meta({"column": column.key})
+            segments.extend(Segment.apply_style(fitted.render(console), style))
+            width += column.width + 2
+        return Strip(segments, width)
+
+    def _refresh_index(self, index: int | None) -> None:
+        if index is not None:
+            self.refresh_line(index + 1)
+
+    def _refresh_kickoff(self, kickoff_id: str) -> None:
+        self._refresh_index(self.rows.index_of(kickoff_id))
+
+    # -- asking for rows -----------------------------------------------------------------
+
+    def _ask_for_missing(self) -> None:
+        """Ask for the pages of the rows on screen (and of the rows just beyond it, and of
+        the cursor's row wherever it is): each missing stretch of a page (pages are
+        ``PAGE_ROWS`` apart from the top), once."""
+        top = int(self.scroll_y)
+        start = max(top - PAGE_MARGIN, 0)
+        stop = min(top + self._rows_shown() + PAGE_MARGIN, self.rows.total)
+        version = self.rows.version
+        pages = set(range(start // PAGE_ROWS, (stop - 1) // PAGE_ROWS + 1))
+        if self.cursor_pending:
+            pages.add(self.cursor_row // PAGE_ROWS)
+        for page in sorted(pages):
+            for first, last in self.rows.missing(page * PAGE_ROWS, (page + 1) * PAGE_ROWS):
+                if (version, first) not in self._asked:
+                    self._asked.add((version, first))
+                    self.post_message(self.RowsWanted(first, last - first, version))
+
+    def _ask_recount(self) -> None:
+        """Once per version: count again and read the rows around the view."""
+        version = self.rows.version
+        if self._recount_asked == version:
+            return
+        self._recount_asked = version
+        offset = max(int(self.scroll_y) - PAGE_MARGIN, 0)
+        self.post_message(self.Recount(offset, PAGE_ROWS, version))
+
+    # -- cells ---------------------------------------------------------------------------
 
     def _clock(self) -> datetime:
         return self._now or datetime.now().astimezone()
@@ -451,20 +777,21 @@ class KickoffList(DataTable[Text]):
             ),
             "state": Text(f"{symbol} {state_word}", style=colour, end="", no_wrap=True),
             "crew": safe_line(row.crew, limit=24),
-            "id": _IdCell(row.kickoff_id, self._colour("muted")),
+            "id": Text(row.kickoff_id[:8], style=self._colour("muted")),
             "started": Text(
                 start_text(row, lambda moment: self._started(moment, now)),
                 style=self._colour("muted"),
             ),
-            "elapsed": Text(duration_text(row, now), justify="right"),
+            "elapsed": Text(duration_text(row, now)),
             "progress": self._progress_cell(row),
             "task": self._task_cell(row, now),
-        } | ({"tokens": self._tokens_cell(row)} if self.show_tokens else {})
+            "tokens": self._tokens_cell(row),
+        }
 
     def _tokens_cell(self, row: KickoffSummary) -> Text:
         total = row.usage.total_tokens if row.usage else None
         shown = "" if total is None else tokens_text(total)
-        return Text(shown, style=self._colour("muted"), justify="right")
+        return Text(shown, style=self._colour("muted"))
 
     def _started(self, moment: datetime, now: datetime) -> str:
         local = moment.astimezone(self.tz)
@@ -517,24 +844,15 @@ class KickoffList(DataTable[Text]):
         cell.append(f"stale {age}" + (" · " if text.plain else ""), style=self._colour("warning"))
         return cell.append_text(text)
 
-    # -- paging --------------------------------------------------------------------------
 
-    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        super().watch_scroll_y(old_value, new_value)
-        self._check_near_end()
-
-    def watch_cursor_coordinate(
-        self, old_coordinate: Coordinate, new_coordinate: Coordinate
-    ) -> None:
-        super().watch_cursor_coordinate(old_coordinate, new_coordinate)
-        if not self._moving and old_coordinate.row != new_coordinate.row and self._rows:
-            self._placed = True
-        self._check_near_end()
-
-    def _check_near_end(self) -> None:
-        if not self.has_more or self._more_asked or self._upserting:
-            return
-        bottom = max(int(self.scroll_y) + self.scrollable_content_region.height, self.cursor_row)
-        if self.row_count - bottom <= PAGE_MARGIN:
-            self._more_asked = True
-            self.post_message(self.NearEnd())
+def _fit(cell: Text, width: int, *, right: bool) -> Text:
+    """``cell`` in a column of ``width``: cut with an ellipsis, padded, one space each side."""
+    fitted = cell.copy()
+    fitted.end = ""
+    if fitted.cell_len > width:
+        fitted.truncate(width, overflow="ellipsis")
+    gap = " " * (width - fitted.cell_len)
+    line = Text(" " + (gap if right else ""), end="", no_wrap=True)
+    line.append_text(fitted)
+    line.append(("" if right else gap) + " ")
+    return line
