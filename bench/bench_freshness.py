@@ -76,10 +76,11 @@ class Plan:
     hooked_kickoffs: int
     hooked_speed: float
     hooked_scale: float
+    hooked_wait: float  # the longest the pushed runs are waited for, after the ramp
 
 
-FULL = Plan(1000, 2.0, 45.0, 45.0, 120.0, 20.0, 1000, 4.0, 2.0)
-QUICK = Plan(200, 0.5, 4.0, 3.0, 12.0, 3.0, 60, 4.0, 0.5)
+FULL = Plan(1000, 2.0, 45.0, 45.0, 120.0, 20.0, 1000, 4.0, 2.0, 150.0)
+QUICK = Plan(200, 0.5, 4.0, 3.0, 12.0, 3.0, 60, 4.0, 0.5, 18.0)
 
 
 # -- the child: the simulator, with a log of polls and each run's change times -------------
@@ -350,7 +351,7 @@ async def follow(kind: FleetKind, plan: Plan, base: str, home: Path, begin: floa
         fleet.all_started = True
         fleet.check_ended()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(fleet.all_ended.wait(), timeout=600)
+            await asyncio.wait_for(fleet.all_ended.wait(), timeout=plan.hooked_wait)
     else:
         await asyncio.sleep(max(0.0, begin + plan.ramp + plan.warm - time.monotonic()))
         lateness.clear()  # the measured window's lateness, ramp and warm-up left out

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import httpx
 from common import Row, emit, frame_listeners, median, percentile, rendering_driver
+from textual.geometry import Region
 
 from crewtui.api.profile import CrewProfile
 from crewtui.config import Config, PollSettings, resolve_paths
@@ -121,7 +122,7 @@ async def measure(pushes: int) -> list[float]:
                 inputs = dict(CREWS["content"].sample_inputs) | long_first
                 run = await tracker.kickoff("content", inputs)
                 screen = app.main
-                await settle(pilot, lambda: tracker.get(run.kickoff_id).current_task is not None)
+                await settle(pilot, lambda: has_task(tracker, run.kickoff_id))
                 watch.list_lines = region_lines(screen.kickoffs.region)
                 watch.detail_lines = region_lines(screen.detail.region)
                 # The run is open in the detail once both show its task.
@@ -152,9 +153,13 @@ async def measure(pushes: int) -> list[float]:
     return delays
 
 
-def region_lines(region: object) -> range:
-    y, height = region.y, region.height  # type: ignore[attr-defined]
-    return range(y, y + height)
+def has_task(tracker: Tracker, kickoff_id: str) -> bool:
+    kickoff = tracker.get(kickoff_id)
+    return kickoff is not None and kickoff.current_task is not None
+
+
+def region_lines(region: Region) -> range:
+    return range(region.y, region.y + region.height)
 
 
 def main() -> int:
