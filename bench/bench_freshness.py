@@ -60,7 +60,7 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 # How runs vary: a run's own pace, and each task's around it (spreads of the logs).
 RUN_SPREAD = 0.25
 TASK_SPREAD = 0.15
-HISTORY_RUNS_PER_CREW = 60
+HISTORY_RUNS_PER_CREW = 30
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class Plan:
 
 
 FULL = Plan(1000, 2.0, 45.0, 45.0, 120.0, 20.0, 1000, 4.0, 2.0, 150.0)
-QUICK = Plan(200, 0.5, 4.0, 3.0, 12.0, 3.0, 60, 4.0, 0.5, 18.0)
+QUICK = Plan(200, 0.5, 3.0, 2.0, 8.0, 2.0, 30, 4.0, 0.5, 6.0)
 
 
 # -- the child: the simulator, with a log of polls and each run's change times -------------
@@ -433,17 +433,22 @@ async def measure(plan: Plan, quick: bool) -> list[Row]:
         hooked_sim, hooked_base = start_child(plan.hooked_speed)
         try:
             seed_history(home / "history.sqlite3", plan.scale, 1.0)
-            begin = time.monotonic() + 5.0  # every fleet's tracker is up by then
-            kinds: list[tuple[FleetKind, str]] = [
-                ("predictive", polled_base), ("round_robin", polled_base),
-                ("webhooks", hooked_base),
-            ]  # fmt: skip
-            processes = {kind: start_fleet(kind, quick, base, home, begin) for kind, base in kinds}
-            log(f"{plan.kickoffs} kickoffs per polling tracker, {plan.hooked_kickoffs} pushed")
+            # Side by side, at a common start once their trackers are up: the two planners.
+            begin = time.monotonic() + 3.0
+            log(f"{plan.kickoffs} kickoffs per polling tracker, side by side")
+            processes = {
+                kind: start_fleet(kind, quick, polled_base, home, begin)
+                for kind in ("predictive", "round_robin")
+            }
             fleets = {
                 kind: await asyncio.to_thread(fleet_output, process)
                 for kind, process in processes.items()
             }
+            # Then the pushed runs, alone on the machine's cores.
+            log(f"{plan.hooked_kickoffs} kickoffs with webhooks")
+            hooked_begin = time.monotonic() + 2.5
+            hooked_process = start_fleet("webhooks", quick, hooked_base, home, hooked_begin)
+            fleets["webhooks"] = await asyncio.to_thread(fleet_output, hooked_process)
             log("every fleet is done")
             polled_changes = await child_json(polled_base, "/_bench/changes")
             polled_polls = (await child_json(polled_base, "/_bench/stats"))["polls"]
@@ -460,11 +465,15 @@ async def measure(plan: Plan, quick: bool) -> list[Row]:
         for kind in ("predictive", "round_robin")
     }  # fmt: skip
     hooked = fleets["webhooks"]
+    # Every change the pushed runs went through while they were followed (a second's margin).
     hooked_lags = staleness(
-        hooked["seen"], hooked["started"], hooked_changes, (0.0, math.inf), hooked["stop"]
-    )
+        hooked["seen"], hooked["started"], hooked_changes, (0.0, hooked["stop"] - 1.0),
+        hooked["stop"],
+    )  # fmt: skip
     made, naive = requests_made(fleets["predictive"], polled_polls)
-    hooked_made, _ = requests_made(hooked, hooked_polls)
+    # Requests per kickoff: over the runs followed to their end, else (--quick) all so far.
+    ended = {kickoff_id: hooked["started"][kickoff_id] for kickoff_id in hooked["ended"]}
+    hooked_made, _ = requests_made(hooked | {"started": ended or hooked["started"]}, hooked_polls)
     return rows(plan, lags, (made, naive), fleets["predictive"], hooked, hooked_lags, hooked_made)
 
 
@@ -487,7 +496,7 @@ def rows(
     waited_p99 = percentile(predictive["lateness"], 0.99) * 1000
     hooked_p95 = percentile(hooked_lags, 0.95) * 1000
     kickoffs = len(hooked["started"])
-    per_kickoff = hooked_made / max(kickoffs, 1)
+    per_kickoff = hooked_made / max(len(hooked["ended"]) or kickoffs, 1)
     unfinished = kickoffs - len(hooked["ended"])
     size = f"{plan.kickoffs} running kickoffs, 4 crews, 10 req/s each"
     return [
@@ -505,7 +514,8 @@ def rows(
             hooked_p95 <= 100.0,
             note=f"{kickoffs} kickoffs, {len(hooked_lags)} changes; {hooked['pushes']}"),
         Row("requests per kickoff, webhooks", round(per_kickoff, 2), "req", "<= 3",
-            per_kickoff <= 3.0, note=f"kickoff + polls; {unfinished} runs unfinished"),
+            per_kickoff <= 3.0,
+            note=f"kickoff + polls, runs that ended ({unfinished} still running)"),
     ]  # fmt: skip
 
 
