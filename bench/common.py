@@ -16,7 +16,7 @@ import platform
 import random
 import statistics
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -178,6 +178,10 @@ def make_history(path: Path, count: int, seed: int = 20261123) -> None:
 # -- the app, rendering to nowhere ---------------------------------------------------------
 
 
+# Called with each piece of terminal output the rendering driver produces.
+frame_listeners: list[Callable[[str], None]] = []
+
+
 class RenderingDriver(HeadlessDriver):
     """Headless input and size, but every frame is rendered to terminal bytes (discarded):
     Textual skips that work for a driver that says it is headless."""
@@ -187,7 +191,10 @@ class RenderingDriver(HeadlessDriver):
         return False
 
     def write(self, data: str) -> None:
-        """A real terminal would get ``data``; the benchmark only needs it produced."""
+        """A real terminal would get ``data``; the benchmark only needs it produced (and
+        a benchmark that looks for what a frame shows reads it: ``frame_listeners``)."""
+        for listener in frame_listeners:
+            listener(data)
 
 
 @contextmanager

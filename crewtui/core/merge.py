@@ -265,6 +265,14 @@ def _about_an_inner_crew(obs: Observation) -> Observation:
     return obs.model_copy(update=cleared)
 
 
+def _pushed_start(obs: Observation, state: RunState) -> TaskResult | None:
+    """The task a push says has just started (a ``task_started`` event), if any."""
+    if obs.source != "webhook" or state.is_terminal or state is RunState.PAUSED:
+        return None
+    started = [task for task in obs.tasks if task.state is TaskState.RUNNING]
+    return started[-1] if started else None
+
+
 def apply_observation(
     kickoff: Kickoff,
     observation: Observation,
@@ -327,6 +335,12 @@ def apply_observation(
     if obs.source == "poll" and obs.state is not None:
         current_task = obs.current_task
         current_agent = obs.current_agent
+    elif pushed_start := _pushed_start(obs, state):
+        # A pushed task start is the run's current task, as a poll would say: a run that
+        # receives webhooks is polled only to confirm them.
+        current_task, current_agent = pushed_start.task_id, pushed_start.agent
+        if state is RunState.PENDING:
+            state = RunState.RUNNING
     if state.is_terminal:
         current_task = current_agent = None
 
@@ -361,6 +375,10 @@ def apply_observation(
         execution_time = None
 
     progress = obs.progress if obs.progress is not None else kickoff.progress
+    if obs.source == "webhook" and progress is not None and progress.total is not None:
+        done = sum(1 for task in tasks if task.state is TaskState.COMPLETED)
+        if done > (progress.completed or 0):
+            progress = Progress(completed=min(done, progress.total), total=progress.total)
     message = obs.message if obs.source == "poll" and obs.state else kickoff.message
     if state is RunState.COMPLETED and progress is not None and progress.total is not None:
         # A run that completed did all its tasks, even when a push said so before a poll.

@@ -56,3 +56,7 @@ class TokenBucket:
                 await asyncio.sleep((1.0 - self._tokens) / self.rate)
                 self._refill()
             self._tokens -= 1.0
+
+    def refund(self) -> None:
+        """Give back a token that was not used after all (the request was not sent)."""
+        self._tokens = min(self.capacity, self._tokens + 1.0)

@@ -50,7 +50,7 @@ from typing import Literal
 
 from crewtui.api.errors import StoreError
 from crewtui.api.hitl import HitlRequest
-from crewtui.api.models import Kickoff, KickoffSummary, RunState, Step, TaskResult
+from crewtui.api.models import Kickoff, KickoffSummary, RunState, Step, TaskResult, TaskState
 from crewtui.core import store_schema
 from crewtui.core.merge import merge_stored, merge_tasks
 from crewtui.core.store_rows import (
@@ -534,6 +534,30 @@ class Store:
             ).fetchall()
             loaded = (_load_kickoff(conn, read_key(row[0])) for row in ids)
             return [kickoff for kickoff in loaded if kickoff is not None]
+
+    def task_durations(self, runs: int = 2000) -> dict[tuple[str, str], list[float]]:
+        """How long each task of each crew took (seconds), over the newest ``runs`` runs
+        that completed: what polls are planned with (``core.schedule``).
+
+        The service's ``execution_time`` where it gave one, else the time between when the
+        task was seen to start and to finish. The newest runs are found by the created-at
+        index (``+state`` keeps SQLite off the state index, which would sort every completed
+        run) and their tasks by primary key, so a long history costs what ``runs`` costs.
+        """
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT k.crew, t.task_id, COALESCE(t.execution_time,"
+                " (julianday(t.finished_at) - julianday(t.started_at)) * 86400.0)"
+                " FROM (SELECT kickoff_id, crew FROM kickoffs WHERE +state = ?"
+                " ORDER BY created_at DESC LIMIT ?) AS k"
+                " JOIN tasks AS t ON t.kickoff_id = k.kickoff_id WHERE t.state = ?",
+                (RunState.COMPLETED.value, runs, TaskState.COMPLETED.value),
+            ).fetchall()
+        durations: dict[tuple[str, str], list[float]] = {}
+        for crew, task_id, seconds in rows:
+            if seconds is not None and seconds > 0:
+                durations.setdefault((read_key(crew), read_key(task_id)), []).append(seconds)
+        return durations
 
     def set_archived(self, kickoff_id: str, archived: bool) -> None:
         """Hide a kickoff from the default list, or bring it back."""

@@ -5,10 +5,12 @@ here; the tracker merges it (``crewtui.core.merge``), writes it to the store and
 event per real change. The Textual app and the headless CLI only listen and ask.
 
 Polling: each crew has its own scheduler task, concurrency cap and request budget, so one
-slow or failing crew never slows another. A kickoff's next poll is scheduled when its last
-one finished (polls never pile up), at an interval that adapts to how recently it changed.
-Terminal kickoffs are not polled again, unless a flow shows it restarted (its execution
-overwritten under the same id, see ``crewtui.core.merge``). No Textual import here.
+slow or failing crew never slows another. Which of a crew's kickoffs is polled next is
+``core.schedule``'s choice (the kickoff likeliest to have changed, from how long its current
+task usually takes in the history); a kickoff is planned again when its last poll finished
+(polls never pile up). Terminal kickoffs are not polled again, unless a flow shows it
+restarted (its execution overwritten under the same id, see ``crewtui.core.merge``). No
+Textual import here.
 
 Other processes: another app, a ``crewtui kickoff`` in another pane or a cron job may write
 the same history. While running, the tracker follows the store (see ``_follow_store``):
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -67,7 +68,8 @@ from crewtui.core.merge import (
     merge_payloads,
     merge_stored,
 )
-from crewtui.core.pacing import TokenBucket, adaptive_interval, error_backoff
+from crewtui.core.pacing import TokenBucket, error_backoff
+from crewtui.core.schedule import CrewPlanner, DurationModel, PlanSettings, Strategy
 from crewtui.core.store import ForeignChange, Store
 from crewtui.core.webhooks import WebhookUrls
 
@@ -100,6 +102,11 @@ STORE_CHECK_EVERY = 0.5
 HEARTBEAT_EVERY = 2.0
 ALIVE_FOR = 10.0
 
+# How often the history's task durations are read again (they move slowly), and how often
+# at most a crew's pace (requests per second, interval) is reported while it polls.
+DURATIONS_EVERY = 600.0
+PACE_EVERY = 2.0
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -130,8 +137,12 @@ class CrewHealth:
     state: HealthState = "unknown"
     since: datetime | None = None
     message: str | None = None
+    # About how long one kickoff waits between two polls, the requests per second sent
+    # (over the last seconds) and the crew's budget of them; None before the first poll.
     interval: float | None = None
     last_ok: datetime | None = None
+    rate: float | None = None
+    budget: float | None = None
 
 
 @dataclass(frozen=True)
@@ -202,31 +213,29 @@ TrackerEvent = KickoffChanged | StepsAdded | CrewHealthChanged | HistoryTrouble
 
 @dataclass
 class _Schedule:
-    """Polling state of one tracked kickoff."""
+    """Polling state of one tracked kickoff (its timing is the crew planner's)."""
 
     kickoff_id: str
-    last_change: float
     failures: int = 0
     # The wait a 429 asked for (already clamped by the client's policy): a floor for the next.
     retry_after: float = 0.0
     in_flight: bool = False
-    due: float = 0.0
 
 
 @dataclass
 class _Crew:
-    """Per-crew machinery: client, budget, cap, queue of due polls, health."""
+    """Per-crew machinery: client, budget, cap, the planner of its polls, health."""
 
     profile: CrewProfile
     client: CrewClient
     bucket: TokenBucket
     gate: asyncio.Semaphore
     health: CrewHealth
-    queue: list[tuple[float, str]] = field(default_factory=list)
+    planner: CrewPlanner
     wake: asyncio.Event = field(default_factory=asyncio.Event)
-    # The next wait of each scheduled kickoff; the status line shows the shortest.
-    intervals: dict[str, float] = field(default_factory=dict)
     runner: asyncio.Task[None] | None = None
+    # When the crew's pace was last reported (``PACE_EVERY``).
+    pace_reported: float = float("-inf")
 
 
 class Tracker:
@@ -240,7 +249,10 @@ class Tracker:
         *,
         client_policy: ClientPolicy | None = None,
         webhook_urls: WebhookUrls | None = None,
+        strategy: Strategy = "predictive",
     ) -> None:
+        """``strategy``: ``round_robin`` polls every run in turn, the floor the freshness
+        benchmark measures the default against."""
         self.store = store
         self.settings = settings or PollSettings()
         self.webhook_urls = webhook_urls
@@ -248,14 +260,17 @@ class Tracker:
         policy = client_policy or ClientPolicy(deadline=self.settings.request_deadline)
         # An answer to a flow's callback is a POST that may have arrived: never retried.
         self._callback_policy = replace(policy, max_retries=0)
+        plan = PlanSettings.from_poll(self.settings.min_interval, self.settings.max_interval)
+        budget = self.settings.requests_per_second
         self._crews: dict[str, _Crew] = {}
         for profile in crews:
             self._crews[profile.name] = _Crew(
                 profile=profile,
                 client=CrewClient(profile, policy, max_connections=self.settings.max_in_flight + 2),
-                bucket=TokenBucket(self.settings.requests_per_second),
+                bucket=TokenBucket(budget),
                 gate=asyncio.Semaphore(self.settings.max_in_flight),
-                health=CrewHealth(crew=profile.name),
+                health=CrewHealth(crew=profile.name, budget=budget),
+                planner=CrewPlanner(plan, crew=profile.name, budget=budget, strategy=strategy),
             )
         self._kickoffs: dict[str, Kickoff] = {}
         # When a poll or a push last told this process anything about each run.
@@ -279,6 +294,7 @@ class Tracker:
         # Flow requests taken by this process: a replay is ignored even when the history
         # cannot record them (read-only, or too old a schema).
         self._requests_seen: set[str] = set()
+        self._learner: asyncio.Task[None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -292,6 +308,7 @@ class Tracker:
             self._store_mark = await self._store_call(self.store.change_mark) or 0
             await self._store_call(self.store.beat)
             self._watcher = asyncio.create_task(self._follow_store(), name="crewtui-store-watch")
+        self._learner = asyncio.create_task(self._learn_durations(), name="crewtui-durations")
         for crew in self._crews.values():
             await self._store_call(self.store.upsert_crew, crew.profile.name, crew.profile.url)
             crew.runner = asyncio.create_task(
@@ -331,9 +348,10 @@ class Tracker:
         """Stop every poll and close every connection; safe to call twice."""
         was_running, self._running = self._running, False
         tasks = [crew.runner for crew in self._crews.values() if crew.runner] + list(self._polls)
-        if self._watcher is not None:
-            tasks.append(self._watcher)
-            self._watcher = None
+        for helper in (self._watcher, self._learner):
+            if helper is not None:
+                tasks.append(helper)
+        self._watcher = self._learner = None
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -620,11 +638,9 @@ class Tracker:
         look at the store now for what other processes wrote (``R`` in the app)."""
         self._store_changed.set()
         loop_now = asyncio.get_running_loop().time()
-        for schedule in list(self._schedules.values()):
-            if kickoff_id is None or schedule.kickoff_id == kickoff_id:
-                kickoff = self._kickoffs.get(schedule.kickoff_id)
-                if kickoff is not None:
-                    self._schedule(kickoff, loop_now)
+        for crew in self._crews.values():
+            crew.planner.poll_now(loop_now, kickoff_id)
+            crew.wake.set()
 
     async def archive(self, kickoff_id: str, archived: bool = True) -> None:
         """Hide (or show again) a kickoff in the history; never deletes anything."""
@@ -645,9 +661,9 @@ class Tracker:
         Waits for a change being merged into it, so nothing writes it back afterwards.
         """
         async with self._locks.setdefault(kickoff_id, asyncio.Lock()):
+            self._unschedule(kickoff_id)
             self._kickoffs.pop(kickoff_id, None)
             self._heard.pop(kickoff_id, None)
-            self._schedules.pop(kickoff_id, None)
             await self._store_call(self.store.delete_kickoff, kickoff_id)
         self._locks.pop(kickoff_id, None)
 
@@ -874,7 +890,7 @@ class Tracker:
             before = self._kickoffs[kickoff_id]
             after = confirm_stop(before, utcnow())
             self._kickoffs[kickoff_id] = after
-            self._schedules.pop(kickoff_id, None)
+            self._unschedule(kickoff_id)
             saved = await self._store_call(self.store.save_kickoff, after)
             if saved is not None:
                 after = self._kickoffs[kickoff_id] = saved
@@ -927,12 +943,19 @@ class Tracker:
             self._emit(KickoffChanged(kickoff, None))
         if kickoff.kickoff_id in self._polled_elsewhere:
             return
-        if not kickoff.is_terminal and kickoff.submission is Submission.ACCEPTED:
+        crew = self._crews.get(kickoff.crew)
+        accepted = kickoff.submission is Submission.ACCEPTED
+        if crew is not None and accepted and not kickoff.is_terminal:
             loop_now = asyncio.get_running_loop().time()
-            self._schedules.setdefault(
-                kickoff.kickoff_id, _Schedule(kickoff.kickoff_id, last_change=loop_now)
+            self._schedules.setdefault(kickoff.kickoff_id, _Schedule(kickoff.kickoff_id))
+            crew.planner.add(
+                kickoff.kickoff_id,
+                loop_now,
+                task=kickoff.current_task,
+                task_age=_task_age(kickoff),
+                quiet_for=(utcnow() - kickoff.updated_at).total_seconds(),
             )
-            self._schedule(kickoff, loop_now + self.settings.min_interval * 0.5)
+            crew.wake.set()
 
     async def _merge(self, observation: Observation) -> Kickoff | None:
         """Apply one observation; store and emit only when something really changed.
@@ -953,6 +976,10 @@ class Tracker:
             )
             if after.poll_error is not None and observation.source == "poll":
                 after = after.model_copy(update={"poll_error": None})
+            pushed = observation.source == "webhook"
+            planner = self._planner_of(before)
+            if pushed and planner is not None:
+                planner.pushed(kickoff_id, asyncio.get_running_loop().time())
             if after is before or after == before:
                 return before
             self._kickoffs[kickoff_id] = after
@@ -961,13 +988,12 @@ class Tracker:
             saved = await self._store_call(self.store.save_kickoff, after)
             if saved is not None:
                 after = self._kickoffs[kickoff_id] = saved
-            schedule = self._schedules.get(kickoff_id)
-            if schedule is not None and progress_signature(after) != progress_signature(before):
-                schedule.last_change = asyncio.get_running_loop().time()
             if after.is_terminal:
-                self._schedules.pop(kickoff_id, None)
+                self._unschedule(kickoff_id)
             elif before.is_terminal:
                 self._adopt(after, emit=False)  # a flow restarted: follow it again
+            else:
+                self._note_progress(before, after, pushed=pushed)
             self._emit(KickoffChanged(after, before.state))
         if observation.steps:
             await self._add_steps(kickoff_id, observation.steps)
@@ -1056,24 +1082,22 @@ class Tracker:
         self._kickoffs[kickoff_id] = after
         if after.is_terminal or after.crew not in self._crews:
             self._polled_elsewhere.pop(kickoff_id, None)
-            self._schedules.pop(kickoff_id, None)
+            self._unschedule(kickoff_id)
         elif change.state_by in alive:
             self._leave_to(kickoff_id, change.state_by)
         else:
             self._polled_elsewhere.pop(kickoff_id, None)
             if kickoff_id not in self._schedules:
                 self._adopt(after, emit=False)
+            elif before is not None:
+                self._note_progress(before, after, pushed=False)
         if changed:
             self._emit(KickoffChanged(after, before.state if before is not None else None))
 
     def _leave_to(self, kickoff_id: str, writer: str | None) -> None:
         """Stop polling a run that another live process polls."""
         self._polled_elsewhere[kickoff_id] = writer or ""
-        if self._schedules.pop(kickoff_id, None) is not None:
-            kickoff = self._kickoffs.get(kickoff_id)
-            crew = self._crews.get(kickoff.crew) if kickoff is not None else None
-            if crew is not None:
-                self._update_interval(crew, kickoff_id, None)
+        self._unschedule(kickoff_id)
 
     async def _find_polled_elsewhere(self, kickoff_ids: Sequence[str]) -> None:
         """Note which of these runs another live process wrote last (see ``_absorb``)."""
@@ -1099,36 +1123,65 @@ class Tracker:
 
     # -- polling -------------------------------------------------------------------------
 
-    def _schedule(self, kickoff: Kickoff, due: float) -> None:
-        schedule = self._schedules.get(kickoff.kickoff_id)
+    def _planner_of(self, kickoff: Kickoff) -> CrewPlanner | None:
         crew = self._crews.get(kickoff.crew)
-        if schedule is None or crew is None:
-            return
-        schedule.due = due
-        heapq.heappush(crew.queue, (due, kickoff.kickoff_id))
-        crew.wake.set()
+        return crew.planner if crew is not None else None
+
+    def _unschedule(self, kickoff_id: str) -> None:
+        """Poll a run no more (it ended, was forgotten, or another process polls it)."""
+        self._schedules.pop(kickoff_id, None)
+        kickoff = self._kickoffs.get(kickoff_id)
+        crew = self._crews.get(kickoff.crew) if kickoff is not None else None
+        if crew is not None and kickoff_id in crew.planner:
+            crew.planner.remove(kickoff_id)
+            self._report_pace(crew)
+
+    def _note_progress(self, before: Kickoff, after: Kickoff, *, pushed: bool) -> None:
+        """Tell the planner the run moved (its backoff and next task follow from that)."""
+        planner = self._planner_of(after)
+        if planner is not None and progress_signature(after) != progress_signature(before):
+            now = asyncio.get_running_loop().time()
+            planner.changed(after.kickoff_id, now, after.current_task, pushed=pushed)
+
+    async def _learn_durations(self) -> None:
+        """Read how long each crew's tasks take from the history, now and every
+        ``DURATIONS_EVERY`` s: what the planners predict the end of a task with."""
+        while self._running:
+            durations = await self._store_call(self.store.task_durations)
+            if durations is not None:
+                model = DurationModel(durations)
+                for crew in self._crews.values():
+                    crew.planner.set_durations(model)
+            await asyncio.sleep(DURATIONS_EVERY)  # the refresh period, not waiting for work
 
     async def _run_crew(self, crew: _Crew) -> None:
-        """Send each due poll of one crew, within its budget and concurrency cap."""
+        """Send the crew's polls, within its budget and concurrency cap, each to the run
+        the planner deems likeliest to have changed when a request may leave."""
         loop = asyncio.get_running_loop()
+        planner = crew.planner
         while self._running:
             crew.wake.clear()
-            if not crew.queue:
+            due = planner.next_due()
+            if due is None:
                 await crew.wake.wait()
                 continue
-            due, kickoff_id = crew.queue[0]
             delay = due - loop.time()
             if delay > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(crew.wake.wait(), timeout=delay)
                 continue
-            heapq.heappop(crew.queue)
-            schedule = self._schedules.get(kickoff_id)
-            # Stale heap entries (rescheduled, terminal, in flight) are skipped.
-            if schedule is None or schedule.in_flight or schedule.due != due:
-                continue
             await crew.bucket.acquire()
             await crew.gate.acquire()
+            kickoff_id = planner.take(loop.time())
+            schedule = self._schedules.get(kickoff_id) if kickoff_id is not None else None
+            if kickoff_id is None or schedule is None or schedule.in_flight:
+                # Taken elsewhere meanwhile (ended, forgotten): the token goes back.
+                crew.gate.release()
+                crew.bucket.refund()
+                if kickoff_id is not None and schedule is None:
+                    planner.remove(kickoff_id)
+                continue
+            planner.sent(kickoff_id, loop.time())
             schedule.in_flight = True
             task = asyncio.create_task(self._poll_and_reschedule(crew, schedule))
             self._polls.add(task)
@@ -1147,21 +1200,17 @@ class Tracker:
             schedule.in_flight = False
         kickoff = self._kickoffs.get(schedule.kickoff_id)
         if kickoff is None or kickoff.is_terminal or schedule.kickoff_id not in self._schedules:
-            self._update_interval(crew, schedule.kickoff_id, None)
+            self._unschedule(schedule.kickoff_id)
             return
+        hold = 0.0
         if crew.health.state == "token_rejected":
-            wait = TOKEN_REJECTED_RETRY
+            hold = TOKEN_REJECTED_RETRY
         elif schedule.failures:
             backoff = error_backoff(schedule.failures, self.settings.min_interval, 60.0)
-            wait = max(backoff, schedule.retry_after)
-        else:
-            wait = adaptive_interval(
-                loop.time() - schedule.last_change,
-                self.settings.min_interval,
-                self.settings.max_interval,
-            )
-        self._update_interval(crew, schedule.kickoff_id, wait)
-        self._schedule(kickoff, loop.time() + wait)
+            hold = max(backoff, schedule.retry_after)
+        crew.planner.answered(schedule.kickoff_id, loop.time(), hold=hold)
+        crew.wake.set()
+        self._report_pace(crew)
 
     async def _poll(
         self, kickoff_id: str, *, raise_errors: bool, crew: _Crew | None = None
@@ -1220,18 +1269,34 @@ class Tracker:
         since = health.since if health.state == state else utcnow()
         self._set_health(crew, replace(health, state=state, since=since, message=error.message))
 
-    def _update_interval(self, crew: _Crew, kickoff_id: str, interval: float | None) -> None:
-        """Record a kickoff's next wait; report the crew's shortest when it moves by >= 1 s."""
-        if interval is None:
-            crew.intervals.pop(kickoff_id, None)
-        else:
-            crew.intervals[kickoff_id] = interval
-        shortest = round(min(crew.intervals.values()), 1) if crew.intervals else None
-        current = crew.health.interval
-        if (shortest is None) != (current is None) or (
-            shortest is not None and current is not None and abs(shortest - current) >= 1.0
-        ):
-            self._set_health(crew, replace(crew.health, interval=shortest))
+    def _report_pace(self, crew: _Crew) -> None:
+        """Report the crew's requests per second and interval at most every ``PACE_EVERY``
+        s (at once when it starts or stops polling): the status line shows them."""
+        now = asyncio.get_running_loop().time()
+        planner = crew.planner
+        interval = planner.interval() if len(planner) else None
+        rate = planner.rate(now) if len(planner) else None
+        health = crew.health
+        started_or_stopped = (interval is None) != (health.interval is None)
+        if not started_or_stopped and now - crew.pace_reported < PACE_EVERY:
+            return
+        crew.pace_reported = now
+        self._set_health(
+            crew,
+            replace(
+                health,
+                interval=None if interval is None else round(interval, 1),
+                rate=None if rate is None else round(rate, 1),
+            ),
+        )
+
+
+def _task_age(kickoff: Kickoff) -> float | None:
+    """How long the run's current task has been running, as far as the record says."""
+    for task in kickoff.tasks:
+        if task.task_id == kickoff.current_task and task.started_at is not None:
+            return (utcnow() - task.started_at).total_seconds()
+    return None
 
 
 def _started_elsewhere(crew: str, kickoff_id: str) -> Kickoff:

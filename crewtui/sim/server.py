@@ -11,6 +11,8 @@ Kickoff inputs beyond a crew's required ones steer a run (a real crew ignores ex
   documented ``running`` with one task done; a ``human_feedback_requested`` event) until
   POST /resume, which must carry the webhook URLs the run was started with;
 - ``duration_scale=X``: every duration of the run is multiplied by X;
+- ``task_scales=A,B,...``: each task's duration is also multiplied by its own factor, in
+  the crew's order (tasks of one run vary, as a real crew's do);
 - ``json=1``: the final result is JSON in a ```json fence (live ``result_json`` is set).
 
 POST /stop ends a pending, running or paused run (live ``REVOKED``; documented ``error``).
@@ -432,6 +434,21 @@ def _scale(inputs: Mapping[str, str], sim: _Sim) -> float:
     return scale
 
 
+def _task_scales(inputs: Mapping[str, str], sim: _Sim) -> tuple[float, ...]:
+    """The ``task_scales`` input: one positive factor per task, comma-separated."""
+    text = inputs.get("task_scales", "").strip()
+    if not text:
+        return ()
+    try:
+        scales = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        scales = (-1.0,)
+    if not all(math.isfinite(scale) and scale > 0 for scale in scales):
+        message = "must be positive numbers separated by commas"
+        raise _Invalid(bodies.invalid_field(sim.dialect, "inputs.task_scales", message))
+    return scales
+
+
 def _new_run(crew: SimCrew, body: dict[str, Any], sim: _Sim) -> Run:
     raw_inputs = body.get("inputs")
     if not isinstance(raw_inputs, dict):
@@ -462,6 +479,7 @@ def _new_run(crew: SimCrew, body: dict[str, Any], sim: _Sim) -> Run:
         started_wall=time.time(),
         speed=sim.options.speed,
         scale=_scale(inputs, sim),
+        task_scales=_task_scales(inputs, sim),
         will_fail=forced or sim.rng.random() < sim.options.failure_rate,
         hold=hold,
         json_result=inputs.get("json", "").lower() in _TRUE,

@@ -87,6 +87,9 @@ class Run:
     started_wall: float
     speed: float
     scale: float = 1.0
+    # Each task's own factor on top of ``scale`` (the ``task_scales`` input), in crew order:
+    # tasks of one run vary around what its scale says, as a real crew's do.
+    task_scales: tuple[float, ...] = ()
     will_fail: bool = False
     hold: bool = False
     json_result: bool = False
@@ -155,7 +158,7 @@ def _planned(run: Run) -> list[Event]:
         if task is None:
             events.append(Event(now, "paused", tasks[0]))
             continue
-        events += _task_events(task, now, run.scale)
+        events += _task_events(task, now, run.scale * _task_scale(run, task))
         now = events[-1].at
     events.append(Event(now, "completed"))
     return events
@@ -196,6 +199,11 @@ def _with_failure(run: Run, events: list[Event]) -> list[Event]:
     kept = [event for event in events if event.at < fail_at]
     running = next((event.task for event in reversed(kept) if event.kind == "task_started"), None)
     return [*kept, Event(fail_at, "task_failed", running), Event(fail_at, "failed")]
+
+
+def _task_scale(run: Run, task: SimTask) -> float:
+    index = run.crew.tasks.index(task)
+    return run.task_scales[index] if index < len(run.task_scales) else 1.0
 
 
 def timeline(run: Run) -> list[Event]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from crewtui.api.models import Kickoff, Observation, Progress, RunState
+from crewtui.api.models import Kickoff, Observation, Progress, RunState, TaskResult, TaskState
 from crewtui.core.merge import apply_observation
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -70,3 +70,36 @@ def test_nothing_new_returns_the_same_kickoff() -> None:
     kickoff = Kickoff(kickoff_id="k", crew="c", created_at=T0, updated_at=T0)
     observation = Observation(kickoff_id="k", observed_at=T0 + timedelta(seconds=1))
     assert apply_observation(kickoff, observation) is kickoff
+
+
+def test_pushed_task_events_move_the_current_task_and_the_progress_as_a_poll_would() -> None:
+    """A run that receives webhooks is only polled to confirm them: its row must move."""
+    polled = apply_observation(
+        Kickoff(kickoff_id="k", crew="c", created_at=T0, updated_at=T0),
+        Observation(
+            kickoff_id="k",
+            observed_at=T0,
+            state=RunState.PENDING,
+            progress=Progress(completed=0, total=2),
+        ),
+    )
+
+    def pushed(seconds: int, *tasks: TaskResult) -> Observation:
+        at = T0 + timedelta(seconds=seconds)
+        return Observation(kickoff_id="k", observed_at=at, source="webhook", tasks=list(tasks))
+
+    started = apply_observation(
+        polled, pushed(1, TaskResult(task_id="plan", agent="Planner", state=TaskState.RUNNING))
+    )
+    assert started.state is RunState.RUNNING
+    assert (started.current_task, started.current_agent) == ("plan", "Planner")
+    moved = apply_observation(
+        started,
+        pushed(
+            9,
+            TaskResult(task_id="plan", state=TaskState.COMPLETED),
+            TaskResult(task_id="write", agent="Writer", state=TaskState.RUNNING),
+        ),
+    )
+    assert (moved.current_task, moved.current_agent) == ("write", "Writer")
+    assert moved.progress == Progress(completed=1, total=2)

@@ -638,3 +638,28 @@ def test_a_summary_says_whether_crewtui_is_cancelling_the_run(store: Store) -> N
     store.save_kickoff(kickoff)
     [summary] = store.list_kickoffs()
     assert summary.cancel_request == "sent"
+
+
+def test_task_durations_come_from_the_newest_completed_runs(store: Store) -> None:
+    """The service's execution time where given, else seen-finished minus seen-started;
+    tasks of runs that failed or still run are not how long a task takes."""
+    timed = TaskResult(task_id="plan", state=TaskState.COMPLETED, execution_time=42.5)
+    seen = TaskResult(
+        task_id="book", state=TaskState.COMPLETED, started_at=at(10), finished_at=at(40)
+    )
+    store.save_kickoff(kickoff("done", state=RunState.COMPLETED, tasks=[timed, seen]))
+    cut = TaskResult(task_id="plan", state=TaskState.FAILED, execution_time=3.0)
+    store.save_kickoff(kickoff("failed", state=RunState.FAILED, tasks=[cut]))
+    running = TaskResult(task_id="plan", state=TaskState.COMPLETED, execution_time=7.0)
+    store.save_kickoff(kickoff("running", state=RunState.RUNNING, tasks=[running]))
+    older = TaskResult(task_id="plan", state=TaskState.COMPLETED, execution_time=99.0)
+    store.save_kickoff(
+        kickoff("older", state=RunState.COMPLETED, created_at=at(-60), tasks=[older])
+    )
+    durations = store.task_durations()
+    assert sorted(durations[("travel", "plan")]) == pytest.approx([42.5, 99.0])
+    assert durations[("travel", "book")] == pytest.approx([30.0], abs=1e-3)
+    assert store.task_durations(runs=1) == {
+        ("travel", "plan"): pytest.approx([42.5]),
+        ("travel", "book"): pytest.approx([30.0], abs=1e-3),
+    }

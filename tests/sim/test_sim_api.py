@@ -9,6 +9,8 @@ import pytest
 from sim_helpers import Crews, StatusBody, auth, is_terminal, wall
 
 from crewtui.sim import SimServer
+from crewtui.sim.crews import CREWS
+from crewtui.sim.timeline import Run, timeline
 
 
 def _live(crews: Crews) -> bool:
@@ -206,6 +208,29 @@ async def test_json_input_gives_a_fenced_json_result(live_crews: Crews) -> None:
     final = (await live_crews.poll("research", kickoff_id))[-1]
     assert final["result"].startswith("```json\n")
     assert final["result_json"]["tasks"] == ["search_task", "synthesis_task", "report_task"]
+
+
+@pytest.mark.parametrize("value", ["1,0", "1,-1", "1,fast", "nan"])
+async def test_bad_task_scales_are_refused(sim: SimServer, value: str) -> None:
+    inputs = sim.sample_inputs("research") | {"task_scales": value}
+    async with httpx.AsyncClient(headers=auth(sim.options.token)) as http:
+        answer = await http.post(sim.crew_url("research") + "/kickoff", json={"inputs": inputs})
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["loc"] == ["body", "inputs", "task_scales"]
+
+
+def test_task_scales_stretch_each_task_on_its_own() -> None:
+    crew = CREWS["research"]
+    run = Run(
+        crew=crew, kickoff_id="x", inputs={}, meta=None, started_mono=0.0, started_wall=0.0,
+        speed=1.0, scale=2.0, task_scales=(1.0, 0.5),
+    )  # fmt: skip
+    ends = [event.at for event in timeline(run) if event.kind == "task_completed"]
+    first, second, third = (task.duration * 2.0 for task in crew.tasks)
+    start = crew.pending * 2.0
+    assert ends == pytest.approx(
+        [start + first, start + first + second * 0.5, start + first + second * 0.5 + third]
+    )
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "fast", "nan"])

@@ -96,8 +96,12 @@ def fixed_kickoffs() -> list[Kickoff]:
 
 
 HEALTHS = [
-    CrewHealth(crew="travel", state="ok", since=at(0), interval=2.0, last_ok=at(299)),
-    CrewHealth(crew="content", state="ok", since=at(0), interval=1.0, last_ok=at(299)),
+    CrewHealth(
+        crew="travel", state="ok", since=at(0), interval=3.2, last_ok=at(299), rate=7, budget=10
+    ),
+    CrewHealth(
+        crew="content", state="ok", since=at(0), interval=1.0, last_ok=at(299), rate=2, budget=10
+    ),
     CrewHealth(
         crew="outreach",
         state="unreachable",

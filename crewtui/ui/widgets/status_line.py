@@ -3,7 +3,11 @@
 Trouble stays here, calm and one line long: a crew that rejects its token or stopped
 answering is named with since when, and the rest of the screen keeps updating.
 
-It fits its width by leaving out detail, never crews: first the poll intervals, then the
+Each healthy crew that polls says how hard it presses on its service and how fresh its runs
+are: requests per second of its budget and about how long a run waits between polls
+("● travel 7/10 rps · ~3.2s").
+
+It fits its width by leaving out detail, never crews: first the polling pace, then the
 list's sort order, then healthy crews are counted ("● 3 ok") while troubled ones stay named.
 """
 
@@ -30,6 +34,16 @@ _HEALTH_LOOK: dict[str, tuple[str, str, str]] = {
     "unreachable": ("▲", "warning", "unreachable"),
     "unknown": ("○", "muted", ""),
 }
+
+
+def pace_text(health: CrewHealth) -> str:
+    """`` 7/10 rps · ~3.2s``: requests per second of the budget, the interval; what is known."""
+    parts = []
+    if health.rate is not None and health.budget is not None:
+        parts.append(f"{health.rate:.0f}/{health.budget:g} rps")
+    if health.interval is not None:
+        parts.append(f"~{format_duration(health.interval, precise=True)}")
+    return f" {' · '.join(parts)}" if parts else ""
 
 
 class StatusLine(Horizontal):
@@ -154,10 +168,8 @@ class StatusLine(Horizontal):
             text.append(f" {words}", style=colour)
         if health.state == "unreachable" and health.since is not None:
             text.append(f" since {self._clock(health.since)}", style=colour)
-        if intervals and health.state == "ok" and health.interval is not None:
-            text.append(
-                f" ↻{format_duration(health.interval, precise=True)}", style=self._colour("muted")
-            )
+        if intervals and health.state == "ok":
+            text.append(pace_text(health), style=self._colour("muted"))
         return text
 
     def _clock(self, moment: datetime) -> str:

@@ -1,0 +1,52 @@
+"""The status line's account of each crew's polling pace, at the width of a terminal."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+from textual.widgets import Static
+
+from crewtui.core.tracker import CrewHealth
+from crewtui.ui.widgets.status_line import StatusLine
+
+TRAVEL = CrewHealth(crew="travel", state="ok", interval=3.2, rate=7.0, budget=10.0)
+
+
+class StatusApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield StatusLine(id="status")
+
+
+async def crews_text(healths: list[CrewHealth], view: list[str], width: int = 80) -> str:
+    app = StatusApp()
+    async with app.run_test(size=(width, 5)) as pilot:
+        status = app.query_one(StatusLine)
+        status.set_healths(healths)
+        status.set_view(view, optional=["sort newest"])
+        await pilot.pause()
+        crews = app.query_one("#crews", Static)
+        shown = str(crews.render())
+        assert len(shown) + 2 + len(str(app.query_one("#view", Static).render())) <= width - 2
+        return shown
+
+
+async def test_a_polling_crew_shows_its_budget_use_and_interval_in_80_columns() -> None:
+    shown = await crews_text([TRAVEL], ["12 kickoffs"])
+    assert shown == "● travel 7/10 rps · ~3.2s"
+
+
+async def test_four_crews_in_80_columns_drop_the_pace_before_a_crew() -> None:
+    healths = [
+        TRAVEL,
+        CrewHealth(crew="content", state="ok", interval=1.0, rate=2.0, budget=10.0),
+        CrewHealth(crew="outreach", state="ok", interval=25.0, rate=10.0, budget=10.0),
+        CrewHealth(crew="research", state="unreachable", message="The crew could not be reached."),
+    ]
+    shown = await crews_text(healths, ["1,000 kickoffs"])
+    for crew in ("travel", "content", "outreach", "research"):
+        assert crew in shown
+    assert "rps" not in shown
+
+
+async def test_a_crew_that_has_not_polled_yet_shows_no_pace() -> None:
+    shown = await crews_text([CrewHealth(crew="travel", state="ok", budget=10.0)], [])
+    assert shown == "● travel"
