@@ -76,7 +76,7 @@ def webhook_receiver(
     signing = hitl_secret(config)
     return WebhookReceiver(
         tracker.ingest,
-        tracker.is_tracked,
+        tracker.accepts_push,
         host=host,
         port=port,
         secret=load_or_create_secret(paths.webhook_secret_file),

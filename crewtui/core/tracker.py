@@ -60,6 +60,7 @@ from crewtui.api.profile import CrewProfile
 from crewtui.api.pushes import step_payloads
 from crewtui.api.validate import validate_kickoff_id
 from crewtui.config import PollSettings
+from crewtui.core.early_pushes import EarlyPushes
 from crewtui.core.merge import (
     answer_request,
     apply_observation,
@@ -273,6 +274,10 @@ class Tracker:
                 planner=CrewPlanner(plan, crew=profile.name, budget=budget, strategy=strategy),
             )
         self._kickoffs: dict[str, Kickoff] = {}
+        # Kickoffs of this process waiting for their answer, and the pushes that came
+        # before an answer named their run.
+        self._sending = 0
+        self._early = EarlyPushes()
         # When a poll or a push last told this process anything about each run.
         self._heard: dict[str, datetime] = {}
         self._schedules: dict[str, _Schedule] = {}
@@ -463,6 +468,21 @@ class Tracker:
         An answer naming a run the history held before this kickoff is a flow execution the
         service restarted (``inputs.id`` reused): that run starts a new attempt.
         """
+        self._sending += 1
+        try:
+            return await self._start(crew, inputs, meta, webhooks, restore_from)
+        finally:
+            self._sending -= 1
+
+    async def _start(
+        self,
+        crew: str,
+        inputs: Mapping[str, str],
+        meta: Mapping[str, Any] | None,
+        webhooks: WebhookUrls | None,
+        restore_from: str | None,
+    ) -> Kickoff:
+        """``kickoff``, while it counts as in flight (pushes for unknown runs are kept)."""
         state = self._crew(crew)
         hooks = webhooks or self.webhook_urls
         # The batched form replaces the classic URLs: both would push every task twice.
@@ -538,6 +558,10 @@ class Tracker:
         )
         await self._store_call(self.store.save_kickoff, kickoff)
         self._adopt(kickoff, emit=True)
+        early = self._early.take(kickoff_id)
+        if early:
+            await self.ingest(early)
+            return self._kickoffs.get(kickoff_id, kickoff)
         return kickoff
 
     async def _restarted(self, attempt: Kickoff, earlier: Kickoff, answer: Payload) -> Kickoff:
@@ -919,8 +943,17 @@ class Tracker:
         self._emit(KickoffChanged(followed, current.state))
         return followed
 
+    def accepts_push(self, kickoff_id: str) -> bool:
+        """Whether a push about ``kickoff_id`` is wanted: a run held here, or, while a
+        kickoff of this process waits for its answer, any run (it may be that one)."""
+        return kickoff_id in self._kickoffs or self._sending > 0
+
     async def ingest(self, items: Sequence[Observation | Step]) -> None:
-        """Facts pushed by webhooks; merged exactly like polled ones."""
+        """Facts pushed by webhooks; merged exactly like polled ones. Those about a run not
+        held yet wait while a kickoff is in flight (:mod:`crewtui.core.early_pushes`)."""
+        unknown = [item for item in items if item.kickoff_id not in self._kickoffs]
+        if unknown and self._sending > 0:
+            self._early.park(unknown)
         steps: dict[str, list[Step]] = {}
         for item in items:
             if isinstance(item, Step):

@@ -119,7 +119,7 @@ class WebhookReceiver:
 
     Counters for ``doctor`` and the status line: ``received`` requests accepted,
     ``rejected`` requests refused (404, 401, 413, 400), ``ignored`` items dropped because their
-    kickoff is not tracked, ``replayed`` flow requests taken before.
+    kickoff is not tracked (nor perhaps about to be), ``replayed`` flow requests taken before.
     """
 
     def __init__(
