@@ -11,9 +11,12 @@ with h11 doing the parsing, each limit here is a few plain lines:
 - a request's headers must be complete within ``header_timeout`` of the connection (or of
   the previous answer, on a kept-alive connection), its body within ``body_timeout``;
 - one client (an IP address) holds at most ``max_per_client`` connections, the server
-  ``max_connections``; when full, the oldest connection still waiting for its headers (an
-  idle or a slow one, never a request being served) is closed to make room, and only when
-  none is waiting is the newcomer refused with a 503;
+  ``max_connections``; when full, the oldest connection that has waited ``idle_grace``
+  for its headers (an idle or a slow one, never a request being served nor a sender that
+  just connected) is closed to make room; when there is none, the newcomer waits up to
+  ``admit_wait`` for a place (a burst of real webhooks from one sender, or through one
+  tunnel, is served, not refused: the service never sends a webhook twice), and only
+  then, or when ``max_queued`` newcomers already wait, is it refused with a 503;
 - a client's misbehaviour is logged at DEBUG only: it is its problem, not the user's.
 """
 
@@ -48,6 +51,9 @@ class Limits:
     body_timeout: float = 10.0
     max_connections: int = 64
     max_per_client: int = 16
+    admit_wait: float = 10.0
+    max_queued: int = 1024
+    idle_grace: float = 0.25
     max_header_bytes: int = 16 * 1024
     # After an answer sent before the body was read, how long its rest is read and dropped,
     # so closing does not reset the connection under the answer.
@@ -95,6 +101,12 @@ class _Client:
     task: asyncio.Task[None] | None
     writer: asyncio.StreamWriter
     waiting: bool = True
+    # When it began waiting for a request's head (loop time).
+    waiting_since: float = field(default_factory=lambda: asyncio.get_running_loop().time())
+
+    def idle_for(self, now: float) -> float:
+        """How long it has waited for a request's head; 0 while a request is served."""
+        return now - self.waiting_since if self.waiting else 0.0
 
     def drop(self) -> None:
         """Close at once. Its task then ends by itself: cancelling it would make Python
@@ -132,6 +144,9 @@ class GuardedServer:
         self._server: asyncio.Server | None = None
         # In order of arrival: the first waiting one is the oldest.
         self._clients: dict[_Client, None] = {}
+        # Newcomers waiting for a place, woken each time a connection ends.
+        self._room = asyncio.Condition()
+        self._queued = 0
 
     async def start(self, sock: socket.socket) -> None:
         """Accept connections on ``sock`` (bound, not yet listening) from now on."""
@@ -143,6 +158,8 @@ class GuardedServer:
         if server is None:
             return
         server.close()
+        async with self._room:
+            self._room.notify_all()
         for client in list(self._clients):
             if client.waiting:
                 client.drop()
@@ -178,9 +195,11 @@ class GuardedServer:
         return client
 
     def _evict(self, candidates: list[_Client]) -> bool:
-        """Close the oldest of ``candidates`` still waiting for a request's head."""
+        """Close the oldest of ``candidates`` that has waited for a request's head for
+        ``idle_grace``: a sender that just connected is about to speak, not idle."""
+        now = asyncio.get_running_loop().time()
         for client in candidates:
-            if client.waiting:
+            if client.idle_for(now) >= self._limits.idle_grace:
                 logger.debug("closing an idle connection from %s to make room", client.host)
                 del self._clients[client]
                 client.drop()
@@ -192,7 +211,7 @@ class GuardedServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
         host = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
-        client = self._admit(host, writer)
+        client = self._admit(host, writer) or await self._wait_for_room(host, writer)
         if client is None:
             logger.debug("refused a connection from %s: no room", host)
             with contextlib.suppress(OSError):
@@ -208,11 +227,43 @@ class GuardedServer:
         finally:
             self._clients.pop(client, None)
             writer.close()
+            async with self._room:
+                self._room.notify_all()
+
+    async def _wait_for_room(self, host: str, writer: asyncio.StreamWriter) -> _Client | None:
+        """Wait (a bounded while, a bounded number of newcomers) for a connection to end."""
+        if self._queued >= self._limits.max_queued:
+            return None
+        self._queued += 1
+        admitted: list[_Client] = []
+
+        def admit() -> bool:
+            if self._server is None:
+                return True  # stopping: no more newcomers
+            client = self._admit(host, writer)
+            if client is not None:
+                admitted.append(client)
+            return client is not None
+
+        recheck = self._limits.idle_grace / 4  # a waiting connection may become evictable
+        try:
+            async with asyncio.timeout(self._limits.admit_wait):
+                while not admit():
+                    async with self._room:
+                        with contextlib.suppress(TimeoutError):
+                            async with asyncio.timeout(recheck):
+                                await self._room.wait()
+        except TimeoutError:
+            return None
+        finally:
+            self._queued -= 1
+        return admitted[0] if admitted else None
 
     async def _exchange(self, client: _Client, wire: _Wire) -> None:
         """Requests and answers on one connection until it closes, times out or errs."""
         while True:
             client.waiting = True
+            client.waiting_since = asyncio.get_running_loop().time()
             try:
                 async with asyncio.timeout(self._limits.header_timeout):
                     event = await wire.next_event()
