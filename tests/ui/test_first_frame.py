@@ -1,4 +1,5 @@
-"""The first frame needs the list and nothing else: what it must not wait for stays unimported.
+"""The first frame needs the list and nothing else: what it must not wait for stays unimported,
+and what comes later (the Output tab's view) comes safely.
 
 The app is started in a fresh interpreter the way ``crewtui`` starts it (the CLI module, the
 config, ``build_app``), headless, over a history with a finished run in it; at the first
@@ -19,12 +20,16 @@ import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
+from textual.app import App, ComposeResult
+
 from crewtui.api.models import Kickoff, RunState
 from crewtui.config import resolve_paths
 from crewtui.core.store import Store
+from crewtui.ui.widgets.detail import KickoffDetail
 
 # What the first frame must not wait for.
 HEAVY = ("httpx", "markdown_it", "uvicorn", "fastapi")
+QUIT_ATTEMPTS = 8
 
 FIRST_FRAME = """
 import json, sys
@@ -96,3 +101,27 @@ def test_first_frame_imports_no_http_client_markdown_or_server(tmp_path: Path) -
     assert result.returncode == 0, result.stderr[-2000:]
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     assert loaded == [], f"imported before the first frame: {loaded}"
+
+
+class DetailApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield KickoffDetail(id="detail")
+
+
+async def test_quitting_while_the_output_view_mounts_is_clean() -> None:
+    """The Output tab's view is mounted with the first kickoff shown, after the first
+    frame: a quit in that moment must not crash on a view torn down before its children."""
+    now = datetime.now(UTC)
+    shown = Kickoff(
+        kickoff_id="11111111-2222-4333-8444-666666666666",
+        crew="research",
+        state=RunState.COMPLETED,
+        created_at=now,
+        updated_at=now,
+        output="done",
+    )
+    for _ in range(QUIT_ATTEMPTS):  # the moment is short: try it a few times
+        app = DetailApp()
+        # A crash while closing is raised here, as the app's exception.
+        async with app.run_test(size=(100, 30)):
+            app.query_one(KickoffDetail).show(shown)

@@ -611,7 +611,8 @@ class KickoffDetail(Widget):
         """The Output tab's view, once mounted (see ``_compose_output``)."""
         found = self.query("#detail-output")
         view = cast("OutputView", found.first()) if found else None
-        return view if view is not None and view.is_mounted else None
+        # A view mounted while the app closes has no children (see LateOutputView).
+        return view if view is not None and view.is_mounted and view.children else None
 
     def _compose_output(self) -> None:
         """Mount the Output tab's view, once: when the first kickoff is shown or the tab
@@ -619,12 +620,14 @@ class KickoffDetail(Widget):
         if self._output_composed:
             return
         self._output_composed = True
-        from crewtui.ui.widgets.output_view import OutputView
+        from crewtui.ui.widgets.late_output import LateOutputView
 
-        self.run_worker(self._mount_output(OutputView(id="detail-output")), group="output-view")
+        self.run_worker(self._mount_output(LateOutputView(id="detail-output")), group="output-view")
 
     async def _mount_output(self, view: OutputView) -> None:
         await self.query_one("#output", TabPane).mount(view)
+        if self._output_view() is None:
+            return
         self._output_dirty = True
         if self._active_tab() == "output":
             self._show_output()
