@@ -45,9 +45,9 @@ class Outcome:
     error: str | None = None
 
 
-def families(only: Sequence[str]) -> list[str]:
-    """The families present in ``bench/`` (``bench_<family>.py``), or the ones asked for."""
-    present = sorted(path.stem.removeprefix("bench_") for path in BENCH_DIR.glob("bench_*.py"))
+def families(only: Sequence[str], directory: Path = BENCH_DIR) -> list[str]:
+    """The families present in ``directory`` (``bench_<family>.py``), or the ones asked for."""
+    present = sorted(path.stem.removeprefix("bench_") for path in directory.glob("bench_*.py"))
     if not only:
         return present
     unknown = [name for name in only if name not in present]
@@ -58,9 +58,9 @@ def families(only: Sequence[str]) -> list[str]:
     return [name for name in present if name in only]
 
 
-def run_family(family: str, *, quick: bool) -> Outcome:
+def run_family(family: str, *, quick: bool, directory: Path = BENCH_DIR) -> Outcome:
     """Run ``bench_<family>.py`` in its own interpreter; its stderr passes through."""
-    command = [sys.executable, str(BENCH_DIR / f"bench_{family}.py")]
+    command = [sys.executable, str(directory / f"bench_{family}.py")]
     if quick:
         command.append("--quick")
     timeout = TIMEOUT["quick" if quick else "full"]
@@ -154,15 +154,18 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument(
         "--results", type=Path, default=RESULTS, help="where to write the JSON results"
     )
+    parser.add_argument(
+        "--dir", type=Path, default=BENCH_DIR, help="where the families are (default: bench/)"
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse(sys.argv[1:] if argv is None else argv)
     outcomes = []
-    for family in families(options.only):
+    for family in families(options.only, options.dir):
         print(f"== {family}", file=sys.stderr, flush=True)
-        outcome = run_family(family, quick=options.quick)
+        outcome = run_family(family, quick=options.quick, directory=options.dir)
         print(f"== {family}: {outcome.error or 'done'} in {outcome.seconds:.0f} s", file=sys.stderr)
         outcomes.append(outcome)
     write_results(outcomes, quick=options.quick, path=options.results)
