@@ -203,12 +203,12 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs and steps (under 35 s)")
     parser.add_argument("--runs", type=int, help="opens of each history (default 5, quick 2)")
-    parser.add_argument("--steps", type=int, help="pushed steps (default 100,000, quick 10,000)")
+    parser.add_argument("--steps", type=int, help="pushed steps (default 100,000, quick 4,000)")
     options = parser.parse_args(argv)
     if options.runs is None:
         options.runs = 2 if options.quick else 5
     if options.steps is None:
-        options.steps = 10_000 if options.quick else 100_000
+        options.steps = 4_000 if options.quick else 100_000
     return options
 
 
