@@ -470,8 +470,9 @@ class KickoffDetail(Widget):
         )
         changed = switched or (kickoff is not previous and kickoff != previous)
         self._kickoff = kickoff
-        if kickoff is not None:
-            self._compose_output()
+        if kickoff is not None and not self._output_composed:
+            # After the next frame: the first detail must not hold up the list's first frame.
+            self.call_after_refresh(self._compose_output)
         if switched:
             self._task_id = None
             self._reset_steps()
