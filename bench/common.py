@@ -10,11 +10,14 @@ every family in its own process and prints one table.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
 import random
+import shutil
 import statistics
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -28,6 +31,7 @@ from textual.drivers.headless_driver import HeadlessDriver
 
 from crewtui.api.models import Kickoff, Progress, RunState, Step, TaskResult, TaskState
 from crewtui.core.store import Store
+from crewtui.core.store_schema import SCHEMA_VERSION
 from crewtui.sim.crews import CREWS
 
 
@@ -98,11 +102,15 @@ STATE_WEIGHTS: dict[RunState, int] = {
 }
 
 
-def make_kickoff(rng: random.Random, number: int, now: datetime) -> tuple[Kickoff, list[Step]]:
-    """One realistic kickoff of one of the simulator's crews, and a few agent steps."""
+def make_kickoff(
+    rng: random.Random, number: int, now: datetime, state: RunState | None = None
+) -> tuple[Kickoff, list[Step]]:
+    """One realistic kickoff of one of the simulator's crews (in ``state``, else a state
+    drawn by ``STATE_WEIGHTS``), and a few agent steps."""
     crew = rng.choice(sorted(CREWS))
     spec = CREWS[crew]
-    state = rng.choices(list(STATE_WEIGHTS), weights=list(STATE_WEIGHTS.values()))[0]
+    if state is None:
+        state = rng.choices(list(STATE_WEIGHTS), weights=list(STATE_WEIGHTS.values()))[0]
     created = now - timedelta(minutes=number * 7 + rng.randint(0, 5))
     done = len(spec.tasks) if state is RunState.COMPLETED else rng.randint(0, len(spec.tasks) - 1)
     tasks: list[TaskResult] = []
@@ -160,19 +168,81 @@ def make_kickoff(rng: random.Random, number: int, now: datetime) -> tuple[Kickof
     return kickoff, steps
 
 
-def make_history(path: Path, count: int, seed: int = 20261123) -> None:
-    """A store of ``count`` kickoffs (an empty store for 0)."""
+# The states of a history whose running kickoffs are counted: the others have ended.
+ENDED_WEIGHTS = {state: weight for state, weight in STATE_WEIGHTS.items() if state.is_terminal}
+
+
+def make_history(
+    path: Path,
+    count: int,
+    seed: int = 20261123,
+    *,
+    running: int | None = None,
+    output_bytes: int | None = None,
+) -> None:
+    """A store of ``count`` kickoffs (an empty store for 0).
+
+    With ``running``, exactly that many of them, spread at random over the history, are
+    running and every other one has ended; without it, states are drawn by
+    ``STATE_WEIGHTS``. With ``output_bytes``, every kickoff's output is that long (its
+    tasks' texts repeated)."""
     rng = random.Random(seed)
     now = datetime.now(UTC)
+    live = set(rng.sample(range(count), min(running, count))) if running is not None else None
     store = Store.open(path)
     try:
         for number in range(count):
-            kickoff, steps = make_kickoff(rng, number, now)
+            state = None
+            if live is not None:
+                state = RunState.RUNNING if number in live else ended_state(rng)
+            kickoff, steps = make_kickoff(rng, number, now, state)
+            if output_bytes is not None:
+                kickoff = kickoff.model_copy(update={"output": filler(kickoff, output_bytes)})
             store.save_kickoff(kickoff)
             if steps:
                 store.add_steps(steps)
     finally:
         store.close()
+
+
+def ended_state(rng: random.Random) -> RunState:
+    return rng.choices(list(ENDED_WEIGHTS), weights=list(ENDED_WEIGHTS.values()))[0]
+
+
+def filler(kickoff: Kickoff, size: int) -> str:
+    """An output of ``size`` characters made of the kickoff's task outputs, repeated."""
+    text = "\n\n".join(task.output or "" for task in kickoff.tasks) or CREWS[kickoff.crew].name
+    return (text * (size // len(text) + 1))[:size]
+
+
+def cached_history(
+    count: int, *, running: int | None = None, output_bytes: int | None = None
+) -> Path:
+    """A store made by ``make_history``, built once and kept in the temporary directory.
+
+    A 10,000-kickoff history takes about 20 s to build: longer than a quick run may take.
+    The name holds every argument, the store's schema version and a digest of this file,
+    so a changed generator or schema builds a new one. Copy it before opening it (the app
+    writes to its history)."""
+    digest = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
+    name = f"history-{count}-{running}-{output_bytes}-v{SCHEMA_VERSION}-{digest}.sqlite3"
+    cache = Path(tempfile.gettempdir()) / "crewtui-bench-cache"
+    path = cache / name
+    if not path.exists():
+        cache.mkdir(exist_ok=True)
+        building = cache / f"{name}.{os.getpid()}.part"
+        make_history(building, count, running=running, output_bytes=output_bytes)
+        for suffix in ("-wal", "-shm"):  # closed: its journal is already in the file
+            Path(f"{building}{suffix}").unlink(missing_ok=True)
+        building.replace(path)
+    return path
+
+
+def history_copy(directory: Path, count: int, **options: int | None) -> Path:
+    """A private copy of ``cached_history(count, **options)`` in ``directory``."""
+    path = directory / f"history-{count}.sqlite3"
+    shutil.copyfile(cached_history(count, **options), path)
+    return path
 
 
 # -- the app, rendering to nowhere ---------------------------------------------------------

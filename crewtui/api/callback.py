@@ -9,9 +9,8 @@ so it is never retried: the caller says so instead.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import httpx
 
 from crewtui.api.errors import NotFoundError, ServerError, TransportError
 from crewtui.api.http import (
@@ -24,6 +23,9 @@ from crewtui.api.http import (
     exchange,
 )
 from crewtui.api.sanitize import inert_line
+
+if TYPE_CHECKING:  # only a type here; the app's first frame does not wait for httpx
+    import httpx
 
 SOURCE = "crewtui"
 

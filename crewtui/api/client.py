@@ -15,10 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import quote
-
-import httpx
 
 from crewtui.api import dialects
 from crewtui.api.errors import (
@@ -55,6 +53,9 @@ from crewtui.api.pushes import SUBSCRIBED_EVENTS
 from crewtui.api.redact import redact_bytes
 from crewtui.api.sanitize import inert_line
 from crewtui.api.validate import validate_kickoff_id
+
+if TYPE_CHECKING:  # imported with the first request (see CrewClient._http)
+    import httpx
 
 __all__ = [
     "ClientPolicy",
@@ -131,9 +132,19 @@ class CrewClient:
         self.profile = profile
         self._policy = policy
         self._sleep = sleep
-        self._http = build_http_client(policy, transport, max_connections)
+        self._transport = transport
+        self._max_connections = max_connections
+        self._pool: httpx.AsyncClient | None = None
         self._crew = inert_line(profile.name, 60)
         self.counts = RequestCounts()
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        """The pooled client, made for the first request: the app's first frame does not
+        wait for httpx to be imported."""
+        if self._pool is None:
+            self._pool = build_http_client(self._policy, self._transport, self._max_connections)
+        return self._pool
 
     async def __aenter__(self) -> Self:
         return self
@@ -148,7 +159,8 @@ class CrewClient:
 
     async def aclose(self) -> None:
         """Close the pooled connections."""
-        await self._http.aclose()
+        if self._pool is not None:
+            await self._pool.aclose()
 
     # -- endpoints -----------------------------------------------------------------------------
 
@@ -331,6 +343,8 @@ class CrewClient:
 
     def _request(self, method: str, path: str, payload: Any = None) -> httpx.Request:
         """A request to the crew; the token goes only to the configured origin."""
+        import httpx
+
         url = httpx.URL(self.profile.url + path)
         headers: dict[str, str] = {}
         token = self.profile.bearer()

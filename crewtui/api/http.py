@@ -26,12 +26,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Literal
-
-import httpx
+from typing import TYPE_CHECKING, Literal
 
 from crewtui import __version__
 from crewtui.api.sanitize import inert_line
+
+if TYPE_CHECKING:  # imported where first used: starting the app does not wait for it
+    import httpx
 
 USER_AGENT = f"crewtui/{__version__}"
 # The only encodings asked for, and decoded here under the cap (see the module doc).
@@ -45,9 +46,6 @@ _ZLIB_WBITS = {
 # Answers a GET may be retried on: rate limiting, a crashed worker, and the gateway errors
 # of a busy service. Other 5xx (501 Not Implemented, 505...) will answer the same again.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-# Failures that happen before the request leaves this machine: retrying cannot duplicate it.
-_NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 _DELAY_SECONDS = re.compile(r"\d+(?:\.\d+)?")
 _HTML_HIDDEN = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
@@ -155,6 +153,8 @@ def build_http_client(
     policy: ClientPolicy, transport: httpx.AsyncBaseTransport | None, max_connections: int
 ) -> httpx.AsyncClient:
     """The one pooled client of a crew; redirects are never followed (the token must stay)."""
+    import httpx
+
     return httpx.AsyncClient(
         headers={
             "User-Agent": USER_AGENT,
@@ -182,6 +182,8 @@ def same_origin(url: httpx.URL, origin: str) -> bool:
     httpx normalizes scheme and host case and drops default ports, so comparing the parts
     is exact.
     """
+    import httpx
+
     other = httpx.URL(origin)
     return (url.scheme, url.host, url.port) == (other.scheme, other.host, other.port)
 
@@ -238,6 +240,10 @@ async def exchange(
 
     Raises NotSent, NoAnswer or BadBody; never an httpx exception.
     """
+    import httpx
+
+    # Failures before the request leaves this machine: retrying cannot duplicate it.
+    not_sent = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
     try:
         async with asyncio.timeout(policy.deadline):
             response = await client.send(request, stream=True)
@@ -247,7 +253,7 @@ async def exchange(
                 await response.aclose()
     except TimeoutError:
         raise NoAnswer(f"no complete answer within {policy.deadline:g} s") from None
-    except _NOT_SENT_ERRORS as exc:
+    except not_sent as exc:
         raise NotSent(_describe(exc)) from None
     except httpx.TimeoutException as exc:
         raise NoAnswer(_describe(exc)) from None
@@ -403,6 +409,8 @@ def body_excerpt(body: bytes, content_type: str | None, limit: int = 200) -> str
 
 def _describe(exc: httpx.HTTPError) -> str:
     """A short reason for a transport failure, without the request (it holds the token)."""
+    import httpx
+
     kinds: dict[type[httpx.HTTPError], str] = {
         httpx.ConnectTimeout: "connect timeout",
         httpx.ReadTimeout: "read timeout",

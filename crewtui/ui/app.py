@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
 from textual.app import App
@@ -46,7 +46,6 @@ from crewtui.ui.commands import KickoffCommands
 from crewtui.ui.crash import SafeCrash
 from crewtui.ui.export import export_directory
 from crewtui.ui.memory import MEMORY_FILENAME, FormMemory
-from crewtui.ui.screens.kickoff_form import KickoffForm
 from crewtui.ui.screens.main import (
     HealthUpdated,
     KickoffUpdated,
@@ -54,6 +53,9 @@ from crewtui.ui.screens.main import (
     StepsArrived,
     utcnow,
 )
+
+if TYPE_CHECKING:  # the form is imported when first opened (MainScreen._open_form)
+    from crewtui.ui.screens.kickoff_form import KickoffForm
 
 _CSS = Path(__file__).with_name("crewtui.tcss")
 # How long a hang-up or a kill gives the app to quit cleanly before the process just ends.

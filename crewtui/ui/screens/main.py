@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -39,10 +39,6 @@ from crewtui.ui.bindings import (
 )
 from crewtui.ui.export import encodable, export_kickoff
 from crewtui.ui.memory import FormMemory
-from crewtui.ui.screens.answer import Answer, AnswerScreen
-from crewtui.ui.screens.help import HelpScreen
-from crewtui.ui.screens.kickoff_form import KickoffForm
-from crewtui.ui.screens.prompts import ConfirmScreen, FilterScreen, TrackRequest, TrackScreen
 from crewtui.ui.widgets.detail import STEP_WINDOW, KickoffDetail
 from crewtui.ui.widgets.key_footer import KeyFooter
 from crewtui.ui.widgets.kickoff_list import (
@@ -53,6 +49,13 @@ from crewtui.ui.widgets.kickoff_list import (
     summary_of,
 )
 from crewtui.ui.widgets.status_line import StatusLine
+
+# Dialogs are imported where they are first opened: the first frame needs only
+# the list (tests/ui/test_first_frame.py keeps it so).
+if TYPE_CHECKING:
+    from crewtui.ui.screens.answer import Answer
+    from crewtui.ui.screens.kickoff_form import KickoffForm
+    from crewtui.ui.screens.prompts import TrackRequest
 
 # Wide terminals put the detail beside the list; narrower ones put it below.
 WIDE_AT = 150
@@ -515,6 +518,8 @@ class MainScreen(Screen[None]):
         if not self.tracker.crews:
             self.notify(NO_CREW, severity="warning")
             return
+        from crewtui.ui.screens.kickoff_form import KickoffForm
+
         form = KickoffForm(
             list(self.tracker.crews),
             crew,
@@ -584,6 +589,8 @@ class MainScreen(Screen[None]):
         if not self.tracker.crews:
             self.notify(NO_CREW, severity="warning")
             return
+        from crewtui.ui.screens.prompts import TrackScreen
+
         crew = self._highlighted_crew()
         self.app.push_screen(TrackScreen(list(self.tracker.crews), crew), self._track_chosen)
 
@@ -625,6 +632,8 @@ class MainScreen(Screen[None]):
 
         def closed(chosen: ListFilter | None) -> None:
             self.apply_filter(before if chosen is None else chosen)
+
+        from crewtui.ui.screens.prompts import FilterScreen
 
         dialog = FilterScreen(list(self.tracker.crews), self.filter, on_change=self.apply_filter)
         self.app.push_screen(dialog, closed)
@@ -713,6 +722,8 @@ class MainScreen(Screen[None]):
             if yes:
                 self.delete(kickoff_id)
 
+        from crewtui.ui.screens.prompts import ConfirmScreen
+
         self.app.push_screen(ConfirmScreen("Delete kickoff", question), confirmed)
 
     @work(group="delete")
@@ -745,6 +756,8 @@ class MainScreen(Screen[None]):
         def answered(answer: Answer | None) -> None:
             if answer is not None:
                 self.send_answer(kickoff, answer)
+
+        from crewtui.ui.screens.answer import AnswerScreen
 
         self.app.push_screen(AnswerScreen(kickoff, draft=draft, error=error), answered)
 
@@ -803,6 +816,8 @@ class MainScreen(Screen[None]):
             if yes:
                 self.cancel_run(kickoff)
 
+        from crewtui.ui.screens.prompts import ConfirmScreen
+
         self.app.push_screen(ConfirmScreen("Cancel run", question), confirmed)
 
     @work(group="cancel")
@@ -825,6 +840,8 @@ class MainScreen(Screen[None]):
         self.notify("Polling every active kickoff now.", timeout=2)
 
     def action_help(self) -> None:
+        from crewtui.ui.screens.help import HelpScreen
+
         self.app.push_screen(HelpScreen(self.keymap))
 
     def action_quit(self) -> None:

@@ -13,7 +13,7 @@ import json
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, cast
 
 from rich.cells import cell_len
 from rich.style import Style
@@ -44,8 +44,10 @@ from crewtui.core.timeline import layout
 from crewtui.core.timing import run_start
 from crewtui.ui.palette import PLAIN, Palette, component_classes, palette_css, palette_of
 from crewtui.ui.text import pretty_json, safe_line, safe_text
-from crewtui.ui.widgets.output_view import OutputView, load_text
 from crewtui.ui.widgets.timeline import TimelineBar
+
+if TYPE_CHECKING:  # imported when the Output tab is first shown: it brings Markdown
+    from crewtui.ui.widgets.output_view import OutputView
 
 # The palette colour of each run state (the word is always shown too, never colour alone).
 RUN_COLOUR: dict[RunState, str] = {
@@ -355,6 +357,16 @@ def steps_note(total: int, shown: int, dropped: int, cap: int | None) -> str | N
     return f"Showing the newest {shown:,} of {total:,} steps: " + "; ".join(parts) + "."
 
 
+class _OutputShown(NamedTuple):
+    """What the Output tab shows: a title, the text (untrusted, as received), the line for
+    no text, and whether a task's output is shown rather than the run's."""
+
+    title: Text
+    text: str | None
+    empty: str = ""
+    task: bool = False
+
+
 class KickoffDetail(Widget):
     """Tabs with everything known about one kickoff; renders, never fetches."""
 
@@ -420,6 +432,8 @@ class KickoffDetail(Widget):
         # moving the cursor through the list must not render every row's output.
         self._raw_dirty = False
         self._output_dirty = False
+        self._output_composed = False
+        self._focus_output_when_composed = False
         self._header = Text()
 
     def compose(self) -> ComposeResult:
@@ -427,8 +441,9 @@ class KickoffDetail(Widget):
         with TabbedContent(id="detail-tabs", initial="tasks"):
             with TabPane("Tasks", id="tasks"):
                 yield TimelineBar(id="detail-timeline")
-            with TabPane("Output", id="output"):
-                yield OutputView(id="detail-output")
+            # Composed with the first kickoff shown (``_compose_output``): the first frame
+            # needs the list, not the output view and the Markdown parser it brings.
+            yield TabPane("Output", id="output")
             with TabPane("Inputs", id="inputs"), VerticalScroll(id="inputs-scroll"):
                 yield Static(id="inputs-body")
             with TabPane("Steps", id="steps"):
@@ -455,6 +470,9 @@ class KickoffDetail(Widget):
         )
         changed = switched or (kickoff is not previous and kickoff != previous)
         self._kickoff = kickoff
+        if kickoff is not None and not self._output_composed:
+            # After the next frame: the first detail must not hold up the list's first frame.
+            self.call_after_refresh(self._compose_output)
         if switched:
             self._task_id = None
             self._reset_steps()
@@ -514,9 +532,7 @@ class KickoffDetail(Widget):
 
     def shown_output(self) -> str | None:
         """The text the Output tab shows, as received (for copy and export)."""
-        if self._output_dirty:
-            self._show_output()
-        return self.query_one("#detail-output", OutputView).raw_text
+        return self._output_shown().text or None
 
     @property
     def active_tab(self) -> str:
@@ -538,8 +554,13 @@ class KickoffDetail(Widget):
         if tab_id not in TAB_IDS:
             return
         self.query_one(TabbedContent).active = tab_id
-        if tab_id == "output" and self._output_dirty:
-            self._show_output()
+        if tab_id == "output":
+            if self._output_view() is None:
+                self._compose_output()
+                self._focus_output_when_composed = True
+                return
+            if self._output_dirty:
+                self._show_output()
         target = {
             "tasks": "#timeline-rows",
             "output": "#output-text" if self._output_mode() == "text" else "#output-markdown",
@@ -584,7 +605,36 @@ class KickoffDetail(Widget):
         return self.query_one(TabbedContent).active
 
     def _output_mode(self) -> str:
-        return self.query_one("#detail-output", OutputView).mode
+        view = self._output_view()
+        return view.mode if view is not None else "empty"
+
+    def _output_view(self) -> OutputView | None:
+        """The Output tab's view, once mounted (see ``_compose_output``)."""
+        found = self.query("#detail-output")
+        view = cast("OutputView", found.first()) if found else None
+        # A view mounted while the app closes has no children (see LateOutputView).
+        return view if view is not None and view.is_mounted and view.children else None
+
+    def _compose_output(self) -> None:
+        """Mount the Output tab's view, once: when the first kickoff is shown or the tab
+        first comes forward, never on the way to the first frame."""
+        if self._output_composed:
+            return
+        self._output_composed = True
+        from crewtui.ui.widgets.late_output import LateOutputView
+
+        self.run_worker(self._mount_output(LateOutputView(id="detail-output")), group="output-view")
+
+    async def _mount_output(self, view: OutputView) -> None:
+        await self.query_one("#output", TabPane).mount(view)
+        if self._output_view() is None:
+            return
+        self._output_dirty = True
+        if self._active_tab() == "output":
+            self._show_output()
+        if self._focus_output_when_composed:
+            self._focus_output_when_composed = False
+            self.focus_tab("output")
 
     def _show_header(self) -> None:
         if self._kickoff is None:
@@ -616,12 +666,20 @@ class KickoffDetail(Widget):
         return next((task for task in tasks if task.task_id == task_id), None)
 
     def _show_output(self) -> None:
+        view = self._output_view()
+        if view is None:  # drawn when the tab is first shown
+            self._output_dirty = True
+            return
         self._output_dirty = False
-        view = self.query_one("#detail-output", OutputView)
+        shown = self._output_shown()
+        view.set_output(shown.title, shown.text, empty=shown.empty, task_selected=shown.task)
+
+    def _output_shown(self) -> _OutputShown:
+        """What the Output tab shows for the kickoff: the picked task's output, else the
+        final output, else the latest task's."""
         kickoff = self._kickoff
         if kickoff is None:
-            view.set_output(Text(), None, empty="No kickoff selected.")
-            return
+            return _OutputShown(Text(), None, empty="No kickoff selected.")
         task = self._find_task(self._task_id) if self._task_id else None
         if task is not None:
             palette = self._palette
@@ -633,20 +691,17 @@ class KickoffDetail(Widget):
                 if task.state is TaskState.RUNNING
                 else ("The service gave no output for this task.")
             )
-            view.set_output(title, task.output, empty=empty, task_selected=True)
-            return
+            return _OutputShown(title, task.output, empty=empty, task=True)
         if kickoff.output is not None or kickoff.is_terminal:
             empty = "No final output: the run ended without one."
-            view.set_output(Text("Final output", _BOLD), kickoff.output, empty=empty)
-            return
+            return _OutputShown(Text("Final output", _BOLD), kickoff.output, empty=empty)
         latest = next((t for t in reversed(kickoff.tasks) if t.output), None)
         if latest is None:
-            view.set_output(Text("Final output", _BOLD), None, empty="No output yet.")
-            return
+            return _OutputShown(Text("Final output", _BOLD), None, empty="No output yet.")
         title = Text("Latest task output: ", _BOLD)
         title.append_text(safe_line(latest.task_id, self._palette.accent, limit=80))
         title.append(" (the final output is not in yet)", self._palette.muted)
-        view.set_output(title, latest.output)
+        return _OutputShown(title, latest.output)
 
     def _show_inputs(self) -> None:
         body = self.query_one("#inputs-body", Static)
@@ -668,6 +723,8 @@ class KickoffDetail(Widget):
             return
         self._raw_shown = shown
         text = raw_text(kickoff) if kickoff else ""
+        from crewtui.ui.widgets.output_view import load_text
+
         load_text(self.query_one("#raw-text", TextArea), inert(text or NO_PAYLOAD))
 
     def _reset_steps(self) -> None:
@@ -705,8 +762,10 @@ class KickoffDetail(Widget):
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "raw" and self._raw_dirty:
             self._show_raw()
-        elif event.pane.id == "output" and self._output_dirty:
-            self._show_output()
+        elif event.pane.id == "output":
+            self._compose_output()
+            if self._output_dirty:
+                self._show_output()
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         # Moving through task rows is local to the Gantt; the app needs no word of it.

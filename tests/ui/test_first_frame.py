@@ -1,0 +1,127 @@
+"""The first frame needs the list and nothing else: what it must not wait for stays unimported,
+and what comes later (the Output tab's view) comes safely.
+
+The app is started in a fresh interpreter the way ``crewtui`` starts it (the CLI module, the
+config, ``build_app``), headless, over a history with a finished run in it; at the first
+frame that shows the list with its row, the interpreter reports which of the heavy modules
+are loaded. httpx comes with the first request, the Markdown parser with the Output tab,
+uvicorn and FastAPI only with the simulator: importing any of them on the way to the first
+frame (a module-level import slipped into the app's path) makes this test fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime
+from pathlib import Path
+
+from textual.app import App, ComposeResult
+
+from crewtui.api.models import Kickoff, RunState
+from crewtui.config import resolve_paths
+from crewtui.core.store import Store
+from crewtui.ui.widgets.detail import KickoffDetail
+
+# What the first frame must not wait for.
+HEAVY = ("httpx", "markdown_it", "uvicorn", "fastapi")
+QUIT_ATTEMPTS = 8
+
+FIRST_FRAME = """
+import json, sys
+
+import crewtui.cli  # the entry point's own imports, as `crewtui` runs
+from crewtui.config import load_config, resolve_paths, select_crews
+from crewtui.ui.app import CrewtuiApp, build_app
+
+HEAVY = {heavy!r}
+report = []
+
+
+def first_frame(app: CrewtuiApp) -> None:
+    if not report and app.main.kickoffs.selected_id is not None:
+        report.append(sorted(name for name in HEAVY if name in sys.modules))
+        app.exit()
+
+
+CrewtuiApp.post_display_hook = first_frame  # type: ignore[method-assign]
+paths = resolve_paths(None)
+config = load_config(paths)
+app = build_app(select_crews(config), config, paths)
+try:
+    app.run(headless=True, size=(120, 40))
+finally:
+    app.tracker.store.close()
+print(json.dumps(report[0] if report else None))
+"""
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def test_first_frame_imports_no_http_client_markdown_or_server(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    store = Store.open(resolve_paths(home).store_file)
+    now = datetime.now(UTC)
+    finished = Kickoff(
+        kickoff_id="11111111-2222-4333-8444-555555555555",
+        crew="research",
+        state=RunState.COMPLETED,
+        created_at=now,
+        updated_at=now,
+        finished_at=now,
+        output="# Findings\n\nSome *markdown*.",
+    )
+    store.save_kickoff(finished)
+    store.close()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(__file__).parents[2]),
+        "CREWTUI_HOME": str(home),
+        # A crew nobody answers for: nothing is running, so nothing is polled anyway.
+        "CREWAI_API_URL": f"http://127.0.0.1:{closed_port()}/research",
+        "CREWAI_BEARER_TOKEN": "first-frame-token",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(FIRST_FRAME.format(heavy=HEAVY))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert loaded == [], f"imported before the first frame: {loaded}"
+
+
+class DetailApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield KickoffDetail(id="detail")
+
+
+async def test_quitting_while_the_output_view_mounts_is_clean() -> None:
+    """The Output tab's view is mounted with the first kickoff shown, after the first
+    frame: a quit in that moment must not crash on a view torn down before its children."""
+    now = datetime.now(UTC)
+    shown = Kickoff(
+        kickoff_id="11111111-2222-4333-8444-666666666666",
+        crew="research",
+        state=RunState.COMPLETED,
+        created_at=now,
+        updated_at=now,
+        output="done",
+    )
+    for _ in range(QUIT_ATTEMPTS):  # the moment is short: try it a few times
+        app = DetailApp()
+        # A crash while closing is raised here, as the app's exception.
+        async with app.run_test(size=(100, 30)):
+            app.query_one(KickoffDetail).show(shown)
