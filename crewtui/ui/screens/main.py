@@ -642,6 +642,9 @@ class MainScreen(Screen[None]):
     def action_toggle_tokens(self) -> None:
         self.kickoffs.toggle_tokens()
 
+    def action_toggle_markdown(self) -> None:
+        self.detail.toggle_markdown()
+
     def action_copy_output(self) -> None:
         self.copy_output()
 

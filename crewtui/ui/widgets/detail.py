@@ -554,6 +554,10 @@ class KickoffDetail(Widget):
         self._task_id = task_id
         self._show_output()
 
+    def toggle_markdown(self) -> None:
+        """Outputs as rendered Markdown, or as plain text (kept for the next ones)."""
+        self.query_one("#detail-output", OutputView).toggle_markdown()
+
     @property
     def selected_task(self) -> str | None:
         return self._task_id

@@ -1,0 +1,356 @@
+"""Large text as lines read in pieces: what a view needs to show, wrap and search megabytes.
+
+A :class:`LineDocument` is a :class:`TextSource` (UTF-8 bytes readable by offset: a string
+held in memory, or an output read from the history by blob I/O) and an index of where each
+line starts, built in a thread by :meth:`LineDocument.build_index`. Nothing here reads or
+transforms the whole text at once, so a 200 MB output costs its index (a few bytes per line)
+and what is on the screen:
+
+- **Segments.** A line longer than ``MAX_SEGMENT`` bytes is cut into segments (at a
+  character boundary), so no single line costs more than that to show or to search.
+- **Display text.** Each segment is shown as :func:`display_line` makes it: inert
+  (``crewtui.api.sanitize``), tabs expanded. Its width in cells is indexed, so the rows a
+  width folds it into (:class:`RowMap`) are known without reading the text again.
+- **Search** (:meth:`LineDocument.search`) runs in a thread over the display text and
+  reports matches in batches as it goes.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from array import array
+from bisect import bisect_right
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from rich._unicode_data import load as load_cell_table
+from rich.cells import chop_cells
+
+from crewtui.api.sanitize import inert
+
+MAX_SEGMENT = 16_384
+"""Bytes of one line shown and searched as a unit; longer lines are cut."""
+READ_CHUNK = 1 << 20
+"""Bytes read at a time while indexing and searching."""
+MAX_MATCHES = 100_000
+"""Matches remembered by one search; more are counted, not kept."""
+TAB_SIZE = 4
+
+# UTF-8 of what makes a line's display text differ from the line: C0 controls (tab and CR
+# included), DEL, C1 controls, bidi controls, surrogates (see crewtui.api.sanitize).
+_CONTROL_BYTES = re.compile(rb"[\x00-\x09\x0b-\x1f\x7f]")
+_SPECIAL_SEQUENCES = re.compile(
+    rb"\xc2[\x80-\x9f]|\xe2\x80[\xaa-\xae]|\xe2\x81[\xa6-\xa9]|\xed[\xa0-\xbf]"
+)
+# Characters that may be two cells wide: only these are looked up in the exact table.
+_MAYBE_WIDE = re.compile("[\u1100-\U0010ffff]")
+# Characters two cells wide (from Rich's table); counting them bounds a line's width.
+_WIDE = re.compile(
+    "["
+    + "".join(
+        f"{re.escape(chr(start))}-{re.escape(chr(end))}"
+        for start, end, width in load_cell_table("auto").widths
+        if width == 2
+    )
+    + "]"
+)
+
+
+class TextSource(Protocol):
+    """UTF-8 bytes that can be read by offset, whatever holds them."""
+
+    @property
+    def size(self) -> int:
+        """How many bytes the text has."""
+        ...
+
+    def read(self, offset: int, length: int) -> bytes:
+        """``length`` bytes from ``offset`` (fewer at the end)."""
+        ...
+
+
+class MemoryText:
+    """A string held in memory, as a :class:`TextSource`.
+
+    It is encoded on the first read, which :meth:`LineDocument.build_index` makes in its
+    thread: encoding tens of MB on the event loop would stall it.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._data: bytes | None = None
+        self._lock = threading.Lock()
+
+    def _bytes(self) -> bytes:
+        with self._lock:
+            if self._data is None:
+                self._data = self.text.encode("utf-8", "surrogatepass")
+            return self._data
+
+    @property
+    def size(self) -> int:
+        return len(self._bytes())
+
+    def read(self, offset: int, length: int) -> bytes:
+        return self._bytes()[offset : offset + length]
+
+
+def display_line(raw: str) -> str:
+    """A line as it is shown and searched: inert, without its CR, tabs expanded."""
+    return inert(raw.removesuffix("\r")).expandtabs(TAB_SIZE)
+
+
+def fold(text: str, width: int) -> list[str]:
+    """``text`` cut into rows of at most ``width`` cells (at least one row)."""
+    if not text:
+        return [""]
+    if text.isascii():
+        return [text[start : start + width] for start in range(0, len(text), width)]
+    return chop_cells(text, width) or [""]
+
+
+def _cut(data: bytes, limit: int) -> Iterator[bytes]:
+    """``data`` in pieces of at most ``limit`` bytes, never inside a UTF-8 character."""
+    start = 0
+    while len(data) - start > limit:
+        end = start + limit
+        while end > start + 1 and (data[end] & 0xC0) == 0x80:
+            end -= 1
+        yield data[start:end]
+        start = end
+    yield data[start:]
+
+
+def _plain(data: bytes) -> bool:
+    """Text without controls: its display text is the text itself."""
+    if _CONTROL_BYTES.search(data) is not None:
+        return False
+    return data.isascii() or _SPECIAL_SEQUENCES.search(data) is None
+
+
+def _decode(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
+
+
+@dataclass(frozen=True)
+class Match:
+    """A match: in which segment, and which characters of its display text."""
+
+    segment: int
+    start: int
+    end: int
+
+
+class RowMap:
+    """Where each segment starts in rows once folded at ``width`` (a prefix sum)."""
+
+    def __init__(self, width: int) -> None:
+        self.width = max(width, 2)
+        self.starts = array("q", [0])
+
+    @property
+    def rows(self) -> int:
+        return self.starts[-1]
+
+    @property
+    def segments(self) -> int:
+        return len(self.starts) - 1
+
+    def extend(self, widths: array[int]) -> None:
+        """Add the rows of more segments, given their indexed widths (see ``rows_of``)."""
+        width = self.width
+        total = self.starts[-1]
+        starts = self.starts
+        for packed in widths:
+            cells, wide = packed >> 1, packed & 1
+            per_row = width - 1 if wide else width
+            total += max(1, -(-cells // per_row))
+            starts.append(total)
+
+    def locate(self, row: int) -> tuple[int, int]:
+        """The segment shown at ``row`` and which of its rows it is."""
+        segment = bisect_right(self.starts, row, 0, len(self.starts) - 1) - 1
+        return segment, row - self.starts[segment]
+
+
+class LineDocument:
+    """A text, its segment index and searches over it; see the module's docstring.
+
+    The index grows in a thread while the event loop reads it: the loop only reads the
+    first :attr:`segments` entries, which the thread publishes after appending them.
+    """
+
+    def __init__(self, source: TextSource) -> None:
+        self.source = source
+        self.size = 0
+        self.complete = False
+        self.segments = 0
+        # Where the last indexed segment ends (the whole size once complete).
+        self._end = 0
+        self._starts = array("q")
+        # A segment's display width in cells, times two, plus one if it has wide characters.
+        self._widths = array("q")
+        self._read_lock = threading.Lock()
+        self._indexed = threading.Event()
+
+    # -- the index ---------------------------------------------------------------------------
+
+    def build_index(self, stop: threading.Event, progress: Callable[[], None]) -> None:
+        """Index every segment (run in a thread); ``progress`` after each chunk read."""
+        source = self.source
+        size = source.size
+        self.size = size
+        offset = 0
+        carry = b""
+        carry_at = 0
+        while offset < size and not stop.is_set():
+            chunk = self._read(offset, READ_CHUNK)
+            if not chunk:
+                break
+            offset += len(chunk)
+            data = carry + chunk if carry else chunk
+            lines = data.split(b"\n")
+            carry = lines.pop()
+            carry_at = self._add_lines(
+                lines, carry_at, plain=_plain(data), data_is_ascii=data.isascii()
+            )
+            if len(carry) > MAX_SEGMENT:
+                # A line still going on: index its full segments now, keep the rest.
+                pieces = list(_cut(carry, MAX_SEGMENT))
+                for piece in pieces[:-1]:
+                    self._add_segment(piece, carry_at)
+                    carry_at += len(piece)
+                carry = pieces[-1]
+            self._end = carry_at
+            self.segments = len(self._starts)
+            progress()
+        if not stop.is_set():
+            if carry or not self._starts or size == 0:
+                self._add_segment(carry, carry_at)
+            self._end = size
+            self.segments = len(self._starts)
+            self.complete = True
+            self._indexed.set()
+            progress()
+
+    def _add_lines(self, lines: list[bytes], at: int, *, plain: bool, data_is_ascii: bool) -> int:
+        """Index whole lines starting at byte ``at``; where the next one starts.
+
+        Plain ASCII (the common case) is shown as it is: its widths are its lengths.
+        """
+        if plain and data_is_ascii and max(map(len, lines), default=0) <= MAX_SEGMENT:
+            lengths = [len(line) for line in lines]
+            self._widths.extend([length << 1 for length in lengths])
+            starts = self._starts
+            for length in lengths:
+                starts.append(at)
+                at += length + 1
+            return at
+        for line in lines:
+            if len(line) <= MAX_SEGMENT:
+                self._add_segment(line, at, plain=plain)
+            else:
+                start = at
+                for piece in _cut(line, MAX_SEGMENT):
+                    self._add_segment(piece, start, plain=plain)
+                    start += len(piece)
+            at += len(line) + 1
+        return at
+
+    def _add_segment(self, data: bytes, at: int, *, plain: bool = False) -> None:
+        text = _decode(data) if plain else display_line(_decode(data))
+        if text.isascii():
+            packed = len(text) << 1
+        else:
+            # An upper bound: zero-width characters count as one cell.
+            wide = len(_WIDE.findall("".join(_MAYBE_WIDE.findall(text))))
+            packed = ((len(text) + wide) << 1) | (wide > 0)
+        self._widths.append(packed)
+        self._starts.append(at)
+
+    def wait_indexed(self, stop: threading.Event) -> None:
+        """Block (in a thread) until the index is complete or ``stop`` is set."""
+        while not stop.is_set() and not self._indexed.wait(0.05):
+            pass
+
+    def widths(self, start: int, end: int) -> array[int]:
+        """The packed widths of segments ``start`` to ``end`` (for :meth:`RowMap.extend`)."""
+        return self._widths[start:end]
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _read(self, offset: int, length: int) -> bytes:
+        with self._read_lock:
+            return self.source.read(offset, length)
+
+    def _span(self, segment: int) -> tuple[int, int]:
+        start = self._starts[segment]
+        end = self._starts[segment + 1] if segment + 1 < self.segments else self._end
+        return start, end
+
+    def text(self, segment: int) -> str:
+        """The display text of one segment (its newline left out)."""
+        start, end = self._span(segment)
+        data = self._read(start, end - start)
+        return display_line(_decode(data.removesuffix(b"\n")))
+
+    # -- search ------------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        stop: threading.Event,
+        found: Callable[[list[Match], int, int, bool], None],
+    ) -> None:
+        """Find ``query`` (case-insensitive) in the display text, in a thread.
+
+        ``found(matches, total, searched, done)`` gets each batch of new matches (the first
+        ``MAX_MATCHES`` are kept), how many there are so far and how many segments are
+        searched, once per chunk read and once at the end.
+        """
+        pattern = re.compile(re.escape(query), re.IGNORECASE)
+        segment = 0
+        kept = 0
+        while segment < self.segments and not stop.is_set():
+            first = segment
+            start = self._starts[first]
+            # Read whole segments up to about a chunk, in one read.
+            last = min(self.segments, bisect_right(self._starts, start + READ_CHUNK))
+            last = max(last, first + 1)
+            end = self._span(last - 1)[1]
+            data = self._read(start, end - start)
+            batch: list[Match] = []
+            plain = _plain(data)
+            if plain and not data.isascii() and not pattern.search(_decode(data)):
+                segment = last
+                found(batch, kept, segment, False)
+                continue
+            if plain and data.isascii():
+                # Bytes are characters here, and the display text is the text itself.
+                for match in pattern.finditer(data.decode("ascii")):
+                    at = start + match.start()
+                    index = bisect_right(self._starts, at, first, last) - 1
+                    column = at - self._starts[index]
+                    if kept < MAX_MATCHES:
+                        batch.append(Match(index, column, column + len(match.group())))
+                    kept += 1
+                segment = last
+                found(batch, kept, segment, False)
+                continue
+            for index in range(first, last):
+                begin = self._starts[index] - start
+                finish = (self._starts[index + 1] if index + 1 < last else end) - start
+                line = data[begin:finish].removesuffix(b"\n")
+                if not line:
+                    continue
+                text = _decode(line) if plain else display_line(_decode(line))
+                for match in pattern.finditer(text):
+                    if kept < MAX_MATCHES:
+                        batch.append(Match(index, match.start(), match.end()))
+                    kept += 1
+            segment = last
+            found(batch, kept, segment, False)
+        if not stop.is_set():
+            found([], kept, segment, True)
