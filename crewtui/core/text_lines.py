@@ -97,6 +97,12 @@ class MemoryText:
         return self._bytes()[offset : offset + length]
 
 
+def read_all(source: TextSource) -> str:
+    """The whole text of a source (for copy and export: run it in a thread)."""
+    pieces = [source.read(offset, READ_CHUNK) for offset in range(0, source.size, READ_CHUNK)]
+    return b"".join(pieces).decode("utf-8", "replace")
+
+
 def display_line(raw: str) -> str:
     """A line as it is shown and searched: inert, without its CR, tabs expanded."""
     return inert(raw.removesuffix("\r")).expandtabs(TAB_SIZE)
