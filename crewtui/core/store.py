@@ -90,7 +90,6 @@ from crewtui.core.store_text import (
     OutputKey,
     StoredText,
     output_rowid,
-    read_piece,
     value_size,
 )
 
@@ -503,6 +502,9 @@ class Store:
         raw payload that large is ``None``. A 200 MB output costs what a small one does.
         """
         bound = bind_text(kickoff_id)
+        if self.path is None:  # a session-only store holds everything in memory anyway
+            kickoff = self.get_kickoff(kickoff_id)
+            return None if kickoff is None else (kickoff, {})
         with self._read() as conn:
             big: dict[str | None, int] = {}
             leave_out: set[str] = set()
@@ -524,20 +526,13 @@ class Store:
             kickoff = _load_kickoff(conn, kickoff_id, leave_out, frozenset(big))
         if kickoff is None:
             return None
+        path = self.path
+        assert path is not None
         sources = {
-            task_id: self._stored_text(OutputKey(kickoff_id, task_id), size)
+            task_id: StoredText(OutputKey(kickoff_id, task_id), size, path, bound)
             for task_id, size in big.items()
         }
         return kickoff, sources
-
-    def _stored_text(self, key: OutputKey, size: int) -> StoredText:
-        bound = bind_text(key.kickoff_id)
-
-        def read(offset: int, length: int) -> bytes:
-            with self._read() as conn:
-                return read_piece(conn, key, bound, size, offset, length)
-
-        return StoredText(key, size, read)
 
     def list_kickoffs(
         self,

@@ -21,7 +21,7 @@ import re
 import threading
 from array import array
 from bisect import bisect_right
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -32,8 +32,10 @@ from crewtui.api.sanitize import inert
 
 MAX_SEGMENT = 16_384
 """Bytes of one line shown and searched as a unit; longer lines are cut."""
-READ_CHUNK = 1 << 20
-"""Bytes read at a time while indexing and searching."""
+READ_CHUNK = 1 << 18
+"""Bytes read at a time while indexing and searching: each chunk is a few calls into C
+that hold the GIL throughout (split, regex, decode), so it is kept small enough for the
+event loop to get its turn every few milliseconds."""
 MAX_MATCHES = 100_000
 """Matches remembered by one search; more are counted, not kept."""
 TAB_SIZE = 4
@@ -149,57 +151,99 @@ class Match:
     end: int
 
 
+BLOCK_SHIFT = 6
+BLOCK = 1 << BLOCK_SHIFT
+"""Segments per block: offsets and row counts are kept per block, lengths per segment."""
+
+
+def _rows_of(packed: int, width: int) -> int:
+    """Rows a segment of this packed width folds into at ``width`` (an upper bound for
+    wide characters, which may leave a cell unused at the end of a row)."""
+    per_row = width - 1 if packed & 1 else width
+    return max(1, -(-(packed >> 1) // per_row))
+
+
 class RowMap:
-    """Where each segment starts in rows once folded at ``width`` (a prefix sum)."""
+    """Where each segment starts in rows once folded at ``width``: a prefix sum per block of
+    ``BLOCK`` segments, the rest computed from the widths when asked."""
 
     def __init__(self, width: int) -> None:
         self.width = max(width, 2)
-        self.starts = array("q", [0])
+        self.block_rows = array("q", [0])
+        self.segments = 0
+        self._partial = 0
 
     @property
     def rows(self) -> int:
-        return self.starts[-1]
+        return self.block_rows[-1] + self._partial
 
-    @property
-    def segments(self) -> int:
-        return len(self.starts) - 1
-
-    def extend(self, widths: array[int]) -> None:
-        """Add the rows of more segments, given their indexed widths (see ``rows_of``)."""
+    def extend(self, widths: Iterable[int]) -> None:
+        """Add the rows of the next segments, given their packed widths."""
         width = self.width
-        total = self.starts[-1]
-        starts = self.starts
+        partial = self._partial
+        segments = self.segments
+        block_rows = self.block_rows
         for packed in widths:
-            cells, wide = packed >> 1, packed & 1
-            per_row = width - 1 if wide else width
-            total += max(1, -(-cells // per_row))
-            starts.append(total)
+            partial += _rows_of(packed, width)
+            segments += 1
+            if not segments & (BLOCK - 1):
+                block_rows.append(block_rows[-1] + partial)
+                partial = 0
+        self._partial = partial
+        self.segments = segments
 
-    def locate(self, row: int) -> tuple[int, int]:
-        """The segment shown at ``row`` and which of its rows it is."""
-        segment = bisect_right(self.starts, row, 0, len(self.starts) - 1) - 1
-        return segment, row - self.starts[segment]
+    def start(self, segment: int, widths: array[int]) -> int:
+        """The row at which ``segment`` starts."""
+        first = segment & ~(BLOCK - 1)
+        width = self.width
+        rows = self.block_rows[segment >> BLOCK_SHIFT]
+        return rows + sum(_rows_of(packed, width) for packed in widths[first:segment])
+
+    def locate(self, row: int, widths: array[int]) -> tuple[int, int]:
+        """The segment shown at ``row`` (below :attr:`rows`) and which of its rows it is."""
+        block = bisect_right(self.block_rows, row) - 1
+        segment = block << BLOCK_SHIFT
+        at = self.block_rows[block]
+        width = self.width
+        last = self.segments - 1
+        while segment < last:
+            rows = _rows_of(widths[segment], width)
+            if row < at + rows:
+                break
+            at += rows
+            segment += 1
+        return segment, row - at
 
 
 class LineDocument:
-    """A text, its segment index and searches over it; see the module's docstring.
+    """A text, its segment index, its rows at a width, and searches over it; see the
+    module's docstring.
 
     The index grows in a thread while the event loop reads it: the loop only reads the
-    first :attr:`segments` entries, which the thread publishes after appending them.
+    first :attr:`segments` entries, which the thread publishes after appending them. Per
+    segment it costs six bytes (its length and its width), plus a few per block.
     """
 
-    def __init__(self, source: TextSource) -> None:
+    def __init__(self, source: TextSource, width: int = 80) -> None:
         self.source = source
         self.size = 0
         self.complete = False
         self.segments = 0
-        # Where the last indexed segment ends (the whole size once complete).
-        self._end = 0
-        self._starts = array("q")
-        # A segment's display width in cells, times two, plus one if it has wide characters.
-        self._widths = array("q")
+        self._block_starts = array("q")
+        # Bytes of each segment, its newline included; its display width in cells, times
+        # two, plus one if it has wide characters.
+        self._lengths = array("H")
+        self._widths = array("I")
+        self._at = 0
         self._read_lock = threading.Lock()
         self._indexed = threading.Event()
+        self._rows = RowMap(width)
+        self._rows_lock = threading.Lock()
+
+    @property
+    def rows(self) -> RowMap:
+        """The rows of the indexed segments at the current width (see :meth:`rewrap`)."""
+        return self._rows
 
     # -- the index ---------------------------------------------------------------------------
 
@@ -210,7 +254,6 @@ class LineDocument:
         self.size = size
         offset = 0
         carry = b""
-        carry_at = 0
         while offset < size and not stop.is_set():
             chunk = self._read(offset, READ_CHUNK)
             if not chunk:
@@ -219,53 +262,47 @@ class LineDocument:
             data = carry + chunk if carry else chunk
             lines = data.split(b"\n")
             carry = lines.pop()
-            carry_at = self._add_lines(
-                lines, carry_at, plain=_plain(data), data_is_ascii=data.isascii()
-            )
+            self._add_lines(lines, plain=_plain(data), ascii_only=data.isascii())
             if len(carry) > MAX_SEGMENT:
                 # A line still going on: index its full segments now, keep the rest.
                 pieces = list(_cut(carry, MAX_SEGMENT))
                 for piece in pieces[:-1]:
-                    self._add_segment(piece, carry_at)
-                    carry_at += len(piece)
+                    self._add_segment(piece, 0)
                 carry = pieces[-1]
-            self._end = carry_at
-            self.segments = len(self._starts)
+            self._publish()
             progress()
         if not stop.is_set():
-            if carry or not self._starts or size == 0:
-                self._add_segment(carry, carry_at)
-            self._end = size
-            self.segments = len(self._starts)
+            if carry or not self._lengths:
+                self._add_segment(carry, 0)
+            self._publish()
             self.complete = True
             self._indexed.set()
             progress()
 
-    def _add_lines(self, lines: list[bytes], at: int, *, plain: bool, data_is_ascii: bool) -> int:
-        """Index whole lines starting at byte ``at``; where the next one starts.
+    def _publish(self) -> None:
+        """Count the new segments' rows, then let the loop see them."""
+        with self._rows_lock:
+            rows = self._rows
+            rows.extend(self._widths[rows.segments : len(self._widths)])
+        self.segments = len(self._lengths)
 
-        Plain ASCII (the common case) is shown as it is: its widths are its lengths.
-        """
-        if plain and data_is_ascii and max(map(len, lines), default=0) <= MAX_SEGMENT:
-            lengths = [len(line) for line in lines]
-            self._widths.extend([length << 1 for length in lengths])
-            starts = self._starts
-            for length in lengths:
-                starts.append(at)
-                at += length + 1
-            return at
+    def _add_lines(self, lines: list[bytes], *, plain: bool, ascii_only: bool) -> None:
+        """Index whole lines. Plain ASCII (the common case) is shown as it is: its widths
+        are its lengths."""
+        if plain and ascii_only and max(map(len, lines), default=0) <= MAX_SEGMENT:
+            for line in lines:
+                self._append(len(line) + 1, len(line) << 1)
+            return
         for line in lines:
             if len(line) <= MAX_SEGMENT:
-                self._add_segment(line, at, plain=plain)
-            else:
-                start = at
-                for piece in _cut(line, MAX_SEGMENT):
-                    self._add_segment(piece, start, plain=plain)
-                    start += len(piece)
-            at += len(line) + 1
-        return at
+                self._add_segment(line, 1, plain=plain)
+                continue
+            pieces = list(_cut(line, MAX_SEGMENT))
+            for piece in pieces[:-1]:
+                self._add_segment(piece, 0, plain=plain)
+            self._add_segment(pieces[-1], 1, plain=plain)
 
-    def _add_segment(self, data: bytes, at: int, *, plain: bool = False) -> None:
+    def _add_segment(self, data: bytes, newline: int, *, plain: bool = False) -> None:
         text = _decode(data) if plain else display_line(_decode(data))
         if text.isascii():
             packed = len(text) << 1
@@ -273,17 +310,35 @@ class LineDocument:
             # An upper bound: zero-width characters count as one cell.
             wide = len(_WIDE.findall("".join(_MAYBE_WIDE.findall(text))))
             packed = ((len(text) + wide) << 1) | (wide > 0)
+        self._append(len(data) + newline, packed)
+
+    def _append(self, length: int, packed: int) -> None:
+        if not len(self._lengths) & (BLOCK - 1):
+            self._block_starts.append(self._at)
+        self._lengths.append(length)
         self._widths.append(packed)
-        self._starts.append(at)
+        self._at += length
 
     def wait_indexed(self, stop: threading.Event) -> None:
         """Block (in a thread) until the index is complete or ``stop`` is set."""
         while not stop.is_set() and not self._indexed.wait(0.05):
             pass
 
-    def widths(self, start: int, end: int) -> array[int]:
-        """The packed widths of segments ``start`` to ``end`` (for :meth:`RowMap.extend`)."""
-        return self._widths[start:end]
+    def rewrap(self, width: int) -> None:
+        """Count the rows at a new width (in a thread for long texts)."""
+        rows = RowMap(width)
+        rows.extend(self._widths[: self.segments])
+        with self._rows_lock:
+            rows.extend(self._widths[rows.segments : self.segments])
+            self._rows = rows
+
+    def locate(self, row: int) -> tuple[int, int]:
+        """The segment shown at ``row`` and which of its rows it is."""
+        return self._rows.locate(row, self._widths)
+
+    def row_of(self, segment: int) -> int:
+        """The row at which ``segment`` starts."""
+        return self._rows.start(segment, self._widths)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -291,16 +346,21 @@ class LineDocument:
         with self._read_lock:
             return self.source.read(offset, length)
 
-    def _span(self, segment: int) -> tuple[int, int]:
-        start = self._starts[segment]
-        end = self._starts[segment + 1] if segment + 1 < self.segments else self._end
-        return start, end
+    def start(self, segment: int) -> int:
+        """The byte offset of a segment."""
+        first = segment & ~(BLOCK - 1)
+        return self._block_starts[segment >> BLOCK_SHIFT] + sum(self._lengths[first:segment])
 
     def text(self, segment: int) -> str:
         """The display text of one segment (its newline left out)."""
-        start, end = self._span(segment)
-        data = self._read(start, end - start)
+        data = self._read(self.start(segment), self._lengths[segment])
         return display_line(_decode(data.removesuffix(b"\n")))
+
+    def close(self) -> None:
+        """Let go of the source's resources, if it has any (a spill file)."""
+        close = getattr(self.source, "close", None)
+        if close is not None:
+            close()
 
     # -- search ------------------------------------------------------------------------------
 
@@ -321,34 +381,25 @@ class LineDocument:
         kept = 0
         while segment < self.segments and not stop.is_set():
             first = segment
-            start = self._starts[first]
-            # Read whole segments up to about a chunk, in one read.
-            last = min(self.segments, bisect_right(self._starts, start + READ_CHUNK))
-            last = max(last, first + 1)
-            end = self._span(last - 1)[1]
+            start = self.start(first)
+            # Whole segments up to about a chunk, in one read.
+            end = start
+            last = first
+            while last < self.segments and (last == first or end - start < READ_CHUNK):
+                end += self._lengths[last]
+                last += 1
             data = self._read(start, end - start)
             batch: list[Match] = []
             plain = _plain(data)
-            if plain and not data.isascii() and not pattern.search(_decode(data)):
+            if plain and not pattern.search(_decode(data)):
                 segment = last
                 found(batch, kept, segment, False)
                 continue
-            if plain and data.isascii():
-                # Bytes are characters here, and the display text is the text itself.
-                for match in pattern.finditer(data.decode("ascii")):
-                    at = start + match.start()
-                    index = bisect_right(self._starts, at, first, last) - 1
-                    column = at - self._starts[index]
-                    if kept < MAX_MATCHES:
-                        batch.append(Match(index, column, column + len(match.group())))
-                    kept += 1
-                segment = last
-                found(batch, kept, segment, False)
-                continue
+            at = 0
             for index in range(first, last):
-                begin = self._starts[index] - start
-                finish = (self._starts[index + 1] if index + 1 < last else end) - start
-                line = data[begin:finish].removesuffix(b"\n")
+                length = self._lengths[index]
+                line = data[at : at + length].removesuffix(b"\n")
+                at += length
                 if not line:
                     continue
                 text = _decode(line) if plain else display_line(_decode(line))

@@ -23,7 +23,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from crewtui.core.text_lines import LineDocument, Match, RowMap, fold
+from crewtui.core.text_lines import LineDocument, Match, fold
 
 FOLDED_LINES_CACHED = 2_000
 # Below this many lines a new width is counted at once (about a millisecond per 10,000).
@@ -39,6 +39,9 @@ class LineView(ScrollView, can_focus=True):
     LineView {
         height: 1fr;
         overflow-x: hidden;
+        /* Always there, so that the width (and the rows it folds into) does not change
+           when the text grows past a screenful. */
+        overflow-y: scroll;
     }
     LineView > .line-view--match {
         background: $accent;
@@ -60,10 +63,10 @@ class LineView(ScrollView, can_focus=True):
     class Rewrapped(Message):
         """The rows of the document at a new width are counted (from a thread)."""
 
-        def __init__(self, document: LineDocument, rows: RowMap) -> None:
+        def __init__(self, document: LineDocument, top: int) -> None:
             super().__init__()
             self.document = document
-            self.rows = rows
+            self.top = top
 
     class _Found(Message):
         """A search found more matches (from the search thread)."""
@@ -84,7 +87,6 @@ class LineView(ScrollView, can_focus=True):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.document: LineDocument | None = None
-        self._rows = RowMap(80)
         self._folded: LRUCache[tuple[int, int], list[str]] = LRUCache(FOLDED_LINES_CACHED)
         self._stop_index = threading.Event()
         self._stop_search = threading.Event()
@@ -102,14 +104,16 @@ class LineView(ScrollView, can_focus=True):
         """Show ``document`` from its top (``None``: nothing); it is indexed in a thread."""
         self._stop_index.set()
         self.clear_search()
+        if self.document is not None:
+            self.document.close()
         self.document = document
-        self._rows = RowMap(self._width)
         self._folded.clear()
         self.scroll_to(0, 0, animate=False, immediate=True)
         self._resize_virtual()
         self.refresh()
         if document is None:
             return
+        document.rewrap(self._width)
         stop = self._stop_index = threading.Event()
 
         def progress() -> None:
@@ -120,68 +124,59 @@ class LineView(ScrollView, can_focus=True):
 
         self.run_worker(index, thread=True, group="line-index", name="index output lines")
 
+    def on_unmount(self) -> None:
+        self._stop_index.set()
+        self._stop_search.set()
+        if self.document is not None:
+            self.document.close()
+
     @property
     def rows(self) -> int:
         """Rows the indexed part of the document takes at the current width."""
-        return self._rows.rows
+        return self.document.rows.rows if self.document is not None else 0
 
     @property
     def _width(self) -> int:
         return max(self.scrollable_content_region.width, 2)
 
     def _resize_virtual(self) -> None:
-        self.virtual_size = Size(self._width, self._rows.rows)
-
-    def _grow_rows(self, rows: RowMap, document: LineDocument) -> None:
-        rows.extend(document.widths(rows.segments, document.segments))
+        self.virtual_size = Size(self._width, self.rows)
 
     def on_line_view_indexed(self, message: LineView.Indexed) -> None:
         message.stop()
-        document = self.document
-        if message.document is not document or document is None:
-            return
-        before = self._rows.rows
-        self._grow_rows(self._rows, document)
-        if self._rows.rows != before:
+        if message.document is self.document and self.virtual_size.height != self.rows:
             self._resize_virtual()
             self.refresh()
 
     def on_resize(self, event: events.Resize) -> None:
         width = self._width
         document = self.document
-        if document is None or width == self._rows.width:
-            self._rows = RowMap(width) if document is None else self._rows
+        if document is None or width == document.rows.width:
             return
+        top = document.locate(int(self.scroll_y))[0] if document.rows.rows else 0
         if document.segments <= _REWRAP_IN_PLACE:
-            self._rewrapped(self._rewrap(document, width))
+            document.rewrap(width)
+            self._rewrapped(top)
             return
 
         def rewrap() -> None:
-            self.post_message(self.Rewrapped(document, self._rewrap(document, width)))
+            document.rewrap(width)
+            self.post_message(self.Rewrapped(document, top))
 
         self.run_worker(rewrap, thread=True, group="line-rewrap", exclusive=True)
-
-    @staticmethod
-    def _rewrap(document: LineDocument, width: int) -> RowMap:
-        rows = RowMap(width)
-        rows.extend(document.widths(0, document.segments))
-        return rows
 
     def on_line_view_rewrapped(self, message: LineView.Rewrapped) -> None:
         message.stop()
         if message.document is self.document:
-            self._rewrapped(message.rows)
+            self._rewrapped(message.top)
 
-    def _rewrapped(self, rows: RowMap) -> None:
-        """Use ``rows`` from now on, keeping the line at the top of the view at the top."""
+    def _rewrapped(self, top: int) -> None:
+        """The rows are counted at the new width: keep the line that was at the top there."""
         document = self.document
         if document is None:
             return
-        top = self._rows.locate(int(self.scroll_y))[0] if self._rows.rows else 0
-        self._grow_rows(rows, document)
-        self._rows = rows
         self._resize_virtual()
-        self.scroll_to(y=rows.starts[min(top, rows.segments)], animate=False, immediate=True)
+        self.scroll_to(y=document.row_of(top), animate=False, immediate=True)
         self.refresh()
 
     # -- drawing -----------------------------------------------------------------------------
@@ -198,11 +193,11 @@ class LineView(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         style = self.rich_style
         row = int(self.scroll_y) + y
-        rows = self._rows
-        if self.document is None or row >= rows.rows:
+        document = self.document
+        if document is None or row >= document.rows.rows:
             return Strip.blank(width, style)
-        segment, part = rows.locate(row)
-        pieces = self._fold(segment, rows.width)
+        segment, part = document.locate(row)
+        pieces = self._fold(segment, document.rows.width)
         if part >= len(pieces):
             return Strip.blank(width, style)
         text = pieces[part]
@@ -291,15 +286,15 @@ class LineView(ScrollView, can_focus=True):
         match = self.current_match
         if match is None:
             return
-        rows = self._rows
-        if match.segment >= rows.segments:
+        document = self.document
+        if document is None or match.segment >= document.rows.segments:
             return
-        pieces = self._fold(match.segment, rows.width)
+        pieces = self._fold(match.segment, document.rows.width)
         part, offset = 0, 0
         while part < len(pieces) - 1 and offset + len(pieces[part]) <= match.start:
             offset += len(pieces[part])
             part += 1
-        row = rows.starts[match.segment] + part
+        row = document.row_of(match.segment) + part
         height = self.scrollable_content_region.height
         self.scroll_to(y=max(row - height // 2, 0), animate=False, immediate=True)
         self.refresh()
