@@ -153,7 +153,7 @@ class LineView(ScrollView, can_focus=True):
         document = self.document
         if document is None or width == document.rows.width:
             return
-        top = document.locate(int(self.scroll_y))[0] if document.rows.rows else 0
+        top = document.locate(self.scroll_offset.y)[0] if document.rows.rows else 0
         if document.segments <= _REWRAP_IN_PLACE:
             document.rewrap(width)
             self._rewrapped(top)
@@ -192,7 +192,7 @@ class LineView(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         style = self.rich_style
-        row = int(self.scroll_y) + y
+        row = self.scroll_offset.y + y
         document = self.document
         if document is None or row >= document.rows.rows:
             return Strip.blank(width, style)
