@@ -151,6 +151,28 @@ class Match:
     end: int
 
 
+class Matches:
+    """Matches kept flat (three integers each): a search may find hundreds of thousands,
+    and as many objects kept alive would make the garbage collector walk them all, on
+    whichever thread, the event loop's included."""
+
+    def __init__(self) -> None:
+        self._flat = array("q")
+
+    def __len__(self) -> int:
+        return len(self._flat) // 3
+
+    def __getitem__(self, index: int) -> Match:
+        segment, start, end = self._flat[index * 3 : index * 3 + 3]
+        return Match(segment, start, end)
+
+    def add(self, segment: int, start: int, end: int) -> None:
+        self._flat.extend((segment, start, end))
+
+    def extend(self, other: Matches) -> None:
+        self._flat.extend(other._flat)
+
+
 BLOCK_SHIFT = 6
 BLOCK = 1 << BLOCK_SHIFT
 """Segments per block: offsets and row counts are kept per block, lengths per segment."""
@@ -368,7 +390,7 @@ class LineDocument:
         self,
         query: str,
         stop: threading.Event,
-        found: Callable[[list[Match], int, int, bool], None],
+        found: Callable[[Matches, int, int, bool], None],
     ) -> None:
         """Find ``query`` (case-insensitive) in the display text, in a thread.
 
@@ -389,7 +411,7 @@ class LineDocument:
                 end += self._lengths[last]
                 last += 1
             data = self._read(start, end - start)
-            batch: list[Match] = []
+            batch = Matches()
             plain = _plain(data)
             if plain and not pattern.search(_decode(data)):
                 segment = last
@@ -405,9 +427,9 @@ class LineDocument:
                 text = _decode(line) if plain else display_line(_decode(line))
                 for match in pattern.finditer(text):
                     if kept < MAX_MATCHES:
-                        batch.append(Match(index, match.start(), match.end()))
+                        batch.add(index, match.start(), match.end())
                     kept += 1
             segment = last
             found(batch, kept, segment, False)
         if not stop.is_set():
-            found([], kept, segment, True)
+            found(Matches(), kept, segment, True)

@@ -23,7 +23,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from crewtui.core.text_lines import LineDocument, Match, fold
+from crewtui.core.text_lines import LineDocument, Match, Matches, fold
 
 FOLDED_LINES_CACHED = 2_000
 # Below this many lines a new width is counted at once (about a millisecond per 10,000).
@@ -72,7 +72,7 @@ class LineView(ScrollView, can_focus=True):
         """A search found more matches (from the search thread)."""
 
         def __init__(
-            self, search: int, matches: list[Match], total: int, searched: int, done: bool
+            self, search: int, matches: Matches, total: int, searched: int, done: bool
         ) -> None:
             super().__init__()
             self.search = search
@@ -91,7 +91,7 @@ class LineView(ScrollView, can_focus=True):
         self._stop_index = threading.Event()
         self._stop_search = threading.Event()
         self._searches = 0
-        self.matches: list[Match] = []
+        self.matches = Matches()
         self.match_total = 0
         self.match_index = -1
         self.searching = False
@@ -231,7 +231,7 @@ class LineView(ScrollView, can_focus=True):
         self._searches += 1
         had = bool(self.matches) or self.searching
         self._query = ""
-        self.matches, self.match_total, self.match_index = [], 0, -1
+        self.matches, self.match_total, self.match_index = Matches(), 0, -1
         self.searching = False
         self.searched = 0
         if had:
@@ -251,7 +251,7 @@ class LineView(ScrollView, can_focus=True):
         search = self._searches
         self.searching = True
 
-        def found(matches: list[Match], total: int, searched: int, done: bool) -> None:
+        def found(matches: Matches, total: int, searched: int, done: bool) -> None:
             self.post_message(self._Found(search, matches, total, searched, done))
 
         def run() -> None:
@@ -265,7 +265,7 @@ class LineView(ScrollView, can_focus=True):
         message.stop()
         if message.search != self._searches:
             return
-        first = not self.matches and bool(message.matches)
+        first = not self.matches and len(message.matches) > 0
         self.matches.extend(message.matches)
         self.match_total = message.total
         self.searched = message.searched
