@@ -16,9 +16,10 @@ import threading
 from typing import ClassVar
 
 from rich.segment import Segment
+from rich.style import Style
 from textual import events
 from textual.cache import LRUCache
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -97,6 +98,8 @@ class LineView(ScrollView, can_focus=True):
         self.searching = False
         self.searched = 0
         self._query = ""
+        self._style = Style()
+        self._match_style = Style()
 
     # -- the document ------------------------------------------------------------------------
 
@@ -189,9 +192,17 @@ class LineView(ScrollView, can_focus=True):
             self._folded[key] = folded
         return folded or [""]
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # Once per frame, not per line: a widget's style walks its ancestors' backgrounds.
+        self._style = self.rich_style
+        self._match_style = self._style + self.get_component_rich_style(
+            "line-view--match", partial=True
+        )
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
-        style = self.rich_style
+        style = self._style
         row = self.scroll_offset.y + y
         document = self.document
         if document is None or row >= document.rows.rows:
@@ -208,10 +219,9 @@ class LineView(ScrollView, can_focus=True):
             start = max(match.start - offset, 0)
             end = min(match.end - offset, len(text))
             if start < end:
-                lit = style + self.get_component_rich_style("line-view--match", partial=True)
                 segments = [
                     Segment(text[:start], style),
-                    Segment(text[start:end], lit),
+                    Segment(text[start:end], self._match_style),
                     Segment(text[end:], style),
                 ]
         return Strip(segments).crop_extend(0, width, style)
