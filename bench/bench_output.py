@@ -17,8 +17,8 @@ Three measures, each against a floor measured in the same run:
   output; its peak RSS growth against the output's size (target: well under it, ≤ 0.25×).
   The floor is the RSS after the first frame.
 
-``--quick`` (under 35 s) opens the 1 MB output 3 times, and uses 10 MB for the stalls and
-20 MB for memory (the rows' names and notes say so).
+``--quick`` (under 35 s) opens the 1 MB output 3 times, scrolls 3 pages, and uses 10 MB
+for the stalls and for memory (the rows' names and notes say so).
 """
 
 from __future__ import annotations
@@ -57,8 +57,11 @@ WAIT = 60.0
 LOREM = "lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor"
 
 
+STARTED = time.perf_counter()
+
+
 def log(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+    print(f"{time.perf_counter() - STARTED:5.1f} s  {text}", file=sys.stderr, flush=True)
 
 
 # -- outputs and histories -----------------------------------------------------------------
@@ -318,13 +321,13 @@ async def floor_lateness(lateness: Lateness, seconds: float) -> None:
             worker.join()
 
 
-async def stalls_20mb(home: Path, size: int) -> list[Row]:
+async def stalls_20mb(home: Path, size: int, *, quick: bool = False) -> list[Row]:
     store_path = home / "twenty-mb.db"
     run = "TWENTY-MB"
     make_store(store_path, [(run, make_output(run, size, needle="needle-near-the-end"))])
     lateness = Lateness()
     lateness.start()
-    await floor_lateness(lateness, 2.0)
+    await floor_lateness(lateness, 1.0 if quick else 2.0)
     store = Store.open(store_path)
     try:
         app = new_app(store, home)
@@ -339,7 +342,8 @@ async def stalls_20mb(home: Path, size: int) -> list[Row]:
             log("  20 MB: opened")
             with lateness.measuring("scrolling it"):
                 screen.detail.focus_tab("output")
-                for key in ["end", *["pageup"] * 10, "home", *["pagedown"] * 10]:
+                pages = 3 if quick else 10
+                for key in ["end", *["pageup"] * pages, "home", *["pagedown"] * pages]:
                     await pilot.press(key)
                     await pilot.pause()
             log("  20 MB: scrolled")
@@ -460,8 +464,8 @@ async def measure(home: Path, quick: bool) -> list[Row]:
     with rendering_driver(FrameWatcher):
         log("1 MB output shown:")
         rows = await shown_1mb(home, 3 if quick else 9)
-        log("20 MB output, loop lateness:")
-        rows += await stalls_20mb(home, (10 if quick else 20) << 20)
+        log("a large output, loop lateness:")
+        rows += await stalls_20mb(home, (10 if quick else 20) << 20, quick=quick)
     return rows
 
 
@@ -480,12 +484,15 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(asyncio.run(child_rss(Path(store_path), home, run))))
             return 0
         rows = asyncio.run(measure(home, options.quick))
-        big = (20 if options.quick else 200) << 20
+        big = (10 if options.quick else 200) << 20
         log(f"{big >> 20} MB output, memory:")
         rows += in_pieces(home, big)
         if options.quick:
+            # At 10 MB the process's fixed costs (read buffers, the spill's pages) weigh as
+            # much as the index: the ratio says something only at the full run's 200 MB.
+            rows[-1].passed = None
             for row in rows:
-                row.note += "; --quick: 3 opens, 10 MB for 20 MB, 20 MB for 200 MB"
+                row.note += "; --quick: 3 opens, 10 MB for 20 MB and 200 MB, 3 pages scrolled"
     emit("output", rows)
     return 0
 
