@@ -4,6 +4,10 @@ brings the same output again."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import pytest
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 
@@ -164,9 +168,12 @@ async def test_a_poll_with_the_same_output_keeps_the_view_as_it_is() -> None:
         assert app.lines.document is document and app.lines.scroll_y == scrolled
 
 
-async def test_a_large_stored_output_is_read_in_pieces_searched_and_copied(
-    make_app: AppFactory,
+async def test_a_large_stored_output_is_read_in_pieces_searched_copied_and_exported(
+    make_app: AppFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    monkeypatch.setattr("platformdirs.user_downloads_dir", lambda: str(exports))
     text = big_output()
     assert len(text) > HOLD_BYTES
     store = make_app.store()
@@ -194,3 +201,7 @@ async def test_a_large_stored_output_is_read_in_pieces_searched_and_copied(
         await pilot.press("c")
         await settle_app(pilot, lambda: bool(app.clipboard))
         assert app.clipboard == text
+        await pilot.press("e")
+        await settle_app(pilot, lambda: len(list(exports.glob("*.json"))) == 1)
+    exported = json.loads(next(exports.glob("*.json")).read_text(encoding="utf-8"))
+    assert exported["output"] == text and exported["tasks"][0]["output"] == text
