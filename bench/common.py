@@ -268,10 +268,11 @@ class RenderingDriver(HeadlessDriver):
 
 
 @contextmanager
-def rendering_driver() -> Iterator[None]:
-    """Make ``App.run_test`` use ``RenderingDriver`` instead of the do-nothing one."""
+def rendering_driver(driver: type[RenderingDriver] = RenderingDriver) -> Iterator[None]:
+    """Make ``App.run_test`` use ``driver`` (a ``RenderingDriver``, or one that also looks
+    at what it writes) instead of the do-nothing one."""
     original = headless_driver.HeadlessDriver
-    headless_driver.HeadlessDriver = RenderingDriver  # type: ignore[misc]
+    headless_driver.HeadlessDriver = driver  # type: ignore[misc]
     try:
         yield
     finally:

@@ -174,6 +174,8 @@ class PollSettings(_Section):
     not_found_grace: float = Field(default=300.0, ge=0)
     # The overall deadline of one request (httpx timeouts are per socket operation).
     request_deadline: float = Field(default=30.0, gt=0)
+    # The largest answer read, in MB (decompressed): enough for a 20 MB output by default.
+    max_body_mb: float = Field(default=64.0, gt=0)
 
     @model_validator(mode="after")
     def _intervals_ordered(self) -> PollSettings:

@@ -207,3 +207,23 @@ def test_inputs_track_and_doctor(sim_documented: SimServer, home: Path) -> None:
     tracked = run(other_home, "track", started.stdout.strip(), env=env)
     assert tracked.returncode == 0, tracked.stderr
     assert started.stdout.strip()[:8] in tracked.stdout
+
+
+def test_an_answer_over_the_body_cap_says_which_setting_to_raise(
+    sim: SimServer, home: Path
+) -> None:
+    started = run(home, "kickoff", *inputs_args(sim, "content"), env=crew_env(sim))
+    assert started.returncode == 0, started.stderr
+    kickoff_id = started.stdout.strip()
+    config = home / "config"
+    config.mkdir(mode=0o700)
+    # Half a KB: less than any status answer of the simulator.
+    (config / "config.toml").write_text("[poll]\nmax_body_mb = 0.0005\n")
+
+    result = run(home, "status", kickoff_id, "--json", env=crew_env(sim))
+
+    assert result.returncode == ExitCode.UNUSABLE_ANSWER, result.stderr
+    message = result.stderr.strip()
+    assert "larger than" in message
+    assert "max_body_mb" in message and "[poll]" in message
+    assert "Traceback" not in result.stderr and message.count(". ") == 0

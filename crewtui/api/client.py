@@ -34,6 +34,7 @@ from crewtui.api.errors import (
 )
 from crewtui.api.http import (
     BadBody,
+    BodyTooLarge,
     ClientPolicy,
     NoAnswer,
     NotSent,
@@ -380,6 +381,12 @@ class CrewClient:
             raise TransportError(
                 f"The {self._crew} crew gave no answer to {method} {_show(path)} ({exc.reason}): "
                 "the service may be slow or down, try again later."
+            ) from None
+        except BodyTooLarge as exc:
+            raise BadResponseError(
+                f"The {self._crew} crew's answer to {method} {_show(path)} is larger than "
+                f"{exc.cap / (1 << 20):g} MB, the most crewtui reads; raise max_body_mb in the "
+                "[poll] section of the config file to let it through."
             ) from None
         except BadBody as exc:
             raise self._bad_response(method, path, exc.reason) from None

@@ -91,7 +91,8 @@ class ClientPolicy:
     deadline: float = 30.0  # overall seconds per request attempt, including body
     connect_timeout: float = 5.0
     read_timeout: float = 15.0
-    max_body_bytes: int = 8 * 1024 * 1024
+    # Lets a 20 MB output through, with a task's copy of it and the raw payload around it.
+    max_body_bytes: int = 64 * 1024 * 1024
     max_retries: int = 4  # for GETs
     backoff_base: float = 0.5
     backoff_max: float = 8.0
@@ -134,6 +135,14 @@ class BadBody(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class BodyTooLarge(BadBody):
+    """The body grew past the policy's cap; reading stopped there."""
+
+    def __init__(self, cap: int) -> None:
+        super().__init__(f"the body is larger than {_size(cap)}")
+        self.cap = cap
 
 
 def tls_context() -> ssl.SSLContext:
@@ -375,7 +384,7 @@ class _CappedBody:
     def _keep(self, piece: bytes) -> None:
         self._total += len(piece)
         if self._total > self._cap:
-            raise BadBody(f"the body is larger than {_size(self._cap)}")
+            raise BodyTooLarge(self._cap)
         self._chunks.append(piece)
 
 

@@ -190,7 +190,11 @@ def _token_state(profile: CrewProfile) -> str:
 async def diagnose(
     config: Config, paths: Paths, crews: Sequence[CrewProfile], store: Store
 ) -> DoctorReport:
-    policy = ClientPolicy(deadline=min(config.poll.request_deadline, 15.0), max_retries=1)
+    policy = ClientPolicy(
+        deadline=min(config.poll.request_deadline, 15.0),
+        max_body_bytes=int(config.poll.max_body_mb * (1 << 20)),
+        max_retries=1,
+    )
     checks = await asyncio.gather(*(check_crew(crew, policy) for crew in crews))
     try:
         store_health = await asyncio.to_thread(store.health)

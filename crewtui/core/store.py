@@ -85,6 +85,13 @@ from crewtui.core.store_schema import (
     migrate,
     quick_check,
 )
+from crewtui.core.store_text import (
+    HOLD_BYTES,
+    OutputKey,
+    StoredText,
+    output_rowid,
+    value_size,
+)
 
 log = logging.getLogger(__name__)
 
@@ -485,6 +492,48 @@ class Store:
         with self._read() as conn:
             return _load_kickoff(conn, kickoff_id)
 
+    def get_kickoff_lean(
+        self, kickoff_id: str, *, hold: int = HOLD_BYTES
+    ) -> tuple[Kickoff, dict[str | None, StoredText]] | None:
+        """The record with what is larger than ``hold`` bytes left in the history.
+
+        Such outputs are ``None`` in the kickoff and given instead, by task id (``None``
+        for the final output), as :class:`StoredText` sources that read them in pieces; a
+        raw payload that large is ``None``. A 200 MB output costs what a small one does.
+        """
+        bound = bind_text(kickoff_id)
+        if self.path is None:  # a session-only store holds everything in memory anyway
+            kickoff = self.get_kickoff(kickoff_id)
+            return None if kickoff is None else (kickoff, {})
+        with self._read() as conn:
+            big: dict[str | None, int] = {}
+            leave_out: set[str] = set()
+            rowid = output_rowid(conn, OutputKey(kickoff_id), bound)
+            if rowid is None:
+                return None
+            for column in ("output", "raw"):
+                size = value_size(conn, "kickoffs", column, rowid)
+                if size > hold:
+                    leave_out.add(column)
+                    if column == "output":
+                        big[None] = size
+            for row in conn.execute(
+                "SELECT rowid, task_id FROM tasks WHERE kickoff_id = ?", (bound,)
+            ):
+                size = value_size(conn, "tasks", "output", int(row[0]))
+                if size > hold:
+                    big[read_key(row[1])] = size
+            kickoff = _load_kickoff(conn, kickoff_id, leave_out, frozenset(big))
+        if kickoff is None:
+            return None
+        path = self.path
+        assert path is not None
+        sources = {
+            task_id: StoredText(OutputKey(kickoff_id, task_id), size, path, bound)
+            for task_id, size in big.items()
+        }
+        return kickoff, sources
+
     def list_kickoffs(
         self,
         *,
@@ -842,16 +891,32 @@ def _connect(database: str, *, uri: bool = False) -> sqlite3.Connection:
     return conn
 
 
-def _load_kickoff(conn: sqlite3.Connection, kickoff_id: str) -> Kickoff | None:
+def _load_kickoff(
+    conn: sqlite3.Connection,
+    kickoff_id: str,
+    leave_out: Collection[str] = (),
+    task_outputs_left_out: Collection[str | None] = (),
+) -> Kickoff | None:
+    """A kickoff and its tasks; ``leave_out`` columns of the kickoff row, and the outputs of
+    the tasks named, are read as NULL (see :meth:`Store.get_kickoff_lean`)."""
+    columns = [f"NULL AS {c}" if c in leave_out else c for c in KICKOFF_COLUMNS]
     row = conn.execute(
-        f"SELECT {', '.join(KICKOFF_COLUMNS)} FROM kickoffs WHERE kickoff_id = ?",  # noqa: S608
+        f"SELECT {', '.join(columns)} FROM kickoffs WHERE kickoff_id = ?",  # noqa: S608
         (bind_text(kickoff_id),),
     ).fetchone()
     if row is None:
         return None
+    left_out = [bind_text(task_id) for task_id in task_outputs_left_out if task_id is not None]
+    marks = ", ".join("?" * len(left_out)) or "NULL"
+    task_columns = [
+        f"CASE WHEN task_id IN ({marks}) THEN NULL ELSE output END AS output"
+        if c == "output"
+        else c
+        for c in TASK_COLUMNS
+    ]
     tasks = conn.execute(
-        f"SELECT {', '.join(TASK_COLUMNS)} FROM tasks WHERE kickoff_id = ? ORDER BY ordinal",  # noqa: S608
-        (bind_text(kickoff_id),),
+        f"SELECT {', '.join(task_columns)} FROM tasks WHERE kickoff_id = ? ORDER BY ordinal",  # noqa: S608
+        (*left_out, bind_text(kickoff_id)),
     ).fetchall()
     values, unreadable = decode_row(row)
     extra = values.pop("extra", None)

@@ -258,7 +258,10 @@ class Tracker:
         self.settings = settings or PollSettings()
         self.webhook_urls = webhook_urls
         self.crews: dict[str, CrewProfile] = {crew.name: crew for crew in crews}
-        policy = client_policy or ClientPolicy(deadline=self.settings.request_deadline)
+        policy = client_policy or ClientPolicy(
+            deadline=self.settings.request_deadline,
+            max_body_bytes=int(self.settings.max_body_mb * (1 << 20)),
+        )
         # An answer to a flow's callback is a POST that may have arrived: never retried.
         self._callback_policy = replace(policy, max_retries=0)
         plan = PlanSettings.from_poll(self.settings.min_interval, self.settings.max_interval)

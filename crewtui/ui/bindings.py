@@ -40,6 +40,14 @@ MAIN_KEYS: tuple[KeySpec, ...] = (
     KeySpec("sort", "s", "cycle_sort", "Sort", "Cycle sort: newest, oldest, state, crew"),
     KeySpec("tokens", "T", "toggle_tokens", "Tokens", "Show or hide the tokens column", show=False),
     KeySpec("copy", "c", "copy_output", "Copy", "Copy the shown output to the clipboard"),
+    KeySpec(
+        "markdown",
+        "m",
+        "toggle_markdown",
+        "Markdown",
+        "Show outputs as rendered Markdown or as plain text",
+        show=False,
+    ),
     KeySpec("export", "e", "export", "Export", "Export the selected kickoff as Markdown and JSON"),
     KeySpec(
         "archive", "d", "archive", "Archive", "Archive (hide) or unarchive the selected kickoff"

@@ -482,6 +482,8 @@ async def test_a_body_over_the_cap_is_refused(client: CrewClient, hostile: Hosti
     with pytest.raises(BadResponseError) as caught:
         await client.inputs()
     assert "larger than" in caught.value.message
+    # One sentence that says which setting lets such an answer through.
+    assert "max_body_mb" in caught.value.message and "[poll]" in caught.value.message
 
 
 async def test_a_small_gzip_body_that_inflates_past_the_cap_is_refused(

@@ -23,6 +23,7 @@ from crewtui.api.models import (
     TaskState,
 )
 from crewtui.ui.widgets.detail import KickoffDetail
+from crewtui.ui.widgets.line_view import LineView
 from crewtui.ui.widgets.output_view import MARKDOWN_CAP, OutputView
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -123,13 +124,24 @@ def screen_text(app: App[object]) -> str:
 
 
 async def settle(pilot: Pilot[None]) -> None:
+    """Wait for the frame, and for the output's threads (indexing, search) and their news."""
     await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
     await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
     await pilot.pause()
 
 
 def output_view(app: DetailApp) -> OutputView:
     return app.query_one("#detail-output", OutputView)
+
+
+def current_match(app: DetailApp) -> str:
+    """The text of the match the line view points at."""
+    lines = app.query_one("#output-text", LineView)
+    match = lines.current_match
+    assert match is not None and lines.document is not None
+    return lines.document.text(match.segment)[match.start : match.end]
 
 
 def row_of(lines: list[str], task_id: str) -> str:
@@ -227,17 +239,18 @@ async def test_large_output_uses_the_line_view_and_search_finds_text() -> None:
         await settle(pilot)
         view = output_view(app)
         assert view.mode == "text"
-        assert app.query_one("#output-text", TextArea).display
+        assert app.query_one("#output-text", LineView).display
         assert not app.query_one("#output-markdown", Markdown).display
         assert "plain text" in screen_text(app)
 
-        assert view.search("NEEDLE") == 1
+        view.search("NEEDLE")
         await settle(pilot)
-        text_area = app.query_one("#output-text", TextArea)
-        assert text_area.selected_text == "needle"
+        assert view.match_count == 1
+        assert current_match(app) == "needle"
         assert "needle here" in screen_text(app)  # scrolled to the match
-        assert view.search("absent words") == 0
+        view.search("absent words")
         await settle(pilot)
+        assert view.match_count == 0
         assert "no match" in screen_text(app)
 
 
@@ -251,7 +264,8 @@ async def test_search_in_a_markdown_output_selects_the_match_in_the_line_view() 
         await settle(pilot)
         view = output_view(app)
         assert view.match_count == 1
-        assert app.query_one("#output-text", TextArea).selected_text == "秋叶原"
+        assert app.query_one("#output-text", LineView).display
+        assert current_match(app) == "秋叶原"
         await pilot.press("slash")  # in the search box, `/` is text
         await settle(pilot)
         assert app.query_one("#output-search").value == "秋叶原/"

@@ -181,3 +181,16 @@ def test_main_screen_light_theme(snap_compare: SnapCompare, snapshot_app: Crewtu
         terminal_size=(120, 36),
         run_before=prepare(theme="textual-light", select=failed),
     )
+
+
+def test_output_tab_as_plain_text_with_a_match(
+    snap_compare: SnapCompare, snapshot_app: CrewtuiApp
+) -> None:
+    """The line view: Markdown switched off (`m`), a search (`/`) with its match lit."""
+    assert snap_compare(
+        snapshot_app,
+        terminal_size=(100, 30),
+        run_before=prepare(
+            "2", "m", "enter", "slash", "7", select="5f1c2d3e-1234-4abc-9def-0123456789ab"
+        ),
+    )

@@ -43,6 +43,7 @@ from crewtui.ui.screens.help import HelpScreen
 from crewtui.ui.screens.main import MainScreen
 from crewtui.ui.screens.prompts import TrackRequest
 from crewtui.ui.widgets.detail import TAB_IDS
+from crewtui.ui.widgets.line_view import LineView
 from crewtui.ui.widgets.output_view import OutputView
 from tests.hardening.corpus import BY_NAME, CORPUS, EVERYTHING, assert_inert
 from tests.hardening.hostile_crew import HostileCrew
@@ -329,6 +330,8 @@ async def test_a_1_mb_single_line_output_renders_in_the_line_view(make_app: AppF
     async with app.run_test(size=(130, 45)) as pilot:
         screen = await select(pilot, kickoff.kickoff_id)
         screen.detail.focus_tab("output")
+        lines = screen.detail.query_one(LineView)
+        await settle(pilot, lambda: lines.document is not None and lines.document.complete)
         text = await check_view(pilot, "1 MB output")
         assert screen.detail.query_one(OutputView).mode == "text"
         assert "huge:AAAA" in text
@@ -338,6 +341,7 @@ async def test_a_1_mb_single_line_output_renders_in_the_line_view(make_app: AppF
         await check_view(pilot, "1 MB raw payload")
         screen.detail.focus_tab("output")
         screen.detail.select_task("big")
+        await settle(pilot, lambda: lines.document is not None and lines.document.complete)
         text = await check_view(pilot, "1 MB task output")
         assert "huge:AAAA" in text
 

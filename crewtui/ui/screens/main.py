@@ -29,6 +29,8 @@ from crewtui.api.models import Kickoff, KickoffSummary, RunState, Step, Submissi
 from crewtui.api.sanitize import inert_line
 from crewtui.core.format import UNKNOWN, duration_text, waiting_line
 from crewtui.core.pricing import Price
+from crewtui.core.store_text import StoredText
+from crewtui.core.text_lines import read_all
 from crewtui.core.tracker import CrewHealth, Tracker
 from crewtui.ui.bindings import (
     KEYS_BY_ID,
@@ -456,9 +458,12 @@ class MainScreen(Screen[None]):
         if self._selected is not None and self._selected.kickoff_id == kickoff_id:
             return self._selected
         store = self.tracker.store
-        kickoff = self.tracker.get(kickoff_id) or await asyncio.to_thread(
-            store.get_kickoff, kickoff_id
-        )
+        kickoff = self.tracker.get(kickoff_id)
+        # From the history, large outputs stay there and are read in pieces as shown.
+        stored: dict[str | None, StoredText] = {}
+        if kickoff is None:
+            lean = await asyncio.to_thread(store.get_kickoff_lean, kickoff_id)
+            kickoff, stored = lean if lean is not None else (None, {})
         # Only the newest steps are read and held; the Steps tab says how many more exist.
         steps, stats = await asyncio.to_thread(store.step_window, kickoff_id, STEP_WINDOW)
         if self._loading == kickoff_id:
@@ -468,7 +473,7 @@ class MainScreen(Screen[None]):
         self._selected = kickoff
         # The app may be closing: its widgets can go before this worker is cancelled.
         with contextlib.suppress(NoMatches):
-            self.detail.show(kickoff, steps, now=self.clock())
+            self.detail.show(kickoff, steps, now=self.clock(), stored=stored)
             self.detail.set_step_history(stats.stored, stats.dropped, store.steps_per_run)
             self._describe_view()
         return kickoff
@@ -651,6 +656,9 @@ class MainScreen(Screen[None]):
     def action_toggle_tokens(self) -> None:
         self.kickoffs.toggle_tokens()
 
+    def action_toggle_markdown(self) -> None:
+        self.detail.toggle_markdown()
+
     def action_copy_output(self) -> None:
         self.copy_output()
 
@@ -660,7 +668,12 @@ class MainScreen(Screen[None]):
         if await self._show_highlighted() is None:
             self.notify("Select a kickoff to copy its output.", timeout=3)
             return
-        text = self.detail.shown_output()
+        shown = self.detail.shown_output()
+        text = (
+            shown
+            if shown is None or isinstance(shown, str)
+            else await asyncio.to_thread(read_all, shown)
+        )
         if not text:
             self.notify("There is no output to copy yet.", timeout=3)
             return
@@ -678,8 +691,12 @@ class MainScreen(Screen[None]):
         if kickoff is None:
             self.notify("Select a kickoff to export.", timeout=3)
             return
+        store = self.tracker.store
         try:
-            steps = await asyncio.to_thread(self.tracker.store.list_steps, kickoff.kickoff_id)
+            steps = await asyncio.to_thread(store.list_steps, kickoff.kickoff_id)
+            # The shown record may have left large outputs in the history: export them all.
+            if self.tracker.get(kickoff.kickoff_id) is None:
+                kickoff = await asyncio.to_thread(store.get_kickoff, kickoff.kickoff_id) or kickoff
         except CrewtuiError as error:
             self.notify(error.message, title="Export failed", severity="error", markup=False)
             return

@@ -40,6 +40,7 @@ from crewtui.core.format import (
     waiting_line,
 )
 from crewtui.core.pricing import Price, cost_text, estimate_cost, price_table
+from crewtui.core.text_lines import TextSource
 from crewtui.core.timeline import layout
 from crewtui.core.timing import run_start
 from crewtui.ui.palette import PLAIN, Palette, component_classes, palette_css, palette_of
@@ -47,7 +48,7 @@ from crewtui.ui.text import pretty_json, safe_line, safe_text
 from crewtui.ui.widgets.timeline import TimelineBar
 
 if TYPE_CHECKING:  # imported when the Output tab is first shown: it brings Markdown
-    from crewtui.ui.widgets.output_view import OutputView
+    from crewtui.ui.widgets.output_view import Output, OutputView
 
 # The palette colour of each run state (the word is always shown too, never colour alone).
 RUN_COLOUR: dict[RunState, str] = {
@@ -362,7 +363,7 @@ class _OutputShown(NamedTuple):
     no text, and whether a task's output is shown rather than the run's."""
 
     title: Text
-    text: str | None
+    text: Output | None
     empty: str = ""
     task: bool = False
 
@@ -419,6 +420,8 @@ class KickoffDetail(Widget):
         self._kickoff: Kickoff | None = None
         self._now = datetime.now(UTC)
         self._task_id: str | None = None
+        # Outputs the history holds for the shown kickoff object, too large to be in it.
+        self._stored: Mapping[str | None, TextSource] = {}
         # The shown run's newest steps (a bounded window) and their keys (repeats are
         # ignored); how many steps it has in all, how many the history dropped, and the
         # history's cap per run (None until the app says).
@@ -458,11 +461,22 @@ class KickoffDetail(Widget):
     # -- the app's API ---------------------------------------------------------------------
 
     def show(
-        self, kickoff: Kickoff | None, steps: Sequence[Step] = (), now: datetime | None = None
+        self,
+        kickoff: Kickoff | None,
+        steps: Sequence[Step] = (),
+        now: datetime | None = None,
+        stored: Mapping[str | None, TextSource] | None = None,
     ) -> None:
-        """Show ``kickoff`` (or nothing); cheap when called again with the same kickoff."""
+        """Show ``kickoff`` (or nothing); cheap when called again with the same kickoff.
+
+        ``stored`` are the outputs left out of this kickoff object because they are large
+        (by task id, ``None`` for the final output), as sources that read them in pieces;
+        they go with the object, and a new object without them has its outputs in it.
+        """
         self._now = now or datetime.now(UTC)
         previous = self._kickoff
+        if kickoff is not previous or stored is not None:
+            self._stored = stored or {}
         switched = (kickoff is None) != (previous is None) or (
             kickoff is not None
             and previous is not None
@@ -530,8 +544,9 @@ class KickoffDetail(Widget):
         for step in self._steps:
             log.write(step_text(step, kickoff, self._palette))
 
-    def shown_output(self) -> str | None:
-        """The text the Output tab shows, as received (for copy and export)."""
+    def shown_output(self) -> Output | None:
+        """The output the Output tab shows, as received (for copy): a string, or a source
+        of a large one (read it in a thread)."""
         return self._output_shown().text or None
 
     @property
@@ -574,6 +589,13 @@ class KickoffDetail(Widget):
         """Show a task's output in the Output tab (``None``: the final output)."""
         self._task_id = task_id
         self._show_output()
+
+    def toggle_markdown(self) -> None:
+        """Outputs as rendered Markdown, or as plain text (kept for the next ones); the
+        Output tab's view is mounted once the tab is first shown, before that: nothing."""
+        view = self._output_view()
+        if view is not None:
+            view.toggle_markdown()
 
     @property
     def selected_task(self) -> str | None:
@@ -661,6 +683,13 @@ class KickoffDetail(Widget):
         notes = task_notes(self._kickoff, self._palette)
         timeline.set_bars(bars, span, notes, tokens, unit_word(self._kickoff))
 
+    def _output_of(self, task: TaskResult | None) -> Output | None:
+        """A task's output (``None``: the final output), in the kickoff or in the history."""
+        if task is None:
+            held = self._kickoff.output if self._kickoff is not None else None
+            return held if held is not None else self._stored.get(None)
+        return task.output if task.output is not None else self._stored.get(task.task_id)
+
     def _find_task(self, task_id: str) -> TaskResult | None:
         tasks = self._kickoff.tasks if self._kickoff else []
         return next((task for task in tasks if task.task_id == task_id), None)
@@ -691,17 +720,18 @@ class KickoffDetail(Widget):
                 if task.state is TaskState.RUNNING
                 else ("The service gave no output for this task.")
             )
-            return _OutputShown(title, task.output, empty=empty, task=True)
-        if kickoff.output is not None or kickoff.is_terminal:
+            return _OutputShown(title, self._output_of(task), empty=empty, task=True)
+        final = self._output_of(None)
+        if final is not None or kickoff.is_terminal:
             empty = "No final output: the run ended without one."
-            return _OutputShown(Text("Final output", _BOLD), kickoff.output, empty=empty)
-        latest = next((t for t in reversed(kickoff.tasks) if t.output), None)
+            return _OutputShown(Text("Final output", _BOLD), final, empty=empty)
+        latest = next((t for t in reversed(kickoff.tasks) if self._output_of(t)), None)
         if latest is None:
             return _OutputShown(Text("Final output", _BOLD), None, empty="No output yet.")
         title = Text("Latest task output: ", _BOLD)
         title.append_text(safe_line(latest.task_id, self._palette.accent, limit=80))
         title.append(" (the final output is not in yet)", self._palette.muted)
-        return _OutputShown(title, latest.output)
+        return _OutputShown(title, self._output_of(latest))
 
     def _show_inputs(self) -> None:
         body = self.query_one("#inputs-body", Static)

@@ -1,15 +1,17 @@
-"""An output, searchable: Markdown while it is small, a line-based view beyond a size cap.
+"""An output, searchable: Markdown while it is small, a line-based view for any size.
 
 ``Markdown.update`` is superlinear (seconds for tens of KB), so only outputs under
-``MARKDOWN_CAP`` bytes are rendered as Markdown; larger ones go to a read-only ``TextArea``,
-which renders only the visible lines. Search runs over the text as displayed and selects
-each match in the line view, so it works the same for a 1 KB answer and a 1 MB dump.
+``MARKDOWN_CAP`` bytes are rendered as Markdown, and only while Markdown is on (a key turns
+it off and on); everything else goes to a :class:`LineView`, which indexes lines in a thread
+and draws only the visible ones, so a 20 MB output opens as fast as a 1 KB one. The output
+is a string, or a :class:`~crewtui.core.text_lines.TextSource` that reads a large output
+from the history in pieces. Search runs in a thread over the text as displayed and shows
+each match in the line view, the same for a 1 KB answer and a 200 MB dump.
 """
 
 from __future__ import annotations
 
-import re
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, TypeGuard
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -19,14 +21,17 @@ from textual.content import Content
 from textual.events import Click, DescendantBlur
 from textual.message import Message
 from textual.widgets import Button, Input, Markdown, Static, TextArea
-from textual.widgets.text_area import Selection
 
 from crewtui.api.sanitize import inert
+from crewtui.core.text_lines import LineDocument, MemoryText, TextSource
+from crewtui.ui.widgets.line_view import LineView
 
 MARKDOWN_CAP = 20_000
 """Bytes (UTF-8) of output above which Markdown is not used."""
 
 ViewMode = Literal["markdown", "text", "empty"]
+Output = str | TextSource
+"""An output: the text itself, or a source that reads it in pieces."""
 
 
 def load_text(text_area: TextArea, text: str) -> None:
@@ -39,10 +44,17 @@ def load_text(text_area: TextArea, text: str) -> None:
     text_area.refresh()
 
 
-def _location(text: str, index: int) -> tuple[int, int]:
-    """(line, column) of a character index, as ``TextArea`` selections want it."""
-    line = text.count("\n", 0, index)
-    return line, index - (text.rfind("\n", 0, index) + 1)
+def _small(text: Output | None) -> TypeGuard[str]:
+    """Whether ``text`` is under the Markdown cap (a source never is: it is large)."""
+    if not isinstance(text, str) or len(text) > MARKDOWN_CAP:
+        return False
+    return len(text.encode("utf-8", "replace")) <= MARKDOWN_CAP
+
+
+def _size_words(size: int) -> str:
+    if size >= 1 << 20:
+        return f"{size / (1 << 20):.1f} MB"
+    return f"{size / 1024:.0f} KB"
 
 
 class OutputView(Vertical):
@@ -99,13 +111,12 @@ class OutputView(Vertical):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._raw: str | None = None
-        self._shown = ""
+        self._raw: Output | None = None
         self._title = Text()
         self._empty = ""
         self._mode: ViewMode = "empty"
-        self._matches: list[int] = []
-        self._match_index = -1
+        # Markdown for small outputs; a key turns it off to read them as plain text.
+        self.markdown_on = True
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="output-bar"):
@@ -122,7 +133,7 @@ class OutputView(Vertical):
         markdown = Markdown(id="output-markdown", open_links=False)
         markdown.can_focus = True  # so it scrolls with the keyboard and `/` reaches the view
         yield markdown
-        yield TextArea(id="output-text", read_only=True, soft_wrap=True)
+        yield LineView(id="output-text")
 
     def on_mount(self) -> None:
         self._apply_mode()
@@ -135,99 +146,125 @@ class OutputView(Vertical):
 
     @property
     def raw_text(self) -> str | None:
-        """The output as received (not sanitized), or ``None`` when nothing is shown."""
+        """The output as received (not sanitized) when it is held as a string, else
+        ``None`` (nothing shown, or a source: see :attr:`source`)."""
+        return self._raw if isinstance(self._raw, str) else None
+
+    @property
+    def source(self) -> Output | None:
+        """The output shown, as given: a string or a source that reads it in pieces."""
         return self._raw
 
     @property
     def match_count(self) -> int:
-        return len(self._matches)
+        return self._lines.match_total
+
+    @property
+    def searching(self) -> bool:
+        """A search is still running through the output."""
+        return self._lines.searching
+
+    @property
+    def _lines(self) -> LineView:
+        return self.query_one("#output-text", LineView)
 
     def set_output(
-        self, title: Text, text: str | None, *, empty: str = "", task_selected: bool = False
+        self, title: Text, text: Output | None, *, empty: str = "", task_selected: bool = False
     ) -> None:
         """Show ``text`` (untrusted) under ``title``; a no-op when nothing changed."""
         self.query_one("#output-final", Button).display = task_selected
-        if title != self._title:
+        retitled = title != self._title
+        if retitled:
             self._title = title
             self.query_one("#output-title", Static).update(title)
         if empty != self._empty:
             self._empty = empty
             self.query_one("#output-empty", Static).update(Content(empty))
-        if text is self._raw or (text == self._raw and self._mode != "empty"):
+        # The same output again (a poll of a running run) keeps its place and its index.
+        if not retitled and (
+            text is self._raw
+            or (isinstance(text, str) and text == self._raw and self._mode != "empty")
+        ):
             return
         self._raw = text if text else None
-        self._shown = inert(text or "")
-        self._matches, self._match_index = [], -1
-        size = len(self._shown.encode("utf-8", "replace"))
-        self._mode = "empty" if not text else "markdown" if size <= MARKDOWN_CAP else "text"
-        note = ""
-        if self._mode == "text":
-            cap = MARKDOWN_CAP // 1000
-            note = f"{size / 1024:.0f} KB: shown as plain text (Markdown stops at {cap} KB)"
-        self.query_one("#output-note", Static).update(Content(note))
-        if self._mode == "markdown":
-            self.query_one("#output-markdown", Markdown).update(self._shown)
-        load_text(
-            self.query_one("#output-text", TextArea), self._shown if self._mode == "text" else ""
-        )
+        source = MemoryText(text) if isinstance(text, str) else text
+        self._lines.show_document(LineDocument(source) if source is not None and text else None)
+        if _small(text):
+            self.query_one("#output-markdown", Markdown).update(inert(text))
+        self._show_mode()
+        query = self.query_one("#output-search", Input).value
+        if query:
+            self._lines.search(query)
+
+    def toggle_markdown(self) -> None:
+        """Turn Markdown off (plain text) or back on, for this output and the next ones."""
+        self.markdown_on = not self.markdown_on
+        raw = self._raw
+        if self.markdown_on and _small(raw):
+            self.query_one("#output-markdown", Markdown).update(inert(raw))
+        self._show_mode()
+
+    def _show_mode(self) -> None:
+        raw = self._raw
+        small = _small(raw)
+        self._mode = "empty" if not raw else "markdown" if small and self.markdown_on else "text"
         self._apply_mode()
-        self._search(self.query_one("#output-search", Input).value)
+        self._show_note()
+
+    def _show_note(self) -> None:
+        note = ""
+        raw = self._raw
+        if self._mode == "text" and raw is not None:
+            if _small(raw):
+                note = "Plain text (Markdown is off)"
+            else:
+                size = raw.size if not isinstance(raw, str) else len(raw)
+                cap = MARKDOWN_CAP // 1000
+                note = f"{_size_words(size)}: shown as plain text (Markdown stops at {cap} KB)"
+        self.query_one("#output-note", Static).update(Content(note))
 
     def _apply_mode(self, mode: ViewMode | None = None) -> None:
         mode = mode or self._mode
         self.query_one("#output-markdown", Markdown).display = mode == "markdown"
-        self.query_one("#output-text", TextArea).display = mode == "text"
+        self._lines.display = mode == "text"
         self.query_one("#output-empty", Static).display = mode == "empty"
         self.query_one("#output-note", Static).display = self._mode == "text"
 
-    def search(self, query: str) -> int:
-        """Find ``query`` (case-insensitive), select the first match; the number of matches."""
+    def search(self, query: str) -> None:
+        """Find ``query`` (case-insensitive) in a thread; the first match is shown once found
+        (:attr:`match_count` and :attr:`searching` say where it stands)."""
         self.query_one("#output-search", Input).value = query
-        return self._search(query)
+        self._lines.search(query)
 
-    def next_match(self) -> None:
-        """Select the next match, wrapping around."""
-        if self._matches:
-            self._match_index = (self._match_index + 1) % len(self._matches)
-            self._select_match()
+    def next_match(self, step: int = 1) -> None:
+        """Show the next match (``-1``: the previous), wrapping around."""
+        self._lines.next_match(step)
 
-    def _search(self, query: str) -> int:
-        matches_label = self.query_one("#output-matches", Static)
-        if not query or not self._shown:
-            self._matches, self._match_index = [], -1
-            matches_label.update("")
-            if self._mode == "markdown":
-                self._apply_mode()
-            return 0
-        pattern = re.compile(re.escape(query), re.IGNORECASE)
-        self._matches = [match.start() for match in pattern.finditer(self._shown)]
-        self._match_index = 0 if self._matches else -1
-        if self._matches:
-            self._select_match()
-        else:
-            matches_label.update("no match")
-        return len(self._matches)
-
-    def _select_match(self) -> None:
-        """Show the line view (it can highlight) with the current match selected."""
+    def on_line_view_search_updated(self, event: LineView.SearchUpdated) -> None:
+        """Say where the search stands; a match in a Markdown output shows in the line view
+        (it can point at it), and clearing the search brings Markdown back."""
+        event.stop()
+        lines = self._lines
+        label = self.query_one("#output-matches", Static)
         query = self.query_one("#output-search", Input).value
-        text_area = self.query_one("#output-text", TextArea)
-        if self._mode == "markdown":
-            if text_area.text != self._shown:
-                load_text(text_area, self._shown)
-            self._apply_mode("text")
-        start = self._matches[self._match_index]
-        text_area.selection = Selection(
-            _location(self._shown, start), _location(self._shown, start + len(query))
-        )
-        text_area.call_after_refresh(text_area.scroll_cursor_visible, center=True)
-        self.query_one("#output-matches", Static).update(
-            f"{self._match_index + 1}/{len(self._matches)}"
-        )
+        if not query or self._raw is None:
+            label.update("")
+            self._apply_mode()
+            return
+        total = f"{lines.match_total:,}" + ("…" if lines.searching else "")
+        if lines.current_match is not None:
+            label.update(f"{lines.match_index + 1}/{total}")
+            if self._mode == "markdown":
+                self._apply_mode("text")
+        elif lines.searching:
+            label.update("searching…")
+        else:
+            label.update("no match")
+            self._apply_mode()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
-        self._search(event.value)
+        self._lines.search(event.value)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -256,6 +293,7 @@ class OutputView(Vertical):
         """Escape clears the search and, from the search box, gives the keys back."""
         search = self.query_one("#output-search", Input)
         self.search("")
+        self._apply_mode()
         if search.has_focus and self._mode == "empty":
             search.blur()
         elif search.has_focus:
