@@ -225,6 +225,7 @@ async def test_a_pause_pushed_as_an_event_toasts_in_the_documented_dialect(
         (toast,) = waiting_toasts(notes)
         assert toast.startswith(f"travel {kickoff_id[:8]} waits for input on research_task")
         assert "Review the output of research_task" in toast
+        assert toast.endswith("approve or reject it.")  # the message's own full stop, once
         assert app.rings == 1
         screen = main_screen(pilot)
         assert "waits for input on research_task" in task_cell(screen, kickoff_id)

@@ -27,7 +27,7 @@ from textual.widgets import Input, Static
 from crewtui.api.errors import CrewtuiError, InputValidationError
 from crewtui.api.models import Kickoff, KickoffSummary, RunState, Step, Submission, WaitingFor
 from crewtui.api.sanitize import inert_line
-from crewtui.core.format import UNKNOWN, duration_text, waiting_line
+from crewtui.core.format import UNKNOWN, duration_text, sentence, waiting_line
 from crewtui.core.pricing import Price
 from crewtui.core.store_text import StoredText
 from crewtui.core.text_lines import read_all
@@ -377,7 +377,7 @@ class MainScreen(Screen[None]):
         """A run now waits for a person: say which, on what (inert text), and ring."""
         who = f"{inert_line(kickoff.crew, 40)} {inert_line(kickoff.short_id)}"
         self.notify(
-            f"{who} {waiting_line(waiting)}.",
+            sentence(f"{who} {waiting_line(waiting)}"),
             title="Run waits for input",
             severity="warning",
             timeout=_TOAST_SECONDS,
