@@ -446,3 +446,26 @@ async def test_raw_shows_every_sources_last_payload_newest_first() -> None:
         "── kickoff · 2026-11-23 09:59:58 UTC ──",
     ]
     assert text.index('"result": "为期 7 天"') < text.index('"state": "RUNNING"')
+
+
+async def test_the_header_grows_and_shrinks_with_what_it_says() -> None:
+    """The header is redrawn without a layout of the screen when its height holds (every
+    second, every push); when a change needs another line (an error, a long task), the
+    tabs move down to make room, and back up after."""
+    app = DetailApp()
+    async with app.run_test(size=(100, 34)) as pilot:
+        app.detail.show(done(), now=at(200))
+        await settle(pilot)
+        header = app.query_one("#detail-header")
+        short = header.size.height
+        failed = done(
+            state=RunState.FAILED, error="Task execution failed: " + "an external API said no. " * 6
+        )
+        app.detail.show(failed, now=at(201))
+        await settle(pilot)
+        assert header.size.height > short
+        assert "an external API said no." in screen_text(app)
+        assert "Tasks" in screen_lines(app)[header.size.height]  # the tabs, right under it
+        app.detail.show(done(), now=at(202))
+        await settle(pilot)
+        assert header.size.height == short

@@ -665,7 +665,15 @@ class KickoffDetail(Widget):
             text = header_text(self._kickoff, self._now, self._palette, self.prices)
         if text != self._header:
             self._header = text
-            self.query_one("#detail-header", Static).update(text)
+            header = self.query_one("#detail-header", Static)
+            # A new elapsed time every second, a token count with each push: a layout of the
+            # whole screen only when the header's height changes.
+            header.update(text, layout=False)
+            width = header.content_region.width
+            if width > 0 and header.content_region.height != header.get_content_height(
+                self.size, self.app.size, width
+            ):
+                header.refresh(layout=True)
 
     def _show_timeline(self) -> None:
         timeline = self.query_one("#detail-timeline", TimelineBar)

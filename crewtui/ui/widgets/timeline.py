@@ -324,7 +324,8 @@ class TimelineBar(Vertical):
         header, rows = render_timeline(
             self._bars, self._span, width, palette, dict(self._tokens), self._unit
         )
-        self.query_one("#timeline-axis", Static).update(header)
+        # Its height is fixed (two lines): redrawing it needs no layout of the screen.
+        self.query_one("#timeline-axis", Static).update(header, layout=False)
         highlighted = rows_widget.highlighted
         shape = (len(rows), len(self._notes))
         if shape == self._shape:
