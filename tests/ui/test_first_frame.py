@@ -11,6 +11,7 @@ frame (a module-level import slipped into the app's path) makes this test fail.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import socket
@@ -25,7 +26,9 @@ from textual.app import App, ComposeResult
 from crewtui.api.models import Kickoff, RunState
 from crewtui.config import resolve_paths
 from crewtui.core.store import Store
+from crewtui.sim import SimServer
 from crewtui.ui.widgets.detail import KickoffDetail
+from tests.ui.app_helpers import AppFactory, sim_crews
 
 # What the first frame must not wait for.
 HEAVY = ("httpx", "markdown_it", "uvicorn", "fastapi")
@@ -125,3 +128,20 @@ async def test_quitting_while_the_output_view_mounts_is_clean() -> None:
         # A crash while closing is raised here, as the app's exception.
         async with app.run_test(size=(100, 30)):
             app.query_one(KickoffDetail).show(shown)
+
+
+async def test_what_start_up_made_is_frozen_out_of_the_garbage_collectors_sight(
+    sim: SimServer, make_app: AppFactory
+) -> None:
+    """Full collections walked every start-up object on the event loop (stalls of several
+    hundred milliseconds while a large output scrolled); after the first frame they are
+    frozen, once."""
+    gc.unfreeze()  # what an earlier test's app froze in this process
+    try:
+        app = make_app(sim_crews(sim))
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            await pilot.pause()
+            assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
