@@ -176,9 +176,9 @@ class Resumed:
     approved: bool
     status: str | None = None
     message: str | None = None
-    # Answered through a flow's human-in-the-loop callback (``feedback`` is what was sent),
-    # not POST /resume.
+    # Answered through a flow's human-in-the-loop callback, not POST /resume.
     callback: bool = False
+    # The feedback text sent (through either), None when none was.
     feedback: str | None = None
 
     @property
@@ -753,6 +753,7 @@ class Tracker:
             approved=approve,
             status=result.status,
             message=result.message,
+            feedback=feedback or None,
         )
 
     async def _answer_request(

@@ -297,4 +297,3 @@ def _freeze_start_up_objects() -> None:
     collection walked them all on the event loop: measured, the worst stalls while a
     large output scrolled went from 300-400 ms to 170-270 ms."""
     gc.freeze()
-

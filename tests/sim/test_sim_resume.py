@@ -188,6 +188,8 @@ async def test_cli_resume_in_the_documented_dialect_asks_for_the_task_it_cannot_
         "status": "retrying",
         "message": "Execution retrying with human feedback",
         "continues_as": None,
+        "via": "resume",
+        "feedback": "More museums",
     }
 
 

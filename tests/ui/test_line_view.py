@@ -191,6 +191,8 @@ async def test_a_large_stored_output_is_read_in_pieces_searched_copied_and_expor
         await settle_app(pilot, lambda: screen.selected is not None)
         assert screen.selected is not None and screen.selected.output is None  # left out
         screen.detail.focus_tab("output")
+        # The Output tab's view is mounted after the first frame: wait for it to be there.
+        await settle_app(pilot, lambda: bool(screen.detail.query(LineView)))
         lines = screen.detail.query_one(LineView)
         await settle_app(pilot, lambda: lines.document is not None and lines.document.complete)
         assert "row 000000" in screen_text(app)

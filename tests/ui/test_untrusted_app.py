@@ -330,6 +330,7 @@ async def test_a_1_mb_single_line_output_renders_in_the_line_view(make_app: AppF
     async with app.run_test(size=(130, 45)) as pilot:
         screen = await select(pilot, kickoff.kickoff_id)
         screen.detail.focus_tab("output")
+        await settle(pilot, lambda: bool(screen.detail.query(LineView)))  # mounted late
         lines = screen.detail.query_one(LineView)
         await settle(pilot, lambda: lines.document is not None and lines.document.complete)
         text = await check_view(pilot, "1 MB output")
