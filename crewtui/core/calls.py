@@ -10,8 +10,9 @@ Each ``llm_call_completed`` event says one call's tokens; the service may delive
 
 The trade-off: a repeat of a call that has left the window (more than ``CALL_WINDOW`` newer
 calls of the same run arrived since) is counted again. Repeats are retries within seconds,
-and no run makes a thousand LLM calls in that time, so in practice every repeat is caught;
-in exchange a run with 100,000 calls stores, loads and rewrites what one with 1,000 does.
+and no run makes hundreds of LLM calls in that time, so in practice every repeat is caught;
+in exchange a run with 100,000 calls stores, loads and rewrites what one with 500 does
+(about 100 KB: every merge of the run reads and writes it, so the window stays small).
 
 A history written before the sums existed kept every call and no sums: its list is summed
 when it is next merged (:func:`call_totals`), so old runs read and continue exactly.
@@ -25,7 +26,7 @@ from datetime import UTC, datetime
 from crewtui.api.models import Kickoff, LlmCall, Usage
 
 # How many of a run's newest calls are kept to recognise a repeat (see the module doc).
-CALL_WINDOW = 1_000
+CALL_WINDOW = 500
 # The key of the calls no task claimed: they count in the run's usage only.
 NO_TASK = ""
 _UNDATED = datetime.min.replace(tzinfo=UTC)

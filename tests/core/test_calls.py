@@ -127,11 +127,12 @@ def test_a_history_that_kept_every_call_loads_and_continues_exactly(tmp_path: Pa
 
 
 def test_two_processes_that_saw_the_same_calls_count_them_once() -> None:
-    one = deliver(with_tasks(fresh()), range(0, 600))
-    other = deliver(with_tasks(fresh()), range(300, 900)).model_copy(
+    one = deliver(with_tasks(fresh()), range(0, 400))
+    other = deliver(with_tasks(fresh()), range(200, 450)).model_copy(
         update={"updated_at": T0 + timedelta(hours=1)}
     )
-    per_task, whole = expected(range(900))
+    per_task, whole = expected(range(450))
+    assert CALL_WINDOW >= 450  # every call is still in a window: the merge is exact
     for merged in (merge_stored(one, other), merge_stored(other, one)):
         assert {task.task_id: task.usage for task in merged.tasks} == per_task
         assert merged.usage == whole
