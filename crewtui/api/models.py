@@ -90,7 +90,7 @@ class Usage(_Model):
     """Tokens and LLM calls, as the service counted them (crewai's UsageMetrics).
 
     Each field is None when no source said it: an unknown count is never 0. A report is a
-    running total, not an increment (see ``crewtui.core.merge.merge_usage``).
+    running total, not an increment (see ``crewtui.core.calls.merge_usage``).
     """
 
     total_tokens: int | None = None
@@ -112,6 +112,8 @@ class LlmCall(_Model):
     task_id: str | None = None
     model: str | None = None
     usage: Usage
+    # When the call completed (its event's time): a run keeps its newest calls only.
+    at: datetime | None = None
 
 
 class TaskResult(_Model):
@@ -400,9 +402,11 @@ class Kickoff(KickoffStatus):
     not_found_since: datetime | None = None
     # Why the last poll failed, while it keeps failing (rows show it as stale data).
     poll_error: str | None = None
-    # The LLM the run used, as the service named it (for the cost estimate), and every LLM
-    # call seen, by call id: what per-task usage is summed from.
+    # The LLM the run used, as the service named it (for the cost estimate); per task, the
+    # sum of its distinct LLM calls ("" for calls no task claimed), and the newest calls,
+    # whose ids tell a repeated delivery (see crewtui.core.calls).
     model: str | None = None
+    call_usage: dict[str, Usage] = Field(default_factory=dict)
     llm_calls: list[LlmCall] = Field(default_factory=list)
     cancel_request: CancelRequest | None = None
     # When crewtui answered a flow's human-in-the-loop request of this run: until the run is

@@ -358,6 +358,7 @@ def _llm_call_completed(facts: _EventFacts) -> Observation | None:
         task_id=_first_text(data.get("task_name"), as_dict(data.get("task")).get("name")),
         model=model,
         usage=usage,
+        at=facts.at,
     )
     return facts.observation(llm_calls=[call], model=model)
 

@@ -12,7 +12,6 @@ the restart and keeps the attempt that ended. A crew's end stays final.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,7 +19,6 @@ from crewtui.api.models import (
     Attempt,
     Dialect,
     Kickoff,
-    LlmCall,
     Observation,
     Payload,
     Progress,
@@ -30,6 +28,12 @@ from crewtui.api.models import (
     TaskState,
     Usage,
     WaitingFor,
+)
+from crewtui.core.calls import (
+    merge_call_records,
+    merge_usage,
+    record_calls,
+    run_call_usage,
 )
 
 # How long the service may answer NOT FOUND before crewtui calls the run lost. A crew waiting
@@ -65,55 +69,12 @@ def merge_task(old: TaskResult, new: TaskResult) -> TaskResult:
     )
 
 
-def merge_usage(*reports: Usage | None) -> Usage | None:
-    """Several usage reports of one thing (a run, a task) as one: each count the largest.
-
-    Every source reports a running total (the crew webhook, ``usage_metrics`` on each poll,
-    the sum of the LLM calls seen so far), never an increment, and totals only grow. So the
-    same report seen twice, late or in any order, cannot count twice: taking the largest is
-    the same whatever the order and however often. A count no report gave stays None.
-    """
-    known = [report for report in reports if report is not None]
-    if not known:
-        return None
-    return Usage(**_count_by_count(known, max))
-
-
-def sum_usage(reports: list[Usage]) -> Usage | None:
-    """Distinct LLM calls added up, count by count; a count none of them gave stays None."""
-    return Usage(**_count_by_count(reports, sum)) if reports else None
-
-
-def _count_by_count(
-    reports: list[Usage], combine: Callable[[list[int]], int]
-) -> dict[str, int | None]:
-    combined: dict[str, int | None] = {}
-    for name in Usage.model_fields:
-        values = [value for report in reports if (value := getattr(report, name)) is not None]
-        combined[name] = combine(values) if values else None
-    return combined
-
-
-def merge_calls(old: list[LlmCall], new: list[LlmCall]) -> list[LlmCall]:
-    """LLM calls by call id, each once however often it was delivered, in id order (so the
-    list is the same whatever order the calls came in)."""
-    calls = {call.call_id: call for call in new}
-    calls.update({call.call_id: call for call in old})
-    return [calls[call_id] for call_id in sorted(calls)]
-
-
-def _with_call_usage(tasks: list[TaskResult], calls: list[LlmCall]) -> list[TaskResult]:
+def _with_call_usage(tasks: list[TaskResult], totals: dict[str, Usage]) -> list[TaskResult]:
     """Each task's usage: the sum of its LLM calls, or what it already said if larger."""
-    by_task: dict[str, list[Usage]] = {}
-    for call in calls:
-        if call.task_id is not None:
-            by_task.setdefault(call.task_id, []).append(call.usage)
     return [
         task
-        if task.task_id not in by_task
-        else task.model_copy(
-            update={"usage": merge_usage(task.usage, sum_usage(by_task[task.task_id]))}
-        )
+        if task.task_id not in totals
+        else task.model_copy(update={"usage": merge_usage(task.usage, totals[task.task_id])})
         for task in tasks
     ]
 
@@ -226,6 +187,7 @@ def begin_attempt(kickoff: Kickoff, at: datetime, state: RunState = RunState.PEN
             "waiting_for": None,
             "not_found_since": None,
             "llm_calls": [],
+            "call_usage": {},
             "usage": None,
             "cancel_request": None,
             "updated_at": max(kickoff.updated_at, at),
@@ -344,8 +306,8 @@ def apply_observation(
     if state.is_terminal:
         current_task = current_agent = None
 
-    llm_calls = merge_calls(kickoff.llm_calls, obs.llm_calls)
-    tasks = _with_call_usage(merge_tasks(kickoff.tasks, obs.tasks), llm_calls)
+    llm_calls, call_usage = record_calls(kickoff, obs.llm_calls)
+    tasks = _with_call_usage(merge_tasks(kickoff.tasks, obs.tasks), call_usage)
     if state.is_terminal:
         tasks = _close_running_tasks(tasks, state, obs.observed_at, keep=None)
     elif obs.current_task:
@@ -402,9 +364,8 @@ def apply_observation(
         "raw": obs.raw if obs.source == "poll" and obs.raw is not None else kickoff.raw,
         "raw_by_source": record_payload(kickoff.raw_by_source, obs),
         "llm_calls": llm_calls,
-        "usage": merge_usage(
-            kickoff.usage, obs.usage, sum_usage([call.usage for call in llm_calls])
-        ),
+        "call_usage": call_usage,
+        "usage": merge_usage(kickoff.usage, obs.usage, run_call_usage(call_usage)),
         "model": _model(kickoff.model, obs.model, *(call.model for call in obs.llm_calls)),
         "kind": "flow" if obs.kind == "flow" else kickoff.kind,
     }
@@ -633,10 +594,11 @@ def merge_stored(stored: Kickoff, incoming: Kickoff) -> Kickoff:
     base = newer if state == newer.state else older
     if stopped is not None and base.cancel_request != "confirmed":
         base = stopped
+    llm_calls, call_usage = merge_call_records(stored, incoming)
     return base.model_copy(
         update={
             "state": state,
-            "tasks": merge_tasks(older.tasks, newer.tasks),
+            "tasks": _with_call_usage(merge_tasks(older.tasks, newer.tasks), call_usage),
             "output": base.output if base.output is not None else (newer.output or older.output),
             "archived": stored.archived,  # archiving is its own store call
             "updated_at": max(stored.updated_at, incoming.updated_at),
@@ -648,8 +610,9 @@ def merge_stored(stored: Kickoff, incoming: Kickoff) -> Kickoff:
             "continues": newer.continues or older.continues,
             "continued_from": newer.continued_from or older.continued_from,
             "created_at": min(stored.created_at, incoming.created_at),
-            "llm_calls": merge_calls(stored.llm_calls, incoming.llm_calls),
-            "usage": merge_usage(stored.usage, incoming.usage),
+            "llm_calls": llm_calls,
+            "call_usage": call_usage,
+            "usage": merge_usage(stored.usage, incoming.usage, run_call_usage(call_usage)),
             "model": _model(stored.model, incoming.model),
         }
     )

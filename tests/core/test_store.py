@@ -85,7 +85,12 @@ def full_kickoff() -> Kickoff:
                 state=TaskState.COMPLETED,
                 started_at=at(1),
                 finished_at=at(46),
-                usage=Usage(total_tokens=1500, prompt_tokens=1200, completion_tokens=300),
+                usage=Usage(
+                    total_tokens=1500,
+                    prompt_tokens=1200,
+                    completion_tokens=300,
+                    successful_requests=1,
+                ),
             ),
             TaskResult(task_id="planning_task", agent="行程规划师", state=TaskState.FAILED),
         ],
@@ -117,14 +122,18 @@ def full_kickoff() -> Kickoff:
             since=at(20),
             request_id="req-7",
         ),
-        usage=Usage(total_tokens=1500, prompt_tokens=1200, reasoning_tokens=0),
+        usage=Usage(
+            total_tokens=1500, prompt_tokens=1200, reasoning_tokens=0, successful_requests=1
+        ),
         model="gpt-4o",
+        call_usage={"research_task": Usage(total_tokens=1500, successful_requests=1)},
         llm_calls=[
             LlmCall(
                 call_id="e1",
                 task_id="research_task",
                 model="gpt-4o",
                 usage=Usage(total_tokens=1500, successful_requests=1),
+                at=at(40),
             )
         ],
         cancel_request="sent",

@@ -140,7 +140,10 @@ def test_two_processes_keep_the_union_of_their_calls() -> None:
     )
     merged = merge_stored(one, other)
     assert [call.call_id for call in merged.llm_calls] == ["a", "b"]
-    assert merged.usage == Usage(total_tokens=10)
+    # The run's usage is at least its calls' sum: the two calls, each once.
+    assert merged.usage == Usage(
+        total_tokens=10, prompt_tokens=8, completion_tokens=2, successful_requests=2
+    )
 
 
 # -- any order, any repetition ---------------------------------------------------------------
