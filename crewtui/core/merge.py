@@ -337,10 +337,12 @@ def apply_observation(
         execution_time = None
 
     progress = obs.progress if obs.progress is not None else kickoff.progress
-    if obs.source == "webhook" and progress is not None and progress.total is not None:
+    if obs.source == "webhook" and (progress is not None or "flow" in (kickoff.kind, obs.kind)):
+        # Pushes move the count as a poll would; a flow's has no total to cap it.
         done = sum(1 for task in tasks if task.state is TaskState.COMPLETED)
-        if done > (progress.completed or 0):
-            progress = Progress(completed=min(done, progress.total), total=progress.total)
+        total = progress.total if progress is not None else None
+        if done > ((progress.completed if progress is not None else None) or 0):
+            progress = Progress(completed=done if total is None else min(done, total), total=total)
     message = obs.message if obs.source == "poll" and obs.state else kickoff.message
     if state is RunState.COMPLETED and progress is not None and progress.total is not None:
         # A run that completed did all its tasks, even when a push said so before a poll.

@@ -103,3 +103,29 @@ def test_pushed_task_events_move_the_current_task_and_the_progress_as_a_poll_wou
     )
     assert (moved.current_task, moved.current_agent) == ("write", "Writer")
     assert moved.progress == Progress(completed=1, total=2)
+
+
+def test_pushed_method_ends_move_a_flows_count_which_has_no_total() -> None:
+    """A flow's progress has no total; its count still follows the pushed method ends (the
+    header and the list said "0 methods done" under two done methods)."""
+    start = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
+    flow = Kickoff(
+        kickoff_id="f",
+        crew="onboarding",
+        created_at=start,
+        updated_at=start,
+        state=RunState.RUNNING,
+        kind="flow",
+        progress=Progress(completed=0, total=None),
+    )
+    for index, method in enumerate(("collect_profile", "verify_identity"), start=1):
+        at = start + timedelta(seconds=index)
+        pushed = Observation(
+            kickoff_id="f",
+            observed_at=at,
+            source="webhook",
+            kind="flow",
+            tasks=[TaskResult(task_id=method, state=TaskState.COMPLETED, finished_at=at)],
+        )
+        flow = apply_observation(flow, pushed)
+        assert flow.progress == Progress(completed=index, total=None)
