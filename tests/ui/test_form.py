@@ -347,3 +347,16 @@ async def test_the_receivers_urls_left_as_shown_keep_its_batched_events_request(
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert app.submitted[0].webhooks == hooks
+
+
+async def test_typing_goes_to_the_first_empty_required_field_once_the_inputs_are_known() -> None:
+    """The form opens on the crew selector and the inputs come a moment later: then the
+    keys typed go to the first input left empty, not to the selector (where they were
+    lost)."""
+    form = make_form(values={"budget": "1000 USD"})
+    app = FormApp(form)
+    async with app.run_test(size=(100, 34)) as pilot:
+        await settle(pilot)
+        assert app.focused is field(form, "interests")
+        await pilot.press("g", "o")
+        assert values(form)["interests"] == "go"

@@ -378,7 +378,18 @@ class KickoffForm(EarlyKeys[Kickoff | None]):
             hint.update(Content(""))
         hint.display = bool(error is not None or names is None or not names)
         self._required = list(dict.fromkeys(names or []))
-        self.call_later(self._refill)
+        self.call_later(self._refill_and_go_to_the_first_empty_field)
+
+    async def _refill_and_go_to_the_first_empty_field(self) -> None:
+        """Once the crew's inputs are known, typing goes to the first one left empty, unless
+        the person has moved on from the crew selector (the form opens on it: the inputs
+        come a moment later, and what was typed then went to the selector and was lost)."""
+        await self._refill()
+        if not isinstance(self.focused, Select):
+            return
+        empty = next((f for f in self._required_fields() if not f.input.value), None)
+        if empty is not None:
+            empty.input.focus()
 
     def mark_missing(self, names: Sequence[str], message: str) -> None:
         """The service said these inputs are missing (422): mark them, focus the first."""
