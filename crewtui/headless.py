@@ -47,6 +47,7 @@ from crewtui.core.format import (
     continuation_line,
     duration_text,
     format_duration,
+    methods_done,
     restart_note,
     start_text,
     state_label,
@@ -278,7 +279,7 @@ def summary_line(kickoff: Kickoff | KickoffSummary, now: datetime) -> str:
     if progress and progress.total:
         parts.append(f"{progress.completed or 0}/{progress.total} {unit_word(kickoff)}s")
     elif kickoff.kind == "flow" and progress and progress.completed is not None:
-        parts.append(f"{progress.completed} methods done")  # a flow has no total
+        parts.append(methods_done(progress.completed))
     if kickoff.current_task:
         parts.append(inert_line(kickoff.current_task, 48))
     duration = duration_text(kickoff, now)

@@ -176,10 +176,15 @@ def unit_word(run: KickoffStatus | KickoffSummary) -> str:
     return "method" if run.kind == "flow" else "task"
 
 
+def methods_done(count: int) -> str:
+    """How far a flow got, in words: it has no total to count against."""
+    return f"{count} method{'' if count == 1 else 's'} done"
+
+
 def attempt_line(number: int, attempt: Attempt) -> str:
     """One earlier attempt of a restarted flow run: how it ended, and how far it got."""
     done = sum(1 for task in attempt.tasks if task.state is TaskState.COMPLETED)
-    parts = [f"attempt {number}: {state_label(attempt.state)}", f"{done} methods done"]
+    parts = [f"attempt {number}: {state_label(attempt.state)}", methods_done(done)]
     if attempt.error:
         parts.append(inert_line(attempt.error, 120))
     return " · ".join(parts)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from crewtui.api.models import Kickoff, Observation, Progress, RunState, TaskResult, TaskState
+from crewtui.core.format import methods_done
 from crewtui.core.merge import apply_observation
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -129,3 +130,11 @@ def test_pushed_method_ends_move_a_flows_count_which_has_no_total() -> None:
         )
         flow = apply_observation(flow, pushed)
         assert flow.progress == Progress(completed=index, total=None)
+
+
+def test_a_flows_count_reads_in_words() -> None:
+    assert [methods_done(n) for n in (0, 1, 2)] == [
+        "0 methods done",
+        "1 method done",
+        "2 methods done",
+    ]

@@ -34,6 +34,7 @@ from crewtui.core.format import (
     continuation_line,
     duration_text,
     format_duration,
+    methods_done,
     restart_note,
     tokens_text,
     unit_word,
@@ -111,7 +112,7 @@ def header_text(
     if progress is not None and progress.completed is not None and progress.total:
         parts.append(Text(f"{progress.completed}/{progress.total} {unit_word(kickoff)}s"))
     elif kickoff.kind == "flow" and progress is not None and progress.completed is not None:
-        parts.append(Text(f"{progress.completed} methods done"))  # a flow has no total
+        parts.append(Text(methods_done(progress.completed)))
     if kickoff.current_task:
         current = safe_line(kickoff.current_task, palette.accent, limit=60)
         if kickoff.current_agent:
