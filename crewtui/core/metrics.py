@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import get_args
 
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.core import (
@@ -30,18 +31,8 @@ from crewtui.core.tracker import HealthState, Tracker
 from crewtui.core.webhooks import WebhookReceiver
 
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
-OUTCOMES: tuple[Outcome, ...] = (
-    "ok",
-    "not_found",
-    "token_rejected",
-    "rate_limited",
-    "client_error",
-    "server_error",
-    "no_answer",
-    "unreachable",
-    "bad_answer",
-)
-HEALTH_STATES: tuple[HealthState, ...] = ("ok", "token_rejected", "unreachable", "unknown")
+OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
+HEALTH_STATES: tuple[HealthState, ...] = get_args(HealthState)
 # Upper bounds (seconds) of the staleness buckets: polls run every 1-15 s when all is well.
 STALENESS_BUCKETS = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 900.0)
 
