@@ -40,7 +40,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
-from common import Row, emit, median, percentile
+from common import (
+    ROOT,
+    Row,
+    emit,
+    median,
+    percentile,
+    send_json,
+    serve_simulator,
+    start_simulator_child,
+)
+from common import SIM_TOKEN as TOKEN
 
 from crewtui.api.errors import CrewtuiError
 from crewtui.api.models import Kickoff, RunState, TaskResult, TaskState
@@ -51,8 +61,6 @@ from crewtui.core.store import Store
 from crewtui.core.tracker import KickoffChanged, Tracker, TrackerEvent, utcnow
 from crewtui.sim.crews import CREWS
 
-ROOT = Path(__file__).resolve().parent.parent
-TOKEN = "sim-bearer-token"  # the simulator's default
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
@@ -98,10 +106,10 @@ class Observed:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = str(scope.get("path", ""))
         if path == "/_bench/stats":
-            await _send_json(send, {"polls": dict(self.polls), "kickoffs": self.kickoffs})
+            await send_json(send, {"polls": dict(self.polls), "kickoffs": self.kickoffs})
             return
         if path == "/_bench/changes":
-            await _send_json(send, self._changes())
+            await send_json(send, self._changes())
             return
         if scope["type"] == "http" and "/status/" in path:
             self.polls[path.rsplit("/", 1)[-1]] += 1
@@ -121,33 +129,6 @@ class Observed:
             ]
             changes[kickoff_id] = moments
         return changes
-
-
-async def _send_json(send: Send, payload: object) -> None:
-    body = json.dumps(payload).encode()
-    headers = [(b"content-type", b"application/json")]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-def serve(speed: float) -> None:
-    from crewtui.sim import SimOptions, ThreadedServer, create_app
-
-    server = ThreadedServer(Observed(create_app(SimOptions(speed=speed, token=TOKEN, seed=1))))
-    server.start()
-    print(server.port, flush=True)
-    server.wait()
-
-
-def start_child(speed: float) -> tuple[subprocess.Popen[str], str]:
-    command = [sys.executable, str(Path(__file__).resolve()), "--serve", "--speed", str(speed)]
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    assert child.stdout is not None
-    port = child.stdout.readline().strip()
-    if not port.isdigit():
-        child.kill()
-        raise SystemExit("the simulator did not start")
-    return child, f"http://127.0.0.1:{port}"
 
 
 async def child_json(base: str, path: str) -> Any:
@@ -429,8 +410,8 @@ def requests_made(fleet: dict[str, Any], polls: dict[str, int]) -> tuple[int, fl
 async def measure(plan: Plan, quick: bool) -> list[Row]:
     with tempfile.TemporaryDirectory() as directory:
         home = Path(directory)
-        polled_sim, polled_base = start_child(1.0)
-        hooked_sim, hooked_base = start_child(plan.hooked_speed)
+        polled_sim, polled_base = start_simulator_child(__file__, 1.0)
+        hooked_sim, hooked_base = start_simulator_child(__file__, plan.hooked_speed)
         try:
             seed_history(home / "history.sqlite3", plan.scale, 1.0)
             # Side by side, at a common start once their trackers are up: the two planners.
@@ -538,7 +519,7 @@ def main() -> int:
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
     if args.serve:
-        serve(args.speed)
+        serve_simulator(Observed, args.speed)
         return 0
     if args.fleet:
         asyncio.run(follow(args.fleet, plan, args.base, args.home, args.begin))

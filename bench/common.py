@@ -17,6 +17,8 @@ import platform
 import random
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -24,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import textual
 from textual.drivers import headless_driver
@@ -33,6 +36,9 @@ from crewtui.api.models import Kickoff, Progress, RunState, Step, TaskResult, Ta
 from crewtui.core.store import Store
 from crewtui.core.store_schema import SCHEMA_VERSION
 from crewtui.sim.crews import CREWS
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Send
 
 
 @dataclass
@@ -277,3 +283,41 @@ def rendering_driver(driver: type[RenderingDriver] = RenderingDriver) -> Iterato
         yield
     finally:
         headless_driver.HeadlessDriver = original  # type: ignore[misc]
+
+
+# -- the simulator in a child process ---------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+SIM_TOKEN = "sim-bearer-token"  # the simulator's default Bearer Token
+
+
+async def send_json(send: Send, payload: object) -> None:
+    """Answer an ASGI request with ``payload`` as JSON (a benchmark's own control route)."""
+    body = json.dumps(payload).encode()
+    headers = [(b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def serve_simulator(wrap: Callable[[ASGIApp], ASGIApp], speed: float) -> None:
+    """The child process: serve the simulator inside ``wrap`` (which counts or observes its
+    requests), print the port, run until killed."""
+    from crewtui.sim import SimOptions, ThreadedServer, create_app
+
+    options = SimOptions(dialect="live", speed=speed, token=SIM_TOKEN, seed=1)
+    server = ThreadedServer(wrap(create_app(options)))
+    server.start()
+    print(server.port, flush=True)
+    server.wait()
+
+
+def start_simulator_child(script: str, speed: float) -> tuple[subprocess.Popen[str], str]:
+    """Run ``script --serve --speed SPEED`` (its ``serve_simulator``); its base URL."""
+    command = [sys.executable, str(Path(script).resolve()), "--serve", "--speed", str(speed)]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    assert child.stdout is not None
+    port = child.stdout.readline().strip()
+    if not port.isdigit():
+        child.kill()
+        raise SystemExit("the simulator did not start")
+    return child, f"http://127.0.0.1:{port}"

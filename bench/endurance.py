@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +30,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import machine, rss_mib
+from common import (
+    ROOT,
+    machine,
+    rss_mib,
+    send_json,
+    serve_simulator,
+    start_simulator_child,
+)
+from common import SIM_TOKEN as TOKEN
 
 from crewtui.api.errors import CrewtuiError
 from crewtui.api.models import Kickoff, RunState
@@ -41,10 +47,8 @@ from crewtui.core.store import Store
 from crewtui.core.tracker import CrewHealthChanged, KickoffChanged, Tracker, TrackerEvent
 from crewtui.sim.crews import CREWS
 
-ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ROOT / "BENCHMARKS.md"
 ROWS_MARKER = "<!-- endurance rows: bench/endurance.py --record adds one above this line -->"
-TOKEN = "sim-bearer-token"  # the simulator's default Bearer Token
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -94,7 +98,7 @@ class CountingApp:
             await self.app(scope, receive, send)
             return
         if path == "/_bench/stats":
-            await _send_json(send, dict(self.counts))
+            await send_json(send, dict(self.counts))
             return
         statuses: list[int] = []
 
@@ -118,35 +122,6 @@ def _outcome(statuses: list[int]) -> str:
         return "dropped"
     code = statuses[0]
     return "429" if code == 429 else f"{code // 100}xx"
-
-
-async def _send_json(send: Send, payload: object) -> None:
-    body = json.dumps(payload).encode()
-    headers = [(b"content-type", b"application/json")]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-def serve(speed: float) -> None:
-    """The child process: serve the counted simulator, print the port, run until killed."""
-    from crewtui.sim import SimOptions, ThreadedServer, create_app
-
-    options = SimOptions(dialect="live", speed=speed, token=TOKEN, seed=1)
-    server = ThreadedServer(CountingApp(create_app(options)))
-    server.start()
-    print(server.port, flush=True)
-    server.wait()
-
-
-def start_child(speed: float) -> tuple[subprocess.Popen[str], str]:
-    command = [sys.executable, str(Path(__file__).resolve()), "--serve", "--speed", str(speed)]
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    assert child.stdout is not None
-    port = child.stdout.readline().strip()
-    if not port.isdigit():
-        child.kill()
-        raise SystemExit("the simulator did not start")
-    return child, f"http://127.0.0.1:{port}"
 
 
 # -- this process: the tracker ----------------------------------------------------------------
@@ -272,7 +247,7 @@ class Result:
 
 async def endurance(args: argparse.Namespace) -> Result:
     log = _logger()
-    child, base = start_child(args.speed)
+    child, base = start_simulator_child(__file__, args.speed)
     duration = args.minutes * 60
     try:
         with tempfile.TemporaryDirectory() as home:
@@ -406,7 +381,7 @@ def _parser() -> argparse.ArgumentParser:
 def main() -> int:
     args = _parser().parse_args()
     if args.serve:
-        serve(args.speed)
+        serve_simulator(CountingApp, args.speed)
         return 0
     result = asyncio.run(endurance(args))
     print(table(result))
