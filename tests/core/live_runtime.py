@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from crewtui.api.models import RunState, Usage
 from crewtui.api.profile import CrewProfile
 from crewtui.api.pushes import WebhookForm
@@ -24,18 +26,31 @@ BRISK = PollSettings(min_interval=0.02, max_interval=0.05)
 
 @asynccontextmanager
 async def webhook_runtime(
-    sim: SimServer, home: Path, crew: str, form: WebhookForm = "events"
+    sim: SimServer,
+    home: Path,
+    crew: str,
+    form: WebhookForm = "events",
+    *,
+    hitl_secret: str | None = None,
 ) -> AsyncIterator[Runtime]:
-    """Store, tracker and a started receiver whose URLs every kickoff sends, as the app does."""
+    """Store (the history of ``home``), tracker and a started receiver whose URLs every
+    kickoff sends, as the app does. With ``hitl_secret`` the receiver takes flows' signed
+    requests instead, the simulator sends them there, and kickoffs ask for no pushes (the
+    pause is known from the request, and polls)."""
     profile = CrewProfile(name=crew, url=sim.crew_url(crew), token=sim.options.token)
-    settings = WebhookSettings(listen="127.0.0.1:0", form=form)
+    signing = SecretStr(hitl_secret) if hitl_secret is not None else None
+    settings = WebhookSettings(listen="127.0.0.1:0", form=form, hitl_secret=signing)
     config = Config(crews={crew: profile}, poll=BRISK, webhooks=settings)
-    store = Store.open(home / "history.sqlite3")
+    store = Store.open(resolve_paths(home).store_file)
     runtime = assemble([profile], config, resolve_paths(home), store=store)
     receiver = runtime.receiver
     assert receiver is not None
     await receiver.start()
-    runtime.tracker.webhook_urls = receiver.urls
+    if hitl_secret is None:
+        runtime.tracker.webhook_urls = receiver.urls
+    else:
+        sim.options.hitl_url = receiver.hitl_url
+        sim.options.hitl_secret = hitl_secret
     try:
         await runtime.tracker.start(resume=False)
         yield runtime

@@ -20,22 +20,20 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import SecretStr
 
 from crewtui.api.callback import post_feedback
 from crewtui.api.errors import ConfigError, NotFoundError, ServerError, TransportError
 from crewtui.api.hitl import parse_request
 from crewtui.api.models import Kickoff, RunState
-from crewtui.api.profile import CrewProfile
-from crewtui.config import Config, WebhookSettings, resolve_paths
-from crewtui.core.runtime import Runtime, assemble
+from crewtui.config import resolve_paths
+from crewtui.core.runtime import Runtime
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker
 from crewtui.sim import SimOptions, SimServer
 from crewtui.sim.server import ThreadedServer
 from tests.cli_helpers import run
 from tests.conftest import TEST_SPEED
-from tests.core.live_runtime import BRISK
+from tests.core.live_runtime import webhook_runtime
 from tests.helpers import wait_until
 
 SIGNING = "hitl-signing-secret-0123456789"
@@ -60,23 +58,8 @@ def hitl_sim_any(request: pytest.FixtureRequest) -> Iterator[SimServer]:
 async def hitl_runtime(sim: SimServer, home: Path, crew: str = CREW) -> AsyncIterator[Runtime]:
     """A running crewtui with a receiver that takes signed requests, which the simulator
     sends to; no per-kickoff webhooks, so the pause is known from the request (and polls)."""
-    profile = CrewProfile(name=crew, url=sim.crew_url(crew), token=sim.options.token)
-    settings = WebhookSettings(listen="127.0.0.1:0", hitl_secret=SecretStr(SIGNING))
-    config = Config(crews={crew: profile}, poll=BRISK, webhooks=settings)
-    store = Store.open(resolve_paths(home).store_file)
-    runtime = assemble([profile], config, resolve_paths(home), store=store)
-    receiver = runtime.receiver
-    assert receiver is not None
-    await receiver.start()
-    sim.options.hitl_url = receiver.hitl_url
-    sim.options.hitl_secret = SIGNING
-    try:
-        await runtime.tracker.start(resume=False)
+    async with webhook_runtime(sim, home, crew, hitl_secret=SIGNING) as runtime:
         yield runtime
-    finally:
-        await runtime.tracker.stop()
-        await receiver.stop()
-        store.close()
 
 
 def _waiting_on_request(kickoff: Kickoff | None) -> bool:
