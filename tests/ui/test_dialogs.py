@@ -8,11 +8,12 @@ the list it was asking about. This looks at the geometry a person sees, for each
 from __future__ import annotations
 
 import pytest
+from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Static
 
-from crewtui.api.models import RunState
+from crewtui.api.models import Kickoff, RunState
 from crewtui.core.format import sentence
 from crewtui.sim import SimServer
 from crewtui.ui.pilot import settle
@@ -40,6 +41,27 @@ def _assert_centred_over_the_app(screen: Screen[object]) -> None:
     assert screen.styles.background.a < 1, type(screen).__name__  # the app shows through
 
 
+async def _select_a_paused_run(pilot: Pilot[int], sim: SimServer) -> Kickoff:
+    """Start a run that waits for input, and leave it selected, waiting, the list focused."""
+    screen = main_screen(pilot)
+    tracker = screen.tracker
+    kickoff = await tracker.kickoff("outreach", sim.sample_inputs("outreach") | {"hold": "1"})
+    await settle(pilot, lambda: kickoff.kickoff_id in screen.kickoffs)
+    screen.kickoffs.select(kickoff.kickoff_id)
+
+    def waiting() -> bool:
+        selected = screen.selected
+        return (
+            selected is not None
+            and selected.state is RunState.PAUSED
+            and selected.waiting_for is not None
+        )
+
+    await settle(pilot, waiting, within=30)
+    screen.kickoffs.focus()
+    return kickoff
+
+
 @pytest.mark.parametrize(
     ("key", "dialog"),
     [
@@ -55,19 +77,7 @@ async def test_each_dialog_is_centred_over_the_dimmed_app(
 ) -> None:
     app = make_app(sim_crews(sim))
     async with app.run_test(size=SIZE) as pilot:
-        screen = main_screen(pilot)
-        inputs = sim.sample_inputs("outreach") | {"hold": "1"}
-        kickoff = await app.tracker.kickoff("outreach", inputs)
-        await settle(pilot, lambda: kickoff.kickoff_id in screen.kickoffs)
-        screen.kickoffs.select(kickoff.kickoff_id)
-        await settle(pilot, lambda: screen.selected is not None)
-        if dialog is AnswerScreen:
-            await settle(
-                pilot,
-                lambda: screen.selected is not None and screen.selected.waiting_for is not None,
-                within=30,
-            )
-        screen.kickoffs.focus()
+        await _select_a_paused_run(pilot, sim)
         await pilot.press(key)
         await settle(pilot, lambda: isinstance(app.screen, dialog))
         await pilot.pause()
@@ -79,17 +89,7 @@ async def test_the_cancel_question_of_a_paused_run_does_not_call_it_running(
 ) -> None:
     app = make_app(sim_crews(sim))
     async with app.run_test(size=SIZE) as pilot:
-        screen = main_screen(pilot)
-        inputs = sim.sample_inputs("outreach") | {"hold": "1"}
-        kickoff = await app.tracker.kickoff("outreach", inputs)
-        await settle(pilot, lambda: kickoff.kickoff_id in screen.kickoffs)
-        screen.kickoffs.select(kickoff.kickoff_id)
-        await settle(
-            pilot,
-            lambda: screen.selected is not None and screen.selected.state is RunState.PAUSED,
-            within=30,
-        )
-        screen.kickoffs.focus()
+        kickoff = await _select_a_paused_run(pilot, sim)
         await pilot.press("x")
         await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         question = str(app.screen.query_one("#question", Static).render())
