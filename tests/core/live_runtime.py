@@ -32,16 +32,17 @@ async def webhook_runtime(
     form: WebhookForm = "events",
     *,
     hitl_secret: str | None = None,
+    store_file: Path | None = None,
 ) -> AsyncIterator[Runtime]:
-    """Store (the history of ``home``), tracker and a started receiver whose URLs every
-    kickoff sends, as the app does. With ``hitl_secret`` the receiver takes flows' signed
-    requests instead, the simulator sends them there, and kickoffs ask for no pushes (the
-    pause is known from the request, and polls)."""
+    """Store (``store_file``, by default ``home``/history.sqlite3), tracker and a started
+    receiver whose URLs every kickoff sends, as the app does. With ``hitl_secret`` the
+    receiver takes flows' signed requests instead, the simulator sends them there, and
+    kickoffs ask for no pushes (the pause is known from the request, and polls)."""
     profile = CrewProfile(name=crew, url=sim.crew_url(crew), token=sim.options.token)
     signing = SecretStr(hitl_secret) if hitl_secret is not None else None
     settings = WebhookSettings(listen="127.0.0.1:0", form=form, hitl_secret=signing)
     config = Config(crews={crew: profile}, poll=BRISK, webhooks=settings)
-    store = Store.open(resolve_paths(home).store_file)
+    store = Store.open(store_file or home / "history.sqlite3")
     runtime = assemble([profile], config, resolve_paths(home), store=store)
     receiver = runtime.receiver
     assert receiver is not None

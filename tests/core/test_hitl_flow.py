@@ -58,7 +58,10 @@ def hitl_sim_any(request: pytest.FixtureRequest) -> Iterator[SimServer]:
 async def hitl_runtime(sim: SimServer, home: Path, crew: str = CREW) -> AsyncIterator[Runtime]:
     """A running crewtui with a receiver that takes signed requests, which the simulator
     sends to; no per-kickoff webhooks, so the pause is known from the request (and polls)."""
-    async with webhook_runtime(sim, home, crew, hitl_secret=SIGNING) as runtime:
+    store_file = resolve_paths(home).store_file  # the history `crewtui --home` reads
+    async with webhook_runtime(
+        sim, home, crew, hitl_secret=SIGNING, store_file=store_file
+    ) as runtime:
         yield runtime
 
 
