@@ -20,6 +20,7 @@ from crewtui import __version__
 from crewtui.api.errors import ConfigError, CrewtuiError, ExitCode
 from crewtui.api.models import KickoffSummary, RunState
 from crewtui.api.sanitize import inert_line
+from crewtui.core.stall import STUCK
 
 EPILOG = """\
 exit codes: 0 success (completed, with --exit-status; cancelled, for cancel);
@@ -144,7 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_wait_options(watch)
 
     history = command("list", "the local history")
-    history.add_argument("--state", action="append", choices=[s.value for s in RunState])
+    history.add_argument(
+        "--state",
+        action="append",
+        choices=[*(s.value for s in RunState), STUCK],
+        help=f"only runs in this state (repeat); {STUCK}: running past their usual time",
+    )
     history.add_argument("--all", action="store_true", help="include archived kickoffs")
     history.add_argument("--limit", type=int, default=50, help="at most N rows (default 50)")
     history.add_argument(
@@ -310,12 +316,11 @@ def _public_url(text: str) -> str:
 def _list_fields(text: str) -> tuple[str, ...]:
     """``list --fields a,b``: known field names, in the order given."""
     fields = tuple(name.strip() for name in text.split(",") if name.strip())
-    unknown = [name for name in fields if name not in KickoffSummary.model_fields]
+    known = (*KickoffSummary.model_fields, STUCK)
+    unknown = [name for name in fields if name not in known]
     if unknown or not fields:
         what = f"{inert_line(unknown[0], 40)!r} is not a field" if unknown else "no field given"
-        raise argparse.ArgumentTypeError(
-            f"{what}; choose among {', '.join(KickoffSummary.model_fields)}"
-        )
+        raise argparse.ArgumentTypeError(f"{what}; choose among {', '.join(known)}")
     return fields
 
 

@@ -58,6 +58,7 @@ from crewtui.core.format import (
 )
 from crewtui.core.pricing import Price, cost_text, estimate_cost, price_table
 from crewtui.core.runtime import Runtime, assemble, open_store
+from crewtui.core.stall import STUCK, Stall, StallRule
 from crewtui.core.store import Store
 from crewtui.core.timing import run_start
 from crewtui.core.tracker import (
@@ -462,31 +463,59 @@ async def cmd_watch(session: Session) -> int:
 
 async def cmd_list(session: Session) -> int:
     args = session.args
-    states = [RunState(value) for value in args.state] if args.state else None
+    wanted = set(args.state or ())
+    states = [RunState(value) for value in wanted - {STUCK}] if wanted else None
     crew = args.crew
-    rows = session.store.list_kickoffs(
-        crew=crew, states=states, archived=None if args.all else False, limit=args.limit
-    )
+    now = now_utc()
+    rule = stall_rule(session.store, session.config)
+    if STUCK in wanted:
+        # Stuck runs are running ones judged now: read the running rows whole, then cut.
+        rows = session.store.list_kickoffs(
+            crew=crew,
+            states={*(states or ()), RunState.RUNNING},
+            archived=None if args.all else False,
+        )
+        asked = set(states or ())
+        rows = [row for row in rows if row.state in asked or rule.judge(row, now)][: args.limit]
+    else:
+        rows = session.store.list_kickoffs(
+            crew=crew, states=states, archived=None if args.all else False, limit=args.limit
+        )
     if crew is not None and not rows:
         _check_crew_is_known(session, crew)
     if session.json or args.fields:
-        fields = args.fields or tuple(KickoffSummary.model_fields)
-        emit_json([as_json(row, fields, ("inputs", "meta")) for row in rows])
+        fields = args.fields or (*KickoffSummary.model_fields, STUCK)
+        emit_json([_list_json(row, fields, rule.judge(row, now)) for row in rows])
         return int(ExitCode.OK)
     if not rows:
         out("No kickoffs in the history yet; start one with `crewtui kickoff -i KEY=VALUE`.")
-    now = now_utc()
     for row in rows:
         started = start_text(row, lambda moment: moment.astimezone().strftime("%Y-%m-%d %H:%M"))
         duration = duration_text(row, now)
         task = inert_line(row.current_task or "", 40)
         if restarted := restart_note(row):
             task = f"({restarted}) {task}"
+        state = state_label(row.state)
+        if (stall := rule.judge(row, now)) is not None:
+            state = "maybe stuck"
+            task = inert_line(stall.words(), 100)
         out(
             f"{inert_line(row.kickoff_id[:8])}  {started:<16}  {inert_line(row.crew, 16):<16}  "
-            f"{state_label(row.state):<12}  {duration:>8}  {task}".rstrip()
+            f"{state:<12}  {duration:>8}  {task}".rstrip()
         )
     return int(ExitCode.OK)
+
+
+def stall_rule(store: Store, config: Config) -> StallRule:
+    """The stall rule over the history's task durations and the config's ``[stall]``."""
+    return StallRule(store.task_durations(), config.stall)
+
+
+def _list_json(row: KickoffSummary, fields: Sequence[str], stall: Stall | None) -> dict[str, Any]:
+    """A list row as JSON; ``stuck`` is the stall rule's verdict (null: not stuck)."""
+    plain = as_json(row, [name for name in fields if name != STUCK], ("inputs", "meta"))
+    verdict = None if stall is None else stall.as_json()
+    return {name: verdict if name == STUCK else plain[name] for name in fields}
 
 
 def _check_crew_is_known(session: Session, crew: str) -> None:

@@ -60,6 +60,7 @@ from crewtui.core.store_rows import (
     RUN_KIND,
     SUMMARY_COLUMNS,
     TASK_COLUMNS,
+    TASK_STARTED,
     UPSERT_KICKOFF,
     UPSERT_TASK,
     USAGE,
@@ -549,7 +550,7 @@ class Store:
         where, params = _where(crew, states, archived, text)
         sql = (
             f"SELECT {', '.join(SUMMARY_COLUMNS)}, {WAITING_FOR}, {USAGE}, {CANCEL_REQUEST}, "  # noqa: S608
-            f"{RUN_KIND} "
+            f"{RUN_KIND}, {TASK_STARTED} "
             f"FROM kickoffs{where} "
             f"ORDER BY {_ORDER_BY[order]} LIMIT ? OFFSET ?"
         )

@@ -42,6 +42,7 @@ from crewtui.core.format import (
     tokens_text,
     waiting_line,
 )
+from crewtui.core.timing import current_task_start
 from crewtui.ui.text import safe_line
 from crewtui.ui.widgets.kickoff_rows import KickoffRows, OrderKey
 
@@ -96,10 +97,11 @@ _RIGHT_ALIGNED = frozenset({"elapsed", "tokens"})
 
 def summary_of(kickoff: Kickoff) -> KickoffSummary:
     """The list row of a full kickoff (what a tracker event carries)."""
+    derived = {"task_count": len(kickoff.tasks), "task_started_at": current_task_start(kickoff)}
     fields = {
-        name: getattr(kickoff, name) for name in KickoffSummary.model_fields if name != "task_count"
+        name: getattr(kickoff, name) for name in KickoffSummary.model_fields if name not in derived
     }
-    return KickoffSummary.model_validate({**fields, "task_count": len(kickoff.tasks)})
+    return KickoffSummary.model_validate({**fields, **derived})
 
 
 # The filter's state choices, by name: "active" groups every state still being followed,
