@@ -29,6 +29,7 @@ from crewtui.api.models import Kickoff, KickoffSummary, RunState, Step, Submissi
 from crewtui.api.sanitize import inert_line
 from crewtui.core.format import UNKNOWN, duration_text, sentence, waiting_line
 from crewtui.core.pricing import Price
+from crewtui.core.stall import Stall, StallRule
 from crewtui.core.store_text import StoredText
 from crewtui.core.text_lines import read_all
 from crewtui.core.tracker import CrewHealth, Tracker
@@ -139,6 +140,7 @@ class MainScreen(Screen[None]):
         clock: Callable[[], datetime] = utcnow,
         tz: tzinfo | None = None,
         prices: Mapping[str, Price] | None = None,
+        stall_limits: Mapping[str, Mapping[str, float]] | None = None,
     ) -> None:
         super().__init__()
         self.tracker = tracker
@@ -156,6 +158,13 @@ class MainScreen(Screen[None]):
         self._remembered: dict[str, dict[str, str]] = {}
         self._opened_at = utcnow()
         self._view: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+        # The stall rule, made again when the tracker reads the history's durations; the
+        # runs it calls maybe stuck now, and those already announced by a toast (once each).
+        self.stall_limits = stall_limits or {}
+        self._stall_rule = StallRule(limits=self.stall_limits)
+        self._durations_seen: object = None
+        self.stuck: dict[str, Stall] = {}
+        self._stuck_announced: set[str] = set()
         # Held, not queried: a worker or timer finishing while the screen is being torn
         # down must not fail to find its widgets.
         self.status = StatusLine(tz=tz, id="status")
@@ -302,6 +311,8 @@ class MainScreen(Screen[None]):
             parts.append(self.filter.describe())
         count = self.kickoff_count
         parts.append(f"{count:,} kickoff{'' if count == 1 else 's'}")
+        if self.stuck:
+            parts.append(f"{len(self.stuck)} maybe stuck")
         unread = len(self.kickoffs.unread)
         if unread:
             parts.append(f"{unread} new")
@@ -399,9 +410,45 @@ class MainScreen(Screen[None]):
     def tick(self) -> None:
         """Once a second: elapsed times of visible running rows, and the shown run."""
         now = self.clock()
+        self._judge_stalls(now)
         self.kickoffs.tick(now)
         if self._selected is not None and not self._selected.is_terminal:
             self.detail.show(self._selected, now=now)
+
+    def _judge_stalls(self, now: datetime) -> None:
+        """Which followed runs are maybe stuck now: marked in the list, counted in the status
+        line, and announced by a toast the first time (``core.stall`` decides)."""
+        durations = self.tracker.task_durations
+        if durations is not self._durations_seen:
+            self._durations_seen = durations
+            self._stall_rule = StallRule(durations, self.stall_limits)
+            self.detail.set_stall_rule(self._stall_rule)
+        stuck = {}
+        for kickoff in self.tracker.tracked():
+            stall = self._stall_rule.judge(kickoff, now)
+            if stall is not None:
+                stuck[kickoff.kickoff_id] = stall
+        if stuck.keys() == self.stuck.keys():
+            self.stuck = stuck
+            return
+        self.stuck = stuck
+        self.kickoffs.set_stuck(frozenset(stuck))
+        self._describe_view()
+        for kickoff_id, stall in stuck.items():
+            if kickoff_id not in self._stuck_announced:
+                self._stuck_announced.add(kickoff_id)
+                self._announce_stuck(kickoff_id, stall)
+
+    def _announce_stuck(self, kickoff_id: str, stall: Stall) -> None:
+        kickoff = self.tracker.get(kickoff_id)
+        who = f"{inert_line(kickoff.crew, 40)} {kickoff_id[:8]}" if kickoff else kickoff_id[:8]
+        self.notify(
+            inert_line(f"{who}: {stall.words()}.", 300),
+            title="Maybe stuck",
+            severity="warning",
+            timeout=_TOAST_SECONDS,
+            markup=False,
+        )
 
     # -- selection -----------------------------------------------------------------------
 
