@@ -40,6 +40,7 @@ _RECEIVER_OPTIONS = ("webhooks", "public_url")
 _GLOBAL_OPTIONS = (*_CREW_OPTIONS, "json", *_RECEIVER_OPTIONS)
 _HEADLESS = (
     "inputs", "kickoff", "status", "watch", "list", "track", "resume", "cancel", "doctor",
+    "diff", "stats",
 )  # fmt: skip
 OPTIONS_USED: dict[str | None, frozenset[str]] = {
     None: frozenset({*_CREW_OPTIONS, *_RECEIVER_OPTIONS}),  # the app
@@ -158,6 +159,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=_list_fields,
         metavar="F1,F2",
         help="print only these JSON fields, comma-separated (implies --json)",
+    )
+
+    diff = command("diff", "compare two runs of a crew: tasks, times, tokens, output diff")
+    diff.add_argument("ids", nargs=2, metavar="KICKOFF_ID")
+
+    stats = command("stats", "runs, success rate, task times, tokens and cost of each crew")
+    stats.add_argument(
+        "--window",
+        type=_window,
+        default="7d",
+        metavar="24h|7d|30d",
+        help="how far back (any Nh or Nd; default 7d)",
     )
 
     track = command("track", "adopt a kickoff id")
@@ -322,6 +335,16 @@ def _list_fields(text: str) -> tuple[str, ...]:
         what = f"{inert_line(unknown[0], 40)!r} is not a field" if unknown else "no field given"
         raise argparse.ArgumentTypeError(f"{what}; choose among {', '.join(known)}")
     return fields
+
+
+def _window(text: str) -> object:
+    """``stats --window``: checked while parsing, so a typo never opens the history."""
+    from crewtui.core.stats import parse_window
+
+    try:
+        return parse_window(text)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(error.message) from None
 
 
 def refuse_unused_options(args: argparse.Namespace) -> None:

@@ -12,6 +12,18 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from crewtui.api.models import TaskResult
+
+
+def task_seconds(task: TaskResult) -> float | None:
+    """How long one task took: the service's figure, else from when it was seen to start to
+    when it was seen to end (as ``Store.task_durations`` reads it); None when not known."""
+    if task.execution_time is not None and math.isfinite(task.execution_time):
+        return max(task.execution_time, 0.0)
+    if task.started_at is None or task.finished_at is None:
+        return None
+    return max((task.finished_at - task.started_at).total_seconds(), 0.0)
+
 
 def percentile(ordered: list[float], share: float) -> float:
     """The value below which ``share`` of ``ordered`` (sorted, not empty) lies, by linear
