@@ -3,6 +3,7 @@ running runs whose current task began at a known moment (stall, stats and diff t
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,6 +12,8 @@ from crewtui.api.models import Kickoff, RunState, TaskResult, TaskState, Usage
 from crewtui.core.store import Store
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+# Run ids stay unique across calls (a repeated id would merge two runs into one).
+_SERIAL = itertools.count()
 
 
 def past_runs(
@@ -27,8 +30,8 @@ def past_runs(
     """One ended run of ``crew`` per duration, each with one ``task`` that took it, an hour
     apart back from ``ended_before``; ``tokens`` each (a third prompt, the rest completion)."""
     runs = []
-    for number, took in enumerate(seconds):
-        created = ended_before - timedelta(hours=number + 1)
+    for hours_before, took in enumerate(seconds, start=1):
+        created = ended_before - timedelta(hours=hours_before)
         usage = None
         if tokens is not None:
             prompt = tokens // 3
@@ -37,7 +40,7 @@ def past_runs(
             )
         task_state = TaskState.COMPLETED if state is RunState.COMPLETED else TaskState.FAILED
         run = Kickoff(
-            kickoff_id=f"{crew}-{task}-{state.value}-{number:04d}",
+            kickoff_id=f"{crew}-{task}-{state.value}-{next(_SERIAL):04d}",
             crew=crew,
             state=state,
             created_at=created,
