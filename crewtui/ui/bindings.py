@@ -77,6 +77,23 @@ MAIN_KEYS: tuple[KeySpec, ...] = (
     ),
     KeySpec("refresh", "R", "refresh", "Refresh", "Poll every active kickoff now"),
     KeySpec(
+        "mark",
+        "space",
+        "mark",
+        "Mark",
+        "Mark a run to compare; marking a second run of its crew opens the comparison",
+        show=False,
+        key_display="space",
+    ),
+    KeySpec(
+        "stats",
+        "S",
+        "stats",
+        "Stats",
+        "Runs, success rate, task times, tokens and cost of the selected run's crew",
+        show=False,
+    ),
+    KeySpec(
         "focus-detail",
         "enter",
         "focus_detail",

@@ -903,6 +903,64 @@ class MainScreen(Screen[None]):
         self.tracker.poll_now()
         self.notify("Polling every active kickoff now.", timeout=2)
 
+    def action_mark(self) -> None:
+        """Mark the selected run to compare (again: unmark it); a second run of the same
+        crew opens the comparison, a run of another crew gets one sentence."""
+        row = self.current_row
+        if row is None:
+            return
+        marked = self.kickoffs.marked
+        if row.kickoff_id in marked:
+            self.kickoffs.set_marked(tuple(k for k in marked if k != row.kickoff_id))
+            return
+        first = self.kickoffs.summary(marked[0]) if marked else None
+        if first is None:
+            self.kickoffs.set_marked((row.kickoff_id,))
+            self.notify(
+                f"Marked {row.kickoff_id[:8]}: mark another {inert_line(row.crew, 40)} run "
+                "with space to compare them.",
+                timeout=3,
+                markup=False,
+            )
+            return
+        if first.crew != row.crew:
+            self.notify(
+                f"{row.kickoff_id[:8]} is a run of {inert_line(row.crew, 40)}, "
+                f"{first.kickoff_id[:8]} of {inert_line(first.crew, 40)}: only runs of "
+                "one crew can be compared.",
+                severity="warning",
+                timeout=_TOAST_SECONDS,
+                markup=False,
+            )
+            return
+        self.kickoffs.set_marked(())
+        from crewtui.ui.screens.compare import CompareScreen
+
+        self.app.push_screen(
+            CompareScreen(
+                self.tracker.store,
+                first.kickoff_id,
+                row.kickoff_id,
+                now=self.clock(),
+                prices=self.detail.prices,
+            )
+        )
+
+    def action_stats(self) -> None:
+        """The stats of the selected run's crew (else the first crew)."""
+        crews = sorted(self.tracker.crews)
+        crew = self._highlighted_crew() or (crews[0] if crews else None)
+        if crew is None:
+            self.notify(NO_CREW, severity="warning", markup=False)
+            return
+        from crewtui.ui.screens.stats import StatsScreen
+
+        self.app.push_screen(
+            StatsScreen(
+                self.tracker.store, crews, crew, clock=self.clock, prices=self.detail.prices
+            )
+        )
+
     def action_help(self) -> None:
         from crewtui.ui.screens.help import HelpScreen
 
