@@ -81,7 +81,7 @@ MAIN_KEYS: tuple[KeySpec, ...] = (
         "space",
         "mark",
         "Mark",
-        "Mark a run to compare; marking a second run of its crew opens the comparison",
+        "Mark a run to compare; a second mark opens the comparison",
         show=False,
         key_display="space",
     ),
@@ -90,7 +90,7 @@ MAIN_KEYS: tuple[KeySpec, ...] = (
         "S",
         "stats",
         "Stats",
-        "Runs, success rate, task times, tokens and cost of the selected run's crew",
+        "Stats of the selected crew: runs, success, times, cost",
         show=False,
     ),
     KeySpec(
