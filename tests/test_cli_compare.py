@@ -15,6 +15,7 @@ from crewtui.core.store import Store
 from crewtui.sim import SimServer
 from tests.cli_helpers import crew_env, inputs_args, run
 from tests.core.histories import history_file, past_runs
+from tests.hardening.corpus import EVERYTHING, assert_inert
 
 
 @pytest.fixture(scope="module")
@@ -126,3 +127,25 @@ def test_stats_refuses_a_bad_window_or_crew_in_one_sentence(
     result = run(tmp_path, *args)
     assert result.returncode == ExitCode.USAGE and result.stdout == ""
     assert words in result.stderr.splitlines()[-1]
+
+
+def test_diff_and_stats_print_hostile_names_and_outputs_inert(tmp_path: Path) -> None:
+    hostile = EVERYTHING.text
+    store = Store.open(history_file(tmp_path))
+    try:
+        left, right = past_runs(store, "travel", "t", [30.0, 40.0], ended_before=datetime.now(UTC))
+        for run_, output in ((left, f"{hostile}\nsame"), (right, f"other {hostile}\nsame")):
+            task = run_.tasks[0].model_copy(update={"task_id": hostile, "agent": hostile})
+            store.save_kickoff(
+                run_.model_copy(
+                    update={"output": output, "tasks": [task], "inputs": {hostile: hostile}}
+                )
+            )
+        store.upsert_crew("travel", "https://travel.example")
+    finally:
+        store.close()
+    for args in (["diff", left.kickoff_id, right.kickoff_id], ["stats"]):
+        result = run(tmp_path, *args)
+        assert result.returncode == 0, result.stderr
+        assert_inert(result.stdout)
+        assert EVERYTHING.shows in result.stdout

@@ -17,6 +17,7 @@ from crewtui.ui.screens.compare import CompareScreen
 from crewtui.ui.screens.main import MainScreen
 from crewtui.ui.screens.stats import StatsScreen
 from tests.core.histories import past_runs
+from tests.hardening.corpus import EVERYTHING, assert_inert
 from tests.ui.app_helpers import AppFactory, main_screen, sim_crews
 
 pytestmark = pytest.mark.timeout(60)
@@ -134,3 +135,38 @@ async def test_s_shows_the_crews_stats_and_w_and_c_switch_window_and_crew(
         )
         await pilot.press("escape")
         await settle(pilot, lambda: app.screen is screen)
+
+
+async def test_hostile_names_inputs_and_outputs_stay_inert_in_the_comparison_and_stats(
+    sim: SimServer, make_app: AppFactory
+) -> None:
+    hostile = EVERYTHING.text
+    store = make_app.store()
+    left, right = past_runs(store, "travel", "t", [30.0, 40.0], ended_before=datetime.now(UTC))
+    for run, output in ((left, f"{hostile}\nsame"), (right, f"other {hostile}\nsame")):
+        task = run.tasks[0].model_copy(update={"task_id": hostile, "agent": hostile})
+        store.save_kickoff(
+            run.model_copy(update={"output": output, "tasks": [task], "inputs": {hostile: hostile}})
+        )
+    app = make_app(sim_crews(sim))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = main_screen(pilot)
+        await settle(pilot, lambda: left.kickoff_id in screen.kickoffs)
+        for kickoff_id in (left.kickoff_id, right.kickoff_id):
+            screen.kickoffs.select(kickoff_id)
+            await pilot.press("space")
+        compared = app.screen
+        assert isinstance(compared, CompareScreen)
+        await settle(pilot, lambda: compared.comparison is not None)
+        table = compared.query_one("#compare-tasks", DataTable)
+        shown = [cell.plain for row in range(table.row_count) for cell in table.get_row_at(row)]
+        shown += [line.text for line in compared.query_one("#compare-diff", RichLog).lines]
+        shown.append(str(compared.query_one("#compare-inputs", Static).render()))
+        await pilot.press("escape", "S")
+        stats_screen = app.screen
+        assert isinstance(stats_screen, StatsScreen)
+        await settle(pilot, lambda: stats_screen.stats is not None)
+        shown.append(str(stats_screen.query_one("#stats-tasks", Static).render()))
+        text = "\n".join(shown)
+        assert_inert(text)
+        assert EVERYTHING.shows in text
