@@ -165,6 +165,8 @@ class MainScreen(Screen[None]):
         self._durations_seen: object = None
         self.stuck: dict[str, Stall] = {}
         self._stuck_announced: set[str] = set()
+        # The run marked with space, waiting for a second run of its crew to compare with.
+        self._marked: KickoffSummary | None = None
         # Held, not queried: a worker or timer finishing while the screen is being torn
         # down must not fail to find its widgets.
         self.status = StatusLine(tz=tz, id="status")
@@ -906,16 +908,14 @@ class MainScreen(Screen[None]):
     def action_mark(self) -> None:
         """Mark the selected run to compare (again: unmark it); a second run of the same
         crew opens the comparison, a run of another crew gets one sentence."""
-        row = self.current_row
+        row, first = self.current_row, self._marked
         if row is None:
             return
-        marked = self.kickoffs.marked
-        if row.kickoff_id in marked:
-            self.kickoffs.set_marked(tuple(k for k in marked if k != row.kickoff_id))
+        if first is not None and first.kickoff_id == row.kickoff_id:
+            self._set_mark(None)
             return
-        first = self.kickoffs.summary(marked[0]) if marked else None
         if first is None:
-            self.kickoffs.set_marked((row.kickoff_id,))
+            self._set_mark(row)
             self.notify(
                 f"Marked {row.kickoff_id[:8]}: mark another {inert_line(row.crew, 40)} run "
                 "with space to compare them.",
@@ -933,7 +933,7 @@ class MainScreen(Screen[None]):
                 markup=False,
             )
             return
-        self.kickoffs.set_marked(())
+        self._set_mark(None)
         from crewtui.ui.screens.compare import CompareScreen
 
         self.app.push_screen(
@@ -945,6 +945,11 @@ class MainScreen(Screen[None]):
                 prices=self.detail.prices,
             )
         )
+
+    def _set_mark(self, row: KickoffSummary | None) -> None:
+        """The run marked to compare (kept here: its row may leave the pages the list holds)."""
+        self._marked = row
+        self.kickoffs.set_marked(() if row is None else (row.kickoff_id,))
 
     def action_stats(self) -> None:
         """The stats of the selected run's crew (else the first crew)."""
