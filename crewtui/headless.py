@@ -589,7 +589,7 @@ async def cmd_stats(session: Session) -> int:
         emit_json([result.as_json() for result in results])
         return int(ExitCode.OK)
     if not results:
-        out("No crew in the config or the history yet; add one with `crewtui doctor`'s advice.")
+        out("No crew in the config or the history yet: `crewtui doctor` says where to add one.")
     for number, result in enumerate(results):
         if number:
             out()
