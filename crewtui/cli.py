@@ -20,6 +20,7 @@ from crewtui import __version__
 from crewtui.api.errors import ConfigError, CrewtuiError, ExitCode
 from crewtui.api.models import KickoffSummary, RunState
 from crewtui.api.sanitize import inert_line
+from crewtui.core.stall import STUCK
 
 EPILOG = """\
 exit codes: 0 success (completed, with --exit-status; cancelled, for cancel);
@@ -39,6 +40,7 @@ _RECEIVER_OPTIONS = ("webhooks", "public_url")
 _GLOBAL_OPTIONS = (*_CREW_OPTIONS, "json", *_RECEIVER_OPTIONS)
 _HEADLESS = (
     "inputs", "kickoff", "status", "watch", "list", "track", "resume", "cancel", "doctor",
+    "diff", "stats",
 )  # fmt: skip
 OPTIONS_USED: dict[str | None, frozenset[str]] = {
     None: frozenset({*_CREW_OPTIONS, *_RECEIVER_OPTIONS}),  # the app
@@ -144,7 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_wait_options(watch)
 
     history = command("list", "the local history")
-    history.add_argument("--state", action="append", choices=[s.value for s in RunState])
+    history.add_argument(
+        "--state",
+        action="append",
+        choices=[*(s.value for s in RunState), STUCK],
+        help=f"only runs in this state (repeat); {STUCK}: running past their usual time",
+    )
     history.add_argument("--all", action="store_true", help="include archived kickoffs")
     history.add_argument("--limit", type=int, default=50, help="at most N rows (default 50)")
     history.add_argument(
@@ -152,6 +159,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=_list_fields,
         metavar="F1,F2",
         help="print only these JSON fields, comma-separated (implies --json)",
+    )
+
+    diff = command("diff", "compare two runs of a crew: tasks, times, tokens, output diff")
+    diff.add_argument("ids", nargs=2, metavar="KICKOFF_ID")
+
+    stats = command("stats", "runs, success rate, task times, tokens and cost of each crew")
+    stats.add_argument(
+        "--window",
+        type=_window,
+        default="7d",
+        metavar="24h|7d|30d",
+        help="how far back (any Nh or Nd; default 7d)",
     )
 
     track = command("track", "adopt a kickoff id")
@@ -310,13 +329,22 @@ def _public_url(text: str) -> str:
 def _list_fields(text: str) -> tuple[str, ...]:
     """``list --fields a,b``: known field names, in the order given."""
     fields = tuple(name.strip() for name in text.split(",") if name.strip())
-    unknown = [name for name in fields if name not in KickoffSummary.model_fields]
+    known = (*KickoffSummary.model_fields, STUCK)
+    unknown = [name for name in fields if name not in known]
     if unknown or not fields:
         what = f"{inert_line(unknown[0], 40)!r} is not a field" if unknown else "no field given"
-        raise argparse.ArgumentTypeError(
-            f"{what}; choose among {', '.join(KickoffSummary.model_fields)}"
-        )
+        raise argparse.ArgumentTypeError(f"{what}; choose among {', '.join(known)}")
     return fields
+
+
+def _window(text: str) -> object:
+    """``stats --window``: checked while parsing, so a typo never opens the history."""
+    from crewtui.core.stats import parse_window
+
+    try:
+        return parse_window(text)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(error.message) from None
 
 
 def refuse_unused_options(args: argparse.Namespace) -> None:

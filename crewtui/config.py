@@ -33,6 +33,9 @@ The config file looks like this (every section optional)::
     input = 2.50
     output = 10.00
 
+    [stall.travel]                      # seconds a task may run before "maybe stuck"
+    research_task = 600                 # "*" = every task of the crew; default: history
+
 Decisions worth knowing:
 
 - ``token_env`` is resolved when the file is loaded. A variable that is not set is not an
@@ -68,7 +71,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import platformdirs
@@ -257,6 +260,10 @@ class ModelPrice(_Section):
     output: float = Field(ge=0, allow_inf_nan=False)
 
 
+# ``[stall.CREW]`` values: how long a task may run, in seconds.
+StallSeconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
 def _split_listen(value: str) -> tuple[str, int]:
     """The receiver's own parser, with its error turned into a validation error."""
     try:
@@ -277,6 +284,9 @@ class _Settings(_Section):
     keys: dict[str, str] = Field(default_factory=dict)
     # Model name → price, on top of the shipped table (``crewtui.core.pricing``).
     prices: dict[str, ModelPrice] = Field(default_factory=dict)
+    # Crew → task (or "*") → seconds past which a running task is "maybe stuck"
+    # (``crewtui.core.stall``); the history decides for the tasks not named.
+    stall: dict[str, dict[str, StallSeconds]] = Field(default_factory=dict)
 
     @property
     def price_table(self) -> dict[str, Price]:

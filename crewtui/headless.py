@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -58,6 +58,7 @@ from crewtui.core.format import (
 )
 from crewtui.core.pricing import Price, cost_text, estimate_cost, price_table
 from crewtui.core.runtime import Runtime, assemble, open_store
+from crewtui.core.stall import STUCK, Stall, StallRule
 from crewtui.core.store import Store
 from crewtui.core.timing import run_start
 from crewtui.core.tracker import (
@@ -69,6 +70,10 @@ from crewtui.core.tracker import (
     progress_signature,
 )
 from crewtui.core.webhooks import WebhookUrls
+
+if TYPE_CHECKING:  # imported by the commands that use them
+    from crewtui.core.compare import Comparison
+    from crewtui.core.stats import CrewStats
 
 # How long `watch` keeps retrying a crew that does not answer before it exits 6, and a
 # run whose polls get no usable answer before it exits 7. The environment variable
@@ -462,31 +467,164 @@ async def cmd_watch(session: Session) -> int:
 
 async def cmd_list(session: Session) -> int:
     args = session.args
-    states = [RunState(value) for value in args.state] if args.state else None
+    wanted = set(args.state or ())
+    states = [RunState(value) for value in wanted - {STUCK}] if wanted else None
     crew = args.crew
-    rows = session.store.list_kickoffs(
-        crew=crew, states=states, archived=None if args.all else False, limit=args.limit
-    )
+    now = now_utc()
+    rule = stall_rule(session.store, session.config)
+    if STUCK in wanted:
+        # Stuck runs are running ones judged now: read the running rows whole, then cut.
+        rows = session.store.list_kickoffs(
+            crew=crew,
+            states={*(states or ()), RunState.RUNNING},
+            archived=None if args.all else False,
+        )
+        asked = set(states or ())
+        rows = [row for row in rows if row.state in asked or rule.judge(row, now)][: args.limit]
+    else:
+        rows = session.store.list_kickoffs(
+            crew=crew, states=states, archived=None if args.all else False, limit=args.limit
+        )
     if crew is not None and not rows:
         _check_crew_is_known(session, crew)
     if session.json or args.fields:
-        fields = args.fields or tuple(KickoffSummary.model_fields)
-        emit_json([as_json(row, fields, ("inputs", "meta")) for row in rows])
+        fields = args.fields or (*KickoffSummary.model_fields, STUCK)
+        emit_json([_list_json(row, fields, rule.judge(row, now)) for row in rows])
         return int(ExitCode.OK)
     if not rows:
         out("No kickoffs in the history yet; start one with `crewtui kickoff -i KEY=VALUE`.")
-    now = now_utc()
     for row in rows:
         started = start_text(row, lambda moment: moment.astimezone().strftime("%Y-%m-%d %H:%M"))
         duration = duration_text(row, now)
         task = inert_line(row.current_task or "", 40)
         if restarted := restart_note(row):
             task = f"({restarted}) {task}"
+        state = state_label(row.state)
+        if (stall := rule.judge(row, now)) is not None:
+            state = "maybe stuck"
+            task = inert_line(stall.words(), 100)
         out(
             f"{inert_line(row.kickoff_id[:8])}  {started:<16}  {inert_line(row.crew, 16):<16}  "
-            f"{state_label(row.state):<12}  {duration:>8}  {task}".rstrip()
+            f"{state:<12}  {duration:>8}  {task}".rstrip()
         )
     return int(ExitCode.OK)
+
+
+def stall_rule(store: Store, config: Config) -> StallRule:
+    """The stall rule over the history's task durations and the config's ``[stall]``."""
+    return StallRule(store.task_durations(), config.stall)
+
+
+def _list_json(row: KickoffSummary, fields: Sequence[str], stall: Stall | None) -> dict[str, Any]:
+    """A list row as JSON; ``stuck`` is the stall rule's verdict (null: not stuck)."""
+    plain = as_json(row, [name for name in fields if name != STUCK], ("inputs", "meta"))
+    verdict = None if stall is None else stall.as_json()
+    return {name: verdict if name == STUCK else plain[name] for name in fields}
+
+
+async def cmd_diff(session: Session) -> int:
+    """Two runs of one crew from the history, side by side, and a diff of their outputs."""
+    from crewtui.core.compare import compare, load_compared
+
+    left_id, right_id = (session.resolve(given) for given in session.args.ids)
+    left, left_output = load_compared(session.store, left_id)
+    right, right_output = load_compared(session.store, right_id)
+    comparison = compare(left, right, left_output, right_output)
+    now, prices = now_utc(), session.config.price_table
+    if session.json:
+        emit_json(comparison.as_json(now, prices))
+        return int(ExitCode.OK)
+    _print_comparison(comparison, now, prices)
+    return int(ExitCode.OK)
+
+
+def _print_comparison(comparison: Comparison, now: datetime, prices: Mapping[str, Price]) -> None:
+    from crewtui.core.compare import TABLE_COLUMNS, run_line, table_rows
+
+    out(f"{inert_line(comparison.left.crew, 40)}")
+    out(f"  A  {run_line(comparison.left, now, prices)}")
+    out(f"  B  {run_line(comparison.right, now, prices)}")
+    out()
+    rows = [
+        TABLE_COLUMNS,
+        *(tuple(inert_line(cell, 40) for cell in row) for row in table_rows(comparison)),
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(TABLE_COLUMNS))]
+    for row in rows:
+        out("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    if comparison.inputs:
+        out()
+        out("inputs that differ:")
+        for name, left, right in comparison.inputs:
+            out(f"  {inert_line(name, 40)}: {_shown_input(left)} → {_shown_input(right)}")
+    out()
+    if comparison.same_output:
+        out("The outputs are the same.")
+    else:
+        out("output diff:")
+        for line in comparison.diff:
+            out(inert_line(line, 2000))
+    for note in comparison.notes:
+        out(f"({note})")
+
+
+def _shown_input(value: str | None) -> str:
+    return "(not given)" if value is None else repr(inert_line(value, 80))
+
+
+async def cmd_stats(session: Session) -> int:
+    """Each crew's runs, success rate, task times, tokens and cost over a window."""
+    from crewtui.core.stats import crew_stats
+
+    args = session.args
+    store = session.store
+    if args.crew is not None:
+        _check_crew_is_known(session, args.crew)
+        crews = [args.crew]
+    else:
+        crews = sorted(known_crew_names(session.config) | {name for name, _ in store.crews()})
+    now, prices = now_utc(), session.config.price_table
+    results = [crew_stats(store, crew, args.window, now, prices) for crew in crews]
+    if session.json:
+        emit_json([result.as_json() for result in results])
+        return int(ExitCode.OK)
+    if not results:
+        out("No crew in the config or the history yet: `crewtui doctor` says where to add one.")
+    for number, result in enumerate(results):
+        if number:
+            out()
+        _print_stats(result)
+    return int(ExitCode.OK)
+
+
+def _print_stats(stats: CrewStats) -> None:
+    from crewtui.core.stats import spark
+
+    rate = stats.success_rate
+    ended = (
+        f"{stats.succeeded} of {stats.ended} ended runs completed ({rate:.0%})"
+        if rate is not None
+        else "none ended"
+    )
+    out(f"{inert_line(stats.crew, 40)} · last {stats.window.name}: {stats.runs} runs, {ended}")
+    if stats.runs_with_tokens:
+        line = f"  tokens: {tokens_text(stats.tokens)} over {stats.runs_with_tokens} runs"
+        if stats.cost is not None:
+            line += f" · {cost_text(stats.cost)} over {stats.runs_costed} priced runs"
+        out(line)
+    if stats.runs:
+        out(f"  runs    |{spark(stats.runs_per_bucket)}|")
+        out(f"  failed  |{spark(stats.failed_per_bucket, max(stats.runs_per_bucket))}|")
+    if stats.tasks:
+        width = max(len(inert_line(task.task_id, 40)) for task in stats.tasks)
+        out(f"  {'task'.ljust(width)}  {'p50':>7}  {'p95':>7}  runs")
+        for task in stats.tasks:
+            expected = task.expected
+            out(
+                f"  {inert_line(task.task_id, 40).ljust(width)}  "
+                f"{format_duration(expected.p50, precise=True):>7}  "
+                f"{format_duration(expected.p95, precise=True):>7}  {expected.samples}"
+            )
 
 
 def _check_crew_is_known(session: Session, crew: str) -> None:

@@ -319,6 +319,7 @@ def parsed(argv: list[str]) -> dict[str, object]:
 def test_every_global_option_parses_the_same_in_both_places(command: str) -> None:
     rest = ["x"] if command in ("status", "watch", "track", "cancel") else []
     rest += ["x", "--task", "t", "--feedback", "f"] if command == "resume" else []
+    rest += ["x", "y"] if command == "diff" else []
     options = [arg for values in VALUES.values() for arg in values]
     assert parsed([*options, command, *rest]) == parsed([command, *rest, *options])
 

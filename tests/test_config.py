@@ -573,3 +573,15 @@ def test_env_crew_is_renamed_when_a_file_crew_is_called_default(paths: Paths) ->
         ("default", "https://a.example"),
         ("env", "https://b.example"),
     ]
+
+
+def test_stall_limits_are_read_written_back_and_a_bad_one_refused(paths: Paths) -> None:
+    write_file(paths, '[stall.travel]\nresearch_task = 600\n"*" = 1800.5\n')
+    config = load_config(paths, env={})
+    assert config.stall == {"travel": {"research_task": 600.0, "*": 1800.5}}
+    write_config(paths, config)
+    assert load_config(paths, env={}).stall == config.stall
+    for bad in ("0", "-1", "inf", '"10m"'):
+        error = config_error(paths, f"[stall.travel]\nresearch_task = {bad}\n")
+        assert "'stall.travel.research_task'" in error.message
+        assert str(paths.config_file) in error.message

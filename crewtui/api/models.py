@@ -459,3 +459,5 @@ class KickoffSummary(_Model):
     continued_from: str | None = None
     kind: RunKind = "crew"
     restarts: int = 0
+    # When the current task was first seen running (the stall rule's clock), from its task.
+    task_started_at: datetime | None = None

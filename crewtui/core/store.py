@@ -60,6 +60,7 @@ from crewtui.core.store_rows import (
     RUN_KIND,
     SUMMARY_COLUMNS,
     TASK_COLUMNS,
+    TASK_STARTED,
     UPSERT_KICKOFF,
     UPSERT_TASK,
     USAGE,
@@ -224,6 +225,51 @@ class Changes:
 
     mark: int
     kickoffs: list[ForeignChange]
+
+
+@dataclass(frozen=True)
+class RunTally:
+    """The runs of a crew in one stretch of time (``bucket``), one state and one model:
+    how many, their tokens, and the prompt and completion tokens of those that told both
+    (what an estimated cost can be made of)."""
+
+    bucket: int
+    state: RunState
+    model: str | None
+    runs: int
+    tokens: int
+    runs_with_tokens: int
+    prompt_tokens: int
+    completion_tokens: int
+    runs_with_split: int
+
+
+# The tally's one SQL aggregate: ``extra`` is read once per row, and a row whose JSON went
+# bad counts as a run with no tokens. ``archived IN (0, 1)`` lets the crew index serve.
+_TALLY = """
+SELECT bucket, state, model, count(*), COALESCE(sum(total), 0), count(total),
+       COALESCE(sum(CASE WHEN split THEN prompt END), 0),
+       COALESCE(sum(CASE WHEN split THEN completion END), 0),
+       COALESCE(sum(split), 0)
+FROM (
+    SELECT CAST((julianday(created_at) - julianday(:since)) * 86400.0 / :bucket AS INTEGER)
+               AS bucket,
+           state,
+           json_extract(x, '$.model') AS model,
+           json_extract(x, '$.usage.total_tokens') AS total,
+           json_extract(x, '$.usage.prompt_tokens') AS prompt,
+           json_extract(x, '$.usage.completion_tokens') AS completion,
+           (json_extract(x, '$.usage.prompt_tokens') IS NOT NULL
+            AND json_extract(x, '$.usage.completion_tokens') IS NOT NULL) AS split
+    FROM (
+        SELECT created_at, state, CASE WHEN json_valid(extra) THEN extra END AS x
+        FROM kickoffs
+        WHERE archived IN (0, 1) AND crew = :crew AND created_at >= :since_text
+              AND created_at < :until_text
+    )
+)
+GROUP BY bucket, state, model
+"""
 
 
 # --------------------------------------------------------------------------- store
@@ -549,7 +595,7 @@ class Store:
         where, params = _where(crew, states, archived, text)
         sql = (
             f"SELECT {', '.join(SUMMARY_COLUMNS)}, {WAITING_FOR}, {USAGE}, {CANCEL_REQUEST}, "  # noqa: S608
-            f"{RUN_KIND} "
+            f"{RUN_KIND}, {TASK_STARTED} "
             f"FROM kickoffs{where} "
             f"ORDER BY {_ORDER_BY[order]} LIMIT ? OFFSET ?"
         )
@@ -584,29 +630,72 @@ class Store:
             loaded = (_load_kickoff(conn, read_key(row[0])) for row in ids)
             return [kickoff for kickoff in loaded if kickoff is not None]
 
-    def task_durations(self, runs: int = 2000) -> dict[tuple[str, str], list[float]]:
+    def task_durations(
+        self, runs: int = 2000, *, crew: str | None = None, since: datetime | None = None
+    ) -> dict[tuple[str, str], list[float]]:
         """How long each task of each crew took (seconds), over the newest ``runs`` runs
-        that completed: what polls are planned with (``core.schedule``).
+        that completed (of ``crew``, created ``since``, when given): what polls are planned
+        with (``core.schedule``), runs judged stuck by (``core.stall``), and stats made of.
 
         The service's ``execution_time`` where it gave one, else the time between when the
         task was seen to start and to finish. The newest runs are found by the created-at
         index (``+state`` keeps SQLite off the state index, which would sort every completed
         run) and their tasks by primary key, so a long history costs what ``runs`` costs.
         """
+        chosen, params = "", list[SqlValue]()
+        if crew is not None:
+            chosen += " AND crew = ?"
+            params.append(bind_text(crew))
+        if since is not None:
+            chosen += " AND created_at >= ?"
+            params.append(bind_ts(since))
         with self._read() as conn:
             rows = conn.execute(
-                "SELECT k.crew, t.task_id, COALESCE(t.execution_time,"
+                "SELECT k.crew, t.task_id, COALESCE(t.execution_time,"  # noqa: S608
                 " (julianday(t.finished_at) - julianday(t.started_at)) * 86400.0)"
-                " FROM (SELECT kickoff_id, crew FROM kickoffs WHERE +state = ?"
+                f" FROM (SELECT kickoff_id, crew FROM kickoffs WHERE +state = ?{chosen}"
                 " ORDER BY created_at DESC LIMIT ?) AS k"
                 " JOIN tasks AS t ON t.kickoff_id = k.kickoff_id WHERE t.state = ?",
-                (RunState.COMPLETED.value, runs, TaskState.COMPLETED.value),
+                (RunState.COMPLETED.value, *params, runs, TaskState.COMPLETED.value),
             ).fetchall()
         durations: dict[tuple[str, str], list[float]] = {}
         for crew, task_id, seconds in rows:
             if seconds is not None and seconds > 0:
                 durations.setdefault((read_key(crew), read_key(task_id)), []).append(seconds)
         return durations
+
+    def run_tallies(
+        self, crew: str, since: datetime, until: datetime, bucket_seconds: float
+    ) -> list[RunTally]:
+        """The crew's runs created in [``since``, ``until``), counted by stretch of
+        ``bucket_seconds`` from ``since``, state and model, in one SQL aggregate: a month
+        of a busy crew costs one pass over its rows of the crew index, never a load of them."""
+        with self._read() as conn:
+            rows = conn.execute(
+                _TALLY,
+                {
+                    "crew": bind_text(crew),
+                    "since": bind_ts(since),
+                    "since_text": bind_ts(since),
+                    "until_text": bind_ts(until),
+                    "bucket": bucket_seconds,
+                },
+            ).fetchall()
+        tallies = []
+        for bucket, state, model, *counts in rows:
+            try:
+                run_state = RunState(read_key(state))
+            except ValueError:
+                run_state = RunState.UNKNOWN
+            tallies.append(
+                RunTally(
+                    int(bucket),
+                    run_state,
+                    model if isinstance(model, str) else None,
+                    *(int(count) for count in counts),
+                )
+            )
+        return tallies
 
     def set_archived(self, kickoff_id: str, archived: bool) -> None:
         """Hide a kickoff from the default list, or bring it back."""

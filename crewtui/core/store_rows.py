@@ -205,9 +205,16 @@ USAGE = "CASE WHEN json_valid(extra) THEN json_extract(extra, '$.usage') END AS 
 CANCEL_REQUEST = (
     "CASE WHEN json_valid(extra) THEN json_extract(extra, '$.cancel_request') END AS cancel_request"
 )
+# When a running row's current task was first seen running (the stall rule's clock): one
+# primary-key lookup in ``tasks`` per row.
+TASK_STARTED = (
+    "(SELECT t.started_at FROM tasks AS t WHERE t.kickoff_id = kickoffs.kickoff_id"
+    " AND t.task_id = kickoffs.current_task) AS task_started_at"
+)
 _TS_COLUMNS = frozenset(
     {
         "created_at",
+        "task_started_at",
         "updated_at",
         "started_at",
         "finished_at",

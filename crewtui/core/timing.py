@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from crewtui.api.models import Kickoff, KickoffSummary, RunState
+from crewtui.api.models import Kickoff, KickoffSummary, RunState, TaskState
 
 Run = Kickoff | KickoffSummary
 
@@ -39,3 +39,17 @@ def run_duration(run: Run, now: datetime) -> float | None:
     if start is None or end is None:
         return None
     return max(0.0, (end - start).total_seconds())
+
+
+def current_task_start(run: Run) -> datetime | None:
+    """When the run's current task was first seen running; ``None`` when not known.
+
+    A list row carries it (``task_started_at``, read with the row); a full record finds it
+    among its tasks.
+    """
+    if isinstance(run, KickoffSummary):
+        return run.task_started_at
+    for task in run.tasks:
+        if task.task_id == run.current_task and task.state is TaskState.RUNNING:
+            return task.started_at
+    return None

@@ -303,6 +303,9 @@ class Tracker:
         # cannot record them (read-only, or too old a schema).
         self._requests_seen: set[str] = set()
         self._learner: asyncio.Task[None] | None = None
+        # How long each (crew, task) took in the history, as last read: what the planners
+        # predict with, and what the app's stall rule judges running runs by.
+        self.task_durations: dict[tuple[str, str], list[float]] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -1186,6 +1189,7 @@ class Tracker:
         while self._running:
             durations = await self._store_call(self.store.task_durations)
             if durations is not None:
+                self.task_durations = durations
                 model = DurationModel(durations)
                 for crew in self._crews.values():
                     crew.planner.set_durations(model)

@@ -110,6 +110,7 @@ class CrewtuiApp(App[int]):
             clock=clock,
             tz=tz,
             prices=config.price_table,
+            stall_limits=config.stall,
         )
         self._unlisten: Callable[[], None] | None = None
         self._exit_deadline: threading.Timer | None = None

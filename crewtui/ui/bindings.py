@@ -77,6 +77,23 @@ MAIN_KEYS: tuple[KeySpec, ...] = (
     ),
     KeySpec("refresh", "R", "refresh", "Refresh", "Poll every active kickoff now"),
     KeySpec(
+        "mark",
+        "space",
+        "mark",
+        "Mark",
+        "Mark a run to compare; a second mark opens the comparison",
+        show=False,
+        key_display="space",
+    ),
+    KeySpec(
+        "stats",
+        "S",
+        "stats",
+        "Stats",
+        "Stats of the selected crew: runs, success, times, cost",
+        show=False,
+    ),
+    KeySpec(
         "focus-detail",
         "enter",
         "focus_detail",

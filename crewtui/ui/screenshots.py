@@ -34,8 +34,10 @@ from crewtui.sim import SimOptions, SimServer
 from crewtui.sim.crews import CREWS
 from crewtui.ui.pilot import settle, workers_done
 from crewtui.ui.screens.answer import AnswerScreen
+from crewtui.ui.screens.compare import CompareScreen
 from crewtui.ui.screens.kickoff_form import KickoffForm, KickoffRequest
 from crewtui.ui.screens.prompts import ConfirmScreen
+from crewtui.ui.screens.stats import StatsScreen
 
 SIZE = (120, 50)
 WIDE = (200, 50)
@@ -129,6 +131,7 @@ async def _story(pilot: Pilot[Any], out: Path, opened: datetime) -> None:
     await _shoot(pilot, out, "form-422")
     await pilot.press("escape")
     await _dialogs(pilot, out, _live(app, opened, "outreach"))
+    await _compare_and_stats(pilot, out, opened)
 
 
 def _live(app: DemoApp, opened: datetime, crew: str) -> KickoffSummary:
@@ -154,6 +157,34 @@ async def _dialogs(pilot: Pilot[Any], out: Path, paused: KickoffSummary) -> None
         await _shoot(pilot, out, name)
         await pilot.press("escape")
         await settle(pilot, lambda: app.screen is main)
+
+
+async def _compare_and_stats(pilot: Pilot[Any], out: Path, opened: datetime) -> None:
+    """Two earlier travel runs asked different things, marked with space (the comparison
+    opens at the second), then the travel crew's stats (``S``); both closed again."""
+    app = pilot.app
+    assert isinstance(app, DemoApp)
+    main = app.main
+    earlier = _earlier(app, opened, "travel")
+    quickest = earlier[-1]
+    other = next((row for row in earlier if row.inputs != quickest.inputs), earlier[0])
+    for row in (quickest, other):
+        await _select(pilot, row.kickoff_id)
+        main.kickoffs.focus()
+        await pilot.press("space")
+    compared = app.screen
+    assert isinstance(compared, CompareScreen)
+    await settle(pilot, lambda: compared.comparison is not None)
+    await _shoot(pilot, out, "compare")
+    await pilot.press("escape")
+    await settle(pilot, lambda: app.screen is main)
+    await pilot.press("S")
+    stats = app.screen
+    assert isinstance(stats, StatsScreen)
+    await settle(pilot, lambda: stats.stats is not None)
+    await _shoot(pilot, out, "stats")
+    await pilot.press("escape")
+    await settle(pilot, lambda: app.screen is main)
 
 
 async def _form_with_422(pilot: Pilot[Any]) -> None:

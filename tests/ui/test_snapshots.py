@@ -194,3 +194,32 @@ def test_output_tab_as_plain_text_with_a_match(
             "2", "m", "enter", "slash", "7", select="5f1c2d3e-1234-4abc-9def-0123456789ab"
         ),
     )
+
+
+def test_comparison_of_two_marked_runs(snap_compare: SnapCompare, snapshot_app: CrewtuiApp) -> None:
+    """`space` on the two travel runs: the second mark opens their comparison."""
+    opened = prepare()
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await opened(pilot)
+        app = pilot.app
+        assert isinstance(app, CrewtuiApp)
+        for kickoff_id in (
+            "e14c070d-0000-4000-8000-000000000004",
+            "5f1c2d3e-1234-4abc-9def-0123456789ab",
+        ):
+            app.main.kickoffs.select(kickoff_id)
+            await pilot.press("space")
+            await workers_done(app)
+            await pilot.pause()
+
+    assert snap_compare(snapshot_app, terminal_size=(100, 30), run_before=run_before)
+
+
+def test_stats_view(snap_compare: SnapCompare, snapshot_app: CrewtuiApp) -> None:
+    """`S` on a travel run: the crew's week in numbers, sparklines and task bars."""
+    assert snap_compare(
+        snapshot_app,
+        terminal_size=(100, 30),
+        run_before=prepare("S", select="5f1c2d3e-1234-4abc-9def-0123456789ab"),
+    )

@@ -29,6 +29,7 @@ from crewtui.api.models import Kickoff, KickoffSummary, RunState, Step, Submissi
 from crewtui.api.sanitize import inert_line
 from crewtui.core.format import UNKNOWN, duration_text, sentence, waiting_line
 from crewtui.core.pricing import Price
+from crewtui.core.stall import Stall, StallRule
 from crewtui.core.store_text import StoredText
 from crewtui.core.text_lines import read_all
 from crewtui.core.tracker import CrewHealth, Tracker
@@ -139,6 +140,7 @@ class MainScreen(Screen[None]):
         clock: Callable[[], datetime] = utcnow,
         tz: tzinfo | None = None,
         prices: Mapping[str, Price] | None = None,
+        stall_limits: Mapping[str, Mapping[str, float]] | None = None,
     ) -> None:
         super().__init__()
         self.tracker = tracker
@@ -156,6 +158,15 @@ class MainScreen(Screen[None]):
         self._remembered: dict[str, dict[str, str]] = {}
         self._opened_at = utcnow()
         self._view: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+        # The stall rule, made again when the tracker reads the history's durations; the
+        # runs it calls maybe stuck now, and those already announced by a toast (once each).
+        self.stall_limits = stall_limits or {}
+        self._stall_rule = StallRule(limits=self.stall_limits)
+        self._durations_seen: object = None
+        self.stuck: dict[str, Stall] = {}
+        self._stuck_announced: set[str] = set()
+        # The run marked with space, waiting for a second run of its crew to compare with.
+        self._marked: KickoffSummary | None = None
         # Held, not queried: a worker or timer finishing while the screen is being torn
         # down must not fail to find its widgets.
         self.status = StatusLine(tz=tz, id="status")
@@ -302,6 +313,8 @@ class MainScreen(Screen[None]):
             parts.append(self.filter.describe())
         count = self.kickoff_count
         parts.append(f"{count:,} kickoff{'' if count == 1 else 's'}")
+        if self.stuck:
+            parts.append(f"{len(self.stuck)} maybe stuck")
         unread = len(self.kickoffs.unread)
         if unread:
             parts.append(f"{unread} new")
@@ -399,9 +412,45 @@ class MainScreen(Screen[None]):
     def tick(self) -> None:
         """Once a second: elapsed times of visible running rows, and the shown run."""
         now = self.clock()
+        self._judge_stalls(now)
         self.kickoffs.tick(now)
         if self._selected is not None and not self._selected.is_terminal:
             self.detail.show(self._selected, now=now)
+
+    def _judge_stalls(self, now: datetime) -> None:
+        """Which followed runs are maybe stuck now: marked in the list, counted in the status
+        line, and announced by a toast the first time (``core.stall`` decides)."""
+        durations = self.tracker.task_durations
+        if durations is not self._durations_seen:
+            self._durations_seen = durations
+            self._stall_rule = StallRule(durations, self.stall_limits)
+            self.detail.set_stall_rule(self._stall_rule)
+        stuck = {}
+        for kickoff in self.tracker.tracked():
+            stall = self._stall_rule.judge(kickoff, now)
+            if stall is not None:
+                stuck[kickoff.kickoff_id] = stall
+        if stuck.keys() == self.stuck.keys():
+            self.stuck = stuck
+            return
+        self.stuck = stuck
+        self.kickoffs.set_stuck(frozenset(stuck))
+        self._describe_view()
+        for kickoff_id, stall in stuck.items():
+            if kickoff_id not in self._stuck_announced:
+                self._stuck_announced.add(kickoff_id)
+                self._announce_stuck(kickoff_id, stall)
+
+    def _announce_stuck(self, kickoff_id: str, stall: Stall) -> None:
+        kickoff = self.tracker.get(kickoff_id)
+        who = f"{inert_line(kickoff.crew, 40)} {kickoff_id[:8]}" if kickoff else kickoff_id[:8]
+        self.notify(
+            inert_line(f"{who}: {stall.words()}.", 300),
+            title="Maybe stuck",
+            severity="warning",
+            timeout=_TOAST_SECONDS,
+            markup=False,
+        )
 
     # -- selection -----------------------------------------------------------------------
 
@@ -855,6 +904,67 @@ class MainScreen(Screen[None]):
     def action_refresh(self) -> None:
         self.tracker.poll_now()
         self.notify("Polling every active kickoff now.", timeout=2)
+
+    def action_mark(self) -> None:
+        """Mark the selected run to compare (again: unmark it); a second run of the same
+        crew opens the comparison, a run of another crew gets one sentence."""
+        row, first = self.current_row, self._marked
+        if row is None:
+            return
+        if first is not None and first.kickoff_id == row.kickoff_id:
+            self._set_mark(None)
+            return
+        if first is None:
+            self._set_mark(row)
+            self.notify(
+                f"Marked {row.kickoff_id[:8]}: mark another {inert_line(row.crew, 40)} run "
+                "with space to compare them.",
+                timeout=3,
+                markup=False,
+            )
+            return
+        if first.crew != row.crew:
+            self.notify(
+                f"{row.kickoff_id[:8]} is a run of {inert_line(row.crew, 40)}, "
+                f"{first.kickoff_id[:8]} of {inert_line(first.crew, 40)}: only runs of "
+                "one crew can be compared.",
+                severity="warning",
+                timeout=_TOAST_SECONDS,
+                markup=False,
+            )
+            return
+        self._set_mark(None)
+        from crewtui.ui.screens.compare import CompareScreen
+
+        self.app.push_screen(
+            CompareScreen(
+                self.tracker.store,
+                first.kickoff_id,
+                row.kickoff_id,
+                now=self.clock(),
+                prices=self.detail.prices,
+            )
+        )
+
+    def _set_mark(self, row: KickoffSummary | None) -> None:
+        """The run marked to compare (kept here: its row may leave the pages the list holds)."""
+        self._marked = row
+        self.kickoffs.set_marked(() if row is None else (row.kickoff_id,))
+
+    def action_stats(self) -> None:
+        """The stats of the selected run's crew (else the first crew)."""
+        crews = sorted(self.tracker.crews)
+        crew = self._highlighted_crew() or (crews[0] if crews else None)
+        if crew is None:
+            self.notify(NO_CREW, severity="warning", markup=False)
+            return
+        from crewtui.ui.screens.stats import StatsScreen
+
+        self.app.push_screen(
+            StatsScreen(
+                self.tracker.store, crews, crew, clock=self.clock, prices=self.detail.prices
+            )
+        )
 
     def action_help(self) -> None:
         from crewtui.ui.screens.help import HelpScreen

@@ -41,12 +41,13 @@ from crewtui.core.format import (
     waiting_line,
 )
 from crewtui.core.pricing import Price, cost_text, estimate_cost, price_table
+from crewtui.core.stall import StallRule
 from crewtui.core.text_lines import TextSource
-from crewtui.core.timeline import layout
+from crewtui.core.timeline import Bar, layout
 from crewtui.core.timing import run_start
 from crewtui.ui.palette import PLAIN, Palette, component_classes, palette_css, palette_of
 from crewtui.ui.text import pretty_json, safe_line, safe_text
-from crewtui.ui.widgets.timeline import TimelineBar
+from crewtui.ui.widgets.timeline import Band, TimelineBar
 
 if TYPE_CHECKING:  # imported when the Output tab is first shown: it brings Markdown
     from crewtui.ui.widgets.output_view import Output, OutputView
@@ -418,6 +419,8 @@ class KickoffDetail(Widget):
         super().__init__(id=id, classes=classes)
         # What the header's cost estimate is priced at (the config's table, given by the app).
         self.prices = price_table() if prices is None else prices
+        # How long tasks usually take and when a run is maybe stuck (the screen's rule).
+        self.stall_rule = StallRule()
         self._kickoff: Kickoff | None = None
         self._now = datetime.now(UTC)
         self._task_id: str | None = None
@@ -690,7 +693,46 @@ class KickoffDetail(Widget):
             if task.usage is not None and task.usage.total_tokens is not None
         }
         notes = task_notes(self._kickoff, self._palette)
-        timeline.set_bars(bars, span, notes, tokens, unit_word(self._kickoff))
+        bands, expected_notes = self._expected(bars)
+        span = max([span, *(high for _, high in bands.values())])
+        timeline.set_bars(
+            bars, span, [*expected_notes, *notes], tokens, unit_word(self._kickoff), bands
+        )
+
+    def set_stall_rule(self, rule: StallRule) -> None:
+        """The history's durations changed: the expected ranges shown change with them."""
+        self.stall_rule = rule
+        if self._kickoff is not None:
+            self._show_timeline()
+
+    def _expected(self, bars: Sequence[Bar]) -> tuple[dict[str, Band], list[Text]]:
+        """Where the running task usually ends on the axis (its p50–p95 in the history), a
+        line that says so, and one more when the run is maybe stuck."""
+        kickoff = self._kickoff
+        if kickoff is None or kickoff.state is not RunState.RUNNING:
+            return {}, []
+        palette = self._palette
+        for bar in bars:
+            if bar.end is not None or not bar.known or bar.task_id != kickoff.current_task:
+                continue
+            expected = self.stall_rule.expected(kickoff.crew, bar.task_id)
+            notes = []
+            if expected is not None:
+                usual = (
+                    f"{format_duration(expected.p50, precise=True)}–"
+                    f"{format_duration(expected.p95, precise=True)}"
+                )
+                runs = f"{expected.samples} run{'' if expected.samples == 1 else 's'}"
+                line = safe_line(bar.task_id, palette.muted, limit=60)
+                line.append(f" usually takes {usual} (p50–p95 of {runs}: ░ on its row)")
+                notes.append(line)
+            stall = self.stall_rule.judge(kickoff, self._now)
+            if stall is not None:
+                notes.append(safe_line(f"Maybe stuck: {stall.words()}.", palette.warning))
+            if expected is None:
+                return {}, notes
+            return {bar.task_id: (bar.start + expected.p50, bar.start + expected.p95)}, notes
+        return {}, []
 
     def _output_of(self, task: TaskResult | None) -> Output | None:
         """A task's output (``None``: the final output), in the kickoff or in the history."""

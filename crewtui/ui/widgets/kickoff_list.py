@@ -42,6 +42,7 @@ from crewtui.core.format import (
     tokens_text,
     waiting_line,
 )
+from crewtui.core.timing import current_task_start
 from crewtui.ui.text import safe_line
 from crewtui.ui.widgets.kickoff_rows import KickoffRows, OrderKey
 
@@ -70,6 +71,9 @@ _STATE_VARIABLE: dict[RunState, str] = {
 }
 
 _MIN_TASK_WIDTH = 20
+# The state word of a running run past its task's usual time, and a run marked to compare.
+STUCK_WORD = "stuck?"
+COMPARE_MARK = "◆"
 
 # (key, label, width); the task column grows to what is left of the width (at least its
 # width here, clipped at the edge when the pane is narrower).
@@ -96,10 +100,11 @@ _RIGHT_ALIGNED = frozenset({"elapsed", "tokens"})
 
 def summary_of(kickoff: Kickoff) -> KickoffSummary:
     """The list row of a full kickoff (what a tracker event carries)."""
+    derived = {"task_count": len(kickoff.tasks), "task_started_at": current_task_start(kickoff)}
     fields = {
-        name: getattr(kickoff, name) for name in KickoffSummary.model_fields if name != "task_count"
+        name: getattr(kickoff, name) for name in KickoffSummary.model_fields if name not in derived
     }
-    return KickoffSummary.model_validate({**fields, "task_count": len(kickoff.tasks)})
+    return KickoffSummary.model_validate({**fields, **derived})
 
 
 # The filter's state choices, by name: "active" groups every state still being followed,
@@ -304,6 +309,9 @@ class KickoffList(ScrollView, can_focus=True):
         self.order: SortOrder = "newest"
         self.rows = KickoffRows(lambda row: order_key(self.order, row))
         self.unread: set[str] = set()
+        # Runs the stall rule calls maybe stuck, and runs marked to compare (the screen's).
+        self.stuck: frozenset[str] = frozenset()
+        self.marked: tuple[str, ...] = ()
         self.cursor_row = 0
         # Which query the rows answer (a new filter or order is a new one).
         self.generation = 0
@@ -497,6 +505,19 @@ class KickoffList(ScrollView, can_focus=True):
     def mark_read(self, kickoff_id: str) -> None:
         if kickoff_id in self.unread:
             self.unread.discard(kickoff_id)
+            self._refresh_kickoff(kickoff_id)
+
+    def set_stuck(self, kickoff_ids: frozenset[str]) -> None:
+        """The runs to show as maybe stuck (their state cell says so)."""
+        changed, self.stuck = self.stuck ^ kickoff_ids, kickoff_ids
+        for kickoff_id in changed:
+            self._refresh_kickoff(kickoff_id)
+
+    def set_marked(self, kickoff_ids: tuple[str, ...]) -> None:
+        """The runs marked to compare (their mark cell says so)."""
+        changed = set(self.marked) ^ set(kickoff_ids)
+        self.marked = kickoff_ids
+        for kickoff_id in changed:
             self._refresh_kickoff(kickoff_id)
 
     def set_stale(self, crew: str, since: datetime | None) -> None:
@@ -697,6 +718,8 @@ class KickoffList(ScrollView, can_focus=True):
         stamp = (
             row,
             row.kickoff_id in self.unread,
+            row.kickoff_id in self.stuck,
+            row.kickoff_id in self.marked,
             stale.since if stale else None,
             now if not row.state.is_terminal else now.date(),
             self._epoch,
@@ -771,10 +794,10 @@ class KickoffList(ScrollView, can_focus=True):
         state_word = "may have started" if row.submission == "uncertain" else row.state.value
         if cancel_note(row) == CANCELLING:
             state_word = CANCELLING
+        elif row.kickoff_id in self.stuck and row.state is RunState.RUNNING:
+            state_word, colour = STUCK_WORD, self._colour("warning")
         return {
-            "mark": Text(
-                "•" if row.kickoff_id in self.unread else " ", style=self._colour("accent")
-            ),
+            "mark": self._mark_cell(row.kickoff_id),
             "state": Text(f"{symbol} {state_word}", style=colour, end="", no_wrap=True),
             "crew": safe_line(row.crew, limit=24),
             "id": Text(row.kickoff_id[:8], style=self._colour("muted")),
@@ -787,6 +810,12 @@ class KickoffList(ScrollView, can_focus=True):
             "task": self._task_cell(row, now),
             "tokens": self._tokens_cell(row),
         }
+
+    def _mark_cell(self, kickoff_id: str) -> Text:
+        """``◆`` marked to compare, else ``•`` ended unread, else blank."""
+        if kickoff_id in self.marked:
+            return Text(COMPARE_MARK, style=self._colour("accent") + Style(bold=True))
+        return Text("•" if kickoff_id in self.unread else " ", style=self._colour("accent"))
 
     def _tokens_cell(self, row: KickoffSummary) -> Text:
         total = row.usage.total_tokens if row.usage else None

@@ -52,6 +52,10 @@ _TOKEN_BAR = 5
 _PARTIAL = " ▏▎▍▌▋▊▉"
 _FULL = "█"
 _TRACK = "·"
+# The track where a running task usually ends (its p50–p95 range in the history).
+_BAND = "░"
+# A task's expected range on the axis: (start + p50, start + p95) in seconds.
+Band = tuple[float, float]
 
 
 @dataclass(frozen=True)
@@ -105,8 +109,11 @@ def task_style(state: TaskState, palette: Palette) -> Style:
     return style if state is TaskState.COMPLETED else style + _BOLD
 
 
-def _draw_bar(bar: Bar, span: float, width: int, palette: Palette = PLAIN) -> Text:
-    """The bar on a dotted track: full blocks, then eighths for the fraction at the end.
+def _draw_bar(
+    bar: Bar, span: float, width: int, palette: Palette = PLAIN, band: Band | None = None
+) -> Text:
+    """The bar on a dotted track: full blocks, then eighths for the fraction at the end;
+    past it, the ``band`` where the task usually ends, shaded.
 
     A task whose time is not known gets no bar (its place would be a guess): its note, if
     any, on the track.
@@ -133,8 +140,23 @@ def _draw_bar(bar: Bar, span: float, width: int, palette: Palette = PLAIN) -> Te
     return Text.assemble(
         (_TRACK * start_cell, palette.muted),
         (body, task_style(bar.state, palette)),
-        (_TRACK * rest, palette.muted),
+        *_track(start_cell + len(body), rest, scale, band, palette),
     )
+
+
+def _track(
+    first: int, cells: int, scale: float, band: Band | None, palette: Palette
+) -> list[tuple[str, Style]]:
+    """``cells`` of track from cell ``first``, the ``band`` (seconds) shaded in it."""
+    if band is None or cells <= 0:
+        return [(_TRACK * cells, palette.muted)]
+    low = min(max(math.floor(band[0] * scale) - first, 0), cells)
+    high = min(max(math.ceil(band[1] * scale) - first, low), cells)
+    return [
+        (_TRACK * low, palette.muted),
+        (_BAND * (high - low), palette.warning),
+        (_TRACK * (cells - high), palette.muted),
+    ]
 
 
 def _duration(bar: Bar, span: float) -> str:
@@ -164,9 +186,10 @@ def render_row(
     columns: Columns,
     palette: Palette = PLAIN,
     tokens: tuple[int | None, int] = (None, 0),
+    band: Band | None = None,
 ) -> Text:
     """One task: name, agent, state, duration, tokens (its count and the most any task
-    used) and its bar, exactly the drawing width."""
+    used) and its bar (with its expected ``band``), exactly the drawing width."""
     style = task_style(bar.state, palette)
     parts = [_cell(safe_line(bar.task_id, "bold"), columns.task), Text(" ")]
     if columns.agent:
@@ -179,7 +202,7 @@ def render_row(
     ]
     if columns.tokens:
         parts += _tokens_cells(*tokens, palette)
-    parts.append(_draw_bar(bar, span, columns.bar, palette))
+    parts.append(_draw_bar(bar, span, columns.bar, palette, band))
     return Text.assemble(*parts, no_wrap=True, end="")
 
 
@@ -224,15 +247,19 @@ def render_timeline(
     palette: Palette = PLAIN,
     tokens: Mapping[str, int] | None = None,
     unit: str = "task",
+    bands: Mapping[str, Band] | None = None,
 ) -> tuple[Text, list[Text]]:
     """The header (titles, ticks, rule) and one row per bar, all ``width`` cells wide;
     a tokens column when any task's tokens (by task id) are known; ``unit`` names the
-    rows (``method`` for a flow)."""
-    tokens = tokens or {}
+    rows (``method`` for a flow); ``bands``: where tasks usually end (by task id)."""
+    tokens, bands = tokens or {}, bands or {}
     columns = fit_columns(bars, width, with_tokens=bool(tokens), unit=unit)
     most = max(tokens.values(), default=0)
     rows = [
-        render_row(bar, span, columns, palette, (tokens.get(bar.task_id), most)) for bar in bars
+        render_row(
+            bar, span, columns, palette, (tokens.get(bar.task_id), most), bands.get(bar.task_id)
+        )
+        for bar in bars
     ]
     return render_axis(span, columns, palette, unit), rows
 
@@ -273,6 +300,7 @@ class TimelineBar(Vertical):
         self._span = 0.0
         self._notes: tuple[Text, ...] = ()
         self._tokens: tuple[tuple[str, int], ...] = ()
+        self._bands: tuple[tuple[str, Band], ...] = ()
         self._unit = "task"
         self._drawn: tuple[object, ...] | None = None
         self._shape = (-1, -1)
@@ -288,11 +316,14 @@ class TimelineBar(Vertical):
         notes: Sequence[Text] = (),
         tokens: Mapping[str, int] | None = None,
         unit: str = "task",
+        bands: Mapping[str, Band] | None = None,
     ) -> None:
-        """Show these bars on an axis of ``span`` seconds, with dim notes under the rows and
-        each task's tokens (by task id) when known; ``unit`` names the rows."""
+        """Show these bars on an axis of ``span`` seconds, with dim notes under the rows,
+        each task's tokens (by task id) when known and the ``bands`` where tasks usually
+        end; ``unit`` names the rows."""
         self._bars, self._span, self._notes = tuple(bars), span, tuple(notes)
         self._tokens = tuple((tokens or {}).items())
+        self._bands = tuple((bands or {}).items())
         self._unit = unit
         self._redraw()
 
@@ -317,12 +348,27 @@ class TimelineBar(Vertical):
         if width <= 0:
             return
         palette = palette_of(self, "timeline-bar")
-        key = (width, self._bars, self._span, self._notes, self._tokens, self._unit, palette)
+        key = (
+            width,
+            self._bars,
+            self._span,
+            self._notes,
+            self._tokens,
+            self._bands,
+            self._unit,
+            palette,
+        )
         if key == self._drawn:
             return
         self._drawn = key
         header, rows = render_timeline(
-            self._bars, self._span, width, palette, dict(self._tokens), self._unit
+            self._bars,
+            self._span,
+            width,
+            palette,
+            dict(self._tokens),
+            self._unit,
+            dict(self._bands),
         )
         # Its height is fixed (two lines): redrawing it needs no layout of the screen.
         self.query_one("#timeline-axis", Static).update(header, layout=False)
