@@ -52,6 +52,7 @@ from crewtui.api.errors import StoreError
 from crewtui.api.hitl import HitlRequest
 from crewtui.api.models import Kickoff, KickoffSummary, RunState, Step, TaskResult, TaskState
 from crewtui.core import store_schema
+from crewtui.core.batch import Batch, rows_from_json, rows_json
 from crewtui.core.merge import merge_stored, merge_tasks
 from crewtui.core.store_rows import (
     CANCEL_REQUEST,
@@ -79,6 +80,7 @@ from crewtui.core.store_rows import (
     without_credentials,
 )
 from crewtui.core.store_schema import (
+    BATCH_SCHEMA,
     FOLLOWING_SCHEMA,
     HITL_SCHEMA,
     check_ours,
@@ -95,6 +97,9 @@ from crewtui.core.store_text import (
 )
 
 log = logging.getLogger(__name__)
+
+# The batch a kickoff row belongs to (its ``meta.batch``), read only from valid JSON.
+_BATCH_OF_RUN = "CASE WHEN json_valid(meta) THEN json_extract(meta, '$.batch') END"
 
 BUSY_TIMEOUT_SECONDS = 10.0
 # Steps kept per run: the newest; older ones are dropped and counted (``step_stats``).
@@ -818,6 +823,81 @@ class Store:
                 (bind_ts(at), bind_text(answer), bind_text(request_id)),
             )
             return cursor.rowcount == 1
+
+    # ----------------------------------------------------------------- batches
+
+    def save_batch(self, batch: Batch) -> None:
+        """Record a batch (before any of its rows is sent); a batch is never changed after."""
+        self._need_batches()
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO batches (batch_id, crew, source, fingerprint, rows, row_count,"
+                " concurrency, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (batch_id) DO NOTHING",
+                (
+                    bind_text(batch.batch_id),
+                    bind_text(batch.crew),
+                    bind_text(batch.source),
+                    batch.fingerprint,
+                    rows_json(batch.rows),
+                    len(batch.rows),
+                    batch.concurrency,
+                    bind_ts(batch.created_at),
+                ),
+            )
+
+    def get_batch(self, batch_id: str) -> Batch | None:
+        """The batch with this id, or None (a history older than batches has none)."""
+        return next(iter(self._batches("WHERE batch_id = ?", (bind_text(batch_id),))), None)
+
+    def find_batch(self, fingerprint: str) -> Batch | None:
+        """The newest batch of these rows on this crew (``batch.fingerprint``), or None."""
+        found = self._batches(
+            "WHERE fingerprint = ? ORDER BY created_at DESC LIMIT 1", (fingerprint,)
+        )
+        return next(iter(found), None)
+
+    def list_batches(self, limit: int = 20) -> list[Batch]:
+        """The newest batches, newest first."""
+        return self._batches("ORDER BY created_at DESC LIMIT ?", (limit,))
+
+    def batch_runs(self, batch_id: str) -> list[KickoffSummary]:
+        """The runs of a batch: the kickoffs whose meta names it, attempts included."""
+        sql = (
+            f"SELECT {', '.join(SUMMARY_COLUMNS)}, {WAITING_FOR}, {USAGE}, {CANCEL_REQUEST}, "  # noqa: S608
+            f"{RUN_KIND} FROM kickoffs WHERE {_BATCH_OF_RUN} = ? ORDER BY created_at"
+        )
+        with self._read() as conn:
+            return summaries(conn.execute(sql, (bind_text(batch_id),)))
+
+    def _batches(self, clause: str, params: Sequence[SqlValue]) -> list[Batch]:
+        if self.schema_version < BATCH_SCHEMA:
+            return []
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT batch_id, crew, source, fingerprint, rows, concurrency, created_at"  # noqa: S608
+                f" FROM batches {clause}",
+                params,
+            ).fetchall()
+        return [
+            Batch(
+                batch_id=read_key(row["batch_id"]),
+                crew=read_key(row["crew"]),
+                source=read_key(row["source"]),
+                fingerprint=row["fingerprint"],
+                rows=rows_from_json(row["rows"]),
+                concurrency=int(row["concurrency"]),
+                created_at=datetime.fromisoformat(row["created_at"]),
+            )
+            for row in rows
+        ]
+
+    def _need_batches(self) -> None:
+        if self.schema_version < BATCH_SCHEMA:
+            raise StoreError(
+                f"The history store at {self._where_name} is too old for batches (schema "
+                f"{self.schema_version}) and could not be upgraded; it was left untouched."
+            )
 
     # ----------------------------------------------------------------- other processes
 

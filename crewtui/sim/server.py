@@ -43,7 +43,14 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    MutableMapping,
+)
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from types import TracebackType
@@ -117,6 +124,24 @@ class SimOptions:
     hitl_secret: str | None = field(default=None, repr=False)
 
 
+@dataclass
+class SimCounts:
+    """What the simulator served, for tests and benchmarks that must prove a client's
+    behaviour from the service's side: each kickoff's meta in the order they came (a batch
+    row started twice shows twice), the most runs going at once, the 429s sent."""
+
+    kickoff_metas: list[Any] = field(default_factory=list)
+    max_running: int = 0
+    rate_limited: int = 0
+
+    def note_kickoff(self, meta: Any, runs: Iterable[Run]) -> None:
+        """A kickoff was accepted; ``runs`` are every run, the new one included."""
+        self.kickoff_metas.append(meta)
+        now = time.monotonic()
+        going = sum(1 for run in runs if not snapshot(run, now).phase.ended)
+        self.max_running = max(self.max_running, going)
+
+
 class _Invalid(Exception):
     """A kickoff or resume body the service would refuse; carries the answer to send."""
 
@@ -137,6 +162,7 @@ class _Sim:
         self.client: httpx.AsyncClient | None = None
         self.hitl: HitlSender | None = None
         self.watchers: set[asyncio.Task[None]] = set()
+        self.counts = SimCounts()
 
     @property
     def dialect(self) -> bodies.SimDialect:
@@ -231,6 +257,7 @@ class _SimApp(FastAPI):
             return bodies.server_error(self.sim.dialect, next(self.sim.errors_sent))
         draw -= faults.error_rate
         if draw < faults.rate_limit_rate:
+            self.sim.counts.rate_limited += 1
             return bodies.rate_limited(self.sim.dialect, faults.retry_after)
         return None
 
@@ -317,6 +344,7 @@ def _add_crew_routes(app: FastAPI, sim: _Sim) -> None:
             sim.replace_run(overwritten, run)
         else:
             sim.runs[(crew.name, run.kickoff_id)] = run
+        sim.counts.note_kickoff(run.meta, sim.runs.values())
         sim.deliver(run)
         sim.watch_for_pause(run, crew.name, str(request.base_url))
         return JSONResponse({"kickoff_id": run.kickoff_id})
@@ -668,7 +696,10 @@ class SimServer(ThreadedServer):
         self, options: SimOptions | None = None, host: str = "127.0.0.1", port: int = 0
     ) -> None:
         self.options = options if options is not None else SimOptions()
-        super().__init__(create_app(self.options), host, port)
+        app = create_app(self.options)
+        # What it served (read from the test's thread: counters and a list, no locking).
+        self.counts: SimCounts = cast(_SimApp, app).sim.counts
+        super().__init__(app, host, port)
 
     def crew_url(self, crew: str) -> str:
         return f"{self.base_url}/{DEPLOYMENTS[crew].name}"
