@@ -110,7 +110,8 @@ class BatchRunner:
             ended = sent_all and await self._wait_until(lambda: not self._following())
         finally:
             unsubscribe()
-        progress = await asyncio.to_thread(self.progress)
+        # Nothing of this batch is being sent any more: an attempt left unanswered is uncertain.
+        progress = await asyncio.to_thread(self.progress, sender_gone=True)
         return BatchOutcome(progress, dict(self._refused), timed_out=not ended)
 
     async def _prepare(self) -> list[BatchRow]:

@@ -85,6 +85,9 @@ class FaultSettings:
     rate_limit_rate: float = 0.0
     retry_after: str = "1"
     drop_rate: float = 0.0
+    # The next this many POST /kickoff are answered 429 (with ``retry_after``), whatever the
+    # rates: a client's backoff tested without chance.
+    kickoff_rate_limits: int = 0
 
     def update(self, changes: Mapping[str, Any]) -> None:
         """Apply a partial update, validating every value first (all or nothing)."""
@@ -101,6 +104,10 @@ class FaultSettings:
 def _fault_value(name: str, value: Any) -> Any:
     if name == "retry_after":
         return str(value)
+    if name == "kickoff_rate_limits":
+        if isinstance(value, int | str) and not isinstance(value, bool) and str(value).isdigit():
+            return int(value)
+        raise ValueError(f"{name} must be a whole number, 0 or more")
     number = float(value)
     if not math.isfinite(number) or number < 0 or (name != "latency" and number > 1):
         raise ValueError(f"{name} must be a number between 0 and {'∞' if name == 'latency' else 1}")
@@ -335,6 +342,11 @@ def _add_crew_routes(app: FastAPI, sim: _Sim) -> None:
         return JSONResponse({"inputs": list(crew.inputs)})
 
     async def kickoff(crew: SimCrew, request: Request) -> Response:
+        faults = sim.options.faults
+        if faults.kickoff_rate_limits > 0:
+            faults.kickoff_rate_limits -= 1
+            sim.counts.rate_limited += 1
+            return bodies.rate_limited(sim.dialect, faults.retry_after)
         body = await _json_object(request, sim)
         run = _new_run(crew, body, sim)
         overwritten = _execution(crew, run.inputs.get("id"), sim)
