@@ -176,6 +176,7 @@ def read_rows(path: Path) -> tuple[BatchRow, ...]:
     naming the file and the row, raised before anything is sent.
     """
     shown = inert_line(str(path), 200)
+    path = path.expanduser()
     kind = _kind(path)
     try:
         size = path.stat().st_size

@@ -131,10 +131,14 @@ def _where(
     states: Collection[RunState] | None,
     archived: bool | None,
     text: str | None,
+    batch: str | None = None,
 ) -> tuple[str, list[SqlValue]]:
-    """The WHERE clause shared by list and count."""
+    """The WHERE clause shared by list and count; ``batch`` keeps that batch's runs only."""
     clauses: list[str] = []
     params: list[SqlValue] = []
+    if batch is not None:
+        clauses.append(f"{_BATCH_OF_RUN} = ?")
+        params.append(bind_text(batch))
     if crew is not None:
         clauses.append("crew = ?")
         params.append(bind_text(crew))
@@ -595,9 +599,10 @@ class Store:
         order: Order = "newest",
         limit: int | None = None,
         offset: int = 0,
+        batch: str | None = None,
     ) -> list[KickoffSummary]:
         """One page of summaries (no outputs, no raw); ``archived=None`` means both."""
-        where, params = _where(crew, states, archived, text)
+        where, params = _where(crew, states, archived, text, batch)
         sql = (
             f"SELECT {', '.join(SUMMARY_COLUMNS)}, {WAITING_FOR}, {USAGE}, {CANCEL_REQUEST}, "  # noqa: S608
             f"{RUN_KIND}, {TASK_STARTED} "
@@ -615,9 +620,10 @@ class Store:
         states: Collection[RunState] | None = None,
         archived: bool | None = False,
         text: str | None = None,
+        batch: str | None = None,
     ) -> int:
         """How many kickoffs :meth:`list_kickoffs` would list without a limit."""
-        where, params = _where(crew, states, archived, text)
+        where, params = _where(crew, states, archived, text, batch)
         with self._read() as conn:
             row = conn.execute(f"SELECT count(*) FROM kickoffs{where}", params).fetchone()  # noqa: S608
         return int(row[0])
