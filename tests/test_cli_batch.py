@@ -195,3 +195,31 @@ def test_a_batch_killed_mid_run_resumes_without_starting_any_row_twice(tmp_path:
         assert len(uncertain) == 1, statuses
         assert "may have started" in resumed.stderr
         assert counts[uncertain[0]] <= 1
+
+        # Asked to, the uncertain row is sent again (by --resume, with the batch's id).
+        again = run(
+            tmp_path, "batch", "--resume", batch_id, "--resend-uncertain", "--json", env=env
+        )
+        assert again.returncode == 0, again.stderr
+        assert _document(again.stdout)["counts"]["completed"] == 8
+        assert _rows_started(slow, batch_id)[uncertain[0]] == counts[uncertain[0]] + 1
+
+
+def test_resume_of_a_finished_batch_sends_nothing_and_an_unknown_id_is_refused(
+    tmp_path: Path, sim: SimServer
+) -> None:
+    env = crew_env(sim, CREW)
+    first = run(tmp_path, "batch", str(_csv(tmp_path, 2)), "--json", env=env)
+    batch_id = _document(first.stdout)["batch_id"]
+
+    resumed = run(tmp_path, "batch", "--resume", batch_id, "--json", "--exit-status", env=env)
+
+    assert resumed.returncode == 0, resumed.stderr
+    document = _document(resumed.stdout)
+    assert document["resumed"] is True and document["counts"]["completed"] == 2
+    assert _rows_started(sim, batch_id) == Counter({1: 1, 2: 1})
+    unknown = run(tmp_path, "batch", "--resume", "nosuchbatch", env=env)
+    assert unknown.returncode == 2
+    assert unknown.stderr.count("\n") == 1 and "holds no batch 'nosuchbatch'" in unknown.stderr
+    neither = run(tmp_path, "batch", env=env)
+    assert neither.returncode == 2 and "--resume BATCH_ID" in neither.stderr

@@ -298,10 +298,10 @@ def check_inputs(rows: Sequence[BatchRow], required: Sequence[str], crew: str, s
         missing = [name for name in required if not row.inputs.get(name, "").strip()]
         if missing:
             names = ", ".join(repr(inert_line(name, 60)) for name in missing)
-            noun = "input" if len(missing) == 1 else "inputs"
+            noun, them = ("input", "it") if len(missing) == 1 else ("inputs", "them")
             raise ConfigError(
                 f"Row {row.number} of {inert_line(shown, 200)} has no value for the {noun} "
-                f"{names} that the {inert_line(crew, 60)} crew requires; fill it in "
+                f"{names} that the {inert_line(crew, 60)} crew requires; fill {them} in "
                 "(nothing was sent)."
             )
 
