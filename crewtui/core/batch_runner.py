@@ -16,6 +16,7 @@ from typing import Literal
 
 from crewtui.api.errors import (
     AuthError,
+    ConfigError,
     CrewNotFoundError,
     CrewtuiError,
     KickoffUncertainError,
@@ -25,7 +26,7 @@ from crewtui.api.errors import (
 from crewtui.api.models import Kickoff
 from crewtui.core.batch import Batch, BatchProgress, BatchRow, progress_of
 from crewtui.core.pacing import error_backoff
-from crewtui.core.tracker import KickoffChanged, Tracker, TrackerEvent
+from crewtui.core.tracker import ALIVE_FOR, KickoffChanged, Tracker, TrackerEvent
 
 # How long at most a batch waits for news before it looks at its runs and crew again.
 WAKE_EVERY = 5.0
@@ -99,6 +100,13 @@ class BatchRunner:
     async def run(self) -> BatchOutcome:
         """Resume or start the batch; returns when every row is started and ended (or the
         deadline passed)."""
+        store = self.tracker.store
+        holder = await asyncio.to_thread(store.claim_batch, self.batch.batch_id, ALIVE_FOR)
+        if holder is not None:
+            raise ConfigError(
+                f"Batch {self.batch.batch_id} is being sent by another crewtui (pid {holder}); "
+                "let it finish, or stop it and resume the batch then."
+            )
         unsubscribe = self.tracker.listen(self._heard)
         try:
             rows = await self._prepare()
@@ -110,6 +118,7 @@ class BatchRunner:
             ended = sent_all and await self._wait_until(lambda: not self._following())
         finally:
             unsubscribe()
+            await asyncio.to_thread(store.release_batch, self.batch.batch_id)
         # Nothing of this batch is being sent any more: an attempt left unanswered is uncertain.
         progress = await asyncio.to_thread(self.progress, sender_gone=True)
         return BatchOutcome(progress, dict(self._refused), timed_out=not ended)

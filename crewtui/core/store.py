@@ -876,6 +876,40 @@ class Store:
         with self._read() as conn:
             return summaries(conn.execute(sql, (bind_text(batch_id),)))
 
+    def claim_batch(self, batch_id: str, alive_within: float) -> int | None:
+        """Take the batch for this process unless a live crewtui is sending its rows: None
+        when taken, else that process's pid (two senders could start a row twice).
+
+        A runner is alive while its pid exists and its heartbeat (``beat``) is younger than
+        ``alive_within`` s: a killed one frees its batches at once (the history is a local
+        file, so both are on this host), and a pid reused by another program within a few
+        seconds. This process's own claim counts too: one batch, one runner.
+        """
+        self._need_batches()
+        since = bind_ts(_now() - timedelta(seconds=alive_within))
+        with self._write() as conn:
+            held = conn.execute(
+                "SELECT b.runner_pid FROM batches b JOIN trackers t ON t.writer = b.runner"
+                " WHERE b.batch_id = ? AND t.seen_at >= ?",
+                (bind_text(batch_id), since),
+            ).fetchone()
+            if held is not None and _pid_alive(int(held[0])):
+                return int(held[0])
+            conn.execute(
+                "UPDATE batches SET runner = ?, runner_pid = ? WHERE batch_id = ?",
+                (self.writer, os.getpid(), bind_text(batch_id)),
+            )
+        return None
+
+    def release_batch(self, batch_id: str) -> None:
+        """This process stopped sending the batch's rows (finished, stopped or gave up)."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE batches SET runner = NULL, runner_pid = NULL"
+                " WHERE batch_id = ? AND runner = ?",
+                (bind_text(batch_id), self.writer),
+            )
+
     def _batches(self, clause: str, params: Sequence[SqlValue]) -> list[Batch]:
         if self.schema_version < BATCH_SCHEMA:
             return []
@@ -1040,6 +1074,17 @@ class Store:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this host (signal 0 checks, sends nothing)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, run by another user
+        return True
+    return True
 
 
 def _is_read_only(exc: BaseException) -> bool:

@@ -196,7 +196,10 @@ def _migrate_batches(conn: sqlite3.Connection) -> None:
             rows TEXT NOT NULL,
             row_count INTEGER NOT NULL,
             concurrency INTEGER NOT NULL,
-            created_at TEXT NOT NULL
+            created_at TEXT NOT NULL,
+            -- The process sending its rows now (Store.claim_batch), so that two never do.
+            runner TEXT,
+            runner_pid INTEGER
         )""",
         "CREATE INDEX ix_batches_fingerprint ON batches (fingerprint, created_at)",
     ]

@@ -3,6 +3,7 @@ file, the inputs check, and each row's status from the runs the history holds.""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -146,3 +147,24 @@ def test_the_store_keeps_batches_and_finds_their_runs_by_meta(tmp_path: Path) ->
         assert store.batch_runs("b1") == []
     finally:
         store.close()
+
+
+def test_one_batch_has_one_sender_at_a_time_and_a_retired_one_frees_it(tmp_path: Path) -> None:
+    first = Store.open(tmp_path / "history.sqlite3")
+    second = Store.open(tmp_path / "history.sqlite3")
+    try:
+        first.save_batch(Batch("b1", "c", "f.csv", "fp", (BatchRow(1, {}),), 1, NOW))
+        first.beat()
+        second.beat()
+        assert first.claim_batch("b1", alive_within=10) is None
+        # Another process (here: another writer of this one) is refused while it sends...
+        assert second.claim_batch("b1", alive_within=10) == os.getpid()
+        assert first.claim_batch("b1", alive_within=10) == os.getpid()  # ...and so is a rerun
+        first.release_batch("b1")
+        assert second.claim_batch("b1", alive_within=10) is None
+        # A sender that stopped saying it is alive (killed) no longer holds the batch.
+        second.retire()
+        assert first.claim_batch("b1", alive_within=10) is None
+    finally:
+        first.close()
+        second.close()
