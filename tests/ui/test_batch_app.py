@@ -62,6 +62,11 @@ async def test_a_batch_from_the_form_runs_and_its_row_expands_to_its_runs(
         await settle(pilot, lambda: main.filter.batch is None)
         assert _batch_line(app).startswith("▸")
 
+        # Enter on the batch's row expands it too.
+        main.batch_rows.focus()
+        await pilot.press("enter")
+        await settle(pilot, lambda: main.filter.batch == batch_id and len(main.rows()) == 6)
+
 
 async def test_a_row_missing_an_input_keeps_the_form_open_and_sends_nothing(
     tmp_path: Path, sim: SimServer, make_app: AppFactory
