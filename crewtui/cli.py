@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         "The same command again, or --resume BATCH_ID, resumes a batch cut short and never "
         "starts a row twice."
     )
-    batch.add_argument("file", nargs="?", metavar="FILE")
+    batch.add_argument("file", nargs="?", metavar="FILE", help="a .csv or .jsonl file of rows")
     batch.add_argument("--resume", metavar="BATCH_ID", help="continue a batch of the history")
     batch.add_argument(
         "--concurrency",

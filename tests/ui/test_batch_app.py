@@ -4,6 +4,7 @@ tracker, its row's counts, and the list expanded to its runs (``B``) and back.""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from textual.widgets import DataTable, Input, Select, Static
@@ -12,6 +13,7 @@ from crewtui.sim import SimServer
 from crewtui.ui.app import CrewtuiApp
 from crewtui.ui.pilot import settle
 from crewtui.ui.screens.batch_form import BatchForm
+from tests.hardening.corpus import EVERYTHING, assert_inert
 from tests.ui.app_helpers import AppFactory, sim_crews
 
 
@@ -94,3 +96,25 @@ def _batch_line(app: CrewtuiApp) -> str:
     if rows.option_count == 0:
         return ""
     return str(rows.get_option_at_index(0).prompt)
+
+
+async def test_the_preview_shows_hostile_cells_inert(
+    tmp_path: Path, sim: SimServer, make_app: AppFactory
+) -> None:
+    path = tmp_path / "hostile.jsonl"
+    record = {EVERYTHING.text[:40]: EVERYTHING.text, "meta.x": EVERYTHING.text}
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    app = make_app(sim_crews(sim))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("b")
+        await settle(pilot, lambda: isinstance(app.screen, BatchForm))
+        form = app.screen
+        assert isinstance(form, BatchForm)
+        form.query_one("#batch-path", Input).value = str(path)
+        await settle(pilot, lambda: form.previewed == str(path))
+        table = form.query_one("#batch-preview", DataTable)
+        shown = [str(cell) for cell in table.get_row_at(0)]
+        shown += [str(column.label) for column in table.columns.values()]
+        for text in shown:
+            assert_inert(text)
+        assert any(EVERYTHING.shows in text for text in shown)
