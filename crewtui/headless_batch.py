@@ -8,6 +8,7 @@ sends only the rows that were never sent. No Textual import on this path.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from collections.abc import Callable
@@ -118,7 +119,14 @@ async def _run(session: Session, crew: CrewProfile, batch: Batch, *, resumed: bo
             resend_uncertain=args.resend_uncertain,
             deadline=deadline,
         )
-        outcome = await runner.run()
+        try:
+            outcome = await runner.run()
+        except asyncio.CancelledError:  # Ctrl-C: what was sent is in the history
+            warn(
+                f"Stopped; `crewtui batch --resume {batch.batch_id}` sends the rows never sent "
+                "and follows the runs still going."
+            )
+            raise
     return _finish(session, batch, outcome, resumed=resumed, concurrency=concurrency)
 
 
