@@ -80,6 +80,7 @@ from crewtui.core.store_rows import (
     without_credentials,
 )
 from crewtui.core.store_schema import (
+    BATCH_OF_RUN,
     BATCH_SCHEMA,
     FOLLOWING_SCHEMA,
     HITL_SCHEMA,
@@ -97,9 +98,6 @@ from crewtui.core.store_text import (
 )
 
 log = logging.getLogger(__name__)
-
-# The batch a kickoff row belongs to (its ``meta.batch``), read only from valid JSON.
-_BATCH_OF_RUN = "CASE WHEN json_valid(meta) THEN json_extract(meta, '$.batch') END"
 
 BUSY_TIMEOUT_SECONDS = 10.0
 # Steps kept per run: the newest; older ones are dropped and counted (``step_stats``).
@@ -137,7 +135,7 @@ def _where(
     clauses: list[str] = []
     params: list[SqlValue] = []
     if batch is not None:
-        clauses.append(f"{_BATCH_OF_RUN} = ?")
+        clauses.append(f"{BATCH_OF_RUN} = ?")
         params.append(bind_text(batch))
     if crew is not None:
         clauses.append("crew = ?")
@@ -871,7 +869,7 @@ class Store:
         """The runs of a batch: the kickoffs whose meta names it, attempts included."""
         sql = (
             f"SELECT {', '.join(SUMMARY_COLUMNS)}, {WAITING_FOR}, {USAGE}, {CANCEL_REQUEST}, "  # noqa: S608
-            f"{RUN_KIND} FROM kickoffs WHERE {_BATCH_OF_RUN} = ? ORDER BY created_at"
+            f"{RUN_KIND} FROM kickoffs WHERE {BATCH_OF_RUN} = ? ORDER BY created_at"
         )
         with self._read() as conn:
             return summaries(conn.execute(sql, (bind_text(batch_id),)))

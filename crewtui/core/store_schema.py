@@ -182,6 +182,11 @@ def _migrate_hitl_requests(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+# The batch a kickoff row belongs to (its ``meta.batch``), read only from valid JSON; the
+# same expression in the index and in the queries, so that SQLite uses the index.
+BATCH_OF_RUN = "(CASE WHEN json_valid(meta) THEN json_extract(meta, '$.batch') END)"
+
+
 def _migrate_batches(conn: sqlite3.Connection) -> None:
     """``batches``: each batch of kickoffs (``crewtui batch``), recorded before its first row
     is sent, with its rows (JSON), so that a batch cut short by a crash resumes without its
@@ -202,6 +207,7 @@ def _migrate_batches(conn: sqlite3.Connection) -> None:
             runner_pid INTEGER
         )""",
         "CREATE INDEX ix_batches_fingerprint ON batches (fingerprint, created_at)",
+        f"CREATE INDEX ix_kickoffs_batch ON kickoffs ({BATCH_OF_RUN})",
     ]
     for statement in statements:
         conn.execute(statement)
