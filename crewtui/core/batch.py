@@ -276,11 +276,12 @@ def _row(number: int, record: Mapping[str, Any], shown: str) -> BatchRow:
 
 def _cell(value: Any, number: int, key: str, shown: str) -> str | None:
     """A cell as the input's text: a string as it is, a number or boolean as JSON spells
-    it, null as absent; a list or an object is refused (an input is text)."""
+    it; null and a blank cell are absent (an empty spreadsheet cell means "no value", and
+    the service treats an empty input as missing); a list or an object is refused."""
     if value is None:
         return None
     if isinstance(value, str):
-        return value
+        return value if value.strip() else None
     if isinstance(value, bool | int | float):
         return json.dumps(value)
     raise ConfigError(

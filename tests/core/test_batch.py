@@ -31,14 +31,14 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
     return path
 
 
-def test_csv_cells_keep_commas_quotes_and_line_breaks_and_skip_blank_lines(
+def test_csv_cells_keep_commas_quotes_and_line_breaks_and_blank_ones_are_absent(
     tmp_path: Path,
 ) -> None:
     text = 'topic,meta.owner,notes\n"bees, wasps",ana,"two\nlines"\n\n owls ,,\n'
     rows = read_rows(_write(tmp_path, "t.csv", text))
     assert rows == (
         BatchRow(1, {"topic": "bees, wasps", "notes": "two\nlines"}, {"owner": "ana"}),
-        BatchRow(2, {"topic": " owls ", "notes": ""}, {"owner": ""}),
+        BatchRow(2, {"topic": " owls "}, {}),
     )
 
 
