@@ -64,7 +64,8 @@ class BatchRunner:
 
     ``check`` is called at every wake (the CLI raises there when a crew is down for good).
     Rows whose attempt is recorded without an answer are uncertain and never sent again,
-    unless ``resend_uncertain``: their attempts are forgotten first.
+    unless ``resend_uncertain``: their attempts are forgotten first. One process at a time
+    sends a batch (``Store.claim_batch``): two resuming it at once would both send its rows.
     """
 
     def __init__(
