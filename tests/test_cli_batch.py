@@ -16,8 +16,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from crewtui.config import resolve_paths
 from crewtui.sim import FaultSettings, SimOptions, SimServer
 from tests.cli_helpers import crew_env, run
@@ -47,17 +45,11 @@ def _document(stdout: str) -> dict[str, Any]:
     return document
 
 
-@pytest.fixture
-def capped_sim() -> Any:
-    with SimServer(SimOptions(speed=TEST_SPEED, seed=11)) as server:
-        yield server
-
-
 def test_csv_rows_become_runs_tagged_with_batch_and_row_under_the_cap(
-    tmp_path: Path, capped_sim: SimServer
+    tmp_path: Path, fresh_sim: SimServer
 ) -> None:
     path = _csv(tmp_path, 6)
-    env = crew_env(capped_sim, CREW)
+    env = crew_env(fresh_sim, CREW)
 
     result = run(
         tmp_path, "batch", str(path), "--concurrency", "2", "--json", "--exit-status", env=env
@@ -70,10 +62,10 @@ def test_csv_rows_become_runs_tagged_with_batch_and_row_under_the_cap(
     assert [run["row"] for run in document["runs"]] == [1, 2, 3, 4, 5, 6]
     assert all(run["kickoff_id"] and run["status"] == "completed" for run in document["runs"])
     # The service saw each row once, with its meta column and the batch's tags.
-    metas = [m for m in capped_sim.counts.kickoff_metas if m.get("batch") == batch_id]
+    metas = [m for m in fresh_sim.counts.kickoff_metas if m.get("batch") == batch_id]
     assert sorted(m["row"] for m in metas) == [1, 2, 3, 4, 5, 6]
     assert {m["source"] for m in metas} == {f"sheet-{n}" for n in range(1, 7)}
-    assert capped_sim.counts.max_running <= 2
+    assert fresh_sim.counts.max_running <= 2
     assert "row 6/6" in result.stderr  # progress lines go to stderr under --json
 
 
