@@ -39,8 +39,8 @@ _CREW_OPTIONS = ("crew", "url", "token", "home")
 _RECEIVER_OPTIONS = ("webhooks", "public_url")
 _GLOBAL_OPTIONS = (*_CREW_OPTIONS, "json", *_RECEIVER_OPTIONS)
 _HEADLESS = (
-    "inputs", "kickoff", "status", "watch", "list", "track", "resume", "cancel", "doctor",
-    "diff", "stats",
+    "inputs", "kickoff", "batch", "status", "watch", "list", "track", "resume", "cancel",
+    "doctor", "diff", "stats",
 )  # fmt: skip
 OPTIONS_USED: dict[str | None, frozenset[str]] = {
     None: frozenset({*_CREW_OPTIONS, *_RECEIVER_OPTIONS}),  # the app
@@ -49,6 +49,7 @@ OPTIONS_USED: dict[str | None, frozenset[str]] = {
     # They follow runs to the end: a receiver lives as long as they do.
     "watch": frozenset({*_CREW_OPTIONS, "json", *_RECEIVER_OPTIONS}),
     "kickoff": frozenset({*_CREW_OPTIONS, "json", *_RECEIVER_OPTIONS}),
+    "batch": frozenset({*_CREW_OPTIONS, "json", *_RECEIVER_OPTIONS}),
     # A service: it logs (``--log-format``) instead of printing results.
     "serve": frozenset({*_CREW_OPTIONS, *_RECEIVER_OPTIONS}),
 }
@@ -78,6 +79,16 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be more than 0")
     return value
@@ -132,6 +143,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     kick.add_argument("--watch", action="store_true", help="follow the run until it ends")
     _add_wait_options(kick)
+
+    batch = command("batch", "one kickoff per row of a CSV or JSON Lines file")
+    batch.description = (
+        "One kickoff per row of FILE.csv (a header of input names) or FILE.jsonl (one object "
+        "a line); meta.-prefixed columns are meta. Every run is tagged with meta batch and row. "
+        "The same command again, or --resume BATCH_ID, resumes a batch cut short and never "
+        "starts a row twice."
+    )
+    batch.add_argument("file", nargs="?", metavar="FILE", help="a .csv or .jsonl file of rows")
+    batch.add_argument("--resume", metavar="BATCH_ID", help="continue a batch of the history")
+    batch.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        metavar="N",
+        help="at most N runs going at once (default 4, or the batch's own when resumed)",
+    )
+    batch.add_argument(
+        "--new", action="store_true", help="start a new batch even if this file already ran"
+    )
+    batch.add_argument(
+        "--resend-uncertain",
+        action="store_true",
+        help="send again the rows whose answer never came (their runs may exist)",
+    )
+    _add_wait_options(batch)
 
     status = command("status", "a kickoff's status now")
     status.add_argument("ids", nargs="+", metavar="KICKOFF_ID")
@@ -363,7 +399,7 @@ def refuse_unused_options(args: argparse.Namespace) -> None:
                     f"{flag} needs --watch: `crewtui kickoff` alone ends before the run "
                     f"pushes anything; add --watch or drop {flag}."
                 )
-    if args.command in ("kickoff", "watch") and args.public_url and not args.webhooks:
+    if args.command in ("kickoff", "watch", "batch") and args.public_url and not args.webhooks:
         raise ConfigError(
             "--public-url needs --webhooks HOST:PORT, the address the receiver listens on."
         )

@@ -407,6 +407,13 @@ async def cmd_kickoff(session: Session) -> int:
         return await _follow(session, tracker, [kickoff.kickoff_id])
 
 
+async def cmd_batch(session: Session) -> int:
+    """One kickoff per row of a file: see ``crewtui.headless_batch``."""
+    from crewtui.headless_batch import cmd_batch as run_batch
+
+    return await run_batch(session)
+
+
 async def cmd_status(session: Session) -> int:
     ids = [session.resolve(given) for given in session.args.ids]
     by_crew = _group_by_crew(session, ids)

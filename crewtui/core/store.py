@@ -52,6 +52,7 @@ from crewtui.api.errors import StoreError
 from crewtui.api.hitl import HitlRequest
 from crewtui.api.models import Kickoff, KickoffSummary, RunState, Step, TaskResult, TaskState
 from crewtui.core import store_schema
+from crewtui.core.batch import Batch, rows_from_json, rows_json
 from crewtui.core.merge import merge_stored, merge_tasks
 from crewtui.core.store_rows import (
     CANCEL_REQUEST,
@@ -79,6 +80,8 @@ from crewtui.core.store_rows import (
     without_credentials,
 )
 from crewtui.core.store_schema import (
+    BATCH_OF_RUN,
+    BATCH_SCHEMA,
     FOLLOWING_SCHEMA,
     HITL_SCHEMA,
     check_ours,
@@ -126,10 +129,14 @@ def _where(
     states: Collection[RunState] | None,
     archived: bool | None,
     text: str | None,
+    batch: str | None = None,
 ) -> tuple[str, list[SqlValue]]:
-    """The WHERE clause shared by list and count."""
+    """The WHERE clause shared by list and count; ``batch`` keeps that batch's runs only."""
     clauses: list[str] = []
     params: list[SqlValue] = []
+    if batch is not None:
+        clauses.append(f"{BATCH_OF_RUN} = ?")
+        params.append(bind_text(batch))
     if crew is not None:
         clauses.append("crew = ?")
         params.append(bind_text(crew))
@@ -590,9 +597,10 @@ class Store:
         order: Order = "newest",
         limit: int | None = None,
         offset: int = 0,
+        batch: str | None = None,
     ) -> list[KickoffSummary]:
         """One page of summaries (no outputs, no raw); ``archived=None`` means both."""
-        where, params = _where(crew, states, archived, text)
+        where, params = _where(crew, states, archived, text, batch)
         sql = (
             f"SELECT {', '.join(SUMMARY_COLUMNS)}, {WAITING_FOR}, {USAGE}, {CANCEL_REQUEST}, "  # noqa: S608
             f"{RUN_KIND}, {TASK_STARTED} "
@@ -610,9 +618,10 @@ class Store:
         states: Collection[RunState] | None = None,
         archived: bool | None = False,
         text: str | None = None,
+        batch: str | None = None,
     ) -> int:
         """How many kickoffs :meth:`list_kickoffs` would list without a limit."""
-        where, params = _where(crew, states, archived, text)
+        where, params = _where(crew, states, archived, text, batch)
         with self._read() as conn:
             row = conn.execute(f"SELECT count(*) FROM kickoffs{where}", params).fetchone()  # noqa: S608
         return int(row[0])
@@ -819,6 +828,115 @@ class Store:
             )
             return cursor.rowcount == 1
 
+    # ----------------------------------------------------------------- batches
+
+    def save_batch(self, batch: Batch) -> None:
+        """Record a batch (before any of its rows is sent); a batch is never changed after."""
+        self._need_batches()
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO batches (batch_id, crew, source, fingerprint, rows, row_count,"
+                " concurrency, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (batch_id) DO NOTHING",
+                (
+                    bind_text(batch.batch_id),
+                    bind_text(batch.crew),
+                    bind_text(batch.source),
+                    batch.fingerprint,
+                    rows_json(batch.rows),
+                    len(batch.rows),
+                    batch.concurrency,
+                    bind_ts(batch.created_at),
+                ),
+            )
+
+    def get_batch(self, batch_id: str) -> Batch | None:
+        """The batch with this id, or None (a history older than batches has none)."""
+        return next(iter(self._batches("WHERE batch_id = ?", (bind_text(batch_id),))), None)
+
+    def find_batch(self, fingerprint: str) -> Batch | None:
+        """The newest batch of these rows on this crew (``batch.fingerprint``), or None."""
+        found = self._batches(
+            "WHERE fingerprint = ? ORDER BY created_at DESC LIMIT 1", (fingerprint,)
+        )
+        return next(iter(found), None)
+
+    def list_batches(self, limit: int = 20) -> list[Batch]:
+        """The newest batches, newest first."""
+        return self._batches("ORDER BY created_at DESC LIMIT ?", (limit,))
+
+    def batch_runs(self, batch_id: str) -> list[KickoffSummary]:
+        """The runs of a batch: the kickoffs whose meta names it, attempts included."""
+        sql = (
+            f"SELECT {', '.join(SUMMARY_COLUMNS)}, {WAITING_FOR}, {USAGE}, {CANCEL_REQUEST}, "  # noqa: S608
+            f"{RUN_KIND} FROM kickoffs WHERE {BATCH_OF_RUN} = ? ORDER BY created_at"
+        )
+        with self._read() as conn:
+            return summaries(conn.execute(sql, (bind_text(batch_id),)))
+
+    def claim_batch(self, batch_id: str, alive_within: float) -> int | None:
+        """Take the batch for this process unless a live crewtui is sending its rows: None
+        when taken, else that process's pid (two senders could start a row twice).
+
+        A runner is alive while its pid exists and its heartbeat (``beat``) is younger than
+        ``alive_within`` s: a killed one frees its batches at once (the history is a local
+        file, so both are on this host), and a pid reused by another program within a few
+        seconds. This process's own claim counts too: one batch, one runner.
+        """
+        self._need_batches()
+        since = bind_ts(_now() - timedelta(seconds=alive_within))
+        with self._write() as conn:
+            held = conn.execute(
+                "SELECT b.runner_pid FROM batches b JOIN trackers t ON t.writer = b.runner"
+                " WHERE b.batch_id = ? AND t.seen_at >= ?",
+                (bind_text(batch_id), since),
+            ).fetchone()
+            if held is not None and _pid_alive(int(held[0])):
+                return int(held[0])
+            conn.execute(
+                "UPDATE batches SET runner = ?, runner_pid = ? WHERE batch_id = ?",
+                (self.writer, os.getpid(), bind_text(batch_id)),
+            )
+        return None
+
+    def release_batch(self, batch_id: str) -> None:
+        """This process stopped sending the batch's rows (finished, stopped or gave up)."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE batches SET runner = NULL, runner_pid = NULL"
+                " WHERE batch_id = ? AND runner = ?",
+                (bind_text(batch_id), self.writer),
+            )
+
+    def _batches(self, clause: str, params: Sequence[SqlValue]) -> list[Batch]:
+        if self.schema_version < BATCH_SCHEMA:
+            return []
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT batch_id, crew, source, fingerprint, rows, concurrency, created_at"  # noqa: S608
+                f" FROM batches {clause}",
+                params,
+            ).fetchall()
+        return [
+            Batch(
+                batch_id=read_key(row["batch_id"]),
+                crew=read_key(row["crew"]),
+                source=read_key(row["source"]),
+                fingerprint=row["fingerprint"],
+                rows=rows_from_json(row["rows"]),
+                concurrency=int(row["concurrency"]),
+                created_at=datetime.fromisoformat(row["created_at"]),
+            )
+            for row in rows
+        ]
+
+    def _need_batches(self) -> None:
+        if self.schema_version < BATCH_SCHEMA:
+            raise StoreError(
+                f"The history store at {self._where_name} is too old for batches (schema "
+                f"{self.schema_version}) and could not be upgraded; it was left untouched."
+            )
+
     # ----------------------------------------------------------------- other processes
 
     def data_version(self) -> int | None:
@@ -954,6 +1072,17 @@ class Store:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this host (signal 0 checks, sends nothing)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, run by another user
+        return True
+    return True
 
 
 def _is_read_only(exc: BaseException) -> bool:

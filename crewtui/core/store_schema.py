@@ -182,6 +182,37 @@ def _migrate_hitl_requests(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+# The batch a kickoff row belongs to (its ``meta.batch``), read only from valid JSON; the
+# same expression in the index and in the queries, so that SQLite uses the index.
+BATCH_OF_RUN = "(CASE WHEN json_valid(meta) THEN json_extract(meta, '$.batch') END)"
+
+
+def _migrate_batches(conn: sqlite3.Connection) -> None:
+    """``batches``: each batch of kickoffs (``crewtui batch``), recorded before its first row
+    is sent, with its rows (JSON), so that a batch cut short by a crash resumes without its
+    file. Its runs are the kickoffs whose meta names the batch (``meta.batch``, ``meta.row``).
+    """
+    statements = [
+        """CREATE TABLE batches (
+            batch_id TEXT PRIMARY KEY,
+            crew TEXT NOT NULL,
+            source TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            rows TEXT NOT NULL,
+            row_count INTEGER NOT NULL,
+            concurrency INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            -- The process sending its rows now (Store.claim_batch), so that two never do.
+            runner TEXT,
+            runner_pid INTEGER
+        )""",
+        "CREATE INDEX ix_batches_fingerprint ON batches (fingerprint, created_at)",
+        f"CREATE INDEX ix_kickoffs_batch ON kickoffs ({BATCH_OF_RUN})",
+    ]
+    for statement in statements:
+        conn.execute(statement)
+
+
 # MIGRATIONS[n] takes a store from schema version n to n + 1. Append only; never edit one
 # that has shipped.
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
@@ -190,6 +221,8 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _migrate_following_and_step_cap,
     _migrate_task_usage,
     _migrate_hitl_requests,
+    # Schema 6 is the leases' (another branch); the batches' takes the next number.
+    _migrate_batches,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # The version that brought change numbers, heartbeats and step counts: a store opened
@@ -197,6 +230,8 @@ SCHEMA_VERSION = len(MIGRATIONS)
 FOLLOWING_SCHEMA = 3
 # The version that brought ``hitl_requests``.
 HITL_SCHEMA = 5
+# The version that brought ``batches`` (by position, so that it follows a renumbering).
+BATCH_SCHEMA = MIGRATIONS.index(_migrate_batches) + 1
 
 
 def check_ours(conn: sqlite3.Connection, where: str) -> None:

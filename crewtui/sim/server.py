@@ -43,7 +43,14 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    MutableMapping,
+)
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from types import TracebackType
@@ -78,6 +85,9 @@ class FaultSettings:
     rate_limit_rate: float = 0.0
     retry_after: str = "1"
     drop_rate: float = 0.0
+    # The next this many POST /kickoff are answered 429 (with ``retry_after``), whatever the
+    # rates: a client's backoff tested without chance.
+    kickoff_rate_limits: int = 0
 
     def update(self, changes: Mapping[str, Any]) -> None:
         """Apply a partial update, validating every value first (all or nothing)."""
@@ -94,6 +104,10 @@ class FaultSettings:
 def _fault_value(name: str, value: Any) -> Any:
     if name == "retry_after":
         return str(value)
+    if name == "kickoff_rate_limits":
+        if isinstance(value, int | str) and not isinstance(value, bool) and str(value).isdigit():
+            return int(value)
+        raise ValueError(f"{name} must be a whole number, 0 or more")
     number = float(value)
     if not math.isfinite(number) or number < 0 or (name != "latency" and number > 1):
         raise ValueError(f"{name} must be a number between 0 and {'∞' if name == 'latency' else 1}")
@@ -117,6 +131,24 @@ class SimOptions:
     hitl_secret: str | None = field(default=None, repr=False)
 
 
+@dataclass
+class SimCounts:
+    """What the simulator served, for tests and benchmarks that must prove a client's
+    behaviour from the service's side: each kickoff's meta in the order they came (a batch
+    row started twice shows twice), the most runs going at once, the 429s sent."""
+
+    kickoff_metas: list[Any] = field(default_factory=list)
+    max_running: int = 0
+    rate_limited: int = 0
+
+    def note_kickoff(self, meta: Any, runs: Iterable[Run]) -> None:
+        """A kickoff was accepted; ``runs`` are every run, the new one included."""
+        self.kickoff_metas.append(meta)
+        now = time.monotonic()
+        going = sum(1 for run in runs if not snapshot(run, now).phase.ended)
+        self.max_running = max(self.max_running, going)
+
+
 class _Invalid(Exception):
     """A kickoff or resume body the service would refuse; carries the answer to send."""
 
@@ -137,6 +169,7 @@ class _Sim:
         self.client: httpx.AsyncClient | None = None
         self.hitl: HitlSender | None = None
         self.watchers: set[asyncio.Task[None]] = set()
+        self.counts = SimCounts()
 
     @property
     def dialect(self) -> bodies.SimDialect:
@@ -231,6 +264,7 @@ class _SimApp(FastAPI):
             return bodies.server_error(self.sim.dialect, next(self.sim.errors_sent))
         draw -= faults.error_rate
         if draw < faults.rate_limit_rate:
+            self.sim.counts.rate_limited += 1
             return bodies.rate_limited(self.sim.dialect, faults.retry_after)
         return None
 
@@ -308,6 +342,11 @@ def _add_crew_routes(app: FastAPI, sim: _Sim) -> None:
         return JSONResponse({"inputs": list(crew.inputs)})
 
     async def kickoff(crew: SimCrew, request: Request) -> Response:
+        faults = sim.options.faults
+        if faults.kickoff_rate_limits > 0:
+            faults.kickoff_rate_limits -= 1
+            sim.counts.rate_limited += 1
+            return bodies.rate_limited(sim.dialect, faults.retry_after)
         body = await _json_object(request, sim)
         run = _new_run(crew, body, sim)
         overwritten = _execution(crew, run.inputs.get("id"), sim)
@@ -317,6 +356,7 @@ def _add_crew_routes(app: FastAPI, sim: _Sim) -> None:
             sim.replace_run(overwritten, run)
         else:
             sim.runs[(crew.name, run.kickoff_id)] = run
+        sim.counts.note_kickoff(run.meta, sim.runs.values())
         sim.deliver(run)
         sim.watch_for_pause(run, crew.name, str(request.base_url))
         return JSONResponse({"kickoff_id": run.kickoff_id})
@@ -668,7 +708,10 @@ class SimServer(ThreadedServer):
         self, options: SimOptions | None = None, host: str = "127.0.0.1", port: int = 0
     ) -> None:
         self.options = options if options is not None else SimOptions()
-        super().__init__(create_app(self.options), host, port)
+        app = create_app(self.options)
+        # What it served (read from the test's thread: counters and a list, no locking).
+        self.counts: SimCounts = cast(_SimApp, app).sim.counts
+        super().__init__(app, host, port)
 
     def crew_url(self, crew: str) -> str:
         return f"{self.base_url}/{DEPLOYMENTS[crew].name}"

@@ -55,7 +55,8 @@ from crewtui.ui.screens.main import (
     utcnow,
 )
 
-if TYPE_CHECKING:  # the form is imported when first opened (MainScreen._open_form)
+if TYPE_CHECKING:  # the forms are imported when first opened (MainScreen)
+    from crewtui.ui.screens.batch_form import BatchForm
     from crewtui.ui.screens.kickoff_form import KickoffForm
 
 _CSS = Path(__file__).with_name("crewtui.tcss")
@@ -238,6 +239,12 @@ class CrewtuiApp(App[int]):
 
     def on_kickoff_form_submitted(self, message: KickoffForm.Submitted) -> None:
         self.main.start_kickoff(message)
+
+    def on_batch_form_preview_wanted(self, message: BatchForm.PreviewWanted) -> None:
+        self.main.preview_batch(message.path, message.form)
+
+    def on_batch_form_submitted(self, message: BatchForm.Submitted) -> None:
+        self.main.start_batch(message.request, message.form)
 
     def _theme_changed(self, theme: Theme) -> None:
         self.main.restyle()

@@ -32,6 +32,23 @@ class KeySpec:
 
 MAIN_KEYS: tuple[KeySpec, ...] = (
     KeySpec("new", "n", "new_kickoff", "New", "Start a new kickoff with the form", priority=True),
+    KeySpec(
+        "batch",
+        "b",
+        "new_batch",
+        "Batch",
+        "Start one kickoff per row of a CSV or JSON Lines file",
+        show=False,
+        priority=True,
+    ),
+    KeySpec(
+        "batch-runs",
+        "B",
+        "batch_runs",
+        "Batch runs",
+        "Show only the batch row's runs, or every run again",
+        show=False,
+    ),
     KeySpec("rerun", "r", "rerun", "Re-run", "Open the form pre-filled from the selected kickoff"),
     KeySpec("track", "t", "track", "Track", "Track a kickoff id started elsewhere", priority=True),
     KeySpec(

@@ -12,6 +12,7 @@ it. Never edit the SVGs by hand: run this again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import sys
 import tempfile
@@ -23,7 +24,7 @@ from typing import Any
 
 from textual.pilot import Pilot
 from textual.screen import Screen
-from textual.widgets import Input
+from textual.widgets import Input, Select
 
 from crewtui.api.models import KickoffSummary, RunState
 from crewtui.config import PollSettings, resolve_paths
@@ -34,6 +35,7 @@ from crewtui.sim import SimOptions, SimServer
 from crewtui.sim.crews import CREWS
 from crewtui.ui.pilot import settle, workers_done
 from crewtui.ui.screens.answer import AnswerScreen
+from crewtui.ui.screens.batch_form import BatchForm
 from crewtui.ui.screens.compare import CompareScreen
 from crewtui.ui.screens.kickoff_form import KickoffForm, KickoffRequest
 from crewtui.ui.screens.prompts import ConfirmScreen
@@ -98,7 +100,39 @@ def _earlier(app: DemoApp, opened: datetime, *crews: str) -> list[KickoffSummary
     return sorted(done, key=lambda row: row.execution_time or 0.0, reverse=True)
 
 
-async def _story(pilot: Pilot[Any], out: Path, opened: datetime) -> None:
+# The batch picture's file: one research run per topic, with who asked in its meta.
+BATCH_FILE = "topics.csv"
+BATCH_ROWS = (
+    "topic,meta.owner\n"
+    "retrieval-augmented generation,ana\n"
+    "agent memory,bo\n"
+    "tool calling,ana\n"
+    "evaluation of LLM agents,cy\n"
+    "guardrails,bo\n"
+    "multi-agent planning,di\n"
+    "prompt caching,ana\n"
+    "structured outputs,cy\n"
+)
+
+
+async def _batch_form(pilot: Pilot[Any], home: Path) -> None:
+    """The batch form with a preview of its file (a path relative to the home, so that
+    the picture is the same from run to run)."""
+    app = pilot.app
+    assert isinstance(app, DemoApp)
+    (home / BATCH_FILE).write_text(BATCH_ROWS, encoding="utf-8")
+    app.main.kickoffs.focus()
+    await pilot.press("b")
+    await settle(pilot, lambda: isinstance(app.screen, BatchForm))
+    form = app.screen
+    assert isinstance(form, BatchForm)
+    form.query_one("#crew", Select).value = "research"
+    with contextlib.chdir(home):
+        form.query_one("#batch-path", Input).value = BATCH_FILE
+        await settle(pilot, lambda: form.previewed == BATCH_FILE)
+
+
+async def _story(pilot: Pilot[Any], out: Path, opened: datetime, home: Path) -> None:
     app = pilot.app
     assert isinstance(app, DemoApp)
     await settle(pilot, _opening_reached(app, opened), within=120)
@@ -132,6 +166,9 @@ async def _story(pilot: Pilot[Any], out: Path, opened: datetime) -> None:
     await pilot.press("escape")
     await _dialogs(pilot, out, _live(app, opened, "outreach"))
     await _compare_and_stats(pilot, out, opened)
+    await _batch_form(pilot, home)
+    await _shoot(pilot, out, "batch")
+    await pilot.press("escape")
 
 
 def _live(app: DemoApp, opened: datetime, crew: str) -> KickoffSummary:
@@ -227,7 +264,7 @@ async def _run(sim: SimServer, store: Store, home: Path, out: Path) -> None:
         tz=UTC,
     )
     async with app.run_test(size=SIZE) as pilot:
-        await _story(pilot, out, now)
+        await _story(pilot, out, now, home)
 
 
 def make_screenshots(out: Path) -> None:

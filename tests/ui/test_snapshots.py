@@ -16,6 +16,7 @@ from textual.pilot import Pilot
 
 from crewtui.api.models import Kickoff, Progress, RunState, TaskResult, TaskState
 from crewtui.config import Config, resolve_paths
+from crewtui.core.batch import Batch, BatchRow
 from crewtui.core.store import Store
 from crewtui.core.tracker import CrewHealth, Tracker
 from crewtui.ui.app import CrewtuiApp
@@ -125,6 +126,35 @@ def snapshot_app(crewtui_home: Path) -> Iterator[CrewtuiApp]:
     store.close()
 
 
+@pytest.fixture
+def batch_snapshot_app(crewtui_home: Path) -> Iterator[CrewtuiApp]:
+    """A batch of eight rows: two runs done, one failed, one going, four to go."""
+    store = Store.in_memory()
+    rows = tuple(BatchRow(n, {"topic": f"topic {n}"}) for n in range(1, 9))
+    store.save_batch(Batch("3f2a1b0c9d8e", "research", "topics.csv", "fp", rows, 4, at(100)))
+    for number, state in enumerate(
+        (RunState.COMPLETED, RunState.COMPLETED, RunState.FAILED, RunState.RUNNING), start=1
+    ):
+        store.save_kickoff(
+            Kickoff(
+                kickoff_id=f"b{number}000000-0000-4000-8000-000000000000",
+                crew="research",
+                state=state,
+                created_at=at(100 + number),
+                updated_at=at(200),
+                started_at=at(100 + number),
+                finished_at=at(200) if state.is_terminal else None,
+                inputs=dict(rows[number - 1].inputs),
+                meta={"batch": "3f2a1b0c9d8e", "row": number},
+            )
+        )
+    app = CrewtuiApp(
+        Tracker([], store), Config(), resolve_paths(crewtui_home), clock=lambda: NOW, tz=UTC
+    )
+    yield app
+    store.close()
+
+
 def prepare(
     *keys: str, theme: str | None = None, select: str | None = None
 ) -> Callable[[Pilot[Any]], Awaitable[None]]:
@@ -167,6 +197,12 @@ def test_main_screen_at_80x24(snap_compare: SnapCompare, snapshot_app: CrewtuiAp
 
 def test_help_screen(snap_compare: SnapCompare, snapshot_app: CrewtuiApp) -> None:
     assert snap_compare(snapshot_app, terminal_size=(100, 36), run_before=prepare("question_mark"))
+
+
+def test_batch_row_above_the_list(
+    snap_compare: SnapCompare, batch_snapshot_app: CrewtuiApp
+) -> None:
+    assert snap_compare(batch_snapshot_app, terminal_size=(120, 30), run_before=prepare())
 
 
 def test_filter_dialog(snap_compare: SnapCompare, snapshot_app: CrewtuiApp) -> None:

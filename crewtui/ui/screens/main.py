@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -27,9 +28,21 @@ from textual.widgets import Input, Static
 from crewtui.api.errors import CrewtuiError, InputValidationError
 from crewtui.api.models import Kickoff, KickoffSummary, RunState, Step, Submission, WaitingFor
 from crewtui.api.sanitize import inert_line
+from crewtui.core.batch import (
+    BATCH_KEY,
+    Batch,
+    BatchProgress,
+    check_inputs,
+    fingerprint,
+    new_batch_id,
+    progress_of,
+    read_rows,
+)
+from crewtui.core.batch_runner import BatchNote, BatchRunner
 from crewtui.core.format import UNKNOWN, duration_text, sentence, waiting_line
 from crewtui.core.pricing import Price
 from crewtui.core.stall import Stall, StallRule
+from crewtui.core.store import Store
 from crewtui.core.store_text import StoredText
 from crewtui.core.text_lines import read_all
 from crewtui.core.tracker import CrewHealth, Tracker
@@ -42,6 +55,7 @@ from crewtui.ui.bindings import (
 )
 from crewtui.ui.export import encodable, export_kickoff
 from crewtui.ui.memory import FormMemory
+from crewtui.ui.widgets.batch_rows import BatchRows
 from crewtui.ui.widgets.detail import STEP_WINDOW, KickoffDetail
 from crewtui.ui.widgets.key_footer import KeyFooter
 from crewtui.ui.widgets.kickoff_list import (
@@ -57,6 +71,7 @@ from crewtui.ui.widgets.status_line import StatusLine
 # the list (tests/ui/test_first_frame.py keeps it so).
 if TYPE_CHECKING:
     from crewtui.ui.screens.answer import Answer
+    from crewtui.ui.screens.batch_form import BatchForm, BatchRequest
     from crewtui.ui.screens.kickoff_form import KickoffForm
     from crewtui.ui.screens.prompts import TrackRequest
 
@@ -69,6 +84,10 @@ NO_CREW = "No crew is configured: `crewtui doctor` names the config file to add 
 _ENDED_GATHER_SECONDS = 1.5
 # At most this many runs are named in one toast; the rest are counted.
 _ENDED_NAMED = 4
+# Batches shown as rows above the list (the newest), and how long their counts may lag a
+# burst of changes (one history read per burst, not one per change).
+BATCH_ROWS = 3
+_BATCH_REFRESH_SECONDS = 0.5
 # States of a run the service does not know (a mistyped id): deleted at once, no waiting.
 _UNKNOWN_TO_SERVICE = frozenset({RunState.NOT_FOUND, RunState.UNKNOWN})
 
@@ -110,6 +129,11 @@ class HealthUpdated(Message):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _batch_progress(store: Store, limit: int) -> list[BatchProgress]:
+    """The newest ``limit`` batches and each row's status (a thread's work: two reads)."""
+    return [progress_of(b, store.batch_runs(b.batch_id)) for b in store.list_batches(limit)]
 
 
 def finish_words(kickoff: Kickoff) -> str:
@@ -171,6 +195,8 @@ class MainScreen(Screen[None]):
         # down must not fail to find its widgets.
         self.status = StatusLine(tz=tz, id="status")
         self.kickoffs = KickoffList(tz=tz, id="kickoffs")
+        self.batch_rows = BatchRows(id="batch-rows")
+        self._batch_refresh_due = False
         self.detail = KickoffDetail(prices=prices, id="detail")
         self.footer = KeyFooter(MAIN_KEYS, keymap, id="footer")
 
@@ -180,6 +206,7 @@ class MainScreen(Screen[None]):
         yield self.status
         with Container(id="panes"):
             with Container(id="list-pane"):
+                yield self.batch_rows
                 yield self.kickoffs
                 yield Static(
                     "No kickoffs yet. Press n to start one, or t to track an id.",
@@ -206,6 +233,7 @@ class MainScreen(Screen[None]):
         self.kickoffs.focus()
         self.reload()
         self.load_remembered()
+        self.load_batches()
         self.set_interval(1.0, self.tick)
 
     def on_resize(self, event: Resize) -> None:
@@ -237,6 +265,7 @@ class MainScreen(Screen[None]):
             "states": self.filter.states,
             "archived": self.filter.archived,
             "text": self.filter.text or None,
+            "batch": self.filter.batch,
         }
 
     async def _read(self, offset: int, limit: int) -> list[KickoffSummary]:
@@ -352,6 +381,8 @@ class MainScreen(Screen[None]):
         if self._selected is not None and self._selected.kickoff_id == kickoff.kickoff_id:
             self._selected = kickoff
             self.detail.show(kickoff, now=self.clock())
+        if BATCH_KEY in kickoff.meta:
+            self._batches_changed()
         self._after_rows_changed()
 
     def _finished(self, kickoff: Kickoff) -> None:
@@ -636,6 +667,130 @@ class MainScreen(Screen[None]):
             form.mark_missing(error.missing, error.message)
         else:
             form.show_error(error.message)
+
+    # -- batches -------------------------------------------------------------------------
+
+    def action_new_batch(self) -> None:
+        if not self.tracker.crews:
+            self.notify(NO_CREW, severity="warning")
+            return
+        from crewtui.ui.screens.batch_form import BatchForm
+
+        form = BatchForm(list(self.tracker.crews), self._highlighted_crew())
+        self.app.push_screen(form, self._batch_form_closed)
+
+    def _batch_form_closed(self, batch_id: str | None) -> None:
+        if batch_id is not None and self.is_attached:
+            self.kickoffs.focus()
+
+    @work(exclusive=True, group="batch-preview")
+    async def preview_batch(self, path: str, form: BatchForm) -> None:
+        """Read the file the form names (in a thread) and show its first rows there."""
+        try:
+            rows = await asyncio.to_thread(read_rows, Path(path))
+        except CrewtuiError as error:
+            if form.is_attached:
+                form.show_preview(path, None, error.message)
+            return
+        if form.is_attached:
+            form.show_preview(path, rows, None)
+
+    @work(group="batch-start")
+    async def start_batch(self, request: BatchRequest, form: BatchForm) -> None:
+        """Check every row against the crew's inputs, record the batch (or find the one
+        already recorded for these rows), close the form and run it."""
+        store = self.tracker.store
+        try:
+            rows = await asyncio.to_thread(read_rows, Path(request.path))
+            required = await self.tracker.inputs(request.crew)
+            check_inputs(rows, required, request.crew, request.path)
+            url = self.tracker.crews[request.crew].url
+            same = fingerprint(request.crew, url, rows)
+            batch = await asyncio.to_thread(store.find_batch, same)
+            if batch is None:
+                batch = Batch(
+                    new_batch_id(), request.crew, request.path, same, rows,
+                    request.concurrency, utcnow(),
+                )  # fmt: skip
+                await asyncio.to_thread(store.save_batch, batch)
+        except CrewtuiError as error:
+            if form.is_attached:
+                form.show_error(error.message)
+            return
+        if form.is_attached:
+            form.dismiss(batch.batch_id)
+        self.notify(
+            f"Batch {batch.short_id}: {len(rows)} rows on {inert_line(request.crew, 40)}, "
+            f"up to {request.concurrency} at once.",
+            title="Batch started",
+            timeout=_TOAST_SECONDS,
+            markup=False,
+        )
+        self.run_batch(batch, request.concurrency)
+
+    @work(group="batch")
+    async def run_batch(self, batch: Batch, concurrency: int) -> None:
+        """Send the batch's rows through the tracker; every run arrives as any other."""
+
+        def noted(note: BatchNote) -> None:
+            if note.kind in ("uncertain", "refused") and note.message:
+                self.notify(
+                    f"Row {note.row.number}: {inert_line(note.message, 300)}",
+                    title=f"Batch {batch.short_id}",
+                    severity="warning",
+                    markup=False,
+                )
+            self._batches_changed()
+
+        runner = BatchRunner(self.tracker, batch, concurrency=concurrency, on_note=noted)
+        try:
+            outcome = await runner.run()
+        except CrewtuiError as error:
+            self.notify(
+                error.message, title=f"Batch {batch.short_id} stopped", severity="error",
+                markup=False,
+            )  # fmt: skip
+            return
+        progress = outcome.progress
+        self.notify(
+            f"Batch {batch.short_id}: {progress.counts_text()}.",
+            title="Batch ended",
+            severity="warning" if progress.failed or outcome.refused else "information",
+            timeout=_TOAST_SECONDS,
+            markup=False,
+        )
+        self._batches_changed()
+
+    def _batches_changed(self) -> None:
+        """Read the batches' counts again, once per burst of changes."""
+        if not self._batch_refresh_due:
+            self._batch_refresh_due = True
+            self.set_timer(_BATCH_REFRESH_SECONDS, self.load_batches)
+
+    @work(exclusive=True, group="batches")
+    async def load_batches(self) -> None:
+        """The newest batches and where their rows stand, read in a thread."""
+        self._batch_refresh_due = False
+        shown = await asyncio.to_thread(_batch_progress, self.tracker.store, BATCH_ROWS)
+        if self.is_attached:
+            self.batch_rows.show(shown, self.filter.batch)
+
+    @on(BatchRows.Toggled)
+    def _batch_toggled(self, message: BatchRows.Toggled) -> None:
+        self._toggle_batch(message.batch_id)
+
+    def action_batch_runs(self) -> None:
+        batch_id = self.batch_rows.highlighted_id
+        if batch_id is None:
+            self.notify("No batch yet: b starts one from a CSV or JSON Lines file.", timeout=3)
+            return
+        self._toggle_batch(batch_id)
+
+    def _toggle_batch(self, batch_id: str) -> None:
+        """Expand a batch's row (the list shows its runs only), or collapse it."""
+        expanded = None if self.filter.batch == batch_id else batch_id
+        self.apply_filter(replace(self.filter, batch=expanded))
+        self.load_batches()
 
     # -- other actions -------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from textual.strip import Strip
 
 from crewtui.api.models import Kickoff, KickoffSummary, RunState
 from crewtui.api.sanitize import inert_line
+from crewtui.core.batch import BATCH_KEY
 from crewtui.core.format import (
     CANCELLING,
     STATE_ORDER,
@@ -138,10 +139,18 @@ class ListFilter:
     states: frozenset[RunState] | None = None
     text: str = ""
     archived: bool = False
+    # One batch's runs only (its row in the list expanded).
+    batch: str | None = None
 
     @property
     def is_empty(self) -> bool:
-        return self.crew is None and self.states is None and not self.text and not self.archived
+        return (
+            self.crew is None
+            and self.states is None
+            and not self.text
+            and not self.archived
+            and self.batch is None
+        )
 
     def describe(self) -> str:
         """``crew=travel state=failed text='x' archived``: the filter as the user set it."""
@@ -155,6 +164,8 @@ class ListFilter:
             parts.append(f"text={inert_line(self.text, 24)!r}")
         if self.archived:
             parts.append("archived")
+        if self.batch is not None:
+            parts.append(f"batch={inert_line(self.batch[:8])}")
         return " ".join(parts)
 
     def matches(self, row: Kickoff | KickoffSummary) -> bool:
@@ -164,6 +175,8 @@ class ListFilter:
         if self.states is not None and row.state not in self.states:
             return False
         if row.archived != self.archived:
+            return False
+        if self.batch is not None and row.meta.get(BATCH_KEY) != self.batch:
             return False
         needle = self.text.casefold()
         inputs = row.inputs.values() if isinstance(row, Kickoff) else ()
