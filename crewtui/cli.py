@@ -40,7 +40,7 @@ _RECEIVER_OPTIONS = ("webhooks", "public_url")
 _GLOBAL_OPTIONS = (*_CREW_OPTIONS, "json", *_RECEIVER_OPTIONS)
 _HEADLESS = (
     "inputs", "kickoff", "batch", "status", "watch", "list", "track", "resume", "cancel",
-    "doctor", "diff", "stats",
+    "doctor", "diff", "stats", "inbox",
 )  # fmt: skip
 OPTIONS_USED: dict[str | None, frozenset[str]] = {
     None: frozenset({*_CREW_OPTIONS, *_RECEIVER_OPTIONS}),  # the app
@@ -208,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="24h|7d|30d",
         help="how far back (any Nh or Nd; default 7d)",
     )
+
+    command("inbox", "runs waiting for a person, the one waiting longest first")
 
     track = command("track", "adopt a kickoff id")
     track.add_argument("ids", nargs="+", metavar="KICKOFF_ID")
