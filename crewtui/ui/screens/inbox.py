@@ -88,7 +88,11 @@ class InboxScreen(ModalScreen[str | None]):
         kept = self._highlighted_id()
         now = self._clock()
         options.clear_options()
-        options.add_options([Option(row_prompt(run, now), id=run.kickoff_id) for run in self._runs])
+        rows: list[Option | None] = []
+        for run in self._runs:  # a rule between two runs: each takes two lines or more
+            rows += [None] if rows else []
+            rows.append(Option(row_prompt(run, now), id=run.kickoff_id))
+        options.add_options(rows)
         ids = [run.kickoff_id for run in self._runs]
         if ids:
             options.highlighted = ids.index(kept) if kept in ids else 0
