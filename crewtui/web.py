@@ -27,7 +27,6 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from secrets import token_urlsafe
-from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -40,10 +39,7 @@ from crewtui.config import HOME_ENV, Config, Paths, select_crews
 from crewtui.core.guarded_http import bind_socket
 from crewtui.serve import StopSignals
 
-REFUSED = "This address needs the token crewtui web printed: open the URL it printed."
-# How long the app sessions get to quit (each closes its history) when the server stops.
-SESSIONS_QUIT_WITHIN = 10.0
-_WEBSOCKET_PATH = "/ws"
+REFUSED = "This address needs its secret token: open the URL that crewtui web printed."
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -71,7 +67,6 @@ class TokenServer(Server):
     def __init__(self, command: str, token: str) -> None:
         super().__init__(command, title="crewtui")
         self.token = token
-        self.sessions: set[asyncio.Task[Any]] = set()
 
     async def _make_app(self) -> web.Application:
         """textual-serve's routes, mounted under the token, behind the guard."""
@@ -90,24 +85,11 @@ class TokenServer(Server):
             return web.Response(status=403, text="Another site cannot open this app.")
         if request.path == f"/{self.token}":
             raise web.HTTPFound(f"/{self.token}/")
-        if request.path.endswith(_WEBSOCKET_PATH):
-            return await self._session(request, handler)
         response = await handler(request)
         if not response.prepared:
             response.headers["Referrer-Policy"] = "no-referrer"
             response.headers["X-Frame-Options"] = "DENY"
         return response
-
-    async def _session(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """A browser's session (its websocket, and the app process behind it), counted so
-        that stopping the server can ask each app to quit."""
-        task = asyncio.current_task()
-        assert task is not None
-        self.sessions.add(task)
-        try:
-            return await handler(request)
-        finally:
-            self.sessions.discard(task)
 
     async def handle_index(self, request: web.Request) -> web.StreamResponse:
         """The page, its websocket and static URLs on the address the browser used (so a
@@ -118,14 +100,6 @@ class TokenServer(Server):
 
     async def on_startup(self, app: web.Application) -> None:
         """textual-serve prints a banner here; ``run_web`` prints the address instead."""
-
-    async def quit_sessions(self) -> None:
-        """Cancel each session: textual-serve then tells its app to quit and waits for it."""
-        sessions = list(self.sessions)
-        for task in sessions:
-            task.cancel()
-        if sessions:
-            await asyncio.wait(sessions, timeout=SESSIONS_QUIT_WITHIN)
 
 
 def web_address(host: str, allow_remote: bool) -> str:
@@ -178,8 +152,9 @@ async def _serve(command: str, host: str, port: int) -> int:
         )
         sys.stdout.flush()
         await stopping.wait()
-        await server.quit_sessions()
     finally:
+        # aiohttp closes each browser's websocket: textual-serve then tells that session's
+        # app to quit, and the app closes its history as on any quit.
         await runner.cleanup()
         stopping.close()
     return 0

@@ -9,7 +9,10 @@ after a key, the detail of another run.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import select
 import shutil
 import signal
 import socket
@@ -19,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import httpx
 import pytest
 from pydantic import SecretStr
@@ -89,16 +93,14 @@ async def seed(home: Path, sim: SimServer) -> list[Kickoff]:
 
 @pytest.fixture(scope="module")
 def seeded(sim: SimServer, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Kickoff]]:
-    import asyncio
-
     home = tmp_path_factory.mktemp("web-home")
     return home, asyncio.run(seed(home, sim))
 
 
-@pytest.fixture(scope="module")
-def web(sim: SimServer, seeded: tuple[Path, list[Kickoff]]) -> Iterator[WebServer]:
-    """``crewtui web`` on a free port, the travel crew given by --url and --token."""
-    home, _runs = seeded
+@contextlib.contextmanager
+def start_web(sim: SimServer, home: Path) -> Iterator[WebServer]:
+    """``crewtui web`` on a free port, the travel crew given by --url and --token; stopped
+    with SIGTERM at the end if still running."""
     process = subprocess.Popen(
         [
             *[sys.executable, "-m", "crewtui", "web", "--port", "0", "--home", str(home)],
@@ -114,8 +116,17 @@ def web(sim: SimServer, seeded: tuple[Path, list[Kickoff]]) -> Iterator[WebServe
     try:
         yield WebServer(line.split()[3], process, home, sim.options.token)
     finally:
-        process.send_signal(signal.SIGTERM)
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
+        process.stdout.close()
+
+
+@pytest.fixture(scope="module")
+def web(sim: SimServer, seeded: tuple[Path, list[Kickoff]]) -> Iterator[WebServer]:
+    home, _runs = seeded
+    with start_web(sim, home) as server:
+        yield server
 
 
 # -- the token -------------------------------------------------------------------------------
@@ -140,6 +151,29 @@ def test_requests_without_the_token_are_refused(web: WebServer) -> None:
             headers={"Origin": "http://evil.test", "Connection": "Upgrade", "Upgrade": "websocket"},
         )
         assert foreign.status_code == 403
+
+
+def test_stopping_the_server_ends_the_open_sessions_apps(
+    sim: SimServer, seeded: tuple[Path, list[Kickoff]]
+) -> None:
+    """SIGTERM with a browser session open: its app is told to quit, then the server exits 0."""
+    home, _runs = seeded
+    with start_web(sim, home) as server:
+        apps = asyncio.run(open_session(server))
+        assert apps, "the session started no app"
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=30) == 0
+    assert all(ends_within(pid, 30) for pid in apps), "an app outlived the server"
+
+
+async def open_session(server: WebServer) -> list[int]:
+    """A browser's websocket: wait for the app's first frame; the app processes then."""
+    async with aiohttp.ClientSession() as http:
+        socket_url = "ws" + server.url.removeprefix("http") + "ws?width=100&height=30"
+        async with http.ws_connect(socket_url) as session:
+            frame = await session.receive(timeout=60)
+            assert frame.type is aiohttp.WSMsgType.BINARY, frame
+            return descendants(server.process.pid)
 
 
 # -- refusals: one sentence, exit 2 --------------------------------------------------------
@@ -268,3 +302,15 @@ def cmdline(pid: int) -> str:
         return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
+
+
+def ends_within(pid: int, seconds: float) -> bool:
+    """Whether the process ends within ``seconds`` (woken by its end, through a pidfd)."""
+    try:
+        handle = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        return bool(select.select([handle], [], [], seconds)[0])
+    finally:
+        os.close(handle)
