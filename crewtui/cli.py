@@ -33,6 +33,8 @@ exit codes: 0 success (completed, with --exit-status; cancelled, for cancel);
 
 # How ``serve --listen`` is named when refused (``crewtui.serve`` checks it again).
 LISTEN_WHAT = "The --listen address"
+# How ``crewtui web`` hands a --token to the app sessions it starts, off their command line.
+TOKEN_HANDOFF_ENV = "CREWTUI_APP_TOKEN"  # noqa: S105 (a variable name)
 
 # The global options (by dest) each command uses; the others are refused with one sentence.
 _CREW_OPTIONS = ("crew", "url", "token", "home")
@@ -40,7 +42,7 @@ _RECEIVER_OPTIONS = ("webhooks", "public_url")
 _GLOBAL_OPTIONS = (*_CREW_OPTIONS, "json", *_RECEIVER_OPTIONS)
 _HEADLESS = (
     "inputs", "kickoff", "batch", "status", "watch", "list", "track", "resume", "cancel",
-    "doctor", "diff", "stats",
+    "doctor", "diff", "stats", "inbox",
 )  # fmt: skip
 OPTIONS_USED: dict[str | None, frozenset[str]] = {
     None: frozenset({*_CREW_OPTIONS, *_RECEIVER_OPTIONS}),  # the app
@@ -52,6 +54,8 @@ OPTIONS_USED: dict[str | None, frozenset[str]] = {
     "batch": frozenset({*_CREW_OPTIONS, "json", *_RECEIVER_OPTIONS}),
     # A service: it logs (``--log-format``) instead of printing results.
     "serve": frozenset({*_CREW_OPTIONS, *_RECEIVER_OPTIONS}),
+    # The app, in a browser: its sessions are the app with the same options.
+    "web": frozenset({*_CREW_OPTIONS, *_RECEIVER_OPTIONS}),
 }
 
 
@@ -209,6 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="how far back (any Nh or Nd; default 7d)",
     )
 
+    command("inbox", "runs waiting for a person, the one waiting longest first")
+
     track = command("track", "adopt a kickoff id")
     track.add_argument("ids", nargs="+", metavar="KICKOFF_ID")
 
@@ -267,6 +273,17 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["text", "json"],
         default="text",
         help="log lines on stderr as text (default) or one JSON object per line",
+    )
+
+    web = command("web", "the app in a browser, on a loopback address with a secret token")
+    web.add_argument("--host", default="127.0.0.1", help="listen here (default 127.0.0.1)")
+    web.add_argument(
+        "--port", type=_port, default=8789, help="listen on this port (default 8789; 0: any)"
+    )
+    web.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="let --host take an address other machines can reach",
     )
 
     # Only reached when something precedes `sim`: its options are its own (see main()).
@@ -360,6 +377,12 @@ def _public_url(text: str) -> str:
         return check_public_url(text)
     except ConfigError as error:
         raise argparse.ArgumentTypeError(error.message) from None
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
+    return int(text)
 
 
 def _list_fields(text: str) -> tuple[str, ...]:
@@ -491,7 +514,11 @@ def _dispatch(args: argparse.Namespace, secrets: list[str]) -> int:
         from crewtui.config import select_crews
         from crewtui.ui.app import run_app
 
-        crews = select_crews(config, crew=args.crew, url=args.url, token=args.token)
+        # ``crewtui web`` hands its --token on this way, off the command line (crewtui.web).
+        token = args.token if args.token is not None else os.environ.pop(TOKEN_HANDOFF_ENV, None)
+        if token:
+            secrets.append(token)
+        crews = select_crews(config, crew=args.crew, url=args.url, token=token)
         return run_app(
             crews, config, paths, webhooks_listen=args.webhooks, public_url=args.public_url
         )
@@ -499,6 +526,10 @@ def _dispatch(args: argparse.Namespace, secrets: list[str]) -> int:
         from crewtui.serve import run_serve
 
         return run_serve(args, config, paths, secrets)
+    if args.command == "web":
+        from crewtui.web import run_web
+
+        return run_web(args, config, paths, secrets)
     from crewtui import headless
 
     command: Callable[[Any], Any] = getattr(headless, f"cmd_{args.command}")

@@ -56,6 +56,7 @@ from crewtui.core.format import (
     usage_line,
     waiting_line,
 )
+from crewtui.core.inbox import inbox_line, waiting_runs
 from crewtui.core.pricing import Price, cost_text, estimate_cost, price_table
 from crewtui.core.runtime import Runtime, assemble, open_store
 from crewtui.core.stall import STUCK, Stall, StallRule
@@ -632,6 +633,30 @@ def _print_stats(stats: CrewStats) -> None:
                 f"{format_duration(expected.p50, precise=True):>7}  "
                 f"{format_duration(expected.p95, precise=True):>7}  {expected.samples}"
             )
+
+
+async def cmd_inbox(session: Session) -> int:
+    """The runs waiting for a person (the app's ``i``), the one waiting longest first."""
+    crew = session.args.crew
+    rows = waiting_runs(session.store, crew)
+    if crew is not None and not rows:
+        _check_crew_is_known(session, crew)
+    if session.json:
+        emit_json(
+            [as_json(row, tuple(KickoffSummary.model_fields), ("inputs", "meta")) for row in rows]
+        )
+        return int(ExitCode.OK)
+    if not rows:
+        out("No run is waiting for you.")
+        return int(ExitCode.OK)
+    now = now_utc()
+    for row in rows:
+        out(inbox_line(row, now))
+    out(
+        "Answer one with `crewtui resume KICKOFF_ID --approve` (or --reject), "
+        "--feedback TEXT to say more."
+    )
+    return int(ExitCode.OK)
 
 
 def _check_crew_is_known(session: Session, crew: str) -> None:

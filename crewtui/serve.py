@@ -88,7 +88,7 @@ async def _serve(
     """Listen first (a taken port stops everything before the history is opened), then
     assemble, run until a signal, and close the history last."""
     started = time.monotonic()
-    stopping = _StopSignals()  # a signal while starting stops it as soon as it has started
+    stopping = StopSignals()  # a signal while starting stops it as soon as it has started
     endpoint = StatusEndpoint(*address)
     try:
         await endpoint.start()
@@ -129,7 +129,7 @@ def _refuse_unkept_history(runtime: Runtime) -> None:
 
 
 async def _run(
-    runtime: Runtime, endpoint: StatusEndpoint, stopping: _StopSignals, started: float
+    runtime: Runtime, endpoint: StatusEndpoint, stopping: StopSignals, started: float
 ) -> int:
     """Receive, poll and answer until SIGTERM or SIGINT; then stop in the order that loses
     nothing: stop accepting, stop polling, let the writes under way finish."""
@@ -174,7 +174,7 @@ async def check_crew(tracker: Tracker, crew: str, every: float = RECHECK_EVERY) 
         await asyncio.sleep(every)
 
 
-class _StopSignals:
+class StopSignals:
     """SIGTERM and SIGINT: the first asks for a graceful stop, a second one forces it."""
 
     def __init__(self) -> None:

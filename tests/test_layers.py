@@ -16,7 +16,7 @@ from crewtui.sim import SimServer
 
 # The packages below the UI, walked module by module, and the headless entry points.
 CORE_PACKAGES = ("crewtui.api", "crewtui.core", "crewtui.sim")
-CORE_MODULES = ("crewtui.cli", "crewtui.headless", "crewtui.serve", "crewtui.config")
+CORE_MODULES = ("crewtui.cli", "crewtui.headless", "crewtui.serve", "crewtui.web", "crewtui.config")
 
 
 def run_python(code: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

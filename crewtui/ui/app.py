@@ -62,6 +62,9 @@ if TYPE_CHECKING:  # the forms are imported when first opened (MainScreen)
 _CSS = Path(__file__).with_name("crewtui.tcss")
 # How long a hang-up or a kill gives the app to quit cleanly before the process just ends.
 SIGNAL_EXIT_GRACE = 5.0
+# xterm's title stack (XTWINOPS 22/23): the terminal's own title comes back on exit.
+PUSH_TITLE = "\x1b[22;2t"
+POP_TITLE = "\x1b[23;2t"
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +119,7 @@ class CrewtuiApp(App[int]):
         self._unlisten: Callable[[], None] | None = None
         self._exit_deadline: threading.Timer | None = None
         self._log_routing = contextlib.ExitStack()
+        self._title_pushed = False
         # Every error a worker raised that the app survived: tests check it stays empty.
         self.unexpected_errors: list[BaseException] = []
         if config.ui.theme in self.available_themes:
@@ -149,6 +153,18 @@ class CrewtuiApp(App[int]):
             return
         self.tracker.webhook_urls = receiver.urls
 
+    def watch_sub_title(self, sub_title: str) -> None:
+        """The terminal's title says how many runs wait ("crewtui · 2 waiting"), so a
+        person in another window or tmux pane sees it (OSC 2; the title before crewtui's
+        is pushed once and restored on exit)."""
+        if self.is_headless or self._driver is None:
+            return
+        if not self._title_pushed:
+            self._driver.write(PUSH_TITLE)
+            self._title_pushed = True
+        words = " · ".join(part for part in (self.title, sub_title) if part)
+        self._driver.write(f"\x1b]2;{inert_line(words, 80)}\x07")
+
     def _handle_hangup(self, *, install: bool) -> None:
         """A lost SSH connection (SIGHUP) or a kill (SIGTERM) quits cleanly: the tracker
         stops and the history is closed; running kickoffs are picked up next time."""
@@ -179,6 +195,8 @@ class CrewtuiApp(App[int]):
 
     async def on_unmount(self) -> None:
         self._handle_hangup(install=False)
+        if self._title_pushed and self._driver is not None:
+            self._driver.write(POP_TITLE)
         if self._unlisten is not None:
             self._unlisten()
         await self.tracker.stop()

@@ -86,6 +86,14 @@ MAIN_KEYS: tuple[KeySpec, ...] = (
         show=False,
     ),
     KeySpec(
+        "inbox",
+        "i",
+        "inbox",
+        "Inbox",
+        "The runs waiting for you, oldest first, to answer there",
+        show=False,  # the status line names it ("2 waiting · i") whenever a run waits
+    ),
+    KeySpec(
         "cancel",
         "x",
         "cancel",

@@ -37,6 +37,7 @@ from crewtui.ui.pilot import settle, workers_done
 from crewtui.ui.screens.answer import AnswerScreen
 from crewtui.ui.screens.batch_form import BatchForm
 from crewtui.ui.screens.compare import CompareScreen
+from crewtui.ui.screens.inbox import InboxScreen
 from crewtui.ui.screens.kickoff_form import KickoffForm, KickoffRequest
 from crewtui.ui.screens.prompts import ConfirmScreen
 from crewtui.ui.screens.stats import StatsScreen
@@ -177,13 +178,14 @@ def _live(app: DemoApp, opened: datetime, crew: str) -> KickoffSummary:
 
 
 async def _dialogs(pilot: Pilot[Any], out: Path, paused: KickoffSummary) -> None:
-    """The answer form and the confirmation of a cancel, on the run that waits for input;
-    both are dismissed, so the run waits on untouched."""
+    """The inbox, the answer form and the confirmation of a cancel, on the run that waits
+    for input; each is dismissed, so the run waits on untouched."""
     app = pilot.app
     assert isinstance(app, DemoApp)
     await _select(pilot, paused.kickoff_id)
     main = app.main
     dialogs: tuple[tuple[str, str, type[Screen[Any]]], ...] = (
+        ("i", "inbox", InboxScreen),
         ("a", "answer", AnswerScreen),
         ("x", "cancel", ConfirmScreen),
     )

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from crewtui.api.models import Kickoff, Progress, RunState, TaskResult, TaskState
+from crewtui.api.models import Kickoff, Progress, RunState, TaskResult, TaskState, WaitingFor
 from crewtui.config import Config, resolve_paths
 from crewtui.core.batch import Batch, BatchRow
 from crewtui.core.store import Store
@@ -259,3 +259,44 @@ def test_stats_view(snap_compare: SnapCompare, snapshot_app: CrewtuiApp) -> None
         terminal_size=(100, 30),
         run_before=prepare("S", select="5f1c2d3e-1234-4abc-9def-0123456789ab"),
     )
+
+
+def waiting_kickoffs() -> list[Kickoff]:
+    """A crew's task waiting for approval, and (younger) a flow's human-in-the-loop request."""
+    return [
+        Kickoff(
+            kickoff_id="c0ffee00-0000-4000-8000-000000000005",
+            crew="outreach",
+            state=RunState.PAUSED,
+            created_at=at(120),
+            updated_at=at(180),
+            started_at=at(121),
+            progress=Progress(completed=1, total=3),
+            waiting_for=WaitingFor(
+                task_id="profile_research_task",
+                agent="Prospect Researcher",
+                message="Review the output of profile_research_task and approve or reject it.",
+                since=at(180),
+            ),
+        ),
+        Kickoff(
+            kickoff_id="f10f1000-0000-4000-8000-000000000006",
+            crew="launch-flow",
+            kind="flow",
+            state=RunState.PAUSED,
+            created_at=at(230),
+            updated_at=at(260),
+            waiting_for=WaitingFor(
+                task_id="review_copy",
+                message="Is this launch copy ready to publish?",
+                since=at(260),
+                request_id="req-7",
+            ),
+        ),
+    ]
+
+
+def test_inbox(snap_compare: SnapCompare, snapshot_app: CrewtuiApp) -> None:
+    for kickoff in waiting_kickoffs():
+        snapshot_app.tracker.store.save_kickoff(kickoff)
+    assert snap_compare(snapshot_app, terminal_size=(120, 36), run_before=prepare("i"))

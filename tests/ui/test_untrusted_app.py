@@ -34,12 +34,21 @@ from textual.drivers.headless_driver import HeadlessDriver
 from textual.pilot import Pilot
 
 from crewtui.api import sanitize
-from crewtui.api.models import Kickoff, Progress, RunState, Step, TaskResult, TaskState
+from crewtui.api.models import (
+    Kickoff,
+    Progress,
+    RunState,
+    Step,
+    TaskResult,
+    TaskState,
+    WaitingFor,
+)
 from crewtui.api.profile import CrewProfile
 from crewtui.core.store import Store
 from crewtui.ui.app import CrewtuiApp
 from crewtui.ui.pilot import settle
 from crewtui.ui.screens.help import HelpScreen
+from crewtui.ui.screens.inbox import InboxScreen
 from crewtui.ui.screens.main import MainScreen
 from crewtui.ui.screens.prompts import TrackRequest
 from crewtui.ui.widgets.detail import TAB_IDS
@@ -62,6 +71,8 @@ VISIBLE = BY_NAME["osc52_set_bel"].shows
 _TEXTUAL_SEQUENCE = re.compile(r"\x1b\[[0-9;]*m|\x1b\[[0-9]+;[0-9]+H|\x1b\]22;[a-z-]+\x07")
 # One whole write by App.copy_to_clipboard.
 _CLIPBOARD_WRITE = re.compile(r"\x1b\]52;c;([A-Za-z0-9+/]*={0,2})\x07")
+# crewtui's own title ("crewtui · 2 waiting", OSC 2) and xterm's title stack around it.
+_TITLE_WRITE = re.compile(r"\x1b\]2;crewtui( · \d+ waiting)?\x07|\x1b\[2[23];2t")
 
 
 class RecordingDriver(HeadlessDriver):
@@ -117,7 +128,7 @@ def check_terminal(app: CrewtuiApp) -> None:
     assert driver.written, "the app rendered nothing: the recording driver is not in use"
     fresh, driver.checked = driver.written[driver.checked :], len(driver.written)
     for chunk in fresh:
-        if not _CLIPBOARD_WRITE.fullmatch(chunk):
+        if not (_CLIPBOARD_WRITE.fullmatch(chunk) or _TITLE_WRITE.fullmatch(chunk)):
             assert_inert(_TEXTUAL_SEQUENCE.sub("", chunk))
 
 
@@ -321,6 +332,24 @@ def check_exports(directory: Path, kickoff: Kickoff) -> None:
     markdown = next(directory.glob("*.md")).read_bytes()
     assert_inert(markdown)
     assert VISIBLE in markdown.decode("utf-8")
+
+
+@pytest.mark.usefixtures("recorded")
+async def test_a_hostile_wait_is_inert_in_the_inbox_and_the_title(make_app: AppFactory) -> None:
+    """What a paused run asks (task, agent, message, crew: the service's words) in the inbox;
+    the count reaches the terminal's title, which holds crewtui's words only."""
+    waiting = WaitingFor(task_id=HOSTILE, agent=HOSTILE, message=HOSTILE, since=T0)
+    paused = hostile_kickoff(4, RunState.PAUSED, crew=HOSTILE, waiting_for=waiting)
+    make_app.store().save_kickoff(paused)
+    app = make_app([])
+    async with app.run_test(size=(130, 45)) as pilot:
+        screen = main_screen(pilot)
+        await settle(pilot, lambda: len(screen.inbox) == 1)
+        await pilot.press("i")
+        await settle(pilot, lambda: isinstance(app.screen, InboxScreen))
+        text = await check_view(pilot, "the inbox")
+        assert VISIBLE in text
+        assert "\x1b]2;crewtui · 1 waiting\x07" in driver_of(app).written
 
 
 @pytest.mark.usefixtures("recorded")

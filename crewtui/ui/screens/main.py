@@ -40,6 +40,7 @@ from crewtui.core.batch import (
 )
 from crewtui.core.batch_runner import BatchNote, BatchRunner
 from crewtui.core.format import UNKNOWN, duration_text, sentence, waiting_line
+from crewtui.core.inbox import Inbox, count_words, waiting_runs
 from crewtui.core.pricing import Price
 from crewtui.core.stall import Stall, StallRule
 from crewtui.core.store import Store
@@ -72,6 +73,7 @@ from crewtui.ui.widgets.status_line import StatusLine
 if TYPE_CHECKING:
     from crewtui.ui.screens.answer import Answer
     from crewtui.ui.screens.batch_form import BatchForm, BatchRequest
+    from crewtui.ui.screens.inbox import InboxScreen
     from crewtui.ui.screens.kickoff_form import KickoffForm
     from crewtui.ui.screens.prompts import TrackRequest
 
@@ -199,6 +201,10 @@ class MainScreen(Screen[None]):
         self._batch_refresh_due = False
         self.detail = KickoffDetail(prices=prices, id="detail")
         self.footer = KeyFooter(MAIN_KEYS, keymap, id="footer")
+        # The runs waiting for a person: counted in the status line and the title, listed
+        # by the inbox screen (``i``) while it is open.
+        self.inbox = Inbox()
+        self._inbox_screen: InboxScreen | None = None
 
     # -- layout --------------------------------------------------------------------------
 
@@ -234,6 +240,7 @@ class MainScreen(Screen[None]):
         self.reload()
         self.load_remembered()
         self.load_batches()
+        self.load_inbox()
         self.set_interval(1.0, self.tick)
 
     def on_resize(self, event: Resize) -> None:
@@ -344,6 +351,8 @@ class MainScreen(Screen[None]):
         parts.append(f"{count:,} kickoff{'' if count == 1 else 's'}")
         if self.stuck:
             parts.append(f"{len(self.stuck)} maybe stuck")
+        if waiting := count_words(len(self.inbox)):
+            parts.insert(0, f"{waiting} ({effective_key(KEYS_BY_ID['inbox'], self.keymap)})")
         unread = len(self.kickoffs.unread)
         if unread:
             parts.append(f"{unread} new")
@@ -363,8 +372,9 @@ class MainScreen(Screen[None]):
             was_active = not known.state.is_terminal
         else:
             was_active = message.previous is not None and not message.previous.is_terminal
+        summary = summary_of(kickoff)
         self.kickoffs.apply(
-            summary_of(kickoff),
+            summary,
             member=self.filter.matches(kickoff),
             first_seen=message.previous is None,
             membership_fixed=self.filter.states is None and not self.filter.text,
@@ -378,6 +388,8 @@ class MainScreen(Screen[None]):
         )
         if not was_waiting and kickoff.state is RunState.PAUSED and kickoff.waiting_for:
             self._started_waiting(kickoff, kickoff.waiting_for)
+        if self.inbox.apply(summary):
+            self._inbox_changed()
         if self._selected is not None and self._selected.kickoff_id == kickoff.kickoff_id:
             self._selected = kickoff
             self.detail.show(kickoff, now=self.clock())
@@ -957,8 +969,55 @@ class MainScreen(Screen[None]):
         if not self.is_attached:
             return
         self.kickoffs.remove_kickoff(kickoff_id)
+        if self.inbox.forget(kickoff_id):
+            self._inbox_changed()
         self._after_rows_changed()
         self.notify(f"Deleted {kickoff_id[:8]}.", timeout=3, markup=False)
+
+    # -- the inbox -----------------------------------------------------------------------
+
+    @work(group="inbox")
+    async def load_inbox(self) -> None:
+        """The history's waiting runs; from then on, events keep the inbox up to date."""
+        runs = await asyncio.to_thread(waiting_runs, self.tracker.store)
+        for run in runs:  # a run changed while the history was read is newer in the tracker
+            kickoff = self.tracker.get(run.kickoff_id)
+            self.inbox.apply(run if kickoff is None else summary_of(kickoff))
+        self._inbox_changed()
+
+    def _inbox_changed(self) -> None:
+        """The count in the status line and the title; the rows of an open inbox."""
+        self.app.sub_title = count_words(len(self.inbox))
+        self._describe_view()
+        if self._inbox_screen is not None and self._inbox_screen.is_attached:
+            self._inbox_screen.set_rows(self.inbox.rows())
+
+    def action_inbox(self) -> None:
+        from crewtui.ui.screens.inbox import InboxScreen
+
+        def closed(kickoff_id: str | None) -> None:
+            self._inbox_screen = None
+            if kickoff_id is None:
+                return
+            if kickoff_id in self.kickoffs:
+                self.kickoffs.select(kickoff_id)
+                self.kickoffs.focus()
+            else:
+                self.notify("That run is not in the list under the current filter.", timeout=4)
+
+        self._inbox_screen = InboxScreen(
+            self.inbox.rows(), answer=self.answer_waiting, clock=self.clock
+        )
+        self.app.push_screen(self._inbox_screen, closed)
+
+    @work(group="answer")
+    async def answer_waiting(self, kickoff_id: str) -> None:
+        """The answer dialog for a run of the inbox (its full record, read in a thread)."""
+        kickoff = self.tracker.get(kickoff_id) or await asyncio.to_thread(
+            self.tracker.store.get_kickoff, kickoff_id
+        )
+        if kickoff is not None and self.is_attached:
+            self.answer(kickoff)
 
     def action_answer(self) -> None:
         """Approve or reject the selected run that waits for a person."""
