@@ -38,6 +38,7 @@ import errno
 import json
 import logging
 import os
+import socket
 import sqlite3
 import threading
 import uuid
@@ -66,6 +67,7 @@ from crewtui.core.store_rows import (
     UPSERT_TASK,
     USAGE,
     WAITING_FOR,
+    Lease,
     SqlValue,
     as_model,
     bind_text,
@@ -73,6 +75,7 @@ from crewtui.core.store_rows import (
     decode_row,
     insert_steps,
     kickoff_values,
+    lease_of,
     load_steps,
     read_key,
     summaries,
@@ -84,6 +87,7 @@ from crewtui.core.store_schema import (
     BATCH_SCHEMA,
     FOLLOWING_SCHEMA,
     HITL_SCHEMA,
+    LEASE_SCHEMA,
     check_ours,
     damage_note,
     migrate,
@@ -322,6 +326,8 @@ class Store:
         self.open_note = read_only
         # Who writes: marks this process's rows, so that it can tell others' changes apart.
         self.writer = uuid.uuid4().hex
+        # Where this process runs, for the leases it holds (``pid@host`` names a poller).
+        self.host = socket.gethostname()
         self.schema_version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         # Set once the damage check is done (at once for stores that need none).
         self._checked = threading.Event()
@@ -1033,6 +1039,80 @@ class Store:
                 (since, self.writer),
             ).fetchall()
         return frozenset(str(row[0]) for row in rows)
+
+    # ----------------------------------------------------------------- leases
+
+    @property
+    def _keeps_leases(self) -> bool:
+        """On disk, writable and at a schema that has them (others may share it)."""
+        writable = self.read_only is None
+        return self.path is not None and writable and self.schema_version >= LEASE_SCHEMA
+
+    def claim_lease(self, crew: str, ttl: float) -> bool:
+        """Take the crew's poller lease when it is free, expired or already ours, and renew
+        it until ``ttl`` seconds from now: True when this process holds it after.
+
+        One ``BEGIN IMMEDIATE`` transaction: of two processes claiming at once, the second
+        reads what the first wrote. A history with no other process (in memory) or one
+        this process cannot write records nothing: True unless another process holds a
+        live lease there, so that it polls what nobody else polls.
+        """
+        if not self._keeps_leases:
+            lease = self.leases().get(crew)
+            return lease is None or lease.holder == self.writer or not lease.is_live(_now())
+        now = _now()
+        key = bind_text(crew)
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT holder, expires_at FROM leases WHERE crew = ?", (key,)
+            ).fetchone()
+            theirs = row is not None and row["holder"] != self.writer
+            if theirs and row["expires_at"] > bind_ts(now):
+                return False
+            conn.execute(
+                "INSERT INTO leases (crew, holder, pid, host, expires_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (crew) DO UPDATE SET holder = excluded.holder,"
+                " pid = excluded.pid, host = excluded.host, expires_at = excluded.expires_at",
+                (key, self.writer, os.getpid(), self.host, bind_ts(now + timedelta(seconds=ttl))),
+            )
+        return True
+
+    def mark_refreshed(self, crew: str) -> None:
+        """The holder finished a round of polls of ``crew``: the others are fresh as of now.
+
+        Only the holder's mark counts; a process that lost the lease changes nothing.
+        """
+        if not self._keeps_leases:
+            return
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE leases SET refreshed_at = ? WHERE crew = ? AND holder = ?",
+                (bind_ts(_now()), bind_text(crew), self.writer),
+            )
+
+    def release_leases(self) -> None:
+        """On a clean exit: every lease this process holds expires now, so the others take
+        its polls over at their next renewal instead of waiting for the lease to run out.
+        The rows stay: who polled last, and how fresh it left each crew, are still shown."""
+        if not self._keeps_leases:
+            return
+        now = bind_ts(_now())
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE leases SET expires_at = ? WHERE holder = ? AND expires_at > ?",
+                (now, self.writer, now),
+            )
+
+    def leases(self) -> dict[str, Lease]:
+        """Every crew's lease, live or expired (``Lease.is_live``), by crew."""
+        if self.schema_version < LEASE_SCHEMA:
+            return {}
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT crew, holder, pid, host, expires_at, refreshed_at FROM leases"
+            ).fetchall()
+        leases = (lease_of(row) for row in rows)
+        return {lease.crew: lease for lease in leases}
 
     # ----------------------------------------------------------------- diagnostics
 
