@@ -20,8 +20,9 @@ Why it looks the way it does:
   (0.1-0.2 s for 10,000 kickoffs), and only the first write waits for it.
 - **Other processes.** Every write of a kickoff row takes the next number of
   ``change_clock`` and records who wrote it; :meth:`Store.changes_since` reads only rows
-  above a mark, and ``PRAGMA data_version`` says cheaply when to ask. Trackers record a
-  heartbeat in ``trackers`` so that one leaves a run to another that is alive.
+  above a mark, and ``PRAGMA data_version`` says cheaply when to ask. One process polls
+  each crew for all of them: the holder of the crew's row in ``leases``
+  (:meth:`Store.claim_lease`), which the others take over once it stops renewing it.
 - **Bounded steps.** A run keeps its newest ``steps_per_run`` steps; the older ones are
   deleted and counted in ``step_counts``.
 - **Durability.** ``synchronous=NORMAL`` in WAL mode: a commit survives the process being
@@ -222,20 +223,12 @@ class StepStats:
 
 
 @dataclass(frozen=True)
-class ForeignChange:
-    """A kickoff as another process last wrote it, and which process (its writer id) last
-    saved its state: the one that follows the run."""
-
-    kickoff: Kickoff
-    state_by: str | None
-
-
-@dataclass(frozen=True)
 class Changes:
-    """What :meth:`Store.changes_since` found, and the mark to ask from next time."""
+    """What :meth:`Store.changes_since` found (kickoffs as other processes last wrote
+    them), and the mark to ask from next time."""
 
     mark: int
-    kickoffs: list[ForeignChange]
+    kickoffs: list[Kickoff]
 
 
 @dataclass(frozen=True)
@@ -484,10 +477,6 @@ class Store:
         seq = conn.execute("UPDATE change_clock SET seq = seq + 1 RETURNING seq").fetchone()[0]
         return {"changed_seq": seq, "written_by": self.writer}
 
-    def _stamp_state(self, conn: sqlite3.Connection) -> dict[str, SqlValue]:
-        """:meth:`_stamp` for a write of the run's state (not only its archive flag)."""
-        return {**self._stamp(conn), "state_by": self.writer}
-
     def _read(self) -> AbstractContextManager[sqlite3.Connection]:
         """A read transaction: one consistent snapshot across several statements."""
         return self._transaction("BEGIN")
@@ -517,7 +506,7 @@ class Store:
             kickoff = kickoff.model_copy(update={"tasks": merge_tasks([], kickoff.tasks)})
             merged = kickoff if stored is None else merge_stored(stored, kickoff)
             if merged != stored:
-                _write_kickoff(conn, merged, stored, self._stamp_state(conn))
+                _write_kickoff(conn, merged, stored, self._stamp(conn))
             return merged
 
     def rename_kickoff(self, old_id: str, new_id: str) -> None:
@@ -537,7 +526,7 @@ class Store:
             steps = load_steps(conn, old_id)
             _delete_kickoff(conn, old_id)
             merged = renamed if existing is None else merge_stored(existing, renamed)
-            _write_kickoff(conn, merged, existing, self._stamp_state(conn))
+            _write_kickoff(conn, merged, existing, self._stamp(conn))
             moved = [s.model_copy(update={"kickoff_id": new_id}) for s in steps]
             _insert_steps(conn, moved, self.steps_per_run)
 
@@ -975,70 +964,14 @@ class Store:
         with self._read() as conn:
             now_mark = int(conn.execute("SELECT seq FROM change_clock").fetchone()[0])
             rows = conn.execute(
-                "SELECT kickoff_id, state_by FROM kickoffs"
+                "SELECT kickoff_id FROM kickoffs"
                 " WHERE changed_seq > ? AND changed_seq <= ?"
                 " AND written_by IS NOT ? ORDER BY changed_seq",
                 (mark, now_mark, self.writer),
             ).fetchall()
-            changed = []
-            for row in rows:
-                kickoff = _load_kickoff(conn, read_key(row["kickoff_id"]))
-                if kickoff is not None:
-                    changed.append(ForeignChange(kickoff, row["state_by"]))
+            loaded = (_load_kickoff(conn, read_key(row["kickoff_id"])) for row in rows)
+            changed = [kickoff for kickoff in loaded if kickoff is not None]
         return Changes(now_mark, changed)
-
-    def state_writers(self, kickoff_ids: Collection[str]) -> dict[str, str | None]:
-        """Which process (writer id) last saved the state of each of these kickoffs."""
-        if self.schema_version < FOLLOWING_SCHEMA or not kickoff_ids:
-            return {}
-        marks = ", ".join("?" * len(kickoff_ids))
-        with self._read() as conn:
-            rows = conn.execute(
-                f"SELECT kickoff_id, state_by FROM kickoffs WHERE kickoff_id IN ({marks})",  # noqa: S608
-                [bind_text(kickoff_id) for kickoff_id in kickoff_ids],
-            ).fetchall()
-        return {read_key(row[0]): row[1] for row in rows}
-
-    @property
-    def _keeps_heartbeats(self) -> bool:
-        """On disk, writable and at a schema that has them (others may share it)."""
-        writable = self.read_only is None
-        return self.path is not None and writable and self.schema_version >= FOLLOWING_SCHEMA
-
-    def beat(self) -> None:
-        """Say that this process is alive and polling (others leave its runs to it)."""
-        if not self._keeps_heartbeats:
-            return
-        now = _now()
-        with self._write() as conn:
-            conn.execute(
-                "INSERT INTO trackers (writer, pid, seen_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (writer) DO UPDATE SET seen_at = excluded.seen_at",
-                (self.writer, os.getpid(), bind_ts(now)),
-            )
-            # A process that was killed never retired: forget it after a day.
-            conn.execute(
-                "DELETE FROM trackers WHERE seen_at < ?", (bind_ts(now - timedelta(days=1)),)
-            )
-
-    def retire(self) -> None:
-        """This process stops polling: others take its runs over at their next check."""
-        if not self._keeps_heartbeats:
-            return
-        with self._write() as conn:
-            conn.execute("DELETE FROM trackers WHERE writer = ?", (self.writer,))
-
-    def live_writers(self, within: float) -> frozenset[str]:
-        """The other processes that said they were alive less than ``within`` seconds ago."""
-        if self.schema_version < FOLLOWING_SCHEMA:
-            return frozenset()
-        since = bind_ts(_now() - timedelta(seconds=within))
-        with self._read() as conn:
-            rows = conn.execute(
-                "SELECT writer FROM trackers WHERE seen_at >= ? AND writer != ?",
-                (since, self.writer),
-            ).fetchall()
-        return frozenset(str(row[0]) for row in rows)
 
     # ----------------------------------------------------------------- leases
 

@@ -274,7 +274,7 @@ def _insert_sql(table: str, columns: Sequence[str], on_conflict: str) -> str:
 # Columns the store derives on write and never reads back into a Kickoff.
 _DERIVED_COLUMNS = ("task_count", "state_rank", "extra")
 # Who changed the row last, and the change number others follow (``Store.changes_since``).
-_STAMP_COLUMNS = ("changed_seq", "written_by", "state_by")
+_STAMP_COLUMNS = ("changed_seq", "written_by")
 _KICKOFF_WRITE_COLUMNS = (*KICKOFF_COLUMNS, "state_rank", *_STAMP_COLUMNS)
 UPSERT_KICKOFF = _insert_sql(
     "kickoffs",

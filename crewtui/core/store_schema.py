@@ -188,7 +188,9 @@ def _migrate_leases(conn: sqlite3.Connection) -> None:
     One row per crew: the holder (its store's writer id, with its pid and host to show),
     until when it holds the lease (renewed by its heartbeat, taken over once it passed),
     and when it last finished a round of polls (what the others' staleness is counted
-    from). It replaces the per-run rule of ``trackers``: one poller per crew, not per run.
+    from). It replaces the heartbeats of ``trackers`` and the per-run ``kickoffs.state_by``
+    (no longer written; dropping the column would rewrite every row): one poller per
+    crew, not per run.
     """
     statements = [
         """CREATE TABLE leases (
@@ -199,6 +201,7 @@ def _migrate_leases(conn: sqlite3.Connection) -> None:
             expires_at TEXT NOT NULL,
             refreshed_at TEXT
         )""",
+        "DROP TABLE trackers",
     ]
     for statement in statements:
         conn.execute(statement)
