@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,7 @@ from crewtui.api.models import Observation, RunState, TaskResult
 from crewtui.api.profile import CrewProfile
 from crewtui.config import PollSettings, resolve_paths
 from crewtui.core.store import Store
+from crewtui.core.store_rows import bind_ts
 from crewtui.core.tracker import KickoffChanged, LeaseChanged, Tracker, TrackerEvent, utcnow
 from crewtui.sim import SimServer
 from tests.helpers import wait_until
@@ -223,3 +226,51 @@ async def test_archiving_a_run_elsewhere_does_not_take_it_from_the_process_polli
             await wait_until(poller, lambda: poller.get(run.kickoff_id).archived)  # type: ignore[union-attr]
             assert poller.holds_lease(ENV_CREW)
             await wait_until(poller, lambda: poller.get(run.kickoff_id).is_terminal)  # type: ignore[union-attr]
+
+
+async def test_a_poller_whose_lease_was_taken_stops_polling_and_views(
+    sim: SimServer, stores: Callable[[], Store], home: Path
+) -> None:
+    """A poller that failed to renew in time (its loop stalled) finds the lease taken: it
+    stops polling the crew at once and names the new poller."""
+    async with Tracker([crew_profile(sim)], stores(), FAST) as tracker:
+        run = await tracker.kickoff(ENV_CREW, inputs(sim, hold="1"))
+        await wait_until(tracker, lambda: tracker.health(ENV_CREW).state == "ok")
+        events: list[LeaseChanged] = []
+        tracker.listen(lambda e: events.append(e) if isinstance(e, LeaseChanged) else None)
+        lapse_leases(home)
+        other = stores()
+        assert other.claim_lease(ENV_CREW, 60.0)
+        await wait_until(tracker, lambda: not tracker.holds_lease(ENV_CREW))
+        assert events == [LeaseChanged(ENV_CREW, held=False, poller=tracker.here)]
+        assert tracker.health(ENV_CREW).poller == tracker.here  # the other store, same pid
+        # Nothing of the crew is planned any more; the run is still shown.
+        await wait_until(tracker, lambda: tracker.health(ENV_CREW).interval is None)
+        assert tracker.is_tracked(run.kickoff_id)
+
+
+async def test_a_viewer_shows_a_crew_stale_once_its_poller_stopped_its_rounds(
+    sim: SimServer, stores: Callable[[], Store], home: Path
+) -> None:
+    poller = stores()
+    assert poller.claim_lease(ENV_CREW, 60.0)
+    poller.mark_refreshed(ENV_CREW)
+    async with Tracker([crew_profile(sim)], stores(), FAST) as viewer:
+        assert not viewer.holds_lease(ENV_CREW)
+        assert viewer.health(ENV_CREW).stale_since is None  # its last round was just now
+        long_ago = utcnow() - timedelta(minutes=5)
+        with sqlite3.connect(resolve_paths(home).store_file) as conn:
+            conn.execute("UPDATE leases SET refreshed_at = ?", (bind_ts(long_ago),))
+        conn.close()
+        await wait_until(viewer, lambda: viewer.health(ENV_CREW).stale_since is not None)
+        assert viewer.health(ENV_CREW).stale_since == long_ago
+        poller.mark_refreshed(ENV_CREW)  # a round again: fresh
+        await wait_until(viewer, lambda: viewer.health(ENV_CREW).stale_since is None)
+
+
+def lapse_leases(home: Path) -> None:
+    """Every lease in the history ran out (what a holder's stalled loop leads to)."""
+    past = bind_ts(utcnow() - timedelta(seconds=1))
+    with sqlite3.connect(resolve_paths(home).store_file) as conn:
+        conn.execute("UPDATE leases SET expires_at = ?", (past,))
+    conn.close()
