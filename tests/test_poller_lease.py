@@ -34,8 +34,8 @@ from tests.test_serve import SERVE_TOKEN, STARTER_TOKEN, LogLine, Serving
 
 CREW = "default"  # the crew serve makes of CREWAI_API_URL
 RUNS = 3
-# About 20 s per run at the tests' speed: long enough to kill the poller mid-run.
-RUN_SCALE = "20"
+# About 30 s per run at the tests' speed: long enough to kill the poller mid-run.
+RUN_SCALE = "30"
 TAKEOVER_WAIT = 30.0
 HOST = socket.gethostname()
 

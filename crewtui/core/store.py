@@ -20,9 +20,10 @@ Why it looks the way it does:
   (0.1-0.2 s for 10,000 kickoffs), and only the first write waits for it.
 - **Other processes.** Every write of a kickoff row takes the next number of
   ``change_clock`` and records who wrote it; :meth:`Store.changes_since` reads only rows
-  above a mark, and ``PRAGMA data_version`` says cheaply when to ask. One process polls
-  each crew for all of them: the holder of the crew's row in ``leases``
-  (:meth:`Store.claim_lease`), which the others take over once it stops renewing it.
+  above a mark, and ``PRAGMA data_version`` says cheaply when to ask. Trackers record a
+  heartbeat in ``trackers`` (which processes are alive). One process polls each crew for
+  all of them: the holder of the crew's row in ``leases`` (:meth:`Store.claim_lease`),
+  which the others take over once it stops renewing it.
 - **Bounded steps.** A run keeps its newest ``steps_per_run`` steps; the older ones are
   deleted and counted in ``step_counts``.
 - **Durability.** ``synchronous=NORMAL`` in WAL mode: a commit survives the process being
@@ -972,6 +973,47 @@ class Store:
             loaded = (_load_kickoff(conn, read_key(row["kickoff_id"])) for row in rows)
             changed = [kickoff for kickoff in loaded if kickoff is not None]
         return Changes(now_mark, changed)
+
+    @property
+    def _keeps_heartbeats(self) -> bool:
+        """On disk, writable and at a schema that has them (others may share it)."""
+        writable = self.read_only is None
+        return self.path is not None and writable and self.schema_version >= FOLLOWING_SCHEMA
+
+    def beat(self) -> None:
+        """Say that this process is alive (the others read it with ``live_writers``)."""
+        if not self._keeps_heartbeats:
+            return
+        now = _now()
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO trackers (writer, pid, seen_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (writer) DO UPDATE SET seen_at = excluded.seen_at",
+                (self.writer, os.getpid(), bind_ts(now)),
+            )
+            # A process that was killed never retired: forget it after a day.
+            conn.execute(
+                "DELETE FROM trackers WHERE seen_at < ?", (bind_ts(now - timedelta(days=1)),)
+            )
+
+    def retire(self) -> None:
+        """This process stops: it is no longer counted alive."""
+        if not self._keeps_heartbeats:
+            return
+        with self._write() as conn:
+            conn.execute("DELETE FROM trackers WHERE writer = ?", (self.writer,))
+
+    def live_writers(self, within: float) -> frozenset[str]:
+        """The other processes that said they were alive less than ``within`` seconds ago."""
+        if self.schema_version < FOLLOWING_SCHEMA:
+            return frozenset()
+        since = bind_ts(_now() - timedelta(seconds=within))
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT writer FROM trackers WHERE seen_at >= ? AND writer != ?",
+                (since, self.writer),
+            ).fetchall()
+        return frozenset(str(row[0]) for row in rows)
 
     # ----------------------------------------------------------------- leases
 

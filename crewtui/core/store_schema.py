@@ -188,9 +188,9 @@ def _migrate_leases(conn: sqlite3.Connection) -> None:
     One row per crew: the holder (its store's writer id, with its pid and host to show),
     until when it holds the lease (renewed by its heartbeat, taken over once it passed),
     and when it last finished a round of polls (what the others' staleness is counted
-    from). It replaces the heartbeats of ``trackers`` and the per-run ``kickoffs.state_by``
-    (no longer written; dropping the column would rewrite every row): one poller per
-    crew, not per run.
+    from). It replaces the per-run rule of ``kickoffs.state_by`` (the run was left to the
+    live process that saved its state last; the column is no longer written, and dropping
+    it would rewrite every row): one poller per crew, not per run.
     """
     statements = [
         """CREATE TABLE leases (
@@ -201,7 +201,6 @@ def _migrate_leases(conn: sqlite3.Connection) -> None:
             expires_at TEXT NOT NULL,
             refreshed_at TEXT
         )""",
-        "DROP TABLE trackers",
     ]
     for statement in statements:
         conn.execute(statement)

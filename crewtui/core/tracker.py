@@ -104,8 +104,11 @@ UNEXPECTED_POLL_ERROR = (
 TOKEN_REJECTED_RETRY = 60.0
 
 # Following other processes through the store: how often this process looks for their
-# commits (a counter read, free when nothing happened).
+# commits (a counter read, free when nothing happened), says it is alive, and how long a
+# process that stopped saying so is still taken to be alive (``Store.live_writers``).
 STORE_CHECK_EVERY = 0.5
+HEARTBEAT_EVERY = 2.0
+ALIVE_FOR = 10.0
 # The poller lease of each crew: renewed every LEASE_RENEW_EVERY s for LEASE_TTL s, so a
 # poller that was killed is taken over within LEASE_TTL + LEASE_RENEW_EVERY s, and one that
 # stopped cleanly within LEASE_RENEW_EVERY s. A viewer shows a crew stale once its poller
@@ -352,6 +355,7 @@ class Tracker:
         self._adopt_others = resume
         if self.store.path is not None:  # a history in memory has no other process
             self._store_mark = await self._store_call(self.store.change_mark) or 0
+            await self._store_call(self.store.beat)
             self._watcher = asyncio.create_task(self._follow_store(), name="crewtui-store-watch")
         self._learner = asyncio.create_task(self._learn_durations(), name="crewtui-durations")
         for crew in self._crews.values():
@@ -411,6 +415,7 @@ class Tracker:
         if was_running:
             # Others take this process's crews over at their next renewal.
             await self._store_call(self.store.release_leases)
+            await self._store_call(self.store.retire)
 
     async def __aenter__(self) -> Tracker:
         await self.start()
@@ -1111,14 +1116,20 @@ class Tracker:
 
         ``PRAGMA data_version`` moves only when another process committed, so a quiet
         history costs one counter read per look, on the loop, never waiting for the lock.
+        A heartbeat every ``HEARTBEAT_EVERY`` s tells the others this process is alive.
         """
+        loop = asyncio.get_running_loop()
         seen_version: int | None = None
+        next_beat = loop.time()
         while self._running:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._store_changed.wait(), timeout=STORE_CHECK_EVERY)
             asked = self._store_changed.is_set()
             self._store_changed.clear()
             try:
+                if loop.time() >= next_beat:
+                    next_beat = loop.time() + HEARTBEAT_EVERY
+                    await self._store_call(self.store.beat)
                 version = self.store.data_version()
                 if asked or (version is not None and version != seen_version):
                     seen_version = version

@@ -574,6 +574,28 @@ def test_a_run_keeps_its_newest_steps_and_counts_the_dropped(tmp_path: Path) -> 
         capped.close()
 
 
+def test_heartbeats_say_who_is_alive_and_forget_the_long_dead(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite3"
+    first, second = Store.open(path), Store.open(path)
+    try:
+        with sqlite3.connect(path) as conn:
+            conn.execute(
+                "INSERT INTO trackers (writer, pid, seen_at) VALUES ('killed', 1, ?)",
+                ("2020-01-01T00:00:00.000000Z",),
+            )
+        conn.close()
+        first.beat()
+        assert second.live_writers(within=10.0) == {first.writer}
+        first.retire()
+        assert second.live_writers(within=10.0) == frozenset()
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("SELECT count(*) FROM trackers").fetchone() == (0,)
+        conn.close()
+    finally:
+        first.close()
+        second.close()
+
+
 def test_a_step_window_is_the_newest_steps_and_the_counts_in_one_read(tmp_path: Path) -> None:
     capped = Store.open(tmp_path / "capped.sqlite3", steps_per_run=5)
     try:
