@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from crewtui.core import store_schema
 from crewtui.core.store import Store
 from crewtui.core.store_schema import LEASE_SCHEMA
 
@@ -134,16 +135,19 @@ def test_a_history_without_other_processes_or_one_not_written_records_nothing(
         watcher.close()
 
 
-def test_a_store_from_before_the_leases_gets_the_table(path: Path) -> None:
-    Store.open(path).close()
+def test_a_store_from_before_the_leases_gets_the_table(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_schema, "SCHEMA_VERSION", LEASE_SCHEMA - 1)
+    Store.open(path).close()  # made by a crewtui that knew no leases
+    monkeypatch.undo()
     with sqlite3.connect(path) as conn:
-        conn.execute("DROP TABLE leases")
-        conn.execute("CREATE TABLE IF NOT EXISTS trackers (writer TEXT PRIMARY KEY)")
-        conn.execute(f"PRAGMA user_version = {LEASE_SCHEMA - 1}")
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     conn.close()
+    assert "leases" not in tables
     store = Store.open(path)
     try:
-        assert store.schema_version == LEASE_SCHEMA
+        assert store.schema_version == store_schema.SCHEMA_VERSION
         assert store.claim_lease("research", TTL)
         assert set(store.leases()) == {"research"}
     finally:
