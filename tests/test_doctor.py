@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 from pathlib import Path
 
@@ -109,3 +111,28 @@ def test_a_healthy_answer_and_a_404_at_get_slash_are_both_fine(
     assert f"    health    {said}" in outcome.out.splitlines()
     report = json.loads(cli("doctor", "--json").out)
     assert report["crews"][0]["health"] == ("Healthy" if live else None)
+
+
+def test_the_pollers_of_the_history_are_listed(sim: SimServer, cli: Cli) -> None:
+    cli.setenv("CREWAI_API_URL", sim.crew_url(CREW))
+    cli.setenv("CREWAI_BEARER_TOKEN", sim.options.token)
+    other = Store.open(cli.home / "data" / "history.sqlite3")
+    try:
+        assert other.claim_lease("default", 60.0)
+        other.mark_refreshed("default")
+        assert other.claim_lease("travel", 0.0)  # a poller that stopped renewing
+        outcome = cli("doctor")
+        report = json.loads(cli("doctor", "--json").out)
+    finally:
+        other.close()
+    assert outcome.code == ExitCode.OK, outcome.out + outcome.err
+    poller = f"{os.getpid()}@{socket.gethostname()}"
+    lines = [line for line in outcome.out.splitlines() if line.startswith("    poller")]
+    assert len(lines) == 2
+    assert lines[0].startswith(f"    poller         default  {poller} polls it, last round ")
+    assert lines[1].startswith(f"    poller         travel  nobody polls it ({poller} stopped ")
+    assert [(lease["crew"], lease["live"]) for lease in report["leases"]] == [
+        ("default", True),
+        ("travel", False),
+    ]
+    assert report["leases"][0]["poller"] == poller

@@ -1,9 +1,9 @@
 """``crewtui doctor``: everything that can be wrong, checked in one go.
 
 For each crew: reachable, token accepted, which dialect it speaks, its required inputs;
-then the history store and the config file. Each problem says what to do, one crew's
-problem never stops the others being checked, and the verdict at the end (and the exit
-code) counts every problem the report shows.
+then the history store (and which process polls each crew for it) and the config file.
+Each problem says what to do, one crew's problem never stops the others being checked,
+and the verdict at the end (and the exit code) counts every problem the report shows.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,9 @@ from crewtui.api.errors import ApiError, ExitCode, StoreError
 from crewtui.api.profile import CrewProfile
 from crewtui.api.sanitize import inert_line
 from crewtui.config import Config, Paths, plain_http_warning, unresolved_token
+from crewtui.core.format import format_duration
 from crewtui.core.store import Store
+from crewtui.core.store_rows import Lease
 
 
 @dataclass
@@ -53,6 +56,9 @@ class DoctorReport:
     config_file: str
     config_present: bool = True
     problems: list[str] = field(default_factory=list)
+    # Which process polls each crew for the history (its poller lease), live or not.
+    leases: list[Lease] = field(default_factory=list)
+    checked_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def store_ok(self) -> bool:
@@ -77,6 +83,16 @@ class DoctorReport:
             "config_present": self.config_present,
             "crews": [vars(check) for check in self.crews],
             "store": self.store,
+            "leases": [
+                {
+                    "crew": lease.crew,
+                    "poller": lease.poller,
+                    "live": lease.is_live(self.checked_at),
+                    "expires_at": lease.expires_at.isoformat(),
+                    "refreshed_at": lease.refreshed_at.isoformat() if lease.refreshed_at else None,
+                }
+                for lease in self.leases
+            ],
             "problems": self.problems,
             "ok": self.exit_code == 0,
         }
@@ -113,6 +129,9 @@ class DoctorReport:
         counts = store.get("counts")
         if isinstance(counts, dict):
             out.append(f"    {'holds':<14} {describe_counts(counts)}")
+        out.extend(
+            f"    {'poller':<14} {lease_line(lease, self.checked_at)}" for lease in self.leases
+        )
         if not self.store_ok and store.get("problem") is None:
             out.append(
                 f"    {'problem':<14} SQLite found damage: keep a copy of the file, then move it "
@@ -141,6 +160,20 @@ def describe_counts(counts: dict[str, Any]) -> str:
         if counts.get(name) is not None
     )
     return ", ".join(parts) or "nothing yet"
+
+
+def lease_line(lease: Lease, now: datetime) -> str:
+    """Who polls a crew for the history, and how fresh it left it:
+    "research  4242@box polls it, last round 1s ago"."""
+    crew = inert_line(lease.crew, 40)
+    if lease.is_live(now):
+        said = f"{crew}  {lease.poller} polls it"
+    else:
+        ago = format_duration((now - lease.expires_at).total_seconds())
+        said = f"{crew}  nobody polls it ({lease.poller} stopped {ago} ago)"
+    if lease.refreshed_at is not None:
+        said += f", last round {format_duration((now - lease.refreshed_at).total_seconds())} ago"
+    return said
 
 
 def _counted(count: int, noun: str) -> str:
@@ -201,6 +234,10 @@ async def diagnose(
         store_health["ok"] = store_health.get("quick_check") in ("ok", None)
     except StoreError as error:
         store_health = {"ok": False, "problem": error.message}
+    try:
+        leases = await asyncio.to_thread(store.leases)
+    except StoreError:
+        leases = {}  # the history's own line says what is wrong with it
     problems = []
     if store.path is None:
         problems.append(
@@ -213,4 +250,5 @@ async def diagnose(
         config_file=str(config_file),
         config_present=await asyncio.to_thread(config_file.exists),
         problems=problems,
+        leases=sorted(leases.values(), key=lambda lease: lease.crew),
     )

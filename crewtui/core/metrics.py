@@ -77,6 +77,7 @@ class ServeMetrics:
                 kickoffs.add_metric([state.value], count)
             yield kickoffs
         yield from self._followed(crews)
+        yield from self._leases(crews)
         yield from self._pushes()
 
     def _requests(self, crews: Sequence[str]) -> Iterable[Metric]:
@@ -111,7 +112,7 @@ class ServeMetrics:
         return health
 
     def _followed(self, crews: Sequence[str]) -> Iterable[Metric]:
-        """The active runs: who polls them, and how long since this process heard of each."""
+        """The active runs: who polls them, and how stale each is as this process sees it."""
         followed = GaugeMetricFamily(
             "crewtui_active_kickoffs",
             "Kickoffs still going, by crew and by who polls them (this process or another).",
@@ -120,12 +121,13 @@ class ServeMetrics:
         staleness = GaugeHistogramMetricFamily(
             "crewtui_staleness_seconds",
             "Seconds since a poll or a push last told this process about each active kickoff "
-            "it polls (a histogram of the current values).",
+            "it polls, or since the poller of a crew it views last finished a round of polls "
+            "(a histogram of the current values).",
             labels=["crew"],
         )
         oldest = GaugeMetricFamily(
             "crewtui_staleness_max_seconds",
-            "The longest time since this process heard about an active kickoff it polls.",
+            "The longest staleness of an active kickoff (see crewtui_staleness_seconds).",
             labels=["crew"],
         )
         now = datetime.now(UTC)
@@ -134,19 +136,43 @@ class ServeMetrics:
         for kickoff in self._tracker.tracked():
             if kickoff.is_terminal or kickoff.archived or kickoff.crew not in ages:
                 continue
-            if self._tracker.polled_elsewhere(kickoff.kickoff_id):
+            if self._tracker.holds_lease(kickoff.crew):
+                heard = self._tracker.last_heard(kickoff.kickoff_id) or kickoff.updated_at
+            else:
                 elsewhere[kickoff.crew] += 1
-                continue
-            heard = self._tracker.last_heard(kickoff.kickoff_id) or kickoff.updated_at
+                lease = self._tracker.lease(kickoff.crew)
+                heard = (lease.refreshed_at if lease else None) or kickoff.updated_at
             ages[kickoff.crew].append(max((now - heard).total_seconds(), 0.0))
         for crew in crews:
-            followed.add_metric([crew, "this_process"], len(ages[crew]))
+            followed.add_metric([crew, "this_process"], len(ages[crew]) - elsewhere[crew])
             followed.add_metric([crew, "another_process"], elsewhere[crew])
             staleness.add_metric([crew], _buckets(ages[crew]), sum(ages[crew]))
             oldest.add_metric([crew], max(ages[crew], default=0.0))
         yield followed
         yield staleness
         yield oldest
+
+    def _leases(self, crews: Sequence[str]) -> Iterable[Metric]:
+        """Who polls each crew for the history: this process (1) or another (0), and which."""
+        held = GaugeMetricFamily(
+            "crewtui_lease_held",
+            "1 when this process holds the crew's poller lease (it polls the crew), 0 when "
+            "it views what another process polls.",
+            labels=["crew"],
+        )
+        holder = GaugeMetricFamily(
+            "crewtui_lease_holder",
+            "The process (pid@host) that polls each crew for the shared history: 1.",
+            labels=["crew", "holder"],
+        )
+        for crew in crews:
+            polls_here = self._tracker.holds_lease(crew)
+            held.add_metric([crew], 1.0 if polls_here else 0.0)
+            poller = self._tracker.here if polls_here else self._tracker.health(crew).poller
+            if poller is not None:
+                holder.add_metric([crew, poller], 1.0)
+        yield held
+        yield holder
 
     def _pushes(self) -> Iterable[Metric]:
         if self._receiver is None:

@@ -30,6 +30,7 @@ from crewtui.core.tracker import (
     CrewHealthChanged,
     HealthState,
     KickoffChanged,
+    LeaseChanged,
     Tracker,
     TrackerEvent,
 )
@@ -176,6 +177,8 @@ class EventLog:
             self._kickoff(event.kickoff, event.previous)
         elif isinstance(event, CrewHealthChanged):
             self._crew(event.health)
+        elif isinstance(event, LeaseChanged):
+            self._lease(event)
 
     def _kickoff(self, kickoff: Kickoff, previous: RunState | None) -> None:
         kickoff_id = kickoff.kickoff_id
@@ -239,6 +242,18 @@ class EventLog:
             message,
             extra=fields(crew=health.crew, health=health.state, previous=before),
         )
+
+    def _lease(self, event: LeaseChanged) -> None:
+        """Who polls a crew for the history: this process, another (it views), or none."""
+        if event.held:
+            message = f"polling crew {event.crew} for the history (this process holds its lease)"
+        elif event.poller is not None:
+            message = f"viewing crew {event.crew}: {event.poller} polls it for the history"
+        else:
+            message = f"crew {event.crew}: no process polls it for the history now"
+        lease = "held" if event.held else "viewing"
+        extra = fields(crew=event.crew, lease=lease, poller=event.poller)
+        self._log.info("%s", message, extra=extra)
 
 
 _TROUBLED = frozenset({RunState.FAILED, RunState.LOST, RunState.NOT_FOUND})

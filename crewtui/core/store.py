@@ -21,7 +21,9 @@ Why it looks the way it does:
 - **Other processes.** Every write of a kickoff row takes the next number of
   ``change_clock`` and records who wrote it; :meth:`Store.changes_since` reads only rows
   above a mark, and ``PRAGMA data_version`` says cheaply when to ask. Trackers record a
-  heartbeat in ``trackers`` so that one leaves a run to another that is alive.
+  heartbeat in ``trackers`` (which processes are alive). One process polls each crew for
+  all of them: the holder of the crew's row in ``leases`` (:meth:`Store.claim_lease`),
+  which the others take over once it stops renewing it.
 - **Bounded steps.** A run keeps its newest ``steps_per_run`` steps; the older ones are
   deleted and counted in ``step_counts``.
 - **Durability.** ``synchronous=NORMAL`` in WAL mode: a commit survives the process being
@@ -38,6 +40,7 @@ import errno
 import json
 import logging
 import os
+import socket
 import sqlite3
 import threading
 import uuid
@@ -66,6 +69,7 @@ from crewtui.core.store_rows import (
     UPSERT_TASK,
     USAGE,
     WAITING_FOR,
+    Lease,
     SqlValue,
     as_model,
     bind_text,
@@ -73,6 +77,7 @@ from crewtui.core.store_rows import (
     decode_row,
     insert_steps,
     kickoff_values,
+    lease_of,
     load_steps,
     read_key,
     summaries,
@@ -84,6 +89,7 @@ from crewtui.core.store_schema import (
     BATCH_SCHEMA,
     FOLLOWING_SCHEMA,
     HITL_SCHEMA,
+    LEASE_SCHEMA,
     check_ours,
     damage_note,
     migrate,
@@ -218,20 +224,12 @@ class StepStats:
 
 
 @dataclass(frozen=True)
-class ForeignChange:
-    """A kickoff as another process last wrote it, and which process (its writer id) last
-    saved its state: the one that follows the run."""
-
-    kickoff: Kickoff
-    state_by: str | None
-
-
-@dataclass(frozen=True)
 class Changes:
-    """What :meth:`Store.changes_since` found, and the mark to ask from next time."""
+    """What :meth:`Store.changes_since` found (kickoffs as other processes last wrote
+    them), and the mark to ask from next time."""
 
     mark: int
-    kickoffs: list[ForeignChange]
+    kickoffs: list[Kickoff]
 
 
 @dataclass(frozen=True)
@@ -322,6 +320,8 @@ class Store:
         self.open_note = read_only
         # Who writes: marks this process's rows, so that it can tell others' changes apart.
         self.writer = uuid.uuid4().hex
+        # Where this process runs, for the leases it holds (``pid@host`` names a poller).
+        self.host = socket.gethostname()
         self.schema_version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         # Set once the damage check is done (at once for stores that need none).
         self._checked = threading.Event()
@@ -478,10 +478,6 @@ class Store:
         seq = conn.execute("UPDATE change_clock SET seq = seq + 1 RETURNING seq").fetchone()[0]
         return {"changed_seq": seq, "written_by": self.writer}
 
-    def _stamp_state(self, conn: sqlite3.Connection) -> dict[str, SqlValue]:
-        """:meth:`_stamp` for a write of the run's state (not only its archive flag)."""
-        return {**self._stamp(conn), "state_by": self.writer}
-
     def _read(self) -> AbstractContextManager[sqlite3.Connection]:
         """A read transaction: one consistent snapshot across several statements."""
         return self._transaction("BEGIN")
@@ -511,7 +507,7 @@ class Store:
             kickoff = kickoff.model_copy(update={"tasks": merge_tasks([], kickoff.tasks)})
             merged = kickoff if stored is None else merge_stored(stored, kickoff)
             if merged != stored:
-                _write_kickoff(conn, merged, stored, self._stamp_state(conn))
+                _write_kickoff(conn, merged, stored, self._stamp(conn))
             return merged
 
     def rename_kickoff(self, old_id: str, new_id: str) -> None:
@@ -531,7 +527,7 @@ class Store:
             steps = load_steps(conn, old_id)
             _delete_kickoff(conn, old_id)
             merged = renamed if existing is None else merge_stored(existing, renamed)
-            _write_kickoff(conn, merged, existing, self._stamp_state(conn))
+            _write_kickoff(conn, merged, existing, self._stamp(conn))
             moved = [s.model_copy(update={"kickoff_id": new_id}) for s in steps]
             _insert_steps(conn, moved, self.steps_per_run)
 
@@ -969,29 +965,14 @@ class Store:
         with self._read() as conn:
             now_mark = int(conn.execute("SELECT seq FROM change_clock").fetchone()[0])
             rows = conn.execute(
-                "SELECT kickoff_id, state_by FROM kickoffs"
+                "SELECT kickoff_id FROM kickoffs"
                 " WHERE changed_seq > ? AND changed_seq <= ?"
                 " AND written_by IS NOT ? ORDER BY changed_seq",
                 (mark, now_mark, self.writer),
             ).fetchall()
-            changed = []
-            for row in rows:
-                kickoff = _load_kickoff(conn, read_key(row["kickoff_id"]))
-                if kickoff is not None:
-                    changed.append(ForeignChange(kickoff, row["state_by"]))
+            loaded = (_load_kickoff(conn, read_key(row["kickoff_id"])) for row in rows)
+            changed = [kickoff for kickoff in loaded if kickoff is not None]
         return Changes(now_mark, changed)
-
-    def state_writers(self, kickoff_ids: Collection[str]) -> dict[str, str | None]:
-        """Which process (writer id) last saved the state of each of these kickoffs."""
-        if self.schema_version < FOLLOWING_SCHEMA or not kickoff_ids:
-            return {}
-        marks = ", ".join("?" * len(kickoff_ids))
-        with self._read() as conn:
-            rows = conn.execute(
-                f"SELECT kickoff_id, state_by FROM kickoffs WHERE kickoff_id IN ({marks})",  # noqa: S608
-                [bind_text(kickoff_id) for kickoff_id in kickoff_ids],
-            ).fetchall()
-        return {read_key(row[0]): row[1] for row in rows}
 
     @property
     def _keeps_heartbeats(self) -> bool:
@@ -1000,7 +981,7 @@ class Store:
         return self.path is not None and writable and self.schema_version >= FOLLOWING_SCHEMA
 
     def beat(self) -> None:
-        """Say that this process is alive and polling (others leave its runs to it)."""
+        """Say that this process is alive (the others read it with ``live_writers``)."""
         if not self._keeps_heartbeats:
             return
         now = _now()
@@ -1016,7 +997,7 @@ class Store:
             )
 
     def retire(self) -> None:
-        """This process stops polling: others take its runs over at their next check."""
+        """This process stops: it is no longer counted alive."""
         if not self._keeps_heartbeats:
             return
         with self._write() as conn:
@@ -1033,6 +1014,80 @@ class Store:
                 (since, self.writer),
             ).fetchall()
         return frozenset(str(row[0]) for row in rows)
+
+    # ----------------------------------------------------------------- leases
+
+    @property
+    def _keeps_leases(self) -> bool:
+        """On disk, writable and at a schema that has them (others may share it)."""
+        writable = self.read_only is None
+        return self.path is not None and writable and self.schema_version >= LEASE_SCHEMA
+
+    def claim_lease(self, crew: str, ttl: float) -> bool:
+        """Take the crew's poller lease when it is free, expired or already ours, and renew
+        it until ``ttl`` seconds from now: True when this process holds it after.
+
+        One ``BEGIN IMMEDIATE`` transaction: of two processes claiming at once, the second
+        reads what the first wrote. A history with no other process (in memory) or one
+        this process cannot write records nothing: True unless another process holds a
+        live lease there, so that it polls what nobody else polls.
+        """
+        if not self._keeps_leases:
+            lease = self.leases().get(crew)
+            return lease is None or lease.holder == self.writer or not lease.is_live(_now())
+        now = _now()
+        key = bind_text(crew)
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT holder, expires_at FROM leases WHERE crew = ?", (key,)
+            ).fetchone()
+            theirs = row is not None and row["holder"] != self.writer
+            if theirs and row["expires_at"] > bind_ts(now):
+                return False
+            conn.execute(
+                "INSERT INTO leases (crew, holder, pid, host, expires_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (crew) DO UPDATE SET holder = excluded.holder,"
+                " pid = excluded.pid, host = excluded.host, expires_at = excluded.expires_at",
+                (key, self.writer, os.getpid(), self.host, bind_ts(now + timedelta(seconds=ttl))),
+            )
+        return True
+
+    def mark_refreshed(self, crew: str) -> None:
+        """The holder finished a round of polls of ``crew``: the others are fresh as of now.
+
+        Only the holder's mark counts; a process that lost the lease changes nothing.
+        """
+        if not self._keeps_leases:
+            return
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE leases SET refreshed_at = ? WHERE crew = ? AND holder = ?",
+                (bind_ts(_now()), bind_text(crew), self.writer),
+            )
+
+    def release_leases(self) -> None:
+        """On a clean exit: every lease this process holds expires now, so the others take
+        its polls over at their next renewal instead of waiting for the lease to run out.
+        The rows stay: who polled last, and how fresh it left each crew, are still shown."""
+        if not self._keeps_leases:
+            return
+        now = bind_ts(_now())
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE leases SET expires_at = ? WHERE holder = ? AND expires_at > ?",
+                (now, self.writer, now),
+            )
+
+    def leases(self) -> dict[str, Lease]:
+        """Every crew's lease, live or expired (``Lease.is_live``), by crew."""
+        if self.schema_version < LEASE_SCHEMA:
+            return {}
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT crew, holder, pid, host, expires_at, refreshed_at FROM leases"
+            ).fetchall()
+        leases = (lease_of(row) for row in rows)
+        return {lease.crew: lease for lease in leases}
 
     # ----------------------------------------------------------------- diagnostics
 

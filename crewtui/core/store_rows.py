@@ -20,6 +20,7 @@ import json
 import logging
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -95,6 +96,45 @@ def bind_ts(value: datetime | None) -> str | None:
 
 def _read_ts(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Which process polls a crew for everyone sharing the history, and until when.
+
+    The holder renews it with a heartbeat; once ``expires_at`` has passed, any other
+    process may take it. ``refreshed_at`` is when the holder last finished a round of polls
+    of the crew: the others count their staleness from it.
+    """
+
+    crew: str
+    holder: str  # the holder's Store.writer id
+    pid: int
+    host: str
+    expires_at: datetime  # UTC
+    refreshed_at: datetime | None
+
+    @property
+    def poller(self) -> str:
+        """The holder as people name a process: ``pid@host``."""
+        return f"{self.pid}@{self.host}"
+
+    def is_live(self, now: datetime) -> bool:
+        """Whether the holder still holds it at ``now`` (it renewed in time)."""
+        return self.expires_at > now
+
+
+def lease_of(row: sqlite3.Row) -> Lease:
+    """A ``leases`` row as a :class:`Lease` (its host is shown: kept inert)."""
+    expires_at = _read_ts(row["expires_at"]) or datetime.min.replace(tzinfo=UTC)
+    return Lease(
+        crew=read_key(row["crew"]),
+        holder=str(row["holder"]),
+        pid=int(row["pid"]),
+        host=inert_line(str(row["host"]), 64),
+        expires_at=expires_at,
+        refreshed_at=_read_ts(row["refreshed_at"]),
+    )
 
 
 def _clamp_int64(value: int | None) -> int | None:
@@ -234,7 +274,7 @@ def _insert_sql(table: str, columns: Sequence[str], on_conflict: str) -> str:
 # Columns the store derives on write and never reads back into a Kickoff.
 _DERIVED_COLUMNS = ("task_count", "state_rank", "extra")
 # Who changed the row last, and the change number others follow (``Store.changes_since``).
-_STAMP_COLUMNS = ("changed_seq", "written_by", "state_by")
+_STAMP_COLUMNS = ("changed_seq", "written_by")
 _KICKOFF_WRITE_COLUMNS = (*KICKOFF_COLUMNS, "state_rank", *_STAMP_COLUMNS)
 UPSERT_KICKOFF = _insert_sql(
     "kickoffs",

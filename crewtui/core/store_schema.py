@@ -182,6 +182,30 @@ def _migrate_hitl_requests(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def _migrate_leases(conn: sqlite3.Connection) -> None:
+    """``leases``: which process polls each crew for everyone sharing the history.
+
+    One row per crew: the holder (its store's writer id, with its pid and host to show),
+    until when it holds the lease (renewed by its heartbeat, taken over once it passed),
+    and when it last finished a round of polls (what the others' staleness is counted
+    from). It replaces the per-run rule of ``kickoffs.state_by`` (the run was left to the
+    live process that saved its state last; the column is no longer written, and dropping
+    it would rewrite every row): one poller per crew, not per run.
+    """
+    statements = [
+        """CREATE TABLE leases (
+            crew TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            host TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            refreshed_at TEXT
+        )""",
+    ]
+    for statement in statements:
+        conn.execute(statement)
+
+
 # The batch a kickoff row belongs to (its ``meta.batch``), read only from valid JSON; the
 # same expression in the index and in the queries, so that SQLite uses the index.
 BATCH_OF_RUN = "(CASE WHEN json_valid(meta) THEN json_extract(meta, '$.batch') END)"
@@ -221,7 +245,7 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _migrate_following_and_step_cap,
     _migrate_task_usage,
     _migrate_hitl_requests,
-    # Schema 6 is the leases' (another branch); the batches' takes the next number.
+    _migrate_leases,
     _migrate_batches,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -230,6 +254,8 @@ SCHEMA_VERSION = len(MIGRATIONS)
 FOLLOWING_SCHEMA = 3
 # The version that brought ``hitl_requests``.
 HITL_SCHEMA = 5
+# The version that brought ``leases`` (one poller per crew).
+LEASE_SCHEMA = MIGRATIONS.index(_migrate_leases) + 1
 # The version that brought ``batches`` (by position, so that it follows a renumbering).
 BATCH_SCHEMA = MIGRATIONS.index(_migrate_batches) + 1
 

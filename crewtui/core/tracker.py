@@ -12,10 +12,13 @@ task usually takes in the history); a kickoff is planned again when its last pol
 restarted (its execution overwritten under the same id, see ``crewtui.core.merge``). No
 Textual import here.
 
-Other processes: another app, a ``crewtui kickoff`` in another pane or a cron job may write
-the same history. While running, the tracker follows the store (see ``_follow_store``):
-their new runs are adopted and their changes emitted like this process's own, within about
-a second, without polling the service twice for a run another live process already polls.
+Other processes: another app, a ``crewtui serve``, a ``crewtui kickoff`` in another pane or
+a cron job may write the same history. While running, the tracker follows the store (see
+``_follow_store``): their new runs are adopted and their changes emitted like this
+process's own, within about a second. One process polls each crew for all of them: the
+holder of the crew's lease in the history (``Store.claim_lease``, renewed every
+``LEASE_RENEW_EVERY`` s, taken over by another once it lapses, ``LEASE_TTL``). The others
+view that crew: they never poll it, and read what its poller writes.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -71,7 +76,8 @@ from crewtui.core.merge import (
 )
 from crewtui.core.pacing import TokenBucket, error_backoff
 from crewtui.core.schedule import CrewPlanner, DurationModel, PlanSettings, Strategy
-from crewtui.core.store import ForeignChange, Store
+from crewtui.core.store import Store
+from crewtui.core.store_rows import Lease
 from crewtui.core.webhooks import WebhookUrls
 
 log = logging.getLogger(__name__)
@@ -81,6 +87,7 @@ log = logging.getLogger(__name__)
 _RESTART_CLOCK_SKEW = timedelta(seconds=5)
 
 HealthState = Literal["ok", "token_rejected", "unreachable", "unknown"]
+_TROUBLED_HEALTH: frozenset[HealthState] = frozenset({"token_rejected", "unreachable"})
 
 # An attempt older than this that is still "sending" was cut off by a crash.
 ABANDONED_ATTEMPT_AGE = 300.0
@@ -98,10 +105,16 @@ TOKEN_REJECTED_RETRY = 60.0
 
 # Following other processes through the store: how often this process looks for their
 # commits (a counter read, free when nothing happened), says it is alive, and how long a
-# process that stopped saying so is still taken to be polling.
+# process that stopped saying so is still taken to be alive (``Store.live_writers``).
 STORE_CHECK_EVERY = 0.5
 HEARTBEAT_EVERY = 2.0
 ALIVE_FOR = 10.0
+# The poller lease of each crew: renewed every LEASE_RENEW_EVERY s for LEASE_TTL s, so a
+# poller that was killed is taken over within LEASE_TTL + LEASE_RENEW_EVERY s, and one that
+# stopped cleanly within LEASE_RENEW_EVERY s. A viewer shows a crew stale once its poller
+# has not finished a round of polls for longer than a lease lasts.
+LEASE_TTL = 5.0
+LEASE_RENEW_EVERY = 1.0
 
 # How often the history's task durations are read again (they move slowly), and how often
 # at most a crew's pace (requests per second, interval) is reported while it polls.
@@ -144,6 +157,12 @@ class CrewHealth:
     last_ok: datetime | None = None
     rate: float | None = None
     budget: float | None = None
+    # The process that polls the crew for the shared history when it is another one
+    # (``pid@host``); None when this process polls it (or nobody does yet).
+    poller: str | None = None
+    # A crew another process polls: when that poller last finished a round of polls, once
+    # that is longer ago than a lease lasts (the crew's runs are stale since); else None.
+    stale_since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -202,6 +221,17 @@ class CrewHealthChanged:
 
 
 @dataclass(frozen=True)
+class LeaseChanged:
+    """This process began (``held``) or stopped polling a crew, or another process took
+    over its polls: ``poller`` is the process that polls it now (``pid@host``, this one's
+    when held), None when nobody does."""
+
+    crew: str
+    held: bool
+    poller: str | None
+
+
+@dataclass(frozen=True)
 class HistoryTrouble:
     """The history stopped taking writes (a full disk, damage found after opening):
     announced once per new reason, so the user learns that changes are not being kept."""
@@ -209,7 +239,7 @@ class HistoryTrouble:
     message: str
 
 
-TrackerEvent = KickoffChanged | StepsAdded | CrewHealthChanged | HistoryTrouble
+TrackerEvent = KickoffChanged | StepsAdded | CrewHealthChanged | LeaseChanged | HistoryTrouble
 
 
 @dataclass
@@ -237,6 +267,14 @@ class _Crew:
     runner: asyncio.Task[None] | None = None
     # When the crew's pace was last reported (``PACE_EVERY``).
     pace_reported: float = float("-inf")
+    # The crew's poller lease: until when (monotonic seconds) this process may poll it, a
+    # little before the history's expiry since it counts from before the claim; whether
+    # it acted as the holder at the last renewal; the lease as last read, and the writer
+    # id of its live holder then ("" before the first read).
+    lease_until: float = 0.0
+    holding: bool = False
+    lease: Lease | None = None
+    poller_id: str | None = ""
 
 
 class Tracker:
@@ -291,14 +329,14 @@ class Tracker:
         self._running = False
         # The last store failure, said once; a store opened read-only said why at open.
         self.store_error: str | None = store.open_note
-        # Following the store: the last change number read, whether runs other processes
-        # start are adopted (the whole history) or only those already known (``watch``),
-        # and the runs left to another live process (id -> that process's writer id).
+        # Following the store: the last change number read, and whether runs other
+        # processes start are adopted (the whole history) or only those already known
+        # (``watch``; it still polls every run of a crew whose lease it holds).
         self._store_mark = 0
         self._adopt_others = False
-        self._polled_elsewhere: dict[str, str] = {}
         self._store_changed = asyncio.Event()
         self._watcher: asyncio.Task[None] | None = None
+        self._leaser: asyncio.Task[None] | None = None
         # Flow requests taken by this process: a replay is ignored even when the history
         # cannot record them (read-only, or too old a schema).
         self._requests_seen: set[str] = set()
@@ -327,7 +365,6 @@ class Tracker:
             )
         if resume:
             active = await self._store_call(self.store.active_kickoffs) or []
-            await self._find_polled_elsewhere([kickoff.kickoff_id for kickoff in active])
             for kickoff in active:
                 if kickoff.crew not in self._crews:
                     continue
@@ -335,6 +372,9 @@ class Tracker:
                     self._adopt(kickoff, emit=False)
                 elif kickoff.submission is Submission.SENDING:
                     await self._settle_abandoned_attempt(kickoff)
+        # The runs held now are polled from the first claim on, for the crews it wins.
+        await self._renew_leases()
+        self._leaser = asyncio.create_task(self._keep_leases(), name="crewtui-leases")
 
     async def _settle_abandoned_attempt(self, attempt: Kickoff) -> None:
         """An attempt still ``sending`` long after any request could last was cut off by a
@@ -359,10 +399,10 @@ class Tracker:
         """Stop every poll and close every connection; safe to call twice."""
         was_running, self._running = self._running, False
         tasks = [crew.runner for crew in self._crews.values() if crew.runner] + list(self._polls)
-        for helper in (self._watcher, self._learner):
+        for helper in (self._watcher, self._learner, self._leaser):
             if helper is not None:
                 tasks.append(helper)
-        self._watcher = self._learner = None
+        self._watcher = self._learner = self._leaser = None
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -370,9 +410,11 @@ class Tracker:
                 await task
         for crew in self._crews.values():
             crew.runner = None
+            crew.lease_until, crew.holding = 0.0, False
             await crew.client.aclose()
         if was_running:
-            # Others take this process's runs over at their next look at the store.
+            # Others take this process's crews over at their next renewal.
+            await self._store_call(self.store.release_leases)
             await self._store_call(self.store.retire)
 
     async def __aenter__(self) -> Tracker:
@@ -420,9 +462,21 @@ class Tracker:
     def is_tracked(self, kickoff_id: str) -> bool:
         return kickoff_id in self._kickoffs
 
-    def polled_elsewhere(self, kickoff_id: str) -> bool:
-        """Whether another live crewtui process polls this run for the shared history."""
-        return kickoff_id in self._polled_elsewhere
+    def holds_lease(self, crew: str) -> bool:
+        """Whether this process polls ``crew`` for the shared history (it holds the crew's
+        lease); otherwise it views the crew: another process polls it, or none yet."""
+        state = self._crews.get(crew)
+        return state is not None and state.lease_until > time.monotonic()
+
+    @property
+    def here(self) -> str:
+        """This process as a poller is named: ``pid@host``."""
+        return f"{os.getpid()}@{self.store.host}"
+
+    def lease(self, crew: str) -> Lease | None:
+        """The crew's lease as this process last read it (who polls, how fresh), or None."""
+        state = self._crews.get(crew)
+        return state.lease if state is not None else None
 
     def last_heard(self, kickoff_id: str) -> datetime | None:
         """When a poll or a push last said anything about the run here, changed or not."""
@@ -981,8 +1035,8 @@ class Tracker:
         self._kickoffs[kickoff.kickoff_id] = kickoff
         if emit and previous is None:
             self._emit(KickoffChanged(kickoff, None))
-        if kickoff.kickoff_id in self._polled_elsewhere:
-            return
+        if not self.holds_lease(kickoff.crew):
+            return  # its crew's poller polls it (or will, once one holds the lease)
         crew = self._crews.get(kickoff.crew)
         accepted = kickoff.submission is Submission.ACCEPTED
         if crew is not None and accepted and not kickoff.is_terminal:
@@ -1062,7 +1116,7 @@ class Tracker:
 
         ``PRAGMA data_version`` moves only when another process committed, so a quiet
         history costs one counter read per look, on the loop, never waiting for the lock.
-        A heartbeat every ``HEARTBEAT_EVERY`` s tells the others this process is polling.
+        A heartbeat every ``HEARTBEAT_EVERY`` s tells the others this process is alive.
         """
         loop = asyncio.get_running_loop()
         seen_version: int | None = None
@@ -1076,8 +1130,6 @@ class Tracker:
                 if loop.time() >= next_beat:
                     next_beat = loop.time() + HEARTBEAT_EVERY
                     await self._store_call(self.store.beat)
-                    if self._polled_elsewhere:
-                        await self._review_polled_elsewhere()
                 version = self.store.data_version()
                 if asked or (version is not None and version != seen_version):
                     seen_version = version
@@ -1091,75 +1143,114 @@ class Tracker:
         if changes is None:
             return
         self._store_mark = changes.mark
-        if changes.kickoffs:
-            alive = await self._store_call(self.store.live_writers, ALIVE_FOR) or frozenset()
-            for change in changes.kickoffs:
-                self._absorb(change, alive)
-        if self._polled_elsewhere:
-            await self._review_polled_elsewhere()
+        for kickoff in changes.kickoffs:
+            self._absorb(kickoff)
 
-    def _absorb(self, change: ForeignChange, alive: frozenset[str]) -> None:
-        """A kickoff another process wrote: merge it, emit it, and decide who polls it.
+    def _absorb(self, theirs: Kickoff) -> None:
+        """A kickoff another process wrote: merge it, emit it, and poll it if this process
+        holds its crew's lease (a run a viewer started is polled by the crew's poller).
 
-        The rule that keeps two processes from polling one run: a run is left to another
-        process while that process saved its state last and is alive (its heartbeat is
-        fresh); otherwise this process polls it. Exactly one process saved a run's state
-        last, so at least that one polls it (archiving a run elsewhere does not move it);
-        when it stops (it retires its heartbeat) or dies (the heartbeat
-        goes stale after ``ALIVE_FOR`` s) the others take the run over. Attempts still being
-        sent elsewhere are skipped: they arrive under their kickoff id once accepted. Runs of
-        a crew this process has no profile for are shown, never polled.
+        Attempts still being sent elsewhere are skipped: they arrive under their kickoff id
+        once accepted. Runs of a crew this process has no profile for are shown, never
+        polled.
         """
-        theirs = change.kickoff
         kickoff_id = theirs.kickoff_id
         before = self._kickoffs.get(kickoff_id)
         if theirs.submission is Submission.SENDING:
             return
-        if before is None and not self._adopt_others:
+        if before is None and not (self._adopt_others or self.holds_lease(theirs.crew)):
             return
         after = theirs if before is None else merge_stored(theirs, before)
         changed = before is None or after != before
         self._kickoffs[kickoff_id] = after
         if after.is_terminal or after.crew not in self._crews:
-            self._polled_elsewhere.pop(kickoff_id, None)
             self._unschedule(kickoff_id)
-        elif change.state_by in alive:
-            self._leave_to(kickoff_id, change.state_by)
-        else:
-            self._polled_elsewhere.pop(kickoff_id, None)
-            if kickoff_id not in self._schedules:
-                self._adopt(after, emit=False)
-            elif before is not None:
-                self._note_progress(before, after, pushed=False)
+        elif kickoff_id not in self._schedules:
+            self._adopt(after, emit=False)
+        elif before is not None:
+            self._note_progress(before, after, pushed=False)
         if changed:
             self._emit(KickoffChanged(after, before.state if before is not None else None))
 
-    def _leave_to(self, kickoff_id: str, writer: str | None) -> None:
-        """Stop polling a run that another live process polls."""
-        self._polled_elsewhere[kickoff_id] = writer or ""
-        self._unschedule(kickoff_id)
+    # -- the poller lease of each crew ---------------------------------------------------
 
-    async def _find_polled_elsewhere(self, kickoff_ids: Sequence[str]) -> None:
-        """Note which of these runs another live process wrote last (see ``_absorb``)."""
-        if not kickoff_ids:
-            return
-        writers = await self._store_call(self.store.state_writers, kickoff_ids) or {}
-        alive = await self._store_call(self.store.live_writers, ALIVE_FOR) or frozenset()
-        for kickoff_id in kickoff_ids:
-            writer = writers.get(kickoff_id)
-            if writer is not None and writer in alive:
-                self._polled_elsewhere[kickoff_id] = writer
+    async def _keep_leases(self) -> None:
+        """Renew this process's leases, and try for the others, every ``LEASE_RENEW_EVERY`` s."""
+        while self._running:
+            await asyncio.sleep(LEASE_RENEW_EVERY)  # the heartbeat's period, not a wait for work
+            try:
+                await self._renew_leases()
+            except Exception:  # a bug must cost one renewal, never the polling
+                log.exception("crewtui failed to renew its poller leases")
+
+    async def _renew_leases(self) -> None:
+        """One heartbeat: read the leases, claim each crew's that is free, lapsed or ours,
+        mark a round of polls finished where this process held it already, and act on
+        every change of who polls (start or stop polling the crew's runs)."""
+        leases = await self._store_call(self.store.leases) or {}
+        now = utcnow()
+        for name, crew in self._crews.items():
+            lease = leases.get(name)
+            asked = time.monotonic()
+            theirs = lease is not None and lease.holder != self.store.writer
+            if theirs and lease is not None and lease.is_live(now):
+                held = False  # no write while another process holds it
             else:
-                self._polled_elsewhere.pop(kickoff_id, None)
+                claimed = await self._store_call(self.store.claim_lease, name, LEASE_TTL)
+                # A history that fails to record it: poll for itself (the trouble was said).
+                held = claimed is not False
+            lapsed = crew.lease_until <= asked
+            crew.lease_until = asked + LEASE_TTL if held else 0.0
+            if held and crew.holding and crew.health.state not in _TROUBLED_HEALTH:
+                await self._store_call(self.store.mark_refreshed, name)
+            if held and lapsed:
+                crew.wake.set()  # its runner waited while the lease was not known held
+            await self._note_lease(crew, lease, held=held, now=now)
 
-    async def _review_polled_elsewhere(self) -> None:
-        """Take over the runs whose last writer is no longer another live process."""
-        left = list(self._polled_elsewhere)
-        await self._find_polled_elsewhere(left)
-        for kickoff_id in left:
-            kickoff = self._kickoffs.get(kickoff_id)
-            if kickoff is not None and kickoff_id not in self._polled_elsewhere:
+    async def _note_lease(
+        self, crew: _Crew, lease: Lease | None, *, held: bool, now: datetime
+    ) -> None:
+        """Poll the crew's runs from the renewal that won its lease, stop at the one that
+        lost it; say who polls it (an event when that changed, and the crew's health)."""
+        name = crew.profile.name
+        crew.lease = lease
+        if held != crew.holding:
+            crew.holding = held
+            if held:
+                await self._take_polls(name)
+            else:
+                self._drop_polls(name)
+        viewed = lease if not held and lease is not None and lease.is_live(now) else None
+        poller_id = self.store.writer if held else (viewed.holder if viewed else None)
+        poller = viewed.poller if viewed is not None else None
+        if poller_id != crew.poller_id:
+            crew.poller_id = poller_id
+            self._emit(LeaseChanged(name, held, self.here if held else poller))
+        refreshed = viewed.refreshed_at if viewed is not None else None
+        stale = refreshed is not None and (now - refreshed).total_seconds() > LEASE_TTL
+        update = replace(crew.health, poller=poller, stale_since=refreshed if stale else None)
+        self._set_health(crew, update)
+
+    async def _take_polls(self, crew: str) -> None:
+        """This process now polls ``crew``: every active run of it, those it holds and (for
+        a ``watch``, which holds only its own) the rest of the history's."""
+        if not self._adopt_others:
+            stored = await self._store_call(self.store.active_kickoffs) or []
+            for kickoff in stored:
+                accepted = kickoff.submission is Submission.ACCEPTED
+                new = kickoff.kickoff_id not in self._kickoffs
+                if kickoff.crew == crew and accepted and new:
+                    self._adopt(kickoff, emit=False)
+        for kickoff in list(self._kickoffs.values()):
+            if kickoff.crew == crew:
                 self._adopt(kickoff, emit=False)
+
+    def _drop_polls(self, crew: str) -> None:
+        """Another process polls ``crew`` now: its runs are left to it."""
+        for kickoff_id in list(self._schedules):
+            kickoff = self._kickoffs.get(kickoff_id)
+            if kickoff is not None and kickoff.crew == crew:
+                self._unschedule(kickoff_id)
 
     # -- polling -------------------------------------------------------------------------
 
@@ -1202,6 +1293,10 @@ class Tracker:
         planner = crew.planner
         while self._running:
             crew.wake.clear()
+            if not self.holds_lease(crew.profile.name):
+                # Not renewed in time (or lost): nothing leaves until a renewal says so.
+                await crew.wake.wait()
+                continue
             due = planner.next_due()
             if due is None:
                 await crew.wake.wait()
@@ -1213,6 +1308,10 @@ class Tracker:
                 continue
             await crew.bucket.acquire()
             await crew.gate.acquire()
+            if not self.holds_lease(crew.profile.name):  # it lapsed while waiting to send
+                crew.gate.release()
+                crew.bucket.refund()
+                continue
             kickoff_id = planner.take(loop.time())
             schedule = self._schedules.get(kickoff_id) if kickoff_id is not None else None
             if kickoff_id is None or schedule is None or schedule.in_flight:

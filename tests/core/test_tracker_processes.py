@@ -1,5 +1,5 @@
-"""Several crewtui processes on one history: each shows the others' runs, live, and a run is
-polled by one of them at a time (the rule in ``Tracker._absorb``).
+"""Several crewtui processes on one history: each shows the others' runs, live, and each
+crew is polled by one of them, the holder of its lease; the others view it.
 
 The first test runs a real ``crewtui kickoff`` child next to a tracker; the others use two
 trackers on two connections to one file (what two processes have), so that the test can
@@ -11,18 +11,21 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
-from crewtui.api.models import RunState
+from crewtui.api.models import Observation, RunState, TaskResult
 from crewtui.api.profile import CrewProfile
 from crewtui.config import PollSettings, resolve_paths
 from crewtui.core.store import Store
-from crewtui.core.tracker import KickoffChanged, Tracker, TrackerEvent
+from crewtui.core.store_rows import bind_ts
+from crewtui.core.tracker import KickoffChanged, LeaseChanged, Tracker, TrackerEvent, utcnow
 from crewtui.sim import SimServer
 from tests.helpers import wait_until
 
@@ -98,34 +101,44 @@ async def test_a_run_kicked_off_by_another_process_appears_and_is_followed(
                     break
         assert event.previous is None  # new to this process: the app adds a row
         assert event.kickoff.crew == ENV_CREW
-        # The child exited without watching: nobody else polls the run, so this one does.
-        assert not tracker.polled_elsewhere(kickoff_id)
+        # The child exited without watching: this process holds the crew's lease and polls.
+        assert tracker.holds_lease(ENV_CREW)
         await wait_until(tracker, lambda: tracker.get(kickoff_id).is_terminal)  # type: ignore[union-attr]
     assert tracker.get(kickoff_id).state is RunState.COMPLETED  # type: ignore[union-attr]
 
 
-async def test_a_run_another_live_process_polls_is_left_to_it_until_it_stops(
+def requests_sent(tracker: Tracker) -> int:
+    return sum(tracker.request_counts(ENV_CREW).attempts.values())
+
+
+async def test_a_crew_another_process_polls_is_viewed_until_that_process_stops(
     sim: SimServer, stores: Callable[[], Store]
 ) -> None:
     crew = crew_profile(sim)
     first = Tracker([crew], stores(), FAST)
     await first.start()
     try:
+        assert first.holds_lease(ENV_CREW)
         run = await first.kickoff(ENV_CREW, inputs(sim, hold="1"))
         async with Tracker([crew], stores(), FAST) as second:
-            # Picked up from the history at start, and left to the process polling it.
+            leases: list[LeaseChanged] = []
+            second.listen(lambda e: leases.append(e) if isinstance(e, LeaseChanged) else None)
+            # Picked up from the history at start, and viewed: the first process polls it.
             assert second.is_tracked(run.kickoff_id)
-            assert second.polled_elsewhere(run.kickoff_id)
+            assert not second.holds_lease(ENV_CREW)
+            assert second.health(ENV_CREW).poller == first.here
             # The first process's polls reach the second through the store alone.
             await wait_until(
                 second,
                 lambda: second.get(run.kickoff_id).state is RunState.PAUSED,  # type: ignore[union-attr]
             )
-            assert second.health(ENV_CREW).state == "unknown"  # it has sent no request
+            assert requests_sent(second) == 0
             await first.stop()
-            # The first one retired: the second takes the run over and polls it itself.
+            # The first one released its lease: the second takes the crew over and polls.
             await wait_until(second, lambda: second.health(ENV_CREW).state == "ok")
-            assert not second.polled_elsewhere(run.kickoff_id)
+            assert second.holds_lease(ENV_CREW)
+            assert second.health(ENV_CREW).poller is None
+            assert leases == [LeaseChanged(ENV_CREW, held=True, poller=second.here)]
     finally:
         await first.stop()
 
@@ -134,26 +147,59 @@ async def test_changes_by_another_process_are_emitted_once_and_never_written_bac
     sim: SimServer, stores: Callable[[], Store]
 ) -> None:
     crew = crew_profile(sim)
-    watcher_store = stores()
+    poller_store = stores()
     seen: list[TrackerEvent] = []
-    async with Tracker([crew], watcher_store, FAST) as watcher:
-        watcher.listen(seen.append)
-        mark = watcher_store.change_mark()
-        async with Tracker([crew], stores(), FAST) as worker:
-            run = await worker.kickoff(ENV_CREW, inputs(sim))
-            await wait_until(worker, lambda: worker.get(run.kickoff_id).is_terminal)  # type: ignore[union-attr]
+    async with (
+        Tracker([crew], poller_store, FAST) as poller,
+        Tracker([crew], stores(), FAST) as viewer,
+    ):
+        viewer.listen(seen.append)
+        mark = poller_store.change_mark()
+        run = await poller.kickoff(ENV_CREW, inputs(sim))
+        await wait_until(poller, lambda: poller.get(run.kickoff_id).is_terminal)  # type: ignore[union-attr]
         await wait_until(
-            watcher,
-            lambda: (kickoff := watcher.get(run.kickoff_id)) is not None and kickoff.is_terminal,
+            viewer,
+            lambda: (kickoff := viewer.get(run.kickoff_id)) is not None and kickoff.is_terminal,
         )
+        assert requests_sent(viewer) == 0  # it never polled
     changes = [e for e in seen if isinstance(e, KickoffChanged)]
     assert changes[0].previous is None
     assert changes[-1].kickoff.state is RunState.COMPLETED
-    # Each event is a real change, and the watcher never wrote back what it read.
+    # Each event is a real change, and the viewer never wrote back what it read.
     assert all(a.kickoff != b.kickoff for a, b in itertools.pairwise(changes))
-    assert watcher_store.changes_since(mark).kickoffs != []
-    last_writer = watcher_store.state_writers([run.kickoff_id])[run.kickoff_id]
-    assert last_writer != watcher_store.writer
+    assert poller_store.changes_since(mark).kickoffs == []
+
+
+async def test_a_viewer_kicks_off_and_receives_pushes_for_the_runs_the_poller_polls(
+    sim: SimServer, stores: Callable[[], Store]
+) -> None:
+    crew = crew_profile(sim)
+    async with (
+        Tracker([crew], stores(), FAST) as poller,
+        Tracker([crew], stores(), FAST) as viewer,
+    ):
+        run = await viewer.kickoff(ENV_CREW, inputs(sim, hold="1"))
+        # The poller adopts the viewer's run from the history and polls it.
+        await wait_until(
+            poller,
+            lambda: (
+                (kickoff := poller.get(run.kickoff_id)) is not None
+                and kickoff.state is RunState.PAUSED
+            ),
+        )
+        await wait_until(viewer, lambda: viewer.get(run.kickoff_id).state is RunState.PAUSED)  # type: ignore[union-attr]
+        # A push that reached the viewer's receiver is merged there and shared.
+        pushed = TaskResult(task_id="pushed-task", output="from a webhook")
+        said = Observation(
+            kickoff_id=run.kickoff_id, observed_at=utcnow(), source="webhook", tasks=[pushed]
+        )
+        await viewer.ingest([said])
+        await wait_until(
+            poller,
+            lambda: any(t.task_id == "pushed-task" for t in poller.get(run.kickoff_id).tasks),  # type: ignore[union-attr]
+        )
+        assert requests_sent(viewer) == 1  # its kickoff, never a poll
+        assert poller.holds_lease(ENV_CREW) and not viewer.holds_lease(ENV_CREW)
 
 
 async def test_runs_of_a_crew_this_process_does_not_know_are_shown_not_polled(
@@ -178,5 +224,53 @@ async def test_archiving_a_run_elsewhere_does_not_take_it_from_the_process_polli
             await wait_until(archiver, lambda: archiver.is_tracked(run.kickoff_id))
             await archiver.archive(run.kickoff_id)
             await wait_until(poller, lambda: poller.get(run.kickoff_id).archived)  # type: ignore[union-attr]
-            assert not poller.polled_elsewhere(run.kickoff_id)
+            assert poller.holds_lease(ENV_CREW)
             await wait_until(poller, lambda: poller.get(run.kickoff_id).is_terminal)  # type: ignore[union-attr]
+
+
+async def test_a_poller_whose_lease_was_taken_stops_polling_and_views(
+    sim: SimServer, stores: Callable[[], Store], home: Path
+) -> None:
+    """A poller that failed to renew in time (its loop stalled) finds the lease taken: it
+    stops polling the crew at once and names the new poller."""
+    async with Tracker([crew_profile(sim)], stores(), FAST) as tracker:
+        run = await tracker.kickoff(ENV_CREW, inputs(sim, hold="1"))
+        await wait_until(tracker, lambda: tracker.health(ENV_CREW).state == "ok")
+        events: list[LeaseChanged] = []
+        tracker.listen(lambda e: events.append(e) if isinstance(e, LeaseChanged) else None)
+        lapse_leases(home)
+        other = stores()
+        assert other.claim_lease(ENV_CREW, 60.0)
+        await wait_until(tracker, lambda: not tracker.holds_lease(ENV_CREW))
+        assert events == [LeaseChanged(ENV_CREW, held=False, poller=tracker.here)]
+        assert tracker.health(ENV_CREW).poller == tracker.here  # the other store, same pid
+        # Nothing of the crew is planned any more; the run is still shown.
+        await wait_until(tracker, lambda: tracker.health(ENV_CREW).interval is None)
+        assert tracker.is_tracked(run.kickoff_id)
+
+
+async def test_a_viewer_shows_a_crew_stale_once_its_poller_stopped_its_rounds(
+    sim: SimServer, stores: Callable[[], Store], home: Path
+) -> None:
+    poller = stores()
+    assert poller.claim_lease(ENV_CREW, 60.0)
+    poller.mark_refreshed(ENV_CREW)
+    async with Tracker([crew_profile(sim)], stores(), FAST) as viewer:
+        assert not viewer.holds_lease(ENV_CREW)
+        assert viewer.health(ENV_CREW).stale_since is None  # its last round was just now
+        long_ago = utcnow() - timedelta(minutes=5)
+        with sqlite3.connect(resolve_paths(home).store_file) as conn:
+            conn.execute("UPDATE leases SET refreshed_at = ?", (bind_ts(long_ago),))
+        conn.close()
+        await wait_until(viewer, lambda: viewer.health(ENV_CREW).stale_since is not None)
+        assert viewer.health(ENV_CREW).stale_since == long_ago
+        poller.mark_refreshed(ENV_CREW)  # a round again: fresh
+        await wait_until(viewer, lambda: viewer.health(ENV_CREW).stale_since is None)
+
+
+def lapse_leases(home: Path) -> None:
+    """Every lease in the history ran out (what a holder's stalled loop leads to)."""
+    past = bind_ts(utcnow() - timedelta(seconds=1))
+    with sqlite3.connect(resolve_paths(home).store_file) as conn:
+        conn.execute("UPDATE leases SET expires_at = ?", (past,))
+    conn.close()

@@ -50,3 +50,15 @@ async def test_four_crews_in_80_columns_drop_the_pace_before_a_crew() -> None:
 async def test_a_crew_that_has_not_polled_yet_shows_no_pace() -> None:
     shown = await crews_text([CrewHealth(crew="travel", state="ok", budget=10.0)], [])
     assert shown == "● travel"
+
+
+async def test_a_crew_another_process_polls_names_it_and_says_this_one_views() -> None:
+    viewed = CrewHealth(crew="travel", state="unknown", budget=10.0, poller="4242@ops-box")
+    app = StatusApp()
+    async with app.run_test(size=(80, 5)) as pilot:
+        status = app.query_one(StatusLine)
+        status.set_healths([viewed, CrewHealth(crew="content", state="ok", budget=10.0)])
+        await pilot.pause()
+        crews = app.query_one("#crews", Static)
+        assert str(crews.render()) == "○ travel polled by 4242@ops-box  ● content"
+        assert str(crews.tooltip) == "travel is polled by 4242@ops-box; this process views it"

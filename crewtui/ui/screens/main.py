@@ -450,7 +450,9 @@ class MainScreen(Screen[None]):
         health = message.health
         self.status.set_health(health)
         troubled = health.state in ("unreachable", "token_rejected")
-        self.kickoffs.set_stale(health.crew, (health.last_ok or health.since) if troubled else None)
+        # A crew another process polls is stale when that poller stopped its rounds.
+        since = (health.last_ok or health.since) if troubled else health.stale_since
+        self.kickoffs.set_stale(health.crew, since)
 
     def tick(self) -> None:
         """Once a second: elapsed times of visible running rows, and the shown run."""

@@ -5,7 +5,9 @@ answering is named with since when, and the rest of the screen keeps updating.
 
 Each healthy crew that polls says how hard it presses on its service and how fresh its runs
 are: requests per second of its budget and about how long a run waits between polls
-("● travel 7/10 rps · ~3.2s").
+("● travel 7/10 rps · ~3.2s"). A crew that another crewtui process polls for the shared
+history (it holds the crew's lease) says which, and this one only views it
+("○ travel polled by 4242@ops-box").
 
 It fits its width by leaving out detail, never crews: first the polling pace, then the
 list's sort order, then healthy crews are counted ("● 3 ok") while troubled ones stay named.
@@ -109,7 +111,13 @@ class StatusLine(Horizontal):
             for health in self._healths.values()
             if health.message and health.state in ("unreachable", "token_rejected")
         ]
-        crews.tooltip = safe_line("  ·  ".join(troubles), limit=600) if troubles else None
+        viewed = [
+            f"{health.crew} is polled by {health.poller}; this process views it"
+            for health in self._healths.values()
+            if health.poller is not None
+        ]
+        said = troubles + viewed
+        crews.tooltip = safe_line("  ·  ".join(said), limit=600) if said else None
         self._fit()
 
     def _crews_line(self, *, intervals: bool, count_healthy: bool, brief: bool = False) -> Text:
@@ -168,6 +176,9 @@ class StatusLine(Horizontal):
             text.append(f" {words}", style=colour)
         if health.state == "unreachable" and health.since is not None:
             text.append(f" since {self._clock(health.since)}", style=colour)
+        if health.poller is not None:
+            text.append(" polled by ", style=self._colour("muted"))
+            text.append_text(safe_line(health.poller, self._colour("muted"), limit=40))
         if intervals and health.state == "ok":
             text.append(pace_text(health), style=self._colour("muted"))
         return text

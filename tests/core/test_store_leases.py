@@ -1,0 +1,198 @@
+"""The poller lease of each crew in the history: claim, renew, expire, release, race.
+
+Stores opened on one file stand for processes (each has its own writer id); the race is
+run by real processes. Expiry needs no waiting: a lease claimed for 0 s has already run
+out when anyone reads it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from crewtui.core import store_schema
+from crewtui.core.store import Store
+from crewtui.core.store_schema import LEASE_SCHEMA
+
+TTL = 60.0
+CHILD_TIMEOUT = 120.0
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "history.sqlite3"
+
+
+@pytest.fixture
+def stores(path: Path) -> Iterator[Callable[[], Store]]:
+    """Opens one store on the file per call: one process each."""
+    opened: list[Store] = []
+
+    def open_one() -> Store:
+        store = Store.open(path)
+        opened.append(store)
+        return store
+
+    yield open_one
+    for store in opened:
+        store.close()
+
+
+def test_a_free_lease_is_taken_and_others_are_refused_while_it_lasts(
+    stores: Callable[[], Store],
+) -> None:
+    first, second = stores(), stores()
+    assert first.claim_lease("research", TTL)
+    assert not second.claim_lease("research", TTL)
+    assert second.claim_lease("travel", TTL)  # one lease per crew
+    lease = second.leases()["research"]
+    here = (first.writer, os.getpid(), socket.gethostname())
+    assert (lease.holder, lease.pid, lease.host) == here
+    assert lease.poller == f"{os.getpid()}@{socket.gethostname()}"
+    assert lease.refreshed_at is None  # no round of polls finished yet
+    assert set(first.leases()) == {"research", "travel"}
+
+
+def test_the_holder_renews_its_lease_and_others_take_it_once_it_expired(
+    stores: Callable[[], Store],
+) -> None:
+    first, second = stores(), stores()
+    assert first.claim_lease("research", TTL)
+    renewed_until = first.leases()["research"].expires_at
+    assert first.claim_lease("research", 0.0)  # ours: renewed (here to now, so it lapses)
+    assert first.leases()["research"].expires_at < renewed_until
+    assert second.claim_lease("research", TTL)  # expired: taken over
+    assert second.leases()["research"].holder == second.writer
+    assert not first.claim_lease("research", TTL)  # the one that lapsed is refused now
+
+
+def test_only_the_holder_marks_a_round_of_polls_and_takeover_keeps_the_mark(
+    stores: Callable[[], Store],
+) -> None:
+    first, second = stores(), stores()
+    assert first.claim_lease("research", 0.0)
+    first.mark_refreshed("research")
+    marked = first.leases()["research"].refreshed_at
+    assert marked is not None
+    assert second.claim_lease("research", TTL)
+    # How fresh the crew is stays known across the takeover, until the new holder marks.
+    assert second.leases()["research"].refreshed_at == marked
+    first.mark_refreshed("research")  # no longer the holder: changes nothing
+    assert second.leases()["research"].refreshed_at == marked
+    second.mark_refreshed("research")
+    refreshed = second.leases()["research"].refreshed_at
+    assert refreshed is not None and refreshed >= marked
+
+
+def test_released_leases_are_taken_at_once_and_still_say_who_polled_last(
+    stores: Callable[[], Store],
+) -> None:
+    first, second = stores(), stores()
+    assert first.claim_lease("research", TTL)
+    assert first.claim_lease("travel", TTL)
+    assert second.claim_lease("flow", TTL)
+    first.mark_refreshed("research")
+    first.release_leases()
+    leases = second.leases()
+    assert leases["research"].holder == first.writer
+    assert leases["research"].refreshed_at is not None
+    assert not any(leases[crew].is_live(leases[crew].expires_at) for crew in leases)
+    assert second.claim_lease("research", TTL)
+    assert second.claim_lease("travel", TTL)
+    assert not first.claim_lease("flow", TTL)  # only its own leases were released
+
+
+def test_a_history_without_other_processes_or_one_not_written_records_nothing(
+    stores: Callable[[], Store], path: Path
+) -> None:
+    memory = Store.in_memory()
+    try:
+        assert memory.claim_lease("research", TTL)
+        assert memory.leases() == {}
+    finally:
+        memory.close()
+    holder = stores()
+    assert holder.claim_lease("research", TTL)
+    # A process that may only read the file (a damaged store, an unwritable place).
+    conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    watcher = Store(conn, path, read_only="The history is read-only here.")
+    try:
+        # It cannot say it polls: it polls only what no live process polls.
+        assert not watcher.claim_lease("research", TTL)
+        assert watcher.claim_lease("travel", TTL)
+        watcher.mark_refreshed("travel")
+        watcher.release_leases()
+        assert set(holder.leases()) == {"research"}
+    finally:
+        watcher.close()
+
+
+def test_a_store_from_before_the_leases_gets_the_table(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_schema, "SCHEMA_VERSION", LEASE_SCHEMA - 1)
+    Store.open(path).close()  # made by a crewtui that knew no leases
+    monkeypatch.undo()
+    with sqlite3.connect(path) as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    conn.close()
+    assert "leases" not in tables
+    store = Store.open(path)
+    try:
+        assert store.schema_version == store_schema.SCHEMA_VERSION
+        assert store.claim_lease("research", TTL)
+        assert set(store.leases()) == {"research"}
+    finally:
+        store.close()
+
+
+RACER = r"""
+import sys
+from pathlib import Path
+from crewtui.core.store import Store
+
+store = Store.open(Path(sys.argv[1]))
+print("ready", flush=True)
+sys.stdin.readline()  # every racer starts together
+won = [crew for crew in sys.argv[2:] if store.claim_lease(crew, 60.0)]
+print(" ".join(won) or "-", flush=True)
+store.close()
+"""
+
+
+def test_processes_racing_for_the_leases_each_get_one_holder(path: Path) -> None:
+    Store.open(path).close()
+    crews = [f"crew-{n}" for n in range(40)]
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACER, str(path), *crews],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    for racer in racers:
+        assert racer.stdout is not None
+        assert racer.stdout.readline().strip() == "ready"
+    won: list[str] = []
+    for racer in racers:
+        out, err = racer.communicate("go\n", timeout=CHILD_TIMEOUT)
+        assert racer.returncode == 0, err[-2000:]
+        won.extend(crew for crew in out.split() if crew != "-")
+    # Each crew was won exactly once, by the process the history names.
+    assert sorted(won) == sorted(crews)
+    store = Store.open(path)
+    try:
+        assert set(store.leases()) == set(crews)
+    finally:
+        store.close()
