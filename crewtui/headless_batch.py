@@ -103,9 +103,13 @@ async def _run(session: Session, crew: CrewProfile, batch: Batch, *, resumed: bo
     concurrency = args.concurrency or batch.concurrency
     progress = _Progress(session, batch)
     verb = "resuming" if resumed else "starting"
+    # Found by its rows, not named: say why nothing new may be sent, and how to send it anyway.
+    found_again = resumed and args.resume is None
+    why = " (these rows were batched before: --new sends them all again)" if found_again else ""
     progress.say(
         f"{verb} batch {batch.batch_id}: {len(batch.rows)} rows of "
         f"{inert_line(batch.source, 120)} on {inert_line(crew.name)}, up to {concurrency} at once"
+        f"{why}"
     )
     deadline = time.monotonic() + args.timeout if args.timeout else None
     async with session.following([crew], interval=args.interval, receive=True) as tracker:

@@ -197,7 +197,7 @@ def test_a_batch_killed_mid_run_resumes_without_starting_any_row_twice(tmp_path:
         assert _rows_started(slow, batch_id)[uncertain[0]] == counts[uncertain[0]] + 1
 
 
-def test_resume_of_a_finished_batch_sends_nothing_and_an_unknown_id_is_refused(
+def test_resume_of_a_finished_batch_sends_nothing_says_why_and_an_unknown_id_is_refused(
     tmp_path: Path, sim: SimServer
 ) -> None:
     env = crew_env(sim, CREW)
@@ -209,6 +209,11 @@ def test_resume_of_a_finished_batch_sends_nothing_and_an_unknown_id_is_refused(
     assert resumed.returncode == 0, resumed.stderr
     document = _document(resumed.stdout)
     assert document["resumed"] is True and document["counts"]["completed"] == 2
+    assert _rows_started(sim, batch_id) == Counter({1: 1, 2: 1})
+    assert "--new" not in resumed.stderr  # named by its id: no reason to explain
+    again = run(tmp_path, "batch", str(_csv(tmp_path, 2)), "--json", env=env)
+    assert _document(again.stdout)["batch_id"] == batch_id
+    assert "these rows were batched before: --new sends them all again" in again.stderr
     assert _rows_started(sim, batch_id) == Counter({1: 1, 2: 1})
     unknown = run(tmp_path, "batch", "--resume", "nosuchbatch", env=env)
     assert unknown.returncode == 2
