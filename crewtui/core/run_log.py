@@ -1,0 +1,448 @@
+"""The run log: one timestamped stream of what happens across runs, for the CLI and the app.
+
+``crewtui logs`` and the app's Log view print the same entries, made here from what the
+tracker learns: a kickoff before and after a change (state changes, tasks starting and
+ending with their agent and duration, a new wait for a person, tokens spent) and the steps
+and events pushed for it (thoughts, tool calls, crew events). The history gives the same
+entries back for runs already stored (``history_entries``), so ``logs`` without ``-f``
+prints what ``logs -f`` would have printed, as far as the history remembers it.
+
+Entries keep the service's text as it came (JSON prints it faithfully); whoever shows one
+on a terminal makes it inert (``plain_line`` here, ``crewtui.ui.text`` in the app). No I/O
+and no Textual here: a ``RunLog`` is fed events and answers entries.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from crewtui.api.models import (
+    AGENT_STEP,
+    Kickoff,
+    RunState,
+    Step,
+    TaskResult,
+    TaskState,
+    WaitingFor,
+)
+from crewtui.api.sanitize import inert_line
+from crewtui.core.format import format_duration, tokens_text
+from crewtui.core.timing import run_duration, run_start
+from crewtui.core.tracker import KickoffChanged, StepsAdded, TrackerEvent
+
+LogKind = Literal["run", "done", "failed", "waiting", "task", "step", "tool", "event", "usage"]
+LOG_KINDS: tuple[LogKind, ...] = (
+    "run",
+    "done",
+    "failed",
+    "waiting",
+    "task",
+    "step",
+    "tool",
+    "event",
+    "usage",
+)
+
+# An entry keeps at most this much of a text from the service (a tool's whole answer can
+# be megabytes); a line shows less.
+TEXT_KEPT = 2000
+_LINE_TEXT = 300
+_LABEL = 40
+
+_ENDED_BADLY = frozenset({RunState.FAILED, RunState.CANCELLED, RunState.LOST, RunState.NOT_FOUND})
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One thing that happened to one run, at one moment."""
+
+    at: datetime
+    kind: LogKind
+    crew: str
+    kickoff_id: str
+    text: str
+    task: str | None = None
+    agent: str | None = None
+    # Seconds: how long the task or the run took, when the entry says it ended.
+    duration: float | None = None
+    state: RunState | None = None
+
+    @property
+    def short_id(self) -> str:
+        return self.kickoff_id[:8]
+
+    def as_json(self) -> dict[str, Any]:
+        """The entry as ``logs --json`` prints it (one object per line)."""
+        return {
+            "ts": self.at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "kind": self.kind,
+            "crew": self.crew,
+            "kickoff_id": self.kickoff_id,
+            "task": self.task,
+            "agent": self.agent,
+            "text": self.text,
+            "duration": self.duration,
+            "state": self.state.value if self.state is not None else None,
+        }
+
+
+def _kept(text: str | None) -> str:
+    return (text or "")[:TEXT_KEPT]
+
+
+# -- what a change says --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """What a run looked like when last logged: only what the next change is compared with
+    (outputs and payloads stay out, so following thousands of runs stays small)."""
+
+    state: RunState
+    waiting: WaitingFor | None
+    tasks: dict[str, TaskState]
+    current_task: str | None
+    tokens: int | None
+
+
+def _seen(kickoff: Kickoff) -> _Seen:
+    return _Seen(
+        state=kickoff.state,
+        waiting=kickoff.waiting_for if kickoff.state is RunState.PAUSED else None,
+        tasks={task.task_id: task.state for task in kickoff.tasks},
+        current_task=kickoff.current_task,
+        tokens=kickoff.usage.total_tokens if kickoff.usage else None,
+    )
+
+
+def _state_kind(state: RunState, waiting: WaitingFor | None) -> LogKind:
+    if state is RunState.COMPLETED:
+        return "done"
+    if state in _ENDED_BADLY:
+        return "failed"
+    if state is RunState.PAUSED and waiting is not None:
+        return "waiting"
+    return "run"
+
+
+def _waiting_words(waiting: WaitingFor) -> str:
+    """What a run waits on, as the service said it (not yet inert)."""
+    task = waiting.task_id or "a task it did not name"
+    said = f": {waiting.message}" if waiting.message else ""
+    return f"waits for input on {task}{said}"
+
+
+def _state_entry(before: RunState | None, kickoff: Kickoff, at: datetime) -> LogEntry:
+    """The run moved to its state: ``running → completed`` (with its duration, or error)."""
+    state = kickoff.state
+    waiting = kickoff.waiting_for if state is RunState.PAUSED else None
+    moved = f"{before.value} → {state.value}" if before is not None else state.value
+    duration = run_duration(kickoff, at) if state.is_terminal else None
+    text = moved
+    if duration is not None:
+        text += f" in {format_duration(duration)}"
+    if waiting is not None:
+        text += f": {_waiting_words(waiting)}"
+    elif state.is_terminal and kickoff.error:
+        text += f": {kickoff.error}"
+    return LogEntry(
+        at=at,
+        kind=_state_kind(state, waiting),
+        crew=kickoff.crew,
+        kickoff_id=kickoff.kickoff_id,
+        text=_kept(text),
+        task=waiting.task_id if waiting else None,
+        agent=waiting.agent if waiting else None,
+        duration=duration,
+        state=state,
+    )
+
+
+def _task_duration(task: TaskResult) -> float | None:
+    if task.execution_time is not None:
+        return task.execution_time
+    if task.started_at is not None and task.finished_at is not None:
+        return max((task.finished_at - task.started_at).total_seconds(), 0.0)
+    return None
+
+
+def _task_started(kickoff: Kickoff, task_id: str, agent: str | None, at: datetime) -> LogEntry:
+    return LogEntry(
+        at=at,
+        kind="task",
+        crew=kickoff.crew,
+        kickoff_id=kickoff.kickoff_id,
+        text="started",
+        task=task_id,
+        agent=agent,
+    )
+
+
+def _task_ended(kickoff: Kickoff, task: TaskResult, at: datetime) -> LogEntry:
+    duration = _task_duration(task)
+    took = f" in {format_duration(duration, precise=True)}" if duration is not None else ""
+    return LogEntry(
+        at=task.finished_at or at,
+        kind="task" if task.state is TaskState.COMPLETED else "failed",
+        crew=kickoff.crew,
+        kickoff_id=kickoff.kickoff_id,
+        text=f"{task.state.value}{took}",
+        task=task.task_id,
+        agent=task.agent,
+        duration=duration,
+    )
+
+
+def _usage_entry(kickoff: Kickoff, before: int | None, at: datetime) -> LogEntry | None:
+    tokens = kickoff.usage.total_tokens if kickoff.usage else None
+    if tokens is None or tokens == before:
+        return None
+    grew = f" (+{tokens_text(tokens - before)})" if before is not None and tokens > before else ""
+    return LogEntry(
+        at=at,
+        kind="usage",
+        crew=kickoff.crew,
+        kickoff_id=kickoff.kickoff_id,
+        text=f"{tokens_text(tokens)} tokens{grew}",
+        task=kickoff.current_task,
+    )
+
+
+def change_entries(before: _Seen | None, kickoff: Kickoff, at: datetime) -> list[LogEntry]:
+    """What changed between ``before`` (None: a run new to the log) and ``kickoff``."""
+    entries: list[LogEntry] = []
+    known = before.tasks if before is not None else {}
+    for task in kickoff.tasks:
+        was = known.get(task.task_id)
+        if was is None and task.state is TaskState.RUNNING:
+            entries.append(_task_started(kickoff, task.task_id, task.agent, task.started_at or at))
+        elif was in (None, TaskState.RUNNING) and task.state is not TaskState.RUNNING:
+            entries.append(_task_ended(kickoff, task, at))
+    current = kickoff.current_task
+    listed = {task.task_id for task in kickoff.tasks}
+    if current and current not in listed and current != (before and before.current_task):
+        # A dialect that names only the task in progress: its start is this change.
+        entries.append(_task_started(kickoff, current, kickoff.current_agent, at))
+    waiting = kickoff.waiting_for if kickoff.state is RunState.PAUSED else None
+    if before is None or before.state is not kickoff.state:
+        entries.append(_state_entry(before.state if before else None, kickoff, at))
+    elif waiting is not None and waiting != before.waiting:
+        entries.append(_state_entry(None, kickoff, at))
+    usage = _usage_entry(kickoff, before.tokens if before else None, at)
+    if usage is not None:
+        entries.append(usage)
+    return entries
+
+
+# -- steps and events ----------------------------------------------------------------------
+
+
+def _raw_text(step: Step, name: str) -> str | None:
+    """A field of a pushed event's ``data`` (its task, its agent), when it names one."""
+    raw = step.raw if isinstance(step.raw, dict) else {}
+    data = raw.get("data")
+    value = data.get(name) if isinstance(data, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def step_entry(step: Step, crew: str, task: str | None, agent: str | None) -> LogEntry:
+    """One pushed step: a tool call (``tool(input) → result``), a thought, or an event."""
+    if step.tool:
+        call = f"{step.tool}({step.tool_input or ''})"
+        text = f"{call} → {step.result}" if step.result else call
+        kind: LogKind = "tool"
+    elif step.kind == AGENT_STEP:
+        text = step.thought or step.result or "step"
+        kind = "step"
+    else:
+        said = step.thought or step.result
+        text = f"{step.kind}: {said}" if said else step.kind
+        kind = "event"
+    return LogEntry(
+        at=step.received_at,
+        kind=kind,
+        crew=crew,
+        kickoff_id=step.kickoff_id,
+        text=_kept(text),
+        task=_raw_text(step, "task_name") or task,
+        agent=_raw_text(step, "agent_role") or agent,
+    )
+
+
+# -- the history ---------------------------------------------------------------------------
+
+
+def history_entries(kickoff: Kickoff, steps: Sequence[Step] = ()) -> list[LogEntry]:
+    """The entries a stored run gives back, oldest first: its start, its tasks' starts and
+    ends, a wait, its end and tokens, its stored steps. Moments the history did not keep
+    (a task seen only once it had ended) are placed at the nearest moment it did."""
+    start = run_start(kickoff) or kickoff.created_at
+    end = kickoff.finished_at or kickoff.updated_at
+    started = "tracked" if kickoff.tracked_at is not None else "started"
+    entries = [
+        LogEntry(
+            at=start,
+            kind="run",
+            crew=kickoff.crew,
+            kickoff_id=kickoff.kickoff_id,
+            text=started,
+            state=RunState.RUNNING,
+        )
+    ]
+    for task in kickoff.tasks:
+        if task.started_at is not None:
+            entries.append(_task_started(kickoff, task.task_id, task.agent, task.started_at))
+        if task.state is not TaskState.RUNNING:
+            entries.append(_task_ended(kickoff, task, task.finished_at or end))
+    if kickoff.state is RunState.PAUSED and kickoff.waiting_for is not None:
+        entries.append(_state_entry(None, kickoff, kickoff.waiting_for.since))
+    elif kickoff.state not in (RunState.RUNNING, RunState.PENDING):
+        entries.append(_state_entry(None, kickoff, end))
+    usage = _usage_entry(kickoff, None, end)
+    if usage is not None:
+        entries.append(usage)
+    entries += [step_entry(step, kickoff.crew, None, None) for step in steps]
+    return sorted(entries, key=lambda entry: entry.at)
+
+
+# -- following -----------------------------------------------------------------------------
+
+
+@dataclass
+class RunLog:
+    """Turns the tracker's events into entries, remembering how each run was last logged.
+
+    ``remember`` a run already shown (read from the history) so that its next change is
+    told as a change, not as a new run; an event that changes nothing worth a line (a
+    repeated poll) makes no entry.
+    """
+
+    _runs: dict[str, _Seen] = field(default_factory=dict)
+    # The task and agent each run is on, to label the steps pushed for it.
+    _context: dict[str, tuple[str, str | None, str | None]] = field(default_factory=dict)
+
+    def remember(self, kickoff: Kickoff) -> None:
+        self._runs[kickoff.kickoff_id] = _seen(kickoff)
+        self._context[kickoff.kickoff_id] = (
+            kickoff.crew,
+            kickoff.current_task,
+            kickoff.current_agent,
+        )
+
+    def knows(self, kickoff_id: str) -> bool:
+        return kickoff_id in self._runs
+
+    def entries(self, event: TrackerEvent, now: datetime) -> list[LogEntry]:
+        """What ``event`` adds to the log (``now`` dates what the event does not)."""
+        if isinstance(event, KickoffChanged):
+            kickoff = event.kickoff
+            before = self._runs.get(kickoff.kickoff_id)
+            self.remember(kickoff)
+            return change_entries(before, kickoff, now)
+        if isinstance(event, StepsAdded):
+            crew, task, agent = self._context.get(event.kickoff_id, ("", None, None))
+            return [step_entry(step, crew, task, agent) for step in event.steps]
+        return []
+
+
+# -- choosing and printing -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    """Which entries to show: some runs (full ids), one crew, entries since a moment, some
+    kinds, a text anywhere in the labels or the words (case-insensitive)."""
+
+    kickoff_ids: frozenset[str] = frozenset()
+    crew: str | None = None
+    since: datetime | None = None
+    kinds: frozenset[LogKind] = frozenset()
+    text: str = ""
+
+    def matches(self, entry: LogEntry) -> bool:
+        if self.kickoff_ids and entry.kickoff_id not in self.kickoff_ids:
+            return False
+        if self.crew is not None and entry.crew != self.crew:
+            return False
+        if self.since is not None and entry.at < self.since:
+            return False
+        if self.kinds and entry.kind not in self.kinds:
+            return False
+        return not self.text or self.text.casefold() in searchable(entry)
+
+
+def searchable(entry: LogEntry) -> str:
+    """Everything a search looks in, folded once."""
+    parts = (entry.crew, entry.short_id, entry.kind, entry.task, entry.agent, entry.text)
+    return " ".join(part for part in parts if part).casefold()
+
+
+def label(entry: LogEntry) -> str:
+    """``task (agent)``, ``task``, ``(agent)`` or nothing: inert."""
+    task = inert_line(entry.task, _LABEL) if entry.task else ""
+    agent = f"({inert_line(entry.agent, _LABEL)})" if entry.agent else ""
+    return " ".join(part for part in (task, agent) if part)
+
+
+def moment_text(at: datetime, today: datetime) -> str:
+    """Local time of day; the date too when the entry is not from today."""
+    local = at.astimezone()
+    if local.date() == today.astimezone().date():
+        return local.strftime("%H:%M:%S")
+    return local.strftime("%m-%d %H:%M:%S")
+
+
+def line_parts(entry: LogEntry, today: datetime) -> tuple[str, str, str, str, str, str]:
+    """The columns of an entry's line, each inert: time, crew, short id, kind, label, text."""
+    return (
+        moment_text(entry.at, today),
+        inert_line(entry.crew, 16),
+        inert_line(entry.short_id),
+        entry.kind,
+        label(entry),
+        inert_line(entry.text, _LINE_TEXT),
+    )
+
+
+def plain_line(entry: LogEntry, today: datetime) -> str:
+    """``14:02:11  content  5f1c2d3e  task     research (Researcher)  completed in 2.1s``."""
+    moment, crew, short_id, kind, labelled, text = line_parts(entry, today)
+    columns = [moment, f"{crew:<12}", short_id, f"{kind:<7}"]
+    if labelled:
+        columns.append(labelled)
+    columns.append(text)
+    return "  ".join(columns)
+
+
+def merged(streams: Iterable[Sequence[LogEntry]]) -> list[LogEntry]:
+    """Several runs' entries as one stream, oldest first."""
+    return sorted((entry for stream in streams for entry in stream), key=lambda e: e.at)
+
+
+# -- --since -------------------------------------------------------------------------------
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """``10m``, ``2h``, ``1h30m``, ``3d`` ago, or an ISO time (local when it names no zone).
+
+    Raises ValueError with the sentence to show."""
+    given = text.strip()
+    pieces = _DURATION.findall(given)
+    if pieces and "".join(number + unit for number, unit in pieces) == given:
+        seconds = sum(float(number) * _UNIT_SECONDS[unit] for number, unit in pieces)
+        return now - timedelta(seconds=seconds)
+    try:
+        moment = datetime.fromisoformat(given)
+    except ValueError:
+        raise ValueError(
+            f"{inert_line(text, 40)!r} is neither a duration (10m, 2h, 1d) nor a time "
+            "(2026-12-01T14:00 or 2026-12-01 14:00+00:00)"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.astimezone()

@@ -1,0 +1,182 @@
+"""``crewtui logs [-f]``: the run log on stdout, from the history, then live.
+
+Without ``-f`` it prints what the history remembers (``core.run_log.history_entries``) and
+exits. With ``-f`` it goes on like ``tail -f``: a tracker assembled like every other
+(``core.runtime``) polls the configured crews' active runs and follows the history, so a
+change shows whether this process learnt it or another crewtui on the same history did.
+Ctrl-C ends it quietly (exit 0). No Textual import here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from crewtui.api.errors import ConfigError, NotFoundError
+from crewtui.api.models import Kickoff, Submission
+from crewtui.api.profile import CrewProfile
+from crewtui.api.sanitize import inert_line
+from crewtui.core.run_log import (
+    LogEntry,
+    LogFilter,
+    LogKind,
+    RunLog,
+    history_entries,
+    line_parts,
+    merged,
+)
+from crewtui.core.tracker import TrackerEvent
+from crewtui.headless import Session, check_crew_is_known, warn
+
+# The ANSI colour of each kind's word (the word is always there: never colour alone).
+_COLOURS: dict[LogKind, str] = {
+    "run": "34",
+    "done": "32",
+    "failed": "1;31",
+    "waiting": "1;33",
+    "task": "36",
+    "step": "2",
+    "tool": "35",
+    "event": "2",
+    "usage": "33",
+}
+_KIND_WIDTH = 7
+
+
+def colour_wanted(stream: object = None) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (no-color.org) or TERM is
+    dumb."""
+    target = sys.stdout if stream is None else stream
+    isatty = getattr(target, "isatty", None)
+    if not callable(isatty) or not isatty():
+        return False
+    return not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+class LogPrinter:
+    """Writes entries to stdout as lines (coloured by kind on a terminal) or JSON lines."""
+
+    def __init__(self, *, as_json: bool, colour: bool) -> None:
+        self.as_json = as_json
+        self.colour = colour and not as_json
+
+    def line(self, entry: LogEntry, now: datetime) -> str:
+        if self.as_json:
+            return json.dumps(entry.as_json(), ensure_ascii=True)
+        moment, crew, short_id, kind, labelled, text = line_parts(entry, now)
+        word = f"{kind:<{_KIND_WIDTH}}"
+        if self.colour:
+            word = f"\x1b[{_COLOURS[entry.kind]}m{word}\x1b[0m"
+            moment = f"\x1b[2m{moment}\x1b[0m"
+        columns = [moment, f"{crew:<12}", short_id, word]
+        if labelled:
+            columns.append(labelled)
+        columns.append(text)
+        return "  ".join(columns)
+
+    def write(self, entries: Sequence[LogEntry]) -> None:
+        if not entries:
+            return
+        now = datetime.now(UTC)
+        sys.stdout.write("".join(self.line(entry, now) + "\n" for entry in entries))
+        sys.stdout.flush()
+
+
+async def run_logs(session: Session) -> int:
+    """Print the history's entries; with ``-f``, keep printing new ones until Ctrl-C."""
+    args = session.args
+    ids = [session.resolve(given) for given in args.ids]
+    choice = LogFilter(kickoff_ids=frozenset(ids), crew=args.crew, since=args.since)
+    printer = LogPrinter(as_json=session.json, colour=colour_wanted())
+    try:
+        if not args.follow:
+            runs = await asyncio.to_thread(_stored_runs, session, ids, choice)
+            printer.write(await asyncio.to_thread(_history, session, runs, choice))
+            return 0
+        return await _follow(session, ids, choice, printer)
+    except BrokenPipeError:
+        # `crewtui logs | head`: the reader has what it wanted.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _stored_runs(session: Session, ids: Sequence[str], choice: LogFilter) -> list[Kickoff]:
+    """The runs to print: the ids given (each must be in the history), else every run of
+    the history (of ``--crew``) that changed since ``--since``."""
+    store = session.store
+    if ids:
+        runs = []
+        for kickoff_id in ids:
+            kickoff = store.get_kickoff(kickoff_id)
+            if kickoff is None:
+                raise NotFoundError(
+                    f"Kickoff {inert_line(kickoff_id, 80)} is not in the history: check the "
+                    f"id, or follow a run started elsewhere with `crewtui track {kickoff_id}`."
+                )
+            runs.append(kickoff)
+        return runs
+    if choice.crew is not None and not store.count_kickoffs(crew=choice.crew, archived=None):
+        check_crew_is_known(session, choice.crew)
+    rows = store.list_kickoffs(crew=choice.crew, archived=False, order="oldest")
+    since = choice.since
+    wanted = [
+        row.kickoff_id
+        for row in rows
+        # An attempt still being sent arrives under its run's id once the service answers.
+        if row.submission is not Submission.SENDING and (since is None or row.updated_at >= since)
+    ]
+    return [kickoff for kickoff_id in wanted if (kickoff := store.get_kickoff(kickoff_id))]
+
+
+def _history(session: Session, runs: Sequence[Kickoff], choice: LogFilter) -> list[LogEntry]:
+    store = session.store
+    streams = [history_entries(run, store.list_steps(run.kickoff_id)) for run in runs]
+    return [entry for entry in merged(streams) if choice.matches(entry)]
+
+
+def _polled_crews(session: Session) -> list[CrewProfile]:
+    """The crews this process polls while it follows (``--crew`` names one); with none (or
+    one that cannot be used), it still shows what other crewtui processes write to the
+    history."""
+    try:
+        return session.crews()
+    except ConfigError as error:
+        warn(f"{error.message} `logs -f` shows what other crewtui processes learn meanwhile.")
+        return []
+
+
+async def _follow(
+    session: Session, ids: Sequence[str], choice: LogFilter, printer: LogPrinter
+) -> int:
+    """The history first, then every new entry, until Ctrl-C (exit 0).
+
+    The tracker is listened to before the history is read, so nothing that happens in
+    between is lost; the log remembers each run as read, so nothing is told twice.
+    """
+    crews = _polled_crews(session)
+    events: asyncio.Queue[TrackerEvent] = asyncio.Queue()
+    log = RunLog()
+    live = LogFilter(kickoff_ids=choice.kickoff_ids, crew=choice.crew)
+    try:
+        async with session.following(crews, interval=None, receive=False) as tracker:
+            unsubscribe = tracker.listen(events.put_nowait)
+            try:
+                await tracker.start(resume=True)
+                runs = await asyncio.to_thread(_stored_runs, session, ids, choice)
+                for run in runs:
+                    log.remember(run)
+                printer.write(await asyncio.to_thread(_history, session, runs, choice))
+                while True:
+                    event = await events.get()
+                    entries = log.entries(event, datetime.now(UTC))
+                    printer.write([entry for entry in entries if live.matches(entry)])
+            finally:
+                unsubscribe()
+    except asyncio.CancelledError:  # Ctrl-C: asyncio.run cancels this task
+        return 0
