@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from crewtui.api.errors import ConfigError, NotFoundError
-from crewtui.api.models import Kickoff, Submission
+from crewtui.api.models import Submission
 from crewtui.api.profile import CrewProfile
 from crewtui.api.sanitize import inert_line
 from crewtui.core.run_log import (
@@ -26,9 +26,8 @@ from crewtui.core.run_log import (
     LogFilter,
     LogKind,
     RunLog,
-    history_entries,
     line_parts,
-    merged,
+    stored_history,
 )
 from crewtui.core.tracker import TrackerEvent
 from crewtui.headless import Session, check_crew_is_known, warn
@@ -106,38 +105,37 @@ async def run_logs(session: Session) -> int:
         return 0
 
 
-def _stored_runs(session: Session, ids: Sequence[str], choice: LogFilter) -> list[Kickoff]:
+def _stored_runs(session: Session, ids: Sequence[str], choice: LogFilter) -> list[str]:
     """The runs to print: the ids given (each must be in the history), else every run of
-    the history (of ``--crew``) that changed since ``--since``."""
+    the history (of ``--crew``) that changed since ``--since``, oldest first."""
     store = session.store
     if ids:
-        runs = []
         for kickoff_id in ids:
-            kickoff = store.get_kickoff(kickoff_id)
-            if kickoff is None:
+            if store.get_kickoff_lean(kickoff_id, hold=0) is None:
                 raise NotFoundError(
                     f"Kickoff {inert_line(kickoff_id, 80)} is not in the history: check the "
                     f"id, or follow a run started elsewhere with `crewtui track {kickoff_id}`."
                 )
-            runs.append(kickoff)
-        return runs
+        return list(ids)
     if choice.crew is not None and not store.count_kickoffs(crew=choice.crew, archived=None):
         check_crew_is_known(session, choice.crew)
     rows = store.list_kickoffs(crew=choice.crew, archived=False, order="oldest")
     since = choice.since
-    wanted = [
+    return [
         row.kickoff_id
         for row in rows
         # An attempt still being sent arrives under its run's id once the service answers.
         if row.submission is not Submission.SENDING and (since is None or row.updated_at >= since)
     ]
-    return [kickoff for kickoff_id in wanted if (kickoff := store.get_kickoff(kickoff_id))]
 
 
-def _history(session: Session, runs: Sequence[Kickoff], choice: LogFilter) -> list[LogEntry]:
-    store = session.store
-    streams = [history_entries(run, store.list_steps(run.kickoff_id)) for run in runs]
-    return [entry for entry in merged(streams) if choice.matches(entry)]
+def _history(
+    session: Session, kickoff_ids: Sequence[str], choice: LogFilter, log: RunLog | None = None
+) -> list[LogEntry]:
+    """The runs' entries that ``choice`` wants; with ``log``, it remembers each run as read,
+    so that following tells only what changes after."""
+    entries = stored_history(session.store, kickoff_ids, remember=log.remember if log else None)
+    return [entry for entry in entries if choice.matches(entry)]
 
 
 def _polled_crews(session: Session) -> list[CrewProfile]:
@@ -169,9 +167,7 @@ async def _follow(
             try:
                 await tracker.start(resume=True)
                 runs = await asyncio.to_thread(_stored_runs, session, ids, choice)
-                for run in runs:
-                    log.remember(run)
-                printer.write(await asyncio.to_thread(_history, session, runs, choice))
+                printer.write(await asyncio.to_thread(_history, session, runs, choice, log))
                 while True:
                     event = await events.get()
                     entries = log.entries(event, datetime.now(UTC))

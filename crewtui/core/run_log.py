@@ -8,14 +8,16 @@ entries back for runs already stored (``history_entries``), so ``logs`` without 
 prints what ``logs -f`` would have printed, as far as the history remembers it.
 
 Entries keep the service's text as it came (JSON prints it faithfully); whoever shows one
-on a terminal makes it inert (``plain_line`` here, ``crewtui.ui.text`` in the app). No I/O
-and no Textual here: a ``RunLog`` is fed events and answers entries.
+on a terminal makes it inert (``plain_line`` here, ``crewtui.ui.text`` in the app). No
+Textual here, and no I/O but ``stored_history``'s reads of the history (call it in a
+thread): a ``RunLog`` is fed events and answers entries.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -31,6 +33,7 @@ from crewtui.api.models import (
 )
 from crewtui.api.sanitize import inert_line
 from crewtui.core.format import format_duration, tokens_text
+from crewtui.core.store import Store
 from crewtui.core.timing import run_duration, run_start
 from crewtui.core.tracker import KickoffChanged, StepsAdded, TrackerEvent
 
@@ -249,8 +252,32 @@ def _raw_text(step: Step, name: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def step_entry(step: Step, crew: str, task: str | None, agent: str | None) -> LogEntry:
-    """One pushed step: a tool call (``tool(input) → result``), a thought, or an event."""
+# Pushed events whose facts other entries already tell (a task's start and end, a run's
+# state, tokens, a wait): a line of their own would say it twice.
+TOLD_ELSEWHERE = frozenset(
+    {
+        "task_started",
+        "task_completed",
+        "task_failed",
+        "llm_call_started",
+        "llm_call_completed",
+        "crew_kickoff_started",
+        "crew_kickoff_completed",
+        "crew_kickoff_failed",
+        "flow_started",
+        "flow_finished",
+        "flow_failed",
+        "method_execution_started",
+        "method_execution_finished",
+        "method_execution_failed",
+        "human_feedback_requested",
+    }
+)
+
+
+def step_entry(step: Step, crew: str, task: str | None, agent: str | None) -> LogEntry | None:
+    """One pushed step: a tool call (``tool(input) → result``), a thought, or an event;
+    None for an event ``TOLD_ELSEWHERE``."""
     if step.tool:
         call = f"{step.tool}({step.tool_input or ''})"
         text = f"{call} → {step.result}" if step.result else call
@@ -258,6 +285,8 @@ def step_entry(step: Step, crew: str, task: str | None, agent: str | None) -> Lo
     elif step.kind == AGENT_STEP:
         text = step.thought or step.result or "step"
         kind = "step"
+    elif step.kind in TOLD_ELSEWHERE:
+        return None
     else:
         said = step.thought or step.result
         text = f"{step.kind}: {said}" if said else step.kind
@@ -271,6 +300,14 @@ def step_entry(step: Step, crew: str, task: str | None, agent: str | None) -> Lo
         task=_raw_text(step, "task_name") or task,
         agent=_raw_text(step, "agent_role") or agent,
     )
+
+
+def step_entries(
+    steps: Iterable[Step], crew: str, task: str | None = None, agent: str | None = None
+) -> list[LogEntry]:
+    """The entries of these steps (events told elsewhere left out)."""
+    made = (step_entry(step, crew, task, agent) for step in steps)
+    return [entry for entry in made if entry is not None]
 
 
 # -- the history ---------------------------------------------------------------------------
@@ -305,8 +342,29 @@ def history_entries(kickoff: Kickoff, steps: Sequence[Step] = ()) -> list[LogEnt
     usage = _usage_entry(kickoff, None, end)
     if usage is not None:
         entries.append(usage)
-    entries += [step_entry(step, kickoff.crew, None, None) for step in steps]
+    entries += step_entries(steps, kickoff.crew)
     return sorted(entries, key=lambda entry: entry.at)
+
+
+def stored_history(
+    store: Store,
+    kickoff_ids: Sequence[str],
+    *,
+    steps: int | None = None,
+    remember: Callable[[Kickoff], None] | None = None,
+) -> list[LogEntry]:
+    """The entries of these stored runs as one stream, oldest first, each run with its
+    newest ``steps`` steps (all by default); outputs are left in the history (lean reads).
+    ``remember`` is told each run as read (a ``RunLog`` about to follow them)."""
+    streams = []
+    for kickoff_id in kickoff_ids:
+        lean = store.get_kickoff_lean(kickoff_id, hold=0)
+        if lean is not None:
+            if remember is not None:
+                remember(lean[0])
+            stored_steps = store.list_steps(kickoff_id, newest=steps)
+            streams.append(history_entries(lean[0], stored_steps))
+    return merged(streams)
 
 
 # -- following -----------------------------------------------------------------------------
@@ -327,11 +385,12 @@ class RunLog:
 
     def remember(self, kickoff: Kickoff) -> None:
         self._runs[kickoff.kickoff_id] = _seen(kickoff)
-        self._context[kickoff.kickoff_id] = (
-            kickoff.crew,
-            kickoff.current_task,
-            kickoff.current_agent,
-        )
+        # A poll that ends a run names no current task, yet brings the last step of the last
+        # one: steps keep the last task named.
+        _, task, agent = self._context.get(kickoff.kickoff_id, ("", None, None))
+        if kickoff.current_task:
+            task, agent = kickoff.current_task, kickoff.current_agent
+        self._context[kickoff.kickoff_id] = (kickoff.crew, task, agent)
 
     def knows(self, kickoff_id: str) -> bool:
         return kickoff_id in self._runs
@@ -345,8 +404,45 @@ class RunLog:
             return change_entries(before, kickoff, now)
         if isinstance(event, StepsAdded):
             crew, task, agent = self._context.get(event.kickoff_id, ("", None, None))
-            return [step_entry(step, crew, task, agent) for step in event.steps]
+            return step_entries(event.steps, crew, task, agent)
         return []
+
+
+class LogRing:
+    """The newest ``capacity`` entries, in the order they came: what the app's Log view
+    shows, bounded however long the app runs. Entries from the history (read when the view
+    first opens) go before the live ones, those older than the ring's start only: the live
+    stream told the rest."""
+
+    def __init__(self, capacity: int, started: datetime) -> None:
+        self.capacity = capacity
+        self.started = started
+        self._entries: deque[LogEntry] = deque(maxlen=capacity)
+        # Every entry ever added (live), so a view can tell how many it has not seen.
+        self.added = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self) -> Iterator[LogEntry]:
+        return iter(self._entries)
+
+    def extend(self, entries: Sequence[LogEntry]) -> None:
+        self._entries.extend(entries)
+        self.added += len(entries)
+
+    def add_history(self, entries: Sequence[LogEntry]) -> None:
+        older = [entry for entry in entries if entry.at < self.started]
+        if not older:
+            return
+        combined = [*older, *self._entries][-self.capacity :]
+        self._entries = deque(combined, maxlen=self.capacity)
+
+    def newest(self, count: int) -> list[LogEntry]:
+        """The last ``count`` entries added (fewer if the ring dropped them)."""
+        if count <= 0:
+            return []
+        return list(self._entries)[-count:]
 
 
 # -- choosing and printing -----------------------------------------------------------------
@@ -373,6 +469,28 @@ class LogFilter:
         if self.kinds and entry.kind not in self.kinds:
             return False
         return not self.text or self.text.casefold() in searchable(entry)
+
+
+def parse_filter(text: str) -> LogFilter:
+    """What people type in the Log view's filter: ``crew:NAME``, ``kind:KIND[,KIND]`` and
+    words (all of them, as one text); an unknown kind is a ValueError with its sentence."""
+    crew: str | None = None
+    kinds: set[LogKind] = set()
+    words: list[str] = []
+    for token in text.split():
+        name, sep, value = token.partition(":")
+        if sep and name == "crew" and value:
+            crew = value
+        elif sep and name == "kind" and value:
+            for kind in value.split(","):
+                if kind not in LOG_KINDS:
+                    raise ValueError(
+                        f"{inert_line(kind, 20)!r} is not a kind; kinds: {', '.join(LOG_KINDS)}."
+                    )
+                kinds.add(kind)
+        else:
+            words.append(token)
+    return LogFilter(crew=crew, kinds=frozenset(kinds), text=" ".join(words))
 
 
 def searchable(entry: LogEntry) -> str:

@@ -103,11 +103,12 @@ def test_pushed_steps_are_labelled_with_the_task_and_agent_the_run_is_on() -> No
         result="3 found",
     )
     event = Step(kickoff_id=KICKOFF_ID, received_at=at(4), kind="crew_test_started")
-    entries = log.entries(StepsAdded(KICKOFF_ID, (step, event)), at(4))
+    told = Step(kickoff_id=KICKOFF_ID, received_at=at(4), kind="task_completed", result="Done")
+    entries = log.entries(StepsAdded(KICKOFF_ID, (step, event, told)), at(4))
     assert said(entries) == [
         ("tool", "research", "search(flights) → 3 found"),
         ("event", "research", "crew_test_started"),
-    ]
+    ]  # a task's end is the task line's to tell
     assert entries[0].agent == "Analyst" and entries[0].crew == "travel"
 
 
