@@ -19,7 +19,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Literal
 
 from crewtui.api.models import (
@@ -506,18 +506,20 @@ def label(entry: LogEntry) -> str:
     return " ".join(part for part in (task, agent) if part)
 
 
-def moment_text(at: datetime, today: datetime) -> str:
-    """Local time of day; the date too when the entry is not from today."""
-    local = at.astimezone()
-    if local.date() == today.astimezone().date():
+def moment_text(at: datetime, today: datetime, tz: tzinfo | None = None) -> str:
+    """Time of day in ``tz`` (local by default); the date too when it is not today's."""
+    local = at.astimezone(tz)
+    if local.date() == today.astimezone(tz).date():
         return local.strftime("%H:%M:%S")
     return local.strftime("%m-%d %H:%M:%S")
 
 
-def line_parts(entry: LogEntry, today: datetime) -> tuple[str, str, str, str, str, str]:
+def line_parts(
+    entry: LogEntry, today: datetime, tz: tzinfo | None = None
+) -> tuple[str, str, str, str, str, str]:
     """The columns of an entry's line, each inert: time, crew, short id, kind, label, text."""
     return (
-        moment_text(entry.at, today),
+        moment_text(entry.at, today, tz),
         inert_line(entry.crew, 16),
         inert_line(entry.short_id),
         entry.kind,

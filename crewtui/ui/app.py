@@ -271,7 +271,13 @@ class CrewtuiApp(App[int]):
         from crewtui.ui.screens.log import LogScreen
 
         if self._log_screen is None:
-            self._log_screen = LogScreen(self.log_ring, self.tracker.store, self.keymap)
+            self._log_screen = LogScreen(
+                self.log_ring,
+                self.tracker.store,
+                self.keymap,
+                tz=self.main.tz,
+                clock=self.main.clock,
+            )
             self.install_screen(self._log_screen, name="log")
         if self.screen is not self._log_screen:
             self.push_screen("log")

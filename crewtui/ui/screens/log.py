@@ -11,7 +11,8 @@ and words) hides the rest; a search (``/``) marks lines and ``n`` / ``N`` move b
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, tzinfo
 from typing import ClassVar, Literal
 
 from textual import on, work
@@ -63,10 +64,15 @@ class LogScreen(Screen[None]):
             super().__init__()
             self.entries = tuple(entries)
 
-    class HistoryRead(Message):
-        """The history's entries are in the ring (for tests waiting on them)."""
-
-    def __init__(self, ring: LogRing, store: Store, keymap: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        ring: LogRing,
+        store: Store,
+        keymap: Mapping[str, str],
+        *,
+        tz: tzinfo | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         super().__init__()
         self.ring = ring
         self.store = store
@@ -78,9 +84,11 @@ class LogScreen(Screen[None]):
         self.unseen = 0
         self._prompt: Prompt | None = None
         self._filter_before = ""
-        self._history_read = False
+        # The history's entries are asked for once, and in the ring once read.
+        self._history_asked = False
+        self.history_read = False
         self.status = Static(id="log-status", markup=False)
-        self.view = LogView(id="log-lines")
+        self.view = LogView(tz=tz, clock=clock, id="log-lines")
         self.prompt = Input(id="log-prompt")
         self.footer = KeyFooter(LOG_KEYS, keymap, id="log-footer")
 
@@ -91,8 +99,8 @@ class LogScreen(Screen[None]):
         yield self.footer
 
     def on_mount(self) -> None:
-        if not self._history_read:
-            self._history_read = True
+        if not self._history_asked:
+            self._history_asked = True
             self.read_history()
 
     def on_screen_resume(self) -> None:
@@ -123,8 +131,8 @@ class LogScreen(Screen[None]):
         entries = await asyncio.to_thread(_stored_entries, self.store)
         self.ring.add_history(entries)
         self.view.show(self._shown())
+        self.history_read = True
         self._describe()
-        self.post_message(self.HistoryRead())
 
     @on(Added)
     def added(self, message: Added) -> None:

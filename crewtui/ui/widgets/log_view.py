@@ -9,8 +9,8 @@ text from a crew goes through ``crewtui.ui.text``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, tzinfo
 from typing import ClassVar
 
 from rich.style import Style
@@ -23,32 +23,48 @@ from crewtui.core.run_log import LogEntry, LogKind, line_parts, searchable
 from crewtui.ui.palette import PLAIN, Palette, component_classes, palette_css, palette_of
 
 _PREFIX = "log-view"
-# The theme colour of each kind's word; the word itself is always there.
-KIND_COLOURS: dict[LogKind, str] = {
-    "run": "secondary",
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# The theme colour of each kind's word (None: the text's own); the word is always there.
+KIND_COLOURS: dict[LogKind, str | None] = {
+    "run": "accent",
     "done": "success",
     "failed": "error",
     "waiting": "warning",
-    "task": "accent",
+    "task": None,
     "step": "muted",
-    "tool": "accent",
+    "tool": "secondary",
     "event": "muted",
     "usage": "muted",
 }
+# Wide enough for a time of another day (``11-22 10:05:00``) or of today (``10:05:00``).
+_DATED = 14
+_TODAY = 8
 
 
-def entry_text(entry: LogEntry, now: datetime, palette: Palette = PLAIN) -> Text:
+def entry_text(
+    entry: LogEntry,
+    now: datetime,
+    palette: Palette = PLAIN,
+    tz: tzinfo | None = None,
+    moment_width: int = 0,
+) -> Text:
     """One entry as a row: every column inert (``line_parts``), the kind in its colour."""
-    moment, crew, short_id, kind, labelled, words = line_parts(entry, now)
+    moment, crew, short_id, kind, labelled, words = line_parts(entry, now, tz)
     row = Text(no_wrap=True, end="")
-    row.append(moment, style=palette.muted)
+    row.append(f"{moment:>{moment_width}}", style=palette.muted)
     row.append(f"  {crew:<12}  ")
     row.append(short_id, style=palette.muted)
     row.append("  ")
-    kind_style = palette[KIND_COLOURS[entry.kind]]
+    colour = KIND_COLOURS[entry.kind]
+    kind_style = palette[colour] if colour else Style()
     row.append(f"{kind:<7}", style=kind_style + Style(bold=entry.kind in ("failed", "waiting")))
     if labelled:
-        row.append(f"  {labelled}", style=palette.secondary)
+        row.append(f"  {labelled}")
     row.append(f"  {words}")
     return row
 
@@ -72,8 +88,16 @@ class LogView(ScrollView, can_focus=True):
     LogView > .log-view--current { background: $accent 40%; text-style: bold; }
     """ + palette_css("LogView", _PREFIX)
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        tz: tzinfo | None = None,
+        clock: Callable[[], datetime] | None = None,
+        id: str | None = None,
+    ) -> None:
         super().__init__(id=id)
+        self.tz = tz
+        self.clock = clock or _utcnow
         self.entries: list[LogEntry] = []
         self.query_text = ""
         # Indices of the rows that match the search, and the one moved to last.
@@ -81,7 +105,10 @@ class LogView(ScrollView, can_focus=True):
         self._matched: frozenset[int] = frozenset()
         self.current = -1
         self._palette = PLAIN
-        self._now = datetime.now(UTC)
+        # "Today", for the rows' times: a row of another day shows its date too, and then
+        # every time is as wide, so the columns stay in line.
+        self._now = self.clock()
+        self._moment_width = _TODAY
 
     def on_mount(self) -> None:
         self.restyle()
@@ -100,7 +127,9 @@ class LogView(ScrollView, can_focus=True):
     def show(self, entries: Sequence[LogEntry]) -> None:
         """Show these entries from the newest (a new filter, or back from a pause)."""
         self.entries = list(entries)
-        self._now = datetime.now(UTC)
+        self._now = self.clock()
+        self._moment_width = _TODAY
+        self._widen_moments(self.entries)
         self._search_again()
         self._resize()
         self.scroll_end(animate=False, immediate=True, x_axis=False)
@@ -114,6 +143,7 @@ class LogView(ScrollView, can_focus=True):
         following = self.at_bottom
         start = len(self.entries)
         self.entries.extend(entries)
+        self._widen_moments(entries)
         if self.query_text:  # only the new rows are searched
             folded = self.query_text.casefold()
             found = [start + i for i, entry in enumerate(entries) if folded in searchable(entry)]
@@ -131,6 +161,13 @@ class LogView(ScrollView, can_focus=True):
         elif dropped:
             self.scroll_to(y=max(self.scroll_offset.y - dropped, 0), animate=False, immediate=True)
         self.refresh()
+
+    def _widen_moments(self, entries: Sequence[LogEntry]) -> None:
+        if self._moment_width == _DATED:
+            return
+        today = self._now.astimezone(self.tz).date()
+        if any(entry.at.astimezone(self.tz).date() != today for entry in entries):
+            self._moment_width = _DATED
 
     def _resize(self) -> None:
         self.virtual_size = Size(self.size.width, len(self.entries))
@@ -187,14 +224,18 @@ class LogView(ScrollView, can_focus=True):
         if not 0 <= index < len(self.entries):
             return Strip.blank(width, self.rich_style)
         entry = self.entries[index]
-        row = entry_text(entry, self._now, self._palette)
+        row = entry_text(entry, self._now, self._palette, self.tz, self._moment_width)
         if index == self.current_row:
             row.stylize(self.get_component_rich_style("log-view--current"))
         elif index in self._matched:
             row.stylize(self.get_component_rich_style("log-view--match"))
-        return Strip(row.render(self.app.console)).crop_extend(0, width, self.rich_style)
+        strip = Strip(row.render(self.app.console)).apply_style(self.rich_style)
+        return strip.crop_extend(0, width, self.rich_style)
 
     @property
     def shown_text(self) -> list[str]:
         """The rows as plain text, in order (tests and screenshots check what is there)."""
-        return [entry_text(entry, self._now).plain for entry in self.entries]
+        return [
+            entry_text(entry, self._now, tz=self.tz, moment_width=self._moment_width).plain
+            for entry in self.entries
+        ]
