@@ -40,9 +40,10 @@ def home(tmp_path: Path) -> Path:
     return path
 
 
-def kickoff(sim: SimServer, home: Path, *extra: str, crew: str = "content") -> str:
+def kickoff(sim: SimServer, home: Path, *extra: str, crew: str = "content", **inputs: str) -> str:
     """``crewtui kickoff`` in another process: the new run's id."""
-    result = run(home, "kickoff", *inputs_args(sim, crew), *extra, env=crew_env(sim, crew))
+    given = inputs_args(sim, crew, **inputs)
+    result = run(home, "kickoff", *given, *extra, env=crew_env(sim, crew))
     assert result.returncode == 0, result.stderr
     first = result.stdout.splitlines()[0]  # the id, or (--watch) "started ID on CREW"
     return first.split()[1] if "--watch" in extra else first.strip()
@@ -292,3 +293,38 @@ def test_kickoff_notify_needs_watch(sim: SimServer, home: Path) -> None:
     result = run(home, "kickoff", *inputs_args(sim, "content"), "--notify", env=crew_env(sim))
     assert result.returncode == ExitCode.USAGE
     assert "--notify needs --watch" in result.stderr
+
+
+def test_watch_notify_tells_when_a_run_starts_waiting(sim: SimServer, home: Path) -> None:
+    """A run that waits for a person never ends by itself: the notification comes while
+    ``watch`` goes on (read as it arrives), once."""
+    kickoff_id = kickoff(sim, home, crew="travel", hold="1")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "crewtui", "watch", kickoff_id, "--notify"],
+        env=child_env(home, crew_env(sim, "travel")),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    chunks: queue.Queue[bytes] = queue.Queue()
+
+    def read() -> None:
+        assert child.stderr is not None
+        while chunk := child.stderr.read1(4096):
+            chunks.put(chunk)
+        chunks.put(b"")
+
+    threading.Thread(target=read, daemon=True).start()
+    written = b""
+    try:
+        while b"\x07" not in written:
+            chunk = chunks.get(timeout=WAIT)
+            assert chunk, f"watch exited first: {written!r}"
+            written += chunk
+    finally:
+        child.kill()
+        child.wait()
+    assert written.startswith(
+        f"\x1b]9;Run waits for input: default {kickoff_id[:8]} waits for input on ".encode()
+    )
+    assert written.count(b"\x1b]9;") == 1
