@@ -92,6 +92,7 @@ async def run_logs(session: Session) -> int:
     ids = [session.resolve(given) for given in args.ids]
     choice = LogFilter(kickoff_ids=frozenset(ids), crew=args.crew, since=args.since)
     printer = LogPrinter(as_json=session.json, colour=colour_wanted())
+    await asyncio.to_thread(_require_stored, session, ids)  # before anything is polled
     try:
         if not args.follow:
             runs = await asyncio.to_thread(_stored_runs, session, ids, choice)
@@ -110,12 +111,7 @@ def _stored_runs(session: Session, ids: Sequence[str], choice: LogFilter) -> lis
     the history (of ``--crew``) that changed since ``--since``, oldest first."""
     store = session.store
     if ids:
-        for kickoff_id in ids:
-            if store.get_kickoff_lean(kickoff_id, hold=0) is None:
-                raise NotFoundError(
-                    f"Kickoff {inert_line(kickoff_id, 80)} is not in the history: check the "
-                    f"id, or follow a run started elsewhere with `crewtui track {kickoff_id}`."
-                )
+        _require_stored(session, ids)
         return list(ids)
     if choice.crew is not None and not store.count_kickoffs(crew=choice.crew, archived=None):
         check_crew_is_known(session, choice.crew)
@@ -127,6 +123,16 @@ def _stored_runs(session: Session, ids: Sequence[str], choice: LogFilter) -> lis
         # An attempt still being sent arrives under its run's id once the service answers.
         if row.submission is not Submission.SENDING and (since is None or row.updated_at >= since)
     ]
+
+
+def _require_stored(session: Session, ids: Sequence[str]) -> None:
+    """An id the history does not hold is a mistake, said as ``status`` says it (exit 4)."""
+    for kickoff_id in ids:
+        if not session.store.resolve_id(kickoff_id):
+            raise NotFoundError(
+                f"Kickoff {inert_line(kickoff_id, 80)} is not in the history: check the id, "
+                f"or follow a run started elsewhere with `crewtui track {kickoff_id}`."
+            )
 
 
 def _history(
