@@ -21,6 +21,7 @@ from crewtui.api.errors import ConfigError, NotFoundError
 from crewtui.api.models import Submission
 from crewtui.api.profile import CrewProfile
 from crewtui.api.sanitize import inert_line
+from crewtui.core.format import sentence
 from crewtui.core.run_log import (
     LogEntry,
     LogFilter,
@@ -114,7 +115,13 @@ def _stored_runs(session: Session, ids: Sequence[str], choice: LogFilter) -> lis
         _require_stored(session, ids)
         return list(ids)
     if choice.crew is not None and not store.count_kickoffs(crew=choice.crew, archived=None):
-        check_crew_is_known(session, choice.crew)
+        try:
+            check_crew_is_known(session, choice.crew)
+        except ConfigError as error:
+            if not session.args.follow:
+                raise
+            # Following, its first run may be on its way: say so, and wait for it.
+            warn(f"{sentence(error.message)} `logs -f` waits for its runs.")
     rows = store.list_kickoffs(crew=choice.crew, archived=False, order="oldest")
     since = choice.since
     return [
@@ -151,7 +158,7 @@ def _polled_crews(session: Session) -> list[CrewProfile]:
     try:
         return session.crews()
     except ConfigError as error:
-        warn(f"{error.message} `logs -f` shows what other crewtui processes learn meanwhile.")
+        warn(f"{sentence(error.message)} `logs -f` shows what other crewtui processes learn.")
         return []
 
 

@@ -63,13 +63,27 @@ class Follower:
         )
         self.lines: list[Line] = []
         self._arrived: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        self._said: queue.Queue[str | None] = queue.Queue()
+        self.said: list[str] = []
+        threading.Thread(
+            target=self._read, args=(self.process.stdout, self._arrived), daemon=True
+        ).start()
+        threading.Thread(
+            target=self._read, args=(self.process.stderr, self._said), daemon=True
+        ).start()
 
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for text in self.process.stdout:
-            self._arrived.put(text)
-        self._arrived.put(None)
+    @staticmethod
+    def _read(stream: Any, into: queue.Queue[str | None]) -> None:
+        for text in stream:
+            into.put(text)
+        into.put(None)
+
+    def wait_to_say(self, words: str) -> None:
+        """Until a line on stderr holds ``words``."""
+        while not any(words in line for line in self.said):
+            text = self._said.get(timeout=WAIT)
+            assert text is not None, f"logs -f exited first: {self.said}"
+            self.said.append(text)
 
     def wait_for(self, wanted: Callable[[Line], bool]) -> Line:
         """The first line (printed so far or next) that ``wanted`` accepts."""
@@ -83,7 +97,7 @@ class Follower:
             except queue.Empty:
                 raise AssertionError(f"no such line; got {self.lines}") from None
             if text is None:
-                raise AssertionError(f"logs -f exited without it: {self.process.stderr.read()}")  # type: ignore[union-attr]
+                raise AssertionError(f"logs -f exited without it: {self.said}")
             line: Line = json.loads(text)
             self.lines.append(line)
             if wanted(line):
@@ -92,8 +106,10 @@ class Follower:
     def interrupt(self) -> tuple[int, str]:
         """Ctrl-C: the exit code and what it wrote on stderr."""
         self.process.send_signal(signal.SIGINT)
-        _, err = self.process.communicate(timeout=WAIT)
-        return self.process.returncode, err
+        code = self.process.wait(timeout=WAIT)
+        while (text := self._said.get(timeout=WAIT)) is not None:
+            self.said.append(text)
+        return code, "".join(self.said)
 
     def kill(self) -> None:
         if self.process.poll() is None:
@@ -154,6 +170,19 @@ def test_logs_of_an_id_the_history_does_not_hold_is_one_sentence_and_exit_4(
     assert result.returncode == ExitCode.NOT_FOUND
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1 and "is not in the history" in result.stderr
+
+
+def test_logs_of_a_crew_nobody_knows_is_refused_but_followed_it_is_waited_for(
+    home: Path, following: Callable[..., Follower]
+) -> None:
+    result = run(home, "logs", "--crew", "nobody")
+    assert result.returncode == ExitCode.USAGE
+    assert "No crew is called 'nobody'" in result.stderr
+    follower = following(home, {}, "--crew", "nobody")
+    follower.wait_to_say("`logs -f` waits for its runs.")
+    code, err = follower.interrupt()
+    assert code == 0, err
+    assert "`logs -f` waits for its runs." in err
 
 
 def test_a_since_that_is_no_time_is_refused_with_exit_2(home: Path) -> None:
