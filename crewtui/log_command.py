@@ -14,7 +14,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 
 from crewtui.api.errors import ConfigError, NotFoundError
@@ -79,11 +79,10 @@ class LogPrinter:
         columns.append(text)
         return "  ".join(columns)
 
-    def write(self, entries: Sequence[LogEntry]) -> None:
-        if not entries:
-            return
+    def write(self, entries: Iterable[LogEntry]) -> None:
         now = datetime.now(UTC)
-        sys.stdout.write("".join(self.line(entry, now) + "\n" for entry in entries))
+        for entry in entries:
+            sys.stdout.write(self.line(entry, now) + "\n")
         sys.stdout.flush()
 
 
@@ -97,7 +96,8 @@ async def run_logs(session: Session) -> int:
     try:
         if not args.follow:
             runs = await asyncio.to_thread(_stored_runs, session, ids, choice)
-            printer.write(await asyncio.to_thread(_history, session, runs, choice))
+            # Read and printed in a thread as the stream goes: a long history is never held.
+            await asyncio.to_thread(printer.write, _history(session, runs, choice))
             return 0
         return await _follow(session, ids, choice, printer)
     except BrokenPipeError:
@@ -113,7 +113,13 @@ def _stored_runs(session: Session, ids: Sequence[str], choice: LogFilter) -> lis
     store = session.store
     if ids:
         _require_stored(session, ids)
-        return list(ids)
+        # The stream reads runs in the order they began.
+        began = {
+            kickoff_id: lean[0].created_at
+            for kickoff_id in ids
+            if (lean := store.get_kickoff_lean(kickoff_id, hold=0)) is not None
+        }
+        return sorted(began, key=began.__getitem__)
     if choice.crew is not None and not store.count_kickoffs(crew=choice.crew, archived=None):
         try:
             check_crew_is_known(session, choice.crew)
@@ -144,11 +150,11 @@ def _require_stored(session: Session, ids: Sequence[str]) -> None:
 
 def _history(
     session: Session, kickoff_ids: Sequence[str], choice: LogFilter, log: RunLog | None = None
-) -> list[LogEntry]:
-    """The runs' entries that ``choice`` wants; with ``log``, it remembers each run as read,
-    so that following tells only what changes after."""
+) -> Iterator[LogEntry]:
+    """The runs' entries that ``choice`` wants, as read; with ``log``, it remembers each run
+    as read, so that following tells only what changes after."""
     entries = stored_history(session.store, kickoff_ids, remember=log.remember if log else None)
-    return [entry for entry in entries if choice.matches(entry)]
+    return (entry for entry in entries if choice.matches(entry))
 
 
 def _polled_crews(session: Session) -> list[CrewProfile]:
@@ -180,7 +186,7 @@ async def _follow(
             try:
                 await tracker.start(resume=True)
                 runs = await asyncio.to_thread(_stored_runs, session, ids, choice)
-                printer.write(await asyncio.to_thread(_history, session, runs, choice, log))
+                await asyncio.to_thread(printer.write, _history(session, runs, choice, log))
                 while True:
                     event = await events.get()
                     entries = log.entries(event, datetime.now(UTC))

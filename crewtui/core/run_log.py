@@ -15,6 +15,8 @@ thread): a ``RunLog`` is fed events and answers entries.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -352,19 +354,37 @@ def stored_history(
     *,
     steps: int | None = None,
     remember: Callable[[Kickoff], None] | None = None,
-) -> list[LogEntry]:
-    """The entries of these stored runs as one stream, oldest first, each run with its
-    newest ``steps`` steps (all by default); outputs are left in the history (lean reads).
-    ``remember`` is told each run as read (a ``RunLog`` about to follow them)."""
-    streams = []
-    for kickoff_id in kickoff_ids:
-        lean = store.get_kickoff_lean(kickoff_id, hold=0)
-        if lean is not None:
+) -> Iterator[LogEntry]:
+    """The entries of these stored runs (given oldest first) as one stream, oldest first.
+
+    Runs are read one at a time, as the stream reaches the time they began: what is held
+    is the runs going on at that moment, not the history, so ``crewtui logs`` on years of
+    runs starts at once and stays small. Each run comes with its newest ``steps`` steps
+    (all by default); outputs are left in the history (lean reads). ``remember`` is told
+    each run as read (a ``RunLog`` about to follow them).
+    """
+    held: list[tuple[datetime, int, LogEntry]] = []
+    order = itertools.count()
+    upcoming = iter(kickoff_ids)
+
+    def read_next() -> Kickoff | None:
+        for kickoff_id in upcoming:
+            lean = store.get_kickoff_lean(kickoff_id, hold=0)
+            if lean is not None:
+                return lean[0]
+        return None
+
+    coming = read_next()
+    while coming is not None or held:
+        if coming is not None and (not held or held[0][0] >= coming.created_at):
             if remember is not None:
-                remember(lean[0])
-            stored_steps = store.list_steps(kickoff_id, newest=steps)
-            streams.append(history_entries(lean[0], stored_steps))
-    return merged(streams)
+                remember(coming)
+            stored_steps = store.list_steps(coming.kickoff_id, newest=steps)
+            for entry in history_entries(coming, stored_steps):
+                heapq.heappush(held, (entry.at, next(order), entry))
+            coming = read_next()
+        else:
+            yield heapq.heappop(held)[2]
 
 
 # -- following -----------------------------------------------------------------------------
@@ -536,11 +556,6 @@ def plain_line(entry: LogEntry, today: datetime) -> str:
         columns.append(labelled)
     columns.append(text)
     return "  ".join(columns)
-
-
-def merged(streams: Iterable[Sequence[LogEntry]]) -> list[LogEntry]:
-    """Several runs' entries as one stream, oldest first."""
-    return sorted((entry for stream in streams for entry in stream), key=lambda e: e.at)
 
 
 # -- --since -------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +14,9 @@ from crewtui.core.run_log import (
     history_entries,
     parse_since,
     plain_line,
+    stored_history,
 )
+from crewtui.core.store import Store
 from crewtui.core.tracker import KickoffChanged, StepsAdded
 from tests.hardening.corpus import EVERYTHING, assert_inert
 
@@ -189,3 +192,32 @@ def test_the_filter_picks_by_run_crew_time_kind_and_text() -> None:
         ("task", "plan", "started"),
         ("task", "plan", "completed in 2.0s"),
     ]
+
+
+def test_the_history_streams_overlapping_runs_oldest_first_reading_each_run_when_reached(
+    tmp_path: Path,
+) -> None:
+    store = Store.open(tmp_path / "history.sqlite3")
+    try:
+        for number, (begin, end) in enumerate([(0, 50), (10, 20), (30, 90), (100, 110)]):
+            store.save_kickoff(
+                Kickoff(
+                    kickoff_id=f"{number:08x}-0000-4000-8000-000000000000",
+                    crew="travel",
+                    state=RunState.COMPLETED,
+                    created_at=at(begin),
+                    updated_at=at(end),
+                    started_at=at(begin),
+                    finished_at=at(end),
+                )
+            )
+        ids = [row.kickoff_id for row in store.list_kickoffs(order="oldest")]
+        read: list[str] = []
+        stream = stored_history(store, ids, remember=lambda kickoff: read.append(kickoff.short_id))
+        first = next(stream)
+        assert first.short_id == "00000000" and read == ["00000000"]  # the rest not yet read
+        rest = [first, *stream]
+        assert [entry.at for entry in rest] == sorted(entry.at for entry in rest)
+        assert len(read) == 4 and len(rest) == 8
+    finally:
+        store.close()

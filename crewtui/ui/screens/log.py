@@ -251,4 +251,5 @@ class LogScreen(Screen[None]):
 def _stored_entries(store: Store) -> list[LogEntry]:
     """The history's entries of its newest runs (a thread's work: it reads the store)."""
     runs = store.list_kickoffs(order="newest", limit=HISTORY_RUNS)
-    return stored_history(store, [row.kickoff_id for row in runs], steps=HISTORY_STEPS)
+    oldest_first = [row.kickoff_id for row in reversed(runs)]
+    return list(stored_history(store, oldest_first, steps=HISTORY_STEPS))
