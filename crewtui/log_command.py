@@ -27,7 +27,7 @@ from crewtui.core.run_log import (
     LogFilter,
     LogKind,
     RunLog,
-    line_parts,
+    plain_line,
     stored_history,
 )
 from crewtui.core.tracker import TrackerEvent
@@ -45,15 +45,12 @@ _COLOURS: dict[LogKind, str] = {
     "event": "2",
     "usage": "33",
 }
-_KIND_WIDTH = 7
 
 
-def colour_wanted(stream: object = None) -> bool:
+def colour_wanted() -> bool:
     """Colour only on a terminal, and never when NO_COLOR is set (no-color.org) or TERM is
     dumb."""
-    target = sys.stdout if stream is None else stream
-    isatty = getattr(target, "isatty", None)
-    if not callable(isatty) or not isatty():
+    if not sys.stdout.isatty():
         return False
     return not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
@@ -68,16 +65,14 @@ class LogPrinter:
     def line(self, entry: LogEntry, now: datetime) -> str:
         if self.as_json:
             return json.dumps(entry.as_json(), ensure_ascii=True)
-        moment, crew, short_id, kind, labelled, text = line_parts(entry, now)
-        word = f"{kind:<{_KIND_WIDTH}}"
-        if self.colour:
-            word = f"\x1b[{_COLOURS[entry.kind]}m{word}\x1b[0m"
-            moment = f"\x1b[2m{moment}\x1b[0m"
-        columns = [moment, f"{crew:<12}", short_id, word]
-        if labelled:
-            columns.append(labelled)
-        columns.append(text)
-        return "  ".join(columns)
+        if not self.colour:
+            return plain_line(entry, now)
+
+        def paint(column: str, text: str) -> str:
+            colour = _COLOURS[entry.kind] if column == "kind" else "2"
+            return f"\x1b[{colour}m{text}\x1b[0m"
+
+        return plain_line(entry, now, paint)
 
     def write(self, entries: Iterable[LogEntry]) -> None:
         now = datetime.now(UTC)

@@ -6,6 +6,8 @@ Nothing sleeps: a follower's lines are read as they come, and each wait ends on 
 from __future__ import annotations
 
 import json
+import os
+import pty
 import queue
 import signal
 import subprocess
@@ -357,3 +359,40 @@ def test_watch_notify_tells_when_a_run_starts_waiting(sim: SimServer, home: Path
         f"\x1b]9;Run waits for input: default {kickoff_id[:8]} waits for input on ".encode()
     )
     assert written.count(b"\x1b]9;") == 1
+
+
+def on_a_terminal(home: Path, *args: str, env: dict[str, str] | None = None) -> bytes:
+    """What ``crewtui ARGS`` writes when its stdout is a terminal (a pty), to the end."""
+    controller, terminal = pty.openpty()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "crewtui", *args],
+        env=child_env(home, env),
+        stdin=subprocess.DEVNULL,
+        stdout=terminal,
+        stderr=subprocess.PIPE,
+    )
+    os.close(terminal)
+    written = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # the child closed the terminal (EIO)
+            break
+        if not chunk:
+            break
+        written += chunk
+    os.close(controller)
+    assert child.wait(timeout=WAIT) == 0, child.stderr.read() if child.stderr else ""
+    return written
+
+
+def test_logs_colours_each_kind_on_a_terminal_and_never_with_no_color(
+    sim: SimServer, home: Path
+) -> None:
+    kickoff(sim, home, "--watch")
+    coloured = on_a_terminal(home, "logs")
+    assert b"\x1b[32mdone   \x1b[0m" in coloured  # green, the word still there
+    assert b"\x1b[34mrun    \x1b[0m" in coloured
+    plain = on_a_terminal(home, "logs", env={"NO_COLOR": "1"})
+    assert b"\x1b" not in plain
+    assert b"done" in plain

@@ -548,10 +548,19 @@ def line_parts(
     )
 
 
-def plain_line(entry: LogEntry, today: datetime) -> str:
+# How a terminal line shows a column: ``paint(column, text)``, the column being "moment"
+# or "kind" (the CLI colours those on a terminal); the text is already inert.
+Paint = Callable[[str, str], str]
+
+
+def _unpainted(_column: str, text: str) -> str:
+    return text
+
+
+def plain_line(entry: LogEntry, today: datetime, paint: Paint = _unpainted) -> str:
     """``14:02:11  content  5f1c2d3e  task     research (Researcher)  completed in 2.1s``."""
     moment, crew, short_id, kind, labelled, text = line_parts(entry, today)
-    columns = [moment, f"{crew:<12}", short_id, f"{kind:<7}"]
+    columns = [paint("moment", moment), f"{crew:<12}", short_id, paint("kind", f"{kind:<7}")]
     if labelled:
         columns.append(labelled)
     columns.append(text)
