@@ -104,6 +104,22 @@ async def test_paused_the_view_keeps_still_counts_what_comes_and_shows_it_on_res
         assert holds(screen.view.entries, ended(kickoff.kickoff_id))
 
 
+async def test_what_happens_while_the_log_is_closed_is_there_when_it_opens_again(
+    sim: SimServer, make_app: AppFactory
+) -> None:
+    app = make_app(sim_crews(sim))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_log(pilot)
+        await pilot.press("f", *"crew:content", "enter")
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+        kickoff = await app.tracker.kickoff("content", sim.sample_inputs("content"))
+        await settle(pilot, lambda: holds(list(app.log_ring), ended(kickoff.kickoff_id)))
+        assert await open_log(pilot) is screen  # the same view, its filter kept
+        assert screen.choice_text == "crew:content"
+        assert holds(screen.view.entries, ended(kickoff.kickoff_id))
+
+
 async def test_search_marks_the_lines_and_n_moves_between_them(
     sim: SimServer, make_app: AppFactory
 ) -> None:

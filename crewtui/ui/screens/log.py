@@ -84,8 +84,7 @@ class LogScreen(Screen[None]):
         self.unseen = 0
         self._prompt: Prompt | None = None
         self._filter_before = ""
-        # The history's entries are asked for once, and in the ring once read.
-        self._history_asked = False
+        # Whether the history's earlier entries are in the ring (read once, when mounted).
         self.history_read = False
         self.status = Static(id="log-status", markup=False)
         self.view = LogView(tz=tz, clock=clock, id="log-lines")
@@ -99,9 +98,7 @@ class LogScreen(Screen[None]):
         yield self.footer
 
     def on_mount(self) -> None:
-        if not self._history_asked:
-            self._history_asked = True
-            self.read_history()
+        self.read_history()
 
     def on_screen_resume(self) -> None:
         """Shown (again): everything the ring took while away (paused: counted)."""
