@@ -9,9 +9,12 @@ import pytest
 
 from crewtui.api.models import Kickoff, RunState, Step, TaskResult, TaskState, Usage, WaitingFor
 from crewtui.core.run_log import (
+    LogEntry,
     LogFilter,
+    LogRing,
     RunLog,
     history_entries,
+    parse_filter,
     parse_since,
     plain_line,
     stored_history,
@@ -221,3 +224,27 @@ def test_the_history_streams_overlapping_runs_oldest_first_reading_each_run_when
         assert len(read) == 4 and len(rest) == 8
     finally:
         store.close()
+
+
+def entry_at(seconds: float, text: str = "x") -> LogEntry:
+    return LogEntry(at=at(seconds), kind="run", crew="travel", kickoff_id=KICKOFF_ID, text=text)
+
+
+def test_the_ring_keeps_the_newest_and_puts_only_older_history_before_the_live_lines() -> None:
+    ring = LogRing(3, started=at(100))
+    ring.extend([entry_at(101, "a"), entry_at(102, "b")])
+    ring.add_history([entry_at(50, "old"), entry_at(99, "older"), entry_at(101, "told live")])
+    assert [entry.text for entry in ring] == ["older", "a", "b"]  # bounded, live kept
+    ring.extend([entry_at(103, "c"), entry_at(104, "d")])
+    assert [entry.text for entry in ring] == ["b", "c", "d"]
+    assert ring.added == 4
+    assert [entry.text for entry in ring.newest(2)] == ["c", "d"]
+    assert ring.newest(0) == []
+
+
+def test_the_view_s_filter_reads_crew_kinds_and_words() -> None:
+    choice = parse_filter("crew:travel kind:tool,failed JR  pass")
+    assert choice == LogFilter(crew="travel", kinds=frozenset({"tool", "failed"}), text="JR pass")
+    assert parse_filter("") == LogFilter()
+    with pytest.raises(ValueError, match="'nope' is not a kind"):
+        parse_filter("kind:nope")
