@@ -30,7 +30,7 @@ from crewtui.core.run_log import (
     plain_line,
     stored_history,
 )
-from crewtui.core.tracker import TrackerEvent
+from crewtui.core.tracker import KickoffChanged, TrackerEvent
 from crewtui.headless import Session, check_crew_is_known, warn
 
 # The ANSI colour of each kind's word (the word is always there: never colour alone).
@@ -45,6 +45,9 @@ _COLOURS: dict[LogKind, str] = {
     "event": "2",
     "usage": "33",
 }
+# A run that changed: its newest steps are read from the history, for those another
+# process stored.
+STEPS_READ_AGAIN = 50
 
 
 def colour_wanted() -> bool:
@@ -152,6 +155,14 @@ def _history(
     return (entry for entry in entries if choice.matches(entry))
 
 
+def _stored_steps(session: Session, log: RunLog, event: KickoffChanged) -> list[LogEntry]:
+    """The run's newest steps in the history that the log has not told: those another
+    process stored (this process's own come as events)."""
+    kickoff_id = event.kickoff.kickoff_id
+    steps = session.store.list_steps(kickoff_id, newest=STEPS_READ_AGAIN)
+    return log.stored_steps(kickoff_id, steps)
+
+
 def _polled_crews(session: Session) -> list[CrewProfile]:
     """The crews this process polls while it follows (``--crew`` names one); with none (or
     one that cannot be used), it still shows what other crewtui processes write to the
@@ -185,6 +196,8 @@ async def _follow(
                 while True:
                     event = await events.get()
                     entries = log.entries(event, datetime.now(UTC))
+                    if isinstance(event, KickoffChanged):
+                        entries += await asyncio.to_thread(_stored_steps, session, log, event)
                     printer.write([entry for entry in entries if live.matches(entry)])
             finally:
                 unsubscribe()

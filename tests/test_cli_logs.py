@@ -396,3 +396,48 @@ def test_logs_colours_each_kind_on_a_terminal_and_never_with_no_color(
     plain = on_a_terminal(home, "logs", env={"NO_COLOR": "1"})
     assert b"\x1b" not in plain
     assert b"done" in plain
+
+
+def test_logs_follow_tells_the_steps_another_process_stored(
+    home: Path, following: Callable[..., Follower]
+) -> None:
+    """Another crewtui (here this test, writing the history as one would) polls the run and
+    stores its steps: the follower reads them back when the run changes, each once."""
+    follower = following(home, {})
+    follower.wait_to_say("`logs -f` shows what other crewtui processes learn.")
+    store = Store.open(resolve_paths(home).store_file)
+    now = datetime.now(UTC)
+    run_id = str(uuid.uuid4())
+    pending = Kickoff(
+        kickoff_id=run_id, crew="travel", state=RunState.PENDING, created_at=now, updated_at=now
+    )
+    try:
+        store.save_kickoff(pending)
+        # Told live ("pending") or read with the history ("started"): it follows the run.
+        follower.wait_for(lambda line: line["kickoff_id"] == run_id)
+        search = Step(kickoff_id=run_id, received_at=now, tool="search", result="3 flights")
+        store.add_steps([search])
+        store.save_kickoff(
+            pending.model_copy(
+                update={
+                    "state": RunState.RUNNING,
+                    "current_task": "research",
+                    "updated_at": now + timedelta(seconds=1),
+                }
+            )
+        )
+        tool = follower.wait_for(lambda line: line["kind"] == "tool")
+        assert tool["text"] == "search() → 3 flights" and tool["task"] == "research"
+        store.save_kickoff(
+            pending.model_copy(
+                update={
+                    "state": RunState.COMPLETED,
+                    "finished_at": now + timedelta(seconds=2),
+                    "updated_at": now + timedelta(seconds=2),
+                }
+            )
+        )
+        follower.wait_for(ended(run_id))
+    finally:
+        store.close()
+    assert [line["kind"] for line in follower.lines].count("tool") == 1

@@ -353,7 +353,7 @@ def stored_history(
     kickoff_ids: Sequence[str],
     *,
     steps: int | None = None,
-    remember: Callable[[Kickoff], None] | None = None,
+    remember: Callable[[Kickoff, Sequence[Step]], None] | None = None,
 ) -> Iterator[LogEntry]:
     """The entries of these stored runs (given oldest first) as one stream, oldest first.
 
@@ -361,7 +361,7 @@ def stored_history(
     is the runs going on at that moment, not the history, so ``crewtui logs`` on years of
     runs starts at once and stays small. Each run comes with its newest ``steps`` steps
     (all by default); outputs are left in the history (lean reads). ``remember`` is told
-    each run as read (a ``RunLog`` about to follow them).
+    each run as read, with its steps (a ``RunLog`` about to follow them).
     """
     held: list[tuple[datetime, int, LogEntry]] = []
     order = itertools.count()
@@ -377,9 +377,9 @@ def stored_history(
     coming = read_next()
     while coming is not None or held:
         if coming is not None and (not held or held[0][0] >= coming.created_at):
-            if remember is not None:
-                remember(coming)
             stored_steps = store.list_steps(coming.kickoff_id, newest=steps)
+            if remember is not None:
+                remember(coming, stored_steps)
             for entry in history_entries(coming, stored_steps):
                 heapq.heappush(held, (entry.at, next(order), entry))
             coming = read_next()
@@ -389,6 +389,10 @@ def stored_history(
 
 # -- following -----------------------------------------------------------------------------
 
+# How many of a run's newest steps the log keeps the identity of: a step read back from the
+# history is one of its newest, and only those are read again.
+STEP_KEYS_KEPT = 500
+
 
 @dataclass
 class RunLog:
@@ -396,14 +400,18 @@ class RunLog:
 
     ``remember`` a run already shown (read from the history) so that its next change is
     told as a change, not as a new run; an event that changes nothing worth a line (a
-    repeated poll) makes no entry.
+    repeated poll) makes no entry. Steps are told once each, whether they come as this
+    process's events or are read back from the history (``stored_steps``: another process
+    stored them).
     """
 
     _runs: dict[str, _Seen] = field(default_factory=dict)
     # The task and agent each run is on, to label the steps pushed for it.
     _context: dict[str, tuple[str, str | None, str | None]] = field(default_factory=dict)
+    # The identities of each run's newest steps told (an ordered set, bounded).
+    _told: dict[str, dict[str, None]] = field(default_factory=dict)
 
-    def remember(self, kickoff: Kickoff) -> None:
+    def remember(self, kickoff: Kickoff, steps: Sequence[Step] = ()) -> None:
         self._runs[kickoff.kickoff_id] = _seen(kickoff)
         # A poll that ends a run names no current task, yet brings the last step of the last
         # one: steps keep the last task named.
@@ -411,9 +419,7 @@ class RunLog:
         if kickoff.current_task:
             task, agent = kickoff.current_task, kickoff.current_agent
         self._context[kickoff.kickoff_id] = (kickoff.crew, task, agent)
-
-    def knows(self, kickoff_id: str) -> bool:
-        return kickoff_id in self._runs
+        self._untold(kickoff.kickoff_id, steps)
 
     def entries(self, event: TrackerEvent, now: datetime) -> list[LogEntry]:
         """What ``event`` adds to the log (``now`` dates what the event does not)."""
@@ -423,9 +429,25 @@ class RunLog:
             self.remember(kickoff)
             return change_entries(before, kickoff, now)
         if isinstance(event, StepsAdded):
-            crew, task, agent = self._context.get(event.kickoff_id, ("", None, None))
-            return step_entries(event.steps, crew, task, agent)
+            return self.stored_steps(event.kickoff_id, event.steps)
         return []
+
+    def stored_steps(self, kickoff_id: str, steps: Sequence[Step]) -> list[LogEntry]:
+        """The entries of those of ``steps`` not told yet."""
+        crew, task, agent = self._context.get(kickoff_id, ("", None, None))
+        return step_entries(self._untold(kickoff_id, steps), crew, task, agent)
+
+    def _untold(self, kickoff_id: str, steps: Sequence[Step]) -> list[Step]:
+        told = self._told.setdefault(kickoff_id, {})
+        fresh = []
+        for step in steps:
+            key = step.key
+            if key not in told:
+                told[key] = None
+                fresh.append(step)
+        while len(told) > STEP_KEYS_KEPT:
+            del told[next(iter(told))]
+        return fresh
 
 
 class LogRing:

@@ -216,7 +216,9 @@ def test_the_history_streams_overlapping_runs_oldest_first_reading_each_run_when
             )
         ids = [row.kickoff_id for row in store.list_kickoffs(order="oldest")]
         read: list[str] = []
-        stream = stored_history(store, ids, remember=lambda kickoff: read.append(kickoff.short_id))
+        stream = stored_history(
+            store, ids, remember=lambda kickoff, _steps: read.append(kickoff.short_id)
+        )
         first = next(stream)
         assert first.short_id == "00000000" and read == ["00000000"]  # the rest not yet read
         rest = [first, *stream]
@@ -248,3 +250,18 @@ def test_the_view_s_filter_reads_crew_kinds_and_words() -> None:
     assert parse_filter("") == LogFilter()
     with pytest.raises(ValueError, match="'nope' is not a kind"):
         parse_filter("kind:nope")
+
+
+def test_a_step_is_told_once_whether_pushed_here_or_read_back_from_the_history() -> None:
+    log = RunLog()
+    shown = Step(kickoff_id=KICKOFF_ID, received_at=at(1), thought="Already printed.")
+    log.remember(run(RunState.RUNNING, current_task="plan"), [shown])
+    pushed = Step(kickoff_id=KICKOFF_ID, received_at=at(2), tool="search", result="3")
+    assert said(log.entries(StepsAdded(KICKOFF_ID, (pushed,)), at(2))) == [
+        ("tool", "plan", "search() → 3")
+    ]
+    stored_elsewhere = Step(kickoff_id=KICKOFF_ID, received_at=at(3), thought="Next.")
+    assert said(log.stored_steps(KICKOFF_ID, [shown, pushed, stored_elsewhere])) == [
+        ("step", "plan", "Next.")
+    ]
+    assert log.stored_steps(KICKOFF_ID, [shown, pushed, stored_elsewhere]) == []
