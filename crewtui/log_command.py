@@ -23,6 +23,7 @@ from crewtui.api.profile import CrewProfile
 from crewtui.api.sanitize import inert_line
 from crewtui.core.format import sentence
 from crewtui.core.run_log import (
+    STEPS_READ_AGAIN,
     LogEntry,
     LogFilter,
     LogKind,
@@ -45,9 +46,6 @@ _COLOURS: dict[LogKind, str] = {
     "event": "2",
     "usage": "33",
 }
-# A run that changed: its newest steps are read from the history, for those another
-# process stored.
-STEPS_READ_AGAIN = 50
 
 
 def colour_wanted() -> bool:

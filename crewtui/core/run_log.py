@@ -392,6 +392,9 @@ def stored_history(
 # How many of a run's newest steps the log keeps the identity of: a step read back from the
 # history is one of its newest, and only those are read again.
 STEP_KEYS_KEPT = 500
+# When a run another process follows changes, its newest steps are read back from the
+# history (the follow mechanism carries kickoffs, not steps): this many.
+STEPS_READ_AGAIN = 50
 
 
 @dataclass

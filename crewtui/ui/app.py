@@ -27,13 +27,14 @@ from textual.theme import Theme
 from textual.worker import WorkerFailed
 
 from crewtui.api.errors import CrewtuiError
+from crewtui.api.models import Kickoff
 from crewtui.api.profile import CrewProfile
 from crewtui.api.redact import redact
 from crewtui.api.sanitize import inert_line
 from crewtui.config import Config, Paths, save_ui_theme
 from crewtui.core.logs import log_file, logs_to_file
 from crewtui.core.notify import NotifyEvent, in_tmux, osc_sequence, sends
-from crewtui.core.run_log import LogRing, RunLog
+from crewtui.core.run_log import STEPS_READ_AGAIN, LogEntry, LogRing, RunLog
 from crewtui.core.runtime import assemble
 from crewtui.core.tracker import (
     CrewHealthChanged,
@@ -259,12 +260,30 @@ class CrewtuiApp(App[int]):
             self.main.post_message(HealthUpdated(event.health))
         elif isinstance(event, HistoryTrouble):
             self.notify(event.message, title="History not saved", severity="warning", markup=False)
-        entries = self.run_log.entries(event, utcnow())
-        if entries:
-            self.log_ring.extend(entries)
-            log_screen = self._log_screen
-            if log_screen is not None and self.screen is log_screen:
-                log_screen.post_message(log_screen.Added(entries))
+        self._add_to_log(self.run_log.entries(event, utcnow()))
+        if isinstance(event, KickoffChanged) and not self._polls_itself(event.kickoff):
+            self.read_stored_steps(event.kickoff.kickoff_id)
+
+    def _add_to_log(self, entries: Sequence[LogEntry]) -> None:
+        if not entries:
+            return
+        self.log_ring.extend(entries)
+        log_screen = self._log_screen
+        if log_screen is not None and self.screen is log_screen:
+            log_screen.post_message(log_screen.Added(entries))
+
+    def _polls_itself(self, kickoff: Kickoff) -> bool:
+        """Whether this process follows the run itself (its steps come as events)."""
+        tracker = self.tracker
+        return kickoff.crew in tracker.crews and not tracker.polled_elsewhere(kickoff.kickoff_id)
+
+    @work(group="log-steps")
+    async def read_stored_steps(self, kickoff_id: str) -> None:
+        """A run another process follows changed: the steps it stored, for the log."""
+        steps = await asyncio.to_thread(
+            self.tracker.store.list_steps, kickoff_id, newest=STEPS_READ_AGAIN
+        )
+        self._add_to_log(self.run_log.stored_steps(kickoff_id, steps))
 
     def action_open_log(self) -> None:
         """``l``: the Log view, made once and kept (its filter and pause stay as left)."""

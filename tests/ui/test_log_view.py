@@ -120,6 +120,39 @@ async def test_what_happens_while_the_log_is_closed_is_there_when_it_opens_again
         assert holds(screen.view.entries, ended(kickoff.kickoff_id))
 
 
+async def test_steps_another_process_stored_show_when_its_run_changes(
+    make_app: AppFactory,
+) -> None:
+    """The app polls no crew here: the run and its steps are written to the history by
+    another writer (this test, as another crewtui would), and the log reads them back."""
+    from datetime import UTC, datetime, timedelta
+
+    from crewtui.api.models import Kickoff, RunState, Step
+
+    app = make_app([])
+    other = make_app.store()
+    now = datetime.now(UTC)
+    pending = Kickoff(
+        kickoff_id="0ther000-0000-4000-8000-000000000000",
+        crew="travel",
+        state=RunState.PENDING,
+        created_at=now,
+        updated_at=now,
+    )
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_log(pilot)
+        await settle(pilot, lambda: screen.history_read)
+        other.add_steps([Step(kickoff_id=pending.kickoff_id, received_at=now, tool="search")])
+        other.save_kickoff(
+            pending.model_copy(
+                update={"state": RunState.RUNNING, "updated_at": now + timedelta(seconds=1)}
+            )
+        )
+        await settle(pilot, lambda: holds(screen.view.entries, lambda e: e.kind == "tool"))
+        (tool,) = [entry for entry in screen.view.entries if entry.kind == "tool"]
+        assert tool.text == "search()" and tool.crew == "travel"
+
+
 async def test_search_marks_the_lines_and_n_moves_between_them(
     sim: SimServer, make_app: AppFactory
 ) -> None:
