@@ -2,8 +2,9 @@
 
 Without ``-f`` it prints what the history remembers (``core.run_log.history_entries``) and
 exits. With ``-f`` it goes on like ``tail -f``: a tracker assembled like every other
-(``core.runtime``) polls the configured crews' active runs and follows the history, so a
-change shows whether this process learnt it or another crewtui on the same history did.
+(``core.runtime``) follows the history and polls the configured crews no other crewtui
+polls (the crew's lease), so a change shows whether this process learnt it or another
+crewtui on the same history did.
 Ctrl-C ends it quietly (exit 0). No Textual import here.
 """
 

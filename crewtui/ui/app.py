@@ -273,9 +273,9 @@ class CrewtuiApp(App[int]):
             log_screen.post_message(log_screen.Added(entries))
 
     def _polls_itself(self, kickoff: Kickoff) -> bool:
-        """Whether this process follows the run itself (its steps come as events)."""
-        tracker = self.tracker
-        return kickoff.crew in tracker.crews and not tracker.polled_elsewhere(kickoff.kickoff_id)
+        """Whether this process polls the run's crew (holds its lease): its steps then come
+        as events; otherwise another process stores them."""
+        return self.tracker.holds_lease(kickoff.crew)
 
     @work(group="log-steps")
     async def read_stored_steps(self, kickoff_id: str) -> None:
