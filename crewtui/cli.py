@@ -14,6 +14,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from crewtui import __version__
@@ -42,7 +43,7 @@ _RECEIVER_OPTIONS = ("webhooks", "public_url")
 _GLOBAL_OPTIONS = (*_CREW_OPTIONS, "json", *_RECEIVER_OPTIONS)
 _HEADLESS = (
     "inputs", "kickoff", "batch", "status", "watch", "list", "track", "resume", "cancel",
-    "doctor", "diff", "stats", "inbox",
+    "doctor", "diff", "stats", "inbox", "logs",
 )  # fmt: skip
 OPTIONS_USED: dict[str | None, frozenset[str]] = {
     None: frozenset({*_CREW_OPTIONS, *_RECEIVER_OPTIONS}),  # the app
@@ -147,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     kick.add_argument("--watch", action="store_true", help="follow the run until it ends")
     _add_wait_options(kick)
+    _add_notify_option(kick)
 
     batch = command("batch", "one kickoff per row of a CSV or JSON Lines file")
     batch.description = (
@@ -184,6 +186,24 @@ def build_parser() -> argparse.ArgumentParser:
     watch = command("watch", "follow kickoffs to the end")
     watch.add_argument("ids", nargs="+", metavar="KICKOFF_ID")
     _add_wait_options(watch)
+    _add_notify_option(watch)
+
+    logs = command("logs", "what happens across runs, one line each; -f follows")
+    logs.description = (
+        "What happens across runs, one timestamped line each: state changes, tasks starting "
+        "and ending (agent, duration), pushed steps and tool calls, tokens. Without -f, what "
+        "the history remembers; with -f, then every new line until Ctrl-C. --crew filters."
+    )
+    logs.add_argument("ids", nargs="*", metavar="KICKOFF_ID", help="only these runs")
+    logs.add_argument(
+        "-f", "--follow", action="store_true", help="keep printing new lines (Ctrl-C stops)"
+    )
+    logs.add_argument(
+        "--since",
+        type=_since,
+        metavar="T",
+        help="only lines from T on: a duration ago (10m, 2h, 1d) or a time (2026-12-01T14:00)",
+    )
 
     history = command("list", "the local history")
     history.add_argument(
@@ -414,6 +434,11 @@ def refuse_unused_options(args: argparse.Namespace) -> None:
     for dest in _GLOBAL_OPTIONS:
         if dest not in uses and getattr(args, dest) is not None:
             raise ConfigError(_why_unused(dest, args.command))
+    if args.command == "kickoff" and args.notify and not args.watch:
+        raise ConfigError(
+            "--notify needs --watch: `crewtui kickoff` alone ends as soon as the run starts; "
+            "add --watch or drop --notify."
+        )
     if args.command == "kickoff" and not args.watch:
         for dest in _RECEIVER_OPTIONS:
             if getattr(args, dest) is not None:
@@ -458,6 +483,25 @@ def _add_wait_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout", type=_positive_float, metavar="S", help="give up after S seconds (exit 3)"
     )
+
+
+def _add_notify_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--notify",
+        action="store_true",
+        help="a desktop notification (OSC 9/777, on stderr; [notify] in the config) when the "
+        "run ends or waits for input; it reaches your laptop over SSH and tmux",
+    )
+
+
+def _since(text: str) -> datetime:
+    """``logs --since``: a duration ago or a time, checked while parsing."""
+    from crewtui.core.run_log import parse_since
+
+    try:
+        return parse_since(text, datetime.now(UTC))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

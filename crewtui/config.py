@@ -71,7 +71,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import platformdirs
@@ -206,6 +206,21 @@ class UiSettings(_Section):
     export_dir: str | None = Field(default=None, min_length=1)
 
 
+# ``[notify] osc``: which events send a desktop notification (``crewtui.core.notify``).
+OscSetting = Literal["off", "ended", "waiting", "all"]
+# ``[notify] form``: the sequence the terminal understands.
+OscForm = Literal["osc9", "osc777"]
+
+
+class NotifySettings(_Section):
+    """``[notify]``: desktop notifications through the terminal (OSC 9 or OSC 777), which
+    reach the laptop over SSH and through tmux; the app sends them, and ``watch`` and
+    ``kickoff --watch`` with ``--notify``."""
+
+    osc: OscSetting = "all"
+    form: OscForm = "osc9"
+
+
 class WebhookSettings(_Section):
     """``[webhooks]``: where the receiver listens, the URL the crew should POST to, and the
     form kickoffs ask for: ``events`` (batched crewai events, the only form with per-call
@@ -280,6 +295,7 @@ class _Settings(_Section):
     ui: UiSettings = Field(default_factory=UiSettings)
     history: HistorySettings = Field(default_factory=HistorySettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
     # Binding id → key string ("new_kickoff" → "ctrl+n"); the app checks the ids.
     keys: dict[str, str] = Field(default_factory=dict)
     # Model name → price, on top of the shipped table (``crewtui.core.pricing``).

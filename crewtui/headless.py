@@ -57,6 +57,7 @@ from crewtui.core.format import (
     waiting_line,
 )
 from crewtui.core.inbox import inbox_line, waiting_runs
+from crewtui.core.notify import RunNotices, in_tmux, osc_sequence
 from crewtui.core.pricing import Price, cost_text, estimate_cost, price_table
 from crewtui.core.runtime import Runtime, assemble, open_store
 from crewtui.core.stall import STUCK, Stall, StallRule
@@ -388,6 +389,7 @@ async def cmd_kickoff(session: Session) -> int:
     meta = unique_pairs(args.meta, "meta")
     hooks = _webhook_urls(args.task_webhook, args.step_webhook, args.crew_webhook)
     restore_from = _state_id(args.restore_from)
+    notices = _notices(session)
     async with session.following([crew], interval=args.interval, receive=args.watch) as tracker:
         kickoff = await tracker.kickoff(
             crew.name, inputs, meta, webhooks=hooks, restore_from=restore_from
@@ -405,7 +407,7 @@ async def cmd_kickoff(session: Session) -> int:
             return int(ExitCode.OK)
         if not session.json:
             out(f"started {inert_line(kickoff.kickoff_id, 200)} on {inert_line(crew.name)}")
-        return await _follow(session, tracker, [kickoff.kickoff_id])
+        return await _follow(session, tracker, [kickoff.kickoff_id], notices)
 
 
 async def cmd_batch(session: Session) -> int:
@@ -466,11 +468,19 @@ async def cmd_watch(session: Session) -> int:
     ids = [session.resolve(given) for given in session.args.ids]
     by_crew = _group_by_crew(session, ids)
     crews = list({crew.name: crew for crew, _ in by_crew}.values())
+    notices = _notices(session)
     async with session.following(crews, interval=session.args.interval, receive=True) as tracker:
         await tracker.start(resume=False)
         for crew, kickoff_id in by_crew:
             await tracker.track(crew.name, kickoff_id)
-        return await _follow(session, tracker, ids)
+        return await _follow(session, tracker, ids, notices)
+
+
+async def cmd_logs(session: Session) -> int:
+    """``logs [-f]``: the run log (``crewtui.log_command``)."""
+    from crewtui.log_command import run_logs
+
+    return await run_logs(session)
 
 
 async def cmd_list(session: Session) -> int:
@@ -494,7 +504,7 @@ async def cmd_list(session: Session) -> int:
             crew=crew, states=states, archived=None if args.all else False, limit=args.limit
         )
     if crew is not None and not rows:
-        _check_crew_is_known(session, crew)
+        check_crew_is_known(session, crew)
     if session.json or args.fields:
         fields = args.fields or (*KickoffSummary.model_fields, STUCK)
         emit_json([_list_json(row, fields, rule.judge(row, now)) for row in rows])
@@ -587,7 +597,7 @@ async def cmd_stats(session: Session) -> int:
     args = session.args
     store = session.store
     if args.crew is not None:
-        _check_crew_is_known(session, args.crew)
+        check_crew_is_known(session, args.crew)
         crews = [args.crew]
     else:
         crews = sorted(known_crew_names(session.config) | {name for name, _ in store.crews()})
@@ -640,7 +650,7 @@ async def cmd_inbox(session: Session) -> int:
     crew = session.args.crew
     rows = waiting_runs(session.store, crew)
     if crew is not None and not rows:
-        _check_crew_is_known(session, crew)
+        check_crew_is_known(session, crew)
     if session.json:
         emit_json(
             [as_json(row, tuple(KickoffSummary.model_fields), ("inputs", "meta")) for row in rows]
@@ -659,7 +669,7 @@ async def cmd_inbox(session: Session) -> int:
     return int(ExitCode.OK)
 
 
-def _check_crew_is_known(session: Session, crew: str) -> None:
+def check_crew_is_known(session: Session, crew: str) -> None:
     """A ``--crew`` filter that names no crew of the config or the history is a typo, not
     an empty list: say so (exit 2) rather than print nothing and succeed."""
     known = known_crew_names(session.config) | {name for name, _ in session.store.crews()}
@@ -910,8 +920,13 @@ def _report(session: Session, kickoffs: Sequence[Kickoff]) -> None:
         print_status(kickoff, now, session.config.price_table)
 
 
-async def _follow(session: Session, tracker: Tracker, ids: Sequence[str]) -> int:
-    """Print every change of ``ids`` until all are terminal; the exit code says how it ended."""
+async def _follow(
+    session: Session, tracker: Tracker, ids: Sequence[str], notices: RunNotices | None
+) -> int:
+    """Print every change of ``ids`` until all are terminal; the exit code says how it ended.
+
+    With ``notices`` (``--notify``), a run's end and each new wait is also a desktop
+    notification."""
     wanted = set(ids)
     printed: dict[str, tuple[object, ...]] = {}
     # When each run's polls began failing without a break (monotonic seconds).
@@ -925,6 +940,7 @@ async def _follow(session: Session, tracker: Tracker, ids: Sequence[str]) -> int
             kickoff = tracker.get(kickoff_id)
             if kickoff is not None:
                 _print_change(session, kickoff, printed)
+                _notify(session, notices, kickoff)
         while True:
             states = {k: tracker.get(k) for k in wanted}
             if all(k is not None and k.is_terminal for k in states.values()):
@@ -944,6 +960,7 @@ async def _follow(session: Session, tracker: Tracker, ids: Sequence[str]) -> int
                 continue
             if isinstance(event, KickoffChanged) and event.kickoff.kickoff_id in wanted:
                 _print_change(session, event.kickoff, printed)
+                _notify(session, notices, event.kickoff)
             _raise_if_crew_down(tracker, {k.crew for k in states.values() if k})
             _raise_if_stale_too_long(states, stale_since)
         # The end may be merged (a push) before its event is read: print what is unprinted.
@@ -951,6 +968,7 @@ async def _follow(session: Session, tracker: Tracker, ids: Sequence[str]) -> int
             final = tracker.get(kickoff_id)
             if final is not None:
                 _print_change(session, final, printed)
+                _notify(session, notices, final)
     finally:
         unsubscribe()
     finals = [tracker.get(k) for k in ids]
@@ -960,6 +978,31 @@ async def _follow(session: Session, tracker: Tracker, ids: Sequence[str]) -> int
     if session.args.exit_status:
         return exit_for(states_final)
     return int(ExitCode.OK)
+
+
+def _notices(session: Session) -> RunNotices | None:
+    """``--notify``: what to tell the terminal, as ``[notify] osc`` says; refused when the
+    config turned them off (the flag would do nothing)."""
+    if not getattr(session.args, "notify", False):
+        return None
+    setting = session.config.notify.osc
+    if setting == "off":
+        raise ConfigError(
+            f'--notify sends the notifications [notify] osc names, and it is "off" in '
+            f'{session.paths.config_file}: set it to "ended", "waiting" or "all", or '
+            "drop --notify."
+        )
+    return RunNotices(setting)
+
+
+def _notify(session: Session, notices: RunNotices | None, kickoff: Kickoff) -> None:
+    """A desktop notification on stderr (the terminal; stdout stays the data), if due."""
+    due = notices.due(kickoff) if notices is not None else None
+    if due is None:
+        return
+    title, body = due
+    sys.stderr.write(osc_sequence(title, body, session.config.notify.form, tmux=in_tmux()))
+    sys.stderr.flush()
 
 
 def _gave_up(timeout: float, open_runs: Sequence[Kickoff]) -> str:

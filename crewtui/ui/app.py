@@ -27,11 +27,14 @@ from textual.theme import Theme
 from textual.worker import WorkerFailed
 
 from crewtui.api.errors import CrewtuiError
+from crewtui.api.models import Kickoff
 from crewtui.api.profile import CrewProfile
 from crewtui.api.redact import redact
 from crewtui.api.sanitize import inert_line
 from crewtui.config import Config, Paths, save_ui_theme
 from crewtui.core.logs import log_file, logs_to_file
+from crewtui.core.notify import NotifyEvent, in_tmux, osc_sequence, sends
+from crewtui.core.run_log import STEPS_READ_AGAIN, LogEntry, LogRing, RunLog
 from crewtui.core.runtime import assemble
 from crewtui.core.tracker import (
     CrewHealthChanged,
@@ -55,9 +58,10 @@ from crewtui.ui.screens.main import (
     utcnow,
 )
 
-if TYPE_CHECKING:  # the forms are imported when first opened (MainScreen)
+if TYPE_CHECKING:  # the forms and the log are imported when first opened (MainScreen)
     from crewtui.ui.screens.batch_form import BatchForm
     from crewtui.ui.screens.kickoff_form import KickoffForm
+    from crewtui.ui.screens.log import LogScreen
 
 _CSS = Path(__file__).with_name("crewtui.tcss")
 # How long a hang-up or a kill gives the app to quit cleanly before the process just ends.
@@ -65,6 +69,8 @@ SIGNAL_EXIT_GRACE = 5.0
 # xterm's title stack (XTWINOPS 22/23): the terminal's own title comes back on exit.
 PUSH_TITLE = "\x1b[22;2t"
 POP_TITLE = "\x1b[23;2t"
+# The newest run-log entries the Log view can show (``l``), whatever the app's uptime.
+LOG_ENTRIES_KEPT = 5000
 
 logger = logging.getLogger(__name__)
 
@@ -111,11 +117,16 @@ class CrewtuiApp(App[int]):
             keymap=self.keymap,
             notify_on_finish=notify_on_finish,
             bell=config.ui.bell,
+            desktop_notify=self.desktop_notify,
             clock=clock,
             tz=tz,
             prices=config.price_table,
             stall_limits=config.stall,
         )
+        # Every tracker event as run-log entries, kept from the start for the Log view.
+        self.run_log = RunLog()
+        self.log_ring = LogRing(LOG_ENTRIES_KEPT, clock())
+        self._log_screen: LogScreen | None = None
         self._unlisten: Callable[[], None] | None = None
         self._exit_deadline: threading.Timer | None = None
         self._log_routing = contextlib.ExitStack()
@@ -140,6 +151,8 @@ class CrewtuiApp(App[int]):
         if self.receiver is not None:
             await self._start_receiver(self.receiver)
         await self.tracker.start()
+        for kickoff in self.tracker.tracked():  # their next change is told as a change
+            self.run_log.remember(kickoff)
         self.post_message(self.Started())
         self.call_after_refresh(_freeze_start_up_objects)
 
@@ -247,6 +260,59 @@ class CrewtuiApp(App[int]):
             self.main.post_message(HealthUpdated(event.health))
         elif isinstance(event, HistoryTrouble):
             self.notify(event.message, title="History not saved", severity="warning", markup=False)
+        self._add_to_log(self.run_log.entries(event, utcnow()))
+        if isinstance(event, KickoffChanged) and not self._polls_itself(event.kickoff):
+            self.read_stored_steps(event.kickoff.kickoff_id)
+
+    def _add_to_log(self, entries: Sequence[LogEntry]) -> None:
+        if not entries:
+            return
+        self.log_ring.extend(entries)
+        log_screen = self._log_screen
+        if log_screen is not None and self.screen is log_screen:
+            log_screen.post_message(log_screen.Added(entries))
+
+    def _polls_itself(self, kickoff: Kickoff) -> bool:
+        """Whether this process polls the run's crew (holds its lease): its steps then come
+        as events; otherwise another process stores them."""
+        return self.tracker.holds_lease(kickoff.crew)
+
+    @work(group="log-steps")
+    async def read_stored_steps(self, kickoff_id: str) -> None:
+        """A run another process follows changed: the steps it stored, for the log."""
+        steps = await asyncio.to_thread(
+            self.tracker.store.list_steps, kickoff_id, newest=STEPS_READ_AGAIN
+        )
+        self._add_to_log(self.run_log.stored_steps(kickoff_id, steps))
+
+    def action_open_log(self) -> None:
+        """``l``: the Log view, made once and kept (its filter and pause stay as left)."""
+        from crewtui.ui.screens.log import LogScreen
+
+        if self._log_screen is None:
+            self._log_screen = LogScreen(
+                self.log_ring,
+                self.tracker.store,
+                self.keymap,
+                tz=self.main.tz,
+                clock=self.main.clock,
+            )
+            self.install_screen(self._log_screen, name="log")
+        if self.screen is not self._log_screen:
+            self.push_screen("log")
+
+    def desktop_notify(self, event: NotifyEvent, title: str, body: str) -> None:
+        """A desktop notification (OSC 9 / 777, ``[notify]``) when the config asks for
+        ``event``; wrapped for tmux when inside it. The text is made inert on the way."""
+        settings = self.config.notify
+        if sends(settings.osc, event):
+            self.send_to_terminal(osc_sequence(title, body, settings.form, tmux=in_tmux()))
+
+    def send_to_terminal(self, sequence: str) -> None:
+        """Write an escape sequence through Textual's driver, which owns the terminal (a
+        print would land in the middle of a frame); nothing when headless."""
+        if not self.is_headless and self._driver is not None:
+            self._driver.write(sequence)
 
     # The form is a screen of its own: its messages reach the app, not the main screen.
 
@@ -266,6 +332,8 @@ class CrewtuiApp(App[int]):
 
     def _theme_changed(self, theme: Theme) -> None:
         self.main.restyle()
+        if self._log_screen is not None:
+            self._log_screen.restyle()
         if theme.name != self.config.ui.theme:
             self.config = self.config.model_copy(
                 update={"ui": self.config.ui.model_copy(update={"theme": theme.name})}

@@ -101,6 +101,7 @@ MAIN_KEYS: tuple[KeySpec, ...] = (
         "Stop the selected run once you confirm (experimental)",
     ),
     KeySpec("refresh", "R", "refresh", "Refresh", "Poll every active kickoff now"),
+    KeySpec("log", "l", "app.open_log", "Log", "Show the log of what happens across runs"),
     KeySpec(
         "mark",
         "space",
@@ -161,6 +162,41 @@ MAIN_KEYS: tuple[KeySpec, ...] = (
 )
 """The main screen's commands, in the order the footer and the help screen show them."""
 
+LOG_KEYS: tuple[KeySpec, ...] = (
+    KeySpec(
+        "log-pause",
+        "space,p",
+        "toggle_pause",
+        "Pause",
+        "Pause or resume the log (space or p); new lines are counted meanwhile",
+        key_display="space",
+    ),
+    KeySpec(
+        "log-filter",
+        "f",
+        "filter",
+        "Filter",
+        "Show only some lines: crew:NAME kind:KIND and words",
+    ),
+    KeySpec(
+        "log-search",
+        "slash",
+        "search",
+        "Search",
+        "Find a text in the log; n and N move between the lines that hold it",
+        key_display="/",
+    ),
+    KeySpec("log-next", "n", "next_match(1)", "Next", "The next line found", show=False),
+    KeySpec(
+        "log-previous", "N", "next_match(-1)", "Previous", "The previous line found", show=False
+    ),
+    KeySpec("log-top", "g", "top", "Top", "The oldest line", show=False),
+    KeySpec("log-end", "G", "end", "End", "The newest line, following new ones"),
+    KeySpec("log-back", "escape,l", "back", "Back", "Back to the list", key_display="esc"),
+    KeySpec("log-quit", "q", "app.quit", "Quit", "Quit crewtui (running kickoffs keep running)"),
+)
+"""The Log view's commands (``ui/screens/log.py``)."""
+
 NAVIGATION_HELP: tuple[tuple[str, str], ...] = (
     ("j / ↓", "Next kickoff"),
     ("k / ↑", "Previous kickoff"),
@@ -171,13 +207,18 @@ NAVIGATION_HELP: tuple[tuple[str, str], ...] = (
 )
 """Keys that are Textual's own (not remappable here), listed for the help screen."""
 
-KEYS_BY_ID = {spec.id: spec for spec in MAIN_KEYS}
+KEYS_BY_ID = {spec.id: spec for spec in (*MAIN_KEYS, *LOG_KEYS)}
 KEY_IDS = frozenset(KEYS_BY_ID)
 PRIORITY_ACTIONS = frozenset(spec.action for spec in MAIN_KEYS if spec.priority)
 
 
 def main_bindings() -> list[Binding]:
     """Textual bindings for the main screen, each carrying its id for the keymap."""
+    return bindings_of(MAIN_KEYS)
+
+
+def bindings_of(specs: tuple[KeySpec, ...]) -> list[Binding]:
+    """Textual bindings for a screen's keys, each carrying its id for the keymap."""
     return [
         Binding(
             spec.key,
@@ -189,7 +230,7 @@ def main_bindings() -> list[Binding]:
             id=spec.id,
             priority=spec.priority,
         )
-        for spec in MAIN_KEYS
+        for spec in specs
     ]
 
 

@@ -39,6 +39,7 @@ from crewtui.ui.screens.batch_form import BatchForm
 from crewtui.ui.screens.compare import CompareScreen
 from crewtui.ui.screens.inbox import InboxScreen
 from crewtui.ui.screens.kickoff_form import KickoffForm, KickoffRequest
+from crewtui.ui.screens.log import LogScreen
 from crewtui.ui.screens.prompts import ConfirmScreen
 from crewtui.ui.screens.stats import StatsScreen
 
@@ -143,6 +144,7 @@ async def _story(pilot: Pilot[Any], out: Path, opened: datetime, home: Path) -> 
     await pilot.resize_terminal(*WIDE)
     await _shoot(pilot, out, "wide")
     await pilot.resize_terminal(*SIZE)
+    await _log(pilot, out)
 
     # The Gantt of the longest run of the English-speaking crews; then a research report.
     await _select(pilot, _earlier(app, opened, "research", "content", "outreach")[0].kickoff_id)
@@ -170,6 +172,17 @@ async def _story(pilot: Pilot[Any], out: Path, opened: datetime, home: Path) -> 
     await _batch_form(pilot, home)
     await _shoot(pilot, out, "batch")
     await pilot.press("escape")
+
+
+async def _log(pilot: Pilot[Any], out: Path) -> None:
+    """The Log view (``l``) once it holds the history's lines and the opening runs'."""
+    app = pilot.app
+    assert isinstance(app, DemoApp)
+    await pilot.press("l")
+    await settle(pilot, lambda: isinstance(app.screen, LogScreen) and app.screen.history_read)
+    await _shoot(pilot, out, "log")
+    await pilot.press("escape")
+    await settle(pilot, lambda: app.screen is app.main)
 
 
 def _live(app: DemoApp, opened: datetime, crew: str) -> KickoffSummary:

@@ -205,6 +205,11 @@ def test_batch_row_above_the_list(
     assert snap_compare(batch_snapshot_app, terminal_size=(120, 30), run_before=prepare())
 
 
+def test_log_view(snap_compare: SnapCompare, snapshot_app: CrewtuiApp) -> None:
+    """``l``: the history's lines, the kind of each in its colour, the Log view's keys."""
+    assert snap_compare(snapshot_app, terminal_size=(120, 36), run_before=prepare("l"))
+
+
 def test_filter_dialog(snap_compare: SnapCompare, snapshot_app: CrewtuiApp) -> None:
     assert snap_compare(snapshot_app, terminal_size=(100, 30), run_before=prepare("slash"))
 

@@ -41,6 +41,7 @@ from crewtui.core.batch import (
 from crewtui.core.batch_runner import BatchNote, BatchRunner
 from crewtui.core.format import UNKNOWN, duration_text, sentence, waiting_line
 from crewtui.core.inbox import Inbox, count_words, waiting_runs
+from crewtui.core.notify import NotifyEvent
 from crewtui.core.pricing import Price
 from crewtui.core.stall import Stall, StallRule
 from crewtui.core.store import Store
@@ -163,6 +164,7 @@ class MainScreen(Screen[None]):
         keymap: dict[str, str],
         notify_on_finish: bool = True,
         bell: bool = False,
+        desktop_notify: Callable[[NotifyEvent, str, str], None] | None = None,
         clock: Callable[[], datetime] = utcnow,
         tz: tzinfo | None = None,
         prices: Mapping[str, Price] | None = None,
@@ -175,6 +177,7 @@ class MainScreen(Screen[None]):
         self.keymap = keymap
         self.notify_on_finish = notify_on_finish
         self.bell = bell
+        self.desktop_notify = desktop_notify
         self._ended: list[Kickoff] = []
         self.clock = clock
         self.tz = tz
@@ -411,7 +414,7 @@ class MainScreen(Screen[None]):
     def _announce_ended(self) -> None:
         """One toast for the runs that ended in the last burst; an error if any failed."""
         ended, self._ended = self._ended, []
-        if not ended or not self.notify_on_finish:
+        if not ended:
             return
         failed = sum(kickoff.state is not RunState.COMPLETED for kickoff in ended)
         if len(ended) == 1:
@@ -421,6 +424,10 @@ class MainScreen(Screen[None]):
         lines = [finish_words(kickoff) for kickoff in ended[:_ENDED_NAMED]]
         if len(ended) > _ENDED_NAMED:
             lines.append(f"and {len(ended) - _ENDED_NAMED} more")
+        if self.desktop_notify is not None:
+            self.desktop_notify("ended", title, " · ".join(lines))
+        if not self.notify_on_finish:
+            return
         self.notify(
             "\n".join(lines),
             title=title,
@@ -432,6 +439,8 @@ class MainScreen(Screen[None]):
     def _started_waiting(self, kickoff: Kickoff, waiting: WaitingFor) -> None:
         """A run now waits for a person: say which, on what (inert text), and ring."""
         who = f"{inert_line(kickoff.crew, 40)} {inert_line(kickoff.short_id)}"
+        if self.desktop_notify is not None:
+            self.desktop_notify("waiting", "Run waits for input", f"{who} {waiting_line(waiting)}")
         self.notify(
             sentence(f"{who} {waiting_line(waiting)}"),
             title="Run waits for input",
