@@ -45,8 +45,7 @@ from crewtui.core.notify import NotifyEvent
 from crewtui.core.pricing import Price
 from crewtui.core.stall import Stall, StallRule
 from crewtui.core.store import Store
-from crewtui.core.store_text import StoredText
-from crewtui.core.text_lines import read_all
+from crewtui.core.text_lines import TextSource, read_all
 from crewtui.core.tracker import CrewHealth, Tracker
 from crewtui.ui.bindings import (
     KEYS_BY_ID,
@@ -563,7 +562,7 @@ class MainScreen(Screen[None]):
         store = self.tracker.store
         kickoff = self.tracker.get(kickoff_id)
         # From the history, large outputs stay there and are read in pieces as shown.
-        stored: dict[str | None, StoredText] = {}
+        stored: Mapping[str | None, TextSource] = {}
         if kickoff is None:
             lean = await asyncio.to_thread(store.get_kickoff_lean, kickoff_id)
             kickoff, stored = lean if lean is not None else (None, {})
