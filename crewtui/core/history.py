@@ -11,7 +11,7 @@ and every failure is a :class:`~crewtui.api.errors.StoreError` of one sentence.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -97,8 +97,10 @@ class History(Protocol):
     def answer_hitl_request(self, request_id: str, answer: str, at: datetime) -> bool: ...
 
     # Following other processes: ``data_version`` moves when another process committed
-    # (SQLite: PRAGMA data_version; PostgreSQL: a NOTIFY), then ``changes_since`` says what.
+    # (SQLite: PRAGMA data_version; PostgreSQL: a NOTIFY), then ``changes_since`` says what;
+    # a store that hears of commits (PostgreSQL) also calls ``watch``'s ``wake`` at once.
     def data_version(self) -> int | None: ...
+    def watch(self, wake: Callable[[], None] | None) -> None: ...
     def change_mark(self) -> int: ...
     def changes_since(self, mark: int) -> Changes: ...
     def state_writers(self, kickoff_ids: Collection[str]) -> dict[str, str | None]: ...

@@ -37,7 +37,7 @@ import struct
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from typing import IO, TYPE_CHECKING, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -195,6 +195,7 @@ GROUP BY bucket, state, model
         self._checked = threading.Event()
         self._checked.set()  # the server checks its own pages
         self._version = 0
+        self._wake: Callable[[], None] | None = None
         self._closed = threading.Event()
         self._listener = threading.Thread(
             target=self._listen, name="crewtui-history-listen", daemon=True
@@ -308,6 +309,20 @@ GROUP BY bucket, state, model
         """How many changes of other processes were notified: it moves when they commit."""
         return self._version
 
+    def watch(self, wake: Callable[[], None] | None) -> None:
+        """Call ``wake`` (from the listening thread) each time another process's change is
+        notified, so that a follower reads it at once; None stops it."""
+        self._wake = wake
+
+    def _heard(self) -> None:
+        self._version += 1
+        wake = self._wake
+        if wake is not None:
+            try:
+                wake()
+            except RuntimeError:  # its event loop closed: nobody follows any more
+                self._wake = None
+
     def _listen(self) -> None:
         """LISTEN on a connection of its own, counting the others' notifications; after a
         lost connection, count one (something may have been missed) and listen again."""
@@ -318,12 +333,12 @@ GROUP BY bucket, state, model
                     self.__url, autocommit=True, connect_timeout=CONNECT_TIMEOUT
                 ) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
-                    self._version += 1
+                    self._heard()
                     backoff = 0.5
                     while not self._closed.is_set():
                         for note in conn.notifies(timeout=LISTEN_TICK):
                             if note.payload != self.writer:
-                                self._version += 1
+                                self._heard()
             except psycopg.Error as exc:
                 if self._closed.is_set():
                     return

@@ -44,7 +44,7 @@ import socket
 import sqlite3
 import threading
 import uuid
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -978,6 +978,10 @@ class Store:
             return None
         finally:
             self._lock.release()
+
+    def watch(self, wake: Callable[[], None] | None) -> None:
+        """SQLite does not say when another process commits: :meth:`data_version` is
+        looked at instead, so ``wake`` is never called."""
 
     def change_mark(self) -> int:
         """The current change number: :meth:`changes_since` it returns only later changes."""
