@@ -13,8 +13,7 @@ import pytest
 from crewtui.core.pg_store import PgStore
 from crewtui.core.store import Store
 from crewtui.sim import SimOptions, SimServer
-from tests.postgres import MISSING as POSTGRES_MISSING
-from tests.postgres import PostgresServer, server_binaries, start_server
+from tests.postgres import PostgresServer, ServerUnavailable, start_server
 
 # Fast enough that a whole run takes about a second, slow enough to see it move.
 TEST_SPEED = 100.0
@@ -96,9 +95,10 @@ def immutable(tmp_path: Path) -> Iterator[Callable[[Path], None]]:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """A PostgreSQL server of the session's own (skipped, saying why, without the binaries)."""
-    if server_binaries() is None:
-        pytest.skip(POSTGRES_MISSING)
-    server = start_server()
+    try:
+        server = start_server()
+    except ServerUnavailable as why:
+        pytest.skip(str(why))
     yield server
     server.stop()
 

@@ -25,6 +25,14 @@ MISSING = (
     "PostgreSQL's server binaries (initdb, pg_ctl) are not installed: the PostgreSQL "
     "history tests need them (apt-get install postgresql)"
 )
+NO_SERVER_USER = (
+    "running as root, and there is no 'postgres' user to run PostgreSQL's server as "
+    "(it refuses root): the PostgreSQL history tests need one"
+)
+
+
+class ServerUnavailable(Exception):
+    """No server can be started here; the message says why (the tests skip with it)."""
 
 
 def server_binaries() -> Path | None:
@@ -100,18 +108,23 @@ def start_server() -> PostgresServer:
     """
     bin_dir = server_binaries()
     if bin_dir is None:
-        raise FileNotFoundError(MISSING)
-    directory = Path(tempfile.mkdtemp(prefix="crewtui-pg-"))
+        raise ServerUnavailable(MISSING)
     run_as: list[str] = []
+    owner: pwd.struct_passwd | None = None
     if os.geteuid() == 0:
-        owner = pwd.getpwnam("postgres")
-        os.chown(directory, owner.pw_uid, owner.pw_gid)
+        try:
+            owner = pwd.getpwnam("postgres")
+        except KeyError:
+            raise ServerUnavailable(NO_SERVER_USER) from None
         run_as = ["runuser", "-u", "postgres", "--"]
+    directory = Path(tempfile.mkdtemp(prefix="crewtui-pg-"))
+    if owner is not None:
+        os.chown(directory, owner.pw_uid, owner.pw_gid)
     password = secrets.token_hex(8)
     password_file = directory / "password"
     password_file.write_text(password)
-    if run_as:
-        os.chown(password_file, pwd.getpwnam("postgres").pw_uid, -1)
+    if owner is not None:
+        os.chown(password_file, owner.pw_uid, -1)
     server = PostgresServer(directory, bin_dir, _free_port(), password, run_as)
     data = str(directory / "data")
     server._run(
