@@ -197,10 +197,13 @@ GROUP BY bucket, state, model
         self._version = 0
         self._wake: Callable[[], None] | None = None
         self._closed = threading.Event()
+        self._listening = threading.Event()
         self._listener = threading.Thread(
             target=self._listen, name="crewtui-history-listen", daemon=True
         )
         self._listener.start()
+        # Listening before the first read: a change committed after open() is never missed.
+        self._listening.wait(CONNECT_TIMEOUT)
 
     def __repr__(self) -> str:
         return f"PgStore({self._where!r})"
@@ -334,6 +337,7 @@ GROUP BY bucket, state, model
                 ) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self._heard()
+                    self._listening.set()
                     backoff = 0.5
                     while not self._closed.is_set():
                         for note in conn.notifies(timeout=LISTEN_TICK):
