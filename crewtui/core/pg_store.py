@@ -88,35 +88,43 @@ def _password(url: str) -> str | None:
     return parts.password or (from_query[0] if from_query else None)
 
 
-def _open_error(where: str, exc: psycopg.Error) -> StoreError:
-    """One sentence for a history that cannot be opened; the server's words never repeat
-    the password, and are left out anyway where ours say it all."""
+# What libpq and psycopg say when no server answers, and how we say it.
+_UNREACHABLE = (
+    ("Connection refused", "connection refused"),
+    ("timeout expired", "no answer in time"),
+    ("could not translate host name", "its host name is not known"),
+    ("failed to resolve host", "its host name is not known"),
+    ("No route to host", "no route to it"),
+    ("Network is unreachable", "no route to it"),
+    ("No such file or directory", "no server on that socket"),
+)
+
+
+def _open_error(where: str, exc: psycopg.Error, password: str | None) -> StoreError:
+    """One sentence for a history that cannot be opened. libpq's words never repeat the
+    password; they are left out where ours say it all, and blanked anyway where kept."""
     text = str(exc)
-    if "password authentication failed" in text or "no password supplied" in text:
+    refused = ("password authentication failed", "no password supplied", 'role "')
+    if any(reason in text for reason in refused):
         return StoreError(
             f"The PostgreSQL history at {where} refused the login: check the user and "
             "password in [history] url or $CREWTUI_HISTORY_URL."
         )
-    if "does not exist" in text:
+    if 'database "' in text and "does not exist" in text:
         return StoreError(
             f"The PostgreSQL history at {where} does not exist on that server: create the "
             "database (createdb) or fix its name in the URL."
         )
-    unreachable = (
-        "Connection refused",
-        "timeout expired",
-        "could not translate host name",
-        "No route to host",
-        "Network is unreachable",
-        "No such file or directory",
-    )
-    if any(reason in text for reason in unreachable):
-        reason = next(reason for reason in unreachable if reason in text)
-        return HistoryUnreachable(
-            f"The PostgreSQL history at {where} cannot be reached ({reason.lower()}): check "
-            "that the server runs and that the host and port are right."
-        )
-    return StoreError(f"The PostgreSQL history at {where} cannot be opened ({_first_line(exc)}).")
+    for needle, words in _UNREACHABLE:
+        if needle in text:
+            return HistoryUnreachable(
+                f"The PostgreSQL history at {where} cannot be reached ({words}): check "
+                "that the server runs and that the host and port are right."
+            )
+    reason = _first_line(exc)
+    if password:
+        reason = reason.replace(password, "***")
+    return StoreError(f"The PostgreSQL history at {where} cannot be opened ({reason}).")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -230,7 +238,7 @@ GROUP BY bucket, state, model
             with psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as conn:
                 version = pg_schema.migrate(conn, where)
         except psycopg.Error as exc:
-            raise _open_error(where, exc) from None
+            raise _open_error(where, exc, _password(url)) from None
         pool: ConnectionPool[psycopg.Connection[Row]] = ConnectionPool(
             url,
             min_size=1,

@@ -218,7 +218,7 @@ def test_a_wrong_password_is_one_sentence_without_it(postgres_url: str) -> None:
     assert "not-the-password-42" not in refused.value.message
 
 
-def test_an_unreachable_server_is_exit_6_and_a_missing_database_exit_2(
+def test_an_unreachable_server_is_exit_6_and_a_missing_database_or_user_exit_2(
     postgres_server: PostgresServer,
 ) -> None:
     with pytest.raises(HistoryUnreachable, match="cannot be reached") as unreachable:
@@ -228,3 +228,9 @@ def test_an_unreachable_server_is_exit_6_and_a_missing_database_exit_2(
     with pytest.raises(StoreError, match="does not exist on that server") as missing:
         PgStore.open(postgres_server.url("no_such_history"))
     assert missing.value.exit_code is ExitCode.USAGE
+    unknown_user = postgres_server.url().replace("crewtui:", "nobody:")
+    with pytest.raises(StoreError, match="refused the login") as nobody:
+        PgStore.open(unknown_user)
+    assert nobody.value.exit_code is ExitCode.USAGE
+    with pytest.raises(HistoryUnreachable, match=r"\(its host name is not known\)"):
+        PgStore.open("postgresql://crewtui@nohost.invalid/x")
