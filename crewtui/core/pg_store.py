@@ -284,13 +284,11 @@ GROUP BY bucket, state, model
     def _pg_transaction(self, write: bool) -> Iterator[PgConnection]:
         """One transaction on a pooled connection; a write first takes the writers' lock."""
         try:
-            with self._pool.connection() as raw:
-                begin = "BEGIN" if write else "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-                with _explicit(raw, begin):
-                    conn = PgConnection(raw)
-                    if write:
-                        conn.execute("SELECT pg_advisory_xact_lock(?)", (pg_schema.WRITE_LOCK,))
-                    yield conn
+            with (
+                self._pool.connection() as raw,
+                _explicit(raw, _BEGIN_WRITE if write else _BEGIN_READ),
+            ):
+                yield PgConnection(raw)
         except (PoolClosed, PoolTimeout) as exc:
             raise StoreError(
                 f"The history store at {self._where} failed ({_first_line(exc)})."
@@ -416,6 +414,12 @@ GROUP BY bucket, state, model
             "quick_check": "ok",
             "read_only": None,
         }
+
+
+# One round trip each: a write begins by taking the writers' lock (statements without
+# parameters go together).
+_BEGIN_WRITE = f"BEGIN; SELECT pg_advisory_xact_lock({pg_schema.WRITE_LOCK})"
+_BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
 
 @contextmanager
