@@ -86,6 +86,14 @@ class PostgresServer:
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
+    def restart(self) -> None:
+        """Stop the server (every connection is cut) and start it again, as an outage does."""
+        data = str(self.directory / "data")
+        log = str(self.directory / "log")
+        self._run(
+            str(self.bin_dir / "pg_ctl"), "-D", data, "-l", log, "-m", "fast", "-w", "restart"
+        )
+
     def stop(self) -> None:
         try:
             self._run(

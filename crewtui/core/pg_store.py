@@ -282,13 +282,30 @@ GROUP BY bucket, state, model
 
     @contextmanager
     def _pg_transaction(self, write: bool) -> Iterator[PgConnection]:
-        """One transaction on a pooled connection; a write first takes the writers' lock."""
+        """One transaction on a pooled connection; a write first takes the writers' lock.
+
+        A pooled connection the server dropped (it restarted) fails at BEGIN, before any
+        work: the pool discards it and the next one is tried, so an outage that is over
+        costs nothing. A failure later in a transaction is not retried (a lost COMMIT may
+        have committed): it is reported, and the caller's next call starts anew.
+        """
         try:
-            with (
-                self._pool.connection() as raw,
-                _explicit(raw, _BEGIN_WRITE if write else _BEGIN_READ),
-            ):
-                yield PgConnection(raw)
+            for attempt in range(POOL_SIZE + 1):
+                with self._pool.connection() as raw:
+                    try:
+                        raw.execute(_BEGIN_WRITE if write else _BEGIN_READ)
+                    except psycopg.OperationalError as exc:
+                        if attempt == POOL_SIZE or not _connection_lost(exc):
+                            raise
+                        continue
+                    try:
+                        yield PgConnection(raw)
+                    except BaseException:
+                        if not raw.closed:
+                            raw.execute("ROLLBACK")
+                        raise
+                    raw.execute("COMMIT")
+                    return
         except (PoolClosed, PoolTimeout) as exc:
             raise StoreError(
                 f"The history store at {self._where} failed ({_first_line(exc)})."
@@ -334,8 +351,10 @@ GROUP BY bucket, state, model
 
     def _listen(self) -> None:
         """LISTEN on a connection of its own, counting the others' notifications; after a
-        lost connection, count one (something may have been missed) and listen again."""
+        lost connection, count one (something may have been missed) and listen again.
+        An outage is logged when it starts and when it ends, not at every retry."""
         backoff = 0.5
+        lost = False
         while not self._closed.is_set():
             try:
                 with psycopg.connect(
@@ -344,7 +363,9 @@ GROUP BY bucket, state, model
                     conn.execute(f"LISTEN {CHANNEL}")
                     self._heard()
                     self._listening.set()
-                    backoff = 0.5
+                    if lost:
+                        log.warning("history at %s: listening again", self._where)
+                    backoff, lost = 0.5, False
                     while not self._closed.is_set():
                         for note in conn.notifies(timeout=LISTEN_TICK):
                             if note.payload != self.writer:
@@ -352,11 +373,14 @@ GROUP BY bucket, state, model
             except psycopg.Error as exc:
                 if self._closed.is_set():
                     return
-                log.warning(
-                    "history at %s: listening for other processes failed (%s); retrying",
-                    self._where,
-                    _first_line(exc),
-                )
+                if not lost:
+                    log.warning(
+                        "history at %s: lost the connection that hears other processes "
+                        "(%s); retrying",
+                        self._where,
+                        _first_line(exc),
+                    )
+                lost = True
                 self._closed.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
 
@@ -422,24 +446,17 @@ _BEGIN_WRITE = f"BEGIN; SELECT pg_advisory_xact_lock({pg_schema.WRITE_LOCK})"
 _BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
 
-@contextmanager
-def _explicit(raw: psycopg.Connection[Row], begin: str) -> Iterator[None]:
-    """BEGIN … COMMIT on an autocommit connection (ROLLBACK if the block fails)."""
-    raw.execute(begin)
-    try:
-        yield
-    except BaseException:
-        if not raw.closed:
-            raw.execute("ROLLBACK")
-        raise
-    raw.execute("COMMIT")
+def _connection_lost(exc: psycopg.Error) -> bool:
+    """The connection itself failed (no SQLSTATE, or class 08 or 57P: the server went
+    away), not the statement."""
+    return exc.sqlstate is None or exc.sqlstate.startswith(("08", "57P"))
 
 
 def _describe(where: str, exc: psycopg.Error) -> StoreError:
-    """One sentence for a failed call: the connection lost (no SQLSTATE, or class 08 or
-    57P: the server went away), a value too large for an index, or the server's reason."""
+    """One sentence for a failed call: the connection lost, a value too large for an
+    index, or the server's reason."""
     state = exc.sqlstate
-    if state is None or state.startswith(("08", "57P")):
+    if _connection_lost(exc):
         return HistoryUnreachable(
             f"The PostgreSQL history at {where} is not answering ({_first_line(exc)})."
         )

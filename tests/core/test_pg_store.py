@@ -121,6 +121,27 @@ def test_a_commit_elsewhere_wakes_this_process_and_changes_since_reads_it(
         reader.close()
 
 
+def test_after_a_server_restart_calls_work_again_and_the_listener_hears_again(
+    postgres_server: PostgresServer, postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    writer, reader = PgStore.open(postgres_url), PgStore.open(postgres_url)
+    try:
+        mark = reader.change_mark()
+        postgres_server.restart()
+        woken = threading.Event()
+        reader.watch(woken.set)
+        # The pool's connections were cut: they are replaced, and nothing fails.
+        writer.save_kickoff(kickoff("after"))
+        assert woken.wait(30), "the listener did not listen again"
+        ids = {c.kickoff.kickoff_id for c in reader.changes_since(mark).kickoffs}
+        assert "after" in ids
+    finally:
+        writer.close()
+        reader.close()
+    lost = [r for r in caplog.records if "lost the connection" in r.getMessage()]
+    assert len(lost) <= 2  # once per store at most, not at every retry
+
+
 # -- text PostgreSQL refuses -------------------------------------------------------------------
 
 
