@@ -23,6 +23,9 @@ from crewtui.core import store_schema
 WRITE_LOCK = store_schema.APPLICATION_ID
 
 _TEXT = 'TEXT COLLATE "C"'
+# The batch a kickoff row belongs to (its ``meta.batch``): the same expression in the index
+# and in the queries, so that PostgreSQL uses the index (store_schema.BATCH_OF_RUN).
+BATCH_OF_RUN = "(CAST(meta AS json) ->> 'batch')"
 
 _V1 = [
     f"""CREATE TABLE crews (
@@ -130,9 +133,38 @@ _V5 = [
     "CREATE INDEX ix_hitl_requests_kickoff ON hitl_requests (kickoff_id, received_at)",
 ]
 
-# MIGRATIONS[n] takes a history from version n to n + 1, like store_schema.MIGRATIONS (whose
-# length it must match: the versions mean the same on both). Append only.
-MIGRATIONS: tuple[Sequence[str], ...] = (_V1, _V2, _V3, _V4, _V5)
+_BATCHES = [
+    f"""CREATE TABLE batches (
+        batch_id {_TEXT} PRIMARY KEY,
+        crew {_TEXT} NOT NULL,
+        source {_TEXT} NOT NULL,
+        fingerprint {_TEXT} NOT NULL,
+        rows {_TEXT} NOT NULL,
+        row_count INTEGER NOT NULL,
+        concurrency INTEGER NOT NULL,
+        created_at {_TEXT} NOT NULL,
+        runner {_TEXT},
+        runner_pid INTEGER
+    )""",
+    "CREATE INDEX ix_batches_fingerprint ON batches (fingerprint, created_at)",
+    f"CREATE INDEX ix_kickoffs_batch ON kickoffs ({BATCH_OF_RUN})",
+]
+
+# Each SQLite migration's statements here, by its name: MIGRATIONS follows SQLite's order,
+# so version n means the same on both back ends even when SQLite's are renumbered, and a
+# migration added to SQLite alone stops crewtui at import (KeyError), not at a user's.
+_BY_SQLITE_MIGRATION: dict[str, Sequence[str]] = {
+    "_migrate_to_1": _V1,
+    "_migrate_tracked_at_and_step_identity": _V2,
+    "_migrate_following_and_step_cap": _V3,
+    "_migrate_task_usage": _V4,
+    "_migrate_hitl_requests": _V5,
+    "_migrate_batches": _BATCHES,
+}
+# MIGRATIONS[n] takes a history from version n to n + 1.
+MIGRATIONS: tuple[Sequence[str], ...] = tuple(
+    _BY_SQLITE_MIGRATION[migration.__name__] for migration in store_schema.MIGRATIONS
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _CREATE_MIGRATIONS = (

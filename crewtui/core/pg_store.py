@@ -50,7 +50,7 @@ from crewtui.api.models import Kickoff
 from crewtui.core import pg_schema
 from crewtui.core.pg_sql import ESCAPE_BYTES, PgConnection, Row, escape_text, row_factory
 from crewtui.core.store import DEFAULT_STEPS_PER_RUN, Store, _counts, _load_kickoff
-from crewtui.core.store_rows import TASK_STARTED, SqlValue, read_key
+from crewtui.core.store_rows import SqlValue, read_key
 from crewtui.core.store_text import HOLD_BYTES, OutputKey
 from crewtui.core.text_lines import HeldText
 
@@ -144,10 +144,10 @@ class PgStore(Store):
             "CAST(extra AS json) ->> 'cancel_request' AS cancel_request",
             "COALESCE(CAST(extra AS json) ->> 'kind', 'crew') AS kind",
             "COALESCE(CAST(CAST(extra AS json) ->> 'restarts' AS integer), 0) AS restarts",
-            TASK_STARTED,
         ]
     )
     _NO_LIMIT = None
+    _BATCH_OF_RUN = pg_schema.BATCH_OF_RUN
     _DURATIONS_SQL = (
         "SELECT k.crew, t.task_id, COALESCE(t.execution_time, CAST(EXTRACT(EPOCH FROM"
         " CAST(t.finished_at AS timestamptz) - CAST(t.started_at AS timestamptz))"

@@ -40,11 +40,11 @@ from crewtui.core.batch import (
 )
 from crewtui.core.batch_runner import BatchNote, BatchRunner
 from crewtui.core.format import UNKNOWN, duration_text, sentence, waiting_line
+from crewtui.core.history import History
 from crewtui.core.inbox import Inbox, count_words, waiting_runs
 from crewtui.core.notify import NotifyEvent
 from crewtui.core.pricing import Price
 from crewtui.core.stall import Stall, StallRule
-from crewtui.core.store import Store
 from crewtui.core.text_lines import TextSource, read_all
 from crewtui.core.tracker import CrewHealth, Tracker
 from crewtui.ui.bindings import (
@@ -133,7 +133,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _batch_progress(store: Store, limit: int) -> list[BatchProgress]:
+def _batch_progress(store: History, limit: int) -> list[BatchProgress]:
     """The newest ``limit`` batches and each row's status (a thread's work: two reads)."""
     return [progress_of(b, store.batch_runs(b.batch_id)) for b in store.list_batches(limit)]
 
