@@ -70,6 +70,37 @@ def test_processes_with_different_homes_show_the_same_runs_live(
     assert password not in printed
 
 
+def test_serve_stops_on_sigterm_and_a_serve_on_another_home_resumes_the_run(
+    service: ThreadedServer, postgres_url: str, tmp_path: Path
+) -> None:
+    """What a failover to another machine looks like: the run stays in the shared history,
+    and the next serve, wherever it runs, follows it."""
+    first = Serving(tmp_path / "box-1", crew_url(service), env=on(postgres_url))
+    try:
+        first.wait_for(lambda line: line["message"].startswith("started"))
+        laptop = {"CREWAI_API_URL": crew_url(service), "CREWAI_BEARER_TOKEN": STARTER_TOKEN}
+        inputs = dict(CREWS["content"].sample_inputs) | {"duration_scale": "40"}
+        args = [arg for key, value in inputs.items() for arg in ("-i", f"{key}={value}")]
+        kicked = run(tmp_path / "laptop", "kickoff", *args, env=on(postgres_url, **laptop))
+        assert kicked.returncode == 0, kicked.stderr
+        kickoff_id = kicked.stdout.strip()
+        first.wait_for(about(kickoff_id, RunState.RUNNING))
+        metrics = first.metrics()
+        followed = (("crew", "default"), ("polled_by", "this_process"))
+        assert metrics[("crewtui_active_kickoffs", followed)] == 1
+        assert first.stop() == 0
+        assert [line["message"] for line in first.lines][-2:] == ["stopping on SIGTERM", "stopped"]
+    finally:
+        first.kill()
+    second = Serving(tmp_path / "box-2", crew_url(service), env=on(postgres_url))
+    try:
+        resumed = second.wait_for(lambda line: line["message"].startswith("started"))
+        assert resumed["message"] == "started: following 1 active kickoffs"
+        assert second.stop() == 0
+    finally:
+        second.kill()
+
+
 def test_a_bad_history_url_is_one_sentence_and_exit_2(tmp_path: Path) -> None:
     secret = "postgres-pass-987"
     result = run(tmp_path, "list", env=on(f"mysql://u:{secret}@db/x"))
