@@ -193,7 +193,7 @@ GROUP BY bucket, state, model
         # Not Store.__init__: that one reads its schema version from an SQLite connection.
         self._pool = pool
         self.__url = url
-        self._where = redact_url(url)
+        self._redacted = redact_url(url)
         self.path = None
         self.steps_per_run = max(1, steps_per_run)
         self.read_only: str | None = None
@@ -214,7 +214,7 @@ GROUP BY bucket, state, model
         self._listening.wait(CONNECT_TIMEOUT)
 
     def __repr__(self) -> str:
-        return f"PgStore({self._where!r})"
+        return f"PgStore({self._redacted!r})"
 
     @classmethod
     def open(  # type: ignore[override]
@@ -227,18 +227,22 @@ GROUP BY bucket, state, model
         :class:`HistoryUnreachable` for a server that cannot be reached.
         """
         where = redact_url(url)
+        password = _password(url)
         try:
             psycopg.conninfo.conninfo_to_dict(url)
-        except psycopg.Error:
+        except psycopg.Error as exc:
+            reason = _first_line(exc)
+            if password:
+                reason = reason.replace(password, "***")
             raise StoreError(
-                f"The history URL {where} is not a PostgreSQL connection URL: write it as "
-                "postgresql://user:password@host:port/database."
+                f"The history URL {where} is not a PostgreSQL connection URL ({reason}): "
+                "write it as postgresql://user:password@host:port/database."
             ) from None
         try:
             with psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as conn:
                 version = pg_schema.migrate(conn, where)
         except psycopg.Error as exc:
-            raise _open_error(where, exc, _password(url)) from None
+            raise _open_error(where, exc, password) from None
         pool: ConnectionPool[psycopg.Connection[Row]] = ConnectionPool(
             url,
             min_size=1,
@@ -268,7 +272,7 @@ GROUP BY bucket, state, model
 
     @property
     def location(self) -> str:
-        return self._where
+        return self._redacted
 
     @property
     def persistent(self) -> bool:
@@ -308,10 +312,10 @@ GROUP BY bucket, state, model
                     return
         except (PoolClosed, PoolTimeout) as exc:
             raise StoreError(
-                f"The history store at {self._where} failed ({_first_line(exc)})."
+                f"The history store at {self._redacted} failed ({_first_line(exc)})."
             ) from None
         except psycopg.Error as exc:
-            raise _describe(self._where, exc) from None
+            raise _describe(self._redacted, exc) from None
 
     def _write(self) -> AbstractContextManager[sqlite3.Connection]:
         refusal = self.damage()
@@ -364,7 +368,7 @@ GROUP BY bucket, state, model
                     self._heard()
                     self._listening.set()
                     if lost:
-                        log.warning("history at %s: listening again", self._where)
+                        log.warning("history at %s: listening again", self._redacted)
                     backoff, lost = 0.5, False
                     while not self._closed.is_set():
                         for note in conn.notifies(timeout=LISTEN_TICK):
@@ -377,7 +381,7 @@ GROUP BY bucket, state, model
                     log.warning(
                         "history at %s: lost the connection that hears other processes "
                         "(%s); retrying",
-                        self._where,
+                        self._redacted,
                         _first_line(exc),
                     )
                 lost = True
@@ -429,7 +433,7 @@ GROUP BY bucket, state, model
             counts = _counts(conn)
             server = conn.execute("SHOW server_version").fetchone()
         return {
-            "path": self._where,
+            "path": self._redacted,
             "schema_version": self.schema_version,
             "known_schema_version": pg_schema.SCHEMA_VERSION,
             "journal_mode": None,

@@ -227,6 +227,17 @@ def test_the_password_is_in_no_name_no_health_and_no_repr(postgres_url: str) -> 
     assert password not in closed.value.message
 
 
+def test_a_url_libpq_refuses_is_one_sentence_without_its_password() -> None:
+    with pytest.raises(StoreError) as refused:
+        PgStore.open("postgresql://team:pa%zzss-9876@db.example.com/x?bogus=1")
+    assert refused.value.message.startswith(
+        "The history URL postgresql://team@db.example.com/x?bogus=1 is not a PostgreSQL "
+        "connection URL ("
+    )
+    assert "pa%zzss-9876" not in refused.value.message
+    assert refused.value.exit_code is ExitCode.USAGE
+
+
 def test_a_wrong_password_is_one_sentence_without_it(postgres_url: str) -> None:
     wrong = with_password(postgres_url, "not-the-password-42")
     with pytest.raises(StoreError) as refused:
