@@ -136,3 +136,18 @@ def open_history(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[His
     yield open_one
     for store in opened:
         store.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def history_at(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a history is, as child processes are told: a new SQLite file's path or a new
+    PostgreSQL database's URL, each in turn."""
+    if request.param == "sqlite":
+        return str(tmp_path / "history.sqlite3")
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+def open_at(where: str) -> Store:
+    """The history at ``where`` (see ``history_at``)."""
+    return PgStore.open(where) if where.startswith("postgresql://") else Store.open(Path(where))

@@ -133,6 +133,16 @@ _V5 = [
     "CREATE INDEX ix_hitl_requests_kickoff ON hitl_requests (kickoff_id, received_at)",
 ]
 
+_LEASES = [
+    f"""CREATE TABLE leases (
+        crew {_TEXT} PRIMARY KEY,
+        holder {_TEXT} NOT NULL,
+        pid INTEGER NOT NULL,
+        host {_TEXT} NOT NULL,
+        expires_at {_TEXT} NOT NULL,
+        refreshed_at {_TEXT}
+    )""",
+]
 _BATCHES = [
     f"""CREATE TABLE batches (
         batch_id {_TEXT} PRIMARY KEY,
@@ -159,6 +169,7 @@ _BY_SQLITE_MIGRATION: dict[str, Sequence[str]] = {
     "_migrate_following_and_step_cap": _V3,
     "_migrate_task_usage": _V4,
     "_migrate_hitl_requests": _V5,
+    "_migrate_leases": _LEASES,
     "_migrate_batches": _BATCHES,
 }
 # MIGRATIONS[n] takes a history from version n to n + 1.

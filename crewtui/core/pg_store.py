@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import struct
 import tempfile
 import threading
@@ -199,6 +200,7 @@ GROUP BY bucket, state, model
         self.read_only: str | None = None
         self.open_note: str | None = None
         self.writer = uuid.uuid4().hex
+        self.host = socket.gethostname()
         self.schema_version = schema_version
         self._checked = threading.Event()
         self._checked.set()  # the server checks its own pages
@@ -276,10 +278,6 @@ GROUP BY bucket, state, model
 
     @property
     def persistent(self) -> bool:
-        return True
-
-    @property
-    def _keeps_heartbeats(self) -> bool:
         return True
 
     # ----------------------------------------------------------------- transactions

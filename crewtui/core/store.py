@@ -1010,7 +1010,7 @@ class Store:
     def _keeps_heartbeats(self) -> bool:
         """On disk, writable and at a schema that has them (others may share it)."""
         writable = self.read_only is None
-        return self.path is not None and writable and self.schema_version >= FOLLOWING_SCHEMA
+        return self.persistent and writable and self.schema_version >= FOLLOWING_SCHEMA
 
     def beat(self) -> None:
         """Say that this process is alive (the others read it with ``live_writers``)."""
@@ -1053,7 +1053,7 @@ class Store:
     def _keeps_leases(self) -> bool:
         """On disk, writable and at a schema that has them (others may share it)."""
         writable = self.read_only is None
-        return self.path is not None and writable and self.schema_version >= LEASE_SCHEMA
+        return self.persistent and writable and self.schema_version >= LEASE_SCHEMA
 
     def claim_lease(self, crew: str, ttl: float) -> bool:
         """Take the crew's poller lease when it is free, expired or already ours, and renew

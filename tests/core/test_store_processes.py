@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from crewtui.api.models import RunState
-from crewtui.core.pg_store import PgStore
 from crewtui.core.store import Store
+from tests.conftest import open_at
 
 CHILD_TIMEOUT = 120.0
 WRITES = 1000
@@ -34,6 +34,7 @@ from crewtui.api.errors import StoreError
 from crewtui.api.models import Kickoff, Progress, RunState, Step, TaskResult
 from crewtui.api.models import RunState
 from crewtui.core.store import Store
+from tests.conftest import open_at
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 mode, where, name = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -107,21 +108,6 @@ else:
 """
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def history(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Where the children write: a new SQLite file, or a new PostgreSQL database."""
-    if request.param == "sqlite":
-        return str(tmp_path / "history.sqlite3")
-    url: str = request.getfixturevalue("postgres_url")
-    return url
-
-
-def reopen(history: str) -> Store:
-    return (
-        PgStore.open(history) if history.startswith("postgresql://") else Store.open(Path(history))
-    )
-
-
 def spawn(*args: str | int | Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-c", WORKER, *map(str, args)],
@@ -140,9 +126,9 @@ def expect_line(child: subprocess.Popen[str], expected: str) -> None:
         pytest.fail(f"child said {line!r}, expected {expected!r}; stderr: {err[-2000:]}")
 
 
-def test_two_processes_writing_at_once_lose_nothing(history: str) -> None:
+def test_two_processes_writing_at_once_lose_nothing(history_at: str) -> None:
     # Both children create and migrate it at once.
-    children = [spawn("mixed", history, name, WRITES, SHARED) for name in ("alice", "bob")]
+    children = [spawn("mixed", history_at, name, WRITES, SHARED) for name in ("alice", "bob")]
     for child in children:
         expect_line(child, "ready")
     for child in children:
@@ -153,7 +139,7 @@ def test_two_processes_writing_at_once_lose_nothing(history: str) -> None:
         expect_line(child, "done")
         assert child.wait(timeout=CHILD_TIMEOUT) == 0
 
-    store = reopen(history)
+    store = open_at(history_at)
     names = ("alice", "bob")
     own = {f"{name}-{i}" for name in names for i in range(WRITES) if i % 3 == 0}
     shared_ids = {f"shared-{j}" for j in range(SHARED)}
@@ -180,8 +166,8 @@ def test_two_processes_writing_at_once_lose_nothing(history: str) -> None:
     store.close()
 
 
-def test_a_writer_killed_mid_storm_leaves_every_commit(history: str) -> None:
-    child = spawn("storm", history, "storm")
+def test_a_writer_killed_mid_storm_leaves_every_commit(history_at: str) -> None:
+    child = spawn("storm", history_at, "storm")
     assert child.stdout is not None
     reported: list[tuple[str, int]] = []
     while len(reported) < 600:
@@ -195,7 +181,7 @@ def test_a_writer_killed_mid_storm_leaves_every_commit(history: str) -> None:
     reported += [(kind, int(n)) for kind, n in (line.split() for line in rest.splitlines())]
     assert child.returncode == -signal.SIGKILL
 
-    store = reopen(history)
+    store = open_at(history_at)
     assert store.health()["quick_check"] == "ok"
     saved = {n for kind, n in reported if kind == "k"}
     assert set(store.resolve_id("k")) >= {f"k{n}" for n in saved}
