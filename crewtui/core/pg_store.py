@@ -386,6 +386,12 @@ GROUP BY bucket, state, model
                 self._closed.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
 
+    def _runner_alive(self, pid: int) -> bool:
+        """A batch's runner may be on another machine, where its pid means nothing here:
+        its fresh heartbeat is all there is to go by (a killed one frees the batch once
+        the heartbeat ages past ``alive_within``)."""
+        return True
+
     # ----------------------------------------------------------------- large outputs
 
     def get_kickoff_lean(

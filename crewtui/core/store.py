@@ -915,13 +915,18 @@ class Store:
                 " WHERE b.batch_id = ? AND t.seen_at >= ?",
                 (bind_text(batch_id), since),
             ).fetchone()
-            if held is not None and _pid_alive(int(held[0])):
+            if held is not None and self._runner_alive(int(held[0])):
                 return int(held[0])
             conn.execute(
                 "UPDATE batches SET runner = ?, runner_pid = ? WHERE batch_id = ?",
                 (self.writer, os.getpid(), bind_text(batch_id)),
             )
         return None
+
+    def _runner_alive(self, pid: int) -> bool:
+        """Whether a batch's runner with a fresh heartbeat still runs: its pid exists here
+        (an SQLite history is a local file, so the runner is on this host)."""
+        return _pid_alive(pid)
 
     def release_batch(self, batch_id: str) -> None:
         """This process stopped sending the batch's rows (finished, stopped or gave up)."""

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from crewtui.api.errors import ExitCode, StoreError
 from crewtui.api.models import Kickoff, RunState
 from crewtui.core import pg_schema, store_schema
+from crewtui.core.batch import Batch, BatchRow
 from crewtui.core.pg_sql import escape_json, escape_text, unescape_json, unescape_text
 from crewtui.core.pg_store import HistoryUnreachable, PgStore, _CopyReader, redact_url
 from crewtui.core.text_lines import read_all
@@ -139,6 +140,26 @@ def test_after_a_server_restart_calls_work_again_and_the_listener_hears_again(
         reader.close()
     lost = [r for r in caplog.records if "lost the connection" in r.getMessage()]
     assert len(lost) <= 2  # once per store at most, not at every retry
+
+
+def test_a_batch_runner_on_another_machine_holds_its_batch_while_its_heartbeat_lasts(
+    postgres_url: str,
+) -> None:
+    """Its pid means nothing on this host: only its heartbeat says whether it runs."""
+    runner, other = PgStore.open(postgres_url), PgStore.open(postgres_url)
+    try:
+        runner.save_batch(Batch("b1", "c", "f.csv", "fp", (BatchRow(1, {}),), 1, T0))
+        runner.beat()
+        assert runner.claim_batch("b1", alive_within=10) is None
+        elsewhere = 2**22 + 12345  # above Linux's pid_max: no such process here
+        with runner._write() as conn:
+            conn.execute("UPDATE batches SET runner_pid = ?", (elsewhere,))
+        assert other.claim_batch("b1", alive_within=10) == elsewhere
+        runner.retire()  # its heartbeat gone: the batch is free
+        assert other.claim_batch("b1", alive_within=10) is None
+    finally:
+        runner.close()
+        other.close()
 
 
 # -- text PostgreSQL refuses -------------------------------------------------------------------
