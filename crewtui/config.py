@@ -26,6 +26,10 @@ The config file looks like this (every section optional)::
     form = "events"                     # or "classic": the three per-kind webhook URLs
     hitl_secret = "..."                 # signs flows' human-in-the-loop requests (file 0600)
 
+    [history]
+    steps_per_run = 5000
+    url = "postgresql://user:password@db.example.com/crewtui"   # shared history (file 0600)
+
     [keys]
     new_kickoff = "ctrl+n"
 
@@ -54,6 +58,9 @@ Decisions worth knowing:
   ``$CREWTUI_HITL_SECRET`` beats ``[webhooks] hitl_secret`` (``hitl_secret``), a file holding
   it must be 0600, it is checked where it is loaded and never written back from the
   environment.
+- A shared history's URL may hold the database's password: ``$CREWTUI_HISTORY_URL`` beats
+  ``[history] url`` (``history_url``), a file holding one with a password must be 0600, and
+  a bad one is refused in a sentence that never repeats it.
 - Every ``ConfigError`` raised here is raised ``from None``: pydantic's own errors quote the
   input, which may be a token, and must not ride along in a traceback.
 - Nothing here ever writes unless asked (``write_config``, ``add_crew``, ``save_ui_theme``),
@@ -102,6 +109,8 @@ ENV_CREW_NAME = "default"
 ENV_CREW_FALLBACK_NAME = "env"
 # The signing secret of flows' human-in-the-loop requests, over ``[webhooks] hitl_secret``.
 HITL_SECRET_ENV = "CREWTUI_HITL_SECRET"  # noqa: S105 (a variable name)
+# A shared history on PostgreSQL, over ``[history] url``.
+HISTORY_URL_ENV = "CREWTUI_HISTORY_URL"
 
 _PRIVATE_DIR_MODE = 0o700
 _PRIVATE_FILE_MODE = 0o600
@@ -191,10 +200,23 @@ class PollSettings(_Section):
 
 
 class HistorySettings(_Section):
-    """``[history]``: what the local history keeps."""
+    """``[history]``: where the history is and what it keeps."""
 
     # Agent steps kept per run (the newest); older ones are dropped and counted.
     steps_per_run: int = Field(default=5000, ge=1)
+    # A shared history on PostgreSQL (``postgresql://user:password@host:port/database``);
+    # None keeps it in the SQLite file of the home. Secret: it may hold a password.
+    url: SecretStr | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            try:
+                check_history_url(value.get_secret_value(), "[history] url")
+            except ConfigError as error:
+                raise ValueError(error.message) from None
+        return value
 
 
 class UiSettings(_Section):
@@ -386,6 +408,27 @@ def hitl_secret(settings: _Settings, env: Mapping[str, str] | None = None) -> Se
     return from_env if from_env is not None else settings.webhooks.hitl_secret
 
 
+def history_url(settings: HistorySettings, env: Mapping[str, str] | None = None) -> str | None:
+    """The PostgreSQL history to use: ``$CREWTUI_HISTORY_URL``, else ``[history] url``;
+    None for the SQLite file of the home. Raises ConfigError for one that is not a URL."""
+    given = (os.environ if env is None else env).get(HISTORY_URL_ENV, "").strip()
+    if given:
+        return check_history_url(given, f"${HISTORY_URL_ENV}")
+    return settings.url.get_secret_value() if settings.url is not None else None
+
+
+def check_history_url(url: str, where: str) -> str:
+    """``url`` if it is a PostgreSQL URL; else one sentence that never repeats it (it may
+    hold a password)."""
+    if urlsplit(url).scheme not in ("postgresql", "postgres"):
+        raise ConfigError(
+            f"{where} is not a PostgreSQL URL: write it as "
+            "postgresql://user:password@host:port/database (or leave it out for the "
+            "SQLite history of the home)"
+        )
+    return url
+
+
 def _env_hitl_secret(env: Mapping[str, str]) -> SecretStr | None:
     given = env.get(HITL_SECRET_ENV)
     return check_token(given, f"${HITL_SECRET_ENV}") if given else None
@@ -429,6 +472,10 @@ def _holds_token(data: Mapping[str, Any]) -> bool:
     table a signing secret."""
     webhooks = data.get("webhooks")
     if isinstance(webhooks, dict) and "hitl_secret" in webhooks:
+        return True
+    history = data.get("history")
+    url = history.get("url") if isinstance(history, dict) else None
+    if isinstance(url, str) and (urlsplit(url).password or "password=" in url.lower()):
         return True
     crews = data.get("crews")
     if not isinstance(crews, dict):

@@ -56,12 +56,12 @@ from crewtui.core.format import (
     usage_line,
     waiting_line,
 )
+from crewtui.core.history import History
 from crewtui.core.inbox import inbox_line, waiting_runs
 from crewtui.core.notify import RunNotices, in_tmux, osc_sequence
 from crewtui.core.pricing import Price, cost_text, estimate_cost, price_table
 from crewtui.core.runtime import Runtime, assemble, open_store
 from crewtui.core.stall import STUCK, Stall, StallRule
-from crewtui.core.store import Store
 from crewtui.core.timing import run_start
 from crewtui.core.tracker import (
     Cancelled,
@@ -113,7 +113,7 @@ class Session:
         self.paths = paths
         self.secrets = secrets
         self.json: bool = bool(getattr(args, "json", False))
-        self._store: Store | None = None
+        self._store: History | None = None
 
     # -- crews ---------------------------------------------------------------------------
 
@@ -138,7 +138,7 @@ class Session:
     # -- store ---------------------------------------------------------------------------
 
     @property
-    def store(self) -> Store:
+    def store(self) -> History:
         """The history; a store that cannot be opened degrades to memory with a warning."""
         if self._store is None:
             self._store, note = open_store(self.paths, self.config.history)
@@ -528,7 +528,7 @@ async def cmd_list(session: Session) -> int:
     return int(ExitCode.OK)
 
 
-def stall_rule(store: Store, config: Config) -> StallRule:
+def stall_rule(store: History, config: Config) -> StallRule:
     """The stall rule over the history's task durations and the config's ``[stall]``."""
     return StallRule(store.task_durations(), config.stall)
 

@@ -104,7 +104,7 @@ async def _serve(
                 "crewtui serve %s starting for %s",
                 __version__,
                 ", ".join(crew.name for crew in crews),
-                extra=fields(crews=len(crews), history=str(runtime.store.path)),
+                extra=fields(crews=len(crews), history=runtime.store.location),
             )
             _refuse_unkept_history(runtime)
             for note in runtime.notes:
@@ -123,7 +123,7 @@ async def _serve(
 
 def _refuse_unkept_history(runtime: Runtime) -> None:
     """A service that cannot open its history would poll for nobody: it does not start."""
-    if runtime.store.path is None:
+    if not runtime.store.persistent:
         why = " ".join(runtime.notes).replace(NOT_KEPT, "").strip()
         raise StoreError(f"{why} crewtui serve needs its history: fix that and start it again.")
 

@@ -6,10 +6,14 @@ import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from crewtui.core.pg_store import PgStore
+from crewtui.core.store import Store
 from crewtui.sim import SimOptions, SimServer
+from tests.postgres import PostgresServer, ServerUnavailable, start_server
 
 # Fast enough that a whole run takes about a second, slow enough to see it move.
 TEST_SPEED = 100.0
@@ -86,3 +90,64 @@ def immutable(tmp_path: Path) -> Iterator[Callable[[Path], None]]:
     yield make
     for path in reversed(changed):
         subprocess.run(["chattr", "-i", str(path)], check=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of the session's own (skipped, saying why, without the binaries)."""
+    try:
+        server = start_server()
+    except ServerUnavailable as why:
+        pytest.skip(str(why))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """The URL (with its password) of an empty database of this test's own."""
+    url = postgres_server.create_database()
+    yield url
+    postgres_server.drop_database(url)
+
+
+HistoryOpener = Callable[..., Store]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def open_history(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HistoryOpener]:
+    """Opens one history per call, on each back end in turn: the store contract runs on both.
+
+    Every call opens the same history (a second process's view of it); all are closed at
+    the end.
+    """
+    opened: list[Store] = []
+    url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
+
+    def open_one(**options: Any) -> Store:
+        store = (
+            Store.open(tmp_path / "data" / "history.sqlite3", **options)
+            if url is None
+            else PgStore.open(url, **options)
+        )
+        opened.append(store)
+        return store
+
+    yield open_one
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def history_at(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a history is, as child processes are told: a new SQLite file's path or a new
+    PostgreSQL database's URL, each in turn."""
+    if request.param == "sqlite":
+        return str(tmp_path / "history.sqlite3")
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+def open_at(where: str) -> Store:
+    """The history at ``where`` (see ``history_at``)."""
+    return PgStore.open(where) if where.startswith("postgresql://") else Store.open(Path(where))

@@ -1,5 +1,6 @@
 """One poller per history, with real processes: two ``crewtui serve`` children and a
-tracker in this process share one SQLite history against the simulator on loopback.
+tracker in this process share one history against the simulator on loopback: one SQLite
+file in one home, then one PostgreSQL database with a home each (as on several machines).
 
 The first service polls; the second and this process view. The poller is killed with
 SIGKILL mid-run: the second service takes the crew over, nothing is lost, this process
@@ -16,6 +17,7 @@ import socket
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, MutableMapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,7 @@ from crewtui.core.store import Store
 from crewtui.core.tracker import KickoffChanged, Tracker, TrackerEvent
 from crewtui.sim import SimOptions, ThreadedServer, create_app
 from crewtui.sim.crews import CREWS
-from tests.conftest import TEST_SPEED
+from tests.conftest import TEST_SPEED, open_at
 from tests.hardening.cli_support import child_env
 from tests.helpers import wait_until
 from tests.test_serve import SERVE_TOKEN, STARTER_TOKEN, LogLine, Serving
@@ -79,9 +81,34 @@ def poller_of(service: Serving) -> str:
     return f"{service.process.pid}@{HOST}"
 
 
-async def kick_off(home: Path, url: str) -> str:
+@dataclass(frozen=True)
+class Team:
+    """Where each process keeps its history: one shared home on SQLite (one machine), or
+    a home of its own and one PostgreSQL database (as on several machines)."""
+
+    base: Path
+    history: str
+    env: dict[str, str]
+
+    def home(self, name: str) -> Path:
+        return self.base / name if self.env else self.base
+
+    def open(self) -> Store:
+        return open_at(self.history)
+
+
+@pytest.fixture
+def team(history_at: str, tmp_path: Path) -> Team:
+    if history_at.startswith("postgresql://"):
+        return Team(tmp_path, history_at, {"CREWTUI_HISTORY_URL": history_at})
+    return Team(tmp_path, str(resolve_paths(tmp_path).store_file), {})
+
+
+async def kick_off(home: Path, url: str, history_env: dict[str, str]) -> str:
     """``crewtui kickoff`` in a process of its own (it never polls): the run's id."""
-    env = child_env(home, {"CREWAI_API_URL": url, "CREWAI_BEARER_TOKEN": STARTER_TOKEN})
+    env = child_env(
+        home, {"CREWAI_API_URL": url, "CREWAI_BEARER_TOKEN": STARTER_TOKEN, **history_env}
+    )
     inputs = dict(CREWS["content"].sample_inputs) | {"duration_scale": RUN_SCALE}
     args = [arg for key, value in inputs.items() for arg in ("-i", f"{key}={value}")]
     child = await asyncio.create_subprocess_exec(
@@ -105,17 +132,17 @@ def metric(service: Serving, name: str, **labels: str) -> float | None:
 
 async def test_the_poller_killed_mid_run_is_taken_over_and_nothing_is_polled_twice(
     logged: tuple[ThreadedServer, PollLog],
-    tmp_path: Path,
+    team: Team,
 ) -> None:
     server, polls = logged
     url = f"{server.base_url}/content"
-    first = await asyncio.to_thread(Serving, tmp_path, url)
+    first = await asyncio.to_thread(Serving, team.home("box-1"), url, env=team.env)
     second: Serving | None = None
-    store = Store.open(resolve_paths(tmp_path).store_file)
+    store = team.open()
     viewer = Tracker([], store)  # a process without the crew's profile: it only views
     try:
         await asyncio.to_thread(first.wait_for, lease_line(CREW, "held", poller_of(first)))
-        second = await asyncio.to_thread(Serving, tmp_path, url)
+        second = await asyncio.to_thread(Serving, team.home("box-2"), url, env=team.env)
         viewing = lease_line(CREW, "viewing", poller_of(first))
         await asyncio.to_thread(second.wait_for, viewing)
         assert metric(second, "crewtui_lease_held", crew=CREW) == 0
@@ -125,7 +152,8 @@ async def test_the_poller_killed_mid_run_is_taken_over_and_nothing_is_polled_twi
         seen: list[KickoffChanged] = []
         await viewer.start()
         viewer.listen(lambda event: _keep_changes(event, seen))
-        ids = await asyncio.gather(*(kick_off(tmp_path, url) for _ in range(RUNS)))
+        laptop = team.home("laptop")
+        ids = await asyncio.gather(*(kick_off(laptop, url, team.env) for _ in range(RUNS)))
 
         def all_running() -> bool:
             runs = [viewer.get(kickoff_id) for kickoff_id in ids]

@@ -100,8 +100,15 @@ def crew_url(server: ThreadedServer, crew: str = "content") -> str:
 class Serving:
     """A ``crewtui serve --log-format json`` child and the lines it has logged so far."""
 
-    def __init__(self, home: Path, url: str, *args: str, token: str = SERVE_TOKEN) -> None:
-        env = child_env(home, {"CREWAI_API_URL": url, "CREWAI_BEARER_TOKEN": token})
+    def __init__(
+        self,
+        home: Path,
+        url: str,
+        *args: str,
+        token: str = SERVE_TOKEN,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        env = child_env(home, {"CREWAI_API_URL": url, "CREWAI_BEARER_TOKEN": token, **(env or {})})
         command = [sys.executable, "-m", "crewtui", "serve", "--log-format", "json"]
         self.process = subprocess.Popen(
             [*command, "--listen", "127.0.0.1:0", *args],

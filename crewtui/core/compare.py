@@ -21,8 +21,8 @@ from crewtui.api.errors import ConfigError, CrewtuiError, ExitCode
 from crewtui.api.models import Kickoff, TaskResult
 from crewtui.core.durations import task_seconds
 from crewtui.core.format import UNKNOWN, format_duration, tokens_text
+from crewtui.core.history import History
 from crewtui.core.pricing import Price, cost_text, estimate_cost
-from crewtui.core.store import Store
 from crewtui.core.timing import run_duration
 
 OUTPUT_CAP = 100_000
@@ -242,7 +242,7 @@ def _notes(left: Output, right: Output, diff: list[str]) -> list[str]:
     return notes
 
 
-def load_compared(store: Store, kickoff_id: str) -> tuple[Kickoff, Output]:
+def load_compared(store: History, kickoff_id: str) -> tuple[Kickoff, Output]:
     """A run from the history and its output as compared: a large output is read from the
     history in pieces, only as far as the cap (never whole)."""
     lean = store.get_kickoff_lean(kickoff_id, hold=OUTPUT_CAP)

@@ -23,7 +23,7 @@ from crewtui.api.profile import CrewProfile
 from crewtui.api.sanitize import inert_line
 from crewtui.config import Config, Paths, plain_http_warning, unresolved_token
 from crewtui.core.format import format_duration
-from crewtui.core.store import Store
+from crewtui.core.history import History
 from crewtui.core.store_rows import Lease
 
 
@@ -123,7 +123,7 @@ class DoctorReport:
         store = self.store
         mark = "✔" if self.store_ok else "✖"
         out = [f"{mark} history  {inert_line(str(store.get('path') or 'in memory'))}"]
-        for key in ("schema_version", "journal_mode", "quick_check", "problem"):
+        for key in ("schema_version", "journal_mode", "server", "quick_check", "problem"):
             if store.get(key) is not None:
                 out.append(f"    {key:<14} {inert_line(str(store[key]), 400)}")
         counts = store.get("counts")
@@ -221,7 +221,7 @@ def _token_state(profile: CrewProfile) -> str:
 
 
 async def diagnose(
-    config: Config, paths: Paths, crews: Sequence[CrewProfile], store: Store
+    config: Config, paths: Paths, crews: Sequence[CrewProfile], store: History
 ) -> DoctorReport:
     policy = ClientPolicy(
         deadline=min(config.poll.request_deadline, 15.0),
@@ -239,7 +239,7 @@ async def diagnose(
     except StoreError:
         leases = {}  # the history's own line says what is wrong with it
     problems = []
-    if store.path is None:
+    if not store.persistent:
         problems.append(
             f"The history could not be opened at {paths.store_file}; nothing is being saved."
         )

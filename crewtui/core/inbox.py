@@ -14,7 +14,7 @@ from datetime import datetime
 from crewtui.api.models import Kickoff, KickoffSummary, RunState
 from crewtui.api.sanitize import inert_line
 from crewtui.core.format import format_duration, sentence, waiting_line
-from crewtui.core.store import Store
+from crewtui.core.history import History
 
 Run = Kickoff | KickoffSummary
 
@@ -35,7 +35,7 @@ def waiting_since(run: Run) -> datetime:
     return run.waiting_for.since if run.waiting_for is not None else run.updated_at
 
 
-def waiting_runs(store: Store, crew: str | None = None) -> list[KickoffSummary]:
+def waiting_runs(store: History, crew: str | None = None) -> list[KickoffSummary]:
     """Every run of the history (of ``crew``, if named) that waits for a person, the one
     waiting longest first."""
     paused = store.list_kickoffs(crew=crew, states=[RunState.PAUSED], archived=False)

@@ -35,7 +35,7 @@ from crewtui.api.models import (
 )
 from crewtui.api.sanitize import inert_line
 from crewtui.core.format import format_duration, tokens_text
-from crewtui.core.store import Store
+from crewtui.core.history import History
 from crewtui.core.timing import run_duration, run_start
 from crewtui.core.tracker import KickoffChanged, StepsAdded, TrackerEvent
 
@@ -349,7 +349,7 @@ def history_entries(kickoff: Kickoff, steps: Sequence[Step] = ()) -> list[LogEnt
 
 
 def stored_history(
-    store: Store,
+    store: History,
     kickoff_ids: Sequence[str],
     *,
     steps: int | None = None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from crewtui.api.errors import StoreError
+from crewtui.api.errors import ConfigError, StoreError
 from crewtui.api.profile import CrewProfile
 from crewtui.config import (
     Config,
@@ -18,8 +18,10 @@ from crewtui.config import (
     Paths,
     PollSettings,
     WebhookSettings,
+    history_url,
     hitl_secret,
 )
+from crewtui.core.history import History
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker
 from crewtui.core.webhooks import WebhookReceiver, load_or_create_secret
@@ -31,24 +33,43 @@ NOT_KEPT = "This session's history will not be kept."
 class Runtime:
     """The parts of a running crewtui, and the notes to show the user about them."""
 
-    store: Store
+    store: History
     tracker: Tracker
     receiver: WebhookReceiver | None = None
     notes: list[str] = field(default_factory=list)
 
 
-def open_store(paths: Paths, settings: HistorySettings | None = None) -> tuple[Store, str | None]:
-    """The history on disk; if it cannot be opened, a session-only one and a note why.
+def open_store(paths: Paths, settings: HistorySettings | None = None) -> tuple[History, str | None]:
+    """The history: the one place that picks its back end, and a note to show about it.
 
-    A history opened read-only (damaged, or in a place crewtui cannot write) comes with
-    the note that says so: it is shown, and nothing is saved to it.
+    With ``$CREWTUI_HISTORY_URL`` or ``[history] url``, the shared history on PostgreSQL; one
+    that cannot be opened raises its StoreError (a team's history never silently becomes
+    this session's alone). Otherwise the SQLite file of the home; if it cannot be opened, a
+    session-only one and a note why. A history opened read-only (damaged, or in a place
+    crewtui cannot write) comes with the note that says so: it is shown, and nothing is
+    saved to it.
     """
-    steps_per_run = (settings or HistorySettings()).steps_per_run
+    settings = settings or HistorySettings()
+    steps_per_run = settings.steps_per_run
+    url = history_url(settings)
+    if url is not None:
+        return _open_postgres(url, steps_per_run), None
     try:
         store = Store.open(paths.store_file, steps_per_run=steps_per_run)
     except StoreError as error:
         return Store.in_memory(steps_per_run=steps_per_run), f"{error.message} {NOT_KEPT}"
     return store, store.open_note
+
+
+def _open_postgres(url: str, steps_per_run: int) -> History:
+    try:
+        from crewtui.core.pg_store import PgStore
+    except ImportError:
+        raise ConfigError(
+            "A history on PostgreSQL needs psycopg: install crewtui with its postgres extra "
+            "(pip install 'crewtui[postgres]')."
+        ) from None
+    return PgStore.open(url, steps_per_run=steps_per_run)
 
 
 def webhook_receiver(
@@ -93,7 +114,7 @@ def assemble(
     config: Config,
     paths: Paths,
     *,
-    store: Store | None = None,
+    store: History | None = None,
     poll: PollSettings | None = None,
     webhooks: bool = True,
     webhooks_listen: str | None = None,

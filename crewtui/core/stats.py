@@ -20,8 +20,8 @@ from typing import Any
 from crewtui.api.errors import ConfigError
 from crewtui.api.models import TERMINAL_STATES, RunState, Usage
 from crewtui.core.durations import ExpectedRange, expected_ranges
+from crewtui.core.history import History
 from crewtui.core.pricing import Price, estimate_cost
-from crewtui.core.store import Store
 
 # Task durations read per crew and window: the newest runs of the window, at most this many.
 MAX_RUNS = 10_000
@@ -135,7 +135,7 @@ _FAILED = frozenset({RunState.FAILED, RunState.LOST})
 
 
 def crew_stats(
-    store: Store, crew: str, window: Window, now: datetime, prices: Mapping[str, Price]
+    store: History, crew: str, window: Window, now: datetime, prices: Mapping[str, Price]
 ) -> CrewStats:
     """The crew's stats over ``window`` up to ``now`` (reads the store: call it in a thread)."""
     since = now - timedelta(seconds=window.seconds)

@@ -44,7 +44,7 @@ import socket
 import sqlite3
 import threading
 import uuid
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -102,6 +102,7 @@ from crewtui.core.store_text import (
     output_rowid,
     value_size,
 )
+from crewtui.core.text_lines import HeldText
 
 log = logging.getLogger(__name__)
 
@@ -136,18 +137,23 @@ def _where(
     archived: bool | None,
     text: str | None,
     batch: str | None = None,
+    *,
+    like: str = "LIKE",
+    batch_of_run: str = BATCH_OF_RUN,
 ) -> tuple[str, list[SqlValue]]:
-    """The WHERE clause shared by list and count; ``batch`` keeps that batch's runs only."""
+    """The WHERE clause shared by list and count; ``batch`` keeps that batch's runs only.
+    ``like`` is the dialect's case-insensitive LIKE (SQLite's LIKE is, for ASCII;
+    PostgreSQL's ILIKE) and ``batch_of_run`` its expression of a row's batch."""
     clauses: list[str] = []
     params: list[SqlValue] = []
     if batch is not None:
-        clauses.append(f"{BATCH_OF_RUN} = ?")
+        clauses.append(f"{batch_of_run} = ?")
         params.append(bind_text(batch))
     if crew is not None:
         clauses.append("crew = ?")
         params.append(bind_text(crew))
     if states is not None:
-        clauses.append(f"state IN ({', '.join('?' * len(states))})" if states else "0")
+        clauses.append(f"state IN ({', '.join('?' * len(states))})" if states else "FALSE")
         params.extend(RunState(state).value for state in states)
     if archived is not None:
         clauses.append("archived = ?")
@@ -156,10 +162,10 @@ def _where(
         # Inputs are ASCII JSON: look for the term escaped the same way.
         escaped_for_json = json.dumps(text, ensure_ascii=True)[1:-1]
         clauses.append(
-            f"(kickoff_id LIKE ? ESCAPE '{_LIKE_ESCAPE}'"
-            f" OR crew LIKE ? ESCAPE '{_LIKE_ESCAPE}'"
-            f" OR current_task LIKE ? ESCAPE '{_LIKE_ESCAPE}'"
-            f" OR inputs LIKE ? ESCAPE '{_LIKE_ESCAPE}')"
+            f"(kickoff_id {like} ? ESCAPE '{_LIKE_ESCAPE}'"
+            f" OR crew {like} ? ESCAPE '{_LIKE_ESCAPE}'"
+            f" OR current_task {like} ? ESCAPE '{_LIKE_ESCAPE}'"
+            f" OR inputs {like} ? ESCAPE '{_LIKE_ESCAPE}')"
         )
         anywhere = f"%{_like_literal(text)}%"
         params.extend(
@@ -301,6 +307,23 @@ class Store:
     every method is one transaction. Every failure is a :class:`StoreError`.
     """
 
+    # What the SQL of lists says in this dialect (PostgreSQL's store says it its own way):
+    # the case-insensitive LIKE, the values read from ``extra``, and "no limit".
+    _LIKE = "LIKE"
+    _SUMMARY_EXTRAS = f"{WAITING_FOR}, {USAGE}, {CANCEL_REQUEST}, {RUN_KIND}"
+    _BATCH_OF_RUN = BATCH_OF_RUN
+    _NO_LIMIT: int | None = -1
+    # Seconds each task of the newest completed runs took (see task_durations; ``chosen``
+    # is the crew and time conditions); and the runs of a crew counted (see run_tallies).
+    _DURATIONS_SQL = (
+        "SELECT k.crew, t.task_id, COALESCE(t.execution_time,"
+        " (julianday(t.finished_at) - julianday(t.started_at)) * 86400.0)"
+        " FROM (SELECT kickoff_id, crew FROM kickoffs WHERE +state = ?{chosen}"
+        " ORDER BY created_at DESC LIMIT ?) AS k"
+        " JOIN tasks AS t ON t.kickoff_id = k.kickoff_id WHERE t.state = ?"
+    )
+    _TALLY_SQL = _TALLY
+
     def __init__(
         self,
         conn: sqlite3.Connection,
@@ -411,8 +434,14 @@ class Store:
     # ----------------------------------------------------------------- transactions
 
     @property
-    def _where_name(self) -> str:
+    def location(self) -> str:
+        """Where the history is, for people: its file, or "(in memory)"."""
         return str(self.path) if self.path is not None else "(in memory)"
+
+    @property
+    def persistent(self) -> bool:
+        """Whether the history outlives this process, so that other processes may share it."""
+        return self.path is not None
 
     @contextmanager
     def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
@@ -423,7 +452,7 @@ class Store:
                 yield self._conn
                 self._conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                raise _describe(self._where_name, exc) from exc
+                raise _describe(self.location, exc) from exc
             finally:
                 # Anything left open failed; a closed connection has nothing to undo.
                 with suppress(sqlite3.Error):
@@ -543,7 +572,7 @@ class Store:
 
     def get_kickoff_lean(
         self, kickoff_id: str, *, hold: int = HOLD_BYTES
-    ) -> tuple[Kickoff, dict[str | None, StoredText]] | None:
+    ) -> tuple[Kickoff, Mapping[str | None, HeldText]] | None:
         """The record with what is larger than ``hold`` bytes left in the history.
 
         Such outputs are ``None`` in the kickoff and given instead, by task id (``None``
@@ -596,15 +625,16 @@ class Store:
         batch: str | None = None,
     ) -> list[KickoffSummary]:
         """One page of summaries (no outputs, no raw); ``archived=None`` means both."""
-        where, params = _where(crew, states, archived, text, batch)
+        where, params = _where(
+            crew, states, archived, text, batch, like=self._LIKE, batch_of_run=self._BATCH_OF_RUN
+        )
         sql = (
-            f"SELECT {', '.join(SUMMARY_COLUMNS)}, {WAITING_FOR}, {USAGE}, {CANCEL_REQUEST}, "  # noqa: S608
-            f"{RUN_KIND}, {TASK_STARTED} "
+            f"SELECT {', '.join(SUMMARY_COLUMNS)}, {self._SUMMARY_EXTRAS}, {TASK_STARTED} "  # noqa: S608
             f"FROM kickoffs{where} "
             f"ORDER BY {_ORDER_BY[order]} LIMIT ? OFFSET ?"
         )
         with self._read() as conn:
-            rows = conn.execute(sql, [*params, -1 if limit is None else limit, offset])
+            rows = conn.execute(sql, [*params, self._NO_LIMIT if limit is None else limit, offset])
             return summaries(rows)
 
     def count_kickoffs(
@@ -617,7 +647,9 @@ class Store:
         batch: str | None = None,
     ) -> int:
         """How many kickoffs :meth:`list_kickoffs` would list without a limit."""
-        where, params = _where(crew, states, archived, text, batch)
+        where, params = _where(
+            crew, states, archived, text, batch, like=self._LIKE, batch_of_run=self._BATCH_OF_RUN
+        )
         with self._read() as conn:
             row = conn.execute(f"SELECT count(*) FROM kickoffs{where}", params).fetchone()  # noqa: S608
         return int(row[0])
@@ -656,11 +688,7 @@ class Store:
             params.append(bind_ts(since))
         with self._read() as conn:
             rows = conn.execute(
-                "SELECT k.crew, t.task_id, COALESCE(t.execution_time,"  # noqa: S608
-                " (julianday(t.finished_at) - julianday(t.started_at)) * 86400.0)"
-                f" FROM (SELECT kickoff_id, crew FROM kickoffs WHERE +state = ?{chosen}"
-                " ORDER BY created_at DESC LIMIT ?) AS k"
-                " JOIN tasks AS t ON t.kickoff_id = k.kickoff_id WHERE t.state = ?",
+                self._DURATIONS_SQL.format(chosen=chosen),
                 (RunState.COMPLETED.value, *params, runs, TaskState.COMPLETED.value),
             ).fetchall()
         durations: dict[tuple[str, str], list[float]] = {}
@@ -677,7 +705,7 @@ class Store:
         of a busy crew costs one pass over its rows of the crew index, never a load of them."""
         with self._read() as conn:
             rows = conn.execute(
-                _TALLY,
+                self._TALLY_SQL,
                 {
                     "crew": bind_text(crew),
                     "since": bind_ts(since),
@@ -864,8 +892,8 @@ class Store:
     def batch_runs(self, batch_id: str) -> list[KickoffSummary]:
         """The runs of a batch: the kickoffs whose meta names it, attempts included."""
         sql = (
-            f"SELECT {', '.join(SUMMARY_COLUMNS)}, {WAITING_FOR}, {USAGE}, {CANCEL_REQUEST}, "  # noqa: S608
-            f"{RUN_KIND} FROM kickoffs WHERE {BATCH_OF_RUN} = ? ORDER BY created_at"
+            f"SELECT {', '.join(SUMMARY_COLUMNS)}, {self._SUMMARY_EXTRAS} "  # noqa: S608
+            f"FROM kickoffs WHERE {self._BATCH_OF_RUN} = ? ORDER BY created_at"
         )
         with self._read() as conn:
             return summaries(conn.execute(sql, (bind_text(batch_id),)))
@@ -887,13 +915,18 @@ class Store:
                 " WHERE b.batch_id = ? AND t.seen_at >= ?",
                 (bind_text(batch_id), since),
             ).fetchone()
-            if held is not None and _pid_alive(int(held[0])):
+            if held is not None and self._runner_alive(int(held[0])):
                 return int(held[0])
             conn.execute(
                 "UPDATE batches SET runner = ?, runner_pid = ? WHERE batch_id = ?",
                 (self.writer, os.getpid(), bind_text(batch_id)),
             )
         return None
+
+    def _runner_alive(self, pid: int) -> bool:
+        """Whether a batch's runner with a fresh heartbeat still runs: its pid exists here
+        (an SQLite history is a local file, so the runner is on this host)."""
+        return _pid_alive(pid)
 
     def release_batch(self, batch_id: str) -> None:
         """This process stopped sending the batch's rows (finished, stopped or gave up)."""
@@ -929,7 +962,7 @@ class Store:
     def _need_batches(self) -> None:
         if self.schema_version < BATCH_SCHEMA:
             raise StoreError(
-                f"The history store at {self._where_name} is too old for batches (schema "
+                f"The history store at {self.location} is too old for batches (schema "
                 f"{self.schema_version}) and could not be upgraded; it was left untouched."
             )
 
@@ -951,6 +984,10 @@ class Store:
         finally:
             self._lock.release()
 
+    def watch(self, wake: Callable[[], None] | None) -> None:
+        """SQLite does not say when another process commits: :meth:`data_version` is
+        looked at instead, so ``wake`` is never called."""
+
     def change_mark(self) -> int:
         """The current change number: :meth:`changes_since` it returns only later changes."""
         if self.schema_version < FOLLOWING_SCHEMA:
@@ -967,7 +1004,7 @@ class Store:
             rows = conn.execute(
                 "SELECT kickoff_id FROM kickoffs"
                 " WHERE changed_seq > ? AND changed_seq <= ?"
-                " AND written_by IS NOT ? ORDER BY changed_seq",
+                " AND (written_by IS NULL OR written_by != ?) ORDER BY changed_seq",
                 (mark, now_mark, self.writer),
             ).fetchall()
             loaded = (_load_kickoff(conn, read_key(row["kickoff_id"])) for row in rows)
@@ -978,7 +1015,7 @@ class Store:
     def _keeps_heartbeats(self) -> bool:
         """On disk, writable and at a schema that has them (others may share it)."""
         writable = self.read_only is None
-        return self.path is not None and writable and self.schema_version >= FOLLOWING_SCHEMA
+        return self.persistent and writable and self.schema_version >= FOLLOWING_SCHEMA
 
     def beat(self) -> None:
         """Say that this process is alive (the others read it with ``live_writers``)."""
@@ -1021,7 +1058,7 @@ class Store:
     def _keeps_leases(self) -> bool:
         """On disk, writable and at a schema that has them (others may share it)."""
         writable = self.read_only is None
-        return self.path is not None and writable and self.schema_version >= LEASE_SCHEMA
+        return self.persistent and writable and self.schema_version >= LEASE_SCHEMA
 
     def claim_lease(self, crew: str, ttl: float) -> bool:
         """Take the crew's poller lease when it is free, expired or already ours, and renew
@@ -1103,7 +1140,7 @@ class Store:
                 version = self._conn.execute("PRAGMA user_version").fetchone()[0]
                 journal = self._conn.execute("PRAGMA journal_mode").fetchone()[0]
             except sqlite3.Error as exc:
-                raise _describe(self._where_name, exc) from exc
+                raise _describe(self.location, exc) from exc
             finding = quick_check(self._conn)
         counts = None
         if finding == "ok":
@@ -1257,7 +1294,7 @@ def _count_and_trim(conn: sqlite3.Connection, kickoff_id: str, added: int, cap: 
     key = bind_text(kickoff_id)
     kept, dropped = conn.execute(
         "INSERT INTO step_counts (kickoff_id, kept, dropped) VALUES (?, ?, 0)"
-        " ON CONFLICT (kickoff_id) DO UPDATE SET kept = kept + excluded.kept"
+        " ON CONFLICT (kickoff_id) DO UPDATE SET kept = step_counts.kept + excluded.kept"
         " RETURNING kept, dropped",
         (key, added),
     ).fetchone()
@@ -1266,7 +1303,7 @@ def _count_and_trim(conn: sqlite3.Connection, kickoff_id: str, added: int, cap: 
         return
     conn.execute(
         "DELETE FROM steps WHERE rowid IN (SELECT rowid FROM steps WHERE kickoff_id = ?"
-        " ORDER BY sequence, received_at, rowid LIMIT ?)",
+        " ORDER BY sequence NULLS FIRST, received_at, rowid LIMIT ?)",
         (key, excess),
     )
     conn.execute(

@@ -222,7 +222,7 @@ _TEXT_COLUMNS = frozenset(
         "result",
     }
 )
-_JSON_COLUMNS = frozenset(
+JSON_COLUMNS = frozenset(
     {"progress", "output_json", "inputs", "meta", "raw", "extra", "waiting_for", "usage"}
 )
 # A paused row says which task waits, a continued run what it continues: read from
@@ -303,7 +303,7 @@ def _encode(values: Mapping[str, Any]) -> dict[str, SqlValue]:
     for name, value in values.items():
         if name in _TEXT_COLUMNS:
             row[name] = bind_text(value)
-        elif name in _JSON_COLUMNS:
+        elif name in JSON_COLUMNS:
             row[name] = None if value is None else _json(value)
         elif name in _TS_COLUMNS:
             row[name] = bind_ts(value)
@@ -325,7 +325,7 @@ def decode_row(row: sqlite3.Row) -> tuple[dict[str, Any], set[str]]:
         try:
             if name in _TEXT_COLUMNS:
                 values[name] = _read_text(value)
-            elif name in _JSON_COLUMNS:
+            elif name in JSON_COLUMNS:
                 values[name] = _read_json(value)
             elif name in _TS_COLUMNS:
                 values[name] = _read_ts(value)
@@ -462,13 +462,13 @@ def load_steps(conn: sqlite3.Connection, kickoff_id: str, newest: int | None = N
     if newest is None:
         rows = conn.execute(
             f"SELECT {columns} FROM steps WHERE kickoff_id = ? "  # noqa: S608
-            "ORDER BY sequence, received_at, rowid",
+            "ORDER BY sequence NULLS FIRST, received_at, rowid",
             (bind_text(kickoff_id),),
         ).fetchall()
     else:
         rows = conn.execute(
             f"SELECT {columns} FROM steps WHERE kickoff_id = ? "  # noqa: S608
-            "ORDER BY sequence DESC, received_at DESC, rowid DESC LIMIT ?",
+            "ORDER BY sequence DESC NULLS LAST, received_at DESC, rowid DESC LIMIT ?",
             (bind_text(kickoff_id), max(newest, 0)),
         ).fetchall()[::-1]
     loaded = (as_model(Step, *decode_row(row), "a step of", kickoff_id) for row in rows)

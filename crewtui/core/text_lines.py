@@ -73,6 +73,15 @@ class TextSource(Protocol):
         ...
 
 
+class HeldText(TextSource, Protocol):
+    """A text source that holds something (a spill file, a connection) until closed: what
+    a history gives for an output too large to read with its run."""
+
+    def close(self) -> None:
+        """Let go of what it holds; a later read starts again."""
+        ...
+
+
 class MemoryText:
     """A string held in memory, as a :class:`TextSource`.
 

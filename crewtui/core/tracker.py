@@ -66,6 +66,7 @@ from crewtui.api.pushes import step_payloads
 from crewtui.api.validate import validate_kickoff_id
 from crewtui.config import PollSettings
 from crewtui.core.early_pushes import EarlyPushes
+from crewtui.core.history import History
 from crewtui.core.merge import (
     answer_request,
     apply_observation,
@@ -76,7 +77,6 @@ from crewtui.core.merge import (
 )
 from crewtui.core.pacing import TokenBucket, error_backoff
 from crewtui.core.schedule import CrewPlanner, DurationModel, PlanSettings, Strategy
-from crewtui.core.store import Store
 from crewtui.core.store_rows import Lease
 from crewtui.core.webhooks import WebhookUrls
 
@@ -283,7 +283,7 @@ class Tracker:
     def __init__(
         self,
         crews: Sequence[CrewProfile],
-        store: Store,
+        store: History,
         settings: PollSettings | None = None,
         *,
         client_policy: ClientPolicy | None = None,
@@ -353,9 +353,17 @@ class Tracker:
             return
         self._running = True
         self._adopt_others = resume
-        if self.store.path is not None:  # a history in memory has no other process
+        if self.store.persistent:  # a history in memory has no other process
             self._store_mark = await self._store_call(self.store.change_mark) or 0
             await self._store_call(self.store.beat)
+            # A store that hears of other processes' commits (PostgreSQL) wakes the
+            # follower at once; SQLite's is looked at every STORE_CHECK_EVERY s.
+            loop = asyncio.get_running_loop()
+
+            def wake() -> None:
+                loop.call_soon_threadsafe(self._store_changed.set)
+
+            self.store.watch(wake)
             self._watcher = asyncio.create_task(self._follow_store(), name="crewtui-store-watch")
         self._learner = asyncio.create_task(self._learn_durations(), name="crewtui-durations")
         for crew in self._crews.values():
@@ -403,6 +411,7 @@ class Tracker:
             if helper is not None:
                 tasks.append(helper)
         self._watcher = self._learner = self._leaser = None
+        self.store.watch(None)
         for task in tasks:
             task.cancel()
         for task in tasks:

@@ -31,6 +31,7 @@ from crewtui.config import (
     resolve_paths,
     write_config,
 )
+from crewtui.core.history import History
 from crewtui.core.runtime import Runtime, assemble
 from crewtui.core.store import Store
 from crewtui.demo.history import seed_history
@@ -106,7 +107,7 @@ def demo_config(sim: SimServer, poll: PollSettings | None = None) -> Config:
 def build_demo(
     sim: SimServer,
     paths: Paths,
-    store: Store,
+    store: History,
     *,
     seed: int = DEFAULT_SEED,
     now: datetime | None = None,

@@ -25,8 +25,8 @@ from typing import Any, Literal
 from crewtui.api.dialects import parse_status
 from crewtui.api.models import Dialect, Kickoff, Observation, RunState, Step
 from crewtui.api.pushes import parse_push
+from crewtui.core.history import History
 from crewtui.core.merge import DEFAULT_NOT_FOUND_GRACE, apply_observation
-from crewtui.core.store import Store
 from crewtui.demo.inputs import CREW_NAMES, pick_inputs
 from crewtui.sim import bodies
 from crewtui.sim.crews import CREWS
@@ -197,7 +197,7 @@ def replay(past: PastRun, dialect: Dialect) -> tuple[Kickoff, list[Step]]:
 
 
 def seed_history(
-    store: Store,
+    store: History,
     *,
     seed: int,
     now: datetime | None = None,

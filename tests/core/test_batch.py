@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from crewtui.api.errors import ConfigError
-from crewtui.api.models import KickoffSummary, RunState, Submission
+from crewtui.api.models import Kickoff, KickoffSummary, RunState, Submission
 from crewtui.core.batch import (
     Batch,
     BatchRow,
@@ -20,7 +20,7 @@ from crewtui.core.batch import (
     rows_from_json,
     rows_json,
 )
-from crewtui.core.store import Store
+from tests.conftest import HistoryOpener
 
 NOW = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
 
@@ -134,37 +134,47 @@ def test_each_row_stands_where_its_run_does_and_a_dead_senders_attempt_is_uncert
     assert [row.number for row in after_crash.unsent] == [5]
 
 
-def test_the_store_keeps_batches_and_finds_their_runs_by_meta(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "history.sqlite3")
-    try:
-        rows = (BatchRow(1, {"topic": "a"}, {"owner": "ana"}),)
-        batch = Batch("b1", "c", "f.csv", "fp", rows, 3, NOW)
-        store.save_batch(batch)
-        assert store.get_batch("b1") == batch
-        assert store.find_batch("fp") == batch
-        assert store.find_batch("other") is None
-        assert store.list_batches() == [batch]
-        assert store.batch_runs("b1") == []
-    finally:
-        store.close()
+def test_the_store_keeps_batches_and_finds_their_runs_by_meta(
+    open_history: HistoryOpener,
+) -> None:
+    store = open_history()
+    rows = (BatchRow(1, {"topic": "a"}, {"owner": "ana"}),)
+    batch = Batch("b1", "c", "f.csv", "fp", rows, 3, NOW)
+    store.save_batch(batch)
+    assert store.get_batch("b1") == batch
+    assert store.find_batch("fp") == batch
+    assert store.find_batch("other") is None
+    assert store.list_batches() == [batch]
+    assert store.batch_runs("b1") == []
+    for row in (1, 2):
+        batch_id = "b1" if row == 1 else "b2"
+        store.save_kickoff(
+            Kickoff(
+                kickoff_id=f"k{row}",
+                crew="c",
+                created_at=NOW,
+                updated_at=NOW,
+                meta={"batch": batch_id, "row": row},
+            )
+        )
+    assert [run.kickoff_id for run in store.batch_runs("b1")] == ["k1"]
+    assert [run.kickoff_id for run in store.list_kickoffs(batch="b2")] == ["k2"]
+    assert store.count_kickoffs(batch="b1") == 1
 
 
-def test_one_batch_has_one_sender_at_a_time_and_a_retired_one_frees_it(tmp_path: Path) -> None:
-    first = Store.open(tmp_path / "history.sqlite3")
-    second = Store.open(tmp_path / "history.sqlite3")
-    try:
-        first.save_batch(Batch("b1", "c", "f.csv", "fp", (BatchRow(1, {}),), 1, NOW))
-        first.beat()
-        second.beat()
-        assert first.claim_batch("b1", alive_within=10) is None
-        # Another process (here: another writer of this one) is refused while it sends...
-        assert second.claim_batch("b1", alive_within=10) == os.getpid()
-        assert first.claim_batch("b1", alive_within=10) == os.getpid()  # ...and so is a rerun
-        first.release_batch("b1")
-        assert second.claim_batch("b1", alive_within=10) is None
-        # A sender that stopped saying it is alive (killed) no longer holds the batch.
-        second.retire()
-        assert first.claim_batch("b1", alive_within=10) is None
-    finally:
-        first.close()
-        second.close()
+def test_one_batch_has_one_sender_at_a_time_and_a_retired_one_frees_it(
+    open_history: HistoryOpener,
+) -> None:
+    first, second = open_history(), open_history()
+    first.save_batch(Batch("b1", "c", "f.csv", "fp", (BatchRow(1, {}),), 1, NOW))
+    first.beat()
+    second.beat()
+    assert first.claim_batch("b1", alive_within=10) is None
+    # Another process (here: another writer of this one) is refused while it sends...
+    assert second.claim_batch("b1", alive_within=10) == os.getpid()
+    assert first.claim_batch("b1", alive_within=10) == os.getpid()  # ...and so is a rerun
+    first.release_batch("b1")
+    assert second.claim_batch("b1", alive_within=10) is None
+    # A sender that stopped saying it is alive (killed) no longer holds the batch.
+    second.retire()
+    assert first.claim_batch("b1", alive_within=10) is None

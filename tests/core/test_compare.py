@@ -1,10 +1,8 @@
-"""Comparing two runs of a crew from a real SQLite history: tasks side by side, the inputs
-that differ, a capped diff of the outputs, and one sentence for runs of two crews."""
+"""Comparing two runs of a crew from a real history (SQLite and PostgreSQL): tasks side by
+side, the inputs that differ, a capped diff of the outputs, and one sentence for runs of two
+crews."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -21,14 +19,14 @@ from crewtui.core.compare import (
 )
 from crewtui.core.pricing import price_table
 from crewtui.core.store import Store
+from tests.conftest import HistoryOpener
 from tests.core.histories import NOW, past_runs
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(tmp_path / "history.sqlite3")
-    yield opened
-    opened.close()
+def store(open_history: HistoryOpener) -> Store:
+    """A history on each back end in turn."""
+    return open_history()
 
 
 def two_runs(store: Store, left: dict[str, object], right: dict[str, object]) -> tuple[str, str]:

@@ -1,11 +1,10 @@
-"""A crew's stats over a window, from a real SQLite history: runs and success rate, task
-p50/p95, tokens and estimated cost, and the per-stretch series of the sparklines."""
+"""A crew's stats over a window, from a real history (SQLite and PostgreSQL): runs and
+success rate, task p50/p95, tokens and estimated cost, and the per-stretch series of the
+sparklines."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -14,14 +13,14 @@ from crewtui.api.models import RunState
 from crewtui.core.pricing import price_table
 from crewtui.core.stats import WINDOWS, crew_stats, parse_window, spark
 from crewtui.core.store import Store
+from tests.conftest import HistoryOpener
 from tests.core.histories import NOW, past_runs, running_run
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(tmp_path / "history.sqlite3")
-    yield opened
-    opened.close()
+def store(open_history: HistoryOpener) -> Store:
+    """A history on each back end in turn."""
+    return open_history()
 
 
 def test_a_day_of_runs_counted_timed_and_priced(store: Store) -> None:

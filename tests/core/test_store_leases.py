@@ -1,8 +1,8 @@
 """The poller lease of each crew in the history: claim, renew, expire, release, race.
 
-Stores opened on one file stand for processes (each has its own writer id); the race is
+Stores opened on one history stand for processes (each has its own writer id); the race is
 run by real processes. Expiry needs no waiting: a lease claimed for 0 s has already run
-out when anyone reads it.
+out when anyone reads it. The contract runs on SQLite and on PostgreSQL (``open_history``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ import pytest
 from crewtui.core import store_schema
 from crewtui.core.store import Store
 from crewtui.core.store_schema import LEASE_SCHEMA
+from tests.conftest import HistoryOpener, open_at
 
 TTL = 60.0
 CHILD_TIMEOUT = 120.0
@@ -31,22 +31,13 @@ def path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def stores(path: Path) -> Iterator[Callable[[], Store]]:
-    """Opens one store on the file per call: one process each."""
-    opened: list[Store] = []
-
-    def open_one() -> Store:
-        store = Store.open(path)
-        opened.append(store)
-        return store
-
-    yield open_one
-    for store in opened:
-        store.close()
+def stores(open_history: HistoryOpener) -> HistoryOpener:
+    """Opens one store on the history per call (one process each), on each back end."""
+    return open_history
 
 
 def test_a_free_lease_is_taken_and_others_are_refused_while_it_lasts(
-    stores: Callable[[], Store],
+    stores: HistoryOpener,
 ) -> None:
     first, second = stores(), stores()
     assert first.claim_lease("research", TTL)
@@ -61,7 +52,7 @@ def test_a_free_lease_is_taken_and_others_are_refused_while_it_lasts(
 
 
 def test_the_holder_renews_its_lease_and_others_take_it_once_it_expired(
-    stores: Callable[[], Store],
+    stores: HistoryOpener,
 ) -> None:
     first, second = stores(), stores()
     assert first.claim_lease("research", TTL)
@@ -74,7 +65,7 @@ def test_the_holder_renews_its_lease_and_others_take_it_once_it_expired(
 
 
 def test_only_the_holder_marks_a_round_of_polls_and_takeover_keeps_the_mark(
-    stores: Callable[[], Store],
+    stores: HistoryOpener,
 ) -> None:
     first, second = stores(), stores()
     assert first.claim_lease("research", 0.0)
@@ -92,7 +83,7 @@ def test_only_the_holder_marks_a_round_of_polls_and_takeover_keeps_the_mark(
 
 
 def test_released_leases_are_taken_at_once_and_still_say_who_polled_last(
-    stores: Callable[[], Store],
+    stores: HistoryOpener,
 ) -> None:
     first, second = stores(), stores()
     assert first.claim_lease("research", TTL)
@@ -110,7 +101,7 @@ def test_released_leases_are_taken_at_once_and_still_say_who_polled_last(
 
 
 def test_a_history_without_other_processes_or_one_not_written_records_nothing(
-    stores: Callable[[], Store], path: Path
+    path: Path,
 ) -> None:
     memory = Store.in_memory()
     try:
@@ -118,7 +109,7 @@ def test_a_history_without_other_processes_or_one_not_written_records_nothing(
         assert memory.leases() == {}
     finally:
         memory.close()
-    holder = stores()
+    holder = Store.open(path)
     assert holder.claim_lease("research", TTL)
     # A process that may only read the file (a damaged store, an unwritable place).
     conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, isolation_level=None)
@@ -133,6 +124,7 @@ def test_a_history_without_other_processes_or_one_not_written_records_nothing(
         assert set(holder.leases()) == {"research"}
     finally:
         watcher.close()
+        holder.close()
 
 
 def test_a_store_from_before_the_leases_gets_the_table(
@@ -157,9 +149,12 @@ def test_a_store_from_before_the_leases_gets_the_table(
 RACER = r"""
 import sys
 from pathlib import Path
+from crewtui.core.pg_store import PgStore
+from crewtui.core.pg_store import PgStore
 from crewtui.core.store import Store
 
-store = Store.open(Path(sys.argv[1]))
+where = sys.argv[1]
+store = PgStore.open(where) if where.startswith("postgresql://") else Store.open(Path(where))
 print("ready", flush=True)
 sys.stdin.readline()  # every racer starts together
 won = [crew for crew in sys.argv[2:] if store.claim_lease(crew, 60.0)]
@@ -168,12 +163,12 @@ store.close()
 """
 
 
-def test_processes_racing_for_the_leases_each_get_one_holder(path: Path) -> None:
-    Store.open(path).close()
+def test_processes_racing_for_the_leases_each_get_one_holder(history_at: str) -> None:
+    open_at(history_at).close()
     crews = [f"crew-{n}" for n in range(40)]
     racers = [
         subprocess.Popen(
-            [sys.executable, "-c", RACER, str(path), *crews],
+            [sys.executable, "-c", RACER, history_at, *crews],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -191,7 +186,7 @@ def test_processes_racing_for_the_leases_each_get_one_holder(path: Path) -> None
         won.extend(crew for crew in out.split() if crew != "-")
     # Each crew was won exactly once, by the process the history names.
     assert sorted(won) == sorted(crews)
-    store = Store.open(path)
+    store = open_at(history_at)
     try:
         assert set(store.leases()) == set(crews)
     finally:

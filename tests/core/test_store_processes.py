@@ -1,4 +1,5 @@
-"""Several real processes on one store file: two writers, a killed writer, a full disk.
+"""Several real processes on one history: two writers, a killed writer (on SQLite and on
+PostgreSQL), a full disk (SQLite's file).
 
 Each child runs ``WORKER`` (below) with ``python -c`` and reports on a pipe, one line per
 write, only after that write's transaction has committed. The parent never sleeps: it reads
@@ -19,6 +20,7 @@ import pytest
 
 from crewtui.api.models import RunState
 from crewtui.core.store import Store
+from tests.conftest import open_at
 
 CHILD_TIMEOUT = 120.0
 WRITES = 1000
@@ -32,9 +34,11 @@ from crewtui.api.errors import StoreError
 from crewtui.api.models import Kickoff, Progress, RunState, Step, TaskResult
 from crewtui.api.models import RunState
 from crewtui.core.store import Store
+from tests.conftest import open_at
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
-mode, path, name = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+mode, where, name = sys.argv[1], sys.argv[2], sys.argv[3]
+path = Path(where)
 
 def report(*words):
     print(*words, flush=True)
@@ -95,7 +99,11 @@ def full(store):
     resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))
     store.close()
 
-store = Store.open(path)
+if where.startswith("postgresql://"):
+    from crewtui.core.pg_store import PgStore
+    store = PgStore.open(where)
+else:
+    store = Store.open(path)
 {"mixed": mixed, "storm": storm, "full": full}[mode](store)
 """
 
@@ -118,9 +126,9 @@ def expect_line(child: subprocess.Popen[str], expected: str) -> None:
         pytest.fail(f"child said {line!r}, expected {expected!r}; stderr: {err[-2000:]}")
 
 
-def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "history.sqlite3"  # both children create and migrate it at once
-    children = [spawn("mixed", path, name, WRITES, SHARED) for name in ("alice", "bob")]
+def test_two_processes_writing_at_once_lose_nothing(history_at: str) -> None:
+    # Both children create and migrate it at once.
+    children = [spawn("mixed", history_at, name, WRITES, SHARED) for name in ("alice", "bob")]
     for child in children:
         expect_line(child, "ready")
     for child in children:
@@ -131,7 +139,7 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
         expect_line(child, "done")
         assert child.wait(timeout=CHILD_TIMEOUT) == 0
 
-    store = Store.open(path)
+    store = open_at(history_at)
     names = ("alice", "bob")
     own = {f"{name}-{i}" for name in names for i in range(WRITES) if i % 3 == 0}
     shared_ids = {f"shared-{j}" for j in range(SHARED)}
@@ -158,9 +166,8 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
     store.close()
 
 
-def test_a_writer_killed_mid_storm_leaves_every_commit(tmp_path: Path) -> None:
-    path = tmp_path / "history.sqlite3"
-    child = spawn("storm", path, "storm")
+def test_a_writer_killed_mid_storm_leaves_every_commit(history_at: str) -> None:
+    child = spawn("storm", history_at, "storm")
     assert child.stdout is not None
     reported: list[tuple[str, int]] = []
     while len(reported) < 600:
@@ -174,7 +181,7 @@ def test_a_writer_killed_mid_storm_leaves_every_commit(tmp_path: Path) -> None:
     reported += [(kind, int(n)) for kind, n in (line.split() for line in rest.splitlines())]
     assert child.returncode == -signal.SIGKILL
 
-    store = Store.open(path)
+    store = open_at(history_at)
     assert store.health()["quick_check"] == "ok"
     saved = {n for kind, n in reported if kind == "k"}
     assert set(store.resolve_id("k")) >= {f"k{n}" for n in saved}

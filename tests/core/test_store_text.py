@@ -1,14 +1,13 @@
-"""Large outputs stay in the history and are read in pieces (blob I/O), by another process's
-rewrite too."""
+"""Large outputs stay in the history and are read in pieces (SQLite's blob I/O, PostgreSQL's
+COPY), by another process's rewrite too: on both back ends (``open_history``)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 from crewtui.api.models import Kickoff, RunState, TaskResult, TaskState
-from crewtui.core.store import Store
 from crewtui.core.text_lines import read_all
+from tests.conftest import HistoryOpener
 
 HOLD = 1_000
 
@@ -30,10 +29,12 @@ def big_run(output: str, task_output: str) -> Kickoff:
     )
 
 
-def test_outputs_over_the_hold_stay_in_the_history_and_read_in_pieces(tmp_path: Path) -> None:
+def test_outputs_over_the_hold_stay_in_the_history_and_read_in_pieces(
+    open_history: HistoryOpener,
+) -> None:
     output = "".join(f"line {n} 行程\n" for n in range(500))
     task_output = "é" * 3_000
-    store = Store.open(tmp_path / "history.db")
+    store = open_history()
     store.save_kickoff(big_run(output, task_output))
 
     lean = store.get_kickoff_lean("big-run", hold=HOLD)
@@ -55,16 +56,16 @@ def test_outputs_over_the_hold_stay_in_the_history_and_read_in_pieces(tmp_path: 
     assert small is not None and small[0] == store.get_kickoff("big-run") and small[1] == {}
 
 
-def test_an_output_rewritten_by_another_process_is_never_read_half_old(tmp_path: Path) -> None:
-    path = tmp_path / "history.db"
-    store = Store.open(path)
+def test_an_output_rewritten_by_another_process_is_never_read_half_old(
+    open_history: HistoryOpener,
+) -> None:
+    store = open_history()
     store.save_kickoff(big_run("a" * 5_000, "b" * 5_000))
     lean = store.get_kickoff_lean("big-run", hold=HOLD)
     assert lean is not None
     final = lean[1][None]
 
-    other = Store.open(path)
+    other = open_history()
     other.save_kickoff(big_run("c" * 6_000, "b" * 5_000))
-    other.close()
 
     assert final.read(0, 10) == b""  # the view is told anew by the change, not given a mix

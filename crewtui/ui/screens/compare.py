@@ -30,8 +30,8 @@ from crewtui.core.compare import (
     run_line,
     table_rows,
 )
+from crewtui.core.history import History
 from crewtui.core.pricing import Price
-from crewtui.core.store import Store
 from crewtui.ui.text import safe_line
 
 # The colour of a diff line by its first character (theme variables, through CSS classes).
@@ -60,7 +60,7 @@ class CompareScreen(Screen[None]):
 
     def __init__(
         self,
-        store: Store,
+        store: History,
         left_id: str,
         right_id: str,
         *,

@@ -22,6 +22,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
+from crewtui.core.history import History
 from crewtui.core.run_log import (
     LogEntry,
     LogFilter,
@@ -29,7 +30,6 @@ from crewtui.core.run_log import (
     parse_filter,
     stored_history,
 )
-from crewtui.core.store import Store
 from crewtui.ui.bindings import LOG_KEYS, bindings_of
 from crewtui.ui.widgets.key_footer import KeyFooter
 from crewtui.ui.widgets.log_view import LogView
@@ -67,7 +67,7 @@ class LogScreen(Screen[None]):
     def __init__(
         self,
         ring: LogRing,
-        store: Store,
+        store: History,
         keymap: Mapping[str, str],
         *,
         tz: tzinfo | None = None,
@@ -245,7 +245,7 @@ class LogScreen(Screen[None]):
         self.footer.restyle()
 
 
-def _stored_entries(store: Store) -> list[LogEntry]:
+def _stored_entries(store: History) -> list[LogEntry]:
     """The history's entries of its newest runs (a thread's work: it reads the store)."""
     runs = store.list_kickoffs(order="newest", limit=HISTORY_RUNS)
     oldest_first = [row.kickoff_id for row in reversed(runs)]

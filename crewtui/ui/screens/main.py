@@ -40,13 +40,12 @@ from crewtui.core.batch import (
 )
 from crewtui.core.batch_runner import BatchNote, BatchRunner
 from crewtui.core.format import UNKNOWN, duration_text, sentence, waiting_line
+from crewtui.core.history import History
 from crewtui.core.inbox import Inbox, count_words, waiting_runs
 from crewtui.core.notify import NotifyEvent
 from crewtui.core.pricing import Price
 from crewtui.core.stall import Stall, StallRule
-from crewtui.core.store import Store
-from crewtui.core.store_text import StoredText
-from crewtui.core.text_lines import read_all
+from crewtui.core.text_lines import TextSource, read_all
 from crewtui.core.tracker import CrewHealth, Tracker
 from crewtui.ui.bindings import (
     KEYS_BY_ID,
@@ -134,7 +133,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _batch_progress(store: Store, limit: int) -> list[BatchProgress]:
+def _batch_progress(store: History, limit: int) -> list[BatchProgress]:
     """The newest ``limit`` batches and each row's status (a thread's work: two reads)."""
     return [progress_of(b, store.batch_runs(b.batch_id)) for b in store.list_batches(limit)]
 
@@ -563,7 +562,7 @@ class MainScreen(Screen[None]):
         store = self.tracker.store
         kickoff = self.tracker.get(kickoff_id)
         # From the history, large outputs stay there and are read in pieces as shown.
-        stored: dict[str | None, StoredText] = {}
+        stored: Mapping[str | None, TextSource] = {}
         if kickoff is None:
             lean = await asyncio.to_thread(store.get_kickoff_lean, kickoff_id)
             kickoff, stored = lean if lean is not None else (None, {})

@@ -25,9 +25,9 @@ from textual.screen import Screen
 from textual.widgets import Sparkline, Static
 
 from crewtui.core.format import format_duration, tokens_text
+from crewtui.core.history import History
 from crewtui.core.pricing import Price, cost_text
 from crewtui.core.stats import WINDOWS, CrewStats, crew_stats
-from crewtui.core.store import Store
 from crewtui.ui.text import safe_line
 
 _WINDOW_ORDER = tuple(WINDOWS)
@@ -104,7 +104,7 @@ class StatsScreen(Screen[None]):
 
     def __init__(
         self,
-        store: Store,
+        store: History,
         crews: Sequence[str],
         crew: str,
         *,
