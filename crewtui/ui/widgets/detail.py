@@ -1,9 +1,10 @@
 """The detail of the selected kickoff: Tasks (a Gantt), Output, Inputs, Steps and Raw tabs.
 
 The app calls ``show`` on every change of the selected kickoff and every second to tick
-elapsed times, so each pane redraws only what changed: the same kickoff object costs one
-timeline layout, a changed one rebuilds only the panes whose data moved, and the Raw pane
-(a pretty-printed payload, possibly large) is rebuilt only when it is visible. Every string
+elapsed times, so each pane redraws only what changed: the header when its words change,
+the Gantt's axis and only the task rows whose text changed, a tab's label when its words
+change; the Inputs and Raw panes are rebuilt only while visible (each rebuild of a Static
+asks for a layout of the whole screen). Every string
 that came from the API is rendered inert through ``crewtui.ui.text``.
 """
 
@@ -438,10 +439,13 @@ class KickoffDetail(Widget):
         # Output and Raw are rendered only while visible: Markdown is the costly part, and
         # moving the cursor through the list must not render every row's output.
         self._raw_dirty = False
+        self._inputs_dirty = False
         self._output_dirty = False
         self._output_composed = False
         self._focus_output_when_composed = False
         self._header = Text()
+        self._steps_label = ""
+        self._steps_note: str | None = ""
 
     def compose(self) -> ComposeResult:
         yield Static(id="detail-header")
@@ -499,14 +503,8 @@ class KickoffDetail(Widget):
         self._show_header()
         self._show_timeline()
         if changed:
-            self._output_dirty = True
-            self._show_inputs()
-            self._raw_dirty = True
-        active = self._active_tab()
-        if self._output_dirty and active == "output":
-            self._show_output()
-        if self._raw_dirty and active == "raw":
-            self._show_raw()
+            self._output_dirty = self._inputs_dirty = self._raw_dirty = True
+        self._draw_pane(self._active_tab())
 
     def add_steps(self, steps: Sequence[Step]) -> None:
         """Append steps of the shown kickoff (others and repeats are ignored)."""
@@ -561,6 +559,7 @@ class KickoffDetail(Widget):
     def show_tab(self, tab_id: str) -> None:
         """Bring a tab forward, leaving the keyboard where it is (the list, usually)."""
         if tab_id in TAB_IDS:
+            self._draw_pane(tab_id)
             self.query_one(TabbedContent).active = tab_id
 
     def step_tab(self, step: int) -> None:
@@ -572,14 +571,12 @@ class KickoffDetail(Widget):
         """Bring a tab forward and put the keyboard in it."""
         if tab_id not in TAB_IDS:
             return
+        self._draw_pane(tab_id)
         self.query_one(TabbedContent).active = tab_id
-        if tab_id == "output":
-            if self._output_view() is None:
-                self._compose_output()
-                self._focus_output_when_composed = True
-                return
-            if self._output_dirty:
-                self._show_output()
+        if tab_id == "output" and self._output_view() is None:
+            self._compose_output()
+            self._focus_output_when_composed = True
+            return
         target = {
             "tasks": "#timeline-rows",
             "output": "#output-text" if self._output_mode() == "text" else "#output-markdown",
@@ -616,10 +613,8 @@ class KickoffDetail(Widget):
         self._show_header()
         self._show_timeline()
         self.query_one("#detail-timeline", TimelineBar).restyle()
-        self._show_inputs()
-        self._output_dirty = True
-        if self._active_tab() == "output":
-            self._show_output()
+        self._output_dirty = self._inputs_dirty = True
+        self._draw_pane(self._active_tab())
 
     # -- panes -----------------------------------------------------------------------------
 
@@ -629,6 +624,17 @@ class KickoffDetail(Widget):
 
     def _active_tab(self) -> str:
         return self.query_one(TabbedContent).active
+
+    def _draw_pane(self, tab_id: str) -> None:
+        """Bring a pane drawn only while visible (Output, Inputs, Raw) up to date."""
+        if tab_id == "output":
+            self._compose_output()
+            if self._output_dirty:
+                self._show_output()
+        elif tab_id == "inputs" and self._inputs_dirty:
+            self._show_inputs()
+        elif tab_id == "raw" and self._raw_dirty:
+            self._show_raw()
 
     def _output_mode(self) -> str:
         view = self._output_view()
@@ -785,6 +791,7 @@ class KickoffDetail(Widget):
         return _OutputShown(title, self._output_of(latest))
 
     def _show_inputs(self) -> None:
+        self._inputs_dirty = False
         body = self.query_one("#inputs-body", Static)
         if self._kickoff is None:
             body.update(Text("No kickoff selected.", self._palette.muted))
@@ -819,12 +826,17 @@ class KickoffDetail(Widget):
 
     def _show_steps_state(self) -> None:
         note = steps_note(self._step_total, len(self._steps), self._steps_dropped, self._step_cap)
-        empty = self.query_one("#steps-empty", Static)
-        empty.display = note is not None
-        if note is not None:
-            empty.update(Text(note))
+        if note != self._steps_note:
+            # Each update of a Static or a tab's label asks for a layout of the whole screen.
+            self._steps_note = note
+            empty = self.query_one("#steps-empty", Static)
+            empty.display = note is not None
+            if note is not None:
+                empty.update(Text(note))
         label = f"Steps ({self._step_total:,})" if self._step_total else "Steps"
-        self.query_one(TabbedContent).get_tab("steps").label = label
+        if label != self._steps_label:
+            self._steps_label = label
+            self.query_one(TabbedContent).get_tab("steps").label = label
 
     # -- events ----------------------------------------------------------------------------
 
@@ -841,12 +853,7 @@ class KickoffDetail(Widget):
         self.select_task(None)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        if event.pane.id == "raw" and self._raw_dirty:
-            self._show_raw()
-        elif event.pane.id == "output":
-            self._compose_output()
-            if self._output_dirty:
-                self._show_output()
+        self._draw_pane(event.pane.id or "")
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         # Moving through task rows is local to the Gantt; the app needs no word of it.
