@@ -271,6 +271,25 @@ async def test_a_change_of_the_run_redraws_only_the_rows_that_changed() -> None:
         assert "travel-req-123" in screen_text(app)
 
 
+async def test_a_task_that_starts_adds_its_row_and_keeps_the_others() -> None:
+    app = DetailApp()
+    async with app.run_test(size=(100, 34)) as pilot:
+        app.detail.show(travel(), now=at(60))
+        await settle(pilot)
+        rows = app.query_one("#timeline-rows", OptionList)
+        rows.highlighted = 1
+        drawn = [rows.get_option_at_index(i).prompt for i in range(2)]
+        review = TaskResult(
+            task_id="qa", agent="审核员", state=TaskState.RUNNING, started_at=at(50)
+        )
+        app.detail.show(travel(tasks=[*travel().tasks, review]), now=at(60))
+        await settle(pilot)
+        assert rows.option_count == 3 and rows.highlighted == 1
+        assert [rows.get_option_at_index(i).prompt for i in range(2)] == drawn
+        assert all(rows.get_option_at_index(i).prompt is drawn[i] for i in range(2))
+        assert "审核员" in screen_text(app)
+
+
 async def test_large_output_uses_the_line_view_and_search_finds_text() -> None:
     app = DetailApp()
     big = "\n".join(f"line {n}: 行程 {'x' * 90}" for n in range(1000)) + "\nneedle here\n"
