@@ -71,7 +71,7 @@ from crewtui.core.tracker import (
     flow_request_of,
     progress_signature,
 )
-from crewtui.core.webhooks import WebhookUrls
+from crewtui.core.webhook_urls import WebhookUrls
 
 if TYPE_CHECKING:  # imported by the commands that use them
     from crewtui.core.compare import Comparison

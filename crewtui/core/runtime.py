@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from crewtui.api.errors import ConfigError, StoreError
 from crewtui.api.profile import CrewProfile
@@ -24,7 +25,9 @@ from crewtui.config import (
 from crewtui.core.history import History
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker
-from crewtui.core.webhooks import WebhookReceiver, load_or_create_secret
+
+if TYPE_CHECKING:  # imported when a receiver is asked for: status and the list need none
+    from crewtui.core.webhooks import WebhookReceiver
 
 NOT_KEPT = "This session's history will not be kept."
 
@@ -92,6 +95,8 @@ def webhook_receiver(
     if address is None:
         return None
     host, port = address
+    from crewtui.core.webhooks import WebhookReceiver, load_or_create_secret
+
     # Made, kept and remembered for redaction like the secret.
     token = load_or_create_secret(paths.webhook_token_file)
     signing = hitl_secret(config)

@@ -23,6 +23,7 @@ from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import Protocol
 
 from rich._unicode_data import load as load_cell_table
@@ -48,16 +49,20 @@ _SPECIAL_SEQUENCES = re.compile(
 )
 # Characters that may be two cells wide: only these are looked up in the exact table.
 _MAYBE_WIDE = re.compile("[\u1100-\U0010ffff]")
-# Characters two cells wide (from Rich's table); counting them bounds a line's width.
-_WIDE = re.compile(
-    "["
-    + "".join(
+
+
+@cache
+def _wide() -> re.Pattern[str]:
+    """Characters two cells wide (from Rich's table); counting them bounds a line's width.
+
+    Compiled when a line first needs it (20 ms): not on the way to the app's first frame.
+    """
+    ranges = "".join(
         f"{re.escape(chr(start))}-{re.escape(chr(end))}"
         for start, end, width in load_cell_table("auto").widths
         if width == 2
     )
-    + "]"
-)
+    return re.compile(f"[{ranges}]")
 
 
 class TextSource(Protocol):
@@ -339,7 +344,7 @@ class LineDocument:
             packed = len(text) << 1
         else:
             # An upper bound: zero-width characters count as one cell.
-            wide = len(_WIDE.findall("".join(_MAYBE_WIDE.findall(text))))
+            wide = len(_wide().findall("".join(_MAYBE_WIDE.findall(text))))
             packed = ((len(text) + wide) << 1) | (wide > 0)
         self._append(len(data) + newline, packed)
 

@@ -78,7 +78,7 @@ from crewtui.core.merge import (
 from crewtui.core.pacing import TokenBucket, error_backoff
 from crewtui.core.schedule import CrewPlanner, DurationModel, PlanSettings, Strategy
 from crewtui.core.store_rows import Lease
-from crewtui.core.webhooks import WebhookUrls
+from crewtui.core.webhook_urls import WebhookUrls
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,6 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn, cast
@@ -61,6 +60,7 @@ from crewtui.core.guarded_http import (
     Request,
     bind_socket,
 )
+from crewtui.core.webhook_urls import WebhookUrls
 
 logger = logging.getLogger(__name__)
 
@@ -76,24 +76,6 @@ OnRequest = Callable[[HitlRequest], Awaitable[bool]]
 
 # The path of a flow's human-in-the-loop requests, beside the push kinds.
 HITL_KIND = "hitl"
-
-
-@dataclass(frozen=True, repr=False)
-class WebhookUrls:
-    """Where a kickoff asks the service to push; each URL holds the secret.
-
-    With ``events`` the kickoff asks for the batched form only; the classic URLs are still
-    known, for POST /resume (which takes only those).
-    """
-
-    task: str
-    step: str
-    crew: str
-    events: EventsWebhook | None = None
-
-    def __repr__(self) -> str:
-        # The path is the receiver's only secret: keep it out of logs and tracebacks.
-        return "WebhookUrls(<secret>)"
 
 
 class _Refused(Exception):

@@ -44,7 +44,6 @@ from crewtui.core.tracker import (
     Tracker,
     TrackerEvent,
 )
-from crewtui.core.webhooks import WebhookReceiver
 from crewtui.ui.bindings import keymap_from_config
 from crewtui.ui.commands import KickoffCommands
 from crewtui.ui.crash import SafeCrash
@@ -58,7 +57,9 @@ from crewtui.ui.screens.main import (
     utcnow,
 )
 
-if TYPE_CHECKING:  # the forms and the log are imported when first opened (MainScreen)
+if TYPE_CHECKING:  # the forms and the log are imported when first opened (MainScreen), the
+    # receiver when webhooks are asked for
+    from crewtui.core.webhooks import WebhookReceiver
     from crewtui.ui.screens.batch_form import BatchForm
     from crewtui.ui.screens.kickoff_form import KickoffForm
     from crewtui.ui.screens.log import LogScreen

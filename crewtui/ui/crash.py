@@ -9,12 +9,14 @@ traceback without locals, every form of every secret blanked in its messages.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import rich
 from rich.console import RenderableType
-from rich.traceback import Trace, Traceback
 
 from crewtui.api.redact import redact
+
+if TYPE_CHECKING:  # imported with a crash: it brings Pygments, which no frame needs before
+    from rich.traceback import Trace
 
 
 class SafeCrash(Exception):
@@ -27,6 +29,9 @@ class SafeCrash(Exception):
         self._secrets = list(secrets)
 
     def __rich__(self) -> RenderableType:
+        import rich
+        from rich.traceback import Traceback
+
         error = self._error
         trace = Traceback.extract(type(error), error, error.__traceback__, show_locals=False)
         _redact_trace(trace, self._secrets)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from rich.cells import cell_len
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
+from textual.widget import Widget
 from textual.widgets import Markdown, OptionList, TabbedContent, TextArea
 
 from crewtui.api.models import (
@@ -227,6 +228,66 @@ async def test_ticking_keeps_the_highlighted_row_and_grows_the_running_bar() -> 
         after = row_of(screen_lines(app), "planning_task")
         assert rows.highlighted == 1 and app.focused is rows
         assert "14.0s" in before and "44.0s" in after
+
+
+async def test_a_change_of_the_run_redraws_only_the_rows_that_changed() -> None:
+    """One task's state changes: that row is redrawn, the other row and the hidden Inputs
+    pane are left alone, and nothing asks for a layout of the screen."""
+    app = DetailApp()
+    async with app.run_test(size=(100, 34)) as pilot:
+        app.detail.show(done(), now=at(200))
+        await settle(pilot)
+        rows = app.query_one("#timeline-rows", OptionList)
+        research = rows.get_option_at_index(0).prompt
+        failed = TaskResult(
+            task_id="planning_task",
+            agent="行程规划师",
+            state=TaskState.FAILED,
+            started_at=at(46),
+            finished_at=at(108.5),
+        )
+        layouts: list[str] = []
+        refresh = Widget.refresh
+
+        def spy(widget: Widget, *regions: object, **options: bool) -> Widget:
+            if options.get("layout"):
+                layouts.append(f"{type(widget).__name__}#{widget.id}")
+            return refresh(widget, *regions, **options)  # type: ignore[arg-type]
+
+        Widget.refresh = spy  # type: ignore[method-assign]
+        try:
+            app.detail.show(done(tasks=[done().tasks[0], failed]), now=at(200))
+        finally:
+            Widget.refresh = refresh  # type: ignore[method-assign]
+        await settle(pilot)
+        assert layouts == []
+        assert rows.get_option_at_index(0).prompt is research
+        assert "✗ failed" in str(rows.get_option_at_index(1).prompt)
+        assert "✗ failed" in screen_text(app)
+
+        # The Inputs pane is drawn when it comes forward, with the run's latest facts.
+        app.detail.show_tab("inputs")
+        await settle(pilot)
+        assert "travel-req-123" in screen_text(app)
+
+
+async def test_a_task_that_starts_adds_its_row_and_keeps_the_others() -> None:
+    app = DetailApp()
+    async with app.run_test(size=(100, 34)) as pilot:
+        app.detail.show(travel(), now=at(60))
+        await settle(pilot)
+        rows = app.query_one("#timeline-rows", OptionList)
+        rows.highlighted = 1
+        drawn = [rows.get_option_at_index(i).prompt for i in range(2)]
+        review = TaskResult(
+            task_id="qa", agent="审核员", state=TaskState.RUNNING, started_at=at(50)
+        )
+        app.detail.show(travel(tasks=[*travel().tasks, review]), now=at(60))
+        await settle(pilot)
+        assert rows.option_count == 3 and rows.highlighted == 1
+        assert [rows.get_option_at_index(i).prompt for i in range(2)] == drawn
+        assert all(rows.get_option_at_index(i).prompt is drawn[i] for i in range(2))
+        assert "审核员" in screen_text(app)
 
 
 async def test_large_output_uses_the_line_view_and_search_finds_text() -> None:

@@ -5,8 +5,9 @@ The app is started in a fresh interpreter the way ``crewtui`` starts it (the CLI
 config, ``build_app``), headless, over a history with a finished run in it; at the first
 frame that shows the list with its row, the interpreter reports which of the heavy modules
 are loaded. httpx comes with the first request, the Markdown parser with the Output tab,
-uvicorn and FastAPI only with the simulator: importing any of them on the way to the first
-frame (a module-level import slipped into the app's path) makes this test fail.
+uvicorn and FastAPI only with the simulator, the webhook receiver with webhooks, Pygments
+with a crash: importing any of them on the way to the first frame (a module-level import
+slipped into the app's path) makes this test fail.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ from crewtui.sim import SimServer
 from crewtui.ui.widgets.detail import KickoffDetail
 from tests.ui.app_helpers import AppFactory, sim_crews
 
-# What the first frame must not wait for.
-HEAVY = ("httpx", "markdown_it", "uvicorn", "fastapi")
+# What the first frame must not wait for: the HTTP client (first request), Markdown (the
+# Output tab), the simulator's server, the webhook receiver (only with webhooks asked for)
+# and Pygments (rich's traceback, with a crash).
+HEAVY = ("httpx", "markdown_it", "uvicorn", "fastapi", "crewtui.core.webhooks", "pygments")
 QUIT_ATTEMPTS = 8
 
 FIRST_FRAME = """

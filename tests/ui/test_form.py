@@ -11,7 +11,7 @@ from textual.widgets import Input, Select, Static
 
 from crewtui.api.client import EventsWebhook
 from crewtui.api.models import Kickoff
-from crewtui.core.webhooks import WebhookUrls
+from crewtui.core.webhook_urls import WebhookUrls
 from crewtui.ui.screens.kickoff_form import KickoffForm, KickoffRequest
 
 REQUIRED = {

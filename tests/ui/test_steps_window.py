@@ -4,9 +4,13 @@ capped number per run, and the Steps tab says how many more exist and how many w
 
 from __future__ import annotations
 
+import contextlib
 import gc
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 
+from textual.pilot import Pilot
 from textual.widgets import Static, TabbedContent
 
 from crewtui.api.models import Step
@@ -16,13 +20,23 @@ from crewtui.core.tracker import Tracker
 from crewtui.sim import SimServer
 from crewtui.ui.app import CrewtuiApp
 from crewtui.ui.pilot import settle
-from crewtui.ui.widgets.detail import STEP_WINDOW
+from crewtui.ui.screens.main import MainScreen
+from crewtui.ui.widgets.detail import STEP_PAGE, STEP_WINDOW, StepsLog
 from tests.ui.app_helpers import FAST_POLL, AppFactory, main_screen, sim_crews
 
 PUSHED = 3_000
 BATCH = 100
 CAP = 1_000
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+FIRST = 10_000
+
+
+class PushedRun(NamedTuple):
+    pilot: Pilot[Any]
+    screen: MainScreen
+    store: Store
+    kickoff_id: str
+    before: int  # Step objects alive before the pushes
 
 
 def pushed(kickoff_id: str, first: int) -> list[Step]:
@@ -45,9 +59,10 @@ def steps_held() -> int:
     return sum(1 for thing in gc.get_objects() if isinstance(thing, Step))
 
 
-async def test_pushed_steps_are_held_in_a_window_and_capped_in_the_history(
-    sim: SimServer, make_app: AppFactory
-) -> None:
+@contextlib.asynccontextmanager
+async def pushed_run(sim: SimServer, make_app: AppFactory) -> AsyncIterator[PushedRun]:
+    """The app following a held run of the simulator, PUSHED steps pushed to it; the
+    history keeps CAP of them."""
     store = Store.open(make_app.paths.store_file, steps_per_run=CAP)
     crews = sim_crews(sim)
     tracker = Tracker(crews, store, FAST_POLL)
@@ -64,19 +79,53 @@ async def test_pushed_steps_are_held_in_a_window_and_capped_in_the_history(
             tabs = screen.detail.query_one(TabbedContent)
 
             for first in range(0, PUSHED, BATCH):
-                await tracker.ingest(pushed(run.kickoff_id, 10_000 + first))
+                await tracker.ingest(pushed(run.kickoff_id, FIRST + first))
 
             def steps_counted() -> int:
                 digits = "".join(c for c in str(tabs.get_tab("steps").label) if c.isdigit())
                 return int(digits or 0)
 
             await settle(pilot, lambda: steps_counted() >= PUSHED)
-
-            assert steps_held() - before <= STEP_WINDOW + STEP_WINDOW // 2
-            stats = store.step_stats(run.kickoff_id)
-            assert stats.dropped >= PUSHED - CAP and stats.stored == CAP
-            note = str(screen.detail.query_one("#steps-empty", Static).render())
-            assert "older steps are in the history" in note
-            assert f"were dropped (the history keeps the newest {CAP:,} per run)" in note
+            yield PushedRun(pilot, screen, store, run.kickoff_id, before)
     finally:
         store.close()
+
+
+async def test_pushed_steps_are_held_in_a_window_and_capped_in_the_history(
+    sim: SimServer, make_app: AppFactory
+) -> None:
+    async with pushed_run(sim, make_app) as pushed_:
+        screen, store = pushed_.screen, pushed_.store
+        assert steps_held() - pushed_.before <= STEP_WINDOW + STEP_WINDOW // 2
+        stats = store.step_stats(pushed_.kickoff_id)
+        assert stats.dropped >= PUSHED - CAP and stats.stored == CAP
+        note = str(screen.detail.query_one("#steps-empty", Static).render())
+        assert "older steps are in the history" in note
+        assert f"were dropped (the history keeps the newest {CAP:,} per run)" in note
+
+
+async def test_scrolling_the_steps_back_reads_older_ones_from_the_history(
+    sim: SimServer, make_app: AppFactory
+) -> None:
+    async with pushed_run(sim, make_app) as pushed_:
+        pilot, detail = pushed_.pilot, pushed_.screen.detail
+        log = detail.query_one("#steps-log", StepsLog)
+        detail.focus_tab("steps")
+        await settle(pilot, lambda: log.size.height > 0)
+
+        def shown(n: int) -> bool:
+            return any(f"thought {n} " in strip.text for strip in log.lines)
+
+        newest = FIRST + PUSHED - 1
+        oldest_held = min(n for n in range(FIRST, newest + 1) if shown(n))
+        assert shown(newest) and not shown(oldest_held - 1)
+        # Not in memory either: the app holds the newest window only.
+        assert steps_held() - pushed_.before < newest - oldest_held + 1 + STEP_WINDOW // 2
+
+        await pilot.press("home")
+        await settle(pilot, lambda: shown(oldest_held - 1))
+        assert shown(oldest_held - STEP_PAGE) and shown(newest)
+        # The step that was at the top is still in view: older ones came in above it.
+        assert log.scroll_y > 0
+        top = "".join(strip.text for strip in log.lines[round(log.scroll_y) :][:3])
+        assert f"thought {oldest_held} " in top

@@ -29,7 +29,7 @@ from textual.widgets import Button, Input, Select, Static
 from crewtui.api.errors import ConfigError
 from crewtui.api.models import Kickoff
 from crewtui.api.validate import check_input_value, check_webhook_url
-from crewtui.core.webhooks import WebhookUrls
+from crewtui.core.webhook_urls import WebhookUrls
 from crewtui.ui.screens.early_keys import EarlyKeys
 from crewtui.ui.text import safe_line_content
 

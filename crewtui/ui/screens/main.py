@@ -454,6 +454,16 @@ class MainScreen(Screen[None]):
         if self._selected is not None and self._selected.kickoff_id == message.kickoff_id:
             self.detail.add_steps(message.steps)
 
+    @work(exclusive=True, group="older-steps")
+    async def on_kickoff_detail_older_steps_wanted(
+        self, message: KickoffDetail.OlderStepsWanted
+    ) -> None:
+        """The Steps tab reached its oldest step held: read older ones from the history."""
+        store = self.tracker.store
+        steps, _ = await asyncio.to_thread(store.step_window, message.kickoff_id, message.newest)
+        with contextlib.suppress(NoMatches):  # the app may be closing
+            self.detail.add_older_steps(message.kickoff_id, steps)
+
     def on_health_updated(self, message: HealthUpdated) -> None:
         health = message.health
         self.status.set_health(health)

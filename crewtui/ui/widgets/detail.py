@@ -1,9 +1,10 @@
 """The detail of the selected kickoff: Tasks (a Gantt), Output, Inputs, Steps and Raw tabs.
 
 The app calls ``show`` on every change of the selected kickoff and every second to tick
-elapsed times, so each pane redraws only what changed: the same kickoff object costs one
-timeline layout, a changed one rebuilds only the panes whose data moved, and the Raw pane
-(a pretty-printed payload, possibly large) is rebuilt only when it is visible. Every string
+elapsed times, so each pane redraws only what changed: the header when its words change,
+the Gantt's axis and only the task rows whose text changed, a tab's label when its words
+change; the Inputs and Raw panes are rebuilt only while visible (each rebuild of a Static
+asks for a layout of the whole screen). Every string
 that came from the API is rendered inert through ``crewtui.ui.text``.
 """
 
@@ -20,6 +21,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
+from textual.geometry import Size
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import OptionList, RichLog, Static, TabbedContent, TabPane, TextArea
@@ -73,6 +75,10 @@ STEP_WINDOW = 500
 # The window may grow this much past STEP_WINDOW before it is cut back (and the log
 # redrawn), so the redraw happens once per STEP_WINDOW // 2 new steps, not for each one.
 _STEP_SLACK = STEP_WINDOW // 2
+# Scrolled to the top of the log, this many older steps are read from the history, up to
+# STEP_HELD_MAX held in all (then export has the rest): memory stays bounded.
+STEP_PAGE = 200
+STEP_HELD_MAX = 4 * STEP_WINDOW
 _KEY_WIDTH = 22
 _WEBHOOK_HINT = "turn on webhooks (--webhooks) to see every task"
 
@@ -351,13 +357,42 @@ def steps_note(total: int, shown: int, dropped: int, cap: int | None) -> str | N
     older = total - dropped - shown
     parts = []
     if older > 0:
-        parts.append(f"{older:,} older steps are in the history (export has them)")
+        parts.append(f"{older:,} older steps are in the history (scroll up to read them)")
     if dropped > 0:
         kept = f"the newest {cap:,}" if cap is not None else "a capped number of"
         parts.append(f"{dropped:,} older ones were dropped (the history keeps {kept} per run)")
     if not parts:
         return None
     return f"Showing the newest {shown:,} of {total:,} steps: " + "; ".join(parts) + "."
+
+
+class StepsLog(RichLog):
+    """The Steps tab's log: says when it is scrolled to its top (older steps are read from
+    the history then), and takes older steps above the lines it holds."""
+
+    class TopReached(Message):
+        """The log was scrolled to its first line."""
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if round(new_value) <= 0 < round(old_value):
+            self.post_message(self.TopReached())
+
+    def prepend(self, texts: Sequence[Text]) -> bool:
+        """Write ``texts`` above the lines held, the lines in view staying in view; False
+        (nothing done) while the log's width is not known yet (its writes wait for it)."""
+        if not self._size_known:
+            return False
+        held, top, widest = list(self.lines), self.scroll_y, self._widest_line_width
+        self.clear()
+        for text in texts:
+            self.write(text, scroll_end=False)
+        added = len(self.lines)
+        self.lines.extend(held)
+        self._widest_line_width = max(self._widest_line_width, widest)
+        self.virtual_size = Size(self._widest_line_width, len(self.lines))
+        self.scroll_to(y=top + added, animate=False, immediate=True)
+        return True
 
 
 class _OutputShown(NamedTuple):
@@ -401,6 +436,15 @@ class KickoffDetail(Widget):
     """
     )
 
+    class OlderStepsWanted(Message):
+        """The Steps tab was scrolled to its oldest step held: the screen reads the run's
+        ``newest`` steps from the history and gives them to ``add_older_steps``."""
+
+        def __init__(self, kickoff_id: str, newest: int) -> None:
+            super().__init__()
+            self.kickoff_id = kickoff_id
+            self.newest = newest
+
     class TaskSelected(Message):
         """The user picked a task row; the Output tab now shows that task's output."""
 
@@ -434,14 +478,18 @@ class KickoffDetail(Widget):
         self._step_total = 0
         self._steps_dropped = 0
         self._step_cap: int | None = None
+        self._older_asked = False
         self._raw_shown: object = None
         # Output and Raw are rendered only while visible: Markdown is the costly part, and
         # moving the cursor through the list must not render every row's output.
         self._raw_dirty = False
+        self._inputs_dirty = False
         self._output_dirty = False
         self._output_composed = False
         self._focus_output_when_composed = False
         self._header = Text()
+        self._steps_label = ""
+        self._steps_note: str | None = ""
 
     def compose(self) -> ComposeResult:
         yield Static(id="detail-header")
@@ -455,7 +503,7 @@ class KickoffDetail(Widget):
                 yield Static(id="inputs-body")
             with TabPane("Steps", id="steps"):
                 yield Static(id="steps-empty")
-                yield RichLog(id="steps-log", wrap=True, markup=False, highlight=False)
+                yield StepsLog(id="steps-log", wrap=True, markup=False, highlight=False)
             with TabPane("Raw", id="raw"):
                 yield TextArea(id="raw-text", read_only=True, soft_wrap=True, show_cursor=False)
 
@@ -499,14 +547,8 @@ class KickoffDetail(Widget):
         self._show_header()
         self._show_timeline()
         if changed:
-            self._output_dirty = True
-            self._show_inputs()
-            self._raw_dirty = True
-        active = self._active_tab()
-        if self._output_dirty and active == "output":
-            self._show_output()
-        if self._raw_dirty and active == "raw":
-            self._show_raw()
+            self._output_dirty = self._inputs_dirty = self._raw_dirty = True
+        self._draw_pane(self._active_tab())
 
     def add_steps(self, steps: Sequence[Step]) -> None:
         """Append steps of the shown kickoff (others and repeats are ignored)."""
@@ -520,16 +562,44 @@ class KickoffDetail(Widget):
         ]
         if not fresh:
             return
-        log = self.query_one("#steps-log", RichLog)
+        log = self.query_one("#steps-log", StepsLog)
         self._step_keys.update(step.key for step in fresh)
         self._steps.extend(fresh)
         self._step_total += len(fresh)
         if self._step_cap is not None:
             self._steps_dropped = max(self._steps_dropped, self._step_total - self._step_cap)
-        if len(self._steps) > STEP_WINDOW + _STEP_SLACK:
+        # Following the end, the log keeps the newest window; scrolled back to read older
+        # steps, it keeps them until STEP_HELD_MAX.
+        following = log.is_vertical_scroll_end
+        held = len(self._steps)
+        if held > STEP_HELD_MAX or (following and held > STEP_WINDOW + _STEP_SLACK):
             self._cut_steps_to_window(log, kickoff)
         else:
             for step in fresh:
+                log.write(step_text(step, kickoff, self._palette), scroll_end=following)
+        self._show_steps_state()
+
+    def add_older_steps(self, kickoff_id: str, steps: Sequence[Step]) -> None:
+        """The run's newest steps as the history holds them (see ``OlderStepsWanted``): the
+        ones older than the oldest held are put above it, up to ``STEP_HELD_MAX`` held."""
+        self._older_asked = False
+        kickoff = self._kickoff
+        if kickoff is None or kickoff.kickoff_id != kickoff_id or not self._steps:
+            return
+        keys = [step.key for step in steps]
+        oldest = self._steps[0].key
+        if oldest not in keys:  # the history let it go meanwhile: nothing older to show
+            return
+        older = [step for step in steps[: keys.index(oldest)] if step.key not in self._step_keys]
+        older = older[max(0, len(older) - (STEP_HELD_MAX - len(self._steps))) :]
+        if not older:
+            return
+        self._steps.extendleft(reversed(older))
+        self._step_keys.update(step.key for step in older)
+        log = self.query_one("#steps-log", StepsLog)
+        if not log.prepend([step_text(step, kickoff, self._palette) for step in older]):
+            log.clear()
+            for step in self._steps:
                 log.write(step_text(step, kickoff, self._palette))
         self._show_steps_state()
 
@@ -541,7 +611,7 @@ class KickoffDetail(Widget):
         self._step_cap = cap
         self._show_steps_state()
 
-    def _cut_steps_to_window(self, log: RichLog, kickoff: Kickoff) -> None:
+    def _cut_steps_to_window(self, log: StepsLog, kickoff: Kickoff) -> None:
         while len(self._steps) > STEP_WINDOW:
             self._step_keys.discard(self._steps.popleft().key)
         log.clear()
@@ -561,6 +631,7 @@ class KickoffDetail(Widget):
     def show_tab(self, tab_id: str) -> None:
         """Bring a tab forward, leaving the keyboard where it is (the list, usually)."""
         if tab_id in TAB_IDS:
+            self._draw_pane(tab_id)
             self.query_one(TabbedContent).active = tab_id
 
     def step_tab(self, step: int) -> None:
@@ -572,14 +643,12 @@ class KickoffDetail(Widget):
         """Bring a tab forward and put the keyboard in it."""
         if tab_id not in TAB_IDS:
             return
+        self._draw_pane(tab_id)
         self.query_one(TabbedContent).active = tab_id
-        if tab_id == "output":
-            if self._output_view() is None:
-                self._compose_output()
-                self._focus_output_when_composed = True
-                return
-            if self._output_dirty:
-                self._show_output()
+        if tab_id == "output" and self._output_view() is None:
+            self._compose_output()
+            self._focus_output_when_composed = True
+            return
         target = {
             "tasks": "#timeline-rows",
             "output": "#output-text" if self._output_mode() == "text" else "#output-markdown",
@@ -616,10 +685,8 @@ class KickoffDetail(Widget):
         self._show_header()
         self._show_timeline()
         self.query_one("#detail-timeline", TimelineBar).restyle()
-        self._show_inputs()
-        self._output_dirty = True
-        if self._active_tab() == "output":
-            self._show_output()
+        self._output_dirty = self._inputs_dirty = True
+        self._draw_pane(self._active_tab())
 
     # -- panes -----------------------------------------------------------------------------
 
@@ -629,6 +696,17 @@ class KickoffDetail(Widget):
 
     def _active_tab(self) -> str:
         return self.query_one(TabbedContent).active
+
+    def _draw_pane(self, tab_id: str) -> None:
+        """Bring a pane drawn only while visible (Output, Inputs, Raw) up to date."""
+        if tab_id == "output":
+            self._compose_output()
+            if self._output_dirty:
+                self._show_output()
+        elif tab_id == "inputs" and self._inputs_dirty:
+            self._show_inputs()
+        elif tab_id == "raw" and self._raw_dirty:
+            self._show_raw()
 
     def _output_mode(self) -> str:
         view = self._output_view()
@@ -785,6 +863,7 @@ class KickoffDetail(Widget):
         return _OutputShown(title, self._output_of(latest))
 
     def _show_inputs(self) -> None:
+        self._inputs_dirty = False
         body = self.query_one("#inputs-body", Static)
         if self._kickoff is None:
             body.update(Text("No kickoff selected.", self._palette.muted))
@@ -809,22 +888,28 @@ class KickoffDetail(Widget):
         load_text(self.query_one("#raw-text", TextArea), inert(text or NO_PAYLOAD))
 
     def _reset_steps(self) -> None:
+        self._older_asked = False
         self._steps.clear()
         self._step_keys.clear()
         self._step_total = 0
         self._steps_dropped = 0
         self._step_cap = None
-        self.query_one("#steps-log", RichLog).clear()
+        self.query_one("#steps-log", StepsLog).clear()
         self._show_steps_state()
 
     def _show_steps_state(self) -> None:
         note = steps_note(self._step_total, len(self._steps), self._steps_dropped, self._step_cap)
-        empty = self.query_one("#steps-empty", Static)
-        empty.display = note is not None
-        if note is not None:
-            empty.update(Text(note))
+        if note != self._steps_note:
+            # Each update of a Static or a tab's label asks for a layout of the whole screen.
+            self._steps_note = note
+            empty = self.query_one("#steps-empty", Static)
+            empty.display = note is not None
+            if note is not None:
+                empty.update(Text(note))
         label = f"Steps ({self._step_total:,})" if self._step_total else "Steps"
-        self.query_one(TabbedContent).get_tab("steps").label = label
+        if label != self._steps_label:
+            self._steps_label = label
+            self.query_one(TabbedContent).get_tab("steps").label = label
 
     # -- events ----------------------------------------------------------------------------
 
@@ -836,17 +921,24 @@ class KickoffDetail(Widget):
         self.query_one(TabbedContent).active = "output"
         self.post_message(self.TaskSelected(self._kickoff.kickoff_id, event.task_id))
 
+    def on_steps_log_top_reached(self, event: StepsLog.TopReached) -> None:
+        event.stop()
+        kickoff = self._kickoff
+        held = len(self._steps)
+        older = self._step_total - self._steps_dropped - held
+        if kickoff is None or self._older_asked or not held or older <= 0:
+            return
+        if held >= STEP_HELD_MAX:
+            return
+        self._older_asked = True
+        self.post_message(self.OlderStepsWanted(kickoff.kickoff_id, held + STEP_PAGE))
+
     def on_output_view_final_wanted(self, event: OutputView.FinalWanted) -> None:
         event.stop()
         self.select_task(None)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        if event.pane.id == "raw" and self._raw_dirty:
-            self._show_raw()
-        elif event.pane.id == "output":
-            self._compose_output()
-            if self._output_dirty:
-                self._show_output()
+        self._draw_pane(event.pane.id or "")
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         # Moving through task rows is local to the Gantt; the app needs no word of it.

@@ -1,0 +1,44 @@
+"""``crewtui status ID --json`` loads what one GET and one write to the history need: not
+the webhook receiver (its HTTP server), which only commands that receive pushes import."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+
+from crewtui.sim import SimServer
+from tests.test_layers import run_python
+
+# What status must not import.
+UNNEEDED = ("crewtui.core.webhooks", "crewtui.core.guarded_http", "textual")
+
+
+def test_status_imports_no_webhook_receiver(sim: SimServer, tmp_path: Path) -> None:
+    reply = httpx.post(
+        f"{sim.crew_url('research')}/kickoff",
+        json={"inputs": sim.sample_inputs("research")},
+        headers={"Authorization": f"Bearer {sim.options.token}"},
+    )
+    kickoff_id = reply.json()["kickoff_id"]
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(Path(__file__).parents[1]),
+        "CREWTUI_HOME": str(tmp_path / "home"),
+        "CREWAI_API_URL": sim.crew_url("research"),
+        "CREWAI_BEARER_TOKEN": sim.options.token,
+    }
+    result = run_python(
+        f"""
+        import json, sys
+        from crewtui.cli import main
+
+        code = main(["status", {kickoff_id!r}, "--json"])
+        print(json.dumps([name for name in {UNNEEDED!r} if name in sys.modules]))
+        sys.exit(code)
+        """,
+        env=env,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
