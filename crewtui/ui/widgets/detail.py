@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, cast
 
@@ -772,7 +773,10 @@ class KickoffDetail(Widget):
         }
         notes = task_notes(self._kickoff, self._palette)
         bands, expected_notes = self._expected(bars)
-        span = max([span, *(high for _, high in bands.values())])
+        if bands:
+            # The axis reaches where the task usually ends, but a running bar still ends now.
+            bars = [replace(bar, end=span) if bar.end is None else bar for bar in bars]
+            span = max([span, *(high for _, high in bands.values())])
         timeline.set_bars(
             bars, span, [*expected_notes, *notes], tokens, unit_word(self._kickoff), bands
         )
