@@ -73,6 +73,8 @@ _TEXTUAL_SEQUENCE = re.compile(r"\x1b\[[0-9;]*m|\x1b\[[0-9]+;[0-9]+H|\x1b\]22;[a
 _CLIPBOARD_WRITE = re.compile(r"\x1b\]52;c;([A-Za-z0-9+/]*={0,2})\x07")
 # crewtui's own title ("crewtui · 2 waiting", OSC 2) and xterm's title stack around it.
 _TITLE_WRITE = re.compile(r"\x1b\]2;crewtui( · \d+ waiting)?\x07|\x1b\[2[23];2t")
+# crewtui's own desktop notification (OSC 9): the sequence is ours, its words must be inert.
+_NOTIFICATION = re.compile(r"\x1b\]9;([^\x07]*)\x07")
 
 
 class RecordingDriver(HeadlessDriver):
@@ -128,7 +130,9 @@ def check_terminal(app: CrewtuiApp) -> None:
     assert driver.written, "the app rendered nothing: the recording driver is not in use"
     fresh, driver.checked = driver.written[driver.checked :], len(driver.written)
     for chunk in fresh:
-        if not (_CLIPBOARD_WRITE.fullmatch(chunk) or _TITLE_WRITE.fullmatch(chunk)):
+        if notification := _NOTIFICATION.fullmatch(chunk):
+            assert_inert(notification.group(1))
+        elif not (_CLIPBOARD_WRITE.fullmatch(chunk) or _TITLE_WRITE.fullmatch(chunk)):
             assert_inert(_TEXTUAL_SEQUENCE.sub("", chunk))
 
 
