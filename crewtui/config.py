@@ -570,11 +570,12 @@ def select_crews(
 ) -> list[CrewProfile]:
     """The crews this invocation talks to, after flags, file and environment.
 
-    ``--url`` makes one crew (named by ``--crew`` or the URL's host); its token is ``--token``,
-    else that of a known crew with the very same URL: a token never goes to a URL it was not
-    configured for. ``--crew`` picks one known crew. No flag: every known crew. ``--token``
-    replaces the token of the one selected crew. A crew whose ``token_env`` is not set is a
-    ConfigError, unless ``require_tokens`` is false (``doctor`` reports it with the others).
+    ``--url`` makes one crew (named by ``--crew`` or the URL's host and path); its token is
+    ``--token``, else that of a known crew with the very same URL: a token never goes to a URL
+    it was not configured for. ``--crew`` picks one known crew. No flag: every known crew.
+    ``--token`` replaces the token of the one selected crew. A crew whose ``token_env`` is not
+    set is a ConfigError, unless ``require_tokens`` is false (``doctor`` reports it with the
+    others).
     """
     env = os.environ if env is None else env
     known = _known_crews(config, env)
@@ -649,11 +650,12 @@ def _ad_hoc_crew(
     """
     profile = CrewProfile(name=name or "crew", url=_checked_url(url, "--url"))
     if name is None:
+        # Host, port and path: crews served under paths of one host (a gateway, the
+        # simulator) are different crews, and a poller uses a crew's URL for all its runs.
         parts = urlsplit(profile.url)
         host = parts.hostname or "crew"
-        profile = profile.model_copy(
-            update={"name": host if parts.port is None else f"{host}:{parts.port}"}
-        )
+        where = host if parts.port is None else f"{host}:{parts.port}"
+        profile = profile.model_copy(update={"name": where + parts.path.rstrip("/")})
     same_url = next((crew for crew in known.values() if crew.url == profile.url), None)
     if same_url is not None and name is None:
         return same_url  # the configured crew itself, so its runs in the history match

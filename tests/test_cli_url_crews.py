@@ -1,0 +1,40 @@
+"""Crews named by ``--url`` alone: two paths of one host are two crews.
+
+A process that polls a crew polls every active run of it with that crew's URL, so two crews
+that shared a name would have each other's runs polled at the wrong URL and marked lost.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from crewtui.sim import SimServer
+from tests.cli_helpers import inputs_args, run
+
+
+def test_runs_of_two_crews_under_one_host_keep_their_own_crew(
+    tmp_path: Path, sim: SimServer
+) -> None:
+    token = {"CREWAI_BEARER_TOKEN": sim.options.token}
+    slow = inputs_args(sim, "outreach", duration_scale="50")
+    started = run(tmp_path, "kickoff", "--url", sim.crew_url("outreach"), *slow, env=token)
+    assert started.returncode == 0, started.stderr
+    slow_id = started.stdout.strip()
+
+    watched = run(
+        tmp_path,
+        "kickoff",
+        "--watch",
+        "--url",
+        sim.crew_url("travel"),
+        *inputs_args(sim, "travel"),
+        env=token,
+    )
+
+    assert watched.returncode == 0, watched.stderr
+    listed = {row["kickoff_id"]: row for row in json.loads(run(tmp_path, "list", "--json").stdout)}
+    assert listed[slow_id]["state"] in {"pending", "running"}  # not polled at the travel URL
+    assert listed[slow_id]["crew"] != next(
+        row["crew"] for kickoff_id, row in listed.items() if kickoff_id != slow_id
+    )
