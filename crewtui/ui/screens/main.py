@@ -22,6 +22,7 @@ from textual.containers import Container
 from textual.css.query import NoMatches
 from textual.events import Resize
 from textual.message import Message
+from textual.notifications import Notification, Notify
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
@@ -195,6 +196,9 @@ class MainScreen(Screen[None]):
         self._stuck_announced: set[str] = set()
         # The run marked with space, waiting for a second run of its crew to compare with.
         self._marked: KickoffSummary | None = None
+        # The toast saying a run is marked: it goes once the mark does, so that it does not
+        # cover the comparison the second mark opens.
+        self._mark_toast: Notification | None = None
         # Held, not queried: a worker or timer finishing while the screen is being torn
         # down must not fail to find its widgets.
         self.status = StatusLine(tz=tz, id="status")
@@ -1150,12 +1154,13 @@ class MainScreen(Screen[None]):
             return
         if first is None:
             self._set_mark(row)
-            self.notify(
+            self._mark_toast = Notification(
                 f"Marked {row.kickoff_id[:8]}: mark another {inert_line(row.crew, 40)} run "
                 "with space to compare them.",
                 timeout=3,
                 markup=False,
             )
+            self.app.post_message(Notify(self._mark_toast))
             return
         if first.crew != row.crew:
             self.notify(
@@ -1184,6 +1189,9 @@ class MainScreen(Screen[None]):
         """The run marked to compare (kept here: its row may leave the pages the list holds)."""
         self._marked = row
         self.kickoffs.set_marked(() if row is None else (row.kickoff_id,))
+        toast, self._mark_toast = self._mark_toast, None
+        if toast is not None and toast in self.app._notifications:
+            self.app._unnotify(toast)  # Textual has no public way to take one toast back
 
     def action_stats(self) -> None:
         """The stats of the selected run's crew (else the first crew)."""
