@@ -743,6 +743,7 @@ class MainScreen(Screen[None]):
             url = self.tracker.crews[request.crew].url
             same = fingerprint(request.crew, url, rows)
             batch = await asyncio.to_thread(store.find_batch, same)
+            resumed = batch is not None
             if batch is None:
                 batch = Batch(
                     new_batch_id(), request.crew, request.path, same, rows,
@@ -755,10 +756,16 @@ class MainScreen(Screen[None]):
             return
         if form.is_attached:
             form.dismiss(batch.batch_id)
+        # The same rows again resume their batch (as ``crewtui batch`` does): say so, or
+        # the toast reads as if every row had been sent once more.
+        said = (
+            "these rows were batched before: only the rows not yet sent are sent"
+            if resumed
+            else f"up to {request.concurrency} at once"
+        )
         self.notify(
-            f"Batch {batch.short_id}: {len(rows)} rows on {inert_line(request.crew, 40)}, "
-            f"up to {request.concurrency} at once.",
-            title="Batch started",
+            f"Batch {batch.short_id}: {len(rows)} rows on {inert_line(request.crew, 40)}, {said}.",
+            title="Batch resumed" if resumed else "Batch started",
             timeout=_TOAST_SECONDS,
             markup=False,
         )
