@@ -429,7 +429,7 @@ class MainScreen(Screen[None]):
             lines.append(f"and {len(ended) - _ENDED_NAMED} more")
         if self.desktop_notify is not None:
             self.desktop_notify("ended", title, " · ".join(lines))
-        if not self.notify_on_finish:
+        if not self.notify_on_finish or self._log_shown():
             return
         self.notify(
             "\n".join(lines),
@@ -438,6 +438,13 @@ class MainScreen(Screen[None]):
             timeout=_TOAST_SECONDS,
             markup=False,
         )
+
+    def _log_shown(self) -> bool:
+        """The Log view is open: its newest lines say which runs ended, and a toast would
+        sit on them (at 80 columns it covers their words)."""
+        from crewtui.ui.screens.log import LogScreen
+
+        return isinstance(self.app.screen, LogScreen)
 
     def _started_waiting(self, kickoff: Kickoff, waiting: WaitingFor) -> None:
         """A run now waits for a person: say which, on what (inert text), and ring."""
