@@ -483,6 +483,16 @@ async def cmd_logs(session: Session) -> int:
     return await run_logs(session)
 
 
+def _nothing_listed(crew: str | None, states: list[str] | None) -> str:
+    """Why ``list`` shows nothing: an empty history, or filters that match no run (then
+    "start one" would be wrong advice: the history has runs, just none of these)."""
+    asked = [f"--crew {crew}"] if crew is not None else []
+    asked += [f"--state {state}" for state in dict.fromkeys(states or ())]
+    if asked:
+        return f"No kickoffs in the history match {' '.join(asked)}."
+    return "No kickoffs in the history yet; start one with `crewtui kickoff -i KEY=VALUE`."
+
+
 async def cmd_list(session: Session) -> int:
     args = session.args
     wanted = set(args.state or ())
@@ -510,7 +520,7 @@ async def cmd_list(session: Session) -> int:
         emit_json([_list_json(row, fields, rule.judge(row, now)) for row in rows])
         return int(ExitCode.OK)
     if not rows:
-        out("No kickoffs in the history yet; start one with `crewtui kickoff -i KEY=VALUE`.")
+        out(_nothing_listed(crew, args.state))
     for row in rows:
         started = start_text(row, lambda moment: moment.astimezone().strftime("%Y-%m-%d %H:%M"))
         duration = duration_text(row, now)

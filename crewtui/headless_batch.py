@@ -78,7 +78,14 @@ async def cmd_batch(session: Session) -> int:
 
 
 def _recorded(session: Session, batch_id: str) -> Batch:
-    batch = session.store.get_batch(batch_id.strip())
+    """The batch ``--resume`` names: its whole id, or a unique prefix (the app shows 8)."""
+    given = batch_id.strip()
+    matches = session.store.resolve_batch_id(given) if given else []
+    if len(matches) > 1 and given not in matches:
+        raise ConfigError(
+            f"{inert_line(given, 40)!r} begins several batches' ids; give more of the id."
+        )
+    batch = session.store.get_batch(given if given in matches or not matches else matches[0])
     if batch is None:
         raise ConfigError(
             f"The history holds no batch {inert_line(batch_id, 40)!r}; the first line a batch "

@@ -32,7 +32,7 @@ from crewtui.core.run_log import (
     plain_line,
     stored_history,
 )
-from crewtui.core.tracker import KickoffChanged, TrackerEvent
+from crewtui.core.tracker import CrewHealthChanged, HealthState, KickoffChanged, TrackerEvent
 from crewtui.headless import Session, check_crew_is_known, warn
 
 # The ANSI colour of each kind's word (the word is always there: never colour alone).
@@ -173,6 +173,29 @@ def _polled_crews(session: Session) -> list[CrewProfile]:
         return []
 
 
+class HealthNotes:
+    """A crew this process polls that stops answering (or refuses the token) is said once on
+    stderr, and again when it answers: else ``logs -f`` just goes quiet, as if the runs had
+    nothing to tell. stdout stays the stream of entries."""
+
+    def __init__(self) -> None:
+        self._said: dict[str, HealthState] = {}
+
+    def note(self, event: CrewHealthChanged) -> None:
+        health = event.health
+        before = self._said.get(health.crew, "unknown")
+        if health.state == before or health.state == "unknown":
+            return
+        self._said[health.crew] = health.state
+        crew = health.crew  # warn makes it inert
+        if health.state == "ok":
+            if before != "unknown":
+                warn(f"Crew {crew} answers again.")
+            return
+        why = health.message or f"Crew {crew} is {health.state}."
+        warn(f"{sentence(why)} `logs -f` goes on and tries again.")
+
+
 async def _follow(
     session: Session, ids: Sequence[str], choice: LogFilter, printer: LogPrinter
 ) -> int:
@@ -184,6 +207,7 @@ async def _follow(
     crews = _polled_crews(session)
     events: asyncio.Queue[TrackerEvent] = asyncio.Queue()
     log = RunLog()
+    health = HealthNotes()
     live = LogFilter(kickoff_ids=choice.kickoff_ids, crew=choice.crew)
     try:
         async with session.following(crews, interval=None, receive=False) as tracker:
@@ -194,6 +218,8 @@ async def _follow(
                 await asyncio.to_thread(printer.write, _history(session, runs, choice, log))
                 while True:
                     event = await events.get()
+                    if isinstance(event, CrewHealthChanged):
+                        health.note(event)
                     entries = log.entries(event, datetime.now(UTC))
                     if isinstance(event, KickoffChanged):
                         entries += await asyncio.to_thread(_stored_steps, session, log, event)

@@ -40,6 +40,7 @@ from crewtui.core.guarded_http import bind_socket
 from crewtui.serve import StopSignals
 
 REFUSED = "This address needs its secret token: open the URL that crewtui web printed."
+NOT_A_WEBSOCKET = "This address is the page's websocket: open the URL that crewtui web printed."
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -97,6 +98,14 @@ class TokenServer(Server):
         self.public_url = f"{request.scheme}://{request.host}"
         response: web.StreamResponse = await super().handle_index(request)
         return response
+
+    async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
+        """A plain GET of the websocket's address (a link opened, a proxy's probe) is
+        answered 400 with one sentence; textual-serve would drop the connection and print
+        two tracebacks on the server's terminal."""
+        if not web.WebSocketResponse().can_prepare(request).ok:
+            raise web.HTTPBadRequest(text=NOT_A_WEBSOCKET)
+        return await super().handle_websocket(request)
 
     async def on_startup(self, app: web.Application) -> None:
         """textual-serve prints a banner here; ``run_web`` prints the address instead."""

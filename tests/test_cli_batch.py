@@ -197,6 +197,16 @@ def test_a_batch_killed_mid_run_resumes_without_starting_any_row_twice(tmp_path:
         assert _rows_started(slow, batch_id)[uncertain[0]] == counts[uncertain[0]] + 1
 
 
+def test_resume_takes_the_short_batch_id_the_app_shows(tmp_path: Path, sim: SimServer) -> None:
+    env = crew_env(sim, CREW)
+    first = run(tmp_path, "batch", str(_csv(tmp_path, 2)), "--json", env=env)
+    batch_id = _document(first.stdout)["batch_id"]
+    resumed = run(tmp_path, "batch", "--resume", batch_id[:8], "--json", env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert _document(resumed.stdout)["batch_id"] == batch_id
+    assert _rows_started(sim, batch_id) == Counter({1: 1, 2: 1})
+
+
 def test_resume_of_a_finished_batch_sends_nothing_says_why_and_an_unknown_id_is_refused(
     tmp_path: Path, sim: SimServer
 ) -> None:

@@ -205,6 +205,19 @@ def test_logs_follow_polls_a_run_nobody_else_follows_and_ctrl_c_exits_0(
     assert err == ""
 
 
+def test_logs_follow_says_on_stderr_that_the_crew_refuses_its_token(
+    sim: SimServer, home: Path, following: Callable[..., Follower]
+) -> None:
+    kickoff(sim, home)  # started, then nobody polls it
+    follower = following(home, crew_env(sim, token="not-the-token"))
+    follower.wait_to_say("`logs -f` goes on and tries again.")
+    code, err = follower.interrupt()
+    assert code == 0
+    [said] = err.splitlines()
+    assert said.startswith("crewtui: ") and "token" in said.lower()
+    assert "not-the-token" not in err
+
+
 def test_logs_follow_shows_a_run_another_crewtui_process_polls(
     sim: SimServer, home: Path, following: Callable[..., Follower]
 ) -> None:

@@ -50,6 +50,18 @@ def test_list_json_says_why_a_run_is_stuck_and_null_for_the_others(tmp_path: Pat
     assert [list(row) for row in json.loads(only.stdout)] == [["stuck", "kickoff_id"]]
 
 
+def test_no_stuck_run_is_said_as_such_not_as_an_empty_history(tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    store = Store.open(history_file(tmp_path))
+    try:
+        past_runs(store, "travel", "research", [10.0, 12.0], ended_before=now)
+    finally:
+        store.close()
+    result = run(tmp_path, "list", "--state", "stuck")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "No kickoffs in the history match --state stuck."
+
+
 def test_a_configured_limit_makes_a_run_stuck_sooner(tmp_path: Path) -> None:
     make_home(tmp_path)
     config = tmp_path / "config" / "config.toml"

@@ -153,6 +153,18 @@ def test_requests_without_the_token_are_refused(web: WebServer) -> None:
         assert foreign.status_code == 403
 
 
+def test_a_plain_get_of_the_websocket_is_one_sentence_not_a_dropped_connection(
+    web: WebServer,
+) -> None:
+    with httpx.Client() as http:
+        answer = http.get(web.url + "ws")
+    assert answer.status_code == 400
+    assert (
+        answer.text
+        == "This address is the page's websocket: open the URL that crewtui web printed."
+    )
+
+
 def test_stopping_the_server_ends_the_open_sessions_apps(
     sim: SimServer, seeded: tuple[Path, list[Kickoff]]
 ) -> None:

@@ -13,9 +13,11 @@ from __future__ import annotations
 import re
 
 # C0 controls except TAB and LF, DEL, C1 controls; bidi embeddings, overrides and isolates;
-# lone surrogates (valid in JSON, unprintable and unencodable).
+# lone surrogates (valid in JSON, unprintable and unencodable). One line also shows the
+# line and paragraph separators (U+2028, U+2029): a notification or a reader of
+# ``crewtui logs`` (Python's splitlines, for one) would break the line there.
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-_UNSAFE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_UNSAFE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 _CRLF = re.compile("\r\n")
 
 

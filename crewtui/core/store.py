@@ -878,6 +878,19 @@ class Store:
         """The batch with this id, or None (a history older than batches has none)."""
         return next(iter(self._batches("WHERE batch_id = ?", (bind_text(batch_id),))), None)
 
+    def resolve_batch_id(self, prefix: str) -> list[str]:
+        """Every batch id starting with ``prefix``: the app shows a batch's first 8
+        characters, which ``batch --resume`` takes as kickoff ids' prefixes are taken."""
+        if self.schema_version < BATCH_SCHEMA:
+            return []
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT batch_id FROM batches WHERE batch_id >= ? AND batch_id < ? "
+                "ORDER BY batch_id",
+                (bind_text(prefix), bind_text(prefix + "\U0010ffff")),
+            ).fetchall()
+        return [batch_id for row in rows if (batch_id := read_key(row[0]))]
+
     def find_batch(self, fingerprint: str) -> Batch | None:
         """The newest batch of these rows on this crew (``batch.fingerprint``), or None."""
         found = self._batches(

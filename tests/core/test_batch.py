@@ -145,6 +145,10 @@ def test_the_store_keeps_batches_and_finds_their_runs_by_meta(
     assert store.find_batch("fp") == batch
     assert store.find_batch("other") is None
     assert store.list_batches() == [batch]
+    store.save_batch(Batch("b1f00", "c", "g.csv", "fp2", rows, 3, NOW))
+    assert store.resolve_batch_id("b1") == ["b1", "b1f00"]
+    assert store.resolve_batch_id("b1f") == ["b1f00"]
+    assert store.resolve_batch_id("x") == []
     assert store.batch_runs("b1") == []
     for row in (1, 2):
         batch_id = "b1" if row == 1 else "b2"

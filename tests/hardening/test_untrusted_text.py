@@ -68,6 +68,12 @@ def test_inert_and_inert_line_leave_nothing_forbidden(entry: Entry) -> None:
     assert entry.shows in inert_line(entry.text, 60)
 
 
+def test_one_line_stays_one_line_for_readers_that_split_at_unicode_separators() -> None:
+    line = inert_line("done\u2028EVIL 12:00 forged\u2029line")
+    assert line.splitlines() == [line]
+    assert line == "done<U+2028>EVIL 12:00 forged<U+2029>line"
+
+
 def test_the_corpus_check_catches_every_forbidden_entry() -> None:
     """The checker itself: each control-bearing entry, unsanitized, is caught."""
     plain = {"markup_link", "markup_click", "markup_close"}

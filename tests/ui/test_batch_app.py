@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from textual.message import Message
+from textual.notifications import Notify
 from textual.widgets import DataTable, Input, Select, Static
 
 from crewtui.sim import SimServer
@@ -68,6 +70,32 @@ async def test_a_batch_from_the_form_runs_and_its_row_expands_to_its_runs(
         main.batch_rows.focus()
         await pilot.press("enter")
         await settle(pilot, lambda: main.filter.batch == batch_id and len(main.rows()) == 6)
+
+
+async def test_the_same_rows_again_say_their_batch_is_resumed_and_start_no_run(
+    tmp_path: Path, sim: SimServer, make_app: AppFactory
+) -> None:
+    path = _topics(tmp_path, "bees", "owls")
+    sent_before = len(sim.counts.kickoff_metas)
+    notes: list[Message] = []
+    app = make_app(sim_crews(sim))
+    async with app.run_test(size=(120, 40), notifications=True, message_hook=notes.append) as pilot:
+        for _ in range(2):
+            await pilot.press("b")
+            await settle(pilot, lambda: isinstance(app.screen, BatchForm))
+            form = app.screen
+            assert isinstance(form, BatchForm)
+            form.query_one("#batch-path", Input).value = str(path)
+            form.query_one("#crew", Select).value = "research"
+            await settle(pilot, lambda: form.previewed == str(path))  # noqa: B023
+            await pilot.press("ctrl+s")
+            await settle(pilot, lambda: app.screen is app.main)
+            await settle(pilot, lambda: "2 done" in _batch_line(app), within=60)
+        toasts = [m.notification for m in notes if isinstance(m, Notify)]
+        titles = [toast.title for toast in toasts if toast.title.startswith("Batch ")]
+        assert titles == ["Batch started", "Batch ended", "Batch resumed", "Batch ended"]
+        assert "batched before" in toasts[[t.title for t in toasts].index("Batch resumed")].message
+        assert len(sim.counts.kickoff_metas) == sent_before + 2
 
 
 async def test_a_row_missing_an_input_keeps_the_form_open_and_sends_nothing(

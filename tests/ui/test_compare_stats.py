@@ -94,6 +94,23 @@ async def test_space_marks_two_runs_of_a_crew_and_opens_their_comparison(
         assert screen.kickoffs.marked == () and app.screen is screen
 
 
+async def test_the_marked_toast_goes_when_the_comparison_opens_so_it_covers_nothing(
+    sim: SimServer, make_app: AppFactory
+) -> None:
+    first, second, _ = history(make_app)
+    app = make_app(sim_crews(sim))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        screen = main_screen(pilot)
+        await settle(pilot, lambda: all(k in screen.kickoffs for k in (first, second)))
+        screen.kickoffs.select(first)
+        await pilot.press("space")
+        await settle(pilot, lambda: any("Marked" in n.message for n in app._notifications))
+        screen.kickoffs.select(second)
+        await pilot.press("space")
+        await settle(pilot, lambda: isinstance(app.screen, CompareScreen))
+        assert not [n.message for n in app._notifications if "Marked" in n.message]
+
+
 async def test_s_shows_the_crews_stats_and_w_and_c_switch_window_and_crew(
     sim: SimServer, make_app: AppFactory
 ) -> None:

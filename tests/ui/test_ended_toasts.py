@@ -11,6 +11,7 @@ from textual.notifications import Notify
 from crewtui.api.models import Kickoff, RunState
 from crewtui.sim import SimServer
 from crewtui.ui.pilot import settle
+from crewtui.ui.screens.log import LogScreen
 from crewtui.ui.screens.main import KickoffUpdated
 from tests.ui.app_helpers import AppFactory
 from tests.ui.test_bell import bell_app
@@ -47,3 +48,17 @@ async def test_runs_ending_together_share_one_toast_and_one_bell(
     assert lines[:4] == [f"travel {number:08x} completed in 30s" for number in range(1, 5)]
     assert lines[4:] == ["and 2 more"]
     assert app.rings == 1
+
+
+async def test_the_log_view_shows_the_ends_itself_and_no_toast_covers_its_newest_lines(
+    sim: SimServer, make_app: AppFactory
+) -> None:
+    notes: list[Message] = []
+    app = bell_app(sim, make_app, bell=True)
+    async with app.run_test(size=(80, 24), notifications=True, message_hook=notes.append) as pilot:
+        await pilot.press("l")
+        await settle(pilot, lambda: isinstance(app.screen, LogScreen))
+        app.main.post_message(KickoffUpdated(ended(1, RunState.COMPLETED), RunState.RUNNING))
+        await settle(pilot, lambda: app.rings == 1)
+        await settle(pilot, lambda: not app.main._ended)  # the burst was announced
+    assert not [note for note in notes if isinstance(note, Notify)]

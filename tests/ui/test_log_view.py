@@ -65,6 +65,22 @@ async def test_l_opens_the_log_and_a_run_s_state_changes_show_as_they_happen(
         assert isinstance(app.screen, MainScreen)
 
 
+async def test_at_80_columns_a_task_s_end_still_says_how_long_it_took(
+    sim: SimServer, make_app: AppFactory
+) -> None:
+    app = make_app(sim_crews(sim))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_log(pilot)
+        kickoff = await app.tracker.kickoff("research", sim.sample_inputs("research"))
+        await settle(pilot, lambda: holds(screen.view.entries, ended(kickoff.kickoff_id)))
+        ends = [
+            row
+            for row in screen.view.shown_text
+            if kickoff.short_id in row and "synthesis_task" in row and "task" in row.split()
+        ]
+        assert ends and any("completed in" in row for row in ends), ends
+
+
 async def test_the_filter_keeps_only_what_it_names_and_says_so(
     sim: SimServer, make_app: AppFactory
 ) -> None:

@@ -22,6 +22,7 @@ from textual.containers import Container
 from textual.css.query import NoMatches
 from textual.events import Resize
 from textual.message import Message
+from textual.notifications import Notification, Notify
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
@@ -195,6 +196,9 @@ class MainScreen(Screen[None]):
         self._stuck_announced: set[str] = set()
         # The run marked with space, waiting for a second run of its crew to compare with.
         self._marked: KickoffSummary | None = None
+        # The toast saying a run is marked: it goes once the mark does, so that it does not
+        # cover the comparison the second mark opens.
+        self._mark_toast: Notification | None = None
         # Held, not queried: a worker or timer finishing while the screen is being torn
         # down must not fail to find its widgets.
         self.status = StatusLine(tz=tz, id="status")
@@ -425,7 +429,7 @@ class MainScreen(Screen[None]):
             lines.append(f"and {len(ended) - _ENDED_NAMED} more")
         if self.desktop_notify is not None:
             self.desktop_notify("ended", title, " · ".join(lines))
-        if not self.notify_on_finish:
+        if not self.notify_on_finish or self._log_shown():
             return
         self.notify(
             "\n".join(lines),
@@ -434,6 +438,13 @@ class MainScreen(Screen[None]):
             timeout=_TOAST_SECONDS,
             markup=False,
         )
+
+    def _log_shown(self) -> bool:
+        """The Log view is open: its newest lines say which runs ended, and a toast would
+        sit on them (at 80 columns it covers their words)."""
+        from crewtui.ui.screens.log import LogScreen
+
+        return isinstance(self.app.screen, LogScreen)
 
     def _started_waiting(self, kickoff: Kickoff, waiting: WaitingFor) -> None:
         """A run now waits for a person: say which, on what (inert text), and ring."""
@@ -739,6 +750,7 @@ class MainScreen(Screen[None]):
             url = self.tracker.crews[request.crew].url
             same = fingerprint(request.crew, url, rows)
             batch = await asyncio.to_thread(store.find_batch, same)
+            resumed = batch is not None
             if batch is None:
                 batch = Batch(
                     new_batch_id(), request.crew, request.path, same, rows,
@@ -751,10 +763,16 @@ class MainScreen(Screen[None]):
             return
         if form.is_attached:
             form.dismiss(batch.batch_id)
+        # The same rows again resume their batch (as ``crewtui batch`` does): say so, or
+        # the toast reads as if every row had been sent once more.
+        said = (
+            "these rows were batched before: only the rows not yet sent are sent"
+            if resumed
+            else f"up to {request.concurrency} at once"
+        )
         self.notify(
-            f"Batch {batch.short_id}: {len(rows)} rows on {inert_line(request.crew, 40)}, "
-            f"up to {request.concurrency} at once.",
-            title="Batch started",
+            f"Batch {batch.short_id}: {len(rows)} rows on {inert_line(request.crew, 40)}, {said}.",
+            title="Batch resumed" if resumed else "Batch started",
             timeout=_TOAST_SECONDS,
             markup=False,
         )
@@ -1150,12 +1168,13 @@ class MainScreen(Screen[None]):
             return
         if first is None:
             self._set_mark(row)
-            self.notify(
+            self._mark_toast = Notification(
                 f"Marked {row.kickoff_id[:8]}: mark another {inert_line(row.crew, 40)} run "
                 "with space to compare them.",
                 timeout=3,
                 markup=False,
             )
+            self.app.post_message(Notify(self._mark_toast))
             return
         if first.crew != row.crew:
             self.notify(
@@ -1184,6 +1203,9 @@ class MainScreen(Screen[None]):
         """The run marked to compare (kept here: its row may leave the pages the list holds)."""
         self._marked = row
         self.kickoffs.set_marked(() if row is None else (row.kickoff_id,))
+        toast, self._mark_toast = self._mark_toast, None
+        if toast is not None and toast in self.app._notifications:
+            self.app._unnotify(toast)  # Textual has no public way to take one toast back
 
     def action_stats(self) -> None:
         """The stats of the selected run's crew (else the first crew)."""

@@ -10,6 +10,7 @@ text from a crew goes through ``crewtui.ui.text``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 from typing import ClassVar
 
@@ -52,8 +53,21 @@ def entry_text(
     palette: Palette = PLAIN,
     tz: tzinfo | None = None,
     moment_width: int = 0,
+    width: int | None = None,
 ) -> Text:
-    """One entry as a row: every column inert (``line_parts``), the kind in its colour."""
+    """One entry as a row: every column inert (``line_parts``), the kind in its colour.
+
+    A row wider than ``width`` leaves out the agent (the task names it well enough), so
+    that what happened (``completed in 1.0s``) stays on an 80-column screen."""
+    row = _row(entry, now, palette, tz, moment_width)
+    if width is not None and row.cell_len > width and entry.agent and entry.task:
+        return _row(replace(entry, agent=None), now, palette, tz, moment_width)
+    return row
+
+
+def _row(
+    entry: LogEntry, now: datetime, palette: Palette, tz: tzinfo | None, moment_width: int
+) -> Text:
     moment, crew, short_id, kind, labelled, words = line_parts(entry, now, tz)
     row = Text(no_wrap=True, end="")
     row.append(f"{moment:>{moment_width}}", style=palette.muted)
@@ -224,7 +238,7 @@ class LogView(ScrollView, can_focus=True):
         if not 0 <= index < len(self.entries):
             return Strip.blank(width, self.rich_style)
         entry = self.entries[index]
-        row = entry_text(entry, self._now, self._palette, self.tz, self._moment_width)
+        row = entry_text(entry, self._now, self._palette, self.tz, self._moment_width, width)
         if index == self.current_row:
             row.stylize(self.get_component_rich_style("log-view--current"))
         elif index in self._matched:
@@ -234,8 +248,14 @@ class LogView(ScrollView, can_focus=True):
 
     @property
     def shown_text(self) -> list[str]:
-        """The rows as plain text, in order (tests and screenshots check what is there)."""
-        return [
-            entry_text(entry, self._now, tz=self.tz, moment_width=self._moment_width).plain
-            for entry in self.entries
-        ]
+        """The rows as plain text, in order, cut where the view cuts them (tests and
+        screenshots check what is there)."""
+        width = self.scrollable_content_region.width
+        rows = []
+        for entry in self.entries:
+            row = entry_text(
+                entry, self._now, tz=self.tz, moment_width=self._moment_width, width=width
+            )
+            row.truncate(width)
+            rows.append(row.plain)
+        return rows
