@@ -275,6 +275,9 @@ class _Crew:
     holding: bool = False
     lease: Lease | None = None
     poller_id: str | None = ""
+    # Whether this process gave the lease up since the crew last rejected its token (once
+    # per rejection: a process alone keeps polling the crew, at the slow retry pace).
+    yielded: bool = False
 
 
 class Tracker:
@@ -1202,8 +1205,12 @@ class Tracker:
             lease = leases.get(name)
             asked = time.monotonic()
             theirs = lease is not None and lease.holder != self.store.writer
+            if crew.health.state != "token_rejected":
+                crew.yielded = False
             if theirs and lease is not None and lease.is_live(now):
                 held = False  # no write while another process holds it
+            elif await self._gives_way(crew, lease, now):
+                held = False
             else:
                 claimed = await self._store_call(self.store.claim_lease, name, LEASE_TTL)
                 # A history that fails to record it: poll for itself (the trouble was said).
@@ -1215,6 +1222,20 @@ class Tracker:
             if held and lapsed:
                 crew.wake.set()  # its runner waited while the lease was not known held
             await self._note_lease(crew, lease, held=held, now=now)
+
+    async def _gives_way(self, crew: _Crew, lease: Lease | None, now: datetime) -> bool:
+        """Whether this process leaves the crew to a teammate whose token works: tokens are
+        each process's own, so a poller the crew refuses lets its lease lapse once (every
+        viewer would see the crew's runs stuck otherwise), and while it is refused it claims
+        a lapsed lease only after one has had a lease's time to take it."""
+        if crew.health.state != "token_rejected":
+            return False
+        if not crew.yielded and crew.holding:
+            crew.yielded = True
+            await self._store_call(self.store.claim_lease, crew.profile.name, 0.0)
+            return True
+        lapsed_for = (now - lease.expires_at).total_seconds() if lease is not None else None
+        return lapsed_for is not None and 0 <= lapsed_for < LEASE_TTL
 
     async def _note_lease(
         self, crew: _Crew, lease: Lease | None, *, held: bool, now: datetime

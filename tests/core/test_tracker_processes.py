@@ -274,3 +274,24 @@ def lapse_leases(home: Path) -> None:
     with sqlite3.connect(resolve_paths(home).store_file) as conn:
         conn.execute("UPDATE leases SET expires_at = ?", (past,))
     conn.close()
+
+
+async def test_a_poller_whose_token_is_rejected_hands_the_crew_to_a_process_whose_token_works(
+    sim: SimServer, stores: Callable[[], Store]
+) -> None:
+    """Tokens are each process's own: a teammate's stale token must not leave every viewer
+    with runs stuck where they were. The refused poller lets its lease go, once."""
+    refused = crew_profile(sim).model_copy(update={"token": SecretStr("not-the-token")})
+    async with Tracker([refused], stores(), FAST) as stale:
+        assert stale.holds_lease(ENV_CREW)
+        async with Tracker([crew_profile(sim)], stores(), FAST) as working:
+            assert not working.holds_lease(ENV_CREW)
+            run = await working.kickoff(ENV_CREW, inputs(sim, hold="1"))
+            await wait_until(stale, lambda: stale.health(ENV_CREW).state == "token_rejected")
+            await wait_until(working, lambda: working.holds_lease(ENV_CREW))
+            await wait_until(
+                working,
+                lambda: working.get(run.kickoff_id).state is RunState.PAUSED,  # type: ignore[union-attr]
+            )
+            assert not stale.holds_lease(ENV_CREW)
+            assert stale.health(ENV_CREW).poller == working.here
