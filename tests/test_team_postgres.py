@@ -163,3 +163,25 @@ def test_metrics_answer_while_the_history_does_not(
         assert counted in serving.metrics()
     finally:
         serving.kill()
+
+
+def test_serve_is_healthy_again_once_the_history_takes_writes_again(
+    service: ThreadedServer, postgres_url: str, tmp_path: Path
+) -> None:
+    """A shared history refuses writes for a while (a server restarting, here a constraint
+    no row meets): /healthz says so, and says it no more once writes go through again."""
+    import psycopg
+
+    serving = Serving(tmp_path / "ops-box", crew_url(service), env=on(postgres_url))
+    try:
+        serving.wait_for(lambda line: line["message"].startswith("started"))
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute("ALTER TABLE leases ADD CONSTRAINT refused CHECK (false) NOT VALID")
+            serving.wait_for(lambda line: line["message"].startswith("history store: The"))
+            assert serving.get("/healthz").json()["history"] == "failing"
+            admin.execute("ALTER TABLE leases DROP CONSTRAINT refused")
+        serving.wait_for(lambda line: line["message"] == "history store: taking writes again")
+        health = serving.get("/healthz")
+        assert (health.status_code, health.json()["history"]) == (200, "ok")
+    finally:
+        serving.kill()

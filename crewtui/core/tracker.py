@@ -331,7 +331,10 @@ class Tracker:
         self._locks: dict[str, asyncio.Lock] = {}
         self._running = False
         # The last store failure, said once; a store opened read-only said why at open.
+        # The store call that failed: the same call succeeding again ends the trouble (a
+        # PostgreSQL server back up); a read succeeding says nothing of a full disk.
         self.store_error: str | None = store.open_note
+        self._failed_store_call: str | None = None
         # Following the store: the last change number read, and whether runs other
         # processes start are adopted (the whole history) or only those already known
         # (``watch``; it still polls every run of a crew whose lease it holds).
@@ -1111,15 +1114,23 @@ class Tracker:
             self._emit(StepsAdded(kickoff_id, tuple(fresh)))
 
     async def _store_call(self, func: Callable[..., Any], *args: Any) -> Any:
-        """Run a store call off the loop; a failing disk is reported, never fatal."""
+        """Run a store call off the loop; a failing disk is reported, never fatal, and
+        the end of the trouble too."""
+        name = getattr(func, "__name__", None)
         try:
-            return await asyncio.to_thread(func, *args)
+            result = await asyncio.to_thread(func, *args)
         except StoreError as error:
+            self._failed_store_call = name
             if self.store_error != error.message:
                 self.store_error = error.message
                 log.warning("history store: %s", error.message)
                 self._emit(HistoryTrouble(error.message))
             return None
+        if name is not None and name == self._failed_store_call:
+            self._failed_store_call = None
+            self.store_error = self.store.open_note
+            log.info("history store: taking writes again")
+        return result
 
     # -- other processes -----------------------------------------------------------------
 
