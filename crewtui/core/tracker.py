@@ -1228,11 +1228,24 @@ class Tracker:
                 held = claimed is not False
             lapsed = crew.lease_until <= asked
             crew.lease_until = asked + LEASE_TTL if held else 0.0
-            if held and crew.holding and crew.health.state not in _TROUBLED_HEALTH:
+            if held and crew.holding and self._polls_answered(name):
                 await self._store_call(self.store.mark_refreshed, name)
             if held and lapsed:
                 crew.wake.set()  # its runner waited while the lease was not known held
             await self._note_lease(crew, lease, held=held, now=now)
+
+    def _polls_answered(self, crew: str) -> bool:
+        """Whether a round of the crew's polls told anything: its health is not troubled
+        and, while it has runs to poll, one at least was answered at its last poll. A crew
+        answering a web page for every run is as stale to the viewers as one that is down."""
+        if self._crews[crew].health.state in _TROUBLED_HEALTH:
+            return False
+        failures = [
+            schedule.failures
+            for kickoff_id, schedule in self._schedules.items()
+            if (kickoff := self._kickoffs.get(kickoff_id)) is not None and kickoff.crew == crew
+        ]
+        return not failures or min(failures) == 0
 
     async def _gives_way(self, crew: _Crew, lease: Lease | None, now: datetime) -> bool:
         """Whether this process leaves the crew to a teammate whose token works: tokens are
