@@ -390,8 +390,9 @@ def load_config(paths: Paths, env: Mapping[str, str] | None = None) -> Config:
     data = _read_toml(file)
     if data is None:
         return Config(path=file)
-    if _holds_token(data):
-        _refuse_loose_permissions(file)
+    secret = _secret_held(data)
+    if secret is not None:
+        _refuse_loose_permissions(file, secret)
     try:
         parsed = _ConfigFile.model_validate(data)
     except ValidationError as exc:
@@ -467,24 +468,27 @@ def _syntax_message(file: Path, text: str, reason: str) -> str:
     return f"{file}:{line}:{column}: the config file is not valid TOML: {reason}"
 
 
-def _holds_token(data: Mapping[str, Any]) -> bool:
-    """True when any crew table in the raw document has a ``token`` key, or the webhooks
-    table a signing secret."""
+def _secret_held(data: Mapping[str, Any]) -> str | None:
+    """The secret the raw document holds, as the refusal names it (the user looks for
+    that one): a crew table's ``token``, the webhooks table's signing secret, or the
+    password in the history's URL; None without any."""
+    crews = data.get("crews")
+    if isinstance(crews, dict) and any(
+        isinstance(table, dict) and "token" in table for table in crews.values()
+    ):
+        return "a token"
     webhooks = data.get("webhooks")
     if isinstance(webhooks, dict) and "hitl_secret" in webhooks:
-        return True
+        return "the webhooks' hitl_secret"
     history = data.get("history")
     url = history.get("url") if isinstance(history, dict) else None
     if isinstance(url, str) and (urlsplit(url).password or "password=" in url.lower()):
-        return True
-    crews = data.get("crews")
-    if not isinstance(crews, dict):
-        return False
-    return any(isinstance(table, dict) and "token" in table for table in crews.values())
+        return "a password (in [history] url)"
+    return None
 
 
-def _refuse_loose_permissions(file: Path) -> None:
-    """A token in a file others can read (or replace) is refused, with the exact fix."""
+def _refuse_loose_permissions(file: Path, secret: str) -> None:
+    """A secret in a file others can read (or replace) is refused, with the exact fix."""
     if os.name == "nt":
         return
     loose = [
@@ -499,7 +503,7 @@ def _refuse_loose_permissions(file: Path) -> None:
     )
     fix = " && ".join(f"chmod {wanted:o} {shlex.quote(str(path))}" for path, wanted in loose)
     raise ConfigError(
-        f"refusing to read {file}: it holds a token and {modes}, so other users can get at it; "
+        f"refusing to read {file}: it holds {secret} and {modes}, so other users can get at it; "
         f"fix it with `{fix}`"
     )
 

@@ -42,8 +42,10 @@ def test_a_file_holding_a_password_must_be_private_and_one_without_need_not(
     paths: Paths,
 ) -> None:
     write_file(paths, f'[history]\nurl = "{FILE_URL}"\n', file_mode=0o644)
-    with pytest.raises(ConfigError, match=f"chmod 600 {paths.config_file}"):
+    with pytest.raises(ConfigError, match=f"chmod 600 {paths.config_file}") as refused:
         load_config(paths, env={})
+    # It names what to look for: there is no token in the file.
+    assert "holds a password (in [history] url)" in refused.value.message
     write_file(paths, f'[history]\nurl = "{ENV_URL}"\n', file_mode=0o644)
     assert load_config(paths, env={}).history.url is not None
 

@@ -140,3 +140,48 @@ def test_doctor_names_the_history_and_its_server_without_the_password(
     assert f"✔ history  {redact_url(postgres_url)}" in lines
     assert any(line.split()[:2] == ["server", "PostgreSQL"] for line in lines), lines
     assert password not in result.stdout + result.stderr
+
+
+def test_metrics_answer_while_the_history_does_not(
+    service: ThreadedServer, postgres_url: str, tmp_path: Path
+) -> None:
+    """A history that does not answer (here a table locked by another session; a server down
+    makes the pool wait as long) must not take every metric with it: the scrape answers,
+    without the history's counts, and has them again once it answers."""
+    import psycopg
+
+    serving = Serving(tmp_path / "ops-box", crew_url(service), env=on(postgres_url))
+    try:
+        serving.wait_for(lambda line: line["message"].startswith("started"))
+        counted = ("crewtui_kickoffs", (("state", "completed"),))
+        assert counted in serving.metrics()
+        with psycopg.connect(postgres_url) as blocker:
+            blocker.execute("LOCK TABLE kickoffs IN ACCESS EXCLUSIVE MODE")
+            metrics = serving.metrics()
+            assert counted not in metrics
+            assert metrics[("crewtui_lease_held", (("crew", "default"),))] == 1
+        assert counted in serving.metrics()
+    finally:
+        serving.kill()
+
+
+def test_serve_is_healthy_again_once_the_history_takes_writes_again(
+    service: ThreadedServer, postgres_url: str, tmp_path: Path
+) -> None:
+    """A shared history refuses writes for a while (a server restarting, here a constraint
+    no row meets): /healthz says so, and says it no more once writes go through again."""
+    import psycopg
+
+    serving = Serving(tmp_path / "ops-box", crew_url(service), env=on(postgres_url))
+    try:
+        serving.wait_for(lambda line: line["message"].startswith("started"))
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute("ALTER TABLE leases ADD CONSTRAINT refused CHECK (false) NOT VALID")
+            serving.wait_for(lambda line: line["message"].startswith("history store: The"))
+            assert serving.get("/healthz").json()["history"] == "failing"
+            admin.execute("ALTER TABLE leases DROP CONSTRAINT refused")
+        serving.wait_for(lambda line: line["message"] == "history store: taking writes again")
+        health = serving.get("/healthz")
+        assert (health.status_code, health.json()["history"]) == (200, "ok")
+    finally:
+        serving.kill()

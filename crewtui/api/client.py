@@ -117,6 +117,12 @@ class RequestCounts:
     def count(self, outcome: Outcome) -> None:
         self.attempts[outcome] += 1
 
+    def unusable(self) -> None:
+        """The last attempt, counted by its 2xx status, brought what cannot be read (a
+        proxy's web page): it is a bad answer, not an ok one."""
+        self.attempts["ok"] -= 1
+        self.attempts["bad_answer"] += 1
+
 
 class CrewClient:
     """One crew's API, over one pooled ``httpx.AsyncClient`` reused for every request."""
@@ -411,6 +417,8 @@ class CrewClient:
         try:
             return _decode_json(reply.body)
         except ValueError as exc:
+            if 200 <= reply.status_code < 300:
+                self.counts.unusable()
             if looks_like_html(reply.body, reply.headers.get("content-type")):
                 reason = "it is a web page, not the API's JSON"
             else:

@@ -35,6 +35,10 @@ OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 HEALTH_STATES: tuple[HealthState, ...] = get_args(HealthState)
 # Upper bounds (seconds) of the staleness buckets: polls run every 1-15 s when all is well.
 STALENESS_BUCKETS = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 900.0)
+# How long a scrape waits for the history's counts: a history that does not answer (a
+# PostgreSQL server down or a table locked) must not hold the scrape past Prometheus'
+# default 10 s timeout, and with it every other metric, just when they matter.
+HISTORY_COUNT_WAIT = 3.0
 
 
 class ServeMetrics:
@@ -43,15 +47,24 @@ class ServeMetrics:
     def __init__(self, tracker: Tracker, receiver: WebhookReceiver | None) -> None:
         self._tracker = tracker
         self._receiver = receiver
-        # The history's runs by state, counted off the loop just before each scrape.
+        # The history's runs by state, counted off the loop just before each scrape (one
+        # count at a time: a scrape finds the one still under way instead of adding one).
         self._history: dict[RunState, int] | None = None
+        self._counting: asyncio.Future[dict[RunState, int] | None] | None = None
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
         ProcessCollector(registry=self.registry)
 
     async def exposition(self) -> bytes:
-        """The text a scrape gets (Prometheus text format 0.0.4)."""
-        self._history = await asyncio.to_thread(self._count_history)
+        """The text a scrape gets (Prometheus text format 0.0.4): without the history's
+        counts when it does not answer within ``HISTORY_COUNT_WAIT``."""
+        if self._counting is None or self._counting.done():
+            self._counting = asyncio.ensure_future(asyncio.to_thread(self._count_history))
+        try:
+            counting = asyncio.shield(self._counting)
+            self._history = await asyncio.wait_for(counting, HISTORY_COUNT_WAIT)
+        except TimeoutError:
+            self._history = None  # the health endpoint and the log say why
         return generate_latest(self.registry)
 
     def _count_history(self) -> dict[RunState, int] | None:

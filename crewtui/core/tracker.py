@@ -275,6 +275,9 @@ class _Crew:
     holding: bool = False
     lease: Lease | None = None
     poller_id: str | None = ""
+    # Whether this process gave the lease up since the crew last rejected its token (once
+    # per rejection: a process alone keeps polling the crew, at the slow retry pace).
+    yielded: bool = False
 
 
 class Tracker:
@@ -328,7 +331,10 @@ class Tracker:
         self._locks: dict[str, asyncio.Lock] = {}
         self._running = False
         # The last store failure, said once; a store opened read-only said why at open.
+        # The store call that failed: the same call succeeding again ends the trouble (a
+        # PostgreSQL server back up); a read succeeding says nothing of a full disk.
         self.store_error: str | None = store.open_note
+        self._failed_store_call: str | None = None
         # Following the store: the last change number read, and whether runs other
         # processes start are adopted (the whole history) or only those already known
         # (``watch``; it still polls every run of a crew whose lease it holds).
@@ -1108,15 +1114,23 @@ class Tracker:
             self._emit(StepsAdded(kickoff_id, tuple(fresh)))
 
     async def _store_call(self, func: Callable[..., Any], *args: Any) -> Any:
-        """Run a store call off the loop; a failing disk is reported, never fatal."""
+        """Run a store call off the loop; a failing disk is reported, never fatal, and
+        the end of the trouble too."""
+        name = getattr(func, "__name__", None)
         try:
-            return await asyncio.to_thread(func, *args)
+            result = await asyncio.to_thread(func, *args)
         except StoreError as error:
+            self._failed_store_call = name
             if self.store_error != error.message:
                 self.store_error = error.message
                 log.warning("history store: %s", error.message)
                 self._emit(HistoryTrouble(error.message))
             return None
+        if name is not None and name == self._failed_store_call:
+            self._failed_store_call = None
+            self.store_error = self.store.open_note
+            log.info("history store: taking writes again")
+        return result
 
     # -- other processes -----------------------------------------------------------------
 
@@ -1202,19 +1216,50 @@ class Tracker:
             lease = leases.get(name)
             asked = time.monotonic()
             theirs = lease is not None and lease.holder != self.store.writer
+            if crew.health.state != "token_rejected":
+                crew.yielded = False
             if theirs and lease is not None and lease.is_live(now):
                 held = False  # no write while another process holds it
+            elif await self._gives_way(crew, lease, now):
+                held = False
             else:
                 claimed = await self._store_call(self.store.claim_lease, name, LEASE_TTL)
                 # A history that fails to record it: poll for itself (the trouble was said).
                 held = claimed is not False
             lapsed = crew.lease_until <= asked
             crew.lease_until = asked + LEASE_TTL if held else 0.0
-            if held and crew.holding and crew.health.state not in _TROUBLED_HEALTH:
+            if held and crew.holding and self._polls_answered(name):
                 await self._store_call(self.store.mark_refreshed, name)
             if held and lapsed:
                 crew.wake.set()  # its runner waited while the lease was not known held
             await self._note_lease(crew, lease, held=held, now=now)
+
+    def _polls_answered(self, crew: str) -> bool:
+        """Whether a round of the crew's polls told anything: its health is not troubled
+        and, while it has runs to poll, one at least was answered at its last poll. A crew
+        answering a web page for every run is as stale to the viewers as one that is down."""
+        if self._crews[crew].health.state in _TROUBLED_HEALTH:
+            return False
+        failures = [
+            schedule.failures
+            for kickoff_id, schedule in self._schedules.items()
+            if (kickoff := self._kickoffs.get(kickoff_id)) is not None and kickoff.crew == crew
+        ]
+        return not failures or min(failures) == 0
+
+    async def _gives_way(self, crew: _Crew, lease: Lease | None, now: datetime) -> bool:
+        """Whether this process leaves the crew to a teammate whose token works: tokens are
+        each process's own, so a poller the crew refuses lets its lease lapse once (every
+        viewer would see the crew's runs stuck otherwise), and while it is refused it claims
+        a lapsed lease only after one has had a lease's time to take it."""
+        if crew.health.state != "token_rejected":
+            return False
+        if not crew.yielded and crew.holding:
+            crew.yielded = True
+            await self._store_call(self.store.claim_lease, crew.profile.name, 0.0)
+            return True
+        lapsed_for = (now - lease.expires_at).total_seconds() if lease is not None else None
+        return lapsed_for is not None and 0 <= lapsed_for < LEASE_TTL
 
     async def _note_lease(
         self, crew: _Crew, lease: Lease | None, *, held: bool, now: datetime

@@ -620,3 +620,13 @@ async def test_resume_is_not_retried_after_a_reset(
     with pytest.raises(TransportError):
         await client.resume("k-1", "t", "ok")
     assert len(hostile.requests) == 1
+
+
+async def test_a_web_page_answered_with_200_is_counted_a_bad_answer_not_an_ok_one(
+    hostile: HostileServer, client: CrewClient
+) -> None:
+    """What ``serve``'s requests metric shows: a proxy's login page is no success."""
+    hostile.script(raw_reply(200, "<html><body>Sign in</body></html>", "text/html"))
+    with pytest.raises(BadResponseError, match="web page"):
+        await client.status("abc")
+    assert client.counts.attempts == {"ok": 0, "bad_answer": 1}

@@ -27,6 +27,7 @@ from crewtui.core.store import Store
 from crewtui.core.store_rows import bind_ts
 from crewtui.core.tracker import KickoffChanged, LeaseChanged, Tracker, TrackerEvent, utcnow
 from crewtui.sim import SimServer
+from tests.api.hostile_server import HostileServer, raw_reply
 from tests.helpers import wait_until
 
 FAST = PollSettings(min_interval=0.05, max_interval=0.2)
@@ -274,3 +275,47 @@ def lapse_leases(home: Path) -> None:
     with sqlite3.connect(resolve_paths(home).store_file) as conn:
         conn.execute("UPDATE leases SET expires_at = ?", (past,))
     conn.close()
+
+
+async def test_a_poller_whose_token_is_rejected_hands_the_crew_to_a_process_whose_token_works(
+    sim: SimServer, stores: Callable[[], Store]
+) -> None:
+    """Tokens are each process's own: a teammate's stale token must not leave every viewer
+    with runs stuck where they were. The refused poller lets its lease go, once."""
+    refused = crew_profile(sim).model_copy(update={"token": SecretStr("not-the-token")})
+    async with Tracker([refused], stores(), FAST) as stale:
+        assert stale.holds_lease(ENV_CREW)
+        async with Tracker([crew_profile(sim)], stores(), FAST) as working:
+            assert not working.holds_lease(ENV_CREW)
+            run = await working.kickoff(ENV_CREW, inputs(sim, hold="1"))
+            await wait_until(stale, lambda: stale.health(ENV_CREW).state == "token_rejected")
+            await wait_until(working, lambda: working.holds_lease(ENV_CREW))
+            await wait_until(
+                working,
+                lambda: working.get(run.kickoff_id).state is RunState.PAUSED,  # type: ignore[union-attr]
+            )
+            await wait_until(stale, lambda: stale.health(ENV_CREW).poller == working.here)
+            assert not stale.holds_lease(ENV_CREW)
+
+
+async def test_a_viewer_shows_a_crew_stale_while_its_poller_gets_web_pages_for_every_run(
+    sim: SimServer, stores: Callable[[], Store]
+) -> None:
+    """A poller whose every poll is answered by a web page (a proxy's login page, say) has
+    learnt nothing: its rounds must not tell the viewers that the crew's runs are fresh."""
+    async with Tracker([crew_profile(sim)], stores(), FAST) as starter:
+        run = await starter.kickoff(ENV_CREW, inputs(sim, hold="1"))
+        await wait_until(starter, lambda: starter.get(run.kickoff_id).state is RunState.PAUSED)  # type: ignore[union-attr]
+    earlier = stores()  # the crew's earlier poller: a round of polls, then its lease ran out
+    assert earlier.claim_lease(ENV_CREW, 0.0)
+    earlier.mark_refreshed(ENV_CREW)
+    login_page = raw_reply(200, "<html><body>Sign in</body></html>", "text/html")
+    async with HostileServer() as proxy:
+        proxy.script(*[login_page] * 500)
+        behind_proxy = crew_profile(sim).model_copy(update={"url": f"{proxy.url}/research"})
+        async with Tracker([behind_proxy], stores(), FAST) as poller:
+            assert poller.holds_lease(ENV_CREW)
+            async with Tracker([crew_profile(sim)], stores(), FAST) as viewer:
+                assert not viewer.holds_lease(ENV_CREW)
+                await wait_until(viewer, lambda: viewer.health(ENV_CREW).stale_since is not None)
+                assert poller.get(run.kickoff_id).poll_error is not None  # type: ignore[union-attr]
