@@ -288,6 +288,10 @@ def rendering_driver(driver: type[RenderingDriver] = RenderingDriver) -> Iterato
 # -- the simulator in a child process ---------------------------------------------------------
 
 ROOT = Path(__file__).resolve().parent.parent
+# A family may reuse the test suite's helpers (``tests.postgres`` starts a real PostgreSQL
+# server): the repository's root is importable whether or not crewtui is installed from it.
+if str(ROOT) not in sys.path:
+    sys.path.append(str(ROOT))
 SIM_TOKEN = "sim-bearer-token"  # the simulator's default Bearer Token
 
 

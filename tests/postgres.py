@@ -17,6 +17,7 @@ import socket
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,11 +109,13 @@ class PostgresServer:
             shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def start_server() -> PostgresServer:
-    """initdb in a temporary directory and start it on a free port.
+def start_server(settings: Mapping[str, str] | None = None) -> PostgresServer:
+    """initdb in a temporary directory and start it on a free port, with ``settings``
+    (``postgresql.conf`` names and values, e.g. ``shared_preload_libraries``) added.
 
     PostgreSQL refuses to run as root: as root, the server runs as the ``postgres`` user,
-    which then owns the directory.
+    which then owns the directory. The benchmarks start their server here too
+    (``bench/bench_team.py``).
     """
     bin_dir = server_binaries()
     if bin_dir is None:
@@ -153,6 +156,7 @@ def start_server() -> PostgresServer:
         f"-p {server.port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off"
         " -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
     )
+    options += "".join(f" -c {name}={value}" for name, value in (settings or {}).items())
     server._run(
         str(bin_dir / "pg_ctl"),
         "-D",

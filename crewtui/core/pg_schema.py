@@ -21,6 +21,9 @@ from crewtui.core import store_schema
 
 # Taken for every migration, and by every write of the store (see PgStore): "crtu".
 WRITE_LOCK = store_schema.APPLICATION_ID
+# Taken by the writes of the ``leases`` table only: claims queue among themselves, not
+# behind the kickoff saves (a heartbeat that waited there would let its lease lapse).
+LEASE_LOCK = WRITE_LOCK + 1
 
 _TEXT = 'TEXT COLLATE "C"'
 # The batch a kickoff row belongs to (its ``meta.batch``): the same expression in the index

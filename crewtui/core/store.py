@@ -1073,6 +1073,12 @@ class Store:
         writable = self.read_only is None
         return self.persistent and writable and self.schema_version >= LEASE_SCHEMA
 
+    def _lease_write(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A transaction that writes only the ``leases`` table. SQLite has one write lock
+        for everything; PostgreSQL queues lease writes apart from the kickoff saves, so a
+        busy poller's heartbeat never waits behind them and lapses (``PgStore``)."""
+        return self._write()
+
     def claim_lease(self, crew: str, ttl: float) -> bool:
         """Take the crew's poller lease when it is free, expired or already ours, and renew
         it until ``ttl`` seconds from now: True when this process holds it after.
@@ -1087,7 +1093,7 @@ class Store:
             return lease is None or lease.holder == self.writer or not lease.is_live(_now())
         now = _now()
         key = bind_text(crew)
-        with self._write() as conn:
+        with self._lease_write() as conn:
             row = conn.execute(
                 "SELECT holder, expires_at FROM leases WHERE crew = ?", (key,)
             ).fetchone()
@@ -1109,7 +1115,7 @@ class Store:
         """
         if not self._keeps_leases:
             return
-        with self._write() as conn:
+        with self._lease_write() as conn:
             conn.execute(
                 "UPDATE leases SET refreshed_at = ? WHERE crew = ? AND holder = ?",
                 (bind_ts(_now()), bind_text(crew), self.writer),
@@ -1122,7 +1128,7 @@ class Store:
         if not self._keeps_leases:
             return
         now = bind_ts(_now())
-        with self._write() as conn:
+        with self._lease_write() as conn:
             conn.execute(
                 "UPDATE leases SET expires_at = ? WHERE holder = ? AND expires_at > ?",
                 (now, self.writer, now),

@@ -30,6 +30,7 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -343,6 +344,7 @@ class Tracker:
         self._store_changed = asyncio.Event()
         self._watcher: asyncio.Task[None] | None = None
         self._leaser: asyncio.Task[None] | None = None
+        self._lease_thread: ThreadPoolExecutor | None = None
         # Flow requests taken by this process: a replay is ignored even when the history
         # cannot record them (read-only, or too old a schema).
         self._requests_seen: set[str] = set()
@@ -387,6 +389,7 @@ class Tracker:
                 elif kickoff.submission is Submission.SENDING:
                     await self._settle_abandoned_attempt(kickoff)
         # The runs held now are polled from the first claim on, for the crews it wins.
+        self._lease_thread = ThreadPoolExecutor(1, thread_name_prefix="crewtui-leases")
         await self._renew_leases()
         self._leaser = asyncio.create_task(self._keep_leases(), name="crewtui-leases")
 
@@ -429,8 +432,11 @@ class Tracker:
             await crew.client.aclose()
         if was_running:
             # Others take this process's crews over at their next renewal.
-            await self._store_call(self.store.release_leases)
+            await self._lease_call(self.store.release_leases)
             await self._store_call(self.store.retire)
+        if self._lease_thread is not None:
+            self._lease_thread.shutdown(wait=False)
+            self._lease_thread = None
 
     async def __aenter__(self) -> Tracker:
         await self.start()
@@ -1113,12 +1119,17 @@ class Tracker:
         if fresh:
             self._emit(StepsAdded(kickoff_id, tuple(fresh)))
 
-    async def _store_call(self, func: Callable[..., Any], *args: Any) -> Any:
-        """Run a store call off the loop; a failing disk is reported, never fatal, and
-        the end of the trouble too."""
+    async def _store_call(
+        self, func: Callable[..., Any], *args: Any, thread: ThreadPoolExecutor | None = None
+    ) -> Any:
+        """Run a store call off the loop (in ``thread``, else the shared pool); a failing
+        disk is reported, never fatal, and the end of the trouble too."""
         name = getattr(func, "__name__", None)
         try:
-            result = await asyncio.to_thread(func, *args)
+            if thread is not None:
+                result = await asyncio.get_running_loop().run_in_executor(thread, func, *args)
+            else:
+                result = await asyncio.to_thread(func, *args)
         except StoreError as error:
             self._failed_store_call = name
             if self.store_error != error.message:
@@ -1131,6 +1142,12 @@ class Tracker:
             self.store_error = self.store.open_note
             log.info("history store: taking writes again")
         return result
+
+    async def _lease_call(self, func: Callable[..., Any], *args: Any) -> Any:
+        """A read or write of the leases, in a thread of their own: queued behind a busy
+        poller's saves in the shared pool, a round of 20 crews' renewals outlasted the
+        lease and viewers took the crews over, in turns (``bench/bench_team.py``)."""
+        return await self._store_call(func, *args, thread=self._lease_thread)
 
     # -- other processes -----------------------------------------------------------------
 
@@ -1210,7 +1227,7 @@ class Tracker:
         """One heartbeat: read the leases, claim each crew's that is free, lapsed or ours,
         mark a round of polls finished where this process held it already, and act on
         every change of who polls (start or stop polling the crew's runs)."""
-        leases = await self._store_call(self.store.leases) or {}
+        leases = await self._lease_call(self.store.leases) or {}
         now = utcnow()
         for name, crew in self._crews.items():
             lease = leases.get(name)
@@ -1223,13 +1240,13 @@ class Tracker:
             elif await self._gives_way(crew, lease, now):
                 held = False
             else:
-                claimed = await self._store_call(self.store.claim_lease, name, LEASE_TTL)
+                claimed = await self._lease_call(self.store.claim_lease, name, LEASE_TTL)
                 # A history that fails to record it: poll for itself (the trouble was said).
                 held = claimed is not False
             lapsed = crew.lease_until <= asked
             crew.lease_until = asked + LEASE_TTL if held else 0.0
             if held and crew.holding and self._polls_answered(name):
-                await self._store_call(self.store.mark_refreshed, name)
+                await self._lease_call(self.store.mark_refreshed, name)
             if held and lapsed:
                 crew.wake.set()  # its runner waited while the lease was not known held
             await self._note_lease(crew, lease, held=held, now=now)

@@ -12,6 +12,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,35 @@ def test_released_leases_are_taken_at_once_and_still_say_who_polled_last(
     assert second.claim_lease("research", TTL)
     assert second.claim_lease("travel", TTL)
     assert not first.claim_lease("flow", TTL)  # only its own leases were released
+
+
+def test_on_postgresql_lease_writes_do_not_queue_behind_a_kickoff_save(postgres_url: str) -> None:
+    """A writer holding the kickoffs' lock (a save under way, or a queue of them: 100 ms
+    each on a loaded machine, ``bench_team.py``) must not hold up a poller's heartbeat,
+    or a round of 20 crews' renewals outlasts the lease and viewers take the crews over."""
+    import psycopg
+
+    from crewtui.core.pg_schema import WRITE_LOCK
+    from crewtui.core.pg_store import PgStore
+
+    store = PgStore.open(postgres_url)
+    renewed = threading.Event()
+
+    def heartbeat() -> None:
+        store.claim_lease("research", TTL)
+        store.mark_refreshed("research")
+        store.release_leases()
+        renewed.set()
+
+    try:
+        with psycopg.connect(postgres_url) as saving, saving.transaction():
+            saving.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            threading.Thread(target=heartbeat, daemon=True).start()
+            # A deadlock check, not a timing one: without the fix it waits until COMMIT.
+            assert renewed.wait(timeout=CHILD_TIMEOUT), "the lease waited for the save"
+        assert store.leases()["research"].refreshed_at is not None
+    finally:
+        store.close()
 
 
 def test_a_history_without_other_processes_or_one_not_written_records_nothing(

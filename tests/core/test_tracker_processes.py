@@ -13,6 +13,7 @@ import itertools
 import os
 import sqlite3
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -319,3 +320,32 @@ async def test_a_viewer_shows_a_crew_stale_while_its_poller_gets_web_pages_for_e
                 assert not viewer.holds_lease(ENV_CREW)
                 await wait_until(viewer, lambda: viewer.health(ENV_CREW).stale_since is not None)
                 assert poller.get(run.kickoff_id).poll_error is not None  # type: ignore[union-attr]
+
+
+async def test_the_lease_heartbeat_does_not_queue_behind_the_store_calls_of_busy_polls(
+    sim: SimServer, stores: Callable[[], Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A poller with every thread of the shared pool busy (saves waiting for the history's
+    write lock, as under 10,000 runs in ``bench_team.py``) still renews its lease: else it
+    lapses and a viewer takes the crew over."""
+    store = stores()
+    async with Tracker([crew_profile(sim)], store, FAST) as tracker:
+        assert tracker.holds_lease(ENV_CREW)
+        loop = asyncio.get_running_loop()
+        renewed = asyncio.Event()
+        claim = store.claim_lease
+
+        def noted_claim(crew: str, ttl: float) -> bool:
+            held = claim(crew, ttl)
+            loop.call_soon_threadsafe(renewed.set)
+            return held
+
+        monkeypatch.setattr(store, "claim_lease", noted_claim)
+        busy = threading.Event()
+        blocked = [loop.run_in_executor(None, busy.wait) for _ in range(64)]
+        try:
+            # A deadlock check, not a timing one: without its own thread it waits for busy.
+            await asyncio.wait_for(renewed.wait(), timeout=60)
+        finally:
+            busy.set()
+            await asyncio.gather(*blocked)
