@@ -6,14 +6,18 @@ from crewtui.api.models import RunState
 from crewtui.core.tracker import Tracker
 from crewtui.sim import SimServer
 from crewtui.ui.pilot import settle
+from tests.core.test_tracker import closed_port_url
 from tests.ui.app_helpers import FAST_POLL, AppFactory, main_screen, sim_crews
 
 
 async def test_the_app_views_a_crew_another_process_polls_and_takes_it_over(
     sim: SimServer, make_app: AppFactory
 ) -> None:
-    # Another process on the history, whose token the crews refuse: it polls in vain.
-    poller = Tracker(sim_crews(sim, token="refused-token"), make_app.store(), FAST_POLL)
+    # Another process on the history, which cannot reach the crews: it polls in vain. (One
+    # whose token is refused would give its lease up to the app, whose token works.)
+    dead = closed_port_url().rsplit("/", 1)[0]
+    cut_off = [crew.model_copy(update={"url": f"{dead}/{crew.name}"}) for crew in sim_crews(sim)]
+    poller = Tracker(cut_off, make_app.store(), FAST_POLL)
     await poller.start()
     app = make_app(sim_crews(sim))
     try:
@@ -25,7 +29,7 @@ async def test_the_app_views_a_crew_another_process_polls_and_takes_it_over(
             # round of polls: once a lease's time has passed, the run is stale here.
             inputs = {**sim.sample_inputs("travel"), "duration_scale": "50"}
             kickoff = await app.tracker.kickoff("travel", inputs)
-            await settle(pilot, lambda: poller.health("travel").state == "token_rejected")
+            await settle(pilot, lambda: poller.health("travel").state == "unreachable")
             await settle(
                 pilot, lambda: "stale" in screen.kickoffs.cell(kickoff.kickoff_id, "task").plain
             )
