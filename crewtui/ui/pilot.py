@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from textual.pilot import Pilot
@@ -18,6 +19,17 @@ from crewtui.ui.app import CrewtuiApp
 
 # Some changes come from the UI's own workers rather than from tracker events.
 _RECHECK_SECONDS = 1.0
+
+
+class Clock:
+    """An app's clock (``clock=``): real time plus however far it was moved on, so that a
+    run can be seen an hour later without waiting an hour."""
+
+    def __init__(self) -> None:
+        self.ahead = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.ahead
 
 
 async def workers_done(app: CrewtuiApp) -> None:

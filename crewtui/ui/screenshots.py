@@ -3,7 +3,8 @@
 The demo runs headless on a throwaway home: the same seeded history of earlier days as
 ``crewtui demo`` (:func:`crewtui.demo.build_demo`), and the opening runs of its plan (one
 completes, one fails, one waits for human input, one runs long). Once each run has reached
-its state, every screen is saved as the user would see it. The script waits for states,
+its state, every screen is saved as the user would see it; last, a run slowed down in its
+first task is seen with the app's clock moved on, maybe stuck. The script waits for states,
 never for time, and fixes what it can: the seed, the time zone (UTC), the history's "now"
 (to the minute); only the clock times and ids of the live runs differ between two runs of
 it. Never edit the SVGs by hand: run this again.
@@ -17,7 +18,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from crewtui.demo import DEFAULT_SEED, DemoApp, build_demo
 from crewtui.demo.schedule import plan
 from crewtui.sim import SimOptions, SimServer
 from crewtui.sim.crews import CREWS
-from crewtui.ui.pilot import settle, workers_done
+from crewtui.ui.pilot import Clock, settle, workers_done
 from crewtui.ui.screens.answer import AnswerScreen
 from crewtui.ui.screens.batch_form import BatchForm
 from crewtui.ui.screens.compare import CompareScreen
@@ -48,6 +49,10 @@ WIDE = (200, 50)
 SPEED = 40.0
 OPENING = 4  # the plan's opening runs: one per crew
 _POLL = PollSettings(min_interval=0.1, max_interval=0.5)
+# The stuck picture: a run slowed down so that it stays in its first task, and how far the
+# app's clock is moved on (well past that task's usual half minute) instead of waiting.
+STUCK_SCALE = "100"
+STUCK_AHEAD = timedelta(minutes=12)
 
 
 async def _shoot(pilot: Pilot[Any], out: Path, name: str) -> None:
@@ -134,7 +139,7 @@ async def _batch_form(pilot: Pilot[Any], home: Path) -> None:
         await settle(pilot, lambda: form.previewed == BATCH_FILE)
 
 
-async def _story(pilot: Pilot[Any], out: Path, opened: datetime, home: Path) -> None:
+async def _story(pilot: Pilot[Any], out: Path, opened: datetime, home: Path, clock: Clock) -> None:
     app = pilot.app
     assert isinstance(app, DemoApp)
     await settle(pilot, _opening_reached(app, opened), within=120)
@@ -172,6 +177,7 @@ async def _story(pilot: Pilot[Any], out: Path, opened: datetime, home: Path) -> 
     await _batch_form(pilot, home)
     await _shoot(pilot, out, "batch")
     await pilot.press("escape")
+    await _stuck(pilot, out, clock)
 
 
 async def _log(pilot: Pilot[Any], out: Path) -> None:
@@ -239,6 +245,28 @@ async def _compare_and_stats(pilot: Pilot[Any], out: Path, opened: datetime) -> 
     await settle(pilot, lambda: app.screen is main)
 
 
+async def _stuck(pilot: Pilot[Any], out: Path, clock: Clock) -> None:
+    """A content run that hangs in its first task: a real run, slowed down, seen with the
+    app's clock moved on; last, so that the other pictures do not show it."""
+    app = pilot.app
+    assert isinstance(app, DemoApp)
+    main = app.main
+    inputs = {**CREWS["content"].sample_inputs, "duration_scale": STUCK_SCALE}
+    kickoff_id = (await app.tracker.kickoff("content", inputs)).kickoff_id
+
+    def in_first_task() -> bool:
+        run = app.tracker.get(kickoff_id)
+        return run is not None and run.current_task == "outline_task"
+
+    await settle(pilot, in_first_task)
+    await _select(pilot, kickoff_id)
+    main.detail.focus_tab("tasks")
+    clock.ahead = STUCK_AHEAD
+    main.tick()
+    await settle(pilot, lambda: kickoff_id in main.stuck)
+    await _shoot(pilot, out, "stuck")
+
+
 async def _form_with_422(pilot: Pilot[Any]) -> None:
     """Send the travel form with two inputs left out, so the crew answers 422.
 
@@ -267,6 +295,7 @@ async def _form_with_422(pilot: Pilot[Any]) -> None:
 
 async def _run(sim: SimServer, store: Store, home: Path, out: Path) -> None:
     now = datetime.now(UTC).replace(second=0, microsecond=0)
+    clock = Clock()
     app = build_demo(
         sim,
         resolve_paths(home),
@@ -277,9 +306,10 @@ async def _run(sim: SimServer, store: Store, home: Path, out: Path) -> None:
         poll=_POLL,
         notify_on_finish=False,
         tz=UTC,
+        clock=clock,
     )
     async with app.run_test(size=SIZE) as pilot:
-        await _story(pilot, out, now, home)
+        await _story(pilot, out, now, home, clock)
 
 
 def make_screenshots(out: Path) -> None:

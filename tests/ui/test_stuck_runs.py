@@ -7,7 +7,7 @@ earlier runs, and the app's clock moved on instead of waiting an hour.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from textual.message import Message
@@ -15,22 +15,12 @@ from textual.notifications import Notify
 from textual.widgets import OptionList, Static
 
 from crewtui.sim import SimServer
-from crewtui.ui.pilot import settle
+from crewtui.ui.pilot import Clock, settle
 from crewtui.ui.screens.main import MainScreen
 from tests.core.histories import past_runs
 from tests.ui.app_helpers import AppFactory, main_screen, sim_crews
 
 pytestmark = pytest.mark.timeout(60)
-
-
-class Clock:
-    """The app's clock: real time plus however far a test moved it on."""
-
-    def __init__(self) -> None:
-        self.ahead = timedelta()
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.ahead
 
 
 def timeline_text(screen: MainScreen) -> str:
