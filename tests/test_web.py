@@ -13,11 +13,9 @@ import asyncio
 import contextlib
 import os
 import select
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,17 +32,19 @@ from crewtui.config import resolve_paths
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker
 from crewtui.sim import SimServer
+from crewtui.web_page import (
+    browser_missing,
+    headless_chromium,
+    read_screen,
+    serve_web,
+    wait_for_screen,
+)
 from tests.cli_helpers import run
 from tests.helpers import wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
-CHROMIUM = shutil.which("chromium")
-CHROMEDRIVER = shutil.which("chromedriver")
-NO_CHROMIUM = (
-    "needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver); "
-    "run the other tests with `-k 'not browser'`"
-)
+NO_BROWSER = browser_missing()
 
 
 @dataclass
@@ -101,25 +101,14 @@ def seeded(sim: SimServer, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
 def start_web(sim: SimServer, home: Path) -> Iterator[WebServer]:
     """``crewtui web`` on a free port, the travel crew given by --url and --token; stopped
     with SIGTERM at the end if still running."""
-    process = subprocess.Popen(
-        [
-            *[sys.executable, "-m", "crewtui", "web", "--port", "0", "--home", str(home)],
-            *["--url", sim.crew_url("travel"), "--crew", "travel", "--token", sim.options.token],
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=child_env(home),
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()  # printed once it listens
-    assert line.startswith("crewtui web: open http://127.0.0.1:"), line
-    try:
-        yield WebServer(line.split()[3], process, home, sim.options.token)
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0
-        process.stdout.close()
+    options = [
+        *["--port", "0", "--home", str(home)],
+        *["--url", sim.crew_url("travel"), "--crew", "travel", "--token", sim.options.token],
+    ]
+    with serve_web(options, child_env(home)) as served:
+        assert served.url.startswith("http://127.0.0.1:"), served.url
+        yield WebServer(served.url, served.process, home, sim.options.token)
+    assert served.process.returncode == 0
 
 
 @pytest.fixture(scope="module")
@@ -213,28 +202,6 @@ def test_a_non_loopback_host_needs_allow_remote(tmp_path: Path) -> None:
 
 # -- in a browser ----------------------------------------------------------------------------
 
-# Keeps each xterm.js terminal the page makes (textual.js assigns ``this.terminal``), so its
-# screen can be read from its buffer: the WebGL renderer draws no text into the DOM.
-KEEP_TERMINALS = """
-Object.defineProperty(Object.prototype, 'terminal', {
-  configurable: true,
-  set(value) {
-    Object.defineProperty(this, 'terminal', {value, writable: true, configurable: true});
-    window.crewtuiTerminals = (window.crewtuiTerminals || []).concat([value]);
-  },
-});
-"""
-READ_SCREEN = """
-const terminal = (window.crewtuiTerminals || [])[0];
-if (!terminal) return '';
-const lines = [];
-for (let y = 0; y < terminal.rows; y++) {
-  const line = terminal.buffer.active.getLine(y);
-  lines.push(line ? line.translateToString(true) : '');
-}
-return lines.join('\\n');
-"""
-
 
 def descendants(pid: int) -> list[int]:
     """Every process below ``pid`` (the app sessions textual-serve started)."""
@@ -254,59 +221,34 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-@pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None, reason=NO_CHROMIUM)
+@pytest.mark.skipif(
+    NO_BROWSER is not None, reason=f"{NO_BROWSER}; run the others with -k 'not browser'"
+)
 def test_the_browser_shows_the_list_and_opens_a_run(
     web: WebServer, seeded: tuple[Path, list[Kickoff]]
 ) -> None:
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.common.exceptions import TimeoutException
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     _home, (crabs, lobsters, paused) = seeded
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
-        options.add_argument(argument)
-    options.add_argument("--window-size=1600,900")  # wide: the detail beside the list
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    try:
-        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": KEEP_TERMINALS})
+    # Wide: the detail beside the list.
+    with headless_chromium(1600, 900) as driver:
         driver.get(web.url)
-
-        def screen() -> str:
-            text: str = driver.execute_script(READ_SCREEN)
-            return text
-
-        def shows(*words: str) -> bool:
-            shown = screen()
-            return all(word in shown for word in words)
-
-        def wait_for(*words: str) -> None:
-            """Until the screen shows ``words``; else fail showing the screen."""
-            try:
-                WebDriverWait(driver, 60).until(lambda _: shows(*words))
-            except TimeoutException:
-                pytest.fail(f"the page never showed {words}; it shows:\n{screen()}")
 
         # The list of the seeded history, the run waiting for input counted, its crew polled
         # with the token handed over (not "token rejected").
-        wait_for(crabs.short_id, lobsters.short_id, paused.short_id)
-        wait_for("1 waiting (i)", "● travel")
-        assert "token rejected" not in screen()
+        wait_for_screen(driver, crabs.short_id, lobsters.short_id, paused.short_id)
+        wait_for_screen(driver, "1 waiting (i)", "● travel")
+        assert "token rejected" not in read_screen(driver)
         # The session's app: the same history, and the crew's token not on its command line.
         apps = [line for pid in descendants(web.process.pid) if "crewtui" in (line := cmdline(pid))]
         assert apps
         assert all(f"--home {web.home}" in line and web.token not in line for line in apps), apps
 
         # The newest run is selected and shown; two rows down is the oldest: its detail.
-        wait_for(f"travel · {paused.short_id} · ◐ paused")
+        wait_for_screen(driver, f"travel · {paused.short_id} · ◐ paused")
         keys = driver.find_element(By.CSS_SELECTOR, ".xterm-helper-textarea")
         keys.send_keys("jj")
-        wait_for(f"research · {crabs.short_id} · ✓ completed")
-    finally:
-        driver.quit()
+        wait_for_screen(driver, f"research · {crabs.short_id} · ✓ completed")
 
 
 def cmdline(pid: int) -> str:

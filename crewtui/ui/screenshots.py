@@ -1,4 +1,4 @@
-"""Make ``screenshots/*.svg`` from the demo: ``python -m crewtui.ui.screenshots [DIR]``.
+"""Make ``screenshots/*.svg`` from the demo: ``python -m crewtui.ui.screenshots [DIR] [--browser]``.
 
 The demo runs headless on a throwaway home: the same seeded history of earlier days as
 ``crewtui demo`` (:func:`crewtui.demo.build_demo`), and the opening runs of its plan (one
@@ -8,12 +8,16 @@ first task is seen with the app's clock moved on, maybe stuck. The script waits 
 never for time, and fixes what it can: the seed, the time zone (UTC), the history's "now"
 (to the minute); only the clock times and ids of the live runs differ between two runs of
 it. Never edit the SVGs by hand: run this again.
+
+``--browser`` also makes ``web.png``: ``crewtui web`` over the demo's history, in headless
+Chromium (skipped, saying why, where Chromium or selenium is missing).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import sys
 import tempfile
@@ -27,10 +31,12 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Input, Select
 
-from crewtui.api.models import KickoffSummary, RunState
-from crewtui.config import PollSettings, resolve_paths
+from crewtui.api.models import Kickoff, KickoffSummary, RunState
+from crewtui.config import PollSettings, resolve_paths, write_config
 from crewtui.core.store import Store
-from crewtui.demo import DEFAULT_SEED, DemoApp, build_demo
+from crewtui.core.tracker import Tracker
+from crewtui.demo import DEFAULT_SEED, DemoApp, build_demo, demo_config
+from crewtui.demo.history import seed_history
 from crewtui.demo.schedule import plan
 from crewtui.sim import SimOptions, SimServer
 from crewtui.sim.crews import CREWS
@@ -43,10 +49,13 @@ from crewtui.ui.screens.kickoff_form import KickoffForm, KickoffRequest
 from crewtui.ui.screens.log import LogScreen
 from crewtui.ui.screens.prompts import ConfirmScreen
 from crewtui.ui.screens.stats import StatsScreen
+from crewtui.web_page import browser_missing, headless_chromium, serve_web, wait_for_screen
 
 SIZE = (120, 50)
 WIDE = (200, 50)
+BROWSER = (1280, 800)  # pixels
 SPEED = 40.0
+BROWSER_SPEED = 10.0  # the content run still goes when the browser's session has started
 OPENING = 4  # the plan's opening runs: one per crew
 _POLL = PollSettings(min_interval=0.1, max_interval=0.5)
 # The stuck picture: a run slowed down so that it stays in its first task, and how far the
@@ -327,11 +336,63 @@ def make_screenshots(out: Path) -> None:
         shutil.rmtree(home, ignore_errors=True)
 
 
+async def _kick_off_opening(sim: SimServer, store: Store) -> Kickoff:
+    """Start the plan's opening runs (the long content run last, so that the app selects it)
+    and hand them over: the app of the browser's session polls them from the history."""
+    crews = demo_config(sim).crews
+    tracker = Tracker(list(crews.values()), store)
+    await tracker.start()
+    try:
+        opening = sorted(islice(plan(DEFAULT_SEED), OPENING), key=lambda run: run.crew == "content")
+        return [await tracker.kickoff(run.crew, run.inputs) for run in opening][-1]
+    finally:
+        await tracker.stop()
+
+
+def make_browser_screenshot(out: Path) -> None:
+    """``web.png``: ``crewtui web`` over the demo's history, its opening runs and the
+    simulator, in headless Chromium once the list, the inbox's count and the detail of the
+    run going show. A headless browser draws only the page: no address, so no token."""
+    home = Path(tempfile.mkdtemp(prefix="crewtui-web-shot-"))
+    sim = SimServer(SimOptions(dialect="live", speed=BROWSER_SPEED, seed=DEFAULT_SEED))
+    sim.start()
+    try:
+        paths = resolve_paths(home)
+        write_config(paths, demo_config(sim))
+        store = Store.open(paths.store_file)
+        try:
+            seed_history(store, seed=DEFAULT_SEED)
+            going = asyncio.run(_kick_off_opening(sim, store))
+        finally:
+            store.close()
+        # Only the home's crews: none of the environment's.
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("CREWAI_", "CREWTUI_"))}
+        with (
+            serve_web(["--port", "0", "--home", str(home)], env) as served,
+            headless_chromium(*BROWSER) as driver,
+        ):
+            driver.get(served.url)
+            wait_for_screen(driver, f"content · {going.short_id}", "1 waiting (i)", "✗ failed")
+            driver.save_screenshot(str(out / "web.png"))
+    finally:
+        sim.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    out = Path(args[0]) if args else Path("screenshots")
+    browser = "--browser" in args
+    places = [arg for arg in args if arg != "--browser"]
+    out = Path(places[0]) if places else Path("screenshots")
     make_screenshots(out)
     print(f"screenshots written to {out}/")
+    if browser:
+        missing = browser_missing()
+        if missing is None:
+            make_browser_screenshot(out)
+            print(f"{out}/web.png written")
+        else:
+            print(f"web.png not made: the browser's picture {missing}.", file=sys.stderr)
     return 0
 
 
