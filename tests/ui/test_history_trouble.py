@@ -30,8 +30,11 @@ async def test_a_history_that_stops_taking_writes_is_announced_once(
 
     async with app.run_test(size=(120, 36), notifications=True, message_hook=notes.append) as pilot:
         await settle(pilot, lambda: app.tracker.store is not None)
+        # Not the -shm: SQLite writes it through a shared mapping, and the kernel answers a
+        # write into an immutable mapped file with SIGBUS, which no full disk does.
         for path in sorted(store_file.parent.iterdir()):
-            immutable(path)
+            if not path.name.endswith("-shm"):
+                immutable(path)
         immutable(store_file.parent)
         first = await app.tracker.kickoff("travel", sim.sample_inputs("travel"))
         second = await app.tracker.kickoff("travel", sim.sample_inputs("travel"))
