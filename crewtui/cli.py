@@ -112,7 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
-        subparser = sub.add_parser(name, help=help_text)
+        subparser = sub.add_parser(
+            name, help=help_text, description=f"crewtui {name}: {help_text}."
+        )
         _add_global_options(subparser, uses=OPTIONS_USED[name], on_subcommand=True)
         return subparser
 

@@ -328,3 +328,14 @@ def test_a_public_url_flag_gets_the_sentence_of_what_is_wrong(tmp_path: Path) ->
     result = run(tmp_path, "--public-url", "https://hook:s3cret@hooks.example.com", "list")
     assert result.returncode == ExitCode.USAGE
     assert "user name or password" in result.stderr and "s3cret" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [name for name in OPTIONS_USED if name is not None])
+def test_every_command_s_help_says_what_it_does(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([command, "--help"])
+    usage, _, rest = capsys.readouterr().out.partition("\n\n")
+    assert usage.startswith(f"usage: crewtui {command}")
+    assert not rest.startswith(("positional arguments:", "options:")), "no description"
