@@ -114,6 +114,7 @@ class MeasuredApp(CrewtuiApp):
     frames = Frames()
 
     def post_display_hook(self) -> None:
+        super().post_display_hook()
         self.frames.painted()
 
 

@@ -102,6 +102,7 @@ class BenchApp(CrewtuiApp):
     milestones: Milestones | None = None
 
     def post_display_hook(self) -> None:
+        super().post_display_hook()
         if self.milestones is not None:
             self.milestones.painted()
 

@@ -132,6 +132,7 @@ class CrewtuiApp(App[int]):
         self._exit_deadline: threading.Timer | None = None
         self._log_routing = contextlib.ExitStack()
         self._title_pushed = False
+        self._after_frame: list[Callable[[], object]] = []
         # Every error a worker raised that the app survived: tests check it stays empty.
         self.unexpected_errors: list[BaseException] = []
         if config.ui.theme in self.available_themes:
@@ -155,7 +156,7 @@ class CrewtuiApp(App[int]):
         for kickoff in self.tracker.tracked():  # their next change is told as a change
             self.run_log.remember(kickoff)
         self.post_message(self.Started())
-        self.call_after_refresh(_freeze_start_up_objects)
+        self.after_next_frame(_freeze_start_up_objects)
 
     async def _start_receiver(self, receiver: WebhookReceiver) -> None:
         """Webhooks are a bonus: if the receiver cannot start, polling carries on alone."""
@@ -308,6 +309,19 @@ class CrewtuiApp(App[int]):
         settings = self.config.notify
         if sends(settings.osc, event):
             self.send_to_terminal(osc_sequence(title, body, settings.form, tmux=in_tmux()))
+
+    def after_next_frame(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` once the next frame is on the terminal. ``call_after_refresh``
+        may run before it (on an idle screen inside a batch update, say), and what waits
+        for the first frame (Markdown's imports, the GC freeze) then delays it."""
+        self._after_frame.append(callback)
+        self.refresh()
+
+    def post_display_hook(self) -> None:
+        if self._after_frame:
+            waiting, self._after_frame = self._after_frame, []
+            for callback in waiting:
+                self.call_next(callback)
 
     def send_to_terminal(self, sequence: str) -> None:
         """Write an escape sequence through Textual's driver, which owns the terminal (a

@@ -539,7 +539,8 @@ class KickoffDetail(Widget):
         self._kickoff = kickoff
         if kickoff is not None and not self._output_composed:
             # After the next frame: the first detail must not hold up the list's first frame.
-            self.call_after_refresh(self._compose_output)
+            after_frame = getattr(self.app, "after_next_frame", self.call_after_refresh)
+            after_frame(self._compose_output)
         if switched:
             self._task_id = None
             self._reset_steps()
