@@ -416,8 +416,8 @@ def test_logs_follow_tells_the_steps_another_process_stored(
 ) -> None:
     """Another crewtui (here this test, writing the history as one would) polls the run and
     stores its steps: the follower reads them back when the run changes, each once."""
-    follower = following(home, {})
-    follower.wait_to_say("`logs -f` shows what other crewtui processes learn.")
+    # The other crewtui opens the history first: opening it migrates it, which waits for
+    # the write lock, and a follower starting on a loaded machine may hold it a while.
     store = Store.open(resolve_paths(home).store_file)
     now = datetime.now(UTC)
     run_id = str(uuid.uuid4())
@@ -425,6 +425,8 @@ def test_logs_follow_tells_the_steps_another_process_stored(
         kickoff_id=run_id, crew="travel", state=RunState.PENDING, created_at=now, updated_at=now
     )
     try:
+        follower = following(home, {})
+        follower.wait_to_say("`logs -f` shows what other crewtui processes learn.")
         store.save_kickoff(pending)
         # Told live ("pending") or read with the history ("started"): it follows the run.
         follower.wait_for(lambda line: line["kickoff_id"] == run_id)
