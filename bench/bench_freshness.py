@@ -44,6 +44,7 @@ from common import (
     ROOT,
     Row,
     emit,
+    log,
     median,
     percentile,
     send_json,
@@ -498,13 +499,6 @@ def rows(
             per_kickoff <= 3.0,
             note=f"kickoff + polls, runs that ended ({unfinished} still running)"),
     ]  # fmt: skip
-
-
-_began = time.monotonic()
-
-
-def log(text: str) -> None:
-    print(f"[{time.monotonic() - _began:6.1f} s] {text}", file=sys.stderr, flush=True)
 
 
 def main() -> int:

@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import ROOT, Row, emit, percentile, rss_mib, send_json, serve_simulator
+from common import ROOT, Row, emit, log, percentile, rss_mib, send_json, serve_simulator
 from common import SIM_TOKEN as TOKEN
 from common import start_simulator_child as start_simulator
 from pydantic import SecretStr
@@ -606,13 +606,6 @@ def rows(result: Measured) -> list[Row]:
         )
     )
     return table
-
-
-_began = time.monotonic()
-
-
-def log(text: str) -> None:
-    print(f"[{time.monotonic() - _began:6.1f} s] {text}", file=sys.stderr, flush=True)
 
 
 def main() -> int:

@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -325,3 +326,11 @@ def start_simulator_child(script: str, speed: float) -> tuple[subprocess.Popen[s
         child.kill()
         raise SystemExit("the simulator did not start")
     return child, f"http://127.0.0.1:{port}"
+
+
+_began = time.monotonic()
+
+
+def log(text: str) -> None:
+    """A progress line on stderr, stamped with the seconds since the family started."""
+    print(f"[{time.monotonic() - _began:6.1f} s] {text}", file=sys.stderr, flush=True)
