@@ -10,7 +10,7 @@ writes soon after it: the lag from the poller's event to each viewer's, by wall 
 as shown when it showed a later change of the run.
 
     python bench/bench_lease.py           # 200 runs; 1, 3, 10 processes twice, 30 s windows
-    python bench/bench_lease.py --quick   # 200 runs; 1, 3, 10 processes once, 5 s windows
+    python bench/bench_lease.py --quick   # 200 runs; 1, 3, 10 processes once, 4 s windows
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class Plan:
 
 
 FULL = Plan(rounds=2, settle=3.0, window=30.0)
-QUICK = Plan(rounds=1, settle=1.5, window=5.0)
+QUICK = Plan(rounds=1, settle=1.0, window=4.0)
 
 
 # -- the child: the simulator, counting status polls --------------------------------------
@@ -382,7 +382,7 @@ def rows(plan: Plan, results: list[Measured]) -> list[Row]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="one round, 5 s windows")
+    parser.add_argument("--quick", action="store_true", help="one round, 4 s windows")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--speed", type=float, default=1.0, help=argparse.SUPPRESS)
     parser.add_argument("--process", nargs=2, metavar=("HOME", "BASE"), help=argparse.SUPPRESS)

@@ -22,7 +22,7 @@ calls and ``pg_stat_database`` commits of the history's database), and CPU (from
 processes; proportional set size, so shared buffers count once).
 
     python bench/bench_team.py           # 10,000 running runs, 20 crews, 60 s window
-    python bench/bench_team.py --quick   # 1,000 running runs, 20 crews, 10 s window
+    python bench/bench_team.py --quick   # 500 running runs, 20 crews, 6 s window
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ class Plan:
 
 
 FULL = Plan(runs=10_000, settle=10.0, window=60.0)
-QUICK = Plan(runs=1_000, settle=3.0, window=10.0)
+QUICK = Plan(runs=500, settle=2.0, window=6.0)
 
 
 def team_crew(number: int) -> str:
@@ -610,9 +610,9 @@ def rows(result: Measured) -> list[Row]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="1,000 runs, a 10 s window")
-    parser.add_argument("--runs", type=int, help="running runs (default 10,000; quick 1,000)")
-    parser.add_argument("--window", type=float, help="seconds measured (default 60; quick 10)")
+    parser.add_argument("--quick", action="store_true", help="500 runs, a 6 s window")
+    parser.add_argument("--runs", type=int, help="running runs (default 10,000; quick 500)")
+    parser.add_argument("--window", type=float, help="seconds measured (default 60; quick 6)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--speed", type=float, default=SPEED, help=argparse.SUPPRESS)
     parser.add_argument("--viewer", nargs=3, help=argparse.SUPPRESS)  # HOME BASE URL
