@@ -90,6 +90,7 @@ from crewtui.core.store_schema import (
     FOLLOWING_SCHEMA,
     HITL_SCHEMA,
     LEASE_SCHEMA,
+    LEASE_TROUBLE_SCHEMA,
     check_ours,
     damage_note,
     migrate,
@@ -1108,18 +1109,28 @@ class Store:
             )
         return True
 
-    def mark_refreshed(self, crew: str) -> None:
-        """The holder finished a round of polls of ``crew``: the others are fresh as of now.
+    def mark_refreshed(self, crew: str, trouble: str | None = None) -> None:
+        """The holder finished a round of polls of ``crew``: the others are fresh as of now,
+        or, with ``trouble`` (what the round was told: it taught the holder nothing), no
+        fresher than before, and they can say why.
 
         Only the holder's mark counts; a process that lost the lease changes nothing.
         """
         if not self._keeps_leases:
             return
+        key, holder = bind_text(crew), self.writer
         with self._lease_write() as conn:
-            conn.execute(
-                "UPDATE leases SET refreshed_at = ? WHERE crew = ? AND holder = ?",
-                (bind_ts(_now()), bind_text(crew), self.writer),
-            )
+            if trouble is None:
+                conn.execute(
+                    "UPDATE leases SET refreshed_at = ?, trouble = NULL"
+                    " WHERE crew = ? AND holder = ?",
+                    (bind_ts(_now()), key, holder),
+                )
+            else:
+                conn.execute(
+                    "UPDATE leases SET trouble = ? WHERE crew = ? AND holder = ?",
+                    (bind_text(trouble), key, holder),
+                )
 
     def release_leases(self) -> None:
         """On a clean exit: every lease this process holds expires now, so the others take
@@ -1139,8 +1150,11 @@ class Store:
         if self.schema_version < LEASE_SCHEMA:
             return {}
         with self._read() as conn:
+            # A history opened read-only at an older schema has no trouble column.
+            trouble = "trouble" if self.schema_version >= LEASE_TROUBLE_SCHEMA else "NULL"
             rows = conn.execute(
-                "SELECT crew, holder, pid, host, expires_at, refreshed_at FROM leases"
+                f"SELECT crew, holder, pid, host, expires_at, refreshed_at, {trouble} AS trouble"  # noqa: S608
+                " FROM leases"
             ).fetchall()
         leases = (lease_of(row) for row in rows)
         return {lease.crew: lease for lease in leases}
