@@ -1031,10 +1031,20 @@ def _raise_if_crew_down(tracker: Tracker, crews: set[str]) -> None:
     """A rejected token ends a watch at once (exit 5): waiting would never help.
 
     An unreachable crew ends it (exit 6) once it has stayed unreachable for
-    ``UNREACHABLE_GIVE_UP`` seconds: the tracker has retried with backoff all along.
+    ``UNREACHABLE_GIVE_UP`` seconds: the tracker has retried with backoff all along. So does
+    a crew another process polls for the history when that poller has brought nothing new
+    for as long (it may be the one told the crew is down): this process only views it.
     """
     for name in crews:
         health = tracker.health(name)
+        stale_for = (now_utc() - health.stale_since).total_seconds() if health.stale_since else 0.0
+        if stale_for > give_up_budget():
+            told = f" It was told: {health.poller_trouble}" if health.poller_trouble else ""
+            raise TransportError(
+                f"The {name} crew is polled by {health.poller}, which has brought nothing "
+                f"new for {format_duration(stale_for)}.{told} Gave up after "
+                f"{give_up_budget():g} s."
+            )
         if health.state == "token_rejected":
             raise AuthError(health.message or f"The {name} crew rejected the token.")
         if (

@@ -121,6 +121,7 @@ def test_the_pollers_of_the_history_are_listed(sim: SimServer, cli: Cli) -> None
         assert other.claim_lease("default", 60.0)
         other.mark_refreshed("default")
         assert other.claim_lease("travel", 0.0)  # a poller that stopped renewing
+        other.mark_refreshed("travel", "Could not reach the travel crew.")
         outcome = cli("doctor")
         report = json.loads(cli("doctor", "--json").out)
     finally:
@@ -131,8 +132,10 @@ def test_the_pollers_of_the_history_are_listed(sim: SimServer, cli: Cli) -> None
     assert len(lines) == 2
     assert lines[0].startswith(f"    poller         default  {poller} polls it, last round ")
     assert lines[1].startswith(f"    poller         travel  nobody polls it ({poller} stopped ")
+    assert lines[1].endswith("; its last round was told: Could not reach the travel crew.")
     assert [(lease["crew"], lease["live"]) for lease in report["leases"]] == [
         ("default", True),
         ("travel", False),
     ]
     assert report["leases"][0]["poller"] == poller
+    assert report["leases"][1]["trouble"] == "Could not reach the travel crew."

@@ -90,6 +90,7 @@ class DoctorReport:
                     "live": lease.is_live(self.checked_at),
                     "expires_at": lease.expires_at.isoformat(),
                     "refreshed_at": lease.refreshed_at.isoformat() if lease.refreshed_at else None,
+                    "trouble": lease.trouble,
                 }
                 for lease in self.leases
             ],
@@ -173,6 +174,8 @@ def lease_line(lease: Lease, now: datetime) -> str:
         said = f"{crew}  nobody polls it ({lease.poller} stopped {ago} ago)"
     if lease.refreshed_at is not None:
         said += f", last round {format_duration((now - lease.refreshed_at).total_seconds())} ago"
+    if lease.trouble:
+        said += f"; its last round was told: {lease.trouble}"
     return said
 
 

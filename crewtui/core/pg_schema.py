@@ -163,6 +163,8 @@ _BATCHES = [
     f"CREATE INDEX ix_kickoffs_batch ON kickoffs ({BATCH_OF_RUN})",
 ]
 
+_LEASE_TROUBLE = [f"ALTER TABLE leases ADD COLUMN trouble {_TEXT}"]
+
 # Each SQLite migration's statements here, by its name: MIGRATIONS follows SQLite's order,
 # so version n means the same on both back ends even when SQLite's are renumbered, and a
 # migration added to SQLite alone stops crewtui at import (KeyError), not at a user's.
@@ -174,6 +176,7 @@ _BY_SQLITE_MIGRATION: dict[str, Sequence[str]] = {
     "_migrate_hitl_requests": _V5,
     "_migrate_leases": _LEASES,
     "_migrate_batches": _BATCHES,
+    "_migrate_lease_trouble": _LEASE_TROUBLE,
 }
 # MIGRATIONS[n] takes a history from version n to n + 1.
 MIGRATIONS: tuple[Sequence[str], ...] = tuple(

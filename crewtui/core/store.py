@@ -90,6 +90,7 @@ from crewtui.core.store_schema import (
     FOLLOWING_SCHEMA,
     HITL_SCHEMA,
     LEASE_SCHEMA,
+    LEASE_TROUBLE_SCHEMA,
     check_ours,
     damage_note,
     migrate,
@@ -659,13 +660,9 @@ class Store:
         active = [state.value for state in RunState if not state.is_terminal]
         marks = ", ".join("?" * len(active))
         with self._read() as conn:
-            ids = conn.execute(
-                f"SELECT kickoff_id FROM kickoffs WHERE archived = 0 AND state IN ({marks}) "  # noqa: S608
-                "ORDER BY created_at, kickoff_id",
-                active,
-            ).fetchall()
-            loaded = (_load_kickoff(conn, read_key(row[0])) for row in ids)
-            return [kickoff for kickoff in loaded if kickoff is not None]
+            return _load_kickoffs(
+                conn, f"archived = 0 AND state IN ({marks})", active, "created_at, kickoff_id"
+            )
 
     def task_durations(
         self, runs: int = 2000, *, crew: str | None = None, since: datetime | None = None
@@ -1014,14 +1011,12 @@ class Store:
             return Changes(mark, [])
         with self._read() as conn:
             now_mark = int(conn.execute("SELECT seq FROM change_clock").fetchone()[0])
-            rows = conn.execute(
-                "SELECT kickoff_id FROM kickoffs"
-                " WHERE changed_seq > ? AND changed_seq <= ?"
-                " AND (written_by IS NULL OR written_by != ?) ORDER BY changed_seq",
+            changed = _load_kickoffs(
+                conn,
+                "changed_seq > ? AND changed_seq <= ? AND (written_by IS NULL OR written_by != ?)",
                 (mark, now_mark, self.writer),
-            ).fetchall()
-            loaded = (_load_kickoff(conn, read_key(row["kickoff_id"])) for row in rows)
-            changed = [kickoff for kickoff in loaded if kickoff is not None]
+                "changed_seq",
+            )
         return Changes(now_mark, changed)
 
     @property
@@ -1108,18 +1103,28 @@ class Store:
             )
         return True
 
-    def mark_refreshed(self, crew: str) -> None:
-        """The holder finished a round of polls of ``crew``: the others are fresh as of now.
+    def mark_refreshed(self, crew: str, trouble: str | None = None) -> None:
+        """The holder finished a round of polls of ``crew``: the others are fresh as of now,
+        or, with ``trouble`` (what the round was told: it taught the holder nothing), no
+        fresher than before, and they can say why.
 
         Only the holder's mark counts; a process that lost the lease changes nothing.
         """
         if not self._keeps_leases:
             return
+        key, holder = bind_text(crew), self.writer
         with self._lease_write() as conn:
-            conn.execute(
-                "UPDATE leases SET refreshed_at = ? WHERE crew = ? AND holder = ?",
-                (bind_ts(_now()), bind_text(crew), self.writer),
-            )
+            if trouble is None:
+                conn.execute(
+                    "UPDATE leases SET refreshed_at = ?, trouble = NULL"
+                    " WHERE crew = ? AND holder = ?",
+                    (bind_ts(_now()), key, holder),
+                )
+            else:
+                conn.execute(
+                    "UPDATE leases SET trouble = ? WHERE crew = ? AND holder = ?",
+                    (bind_text(trouble), key, holder),
+                )
 
     def release_leases(self) -> None:
         """On a clean exit: every lease this process holds expires now, so the others take
@@ -1139,8 +1144,11 @@ class Store:
         if self.schema_version < LEASE_SCHEMA:
             return {}
         with self._read() as conn:
+            # A history opened read-only at an older schema has no trouble column.
+            trouble = "trouble" if self.schema_version >= LEASE_TROUBLE_SCHEMA else "NULL"
             rows = conn.execute(
-                "SELECT crew, holder, pid, host, expires_at, refreshed_at FROM leases"
+                f"SELECT crew, holder, pid, host, expires_at, refreshed_at, {trouble} AS trouble"  # noqa: S608
+                " FROM leases"
             ).fetchall()
         leases = (lease_of(row) for row in rows)
         return {lease.crew: lease for lease in leases}
@@ -1247,6 +1255,38 @@ def _load_kickoff(
         f"SELECT {', '.join(task_columns)} FROM tasks WHERE kickoff_id = ? ORDER BY ordinal",  # noqa: S608
         (*left_out, bind_text(kickoff_id)),
     ).fetchall()
+    return _kickoff_of(row, tasks, kickoff_id)
+
+
+def _load_kickoffs(
+    conn: sqlite3.Connection, where: str, params: Sequence[SqlValue], order: str
+) -> list[Kickoff]:
+    """The kickoffs whose rows match ``where``, in ``order``, each with its tasks: two
+    queries whatever their number. One query per run (``_load_kickoff``) made a viewer of
+    10,000 running runs on PostgreSQL wait a round trip per run and per run's tasks."""
+    rows = conn.execute(
+        f"SELECT {', '.join(KICKOFF_COLUMNS)} FROM kickoffs WHERE {where} ORDER BY {order}",  # noqa: S608
+        params,
+    ).fetchall()
+    if not rows:
+        return []
+    tasks = conn.execute(
+        f"SELECT {', '.join(TASK_COLUMNS)} FROM tasks WHERE kickoff_id IN"  # noqa: S608
+        f" (SELECT kickoff_id FROM kickoffs WHERE {where}) ORDER BY kickoff_id, ordinal",
+        params,
+    ).fetchall()
+    tasks_of: dict[object, list[sqlite3.Row]] = {}
+    for task in tasks:
+        tasks_of.setdefault(task["kickoff_id"], []).append(task)
+    loaded = (
+        _kickoff_of(row, tasks_of.get(row["kickoff_id"], []), read_key(row["kickoff_id"]))
+        for row in rows
+    )
+    return [kickoff for kickoff in loaded if kickoff is not None]
+
+
+def _kickoff_of(row: sqlite3.Row, tasks: Sequence[sqlite3.Row], kickoff_id: str) -> Kickoff | None:
+    """A kickoff from its row and its tasks' rows (None when it cannot be read)."""
     values, unreadable = decode_row(row)
     extra = values.pop("extra", None)
     if isinstance(extra, dict):

@@ -104,7 +104,9 @@ class Lease:
 
     The holder renews it with a heartbeat; once ``expires_at`` has passed, any other
     process may take it. ``refreshed_at`` is when the holder last finished a round of polls
-    of the crew: the others count their staleness from it.
+    of the crew: the others count their staleness from it. ``trouble`` is what the holder
+    was told in its last round when that round taught it nothing (None after a round that
+    did): the others say it beside their stale runs.
     """
 
     crew: str
@@ -113,6 +115,7 @@ class Lease:
     host: str
     expires_at: datetime  # UTC
     refreshed_at: datetime | None
+    trouble: str | None = None
 
     @property
     def poller(self) -> str:
@@ -134,6 +137,7 @@ def lease_of(row: sqlite3.Row) -> Lease:
         host=inert_line(str(row["host"]), 64),
         expires_at=expires_at,
         refreshed_at=_read_ts(row["refreshed_at"]),
+        trouble=inert_line(read_key(row["trouble"]), 300) or None,
     )
 
 

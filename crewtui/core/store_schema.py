@@ -237,6 +237,13 @@ def _migrate_batches(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def _migrate_lease_trouble(conn: sqlite3.Connection) -> None:
+    """``leases.trouble``: what the poller was told in its last round of polls when that
+    round taught it nothing (the crew unreachable, web pages for answers), so that the
+    processes that view the crew can say why its runs are stale, and give up on it."""
+    conn.execute("ALTER TABLE leases ADD COLUMN trouble TEXT")
+
+
 # MIGRATIONS[n] takes a store from schema version n to n + 1. Append only; never edit one
 # that has shipped.
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
@@ -247,6 +254,7 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _migrate_hitl_requests,
     _migrate_leases,
     _migrate_batches,
+    _migrate_lease_trouble,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # The version that brought change numbers, heartbeats and step counts: a store opened
@@ -258,6 +266,8 @@ HITL_SCHEMA = 5
 LEASE_SCHEMA = MIGRATIONS.index(_migrate_leases) + 1
 # The version that brought ``batches`` (by position, so that it follows a renumbering).
 BATCH_SCHEMA = MIGRATIONS.index(_migrate_batches) + 1
+# The version that brought ``leases.trouble`` (why a poller's round taught it nothing).
+LEASE_TROUBLE_SCHEMA = MIGRATIONS.index(_migrate_lease_trouble) + 1
 
 
 def check_ours(conn: sqlite3.Connection, where: str) -> None:

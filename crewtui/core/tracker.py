@@ -164,6 +164,8 @@ class CrewHealth:
     # A crew another process polls: when that poller last finished a round of polls, once
     # that is longer ago than a lease lasts (the crew's runs are stale since); else None.
     stale_since: datetime | None = None
+    # While stale: what the poller was told in its last round (it learnt nothing), if it said.
+    poller_trouble: str | None = None
 
 
 @dataclass(frozen=True)
@@ -271,11 +273,13 @@ class _Crew:
     # The crew's poller lease: until when (monotonic seconds) this process may poll it, a
     # little before the history's expiry since it counts from before the claim; whether
     # it acted as the holder at the last renewal; the lease as last read, and the writer
-    # id of its live holder then ("" before the first read).
+    # id of its live holder then ("" before the first read), and since when (the staleness
+    # of a poller that has not finished a round yet counts from there).
     lease_until: float = 0.0
     holding: bool = False
     lease: Lease | None = None
     poller_id: str | None = ""
+    poller_since: datetime | None = None
     # Whether this process gave the lease up since the crew last rejected its token (once
     # per rejection: a process alone keeps polling the crew, at the slow retry pace).
     yielded: bool = False
@@ -1245,24 +1249,46 @@ class Tracker:
                 held = claimed is not False
             lapsed = crew.lease_until <= asked
             crew.lease_until = asked + LEASE_TTL if held else 0.0
-            if held and crew.holding and self._polls_answered(name):
-                await self._lease_call(self.store.mark_refreshed, name)
+            if held and crew.holding:
+                trouble = self._round_trouble(name)
+                if trouble is not None or self._answered_since_taken(crew):
+                    await self._lease_call(self.store.mark_refreshed, name, trouble)
             if held and lapsed:
                 crew.wake.set()  # its runner waited while the lease was not known held
             await self._note_lease(crew, lease, held=held, now=now)
 
-    def _polls_answered(self, crew: str) -> bool:
-        """Whether a round of the crew's polls told anything: its health is not troubled
-        and, while it has runs to poll, one at least was answered at its last poll. A crew
-        answering a web page for every run is as stale to the viewers as one that is down."""
-        if self._crews[crew].health.state in _TROUBLED_HEALTH:
-            return False
-        failures = [
-            schedule.failures
-            for kickoff_id, schedule in self._schedules.items()
-            if (kickoff := self._kickoffs.get(kickoff_id)) is not None and kickoff.crew == crew
-        ]
-        return not failures or min(failures) == 0
+    def _round_trouble(self, crew: str) -> str | None:
+        """None when a round of the crew's polls told anything: its health is not troubled
+        and, while it has runs to poll, one at least was answered at its last poll. Else
+        what the round was told, for the viewers: a crew answering a web page for every run
+        is as stale to them as one that is down, and they say why."""
+        health = self._crews[crew].health
+        if health.state in _TROUBLED_HEALTH:
+            return health.message or f"The {crew} crew is {health.state.replace('_', ' ')}."
+        failing: list[str] = []
+        for kickoff_id, schedule in self._schedules.items():
+            kickoff = self._kickoffs.get(kickoff_id)
+            if kickoff is None or kickoff.crew != crew:
+                continue
+            if schedule.failures == 0:
+                return None
+            failing.append(kickoff.poll_error or "")
+        if not failing:
+            return None
+        return next((error for error in failing if error), "None of its runs' polls was answered.")
+
+    def _answered_since_taken(self, crew: _Crew) -> bool:
+        """Whether the crew's runs are fresh as of now: it has none to poll, or it answered a
+        poll since this process took its lease. A new poller whose first polls are still
+        out has told nothing yet: marking its rounds would tell the viewers otherwise."""
+        name = crew.profile.name
+        polled = any(
+            kickoff is not None and kickoff.crew == name
+            for kickoff in map(self._kickoffs.get, self._schedules)
+        )
+        answered = crew.health.last_ok
+        taken = crew.poller_since
+        return not polled or (answered is not None and taken is not None and answered >= taken)
 
     async def _gives_way(self, crew: _Crew, lease: Lease | None, now: datetime) -> bool:
         """Whether this process leaves the crew to a teammate whose token works: tokens are
@@ -1295,11 +1321,18 @@ class Tracker:
         poller_id = self.store.writer if held else (viewed.holder if viewed else None)
         poller = viewed.poller if viewed is not None else None
         if poller_id != crew.poller_id:
-            crew.poller_id = poller_id
+            crew.poller_id, crew.poller_since = poller_id, now
             self._emit(LeaseChanged(name, held, self.here if held else poller))
-        refreshed = viewed.refreshed_at if viewed is not None else None
-        stale = refreshed is not None and (now - refreshed).total_seconds() > LEASE_TTL
-        update = replace(crew.health, poller=poller, stale_since=refreshed if stale else None)
+        # Fresh as of the poller's last round; one that never finished a round, as of when
+        # this process found it polling.
+        fresh_as_of = None if viewed is None else (viewed.refreshed_at or crew.poller_since)
+        stale = fresh_as_of is not None and (now - fresh_as_of).total_seconds() > LEASE_TTL
+        update = replace(
+            crew.health,
+            poller=poller,
+            stale_since=fresh_as_of if stale else None,
+            poller_trouble=viewed.trouble if stale and viewed is not None else None,
+        )
         self._set_health(crew, update)
 
     async def _take_polls(self, crew: str) -> None:

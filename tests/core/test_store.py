@@ -354,6 +354,28 @@ def test_active_kickoffs_are_the_non_terminal_unarchived_ones_in_full(store: Sto
     assert active[0] == running
 
 
+def test_kickoffs_read_together_each_get_their_own_tasks_in_order(
+    open_history: HistoryOpener,
+) -> None:
+    """Active runs and other writers' changes are read in two queries for all of them, so
+    each run's tasks must still be its own, in their order."""
+    runs = [
+        kickoff(
+            f"run-{n}",
+            state=RunState.RUNNING,
+            created_at=at(n),
+            tasks=[TaskResult(task_id=f"t{m}", output=f"{n}.{m}") for m in range(n, 0, -1)],
+        )
+        for n in range(4)
+    ]
+    writer, reader = open_history(), open_history()
+    mark = reader.changes_since(0).mark
+    for run in reversed(runs):
+        writer.save_kickoff(run)
+    assert reader.active_kickoffs() == runs
+    assert reader.changes_since(mark).kickoffs == runs[::-1]  # in the order they were written
+
+
 @pytest.fixture
 def listed(store: Store) -> Store:
     return fill(store)

@@ -83,6 +83,25 @@ def test_only_the_holder_marks_a_round_of_polls_and_takeover_keeps_the_mark(
     assert refreshed is not None and refreshed >= marked
 
 
+def test_a_round_that_taught_nothing_keeps_the_mark_and_says_why(stores: HistoryOpener) -> None:
+    poller, viewer = stores(), stores()
+    assert poller.claim_lease("research", TTL)
+    poller.mark_refreshed("research")
+    marked = viewer.leases()["research"].refreshed_at
+    told = "The research crew is unreachable: \x1b]52;c;aGk=\x07connection refused."
+    poller.mark_refreshed("research", told)
+    lease = viewer.leases()["research"]
+    assert lease.refreshed_at == marked  # no fresher than its last useful round
+    assert lease.trouble is not None and "connection refused" in lease.trouble
+    assert "\x1b" not in lease.trouble and "\x07" not in lease.trouble  # shown: inert
+    viewer.mark_refreshed("research", "not the holder")  # changes nothing
+    assert viewer.leases()["research"].trouble == lease.trouble
+    poller.mark_refreshed("research")  # a round that was answered again
+    lease = viewer.leases()["research"]
+    assert lease.trouble is None
+    assert lease.refreshed_at is not None and marked is not None and lease.refreshed_at >= marked
+
+
 def test_released_leases_are_taken_at_once_and_still_say_who_polled_last(
     stores: HistoryOpener,
 ) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import socket
 import sqlite3
 import sys
 import threading
@@ -60,14 +61,19 @@ def stores(home: Path) -> Iterator[Callable[[], Store]]:
         store.close()
 
 
-async def crewtui_child(home: Path, sim: SimServer, *args: str) -> str:
-    """``python -m crewtui ARGS`` on ``home`` against the research crew; its stdout."""
+async def crewtui_child(
+    home: Path, sim: SimServer, *args: str, exit_code: int = 0, give_up: float | None = None
+) -> tuple[str, str]:
+    """``python -m crewtui ARGS`` on ``home`` against the research crew, which must end
+    with ``exit_code``; its stdout and stderr. ``give_up``: CREWTUI_GIVE_UP_SECONDS."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CREWAI_", "CREWTUI_"))}
     env |= {
         "CREWTUI_HOME": str(home),
         "CREWAI_API_URL": sim.crew_url("research"),
         "CREWAI_BEARER_TOKEN": sim.options.token,
     }
+    if give_up is not None:
+        env["CREWTUI_GIVE_UP_SECONDS"] = str(give_up)
     child = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -79,8 +85,8 @@ async def crewtui_child(home: Path, sim: SimServer, *args: str) -> str:
     )
     async with asyncio.timeout(60):
         out, err = await child.communicate()
-    assert child.returncode == 0, err.decode()
-    return out.decode().strip()
+    assert child.returncode == exit_code, err.decode()
+    return out.decode().strip(), err.decode().strip()
 
 
 def inputs(sim: SimServer, **extra: str) -> dict[str, str]:
@@ -94,7 +100,7 @@ async def test_a_run_kicked_off_by_another_process_appears_and_is_followed(
     async with Tracker([crew_profile(sim)], stores(), FAST) as tracker:
         tracker.listen(events.put_nowait)
         args = [arg for key, value in inputs(sim).items() for arg in ("-i", f"{key}={value}")]
-        kickoff_id = await crewtui_child(home, sim, "kickoff", *args)
+        kickoff_id, _ = await crewtui_child(home, sim, "kickoff", *args)
 
         async with asyncio.timeout(30):
             while True:
@@ -319,7 +325,39 @@ async def test_a_viewer_shows_a_crew_stale_while_its_poller_gets_web_pages_for_e
             async with Tracker([crew_profile(sim)], stores(), FAST) as viewer:
                 assert not viewer.holds_lease(ENV_CREW)
                 await wait_until(viewer, lambda: viewer.health(ENV_CREW).stale_since is not None)
-                assert poller.get(run.kickoff_id).poll_error is not None  # type: ignore[union-attr]
+                error = poller.get(run.kickoff_id).poll_error  # type: ignore[union-attr]
+                assert error is not None
+                # The viewer says why: what the poller was told.
+                await wait_until(viewer, lambda: viewer.health(ENV_CREW).poller_trouble == error)
+
+
+async def test_a_viewer_shows_a_crew_stale_when_its_first_poller_never_finished_a_round(
+    sim: SimServer, stores: Callable[[], Store], home: Path
+) -> None:
+    """A poller that has been unreachable from its start leaves no round to count from:
+    the viewer counts from when it found it polling, and says what it is told."""
+    async with Tracker([crew_profile(sim)], stores(), FAST) as starter:
+        run = await starter.kickoff(ENV_CREW, inputs(sim, hold="1"))
+    with sqlite3.connect(resolve_paths(home).store_file) as conn:
+        conn.execute("DELETE FROM leases")  # nobody has polled the crew yet
+    conn.close()
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead_url = f"http://127.0.0.1:{closed.getsockname()[1]}/research"
+    cut_off = crew_profile(sim).model_copy(update={"url": dead_url})
+    async with Tracker([cut_off], stores(), FAST) as poller:
+        assert poller.holds_lease(ENV_CREW)
+        async with Tracker([crew_profile(sim)], stores(), FAST) as viewer:
+            assert viewer.is_tracked(run.kickoff_id) and not viewer.holds_lease(ENV_CREW)
+            assert viewer.health(ENV_CREW).stale_since is None  # not yet a lease's time
+            await wait_until(viewer, lambda: viewer.health(ENV_CREW).poller_trouble is not None)
+            health = viewer.health(ENV_CREW)
+            assert health.stale_since is not None and health.poller == poller.here
+            assert health.poller_trouble == poller.health(ENV_CREW).message
+        # A `watch` that views the crew gives up as if it polled it itself (exit 6): its
+        # poller, which never gives up, is the one that cannot reach the crew.
+        _, said = await crewtui_child(home, sim, "watch", run.kickoff_id, exit_code=6, give_up=1.0)
+        assert f"polled by {poller.here}" in said and "Could not reach" in said, said
 
 
 async def test_the_lease_heartbeat_does_not_queue_behind_the_store_calls_of_busy_polls(

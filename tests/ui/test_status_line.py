@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from textual.app import App, ComposeResult
 from textual.widgets import Static
 
@@ -62,3 +64,29 @@ async def test_a_crew_another_process_polls_names_it_and_says_this_one_views() -
         crews = app.query_one("#crews", Static)
         assert str(crews.render()) == "○ travel polled by 4242@ops-box  ● content"
         assert str(crews.tooltip) == "travel is polled by 4242@ops-box; this process views it"
+
+
+async def test_a_viewed_crew_gone_stale_says_since_when_and_what_its_poller_was_told() -> None:
+    told = "Could not reach the travel crew \x1b[31m(connection refused)."
+    stale = CrewHealth(
+        crew="travel",
+        state="unknown",
+        poller="4242@ops-box",
+        stale_since=datetime(2026, 12, 2, 10, 42, 7, tzinfo=UTC),
+        poller_trouble=told,
+    )
+    app = StatusApp()
+    async with app.run_test(size=(120, 5)) as pilot:
+        status = app.query_one(StatusLine)
+        status.tz = UTC
+        status.set_healths([stale])
+        await pilot.pause()
+        crews = app.query_one("#crews", Static)
+        shown = str(crews.render())
+        assert shown.startswith("○ travel polled by 4242@ops-box, stale since 10:42:07: Could")
+        assert "\x1b" not in shown
+        assert "its poller says: Could not reach the travel crew" in str(crews.tooltip)
+    # At 80 columns the reason goes first; the staleness stays.
+    assert await crews_text([stale], []) == "○ travel polled by 4242@ops-box, stale since " + (
+        stale.stale_since.astimezone().strftime("%H:%M:%S")  # type: ignore[union-attr]
+    )

@@ -113,6 +113,7 @@ class StatusLine(Horizontal):
         ]
         viewed = [
             f"{health.crew} is polled by {health.poller}; this process views it"
+            + (f"; its poller says: {health.poller_trouble}" if health.poller_trouble else "")
             for health in self._healths.values()
             if health.poller is not None
         ]
@@ -125,7 +126,9 @@ class StatusLine(Horizontal):
         the tooltip keeps the whole story)."""
         line = Text(no_wrap=True, end="", overflow="ellipsis")
         healths = list(self._healths.values())
-        shown = [h for h in healths if not (count_healthy and h.state == "ok")]
+        shown = [
+            h for h in healths if not (count_healthy and h.state == "ok" and h.stale_since is None)
+        ]
         for health in shown:
             if line:
                 line.append("  ")
@@ -179,6 +182,12 @@ class StatusLine(Horizontal):
         if health.poller is not None:
             text.append(" polled by ", style=self._colour("muted"))
             text.append_text(safe_line(health.poller, self._colour("muted"), limit=40))
+        if health.stale_since is not None:
+            warning = self._colour("warning")
+            text.append(f", stale since {self._clock(health.stale_since)}", style=warning)
+            if intervals and health.poller_trouble:
+                text.append(": ", style=warning)
+                text.append_text(safe_line(health.poller_trouble, warning, limit=80))
         if intervals and health.state == "ok":
             text.append(pace_text(health), style=self._colour("muted"))
         return text
