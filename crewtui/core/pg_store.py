@@ -185,14 +185,16 @@ GROUP BY bucket, state, model
     def __init__(
         self,
         pool: ConnectionPool[psycopg.Connection[Row]],
+        lease_pool: ConnectionPool[psycopg.Connection[Row]],
         url: str,
         schema_version: int,
         *,
         steps_per_run: int = DEFAULT_STEPS_PER_RUN,
     ) -> None:
-        """Use :meth:`open`; this takes a pool on a database already migrated."""
+        """Use :meth:`open`; this takes pools on a database already migrated."""
         # Not Store.__init__: that one reads its schema version from an SQLite connection.
         self._pool = pool
+        self._lease_pool = lease_pool
         self.__url = url
         self._redacted = redact_url(url)
         self.path = None
@@ -245,29 +247,28 @@ GROUP BY bucket, state, model
                 version = pg_schema.migrate(conn, where)
         except psycopg.Error as exc:
             raise _open_error(where, exc, password) from None
-        pool: ConnectionPool[psycopg.Connection[Row]] = ConnectionPool(
-            url,
-            min_size=1,
-            max_size=POOL_SIZE,
-            kwargs={"autocommit": True, "row_factory": row_factory},
-            open=False,
-            name="crewtui-history",
-            timeout=WAIT_FOR_CONNECTION,
-        )
+        pool = _pool(url, POOL_SIZE, "crewtui-history")
+        # The leases' reads and writes have a connection of their own: with every pooled
+        # one held by a save waiting for the writers' lock (five viewers starting beside a
+        # busy poller), a heartbeat that waited for a connection let its lease lapse.
+        lease_pool = _pool(url, 1, "crewtui-history-leases")
         try:
-            pool.open(wait=True, timeout=CONNECT_TIMEOUT)
+            for opening in (pool, lease_pool):
+                opening.open(wait=True, timeout=CONNECT_TIMEOUT)
         except PoolTimeout:
             pool.close()
+            lease_pool.close()
             raise HistoryUnreachable(
                 f"The PostgreSQL history at {where} stopped answering while crewtui opened "
                 "it: check the server and try again."
             ) from None
-        return cls(pool, url, version, steps_per_run=steps_per_run)
+        return cls(pool, lease_pool, url, version, steps_per_run=steps_per_run)
 
     def close(self) -> None:
         """Stop listening and close every connection; later calls raise StoreError."""
         self._closed.set()
         self._pool.close()
+        self._lease_pool.close()
         self._listener.join(timeout=LISTEN_TICK * 3)
 
     # ----------------------------------------------------------------- where
@@ -284,19 +285,21 @@ GROUP BY bucket, state, model
 
     @contextmanager
     def _pg_transaction(
-        self, write: bool, lock: int = pg_schema.WRITE_LOCK
+        self, write: bool, lock: int = pg_schema.WRITE_LOCK, *, leases: bool = False
     ) -> Iterator[PgConnection]:
-        """One transaction on a pooled connection; a write first takes the writers' lock
-        (``lock``: the kickoffs' writers', or the leases' for ``_lease_write``).
+        """One transaction on a pooled connection (the leases' own with ``leases``); a write
+        first takes the writers' lock (``lock``: the kickoffs' writers', or the leases' for
+        ``_lease_write``).
 
         A pooled connection the server dropped (it restarted) fails at BEGIN, before any
         work: the pool discards it and the next one is tried, so an outage that is over
         costs nothing. A failure later in a transaction is not retried (a lost COMMIT may
         have committed): it is reported, and the caller's next call starts anew.
         """
+        pool = self._lease_pool if leases else self._pool
         try:
             for attempt in range(POOL_SIZE + 1):
-                with self._pool.connection() as raw:
+                with pool.connection() as raw:
                     try:
                         raw.execute(_begin_write(lock) if write else _BEGIN_READ)
                     except psycopg.OperationalError as exc:
@@ -332,7 +335,11 @@ GROUP BY bucket, state, model
         refusal = self.damage()
         if refusal is not None:
             raise StoreError(refusal)
-        transaction = self._pg_transaction(True, pg_schema.LEASE_LOCK)
+        transaction = self._pg_transaction(True, pg_schema.LEASE_LOCK, leases=True)
+        return cast("AbstractContextManager[sqlite3.Connection]", transaction)
+
+    def _lease_read(self) -> AbstractContextManager[sqlite3.Connection]:
+        transaction = self._pg_transaction(False, leases=True)
         return cast("AbstractContextManager[sqlite3.Connection]", transaction)
 
     def _read(self) -> AbstractContextManager[sqlite3.Connection]:
@@ -645,3 +652,16 @@ class _CopyReader:
         if data:
             os.pwrite(self._out.fileno(), data, self.written)
             self.written += len(data)
+
+
+def _pool(url: str, size: int, name: str) -> ConnectionPool[psycopg.Connection[Row]]:
+    """A pool of up to ``size`` connections to ``url``, opened by the caller."""
+    return ConnectionPool(
+        url,
+        min_size=1,
+        max_size=size,
+        kwargs={"autocommit": True, "row_factory": row_factory},
+        open=False,
+        name=name,
+        timeout=WAIT_FOR_CONNECTION,
+    )

@@ -1074,6 +1074,11 @@ class Store:
         busy poller's heartbeat never waits behind them and lapses (``PgStore``)."""
         return self._write()
 
+    def _lease_read(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A read of the leases alone: SQLite's reads never wait; PostgreSQL's have a
+        connection of their own, so a heartbeat never waits for one (``PgStore``)."""
+        return self._read()
+
     def claim_lease(self, crew: str, ttl: float) -> bool:
         """Take the crew's poller lease when it is free, expired or already ours, and renew
         it until ``ttl`` seconds from now: True when this process holds it after.
@@ -1143,7 +1148,7 @@ class Store:
         """Every crew's lease, live or expired (``Lease.is_live``), by crew."""
         if self.schema_version < LEASE_SCHEMA:
             return {}
-        with self._read() as conn:
+        with self._lease_read() as conn:
             # A history opened read-only at an older schema has no trouble column.
             trouble = "trouble" if self.schema_version >= LEASE_TROUBLE_SCHEMA else "NULL"
             rows = conn.execute(

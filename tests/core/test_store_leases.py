@@ -149,6 +149,50 @@ def test_on_postgresql_lease_writes_do_not_queue_behind_a_kickoff_save(postgres_
         store.close()
 
 
+def test_on_postgresql_leases_are_kept_while_every_pooled_connection_waits_on_saves(
+    postgres_url: str,
+) -> None:
+    """Saves queued behind the writers' lock hold every pooled connection (five viewers
+    starting beside a busy poller): a heartbeat that waited for one let its lease lapse."""
+    import psycopg
+
+    from crewtui.core.pg_schema import WRITE_LOCK
+    from crewtui.core.pg_store import POOL_SIZE, PgStore
+
+    store = PgStore.open(postgres_url)
+    holding = threading.Semaphore(0)
+    done = threading.Event()
+
+    def save_in_queue() -> None:
+        with store._write():  # waits for the lock held below, holding its connection
+            holding.release()
+
+    renewed: list[bool] = []
+
+    def heartbeat() -> None:
+        try:
+            renewed.append(store.claim_lease("research", TTL))
+            store.mark_refreshed("research")
+            renewed.append(store.leases()["research"].refreshed_at is not None)
+        finally:  # a connection waited for in vain raises: the assertion below says it
+            done.set()
+
+    try:
+        with psycopg.connect(postgres_url) as saving, saving.transaction():
+            saving.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            savers = [threading.Thread(target=save_in_queue) for _ in range(POOL_SIZE)]
+            for saver in savers:
+                saver.start()
+            threading.Thread(target=heartbeat, daemon=True).start()
+            # A deadlock check, not a timing one: without the fix it waits until COMMIT.
+            assert done.wait(timeout=CHILD_TIMEOUT), "the lease waited for a connection"
+        for saver in savers:
+            saver.join()
+        assert renewed == [True, True]
+    finally:
+        store.close()
+
+
 def test_a_history_without_other_processes_or_one_not_written_records_nothing(
     path: Path,
 ) -> None:
