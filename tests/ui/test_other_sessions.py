@@ -24,7 +24,8 @@ def env_crew(sim: SimServer) -> list[CrewProfile]:
 
 async def kickoff_elsewhere(sim: SimServer, make_app: AppFactory) -> str:
     args = [a for k, v in sim.sample_inputs("research").items() for a in ("-i", f"{k}={v}")]
-    return await crewtui_child(make_app.paths.data_dir.parent, sim, "kickoff", *args)
+    kickoff_id, _ = await crewtui_child(make_app.paths.data_dir.parent, sim, "kickoff", *args)
+    return kickoff_id
 
 
 async def test_a_run_started_in_another_pane_appears_by_itself(
