@@ -519,6 +519,27 @@ async def test_raw_shows_every_sources_last_payload_newest_first() -> None:
     assert text.index('"result": "为期 7 天"') < text.index('"state": "RUNNING"')
 
 
+async def test_a_pushed_step_relabels_the_steps_tab_in_place() -> None:
+    """Each pushed step counts in the Steps tab's label; only a count that widens it (9 to
+    10 steps) lays the screen out again."""
+    app = DetailApp()
+    async with app.run_test(size=(100, 34)) as pilot:
+        app.detail.show(travel(), now=at(60))
+        await settle(pilot)
+        tab = app.query_one(TabbedContent).get_tab("steps")
+        for number in range(1, 11):
+            step = Step(
+                kickoff_id=travel().kickoff_id, received_at=at(number), thought=f"step {number}"
+            )
+            with layouts_asked() as layouts:
+                app.detail.add_steps([step])
+            await settle(pilot)
+            assert str(tab.label) == f"Steps ({number})"
+            assert f"Steps ({number})" in screen_lines(app)[2]
+            widened = number in (1, 10)  # "Steps" to "Steps (1)", "Steps (9)" to "Steps (10)"
+            assert ("ContentTab#--content-tab-steps" in layouts) is widened, number
+
+
 async def test_the_header_keeps_two_lines_whatever_it_says() -> None:
     """A pause, an error longer than the line, its end: the header says each on its second
     line, cut to the width, and stays two lines high, so it is redrawn in place without a

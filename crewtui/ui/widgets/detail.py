@@ -22,10 +22,11 @@ from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.geometry import Size
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import OptionList, RichLog, Static, TabbedContent, TabPane, TextArea
+from textual.widgets import OptionList, RichLog, Static, Tab, TabbedContent, TabPane, TextArea
 
 from crewtui.api.models import Kickoff, RunState, Step, Submission, TaskResult, TaskState
 from crewtui.api.sanitize import inert
@@ -386,6 +387,19 @@ def steps_note(total: int, shown: int, dropped: int, cap: int | None) -> str | N
     if not parts:
         return None
     return f"Showing the newest {shown:,} of {total:,} steps: " + "; ".join(parts) + "."
+
+
+def relabel(tab: Tab, label: str) -> None:
+    """Give ``tab`` a new label, with a layout of the screen only when its width changes.
+
+    ``Tab.label``'s setter always asks for a layout of the whole screen, and the Steps
+    count changes with every step pushed; "Steps (41)" to "Steps (42)" moves nothing.
+    """
+    if cell_len(label) != tab.label.cell_length:
+        tab.label = label
+        return
+    tab._label = Content(label)  # what ``Tab.label`` answers
+    Static.update(tab, tab.label, layout=False)
 
 
 class StepsLog(RichLog):
@@ -931,7 +945,7 @@ class KickoffDetail(Widget):
         label = f"Steps ({self._step_total:,})" if self._step_total else "Steps"
         if label != self._steps_label:
             self._steps_label = label
-            self.query_one(TabbedContent).get_tab("steps").label = label
+            relabel(self.query_one(TabbedContent).get_tab("steps"), label)
 
     # -- events ----------------------------------------------------------------------------
 
