@@ -6,14 +6,11 @@ Pure-render tests: a small app mounts ``KickoffDetail`` and is fed real ``Kickof
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from rich.cells import cell_len
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
-from textual.widget import Widget
 from textual.widgets import Markdown, OptionList, TabbedContent, TextArea
 
 from crewtui.api.models import (
@@ -29,6 +26,7 @@ from crewtui.api.models import (
 from crewtui.ui.widgets.detail import KickoffDetail
 from crewtui.ui.widgets.line_view import LineView
 from crewtui.ui.widgets.output_view import MARKDOWN_CAP, OutputView
+from tests.ui.app_helpers import layouts_asked
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 HOSTILE = (
@@ -125,24 +123,6 @@ def screen_lines(app: App[object]) -> list[str]:
 
 def screen_text(app: App[object]) -> str:
     return "\n".join(screen_lines(app))
-
-
-@contextmanager
-def layouts_asked() -> Iterator[list[str]]:
-    """The widgets (``Type#id``) that ask for a layout of the screen meanwhile."""
-    layouts: list[str] = []
-    refresh = Widget.refresh
-
-    def spy(widget: Widget, *regions: object, **options: bool) -> Widget:
-        if options.get("layout"):
-            layouts.append(f"{type(widget).__name__}#{widget.id}")
-        return refresh(widget, *regions, **options)  # type: ignore[arg-type]
-
-    Widget.refresh = spy  # type: ignore[method-assign]
-    try:
-        yield layouts
-    finally:
-        Widget.refresh = refresh  # type: ignore[method-assign]
 
 
 async def settle(pilot: Pilot[None]) -> None:
