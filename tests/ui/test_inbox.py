@@ -12,7 +12,7 @@ import httpx
 import pytest
 from textual.message import Message
 from textual.pilot import Pilot
-from textual.widgets import OptionList, Static
+from textual.widgets import OptionList
 
 from crewtui.config import Config
 from crewtui.core.tracker import Tracker
@@ -38,7 +38,7 @@ def hitl_sim() -> Iterator[SimServer]:
 
 
 def status_view(app: CrewtuiApp) -> str:
-    return str(app.main.status.query_one("#view", Static).render())
+    return app.main.status.view_text
 
 
 def inbox_rows(pilot: Pilot[int]) -> list[str]:
