@@ -23,6 +23,7 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.reactive import Reactive
 from textual.theme import Theme
 from textual.worker import WorkerFailed
 
@@ -85,6 +86,10 @@ class CrewtuiApp(App[int]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
+
+    # The terminal's title (see ``watch_sub_title``); no widget draws it, so a change
+    # (each pause and answer changes the waiting count) must not repaint the whole screen.
+    sub_title: Reactive[str] = Reactive("", compute=False, repaint=False)
 
     class Started(Message):
         """The tracker is running: the demo launches its kickoffs, tests start acting."""

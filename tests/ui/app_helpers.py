@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import SecretStr
 from textual.pilot import Pilot
+from textual.widget import Widget
 
 from crewtui.api.profile import CrewProfile
 from crewtui.config import Config, Paths, PollSettings, resolve_paths
@@ -17,6 +20,33 @@ from crewtui.ui.screens.main import MainScreen
 
 # Brisk polling so a run at simulator speed 100 is seen moving within a test.
 FAST_POLL = PollSettings(min_interval=0.05, max_interval=0.3)
+
+
+@contextmanager
+def refreshes_asked() -> Iterator[list[tuple[Widget, bool]]]:
+    """The widgets asked to refresh meanwhile, each with whether it asked for a layout of
+    the screen (which arranges every widget again)."""
+    asked: list[tuple[Widget, bool]] = []
+    refresh = Widget.refresh
+
+    def spy(widget: Widget, *regions: object, **options: bool) -> Widget:
+        asked.append((widget, bool(options.get("layout"))))
+        return refresh(widget, *regions, **options)  # type: ignore[arg-type]
+
+    Widget.refresh = spy  # type: ignore[method-assign]
+    try:
+        yield asked
+    finally:
+        Widget.refresh = refresh  # type: ignore[method-assign]
+
+
+@contextmanager
+def layouts_asked() -> Iterator[list[str]]:
+    """The widgets (``Type#id``) that ask for a layout of the screen meanwhile."""
+    layouts: list[str] = []
+    with refreshes_asked() as asked:
+        yield layouts
+    layouts.extend(f"{type(widget).__name__}#{widget.id}" for widget, layout in asked if layout)
 
 
 def sim_crews(sim: SimServer, token: str | None = None) -> list[CrewProfile]:

@@ -70,7 +70,10 @@ async def test_live_pause_is_shown_and_approved_from_the_app(
         paused = kickoff.kickoff_id
         await settle(pilot, lambda: "waits for input on research_task" in task_cell(screen, paused))
         assert "Waiting for human input" in task_cell(screen, paused)
-        await settle(pilot, lambda: "Paused: waits for input on research_task" in header(screen))
+        await settle(
+            pilot,
+            lambda: "Paused (a to answer): waits for input on research_task" in header(screen),
+        )
         assert "a to answer" in header(screen)
 
         dialog = await open_answer(pilot)

@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from rich.cells import cell_len
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
-from textual.widget import Widget
 from textual.widgets import Markdown, OptionList, TabbedContent, TextArea
 
 from crewtui.api.models import (
@@ -22,10 +21,12 @@ from crewtui.api.models import (
     Step,
     TaskResult,
     TaskState,
+    WaitingFor,
 )
 from crewtui.ui.widgets.detail import KickoffDetail
 from crewtui.ui.widgets.line_view import LineView
 from crewtui.ui.widgets.output_view import MARKDOWN_CAP, OutputView
+from tests.ui.app_helpers import layouts_asked
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 HOSTILE = (
@@ -246,19 +247,8 @@ async def test_a_change_of_the_run_redraws_only_the_rows_that_changed() -> None:
             started_at=at(46),
             finished_at=at(108.5),
         )
-        layouts: list[str] = []
-        refresh = Widget.refresh
-
-        def spy(widget: Widget, *regions: object, **options: bool) -> Widget:
-            if options.get("layout"):
-                layouts.append(f"{type(widget).__name__}#{widget.id}")
-            return refresh(widget, *regions, **options)  # type: ignore[arg-type]
-
-        Widget.refresh = spy  # type: ignore[method-assign]
-        try:
+        with layouts_asked() as layouts:
             app.detail.show(done(tasks=[done().tasks[0], failed]), now=at(200))
-        finally:
-            Widget.refresh = refresh  # type: ignore[method-assign]
         await settle(pilot)
         assert layouts == []
         assert rows.get_option_at_index(0).prompt is research
@@ -509,24 +499,54 @@ async def test_raw_shows_every_sources_last_payload_newest_first() -> None:
     assert text.index('"result": "为期 7 天"') < text.index('"state": "RUNNING"')
 
 
-async def test_the_header_grows_and_shrinks_with_what_it_says() -> None:
-    """The header is redrawn without a layout of the screen when its height holds (every
-    second, every push); when a change needs another line (an error, a long task), the
-    tabs move down to make room, and back up after."""
+async def test_a_pushed_step_relabels_the_steps_tab_in_place() -> None:
+    """Each pushed step counts in the Steps tab's label; only a count that widens it (9 to
+    10 steps) lays the screen out again."""
+    app = DetailApp()
+    async with app.run_test(size=(100, 34)) as pilot:
+        app.detail.show(travel(), now=at(60))
+        await settle(pilot)
+        tab = app.query_one(TabbedContent).get_tab("steps")
+        for number in range(1, 11):
+            step = Step(
+                kickoff_id=travel().kickoff_id, received_at=at(number), thought=f"step {number}"
+            )
+            with layouts_asked() as layouts:
+                app.detail.add_steps([step])
+            await settle(pilot)
+            assert str(tab.label) == f"Steps ({number})"
+            assert f"Steps ({number})" in screen_lines(app)[2]
+            widened = number in (1, 10)  # "Steps" to "Steps (1)", "Steps (9)" to "Steps (10)"
+            assert ("ContentTab#--content-tab-steps" in layouts) is widened, number
+
+
+async def test_the_header_keeps_two_lines_whatever_it_says() -> None:
+    """A pause, an error longer than the line, its end: the header says each on its second
+    line, cut to the width, and stays two lines high, so it is redrawn in place without a
+    layout of the screen (the tabs never move)."""
     app = DetailApp()
     async with app.run_test(size=(100, 34)) as pilot:
         app.detail.show(done(), now=at(200))
         await settle(pilot)
         header = app.query_one("#detail-header")
-        short = header.size.height
+        assert header.size.height == 2
+        assert "finished 2026-11-23 10:01:48 UTC" in screen_lines(app)[1]
         failed = done(
             state=RunState.FAILED, error="Task execution failed: " + "an external API said no. " * 6
         )
-        app.detail.show(failed, now=at(201))
-        await settle(pilot)
-        assert header.size.height > short
-        assert "an external API said no." in screen_text(app)
-        assert "Tasks" in screen_lines(app)[header.size.height]  # the tabs, right under it
-        app.detail.show(done(), now=at(202))
-        await settle(pilot)
-        assert header.size.height == short
+        paused = travel(
+            state=RunState.PAUSED,
+            waiting_for=WaitingFor(task_id="planning_task", message="approve? " * 20, since=at(90)),
+        )
+        for number, kickoff in enumerate([failed, paused, done()]):
+            with layouts_asked() as layouts:
+                app.detail.show(kickoff, now=at(201 + number))
+            await settle(pilot)
+            assert "Static#detail-header" not in layouts
+            lines = screen_lines(app)
+            assert header.size.height == 2 and "Tasks" in lines[2], lines[:3]
+            assert lines[1].rstrip().endswith(("…", "UTC")), lines[1]
+            if kickoff is failed:
+                assert "Task execution failed: an external API said no." in lines[1]
+            if kickoff is paused:
+                assert "Paused (a to answer): waits for input on planning_task" in lines[1]

@@ -70,7 +70,10 @@ async def test_a_paused_flow_waits_on_its_method_and_is_answered_with_a(
         paused = kickoff.kickoff_id
         await settle(pilot, lambda: paused in screen.kickoffs)
         screen.kickoffs.select(paused)
-        await settle(pilot, lambda: "Paused: waits for input on approve_account" in header(screen))
+        await settle(
+            pilot,
+            lambda: "Paused (a to answer): waits for input on approve_account" in header(screen),
+        )
         dialog = await open_answer(pilot)
         assert dialog.query_one("#answer-task", Input).placeholder == "approve_account"
         assert "Method answered" in screen_text(app)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from textual.message import Message
 from textual.pilot import Pilot
-from textual.widgets import OptionList, Static
+from textual.widgets import OptionList
 
 from crewtui.config import Config
 from crewtui.core.tracker import Tracker
@@ -23,7 +23,7 @@ from crewtui.ui.pilot import settle
 from crewtui.ui.screens.answer import AnswerScreen
 from crewtui.ui.screens.inbox import InboxScreen
 from tests.conftest import TEST_SPEED
-from tests.ui.app_helpers import FAST_POLL, AppFactory, main_screen, sim_crews
+from tests.ui.app_helpers import FAST_POLL, AppFactory, main_screen, refreshes_asked, sim_crews
 from tests.ui.test_answer import toasts
 
 pytestmark = pytest.mark.timeout(60)
@@ -38,7 +38,7 @@ def hitl_sim() -> Iterator[SimServer]:
 
 
 def status_view(app: CrewtuiApp) -> str:
-    return str(app.main.status.query_one("#view", Static).render())
+    return app.main.status.view_text
 
 
 def inbox_rows(pilot: Pilot[int]) -> list[str]:
@@ -140,3 +140,17 @@ async def test_the_inbox_shows_runs_waiting_in_the_history_at_start(
         await pilot.press("v")
         await settle(pilot, lambda: app.screen is screen)
         assert screen.kickoffs.selected_id == kickoff.kickoff_id
+
+
+async def test_a_new_waiting_count_in_the_terminal_title_repaints_nothing(
+    sim: SimServer, make_app: AppFactory
+) -> None:
+    """The count goes to the terminal's title (the app's sub-title), which no widget draws:
+    each pause and answer changes it, and must not repaint the whole screen."""
+    app = make_app(sim_crews(sim))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, lambda: main_screen(pilot).is_current)
+        with refreshes_asked() as asked:
+            app.sub_title = "3 waiting"
+        assert app.sub_title == "3 waiting"
+        assert [widget for widget, _ in asked] == []

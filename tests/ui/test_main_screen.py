@@ -48,7 +48,7 @@ def _finished(index: int, crew: str = "travel", **changes: object) -> Kickoff:
 
 
 def _view_text(screen: MainScreen) -> str:
-    return str(screen.status.query_one("#view", Static).render())
+    return screen.status.view_text
 
 
 async def test_every_action_follows_the_row_left_under_the_cursor_by_archive(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from textual.app import App, ComposeResult
-from textual.widgets import Static
 
 from crewtui.core.tracker import CrewHealth
 from crewtui.ui.widgets.status_line import StatusLine
+from tests.ui.app_helpers import layouts_asked
 
 TRAVEL = CrewHealth(crew="travel", state="ok", interval=3.2, rate=7.0, budget=10.0)
 
@@ -25,9 +26,13 @@ async def crews_text(healths: list[CrewHealth], view: list[str], width: int = 80
         status.set_healths(healths)
         status.set_view(view, optional=["sort newest"])
         await pilot.pause()
-        crews = app.query_one("#crews", Static)
-        shown = str(crews.render())
-        assert len(shown) + 2 + len(str(app.query_one("#view", Static).render())) <= width - 2
+        shown = status.crews_text
+        assert len(shown) + 2 + len(status.view_text) <= width - 2
+        line = app.screen._compositor.render_strips()[0].text
+        assert (
+            line == f" {shown}{' ' * (width - 2 - len(shown) - len(status.view_text))}"
+            f"{status.view_text} "
+        )
         return shown
 
 
@@ -61,9 +66,8 @@ async def test_a_crew_another_process_polls_names_it_and_says_this_one_views() -
         status = app.query_one(StatusLine)
         status.set_healths([viewed, CrewHealth(crew="content", state="ok", budget=10.0)])
         await pilot.pause()
-        crews = app.query_one("#crews", Static)
-        assert str(crews.render()) == "○ travel polled by 4242@ops-box  ● content"
-        assert str(crews.tooltip) == "travel is polled by 4242@ops-box; this process views it"
+        assert status.crews_text == "○ travel polled by 4242@ops-box  ● content"
+        assert str(status.tooltip) == "travel is polled by 4242@ops-box; this process views it"
 
 
 async def test_a_viewed_crew_gone_stale_says_since_when_and_what_its_poller_was_told() -> None:
@@ -81,12 +85,30 @@ async def test_a_viewed_crew_gone_stale_says_since_when_and_what_its_poller_was_
         status.tz = UTC
         status.set_healths([stale])
         await pilot.pause()
-        crews = app.query_one("#crews", Static)
-        shown = str(crews.render())
+        shown = status.crews_text
         assert shown.startswith("○ travel polled by 4242@ops-box, stale since 10:42:07: Could")
         assert "\x1b" not in shown
-        assert "its poller says: Could not reach the travel crew" in str(crews.tooltip)
+        assert "its poller says: Could not reach the travel crew" in str(status.tooltip)
     # At 80 columns the reason goes first; the staleness stays.
     assert await crews_text([stale], []) == "○ travel polled by 4242@ops-box, stale since " + (
         stale.stale_since.astimezone().strftime("%H:%M:%S")  # type: ignore[union-attr]
     )
+
+
+async def test_new_words_repaint_the_line_without_a_layout_of_the_screen() -> None:
+    """Each push that pauses or answers a run changes the waiting count: the line is drawn
+    again in place, and the screen is not laid out again."""
+    app = StatusApp()
+    async with app.run_test(size=(80, 5)) as pilot:
+        status = app.query_one(StatusLine)
+        status.set_healths([TRAVEL])
+        status.set_view(["12 kickoffs"])
+        await pilot.pause()
+        with layouts_asked() as layouts:
+            status.set_view(["1 waiting (i)", "12 kickoffs"])
+            status.set_health(replace(TRAVEL, rate=9.0))
+        await pilot.pause()
+        assert layouts == []
+        line = app.screen._compositor.render_strips()[0].text
+        assert line.startswith(" ● travel 9/10 rps")
+        assert line.endswith("1 waiting (i) · 12 kickoffs ")

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from textual.message import Message
 from textual.notifications import Notify
-from textual.widgets import OptionList, Static
+from textual.widgets import OptionList
 
 from crewtui.sim import SimServer
 from crewtui.ui.pilot import Clock, settle
@@ -64,7 +64,7 @@ async def test_a_run_past_its_tasks_usual_time_is_marked_counted_and_toasted_onc
         screen.tick()
         assert set(screen.stuck) == {kickoff_id}
         assert screen.kickoffs.cell(kickoff_id, "state").plain == "● stuck?"
-        assert "1 maybe stuck" in str(screen.status.query_one("#view", Static).render())
+        assert "1 maybe stuck" in screen.status.view_text
         assert "Maybe stuck: research_task has run 10m" in timeline_text(screen)
         screen.tick()
         await pilot.pause()

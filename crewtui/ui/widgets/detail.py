@@ -22,10 +22,11 @@ from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.geometry import Size
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import OptionList, RichLog, Static, TabbedContent, TabPane, TextArea
+from textual.widgets import OptionList, RichLog, Static, Tab, TabbedContent, TabPane, TextArea
 
 from crewtui.api.models import Kickoff, RunState, Step, Submission, TaskResult, TaskState
 from crewtui.api.sanitize import inert
@@ -101,9 +102,10 @@ def header_text(
     palette: Palette = PLAIN,
     prices: Mapping[str, Price] | None = None,
 ) -> Text:
-    """One or two lines: crew, id, state, progress, current task, elapsed, tokens and the
-    estimated cost at ``prices`` (the shipped table by default); then any error, or what a
-    paused run waits for."""
+    """Always two lines, each cut to the width (the header's height never changes, so a push
+    or a tick redraws it in place): the run at a glance (crew, id, state, progress, elapsed,
+    tokens and the estimated cost at ``prices``, the shipped table by default, and the runs
+    it continues), then what it is doing now or what needs a look (``now_text``)."""
     state = kickoff.state
     crew = safe_line(kickoff.crew, _BOLD)
     if kickoff.kind == "flow":
@@ -121,14 +123,6 @@ def header_text(
         parts.append(Text(f"{progress.completed}/{progress.total} {unit_word(kickoff)}s"))
     elif kickoff.kind == "flow" and progress is not None and progress.completed is not None:
         parts.append(Text(methods_done(progress.completed)))
-    if kickoff.current_task:
-        current = safe_line(kickoff.current_task, palette.accent, limit=60)
-        if kickoff.current_agent:
-            current.append_text(
-                Text(" (", palette.muted) + safe_line(kickoff.current_agent, limit=40)
-            )
-            current.append(")", palette.muted)
-        parts.append(current)
     duration = duration_text(kickoff, now)
     if duration == UNKNOWN:
         parts.append(Text("started before tracking", palette.muted))
@@ -140,12 +134,34 @@ def header_text(
     link = continuation_line(kickoff)
     if link is not None:
         parts.append(Text(link, palette.secondary))
-    line = _sep(palette).join(parts)
+    return Text("\n", end="").join([_sep(palette).join(parts), now_text(kickoff, palette)])
+
+
+def now_text(kickoff: Kickoff, palette: Palette = PLAIN) -> Text:
+    """The header's second line, never blank: what went wrong, is uncertain or waits for a
+    person; else the task the run is on and its agent, or when it finished (or was
+    created, or started); then the model when known."""
     problem = _problem_text(kickoff, palette)
     if problem is not None:
-        line.append("\n")
-        line.append_text(problem)
-    return line
+        return problem
+    muted = palette.muted
+    parts: list[Text] = []
+    if kickoff.current_task:
+        current = Text("▸ ", muted) + safe_line(kickoff.current_task, palette.accent, limit=60)
+        if kickoff.current_agent:
+            current.append_text(
+                Text(" (", muted) + safe_line(kickoff.current_agent, limit=40) + Text(")", muted)
+            )
+        parts.append(current)
+    elif kickoff.is_terminal and kickoff.finished_at is not None:
+        parts.append(Text(f"finished {_moment(kickoff.finished_at)}", muted))
+    elif kickoff.state is RunState.PENDING:
+        parts.append(Text(f"created {_moment(kickoff.created_at)}, not started yet", muted))
+    else:
+        parts.append(Text(f"started {_started_words(kickoff)}", muted))
+    if kickoff.model:
+        parts.append(Text("model ", muted) + safe_line(kickoff.model, palette.secondary, limit=40))
+    return _sep(palette).join(parts)
 
 
 def _usage_text(kickoff: Kickoff, palette: Palette, prices: Mapping[str, Price]) -> Text | None:
@@ -174,9 +190,10 @@ def _problem_text(kickoff: Kickoff, palette: Palette) -> Text | None:
     if note is not None:
         return Text(note.capitalize() + ".", palette.muted)
     if kickoff.waiting_for is not None and kickoff.state is RunState.PAUSED:
-        line = Text("Paused: ", warning + _BOLD)
-        line.append(waiting_line(kickoff.waiting_for), warning)
-        return line + Text(" · a to answer", palette.muted)
+        # The key first: a long message is cut at the line's end.
+        line = Text("Paused", warning + _BOLD) + Text(" (a to answer)", palette.muted)
+        line.append(": ", warning + _BOLD)
+        return line + Text(waiting_line(kickoff.waiting_for), warning)
     if kickoff.message and kickoff.state in (RunState.NOT_FOUND, RunState.UNKNOWN):
         return safe_line(kickoff.message, warning, limit=300)
     return None
@@ -272,6 +289,11 @@ def inputs_text(kickoff: Kickoff, palette: Palette = PLAIN) -> Text:
             else "—",
         ),
     ]
+    # Whole here: the header has one line for them.
+    if kickoff.error:
+        facts.append(("error", kickoff.error))
+    if kickoff.poll_error:
+        facts.append(("last poll", kickoff.poll_error))
     blocks = [
         _key_values("Inputs", kickoff.inputs.items(), palette),
         _key_values("Meta", ((key, _meta_value(v)) for key, v in kickoff.meta.items()), palette),
@@ -367,6 +389,19 @@ def steps_note(total: int, shown: int, dropped: int, cap: int | None) -> str | N
     return f"Showing the newest {shown:,} of {total:,} steps: " + "; ".join(parts) + "."
 
 
+def relabel(tab: Tab, label: str) -> None:
+    """Give ``tab`` a new label, with a layout of the screen only when its width changes.
+
+    ``Tab.label``'s setter always asks for a layout of the whole screen, and the Steps
+    count changes with every step pushed; "Steps (41)" to "Steps (42)" moves nothing.
+    """
+    if cell_len(label) != tab.label.cell_length:
+        tab.label = label
+        return
+    tab._label = Content(label)  # what ``Tab.label`` answers
+    Static.update(tab, tab.label, layout=False)
+
+
 class StepsLog(RichLog):
     """The Steps tab's log: says when it is scrolled to its top (older steps are read from
     the history then), and takes older steps above the lines it holds."""
@@ -418,8 +453,10 @@ class KickoffDetail(Widget):
         height: 1fr;
     }
     KickoffDetail > #detail-header {
-        height: auto;
+        height: 2;
         padding: 0 1;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     KickoffDetail > TabbedContent {
         height: 1fr;
@@ -749,15 +786,9 @@ class KickoffDetail(Widget):
             text = header_text(self._kickoff, self._now, self._palette, self.prices)
         if text != self._header:
             self._header = text
-            header = self.query_one("#detail-header", Static)
-            # A new elapsed time every second, a token count with each push: a layout of the
-            # whole screen only when the header's height changes.
-            header.update(text, layout=False)
-            width = header.content_region.width
-            if width > 0 and header.content_region.height != header.get_content_height(
-                self.size, self.app.size, width
-            ):
-                header.refresh(layout=True)
+            # Two lines whatever it says: a new elapsed time every second, a pause or a token
+            # count with each push is drawn in place, with no layout of the screen.
+            self.query_one("#detail-header", Static).update(text, layout=False)
 
     def _show_timeline(self) -> None:
         timeline = self.query_one("#detail-timeline", TimelineBar)
@@ -914,7 +945,7 @@ class KickoffDetail(Widget):
         label = f"Steps ({self._step_total:,})" if self._step_total else "Steps"
         if label != self._steps_label:
             self._steps_label = label
-            self.query_one(TabbedContent).get_tab("steps").label = label
+            relabel(self.query_one(TabbedContent).get_tab("steps"), label)
 
     # -- events ----------------------------------------------------------------------------
 

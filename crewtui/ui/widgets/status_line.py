@@ -11,6 +11,10 @@ history (it holds the crew's lease) says which, and this one only views it
 
 It fits its width by leaving out detail, never crews: first the polling pace, then the
 list's sort order, then healthy crews are counted ("● 3 ok") while troubled ones stay named.
+
+It is one widget drawing one line, the view's words put at its right end: its size never
+changes, so new words (every push that pauses or answers a run changes the waiting count)
+are a repaint of this line, not a layout of the screen.
 """
 
 from __future__ import annotations
@@ -21,10 +25,8 @@ from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import Horizontal
 from textual.events import Resize
-from textual.widgets import Static
+from textual.widget import Widget
 
 from crewtui.core.format import format_duration
 from crewtui.core.tracker import CrewHealth
@@ -48,7 +50,7 @@ def pace_text(health: CrewHealth) -> str:
     return f" {' · '.join(parts)}" if parts else ""
 
 
-class StatusLine(Horizontal):
+class StatusLine(Widget):
     """One line on top: crews and their health, then the list's order, filter and counts."""
 
     DEFAULT_CSS = """
@@ -58,8 +60,6 @@ class StatusLine(Horizontal):
         color: $foreground;
         padding: 0 1;
     }
-    StatusLine > #crews { width: 1fr; height: 1; }
-    StatusLine > #view { width: auto; height: 1; color: $text-muted; }
     StatusLine > .status-line--muted { color: $text-muted; }
     StatusLine > .status-line--accent { color: $accent; text-style: bold; }
     StatusLine > .status-line--success { color: $success; }
@@ -77,10 +77,22 @@ class StatusLine(Horizontal):
         self._healths: dict[str, CrewHealth] = {}
         self._view_parts: tuple[str, ...] = ()
         self._view_optional: tuple[str, ...] = ()
+        self._crews_shown = Text()
+        self._view_shown = Text()
+        self._line = Text()
 
-    def compose(self) -> ComposeResult:
-        yield Static(id="crews", markup=False)
-        yield Static(id="view", markup=False)
+    @property
+    def crews_text(self) -> str:
+        """The crews as the line shows them now (before any cut at the width)."""
+        return self._crews_shown.plain
+
+    @property
+    def view_text(self) -> str:
+        """The view's words as the line shows them now, at its right end."""
+        return self._view_shown.plain
+
+    def render(self) -> Text:
+        return self._line
 
     def set_healths(self, healths: Iterable[CrewHealth]) -> None:
         for health in healths:
@@ -105,7 +117,6 @@ class StatusLine(Horizontal):
         return "" if health is None else self._health_text(health).plain
 
     def _render_crews(self) -> None:
-        crews = self.query_one("#crews", Static)
         troubles = [
             f"{health.crew}: {health.message}"
             for health in self._healths.values()
@@ -118,7 +129,7 @@ class StatusLine(Horizontal):
             if health.poller is not None
         ]
         said = troubles + viewed
-        crews.tooltip = safe_line("  ·  ".join(said), limit=600) if said else None
+        self.tooltip = safe_line("  ·  ".join(said), limit=600) if said else None
         self._fit()
 
     def _crews_line(self, *, intervals: bool, count_healthy: bool, brief: bool = False) -> Text:
@@ -163,8 +174,16 @@ class StatusLine(Horizontal):
             if not width or candidate.cell_len + 2 + candidate_view.cell_len <= width:
                 crews, view = candidate, candidate_view
                 break
-        self.query_one("#crews", Static).update(crews)
-        self.query_one("#view", Static).update(view)
+        self._crews_shown, self._view_shown = crews, view
+        view = view.copy()
+        view.stylize(self._colour("muted"))
+        room = max(0, width - view.cell_len) if width else crews.cell_len + 2
+        crews = crews.copy()
+        crews.truncate(room, overflow="ellipsis")
+        line = Text.assemble(crews, " " * (room - crews.cell_len), view, no_wrap=True, end="")
+        if line != self._line or line.style != self._line.style:
+            self._line = line
+            self.refresh()
 
     def _health_text(
         self, health: CrewHealth, *, intervals: bool = True, brief: bool = False
@@ -196,8 +215,11 @@ class StatusLine(Horizontal):
         return moment.astimezone(self.tz).strftime("%H:%M:%S")
 
     def _colour(self, name: str) -> Style:
-        """A theme colour resolved through CSS (``muted``, ``accent``, ``error``...)."""
-        return self.get_component_rich_style(f"status-line--{name}", partial=True)
+        """A theme colour resolved through CSS (``muted``, ``accent``, ``error``...): the
+        colour blended on the line's background (a partial style drops ``$text-muted``'s
+        transparency and comes out white), and its boldness."""
+        style = self.get_component_rich_style(f"status-line--{name}")
+        return Style(color=style.color, bold=style.bold)
 
     def restyle(self) -> None:
         """Render again with the current theme's colours."""
