@@ -191,6 +191,21 @@ class Session:
             public_url=getattr(self.args, "public_url", None) if receive else None,
         )
 
+    def history_crew(self) -> str | None:
+        """The crew whose runs a command reading the history shows (None: every crew).
+
+        ``--url`` (with ``--crew`` naming it, or not) is the crew ``status`` would poll with
+        the same flags, so the runs it stored are the ones shown; nothing is sent, so no
+        token is needed and ``--token`` changes nothing.
+        """
+        if self.args.url is None:
+            crew: str | None = self.args.crew
+            return crew
+        [selected] = select_crews(
+            self.config, crew=self.args.crew, url=self.args.url, require_tokens=False
+        )
+        return selected.name
+
     def crew_of(self, kickoff_id: str) -> CrewProfile:
         """The crew a kickoff belongs to: from the history, else the selected crew.
 
@@ -483,10 +498,11 @@ async def cmd_logs(session: Session) -> int:
     return await run_logs(session)
 
 
-def _nothing_listed(crew: str | None, states: list[str] | None) -> str:
+def _nothing_listed(crew: str | None, url: str | None, states: list[str] | None) -> str:
     """Why ``list`` shows nothing: an empty history, or filters that match no run (then
     "start one" would be wrong advice: the history has runs, just none of these)."""
-    asked = [f"--crew {crew}"] if crew is not None else []
+    asked = [f"--crew {inert_line(crew, 40)}"] if crew is not None else []
+    asked = [f"--url {inert_line(url, 200)}"] if url is not None else asked
     asked += [f"--state {state}" for state in dict.fromkeys(states or ())]
     if asked:
         return f"No kickoffs in the history match {' '.join(asked)}."
@@ -497,7 +513,7 @@ async def cmd_list(session: Session) -> int:
     args = session.args
     wanted = set(args.state or ())
     states = [RunState(value) for value in wanted - {STUCK}] if wanted else None
-    crew = args.crew
+    crew = session.history_crew()
     now = now_utc()
     rule = stall_rule(session.store, session.config)
     if STUCK in wanted:
@@ -520,7 +536,7 @@ async def cmd_list(session: Session) -> int:
         emit_json([_list_json(row, fields, rule.judge(row, now)) for row in rows])
         return int(ExitCode.OK)
     if not rows:
-        out(_nothing_listed(crew, args.state))
+        out(_nothing_listed(crew, args.url, args.state))
     for row in rows:
         started = start_text(row, lambda moment: moment.astimezone().strftime("%Y-%m-%d %H:%M"))
         duration = duration_text(row, now)
@@ -606,9 +622,9 @@ async def cmd_stats(session: Session) -> int:
 
     args = session.args
     store = session.store
-    if args.crew is not None:
-        check_crew_is_known(session, args.crew)
-        crews = [args.crew]
+    if (crew := session.history_crew()) is not None:
+        check_crew_is_known(session, crew)
+        crews = [crew]
     else:
         crews = sorted(known_crew_names(session.config) | {name for name, _ in store.crews()})
     now, prices = now_utc(), session.config.price_table
@@ -657,7 +673,7 @@ def _print_stats(stats: CrewStats) -> None:
 
 async def cmd_inbox(session: Session) -> int:
     """The runs waiting for a person (the app's ``i``), the one waiting longest first."""
-    crew = session.args.crew
+    crew = session.history_crew()
     rows = waiting_runs(session.store, crew)
     if crew is not None and not rows:
         check_crew_is_known(session, crew)
@@ -681,7 +697,10 @@ async def cmd_inbox(session: Session) -> int:
 
 def check_crew_is_known(session: Session, crew: str) -> None:
     """A ``--crew`` filter that names no crew of the config or the history is a typo, not
-    an empty list: say so (exit 2) rather than print nothing and succeed."""
+    an empty list: say so (exit 2) rather than print nothing and succeed. A crew named by
+    ``--url`` is an address, not a typo: it may just have no runs yet."""
+    if session.args.url is not None:
+        return
     known = known_crew_names(session.config) | {name for name, _ in session.store.crews()}
     if crew in known or session.store.count_kickoffs(crew=crew, archived=None):
         return
