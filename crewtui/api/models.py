@@ -320,6 +320,7 @@ STATUS_FIELDS = (
     "raw_by_source",
     "waiting_for",
     "usage",
+    "model",
     "continues",
     "continued_from",
     "kind",
@@ -372,8 +373,10 @@ class KickoffStatus(_Model):
     raw: Any = None
     raw_by_source: list[Payload] = Field(default_factory=list)
     waiting_for: WaitingFor | None = None
-    # Tokens and LLM calls of the whole run, as far as any source said.
+    # Tokens and LLM calls of the whole run, as far as any source said, and the LLM the
+    # run used as its LLM call events named it (null: no event said; polls never do).
     usage: Usage | None = None
+    model: str | None = None
     # An answered pause the service continued under a new kickoff id links the two runs.
     continues: str | None = None
     continued_from: str | None = None
