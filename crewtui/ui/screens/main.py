@@ -254,7 +254,10 @@ class MainScreen(Screen[None]):
         self.query_one("#panes").set_class(event.size.width >= WIDE_AT, "-wide")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Keys bound with priority (n, t) are text while a text box has the focus."""
+        """Keys bound with priority (n, t) are text while a text box has the focus; escape
+        clears a filter only when there is one."""
+        if action == "clear_filter":
+            return not self.filter.is_empty
         return not (action in PRIORITY_ACTIONS and isinstance(self.focused, Input))
 
     def restyle(self) -> None:
@@ -896,6 +899,13 @@ class MainScreen(Screen[None]):
 
         dialog = FilterScreen(list(self.tracker.crews), self.filter, on_change=self.apply_filter)
         self.app.push_screen(dialog, closed)
+
+    def action_clear_filter(self) -> None:
+        """Escape: every run again, whether a filter or a batch's row (``B``) narrowed it."""
+        collapsed = self.filter.batch is not None
+        self.apply_filter(ListFilter())
+        if collapsed:
+            self.load_batches()
 
     def apply_filter(self, chosen: ListFilter) -> None:
         if chosen != self.filter:
