@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 from rich.text import Text
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from crewtui.api.models import Kickoff, RunState
 from crewtui.api.profile import CrewProfile
 from crewtui.sim import SimServer
 from crewtui.ui.pilot import settle
+from crewtui.ui.screens.kickoff_form import KickoffForm
 from crewtui.ui.screens.main import MainScreen
 from tests.ui.app_helpers import AppFactory, main_screen
 from tests.ui.test_answer import header, open_answer
@@ -92,3 +93,30 @@ def progress_cell(screen: MainScreen, kickoff_id: str) -> str:
     cell = screen.kickoffs.cell(kickoff_id, "progress")
     assert isinstance(cell, Text)
     return cell.plain
+
+
+async def test_a_flow_s_state_fields_are_optional_in_the_form(
+    sim: SimServer, make_app: AppFactory
+) -> None:
+    """GET /inputs names a flow's state fields as it names a crew's required inputs: the
+    history says the crew is a flow, so the form sends with them left empty (the flow keeps
+    its defaults) instead of asking for every one."""
+    flow = CrewProfile(name=FLOW, url=sim.crew_url(FLOW), token=SecretStr(sim.options.token))
+    app = make_app([flow])
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = main_screen(pilot)
+        first = await app.tracker.kickoff(FLOW, {"hold": "0"})
+        await settle(pilot, lambda: (k := app.tracker.get(first.kickoff_id)) and k.kind == "flow")
+        await pilot.press("n")
+        await settle(pilot, lambda: isinstance(app.screen, KickoffForm))
+        form = app.screen
+        assert isinstance(form, KickoffForm)
+        hint = form.query_one("#required-hint", Static)
+        await settle(pilot, lambda: "flow's default" in str(hint.render()))
+        optional = [str(i.name) for i in form.query(Input) if i.placeholder == "optional"]
+        assert optional == ["name", "email", "company", "plan"]
+        await pilot.press("ctrl+s")
+        await settle(pilot, lambda: (k := screen.selected) and k.kickoff_id != first.kickoff_id)
+        sent = screen.selected
+        assert app.screen is screen and sent is not None
+        assert sent.inputs == {}, "an empty state field is not sent: the flow keeps its default"

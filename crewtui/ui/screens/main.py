@@ -672,8 +672,13 @@ class MainScreen(Screen[None]):
 
     @work(group="inputs")
     async def fetch_inputs(self, crew: str, form: KickoffForm) -> None:
+        """GET /inputs for the form; whether the crew is a flow, GET /inputs cannot tell (it
+        names a flow's optional state fields alike): its newest run in the history can."""
         try:
             names = await self.tracker.inputs(crew)
+            newest = await asyncio.to_thread(
+                self.tracker.store.list_kickoffs, crew=crew, archived=None, limit=1
+            )
         except CrewtuiError as error:
             if form.is_attached:
                 form.set_required(crew, [], error=error.message)
@@ -685,7 +690,7 @@ class MainScreen(Screen[None]):
                 form.set_required(crew, [], error="crewtui hit an unexpected error.")
             raise
         if form.is_attached:
-            form.set_required(crew, names)
+            form.set_required(crew, names, flow=bool(newest) and newest[0].kind == "flow")
 
     @work(group="kickoff")
     async def start_kickoff(self, message: KickoffForm.Submitted) -> None:
