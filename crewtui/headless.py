@@ -56,7 +56,7 @@ from crewtui.core.format import (
     usage_line,
     waiting_line,
 )
-from crewtui.core.history import History
+from crewtui.core.history import History, is_flow
 from crewtui.core.inbox import inbox_line, waiting_runs
 from crewtui.core.notify import RunNotices, in_tmux, osc_sequence
 from crewtui.core.pricing import Price, cost_text, estimate_cost, price_table
@@ -71,7 +71,7 @@ from crewtui.core.tracker import (
     flow_request_of,
     progress_signature,
 )
-from crewtui.core.webhook_urls import WebhookUrls
+from crewtui.core.webhook_urls import WebhookUrls, flow_request_note
 
 if TYPE_CHECKING:  # imported by the commands that use them
     from crewtui.core.compare import Comparison
@@ -114,6 +114,8 @@ class Session:
         self.secrets = secrets
         self.json: bool = bool(getattr(args, "json", False))
         self._store: History | None = None
+        # Where flows' requests for a person reach this process's receiver, while it runs.
+        self.hitl_url: str | None = None
 
     # -- crews ---------------------------------------------------------------------------
 
@@ -166,8 +168,10 @@ class Session:
             if receiver is not None:
                 await receiver.start()
                 runtime.tracker.webhook_urls = receiver.urls
+                self.hitl_url = receiver.hitl_url
             yield runtime.tracker
         finally:
+            self.hitl_url = None
             await runtime.tracker.stop()
             if receiver is not None:
                 await receiver.stop()
@@ -405,6 +409,9 @@ async def cmd_kickoff(session: Session) -> int:
     hooks = _webhook_urls(args.task_webhook, args.step_webhook, args.crew_webhook)
     restore_from = _state_id(args.restore_from)
     notices = _notices(session)
+    # Only a receiver of this process takes a flow's requests, and only text says where.
+    receives = args.watch and args.webhooks is not None and not session.json
+    flow = receives and is_flow(session.store, crew.name)
     async with session.following([crew], interval=args.interval, receive=args.watch) as tracker:
         kickoff = await tracker.kickoff(
             crew.name, inputs, meta, webhooks=hooks, restore_from=restore_from
@@ -422,6 +429,8 @@ async def cmd_kickoff(session: Session) -> int:
             return int(ExitCode.OK)
         if not session.json:
             out(f"started {inert_line(kickoff.kickoff_id, 200)} on {inert_line(crew.name)}")
+            if session.hitl_url is not None and flow:
+                out(flow_request_note(session.hitl_url, session.paths.webhook_secret_file))
         return await _follow(session, tracker, [kickoff.kickoff_id], notices)
 
 

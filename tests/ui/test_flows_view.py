@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 from rich.text import Text
+from textual.message import Message
+from textual.notifications import Notify
 from textual.widgets import Input, Static
 
 from crewtui.api.models import Kickoff, RunState
 from crewtui.api.profile import CrewProfile
+from crewtui.core.webhooks import WebhookReceiver
 from crewtui.sim import SimServer
 from crewtui.ui.pilot import settle
 from crewtui.ui.screens.kickoff_form import KickoffForm
@@ -103,7 +106,16 @@ async def test_a_flow_s_state_fields_are_optional_in_the_form(
     its defaults) instead of asking for every one."""
     flow = CrewProfile(name=FLOW, url=sim.crew_url(FLOW), token=SecretStr(sim.options.token))
     app = make_app([flow])
-    async with app.run_test(size=(120, 40)) as pilot:
+    tracker, secret = app.tracker, "s" * 32
+    app.receiver = WebhookReceiver(
+        tracker.ingest,
+        tracker.is_tracked,
+        secret=secret,
+        hitl_secret="signing",
+        on_hitl=tracker.hitl_requested,
+    )
+    notes: list[Message] = []
+    async with app.run_test(size=(120, 40), notifications=True, message_hook=notes.append) as pilot:
         screen = main_screen(pilot)
         first = await app.tracker.kickoff(FLOW, {"hold": "0"})
         await settle(pilot, lambda: (k := app.tracker.get(first.kickoff_id)) and k.kind == "flow")
@@ -120,3 +132,11 @@ async def test_a_flow_s_state_fields_are_optional_in_the_form(
         sent = screen.selected
         assert app.screen is screen and sent is not None
         assert sent.inputs == {}, "an empty state field is not sent: the flow keeps its default"
+        # Where the flow's requests for a person reach the receiver, its secret masked.
+        (said,) = [
+            n.notification
+            for n in notes
+            if isinstance(n, Notify) and n.notification.title == "Flow started"
+        ]
+        assert said.title == "Flow started" and sent.short_id in said.message
+        assert "/hooks/••••••/hitl" in said.message and secret not in said.message

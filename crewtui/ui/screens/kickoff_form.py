@@ -16,7 +16,6 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 from textual import on
 from textual.app import ComposeResult
@@ -29,14 +28,12 @@ from textual.widgets import Button, Input, Select, Static
 from crewtui.api.errors import ConfigError
 from crewtui.api.models import Kickoff
 from crewtui.api.validate import check_input_value, check_webhook_url
-from crewtui.core.webhook_urls import WebhookUrls
+from crewtui.core.webhook_urls import WebhookUrls, masked_hook_url
 from crewtui.ui.screens.early_keys import EarlyKeys
 from crewtui.ui.text import safe_line_content
 
 HOOKS = (("task", "task webhook"), ("step", "step webhook"), ("crew", "crew webhook"))
 PairKind = Literal["input", "meta"]
-# What the receiver's secret path segment looks like on screen.
-HIDDEN_SEGMENT = "••••••"
 
 
 @dataclass(frozen=True)
@@ -52,21 +49,6 @@ class KickoffRequest:
 def meta_text(value: Any) -> str:
     """A meta value as shown in a row: strings as they are, anything else as JSON."""
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-def masked_hook_url(url: str) -> str:
-    """The receiver's URL as shown: the path segment after ``hooks`` is its only secret.
-
-    Screenshots, screen sharing and a colleague's glance must not carry it; what is sent
-    stays the real URL (the form maps the masked text back while it is left unedited).
-    """
-    parts = urlsplit(url)
-    segments = parts.path.split("/")
-    for index, segment in enumerate(segments[:-1]):
-        if segment == "hooks" and segments[index + 1]:
-            segments[index + 1] = HIDDEN_SEGMENT
-            return urlunsplit(parts._replace(path="/".join(segments)))
-    return url
 
 
 class _Marked(Vertical):
@@ -429,6 +411,11 @@ class KickoffForm(EarlyKeys[Kickoff | None]):
     @property
     def crew(self) -> str:
         return self._crew
+
+    @property
+    def flow(self) -> bool:
+        """The crew is a flow (its fields were optional state fields)."""
+        return self._flow
 
     # -- actions ---------------------------------------------------------------------------
 

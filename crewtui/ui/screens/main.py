@@ -41,7 +41,7 @@ from crewtui.core.batch import (
 )
 from crewtui.core.batch_runner import BatchNote, BatchRunner
 from crewtui.core.format import UNKNOWN, duration_text, sentence, waiting_line
-from crewtui.core.history import History
+from crewtui.core.history import History, is_flow
 from crewtui.core.inbox import Inbox, count_words, waiting_runs
 from crewtui.core.notify import NotifyEvent
 from crewtui.core.pricing import Price
@@ -169,9 +169,12 @@ class MainScreen(Screen[None]):
         tz: tzinfo | None = None,
         prices: Mapping[str, Price] | None = None,
         stall_limits: Mapping[str, Mapping[str, float]] | None = None,
+        flow_requests: Callable[[], str | None] = lambda: None,
     ) -> None:
         super().__init__()
         self.tracker = tracker
+        # Where flows' requests for a person reach the receiver (None: they do not).
+        self.flow_requests = flow_requests
         self.memory = memory
         self.export_dir = export_dir
         self.keymap = keymap
@@ -676,9 +679,7 @@ class MainScreen(Screen[None]):
         names a flow's optional state fields alike): its newest run in the history can."""
         try:
             names = await self.tracker.inputs(crew)
-            newest = await asyncio.to_thread(
-                self.tracker.store.list_kickoffs, crew=crew, archived=None, limit=1
-            )
+            flow = await asyncio.to_thread(is_flow, self.tracker.store, crew)
         except CrewtuiError as error:
             if form.is_attached:
                 form.set_required(crew, [], error=error.message)
@@ -690,7 +691,7 @@ class MainScreen(Screen[None]):
                 form.set_required(crew, [], error="crewtui hit an unexpected error.")
             raise
         if form.is_attached:
-            form.set_required(crew, names, flow=bool(newest) and newest[0].kind == "flow")
+            form.set_required(crew, names, flow=flow)
 
     @work(group="kickoff")
     async def start_kickoff(self, message: KickoffForm.Submitted) -> None:
@@ -708,6 +709,13 @@ class MainScreen(Screen[None]):
             form.dismiss(kickoff)
         else:  # the form was closed while sending: the run started all the same
             self._form_closed(kickoff)
+        if form.flow and (note := self.flow_requests()) is not None:
+            self.notify(
+                f"{inert_line(request.crew, 40)} {kickoff.short_id} started. {note}",
+                title="Flow started",
+                timeout=_TOAST_SECONDS * 2,
+                markup=False,
+            )
         await asyncio.to_thread(self.memory.remember, request.crew, request.inputs, request.meta)
 
     def _refused(self, form: KickoffForm, error: CrewtuiError) -> None:
