@@ -88,8 +88,10 @@ async def test_a_paused_flow_waits_on_its_method_and_is_answered_with_a(
             return known is not None and "Welcome to Beacon" in (known.output or "")
 
         await settle(pilot, welcomed)
-        # A flow has no total: the list counts the methods done, not "n of n".
-        await settle(pilot, lambda: "4 done" in progress_cell(screen, continued.kickoff_id))
+        # A flow has no total: the list counts the methods done, not "n of n" (``4✓`` when
+        # the list is compact, beside the detail).
+        done = "4✓" if screen.kickoffs.compact else "4 done"
+        await settle(pilot, lambda: done == progress_cell(screen, continued.kickoff_id))
 
 
 def progress_cell(screen: MainScreen, kickoff_id: str) -> str:

@@ -1123,7 +1123,8 @@ class MainScreen(Screen[None]):
             return
         verb = "Approved" if resumed.approved else "Rejected"
         follow = resumed.continues_as
-        said = f"continues as {follow}" if follow else f"the service says {resumed.status}"
+        # The short id, as the list shows it: a whole uuid wraps the toast at 80 columns.
+        said = f"continues as {follow[:8]}" if follow else f"the service says {resumed.status}"
         self.notify(
             f"{verb} {inert_line(resumed.task_id, 60)}: {inert_line(said, 120)}.",
             timeout=_TOAST_SECONDS,
