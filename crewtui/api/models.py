@@ -412,6 +412,8 @@ class Kickoff(KickoffStatus):
     call_usage: dict[str, Usage] = Field(default_factory=dict)
     llm_calls: list[LlmCall] = Field(default_factory=list)
     cancel_request: CancelRequest | None = None
+    # Who asked crewtui to stop it (``user@host``): a shared history says "stopped by" them.
+    cancelled_by: str | None = None
     # When crewtui answered a flow's human-in-the-loop request of this run: until the run is
     # seen going again, a poll still saying PAUSED is the flow not yet resumed, not a wait.
     hitl_answered_at: datetime | None = None
@@ -458,6 +460,7 @@ class KickoffSummary(_Model):
     waiting_for: WaitingFor | None = None
     usage: Usage | None = None
     cancel_request: CancelRequest | None = None
+    cancelled_by: str | None = None
     continues: str | None = None
     continued_from: str | None = None
     kind: RunKind = "crew"

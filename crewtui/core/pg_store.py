@@ -143,6 +143,7 @@ class PgStore(Store):
             "CAST(extra AS json) ->> 'continued_from' AS continued_from",
             "CAST(CAST(extra AS json) -> 'usage' AS text) AS usage",
             "CAST(extra AS json) ->> 'cancel_request' AS cancel_request",
+            "CAST(extra AS json) ->> 'cancelled_by' AS cancelled_by",
             "COALESCE(CAST(extra AS json) ->> 'kind', 'crew') AS kind",
             "COALESCE(CAST(CAST(extra AS json) ->> 'restarts' AS integer), 0) AS restarts",
         ]

@@ -67,6 +67,7 @@ from crewtui.api.pushes import step_payloads
 from crewtui.api.validate import validate_kickoff_id
 from crewtui.config import PollSettings
 from crewtui.core.early_pushes import EarlyPushes
+from crewtui.core.format import this_user
 from crewtui.core.history import History
 from crewtui.core.merge import (
     answer_request,
@@ -988,7 +989,10 @@ class Tracker:
             before = self._kickoffs.get(kickoff_id)
             if before is None or before.cancel_request == request:
                 return
-            after = before.model_copy(update={"cancel_request": request, "updated_at": utcnow()})
+            who = this_user() if request is not None else None
+            after = before.model_copy(
+                update={"cancel_request": request, "cancelled_by": who, "updated_at": utcnow()}
+            )
             self._kickoffs[kickoff_id] = after
             saved = await self._store_call(self.store.save_kickoff, after)
             if saved is not None:
