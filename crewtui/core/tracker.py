@@ -80,6 +80,7 @@ from crewtui.core.merge import (
 from crewtui.core.pacing import TokenBucket, error_backoff
 from crewtui.core.schedule import CrewPlanner, DurationModel, PlanSettings, Strategy
 from crewtui.core.store_rows import Lease
+from crewtui.core.timing import current_task_start
 from crewtui.core.webhook_urls import WebhookUrls
 
 log = logging.getLogger(__name__)
@@ -1541,10 +1542,8 @@ class Tracker:
 
 def _task_age(kickoff: Kickoff) -> float | None:
     """How long the run's current task has been running, as far as the record says."""
-    for task in kickoff.tasks:
-        if task.task_id == kickoff.current_task and task.started_at is not None:
-            return (utcnow() - task.started_at).total_seconds()
-    return None
+    started = current_task_start(kickoff)
+    return None if started is None else (utcnow() - started).total_seconds()
 
 
 def _started_elsewhere(crew: str, kickoff_id: str) -> Kickoff:
