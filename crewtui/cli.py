@@ -313,6 +313,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _refuse_misplaced_option(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
+    """One sentence for a command's own option given before the command's name.
+
+    Only the global options go there: argparse reads ``crewtui --listen ADDR serve`` as the
+    command ``ADDR`` ("invalid choice") and ``crewtui --all list`` as a stray argument, which
+    say nothing of the fix. Walks the words before the command, skipping global options'
+    values, and names the first one that the command itself takes.
+    """
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    known = parser._option_string_actions
+    before: list[str] = []
+    words = iter(argv)
+    for word in words:
+        if word == "--":
+            return
+        if word in commands.choices:
+            own = commands.choices[word]._option_string_actions
+            for option in before:
+                if option in own:
+                    parser.error(
+                        f"{option} is an option of `crewtui {word}`: give it after the command, "
+                        f"as in `crewtui {word} {option} ...`."
+                    )
+            return
+        if word.startswith("-"):
+            name = word.partition("=")[0]
+            action = known.get(name)
+            if action is None:
+                before.append(name)
+            elif action.nargs != 0 and "=" not in word:
+                next(words, None)  # the option's value, which may look like a command
+
+
 def _add_global_options(
     parser: argparse.ArgumentParser, *, uses: frozenset[str], on_subcommand: bool
 ) -> None:
@@ -514,6 +547,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return sim_main(args_list[1:])
     parser = build_parser()
+    _refuse_misplaced_option(parser, args_list)
     args = parser.parse_args(args_list)
     logging.basicConfig(level=logging.WARNING, format="crewtui: %(message)s")
     secrets: list[str] = [args.token] if getattr(args, "token", None) else []

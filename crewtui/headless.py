@@ -56,7 +56,7 @@ from crewtui.core.format import (
     usage_line,
     waiting_line,
 )
-from crewtui.core.history import History
+from crewtui.core.history import History, is_flow
 from crewtui.core.inbox import inbox_line, waiting_runs
 from crewtui.core.notify import RunNotices, in_tmux, osc_sequence
 from crewtui.core.pricing import Price, cost_text, estimate_cost, price_table
@@ -71,7 +71,7 @@ from crewtui.core.tracker import (
     flow_request_of,
     progress_signature,
 )
-from crewtui.core.webhook_urls import WebhookUrls
+from crewtui.core.webhook_urls import WebhookUrls, flow_request_note
 
 if TYPE_CHECKING:  # imported by the commands that use them
     from crewtui.core.compare import Comparison
@@ -114,6 +114,8 @@ class Session:
         self.secrets = secrets
         self.json: bool = bool(getattr(args, "json", False))
         self._store: History | None = None
+        # Where flows' requests for a person reach this process's receiver, while it runs.
+        self.hitl_url: str | None = None
 
     # -- crews ---------------------------------------------------------------------------
 
@@ -166,8 +168,10 @@ class Session:
             if receiver is not None:
                 await receiver.start()
                 runtime.tracker.webhook_urls = receiver.urls
+                self.hitl_url = receiver.hitl_url
             yield runtime.tracker
         finally:
+            self.hitl_url = None
             await runtime.tracker.stop()
             if receiver is not None:
                 await receiver.stop()
@@ -190,6 +194,21 @@ class Session:
             webhooks_listen=getattr(self.args, "webhooks", None) if receive else None,
             public_url=getattr(self.args, "public_url", None) if receive else None,
         )
+
+    def history_crew(self) -> str | None:
+        """The crew whose runs a command reading the history shows (None: every crew).
+
+        ``--url`` (with ``--crew`` naming it, or not) is the crew ``status`` would poll with
+        the same flags, so the runs it stored are the ones shown; nothing is sent, so no
+        token is needed and ``--token`` changes nothing.
+        """
+        if self.args.url is None:
+            crew: str | None = self.args.crew
+            return crew
+        [selected] = select_crews(
+            self.config, crew=self.args.crew, url=self.args.url, require_tokens=False
+        )
+        return selected.name
 
     def crew_of(self, kickoff_id: str) -> CrewProfile:
         """The crew a kickoff belongs to: from the history, else the selected crew.
@@ -390,6 +409,9 @@ async def cmd_kickoff(session: Session) -> int:
     hooks = _webhook_urls(args.task_webhook, args.step_webhook, args.crew_webhook)
     restore_from = _state_id(args.restore_from)
     notices = _notices(session)
+    # Only a receiver of this process takes a flow's requests, and only text says where.
+    receives = args.watch and args.webhooks is not None and not session.json
+    flow = receives and is_flow(session.store, crew.name)
     async with session.following([crew], interval=args.interval, receive=args.watch) as tracker:
         kickoff = await tracker.kickoff(
             crew.name, inputs, meta, webhooks=hooks, restore_from=restore_from
@@ -407,6 +429,8 @@ async def cmd_kickoff(session: Session) -> int:
             return int(ExitCode.OK)
         if not session.json:
             out(f"started {inert_line(kickoff.kickoff_id, 200)} on {inert_line(crew.name)}")
+            if session.hitl_url is not None and flow:
+                out(flow_request_note(session.hitl_url, session.paths.webhook_secret_file))
         return await _follow(session, tracker, [kickoff.kickoff_id], notices)
 
 
@@ -483,10 +507,11 @@ async def cmd_logs(session: Session) -> int:
     return await run_logs(session)
 
 
-def _nothing_listed(crew: str | None, states: list[str] | None) -> str:
+def _nothing_listed(crew: str | None, url: str | None, states: list[str] | None) -> str:
     """Why ``list`` shows nothing: an empty history, or filters that match no run (then
     "start one" would be wrong advice: the history has runs, just none of these)."""
-    asked = [f"--crew {crew}"] if crew is not None else []
+    asked = [f"--crew {inert_line(crew, 40)}"] if crew is not None else []
+    asked = [f"--url {inert_line(url, 200)}"] if url is not None else asked
     asked += [f"--state {state}" for state in dict.fromkeys(states or ())]
     if asked:
         return f"No kickoffs in the history match {' '.join(asked)}."
@@ -497,7 +522,7 @@ async def cmd_list(session: Session) -> int:
     args = session.args
     wanted = set(args.state or ())
     states = [RunState(value) for value in wanted - {STUCK}] if wanted else None
-    crew = args.crew
+    crew = session.history_crew()
     now = now_utc()
     rule = stall_rule(session.store, session.config)
     if STUCK in wanted:
@@ -520,7 +545,7 @@ async def cmd_list(session: Session) -> int:
         emit_json([_list_json(row, fields, rule.judge(row, now)) for row in rows])
         return int(ExitCode.OK)
     if not rows:
-        out(_nothing_listed(crew, args.state))
+        out(_nothing_listed(crew, args.url, args.state))
     for row in rows:
         started = start_text(row, lambda moment: moment.astimezone().strftime("%Y-%m-%d %H:%M"))
         duration = duration_text(row, now)
@@ -606,9 +631,9 @@ async def cmd_stats(session: Session) -> int:
 
     args = session.args
     store = session.store
-    if args.crew is not None:
-        check_crew_is_known(session, args.crew)
-        crews = [args.crew]
+    if (crew := session.history_crew()) is not None:
+        check_crew_is_known(session, crew)
+        crews = [crew]
     else:
         crews = sorted(known_crew_names(session.config) | {name for name, _ in store.crews()})
     now, prices = now_utc(), session.config.price_table
@@ -657,7 +682,7 @@ def _print_stats(stats: CrewStats) -> None:
 
 async def cmd_inbox(session: Session) -> int:
     """The runs waiting for a person (the app's ``i``), the one waiting longest first."""
-    crew = session.args.crew
+    crew = session.history_crew()
     rows = waiting_runs(session.store, crew)
     if crew is not None and not rows:
         check_crew_is_known(session, crew)
@@ -681,7 +706,10 @@ async def cmd_inbox(session: Session) -> int:
 
 def check_crew_is_known(session: Session, crew: str) -> None:
     """A ``--crew`` filter that names no crew of the config or the history is a typo, not
-    an empty list: say so (exit 2) rather than print nothing and succeed."""
+    an empty list: say so (exit 2) rather than print nothing and succeed. A crew named by
+    ``--url`` is an address, not a typo: it may just have no runs yet."""
+    if session.args.url is not None:
+        return
     known = known_crew_names(session.config) | {name for name, _ in session.store.crews()}
     if crew in known or session.store.count_kickoffs(crew=crew, archived=None):
         return

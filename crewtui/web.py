@@ -35,7 +35,7 @@ from textual_serve.server import Server
 from crewtui.api.errors import ConfigError
 from crewtui.api.validate import is_loopback
 from crewtui.cli import TOKEN_HANDOFF_ENV
-from crewtui.config import HOME_ENV, Config, Paths, select_crews
+from crewtui.config import HOME_ENV, Config, Paths, history_url, select_crews
 from crewtui.core.guarded_http import bind_socket
 from crewtui.serve import StopSignals
 
@@ -129,6 +129,13 @@ def run_web(args: argparse.Namespace, config: Config, paths: Paths, secrets: lis
         token = crew.bearer()
         if token and token not in secrets:
             secrets.append(token)
+    # A shared history that cannot be opened stops each session: refuse now, as every
+    # command does (one sentence, exit 2 or 6), not after a browser opened the page.
+    if history_url(config.history) is not None:
+        from crewtui.core.runtime import open_store
+
+        store, _ = open_store(paths, config.history)
+        store.close()
     if args.token is not None:
         os.environ[TOKEN_HANDOFF_ENV] = args.token
     try:

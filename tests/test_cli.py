@@ -123,6 +123,7 @@ def test_status_json_is_the_normalized_model_in_both_dialects(
         "continued_from",
         "steps",
         "usage",
+        "model",
         "kind",
         "restarts",
         "restarted_at",
@@ -130,6 +131,7 @@ def test_status_json_is_the_normalized_model_in_both_dialects(
     }
     assert status["kind"] == "crew" and status["restarts"] == 0
     assert status["waiting_for"] is None  # only a paused run waits for someone
+    assert status["model"] is None  # polled only: no LLM call event named it
     assert status["continues"] is None and status["continued_from"] is None
     assert status["steps"]["dropped"] == 0 <= status["steps"]["stored"]
     assert status["kickoff_id"] == kickoff_id

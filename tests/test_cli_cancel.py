@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
+import socket
 import subprocess
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from crewtui.api.errors import ExitCode
+from crewtui.config import resolve_paths
+from crewtui.core.store import Store
 from crewtui.sim import SimServer
 from tests.cli_helpers import crew_env, inputs_args, run
 
@@ -144,3 +149,30 @@ def test_on_a_terminal_it_asks_naming_the_run(
     assert result.stderr.startswith(f"Cancel {NAME} {kickoff_id[:8]} (◌ pending, sent ")
     assert " ago)? [y/N] " in result.stderr
     assert _status(sim, home, kickoff_id)["state"] == state
+
+
+def test_who_stopped_a_run_is_said_to_whoever_reads_the_history(sim: SimServer, home: Path) -> None:
+    """The history is shared (several processes, teammates on one PostgreSQL): the run
+    says who asked to stop it, "you" only to that person, "stopped" when nobody said."""
+    kickoff_id = _kickoff(sim, home, duration_scale="100")
+    assert _cancel(sim, home, kickoff_id, "--yes").returncode == ExitCode.OK
+    listed = run(home, "list", "--json", env=crew_env(sim, CREW))
+    (row,) = json.loads(listed.stdout)
+    assert row["cancelled_by"] == f"{getpass.getuser()}@{socket.gethostname()}"
+
+    def status_line() -> str:
+        result = run(home, "status", kickoff_id, env=crew_env(sim, CREW))
+        assert result.returncode == ExitCode.OK, result.stderr
+        return result.stdout.splitlines()[0]
+
+    assert status_line().endswith("(stopped by you)")
+    for who, said in (("ana@elsewhere", "(stopped by ana@elsewhere)"), (None, "(stopped)")):
+        store = Store.open(resolve_paths(home).store_file)
+        try:
+            stored = store.get_kickoff(kickoff_id)
+            assert stored is not None
+            later = stored.updated_at + timedelta(seconds=1)
+            store.save_kickoff(stored.model_copy(update={"cancelled_by": who, "updated_at": later}))
+        finally:
+            store.close()
+        assert status_line().endswith(said)

@@ -118,3 +118,25 @@ def test_kickoff_help_documents_restore_from(home: Path) -> None:
     result = run(home, "kickoff", "--help")
     assert "--restore-from STATE_ID" in result.stdout
     assert "restoreFromStateId" in result.stdout
+
+
+def test_a_flow_kickoff_with_a_receiver_says_where_its_requests_reach_it(
+    sim: SimServer, home: Path
+) -> None:
+    """The deployment's human-in-the-loop webhook is set by hand on the AMP side: after a
+    flow's kickoff the command says where this receiver takes requests, the secret masked."""
+    _kickoff(sim, home)  # the history now knows the deployment is a flow
+    secret = "hitl-" + "s" * 24
+    env = crew_env(sim, FLOW) | {"CREWTUI_HITL_SECRET": secret}
+    result = run(
+        home,
+        *["kickoff", "-i", "hold=0", "--watch", "--webhooks", "127.0.0.1:0"],
+        env=env,
+    )
+    assert result.returncode == ExitCode.OK, result.stderr
+    started, note = result.stdout.splitlines()[:2]
+    assert started.startswith("started ")
+    assert "/hooks/••••••/hitl" in note and "webhook-secret" in note, note
+    hook_secret = (home / "data" / "webhook-secret").read_text().strip()
+    assert hook_secret not in result.stdout + result.stderr
+    assert secret not in result.stdout + result.stderr

@@ -73,3 +73,36 @@ def test_a_crew_filter_naming_no_crew_is_a_mistake_not_an_empty_list(
     assert "default" in result.stderr  # the crews there are, named
     known = run(home, *["list", "--crew", "default", "--state", "failed"], env=crew_env(sim))
     assert known.returncode == 0 and "No kickoffs" in known.stdout, known.stderr
+
+
+@pytest.fixture(scope="module")
+def two_crews(sim: SimServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A history with one run of the content crew and one of the travel crew, both started
+    with ``--url`` (no config file): each is stored under the name its URL gives."""
+    path = tmp_path_factory.mktemp("two-crews")
+    for crew in ("content", "travel"):
+        url = ["--url", sim.crew_url(crew), "--token", sim.options.token]
+        started = run(path, "kickoff", *inputs_args(sim, crew), *url)
+        assert started.returncode == 0, started.stderr
+    return path
+
+
+def test_url_shows_the_runs_of_that_crew_alone(sim: SimServer, two_crews: Path) -> None:
+    """``--url`` (and ``--token``) name the crew ``status`` would poll: the history commands
+    show its runs only, as ``--crew`` does, and a URL with no run is an empty answer."""
+    for crew in ("content", "travel"):
+        url = ["--url", sim.crew_url(crew), "--token", sim.options.token]
+        listed = run(two_crews, "list", "--json", *url)
+        assert listed.returncode == 0, listed.stderr
+        (row,) = json.loads(listed.stdout)
+        assert row["crew"] == sim.crew_url(crew).split("://")[1]
+        stats = run(two_crews, "stats", "--json", *url)
+        assert stats.returncode == 0, stats.stderr
+        assert [entry["crew"] for entry in json.loads(stats.stdout)] == [row["crew"]]
+        waiting = run(two_crews, "inbox", "--json", *url)
+        assert waiting.returncode == 0 and json.loads(waiting.stdout) == [], waiting.stderr
+    elsewhere = run(two_crews, "list", "--url", sim.crew_url("research"))
+    assert elsewhere.returncode == 0, elsewhere.stderr
+    assert elsewhere.stdout.strip() == (
+        f"No kickoffs in the history match --url {sim.crew_url('research')}."
+    )

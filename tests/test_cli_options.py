@@ -6,6 +6,7 @@ subparsers used to overwrite those values with their own defaults, silently.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import socket
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from crewtui.api.errors import ExitCode
-from crewtui.cli import OPTIONS_USED, build_parser
+from crewtui.cli import OPTIONS_USED, build_parser, main
 from crewtui.sim import SimServer
 from tests.cli_helpers import inputs_args, run
 from tests.hardening.cli_support import Cli, child_env
@@ -339,3 +340,40 @@ def test_every_command_s_help_says_what_it_does(
     usage, _, rest = capsys.readouterr().out.partition("\n\n")
     assert usage.startswith(f"usage: crewtui {command}")
     assert not rest.startswith(("positional arguments:", "options:")), "no description"
+
+
+def _own_options(command: str) -> list[argparse.Action]:
+    """The options ``crewtui COMMAND --help`` lists that are the command's own (not global)."""
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    shared = parser._option_string_actions
+    return [
+        action
+        for action in commands.choices[command]._actions
+        if action.option_strings and not set(action.option_strings) & set(shared)
+    ]
+
+
+@pytest.mark.parametrize("command", [name for name in OPTIONS_USED if name is not None])
+def test_a_command_s_own_option_before_its_name_gets_one_sentence(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for action in _own_options(command):
+        for option in action.option_strings:
+            value = [] if action.nargs == 0 else ["v"]
+            with pytest.raises(SystemExit) as stopped:
+                main([option, *value, command])
+            assert stopped.value.code == ExitCode.USAGE
+            said = capsys.readouterr().err.splitlines()[-1]
+            assert said == (
+                f"crewtui: {option} is an option of `crewtui {command}`: give it after the "
+                f"command, as in `crewtui {command} {option} ...`."
+            )
+
+
+def test_serve_s_listen_before_the_command_says_where_it_goes(tmp_path: Path) -> None:
+    result = run(tmp_path, "--listen", "127.0.0.1:9", "serve")
+    assert result.returncode == ExitCode.USAGE
+    assert "invalid choice" not in result.stderr
+    assert "--listen is an option of `crewtui serve`" in result.stderr
+    assert not (tmp_path / "data").exists(), "nothing starts for a refused command"

@@ -14,6 +14,7 @@ from crewtui.api.profile import CrewProfile
 from crewtui.config import add_crew, resolve_paths
 from crewtui.core.format import tokens_text
 from crewtui.sim import SimServer
+from crewtui.sim.timeline import SIM_MODEL
 from tests.cli_helpers import crew_env, inputs_args, run
 from tests.core.live_runtime import run_to_the_end_with_usage, simulated_usage, webhook_runtime
 
@@ -38,6 +39,7 @@ async def test_status_json_shows_usage_per_task_and_per_run_after_a_run_with_pus
     assert {task["task_id"]: Usage.model_validate(task["usage"]) for task in status["tasks"]} == (
         per_task
     )
+    assert status["model"] == SIM_MODEL  # named by the LLM call events
     # Keys no source gave are null, never 0.
     assert status["usage"]["reasoning_tokens"] is None
 

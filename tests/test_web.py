@@ -200,6 +200,23 @@ def test_a_non_loopback_host_needs_allow_remote(tmp_path: Path) -> None:
     assert "--allow-remote" in result.stderr
 
 
+def test_an_unusable_shared_history_is_refused_before_serving(tmp_path: Path) -> None:
+    """As every command: one sentence and the README's code, not a page whose every
+    session stops (6: a server that cannot be reached; 2: a URL that is not PostgreSQL's)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: nothing listens there
+    for url, code in (
+        (f"postgresql://crewtui@127.0.0.1:{port}/crewtui", ExitCode.UNREACHABLE),
+        ("mysql://crewtui@127.0.0.1/crewtui", ExitCode.USAGE),
+    ):
+        env = {"CREWTUI_HISTORY_URL": url}
+        result = run(tmp_path, "web", "--port", "0", "--url", "http://x.test", env=env, timeout=30)
+        assert result.returncode == code, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert result.stdout == "", "no address is printed for a server that cannot serve"
+
+
 # -- in a browser ----------------------------------------------------------------------------
 
 

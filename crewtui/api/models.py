@@ -320,6 +320,7 @@ STATUS_FIELDS = (
     "raw_by_source",
     "waiting_for",
     "usage",
+    "model",
     "continues",
     "continued_from",
     "kind",
@@ -372,8 +373,10 @@ class KickoffStatus(_Model):
     raw: Any = None
     raw_by_source: list[Payload] = Field(default_factory=list)
     waiting_for: WaitingFor | None = None
-    # Tokens and LLM calls of the whole run, as far as any source said.
+    # Tokens and LLM calls of the whole run, as far as any source said, and the LLM the
+    # run used as its LLM call events named it (null: no event said; polls never do).
     usage: Usage | None = None
+    model: str | None = None
     # An answered pause the service continued under a new kickoff id links the two runs.
     continues: str | None = None
     continued_from: str | None = None
@@ -409,6 +412,8 @@ class Kickoff(KickoffStatus):
     call_usage: dict[str, Usage] = Field(default_factory=dict)
     llm_calls: list[LlmCall] = Field(default_factory=list)
     cancel_request: CancelRequest | None = None
+    # Who asked crewtui to stop it (``user@host``): a shared history says "stopped by" them.
+    cancelled_by: str | None = None
     # When crewtui answered a flow's human-in-the-loop request of this run: until the run is
     # seen going again, a poll still saying PAUSED is the flow not yet resumed, not a wait.
     hitl_answered_at: datetime | None = None
@@ -455,6 +460,7 @@ class KickoffSummary(_Model):
     waiting_for: WaitingFor | None = None
     usage: Usage | None = None
     cancel_request: CancelRequest | None = None
+    cancelled_by: str | None = None
     continues: str | None = None
     continued_from: str | None = None
     kind: RunKind = "crew"

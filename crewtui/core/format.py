@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import getpass
 import math
+import socket
 from collections.abc import Callable
 from datetime import datetime
 
@@ -97,14 +100,29 @@ CANCELLING = "cancelling…"
 STOPPED_BY_YOU = "stopped by you"
 
 
+@functools.cache
+def this_user() -> str:
+    """Who runs this crewtui, as a history shared by several people names them."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container's user)
+        user = "someone"
+    return f"{user}@{socket.gethostname()}"
+
+
 def cancel_note(run: Run) -> str | None:
-    """What crewtui's own cancel did to the run: asked, not confirmed yet ("cancelling…"),
-    or confirmed ("stopped by you"); None when crewtui never asked."""
+    """What crewtui's cancel did to the run: asked, not confirmed yet ("cancelling…"), or
+    confirmed: "stopped by you", by whoever else asked (the history is shared), or just
+    "stopped" when nobody recorded who; None when crewtui never asked."""
     if run.cancel_request == "sent" and not run.state.is_terminal:
         return CANCELLING
-    if run.cancel_request == "confirmed" and run.state is RunState.CANCELLED:
+    if run.cancel_request != "confirmed" or run.state is not RunState.CANCELLED:
+        return None
+    if run.cancelled_by is None:
+        return "stopped"
+    if run.cancelled_by == this_user():
         return STOPPED_BY_YOU
-    return None
+    return f"stopped by {inert_line(run.cancelled_by, 60)}"
 
 
 def waiting_line(waiting: WaitingFor) -> str:

@@ -127,3 +127,11 @@ class History(Protocol):
     def mark_refreshed(self, crew: str, trouble: str | None = None) -> None: ...
     def release_leases(self) -> None: ...
     def leases(self) -> dict[str, Lease]: ...
+
+
+def is_flow(history: History, crew: str) -> bool:
+    """Whether ``crew`` is a flow deployment, as far as the history knows: GET /inputs names
+    a flow's optional state fields as it names a crew's required inputs; its newest run
+    tells (``kind``, from the service's own words)."""
+    newest = history.list_kickoffs(crew=crew, archived=None, limit=1)
+    return bool(newest) and newest[0].kind == "flow"

@@ -190,6 +190,7 @@ def begin_attempt(kickoff: Kickoff, at: datetime, state: RunState = RunState.PEN
             "call_usage": {},
             "usage": None,
             "cancel_request": None,
+            "cancelled_by": None,
             "updated_at": max(kickoff.updated_at, at),
         }
     )

@@ -35,7 +35,6 @@ import logging
 import os
 import socket
 import struct
-import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -52,7 +51,7 @@ from crewtui.core import pg_schema
 from crewtui.core.pg_sql import ESCAPE_BYTES, PgConnection, Row, escape_text, row_factory
 from crewtui.core.store import DEFAULT_STEPS_PER_RUN, Store, _counts, _load_kickoff
 from crewtui.core.store_rows import SqlValue, read_key
-from crewtui.core.store_text import HOLD_BYTES, OutputKey
+from crewtui.core.store_text import HOLD_BYTES, OutputKey, SpilledText
 from crewtui.core.text_lines import HeldText
 
 if TYPE_CHECKING:  # the shared code's annotations name it; nothing here uses SQLite
@@ -143,6 +142,7 @@ class PgStore(Store):
             "CAST(extra AS json) ->> 'continued_from' AS continued_from",
             "CAST(CAST(extra AS json) -> 'usage' AS text) AS usage",
             "CAST(extra AS json) ->> 'cancel_request' AS cancel_request",
+            "CAST(extra AS json) ->> 'cancelled_by' AS cancelled_by",
             "COALESCE(CAST(extra AS json) ->> 'kind', 'crew') AS kind",
             "COALESCE(CAST(CAST(extra AS json) ->> 'restarts' AS integer), 0) AS restarts",
         ]
@@ -504,7 +504,7 @@ def _describe(where: str, exc: psycopg.Error) -> StoreError:
 _COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 
 
-class PgStoredText:
+class PgStoredText(SpilledText):
     """An output in the PostgreSQL history, read in pieces: a ``TextSource``.
 
     On the first read, one binary ``COPY`` streams the value into a private temporary file
@@ -518,38 +518,20 @@ class PgStoredText:
     def __init__(
         self, key: OutputKey, size: int, pool: ConnectionPool[psycopg.Connection[Row]]
     ) -> None:
-        self.key = key
-        self._size = size
+        super().__init__(key, size)
         self._pool = pool
-        self._lock = threading.Lock()
-        self._spill: IO[bytes] | None = None
-        self._spilled = 0
-        self._gone = False
 
-    @property
-    def size(self) -> int:
-        return self._size
-
-    def read(self, offset: int, length: int) -> bytes:
-        end = min(offset + length, self._size)
-        if end <= offset:
-            return b""
-        with self._lock:
-            if self._spill is None and not self._gone:
-                self._spill_all()
-            spill = self._spill
-            if spill is None or offset >= self._spilled:
-                return b""
-            return os.pread(spill.fileno(), min(end, self._spilled) - offset, offset)
-
-    def _spill_all(self) -> None:
+    def _fill(self, end: int) -> None:
+        """The whole value at once (one COPY), whatever ``end`` asks for."""
+        if self._spill is not None:
+            return  # all of it is there: a size with escapes counted is an upper bound
         if self.key.task_id is None:
             query = "SELECT output FROM kickoffs WHERE kickoff_id = %s"
             params: list[object] = [escape_text(self.key.kickoff_id)]
         else:
             query = "SELECT output FROM tasks WHERE kickoff_id = %s AND task_id = %s"
             params = [escape_text(self.key.kickoff_id), escape_text(self.key.task_id)]
-        spill = tempfile.TemporaryFile(prefix="crewtui-output-")  # noqa: SIM115 (closed by close())
+        spill = self._new_spill()
         reader = _CopyReader(spill)
         try:
             with (
@@ -571,21 +553,8 @@ class PgStoredText:
             return
         self._spill, self._spilled = spill, reader.written
 
-    def _give_up(self, why: str) -> None:
-        log.info("an output of %s is read no further: %s", self.key.kickoff_id, why)
-        self._gone = True
-
-    def close(self) -> None:
-        """Let go of the spill file; a later read starts again."""
-        with self._lock:
-            if self._spill is not None:
-                self._spill.close()
-            self._spill = None
-            self._spilled = 0
-            self._gone = False
-
-    def __repr__(self) -> str:
-        return f"PgStoredText({self.key!r}, {self._size} bytes)"
+    def _release(self) -> None:
+        """Nothing stays open between reads: the COPY ended with ``_fill``."""
 
 
 class _CopyReader:

@@ -245,9 +245,11 @@ RUN_KIND = (
 )
 # Every row's tokens, for the list's optional tokens column: from ``extra`` too.
 USAGE = "CASE WHEN json_valid(extra) THEN json_extract(extra, '$.usage') END AS usage"
-# Likewise whether crewtui is cancelling the run, or stopped it ("cancelling…" on its row).
-CANCEL_REQUEST = (
-    "CASE WHEN json_valid(extra) THEN json_extract(extra, '$.cancel_request') END AS cancel_request"
+# Likewise whether crewtui is cancelling the run, or stopped it ("cancelling…" on its row),
+# and at whose request.
+CANCEL_REQUEST = ", ".join(
+    f"CASE WHEN json_valid(extra) THEN json_extract(extra, '$.{name}') END AS {name}"
+    for name in ("cancel_request", "cancelled_by")
 )
 # When a running row's current task was first seen running (the stall rule's clock): one
 # primary-key lookup in ``tasks`` per row.

@@ -27,6 +27,7 @@ import os
 import sqlite3
 import tempfile
 import threading
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -68,19 +69,21 @@ def output_rowid(conn: sqlite3.Connection, key: OutputKey, bound_id: object) -> 
     return None if found is None else int(found[0])
 
 
-class StoredText:
-    """An output in the history, read in pieces: a :class:`TextSource` of known size."""
+class SpilledText(ABC):
+    """An output in a history, read in pieces through a private spill file: the part both
+    back ends share (SQLite's :class:`StoredText`, PostgreSQL's ``PgStoredText``).
 
-    def __init__(self, key: OutputKey, size: int, database: Path, bound_id: object) -> None:
+    ``_fill(end)`` (each back end's) copies the value into the spill file (``_new_spill``)
+    until ``end`` is in it, or gives up (``_give_up``); every read is then answered by
+    offset from that file. A value the back end could not read is read as nothing.
+    """
+
+    def __init__(self, key: OutputKey, size: int) -> None:
         self.key = key
         self._size = size
-        self._database = database
-        self._bound_id = bound_id
         self._lock = threading.Lock()
         self._spill: IO[bytes] | None = None
         self._spilled = 0
-        self._conn: sqlite3.Connection | None = None
-        self._blob: sqlite3.Blob | None = None
         self._gone = False
 
     @property
@@ -91,32 +94,74 @@ class StoredText:
         end = min(offset + length, self._size)
         if end <= offset:
             return b""
-        if end > self._spilled:
-            self._spill_to(end)
-        spill = self._spill
-        if spill is None:
-            return b""
-        return os.pread(spill.fileno(), min(end, self._spilled) - offset, offset)
-
-    def _spill_to(self, end: int) -> None:
-        """Copy the output, front to back, until ``end`` is in the spill file."""
         with self._lock:
-            while self._spilled < end and not self._gone:
-                blob = self._blob or self._open()
-                if blob is None:
-                    break
-                try:
-                    piece = blob.read(min(SPILL_CHUNK, self._size - self._spilled))
-                except sqlite3.Error as error:
-                    self._give_up(f"it changed while read ({error})")
-                    break
-                if not piece:
-                    break
-                assert self._spill is not None
-                os.pwrite(self._spill.fileno(), piece, self._spilled)
-                self._spilled += len(piece)
-            if self._spilled >= self._size:
-                self._close_blob()
+            if end > self._spilled and not self._gone:
+                self._fill(end)
+            spill = self._spill
+            if spill is None or offset >= self._spilled:
+                return b""
+            return os.pread(spill.fileno(), min(end, self._spilled) - offset, offset)
+
+    @abstractmethod
+    def _fill(self, end: int) -> None:
+        """Copy the value into the spill file until ``end`` is in it (the lock is held)."""
+
+    @staticmethod
+    def _new_spill() -> IO[bytes]:
+        # Closed by close(), or with the object: it is unlinked already.
+        return tempfile.TemporaryFile(prefix="crewtui-output-")
+
+    @abstractmethod
+    def _release(self) -> None:
+        """Let go of what the back end holds open while it copies."""
+
+    def _give_up(self, why: str) -> None:
+        log.info("an output of %s is read no further: %s", self.key.kickoff_id, why)
+        self._gone = True
+        self._release()
+
+    def close(self) -> None:
+        """Let go of the history and of the spill file; a later read starts again."""
+        with self._lock:
+            self._release()
+            if self._spill is not None:
+                self._spill.close()
+            self._spill = None
+            self._spilled = 0
+            self._gone = False
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.key!r}, {self._size} bytes)"
+
+
+class StoredText(SpilledText):
+    """An output in the SQLite history, read in pieces: a :class:`TextSource` of known size."""
+
+    def __init__(self, key: OutputKey, size: int, database: Path, bound_id: object) -> None:
+        super().__init__(key, size)
+        self._database = database
+        self._bound_id = bound_id
+        self._conn: sqlite3.Connection | None = None
+        self._blob: sqlite3.Blob | None = None
+
+    def _fill(self, end: int) -> None:
+        """Copy the output, front to back, until ``end`` is in the spill file."""
+        while self._spilled < end and not self._gone:
+            blob = self._blob or self._open()
+            if blob is None:
+                break
+            try:
+                piece = blob.read(min(SPILL_CHUNK, self._size - self._spilled))
+            except sqlite3.Error as error:
+                self._give_up(f"it changed while read ({error})")
+                break
+            if not piece:
+                break
+            assert self._spill is not None
+            os.pwrite(self._spill.fileno(), piece, self._spilled)
+            self._spilled += len(piece)
+        if self._spilled >= self._size:
+            self._release()
 
     def _open(self) -> sqlite3.Blob | None:
         for options in ("mode=ro", "immutable=1"):
@@ -139,32 +184,14 @@ class StoredText:
             if len(blob) != self._size:
                 self._give_up("another process rewrote it")
                 return None
-            # Closed by close(), or with the object: it is unlinked already.
-            self._spill = tempfile.TemporaryFile(prefix="crewtui-output-")  # noqa: SIM115
+            self._spill = self._new_spill()
             return blob
         self._give_up("the history could not be opened for reading")
         return None
 
-    def _give_up(self, why: str) -> None:
-        log.info("an output of %s is read no further: %s", self.key.kickoff_id, why)
-        self._gone = True
-        self._close_blob()
-
-    def _close_blob(self) -> None:
+    def _release(self) -> None:
         if self._blob is not None:
             self._blob.close()
         if self._conn is not None:
             self._conn.close()
         self._blob = self._conn = None
-
-    def close(self) -> None:
-        """Let go of the history and of the spill file; a later read starts again."""
-        with self._lock:
-            self._close_blob()
-            if self._spill is not None:
-                self._spill.close()
-            self._spill = None
-            self._spilled = 0
-
-    def __repr__(self) -> str:
-        return f"StoredText({self.key!r}, {self._size} bytes)"

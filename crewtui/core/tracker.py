@@ -67,6 +67,7 @@ from crewtui.api.pushes import step_payloads
 from crewtui.api.validate import validate_kickoff_id
 from crewtui.config import PollSettings
 from crewtui.core.early_pushes import EarlyPushes
+from crewtui.core.format import this_user
 from crewtui.core.history import History
 from crewtui.core.merge import (
     answer_request,
@@ -79,6 +80,7 @@ from crewtui.core.merge import (
 from crewtui.core.pacing import TokenBucket, error_backoff
 from crewtui.core.schedule import CrewPlanner, DurationModel, PlanSettings, Strategy
 from crewtui.core.store_rows import Lease
+from crewtui.core.timing import current_task_start
 from crewtui.core.webhook_urls import WebhookUrls
 
 log = logging.getLogger(__name__)
@@ -988,7 +990,10 @@ class Tracker:
             before = self._kickoffs.get(kickoff_id)
             if before is None or before.cancel_request == request:
                 return
-            after = before.model_copy(update={"cancel_request": request, "updated_at": utcnow()})
+            who = this_user() if request is not None else None
+            after = before.model_copy(
+                update={"cancel_request": request, "cancelled_by": who, "updated_at": utcnow()}
+            )
             self._kickoffs[kickoff_id] = after
             saved = await self._store_call(self.store.save_kickoff, after)
             if saved is not None:
@@ -1537,10 +1542,8 @@ class Tracker:
 
 def _task_age(kickoff: Kickoff) -> float | None:
     """How long the run's current task has been running, as far as the record says."""
-    for task in kickoff.tasks:
-        if task.task_id == kickoff.current_task and task.started_at is not None:
-            return (utcnow() - task.started_at).total_seconds()
-    return None
+    started = current_task_start(kickoff)
+    return None if started is None else (utcnow() - started).total_seconds()
 
 
 def _started_elsewhere(crew: str, kickoff_id: str) -> Kickoff:

@@ -45,6 +45,7 @@ from crewtui.core.tracker import (
     Tracker,
     TrackerEvent,
 )
+from crewtui.core.webhook_urls import flow_request_note
 from crewtui.ui.bindings import keymap_from_config
 from crewtui.ui.commands import KickoffCommands
 from crewtui.ui.crash import SafeCrash
@@ -128,6 +129,7 @@ class CrewtuiApp(App[int]):
             tz=tz,
             prices=config.price_table,
             stall_limits=config.stall,
+            flow_requests=self._flow_request_note,
         )
         # Every tracker event as run-log entries, kept from the start for the Log view.
         self.run_log = RunLog()
@@ -162,6 +164,13 @@ class CrewtuiApp(App[int]):
             self.run_log.remember(kickoff)
         self.post_message(self.Started())
         self.after_next_frame(_freeze_start_up_objects)
+
+    def _flow_request_note(self) -> str | None:
+        """Where flows' requests for a person reach this app, when its receiver takes them."""
+        hitl_url = None if self.receiver is None else self.receiver.hitl_url
+        if hitl_url is None:
+            return None
+        return flow_request_note(hitl_url, self.paths.webhook_secret_file)
 
     async def _start_receiver(self, receiver: WebhookReceiver) -> None:
         """Webhooks are a bonus: if the receiver cannot start, polling carries on alone."""

@@ -54,6 +54,15 @@ MAIN_KEYS: tuple[KeySpec, ...] = (
     KeySpec(
         "filter", "slash", "filter", "Filter", "Filter by crew, state or text", key_display="/"
     ),
+    KeySpec(
+        "clear-filter",
+        "escape",
+        "clear_filter",
+        "Clear filter",
+        "Clear the filter or batch shown: every run again",
+        show=False,
+        key_display="esc",
+    ),
     KeySpec("sort", "s", "cycle_sort", "Sort", "Cycle sort: newest, oldest, state, crew"),
     KeySpec("tokens", "T", "toggle_tokens", "Tokens", "Show or hide the tokens column", show=False),
     KeySpec("copy", "c", "copy_output", "Copy", "Copy the shown output to the clipboard"),

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from textual.pilot import Pilot
 from textual.screen import Screen
@@ -49,7 +50,14 @@ from crewtui.ui.screens.kickoff_form import KickoffForm, KickoffRequest
 from crewtui.ui.screens.log import LogScreen
 from crewtui.ui.screens.prompts import ConfirmScreen
 from crewtui.ui.screens.stats import StatsScreen
-from crewtui.web_page import browser_missing, headless_chromium, serve_web, wait_for_screen
+from crewtui.web_page import (
+    PageNotShown,
+    browser_missing,
+    headless_chromium,
+    read_screen,
+    serve_web,
+    wait_for_screen,
+)
 
 SIZE = (120, 50)
 WIDE = (200, 50)
@@ -373,6 +381,12 @@ def make_browser_screenshot(out: Path) -> None:
         ):
             driver.get(served.url)
             wait_for_screen(driver, f"content · {going.short_id}", "1 waiting (i)", "✗ failed")
+            # The picture is pixels, which no test can read back: what it shows is checked
+            # here, as text, before it is saved (the file itself is checked by the tests).
+            shown = read_screen(driver)
+            page_secret = urlsplit(served.url).path.strip("/")
+            if any(s in shown for s in (sim.options.token, sim.options.user_token, page_secret)):
+                raise PageNotShown("the page shows a token: web.png is not saved")
             driver.save_screenshot(str(out / "web.png"))
     finally:
         sim.stop()

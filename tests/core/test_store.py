@@ -150,6 +150,7 @@ def full_kickoff() -> Kickoff:
             )
         ],
         cancel_request="sent",
+        cancelled_by="ana@laptop",
         hitl_answered_at=at(25),
         continues="5f1c2d3e-0000-4000-8000-000000000002",
         continued_from="5f1c2d3e-0000-4000-8000-000000000000",
@@ -690,11 +691,18 @@ def test_a_history_from_before_usage_gains_task_usage(
         store.close()
 
 
-def test_a_summary_says_whether_crewtui_is_cancelling_the_run(store: Store) -> None:
-    kickoff = Kickoff(kickoff_id="k", crew="c", created_at=T0, updated_at=T0, cancel_request="sent")
+def test_a_summary_says_whether_crewtui_is_cancelling_the_run_and_for_whom(store: Store) -> None:
+    kickoff = Kickoff(
+        kickoff_id="k",
+        crew="c",
+        created_at=T0,
+        updated_at=T0,
+        cancel_request="sent",
+        cancelled_by="ana@laptop",
+    )
     store.save_kickoff(kickoff)
     [summary] = store.list_kickoffs()
-    assert summary.cancel_request == "sent"
+    assert (summary.cancel_request, summary.cancelled_by) == ("sent", "ana@laptop")
 
 
 def test_task_durations_come_from_the_newest_completed_runs(store: Store) -> None:

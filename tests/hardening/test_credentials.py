@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
+import struct
 import subprocess
 import sys
 import uuid
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -282,15 +284,75 @@ def test_plain_http_to_loopback_does_not_warn(canary_sim: SimServer, home: Path)
     assert "plain http" not in outcome.err
 
 
+SCREENSHOTS = Path(__file__).parents[2] / "screenshots"
+
+
 def test_the_committed_screenshots_hold_no_token() -> None:
     """The screenshots are made from the simulator with its default tokens: neither may show."""
-    shots = sorted((Path(__file__).parents[2] / "screenshots").glob("*.svg"))
+    shots = sorted(SCREENSHOTS.glob("*.svg"))
     assert shots, "screenshots/ is empty: run python -m crewtui.ui.screenshots"
     defaults = SimOptions()
     for shot in shots:
         text = shot.read_text(encoding="utf-8")
         assert defaults.token not in text, shot.name
         assert defaults.user_token not in text, shot.name
+
+
+# A PNG's chunks that hold only pixels and how to show them (no words of anyone's).
+PICTURE_CHUNKS = frozenset({b"IHDR", b"PLTE", b"IDAT", b"IEND", b"sRGB", b"gAMA", b"pHYs"})
+
+
+def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """Every chunk of a PNG as (type, body), each checked against its CRC."""
+    assert data.startswith(b"\x89PNG\r\n\x1a\n"), "not a PNG"
+    chunks, at = [], 8
+    while at < len(data):
+        (length,) = struct.unpack(">I", data[at : at + 4])
+        kind, body = data[at + 4 : at + 8], data[at + 8 : at + 8 + length]
+        (crc,) = struct.unpack(">I", data[at + 8 + length : at + 12 + length])
+        assert zlib.crc32(kind + body) == crc, f"chunk {kind!r} is damaged"
+        chunks.append((kind, body))
+        at += 12 + length
+    return chunks
+
+
+def words_in_png(data: bytes) -> list[bytes]:
+    """What a PNG says besides its pixels: the bodies of every chunk that is not a picture's
+    (tEXt, zTXt and iTXt, inflated where compressed; eXIf; anything unknown)."""
+    said = []
+    for kind, body in png_chunks(data):
+        if kind in PICTURE_CHUNKS:
+            continue
+        if kind == b"zTXt":
+            key, _, rest = body.partition(b"\0")
+            body = key + b"\0" + zlib.decompress(rest[1:])
+        elif kind == b"iTXt" and body.partition(b"\0")[2][:1] == b"\1":
+            key, _, rest = body.partition(b"\0")
+            language, _, rest = rest[2:].partition(b"\0")
+            translated, _, text = rest.partition(b"\0")
+            body = b"\0".join((key, language, translated, zlib.decompress(text)))
+        said.append(body)
+    return said
+
+
+def test_the_browser_screenshot_carries_no_token_in_its_file() -> None:
+    """``web.png`` is pixels: a token drawn into them would take reading the picture (the
+    generator checks the page's text before it saves it, see ``make_browser_screenshot``).
+    What the file can hide besides them is checked here: metadata chunks (a tool may write
+    the page's address, with ``crewtui web``'s secret, into a tEXt chunk) and the bytes."""
+    data = (SCREENSHOTS / "web.png").read_bytes()
+    defaults = SimOptions()
+    for token in (defaults.token, defaults.user_token):
+        assert token.encode() not in data
+        for said in words_in_png(data):
+            assert token.encode() not in said, said[:80]
+    assert not [said for said in words_in_png(data) if b"http" in said], "an address is saved"
+    # The check has teeth: the same picture with the token in a text chunk is caught.
+    end = data.rindex(b"IEND") - 4
+    note = b"Comment\0" + defaults.token.encode()
+    chunk = struct.pack(">I", len(note)) + b"tEXt" + note
+    chunk += struct.pack(">I", zlib.crc32(b"tEXt" + note))
+    assert defaults.token.encode() in b"".join(words_in_png(data[:end] + chunk + data[end:]))
 
 
 # -- a token that cannot go into a header is refused when it is loaded ----------------------

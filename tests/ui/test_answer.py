@@ -83,7 +83,9 @@ async def test_live_pause_is_shown_and_approved_from_the_app(
         await settle(pilot, lambda: (k := screen.selected) is not None and k.kickoff_id != paused)
         continued = screen.selected
         assert continued is not None and app.screen is screen
-        assert any(f"continues as {continued.kickoff_id}" in text for text in toasts(notes))
+        # The short id, as the list shows it: a whole uuid wraps the toast at 80 columns.
+        assert any(f"continues as {continued.short_id}." in text for text in toasts(notes))
+        assert not any(continued.kickoff_id in text for text in toasts(notes))
         await settle(
             pilot,
             lambda: (

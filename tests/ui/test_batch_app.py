@@ -70,6 +70,9 @@ async def test_a_batch_from_the_form_runs_and_its_row_expands_to_its_runs(
         main.batch_rows.focus()
         await pilot.press("enter")
         await settle(pilot, lambda: main.filter.batch == batch_id and len(main.rows()) == 6)
+        # Escape shows every run again, as it clears any filter.
+        await pilot.press("escape")
+        await settle(pilot, lambda: main.filter.batch is None and _batch_line(app).startswith("▸"))
 
 
 async def test_the_same_rows_again_say_their_batch_is_resumed_and_start_no_run(

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 from rich.text import Text
-from textual.widgets import Input
+from textual.message import Message
+from textual.notifications import Notify
+from textual.widgets import Input, Static
 
 from crewtui.api.models import Kickoff, RunState
 from crewtui.api.profile import CrewProfile
+from crewtui.core.webhooks import WebhookReceiver
 from crewtui.sim import SimServer
 from crewtui.ui.pilot import settle
+from crewtui.ui.screens.kickoff_form import KickoffForm
 from crewtui.ui.screens.main import MainScreen
 from tests.ui.app_helpers import AppFactory, main_screen
 from tests.ui.test_answer import header, open_answer
@@ -87,11 +91,57 @@ async def test_a_paused_flow_waits_on_its_method_and_is_answered_with_a(
             return known is not None and "Welcome to Beacon" in (known.output or "")
 
         await settle(pilot, welcomed)
-        # A flow has no total: the list counts the methods done, not "n of n".
-        await settle(pilot, lambda: "4 done" in progress_cell(screen, continued.kickoff_id))
+        # A flow has no total: the list counts the methods done, not "n of n" (``4✓`` when
+        # the list is compact, beside the detail).
+        done = "4✓" if screen.kickoffs.compact else "4 done"
+        await settle(pilot, lambda: done == progress_cell(screen, continued.kickoff_id))
 
 
 def progress_cell(screen: MainScreen, kickoff_id: str) -> str:
     cell = screen.kickoffs.cell(kickoff_id, "progress")
     assert isinstance(cell, Text)
     return cell.plain
+
+
+async def test_a_flow_s_state_fields_are_optional_in_the_form(
+    sim: SimServer, make_app: AppFactory
+) -> None:
+    """GET /inputs names a flow's state fields as it names a crew's required inputs: the
+    history says the crew is a flow, so the form sends with them left empty (the flow keeps
+    its defaults) instead of asking for every one."""
+    flow = CrewProfile(name=FLOW, url=sim.crew_url(FLOW), token=SecretStr(sim.options.token))
+    app = make_app([flow])
+    tracker, secret = app.tracker, "s" * 32
+    app.receiver = WebhookReceiver(
+        tracker.ingest,
+        tracker.is_tracked,
+        secret=secret,
+        hitl_secret="signing",
+        on_hitl=tracker.hitl_requested,
+    )
+    notes: list[Message] = []
+    async with app.run_test(size=(120, 40), notifications=True, message_hook=notes.append) as pilot:
+        screen = main_screen(pilot)
+        first = await app.tracker.kickoff(FLOW, {"hold": "0"})
+        await settle(pilot, lambda: (k := app.tracker.get(first.kickoff_id)) and k.kind == "flow")
+        await pilot.press("n")
+        await settle(pilot, lambda: isinstance(app.screen, KickoffForm))
+        form = app.screen
+        assert isinstance(form, KickoffForm)
+        hint = form.query_one("#required-hint", Static)
+        await settle(pilot, lambda: "flow's default" in str(hint.render()))
+        optional = [str(i.name) for i in form.query(Input) if i.placeholder == "optional"]
+        assert optional == ["name", "email", "company", "plan"]
+        await pilot.press("ctrl+s")
+        await settle(pilot, lambda: (k := screen.selected) and k.kickoff_id != first.kickoff_id)
+        sent = screen.selected
+        assert app.screen is screen and sent is not None
+        assert sent.inputs == {}, "an empty state field is not sent: the flow keeps its default"
+        # Where the flow's requests for a person reach the receiver, its secret masked.
+        (said,) = [
+            n.notification
+            for n in notes
+            if isinstance(n, Notify) and n.notification.title == "Flow started"
+        ]
+        assert said.title == "Flow started" and sent.short_id in said.message
+        assert "/hooks/••••••/hitl" in said.message and secret not in said.message

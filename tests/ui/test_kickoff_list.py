@@ -274,8 +274,11 @@ async def test_at_80_columns_the_list_goes_compact_to_show_the_task() -> None:
         current_task="planning_task",
         progress={"completed": 1, "total": 3},
     )
+    # A flow has no total: its methods done, in the compact column's width too.
+    flow = row(2, kind="flow", task_count=4, progress={"completed": 4, "total": None})
     async with app.run_test(size=(80, 10)) as pilot:
-        app.table.upsert([running], T0)
+        app.table.upsert([running, flow], T0)
+        await pilot.pause()
         await pilot.pause()
 
         def screen_text() -> str:
@@ -284,6 +287,7 @@ async def test_at_80_columns_the_list_goes_compact_to_show_the_task() -> None:
         narrow = screen_text()
         assert "planning_task" in narrow
         assert "━" not in narrow and "1/3" in narrow
+        assert " 4✓ " in narrow and "…" not in narrow
         assert "Start " in narrow and "Tasks" in narrow
         await pilot.resize_terminal(160, 10)
         await pilot.pause()

@@ -152,6 +152,10 @@ async def test_the_filter_applies_as_you_type_and_says_what_is_active(
         await settle(pilot, lambda: app.screen is screen)
         assert screen.filter == ListFilter(states=frozenset({RunState.PAUSED}))
         assert "state=paused" in _view_text(screen)
+        # Escape on the list clears a filter kept with enter: every run again.
+        await pilot.press("escape")
+        await settle(pilot, lambda: screen.kickoffs.row_count == 3)
+        assert screen.filter == ListFilter() and "state=" not in _view_text(screen)
 
 
 async def test_detail_tabs_have_keys_listed_in_help_and_the_palette(

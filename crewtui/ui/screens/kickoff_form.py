@@ -16,7 +16,6 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 from textual import on
 from textual.app import ComposeResult
@@ -29,14 +28,12 @@ from textual.widgets import Button, Input, Select, Static
 from crewtui.api.errors import ConfigError
 from crewtui.api.models import Kickoff
 from crewtui.api.validate import check_input_value, check_webhook_url
-from crewtui.core.webhook_urls import WebhookUrls
+from crewtui.core.webhook_urls import WebhookUrls, masked_hook_url
 from crewtui.ui.screens.early_keys import EarlyKeys
 from crewtui.ui.text import safe_line_content
 
 HOOKS = (("task", "task webhook"), ("step", "step webhook"), ("crew", "crew webhook"))
 PairKind = Literal["input", "meta"]
-# What the receiver's secret path segment looks like on screen.
-HIDDEN_SEGMENT = "••••••"
 
 
 @dataclass(frozen=True)
@@ -52,21 +49,6 @@ class KickoffRequest:
 def meta_text(value: Any) -> str:
     """A meta value as shown in a row: strings as they are, anything else as JSON."""
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-def masked_hook_url(url: str) -> str:
-    """The receiver's URL as shown: the path segment after ``hooks`` is its only secret.
-
-    Screenshots, screen sharing and a colleague's glance must not carry it; what is sent
-    stays the real URL (the form maps the masked text back while it is left unedited).
-    """
-    parts = urlsplit(url)
-    segments = parts.path.split("/")
-    for index, segment in enumerate(segments[:-1]):
-        if segment == "hooks" and segments[index + 1]:
-            segments[index + 1] = HIDDEN_SEGMENT
-            return urlunsplit(parts._replace(path="/".join(segments)))
-    return url
 
 
 class _Marked(Vertical):
@@ -312,6 +294,8 @@ class KickoffForm(EarlyKeys[Kickoff | None]):
         # Values of the previous crew's required fields, for the same names in the next crew.
         self._carried: dict[str, str] = {}
         self._required: list[str] | None = None
+        # A flow's GET /inputs names its state fields, none of them required.
+        self._flow = False
         self._busy = False
 
     # -- layout ----------------------------------------------------------------------------
@@ -329,7 +313,7 @@ class KickoffForm(EarlyKeys[Kickoff | None]):
                         id="form-crew",
                         compact=True,
                     )
-                yield Static("Required inputs", classes="form-section")
+                yield Static("Required inputs", classes="form-section", id="required-title")
                 yield Static(Content("Asking the crew for its inputs…"), id="required-hint")
                 yield Vertical(id="required-fields", classes="form-line")
                 with Horizontal(classes="form-section-bar"):
@@ -358,11 +342,22 @@ class KickoffForm(EarlyKeys[Kickoff | None]):
     # -- the app's API ---------------------------------------------------------------------
 
     def set_required(
-        self, crew: str, names: Sequence[str] | None, error: str | None = None
+        self,
+        crew: str,
+        names: Sequence[str] | None,
+        error: str | None = None,
+        *,
+        flow: bool = False,
     ) -> None:
-        """The crew's required inputs (GET /inputs); stale answers for another crew are ignored."""
+        """The crew's required inputs (GET /inputs); stale answers for another crew are ignored.
+
+        For a ``flow`` the names are its state fields: shown, none required, and an empty
+        one is not sent (the flow keeps its default)."""
         if crew != self._crew:
             return
+        self._flow = flow
+        title = "State fields (optional)" if flow else "Required inputs"
+        self.query_one("#required-title", Static).update(Content(title))
         hint = self.query_one("#required-hint", Static)
         if error is not None or names is None:
             hint.update(
@@ -374,9 +369,11 @@ class KickoffForm(EarlyKeys[Kickoff | None]):
             )
         elif not names:
             hint.update(Content("This crew requires no inputs."))
+        elif flow:
+            hint.update(Content("A flow: a field left empty keeps the flow's default."))
         else:
             hint.update(Content(""))
-        hint.display = bool(error is not None or names is None or not names)
+        hint.display = bool(error is not None or names is None or not names or flow)
         self._required = list(dict.fromkeys(names or []))
         self.call_later(self._refill_and_go_to_the_first_empty_field)
 
@@ -414,6 +411,11 @@ class KickoffForm(EarlyKeys[Kickoff | None]):
     @property
     def crew(self) -> str:
         return self._crew
+
+    @property
+    def flow(self) -> bool:
+        """The crew is a flow (its fields were optional state fields)."""
+        return self._flow
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -453,6 +455,8 @@ class KickoffForm(EarlyKeys[Kickoff | None]):
         free_rows = dict(row.pair for row in self._rows("input") if not row.blank)
         self._crew = event.value
         self._required = None
+        self._flow = False
+        self.query_one("#required-title", Static).update(Content("Required inputs"))
         values = self._remembered.get(self._crew, free_rows)
         hint = self.query_one("#required-hint", Static)
         hint.update(Content("Asking the crew for its inputs…"))
@@ -510,9 +514,12 @@ class KickoffForm(EarlyKeys[Kickoff | None]):
     def _rows(self, kind: PairKind) -> list[_PairRow]:
         return list(self.query_one(f"#{kind}-rows").query(_PairRow))
 
-    def _input_pairs(self) -> list[tuple[str, str]]:
-        """Every input as typed so far: required fields, then non-blank rows."""
+    def _input_pairs(self, *, sent: bool = False) -> list[tuple[str, str]]:
+        """Every input as typed so far: required fields, then non-blank rows; as ``sent``,
+        without a flow's empty state fields."""
         pairs = [(str(f.name), f.input.value) for f in self._required_fields()]
+        if sent and self._flow:
+            pairs = [(name, value) for name, value in pairs if value.strip()]
         return pairs + [row.pair for row in self._rows("input") if not row.blank]
 
     async def _refill(self) -> None:
@@ -529,8 +536,9 @@ class KickoffForm(EarlyKeys[Kickoff | None]):
         rows = self.query_one("#input-rows", Vertical)
         await fields.remove_children()
         await rows.remove_children()
+        placeholder = "optional" if self._flow else "required"
         await fields.mount_all(
-            _Field(name, values.get(name, ""), name=name, placeholder="required")
+            _Field(name, values.get(name, ""), name=name, placeholder=placeholder)
             for name in required
         )
         extra = [(key, value) for key, value in values.items() if key not in required]
@@ -571,7 +579,7 @@ class KickoffForm(EarlyKeys[Kickoff | None]):
         taken: set[str] = set()
         for field in self._required_fields():
             taken.add(str(field.name))
-            if not field.input.value.strip():
+            if not self._flow and not field.input.value.strip():
                 field.mark("Required by the crew: give it a value.", field.input)
                 bad.append(field.input)
         for row in self._rows("input"):
@@ -618,7 +626,7 @@ class KickoffForm(EarlyKeys[Kickoff | None]):
         return bad
 
     def _request(self) -> KickoffRequest:
-        inputs = dict(self._input_pairs())
+        inputs = dict(self._input_pairs(sent=True))
         meta: dict[str, Any] = {}
         for key, text in (row.pair for row in self._rows("meta")):
             kept = self._meta_kept.get(key)

@@ -41,7 +41,7 @@ from crewtui.core.batch import (
 )
 from crewtui.core.batch_runner import BatchNote, BatchRunner
 from crewtui.core.format import UNKNOWN, duration_text, sentence, waiting_line
-from crewtui.core.history import History
+from crewtui.core.history import History, is_flow
 from crewtui.core.inbox import Inbox, count_words, waiting_runs
 from crewtui.core.notify import NotifyEvent
 from crewtui.core.pricing import Price
@@ -169,9 +169,12 @@ class MainScreen(Screen[None]):
         tz: tzinfo | None = None,
         prices: Mapping[str, Price] | None = None,
         stall_limits: Mapping[str, Mapping[str, float]] | None = None,
+        flow_requests: Callable[[], str | None] = lambda: None,
     ) -> None:
         super().__init__()
         self.tracker = tracker
+        # Where flows' requests for a person reach the receiver (None: they do not).
+        self.flow_requests = flow_requests
         self.memory = memory
         self.export_dir = export_dir
         self.keymap = keymap
@@ -254,7 +257,10 @@ class MainScreen(Screen[None]):
         self.query_one("#panes").set_class(event.size.width >= WIDE_AT, "-wide")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Keys bound with priority (n, t) are text while a text box has the focus."""
+        """Keys bound with priority (n, t) are text while a text box has the focus; escape
+        clears a filter only when there is one."""
+        if action == "clear_filter":
+            return not self.filter.is_empty
         return not (action in PRIORITY_ACTIONS and isinstance(self.focused, Input))
 
     def restyle(self) -> None:
@@ -669,8 +675,11 @@ class MainScreen(Screen[None]):
 
     @work(group="inputs")
     async def fetch_inputs(self, crew: str, form: KickoffForm) -> None:
+        """GET /inputs for the form; whether the crew is a flow, GET /inputs cannot tell (it
+        names a flow's optional state fields alike): its newest run in the history can."""
         try:
             names = await self.tracker.inputs(crew)
+            flow = await asyncio.to_thread(is_flow, self.tracker.store, crew)
         except CrewtuiError as error:
             if form.is_attached:
                 form.set_required(crew, [], error=error.message)
@@ -682,7 +691,7 @@ class MainScreen(Screen[None]):
                 form.set_required(crew, [], error="crewtui hit an unexpected error.")
             raise
         if form.is_attached:
-            form.set_required(crew, names)
+            form.set_required(crew, names, flow=flow)
 
     @work(group="kickoff")
     async def start_kickoff(self, message: KickoffForm.Submitted) -> None:
@@ -700,6 +709,13 @@ class MainScreen(Screen[None]):
             form.dismiss(kickoff)
         else:  # the form was closed while sending: the run started all the same
             self._form_closed(kickoff)
+        if form.flow and (note := self.flow_requests()) is not None:
+            self.notify(
+                f"{inert_line(request.crew, 40)} {kickoff.short_id} started. {note}",
+                title="Flow started",
+                timeout=_TOAST_SECONDS * 2,
+                markup=False,
+            )
         await asyncio.to_thread(self.memory.remember, request.crew, request.inputs, request.meta)
 
     def _refused(self, form: KickoffForm, error: CrewtuiError) -> None:
@@ -896,6 +912,13 @@ class MainScreen(Screen[None]):
 
         dialog = FilterScreen(list(self.tracker.crews), self.filter, on_change=self.apply_filter)
         self.app.push_screen(dialog, closed)
+
+    def action_clear_filter(self) -> None:
+        """Escape: every run again, whether a filter or a batch's row (``B``) narrowed it."""
+        collapsed = self.filter.batch is not None
+        self.apply_filter(ListFilter())
+        if collapsed:
+            self.load_batches()
 
     def apply_filter(self, chosen: ListFilter) -> None:
         if chosen != self.filter:
@@ -1100,7 +1123,8 @@ class MainScreen(Screen[None]):
             return
         verb = "Approved" if resumed.approved else "Rejected"
         follow = resumed.continues_as
-        said = f"continues as {follow}" if follow else f"the service says {resumed.status}"
+        # The short id, as the list shows it: a whole uuid wraps the toast at 80 columns.
+        said = f"continues as {follow[:8]}" if follow else f"the service says {resumed.status}"
         self.notify(
             f"{verb} {inert_line(resumed.task_id, 60)}: {inert_line(said, 120)}.",
             timeout=_TOAST_SECONDS,

@@ -850,8 +850,8 @@ class KickoffList(ScrollView, can_focus=True):
             done = total = max(row.task_count, total or 0)
         if done is None:
             return Text("")
-        if not total:
-            return Text(f"{done} done", style=self._colour("muted"))
+        if not total:  # compact: ``4✓`` fits the column ``1/3`` fits
+            return Text(f"{done}✓" if self.compact else f"{done} done", style=self._colour("muted"))
         if self.compact:
             return Text(f"{done}/{total}")
         filled = round(_BAR_WIDTH * min(done, total) / total)
