@@ -140,8 +140,10 @@ class CrewtuiApp(App[int]):
         self._log_routing = contextlib.ExitStack()
         self._title_pushed = False
         self._after_frame: list[Callable[[], object]] = []
-        # Following runs, started after the list's first frame (``start_following``).
+        # Following runs, started after the list's first frame (``start_following``); set
+        # once the tracker runs (tests wait for it).
         self._starting: Worker[None] | None = None
+        self.following = asyncio.Event()
         # Every error a worker raised that the app survived: tests check it stays empty.
         self.unexpected_errors: list[BaseException] = []
         if config.ui.theme in self.available_themes:
@@ -180,6 +182,7 @@ class CrewtuiApp(App[int]):
         for kickoff in self.tracker.tracked():  # their next change is told as a change
             self.run_log.remember(kickoff)
         await self.main.load_inbox()
+        self.following.set()
         self.post_message(self.Started())
 
     def _flow_request_note(self) -> str | None:
