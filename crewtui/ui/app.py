@@ -143,6 +143,7 @@ class CrewtuiApp(App[int]):
         # Following runs, started after the list's first frame (``start_following``); set
         # once the tracker runs (tests wait for it).
         self._starting: Worker[None] | None = None
+        self._unmounting = False
         self.following = asyncio.Event()
         # Every error a worker raised that the app survived: tests check it stays empty.
         self.unexpected_errors: list[BaseException] = []
@@ -170,7 +171,7 @@ class CrewtuiApp(App[int]):
         self.after_next_frame(self._start_following)
 
     def _start_following(self) -> None:
-        if self._starting is None:
+        if self._starting is None and not self._unmounting:  # a quit may come first
             self._starting = self.start_following()
 
     @work(group="start")
@@ -243,6 +244,7 @@ class CrewtuiApp(App[int]):
         self.exit(0)
 
     async def on_unmount(self) -> None:
+        self._unmounting = True
         self._handle_hangup(install=False)
         if self._title_pushed and self._driver is not None:
             self._driver.write(POP_TITLE)
