@@ -121,7 +121,7 @@ async def test_a_flow_s_state_fields_are_optional_in_the_form(
     )
     notes: list[Message] = []
     async with app.run_test(size=(120, 40), notifications=True, message_hook=notes.append) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         first = await app.tracker.kickoff(FLOW, {"hold": "0"})
         await settle(pilot, lambda: (k := app.tracker.get(first.kickoff_id)) and k.kind == "flow")
         await pilot.press("n")

@@ -150,7 +150,8 @@ async def test_a_new_waiting_count_in_the_terminal_title_repaints_nothing(
     each pause and answer changes it, and must not repaint the whole screen."""
     app = make_app(sim_crews(sim))
     async with app.run_test(size=(120, 36)) as pilot:
-        await settle(pilot, lambda: main_screen(pilot).is_current)
+        screen = await main_screen(pilot)  # the inbox is read once the app follows runs
+        await settle(pilot, lambda: screen.is_current)
         with refreshes_asked() as asked:
             app.sub_title = "3 waiting"
         assert app.sub_title == "3 waiting"
