@@ -19,12 +19,20 @@ the floor ``bare_status.py``, which imports httpx and pydantic and does the same
 in a new process, in turn, to its exit. Wall and CPU time (of the child, from
 ``RUSAGE_CHILDREN``).
 
+**Bytecode.** crewtui's modules are compiled to ``__pycache__`` before the runs, as ``pip
+install`` compiles an installed package: the libraries both sides import (Textual,
+pydantic, httpx) are timed from their compiled bytecode, so crewtui's are too. Without it,
+an environment with ``PYTHONDONTWRITEBYTECODE`` set (this machine's sessions) compiled some
+30,000 lines of crewtui from source in every measured process (about 170 ms of CPU), a
+cost no installed crewtui pays.
+
     python bench/bench_start.py [--quick] [--runs N]
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import fcntl
 import os
 import pty
@@ -163,6 +171,13 @@ def stop(process: subprocess.Popen[bytes], master: int) -> None:
     os.close(master)
 
 
+def compile_crewtui() -> None:
+    """Compile the crewtui that the measured processes import (``-m crewtui`` from the
+    repository's root) to bytecode, as an install does; quiet, and only what is stale."""
+    if not compileall.compile_dir(BENCH_DIR.parent / "crewtui", quiet=1):
+        raise RuntimeError("crewtui's modules did not all compile")
+
+
 # -- status ----------------------------------------------------------------------------------
 
 
@@ -242,6 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         env.pop(name, None)
     root = Path(tempfile.mkdtemp(prefix="crewtui-bench-start-"))
     kickoffs = QUICK_KICKOFFS if options.quick else KICKOFFS
+    compile_crewtui()
     try:
         store = history_copy(root, kickoffs, running=RUNNING)
         home = crewtui_home(root)

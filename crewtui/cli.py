@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import sys
@@ -546,6 +547,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from crewtui.sim import main as sim_main
 
         return sim_main(args_list[1:])
+    # Start-up makes some 150,000 objects that live as long as the process (modules,
+    # classes, the models' schemas, the first screen) and little garbage, and the collector
+    # walked them again and again before the app's first frame (~100 ms of CPU). It resumes
+    # when start-up is over: before a headless command runs (``_dispatch``), after the app's
+    # first frame (``crewtui.ui.app``, which freezes those objects first).
+    gc.disable()
     parser = build_parser()
     _refuse_misplaced_option(parser, args_list)
     args = parser.parse_args(args_list)
@@ -569,6 +576,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"crewtui hit an unexpected error ({detail}); rerun with CREWTUI_DEBUG=1 and report it."
         )
         return 1
+    finally:
+        gc.enable()  # however it ended: a caller in the same process goes on collecting
 
 
 def _dispatch(args: argparse.Namespace, secrets: list[str]) -> int:
@@ -605,15 +614,18 @@ def _dispatch(args: argparse.Namespace, secrets: list[str]) -> int:
     if args.command == "serve":
         from crewtui.serve import run_serve
 
+        gc.enable()
         return run_serve(args, config, paths, secrets)
     if args.command == "web":
         from crewtui.web import run_web
 
+        gc.enable()
         return run_web(args, config, paths, secrets)
     from crewtui import headless
 
     command: Callable[[Any], Any] = getattr(headless, f"cmd_{args.command}")
     session = headless.Session(args, config, paths, secrets)
+    gc.enable()
     result: int = asyncio.run(command(session))
     return result
 

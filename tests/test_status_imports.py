@@ -42,3 +42,52 @@ def test_status_imports_no_webhook_receiver(sim: SimServer, tmp_path: Path) -> N
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_collector_is_paused_for_the_start_up_and_runs_with_the_command(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """``crewtui.cli.main`` pauses the garbage collector while it imports and reads the
+    config (start-up makes long-lived objects, little garbage), and resumes it before the
+    command runs: a long ``watch`` or ``serve`` must collect."""
+    reply = httpx.post(
+        f"{sim.crew_url('research')}/kickoff",
+        json={"inputs": sim.sample_inputs("research")},
+        headers={"Authorization": f"Bearer {sim.options.token}"},
+    )
+    kickoff_id = reply.json()["kickoff_id"]
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(Path(__file__).parents[1]),
+        "CREWTUI_HOME": str(tmp_path / "home"),
+        "CREWAI_API_URL": sim.crew_url("research"),
+        "CREWAI_BEARER_TOKEN": sim.options.token,
+    }
+    result = run_python(
+        f"""
+        import gc, json, sys
+        import crewtui.config, crewtui.headless
+        from crewtui.cli import main
+
+        seen = {{}}
+        load_config, cmd_status = crewtui.config.load_config, crewtui.headless.cmd_status
+
+        def loading(*args, **kwargs):
+            seen["start-up"] = gc.isenabled()
+            return load_config(*args, **kwargs)
+
+        async def status(session):
+            seen["command"] = gc.isenabled()
+            return await cmd_status(session)
+
+        crewtui.config.load_config, crewtui.headless.cmd_status = loading, status
+        code = main(["status", {kickoff_id!r}, "--json"])
+        seen["after"] = gc.isenabled()
+        print(json.dumps(seen))
+        sys.exit(code)
+        """,
+        env=env,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen == {"start-up": False, "command": True, "after": True}

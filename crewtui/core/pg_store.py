@@ -204,8 +204,8 @@ GROUP BY bucket, state, model
         self.writer = uuid.uuid4().hex
         self.host = socket.gethostname()
         self.schema_version = schema_version
-        self._checked = threading.Event()
-        self._checked.set()  # the server checks its own pages
+        self._check_due = False  # the server checks its own pages
+        self._check_lock = threading.Lock()
         self._version = 0
         self._wake: Callable[[], None] | None = None
         self._closed = threading.Event()

@@ -16,8 +16,8 @@ Why it looks the way it does:
   check finds damaged, or one in a place crewtui cannot write, is read-only: shown as it is,
   every write refused with one sentence (``read_only``).
 - **Big histories open fast.** Lists read indexed summary columns (never outputs or raw
-  payloads) and are paginated; the quick check runs in a thread on its own connection
-  (0.1-0.2 s for 10,000 kickoffs), and only the first write waits for it.
+  payloads) and are paginated; the quick check (0.1-0.2 s for 10,000 kickoffs, on its own
+  connection) runs with the first write, which needs it: not before the app's first frame.
 - **Other processes.** Every write of a kickoff row takes the next number of
   ``change_clock`` and records who wrote it; :meth:`Store.changes_since` reads only rows
   above a mark, and ``PRAGMA data_version`` says cheaply when to ask. Trackers record a
@@ -347,9 +347,10 @@ class Store:
         # Where this process runs, for the leases it holds (``pid@host`` names a poller).
         self.host = socket.gethostname()
         self.schema_version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        # Set once the damage check is done (at once for stores that need none).
-        self._checked = threading.Event()
-        self._checked.set()
+        # Whether the damage check is still to run (with the first write: ``damage``), and
+        # the lock that runs it once.
+        self._check_due = False
+        self._check_lock = threading.Lock()
 
     # ----------------------------------------------------------------- opening
 
@@ -391,8 +392,7 @@ class Store:
                 return cls._open_read_only(path, steps_per_run, error)
             raise error from exc
         store = cls(conn, path, steps_per_run=steps_per_run)
-        if not upgrading:
-            store._check_in_background()
+        store._check_due = not upgrading
         return store
 
     @classmethod
@@ -460,18 +460,11 @@ class Store:
                     if self._conn.in_transaction:
                         self._conn.execute("ROLLBACK")
 
-    def _check_in_background(self) -> None:
-        """Run SQLite's quick check on a connection of its own, in a thread.
-
-        It reads the whole file (about 0.1 s for 10,000 kickoffs with their outputs), so it
-        does not hold up opening: reads go on meanwhile, and the first write waits for it.
-        """
-        self._checked.clear()
-        thread = threading.Thread(target=self._check_damage, name="crewtui-store-check")
-        thread.daemon = True
-        thread.start()
-
     def _check_damage(self) -> None:
+        """SQLite's quick check, on a connection of its own. It reads the whole file (about
+        0.1 s for 10,000 kickoffs with their outputs), so opening does not wait for it, nor
+        do reads: it runs with the first write (after the app's first frame, or a
+        ``status``'s GET), which needs it."""
         try:
             if self.path is not None:
                 conn = _connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
@@ -483,20 +476,21 @@ class Store:
                     self.read_only = note
         except sqlite3.Error:
             pass  # the main connection reports what it meets; a check is no reason to stop
-        finally:
-            self._checked.set()
 
     def damage(self) -> str | None:
         """Why nothing is written to this store (damaged, read-only place), once the quick
-        check at open is done; None for a sound, writable store."""
-        self._checked.wait()
+        check is done (the first call runs it); None for a sound, writable store."""
+        with self._check_lock:
+            if self._check_due:
+                self._check_damage()
+                self._check_due = False
         return self.read_only
 
     def _write(self) -> AbstractContextManager[sqlite3.Connection]:
         """A write transaction that holds the write lock from its first read (no lost update).
 
         A read-only store (damaged, or in an unwritable place) refuses, saying why; no write
-        happens before the quick check at open has said the file is sound.
+        happens before the quick check has said the file is sound.
         """
         refusal = self.damage()
         if refusal is not None:
@@ -1022,7 +1016,7 @@ class Store:
     @property
     def _keeps_heartbeats(self) -> bool:
         """On disk, writable and at a schema that has them (others may share it)."""
-        writable = self.read_only is None
+        writable = self.damage() is None
         return self.persistent and writable and self.schema_version >= FOLLOWING_SCHEMA
 
     def beat(self) -> None:
@@ -1065,7 +1059,7 @@ class Store:
     @property
     def _keeps_leases(self) -> bool:
         """On disk, writable and at a schema that has them (others may share it)."""
-        writable = self.read_only is None
+        writable = self.damage() is None
         return self.persistent and writable and self.schema_version >= LEASE_SCHEMA
 
     def _lease_write(self) -> AbstractContextManager[sqlite3.Connection]:

@@ -25,7 +25,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.reactive import Reactive
 from textual.theme import Theme
-from textual.worker import WorkerFailed
+from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from crewtui.api.errors import CrewtuiError
 from crewtui.api.models import Kickoff
@@ -140,6 +140,11 @@ class CrewtuiApp(App[int]):
         self._log_routing = contextlib.ExitStack()
         self._title_pushed = False
         self._after_frame: list[Callable[[], object]] = []
+        # Following runs, started after the list's first frame (``start_following``); set
+        # once the tracker runs (tests wait for it).
+        self._starting: Worker[None] | None = None
+        self._unmounting = False
+        self.following = asyncio.Event()
         # Every error a worker raised that the app survived: tests check it stays empty.
         self.unexpected_errors: list[BaseException] = []
         if config.ui.theme in self.available_themes:
@@ -157,13 +162,29 @@ class CrewtuiApp(App[int]):
         self._unlisten = self.tracker.listen(self._forward)
         for note in self.startup_notes:
             self.notify(note, severity="warning", timeout=8, markup=False)
+        self.after_next_frame(_freeze_start_up_objects)
+
+    def on_main_screen_first_page_in(self) -> None:
+        """The first frame needs the list and nothing else: following runs (the receiver,
+        the tracker's reads of the active runs, its first polls and the HTTP client they
+        import) starts once the list's first page is on the terminal."""
+        self.after_next_frame(self._start_following)
+
+    def _start_following(self) -> None:
+        if self._starting is None and not self._unmounting:  # a quit may come first
+            self._starting = self.start_following()
+
+    @work(group="start")
+    async def start_following(self) -> None:
+        """Start the receiver and the tracker, read the inbox, and say so (``Started``)."""
         if self.receiver is not None:
             await self._start_receiver(self.receiver)
         await self.tracker.start()
         for kickoff in self.tracker.tracked():  # their next change is told as a change
             self.run_log.remember(kickoff)
+        await self.main.load_inbox()
+        self.following.set()
         self.post_message(self.Started())
-        self.after_next_frame(_freeze_start_up_objects)
 
     def _flow_request_note(self) -> str | None:
         """Where flows' requests for a person reach this app, when its receiver takes them."""
@@ -223,11 +244,16 @@ class CrewtuiApp(App[int]):
         self.exit(0)
 
     async def on_unmount(self) -> None:
+        self._unmounting = True
         self._handle_hangup(install=False)
         if self._title_pushed and self._driver is not None:
             self._driver.write(POP_TITLE)
         if self._unlisten is not None:
             self._unlisten()
+        if self._starting is not None:  # a quit before the tracker was up: it stops whole
+            self._starting.cancel()
+            with contextlib.suppress(WorkerCancelled, WorkerFailed):
+                await self._starting.wait()
         await self.tracker.stop()
         if self.receiver is not None:
             await self.receiver.stop()
@@ -418,5 +444,7 @@ def _freeze_start_up_objects() -> None:
     """Move what start-up made (modules, classes, the first screen: some 100k objects)
     out of the garbage collector's sight. They live as long as the app, and every full
     collection walked them all on the event loop: measured, the worst stalls while a
-    large output scrolled went from 300-400 ms to 170-270 ms."""
+    large output scrolled went from 300-400 ms to 170-270 ms. The collector, paused for
+    the start-up by ``crewtui.cli.main``, resumes then."""
     gc.freeze()
+    gc.enable()

@@ -130,7 +130,7 @@ async def test_the_app_opens_a_history_with_bad_rows(history: Path) -> None:
     app = factory([])
     try:
         async with app.run_test(size=(120, 36)) as pilot:
-            screen = main_screen(pilot)
+            screen = await main_screen(pilot)
             # Every row but the unreadable one and the one whose archived flag is garbage.
             await settle(pilot, lambda: len(screen.rows()) == len(BREAKAGES))
     finally:

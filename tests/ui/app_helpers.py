@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +21,8 @@ from crewtui.ui.screens.main import MainScreen
 
 # Brisk polling so a run at simulator speed 100 is seen moving within a test.
 FAST_POLL = PollSettings(min_interval=0.05, max_interval=0.3)
+# How long an app may take to start following runs before a test gives up.
+STARTED_WITHIN = 30.0
 
 
 @contextmanager
@@ -88,7 +91,11 @@ class AppFactory:
             raise AssertionError(f"a worker failed unexpectedly: {errors!r}") from errors[0]
 
 
-def main_screen(pilot: Pilot[int]) -> MainScreen:
+async def main_screen(pilot: Pilot[int]) -> MainScreen:
+    """The app's main screen, once the app follows runs: its tracker starts after the
+    list's first frame (``CrewtuiApp.start_following``)."""
     app = pilot.app
     assert isinstance(app, CrewtuiApp)
+    async with asyncio.timeout(STARTED_WITHIN):
+        await app.following.wait()
     return app.main

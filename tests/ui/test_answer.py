@@ -39,7 +39,7 @@ def header(screen: MainScreen) -> str:
 
 async def start_on_hold(pilot: Pilot[int], sim: SimServer) -> Kickoff:
     """A travel run that waits for input after its first task, selected in the list."""
-    screen = main_screen(pilot)
+    screen = await main_screen(pilot)
     tracker = screen.tracker
     kickoff = await tracker.kickoff("travel", sim.sample_inputs("travel") | {"hold": "1"})
     await settle(pilot, lambda: kickoff.kickoff_id in screen.kickoffs)
@@ -65,7 +65,7 @@ async def test_live_pause_is_shown_and_approved_from_the_app(
     notes: list[Message] = []
     app = make_app(sim_crews(sim))
     async with app.run_test(size=(150, 36), notifications=True, message_hook=notes.append) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         kickoff = await start_on_hold(pilot, sim)
         paused = kickoff.kickoff_id
         await settle(pilot, lambda: "waits for input on research_task" in task_cell(screen, paused))
@@ -102,7 +102,7 @@ async def test_documented_pause_is_answered_and_a_refusal_keeps_the_draft(
     notes: list[Message] = []
     app = make_app(sim_crews(sim))
     async with app.run_test(size=(150, 36), notifications=True, message_hook=notes.append) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         kickoff = await start_on_hold(pilot, sim)
         await settle(
             pilot,
@@ -145,7 +145,7 @@ async def test_a_on_a_finished_run_says_there_is_nothing_to_answer(
     notes: list[Message] = []
     app = make_app(sim_crews(sim))
     async with app.run_test(size=(150, 36), notifications=True, message_hook=notes.append) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         kickoff = await screen.tracker.kickoff("research", sim.sample_inputs("research"))
         await settle(
             pilot,
@@ -185,7 +185,7 @@ async def test_a_run_that_starts_waiting_toasts_rings_and_links_to_its_continuat
     notes: list[Message] = []
     app = bell_app(make_app, sim)
     async with app.run_test(size=(150, 36), notifications=True, message_hook=notes.append) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         kickoff = await start_on_hold(pilot, sim)
         paused = kickoff.kickoff_id
         await settle(pilot, lambda: bool(waiting_toasts(notes)))
@@ -216,6 +216,7 @@ async def test_a_pause_pushed_as_an_event_toasts_in_the_documented_dialect(
     receiver = WebhookReceiver(app.tracker.ingest, app.tracker.is_tracked, secret="s" * 32)
     app.receiver = receiver
     async with app.run_test(size=(150, 36), notifications=True, message_hook=notes.append) as pilot:
+        screen = await main_screen(pilot)  # the receiver is up once the app follows runs
         # Started elsewhere with the batched events form, then followed here.
         body = {
             "inputs": sim.sample_inputs("travel") | {"hold": "1"},
@@ -232,7 +233,6 @@ async def test_a_pause_pushed_as_an_event_toasts_in_the_documented_dialect(
         assert "Review the output of research_task" in toast
         assert toast.endswith("approve or reject it.")  # the message's own full stop, once
         assert app.rings == 1
-        screen = main_screen(pilot)
         assert "waits for input on research_task" in task_cell(screen, kickoff_id)
         resumed = await app.tracker.resume(kickoff_id)
         assert resumed.status == "resumed" and resumed.task_id == "research_task"

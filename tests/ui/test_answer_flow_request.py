@@ -57,6 +57,7 @@ async def test_a_flow_request_toasts_rings_and_is_answered_from_the_app(
     app.receiver = receiver
     notes: list[Message] = []
     async with app.run_test(size=(150, 36), notifications=True, message_hook=notes.append) as pilot:
+        screen = await main_screen(pilot)  # the receiver is up once the app follows runs
         sim.options.hitl_url = receiver.hitl_url
         sim.options.hitl_secret = SIGNING
         headers = {"Authorization": f"Bearer {sim.options.token}"}
@@ -70,7 +71,6 @@ async def test_a_flow_request_toasts_rings_and_is_answered_from_the_app(
         assert toast.startswith(f"travel {kickoff_id[:8]} waits for input on research_task")
         assert "Review the output of research_task" in toast
         assert app.rings == 1
-        screen = main_screen(pilot)
         assert "waits for input on research_task" in task_cell(screen, kickoff_id)
 
         screen.kickoffs.select(kickoff_id)

@@ -48,7 +48,7 @@ async def test_new_kickoff_through_the_form_completes(sim: SimServer, make_app: 
     notes: list[Message] = []
     app = make_app(sim_crews(sim))
     async with app.run_test(size=(120, 36), notifications=True, message_hook=notes.append) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         await pilot.press("n")
         form = await _fill_form(pilot, sim.sample_inputs("travel"))
         assert form.crew == "travel"
@@ -91,7 +91,7 @@ async def test_422_marks_the_missing_inputs(sim: SimServer, make_app: AppFactory
         assert app.screen is form
         marked = {str(node.name) for node in form.query(".bad")}
         assert set(dropped) <= marked
-        assert main_screen(pilot).kickoffs.row_count == 0
+        assert (await main_screen(pilot)).kickoffs.row_count == 0
 
 
 async def test_401_is_shown_in_the_form_and_the_status_line(
@@ -99,7 +99,7 @@ async def test_401_is_shown_in_the_form_and_the_status_line(
 ) -> None:
     app = make_app(sim_crews(sim, token="wrong-token"))
     async with app.run_test(size=(120, 36)) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         await pilot.press("n")
         form = _form(pilot.app)
         await settle(pilot, lambda: screen.status.describe("travel").endswith("token rejected"))
@@ -115,7 +115,7 @@ async def test_rerun_prefills_the_form(sim: SimServer, make_app: AppFactory) -> 
     app = make_app(sim_crews(sim))
     inputs = {**sim.sample_inputs("content"), "note": "again"}
     async with app.run_test(size=(120, 36)) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         kickoff = await app.tracker.kickoff("content", inputs, {"requestId": "r-1"})
         await settle(pilot, lambda: screen.selected is not None)
         assert screen.selected is not None
@@ -136,7 +136,7 @@ async def test_track_an_id_started_elsewhere(sim: SimServer, make_app: AppFactor
     kickoff_id = answer.json()["kickoff_id"]
     app = make_app(sim_crews(sim))
     async with app.run_test(size=(120, 36)) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         await pilot.press("t")
         assert isinstance(app.screen, TrackScreen)
         app.screen.query_one("#crew").value = "research"  # type: ignore[attr-defined]
@@ -155,7 +155,7 @@ async def test_track_an_id_started_elsewhere(sim: SimServer, make_app: AppFactor
 async def test_filter_and_sort(sim: SimServer, make_app: AppFactory) -> None:
     app = make_app(sim_crews(sim))
     async with app.run_test(size=(120, 36)) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         first = await app.tracker.kickoff("travel", sim.sample_inputs("travel"))
         second = await app.tracker.kickoff("content", sim.sample_inputs("content"))
         await settle(pilot, lambda: screen.kickoffs.row_count == 2)
@@ -180,7 +180,7 @@ async def test_copy_export_archive_and_delete(
     monkeypatch.setattr("platformdirs.user_downloads_dir", lambda: str(tmp_path))
     app = make_app(sim_crews(sim))
     async with app.run_test(size=(120, 36)) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         kickoff = await app.tracker.kickoff("travel", sim.sample_inputs("travel"))
         await settle(pilot, lambda: screen.selected is not None and screen.selected.is_terminal)
         await settle(pilot, lambda: bool(screen.detail.shown_output()))
@@ -213,7 +213,7 @@ async def test_a_crew_going_unreachable_and_coming_back(
 ) -> None:
     app = make_app(sim_crews(fresh_sim))
     async with app.run_test(size=(120, 36)) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         inputs = {**fresh_sim.sample_inputs("travel"), "duration_scale": "100"}
         kickoff = await app.tracker.kickoff("travel", inputs)
         await settle(
@@ -298,7 +298,7 @@ async def test_a_long_history_is_paged_in_as_you_scroll(make_app: AppFactory) ->
         )
     app = make_app([])
     async with app.run_test(size=(120, 36)) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         await settle(pilot, lambda: screen.kickoffs.row_count > 0)
         # Every row is counted; one page is read.
         assert screen.kickoffs.row_count == total
@@ -317,7 +317,7 @@ async def test_moving_in_an_empty_list_does_nothing(make_app: AppFactory) -> Non
     """An empty list highlights row -1 with no key: up, pagedown, G, ctrl+end must not crash."""
     app = make_app([])
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         await pilot.pause()
         for key in ("up", "down", "pagedown", "pageup", "G", "ctrl+end", "home"):
             await pilot.press(key)

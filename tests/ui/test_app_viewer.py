@@ -22,7 +22,7 @@ async def test_the_app_views_a_crew_another_process_polls_and_takes_it_over(
     app = make_app(sim_crews(sim))
     try:
         async with app.run_test(size=(160, 36)) as pilot:
-            screen = main_screen(pilot)
+            screen = await main_screen(pilot)
             travel = screen.status.describe("travel")
             assert travel == f"○ travel polled by {poller.here}"
             # A run the app starts is left to the other process, which cannot finish a

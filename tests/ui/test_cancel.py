@@ -44,7 +44,7 @@ async def test_x_confirms_then_cancels_the_selected_run(
     notes: list[Message] = []
     app = make_app(sim_crews(own_sim))
     async with app.run_test(size=(150, 36), notifications=True, message_hook=notes.append) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         inputs = own_sim.sample_inputs("travel") | {"duration_scale": "100"}
         kickoff = await app.tracker.kickoff("travel", inputs)
         kickoff_id = kickoff.kickoff_id
@@ -83,7 +83,7 @@ async def test_no_keeps_the_run_and_an_ended_run_is_not_asked_about(
     notes: list[Message] = []
     app = make_app(sim_crews(own_sim))
     async with app.run_test(size=(150, 36), notifications=True, message_hook=notes.append) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         tracker = app.tracker
         inputs = own_sim.sample_inputs("travel")
         done = (await tracker.kickoff("travel", inputs)).kickoff_id

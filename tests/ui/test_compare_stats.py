@@ -50,7 +50,7 @@ async def test_space_marks_two_runs_of_a_crew_and_opens_their_comparison(
     notes: list[Message] = []
     app = make_app(sim_crews(sim))
     async with app.run_test(size=(120, 40), notifications=True, message_hook=notes.append) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         await settle(pilot, lambda: all(k in screen.kickoffs for k in (first, second, content)))
         screen.kickoffs.select(first)
         await pilot.press("space")
@@ -100,7 +100,7 @@ async def test_the_marked_toast_goes_when_the_comparison_opens_so_it_covers_noth
     first, second, _ = history(make_app)
     app = make_app(sim_crews(sim))
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         await settle(pilot, lambda: all(k in screen.kickoffs for k in (first, second)))
         screen.kickoffs.select(first)
         await pilot.press("space")
@@ -117,7 +117,7 @@ async def test_s_shows_the_crews_stats_and_w_and_c_switch_window_and_crew(
     first, _, _ = history(make_app)
     app = make_app(sim_crews(sim))
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         await settle(pilot, lambda: first in screen.kickoffs)
         screen.kickoffs.select(first)
         await pilot.press("S")
@@ -167,7 +167,7 @@ async def test_hostile_names_inputs_and_outputs_stay_inert_in_the_comparison_and
         )
     app = make_app(sim_crews(sim))
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         await settle(pilot, lambda: left.kickoff_id in screen.kickoffs)
         for kickoff_id in (left.kickoff_id, right.kickoff_id):
             screen.kickoffs.select(kickoff_id)

@@ -25,7 +25,7 @@ from crewtui.sim import SimServer
 from crewtui.ui.pilot import settle
 from crewtui.ui.screens.kickoff_form import KickoffForm
 from crewtui.ui.screens.main import MainScreen
-from tests.ui.app_helpers import AppFactory, main_screen, sim_crews
+from tests.ui.app_helpers import AppFactory, sim_crews
 
 
 def contains_secret(text: str, token: str) -> bool:
@@ -62,7 +62,7 @@ async def test_an_unexpected_error_in_a_worker_is_one_toast_and_the_app_goes_on(
         # Still running and answering keys: the form closes, the list is back.
         assert isinstance(app.screen, KickoffForm)
         await pilot.press("escape")
-        await settle(pilot, lambda: app.screen is main_screen(pilot))
+        await settle(pilot, lambda: app.screen is app.main)
         assert app.is_running and app.return_code is None
     logged = log_file(app.paths).read_text(encoding="utf-8")
     assert "an action failed unexpectedly" in logged and "UnicodeEncodeError" in logged

@@ -43,7 +43,7 @@ def _assert_centred_over_the_app(screen: Screen[object]) -> None:
 
 async def _select_a_paused_run(pilot: Pilot[int], sim: SimServer) -> Kickoff:
     """Start a run that waits for input, and leave it selected, waiting, the list focused."""
-    screen = main_screen(pilot)
+    screen = await main_screen(pilot)
     tracker = screen.tracker
     kickoff = await tracker.kickoff("outreach", sim.sample_inputs("outreach") | {"hold": "1"})
     await settle(pilot, lambda: kickoff.kickoff_id in screen.kickoffs)

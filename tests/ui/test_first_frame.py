@@ -7,7 +7,8 @@ frame that shows the list with its row, the interpreter reports which of the hea
 are loaded. httpx comes with the first request, the Markdown parser with the Output tab,
 uvicorn and FastAPI only with the simulator, the webhook receiver with webhooks, Pygments
 with a crash: importing any of them on the way to the first frame (a module-level import
-slipped into the app's path) makes this test fail.
+slipped into the app's path) makes this test fail. Following the runs (the tracker's start:
+its reads of the active runs, its polls) starts after that frame too.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 from textual.app import App, ComposeResult
 
 from crewtui.api.models import Kickoff, RunState
-from crewtui.config import resolve_paths
+from crewtui.config import ENV_CREW_NAME, resolve_paths
 from crewtui.core.store import Store
 from crewtui.sim import SimServer
 from crewtui.ui.widgets.detail import KickoffDetail
@@ -50,7 +51,8 @@ report = []
 
 def first_frame(app: CrewtuiApp) -> None:
     if not report and app.main.kickoffs.selected_id is not None:
-        report.append(sorted(name for name in HEAVY if name in sys.modules))
+        loaded = sorted(name for name in HEAVY if name in sys.modules)
+        report.append({{"loaded": loaded, "followed": len(app.tracker.tracked())}})
         app.exit()
 
 
@@ -87,6 +89,18 @@ def test_first_frame_imports_no_http_client_markdown_or_server(tmp_path: Path) -
         output="# Findings\n\nSome *markdown*.",
     )
     store.save_kickoff(finished)
+    # A running run: following it (the tracker's start, its polls and the HTTP client they
+    # import) waits until the list is on the terminal.
+    running = finished.model_copy(
+        update={
+            "kickoff_id": "11111111-2222-4333-8444-777777777777",
+            "crew": ENV_CREW_NAME,  # the crew CREWAI_API_URL names: the tracker follows it
+            "state": RunState.RUNNING,
+            "finished_at": None,
+            "output": None,
+        }
+    )
+    store.save_kickoff(running)
     store.close()
     env = {
         **os.environ,
@@ -105,8 +119,9 @@ def test_first_frame_imports_no_http_client_markdown_or_server(tmp_path: Path) -
         env=env,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    loaded = json.loads(result.stdout.strip().splitlines()[-1])
-    assert loaded == [], f"imported before the first frame: {loaded}"
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["loaded"] == [], f"imported before the first frame: {report['loaded']}"
+    assert report["followed"] == 0, "the tracker read the active runs before the first frame"
 
 
 class DetailApp(App[None]):
@@ -138,13 +153,16 @@ async def test_what_start_up_made_is_frozen_out_of_the_garbage_collectors_sight(
 ) -> None:
     """Full collections walked every start-up object on the event loop (stalls of several
     hundred milliseconds while a large output scrolled); after the first frame they are
-    frozen, once."""
+    frozen, once, and the collector, paused for the start-up, runs again."""
     gc.unfreeze()  # what an earlier test's app froze in this process
+    gc.disable()  # as ``crewtui.cli.main`` pauses it for the start-up
     try:
         app = make_app(sim_crews(sim))
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.pause()
             await pilot.pause()
             assert gc.get_freeze_count() > 10_000
+            assert gc.isenabled()
     finally:
+        gc.enable()
         gc.unfreeze()

@@ -34,7 +34,7 @@ async def test_a_flow_shows_its_methods_and_a_restarted_run_reads_restarted(
     flow = CrewProfile(name=FLOW, url=sim.crew_url(FLOW), token=SecretStr(sim.options.token))
     app = make_app([flow])
     async with app.run_test(size=(150, 40)) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         first = await app.tracker.kickoff(FLOW, {"hold": "0"})
         kickoff_id = first.kickoff_id
 
@@ -69,7 +69,7 @@ async def test_a_paused_flow_waits_on_its_method_and_is_answered_with_a(
     flow = CrewProfile(name=FLOW, url=sim.crew_url(FLOW), token=SecretStr(sim.options.token))
     app = make_app([flow])
     async with app.run_test(size=(150, 36)) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         kickoff = await app.tracker.kickoff(FLOW, dict(sim.sample_inputs(FLOW)))
         paused = kickoff.kickoff_id
         await settle(pilot, lambda: paused in screen.kickoffs)
@@ -121,7 +121,7 @@ async def test_a_flow_s_state_fields_are_optional_in_the_form(
     )
     notes: list[Message] = []
     async with app.run_test(size=(120, 40), notifications=True, message_hook=notes.append) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         first = await app.tracker.kickoff(FLOW, {"hold": "0"})
         await settle(pilot, lambda: (k := app.tracker.get(first.kickoff_id)) and k.kind == "flow")
         await pilot.press("n")

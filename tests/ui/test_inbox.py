@@ -73,7 +73,7 @@ async def test_the_inbox_lists_waiting_runs_oldest_first_and_answers_them_in_pla
     )
     notes: list[Message] = []
     async with app.run_test(size=(150, 36), notifications=True, message_hook=notes.append) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         assert app.sub_title == "" and "waiting" not in status_view(app)
 
         # First a crew's pause, then (later, so younger) a flow's request.
@@ -127,12 +127,13 @@ async def test_the_inbox_shows_runs_waiting_in_the_history_at_start(
     ``v`` closes the inbox on it in the list."""
     first = make_app(sim_crews(sim))
     async with first.run_test(size=(150, 36)) as pilot:
+        first_screen = await main_screen(pilot)
         kickoff = await first.tracker.kickoff("travel", sim.sample_inputs("travel") | {"hold": "1"})
-        await settle(pilot, lambda: len(main_screen(pilot).inbox) == 1)
+        await settle(pilot, lambda: len(first_screen.inbox) == 1)
 
     app = make_app(sim_crews(sim))
     async with app.run_test(size=(150, 36)) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         await settle(pilot, lambda: app.sub_title == "1 waiting")
         await pilot.press("i")
         await settle(pilot, lambda: isinstance(app.screen, InboxScreen))
@@ -149,7 +150,8 @@ async def test_a_new_waiting_count_in_the_terminal_title_repaints_nothing(
     each pause and answer changes it, and must not repaint the whole screen."""
     app = make_app(sim_crews(sim))
     async with app.run_test(size=(120, 36)) as pilot:
-        await settle(pilot, lambda: main_screen(pilot).is_current)
+        screen = await main_screen(pilot)  # the inbox is read once the app follows runs
+        await settle(pilot, lambda: screen.is_current)
         with refreshes_asked() as asked:
             app.sub_title = "3 waiting"
         assert app.sub_title == "3 waiting"

@@ -49,7 +49,7 @@ async def test_enter_typed_right_after_n_reaches_the_form_not_the_list(
 ) -> None:
     app = make_app(sim_crews(sim))
     async with app.run_test(size=(120, 36)) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         await app.tracker.kickoff("travel", sim.sample_inputs("travel"))
         await settle(pilot, lambda: screen.selected is not None)
         burst(app, "n", "enter")

@@ -60,7 +60,7 @@ async def test_every_action_follows_the_row_left_under_the_cursor_by_archive(
         store.save_kickoff(kickoff)
     app = make_app(sim_crews(sim))
     async with app.run_test(size=(120, 36)) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         await settle(pilot, lambda: screen.selected is not None)
         assert screen.selected is not None and screen.selected.kickoff_id == newer.kickoff_id
         await pilot.press("d")
@@ -85,7 +85,7 @@ async def test_the_count_is_the_rows_shown_and_singular_for_one(
 ) -> None:
     app = make_app(sim_crews(sim))
     async with app.run_test(size=(120, 36)) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         await pilot.pause()
         kickoff = await app.tracker.kickoff("travel", sim.sample_inputs("travel"))
         await settle(pilot, lambda: kickoff.kickoff_id in screen.kickoffs)
@@ -118,7 +118,7 @@ async def test_the_filter_applies_as_you_type_and_says_what_is_active(
     store.save_kickoff(_finished(3, "travel", state=RunState.PAUSED, output=None))
     app = make_app([])
     async with app.run_test(size=(160, 40)) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         await settle(pilot, lambda: screen.kickoffs.row_count == 3)
         await pilot.press("slash")
         dialog = app.screen
@@ -165,7 +165,7 @@ async def test_detail_tabs_have_keys_listed_in_help_and_the_palette(
     store.save_kickoff(_finished(1))
     app = make_app([])
     async with app.run_test(size=(120, 36)) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         await settle(pilot, lambda: screen.selected is not None)
         shown: list[str] = []
         for key in ("2", "3", "4", "5", "1", "right_square_bracket", "left_square_bracket"):
@@ -194,7 +194,7 @@ async def test_the_output_search_box_takes_keys_only_after_slash(make_app: AppFa
     store.save_kickoff(_finished(1))
     app = make_app([])
     async with app.run_test(size=(120, 36)) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         await settle(pilot, lambda: screen.selected is not None)
         await pilot.press("2", "enter")
         search = screen.query_one("#output-search", Input)
@@ -294,7 +294,7 @@ async def test_the_footer_and_status_line_fit_the_width(
     store.save_kickoff(_finished(1, "research", tasks=[task]))
     app = make_app(sim_crews(sim))
     async with app.run_test(size=size) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         await settle(pilot, lambda: screen.kickoffs.row_count == 1)
         await pilot.pause()
         lines = _screen_text(app).splitlines()
@@ -318,7 +318,7 @@ async def test_track_refuses_a_non_id_and_says_when_the_service_does_not_know_on
     notes: list[Message] = []
     app = make_app(sim_crews(sim))
     async with app.run_test(size=(120, 36), notifications=True, message_hook=notes.append) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         await pilot.press("t")
         dialog = app.screen
         assert isinstance(dialog, TrackScreen)
@@ -348,7 +348,7 @@ async def test_a_run_the_service_does_not_know_is_deleted_at_once(
     store.save_kickoff(_finished(1, kickoff_id=unknown, state=RunState.NOT_FOUND, output=None))
     app = make_app(sim_crews(sim))
     async with app.run_test(size=(120, 36)) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         await settle(pilot, lambda: screen.selected is not None and app.tracker.is_tracked(unknown))
         await pilot.press("D")
         assert isinstance(app.screen, ConfirmScreen)
@@ -370,7 +370,7 @@ async def test_export_goes_to_the_configured_directory_with_inputs_and_says_wher
     notes: list[Message] = []
     app = CrewtuiApp(tracker, config, make_app.paths)
     async with app.run_test(size=(120, 36), notifications=True, message_hook=notes.append) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         await settle(pilot, lambda: screen.selected is not None)
         await pilot.press("e")
         await settle(pilot, lambda: any(exports.glob("crewtui-travel-*.md")))
@@ -411,7 +411,7 @@ async def test_changes_that_move_no_count_leave_the_status_line_alone(
     make_app.store().save_kickoff(running)
     app = make_app([])
     async with app.run_test(size=(120, 36)) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         await settle(pilot, lambda: screen.selected is not None)
         rewrites: list[object] = []
         set_view = screen.status.set_view

@@ -33,7 +33,7 @@ async def test_a_run_started_in_another_pane_appears_by_itself(
 ) -> None:
     app = make_app(env_crew(sim))
     async with app.run_test(size=(120, 36)) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         kickoff_id = await kickoff_elsewhere(sim, make_app)
         await settle(pilot, lambda: kickoff_id in {row.kickoff_id for row in screen.rows()})
 
@@ -45,7 +45,7 @@ async def test_r_picks_up_runs_of_other_sessions_at_once(
     monkeypatch.setattr(tracker_module, "STORE_CHECK_EVERY", 3600.0)
     app = make_app(env_crew(sim))
     async with app.run_test(size=(120, 36)) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         await settle(pilot, lambda: screen.is_attached)
         kickoff_id = await kickoff_elsewhere(sim, make_app)
         assert kickoff_id not in {row.kickoff_id for row in screen.rows()}

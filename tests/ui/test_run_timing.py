@@ -99,7 +99,7 @@ async def test_the_row_the_header_the_toast_and_the_cli_give_one_duration(
     save(make_app.store(), run)
     app = make_app(sim_crews(sim))
     async with app.run_test(size=(140, 36)) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         await settle(pilot, lambda: screen.selected is not None)
         table = screen.kickoffs
         row_duration = table.cell(run.kickoff_id, "elapsed").plain
@@ -120,7 +120,7 @@ async def test_a_tracked_run_shows_its_unknown_start_as_unknown(
     save(make_app.store(), run)
     app = make_app(sim_crews(sim))
     async with app.run_test(size=(140, 36)) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         await settle(pilot, lambda: screen.selected is not None)
         table = screen.kickoffs
         cells = (

@@ -71,7 +71,7 @@ async def pushed_run(sim: SimServer, make_app: AppFactory) -> AsyncIterator[Push
     )
     try:
         async with app.run_test(size=(120, 36)) as pilot:
-            screen = main_screen(pilot)
+            screen = await main_screen(pilot)
             run = await tracker.kickoff("research", sim.sample_inputs("research") | {"hold": "1"})
             await settle(pilot, lambda: screen.selected is not None)
             assert screen.selected is not None and screen.selected.kickoff_id == run.kickoff_id

@@ -39,7 +39,7 @@ async def test_a_run_past_its_tasks_usual_time_is_marked_counted_and_toasted_onc
     notes: list[Message] = []
     app = make_app(sim_crews(sim), clock=clock)
     async with app.run_test(size=(150, 40), notifications=True, message_hook=notes.append) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         inputs = sim.sample_inputs("travel") | {"duration_scale": "100"}
         kickoff_id = (await app.tracker.kickoff("travel", inputs)).kickoff_id
 

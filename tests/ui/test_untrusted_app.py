@@ -255,7 +255,7 @@ def seed_huge(store: Store) -> Kickoff:
 
 
 async def select(pilot: Pilot[int], kickoff_id: str) -> MainScreen:
-    screen = main_screen(pilot)
+    screen = await main_screen(pilot)
     await settle(pilot, lambda: kickoff_id in screen.kickoffs)
     screen.kickoffs.select(kickoff_id)
     await settle(pilot, lambda: (k := screen.selected) is not None and k.kickoff_id == kickoff_id)
@@ -291,7 +291,7 @@ async def test_hostile_history_is_inert_in_every_view(
     monkeypatch.setattr("platformdirs.user_downloads_dir", lambda: str(exports))
     app = make_app([])
     async with app.run_test(size=(130, 45)) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         await settle(pilot, lambda: len(screen.rows()) == len(kickoffs))
         text = await check_view(pilot, "the list")
         assert "\\x1b" in text  # hostile rows are shown, written out visibly
@@ -347,7 +347,7 @@ async def test_a_hostile_wait_is_inert_in_the_inbox_and_the_title(make_app: AppF
     make_app.store().save_kickoff(paused)
     app = make_app([])
     async with app.run_test(size=(130, 45)) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         await settle(pilot, lambda: len(screen.inbox) == 1)
         await pilot.press("i")
         await settle(pilot, lambda: isinstance(app.screen, InboxScreen))
@@ -406,7 +406,7 @@ async def test_hostile_answers_over_http_are_inert_in_every_view(
     profiles = hostile_profiles(hostile_crew)
     app = make_app(profiles, notify_on_finish=True)
     async with app.run_test(size=(130, 45), notifications=True) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         for profile in profiles:
             screen.track(TrackRequest(profile.name, str(uuid.uuid4())))
         await settle(

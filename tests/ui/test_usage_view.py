@@ -69,7 +69,7 @@ async def test_a_run_shows_its_tokens_in_the_header_and_the_list_on_a_key(
     named without events, so no estimate), and T shows the list's tokens column."""
     app = make_app(sim_crews(sim))
     async with app.run_test(size=(140, 36)) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         kickoff = await app.tracker.kickoff("travel", sim.sample_inputs("travel"))
 
         def ended() -> Kickoff | None:

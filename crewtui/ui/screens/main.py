@@ -155,6 +155,10 @@ class MainScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = list(main_bindings())
 
+    class FirstPageIn(Message):
+        """The list's first page is in (or could not be read), once: the app starts
+        following runs after the frame that shows it (``CrewtuiApp.start_following``)."""
+
     def __init__(
         self,
         tracker: Tracker,
@@ -214,6 +218,7 @@ class MainScreen(Screen[None]):
         # by the inbox screen (``i``) while it is open.
         self.inbox = Inbox()
         self._inbox_screen: InboxScreen | None = None
+        self._first_page_told = False
 
     # -- layout --------------------------------------------------------------------------
 
@@ -249,7 +254,6 @@ class MainScreen(Screen[None]):
         self.reload()
         self.load_remembered()
         self.load_batches()
-        self.load_inbox()
         self.set_interval(1.0, self.tick)
 
     def on_resize(self, event: Resize) -> None:
@@ -264,7 +268,11 @@ class MainScreen(Screen[None]):
         return not (action in PRIORITY_ACTIONS and isinstance(self.focused, Input))
 
     def restyle(self) -> None:
-        """The theme changed: cells carry colours, so render them again."""
+        """The theme changed: cells carry colours, so render them again. A theme set
+        before the screen is mounted (the app no longer waits for the tracker before
+        showing it) needs nothing: the screen's first render uses it."""
+        if not self.is_mounted:
+            return
         self.kickoffs.restyle()
         self.status.restyle()
         self.detail.restyle()
@@ -301,12 +309,17 @@ class MainScreen(Screen[None]):
     @work(exclusive=True, group="page")
     async def load_first(self, generation: int) -> None:
         """The count and the first page of a new query; those of an older query are dropped."""
-        total = await asyncio.to_thread(self.tracker.store.count_kickoffs, **self._query())
-        rows = await self._read(0, PAGE_ROWS)
-        if generation != self.kickoffs.generation or not self.is_attached:
-            return
-        self.kickoffs.begin(total, rows, self.clock())
-        self._after_rows_changed()
+        try:
+            total = await asyncio.to_thread(self.tracker.store.count_kickoffs, **self._query())
+            rows = await self._read(0, PAGE_ROWS)
+            if generation != self.kickoffs.generation or not self.is_attached:
+                return
+            self.kickoffs.begin(total, rows, self.clock())
+            self._after_rows_changed()
+        finally:
+            if not self._first_page_told:
+                self._first_page_told = True
+                self.post_message(self.FirstPageIn())
 
     @on(KickoffList.RowsWanted)
     def rows_wanted(self, message: KickoffList.RowsWanted) -> None:
@@ -1037,9 +1050,10 @@ class MainScreen(Screen[None]):
 
     # -- the inbox -----------------------------------------------------------------------
 
-    @work(group="inbox")
     async def load_inbox(self) -> None:
-        """The history's waiting runs; from then on, events keep the inbox up to date."""
+        """The history's waiting runs; from then on, events keep the inbox up to date.
+        Read once the tracker has started (``CrewtuiApp.start_following``): a run it
+        holds is newer than the history's copy."""
         runs = await asyncio.to_thread(waiting_runs, self.tracker.store)
         for run in runs:  # a run changed while the history was read is newer in the tracker
             kickoff = self.tracker.get(run.kickoff_id)
