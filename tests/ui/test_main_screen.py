@@ -8,11 +8,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from textual import events
 from textual.app import App, ComposeResult
 from textual.command import CommandList
 from textual.message import Message
 from textual.notifications import Notify
-from textual.widgets import Input, Select, Static
+from textual.widgets import Input, Select, Static, TabbedContent
+from textual.widgets._tabs import Underline
 
 from crewtui.api.models import Kickoff, RunState, Step, Submission, TaskResult
 from crewtui.config import Config, UiSettings, load_config, resolve_paths
@@ -187,6 +189,28 @@ async def test_detail_tabs_have_keys_listed_in_help_and_the_palette(
         await pilot.press("enter")
         await settle(pilot, lambda: app.screen is screen)
         assert screen.detail.active_tab == "output"
+
+
+async def test_a_tab_switch_moves_the_underline_in_its_first_frame(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No animation: sliding the underline painted a dozen frames more after each switch
+    (and sent them over SSH), and the next key waited behind them."""
+    monkeypatch.delenv("TEXTUAL_ANIMATIONS", raising=False)
+    make_app.store().save_kickoff(_finished(1))
+    app = make_app([])
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = main_screen(pilot)
+        await settle(pilot, lambda: screen.selected is not None)
+        underline = screen.detail.query_one(Underline)
+        for key, tab_id in (("2", "output"), ("5", "raw"), ("1", "tasks")):
+            # As a terminal sends it (Pilot's press waits for animations to end).
+            app.post_message(events.Key(key, key))
+            await pilot.pause()
+            tab = screen.detail.query_one(TabbedContent).get_tab(tab_id)
+            start, end = tab.virtual_region.shrink(tab.styles.gutter).column_span
+            assert (underline.highlight_start, underline.highlight_end) == (start, end)
+            assert not app.animator.is_being_animated(underline, "highlight_start")
 
 
 async def test_the_output_search_box_takes_keys_only_after_slash(make_app: AppFactory) -> None:
