@@ -367,10 +367,10 @@ async def measure_tabs(
     pilot: Pilot[Any], screen: MainScreen, tabs: int, into: list[float], rng: random.Random
 ) -> None:
     frames = MeasuredApp.frames
-    tabbed = screen.detail.query_one(TabbedContent)
+    detail = screen.detail
     for index in range(tabs):
         key, tab = ("2", "output") if index % 2 == 0 else ("1", "tasks")
-        into.append(await frames.key(pilot, key, lambda t=tab: tabbed.active == t))
+        into.append(await frames.key(pilot, key, lambda t=tab: detail.active_tab == t))
         await pause_like_a_person(rng)
 
 

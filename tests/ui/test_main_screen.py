@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from textual import events
 from textual.app import App, ComposeResult
 from textual.command import CommandList
+from textual.geometry import Region
 from textual.message import Message
 from textual.notifications import Notify
-from textual.widgets import Input, Select, Static, TabbedContent
-from textual.widgets._tabs import Underline
+from textual.widget import Widget
+from textual.widgets import Input, Select, Static
 
 from crewtui.api.models import Kickoff, RunState, Step, Submission, TaskResult
 from crewtui.config import Config, UiSettings, load_config, resolve_paths
@@ -191,26 +191,52 @@ async def test_detail_tabs_have_keys_listed_in_help_and_the_palette(
         assert screen.detail.active_tab == "output"
 
 
-async def test_a_tab_switch_moves_the_underline_in_its_first_frame(
+async def test_textual_animations_are_off_unless_the_environment_asks_for_them(
     make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """No animation: sliding the underline painted a dozen frames more after each switch
-    (and sent them over SSH), and the next key waited behind them."""
+    """An animation (a gliding scroll, a sliding underline) is a dozen frames more to paint
+    and send over SSH, and the next key waits behind them."""
     monkeypatch.delenv("TEXTUAL_ANIMATIONS", raising=False)
+    assert make_app([]).animation_level == "none"
+    monkeypatch.setenv("TEXTUAL_ANIMATIONS", "full")
+    assert make_app([]).animation_level == "full"
+
+
+async def test_a_tab_switch_repaints_the_tab_bar_and_the_two_panes_only(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Textual's TabbedContent repainted its dozen widgets on a switch (py-spy of
+    bench_keys: the detail's containers and tabs painted whole in the key's frame)."""
     make_app.store().save_kickoff(_finished(1))
     app = make_app([])
     async with app.run_test(size=(120, 40)) as pilot:
         screen = main_screen(pilot)
         await settle(pilot, lambda: screen.selected is not None)
-        underline = screen.detail.query_one(Underline)
-        for key, tab_id in (("2", "output"), ("5", "raw"), ("1", "tasks")):
-            # As a terminal sends it (Pilot's press waits for animations to end).
-            app.post_message(events.Key(key, key))
+        refreshed: list[Widget] = []
+        refresh = Widget.refresh
+
+        def noted(widget: Widget, *regions: Region, **options: bool) -> Widget:
+            refreshed.append(widget)
+            return refresh(widget, *regions, **options)
+
+        for key, before, after in (("3", "tasks", "inputs"), ("1", "inputs", "tasks")):
             await pilot.pause()
-            tab = screen.detail.query_one(TabbedContent).get_tab(tab_id)
-            start, end = tab.virtual_region.shrink(tab.styles.gutter).column_span
-            assert (underline.highlight_start, underline.highlight_end) == (start, end)
-            assert not app.animator.is_being_animated(underline, "highlight_start")
+            refreshed.clear()
+            monkeypatch.setattr(Widget, "refresh", noted)
+            await pilot.press(key)
+            monkeypatch.setattr(Widget, "refresh", refresh)
+            assert screen.detail.active_tab == after
+            # The bar, the panes and what is inside them; no container around them.
+            outside = {
+                widget.id or type(widget).__name__
+                for widget in refreshed
+                if not {before, after, "detail-tab-bar"}
+                & {w.id for w in widget.ancestors_with_self}
+            }
+            assert not outside
+        bar = screen.detail.query_one("#detail-tab-bar")
+        await pilot.click(bar, offset=(25, 0))  # on "Steps"
+        assert screen.detail.active_tab == "steps"
 
 
 async def test_the_output_search_box_takes_keys_only_after_slash(make_app: AppFactory) -> None:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from textual.pilot import Pilot
-from textual.widgets import Static, TabbedContent
+from textual.widgets import Static
 
 from crewtui.api.models import Step
 from crewtui.config import Config
@@ -76,13 +76,12 @@ async def pushed_run(sim: SimServer, make_app: AppFactory) -> AsyncIterator[Push
             await settle(pilot, lambda: screen.selected is not None)
             assert screen.selected is not None and screen.selected.kickoff_id == run.kickoff_id
             before = steps_held()
-            tabs = screen.detail.query_one(TabbedContent)
 
             for first in range(0, PUSHED, BATCH):
                 await tracker.ingest(pushed(run.kickoff_id, FIRST + first))
 
             def steps_counted() -> int:
-                digits = "".join(c for c in str(tabs.get_tab("steps").label) if c.isdigit())
+                digits = "".join(c for c in screen.detail.tab_label("steps") if c.isdigit())
                 return int(digits or 0)
 
             await settle(pilot, lambda: steps_counted() >= PUSHED)
