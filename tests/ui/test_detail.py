@@ -359,6 +359,30 @@ async def test_inputs_raw_and_steps_render() -> None:
         assert '"result": "好"' in screen_text(app)
 
 
+async def test_the_steps_note_is_written_when_the_steps_tab_comes_forward() -> None:
+    """Runs shown behind another tab leave the Steps note alone (each update of it asked for
+    a layout of the whole screen while the cursor moved); it is right once shown."""
+    app = DetailApp()
+    step = Step(kickoff_id=travel().kickoff_id, received_at=at(5), thought="查找博物馆")
+    async with app.run_test(size=(100, 34)) as pilot:
+        detail = app.detail
+        note = detail.query_one("#steps-empty")
+        await settle(pilot)
+        before = note.render()
+        for index in range(3):
+            detail.show(done(kickoff_id=f"run-{index}"), now=at(200))
+            detail.show(travel(), [step], now=at(60))
+            detail.set_step_history(stored=600, dropped=0, cap=1000)
+        await settle(pilot)
+        assert note.render() is before and "Steps (600)" in screen_text(app)
+        detail.show_tab("steps")
+        await settle(pilot)
+        assert "Showing the newest 1 of 600 steps" in screen_text(app)
+        detail.show(done(kickoff_id="another"), now=at(200))
+        await settle(pilot)
+        assert "No agent steps received" in screen_text(app)
+
+
 async def test_missed_tasks_are_said_not_invented() -> None:
     app = DetailApp()
     async with app.run_test(size=(100, 34)) as pilot:

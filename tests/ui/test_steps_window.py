@@ -98,6 +98,8 @@ async def test_pushed_steps_are_held_in_a_window_and_capped_in_the_history(
         assert steps_held() - pushed_.before <= STEP_WINDOW + STEP_WINDOW // 2
         stats = store.step_stats(pushed_.kickoff_id)
         assert stats.dropped >= PUSHED - CAP and stats.stored == CAP
+        screen.detail.show_tab("steps")  # the note is written while the tab is in front
+        await pushed_.pilot.pause()
         note = str(screen.detail.query_one("#steps-empty", Static).render())
         assert "older steps are in the history" in note
         assert f"were dropped (the history keeps the newest {CAP:,} per run)" in note

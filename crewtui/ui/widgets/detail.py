@@ -753,8 +753,11 @@ class KickoffDetail(Widget):
         self._tab_bar.active = tab_id
 
     def _draw_pane(self, tab_id: str) -> None:
-        """Bring a pane drawn only while visible (Output, Inputs, Raw) up to date."""
-        if tab_id == "output":
+        """Bring a pane drawn only while visible (Output, Inputs, Raw, the Steps note) up to
+        date."""
+        if tab_id == "steps":
+            self._show_steps_note()
+        elif tab_id == "output":
             self._compose_output()
             if self._output_dirty:
                 self._show_output()
@@ -950,18 +953,24 @@ class KickoffDetail(Widget):
         self._show_steps_state()
 
     def _show_steps_state(self) -> None:
+        label = f"Steps ({self._step_total:,})" if self._step_total else "Steps"
+        if label != self._steps_label:
+            self._steps_label = label
+            self._tab_bar.set_label("steps", label)
+        if self._active_tab() == "steps":
+            self._show_steps_note()
+
+    def _show_steps_note(self) -> None:
+        """The line above the steps, while the Steps pane is in front: each update of a Static
+        asks for a layout of the whole screen, hidden or not (a cursor resting on a run
+        changed it twice, and a key waited behind the layout)."""
         note = steps_note(self._step_total, len(self._steps), self._steps_dropped, self._step_cap)
         if note != self._steps_note:
-            # Each update of a Static or a tab's label asks for a layout of the whole screen.
             self._steps_note = note
             empty = self.query_one("#steps-empty", Static)
             empty.display = note is not None
             if note is not None:
                 empty.update(Text(note))
-        label = f"Steps ({self._step_total:,})" if self._step_total else "Steps"
-        if label != self._steps_label:
-            self._steps_label = label
-            self._tab_bar.set_label("steps", label)
 
     # -- events ----------------------------------------------------------------------------
 
