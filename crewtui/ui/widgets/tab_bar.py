@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.events import Click
@@ -58,6 +59,7 @@ class TabBar(Widget):
         self._labels = dict(tabs)
         self._active = tabs[0][0]
         self._lines: list[Strip] | None = None
+        self._styles: dict[str, Style] | None = None
 
     @property
     def active(self) -> str:
@@ -84,7 +86,20 @@ class TabBar(Widget):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._lines = None
+        self._lines = self._styles = None
+        self.refresh()
+
+    def _style(self, name: str) -> Style:
+        """The bar's styles, resolved once per theme (resolving costs more than drawing)."""
+        if self._styles is None:
+            self._styles = {
+                "base": self.rich_style,
+                **{
+                    part: self.get_component_rich_style(f"tab-bar--{part}")
+                    for part in ("tab", "active", "underline")
+                },
+            }
+        return self._styles[name]
 
     def _spans(self) -> dict[str, tuple[int, int]]:
         """Each label's columns, its padding of one cell each side included."""
@@ -102,16 +117,18 @@ class TabBar(Widget):
         return self._lines[y] if y < len(self._lines) else Strip.blank(width, self.rich_style)
 
     def _draw(self, width: int) -> list[Strip]:
-        console, base = self.app.console, self.rich_style
-        labels = Text(end="", no_wrap=True)
-        for tab_id, label in self._labels.items():
-            state = "active" if tab_id == self._active else "tab"
-            # Each label its own run of segments, as a terminal and a screenshot place it.
-            style = self.get_component_rich_style(f"tab-bar--{state}")
-            labels.append(f" {label} ", style + Style.from_meta({"tab": tab_id}))
-        labels_line = Strip(console.render(labels, console.options.update_width(width)))
+        console, base = self.app.console, self._style("base")
+        # Each label its own segment, as a terminal and a screenshot place it.
+        labels_line = Strip(
+            Segment(
+                f" {label} ",
+                self._style("active" if tab_id == self._active else "tab")
+                + Style.from_meta({"tab": tab_id}),
+            )
+            for tab_id, label in self._labels.items()
+        )
         start, end = self._spans()[self._active]
-        underline = self.get_component_rich_style("tab-bar--underline")
+        underline = self._style("underline")
         bar = Bar(
             highlight_range=(start + 1, end - 1),
             highlight_style=Style.from_color(underline.color),
