@@ -165,6 +165,24 @@ async def test_a_million_rows_cost_a_screenful_and_the_end_is_read_alone() -> No
         assert table.rows.held <= 2 * PAGE_ROWS
 
 
+async def test_paging_down_asks_for_the_next_page_half_a_page_before_reaching_it() -> None:
+    """The read (a worker's round trip) starts while half a page is still ahead, so the key
+    that reaches rows never read finds them held rather than waiting a frame for them."""
+    asked: list[Message] = []
+    app = ListApp()
+    async with app.run_test(size=(120, 12), message_hook=asked.append) as pilot:
+        table = app.table
+        table.begin(10_000, [row(10_000 - index) for index in range(PAGE_ROWS)], T0)
+        await pilot.pause()
+        shown = table.scrollable_content_region.height - 1
+        while not wanted(asked):
+            table.action_page_down()
+            await pilot.pause()
+        bottom = int(table.scroll_y) + shown
+        assert wanted(asked) == [(PAGE_ROWS, PAGE_ROWS)]
+        assert PAGE_ROWS - bottom >= PAGE_ROWS // 2 - shown
+
+
 async def test_a_page_read_before_rows_moved_is_dropped_and_asked_again() -> None:
     asked: list[Message] = []
     app = ListApp()
