@@ -8,8 +8,10 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from rich.cells import cell_len
 from textual.app import App, ComposeResult
+from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widgets import Markdown, OptionList, TextArea
 
@@ -381,6 +383,45 @@ async def test_the_steps_note_is_written_when_the_steps_tab_comes_forward() -> N
         detail.show(done(kickoff_id="another"), now=at(200))
         await settle(pilot)
         assert "No agent steps received" in screen_text(app)
+
+
+async def test_a_run_with_another_number_of_tasks_needs_no_layout_of_the_screen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A new number of rows is a new virtual height: the rows' own size stays (their pane's),
+    so no layout of the whole screen (Textual's virtual_size asked for one with each newly
+    rested row); rows past the pane still scroll."""
+
+    def tasks(count: int) -> list[TaskResult]:
+        return [
+            TaskResult(task_id=f"task_{index}", started_at=at(index), finished_at=at(index + 1))
+            for index in range(count)
+        ]
+
+    app = DetailApp()
+    async with app.run_test(size=(100, 24)) as pilot:
+        rows = app.query_one("#timeline-rows", OptionList)
+        app.detail.show(travel(), now=at(60))
+        await settle(pilot)
+        laid_out: list[str] = []
+        refresh = Widget.refresh
+
+        def noted(widget: Widget, *regions: Region, layout: bool = False, **rest: bool) -> Widget:
+            if layout:
+                laid_out.append(widget.id or type(widget).__name__)
+            return refresh(widget, *regions, layout=layout, **rest)
+
+        monkeypatch.setattr(Widget, "refresh", noted)
+        app.detail.show(done(kickoff_id="another", tasks=tasks(3)), now=at(60))
+        await settle(pilot)
+        monkeypatch.setattr(Widget, "refresh", refresh)
+        assert "timeline-rows" not in laid_out and "task_2" in screen_text(app)
+        app.detail.show(done(kickoff_id="a third", tasks=tasks(40)), now=at(60))
+        await settle(pilot)
+        assert rows.max_scroll_y > 0 and "task_39" not in screen_text(app)
+        rows.scroll_end(animate=False, immediate=True)
+        await settle(pilot)
+        assert "task_39" in screen_text(app)
 
 
 async def test_missed_tasks_are_said_not_invented() -> None:
