@@ -8,10 +8,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from rich.cells import cell_len
 from textual.app import App, ComposeResult
-from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widgets import Markdown, OptionList, TextArea
 
@@ -385,9 +383,7 @@ async def test_the_steps_note_is_written_when_the_steps_tab_comes_forward() -> N
         assert "No agent steps received" in screen_text(app)
 
 
-async def test_a_run_with_another_number_of_tasks_needs_no_layout_of_the_screen(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+async def test_a_run_with_another_number_of_tasks_needs_no_layout_of_the_screen() -> None:
     """A new number of rows is a new virtual height: the rows' own size stays (their pane's),
     so no layout of the whole screen (Textual's virtual_size asked for one with each newly
     rested row); rows past the pane still scroll."""
@@ -403,19 +399,10 @@ async def test_a_run_with_another_number_of_tasks_needs_no_layout_of_the_screen(
         rows = app.query_one("#timeline-rows", OptionList)
         app.detail.show(travel(), now=at(60))
         await settle(pilot)
-        laid_out: list[str] = []
-        refresh = Widget.refresh
-
-        def noted(widget: Widget, *regions: Region, layout: bool = False, **rest: bool) -> Widget:
-            if layout:
-                laid_out.append(widget.id or type(widget).__name__)
-            return refresh(widget, *regions, layout=layout, **rest)
-
-        monkeypatch.setattr(Widget, "refresh", noted)
-        app.detail.show(done(kickoff_id="another", tasks=tasks(3)), now=at(60))
-        await settle(pilot)
-        monkeypatch.setattr(Widget, "refresh", refresh)
-        assert "timeline-rows" not in laid_out and "task_2" in screen_text(app)
+        with layouts_asked() as layouts:
+            app.detail.show(done(kickoff_id="another", tasks=tasks(3)), now=at(60))
+            await settle(pilot)
+        assert "TimelineRows#timeline-rows" not in layouts and "task_2" in screen_text(app)
         app.detail.show(done(kickoff_id="a third", tasks=tasks(40)), now=at(60))
         await settle(pilot)
         assert rows.max_scroll_y > 0 and "task_39" not in screen_text(app)

@@ -10,10 +10,8 @@ from pathlib import Path
 import pytest
 from textual.app import App, ComposeResult
 from textual.command import CommandList
-from textual.geometry import Region
 from textual.message import Message
 from textual.notifications import Notify
-from textual.widget import Widget
 from textual.widgets import Input, Select, Static
 
 from crewtui.api.models import Kickoff, RunState, Step, Submission, TaskResult
@@ -30,7 +28,7 @@ from crewtui.ui.screens.main import KickoffUpdated, MainScreen
 from crewtui.ui.screens.prompts import ConfirmScreen, FilterScreen, TrackScreen
 from crewtui.ui.widgets.detail import KickoffDetail, step_text
 from crewtui.ui.widgets.kickoff_list import ListFilter
-from tests.ui.app_helpers import FAST_POLL, AppFactory, main_screen, sim_crews
+from tests.ui.app_helpers import FAST_POLL, AppFactory, main_screen, refreshes_asked, sim_crews
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -203,7 +201,7 @@ async def test_textual_animations_are_off_unless_the_environment_asks_for_them(
 
 
 async def test_a_tab_switch_repaints_the_tab_bar_and_the_two_panes_only(
-    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+    make_app: AppFactory,
 ) -> None:
     """Textual's TabbedContent repainted its dozen widgets on a switch (py-spy of
     bench_keys: the detail's containers and tabs painted whole in the key's frame)."""
@@ -212,24 +210,15 @@ async def test_a_tab_switch_repaints_the_tab_bar_and_the_two_panes_only(
     async with app.run_test(size=(120, 40)) as pilot:
         screen = main_screen(pilot)
         await settle(pilot, lambda: screen.selected is not None)
-        refreshed: list[Widget] = []
-        refresh = Widget.refresh
-
-        def noted(widget: Widget, *regions: Region, **options: bool) -> Widget:
-            refreshed.append(widget)
-            return refresh(widget, *regions, **options)
-
         for key, before, after in (("3", "tasks", "inputs"), ("1", "inputs", "tasks")):
             await pilot.pause()
-            refreshed.clear()
-            monkeypatch.setattr(Widget, "refresh", noted)
-            await pilot.press(key)
-            monkeypatch.setattr(Widget, "refresh", refresh)
+            with refreshes_asked() as asked:
+                await pilot.press(key)
             assert screen.detail.active_tab == after
             # The bar, the panes and what is inside them; no container around them.
             outside = {
                 widget.id or type(widget).__name__
-                for widget in refreshed
+                for widget, _layout in asked
                 if not {before, after, "detail-tab-bar"}
                 & {w.id for w in widget.ancestors_with_self}
             }
