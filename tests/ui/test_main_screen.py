@@ -208,7 +208,7 @@ async def test_a_tab_switch_repaints_the_tab_bar_and_the_two_panes_only(
     make_app.store().save_kickoff(_finished(1))
     app = make_app([])
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = main_screen(pilot)
+        screen = await main_screen(pilot)
         await settle(pilot, lambda: screen.selected is not None)
         for key, before, after in (("3", "tasks", "inputs"), ("1", "inputs", "tasks")):
             await pilot.pause()
