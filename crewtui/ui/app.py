@@ -108,6 +108,11 @@ class CrewtuiApp(App[int]):
         tz: tzinfo | None = None,
     ) -> None:
         super().__init__()
+        # A key answers in one frame. An animation (the detail tabs' sliding underline, a
+        # gliding scroll) is a dozen frames more to paint and, over SSH, to send, and the
+        # next key waits behind them. Textual's own switch, TEXTUAL_ANIMATIONS, still wins.
+        if "TEXTUAL_ANIMATIONS" not in os.environ:
+            self.animation_level = "none"
         self.tracker = tracker
         self.config = config
         self.paths = paths

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from rich.cells import cell_len
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
-from textual.widgets import Markdown, OptionList, TabbedContent, TextArea
+from textual.widgets import Markdown, OptionList, TextArea
 
 from crewtui.api.models import (
     Kickoff,
@@ -201,7 +201,7 @@ async def test_output_shows_final_then_the_picked_tasks_output() -> None:
         rows.highlighted = 0
         await pilot.press("enter")
         await settle(pilot)
-        assert app.query_one(TabbedContent).active == "output"
+        assert app.detail.active_tab == "output"
         assert app.detail.shown_output() == "研究结果：东京的科技博物馆 🗾"
         assert [(m.kickoff_id, m.task_id) for m in app.picked] == [
             (done().kickoff_id, "research_task")
@@ -359,6 +359,58 @@ async def test_inputs_raw_and_steps_render() -> None:
         assert '"result": "好"' in screen_text(app)
 
 
+async def test_the_steps_note_is_written_when_the_steps_tab_comes_forward() -> None:
+    """Runs shown behind another tab leave the Steps note alone (each update of it asked for
+    a layout of the whole screen while the cursor moved); it is right once shown."""
+    app = DetailApp()
+    step = Step(kickoff_id=travel().kickoff_id, received_at=at(5), thought="查找博物馆")
+    async with app.run_test(size=(100, 34)) as pilot:
+        detail = app.detail
+        note = detail.query_one("#steps-empty")
+        await settle(pilot)
+        before = note.render()
+        for index in range(3):
+            detail.show(done(kickoff_id=f"run-{index}"), now=at(200))
+            detail.show(travel(), [step], now=at(60))
+            detail.set_step_history(stored=600, dropped=0, cap=1000)
+        await settle(pilot)
+        assert note.render() is before and "Steps (600)" in screen_text(app)
+        detail.show_tab("steps")
+        await settle(pilot)
+        assert "Showing the newest 1 of 600 steps" in screen_text(app)
+        detail.show(done(kickoff_id="another"), now=at(200))
+        await settle(pilot)
+        assert "No agent steps received" in screen_text(app)
+
+
+async def test_a_run_with_another_number_of_tasks_needs_no_layout_of_the_screen() -> None:
+    """A new number of rows is a new virtual height: the rows' own size stays (their pane's),
+    so no layout of the whole screen (Textual's virtual_size asked for one with each newly
+    rested row); rows past the pane still scroll."""
+
+    def tasks(count: int) -> list[TaskResult]:
+        return [
+            TaskResult(task_id=f"task_{index}", started_at=at(index), finished_at=at(index + 1))
+            for index in range(count)
+        ]
+
+    app = DetailApp()
+    async with app.run_test(size=(100, 24)) as pilot:
+        rows = app.query_one("#timeline-rows", OptionList)
+        app.detail.show(travel(), now=at(60))
+        await settle(pilot)
+        with layouts_asked() as layouts:
+            app.detail.show(done(kickoff_id="another", tasks=tasks(3)), now=at(60))
+            await settle(pilot)
+        assert "TimelineRows#timeline-rows" not in layouts and "task_2" in screen_text(app)
+        app.detail.show(done(kickoff_id="a third", tasks=tasks(40)), now=at(60))
+        await settle(pilot)
+        assert rows.max_scroll_y > 0 and "task_39" not in screen_text(app)
+        rows.scroll_end(animate=False, immediate=True)
+        await settle(pilot)
+        assert "task_39" in screen_text(app)
+
+
 async def test_missed_tasks_are_said_not_invented() -> None:
     app = DetailApp()
     async with app.run_test(size=(100, 34)) as pilot:
@@ -500,13 +552,12 @@ async def test_raw_shows_every_sources_last_payload_newest_first() -> None:
 
 
 async def test_a_pushed_step_relabels_the_steps_tab_in_place() -> None:
-    """Each pushed step counts in the Steps tab's label; only a count that widens it (9 to
-    10 steps) lays the screen out again."""
+    """Each pushed step counts in the Steps tab's label, redrawn in place: no count lays the
+    screen out again, not even one that widens it (9 to 10 steps)."""
     app = DetailApp()
     async with app.run_test(size=(100, 34)) as pilot:
         app.detail.show(travel(), now=at(60))
         await settle(pilot)
-        tab = app.query_one(TabbedContent).get_tab("steps")
         for number in range(1, 11):
             step = Step(
                 kickoff_id=travel().kickoff_id, received_at=at(number), thought=f"step {number}"
@@ -514,10 +565,10 @@ async def test_a_pushed_step_relabels_the_steps_tab_in_place() -> None:
             with layouts_asked() as layouts:
                 app.detail.add_steps([step])
             await settle(pilot)
-            assert str(tab.label) == f"Steps ({number})"
+            assert app.detail.tab_label("steps") == f"Steps ({number})"
             assert f"Steps ({number})" in screen_lines(app)[2]
-            widened = number in (1, 10)  # "Steps" to "Steps (1)", "Steps (9)" to "Steps (10)"
-            assert ("ContentTab#--content-tab-steps" in layouts) is widened, number
+            # Not even when it widens (9 to 10 steps): the bar's line is redrawn in place.
+            assert not [name for name in layouts if "tab-bar" in name or "Tab" in name], number
 
 
 async def test_the_header_keeps_two_lines_whatever_it_says() -> None:

@@ -28,7 +28,7 @@ from crewtui.ui.screens.main import KickoffUpdated, MainScreen
 from crewtui.ui.screens.prompts import ConfirmScreen, FilterScreen, TrackScreen
 from crewtui.ui.widgets.detail import KickoffDetail, step_text
 from crewtui.ui.widgets.kickoff_list import ListFilter
-from tests.ui.app_helpers import FAST_POLL, AppFactory, main_screen, sim_crews
+from tests.ui.app_helpers import FAST_POLL, AppFactory, main_screen, refreshes_asked, sim_crews
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -187,6 +187,45 @@ async def test_detail_tabs_have_keys_listed_in_help_and_the_palette(
         await pilot.press("enter")
         await settle(pilot, lambda: app.screen is screen)
         assert screen.detail.active_tab == "output"
+
+
+async def test_textual_animations_are_off_unless_the_environment_asks_for_them(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An animation (a gliding scroll, a sliding underline) is a dozen frames more to paint
+    and send over SSH, and the next key waits behind them."""
+    monkeypatch.delenv("TEXTUAL_ANIMATIONS", raising=False)
+    assert make_app([]).animation_level == "none"
+    monkeypatch.setenv("TEXTUAL_ANIMATIONS", "full")
+    assert make_app([]).animation_level == "full"
+
+
+async def test_a_tab_switch_repaints_the_tab_bar_and_the_two_panes_only(
+    make_app: AppFactory,
+) -> None:
+    """Textual's TabbedContent repainted its dozen widgets on a switch (py-spy of
+    bench_keys: the detail's containers and tabs painted whole in the key's frame)."""
+    make_app.store().save_kickoff(_finished(1))
+    app = make_app([])
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await main_screen(pilot)
+        await settle(pilot, lambda: screen.selected is not None)
+        for key, before, after in (("3", "tasks", "inputs"), ("1", "inputs", "tasks")):
+            await pilot.pause()
+            with refreshes_asked() as asked:
+                await pilot.press(key)
+            assert screen.detail.active_tab == after
+            # The bar, the panes and what is inside them; no container around them.
+            outside = {
+                widget.id or type(widget).__name__
+                for widget, _layout in asked
+                if not {before, after, "detail-tab-bar"}
+                & {w.id for w in widget.ancestors_with_self}
+            }
+            assert not outside
+        bar = screen.detail.query_one("#detail-tab-bar")
+        await pilot.click(bar, offset=(25, 0))  # on "Steps"
+        assert screen.detail.active_tab == "steps"
 
 
 async def test_the_output_search_box_takes_keys_only_after_slash(make_app: AppFactory) -> None:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from textual.pilot import Pilot
-from textual.widgets import Static, TabbedContent
+from textual.widgets import Static
 
 from crewtui.api.models import Step
 from crewtui.config import Config
@@ -76,13 +76,12 @@ async def pushed_run(sim: SimServer, make_app: AppFactory) -> AsyncIterator[Push
             await settle(pilot, lambda: screen.selected is not None)
             assert screen.selected is not None and screen.selected.kickoff_id == run.kickoff_id
             before = steps_held()
-            tabs = screen.detail.query_one(TabbedContent)
 
             for first in range(0, PUSHED, BATCH):
                 await tracker.ingest(pushed(run.kickoff_id, FIRST + first))
 
             def steps_counted() -> int:
-                digits = "".join(c for c in str(tabs.get_tab("steps").label) if c.isdigit())
+                digits = "".join(c for c in screen.detail.tab_label("steps") if c.isdigit())
                 return int(digits or 0)
 
             await settle(pilot, lambda: steps_counted() >= PUSHED)
@@ -99,6 +98,8 @@ async def test_pushed_steps_are_held_in_a_window_and_capped_in_the_history(
         assert steps_held() - pushed_.before <= STEP_WINDOW + STEP_WINDOW // 2
         stats = store.step_stats(pushed_.kickoff_id)
         assert stats.dropped >= PUSHED - CAP and stats.stored == CAP
+        screen.detail.show_tab("steps")  # the note is written while the tab is in front
+        await pushed_.pilot.pause()
         note = str(screen.detail.query_one("#steps-empty", Static).render())
         assert "older steps are in the history" in note
         assert f"were dropped (the history keeps the newest {CAP:,} per run)" in note

@@ -21,12 +21,11 @@ from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
-from textual.content import Content
+from textual.containers import Container, Vertical, VerticalScroll
 from textual.geometry import Size
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import OptionList, RichLog, Static, Tab, TabbedContent, TabPane, TextArea
+from textual.widgets import OptionList, RichLog, Static, TabPane, TextArea
 
 from crewtui.api.models import Kickoff, RunState, Step, Submission, TaskResult, TaskState
 from crewtui.api.sanitize import inert
@@ -51,6 +50,7 @@ from crewtui.core.timeline import Bar, layout
 from crewtui.core.timing import run_start
 from crewtui.ui.palette import PLAIN, Palette, component_classes, palette_css, palette_of
 from crewtui.ui.text import pretty_json, safe_line, safe_text
+from crewtui.ui.widgets.tab_bar import TabBar
 from crewtui.ui.widgets.timeline import Band, TimelineBar
 
 if TYPE_CHECKING:  # imported when the Output tab is first shown: it brings Markdown
@@ -70,6 +70,7 @@ RUN_COLOUR: dict[RunState, str] = {
 }
 _BOLD = Style(bold=True)
 TAB_IDS = ("tasks", "output", "inputs", "steps", "raw")
+TAB_LABELS = {tab_id: tab_id.capitalize() for tab_id in TAB_IDS}
 _STEP_FIELD_LIMIT = 2_000
 # Steps held and shown for the selected run: the newest. Older ones stay in the history, so
 # a run streaming events for hours costs the same memory as one with a few hundred steps.
@@ -389,19 +390,6 @@ def steps_note(total: int, shown: int, dropped: int, cap: int | None) -> str | N
     return f"Showing the newest {shown:,} of {total:,} steps: " + "; ".join(parts) + "."
 
 
-def relabel(tab: Tab, label: str) -> None:
-    """Give ``tab`` a new label, with a layout of the screen only when its width changes.
-
-    ``Tab.label``'s setter always asks for a layout of the whole screen, and the Steps
-    count changes with every step pushed; "Steps (41)" to "Steps (42)" moves nothing.
-    """
-    if cell_len(label) != tab.label.cell_length:
-        tab.label = label
-        return
-    tab._label = Content(label)  # what ``Tab.label`` answers
-    Static.update(tab, tab.label, layout=False)
-
-
 class StepsLog(RichLog):
     """The Steps tab's log: says when it is scrolled to its top (older steps are read from
     the history then), and takes older steps above the lines it holds."""
@@ -458,8 +446,14 @@ class KickoffDetail(Widget):
         text-wrap: nowrap;
         text-overflow: ellipsis;
     }
-    KickoffDetail > TabbedContent {
+    KickoffDetail > #detail-tabs {
         height: 1fr;
+    }
+    KickoffDetail #detail-tab-bar {
+        dock: top;
+    }
+    KickoffDetail #detail-panes {
+        height: auto;
     }
     KickoffDetail TabPane {
         padding: 0 1;
@@ -528,22 +522,31 @@ class KickoffDetail(Widget):
         self._header = Text()
         self._steps_label = ""
         self._steps_note: str | None = ""
+        self._tab_bar = TabBar(list(TAB_LABELS.items()), id="detail-tab-bar")
 
     def compose(self) -> ComposeResult:
         yield Static(id="detail-header")
-        with TabbedContent(id="detail-tabs", initial="tasks"):
-            with TabPane("Tasks", id="tasks"):
-                yield TimelineBar(id="detail-timeline")
-            # Composed with the first kickoff shown (``_compose_output``): the first frame
-            # needs the list, not the output view and the Markdown parser it brings.
-            yield TabPane("Output", id="output")
-            with TabPane("Inputs", id="inputs"), VerticalScroll(id="inputs-scroll"):
-                yield Static(id="inputs-body")
-            with TabPane("Steps", id="steps"):
-                yield Static(id="steps-empty")
-                yield StepsLog(id="steps-log", wrap=True, markup=False, highlight=False)
-            with TabPane("Raw", id="raw"):
-                yield TextArea(id="raw-text", read_only=True, soft_wrap=True, show_cursor=False)
+        # One pane shown at a time; a switch shows one and hides the other (see TabBar).
+        with Vertical(id="detail-tabs"):
+            yield self._tab_bar
+            with Container(id="detail-panes"):
+                with self._pane("tasks"):
+                    yield TimelineBar(id="detail-timeline")
+                # Composed with the first kickoff shown (``_compose_output``): the first frame
+                # needs the list, not the output view and the Markdown parser it brings.
+                yield self._pane("output")
+                with self._pane("inputs"), VerticalScroll(id="inputs-scroll"):
+                    yield Static(id="inputs-body")
+                with self._pane("steps"):
+                    yield Static(id="steps-empty")
+                    yield StepsLog(id="steps-log", wrap=True, markup=False, highlight=False)
+                with self._pane("raw"):
+                    yield TextArea(id="raw-text", read_only=True, soft_wrap=True, show_cursor=False)
+
+    def _pane(self, tab_id: str) -> TabPane:
+        pane = TabPane(TAB_LABELS[tab_id], id=tab_id)
+        pane.display = tab_id == self._tab_bar.active
+        return pane
 
     def on_mount(self) -> None:
         self.show(None)
@@ -670,8 +673,7 @@ class KickoffDetail(Widget):
     def show_tab(self, tab_id: str) -> None:
         """Bring a tab forward, leaving the keyboard where it is (the list, usually)."""
         if tab_id in TAB_IDS:
-            self._draw_pane(tab_id)
-            self.query_one(TabbedContent).active = tab_id
+            self._switch_to(tab_id)
 
     def step_tab(self, step: int) -> None:
         """The next (``1``) or previous (``-1``) tab, wrapping around."""
@@ -682,8 +684,7 @@ class KickoffDetail(Widget):
         """Bring a tab forward and put the keyboard in it."""
         if tab_id not in TAB_IDS:
             return
-        self._draw_pane(tab_id)
-        self.query_one(TabbedContent).active = tab_id
+        self._switch_to(tab_id)
         if tab_id == "output" and self._output_view() is None:
             self._compose_output()
             self._focus_output_when_composed = True
@@ -733,12 +734,30 @@ class KickoffDetail(Widget):
     def _palette(self) -> Palette:
         return palette_of(self, "kickoff-detail")
 
+    def tab_label(self, tab_id: str) -> str:
+        """The label a tab shows now (``Steps (12)``)."""
+        return self._tab_bar.label(tab_id)
+
     def _active_tab(self) -> str:
-        return self.query_one(TabbedContent).active
+        return self._tab_bar.active
+
+    def _switch_to(self, tab_id: str) -> None:
+        """Bring a pane forward: the bar's two lines and the two panes change, nothing else
+        (its contents drawn first, so the frame that shows it shows them)."""
+        self._draw_pane(tab_id)
+        shown = self._tab_bar.active
+        if tab_id == shown:
+            return
+        self.query_one(f"#{shown}", TabPane).display = False
+        self.query_one(f"#{tab_id}", TabPane).display = True
+        self._tab_bar.active = tab_id
 
     def _draw_pane(self, tab_id: str) -> None:
-        """Bring a pane drawn only while visible (Output, Inputs, Raw) up to date."""
-        if tab_id == "output":
+        """Bring a pane drawn only while visible (Output, Inputs, Raw, the Steps note) up to
+        date."""
+        if tab_id == "steps":
+            self._show_steps_note()
+        elif tab_id == "output":
             self._compose_output()
             if self._output_dirty:
                 self._show_output()
@@ -934,18 +953,24 @@ class KickoffDetail(Widget):
         self._show_steps_state()
 
     def _show_steps_state(self) -> None:
+        label = f"Steps ({self._step_total:,})" if self._step_total else "Steps"
+        if label != self._steps_label:
+            self._steps_label = label
+            self._tab_bar.set_label("steps", label)
+        if self._active_tab() == "steps":
+            self._show_steps_note()
+
+    def _show_steps_note(self) -> None:
+        """The line above the steps, while the Steps pane is in front: each update of a Static
+        asks for a layout of the whole screen, hidden or not (a cursor resting on a run
+        changed it twice, and a key waited behind the layout)."""
         note = steps_note(self._step_total, len(self._steps), self._steps_dropped, self._step_cap)
         if note != self._steps_note:
-            # Each update of a Static or a tab's label asks for a layout of the whole screen.
             self._steps_note = note
             empty = self.query_one("#steps-empty", Static)
             empty.display = note is not None
             if note is not None:
                 empty.update(Text(note))
-        label = f"Steps ({self._step_total:,})" if self._step_total else "Steps"
-        if label != self._steps_label:
-            self._steps_label = label
-            relabel(self.query_one(TabbedContent).get_tab("steps"), label)
 
     # -- events ----------------------------------------------------------------------------
 
@@ -954,7 +979,7 @@ class KickoffDetail(Widget):
         if self._kickoff is None:
             return
         self.select_task(event.task_id)
-        self.query_one(TabbedContent).active = "output"
+        self._switch_to("output")
         self.post_message(self.TaskSelected(self._kickoff.kickoff_id, event.task_id))
 
     def on_steps_log_top_reached(self, event: StepsLog.TopReached) -> None:
@@ -973,8 +998,9 @@ class KickoffDetail(Widget):
         event.stop()
         self.select_task(None)
 
-    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        self._draw_pane(event.pane.id or "")
+    def on_tab_bar_picked(self, event: TabBar.Picked) -> None:
+        event.stop()
+        self._switch_to(event.tab_id)
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         # Moving through task rows is local to the Gantt; the app needs no word of it.

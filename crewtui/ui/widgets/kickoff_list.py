@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from functools import total_ordering
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, NamedTuple
 
 from rich.segment import Segment
 from rich.style import Style
@@ -52,8 +52,11 @@ SORT_ORDERS: tuple[SortOrder, ...] = ("newest", "oldest", "state", "crew")
 
 # Rows read from the store at a time.
 PAGE_ROWS = 200
-# Rows beyond the edges of the view that are read before they are scrolled to.
-PAGE_MARGIN = 30
+# Rows beyond the edges of the view that are read before they are scrolled to: half a page,
+# so paging down (a dozen rows a key) asks for the next page some eight keys before it is
+# reached, and the read's round trip (a worker, a thread, SQLite) is over by then. With 30
+# rows, bench_keys' pagedowns into rows never read waited a frame more for it.
+PAGE_MARGIN = PAGE_ROWS // 2
 
 # The order "state" sorts by, the same as the store's (active first, quiet ends last).
 _STATE_RANK = {state: rank for rank, state in enumerate(STATE_ORDER)}
@@ -232,6 +235,19 @@ class _Column:
     right: bool = False
 
 
+class _Paint(NamedTuple):
+    """What every line of one paint is drawn with, resolved once for all of them: resolving
+    the widget's style walks its ancestors for their backgrounds: done per line, it was 11 %
+    of the cursor keys' work (cProfile of 100 keys: ``DOMNode.rich_style``, 797 calls).
+    """
+
+    scroll_x: int
+    scroll_y: int
+    width: int
+    base: Style
+    cursor: Style
+
+
 # Rows rendered once are kept (by kickoff) until they change: a screenful and some.
 _STRIP_CACHE = 512
 # Rows held around the cursor at most; farther ones are let go and read again if shown.
@@ -342,6 +358,7 @@ class KickoffList(ScrollView, can_focus=True):
         self._header_strip: tuple[int, Strip] | None = None
         self._asked: set[tuple[int, int]] = set()
         self._recount_asked = -1
+        self._paint: _Paint | None = None
 
     # -- reading -------------------------------------------------------------------------
 
@@ -699,22 +716,37 @@ class KickoffList(ScrollView, can_focus=True):
 
     def render_lines(self, crop: Region) -> list[Strip]:
         self._ask_for_missing()
-        return super().render_lines(crop)
+        self._paint = self._paint_now()
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._paint = None
+
+    def _paint_now(self) -> _Paint:
+        return _Paint(
+            int(self.scroll_x),
+            int(self.scroll_y),
+            self.scrollable_content_region.width,
+            self.rich_style,
+            self.get_component_rich_style("kickoff-list--cursor"),
+        )
 
     def render_line(self, y: int) -> Strip:
-        scroll_x, width = int(self.scroll_x), self.scrollable_content_region.width
+        paint = self._paint or self._paint_now()
+        scroll_x, width, base = paint.scroll_x, paint.width, paint.base
         if y == 0:
             strip = self._header()
         else:
-            index = int(self.scroll_y) + y - 1
+            index = paint.scroll_y + y - 1
             row = self.rows.get(index) if index < self.rows.total else None
             if row is None:
-                return Strip.blank(width, self.rich_style)
-            strip = self._row_strip(row)
+                return Strip.blank(width, base)
+            strip = self._row_strip(row, base)
             if index == self.cursor_row:
-                cursor = self.get_component_rich_style("kickoff-list--cursor")
-                strip = Strip(Segment.apply_style(strip, post_style=cursor), strip.cell_length)
-        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+                strip = Strip(
+                    Segment.apply_style(strip, post_style=paint.cursor), strip.cell_length
+                )
+        return strip.crop_extend(scroll_x, scroll_x + width, base)
 
     def _header(self) -> Strip:
         """The column labels (drawn again only when the layout or the theme changed)."""
@@ -724,7 +756,7 @@ class KickoffList(ScrollView, can_focus=True):
             self._header_strip = (self._epoch, self._strip(labels, style))
         return self._header_strip[1]
 
-    def _row_strip(self, row: KickoffSummary) -> Strip:
+    def _row_strip(self, row: KickoffSummary, base: Style) -> Strip:
         """The row's line, rendered again only when something it shows changed."""
         now = self._clock()
         stale = self._stale.get(row.crew)
@@ -740,7 +772,7 @@ class KickoffList(ScrollView, can_focus=True):
         cached = self._strips.get(row.kickoff_id)
         if cached is not None and cached[0] == stamp:
             return cached[1]
-        strip = self._strip(self._cells_for(row, now), self.rich_style)
+        strip = self._strip(self._cells_for(row, now), base)
         if len(self._strips) >= _STRIP_CACHE:
             del self._strips[next(iter(self._strips))]
         self._strips[row.kickoff_id] = (stamp, strip)

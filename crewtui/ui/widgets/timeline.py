@@ -18,8 +18,9 @@ from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.geometry import Region
+from textual.geometry import Region, Size
 from textual.message import Message
+from textual.reactive import Reactive
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -277,6 +278,13 @@ class TimelineRows(OptionList):
     repaint of all of them; a tick or a push changes one or two rows (py-spy of
     ``bench_push.py``: 5.9 ms per paint of these rows, the most of any widget).
     """
+
+    # A run with another number of tasks is another virtual height; the rows' own height is
+    # their pane's (1fr), and OptionList updates the scrollbars itself. Textual's
+    # virtual_size asks for a layout of the whole screen on every change: each newly rested
+    # row's detail cost one, and a key arriving then waited (67 of 100 cursor keys' layout
+    # requests in bench_keys).
+    virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
 
     def show_rows(self, rows: Sequence[Text], notes: Sequence[Text]) -> None:
         """Show task rows (selectable) then notes (not); keep the highlighted row."""
