@@ -330,7 +330,7 @@ def _refuse_misplaced_option(parser: argparse.ArgumentParser, argv: Sequence[str
         if word == "--":
             return
         if word in commands.choices:
-            own = commands.choices[word]._option_string_actions
+            own = _sim_options() if word == "sim" else commands.choices[word]._option_string_actions
             for option in before:
                 if option in own:
                     parser.error(
@@ -345,6 +345,13 @@ def _refuse_misplaced_option(parser: argparse.ArgumentParser, argv: Sequence[str
                 before.append(name)
             elif action.nargs != 0 and "=" not in word:
                 next(words, None)  # the option's value, which may look like a command
+
+
+def _sim_options() -> dict[str, argparse.Action]:
+    """``sim``'s options: its parser is its own (see main()), the placeholder here has none."""
+    from crewtui.sim.cli import _parser as sim_parser
+
+    return sim_parser()._option_string_actions
 
 
 def _add_global_options(
