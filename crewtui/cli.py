@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -572,6 +573,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(error.exit_code)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `crewtui list | head`: the reader has what it wanted. Python's own flush at exit
+        # would fail again on the closed pipe: what is left goes nowhere.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return int(ExitCode.OK)
     except Exception as error:  # the promise: never a traceback
         if os.environ.get("CREWTUI_DEBUG"):
             # The traceback is what debug mode is for; the tokens in it are not.
