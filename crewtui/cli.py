@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -330,7 +331,7 @@ def _refuse_misplaced_option(parser: argparse.ArgumentParser, argv: Sequence[str
         if word == "--":
             return
         if word in commands.choices:
-            own = commands.choices[word]._option_string_actions
+            own = _sim_options() if word == "sim" else commands.choices[word]._option_string_actions
             for option in before:
                 if option in own:
                     parser.error(
@@ -345,6 +346,13 @@ def _refuse_misplaced_option(parser: argparse.ArgumentParser, argv: Sequence[str
                 before.append(name)
             elif action.nargs != 0 and "=" not in word:
                 next(words, None)  # the option's value, which may look like a command
+
+
+def _sim_options() -> dict[str, argparse.Action]:
+    """``sim``'s options: its parser is its own (see main()), the placeholder here has none."""
+    from crewtui.sim.cli import _parser as sim_parser
+
+    return sim_parser()._option_string_actions
 
 
 def _add_global_options(
@@ -565,6 +573,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(error.exit_code)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `crewtui list | head`: the reader has what it wanted. Python's own flush at exit
+        # would fail again on the closed pipe: what is left goes nowhere.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return int(ExitCode.OK)
     except Exception as error:  # the promise: never a traceback
         if os.environ.get("CREWTUI_DEBUG"):
             # The traceback is what debug mode is for; the tokens in it are not.

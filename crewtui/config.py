@@ -96,7 +96,7 @@ from pydantic import (
 from crewtui.api.errors import ConfigError
 from crewtui.api.profile import CrewProfile, check_token
 from crewtui.api.pushes import WebhookForm
-from crewtui.api.validate import check_crew_url, check_public_url, parse_listen
+from crewtui.api.validate import check_crew_url, check_public_url, parse_listen, same_crew_url
 from crewtui.core.pricing import Price, price_table
 
 APP_NAME = "crewtui"
@@ -623,7 +623,7 @@ def _env_crew(env: Mapping[str, str], taken: Mapping[str, CrewProfile]) -> CrewP
     name = ENV_CREW_FALLBACK_NAME if ENV_CREW_NAME in taken else ENV_CREW_NAME
     url = _checked_url(raw_url, URL_ENV)
     profile = CrewProfile(name=name, url=url, **_env_token(env))
-    if any(crew.url == profile.url for crew in taken.values()):
+    if any(same_crew_url(crew.url, profile.url) for crew in taken.values()):
         return None
     return profile
 
@@ -660,7 +660,7 @@ def _ad_hoc_crew(
         host = parts.hostname or "crew"
         where = host if parts.port is None else f"{host}:{parts.port}"
         profile = profile.model_copy(update={"name": where + parts.path.rstrip("/")})
-    same_url = next((crew for crew in known.values() if crew.url == profile.url), None)
+    same_url = next((crew for crew in known.values() if same_crew_url(crew.url, profile.url)), None)
     if same_url is not None and name is None:
         return same_url  # the configured crew itself, so its runs in the history match
     if same_url is None:

@@ -11,7 +11,6 @@ Ctrl-C ends it quietly (exit 0). No Textual import here.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import sys
@@ -90,18 +89,13 @@ async def run_logs(session: Session) -> int:
     choice = LogFilter(kickoff_ids=frozenset(ids), crew=args.crew, since=args.since)
     printer = LogPrinter(as_json=session.json, colour=colour_wanted())
     await asyncio.to_thread(_require_stored, session, ids)  # before anything is polled
-    try:
-        if not args.follow:
-            runs = await asyncio.to_thread(_stored_runs, session, ids, choice)
-            # Read and printed in a thread as the stream goes: a long history is never held.
-            await asyncio.to_thread(printer.write, _history(session, runs, choice))
-            return 0
-        return await _follow(session, ids, choice, printer)
-    except BrokenPipeError:
-        # `crewtui logs | head`: the reader has what it wanted.
-        with contextlib.suppress(OSError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    # `crewtui logs | head` ends quietly once the reader has what it wanted (see cli.main).
+    if not args.follow:
+        runs = await asyncio.to_thread(_stored_runs, session, ids, choice)
+        # Read and printed in a thread as the stream goes: a long history is never held.
+        await asyncio.to_thread(printer.write, _history(session, runs, choice))
         return 0
+    return await _follow(session, ids, choice, printer)
 
 
 def _stored_runs(session: Session, ids: Sequence[str], choice: LogFilter) -> list[str]:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -106,3 +109,22 @@ def test_url_shows_the_runs_of_that_crew_alone(sim: SimServer, two_crews: Path) 
     assert elsewhere.stdout.strip() == (
         f"No kickoffs in the history match --url {sim.crew_url('research')}."
     )
+
+
+@pytest.mark.parametrize("args", [["list"], ["list", "--json"]])
+def test_a_reader_gone_before_the_output_ends_it_quietly(args: list[str], tmp_path: Path) -> None:
+    """`crewtui list | head`: the pipe closes early; that is no error of crewtui's."""
+    reader, writer = os.pipe()
+    os.close(reader)  # head has read its lines and gone
+    try:
+        ended = subprocess.run(
+            [sys.executable, "-m", "crewtui", "--home", str(tmp_path), *args],
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(writer)
+    assert (ended.returncode, ended.stderr) == (ExitCode.OK, "")

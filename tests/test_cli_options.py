@@ -377,3 +377,16 @@ def test_serve_s_listen_before_the_command_says_where_it_goes(tmp_path: Path) ->
     assert "invalid choice" not in result.stderr
     assert "--listen is an option of `crewtui serve`" in result.stderr
     assert not (tmp_path / "data").exists(), "nothing starts for a refused command"
+
+
+def test_sim_s_own_option_before_its_name_gets_one_sentence(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``sim`` parses its own options: before its name they read as the command ("3")."""
+    with pytest.raises(SystemExit) as stopped:
+        main(["--speed", "3", "sim"])
+    assert stopped.value.code == ExitCode.USAGE
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "crewtui: --speed is an option of `crewtui sim`: give it after the command, "
+        "as in `crewtui sim --speed ...`."
+    )

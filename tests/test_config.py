@@ -196,6 +196,19 @@ def test_url_flag_borrows_the_token_of_a_crew_at_the_same_url_only(paths: Paths)
     assert (elsewhere.name, elsewhere.bearer()) == ("travel", None)
 
 
+def test_url_flag_names_a_configured_crew_in_any_case_and_with_its_default_port(
+    paths: Paths,
+) -> None:
+    """`list --url HTTPS://Travel.crewai.com` shows the travel crew's runs, as its URL does."""
+    write_file(paths, TWO_CREWS)
+    config = load_config(paths, env={})
+    for url in ("HTTPS://Travel.crewai.com", "https://travel.crewai.com:443/"):
+        (crew,) = select_crews(config, url=url, env={})
+        assert (crew.name, crew.bearer()) == ("travel", SECRET), url
+    (other,) = select_crews(config, url="https://travel.crewai.com/other", env={})
+    assert other.name == "travel.crewai.com/other"
+
+
 def test_url_flag_takes_an_exported_token_that_no_env_url_claims(paths: Paths) -> None:
     """`CREWAI_BEARER_TOKEN=… crewtui --url U` uses the token, as CrewAI's tools do; a token
     exported with its own CREWAI_API_URL stays with that crew."""

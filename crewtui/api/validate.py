@@ -54,6 +54,23 @@ def check_crew_url(url: str) -> str:
     )
 
 
+# The port a URL without one is served on.
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def same_crew_url(one: str, other: str) -> bool:
+    """Whether two checked crew URLs name the same crew: scheme and host are read in any
+    case and a default port may be written or not (``HTTPS://Travel.crewai.com:443`` is
+    ``https://travel.crewai.com``), while the path is the crew's own and compared as is."""
+
+    def key(url: str) -> tuple[str, str | None, int | None, str]:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        return (scheme, parts.hostname, parts.port or _DEFAULT_PORTS.get(scheme), parts.path)
+
+    return key(one) == key(other)
+
+
 def check_public_url(url: str) -> str:
     """The receiver's public URL (``[webhooks] public_url``), without a trailing slash.
 
