@@ -6,6 +6,7 @@ Pure-render tests: a small app mounts ``KickoffDetail`` and is fed real ``Kickof
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from rich.cells import cell_len
@@ -23,6 +24,7 @@ from crewtui.api.models import (
     TaskState,
     WaitingFor,
 )
+from crewtui.core.tracker import CrewHealth
 from crewtui.ui.widgets.detail import KickoffDetail
 from crewtui.ui.widgets.line_view import LineView
 from crewtui.ui.widgets.output_view import MARKDOWN_CAP, OutputView
@@ -601,3 +603,34 @@ async def test_the_header_keeps_two_lines_whatever_it_says() -> None:
                 assert "Task execution failed: an external API said no." in lines[1]
             if kickoff is paused:
                 assert "Paused (a to answer): waits for input on planning_task" in lines[1]
+
+
+async def test_a_run_of_a_crew_another_process_polls_says_why_it_is_stale() -> None:
+    """A viewer's rows say "stale"; the run's header says who polls its crew, since when
+    nothing came, and what that poller was told: the reason is not only in a tooltip."""
+    stale = CrewHealth(
+        crew="travel",
+        poller="4242@ops-box",
+        stale_since=datetime(2026, 12, 2, 10, 42, 7, tzinfo=UTC),
+        poller_trouble="Could not reach the travel crew \x1b]52;c;aGk=\x07(refused).",
+    )
+    app = DetailApp()
+    async with app.run_test(size=(160, 34)) as pilot:
+        app.detail.show(travel(), now=at(200))
+        await settle(pilot)
+        app.detail.set_crew_health(stale)
+        await settle(pilot)
+        line = screen_lines(app)[1]
+        assert "Stale: polled by 4242@ops-box, nothing new since 2026-12-02 10:42:07 UTC" in line
+        assert "it was told: Could not reach the travel crew" in line
+        assert "\x1b" not in line and "\x07" not in line
+        app.detail.set_crew_health(replace(stale, crew="content"))  # another crew's
+        app.detail.show(done(), now=at(201))  # an ended run is not stale
+        await settle(pilot)
+        assert "Stale" not in screen_lines(app)[1]
+        app.detail.show(travel(), now=at(202))
+        await settle(pilot)
+        assert "Stale: polled by" in screen_lines(app)[1]
+        app.detail.set_crew_health(replace(stale, stale_since=None, poller_trouble=None))
+        await settle(pilot)
+        assert "Stale" not in screen_lines(app)[1]  # its poller brings news again

@@ -501,6 +501,7 @@ class MainScreen(Screen[None]):
         # A crew another process polls is stale when that poller stopped its rounds.
         since = (health.last_ok or health.since) if troubled else health.stale_since
         self.kickoffs.set_stale(health.crew, since)
+        self.detail.set_crew_health(health)
 
     def tick(self) -> None:
         """Once a second: elapsed times of visible running rows, and the shown run."""

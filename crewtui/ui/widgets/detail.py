@@ -54,6 +54,7 @@ from crewtui.ui.widgets.tab_bar import TabBar
 from crewtui.ui.widgets.timeline import Band, TimelineBar
 
 if TYPE_CHECKING:  # imported when the Output tab is first shown: it brings Markdown
+    from crewtui.core.tracker import CrewHealth
     from crewtui.ui.widgets.output_view import Output, OutputView
 
 # The palette colour of each run state (the word is always shown too, never colour alone).
@@ -102,11 +103,13 @@ def header_text(
     now: datetime,
     palette: Palette = PLAIN,
     prices: Mapping[str, Price] | None = None,
+    crew_stale: str | None = None,
 ) -> Text:
     """Always two lines, each cut to the width (the header's height never changes, so a push
     or a tick redraws it in place): the run at a glance (crew, id, state, progress, elapsed,
     tokens and the estimated cost at ``prices``, the shipped table by default, and the runs
-    it continues), then what it is doing now or what needs a look (``now_text``)."""
+    it continues), then what it is doing now or what needs a look (``now_text``;
+    ``crew_stale``: why the runs of its crew, which another process polls, are stale)."""
     state = kickoff.state
     crew = safe_line(kickoff.crew, _BOLD)
     if kickoff.kind == "flow":
@@ -135,14 +138,15 @@ def header_text(
     link = continuation_line(kickoff)
     if link is not None:
         parts.append(Text(link, palette.secondary))
-    return Text("\n", end="").join([_sep(palette).join(parts), now_text(kickoff, palette)])
+    second = now_text(kickoff, palette, crew_stale)
+    return Text("\n", end="").join([_sep(palette).join(parts), second])
 
 
-def now_text(kickoff: Kickoff, palette: Palette = PLAIN) -> Text:
+def now_text(kickoff: Kickoff, palette: Palette = PLAIN, crew_stale: str | None = None) -> Text:
     """The header's second line, never blank: what went wrong, is uncertain or waits for a
-    person; else the task the run is on and its agent, or when it finished (or was
-    created, or started); then the model when known."""
-    problem = _problem_text(kickoff, palette)
+    person (or why its crew's runs are stale); else the task the run is on and its agent, or
+    when it finished (or was created, or started); then the model when known."""
+    problem = _problem_text(kickoff, palette, crew_stale)
     if problem is not None:
         return problem
     muted = palette.muted
@@ -177,16 +181,27 @@ def _usage_text(kickoff: Kickoff, palette: Palette, prices: Mapping[str, Price])
     return text
 
 
-def _problem_text(kickoff: Kickoff, palette: Palette) -> Text | None:
+def crew_stale_note(health: CrewHealth) -> str | None:
+    """Why the runs of a crew another process polls are stale, for the header of each of
+    them; None while its poller brings news (or this process polls it)."""
+    if health.poller is None or health.stale_since is None:
+        return None
+    note = f"polled by {health.poller}, nothing new since {_moment(health.stale_since)}"
+    told = f"; it was told: {health.poller_trouble}" if health.poller_trouble else ""
+    return note + told
+
+
+def _problem_text(kickoff: Kickoff, palette: Palette, crew_stale: str | None = None) -> Text | None:
     """What went wrong, is uncertain or waits for a person, in one line, or ``None``."""
     warning = palette.warning
     if kickoff.submission is Submission.UNCERTAIN:
         return Text("May have started: the answer to the kickoff request was lost.", warning)
     if kickoff.error and kickoff.state in (RunState.FAILED, RunState.LOST):
         return safe_line(kickoff.error, palette.error, limit=300)
-    if kickoff.poll_error:
+    stale_because = kickoff.poll_error or (None if kickoff.is_terminal else crew_stale)
+    if stale_because:
         stale = Text("Stale: ", warning + _BOLD)
-        return stale + safe_line(kickoff.poll_error, warning, limit=300)
+        return stale + safe_line(stale_because, warning, limit=300)
     note = cancel_note(kickoff)
     if note is not None:
         return Text(note.capitalize() + ".", palette.muted)
@@ -520,6 +535,8 @@ class KickoffDetail(Widget):
         self._output_composed = False
         self._focus_output_when_composed = False
         self._header = Text()
+        # Why the runs of each crew another process polls are stale (``crew_stale_note``).
+        self._crew_stale: dict[str, str] = {}
         self._steps_label = ""
         self._steps_note: str | None = ""
         self._tab_bar = TabBar(list(TAB_LABELS.items()), id="detail-tab-bar")
@@ -552,6 +569,18 @@ class KickoffDetail(Widget):
         self.show(None)
 
     # -- the app's API ---------------------------------------------------------------------
+
+    def set_crew_health(self, health: CrewHealth) -> None:
+        """A crew's health changed: the header of its runs says why they are stale, if so."""
+        note = crew_stale_note(health)
+        if self._crew_stale.get(health.crew) == note:
+            return
+        if note is None:
+            self._crew_stale.pop(health.crew, None)
+        else:
+            self._crew_stale[health.crew] = note
+        if self._kickoff is not None and self._kickoff.crew == health.crew and self.is_mounted:
+            self._show_header()
 
     def show(
         self,
@@ -802,7 +831,8 @@ class KickoffDetail(Widget):
         if self._kickoff is None:
             text = Text("No kickoff selected.", self._palette.muted)
         else:
-            text = header_text(self._kickoff, self._now, self._palette, self.prices)
+            crew_stale = self._crew_stale.get(self._kickoff.crew)
+            text = header_text(self._kickoff, self._now, self._palette, self.prices, crew_stale)
         if text != self._header:
             self._header = text
             # Two lines whatever it says: a new elapsed time every second, a pause or a token
