@@ -71,19 +71,26 @@ class PostgresServer:
             [*self.run_as, *command], check=True, capture_output=True, text=True, timeout=120
         )
 
-    def create_database(self) -> str:
-        """A new empty database, and the URL that reaches it."""
+    def create_database(self, template: str | None = None) -> str:
+        """A new database, empty or a copy of the database ``template`` (which nobody may
+        be connected to), and the URL that reaches it."""
         import psycopg
 
         name = f"t_{uuid.uuid4().hex[:12]}"
+        copied = f' TEMPLATE "{template}"' if template is not None else ""
         with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}" STRATEGY FILE_COPY')
+            conn.execute(f'CREATE DATABASE "{name}"{copied} STRATEGY FILE_COPY')
         return self.url(name)
+
+    @staticmethod
+    def database_of(url: str) -> str:
+        """The name of the database ``url`` reaches."""
+        return url.rsplit("/", 1)[1]
 
     def drop_database(self, url: str) -> None:
         import psycopg
 
-        name = url.rsplit("/", 1)[1]
+        name = self.database_of(url)
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -65,6 +65,8 @@ POOL_SIZE = 4
 # How long a call waits for a pooled connection, and the listener's look at "closed".
 WAIT_FOR_CONNECTION = 30.0
 LISTEN_TICK = 1.0
+# The listener's own channel: close() notifies it so that closing never waits for a tick.
+CLOSING_CHANNEL = "crewtui_closing_{writer}"
 
 
 class HistoryUnreachable(StoreError):
@@ -267,9 +269,19 @@ GROUP BY bucket, state, model
     def close(self) -> None:
         """Stop listening and close every connection; later calls raise StoreError."""
         self._closed.set()
+        self._wake_listener()
         self._pool.close()
         self._lease_pool.close()
         self._listener.join(timeout=LISTEN_TICK * 3)
+
+    def _wake_listener(self) -> None:
+        """Notify the listener's own channel, so that it sees "closed" now: without this,
+        every close (each quit of the app, each command) waited up to LISTEN_TICK."""
+        try:
+            with self._pool.connection(timeout=LISTEN_TICK) as conn:
+                conn.execute(f"NOTIFY {CLOSING_CHANNEL.format(writer=self.writer)}")
+        except (psycopg.Error, PoolClosed, PoolTimeout):
+            pass  # the server is gone or the pool closed: the listener's tick ends it
 
     # ----------------------------------------------------------------- where
 
@@ -383,6 +395,7 @@ GROUP BY bucket, state, model
                     self.__url, autocommit=True, connect_timeout=CONNECT_TIMEOUT
                 ) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
+                    conn.execute(f"LISTEN {CLOSING_CHANNEL.format(writer=self.writer)}")
                     self._heard()
                     self._listening.set()
                     if lost:
@@ -390,7 +403,9 @@ GROUP BY bucket, state, model
                     backoff, lost = 0.5, False
                     while not self._closed.is_set():
                         for note in conn.notifies(timeout=LISTEN_TICK):
-                            if note.payload != self.writer:
+                            if self._closed.is_set():
+                                break
+                            if note.channel == CHANNEL and note.payload != self.writer:
                                 self._heard()
             except psycopg.Error as exc:
                 if self._closed.is_set():

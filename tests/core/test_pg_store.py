@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from crewtui.api.errors import ExitCode, StoreError
 from crewtui.api.models import Kickoff, RunState
-from crewtui.core import pg_schema, store_schema
+from crewtui.core import pg_schema, pg_store, store_schema
 from crewtui.core.batch import Batch, BatchRow
 from crewtui.core.pg_sql import escape_json, escape_text, unescape_json, unescape_text
 from crewtui.core.pg_store import HistoryUnreachable, PgStore, _CopyReader, redact_url
@@ -140,6 +140,19 @@ def test_after_a_server_restart_calls_work_again_and_the_listener_hears_again(
         reader.close()
     lost = [r for r in caplog.records if "lost the connection" in r.getMessage()]
     assert len(lost) <= 2  # once per store at most, not at every retry
+
+
+def test_closing_wakes_the_listener_instead_of_waiting_for_its_tick(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a listener's tick of an hour, close() still ends at once: it used to wait for
+    the tick (a second at every quit of the app and every command on a team's history)."""
+    monkeypatch.setattr(pg_store, "LISTEN_TICK", 3600.0)
+    store = PgStore.open(postgres_url)
+    closing = threading.Thread(target=store.close, daemon=True)
+    closing.start()
+    closing.join(timeout=60)
+    assert not closing.is_alive(), "close() waited for the listener's tick"
 
 
 def test_a_batch_runner_on_another_machine_holds_its_batch_while_its_heartbeat_lasts(
