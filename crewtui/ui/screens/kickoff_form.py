@@ -23,7 +23,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import Button, Input, Select, Static
+from textual.widgets import Button, Input, OptionList, Select, Static
 
 from crewtui.api.errors import ConfigError
 from crewtui.api.models import Kickoff
@@ -139,6 +139,20 @@ class _PairRow(_Marked):
             name, _, rest = key.partition("=")
             self.key_input.value = name.strip()
             self.value_input.value = rest
+
+
+class _CrewSelect(Select[str]):
+    """The crew selector, with the focus moved to its list as it opens and back as it closes.
+
+    Textual moves it a moment later; keys typed in that moment (``enter down enter`` in one
+    burst) went to the closed selector and were lost, and the list opened on the old crew."""
+
+    def watch_expanded(self, expanded: bool) -> None:
+        choices = self.query_one(OptionList)
+        if expanded:
+            self.screen.set_focus(choices, scroll_visible=False)
+        elif self.screen.focused is choices:
+            self.screen.set_focus(self, scroll_visible=False)
 
 
 class KickoffForm(EarlyKeys[Kickoff | None]):
@@ -306,7 +320,7 @@ class KickoffForm(EarlyKeys[Kickoff | None]):
             with VerticalScroll(id="form-body"):
                 with Horizontal(classes="form-line"):
                     yield Static("crew", classes="form-label")
-                    yield Select(
+                    yield _CrewSelect(
                         [(Content(name), name) for name in self._crews],
                         value=self._crew or Select.NULL,
                         allow_blank=not self._crews,
