@@ -367,7 +367,7 @@ class KickoffForm(EarlyKeys[Kickoff | None]):
 
         For a ``flow`` the names are its state fields: shown, none required, and an empty
         one is not sent (the flow keeps its default)."""
-        if crew != self._crew:
+        if not self._is_current(crew):
             return
         self._flow = flow
         title = "State fields (optional)" if flow else "Required inputs"
@@ -389,12 +389,19 @@ class KickoffForm(EarlyKeys[Kickoff | None]):
             hint.update(Content(""))
         hint.display = bool(error is not None or names is None or not names or flow)
         self._required = list(dict.fromkeys(names or []))
-        self.call_later(self._refill_and_go_to_the_first_empty_field)
+        self.call_later(self._refill_and_go_to_the_first_empty_field, crew)
 
-    async def _refill_and_go_to_the_first_empty_field(self) -> None:
+    def _is_current(self, crew: str) -> bool:
+        """``crew`` is the one chosen: the selector's value changes at once, ``_crew`` once
+        the form hears of it, and an answer for the crew just left may come in between."""
+        return crew == self._crew == self.query_one("#form-crew", Select).value
+
+    async def _refill_and_go_to_the_first_empty_field(self, crew: str) -> None:
         """Once the crew's inputs are known, typing goes to the first one left empty, unless
         the person has moved on from the crew selector (the form opens on it: the inputs
         come a moment later, and what was typed then went to the selector and was lost)."""
+        if not self._is_current(crew):
+            return
         await self._refill()
         if not isinstance(self.focused, Select):
             return
