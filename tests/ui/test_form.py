@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import pytest
 from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Input, Select, Static
@@ -360,3 +361,32 @@ async def test_typing_goes_to_the_first_empty_required_field_once_the_inputs_are
         assert app.focused is field(form, "interests")
         await pilot.press("g", "o")
         assert values(form)["interests"] == "go"
+
+
+@pytest.mark.parametrize("answer_first", [False, True])
+async def test_an_answer_for_the_crew_just_left_moves_the_cursor_to_no_field_of_it(
+    answer_first: bool,
+) -> None:
+    """Arrowing to another crew just as the first crew's inputs come (before or after the
+    pick): that answer must not build the old crew's fields or move the cursor there; the
+    new crew's answer does."""
+    form = make_form()
+    app = FormApp(form, answer_required=False)
+    async with app.run_test(size=(100, 34)) as pilot:
+        await settle(pilot)
+        crews = form.query_one("#form-crew", Select)
+        assert app.focused is crews
+        if answer_first:
+            form.set_required("travel", REQUIRED["travel"])
+        crews.value = "content"  # picked; the form hears of it a moment later
+        if not answer_first:
+            form.set_required("travel", REQUIRED["travel"])
+        await settle(pilot)
+        assert app.asked == ["travel", "content"]
+        form.set_required("content", REQUIRED["content"])
+        await settle(pilot)
+        assert [str(f.name) for f in form.query("#required-fields > .form-field")] == [
+            "topic",
+            "audience",
+        ]
+        assert app.focused is field(form, "topic")

@@ -60,6 +60,29 @@ async def test_enter_typed_right_after_n_reaches_the_form_not_the_list(
         assert not screen.detail.has_focus_within  # and did not reach the list below
 
 
+async def test_arrows_and_enter_typed_right_after_enter_pick_from_the_open_crew_list(
+    sim: SimServer, make_app: AppFactory
+) -> None:
+    """Textual moves the focus to an opened list a moment later: the keys typed in that
+    moment went to the closed selector, and the list stayed open on the old crew."""
+    app = make_app(sim_crews(sim))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await main_screen(pilot)
+        burst(app, "n", "enter", "down", "enter")
+        await settle(pilot, lambda: isinstance(app.screen, KickoffForm))
+        form = app.screen
+        assert isinstance(form, KickoffForm)
+        # The pick loads the crew's inputs and puts the cursor in the first one.
+        await settle(pilot, lambda: form.crew == "outreach" and isinstance(app.focused, Input))
+        crews = form.query_one("#form-crew", Select)
+        assert not crews.expanded
+        crews.focus()
+        await pilot.pause()
+        burst(app, "enter", "down", "down", "enter")
+        await settle(pilot, lambda: form.crew == "research")
+        assert not crews.expanded
+
+
 async def test_a_tab_in_a_burst_moves_the_following_keys_to_the_next_field(
     make_app: AppFactory,
 ) -> None:

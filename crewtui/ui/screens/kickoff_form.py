@@ -23,7 +23,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import Button, Input, Select, Static
+from textual.widgets import Button, Input, OptionList, Select, Static
 
 from crewtui.api.errors import ConfigError
 from crewtui.api.models import Kickoff
@@ -139,6 +139,20 @@ class _PairRow(_Marked):
             name, _, rest = key.partition("=")
             self.key_input.value = name.strip()
             self.value_input.value = rest
+
+
+class _CrewSelect(Select[str]):
+    """The crew selector, with the focus moved to its list as it opens and back as it closes.
+
+    Textual moves it a moment later; keys typed in that moment (``enter down enter`` in one
+    burst) went to the closed selector and were lost, and the list opened on the old crew."""
+
+    def watch_expanded(self, expanded: bool) -> None:
+        choices = self.query_one(OptionList)
+        if expanded:
+            self.screen.set_focus(choices, scroll_visible=False)
+        elif self.screen.focused is choices:
+            self.screen.set_focus(self, scroll_visible=False)
 
 
 class KickoffForm(EarlyKeys[Kickoff | None]):
@@ -306,7 +320,7 @@ class KickoffForm(EarlyKeys[Kickoff | None]):
             with VerticalScroll(id="form-body"):
                 with Horizontal(classes="form-line"):
                     yield Static("crew", classes="form-label")
-                    yield Select(
+                    yield _CrewSelect(
                         [(Content(name), name) for name in self._crews],
                         value=self._crew or Select.NULL,
                         allow_blank=not self._crews,
@@ -353,7 +367,7 @@ class KickoffForm(EarlyKeys[Kickoff | None]):
 
         For a ``flow`` the names are its state fields: shown, none required, and an empty
         one is not sent (the flow keeps its default)."""
-        if crew != self._crew:
+        if not self._is_current(crew):
             return
         self._flow = flow
         title = "State fields (optional)" if flow else "Required inputs"
@@ -375,12 +389,19 @@ class KickoffForm(EarlyKeys[Kickoff | None]):
             hint.update(Content(""))
         hint.display = bool(error is not None or names is None or not names or flow)
         self._required = list(dict.fromkeys(names or []))
-        self.call_later(self._refill_and_go_to_the_first_empty_field)
+        self.call_later(self._refill_and_go_to_the_first_empty_field, crew)
 
-    async def _refill_and_go_to_the_first_empty_field(self) -> None:
+    def _is_current(self, crew: str) -> bool:
+        """``crew`` is the one chosen: the selector's value changes at once, ``_crew`` once
+        the form hears of it, and an answer for the crew just left may come in between."""
+        return crew == self._crew == self.query_one("#form-crew", Select).value
+
+    async def _refill_and_go_to_the_first_empty_field(self, crew: str) -> None:
         """Once the crew's inputs are known, typing goes to the first one left empty, unless
         the person has moved on from the crew selector (the form opens on it: the inputs
         come a moment later, and what was typed then went to the selector and was lost)."""
+        if not self._is_current(crew):
+            return
         await self._refill()
         if not isinstance(self.focused, Select):
             return
