@@ -742,7 +742,23 @@ class Tracker:
         kickoff = self._kickoffs.get(kickoff_id)
         if kickoff is None:
             raise ConfigError(f"Kickoff {kickoff_id} is not tracked; use `crewtui track` first.")
-        return await self._poll(kickoff_id, raise_errors=True)
+        schedule = self._schedules.get(kickoff_id)
+        if schedule is None or schedule.in_flight:
+            return await self._poll(kickoff_id, raise_errors=True)
+        # In flight for the crew's runner too: a run adopted just before (``track``) is due
+        # at once, and the runner polled it again while this poll was out.
+        crew = self._crew(kickoff.crew)
+        loop = asyncio.get_running_loop()
+        schedule.in_flight = True
+        crew.planner.sent(kickoff_id, loop.time())
+        try:
+            return await self._poll(kickoff_id, raise_errors=True, crew=crew)
+        finally:
+            schedule.in_flight = False
+            if kickoff_id in self._schedules:
+                hold = self._hold_after(crew, schedule)
+                crew.planner.answered(kickoff_id, loop.time(), hold=hold)
+                crew.wake.set()
 
     def poll_now(self, kickoff_id: str | None = None) -> None:
         """Make one (or every) active kickoff due now, token-rejected crews included; also
@@ -1451,15 +1467,20 @@ class Tracker:
         if kickoff is None or kickoff.is_terminal or schedule.kickoff_id not in self._schedules:
             self._unschedule(schedule.kickoff_id)
             return
-        hold = 0.0
-        if crew.health.state == "token_rejected":
-            hold = TOKEN_REJECTED_RETRY
-        elif schedule.failures:
-            backoff = error_backoff(schedule.failures, self.settings.min_interval, 60.0)
-            hold = max(backoff, schedule.retry_after)
+        hold = self._hold_after(crew, schedule)
         crew.planner.answered(schedule.kickoff_id, loop.time(), hold=hold)
         crew.wake.set()
         self._report_pace(crew)
+
+    def _hold_after(self, crew: _Crew, schedule: _Schedule) -> float:
+        """How long a run waits at least before its next poll: long while its crew refuses
+        the token, with backoff (or the service's Retry-After) after failed polls."""
+        if crew.health.state == "token_rejected":
+            return TOKEN_REJECTED_RETRY
+        if schedule.failures:
+            backoff = error_backoff(schedule.failures, self.settings.min_interval, 60.0)
+            return max(backoff, schedule.retry_after)
+        return 0.0
 
     async def _poll(
         self, kickoff_id: str, *, raise_errors: bool, crew: _Crew | None = None

@@ -3,6 +3,7 @@ store whose history says how long the crew's first task takes."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from datetime import timedelta
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from crewtui.api.models import Kickoff, RunState, TaskResult, TaskState
 from crewtui.api.profile import CrewProfile
@@ -20,6 +22,7 @@ from crewtui.core.tracker import Tracker, utcnow
 from crewtui.sim import SimOptions
 from crewtui.sim.crews import CREWS
 from crewtui.sim.server import ThreadedServer, create_app
+from tests.api.hostile_server import HostileServer, drip, json_reply
 from tests.helpers import wait_until
 
 Scope = MutableMapping[str, Any]
@@ -136,3 +139,21 @@ async def test_round_robin_spends_the_same_budget_on_the_quiet_run(
     server, log = logged_sim
     quiet, _, polled = await polls_until_the_short_task_ends(server, log, tmp_path, "round_robin")
     assert polled.count(quiet) >= 2, polled
+
+
+async def test_tracking_a_run_polls_it_once_while_that_first_poll_is_out(tmp_path: Path) -> None:
+    """``track`` adopts the run (due at once for the crew's poller) and polls it: the poller
+    must not send a second request while that first answer is still coming (a slow service,
+    or a loaded machine: `watch` of a run answered by a web page asked twice)."""
+    kickoff_id = str(uuid.uuid4())
+    running = json_reply(200, {"state": "STARTED", "status": None, "result": None})
+    store = Store.open(tmp_path / "history.sqlite3")
+    async with HostileServer() as server:
+        server.script(drip(running, interval=0.005))  # about a second for the answer
+        server.fallback = running
+        crew = CrewProfile(name="crew", url=server.url, token=SecretStr("t" * 20))
+        async with Tracker([crew], store, PollSettings(min_interval=0.2)) as tracker:
+            kickoff = await tracker.track("crew", kickoff_id)
+            assert kickoff.state is RunState.RUNNING
+            assert [request.target for request in server.requests] == [f"/status/{kickoff_id}"]
+    store.close()
