@@ -53,15 +53,21 @@ def test_no_module_of_the_core_imports_textual() -> None:
     assert int(result.stdout) >= 25  # the walk found the modules, not an empty package
 
 
-def test_headless_commands_run_without_textual(sim: SimServer, tmp_path: Path) -> None:
-    """``list --json``, ``inputs --json`` and ``doctor`` as ``crewtui`` runs them."""
-    env = {
+def crewtui_env(sim: SimServer, tmp_path: Path) -> dict[str, str]:
+    """A bare environment for a crewtui child: this checkout, a home in ``tmp_path``, the
+    simulator's research crew."""
+    return {
         "PATH": "/usr/bin:/bin",
         "PYTHONPATH": str(Path(__file__).parents[1]),
         "CREWTUI_HOME": str(tmp_path / "home"),
         "CREWAI_API_URL": sim.crew_url("research"),
         "CREWAI_BEARER_TOKEN": sim.options.token,
     }
+
+
+def test_headless_commands_run_without_textual(sim: SimServer, tmp_path: Path) -> None:
+    """``list --json``, ``inputs --json`` and ``doctor`` as ``crewtui`` runs them."""
+    env = crewtui_env(sim, tmp_path)
     result = run_python(
         """
         import atexit, sys

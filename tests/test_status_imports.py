@@ -9,26 +9,24 @@ from pathlib import Path
 import httpx
 
 from crewtui.sim import SimServer
-from tests.test_layers import run_python
+from tests.test_layers import crewtui_env, run_python
 
 # What status must not import.
 UNNEEDED = ("crewtui.core.webhooks", "crewtui.core.guarded_http", "textual")
 
 
-def test_status_imports_no_webhook_receiver(sim: SimServer, tmp_path: Path) -> None:
+def started_run(sim: SimServer, tmp_path: Path) -> tuple[str, dict[str, str]]:
+    """A run started on the simulator, and the environment of a crewtui that asks about it."""
     reply = httpx.post(
         f"{sim.crew_url('research')}/kickoff",
         json={"inputs": sim.sample_inputs("research")},
         headers={"Authorization": f"Bearer {sim.options.token}"},
     )
-    kickoff_id = reply.json()["kickoff_id"]
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "PYTHONPATH": str(Path(__file__).parents[1]),
-        "CREWTUI_HOME": str(tmp_path / "home"),
-        "CREWAI_API_URL": sim.crew_url("research"),
-        "CREWAI_BEARER_TOKEN": sim.options.token,
-    }
+    return str(reply.json()["kickoff_id"]), crewtui_env(sim, tmp_path)
+
+
+def test_status_imports_no_webhook_receiver(sim: SimServer, tmp_path: Path) -> None:
+    kickoff_id, env = started_run(sim, tmp_path)
     result = run_python(
         f"""
         import json, sys
@@ -50,19 +48,7 @@ def test_the_collector_is_paused_for_the_start_up_and_runs_with_the_command(
     """``crewtui.cli.main`` pauses the garbage collector while it imports and reads the
     config (start-up makes long-lived objects, little garbage), and resumes it before the
     command runs: a long ``watch`` or ``serve`` must collect."""
-    reply = httpx.post(
-        f"{sim.crew_url('research')}/kickoff",
-        json={"inputs": sim.sample_inputs("research")},
-        headers={"Authorization": f"Bearer {sim.options.token}"},
-    )
-    kickoff_id = reply.json()["kickoff_id"]
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "PYTHONPATH": str(Path(__file__).parents[1]),
-        "CREWTUI_HOME": str(tmp_path / "home"),
-        "CREWAI_API_URL": sim.crew_url("research"),
-        "CREWAI_BEARER_TOKEN": sim.options.token,
-    }
+    kickoff_id, env = started_run(sim, tmp_path)
     result = run_python(
         f"""
         import gc, json, sys
