@@ -350,7 +350,7 @@ def _refuse_misplaced_option(parser: argparse.ArgumentParser, argv: Sequence[str
 
 def _sim_options() -> dict[str, argparse.Action]:
     """``sim``'s options: its parser is its own (see main()), the placeholder here has none."""
-    from crewtui.sim.cli import _parser as sim_parser
+    from crewtui.sim.cli import build_parser as sim_parser
 
     return sim_parser()._option_string_actions
 

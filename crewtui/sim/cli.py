@@ -36,7 +36,9 @@ def _positive(text: str) -> float:
     return value
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """``crewtui sim``'s options; crewtui's own CLI reads them too, to say where one given
+    before ``sim`` belongs."""
     parser = argparse.ArgumentParser(
         prog="crewtui sim",
         description=(
@@ -103,7 +105,7 @@ def _interrupt(_signum: int, _frame: FrameType | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Serve until interrupted (Ctrl-C or SIGTERM); 0 on a clean stop, 1 if it cannot listen."""
-    parser = _parser()
+    parser = build_parser()
     args = parser.parse_args(argv)
     if bool(args.hitl_url) != bool(args.hitl_secret):
         parser.error("--hitl-url and --hitl-secret go together: give both or neither")
