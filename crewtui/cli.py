@@ -61,6 +61,9 @@ OPTIONS_USED: dict[str | None, frozenset[str]] = {
     "web": frozenset({*_CREW_OPTIONS, *_RECEIVER_OPTIONS}),
 }
 
+# `sim` keeps nothing on disk (``--home`` changes nothing) and ``--token`` is its crews'.
+SIM_OPTIONS = frozenset({"home", "token"})
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse that exits with our usage code (2) and one clear line."""
@@ -310,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="let --host take an address other machines can reach",
     )
 
-    # Only reached when something precedes `sim`: its options are its own (see main()).
+    # Only parsed when global options precede `sim`: what follows it is sim's (see main()).
     sub.add_parser("sim", help="run the AMP simulator (see `crewtui sim --help`)", add_help=False)
     return parser
 
@@ -323,29 +326,41 @@ def _refuse_misplaced_option(parser: argparse.ArgumentParser, argv: Sequence[str
     say nothing of the fix. Walks the words before the command, skipping global options'
     values, and names the first one that the command itself takes.
     """
+    at = _command_position(parser, argv)
+    if at is None:
+        return
+    word = argv[at]
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    own = _sim_options() if word == "sim" else commands.choices[word]._option_string_actions
+    known = parser._option_string_actions
+    for option in argv[:at]:
+        name = option.partition("=")[0]
+        if name.startswith("-") and name not in known and name in own:
+            parser.error(
+                f"{name} is an option of `crewtui {word}`: give it after the command, "
+                f"as in `crewtui {word} {name} ...`."
+            )
+
+
+def _command_position(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int | None:
+    """Where the command's name is in ``argv`` (None: the app), global options' values
+    skipped (``crewtui --home sim sim`` is the command ``sim`` in the home ``sim``)."""
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     known = parser._option_string_actions
-    before: list[str] = []
-    words = iter(argv)
-    for word in words:
+    for at, word in enumerate(argv):
         if word == "--":
-            return
+            return None
         if word in commands.choices:
-            own = _sim_options() if word == "sim" else commands.choices[word]._option_string_actions
-            for option in before:
-                if option in own:
-                    parser.error(
-                        f"{option} is an option of `crewtui {word}`: give it after the command, "
-                        f"as in `crewtui {word} {option} ...`."
-                    )
-            return
-        if word.startswith("-"):
-            name = word.partition("=")[0]
-            action = known.get(name)
-            if action is None:
-                before.append(name)
-            elif action.nargs != 0 and "=" not in word:
-                next(words, None)  # the option's value, which may look like a command
+            if at > 0 and _takes_value(known, argv[at - 1]):
+                continue
+            return at
+    return None
+
+
+def _takes_value(known: dict[str, argparse.Action], word: str) -> bool:
+    """``word`` is a global option whose value is the next word."""
+    action = known.get(word) if word.startswith("-") and "=" not in word else None
+    return action is not None and action.nargs != 0
 
 
 def _sim_options() -> dict[str, argparse.Action]:
@@ -472,9 +487,7 @@ def _window(text: str) -> object:
 
 def refuse_unused_options(args: argparse.Namespace) -> None:
     """One sentence for a global option the command cannot use, wherever it was given."""
-    if args.command == "sim":
-        raise ConfigError("`sim` takes its own options after it: see `crewtui sim --help`.")
-    uses = OPTIONS_USED[args.command]
+    uses = SIM_OPTIONS if args.command == "sim" else OPTIONS_USED[args.command]
     for dest in _GLOBAL_OPTIONS:
         if dest not in uses and getattr(args, dest) is not None:
             raise ConfigError(_why_unused(dest, args.command))
@@ -499,6 +512,8 @@ def refuse_unused_options(args: argparse.Namespace) -> None:
 
 def _why_unused(dest: str, command: str | None) -> str:
     flag = "--" + dest.replace("_", "-")
+    if command == "sim":
+        return f"`crewtui sim` serves its own example crews and prints no results: drop {flag}."
     if dest in _RECEIVER_OPTIONS:
         return (
             f"{flag} is for the app, the demo, `watch` and `kickoff --watch`, which receive "
@@ -563,7 +578,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     gc.disable()
     parser = build_parser()
     _refuse_misplaced_option(parser, args_list)
-    args = parser.parse_args(args_list)
+    at = _command_position(parser, args_list)
+    if at is not None and args_list[at] == "sim":
+        # `sim` parses its own options: the global ones before it are parsed here.
+        args = parser.parse_args(args_list[: at + 1])
+        args.sim_args = args_list[at + 1 :]
+    else:
+        args = parser.parse_args(args_list)
     logging.basicConfig(level=logging.WARNING, format="crewtui: %(message)s")
     secrets: list[str] = [args.token] if getattr(args, "token", None) else []
     try:
@@ -600,6 +621,12 @@ def _dispatch(args: argparse.Namespace, secrets: list[str]) -> int:
     # Known before anything can fail: an env token is otherwise only learnt with the crews.
     secrets.extend(os.environ[name] for name in TOKEN_ENVS if os.environ.get(name))
     refuse_unused_options(args)
+    if args.command == "sim":
+        from crewtui.sim import main as sim_main
+
+        gc.enable()  # a server that runs until stopped
+        given = [] if args.token is None else ["--token", args.token]
+        return sim_main([*given, *args.sim_args])
     if args.command == "demo":  # its own crews and home: the user's config is not read
         from crewtui.demo import run_demo
 
@@ -637,6 +664,8 @@ def _dispatch(args: argparse.Namespace, secrets: list[str]) -> int:
         return run_web(args, config, paths, secrets)
     from crewtui import headless
 
+    if args.command in ("kickoff", "watch", "batch"):  # they give up on a crew down
+        headless.give_up_budget()  # a bad CREWTUI_GIVE_UP_SECONDS is said before sending
     command: Callable[[Any], Any] = getattr(headless, f"cmd_{args.command}")
     session = headless.Session(args, config, paths, secrets)
     gc.enable()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import sys
 import time
@@ -85,11 +86,22 @@ GIVE_UP_ENV = "CREWTUI_GIVE_UP_SECONDS"
 
 
 def give_up_budget() -> float:
-    """``UNREACHABLE_GIVE_UP``, or the seconds ``CREWTUI_GIVE_UP_SECONDS`` names."""
-    try:
-        return float(os.environ[GIVE_UP_ENV])
-    except (KeyError, ValueError):
+    """``UNREACHABLE_GIVE_UP``, or the seconds ``CREWTUI_GIVE_UP_SECONDS`` names; a value
+    that is not a number of seconds above 0 is a ConfigError (checked before a command that
+    follows runs sends anything: ``crewtui.cli``)."""
+    given = os.environ.get(GIVE_UP_ENV, "").strip()
+    if not given:
         return UNREACHABLE_GIVE_UP
+    try:
+        seconds = float(given)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds < math.inf:
+        raise ConfigError(
+            f"{GIVE_UP_ENV} is {inert_line(given, 40)!r}, not a number of seconds above 0 "
+            f"(for example 300); unset it for the default {UNREACHABLE_GIVE_UP:g}."
+        )
+    return seconds
 
 
 # Exit code of a kickoff in a terminal (or stuck) state, for --exit-status.
