@@ -199,7 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     logs.description = (
         "What happens across runs, one timestamped line each: state changes, tasks starting "
         "and ending (agent, duration), pushed steps and tool calls, tokens. Without -f, what "
-        "the history remembers; with -f, then every new line until Ctrl-C. --crew filters."
+        "the history remembers; with -f, then every new line until Ctrl-C. --crew (or --url) "
+        "keeps one crew's runs."
     )
     logs.add_argument("ids", nargs="*", metavar="KICKOFF_ID", help="only these runs")
     logs.add_argument(

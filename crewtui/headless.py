@@ -136,14 +136,18 @@ class Session:
         crews = select_crews(
             self.config, crew=self.args.crew, url=self.args.url, token=self.args.token
         )
-        for crew in crews:
-            token = crew.bearer()
-            if token and token not in self.secrets:
-                self.secrets.append(token)
-            warning = plain_http_warning(crew)
-            if warning:
-                warn(warning)
-        return crews
+        return [self._noted(crew) for crew in crews]
+
+    def _noted(self, crew: CrewProfile) -> CrewProfile:
+        """A crew this command talks to: its token kept out of every message, a plain
+        http URL warned about."""
+        token = crew.bearer()
+        if token and token not in self.secrets:
+            self.secrets.append(token)
+        warning = plain_http_warning(crew)
+        if warning:
+            warn(warning)
+        return crew
 
     def crew(self) -> CrewProfile:
         """The one crew a command such as ``kickoff`` acts on."""
@@ -226,7 +230,9 @@ class Session:
         """The crew a kickoff belongs to: from the history, else the selected crew.
 
         A run the history holds is polled at its own crew's URL only: ``--crew``/``--url``
-        naming another crew, or a crew gone from the config, get one sentence (exit 2)."""
+        naming another crew, or a crew gone from the config, get one sentence (exit 2). A
+        run started with ``--url`` is polled at the URL the history kept for its crew, with
+        the token a ``--url`` of it would take (``--token``, or the environment's)."""
         stored = self.store.get_kickoff(kickoff_id)
         if stored is None:
             return self.crew()
@@ -239,9 +245,13 @@ class Session:
                     f"{inert_line(selected.name, 40)}: leave out --crew and --url."
                 )
             return selected
-        for crew in self.crews():
-            if crew.name == stored.crew:
-                return crew
+        if stored.crew in known_crew_names(self.config):
+            return next(crew for crew in self.crews() if crew.name == stored.crew)
+        # A run started with --url: the history kept its crew's URL (never a token).
+        url = dict(self.store.crews()).get(stored.crew)
+        if url is not None:
+            [crew] = select_crews(self.config, crew=stored.crew, url=url, token=self.args.token)
+            return self._noted(crew)
         raise ConfigError(
             f"Kickoff {short} is a run of the {owner} crew, which is not configured any "
             f"more: add [crews.{owner}] back to {self.paths.config_file}."

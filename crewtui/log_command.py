@@ -86,7 +86,8 @@ async def run_logs(session: Session) -> int:
     """Print the history's entries; with ``-f``, keep printing new ones until Ctrl-C."""
     args = session.args
     ids = [session.resolve(given) for given in args.ids]
-    choice = LogFilter(kickoff_ids=frozenset(ids), crew=args.crew, since=args.since)
+    # --crew, or --url: the crew whose runs `list` would show with the same flags.
+    choice = LogFilter(kickoff_ids=frozenset(ids), crew=session.history_crew(), since=args.since)
     printer = LogPrinter(as_json=session.json, colour=colour_wanted())
     await asyncio.to_thread(_require_stored, session, ids)  # before anything is polled
     # `crewtui logs | head` ends quietly once the reader has what it wanted (see cli.main).
