@@ -451,8 +451,9 @@ async def cmd_kickoff(session: Session) -> int:
             return int(ExitCode.OK)
         if not session.json:
             out(f"started {inert_line(kickoff.kickoff_id, 200)} on {inert_line(crew.name)}")
-            if session.hitl_url is not None and flow:
-                out(flow_request_note(session.hitl_url, session.paths.webhook_secret_file))
+            if flow:  # where its requests for a person go, or what it takes that they do
+                secret_file = session.paths.webhook_secret_file
+                out(flow_request_note(session.hitl_url, secret_file, receiving=True))
         return await _follow(session, tracker, [kickoff.kickoff_id], notices)
 
 
