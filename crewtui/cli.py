@@ -421,7 +421,11 @@ def _add_global_options(
         metavar="HOST:PORT",
         type=_address_option("The webhook address"),
         default=absent,
-        help=shown("webhooks", "receive task/step/crew webhooks here" + where("the app, demo")),
+        help=shown(
+            "webhooks",
+            "receive task/step/crew webhooks here"
+            + where("the app, demo, watch, kickoff --watch, batch, serve, web"),
+        ),
     )
     parser.add_argument(
         "--public-url",
