@@ -46,6 +46,7 @@ from crewtui.core.format import (
     attempt_line,
     cancel_note,
     continuation_line,
+    counted,
     duration_text,
     format_duration,
     methods_done,
@@ -682,11 +683,14 @@ def _print_stats(stats: CrewStats) -> None:
         if rate is not None
         else "none ended"
     )
-    out(f"{inert_line(stats.crew, 40)} · last {stats.window.name}: {stats.runs} runs, {ended}")
+    runs = counted(stats.runs, "run")
+    out(f"{inert_line(stats.crew, 40)} · last {stats.window.name}: {runs}, {ended}")
     if stats.runs_with_tokens:
-        line = f"  tokens: {tokens_text(stats.tokens)} over {stats.runs_with_tokens} runs"
+        line = (
+            f"  tokens: {tokens_text(stats.tokens)} over {counted(stats.runs_with_tokens, 'run')}"
+        )
         if stats.cost is not None:
-            line += f" · {cost_text(stats.cost)} over {stats.runs_costed} priced runs"
+            line += f" · {cost_text(stats.cost)} over {counted(stats.runs_costed, 'priced run')}"
         out(line)
     if stats.runs:
         out(f"  runs    |{spark(stats.runs_per_bucket)}|")

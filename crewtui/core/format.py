@@ -206,3 +206,8 @@ def attempt_line(number: int, attempt: Attempt) -> str:
     if attempt.error:
         parts.append(inert_line(attempt.error, 120))
     return " · ".join(parts)
+
+
+def counted(count: int, noun: str) -> str:
+    """``1 run``, ``2 runs``: a count and its noun, plural when it is not one."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
