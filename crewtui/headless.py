@@ -47,6 +47,7 @@ from crewtui.core.format import (
     cancel_note,
     continuation_line,
     counted,
+    crew_cell,
     duration_text,
     format_duration,
     methods_done,
@@ -581,7 +582,7 @@ async def cmd_list(session: Session) -> int:
             state = "maybe stuck"
             task = inert_line(stall.words(), 100)
         out(
-            f"{inert_line(row.kickoff_id[:8])}  {started:<16}  {inert_line(row.crew, 16):<16}  "
+            f"{inert_line(row.kickoff_id[:8])}  {started:<16}  {crew_cell(row.crew, 16):<16}  "
             f"{state:<12}  {duration:>8}  {task}".rstrip()
         )
     return int(ExitCode.OK)

@@ -77,3 +77,8 @@ def test_logs_with_url_shows_that_crew_s_runs_only(tmp_path: Path, sim: SimServe
     assert logged.returncode == 0, logged.stderr
     runs = {json.loads(line)["kickoff_id"] for line in logged.stdout.splitlines()}
     assert runs == {ids["travel"]}
+    # In text, a crew named after its URL keeps the end of its name, where crews differ.
+    text = run(tmp_path, "logs", "--url", sim.crew_url("travel"), env=token).stdout
+    assert text and all("…" in line and "/travel" in line for line in text.splitlines())
+    listed = run(tmp_path, "list").stdout.splitlines()
+    assert sorted(line.split()[3].rsplit("/", 1)[1] for line in listed) == ["content", "travel"]
