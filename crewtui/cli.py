@@ -61,6 +61,8 @@ OPTIONS_USED: dict[str | None, frozenset[str]] = {
     "web": frozenset({*_CREW_OPTIONS, *_RECEIVER_OPTIONS}),
 }
 
+# What a KICKOFF_ID argument takes, said in each command's help.
+_AN_ID = "a kickoff id, or a unique prefix of one in the history"
 # `sim` keeps nothing on disk (``--home`` changes nothing) and ``--token`` is its crews'.
 SIM_OPTIONS = frozenset({"home", "token"})
 
@@ -183,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_wait_options(batch)
 
     status = command("status", "a kickoff's status now")
-    status.add_argument("ids", nargs="+", metavar="KICKOFF_ID")
+    status.add_argument("ids", nargs="+", metavar="KICKOFF_ID", help=_AN_ID)
     status.add_argument(
         "--exit-status",
         action="store_true",
@@ -191,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     watch = command("watch", "follow kickoffs to the end")
-    watch.add_argument("ids", nargs="+", metavar="KICKOFF_ID")
+    watch.add_argument("ids", nargs="+", metavar="KICKOFF_ID", help=_AN_ID)
     _add_wait_options(watch)
     _add_notify_option(watch)
 
@@ -202,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the history remembers; with -f, then every new line until Ctrl-C. --crew (or --url) "
         "keeps one crew's runs."
     )
-    logs.add_argument("ids", nargs="*", metavar="KICKOFF_ID", help="only these runs")
+    logs.add_argument("ids", nargs="*", metavar="KICKOFF_ID", help=f"only these runs ({_AN_ID})")
     logs.add_argument(
         "-f", "--follow", action="store_true", help="keep printing new lines (Ctrl-C stops)"
     )
@@ -230,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     diff = command("diff", "compare two runs of a crew: tasks, times, tokens, output diff")
-    diff.add_argument("ids", nargs=2, metavar="KICKOFF_ID")
+    diff.add_argument("ids", nargs=2, metavar="KICKOFF_ID", help=_AN_ID)
 
     stats = command("stats", "runs, success rate, task times, tokens and cost of each crew")
     stats.add_argument(
@@ -244,7 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     command("inbox", "runs waiting for a person, the one waiting longest first")
 
     track = command("track", "adopt a kickoff id")
-    track.add_argument("ids", nargs="+", metavar="KICKOFF_ID")
+    track.add_argument(
+        "ids", nargs="+", metavar="KICKOFF_ID", help="a kickoff id started elsewhere (the whole id)"
+    )
 
     resume = command("resume", "answer a run waiting for input (experimental)")
     resume.description = (
@@ -252,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
         "/resume; a flow's human-in-the-loop request through its callback, with the feedback "
         "text (or approved / rejected when none is given)."
     )
-    resume.add_argument("id", metavar="KICKOFF_ID")
+    resume.add_argument("id", metavar="KICKOFF_ID", help=_AN_ID)
     answer = resume.add_mutually_exclusive_group()
     answer.add_argument("--approve", action="store_true", help="accept the task's output")
     answer.add_argument("--reject", action="store_true", help="send is_approve=false")
@@ -262,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     cancel = command("cancel", "stop running or paused runs (experimental)")
-    cancel.add_argument("ids", nargs="+", metavar="KICKOFF_ID")
+    cancel.add_argument("ids", nargs="+", metavar="KICKOFF_ID", help=_AN_ID)
     cancel.add_argument(
         "-y", "--yes", action="store_true", help="don't ask first (needed without a terminal)"
     )
