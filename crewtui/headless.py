@@ -14,7 +14,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -453,10 +453,22 @@ async def cmd_kickoff(session: Session) -> int:
             return int(ExitCode.OK)
         if not session.json:
             out(f"started {inert_line(kickoff.kickoff_id, 200)} on {inert_line(crew.name)}")
-            if flow:  # where its requests for a person go, or what it takes that they do
-                secret_file = session.paths.webhook_secret_file
-                out(flow_request_note(session.hitl_url, secret_file, receiving=True))
-        return await _follow(session, tracker, [kickoff.kickoff_id], notices)
+        # Where a flow's requests for a person go, or what it takes that they do: now, or
+        # once the run shows it is a flow (a crew's first flow kickoff).
+        note = flow_request_note(
+            session.hitl_url, session.paths.webhook_secret_file, receiving=True
+        )
+        if flow:
+            out(note)
+        said = flow
+
+        def seen(run: Kickoff) -> None:
+            nonlocal said
+            if receives and not said and run.kind == "flow":
+                said = True
+                out(note)
+
+        return await _follow(session, tracker, [kickoff.kickoff_id], notices, seen)
 
 
 async def cmd_batch(session: Session) -> int:
@@ -987,14 +999,25 @@ def _report(session: Session, kickoffs: Sequence[Kickoff]) -> None:
 
 
 async def _follow(
-    session: Session, tracker: Tracker, ids: Sequence[str], notices: RunNotices | None
+    session: Session,
+    tracker: Tracker,
+    ids: Sequence[str],
+    notices: RunNotices | None,
+    seen: Callable[[Kickoff], None] | None = None,
 ) -> int:
     """Print every change of ``ids`` until all are terminal; the exit code says how it ended.
 
     With ``notices`` (``--notify``), a run's end and each new wait is also a desktop
-    notification."""
+    notification; ``seen`` is told of each run as printed."""
     wanted = set(ids)
     printed: dict[str, tuple[object, ...]] = {}
+
+    def told(kickoff: Kickoff) -> None:
+        _print_change(session, kickoff, printed)
+        _notify(session, notices, kickoff)
+        if seen is not None:
+            seen(kickoff)
+
     # When each run's polls began failing without a break (monotonic seconds).
     stale_since: dict[str, float] = {}
     queue: asyncio.Queue[TrackerEvent] = asyncio.Queue()
@@ -1005,8 +1028,7 @@ async def _follow(
         for kickoff_id in ids:
             kickoff = tracker.get(kickoff_id)
             if kickoff is not None:
-                _print_change(session, kickoff, printed)
-                _notify(session, notices, kickoff)
+                told(kickoff)
         while True:
             states = {k: tracker.get(k) for k in wanted}
             if all(k is not None and k.is_terminal for k in states.values()):
@@ -1025,16 +1047,14 @@ async def _follow(
                 _raise_if_stale_too_long(states, stale_since)
                 continue
             if isinstance(event, KickoffChanged) and event.kickoff.kickoff_id in wanted:
-                _print_change(session, event.kickoff, printed)
-                _notify(session, notices, event.kickoff)
+                told(event.kickoff)
             _raise_if_crew_down(tracker, {k.crew for k in states.values() if k})
             _raise_if_stale_too_long(states, stale_since)
         # The end may be merged (a push) before its event is read: print what is unprinted.
         for kickoff_id in ids:
             final = tracker.get(kickoff_id)
             if final is not None:
-                _print_change(session, final, printed)
-                _notify(session, notices, final)
+                told(final)
     finally:
         unsubscribe()
     finals = [tracker.get(k) for k in ids]
