@@ -253,10 +253,17 @@ class Session:
         url = dict(self.store.crews()).get(stored.crew)
         if url is not None:
             [crew] = select_crews(self.config, crew=stored.crew, url=url, token=self.args.token)
-            return self._noted(crew)
-        raise ConfigError(
+            if crew.bearer():
+                return self._noted(crew)
+        gone = (
             f"Kickoff {short} is a run of the {owner} crew, which is not configured any "
-            f"more: add [crews.{owner}] back to {self.paths.config_file}."
+            f"more: add [crews.{owner}] back to {self.paths.config_file}"
+        )
+        if url is None:
+            raise ConfigError(f"{gone}.")
+        raise ConfigError(
+            f"{gone}, or give its token (CREWAI_BEARER_TOKEN or --token) to poll it at "
+            f"{inert_line(url, 200)}."
         )
 
     def resolve(self, given: str) -> str:
