@@ -129,7 +129,7 @@ class FilterScreen(_Dialog[ListFilter]):
             dialog.border_title = "Filter (applied as you type)"
             if self.current.batch is not None:
                 yield Label(
-                    f"Only the runs of batch {self.current.batch[:8]} (esc on the list shows all)",
+                    f"Runs of batch {self.current.batch[:8]} only (esc on the list: all runs)",
                     id="filter-batch",
                     markup=False,
                 )
