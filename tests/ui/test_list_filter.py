@@ -4,33 +4,19 @@ live changes keep the batch shown with ``B``."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 from textual.widgets import Input, Static
 
-from crewtui.api.models import Kickoff, RunState
+from crewtui.api.models import Kickoff
 from crewtui.core.store import Store
 from crewtui.ui.pilot import settle
 from crewtui.ui.screens.main import MainScreen
 from crewtui.ui.screens.prompts import FilterScreen
 from crewtui.ui.widgets.kickoff_list import ListFilter
 from tests.ui.app_helpers import AppFactory, main_screen
+from tests.ui.test_main_screen import _finished
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def _run(index: int, crew: str, **changes: object) -> Kickoff:
-    moment = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=index)
-    fields: dict[str, object] = {
-        "kickoff_id": f"{index:08d}-0000-4000-8000-000000000000",
-        "crew": crew,
-        "state": RunState.COMPLETED,
-        "created_at": moment,
-        "updated_at": moment,
-        "inputs": {"destination": f"place {index}"},
-    }
-    return Kickoff.model_validate({**fields, **changes})
 
 
 def _save(store: Store, runs: list[Kickoff]) -> None:
@@ -44,7 +30,7 @@ def _empty_text(screen: MainScreen) -> str:
 
 
 async def test_escape_keeps_the_cursor_on_the_run_it_was_on(make_app: AppFactory) -> None:
-    runs = [_run(n, "travel" if n % 2 else "content") for n in range(1, 7)]
+    runs = [_finished(n, "travel" if n % 2 else "content") for n in range(1, 7)]
     _save(make_app.store(), runs)
     app = make_app([])
     async with app.run_test(size=(120, 36)) as pilot:
@@ -66,7 +52,7 @@ async def test_escape_keeps_the_cursor_on_the_run_it_was_on(make_app: AppFactory
 async def test_escape_finds_the_run_far_down_a_long_list(make_app: AppFactory) -> None:
     """Below the first page and beyond the rows held around the top: its page is read and
     held around the cursor, and the list scrolls to it."""
-    runs = [_run(n, "travel") for n in range(1, 451)]
+    runs = [_finished(n, "travel") for n in range(1, 451)]
     _save(make_app.store(), runs)
     chosen = runs[9]  # the 441st row, newest first
     app = make_app([])
@@ -86,7 +72,7 @@ async def test_escape_finds_the_run_far_down_a_long_list(make_app: AppFactory) -
 async def test_a_filter_that_hides_every_run_says_so_and_how_to_clear_it(
     make_app: AppFactory,
 ) -> None:
-    _save(make_app.store(), [_run(1, "travel")])
+    _save(make_app.store(), [_finished(1, "travel")])
     app = make_app([])
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await main_screen(pilot)
@@ -109,8 +95,8 @@ async def test_the_filter_dialog_keeps_the_batch_shown_while_it_applies_as_you_t
     make_app: AppFactory,
 ) -> None:
     batch = "b" * 12
-    inside = [_run(n, "travel", meta={"batch": batch, "row": n}) for n in (1, 2)]
-    _save(make_app.store(), [*inside, _run(3, "travel")])
+    inside = [_finished(n, "travel", meta={"batch": batch, "row": n}) for n in (1, 2)]
+    _save(make_app.store(), [*inside, _finished(3, "travel")])
     app = make_app([])
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await main_screen(pilot)
