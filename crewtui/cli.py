@@ -61,6 +61,11 @@ OPTIONS_USED: dict[str | None, frozenset[str]] = {
     "web": frozenset({*_CREW_OPTIONS, *_RECEIVER_OPTIONS}),
 }
 
+# What a KICKOFF_ID argument takes, said in each command's help.
+_AN_ID = "a kickoff id, or a unique prefix of one in the history"
+# `sim` keeps nothing on disk (``--home`` changes nothing) and ``--token`` is its crews'.
+SIM_OPTIONS = frozenset({"home", "token"})
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse that exits with our usage code (2) and one clear line."""
@@ -180,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_wait_options(batch)
 
     status = command("status", "a kickoff's status now")
-    status.add_argument("ids", nargs="+", metavar="KICKOFF_ID")
+    status.add_argument("ids", nargs="+", metavar="KICKOFF_ID", help=_AN_ID)
     status.add_argument(
         "--exit-status",
         action="store_true",
@@ -188,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     watch = command("watch", "follow kickoffs to the end")
-    watch.add_argument("ids", nargs="+", metavar="KICKOFF_ID")
+    watch.add_argument("ids", nargs="+", metavar="KICKOFF_ID", help=_AN_ID)
     _add_wait_options(watch)
     _add_notify_option(watch)
 
@@ -196,9 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
     logs.description = (
         "What happens across runs, one timestamped line each: state changes, tasks starting "
         "and ending (agent, duration), pushed steps and tool calls, tokens. Without -f, what "
-        "the history remembers; with -f, then every new line until Ctrl-C. --crew filters."
+        "the history remembers; with -f, then every new line until Ctrl-C. --crew (or --url) "
+        "keeps one crew's runs."
     )
-    logs.add_argument("ids", nargs="*", metavar="KICKOFF_ID", help="only these runs")
+    logs.add_argument("ids", nargs="*", metavar="KICKOFF_ID", help=f"only these runs ({_AN_ID})")
     logs.add_argument(
         "-f", "--follow", action="store_true", help="keep printing new lines (Ctrl-C stops)"
     )
@@ -226,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     diff = command("diff", "compare two runs of a crew: tasks, times, tokens, output diff")
-    diff.add_argument("ids", nargs=2, metavar="KICKOFF_ID")
+    diff.add_argument("ids", nargs=2, metavar="KICKOFF_ID", help=_AN_ID)
 
     stats = command("stats", "runs, success rate, task times, tokens and cost of each crew")
     stats.add_argument(
@@ -240,7 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     command("inbox", "runs waiting for a person, the one waiting longest first")
 
     track = command("track", "adopt a kickoff id")
-    track.add_argument("ids", nargs="+", metavar="KICKOFF_ID")
+    track.add_argument(
+        "ids", nargs="+", metavar="KICKOFF_ID", help="a kickoff id started elsewhere (the whole id)"
+    )
 
     resume = command("resume", "answer a run waiting for input (experimental)")
     resume.description = (
@@ -248,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
         "/resume; a flow's human-in-the-loop request through its callback, with the feedback "
         "text (or approved / rejected when none is given)."
     )
-    resume.add_argument("id", metavar="KICKOFF_ID")
+    resume.add_argument("id", metavar="KICKOFF_ID", help=_AN_ID)
     answer = resume.add_mutually_exclusive_group()
     answer.add_argument("--approve", action="store_true", help="accept the task's output")
     answer.add_argument("--reject", action="store_true", help="send is_approve=false")
@@ -258,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     cancel = command("cancel", "stop running or paused runs (experimental)")
-    cancel.add_argument("ids", nargs="+", metavar="KICKOFF_ID")
+    cancel.add_argument("ids", nargs="+", metavar="KICKOFF_ID", help=_AN_ID)
     cancel.add_argument(
         "-y", "--yes", action="store_true", help="don't ask first (needed without a terminal)"
     )
@@ -310,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="let --host take an address other machines can reach",
     )
 
-    # Only reached when something precedes `sim`: its options are its own (see main()).
+    # Only parsed when global options precede `sim`: what follows it is sim's (see main()).
     sub.add_parser("sim", help="run the AMP simulator (see `crewtui sim --help`)", add_help=False)
     return parser
 
@@ -323,29 +331,41 @@ def _refuse_misplaced_option(parser: argparse.ArgumentParser, argv: Sequence[str
     say nothing of the fix. Walks the words before the command, skipping global options'
     values, and names the first one that the command itself takes.
     """
+    at = _command_position(parser, argv)
+    if at is None:
+        return
+    word = argv[at]
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    own = _sim_options() if word == "sim" else commands.choices[word]._option_string_actions
+    known = parser._option_string_actions
+    for option in argv[:at]:
+        name = option.partition("=")[0]
+        if name.startswith("-") and name not in known and name in own:
+            parser.error(
+                f"{name} is an option of `crewtui {word}`: give it after the command, "
+                f"as in `crewtui {word} {name} ...`."
+            )
+
+
+def _command_position(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int | None:
+    """Where the command's name is in ``argv`` (None: the app), global options' values
+    skipped (``crewtui --home sim sim`` is the command ``sim`` in the home ``sim``)."""
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     known = parser._option_string_actions
-    before: list[str] = []
-    words = iter(argv)
-    for word in words:
+    for at, word in enumerate(argv):
         if word == "--":
-            return
+            return None
         if word in commands.choices:
-            own = _sim_options() if word == "sim" else commands.choices[word]._option_string_actions
-            for option in before:
-                if option in own:
-                    parser.error(
-                        f"{option} is an option of `crewtui {word}`: give it after the command, "
-                        f"as in `crewtui {word} {option} ...`."
-                    )
-            return
-        if word.startswith("-"):
-            name = word.partition("=")[0]
-            action = known.get(name)
-            if action is None:
-                before.append(name)
-            elif action.nargs != 0 and "=" not in word:
-                next(words, None)  # the option's value, which may look like a command
+            if at > 0 and _takes_value(known, argv[at - 1]):
+                continue
+            return at
+    return None
+
+
+def _takes_value(known: dict[str, argparse.Action], word: str) -> bool:
+    """``word`` is a global option whose value is the next word."""
+    action = known.get(word) if word.startswith("-") and "=" not in word else None
+    return action is not None and action.nargs != 0
 
 
 def _sim_options() -> dict[str, argparse.Action]:
@@ -405,7 +425,11 @@ def _add_global_options(
         metavar="HOST:PORT",
         type=_address_option("The webhook address"),
         default=absent,
-        help=shown("webhooks", "receive task/step/crew webhooks here" + where("the app, demo")),
+        help=shown(
+            "webhooks",
+            "receive task/step/crew webhooks here"
+            + where("the app, demo, watch, kickoff --watch, batch, serve, web"),
+        ),
     )
     parser.add_argument(
         "--public-url",
@@ -472,9 +496,7 @@ def _window(text: str) -> object:
 
 def refuse_unused_options(args: argparse.Namespace) -> None:
     """One sentence for a global option the command cannot use, wherever it was given."""
-    if args.command == "sim":
-        raise ConfigError("`sim` takes its own options after it: see `crewtui sim --help`.")
-    uses = OPTIONS_USED[args.command]
+    uses = SIM_OPTIONS if args.command == "sim" else OPTIONS_USED[args.command]
     for dest in _GLOBAL_OPTIONS:
         if dest not in uses and getattr(args, dest) is not None:
             raise ConfigError(_why_unused(dest, args.command))
@@ -499,6 +521,8 @@ def refuse_unused_options(args: argparse.Namespace) -> None:
 
 def _why_unused(dest: str, command: str | None) -> str:
     flag = "--" + dest.replace("_", "-")
+    if command == "sim":
+        return f"`crewtui sim` serves its own example crews and prints no results: drop {flag}."
     if dest in _RECEIVER_OPTIONS:
         return (
             f"{flag} is for the app, the demo, `watch` and `kickoff --watch`, which receive "
@@ -563,7 +587,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     gc.disable()
     parser = build_parser()
     _refuse_misplaced_option(parser, args_list)
-    args = parser.parse_args(args_list)
+    at = _command_position(parser, args_list)
+    if at is not None and args_list[at] == "sim":
+        # `sim` parses its own options: the global ones before it are parsed here.
+        args = parser.parse_args(args_list[: at + 1])
+        args.sim_args = args_list[at + 1 :]
+    else:
+        args = parser.parse_args(args_list)
     logging.basicConfig(level=logging.WARNING, format="crewtui: %(message)s")
     secrets: list[str] = [args.token] if getattr(args, "token", None) else []
     try:
@@ -600,6 +630,12 @@ def _dispatch(args: argparse.Namespace, secrets: list[str]) -> int:
     # Known before anything can fail: an env token is otherwise only learnt with the crews.
     secrets.extend(os.environ[name] for name in TOKEN_ENVS if os.environ.get(name))
     refuse_unused_options(args)
+    if args.command == "sim":
+        from crewtui.sim import main as sim_main
+
+        gc.enable()  # a server that runs until stopped
+        given = [] if args.token is None else ["--token", args.token]
+        return sim_main([*given, *args.sim_args])
     if args.command == "demo":  # its own crews and home: the user's config is not read
         from crewtui.demo import run_demo
 
@@ -637,6 +673,8 @@ def _dispatch(args: argparse.Namespace, secrets: list[str]) -> int:
         return run_web(args, config, paths, secrets)
     from crewtui import headless
 
+    if args.command in ("kickoff", "watch", "batch"):  # they give up on a crew down
+        headless.give_up_budget()  # a bad CREWTUI_GIVE_UP_SECONDS is said before sending
     command: Callable[[Any], Any] = getattr(headless, f"cmd_{args.command}")
     session = headless.Session(args, config, paths, secrets)
     gc.enable()

@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -45,6 +46,8 @@ from crewtui.core.format import (
     attempt_line,
     cancel_note,
     continuation_line,
+    counted,
+    crew_cell,
     duration_text,
     format_duration,
     methods_done,
@@ -85,11 +88,22 @@ GIVE_UP_ENV = "CREWTUI_GIVE_UP_SECONDS"
 
 
 def give_up_budget() -> float:
-    """``UNREACHABLE_GIVE_UP``, or the seconds ``CREWTUI_GIVE_UP_SECONDS`` names."""
-    try:
-        return float(os.environ[GIVE_UP_ENV])
-    except (KeyError, ValueError):
+    """``UNREACHABLE_GIVE_UP``, or the seconds ``CREWTUI_GIVE_UP_SECONDS`` names; a value
+    that is not a number of seconds above 0 is a ConfigError (checked before a command that
+    follows runs sends anything: ``crewtui.cli``)."""
+    given = os.environ.get(GIVE_UP_ENV, "").strip()
+    if not given:
         return UNREACHABLE_GIVE_UP
+    try:
+        seconds = float(given)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds < math.inf:
+        raise ConfigError(
+            f"{GIVE_UP_ENV} is {inert_line(given, 40)!r}, not a number of seconds above 0 "
+            f"(for example 300); unset it for the default {UNREACHABLE_GIVE_UP:g}."
+        )
+    return seconds
 
 
 # Exit code of a kickoff in a terminal (or stuck) state, for --exit-status.
@@ -124,14 +138,18 @@ class Session:
         crews = select_crews(
             self.config, crew=self.args.crew, url=self.args.url, token=self.args.token
         )
-        for crew in crews:
-            token = crew.bearer()
-            if token and token not in self.secrets:
-                self.secrets.append(token)
-            warning = plain_http_warning(crew)
-            if warning:
-                warn(warning)
-        return crews
+        return [self._noted(crew) for crew in crews]
+
+    def _noted(self, crew: CrewProfile) -> CrewProfile:
+        """A crew this command talks to: its token kept out of every message, a plain
+        http URL warned about."""
+        token = crew.bearer()
+        if token and token not in self.secrets:
+            self.secrets.append(token)
+        warning = plain_http_warning(crew)
+        if warning:
+            warn(warning)
+        return crew
 
     def crew(self) -> CrewProfile:
         """The one crew a command such as ``kickoff`` acts on."""
@@ -214,7 +232,9 @@ class Session:
         """The crew a kickoff belongs to: from the history, else the selected crew.
 
         A run the history holds is polled at its own crew's URL only: ``--crew``/``--url``
-        naming another crew, or a crew gone from the config, get one sentence (exit 2)."""
+        naming another crew, or a crew gone from the config, get one sentence (exit 2). A
+        run started with ``--url`` is polled at the URL the history kept for its crew, with
+        the token a ``--url`` of it would take (``--token``, or the environment's)."""
         stored = self.store.get_kickoff(kickoff_id)
         if stored is None:
             return self.crew()
@@ -227,12 +247,23 @@ class Session:
                     f"{inert_line(selected.name, 40)}: leave out --crew and --url."
                 )
             return selected
-        for crew in self.crews():
-            if crew.name == stored.crew:
-                return crew
-        raise ConfigError(
+        if stored.crew in known_crew_names(self.config):
+            return next(crew for crew in self.crews() if crew.name == stored.crew)
+        # A run started with --url: the history kept its crew's URL (never a token).
+        url = dict(self.store.crews()).get(stored.crew)
+        if url is not None:
+            [crew] = select_crews(self.config, crew=stored.crew, url=url, token=self.args.token)
+            if crew.bearer():
+                return self._noted(crew)
+        gone = (
             f"Kickoff {short} is a run of the {owner} crew, which is not configured any "
-            f"more: add [crews.{owner}] back to {self.paths.config_file}."
+            f"more: add [crews.{owner}] back to {self.paths.config_file}"
+        )
+        if url is None:
+            raise ConfigError(f"{gone}.")
+        raise ConfigError(
+            f"{gone}, or give its token (CREWAI_BEARER_TOKEN or --token) to poll it at "
+            f"{inert_line(url, 200)}."
         )
 
     def resolve(self, given: str) -> str:
@@ -429,9 +460,22 @@ async def cmd_kickoff(session: Session) -> int:
             return int(ExitCode.OK)
         if not session.json:
             out(f"started {inert_line(kickoff.kickoff_id, 200)} on {inert_line(crew.name)}")
-            if session.hitl_url is not None and flow:
-                out(flow_request_note(session.hitl_url, session.paths.webhook_secret_file))
-        return await _follow(session, tracker, [kickoff.kickoff_id], notices)
+        # Where a flow's requests for a person go, or what it takes that they do: now, or
+        # once the run shows it is a flow (a crew's first flow kickoff).
+        note = flow_request_note(
+            session.hitl_url, session.paths.webhook_secret_file, receiving=True
+        )
+        if flow:
+            out(note)
+        said = flow
+
+        def seen(run: Kickoff) -> None:
+            nonlocal said
+            if receives and not said and run.kind == "flow":
+                said = True
+                out(note)
+
+        return await _follow(session, tracker, [kickoff.kickoff_id], notices, seen)
 
 
 async def cmd_batch(session: Session) -> int:
@@ -557,7 +601,7 @@ async def cmd_list(session: Session) -> int:
             state = "maybe stuck"
             task = inert_line(stall.words(), 100)
         out(
-            f"{inert_line(row.kickoff_id[:8])}  {started:<16}  {inert_line(row.crew, 16):<16}  "
+            f"{inert_line(row.kickoff_id[:8])}  {started:<16}  {crew_cell(row.crew, 16):<16}  "
             f"{state:<12}  {duration:>8}  {task}".rstrip()
         )
     return int(ExitCode.OK)
@@ -659,11 +703,14 @@ def _print_stats(stats: CrewStats) -> None:
         if rate is not None
         else "none ended"
     )
-    out(f"{inert_line(stats.crew, 40)} · last {stats.window.name}: {stats.runs} runs, {ended}")
+    runs = counted(stats.runs, "run")
+    out(f"{inert_line(stats.crew, 40)} · last {stats.window.name}: {runs}, {ended}")
     if stats.runs_with_tokens:
-        line = f"  tokens: {tokens_text(stats.tokens)} over {stats.runs_with_tokens} runs"
+        line = (
+            f"  tokens: {tokens_text(stats.tokens)} over {counted(stats.runs_with_tokens, 'run')}"
+        )
         if stats.cost is not None:
-            line += f" · {cost_text(stats.cost)} over {stats.runs_costed} priced runs"
+            line += f" · {cost_text(stats.cost)} over {counted(stats.runs_costed, 'priced run')}"
         out(line)
     if stats.runs:
         out(f"  runs    |{spark(stats.runs_per_bucket)}|")
@@ -959,14 +1006,25 @@ def _report(session: Session, kickoffs: Sequence[Kickoff]) -> None:
 
 
 async def _follow(
-    session: Session, tracker: Tracker, ids: Sequence[str], notices: RunNotices | None
+    session: Session,
+    tracker: Tracker,
+    ids: Sequence[str],
+    notices: RunNotices | None,
+    seen: Callable[[Kickoff], None] | None = None,
 ) -> int:
     """Print every change of ``ids`` until all are terminal; the exit code says how it ended.
 
     With ``notices`` (``--notify``), a run's end and each new wait is also a desktop
-    notification."""
+    notification; ``seen`` is told of each run as printed."""
     wanted = set(ids)
     printed: dict[str, tuple[object, ...]] = {}
+
+    def told(kickoff: Kickoff) -> None:
+        _print_change(session, kickoff, printed)
+        _notify(session, notices, kickoff)
+        if seen is not None:
+            seen(kickoff)
+
     # When each run's polls began failing without a break (monotonic seconds).
     stale_since: dict[str, float] = {}
     queue: asyncio.Queue[TrackerEvent] = asyncio.Queue()
@@ -977,8 +1035,7 @@ async def _follow(
         for kickoff_id in ids:
             kickoff = tracker.get(kickoff_id)
             if kickoff is not None:
-                _print_change(session, kickoff, printed)
-                _notify(session, notices, kickoff)
+                told(kickoff)
         while True:
             states = {k: tracker.get(k) for k in wanted}
             if all(k is not None and k.is_terminal for k in states.values()):
@@ -997,16 +1054,14 @@ async def _follow(
                 _raise_if_stale_too_long(states, stale_since)
                 continue
             if isinstance(event, KickoffChanged) and event.kickoff.kickoff_id in wanted:
-                _print_change(session, event.kickoff, printed)
-                _notify(session, notices, event.kickoff)
+                told(event.kickoff)
             _raise_if_crew_down(tracker, {k.crew for k in states.values() if k})
             _raise_if_stale_too_long(states, stale_since)
         # The end may be merged (a push) before its event is read: print what is unprinted.
         for kickoff_id in ids:
             final = tracker.get(kickoff_id)
             if final is not None:
-                _print_change(session, final, printed)
-                _notify(session, notices, final)
+                told(final)
     finally:
         unsubscribe()
     finals = [tracker.get(k) for k in ids]

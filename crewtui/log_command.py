@@ -86,12 +86,15 @@ async def run_logs(session: Session) -> int:
     """Print the history's entries; with ``-f``, keep printing new ones until Ctrl-C."""
     args = session.args
     ids = [session.resolve(given) for given in args.ids]
-    choice = LogFilter(kickoff_ids=frozenset(ids), crew=args.crew, since=args.since)
+    # --crew, or --url: the crew whose runs `list` would show with the same flags.
+    choice = LogFilter(kickoff_ids=frozenset(ids), crew=session.history_crew(), since=args.since)
     printer = LogPrinter(as_json=session.json, colour=colour_wanted())
     await asyncio.to_thread(_require_stored, session, ids)  # before anything is polled
     # `crewtui logs | head` ends quietly once the reader has what it wanted (see cli.main).
     if not args.follow:
         runs = await asyncio.to_thread(_stored_runs, session, ids, choice)
+        if not runs:  # said on stderr: stdout stays the stream of entries
+            warn(_nothing_logged(choice))
         # Read and printed in a thread as the stream goes: a long history is never held.
         await asyncio.to_thread(printer.write, _history(session, runs, choice))
         return 0
@@ -127,6 +130,17 @@ def _stored_runs(session: Session, ids: Sequence[str], choice: LogFilter) -> lis
         # An attempt still being sent arrives under its run's id once the service answers.
         if row.submission is not Submission.SENDING and (since is None or row.updated_at >= since)
     ]
+
+
+def _nothing_logged(choice: LogFilter) -> str:
+    """Why ``logs`` printed nothing: no run in the history (yet), or none that the filters
+    keep."""
+    kept = f" of {inert_line(choice.crew, 40)}" if choice.crew is not None else ""
+    if choice.since is not None:
+        kept += f" changed since {choice.since.astimezone():%Y-%m-%d %H:%M}"
+    if kept:
+        return f"No run in the history{kept}."
+    return "No run in the history yet; start one with `crewtui kickoff -i KEY=VALUE`."
 
 
 def _require_stored(session: Session, ids: Sequence[str]) -> None:

@@ -149,3 +149,17 @@ def test_diff_and_stats_print_hostile_names_and_outputs_inert(tmp_path: Path) ->
         assert result.returncode == 0, result.stderr
         assert_inert(result.stdout)
         assert EVERYTHING.shows in result.stdout
+
+
+def test_stats_of_one_run_say_one_run(tmp_path: Path) -> None:
+    store = Store.open(history_file(tmp_path))
+    try:
+        past_runs(store, "travel", "research", [10.0], ended_before=datetime.now(UTC), tokens=600)
+        store.upsert_crew("travel", "https://travel.example")
+    finally:
+        store.close()
+    text = run(tmp_path, "stats", "--crew", "travel")
+    assert text.returncode == 0, text.stderr
+    first, tokens = text.stdout.splitlines()[:2]
+    assert first.startswith("travel · last 7d: 1 run, ")
+    assert tokens.endswith("over 1 run")

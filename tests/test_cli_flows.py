@@ -140,3 +140,35 @@ def test_a_flow_kickoff_with_a_receiver_says_where_its_requests_reach_it(
     hook_secret = (home / "data" / "webhook-secret").read_text().strip()
     assert hook_secret not in result.stdout + result.stderr
     assert secret not in result.stdout + result.stderr
+
+
+def test_a_flow_kickoff_with_a_receiver_but_no_signing_secret_says_what_is_missing(
+    sim: SimServer, home: Path
+) -> None:
+    """Without ``hitl_secret`` the receiver serves no human-in-the-loop path: the note says
+    the requests do not reach crewtui and names the setting, instead of saying nothing."""
+    _kickoff(sim, home)  # the history now knows the deployment is a flow
+    result = run(
+        home,
+        *["kickoff", "-i", "hold=0", "--watch", "--webhooks", "127.0.0.1:0"],
+        env=crew_env(sim, FLOW),
+    )
+    assert result.returncode == ExitCode.OK, result.stderr
+    started, note = result.stdout.splitlines()[:2]
+    assert started.startswith("started ")
+    assert "do not reach crewtui" in note and "[webhooks] hitl_secret" in note, note
+
+
+def test_a_crew_s_first_flow_kickoff_says_the_note_once_the_run_shows_it_is_a_flow(
+    sim: SimServer, home: Path
+) -> None:
+    """Nothing in the history says the crew is a flow when its first run is sent: the note
+    comes once a poll shows it, once."""
+    result = run(
+        home,
+        *["kickoff", "-i", "hold=0", "--watch", "--webhooks", "127.0.0.1:0"],
+        env=crew_env(sim, FLOW),
+    )
+    assert result.returncode == ExitCode.OK, result.stderr
+    notes = [line for line in result.stdout.splitlines() if "requests for a person" in line]
+    assert len(notes) == 1 and "do not reach crewtui" in notes[0], result.stdout

@@ -456,3 +456,16 @@ def test_logs_follow_tells_the_steps_another_process_stored(
     finally:
         store.close()
     assert [line["kind"] for line in follower.lines].count("tool") == 1
+
+
+def test_logs_of_an_empty_history_say_so_on_stderr(home: Path) -> None:
+    """Nothing at all on the screen read as a broken command: one sentence on stderr
+    (stdout stays the stream of entries, empty), exit 0."""
+    result = run(home, "logs")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert result.stderr == (
+        "crewtui: No run in the history yet; start one with `crewtui kickoff -i KEY=VALUE`.\n"
+    )
+    since = run(home, "logs", "--since", "10m")
+    assert since.stdout == "" and "No run in the history changed since " in since.stderr

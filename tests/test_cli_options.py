@@ -293,10 +293,38 @@ def test_a_headless_command_refuses_the_webhook_receiver(
     assert not (tmp_path / "data").exists(), "nothing is written for a refused command"
 
 
-def test_sim_after_global_options_is_refused(tmp_path: Path) -> None:
-    result = run(tmp_path, "--home", "x", "sim")
+def test_sim_after_global_options_runs_with_its_own_options(tmp_path: Path) -> None:
+    """``crewtui --home D sim --speed 3`` (an alias that sets a home) serves the crews:
+    ``--home`` changes nothing for it and ``--token`` is its crews' token."""
+    argv = ["--home", str(tmp_path), "--token", "tok-before", "sim", "--speed", "3", "--port", "0"]
+    with subprocess.Popen(
+        [sys.executable, "-m", "crewtui", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(tmp_path),
+    ) as served:
+        assert served.stdout is not None
+        try:
+            banner = [served.stdout.readline() for _ in range(10)]
+        finally:
+            served.terminate()
+        _, err = served.communicate(timeout=30)
+    assert banner[0].startswith("crewtui simulator: live dialect, speed 3x"), (banner, err)
+    assert any(line.startswith("Bearer Token:      tok-before") for line in banner), banner
+    assert served.returncode == 0, err
+
+
+@pytest.mark.parametrize("option", [["--json"], ["--url", "https://c.example"]])
+def test_a_global_option_sim_cannot_use_gets_one_sentence(
+    tmp_path: Path, option: list[str]
+) -> None:
+    result = run(tmp_path, *option, "sim", "--speed", "3")
     assert result.returncode == ExitCode.USAGE
-    assert "crewtui sim --help" in result.stderr
+    assert result.stderr.strip() == (
+        f"crewtui: `crewtui sim` serves its own example crews and prints no results: "
+        f"drop {option[0]}."
+    )
 
 
 # -- the parser itself: one namespace whatever the order -------------------------------------

@@ -38,3 +38,47 @@ def test_runs_of_two_crews_under_one_host_keep_their_own_crew(
     assert listed[slow_id]["crew"] != next(
         row["crew"] for kickoff_id, row in listed.items() if kickoff_id != slow_id
     )
+
+
+def test_status_of_a_run_started_with_url_needs_no_url_again(
+    tmp_path: Path, sim: SimServer
+) -> None:
+    """The history keeps the crew's URL (never its token): ``status ID`` polls it there,
+    with the token a ``--url`` would take (here the environment's)."""
+    token = {"CREWAI_BEARER_TOKEN": sim.options.token}
+    url = sim.crew_url("content")
+    # `kickoff` alone starts no tracker: the crew is recorded with its first run all the same.
+    started = run(tmp_path, "kickoff", "--url", url, *inputs_args(sim, "content"), env=token)
+    assert started.returncode == 0, started.stderr
+    kickoff_id = started.stdout.strip()
+    status = run(tmp_path, "status", kickoff_id[:8], "--json", env=token)
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["kickoff_id"] == kickoff_id
+    watched = run(tmp_path, "watch", kickoff_id[:8], "--exit-status", env=token)
+    assert watched.returncode == 0, watched.stderr
+    stored = (tmp_path / "data").rglob("*")
+    assert not any(
+        sim.options.token.encode() in path.read_bytes() for path in stored if path.is_file()
+    ), "the token is never stored"
+
+
+def test_logs_with_url_shows_that_crew_s_runs_only(tmp_path: Path, sim: SimServer) -> None:
+    token = {"CREWAI_BEARER_TOKEN": sim.options.token}
+    ids = {}
+    for crew in ("content", "travel"):
+        started = run(
+            tmp_path,
+            *["kickoff", "--url", sim.crew_url(crew), *inputs_args(sim, crew), "--watch"],
+            env=token,
+        )
+        assert started.returncode == 0, started.stderr
+        ids[crew] = started.stdout.split()[1]
+    logged = run(tmp_path, "logs", "--json", "--url", sim.crew_url("travel"), env=token)
+    assert logged.returncode == 0, logged.stderr
+    runs = {json.loads(line)["kickoff_id"] for line in logged.stdout.splitlines()}
+    assert runs == {ids["travel"]}
+    # In text, a crew named after its URL keeps the end of its name, where crews differ.
+    text = run(tmp_path, "logs", "--url", sim.crew_url("travel"), env=token).stdout
+    assert text and all("…" in line and "/travel" in line for line in text.splitlines())
+    listed = run(tmp_path, "list").stdout.splitlines()
+    assert sorted(line.split()[3].rsplit("/", 1)[1] for line in listed) == ["content", "travel"]

@@ -26,6 +26,7 @@ from crewtui.api.errors import (
     ConfigError,
     CrewNotFoundError,
     InputValidationError,
+    KickoffAnswerUnusableError,
     KickoffUncertainError,
     NotFoundError,
     RateLimitedError,
@@ -242,8 +243,10 @@ class CrewClient:
             )
         except NotSent as exc:
             raise self._unreachable(exc.reason) from None
-        except (NoAnswer, BadBody) as exc:
+        except NoAnswer as exc:
             raise self._kickoff_uncertain(exc.reason) from None
+        except BadBody as exc:
+            raise self._kickoff_unusable(exc.reason) from None
         if reply.status_code in _KICKOFF_UNCERTAIN_STATUSES:
             raise self._kickoff_uncertain(f"HTTP {reply.status_code} from a gateway")
         self._raise_for_status(reply, "POST", path)
@@ -254,11 +257,13 @@ class CrewClient:
             body = None
         kickoff_id = dialects.parse_kickoff_id(body)
         if kickoff_id is None:
-            raise self._kickoff_uncertain(f"HTTP {reply.status_code} without a kickoff id")
+            if looks_like_html(reply.body, reply.headers.get("content-type")):
+                raise self._kickoff_unusable(f"HTTP {reply.status_code}: a web page, not JSON")
+            raise self._kickoff_unusable(f"HTTP {reply.status_code} without a kickoff id")
         try:
             kickoff_id = validate_kickoff_id(kickoff_id)
         except ConfigError:
-            raise self._kickoff_uncertain("an answer whose kickoff id is not an id") from None
+            raise self._kickoff_unusable("a kickoff id that is not an id") from None
         received = Payload(source="kickoff", received_at=datetime.now(UTC), body=body)
         return KickoffAnswer(kickoff_id, received)
 
@@ -544,6 +549,15 @@ class CrewClient:
             f"The {self._crew} crew sent an unusable answer to {method} {_show(path)} "
             f"({inert_line(reason, _MESSAGE_LIMIT)}): try again later, and check that the URL "
             "is the crew's own."
+        )
+
+    def _kickoff_unusable(self, reason: str) -> KickoffAnswerUnusableError:
+        """Something answered, with nothing crewtui can use: likely not the crew at all, but
+        a run may have started behind it all the same."""
+        return KickoffAnswerUnusableError(
+            f"The {self._crew} crew answered the kickoff with something crewtui cannot use "
+            f"({reason}): check that the URL is the crew's own. The run may have started "
+            "all the same: check the crew's dashboard before starting it again."
         )
 
     def _kickoff_uncertain(self, reason: str) -> KickoffUncertainError:

@@ -135,3 +135,16 @@ class KickoffUncertainError(ApiError):
     """
 
     exit_code = ExitCode.UNREACHABLE
+
+
+class KickoffAnswerUnusableError(KickoffUncertainError):
+    """POST /kickoff was answered with something crewtui cannot use (a web page, a body
+    without a kickoff id, one over the cap).
+
+    Something answered, so it is not "unreachable": it exits as every unusable answer does
+    (7: check that the URL is the crew's own). Whether a run started behind it is not known
+    all the same, so everywhere else it is an uncertain kickoff (kept as "may have
+    started", never sent again).
+    """
+
+    exit_code = ExitCode.UNUSABLE_ANSWER

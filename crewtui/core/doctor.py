@@ -22,7 +22,7 @@ from crewtui.api.errors import ApiError, ExitCode, StoreError
 from crewtui.api.profile import CrewProfile
 from crewtui.api.sanitize import inert_line
 from crewtui.config import Config, Paths, plain_http_warning, unresolved_token
-from crewtui.core.format import format_duration
+from crewtui.core.format import counted, format_duration
 from crewtui.core.history import History
 from crewtui.core.store_rows import Lease
 
@@ -144,7 +144,7 @@ class DoctorReport:
         count = self.problem_count
         if count == 0:
             return "All good."
-        return f"{_counted(count, 'problem')} found: see the ✖ lines above."
+        return f"{counted(count, 'problem')} found: see the ✖ lines above."
 
 
 def describe_counts(counts: dict[str, Any]) -> str:
@@ -153,10 +153,10 @@ def describe_counts(counts: dict[str, Any]) -> str:
     kickoffs = counts.get("kickoffs")
     if kickoffs is not None:
         archived = counts.get("archived") or 0
-        shown = _counted(kickoffs, "kickoff")
+        shown = counted(kickoffs, "kickoff")
         parts.append(f"{shown} ({archived} archived)" if archived else shown)
     parts.extend(
-        _counted(counts[name], name.removesuffix("s"))
+        counted(counts[name], name.removesuffix("s"))
         for name in ("tasks", "steps", "crews")
         if counts.get(name) is not None
     )
@@ -177,10 +177,6 @@ def lease_line(lease: Lease, now: datetime) -> str:
     if lease.trouble:
         said += f"; its last round was told: {lease.trouble}"
     return said
-
-
-def _counted(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 async def check_crew(profile: CrewProfile, policy: ClientPolicy) -> CrewCheck:

@@ -206,3 +206,17 @@ def attempt_line(number: int, attempt: Attempt) -> str:
     if attempt.error:
         parts.append(inert_line(attempt.error, 120))
     return " · ".join(parts)
+
+
+def counted(count: int, noun: str) -> str:
+    """``1 run``, ``2 runs``: a count and its noun, plural when it is not one."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def crew_cell(name: str, limit: int) -> str:
+    """A crew's name cut to ``limit`` characters, inert. A name made from a URL (``--url``:
+    host, port and path) keeps its end, where crews under one host differ
+    (``…8799/content``, not ``127.0.0.1:8799/…``)."""
+    if len(name) > limit and "/" in name:
+        return "…" + inert_line(name[len(name) - limit + 1 :])
+    return inert_line(name, limit)

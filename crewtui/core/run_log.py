@@ -34,7 +34,7 @@ from crewtui.api.models import (
     WaitingFor,
 )
 from crewtui.api.sanitize import inert_line
-from crewtui.core.format import format_duration, tokens_text
+from crewtui.core.format import crew_cell, format_duration, tokens_text
 from crewtui.core.history import History
 from crewtui.core.timing import run_duration, run_start
 from crewtui.core.tracker import KickoffChanged, StepsAdded, TrackerEvent
@@ -565,7 +565,7 @@ def line_parts(
     """The columns of an entry's line, each inert: time, crew, short id, kind, label, text."""
     return (
         moment_text(entry.at, today, tz),
-        inert_line(entry.crew, 16),
+        crew_cell(entry.crew, 16),
         inert_line(entry.short_id),
         entry.kind,
         label(entry),

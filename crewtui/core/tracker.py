@@ -285,6 +285,8 @@ class _Crew:
     # Whether this process gave the lease up since the crew last rejected its token (once
     # per rejection: a process alone keeps polling the crew, at the slow retry pace).
     yielded: bool = False
+    # Whether this tracker has put the crew's name and URL in the history (``_record``).
+    recorded: bool = False
 
 
 class Tracker:
@@ -381,7 +383,7 @@ class Tracker:
             self._watcher = asyncio.create_task(self._follow_store(), name="crewtui-store-watch")
         self._learner = asyncio.create_task(self._learn_durations(), name="crewtui-durations")
         for crew in self._crews.values():
-            await self._store_call(self.store.upsert_crew, crew.profile.name, crew.profile.url)
+            await self._record(crew)
             crew.runner = asyncio.create_task(
                 self._run_crew(crew), name=f"crewtui-poll-{crew.profile.name}"
             )
@@ -519,6 +521,15 @@ class Tracker:
     def healths(self) -> list[CrewHealth]:
         return [crew.health for crew in self._crews.values()]
 
+    async def _record(self, crew: _Crew) -> None:
+        """The crew's name and URL (never its token) in the history, with the first run this
+        tracker stores for it: ``crewtui status ID`` of a run started with ``--url`` polls
+        it there without ``--url``, even when nothing started a tracker (``kickoff``,
+        ``track``)."""
+        if not crew.recorded:
+            crew.recorded = True
+            await self._store_call(self.store.upsert_crew, crew.profile.name, crew.profile.url)
+
     def _crew(self, name: str) -> _Crew:
         try:
             return self._crews[name]
@@ -589,6 +600,7 @@ class Tracker:
             webhooks=_sent_webhooks(hooks),
         )
         await self._store_call(self.store.save_kickoff, attempt)
+        await self._record(state)
         try:
             answer = await state.client.start(
                 inputs,
@@ -701,6 +713,7 @@ class Tracker:
     async def _keep_started_elsewhere(self, crew: str, kickoff_id: str) -> Kickoff:
         known = _started_elsewhere(crew, kickoff_id)
         await self._store_call(self.store.save_kickoff, known)
+        await self._record(self._crew(crew))
         self._adopt(known, emit=True)
         return known
 
@@ -717,6 +730,7 @@ class Tracker:
             grace = timedelta(seconds=self.settings.not_found_grace)
             return apply_observation(unseen, observation, grace=grace)
         await self._store_call(self.store.save_kickoff, unseen)
+        await self._record(crew)
         self._adopt(unseen, emit=True)
         return await self._merge(observation) or unseen
 

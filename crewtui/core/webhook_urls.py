@@ -51,12 +51,28 @@ def masked_hook_url(url: str) -> str:
     return url
 
 
-def flow_request_note(hitl_url: str, secret_file: Path) -> str:
+def flow_request_note(hitl_url: str | None, secret_file: Path, *, receiving: bool) -> str:
     """Where a flow's requests for a person reach this crewtui, said after its kickoff: the
     deployment's human-in-the-loop webhook is set on the AMP side, by hand. The secret part
-    stays masked (it guards every webhook path); the file that holds it is named instead."""
+    stays masked (it guards every webhook path); the file that holds it is named instead.
+
+    When they cannot reach it (no receiver, or no signing secret to check them with), it
+    says so and what to set: otherwise the run just reads "running" while it waits.
+    """
+    if hitl_url is not None:
+        return (
+            f"Its requests for a person reach crewtui at {masked_hook_url(hitl_url)} "
+            f"({HIDDEN_SEGMENT} is the secret in {secret_file}): set that as the "
+            "deployment's human-in-the-loop webhook."
+        )
+    missing = (
+        "set [webhooks] hitl_secret (or CREWTUI_HITL_SECRET)"
+        if receiving
+        else "receive webhooks (--webhooks HOST:PORT or [webhooks] listen) and set "
+        "[webhooks] hitl_secret"
+    )
     return (
-        f"Its requests for a person reach crewtui at {masked_hook_url(hitl_url)} "
-        f"({HIDDEN_SEGMENT} is the secret in {secret_file}): set that as the deployment's "
-        "human-in-the-loop webhook."
+        "Its requests for a person do not reach crewtui, so it reads running while it "
+        f"waits (answer it in AMP): to answer them here, {missing}, start crewtui again, "
+        "and set the URL it then gives as the deployment's human-in-the-loop webhook."
     )

@@ -191,12 +191,12 @@ class CrewtuiApp(App[int]):
         self.following.set()
         self.post_message(self.Started())
 
-    def _flow_request_note(self) -> str | None:
-        """Where flows' requests for a person reach this app, when its receiver takes them."""
+    def _flow_request_note(self) -> str:
+        """Where flows' requests for a person reach this app, or what it takes that they do."""
         hitl_url = None if self.receiver is None else self.receiver.hitl_url
-        if hitl_url is None:
-            return None
-        return flow_request_note(hitl_url, self.paths.webhook_secret_file)
+        return flow_request_note(
+            hitl_url, self.paths.webhook_secret_file, receiving=self.receiver is not None
+        )
 
     async def _start_receiver(self, receiver: WebhookReceiver) -> None:
         """Webhooks are a bonus: if the receiver cannot start, polling carries on alone."""

@@ -9,6 +9,7 @@ that answers a web page instead of JSON was reached, so it gets its own sentence
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import uuid
 from collections.abc import AsyncIterator, Mapping
@@ -140,3 +141,32 @@ async def test_a_watch_whose_polls_keep_getting_a_web_page_gives_up_with_exit_7(
     assert "web page" in outcome.err
     assert "Gave up" in outcome.err
     assert len(outcome.err.strip().splitlines()) == 1
+
+
+async def test_a_kickoff_answered_with_a_web_page_exits_7_and_may_have_started(
+    home: Path, hostile: HostileServer
+) -> None:
+    """Something answered, so it is not "unreachable" (6): it is an answer crewtui cannot
+    use (7). A proxy's page may stand in front of a crew that took the run: the attempt is
+    kept as "may have started", said so, and never sent again."""
+    hostile.fallback = WEB_PAGE
+    outcome = await crewtui(home, hostile, "kickoff", "-i", "topic=x")
+    assert outcome.code == ExitCode.UNUSABLE_ANSWER, outcome.err
+    assert len(hostile.requests) == 1
+    [said] = outcome.err.strip().splitlines()
+    assert "a web page" in said and "check that the URL is the crew's own" in said
+    assert "may have started" in said
+    listed = await crewtui(home, hostile, "list", "--json")
+    assert [row["submission"] for row in json.loads(listed.out)] == ["uncertain"]
+
+
+@pytest.mark.parametrize("given", ["soon", "0", "-5", "nan", "inf"])
+async def test_a_bad_give_up_budget_is_refused_before_anything_is_sent(
+    home: Path, hostile: HostileServer, given: str
+) -> None:
+    hostile.fallback = GOOD
+    outcome = await crewtui(home, hostile, "kickoff", "-i", "topic=x", env={GIVE_UP_ENV: given})
+    assert outcome.code == ExitCode.USAGE, outcome.err
+    assert hostile.requests == []
+    [said] = outcome.err.strip().splitlines()
+    assert f"{GIVE_UP_ENV} is '{given}', not a number of seconds above 0" in said

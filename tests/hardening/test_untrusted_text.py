@@ -222,11 +222,12 @@ def test_server_errors_reach_stderr_inert(
 def test_a_hostile_kickoff_id_is_refused_and_never_printed(
     hostile_crew: HostileCrew, cli: Cli, entry: Entry
 ) -> None:
-    """An id that is not an id is an unusable answer: the run may have started (exit 6),
-    the attempt is kept as "may have started", and nothing of the id reaches the terminal."""
+    """An id that is not an id is an unusable answer (exit 7) after which the run may have
+    started: the attempt is kept as "may have started", and nothing of the id reaches the
+    terminal."""
     url = hostile_crew.url("live", "badid", entry.name)
     started = cli("kickoff", "-i", "topic=x", "--url", url, "--token", TOKEN)
-    check_human(started, entry, visible=False, code=ExitCode.UNREACHABLE)
+    check_human(started, entry, visible=False, code=ExitCode.UNUSABLE_ANSWER)
     assert "may have started" in started.err
     listed = cli("list", "--json")
     rows = json.loads(listed.out)

@@ -145,3 +145,40 @@ async def test_a_flow_s_state_fields_are_optional_in_the_form(
         ]
         assert said.title == "Flow started" and sent.short_id in said.message
         assert "/hooks/••••••/hitl" in said.message and secret not in said.message
+
+
+async def test_a_crew_s_first_flow_kickoff_says_its_requests_do_not_reach_crewtui(
+    sim: SimServer, make_app: AppFactory
+) -> None:
+    """Nothing in the history says the crew is a flow when its first run is sent, and this
+    app receives no webhooks: once the run shows it is a flow, a toast says that its
+    requests for a person do not reach crewtui and what it takes that they do."""
+    flow = CrewProfile(name=FLOW, url=sim.crew_url(FLOW), token=SecretStr(sim.options.token))
+    app = make_app([flow])
+    notes: list[Message] = []
+    async with app.run_test(size=(120, 40), notifications=True, message_hook=notes.append) as pilot:
+        screen = await main_screen(pilot)
+        await pilot.press("n")
+        await settle(pilot, lambda: isinstance(app.screen, KickoffForm))
+        form = app.screen
+        assert isinstance(form, KickoffForm) and not form.flow
+        await settle(pilot, lambda: len(form.query("#required-fields Input")) >= 4)
+        for field in form.query("#required-fields Input").results(Input):
+            field.value = f"{field.name}-x"
+        await pilot.press("ctrl+s")
+        await settle(pilot, lambda: app.screen is screen and screen.selected is not None)
+        sent = screen.selected
+        assert sent is not None
+
+        def said() -> list[str]:
+            return [
+                n.notification.message
+                for n in notes
+                if isinstance(n, Notify) and n.notification.title == "Flow started"
+            ]
+
+        await settle(pilot, lambda: len(said()) == 1)
+        [note] = said()
+        assert sent.short_id in note
+        assert "do not reach crewtui" in note
+        assert "--webhooks HOST:PORT" in note and "hitl_secret" in note

@@ -260,6 +260,24 @@ async def test_at_80x24_the_form_scrolls_to_the_focused_field() -> None:
         assert form.screen.get_widget_at(hook.region.x, hook.region.y)[0] is hook
 
 
+async def test_shift_tab_from_the_first_field_goes_to_a_control_not_the_scrolled_body() -> None:
+    """At 80x24 the body scrolls; it is no stop of tab: shift+tab from the crew goes round
+    to the last button, and tab from there comes back to the crew."""
+    form = make_form(values={**TRAVEL, **{f"key{n}": str(n) for n in range(12)}})
+    app = FormApp(form)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert form.query_one("#form-body").max_scroll_y > 0
+        crew = form.query_one("#form-crew", Select)
+        assert form.focused is crew
+        await pilot.press("shift+tab")
+        await settle(pilot)
+        assert form.focused is form.query_one("#form-send")
+        await pilot.press("tab")
+        await settle(pilot)
+        assert form.focused is crew
+
+
 async def test_key_value_typed_into_a_key_box_is_split_and_empty_values_are_refused() -> None:
     form = make_form(values=TRAVEL)
     app = FormApp(form)

@@ -112,3 +112,16 @@ async def test_new_words_repaint_the_line_without_a_layout_of_the_screen() -> No
         line = app.screen._compositor.render_strips()[0].text
         assert line.startswith(" ● travel 9/10 rps")
         assert line.endswith("1 waiting (i) · 12 kickoffs ")
+
+
+async def test_a_crew_with_nothing_to_poll_says_idle_and_is_counted_when_room_is_short() -> None:
+    """A bare "○ travel" meant nothing to a newcomer: it says "idle", like "ok" counted
+    when the crews do not fit one by one."""
+    idle = CrewHealth(crew="travel", state="unknown", budget=10.0)
+    assert await crews_text([idle, CrewHealth(crew="content", state="ok")], []) == (
+        "○ travel idle  ● content"
+    )
+    many = [CrewHealth(crew=f"crew-number-{n}", state="unknown") for n in range(4)]
+    many.append(CrewHealth(crew="research", state="unreachable", message="down"))
+    shown = await crews_text([*many, TRAVEL], ["1,000 kickoffs"])
+    assert shown == "▲ research unreachable  ● 1 ok  ○ 4 idle"

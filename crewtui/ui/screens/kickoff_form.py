@@ -317,7 +317,8 @@ class KickoffForm(EarlyKeys[Kickoff | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="form-box") as box:
             box.border_title = "New kickoff"
-            with VerticalScroll(id="form-body"):
+            # Not a stop of tab itself: focusing a field scrolls the body to it.
+            with VerticalScroll(id="form-body", can_focus=False):
                 with Horizontal(classes="form-line"):
                     yield Static("crew", classes="form-label")
                     yield _CrewSelect(

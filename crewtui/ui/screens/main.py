@@ -91,6 +91,9 @@ _ENDED_NAMED = 4
 # burst of changes (one history read per burst, not one per change).
 BATCH_ROWS = 3
 _BATCH_REFRESH_SECONDS = 0.5
+# How far down the list a filter's change looks for the run the cursor was on (pages
+# read one by one: a run further down than this leaves the cursor on the top row).
+KEEP_SEARCH_ROWS = 10 * PAGE_ROWS
 # States of a run the service does not know (a mistyped id): deleted at once, no waiting.
 _UNKNOWN_TO_SERVICE = frozenset({RunState.NOT_FOUND, RunState.UNKNOWN})
 
@@ -177,8 +180,12 @@ class MainScreen(Screen[None]):
     ) -> None:
         super().__init__()
         self.tracker = tracker
-        # Where flows' requests for a person reach the receiver (None: they do not).
+        # Where flows' requests for a person reach the receiver, or what it takes that they
+        # do (None: nothing to say).
         self.flow_requests = flow_requests
+        # Runs started here whose crew the history did not know as a flow: the note is said
+        # when one turns out to be a flow (a crew's first flow kickoff), or forgotten at its end.
+        self._flow_unknown: set[str] = set()
         self.memory = memory
         self.export_dir = export_dir
         self.keymap = keymap
@@ -219,6 +226,8 @@ class MainScreen(Screen[None]):
         self.inbox = Inbox()
         self._inbox_screen: InboxScreen | None = None
         self._first_page_told = False
+        # The words the empty list shows now (they say whether a filter hides every run).
+        self._empty_said = ""
 
     # -- layout --------------------------------------------------------------------------
 
@@ -228,11 +237,8 @@ class MainScreen(Screen[None]):
             with Container(id="list-pane"):
                 yield self.batch_rows
                 yield self.kickoffs
-                yield Static(
-                    "No kickoffs yet. Press n to start one, or t to track an id.",
-                    id="empty",
-                    markup=False,
-                )
+                self._empty_said = self._empty_words()
+                yield Static(self._empty_said, id="empty", markup=False)
             yield self.detail
         yield self.footer
 
@@ -280,11 +286,12 @@ class MainScreen(Screen[None]):
 
     # -- history pages -------------------------------------------------------------------
 
-    def reload(self) -> None:
-        """Start again from the first page (the filter or the order changed)."""
+    def reload(self, keep: KickoffSummary | None = None) -> None:
+        """Start again from the first page (the filter or the order changed); the cursor
+        goes back on ``keep``'s run once its row is read (if the new list holds it)."""
         self.kickoffs.reset(self.kickoffs.order)
         self._describe_view()
-        self.load_first(self.kickoffs.generation)
+        self.load_first(self.kickoffs.generation, keep)
 
     def _query(self) -> dict[str, Any]:
         return {
@@ -307,19 +314,43 @@ class MainScreen(Screen[None]):
         return [row for row in rows if not self._in_flight(row)]
 
     @work(exclusive=True, group="page")
-    async def load_first(self, generation: int) -> None:
-        """The count and the first page of a new query; those of an older query are dropped."""
+    async def load_first(self, generation: int, keep: KickoffSummary | None = None) -> None:
+        """The count and the first page of a new query; those of an older query are dropped.
+
+        With ``keep``, the page that holds its run too (looked for further down only when
+        the filter certainly lists it, and within ``KEEP_SEARCH_ROWS``), and the cursor on it.
+        """
         try:
             total = await asyncio.to_thread(self.tracker.store.count_kickoffs, **self._query())
             rows = await self._read(0, PAGE_ROWS)
+            kept_page = await self._page_holding(keep, rows, total)
             if generation != self.kickoffs.generation or not self.is_attached:
                 return
             self.kickoffs.begin(total, rows, self.clock())
+            if keep is not None and kept_page is not None:
+                offset, page = kept_page
+                self.kickoffs.hold_with_cursor(offset, page, keep.kickoff_id, self.clock())
+            elif keep is not None and keep.kickoff_id in self.kickoffs:
+                self.kickoffs.select(keep.kickoff_id)
             self._after_rows_changed()
         finally:
             if not self._first_page_told:
                 self._first_page_told = True
                 self.post_message(self.FirstPageIn())
+
+    async def _page_holding(
+        self, keep: KickoffSummary | None, first: Sequence[KickoffSummary], total: int
+    ) -> tuple[int, list[KickoffSummary]] | None:
+        """The page below the first that holds ``keep``'s run, when the filter lists it."""
+        if keep is None or any(row.kickoff_id == keep.kickoff_id for row in first):
+            return None
+        if not self.filter.matches(keep):
+            return None  # it may not be in the list at all: not worth reading pages for
+        for offset in range(PAGE_ROWS, min(total, KEEP_SEARCH_ROWS), PAGE_ROWS):
+            page = await self._read(offset, PAGE_ROWS)
+            if any(row.kickoff_id == keep.kickoff_id for row in page):
+                return offset, page
+        return None
 
     @on(KickoffList.RowsWanted)
     def rows_wanted(self, message: KickoffList.RowsWanted) -> None:
@@ -355,13 +386,32 @@ class MainScreen(Screen[None]):
 
     def _after_rows_changed(self) -> None:
         empty = self.kickoffs.row_count == 0
-        self.query_one("#empty").display = empty
+        placeholder = self.query_one("#empty", Static)
+        placeholder.display = empty
+        if empty:
+            words = self._empty_words()
+            if words != self._empty_said:
+                self._empty_said = words
+                placeholder.update(words)
         # The cursor may now rest on another row without a highlight event (the row under it
         # was removed): the detail follows whatever is highlighted after every change; a
         # row still being read is shown once it is in.
         if not self.kickoffs.cursor_pending:
             self._select(self.kickoffs.selected_id, settle=False)
         self._describe_view()
+
+    def _empty_words(self) -> str:
+        """What an empty list means: no run yet, or none that the filter keeps."""
+        if self.filter.is_empty:
+            new, track = (effective_key(KEYS_BY_ID[key], self.keymap) for key in ("new", "track"))
+            return f"No kickoffs yet. Press {new} to start one, or {track} to track an id."
+        clear, change = (
+            effective_key(KEYS_BY_ID[key], self.keymap) for key in ("clear-filter", "filter")
+        )
+        return (
+            f"No kickoff matches the filter ({self.filter.describe()}). Press {clear} to "
+            f"clear it and see every run, or {change} to change it."
+        )
 
     @property
     def kickoff_count(self) -> int:
@@ -406,6 +456,11 @@ class MainScreen(Screen[None]):
         )
         if was_active and kickoff.is_terminal:
             self._finished(kickoff)
+        if kickoff.kickoff_id in self._flow_unknown:
+            if kickoff.kind == "flow":
+                self._say_where_flow_requests_go(kickoff)
+            elif kickoff.is_terminal:
+                self._flow_unknown.discard(kickoff.kickoff_id)
         was_waiting = (
             known.state is RunState.PAUSED and known.waiting_for is not None
             if known is not None
@@ -723,14 +778,24 @@ class MainScreen(Screen[None]):
             form.dismiss(kickoff)
         else:  # the form was closed while sending: the run started all the same
             self._form_closed(kickoff)
-        if form.flow and (note := self.flow_requests()) is not None:
+        if form.flow or kickoff.kind == "flow":
+            self._say_where_flow_requests_go(kickoff)
+        else:
+            self._flow_unknown.add(kickoff.kickoff_id)
+        await asyncio.to_thread(self.memory.remember, request.crew, request.inputs, request.meta)
+
+    def _say_where_flow_requests_go(self, kickoff: Kickoff) -> None:
+        """After a flow's kickoff: where its requests for a person reach crewtui, or what
+        it takes that they do."""
+        self._flow_unknown.discard(kickoff.kickoff_id)
+        note = self.flow_requests()
+        if note is not None:
             self.notify(
-                f"{inert_line(request.crew, 40)} {kickoff.short_id} started. {note}",
+                f"{inert_line(kickoff.crew, 40)} {kickoff.short_id} started. {note}",
                 title="Flow started",
                 timeout=_TOAST_SECONDS * 2,
                 markup=False,
             )
-        await asyncio.to_thread(self.memory.remember, request.crew, request.inputs, request.meta)
 
     def _refused(self, form: KickoffForm, error: CrewtuiError) -> None:
         """Say why in the form (or in a toast if the user closed it meanwhile)."""
@@ -928,16 +993,19 @@ class MainScreen(Screen[None]):
         self.app.push_screen(dialog, closed)
 
     def action_clear_filter(self) -> None:
-        """Escape: every run again, whether a filter or a batch's row (``B``) narrowed it."""
+        """Escape: every run again, whether a filter or a batch's row (``B``) narrowed it;
+        the cursor stays on the run it was on."""
         collapsed = self.filter.batch is not None
         self.apply_filter(ListFilter())
         if collapsed:
             self.load_batches()
 
     def apply_filter(self, chosen: ListFilter) -> None:
+        """A new filter lists its runs from the top; the cursor stays on its run when the
+        new list holds it."""
         if chosen != self.filter:
             self.filter = chosen
-            self.reload()
+            self.reload(keep=self.current_row)
 
     def action_cycle_sort(self) -> None:
         order = self.kickoffs.order

@@ -6,7 +6,7 @@ Each returns its answer through ``dismiss``; the app acts on it (dialogs do no I
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar, TypeVar
 
 from textual import on
@@ -127,6 +127,12 @@ class FilterScreen(_Dialog[ListFilter]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="filter-dialog") as dialog:
             dialog.border_title = "Filter (applied as you type)"
+            if self.current.batch is not None:
+                yield Label(
+                    f"Runs of batch {self.current.batch[:8]} only (esc on the list: all runs)",
+                    id="filter-batch",
+                    markup=False,
+                )
             yield Label("Crew")
             yield _crew_select(self.crews, self.current.crew, allow_blank=True)
             yield Label("State")
@@ -151,10 +157,12 @@ class FilterScreen(_Dialog[ListFilter]):
         self.set_focus(self.query_one("#text", Input))
 
     def chosen(self) -> ListFilter:
-        """The filter as the dialog's fields say now."""
+        """The filter as the dialog's fields say now; a batch's row expanded (``B``), which
+        the dialog does not show, stays expanded."""
         crew = self.query_one("#crew", Select).value
         state = self.query_one("#state", Select).value
-        return ListFilter(
+        return replace(
+            self.current,
             crew=crew if isinstance(crew, str) else None,
             states=STATE_CHOICES.get(state) if isinstance(state, str) else None,
             text=self.query_one("#text", Input).value.strip(),

@@ -24,7 +24,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Sparkline, Static
 
-from crewtui.core.format import format_duration, tokens_text
+from crewtui.core.format import counted, format_duration, tokens_text
 from crewtui.core.history import History
 from crewtui.core.pricing import Price, cost_text
 from crewtui.core.stats import WINDOWS, CrewStats, crew_stats
@@ -72,14 +72,17 @@ def summary_text(stats: CrewStats) -> Text:
         if rate is not None
         else "none ended yet"
     )
-    text.append(f"\n{stats.runs} runs · {ended}")
+    text.append(f"\n{counted(stats.runs, 'run')} · {ended}")
     running = stats.runs - stats.ended
     if running:
         text.append(f" · {running} still going")
     if stats.runs_with_tokens:
-        text.append(f"\n{tokens_text(stats.tokens)} tokens over {stats.runs_with_tokens} runs")
+        runs = counted(stats.runs_with_tokens, "run")
+        text.append(f"\n{tokens_text(stats.tokens)} tokens over {runs}")
         if stats.cost is not None:
-            text.append(f" · {cost_text(stats.cost)} for {stats.runs_costed} priced runs")
+            text.append(
+                f" · {cost_text(stats.cost)} for {counted(stats.runs_costed, 'priced run')}"
+            )
     return text
 
 

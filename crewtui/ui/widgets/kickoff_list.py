@@ -452,6 +452,18 @@ class KickoffList(ScrollView, can_focus=True):
         self.refresh()
         return True
 
+    def hold_with_cursor(
+        self, offset: int, rows: Sequence[KickoffSummary], kickoff_id: str, now: datetime
+    ) -> None:
+        """Hold a page read below the first (right after :meth:`begin`) with the cursor on
+        ``kickoff_id`` in it: the run the cursor was on before the filter changed. The
+        cursor is placed first, so the rows held are the ones around it."""
+        index = next(i for i, row in enumerate(rows) if row.kickoff_id == kickoff_id)
+        self.cursor_row = offset + index
+        self._placed = True
+        self.add_page(offset, rows, now, asked=PAGE_ROWS, version=self.rows.version)
+        self.call_after_refresh(self._show_cursor)  # once the scroll area has its new size
+
     def recounted(
         self, total: int, offset: int, rows: Sequence[KickoffSummary], now: datetime, version: int
     ) -> None:

@@ -9,8 +9,11 @@ are: requests per second of its budget and about how long a run waits between po
 history (it holds the crew's lease) says which, and this one only views it
 ("○ travel polled by 4242@ops-box").
 
+A crew with no run to poll yet says so ("○ travel idle").
+
 It fits its width by leaving out detail, never crews: first the polling pace, then the
-list's sort order, then healthy crews are counted ("● 3 ok") while troubled ones stay named.
+list's sort order, then healthy and idle crews are counted ("● 3 ok  ○ 2 idle") while
+troubled ones stay named.
 
 It is one widget drawing one line, the view's words put at its right end: its size never
 changes, so new words (every push that pauses or answers a run changes the waiting count)
@@ -38,6 +41,13 @@ _HEALTH_LOOK: dict[str, tuple[str, str, str]] = {
     "unreachable": ("▲", "warning", "unreachable"),
     "unknown": ("○", "muted", ""),
 }
+# A crew this process has not had to poll yet (no run of it going): "○ travel idle".
+_IDLE = "idle"
+
+
+def is_idle(health: CrewHealth) -> bool:
+    """Nothing to poll yet, and nobody else polls it: nothing to say but that."""
+    return health.state == "unknown" and health.poller is None and health.stale_since is None
 
 
 def pace_text(health: CrewHealth) -> str:
@@ -137,19 +147,21 @@ class StatusLine(Widget):
         the tooltip keeps the whole story)."""
         line = Text(no_wrap=True, end="", overflow="ellipsis")
         healths = list(self._healths.values())
-        shown = [
-            h for h in healths if not (count_healthy and h.state == "ok" and h.stale_since is None)
-        ]
-        for health in shown:
+        healthy = [h for h in healths if h.state == "ok" and h.stale_since is None]
+        idle = [h for h in healths if is_idle(h)]
+        counted = {h.crew for h in healthy + idle} if count_healthy else set()
+        for health in healths:
+            if health.crew in counted:
+                continue
             if line:
                 line.append("  ")
             line.append_text(self._health_text(health, intervals=intervals, brief=brief))
-        healthy = len(healths) - len(shown)
-        if healthy:
-            if line:
-                line.append("  ")
-            symbol, variable, _ = _HEALTH_LOOK["ok"]
-            line.append(f"{symbol} {healthy} ok", style=self._colour(variable))
+        for state, words, crews in (("ok", "ok", healthy), ("unknown", _IDLE, idle)):
+            if count_healthy and crews:
+                if line:
+                    line.append("  ")
+                symbol, variable, _ = _HEALTH_LOOK[state]
+                line.append(f"{symbol} {len(crews)} {words}", style=self._colour(variable))
         return line
 
     def _view_line(self, *, optional: bool) -> Text:
@@ -196,6 +208,8 @@ class StatusLine(Widget):
             return text
         if words:
             text.append(f" {words}", style=colour)
+        elif is_idle(health):
+            text.append(f" {_IDLE}", style=colour)
         if health.state == "unreachable" and health.since is not None:
             text.append(f" since {self._clock(health.since)}", style=colour)
         if health.poller is not None:
