@@ -112,7 +112,7 @@ class Plan:
 
 
 FULL = Plan(1000, 2.0, 45.0, 45.0, 120.0, 20.0, 1000, 4.0, 2.0, 150.0, 45.0)
-QUICK = Plan(100, 2.0, 4.5, 4.5, 12.0, 2.0, 30, 4.0, 0.5, 6.0, 1.5, speed=10.0)
+QUICK = Plan(100, 2.0, 4.5, 4.5, 12.0, 2.0, 30, 4.0, 0.5, 4.5, 3.0, speed=10.0)
 
 
 # -- the child: the simulator, with a log of polls and each run's change times -------------
@@ -425,10 +425,12 @@ def tell(processes: Iterable[subprocess.Popen[str]], line: str) -> None:
 
 
 def fleet_output(process: subprocess.Popen[str]) -> dict[str, Any]:
-    out, _ = process.communicate()
-    if process.returncode != 0:
-        raise SystemExit(f"a fleet failed (exit {process.returncode})")
-    return dict(json.loads(out.strip().splitlines()[-1]))
+    """What the fleet saw, read the moment it prints it (not once its process has exited)."""
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("{"):
+            return dict(json.loads(line))
+    raise SystemExit(f"a fleet failed (exit {process.wait()})")
 
 
 # -- measuring --------------------------------------------------------------------------------
@@ -472,6 +474,7 @@ async def measure(plan: Plan, quick: bool) -> list[Row]:
         # The simulators, the history and the polling fleets' processes start side by
         # side; the fleets copy the history once told the simulator's URL.
         polled = {kind: start_fleet(kind, quick, home) for kind in ("predictive", "round_robin")}
+        children = list(polled.values())
         (polled_sim, polled_base), (hooked_sim, hooked_base), _ = await asyncio.gather(
             asyncio.to_thread(start_simulator_child, __file__, plan.speed),
             asyncio.to_thread(start_simulator_child, __file__, plan.hooked_speed),
@@ -487,6 +490,7 @@ async def measure(plan: Plan, quick: bool) -> list[Row]:
             tell(polled.values(), repr(start))
             # The webhooks' tracker starts during their ramp (not measured) and waits.
             hooked_process = start_fleet("webhooks", quick, home)
+            children.append(hooked_process)
             tell([hooked_process], hooked_base)
             await asyncio.to_thread(fleet_ready, hooked_process)
             fleets = {
@@ -494,7 +498,9 @@ async def measure(plan: Plan, quick: bool) -> list[Row]:
                 for kind, process in polled.items()
             }
             polled_changes, polled_polls = await simulator_log(polled_base)
-            stop_child(polled_sim)  # its runs go on: the pushed runs get the cores alone
+            # The pushed runs get the cores alone: the polled simulator's runs would go on.
+            for child in [polled_sim, *polled.values()]:
+                await asyncio.to_thread(stop_child, child)
             # Then the pushed runs, alone on the machine's cores.
             log(f"{plan.hooked_kickoffs} kickoffs with webhooks")
             tell([hooked_process], repr(time.monotonic() + 0.1))
@@ -502,8 +508,8 @@ async def measure(plan: Plan, quick: bool) -> list[Row]:
             log("every fleet is done")
             hooked_changes, hooked_polls = await simulator_log(hooked_base)
         finally:
-            for child in (polled_sim, hooked_sim):
-                stop_child(child)
+            for child in [*children, polled_sim, hooked_sim]:
+                stop_child(child)  # a fleet that printed what it saw is exiting, or gone
     window = (start + plan.ramp + plan.warm, start + plan.ramp + plan.warm + plan.measure)
     lags = {
         kind: staleness(fleets[kind]["seen"], fleets[kind]["started"], polled_changes, window,
