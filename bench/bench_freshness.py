@@ -475,12 +475,13 @@ async def measure(plan: Plan, quick: bool) -> list[Row]:
         # side; the fleets copy the history once told the simulator's URL.
         polled = {kind: start_fleet(kind, quick, home) for kind in ("predictive", "round_robin")}
         children = list(polled.values())
-        (polled_sim, polled_base), (hooked_sim, hooked_base), _ = await asyncio.gather(
-            asyncio.to_thread(start_simulator_child, __file__, plan.speed),
-            asyncio.to_thread(start_simulator_child, __file__, plan.hooked_speed),
-            asyncio.to_thread(seed_history, home / "history.sqlite3", plan.scale, plan.speed),
-        )
         try:
+            (polled_sim, polled_base), (hooked_sim, hooked_base), _ = await asyncio.gather(
+                asyncio.to_thread(start_simulator_child, __file__, plan.speed),
+                asyncio.to_thread(start_simulator_child, __file__, plan.hooked_speed),
+                asyncio.to_thread(seed_history, home / "history.sqlite3", plan.scale, plan.speed),
+            )
+            children += [polled_sim, hooked_sim]
             tell(polled.values(), polled_base)
             for process in polled.values():
                 await asyncio.to_thread(fleet_ready, process)
@@ -508,7 +509,7 @@ async def measure(plan: Plan, quick: bool) -> list[Row]:
             log("every fleet is done")
             hooked_changes, hooked_polls = await simulator_log(hooked_base)
         finally:
-            for child in [*children, polled_sim, hooked_sim]:
+            for child in children:
                 stop_child(child)  # a fleet that printed what it saw is exiting, or gone
     window = (start + plan.ramp + plan.warm, start + plan.ramp + plan.warm + plan.measure)
     lags = {
