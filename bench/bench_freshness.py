@@ -22,7 +22,7 @@ that asks about every run once a second; event-loop lateness is a 10 ms sleep's 
 simulator at speed 10, and the poll intervals, ramp, warm-up and window a tenth as long,
 so each run gets as many polls per change as in the full run, and the window holds the same
 mix of changes (first tasks, later ones, ends), not only first tasks. Its 30 pushed runs
-are short (about 3 s) so that, as in the full run, they are followed to their end.
+are started over 3 s and followed 4.5 s past that (not to their end, as the full run's).
 
 Every process starts at once (the simulators, and the polling fleets, which read the
 simulator's URL when it is up and say when their trackers are); the webhooks' fleet starts
