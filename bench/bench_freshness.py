@@ -21,7 +21,13 @@ that asks about every run once a second; event-loop lateness is a 10 ms sleep's 
 ``--quick`` is the full run on a clock ten times faster: a tenth of the runs, the
 simulator at speed 10, and the poll intervals, ramp, warm-up and window a tenth as long,
 so each run gets as many polls per change as in the full run, and the window holds the same
-mix of changes (first tasks, later ones, ends), not only first tasks.
+mix of changes (first tasks, later ones, ends), not only first tasks. Its 30 pushed runs
+are started over 3 s and followed 4.5 s past that (not to their end, as the full run's).
+
+Every process starts at once (the simulators, and the polling fleets, which read the
+simulator's URL when it is up and say when their trackers are); the webhooks' fleet starts
+during the polling fleets' ramp and waits, and the polled simulator is stopped before the
+pushed runs begin, so they have the cores to themselves.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -106,7 +112,7 @@ class Plan:
 
 
 FULL = Plan(1000, 2.0, 45.0, 45.0, 120.0, 20.0, 1000, 4.0, 2.0, 150.0, 45.0)
-QUICK = Plan(100, 2.0, 4.5, 4.5, 12.0, 2.0, 30, 4.0, 0.5, 6.0, 3.0, speed=10.0)
+QUICK = Plan(100, 2.0, 4.5, 4.5, 12.0, 2.0, 30, 4.0, 0.5, 4.5, 3.0, speed=10.0)
 
 
 # -- the child: the simulator, with a log of polls and each run's change times -------------
@@ -149,9 +155,18 @@ class Observed:
         return changes
 
 
-async def child_json(base: str, path: str) -> Any:
+async def simulator_log(base: str) -> tuple[dict[str, list[float]], dict[str, int]]:
+    """What the simulator child saw: when each run changed, and each run's status polls."""
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:
-        return (await http.get(path)).json()
+        changes = (await http.get("/_bench/changes")).json()
+        polls = (await http.get("/_bench/stats")).json()["polls"]
+    return changes, polls
+
+
+def stop_child(child: subprocess.Popen[str]) -> None:
+    if child.poll() is None:
+        child.terminate()
+        child.wait(timeout=10)
 
 
 # -- the workload ---------------------------------------------------------------------------
@@ -321,8 +336,13 @@ def profiles(base: str) -> list[CrewProfile]:
 FleetKind = Literal["predictive", "round_robin", "webhooks"]
 
 
-async def follow(kind: FleetKind, plan: Plan, base: str, home: Path, begin: float) -> None:
-    """Run one fleet from ``begin`` (a shared monotonic time) and print what it saw."""
+async def follow(kind: FleetKind, plan: Plan, home: Path) -> None:
+    """Read the simulator's URL on stdin (the process starts while the simulator does),
+    start the fleet's tracker, say ``ready``, run from the shared monotonic time the parent
+    then sends, and print what it saw."""
+    base = (await asyncio.to_thread(sys.stdin.readline)).strip()
+    if not base:  # the parent gave up (a simulator did not start)
+        return
     shutil.copy(home / "history.sqlite3", home / f"{kind}.sqlite3")
     store = Store.open(home / f"{kind}.sqlite3")
     crews = profiles(base)
@@ -341,6 +361,8 @@ async def follow(kind: FleetKind, plan: Plan, base: str, home: Path, begin: floa
         fleet = Fleet(kind, tracker, store, plan.scale, plan.kickoffs)
     tracker.listen(fleet)
     await tracker.start(resume=False)
+    print("ready", flush=True)
+    begin = float(await asyncio.to_thread(sys.stdin.readline))
     lateness = LoopLateness()
     meter = asyncio.create_task(lateness.run())
     await asyncio.sleep(max(0.0, begin - time.monotonic()))  # the common start
@@ -378,19 +400,37 @@ async def follow(kind: FleetKind, plan: Plan, base: str, home: Path, begin: floa
     )
 
 
-def start_fleet(
-    kind: FleetKind, quick: bool, base: str, home: Path, begin: float
-) -> subprocess.Popen[str]:
-    command = [sys.executable, str(Path(__file__).resolve()), "--fleet", kind, "--base", base]
-    command += ["--home", str(home), "--begin", repr(begin)] + (["--quick"] if quick else [])
-    return subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+def start_fleet(kind: FleetKind, quick: bool, home: Path) -> subprocess.Popen[str]:
+    """A fleet's process: ``tell`` it the simulator's URL, then ``fleet_ready`` waits for
+    its tracker and ``tell`` sets it going."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--fleet", kind]
+    command += ["--home", str(home)] + (["--quick"] if quick else [])
+    return subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+
+
+def fleet_ready(process: subprocess.Popen[str]) -> None:
+    assert process.stdout is not None
+    if process.stdout.readline().strip() != "ready":
+        raise SystemExit(f"a fleet did not start (exit {process.wait()})")
+
+
+def tell(processes: Iterable[subprocess.Popen[str]], line: str) -> None:
+    """Send the fleets a line: the simulator's URL, then their common start."""
+    for process in processes:
+        assert process.stdin is not None
+        process.stdin.write(f"{line}\n")
+        process.stdin.flush()
 
 
 def fleet_output(process: subprocess.Popen[str]) -> dict[str, Any]:
-    out, _ = process.communicate()
-    if process.returncode != 0:
-        raise SystemExit(f"a fleet failed (exit {process.returncode})")
-    return dict(json.loads(out.strip().splitlines()[-1]))
+    """What the fleet saw, read the moment it prints it (not once its process has exited)."""
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("{"):
+            return dict(json.loads(line))
+    raise SystemExit(f"a fleet failed (exit {process.wait()})")
 
 
 # -- measuring --------------------------------------------------------------------------------
@@ -431,36 +471,47 @@ def requests_made(
 async def measure(plan: Plan, quick: bool) -> list[Row]:
     with tempfile.TemporaryDirectory() as directory:
         home = Path(directory)
-        polled_sim, polled_base = start_simulator_child(__file__, plan.speed)
-        hooked_sim, hooked_base = start_simulator_child(__file__, plan.hooked_speed)
+        # The simulators, the history and the polling fleets' processes start side by
+        # side; the fleets copy the history once told the simulator's URL.
+        polled = {kind: start_fleet(kind, quick, home) for kind in ("predictive", "round_robin")}
+        children = list(polled.values())
         try:
-            seed_history(home / "history.sqlite3", plan.scale, plan.speed)
-            # Side by side, at a common start once their trackers are up: the two planners.
-            begin = time.monotonic() + 3.0
+            (polled_sim, polled_base), (hooked_sim, hooked_base), _ = await asyncio.gather(
+                asyncio.to_thread(start_simulator_child, __file__, plan.speed),
+                asyncio.to_thread(start_simulator_child, __file__, plan.hooked_speed),
+                asyncio.to_thread(seed_history, home / "history.sqlite3", plan.scale, plan.speed),
+            )
+            children += [polled_sim, hooked_sim]
+            tell(polled.values(), polled_base)
+            for process in polled.values():
+                await asyncio.to_thread(fleet_ready, process)
+            # Side by side, from a common start: the two planners.
             log(f"{plan.kickoffs} kickoffs per polling tracker, side by side")
-            processes = {
-                kind: start_fleet(kind, quick, polled_base, home, begin)
-                for kind in ("predictive", "round_robin")
-            }
+            start = time.monotonic() + 0.2
+            tell(polled.values(), repr(start))
+            # The webhooks' tracker starts during their ramp (not measured) and waits.
+            hooked_process = start_fleet("webhooks", quick, home)
+            children.append(hooked_process)
+            tell([hooked_process], hooked_base)
+            await asyncio.to_thread(fleet_ready, hooked_process)
             fleets = {
                 kind: await asyncio.to_thread(fleet_output, process)
-                for kind, process in processes.items()
+                for kind, process in polled.items()
             }
+            polled_changes, polled_polls = await simulator_log(polled_base)
+            # The pushed runs get the cores alone: the polled simulator's runs would go on.
+            for child in [polled_sim, *polled.values()]:
+                await asyncio.to_thread(stop_child, child)
             # Then the pushed runs, alone on the machine's cores.
             log(f"{plan.hooked_kickoffs} kickoffs with webhooks")
-            hooked_begin = time.monotonic() + 2.5
-            hooked_process = start_fleet("webhooks", quick, hooked_base, home, hooked_begin)
+            tell([hooked_process], repr(time.monotonic() + 0.1))
             fleets["webhooks"] = await asyncio.to_thread(fleet_output, hooked_process)
             log("every fleet is done")
-            polled_changes = await child_json(polled_base, "/_bench/changes")
-            polled_polls = (await child_json(polled_base, "/_bench/stats"))["polls"]
-            hooked_changes = await child_json(hooked_base, "/_bench/changes")
-            hooked_polls = (await child_json(hooked_base, "/_bench/stats"))["polls"]
+            hooked_changes, hooked_polls = await simulator_log(hooked_base)
         finally:
-            for child in (polled_sim, hooked_sim):
-                child.terminate()
-                child.wait(timeout=10)
-    window = (begin + plan.ramp + plan.warm, begin + plan.ramp + plan.warm + plan.measure)
+            for child in children:
+                stop_child(child)  # a fleet that printed what it saw is exiting, or gone
+    window = (start + plan.ramp + plan.warm, start + plan.ramp + plan.warm + plan.measure)
     lags = {
         kind: staleness(fleets[kind]["seen"], fleets[kind]["started"], polled_changes, window,
                         fleets[kind]["stop"])
@@ -524,20 +575,18 @@ def rows(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="200 kickoffs, shorter runs")
+    parser.add_argument("--quick", action="store_true", help="100 kickoffs on a clock 10x faster")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--speed", type=float, default=1.0, help=argparse.SUPPRESS)
     parser.add_argument("--fleet", help=argparse.SUPPRESS)
-    parser.add_argument("--base", help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--begin", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
     if args.serve:
         serve_simulator(Observed, args.speed)
         return 0
     if args.fleet:
-        asyncio.run(follow(args.fleet, plan, args.base, args.home, args.begin))
+        asyncio.run(follow(args.fleet, plan, args.home))
         return 0
     if args.quick:
         log(f"quick: {plan.kickoffs} kickoffs per tracker (not 1,000), on a clock 10x faster")
