@@ -6,7 +6,7 @@ import functools
 import getpass
 import math
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 
 from crewtui.api.models import (
@@ -176,6 +176,18 @@ def continuation_line(run: KickoffStatus | KickoffSummary) -> str | None:
     if run.continues:
         parts.append(f"continued as {inert_line(run.continues)[:8]}")
     return " · ".join(parts) or None
+
+
+# An active run of a crew this session does not poll (another crew's run in a shared
+# history): its state is the history's last word, as old as the last process that polled it.
+NOT_FOLLOWED = "not followed"
+
+
+def not_followed_note(followed: Collection[str]) -> str:
+    """Why a run of a crew this session does not poll may be out of date (the detail's
+    words; the list says ``not followed``)."""
+    polled = ", ".join(sorted(inert_line(name, 40) for name in followed))
+    return f"{NOT_FOLLOWED} in this session, which polls {polled} only"
 
 
 RESTARTED = "restarted"

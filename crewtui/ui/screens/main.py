@@ -256,6 +256,9 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.status.set_healths(self.tracker.healths())
+        if self.tracker.crews:  # with none, nothing is followed and every key says so (NO_CREW)
+            self.kickoffs.set_followed_crews(self.tracker.crews)
+            self.detail.set_followed_crews(self.tracker.crews)
         self.kickoffs.focus()
         self.reload()
         self.load_remembered()

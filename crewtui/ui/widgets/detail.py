@@ -38,6 +38,7 @@ from crewtui.core.format import (
     duration_text,
     format_duration,
     methods_done,
+    not_followed_note,
     restart_note,
     tokens_text,
     unit_word,
@@ -537,6 +538,8 @@ class KickoffDetail(Widget):
         self._header = Text()
         # Why the runs of each crew another process polls are stale (``crew_stale_note``).
         self._crew_stale: dict[str, str] = {}
+        # The crews this session polls (None until the screen says): another's runs are stale.
+        self._followed: frozenset[str] | None = None
         self._steps_label = ""
         self._steps_note: str | None = ""
         self._tab_bar = TabBar(list(TAB_LABELS.items()), id="detail-tab-bar")
@@ -569,6 +572,10 @@ class KickoffDetail(Widget):
         self.show(None)
 
     # -- the app's API ---------------------------------------------------------------------
+
+    def set_followed_crews(self, crews: Iterable[str]) -> None:
+        """The crews this session polls: an active run of any other is not followed here."""
+        self._followed = frozenset(crews)
 
     def set_crew_health(self, health: CrewHealth) -> None:
         """A crew's health changed: the header of its runs says why they are stale, if so."""
@@ -831,7 +838,10 @@ class KickoffDetail(Widget):
         if self._kickoff is None:
             text = Text("No kickoff selected.", self._palette.muted)
         else:
-            crew_stale = self._crew_stale.get(self._kickoff.crew)
+            crew = self._kickoff.crew
+            crew_stale = self._crew_stale.get(crew)
+            if self._followed is not None and crew not in self._followed:
+                crew_stale = not_followed_note(self._followed)
             text = header_text(self._kickoff, self._now, self._palette, self.prices, crew_stale)
         if text != self._header:
             self._header = text
