@@ -52,6 +52,7 @@ from crewtui.core.format import (
     format_duration,
     methods_done,
     restart_note,
+    run_state_label,
     start_text,
     state_label,
     tokens_text,
@@ -327,7 +328,7 @@ def summary_line(kickoff: Kickoff | KickoffSummary, now: datetime) -> str:
     parts = [
         inert_line(kickoff.kickoff_id[:8]),
         inert_line(kickoff.crew, 24),
-        state_label(kickoff.state),
+        run_state_label(kickoff),
     ]
     restarted = restart_note(kickoff)
     if restarted:
@@ -596,7 +597,7 @@ async def cmd_list(session: Session) -> int:
         task = inert_line(row.current_task or "", 40)
         if restarted := restart_note(row):
             task = f"({restarted}) {task}"
-        state = state_label(row.state)
+        state = run_state_label(row)
         if (stall := rule.judge(row, now)) is not None:
             state = "maybe stuck"
             task = inert_line(stall.words(), 100)

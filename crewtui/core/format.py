@@ -59,6 +59,25 @@ def state_label(state: RunState) -> str:
     return f"{STATE_SYMBOLS[state]} {STATE_WORDS.get(state, state.value)}"
 
 
+# A paused run answered with ``resume`` that the service continues under a new id: this id
+# waits no more (the new one carries on), though no poll of it may ever say so.
+CONTINUED_SYMBOL = "→"
+CONTINUED = "continued"
+
+
+def continued_elsewhere(run: KickoffStatus | KickoffSummary) -> bool:
+    """A run answered under a new id (``continues``) that no poll has said ended: the new
+    id carries on, whatever this one last read (paused, or the new run's state)."""
+    return run.continues is not None and not run.state.is_terminal
+
+
+def run_state_label(run: KickoffStatus | KickoffSummary) -> str:
+    """The state label of a run: ``→ continued`` for one answered under a new id."""
+    if continued_elsewhere(run):
+        return f"{CONTINUED_SYMBOL} {CONTINUED}"
+    return state_label(run.state)
+
+
 def format_duration(seconds: float, *, precise: bool = False) -> str:
     """A duration as people read it: 45s, 1m48s, 1h05m; ``precise`` keeps tenths below 1m."""
     if not math.isfinite(seconds) or seconds < 0:

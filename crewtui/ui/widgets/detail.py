@@ -206,7 +206,11 @@ def _problem_text(kickoff: Kickoff, palette: Palette, crew_stale: str | None = N
     note = cancel_note(kickoff)
     if note is not None:
         return Text(note.capitalize() + ".", palette.muted)
-    if kickoff.waiting_for is not None and kickoff.state is RunState.PAUSED:
+    if (
+        kickoff.waiting_for is not None
+        and kickoff.state is RunState.PAUSED
+        and not kickoff.continues
+    ):
         # The key first: a long message is cut at the line's end.
         line = Text("Paused", warning + _BOLD) + Text(" (a to answer)", palette.muted)
         line.append(": ", warning + _BOLD)

@@ -32,11 +32,14 @@ from crewtui.api.sanitize import inert_line
 from crewtui.core.batch import BATCH_KEY
 from crewtui.core.format import (
     CANCELLING,
+    CONTINUED,
+    CONTINUED_SYMBOL,
     NOT_FOLLOWED,
     STATE_ORDER,
     STATE_SYMBOLS,
     cancel_note,
     continuation_line,
+    continued_elsewhere,
     duration_text,
     format_duration,
     restart_note,
@@ -863,6 +866,8 @@ class KickoffList(ScrollView, can_focus=True):
         state_word = "may have started" if row.submission == "uncertain" else row.state.value
         if cancel_note(row) == CANCELLING:
             state_word = CANCELLING
+        elif continued_elsewhere(row):  # the task cell says which id carries on
+            symbol, state_word, colour = CONTINUED_SYMBOL, CONTINUED, self._colour("muted")
         elif row.kickoff_id in self.stuck and row.state is RunState.RUNNING:
             state_word, colour = STUCK_WORD, self._colour("warning")
         return {
@@ -928,7 +933,7 @@ class KickoffList(ScrollView, can_focus=True):
             text.append_text(safe_line(row.error, self._colour("error"), limit=200))
         elif row.state is RunState.CANCELLED and (note := cancel_note(row)) is not None:
             text.append(note, style=self._colour("muted"))
-        elif row.state is RunState.PAUSED and row.waiting_for is not None:
+        elif row.state is RunState.PAUSED and row.waiting_for is not None and not row.continues:
             text.append(waiting_line(row.waiting_for), style=self._colour("warning"))
         elif not row.state.is_terminal:
             text.append_text(safe_line(row.current_task, limit=200))
