@@ -86,6 +86,12 @@ STEP_PAGE = 200
 STEP_HELD_MAX = 4 * STEP_WINDOW
 _KEY_WIDTH = 22
 _WEBHOOK_HINT = "turn on webhooks (--webhooks) to see every task"
+# A tracked id the service answers 404 for: nothing will arrive until it knows the run.
+_NOT_FOUND_NOTE = (
+    "The service does not know this run (its status answers 404): check the id, and that "
+    "it was tracked on the crew that started it. It is polled until it is marked lost; "
+    "archive or delete it to take it off the list."
+)
 
 
 def _sep(palette: Palette) -> Text:
@@ -252,6 +258,8 @@ def _unseen_notes(kickoff: Kickoff, palette: Palette) -> list[Text]:
         return [Text(f"The service gave no per-{unit} list for this run; {_WEBHOOK_HINT}.", muted)]
     if kickoff.is_terminal:
         return [Text(f"No {unit} was seen before the run ended.", muted)]
+    if kickoff.state is RunState.NOT_FOUND:
+        return [Text(_NOT_FOUND_NOTE, palette.warning)]
     return [Text(f"Waiting for the first {unit}…", muted)]
 
 
