@@ -37,6 +37,7 @@ from crewtui.config import (
     Config,
     Paths,
     default_crew_for_commands,
+    history_url,
     known_crew_names,
     plain_http_warning,
     select_crews,
@@ -53,6 +54,7 @@ from crewtui.core.format import (
     methods_done,
     restart_note,
     run_state_label,
+    sentence,
     start_text,
     state_label,
     tokens_text,
@@ -934,12 +936,24 @@ async def cmd_doctor(session: Session) -> int:
     """Reachability, token, dialect, required inputs and store health, in one screen."""
     from crewtui.core.doctor import diagnose
 
-    # A crew whose token variable is unset is reported with the others, not a stop.
+    # A crew whose token variable is unset is reported with the others, not a stop; so is
+    # a home with no crew at all, with where things would be (a crew named on the command
+    # line that is not there is still refused: nothing else would be checked).
     args = session.args
-    crews = select_crews(
-        session.config, crew=args.crew, url=args.url, token=args.token, require_tokens=False
-    )
-    report = await diagnose(session.config, session.paths, crews, session.store)
+    setup_problems: list[str] = []
+    try:
+        crews = select_crews(
+            session.config, crew=args.crew, url=args.url, token=args.token, require_tokens=False
+        )
+    except ConfigError as error:
+        if args.crew is not None or args.url is not None:
+            raise
+        said = error.message
+        crews, setup_problems = [], [sentence(said[:1].upper() + said[1:])]
+    # Nothing would ever write a history that no crew can fill: doctor does not start one.
+    unstarted = not crews and history_url(session.config.history) is None
+    store = None if unstarted and not session.paths.store_file.exists() else session.store
+    report = await diagnose(session.config, session.paths, crews, store, setup_problems)
     if session.json:
         emit_json(report.as_dict())
     else:
