@@ -37,6 +37,7 @@ from crewtui.config import (
     Config,
     Paths,
     default_crew_for_commands,
+    history_url,
     known_crew_names,
     plain_http_warning,
     select_crews,
@@ -52,6 +53,8 @@ from crewtui.core.format import (
     format_duration,
     methods_done,
     restart_note,
+    run_state_label,
+    sentence,
     start_text,
     state_label,
     tokens_text,
@@ -327,7 +330,7 @@ def summary_line(kickoff: Kickoff | KickoffSummary, now: datetime) -> str:
     parts = [
         inert_line(kickoff.kickoff_id[:8]),
         inert_line(kickoff.crew, 24),
-        state_label(kickoff.state),
+        run_state_label(kickoff),
     ]
     restarted = restart_note(kickoff)
     if restarted:
@@ -596,7 +599,7 @@ async def cmd_list(session: Session) -> int:
         task = inert_line(row.current_task or "", 40)
         if restarted := restart_note(row):
             task = f"({restarted}) {task}"
-        state = state_label(row.state)
+        state = run_state_label(row)
         if (stall := rule.judge(row, now)) is not None:
             state = "maybe stuck"
             task = inert_line(stall.words(), 100)
@@ -933,12 +936,24 @@ async def cmd_doctor(session: Session) -> int:
     """Reachability, token, dialect, required inputs and store health, in one screen."""
     from crewtui.core.doctor import diagnose
 
-    # A crew whose token variable is unset is reported with the others, not a stop.
+    # A crew whose token variable is unset is reported with the others, not a stop; so is
+    # a home with no crew at all, with where things would be (a crew named on the command
+    # line that is not there is still refused: nothing else would be checked).
     args = session.args
-    crews = select_crews(
-        session.config, crew=args.crew, url=args.url, token=args.token, require_tokens=False
-    )
-    report = await diagnose(session.config, session.paths, crews, session.store)
+    setup_problems: list[str] = []
+    try:
+        crews = select_crews(
+            session.config, crew=args.crew, url=args.url, token=args.token, require_tokens=False
+        )
+    except ConfigError as error:
+        if args.crew is not None or args.url is not None:
+            raise
+        said = error.message
+        crews, setup_problems = [], [sentence(said[:1].upper() + said[1:])]
+    # Nothing would ever write a history that no crew can fill: doctor does not start one.
+    unstarted = not crews and history_url(session.config.history) is None
+    store = None if unstarted and not session.paths.store_file.exists() else session.store
+    report = await diagnose(session.config, session.paths, crews, store, setup_problems)
     if session.json:
         emit_json(report.as_dict())
     else:

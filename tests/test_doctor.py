@@ -13,6 +13,7 @@ import pytest
 from crewtui.api.errors import ExitCode
 from crewtui.core.store import Store
 from crewtui.sim import SimServer
+from tests.cli_helpers import run
 from tests.hardening.cli_support import Cli
 
 CREW = "research"
@@ -139,3 +140,31 @@ def test_the_pollers_of_the_history_are_listed(sim: SimServer, cli: Cli) -> None
     ]
     assert report["leases"][0]["poller"] == poller
     assert report["leases"][1]["trouble"] == "Could not reach the travel crew."
+
+
+def test_an_empty_home_is_diagnosed_not_refused_and_left_empty(tmp_path: Path) -> None:
+    """A newcomer's first command: where the config and history would be, that neither
+    exists, and how to add a crew; exit 2, since nothing can run yet (the README's table)."""
+    home = tmp_path / "empty"
+    home.mkdir()
+    outcome = run(home, "doctor")
+    assert outcome.returncode == ExitCode.USAGE, outcome.stdout + outcome.stderr
+    lines = outcome.stdout.splitlines()
+    config_file = home / "config" / "config.toml"
+    history = home / "data" / "history.sqlite3"
+    assert lines[0] == f"config   {config_file} (not present: using the environment and flags)"
+    assert f"○ history  {history} (none yet: the first kickoff or track starts it)" in lines
+    assert any(
+        line.startswith("✖ No crew is configured: set CREWAI_API_URL and CREWAI_BEARER_TOKEN")
+        and "`crewtui sim`" in line
+        for line in lines
+    )
+    assert lines[-1] == "1 problem found: see the ✖ lines above."
+    assert outcome.stderr == ""
+    assert not list(home.iterdir())  # diagnosing created nothing
+    report = json.loads(run(home, "doctor", "--json").stdout)
+    assert report["crews"] == [] and report["store"]["exists"] is False
+    assert report["ok"] is False
+    # A crew named on the command line that is not there is still refused outright.
+    named = run(home, "doctor", "--crew", "nope")
+    assert named.returncode == ExitCode.USAGE and "'nope'" in named.stderr

@@ -123,7 +123,10 @@ class DoctorReport:
     def _store_lines(self) -> list[str]:
         store = self.store
         mark = "✔" if self.store_ok else "✖"
-        out = [f"{mark} history  {inert_line(str(store.get('path') or 'in memory'))}"]
+        where = inert_line(str(store.get("path") or "in memory"))
+        if store.get("exists") is False:
+            return [f"○ history  {where} (none yet: the first kickoff or track starts it)"]
+        out = [f"{mark} history  {where}"]
         for key in ("schema_version", "journal_mode", "server", "quick_check", "problem"):
             if store.get(key) is not None:
                 out.append(f"    {key:<14} {inert_line(str(store[key]), 400)}")
@@ -220,14 +223,30 @@ def _token_state(profile: CrewProfile) -> str:
 
 
 async def diagnose(
-    config: Config, paths: Paths, crews: Sequence[CrewProfile], store: History
+    config: Config,
+    paths: Paths,
+    crews: Sequence[CrewProfile],
+    store: History | None,
+    setup_problems: Sequence[str] = (),
 ) -> DoctorReport:
+    """``store`` None: no history exists yet (and none is opened just to be checked);
+    ``setup_problems``: what stopped crews being chosen (no crew configured at all)."""
     policy = ClientPolicy(
         deadline=min(config.poll.request_deadline, 15.0),
         max_body_bytes=int(config.poll.max_body_mb * (1 << 20)),
         max_retries=1,
     )
     checks = await asyncio.gather(*(check_crew(crew, policy) for crew in crews))
+    problems = list(setup_problems)
+    config_file = Path(config.path or paths.config_file)
+    if store is None:
+        return DoctorReport(
+            crews=list(checks),
+            store={"path": str(paths.store_file), "ok": True, "exists": False},
+            config_file=str(config_file),
+            config_present=await asyncio.to_thread(config_file.exists),
+            problems=problems,
+        )
     try:
         store_health = await asyncio.to_thread(store.health)
         store_health["ok"] = store_health.get("quick_check") in ("ok", None)
@@ -237,12 +256,10 @@ async def diagnose(
         leases = await asyncio.to_thread(store.leases)
     except StoreError:
         leases = {}  # the history's own line says what is wrong with it
-    problems = []
     if not store.persistent:
         problems.append(
             f"The history could not be opened at {paths.store_file}; nothing is being saved."
         )
-    config_file = Path(config.path or paths.config_file)
     return DoctorReport(
         crews=list(checks),
         store=dict(store_health),

@@ -6,7 +6,7 @@ import functools
 import getpass
 import math
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 
 from crewtui.api.models import (
@@ -57,6 +57,25 @@ STATE_WORDS: dict[RunState, str] = {
 def state_label(state: RunState) -> str:
     """``✔ completed``: a symbol for the eye, a word for the colour-blind and for grep."""
     return f"{STATE_SYMBOLS[state]} {STATE_WORDS.get(state, state.value)}"
+
+
+# A paused run answered with ``resume`` that the service continues under a new id: this id
+# waits no more (the new one carries on), though no poll of it may ever say so.
+CONTINUED_SYMBOL = "→"
+CONTINUED = "continued"
+
+
+def continued_elsewhere(run: KickoffStatus | KickoffSummary) -> bool:
+    """A run answered under a new id (``continues``) that no poll has said ended: the new
+    id carries on, whatever this one last read (paused, or the new run's state)."""
+    return run.continues is not None and not run.state.is_terminal
+
+
+def run_state_label(run: KickoffStatus | KickoffSummary) -> str:
+    """The state label of a run: ``→ continued`` for one answered under a new id."""
+    if continued_elsewhere(run):
+        return f"{CONTINUED_SYMBOL} {CONTINUED}"
+    return state_label(run.state)
 
 
 def format_duration(seconds: float, *, precise: bool = False) -> str:
@@ -176,6 +195,18 @@ def continuation_line(run: KickoffStatus | KickoffSummary) -> str | None:
     if run.continues:
         parts.append(f"continued as {inert_line(run.continues)[:8]}")
     return " · ".join(parts) or None
+
+
+# An active run of a crew this session does not poll (another crew's run in a shared
+# history): its state is the history's last word, as old as the last process that polled it.
+NOT_FOLLOWED = "not followed"
+
+
+def not_followed_note(followed: Collection[str]) -> str:
+    """Why a run of a crew this session does not poll may be out of date (the detail's
+    words; the list says ``not followed``)."""
+    polled = ", ".join(sorted(inert_line(name, 40) for name in followed))
+    return f"{NOT_FOLLOWED} in this session, which polls {polled} only"
 
 
 RESTARTED = "restarted"

@@ -23,7 +23,9 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.notifications import Notify
 from textual.reactive import Reactive
+from textual.screen import ModalScreen, Screen
 from textual.theme import Theme
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
@@ -58,6 +60,7 @@ from crewtui.ui.screens.main import (
     StepsArrived,
     utcnow,
 )
+from crewtui.ui.toast_hold import ToastHold
 
 if TYPE_CHECKING:  # the forms and the log are imported when first opened (MainScreen), the
     # receiver when webhooks are asked for
@@ -145,6 +148,8 @@ class CrewtuiApp(App[int]):
         self._log_routing = contextlib.ExitStack()
         self._title_pushed = False
         self._after_frame: list[Callable[[], object]] = []
+        # Toasts that arrived while a dialog was open: they would cover its buttons.
+        self._toast_hold = ToastHold()
         # Following runs, started after the list's first frame (``start_following``); set
         # once the tracker runs (tests wait for it).
         self._starting: Worker[None] | None = None
@@ -164,6 +169,7 @@ class CrewtuiApp(App[int]):
         self._handle_hangup(install=True)
         self.set_keymap(self.keymap)
         self.theme_changed_signal.subscribe(self, self._theme_changed)
+        self.screen_change_signal.subscribe(self, self._screen_changed)
         self._unlisten = self.tracker.listen(self._forward)
         for note in self.startup_notes:
             self.notify(note, severity="warning", timeout=8, markup=False)
@@ -389,6 +395,31 @@ class CrewtuiApp(App[int]):
 
     def on_batch_form_submitted(self, message: BatchForm.Submitted) -> None:
         self.main.start_batch(message.request, message.form)
+
+    def on_notify(self, event: Notify) -> None:
+        """A toast waits while a dialog is open (``toast_hold``): toasts are hidden then,
+        and one raised meanwhile would time out unseen. Preventing the default keeps it
+        from Textual's handler (``App._on_notify``), which shows it."""
+        if isinstance(self.screen, ModalScreen):
+            self._toast_hold.hold(event.notification)
+            event.prevent_default()
+
+    def _screen_changed(self, screen: Screen[object]) -> None:
+        """A dialog open hides every toast; back from the dialogs, the toasts held meanwhile
+        come out, with their full time."""
+        dialog_open = isinstance(screen, ModalScreen)
+        for stacked in self.screen_stack:
+            stacked.set_class(dialog_open, "-dialog-open")
+        if dialog_open or not self._toast_hold:
+            return
+        for toast in self._toast_hold.release():
+            self.notify(
+                toast.message,
+                title=toast.title,
+                severity=toast.severity,
+                timeout=toast.timeout,
+                markup=toast.markup,
+            )
 
     def _theme_changed(self, theme: Theme) -> None:
         self.main.restyle()

@@ -239,3 +239,32 @@ async def test_a_pause_pushed_as_an_event_toasts_in_the_documented_dialect(
         await settle(
             pilot, lambda: (k := app.tracker.get(kickoff_id)) is not None and k.is_terminal
         )
+
+
+async def test_a_pause_answered_under_a_new_id_reads_continued_not_paused_at_80_columns(
+    sim: SimServer, make_app: AppFactory
+) -> None:
+    app = make_app(sim_crews(sim))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        screen = await main_screen(pilot)
+        slow = sim.sample_inputs("travel") | {"hold": "1", "duration_scale": "6"}
+        paused = (await app.tracker.kickoff("travel", slow)).kickoff_id
+        await settle(pilot, lambda: paused in screen.kickoffs)
+        screen.kickoffs.select(paused)
+        await settle(pilot, lambda: "waits for input" in task_cell(screen, paused))
+        assert screen.kickoffs.cell(paused, "state").plain == "◐ paused"
+        await open_answer(pilot)
+        await pilot.press("ctrl+s")
+        await settle(pilot, lambda: (k := screen.selected) is not None and k.kickoff_id != paused)
+        new_id = app.tracker.get(paused).continues  # type: ignore[union-attr]
+        assert new_id is not None and app.tracker.get(new_id) is not None  # followed
+        await settle(pilot, lambda: f"continued as {new_id[:8]}" in task_cell(screen, paused))
+        assert screen.kickoffs.cell(paused, "state").plain == "→ continued"
+        assert "waits for input" not in task_cell(screen, paused)
+        screen.kickoffs.select(paused)
+        await settle(pilot, lambda: f"continued as {new_id[:8]}" in header(screen))
+        assert "a to answer" not in header(screen)
+        await pilot.press("a")  # answered already: no dialog, a word on where it went
+        await pilot.pause()
+        assert app.screen is screen
+        assert any(f"continues as {new_id[:8]}" in note.message for note in app._notifications)

@@ -7,14 +7,18 @@ from datetime import UTC, datetime, timedelta
 
 from textual.message import Message
 from textual.notifications import Notify
+from textual.screen import Screen
+from textual.widgets import Button
+from textual.widgets._toast import Toast
 
 from crewtui.api.models import Kickoff, RunState
 from crewtui.sim import SimServer
 from crewtui.ui.pilot import settle
+from crewtui.ui.screens.kickoff_form import KickoffForm
 from crewtui.ui.screens.log import LogScreen
 from crewtui.ui.screens.main import KickoffUpdated
-from tests.ui.app_helpers import AppFactory
-from tests.ui.test_bell import bell_app
+from tests.ui.app_helpers import AppFactory, main_screen
+from tests.ui.test_bell import BellCountingApp, bell_app
 
 
 def ended(number: int, state: RunState) -> Kickoff:
@@ -62,3 +66,48 @@ async def test_the_log_view_shows_the_ends_itself_and_no_toast_covers_its_newest
         await settle(pilot, lambda: app.rings == 1)
         await settle(pilot, lambda: not app.main._ended)  # the burst was announced
     assert not [note for note in notes if isinstance(note, Notify)]
+
+
+def toasts_on(screen: Screen[object]) -> list[Toast]:
+    """The toasts a screen draws (the one under a dialog shows through it)."""
+    return [
+        toast
+        for toast in screen.query(Toast)
+        if toast.visible and toast.display and toast.parent is not None and toast.parent.display
+    ]
+
+
+def assert_buttons_uncovered(app: BellCountingApp, form: Screen[object]) -> None:
+    """No toast is drawn over a button of ``form``, its own or the screen's under it."""
+    drawn = toasts_on(form) + toasts_on(app.main)
+    for button in form.query(Button):
+        covering = [toast for toast in drawn if toast.region.overlaps(button.region)]
+        assert not covering, (button.label, [toast.region for toast in covering])
+        widget, _ = form.get_widget_at(button.region.x, button.region.y)
+        assert widget is button, (button.label, widget)
+
+
+async def test_no_toast_covers_the_kickoff_forms_buttons_and_they_come_out_when_it_closes(
+    sim: SimServer, make_app: AppFactory
+) -> None:
+    app = bell_app(sim, make_app, bell=False)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await main_screen(pilot)
+        app.main.post_message(KickoffUpdated(ended(1, RunState.COMPLETED), RunState.RUNNING))
+        await settle(pilot, lambda: bool(toasts_on(app.main)))
+        await pilot.press("n")
+        await settle(pilot, lambda: isinstance(app.screen, KickoffForm))
+        form = app.screen
+        assert_buttons_uncovered(app, form)  # the toast shown before it opened
+        for number in range(2, 6):  # runs keep ending, one burst after another
+            app.main.post_message(
+                KickoffUpdated(ended(number, RunState.COMPLETED), RunState.RUNNING)
+            )
+            await settle(pilot, lambda: len(app._toast_hold) == number - 1)  # noqa: B023
+        assert_buttons_uncovered(app, form)
+        await pilot.press("escape")
+        await settle(pilot, lambda: app.screen is app.main)
+        await settle(pilot, lambda: len(toasts_on(app.main)) >= 3)
+        shown = [str(toast._notification.message) for toast in toasts_on(app.main)]
+    assert "2 earlier notices while the dialog was open (l: the Log view)." in shown
+    assert "travel 00000005 completed in 30s" in shown

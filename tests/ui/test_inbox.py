@@ -97,6 +97,9 @@ async def test_the_inbox_lists_waiting_runs_oldest_first_and_answers_them_in_pla
         assert [row.split()[1] for row in rows] == [crew_run.kickoff_id[:8], flow_run[:8]]
         assert "Waits for input on research_task" in rows[0]
         assert "Review the output of research_task" in rows[1]  # what the flow asks
+        assert "⏎ answer · v show in list" in str(
+            app.screen.query_one("#inbox-body").border_subtitle
+        )
 
         # The crew's pause: answered with the answer dialog, on top of the inbox.
         await answer_highlighted(pilot, "Add a museum day")
@@ -156,3 +159,18 @@ async def test_a_new_waiting_count_in_the_terminal_title_repaints_nothing(
             app.sub_title = "3 waiting"
         assert app.sub_title == "3 waiting"
         assert [widget for widget, _ in asked] == []
+
+
+async def test_the_empty_inbox_says_what_will_show_there_not_keys_that_act_on_nothing(
+    sim: SimServer, make_app: AppFactory
+) -> None:
+    app = make_app(sim_crews(sim))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await main_screen(pilot)
+        await pilot.press("i")
+        await settle(pilot, lambda: isinstance(app.screen, InboxScreen))
+        body = app.screen.query_one("#inbox-body")
+        assert app.screen.query_one("#inbox-empty").display
+        assert body.border_subtitle == "a run that pauses for input shows here · escape to close"
+        # Drawn whole at 80 columns: the box's bottom edge holds it with its corners.
+        assert body.outer_size.width >= len(str(body.border_subtitle)) + 4

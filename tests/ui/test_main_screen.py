@@ -29,6 +29,7 @@ from crewtui.ui.screens.prompts import ConfirmScreen, FilterScreen, TrackScreen
 from crewtui.ui.widgets.detail import KickoffDetail, step_text
 from crewtui.ui.widgets.kickoff_list import ListFilter
 from tests.ui.app_helpers import FAST_POLL, AppFactory, main_screen, refreshes_asked, sim_crews
+from tests.ui.test_stuck_runs import timeline_text
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -376,6 +377,9 @@ async def test_track_refuses_a_non_id_and_says_when_the_service_does_not_know_on
         await settle(pilot, lambda: any("does not know" in toast for toast in toasts()))
         assert any("D removes it" in toast for toast in toasts())
         assert screen.kickoffs.selected_id == unknown  # D acts on it at once
+        # Its Tasks tab says so too, rather than waiting for a first task that never comes.
+        await settle(pilot, lambda: "does not know this run" in timeline_text(screen))
+        assert "Waiting for the first" not in timeline_text(screen)
 
 
 async def test_a_run_the_service_does_not_know_is_deleted_at_once(

@@ -28,6 +28,9 @@ from crewtui.api.models import KickoffSummary
 from crewtui.core.inbox import waited, what_it_asks, who_waits
 
 NOBODY_WAITS = "No run is waiting for you."
+# The keys under the box: answering and showing need a run to act on.
+KEYS_WITH_RUNS = "⏎ answer · v show in list · escape to close"
+KEYS_WHEN_EMPTY = "a run that pauses for input shows here · escape to close"
 
 
 def row_prompt(run: KickoffSummary, now: datetime) -> Text:
@@ -67,8 +70,7 @@ class InboxScreen(ModalScreen[str | None]):
         self._clock = clock
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="inbox-body", classes="dialog") as body:
-            body.border_subtitle = "⏎ answer · v show in list · escape to close"
+        with Vertical(id="inbox-body", classes="dialog"):
             yield OptionList(id="inbox-runs")
             yield Static(NOBODY_WAITS, id="inbox-empty", markup=False)
 
@@ -99,9 +101,9 @@ class InboxScreen(ModalScreen[str | None]):
         options.display = bool(ids)
         self.query_one("#inbox-empty").display = not ids
         count = len(ids)
-        self.query_one("#inbox-body").border_title = (
-            f"Inbox · {count} waiting" if count else "Inbox"
-        )
+        body = self.query_one("#inbox-body")
+        body.border_title = f"Inbox · {count} waiting" if count else "Inbox"
+        body.border_subtitle = KEYS_WITH_RUNS if count else KEYS_WHEN_EMPTY
         options.focus()
 
     def _tick(self) -> None:

@@ -40,7 +40,13 @@ from crewtui.core.batch import (
     read_rows,
 )
 from crewtui.core.batch_runner import BatchNote, BatchRunner
-from crewtui.core.format import UNKNOWN, duration_text, sentence, waiting_line
+from crewtui.core.format import (
+    UNKNOWN,
+    continued_elsewhere,
+    duration_text,
+    sentence,
+    waiting_line,
+)
 from crewtui.core.history import History, is_flow
 from crewtui.core.inbox import Inbox, count_words, waiting_runs
 from crewtui.core.notify import NotifyEvent
@@ -256,6 +262,9 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.status.set_healths(self.tracker.healths())
+        if self.tracker.crews:  # with none, nothing is followed and every key says so (NO_CREW)
+            self.kickoffs.set_followed_crews(self.tracker.crews)
+            self.detail.set_followed_crews(self.tracker.crews)
         self.kickoffs.focus()
         self.reload()
         self.load_remembered()
@@ -1169,6 +1178,10 @@ class MainScreen(Screen[None]):
         if kickoff is None or kickoff.is_terminal:
             ended = f" ({kickoff.state.value})" if kickoff else ""
             self.notify(f"Select a run that waits for input to answer it{ended}.", timeout=4)
+            return
+        if continued_elsewhere(kickoff):
+            new_id = inert_line(kickoff.continues or "")[:8]
+            self.notify(f"{kickoff.short_id} was answered: it continues as {new_id}.", timeout=4)
             return
         self.answer(kickoff)
 

@@ -38,6 +38,7 @@ from crewtui.core.format import (
     duration_text,
     format_duration,
     methods_done,
+    not_followed_note,
     restart_note,
     tokens_text,
     unit_word,
@@ -85,6 +86,12 @@ STEP_PAGE = 200
 STEP_HELD_MAX = 4 * STEP_WINDOW
 _KEY_WIDTH = 22
 _WEBHOOK_HINT = "turn on webhooks (--webhooks) to see every task"
+# A tracked id the service answers 404 for: nothing will arrive until it knows the run.
+_NOT_FOUND_NOTE = (
+    "The service does not know this run (its status answers 404): check the id, and that "
+    "it was tracked on the crew that started it. It is polled until it is marked lost; "
+    "archive or delete it to take it off the list."
+)
 
 
 def _sep(palette: Palette) -> Text:
@@ -205,7 +212,11 @@ def _problem_text(kickoff: Kickoff, palette: Palette, crew_stale: str | None = N
     note = cancel_note(kickoff)
     if note is not None:
         return Text(note.capitalize() + ".", palette.muted)
-    if kickoff.waiting_for is not None and kickoff.state is RunState.PAUSED:
+    if (
+        kickoff.waiting_for is not None
+        and kickoff.state is RunState.PAUSED
+        and not kickoff.continues
+    ):
         # The key first: a long message is cut at the line's end.
         line = Text("Paused", warning + _BOLD) + Text(" (a to answer)", palette.muted)
         line.append(": ", warning + _BOLD)
@@ -247,6 +258,8 @@ def _unseen_notes(kickoff: Kickoff, palette: Palette) -> list[Text]:
         return [Text(f"The service gave no per-{unit} list for this run; {_WEBHOOK_HINT}.", muted)]
     if kickoff.is_terminal:
         return [Text(f"No {unit} was seen before the run ended.", muted)]
+    if kickoff.state is RunState.NOT_FOUND:
+        return [Text(_NOT_FOUND_NOTE, palette.warning)]
     return [Text(f"Waiting for the first {unit}…", muted)]
 
 
@@ -537,6 +550,8 @@ class KickoffDetail(Widget):
         self._header = Text()
         # Why the runs of each crew another process polls are stale (``crew_stale_note``).
         self._crew_stale: dict[str, str] = {}
+        # The crews this session polls (None until the screen says): another's runs are stale.
+        self._followed: frozenset[str] | None = None
         self._steps_label = ""
         self._steps_note: str | None = ""
         self._tab_bar = TabBar(list(TAB_LABELS.items()), id="detail-tab-bar")
@@ -569,6 +584,10 @@ class KickoffDetail(Widget):
         self.show(None)
 
     # -- the app's API ---------------------------------------------------------------------
+
+    def set_followed_crews(self, crews: Iterable[str]) -> None:
+        """The crews this session polls: an active run of any other is not followed here."""
+        self._followed = frozenset(crews)
 
     def set_crew_health(self, health: CrewHealth) -> None:
         """A crew's health changed: the header of its runs says why they are stale, if so."""
@@ -831,7 +850,10 @@ class KickoffDetail(Widget):
         if self._kickoff is None:
             text = Text("No kickoff selected.", self._palette.muted)
         else:
-            crew_stale = self._crew_stale.get(self._kickoff.crew)
+            crew = self._kickoff.crew
+            crew_stale = self._crew_stale.get(crew)
+            if self._followed is not None and crew not in self._followed:
+                crew_stale = not_followed_note(self._followed)
             text = header_text(self._kickoff, self._now, self._palette, self.prices, crew_stale)
         if text != self._header:
             self._header = text

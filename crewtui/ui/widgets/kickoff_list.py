@@ -11,7 +11,7 @@ from the store in a worker and hands them back.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from functools import total_ordering
@@ -32,10 +32,14 @@ from crewtui.api.sanitize import inert_line
 from crewtui.core.batch import BATCH_KEY
 from crewtui.core.format import (
     CANCELLING,
+    CONTINUED,
+    CONTINUED_SYMBOL,
+    NOT_FOLLOWED,
     STATE_ORDER,
     STATE_SYMBOLS,
     cancel_note,
     continuation_line,
+    continued_elsewhere,
     duration_text,
     format_duration,
     restart_note,
@@ -345,6 +349,9 @@ class KickoffList(ScrollView, can_focus=True):
         # Which query the rows answer (a new filter or order is a new one).
         self.generation = 0
         self._stale: dict[str, CrewStaleness] = {}
+        # The crews this session polls (None until the screen says): the active rows of the
+        # others say they are not followed.
+        self._followed: frozenset[str] | None = None
         self._now: datetime | None = None
         # Until someone puts the cursor on a row, it stays on the top row as rows arrive;
         # afterwards it stays on its kickoff wherever the order moves it.
@@ -570,6 +577,14 @@ class KickoffList(ScrollView, can_focus=True):
         else:
             self._stale[crew] = CrewStaleness(since)
         self.refresh()
+
+    def set_followed_crews(self, crews: Collection[str]) -> None:
+        """The crews this session polls: nothing here moves the active rows of the others
+        (another crew's runs in a shared history), so they say ``not followed``."""
+        followed = frozenset(crews)
+        if followed != self._followed:
+            self._followed = followed
+            self.restyle()
 
     def restyle(self) -> None:
         """Render every row again (the theme changed, so did its colours)."""
@@ -851,6 +866,8 @@ class KickoffList(ScrollView, can_focus=True):
         state_word = "may have started" if row.submission == "uncertain" else row.state.value
         if cancel_note(row) == CANCELLING:
             state_word = CANCELLING
+        elif continued_elsewhere(row):  # the task cell says which id carries on
+            symbol, state_word, colour = CONTINUED_SYMBOL, CONTINUED, self._colour("muted")
         elif row.kickoff_id in self.stuck and row.state is RunState.RUNNING:
             state_word, colour = STUCK_WORD, self._colour("warning")
         return {
@@ -916,18 +933,23 @@ class KickoffList(ScrollView, can_focus=True):
             text.append_text(safe_line(row.error, self._colour("error"), limit=200))
         elif row.state is RunState.CANCELLED and (note := cancel_note(row)) is not None:
             text.append(note, style=self._colour("muted"))
-        elif row.state is RunState.PAUSED and row.waiting_for is not None:
+        elif row.state is RunState.PAUSED and row.waiting_for is not None and not row.continues:
             text.append(waiting_line(row.waiting_for), style=self._colour("warning"))
         elif not row.state.is_terminal:
             text.append_text(safe_line(row.current_task, limit=200))
         if text.plain.endswith(" · "):  # a note alone: no separator after it
             text.right_crop(3)
-        stale = self._stale.get(row.crew)
-        if stale is None or row.state.is_terminal:
+        if row.state.is_terminal:
             return text
-        age = format_duration((now - stale.since).total_seconds())
+        stale = self._stale.get(row.crew)
+        if self._followed is not None and row.crew not in self._followed:
+            why = NOT_FOLLOWED
+        elif stale is not None:
+            why = f"stale {format_duration((now - stale.since).total_seconds())}"
+        else:
+            return text
         cell = Text(end="", no_wrap=True)
-        cell.append(f"stale {age}" + (" · " if text.plain else ""), style=self._colour("warning"))
+        cell.append(why + (" · " if text.plain else ""), style=self._colour("warning"))
         return cell.append_text(text)
 
 
