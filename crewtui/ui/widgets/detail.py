@@ -21,7 +21,7 @@ from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Container, Vertical, VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.geometry import Size
 from textual.message import Message
 from textual.widget import Widget
@@ -51,7 +51,7 @@ from crewtui.core.timeline import Bar, layout
 from crewtui.core.timing import run_start
 from crewtui.ui.palette import PLAIN, Palette, component_classes, palette_css, palette_of
 from crewtui.ui.text import pretty_json, safe_line, safe_text
-from crewtui.ui.widgets.tab_bar import TabBar
+from crewtui.ui.widgets.tab_bar import Pane, TabBar, TabPanes
 from crewtui.ui.widgets.timeline import Band, TimelineBar
 
 if TYPE_CHECKING:  # imported when the Output tab is first shown: it brings Markdown
@@ -558,10 +558,11 @@ class KickoffDetail(Widget):
 
     def compose(self) -> ComposeResult:
         yield Static(id="detail-header")
-        # One pane shown at a time; a switch shows one and hides the other (see TabBar).
+        # The panes side by side, scrolled to the one in front: a switch lays nothing out
+        # (see TabPanes).
         with Vertical(id="detail-tabs"):
             yield self._tab_bar
-            with Container(id="detail-panes"):
+            with TabPanes(id="detail-panes"):
                 with self._pane("tasks"):
                     yield TimelineBar(id="detail-timeline")
                 # Composed with the first kickoff shown (``_compose_output``): the first frame
@@ -575,10 +576,8 @@ class KickoffDetail(Widget):
                 with self._pane("raw"):
                     yield TextArea(id="raw-text", read_only=True, soft_wrap=True, show_cursor=False)
 
-    def _pane(self, tab_id: str) -> TabPane:
-        pane = TabPane(TAB_LABELS[tab_id], id=tab_id)
-        pane.display = tab_id == self._tab_bar.active
-        return pane
+    def _pane(self, tab_id: str) -> Pane:
+        return Pane(TAB_LABELS[tab_id], id=tab_id)
 
     def on_mount(self) -> None:
         self.show(None)
@@ -790,14 +789,13 @@ class KickoffDetail(Widget):
         return self._tab_bar.active
 
     def _switch_to(self, tab_id: str) -> None:
-        """Bring a pane forward: the bar's two lines and the two panes change, nothing else
+        """Bring a pane forward: the bar's two lines and the panes' region change, nothing else
         (its contents drawn first, so the frame that shows it shows them)."""
         self._draw_pane(tab_id)
         shown = self._tab_bar.active
         if tab_id == shown:
             return
-        self.query_one(f"#{shown}", TabPane).display = False
-        self.query_one(f"#{tab_id}", TabPane).display = True
+        self.query_one(TabPanes).show(tab_id)
         self._tab_bar.active = tab_id
 
     def _draw_pane(self, tab_id: str) -> None:
