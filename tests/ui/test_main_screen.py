@@ -231,6 +231,26 @@ async def test_a_tab_switch_lays_nothing_out(make_app: AppFactory) -> None:
         assert detail.active_tab == "steps"
 
 
+async def test_the_keyboard_leaves_a_pane_that_goes_behind(make_app: AppFactory) -> None:
+    """The panes behind stay laid out beside the one in front (TabPanes): what is in them
+    must not keep or take the focus, as when they were hidden."""
+    make_app.store().save_kickoff(_finished(1))
+    app = make_app([])
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await main_screen(pilot)
+        await settle(pilot, lambda: screen.selected is not None)
+        raw = screen.query_one("#raw-text")
+        screen.detail.focus_tab("raw")
+        await pilot.pause()
+        assert raw.has_focus
+        screen.detail.show_tab("tasks")
+        await pilot.pause()
+        assert not raw.has_focus
+        for _ in range(8):  # around the whole focus chain
+            await pilot.press("tab")
+            assert not raw.has_focus
+
+
 async def test_the_output_search_box_takes_keys_only_after_slash(make_app: AppFactory) -> None:
     store = make_app.store()
     store.save_kickoff(_finished(1))

@@ -199,7 +199,8 @@ class TabPanes(Container):
         self._front = pane_id
         self._scroll_to_front()
         focused = self.screen.focused
-        if focused is not None and leaving in {node.id for node in focused.ancestors_with_self}:
+        behind = next((pane for pane in self.query_children(Pane) if pane.id == leaving), None)
+        if focused is not None and behind is not None and behind in focused.ancestors_with_self:
             focused.blur()
 
     def _scroll_to_front(self) -> None:
