@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import SecretStr
+from textual._compositor import Compositor
+from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widget import Widget
 
@@ -41,6 +43,23 @@ def refreshes_asked() -> Iterator[list[tuple[Widget, bool]]]:
         yield asked
     finally:
         Widget.refresh = refresh  # type: ignore[method-assign]
+
+
+@contextmanager
+def regions_repainted() -> Iterator[list[Region]]:
+    """The screen regions painted meanwhile (what the compositor sends to the terminal)."""
+    painted: list[Region] = []
+    render_update = Compositor.render_update
+
+    def spy(compositor: Compositor, *args: object, **options: object) -> object:
+        painted.extend(compositor._dirty_regions)
+        return render_update(compositor, *args, **options)  # type: ignore[arg-type]
+
+    Compositor.render_update = spy  # type: ignore[assignment,method-assign]
+    try:
+        yield painted
+    finally:
+        Compositor.render_update = render_update  # type: ignore[method-assign]
 
 
 @contextmanager

@@ -28,7 +28,14 @@ from crewtui.ui.screens.main import KickoffUpdated, MainScreen
 from crewtui.ui.screens.prompts import ConfirmScreen, FilterScreen, TrackScreen
 from crewtui.ui.widgets.detail import KickoffDetail, step_text
 from crewtui.ui.widgets.kickoff_list import ListFilter
-from tests.ui.app_helpers import FAST_POLL, AppFactory, main_screen, refreshes_asked, sim_crews
+from tests.ui.app_helpers import (
+    FAST_POLL,
+    AppFactory,
+    layouts_asked,
+    main_screen,
+    regions_repainted,
+    sim_crews,
+)
 from tests.ui.test_stuck_runs import timeline_text
 
 pytestmark = pytest.mark.timeout(60)
@@ -201,32 +208,47 @@ async def test_textual_animations_are_off_unless_the_environment_asks_for_them(
     assert make_app([]).animation_level == "full"
 
 
-async def test_a_tab_switch_repaints_the_tab_bar_and_the_two_panes_only(
-    make_app: AppFactory,
-) -> None:
-    """Textual's TabbedContent repainted its dozen widgets on a switch (py-spy of
-    bench_keys: the detail's containers and tabs painted whole in the key's frame)."""
+async def test_a_tab_switch_lays_nothing_out(make_app: AppFactory) -> None:
+    """Textual's TabbedContent repainted its dozen widgets on a switch, and a pane shown by
+    ``display`` laid out the whole screen (py-spy of bench_keys: a reflow per switch)."""
     make_app.store().save_kickoff(_finished(1))
     app = make_app([])
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await main_screen(pilot)
         await settle(pilot, lambda: screen.selected is not None)
-        for key, before, after in (("3", "tasks", "inputs"), ("1", "inputs", "tasks")):
+        detail = screen.detail
+        bar, panes = detail.query_one("#detail-tab-bar"), detail.query_one("#detail-panes")
+        for round_number, (key, after) in enumerate((("3", "inputs"), ("1", "tasks")) * 2):
             await pilot.pause()
-            with refreshes_asked() as asked:
+            with layouts_asked() as layouts, regions_repainted() as painted:
                 await pilot.press(key)
-            assert screen.detail.active_tab == after
-            # The bar, the panes and what is inside them; no container around them.
-            outside = {
-                widget.id or type(widget).__name__
-                for widget, _layout in asked
-                if not {before, after, "detail-tab-bar"}
-                & {w.id for w in widget.ancestors_with_self}
-            }
-            assert not outside
-        bar = screen.detail.query_one("#detail-tab-bar")
+                await pilot.pause()
+            assert detail.active_tab == after
+            assert bar.region in painted and panes.region in painted
+            if round_number >= 2:  # Inputs is drawn when first shown (its text laid out)
+                assert layouts == []
         await pilot.click(bar, offset=(25, 0))  # on "Steps"
-        assert screen.detail.active_tab == "steps"
+        assert detail.active_tab == "steps"
+
+
+async def test_the_keyboard_leaves_a_pane_that_goes_behind(make_app: AppFactory) -> None:
+    """The panes behind stay laid out beside the one in front (TabPanes): what is in them
+    must not keep or take the focus, as when they were hidden."""
+    make_app.store().save_kickoff(_finished(1))
+    app = make_app([])
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await main_screen(pilot)
+        await settle(pilot, lambda: screen.selected is not None)
+        raw = screen.query_one("#raw-text")
+        screen.detail.focus_tab("raw")
+        await pilot.pause()
+        assert raw.has_focus
+        screen.detail.show_tab("tasks")
+        await pilot.pause()
+        assert not raw.has_focus
+        for _ in range(8):  # around the whole focus chain
+            await pilot.press("tab")
+            assert not raw.has_focus
 
 
 async def test_the_output_search_box_takes_keys_only_after_slash(make_app: AppFactory) -> None:

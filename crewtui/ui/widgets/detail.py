@@ -21,7 +21,7 @@ from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Container, Vertical, VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.geometry import Size
 from textual.message import Message
 from textual.widget import Widget
@@ -51,7 +51,7 @@ from crewtui.core.timeline import Bar, layout
 from crewtui.core.timing import run_start
 from crewtui.ui.palette import PLAIN, Palette, component_classes, palette_css, palette_of
 from crewtui.ui.text import pretty_json, safe_line, safe_text
-from crewtui.ui.widgets.tab_bar import TabBar
+from crewtui.ui.widgets.tab_bar import Pane, TabBar, TabPanes
 from crewtui.ui.widgets.timeline import Band, TimelineBar
 
 if TYPE_CHECKING:  # imported when the Output tab is first shown: it brings Markdown
@@ -539,6 +539,9 @@ class KickoffDetail(Widget):
         self._steps_dropped = 0
         self._step_cap: int | None = None
         self._older_asked = False
+        # Steps held but not yet in the log (written when the Steps pane comes forward); None:
+        # the log is rewritten whole then.
+        self._steps_unwritten: list[Step] | None = []
         self._raw_shown: object = None
         # Output and Raw are rendered only while visible: Markdown is the costly part, and
         # moving the cursor through the list must not render every row's output.
@@ -558,10 +561,11 @@ class KickoffDetail(Widget):
 
     def compose(self) -> ComposeResult:
         yield Static(id="detail-header")
-        # One pane shown at a time; a switch shows one and hides the other (see TabBar).
+        # The panes side by side, scrolled to the one in front: a switch lays nothing out
+        # (see TabPanes).
         with Vertical(id="detail-tabs"):
             yield self._tab_bar
-            with Container(id="detail-panes"):
+            with TabPanes(id="detail-panes"):
                 with self._pane("tasks"):
                     yield TimelineBar(id="detail-timeline")
                 # Composed with the first kickoff shown (``_compose_output``): the first frame
@@ -575,10 +579,8 @@ class KickoffDetail(Widget):
                 with self._pane("raw"):
                     yield TextArea(id="raw-text", read_only=True, soft_wrap=True, show_cursor=False)
 
-    def _pane(self, tab_id: str) -> TabPane:
-        pane = TabPane(TAB_LABELS[tab_id], id=tab_id)
-        pane.display = tab_id == self._tab_bar.active
-        return pane
+    def _pane(self, tab_id: str) -> Pane:
+        return Pane(TAB_LABELS[tab_id], id=tab_id)
 
     def on_mount(self) -> None:
         self.show(None)
@@ -663,10 +665,13 @@ class KickoffDetail(Widget):
         following = log.is_vertical_scroll_end
         held = len(self._steps)
         if held > STEP_HELD_MAX or (following and held > STEP_WINDOW + _STEP_SLACK):
-            self._cut_steps_to_window(log, kickoff)
-        else:
-            for step in fresh:
-                log.write(step_text(step, kickoff, self._palette), scroll_end=following)
+            while len(self._steps) > STEP_WINDOW:
+                self._step_keys.discard(self._steps.popleft().key)
+            self._steps_unwritten = None
+        elif self._steps_unwritten is not None:
+            self._steps_unwritten.extend(fresh)
+        if self._active_tab() == "steps":
+            self._write_steps()
         self._show_steps_state()
 
     def add_older_steps(self, kickoff_id: str, steps: Sequence[Step]) -> None:
@@ -687,10 +692,13 @@ class KickoffDetail(Widget):
         self._steps.extendleft(reversed(older))
         self._step_keys.update(step.key for step in older)
         log = self.query_one("#steps-log", StepsLog)
-        if not log.prepend([step_text(step, kickoff, self._palette) for step in older]):
-            log.clear()
-            for step in self._steps:
-                log.write(step_text(step, kickoff, self._palette))
+        if self._steps_unwritten == [] and self._active_tab() == "steps":
+            if not log.prepend([step_text(step, kickoff, self._palette) for step in older]):
+                self._steps_unwritten = None
+        else:
+            self._steps_unwritten = None
+        if self._active_tab() == "steps":
+            self._write_steps()
         self._show_steps_state()
 
     def set_step_history(self, stored: int, dropped: int, cap: int) -> None:
@@ -701,12 +709,25 @@ class KickoffDetail(Widget):
         self._step_cap = cap
         self._show_steps_state()
 
-    def _cut_steps_to_window(self, log: StepsLog, kickoff: Kickoff) -> None:
-        while len(self._steps) > STEP_WINDOW:
-            self._step_keys.discard(self._steps.popleft().key)
-        log.clear()
-        for step in self._steps:
-            log.write(step_text(step, kickoff, self._palette))
+    def _write_steps(self) -> None:
+        """Bring the log up to date with the steps held; called while the Steps pane is in
+        front or comes forward. Behind, the panes are laid out too (see TabPanes), and each
+        write of a RichLog that knows its width asks for a layout of the whole screen: every
+        run the cursor rested on wrote its steps there."""
+        unwritten = self._steps_unwritten
+        if unwritten == []:
+            return
+        self._steps_unwritten = []
+        log = self.query_one("#steps-log", StepsLog)
+        kickoff = self._kickoff
+        if unwritten is None:  # rewrite: the held steps changed other than at the end
+            log.clear()
+            for step in self._steps:
+                log.write(step_text(step, kickoff, self._palette))
+            return
+        following = log.is_vertical_scroll_end
+        for step in unwritten:
+            log.write(step_text(step, kickoff, self._palette), scroll_end=following)
 
     def shown_output(self) -> Output | None:
         """The output the Output tab shows, as received (for copy): a string, or a source
@@ -790,20 +811,20 @@ class KickoffDetail(Widget):
         return self._tab_bar.active
 
     def _switch_to(self, tab_id: str) -> None:
-        """Bring a pane forward: the bar's two lines and the two panes change, nothing else
+        """Bring a pane forward: the bar's two lines and the panes' region change, nothing else
         (its contents drawn first, so the frame that shows it shows them)."""
         self._draw_pane(tab_id)
         shown = self._tab_bar.active
         if tab_id == shown:
             return
-        self.query_one(f"#{shown}", TabPane).display = False
-        self.query_one(f"#{tab_id}", TabPane).display = True
+        self.query_one(TabPanes).show(tab_id)
         self._tab_bar.active = tab_id
 
     def _draw_pane(self, tab_id: str) -> None:
         """Bring a pane drawn only while visible (Output, Inputs, Raw, the Steps note) up to
         date."""
         if tab_id == "steps":
+            self._write_steps()
             self._show_steps_note()
         elif tab_id == "output":
             self._compose_output()
@@ -1001,7 +1022,9 @@ class KickoffDetail(Widget):
         self._step_total = 0
         self._steps_dropped = 0
         self._step_cap = None
-        self.query_one("#steps-log", StepsLog).clear()
+        self._steps_unwritten = None
+        if self._active_tab() == "steps":
+            self._write_steps()
         self._show_steps_state()
 
     def _show_steps_state(self) -> None:
