@@ -10,7 +10,7 @@ import pytest
 
 from crewtui.api.errors import ExitCode
 from crewtui.sim import SimServer
-from tests.cli_helpers import crew_env, inputs_args, run
+from tests.cli_helpers import QUICK_POLLS, crew_env, inputs_args, run
 
 
 @pytest.fixture
@@ -27,6 +27,7 @@ def test_kickoff_watch_exit_status_zero_for_a_good_run(sim: SimServer, home: Pat
         *inputs_args(sim, "content"),
         "--watch",
         "--exit-status",
+        *QUICK_POLLS,
         env=crew_env(sim),
     )
     assert result.returncode == ExitCode.OK, result.stderr
@@ -43,6 +44,7 @@ def test_kickoff_watch_exit_status_one_for_a_failing_run(sim_any: SimServer, hom
         *inputs_args(sim_any, "travel", fail="1"),
         "--watch",
         "--exit-status",
+        *QUICK_POLLS,
         env=crew_env(sim_any, "travel"),
     )
     assert result.returncode == ExitCode.RUN_FAILED, result.stderr
@@ -96,7 +98,9 @@ def test_status_json_is_the_normalized_model_in_both_dialects(
     )
     assert started.returncode == 0, started.stderr
     kickoff_id = started.stdout.strip()
-    watched = run(home, "watch", kickoff_id, "--exit-status", env=crew_env(sim_any, "research"))
+    watched = run(
+        home, "watch", kickoff_id, "--exit-status", *QUICK_POLLS, env=crew_env(sim_any, "research")
+    )
     assert watched.returncode == 0, watched.stderr
     result = run(home, "status", kickoff_id, "--json", env=crew_env(sim_any, "research"))
     assert result.returncode == 0, result.stderr

@@ -17,7 +17,7 @@ from crewtui.api.errors import ExitCode
 from crewtui.config import resolve_paths
 from crewtui.core.store import Store
 from crewtui.sim import SimServer
-from tests.cli_helpers import crew_env, inputs_args, run
+from tests.cli_helpers import QUICK_POLLS, crew_env, inputs_args, run
 
 CREW = "travel"
 NAME = "default"  # a crew given by CREWAI_API_URL alone has this name
@@ -91,6 +91,7 @@ def test_a_run_that_had_ended_exits_one_saying_how(
         *inputs_args(sim_any, CREW, **extra),
         "--watch",
         "--json",
+        *QUICK_POLLS,
         env=crew_env(sim_any, CREW),
     )
     kickoff_id = json.loads(watched.stdout.splitlines()[0])["kickoff_id"]

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from crewtui.sim import SimServer
-from tests.cli_helpers import inputs_args, run
+from tests.cli_helpers import QUICK_POLLS, inputs_args, run
 
 
 def test_runs_of_two_crews_under_one_host_keep_their_own_crew(
@@ -26,6 +26,7 @@ def test_runs_of_two_crews_under_one_host_keep_their_own_crew(
         tmp_path,
         "kickoff",
         "--watch",
+        *QUICK_POLLS,
         "--url",
         sim.crew_url("travel"),
         *inputs_args(sim, "travel"),

@@ -29,6 +29,7 @@ from crewtui.config import Config, PollSettings
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker
 from crewtui.sim import SimOptions, SimServer
+from tests.cli_helpers import QUICK_POLLS
 from tests.hardening.cli_support import Cli, Outcome, child_env, run_process
 from tests.hardening.hostile_crew import HostileCrew
 
@@ -99,14 +100,14 @@ def every_command(
     def run(*args: str) -> Outcome:
         return run_process(home, *args, *flags, env=env)
 
-    started = run("kickoff", *inputs, "--watch", "--json")
+    started = run("kickoff", *inputs, "--watch", "--json", *QUICK_POLLS)
     assert started.code == ExitCode.OK, started.err
     kickoff_id = json.loads(started.stdout.splitlines()[-1])["kickoff_id"]
     outcomes = [started, run("status", kickoff_id, "--json"), run("doctor")]
     if all_of_them:
         outcomes += [
-            run("kickoff", *inputs, "--watch", "--exit-status"),
-            run("watch", kickoff_id, "--exit-status"),
+            run("kickoff", *inputs, "--watch", "--exit-status", *QUICK_POLLS),
+            run("watch", kickoff_id, "--exit-status", *QUICK_POLLS),
             run("status", kickoff_id),
             run("track", str(uuid.uuid4())),
             run("list"),
