@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from crewtui.api.errors import ExitCode
+from crewtui.api.http import BACKOFF_SCALE_ENV
 from crewtui.sim import SimServer
 from tests.cli_helpers import QUICK_POLLS, crew_env, inputs_args, run
 
@@ -192,7 +193,11 @@ def test_unreachable_crew_exits_six(home: Path) -> None:
     result = run(
         home,
         "inputs",
-        env={"CREWAI_API_URL": "http://127.0.0.1:9/x", "CREWAI_BEARER_TOKEN": "t"},
+        env={
+            "CREWAI_API_URL": "http://127.0.0.1:9/x",
+            "CREWAI_BEARER_TOKEN": "t",
+            BACKOFF_SCALE_ENV: "0",  # as many attempts, without the seconds between them
+        },
     )
     assert result.returncode == ExitCode.UNREACHABLE, result.stderr
     assert "Traceback" not in result.stderr

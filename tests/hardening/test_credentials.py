@@ -30,7 +30,7 @@ from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker
 from crewtui.sim import SimOptions, SimServer
 from tests.cli_helpers import QUICK_POLLS
-from tests.hardening.cli_support import Cli, Outcome, child_env, run_process
+from tests.hardening.cli_support import NO_BACKOFF, Cli, Outcome, child_env, run_process
 from tests.hardening.hostile_crew import HostileCrew
 
 CANARY = "tok-CANARY-" + uuid.uuid4().hex
@@ -270,7 +270,10 @@ def test_a_token_file_others_can_read_is_refused_untouched(
 
 def test_plain_http_to_another_host_warns_before_sending(home: Path) -> None:
     outcome = run_process(
-        home, "inputs", "--url", "http://example.invalid:9/", "--token", CANARY, timeout=60
+        home,
+        *["inputs", "--url", "http://example.invalid:9/", "--token", CANARY],
+        env=NO_BACKOFF,
+        timeout=60,
     )
     assert outcome.code == ExitCode.UNREACHABLE
     warning = outcome.err.find("plain http")
@@ -469,7 +472,10 @@ def test_a_bad_crew_url_is_one_sentence_without_its_password(
 
 def test_a_name_that_only_looks_like_loopback_gets_the_plain_http_warning(home: Path) -> None:
     outcome = run_process(
-        home, "inputs", "--url", "http://127.example.invalid:9/", "--token", CANARY, timeout=60
+        home,
+        *["inputs", "--url", "http://127.example.invalid:9/", "--token", CANARY],
+        env=NO_BACKOFF,
+        timeout=60,
     )
     assert outcome.code == ExitCode.UNREACHABLE
     assert "plain http" in outcome.err

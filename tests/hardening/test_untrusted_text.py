@@ -22,7 +22,7 @@ from crewtui.api.sanitize import inert, inert_line
 from crewtui.core.store import Store
 from crewtui.headless import emit_json
 from tests.cli_helpers import QUICK_POLLS
-from tests.hardening.cli_support import Cli, Outcome, run_process
+from tests.hardening.cli_support import NO_BACKOFF, Cli, Outcome, run_process
 from tests.hardening.corpus import BY_NAME, CORPUS, EVERYTHING, Entry, assert_inert
 from tests.hardening.hostile_crew import HostileCrew, inputs_body, selected, status_body
 
@@ -263,7 +263,7 @@ def test_a_real_process_writes_no_control_bytes(
         (run_process(home, "doctor", *crew("done")), ExitCode.OK, True),
         (run_process(home, "inputs", *crew("done")), ExitCode.OK, True),
         (
-            run_process(home, "inputs", *crew("http500")),
+            run_process(home, "inputs", *crew("http500"), env=NO_BACKOFF),
             ExitCode.UNREACHABLE,
             dialect == "documented",
         ),
