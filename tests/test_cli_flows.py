@@ -152,7 +152,7 @@ def test_a_flow_kickoff_with_a_receiver_but_no_signing_secret_says_what_is_missi
     _kickoff(sim, home)  # the history now knows the deployment is a flow
     result = run(
         home,
-        *["kickoff", "-i", "hold=0", "--watch", "--webhooks", "127.0.0.1:0"],
+        *["kickoff", "-i", "hold=0", "--watch", *QUICK_POLLS, "--webhooks", "127.0.0.1:0"],
         env=crew_env(sim, FLOW),
     )
     assert result.returncode == ExitCode.OK, result.stderr
@@ -168,7 +168,7 @@ def test_a_crew_s_first_flow_kickoff_says_the_note_once_the_run_shows_it_is_a_fl
     comes once a poll shows it, once."""
     result = run(
         home,
-        *["kickoff", "-i", "hold=0", "--watch", "--webhooks", "127.0.0.1:0"],
+        *["kickoff", "-i", "hold=0", "--watch", *QUICK_POLLS, "--webhooks", "127.0.0.1:0"],
         env=crew_env(sim, FLOW),
     )
     assert result.returncode == ExitCode.OK, result.stderr
