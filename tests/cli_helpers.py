@@ -9,6 +9,11 @@ from pathlib import Path
 
 from crewtui.sim import SimServer
 
+# For a command that follows runs (``watch``, ``kickoff --watch``, ``batch``) in a test that
+# is not about how often it polls: the default interval (adaptive, from 1 s up to 15 s when
+# nothing changes) only adds waiting between a simulated run's end and the poll that sees it.
+QUICK_POLLS = ("--interval", "0.2")
+
 
 def run(
     home: Path,

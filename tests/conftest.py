@@ -54,13 +54,15 @@ def fresh_sim() -> Iterator[SimServer]:
 def _isolated_environment(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """No test ever reads or writes the real home, or picks up the developer's crews."""
+    """No test ever reads or writes the real home, or picks up the developer's crews (or a
+    backoff scale, which the tests of the backoff would not expect)."""
     monkeypatch.setenv("CREWTUI_HOME", str(tmp_path_factory.mktemp("isolated-home")))
     for name in (
         "CREWAI_API_URL",
         "CREWAI_BEARER_TOKEN",
         "CREWAI_USER_BEARER_TOKEN",
         "CREWTUI_HITL_SECRET",
+        "CREWTUI_BACKOFF_SCALE",
     ):
         monkeypatch.delenv(name, raising=False)
 

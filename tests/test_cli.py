@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from crewtui.api.errors import ExitCode
+from crewtui.api.http import BACKOFF_SCALE_ENV
 from crewtui.sim import SimServer
-from tests.cli_helpers import crew_env, inputs_args, run
+from tests.cli_helpers import QUICK_POLLS, crew_env, inputs_args, run
 
 
 @pytest.fixture
@@ -27,6 +28,7 @@ def test_kickoff_watch_exit_status_zero_for_a_good_run(sim: SimServer, home: Pat
         *inputs_args(sim, "content"),
         "--watch",
         "--exit-status",
+        *QUICK_POLLS,
         env=crew_env(sim),
     )
     assert result.returncode == ExitCode.OK, result.stderr
@@ -43,6 +45,7 @@ def test_kickoff_watch_exit_status_one_for_a_failing_run(sim_any: SimServer, hom
         *inputs_args(sim_any, "travel", fail="1"),
         "--watch",
         "--exit-status",
+        *QUICK_POLLS,
         env=crew_env(sim_any, "travel"),
     )
     assert result.returncode == ExitCode.RUN_FAILED, result.stderr
@@ -96,7 +99,9 @@ def test_status_json_is_the_normalized_model_in_both_dialects(
     )
     assert started.returncode == 0, started.stderr
     kickoff_id = started.stdout.strip()
-    watched = run(home, "watch", kickoff_id, "--exit-status", env=crew_env(sim_any, "research"))
+    watched = run(
+        home, "watch", kickoff_id, "--exit-status", *QUICK_POLLS, env=crew_env(sim_any, "research")
+    )
     assert watched.returncode == 0, watched.stderr
     result = run(home, "status", kickoff_id, "--json", env=crew_env(sim_any, "research"))
     assert result.returncode == 0, result.stderr
@@ -188,7 +193,11 @@ def test_unreachable_crew_exits_six(home: Path) -> None:
     result = run(
         home,
         "inputs",
-        env={"CREWAI_API_URL": "http://127.0.0.1:9/x", "CREWAI_BEARER_TOKEN": "t"},
+        env={
+            "CREWAI_API_URL": "http://127.0.0.1:9/x",
+            "CREWAI_BEARER_TOKEN": "t",
+            BACKOFF_SCALE_ENV: "0",  # as many attempts, without the seconds between them
+        },
     )
     assert result.returncode == ExitCode.UNREACHABLE, result.stderr
     assert "Traceback" not in result.stderr

@@ -18,7 +18,7 @@ from typing import Any
 
 from crewtui.config import resolve_paths
 from crewtui.sim import FaultSettings, SimOptions, SimServer
-from tests.cli_helpers import crew_env, run
+from tests.cli_helpers import QUICK_POLLS, crew_env, run
 from tests.conftest import TEST_SPEED
 
 CREW = "research"  # one required input: topic
@@ -52,7 +52,15 @@ def test_csv_rows_become_runs_tagged_with_batch_and_row_under_the_cap(
     env = crew_env(fresh_sim, CREW)
 
     result = run(
-        tmp_path, "batch", str(path), "--concurrency", "2", "--json", "--exit-status", env=env
+        tmp_path,
+        "batch",
+        str(path),
+        "--concurrency",
+        "2",
+        "--json",
+        "--exit-status",
+        *QUICK_POLLS,
+        env=env,
     )
 
     assert result.returncode == 0, result.stderr
@@ -76,7 +84,7 @@ def test_jsonl_rows_with_numbers_and_meta(tmp_path: Path, sim: SimServer) -> Non
         encoding="utf-8",
     )
 
-    result = run(tmp_path, "batch", str(path), "--json", env=crew_env(sim, CREW))
+    result = run(tmp_path, "batch", str(path), "--json", *QUICK_POLLS, env=crew_env(sim, CREW))
 
     assert result.returncode == 0, result.stderr
     document = _document(result.stdout)
@@ -110,7 +118,9 @@ def test_rate_limited_kickoffs_wait_as_asked_and_start_every_row_once(tmp_path: 
     faults = FaultSettings(kickoff_rate_limits=2, retry_after="1")
     with SimServer(SimOptions(speed=TEST_SPEED, faults=faults)) as limited:
         path = _csv(tmp_path, 3)
-        result = run(tmp_path, "batch", str(path), "--exit-status", env=crew_env(limited, CREW))
+        result = run(
+            tmp_path, "batch", str(path), "--exit-status", *QUICK_POLLS, env=crew_env(limited, CREW)
+        )
 
         assert result.returncode == 0, result.stdout + result.stderr
         assert result.stdout.count("rate limiting (HTTP 429): waiting 1 s") == 2
@@ -199,9 +209,9 @@ def test_a_batch_killed_mid_run_resumes_without_starting_any_row_twice(tmp_path:
 
 def test_resume_takes_the_short_batch_id_the_app_shows(tmp_path: Path, sim: SimServer) -> None:
     env = crew_env(sim, CREW)
-    first = run(tmp_path, "batch", str(_csv(tmp_path, 2)), "--json", env=env)
+    first = run(tmp_path, "batch", str(_csv(tmp_path, 2)), "--json", *QUICK_POLLS, env=env)
     batch_id = _document(first.stdout)["batch_id"]
-    resumed = run(tmp_path, "batch", "--resume", batch_id[:8], "--json", env=env)
+    resumed = run(tmp_path, "batch", "--resume", batch_id[:8], "--json", *QUICK_POLLS, env=env)
     assert resumed.returncode == 0, resumed.stderr
     assert _document(resumed.stdout)["batch_id"] == batch_id
     assert _rows_started(sim, batch_id) == Counter({1: 1, 2: 1})
@@ -211,7 +221,7 @@ def test_resume_of_a_finished_batch_sends_nothing_says_why_and_an_unknown_id_is_
     tmp_path: Path, sim: SimServer
 ) -> None:
     env = crew_env(sim, CREW)
-    first = run(tmp_path, "batch", str(_csv(tmp_path, 2)), "--json", env=env)
+    first = run(tmp_path, "batch", str(_csv(tmp_path, 2)), "--json", *QUICK_POLLS, env=env)
     batch_id = _document(first.stdout)["batch_id"]
 
     resumed = run(tmp_path, "batch", "--resume", batch_id, "--json", "--exit-status", env=env)
@@ -221,7 +231,7 @@ def test_resume_of_a_finished_batch_sends_nothing_says_why_and_an_unknown_id_is_
     assert document["resumed"] is True and document["counts"]["completed"] == 2
     assert _rows_started(sim, batch_id) == Counter({1: 1, 2: 1})
     assert "--new" not in resumed.stderr  # named by its id: no reason to explain
-    again = run(tmp_path, "batch", str(_csv(tmp_path, 2)), "--json", env=env)
+    again = run(tmp_path, "batch", str(_csv(tmp_path, 2)), "--json", *QUICK_POLLS, env=env)
     assert _document(again.stdout)["batch_id"] == batch_id
     assert "these rows were batched before: --new sends them all again" in again.stderr
     assert _rows_started(sim, batch_id) == Counter({1: 1, 2: 1})

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from crewtui.api.errors import ExitCode
+from crewtui.api.http import BACKOFF_SCALE_ENV
 from crewtui.config import resolve_paths
 from crewtui.core.store import Store
 from crewtui.sim import SimServer
-from tests.cli_helpers import crew_env, inputs_args, run
+from tests.cli_helpers import QUICK_POLLS, crew_env, inputs_args, run
 
 CREW = "travel"
 NAME = "default"  # a crew given by CREWAI_API_URL alone has this name
@@ -91,6 +92,7 @@ def test_a_run_that_had_ended_exits_one_saying_how(
         *inputs_args(sim_any, CREW, **extra),
         "--watch",
         "--json",
+        *QUICK_POLLS,
         env=crew_env(sim_any, CREW),
     )
     kickoff_id = json.loads(watched.stdout.splitlines()[0])["kickoff_id"]
@@ -119,6 +121,7 @@ def test_a_rejected_token_exits_five(sim: SimServer, home: Path) -> None:
 
 def test_an_unreachable_crew_exits_six(home: Path) -> None:
     env = {"CREWAI_API_URL": "http://127.0.0.1:9/x", "CREWAI_BEARER_TOKEN": "t"}
+    env[BACKOFF_SCALE_ENV] = "0"  # as many attempts, without the seconds between them
     result = run(home, "cancel", str(uuid.uuid4()), "--yes", env=env, stdin=subprocess.DEVNULL)
     assert result.returncode == ExitCode.UNREACHABLE, result.stderr
     assert "Traceback" not in result.stderr

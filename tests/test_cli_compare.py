@@ -13,7 +13,7 @@ from crewtui.api.errors import ExitCode
 from crewtui.api.models import RunState
 from crewtui.core.store import Store
 from crewtui.sim import SimServer
-from tests.cli_helpers import crew_env, inputs_args, run
+from tests.cli_helpers import QUICK_POLLS, crew_env, inputs_args, run
 from tests.core.histories import history_file, past_runs
 from tests.hardening.corpus import EVERYTHING, assert_inert
 
@@ -26,7 +26,13 @@ def sim_home(sim: SimServer, tmp_path_factory: pytest.TempPathFactory) -> tuple[
     for topic in ("crabs", "lobsters"):
         started = run(
             home,
-            *["kickoff", "--watch", "--json", *inputs_args(sim, "content", topic=topic)],
+            *[
+                "kickoff",
+                "--watch",
+                "--json",
+                *QUICK_POLLS,
+                *inputs_args(sim, "content", topic=topic),
+            ],
             env=crew_env(sim),
         )
         assert started.returncode == 0, started.stderr

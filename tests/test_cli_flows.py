@@ -10,7 +10,7 @@ import pytest
 
 from crewtui.api.errors import ExitCode
 from crewtui.sim import SimServer
-from tests.cli_helpers import crew_env, run
+from tests.cli_helpers import QUICK_POLLS, crew_env, run
 
 FLOW = "onboarding"
 METHODS = ["collect_profile", "verify_identity", "approve_account", "send_welcome"]
@@ -47,6 +47,7 @@ def _kickoff(sim: SimServer, home: Path, *args: str) -> str:
         "--watch",
         "--exit-status",
         "--json",
+        *QUICK_POLLS,
         env=crew_env(sim, FLOW),
     )
     assert result.returncode == ExitCode.OK, result.stderr
@@ -94,6 +95,7 @@ def test_restore_from_starts_a_new_run_from_the_saved_state(sim_any: SimServer, 
         "hold=0",
         "--watch",
         "--exit-status",
+        *QUICK_POLLS,
         env=crew_env(sim_any, FLOW),
     )
     assert failed.returncode == ExitCode.RUN_FAILED, failed.stderr
@@ -130,7 +132,7 @@ def test_a_flow_kickoff_with_a_receiver_says_where_its_requests_reach_it(
     env = crew_env(sim, FLOW) | {"CREWTUI_HITL_SECRET": secret}
     result = run(
         home,
-        *["kickoff", "-i", "hold=0", "--watch", "--webhooks", "127.0.0.1:0"],
+        *["kickoff", "-i", "hold=0", "--watch", *QUICK_POLLS, "--webhooks", "127.0.0.1:0"],
         env=env,
     )
     assert result.returncode == ExitCode.OK, result.stderr
@@ -150,7 +152,7 @@ def test_a_flow_kickoff_with_a_receiver_but_no_signing_secret_says_what_is_missi
     _kickoff(sim, home)  # the history now knows the deployment is a flow
     result = run(
         home,
-        *["kickoff", "-i", "hold=0", "--watch", "--webhooks", "127.0.0.1:0"],
+        *["kickoff", "-i", "hold=0", "--watch", *QUICK_POLLS, "--webhooks", "127.0.0.1:0"],
         env=crew_env(sim, FLOW),
     )
     assert result.returncode == ExitCode.OK, result.stderr
@@ -166,7 +168,7 @@ def test_a_crew_s_first_flow_kickoff_says_the_note_once_the_run_shows_it_is_a_fl
     comes once a poll shows it, once."""
     result = run(
         home,
-        *["kickoff", "-i", "hold=0", "--watch", "--webhooks", "127.0.0.1:0"],
+        *["kickoff", "-i", "hold=0", "--watch", *QUICK_POLLS, "--webhooks", "127.0.0.1:0"],
         env=crew_env(sim, FLOW),
     )
     assert result.returncode == ExitCode.OK, result.stderr

@@ -27,7 +27,7 @@ from crewtui.api.models import Kickoff, RunState, Step, TaskResult, TaskState
 from crewtui.config import resolve_paths
 from crewtui.core.store import Store
 from crewtui.sim import SimServer
-from tests.cli_helpers import crew_env, inputs_args, run
+from tests.cli_helpers import QUICK_POLLS, crew_env, inputs_args, run
 from tests.hardening.cli_support import child_env
 from tests.hardening.corpus import EVERYTHING, assert_inert
 
@@ -143,7 +143,7 @@ def ended(kickoff_id: str) -> Callable[[Line], bool]:
 def test_logs_prints_what_the_history_remembers_of_a_run_and_exits(
     sim: SimServer, home: Path
 ) -> None:
-    kickoff_id = kickoff(sim, home, "--watch")
+    kickoff_id = kickoff(sim, home, "--watch", *QUICK_POLLS)
     result = run(home, "logs", env=crew_env(sim))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -224,7 +224,7 @@ def test_logs_follow_shows_a_run_another_crewtui_process_polls(
     """The follower polls no crew: what it prints comes from the history another process
     writes (``kickoff --watch``, a separate process)."""
     follower = following(home, {}, "--crew", "default")
-    kickoff_id = kickoff(sim, home, "--watch")
+    kickoff_id = kickoff(sim, home, "--watch", *QUICK_POLLS)
     follower.wait_for(ended(kickoff_id))
     kinds = {line["kind"] for line in follower.lines if line["kickoff_id"] == kickoff_id}
     assert {"run", "done"} <= kinds
@@ -284,7 +284,7 @@ def test_watch_notify_writes_an_osc9_notification_on_stderr_when_the_run_ends(
 ) -> None:
     kickoff_id = kickoff(sim, home)
     result = subprocess.run(
-        [sys.executable, "-m", "crewtui", "watch", kickoff_id, "--notify"],
+        [sys.executable, "-m", "crewtui", "watch", kickoff_id, "--notify", *QUICK_POLLS],
         env=child_env(home, crew_env(sim)),
         capture_output=True,
         check=False,
@@ -301,7 +301,7 @@ def test_kickoff_watch_notify_inside_tmux_wraps_an_osc777_in_passthrough(
     sim: SimServer, home: Path
 ) -> None:
     written_config(home, '[notify]\nform = "osc777"\n')
-    args = ["kickoff", *inputs_args(sim, "content"), "--watch", "--notify"]
+    args = ["kickoff", *inputs_args(sim, "content"), "--watch", "--notify", *QUICK_POLLS]
     result = subprocess.run(
         [sys.executable, "-m", "crewtui", *args],
         env=child_env(home, crew_env(sim) | {"TMUX": "/tmp/tmux-1/default,1,0"}),
@@ -328,7 +328,7 @@ def test_notify_is_refused_when_the_config_turned_notifications_off(
 
 def test_watch_without_notify_writes_no_sequence(sim: SimServer, home: Path) -> None:
     kickoff_id = kickoff(sim, home)
-    result = run(home, "watch", kickoff_id, env=crew_env(sim))
+    result = run(home, "watch", kickoff_id, *QUICK_POLLS, env=crew_env(sim))
     assert result.returncode == 0
     assert "\x1b" not in result.stderr
 
@@ -344,7 +344,7 @@ def test_watch_notify_tells_when_a_run_starts_waiting(sim: SimServer, home: Path
     ``watch`` goes on (read as it arrives), once."""
     kickoff_id = kickoff(sim, home, crew="travel", hold="1")
     child = subprocess.Popen(
-        [sys.executable, "-m", "crewtui", "watch", kickoff_id, "--notify"],
+        [sys.executable, "-m", "crewtui", "watch", kickoff_id, "--notify", *QUICK_POLLS],
         env=child_env(home, crew_env(sim, "travel")),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -402,7 +402,7 @@ def on_a_terminal(home: Path, *args: str, env: dict[str, str] | None = None) -> 
 def test_logs_colours_each_kind_on_a_terminal_and_never_with_no_color(
     sim: SimServer, home: Path
 ) -> None:
-    kickoff(sim, home, "--watch")
+    kickoff(sim, home, "--watch", *QUICK_POLLS)
     coloured = on_a_terminal(home, "logs")
     assert b"\x1b[32mdone   \x1b[0m" in coloured  # green, the word still there
     assert b"\x1b[34mrun    \x1b[0m" in coloured

@@ -21,7 +21,7 @@ import pytest
 from crewtui.api.errors import ExitCode
 from crewtui.cli import OPTIONS_USED, build_parser, main
 from crewtui.sim import SimServer
-from tests.cli_helpers import inputs_args, run
+from tests.cli_helpers import QUICK_POLLS, inputs_args, run
 from tests.hardening.cli_support import Cli, child_env
 
 POSITIONS = ("before", "after")
@@ -31,7 +31,7 @@ COMMANDS: dict[str, list[str]] = {
     "inputs": [],
     "kickoff": ["INPUTS"],
     "status": ["ID"],
-    "watch": ["ID"],
+    "watch": ["ID", *QUICK_POLLS],
     "list": [],
     "track": ["ID"],
     "resume": ["ID", "--task", "research_task", "--feedback", "ok"],
@@ -55,7 +55,7 @@ def finished_id(sim: SimServer, tmp_path_factory: pytest.TempPathFactory) -> str
     url, token = sim.crew_url("content"), sim.options.token
     started = run(
         home,
-        *["kickoff", *inputs_args(sim, "content"), "--watch", "--exit-status"],
+        *["kickoff", *inputs_args(sim, "content"), "--watch", "--exit-status", *QUICK_POLLS],
         *["--url", url, "--token", token],
     )
     assert started.returncode == 0, started.stderr
@@ -133,7 +133,7 @@ def seeded_home(sim: SimServer, tmp_path_factory: pytest.TempPathFactory) -> Pat
     """A home whose history holds one completed run of the content crew (only read)."""
     path = tmp_path_factory.mktemp("seeded-home")
     options = ["--url", sim.crew_url("content"), "--crew", "content", "--token", sim.options.token]
-    started = run(path, "kickoff", *inputs_args(sim, "content"), "--watch", *options)
+    started = run(path, "kickoff", *inputs_args(sim, "content"), "--watch", *QUICK_POLLS, *options)
     assert started.returncode == 0, started.stderr
     return path
 

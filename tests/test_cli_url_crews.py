@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from crewtui.sim import SimServer
-from tests.cli_helpers import inputs_args, run
+from tests.cli_helpers import QUICK_POLLS, inputs_args, run
 
 
 def test_runs_of_two_crews_under_one_host_keep_their_own_crew(
@@ -26,6 +26,7 @@ def test_runs_of_two_crews_under_one_host_keep_their_own_crew(
         tmp_path,
         "kickoff",
         "--watch",
+        *QUICK_POLLS,
         "--url",
         sim.crew_url("travel"),
         *inputs_args(sim, "travel"),
@@ -54,7 +55,7 @@ def test_status_of_a_run_started_with_url_needs_no_url_again(
     status = run(tmp_path, "status", kickoff_id[:8], "--json", env=token)
     assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout)["kickoff_id"] == kickoff_id
-    watched = run(tmp_path, "watch", kickoff_id[:8], "--exit-status", env=token)
+    watched = run(tmp_path, "watch", kickoff_id[:8], "--exit-status", *QUICK_POLLS, env=token)
     assert watched.returncode == 0, watched.stderr
     stored = (tmp_path / "data").rglob("*")
     assert not any(
@@ -68,7 +69,14 @@ def test_logs_with_url_shows_that_crew_s_runs_only(tmp_path: Path, sim: SimServe
     for crew in ("content", "travel"):
         started = run(
             tmp_path,
-            *["kickoff", "--url", sim.crew_url(crew), *inputs_args(sim, crew), "--watch"],
+            *[
+                "kickoff",
+                "--url",
+                sim.crew_url(crew),
+                *inputs_args(sim, crew),
+                "--watch",
+                *QUICK_POLLS,
+            ],
             env=token,
         )
         assert started.returncode == 0, started.stderr

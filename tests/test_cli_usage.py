@@ -15,7 +15,7 @@ from crewtui.config import add_crew, resolve_paths
 from crewtui.core.format import tokens_text
 from crewtui.sim import SimServer
 from crewtui.sim.timeline import SIM_MODEL
-from tests.cli_helpers import crew_env, inputs_args, run
+from tests.cli_helpers import QUICK_POLLS, crew_env, inputs_args, run
 from tests.core.live_runtime import run_to_the_end_with_usage, simulated_usage, webhook_runtime
 
 
@@ -67,12 +67,14 @@ def test_a_followed_run_with_a_receiver_gets_usage_per_task_and_the_model(
     receiver = ["--webhooks", "127.0.0.1:0"]
     inputs = inputs_args(sim_any, "travel")
     if command == "kickoff":
-        followed = run(home, "kickoff", *inputs, "--watch", "--exit-status", *receiver, env=env)
+        followed = run(
+            home, "kickoff", *inputs, "--watch", "--exit-status", *QUICK_POLLS, *receiver, env=env
+        )
         listed = json.loads(run(home, "list", "--json", env=env).stdout)
         kickoff_id = listed[0]["kickoff_id"]
     else:
         kickoff_id = run(home, "kickoff", *inputs, env=env).stdout.strip()
-        followed = run(home, "watch", kickoff_id, "--exit-status", *receiver, env=env)
+        followed = run(home, "watch", kickoff_id, "--exit-status", *QUICK_POLLS, *receiver, env=env)
     assert followed.returncode == ExitCode.OK, followed.stderr
     # A push may end the run before its event is read: the end is printed all the same.
     assert "✓ completed" in followed.stdout.strip().splitlines()[-1], followed.stdout

@@ -36,8 +36,11 @@ from tests.test_serve import SERVE_TOKEN, STARTER_TOKEN, LogLine, Serving
 
 CREW = "default"  # the crew serve makes of CREWAI_API_URL
 RUNS = 3
-# About 30 s per run at the tests' speed: long enough to kill the poller mid-run.
-RUN_SCALE = "30"
+# About 15 s per run at the tests' speed: the poller is killed once every run is running
+# (a second or two in), and the lease lapses and is taken within LEASE_TTL +
+# LEASE_RENEW_EVERY (6 s) of the kill, so the takeover lands mid-run with room to spare;
+# longer runs only add seconds of waiting for them to end.
+RUN_SCALE = "15"
 TAKEOVER_WAIT = 30.0
 HOST = socket.gethostname()
 

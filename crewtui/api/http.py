@@ -225,6 +225,21 @@ def _clamp(seconds: float, cap: float) -> float:
     return min(max(seconds, 0.0), cap)
 
 
+# Multiplies every backoff (0: none), so that the tests of commands run as processes need
+# not wait seconds between the attempts at a crew that keeps failing; every attempt is
+# still made, and a Retry-After the service asks for is still waited for.
+BACKOFF_SCALE_ENV = "CREWTUI_BACKOFF_SCALE"
+
+
+def _backoff_scale() -> float:
+    """``CREWTUI_BACKOFF_SCALE`` when it is a number >= 0, else 1."""
+    try:
+        scale = float(os.environ[BACKOFF_SCALE_ENV])
+    except (KeyError, ValueError):
+        return 1.0
+    return scale if math.isfinite(scale) and scale >= 0 else 1.0
+
+
 def backoff_delay(attempt: int, policy: ClientPolicy) -> float:
     """Exponential backoff with equal jitter: grows with ``attempt``, never above the max.
 
@@ -232,7 +247,7 @@ def backoff_delay(attempt: int, policy: ClientPolicy) -> float:
     that failed together from retrying together.
     """
     ceiling = min(policy.backoff_max, policy.backoff_base * 2.0 ** min(attempt, 32))
-    return ceiling / 2 + random.uniform(0, ceiling / 2)
+    return (ceiling / 2 + random.uniform(0, ceiling / 2)) * _backoff_scale()
 
 
 def retry_wait(reply: Reply, attempt: int, policy: ClientPolicy, now: datetime) -> float:

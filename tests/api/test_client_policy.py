@@ -11,7 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crewtui.api.client import ClientPolicy, retry_after_seconds
-from crewtui.api.http import backoff_delay, body_excerpt, same_origin
+from crewtui.api.http import (
+    BACKOFF_SCALE_ENV,
+    Reply,
+    backoff_delay,
+    body_excerpt,
+    retry_wait,
+    same_origin,
+)
 
 NOW = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)
 
@@ -53,6 +60,17 @@ def test_backoff_grows_with_jitter_and_never_passes_the_max(attempt: int) -> Non
     policy = ClientPolicy(backoff_base=0.5, backoff_max=8.0)
     ceiling = min(8.0, 0.5 * 2 ** min(attempt, 32))
     assert ceiling / 2 <= backoff_delay(attempt, policy) <= ceiling
+
+
+@pytest.mark.parametrize(("scale", "factor"), [("0", 0.0), ("0.5", 0.5), ("-1", 1.0), ("x", 1.0)])
+def test_the_backoff_scale_shortens_backoffs_but_never_a_retry_after(
+    monkeypatch: pytest.MonkeyPatch, scale: str, factor: float
+) -> None:
+    monkeypatch.setenv(BACKOFF_SCALE_ENV, scale)
+    policy = ClientPolicy(backoff_base=0.5, backoff_max=8.0)
+    assert 2.0 * factor <= backoff_delay(3, policy) <= 4.0 * factor
+    limited = Reply(429, httpx.Headers({"retry-after": "7"}), b"")
+    assert retry_wait(limited, 3, policy, NOW) >= 7.0
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from crewtui.api.errors import InputValidationError, KickoffUncertainError
+from crewtui.api.http import BACKOFF_SCALE_ENV
 from crewtui.api.models import Observation, RunState, Step, Submission, TaskResult
 from crewtui.api.profile import CrewProfile
 from crewtui.config import PollSettings
@@ -99,8 +100,10 @@ async def test_rejected_token_pauses_only_that_crew(sim: SimServer, store: Store
 
 
 async def test_unreachable_crew_is_reported_and_does_not_slow_others(
-    sim: SimServer, store: Store
+    sim: SimServer, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Every attempt at the dead crew is made, without the seconds of backoff between them.
+    monkeypatch.setenv(BACKOFF_SCALE_ENV, "0")
     down = CrewProfile(name="down", url=closed_port_url(), token="t")
     good = profile(sim, "research")
     lost_id = str(uuid.uuid4())

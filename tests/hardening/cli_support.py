@@ -27,6 +27,10 @@ from crewtui import cli
 from crewtui.api import http
 
 _SCRUBBED = ("CREWAI_", "CREWTUI_")
+# The environment of a child whose crew keeps failing, in a test that is not about the
+# waits between retries: every attempt is made, without the seconds of backoff between
+# them (``run_process`` keeps the real waits unless a test passes this).
+NO_BACKOFF = {http.BACKOFF_SCALE_ENV: "0"}
 
 
 @dataclass(frozen=True)

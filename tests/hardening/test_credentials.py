@@ -29,7 +29,8 @@ from crewtui.config import Config, PollSettings
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker
 from crewtui.sim import SimOptions, SimServer
-from tests.hardening.cli_support import Cli, Outcome, child_env, run_process
+from tests.cli_helpers import QUICK_POLLS
+from tests.hardening.cli_support import NO_BACKOFF, Cli, Outcome, child_env, run_process
 from tests.hardening.hostile_crew import HostileCrew
 
 CANARY = "tok-CANARY-" + uuid.uuid4().hex
@@ -99,14 +100,14 @@ def every_command(
     def run(*args: str) -> Outcome:
         return run_process(home, *args, *flags, env=env)
 
-    started = run("kickoff", *inputs, "--watch", "--json")
+    started = run("kickoff", *inputs, "--watch", "--json", *QUICK_POLLS)
     assert started.code == ExitCode.OK, started.err
     kickoff_id = json.loads(started.stdout.splitlines()[-1])["kickoff_id"]
     outcomes = [started, run("status", kickoff_id, "--json"), run("doctor")]
     if all_of_them:
         outcomes += [
-            run("kickoff", *inputs, "--watch", "--exit-status"),
-            run("watch", kickoff_id, "--exit-status"),
+            run("kickoff", *inputs, "--watch", "--exit-status", *QUICK_POLLS),
+            run("watch", kickoff_id, "--exit-status", *QUICK_POLLS),
             run("status", kickoff_id),
             run("track", str(uuid.uuid4())),
             run("list"),
@@ -269,7 +270,10 @@ def test_a_token_file_others_can_read_is_refused_untouched(
 
 def test_plain_http_to_another_host_warns_before_sending(home: Path) -> None:
     outcome = run_process(
-        home, "inputs", "--url", "http://example.invalid:9/", "--token", CANARY, timeout=60
+        home,
+        *["inputs", "--url", "http://example.invalid:9/", "--token", CANARY],
+        env=NO_BACKOFF,
+        timeout=60,
     )
     assert outcome.code == ExitCode.UNREACHABLE
     warning = outcome.err.find("plain http")
@@ -468,7 +472,10 @@ def test_a_bad_crew_url_is_one_sentence_without_its_password(
 
 def test_a_name_that_only_looks_like_loopback_gets_the_plain_http_warning(home: Path) -> None:
     outcome = run_process(
-        home, "inputs", "--url", "http://127.example.invalid:9/", "--token", CANARY, timeout=60
+        home,
+        *["inputs", "--url", "http://127.example.invalid:9/", "--token", CANARY],
+        env=NO_BACKOFF,
+        timeout=60,
     )
     assert outcome.code == ExitCode.UNREACHABLE
     assert "plain http" in outcome.err

@@ -16,6 +16,7 @@ import pytest
 from crewtui.api.errors import ExitCode
 from crewtui.core.store import Store
 from crewtui.sim import SimServer
+from tests.cli_helpers import QUICK_POLLS
 from tests.hardening.cli_support import Outcome, run_process
 
 CREW = "research"
@@ -140,7 +141,15 @@ def history_warning(outcome: Outcome) -> None:
 def test_commands_work_without_a_usable_data_directory(sim: SimServer, blocked_home: Path) -> None:
     env = crew_env(sim)
     started = run_process(
-        blocked_home, "kickoff", "-i", "topic=x", "--watch", "--exit-status", "--json", env=env
+        blocked_home,
+        "kickoff",
+        "-i",
+        "topic=x",
+        "--watch",
+        "--exit-status",
+        "--json",
+        *QUICK_POLLS,
+        env=env,
     )
     assert started.code == ExitCode.OK, started.err
     history_warning(started)

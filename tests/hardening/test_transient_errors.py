@@ -22,7 +22,7 @@ from crewtui.api.errors import ExitCode
 from crewtui.api.http import ClientPolicy
 from crewtui.headless import GIVE_UP_ENV
 from tests.api.hostile_server import HostileServer, Reply, json_reply, raw_reply, reset
-from tests.hardening.cli_support import child_env
+from tests.hardening.cli_support import NO_BACKOFF, child_env
 
 TOKEN = "transient-crew-token-41c9d2"
 # One body that is both a good GET /inputs and a finished run's GET /status (live dialect),
@@ -108,7 +108,7 @@ async def test_a_crew_that_keeps_failing_is_unreachable_after_the_retries(
     home: Path, hostile: HostileServer
 ) -> None:
     hostile.fallback = SERVER_ERROR
-    outcome = await crewtui(home, hostile, *command("watch"))
+    outcome = await crewtui(home, hostile, *command("watch"), env=NO_BACKOFF)
     assert outcome.code == ExitCode.UNREACHABLE, outcome.err
     assert len(hostile.requests) >= ClientPolicy().max_retries + 1
     assert "HTTP 500" in outcome.err

@@ -21,7 +21,8 @@ from crewtui.api.errors import ExitCode
 from crewtui.api.sanitize import inert, inert_line
 from crewtui.core.store import Store
 from crewtui.headless import emit_json
-from tests.hardening.cli_support import Cli, Outcome, run_process
+from tests.cli_helpers import QUICK_POLLS
+from tests.hardening.cli_support import NO_BACKOFF, Cli, Outcome, run_process
 from tests.hardening.corpus import BY_NAME, CORPUS, EVERYTHING, Entry, assert_inert
 from tests.hardening.hostile_crew import HostileCrew, inputs_body, selected, status_body
 
@@ -251,18 +252,18 @@ def test_a_real_process_writes_no_control_bytes(
     def crew(mode: str) -> list[str]:
         return process_crew(hostile_crew, dialect, mode, entry)
 
-    kicked = run_process(home, "kickoff", "-i", "topic=x", "--watch", *crew("done"))
+    kicked = run_process(home, "kickoff", "-i", "topic=x", "--watch", *QUICK_POLLS, *crew("done"))
     check_human(kicked, entry, visible=False)
     kickoff_id = kicked.out.split()[1]
     runs: list[tuple[Outcome, ExitCode, bool]] = [
         (run_process(home, "status", kickoff_id, *crew("done")), ExitCode.OK, True),
-        (run_process(home, "watch", new_id(), *crew("failed")), ExitCode.OK, True),
+        (run_process(home, "watch", new_id(), *QUICK_POLLS, *crew("failed")), ExitCode.OK, True),
         (run_process(home, "track", new_id(), *crew("running")), ExitCode.OK, dialect == "live"),
         (run_process(home, "list"), ExitCode.OK, False),
         (run_process(home, "doctor", *crew("done")), ExitCode.OK, True),
         (run_process(home, "inputs", *crew("done")), ExitCode.OK, True),
         (
-            run_process(home, "inputs", *crew("http500")),
+            run_process(home, "inputs", *crew("http500"), env=NO_BACKOFF),
             ExitCode.UNREACHABLE,
             dialect == "documented",
         ),
@@ -279,7 +280,7 @@ def test_a_real_process_shows_a_one_megabyte_line_inert(
 ) -> None:
     entry = BY_NAME["huge_line"]
     crew = process_crew(hostile_crew, "live", "done", entry)
-    started = run_process(home, "kickoff", "-i", "topic=x", "--watch", *crew)
+    started = run_process(home, "kickoff", "-i", "topic=x", "--watch", *QUICK_POLLS, *crew)
     assert started.code == ExitCode.OK, started.err
     kickoff_id = started.out.split()[1]
     shown = run_process(home, "status", kickoff_id, *crew)

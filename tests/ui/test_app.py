@@ -14,6 +14,7 @@ from textual.message import Message
 from textual.notifications import Notify
 from textual.widgets import Input
 
+from crewtui.api.http import BACKOFF_SCALE_ENV
 from crewtui.api.models import Kickoff, RunState
 from crewtui.config import Config, load_config, resolve_paths, write_config
 from crewtui.sim import SimServer
@@ -209,8 +210,10 @@ async def test_copy_export_archive_and_delete(
 
 
 async def test_a_crew_going_unreachable_and_coming_back(
-    fresh_sim: SimServer, make_app: AppFactory
+    fresh_sim: SimServer, make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Every attempt at the failing crew is made, without the seconds of backoff between them.
+    monkeypatch.setenv(BACKOFF_SCALE_ENV, "0")
     app = make_app(sim_crews(fresh_sim))
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await main_screen(pilot)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from crewtui.api.http import BACKOFF_SCALE_ENV
 from crewtui.api.models import RunState
 from crewtui.core.tracker import Tracker
 from crewtui.sim import SimServer
@@ -11,8 +14,10 @@ from tests.ui.app_helpers import FAST_POLL, AppFactory, main_screen, sim_crews
 
 
 async def test_the_app_views_a_crew_another_process_polls_and_takes_it_over(
-    sim: SimServer, make_app: AppFactory
+    sim: SimServer, make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The other process tries the dead crews as often, without the seconds of backoff.
+    monkeypatch.setenv(BACKOFF_SCALE_ENV, "0")
     # Another process on the history, which cannot reach the crews: it polls in vain. (One
     # whose token is refused would give its lease up to the app, whose token works.)
     dead = closed_port_url().rsplit("/", 1)[0]
