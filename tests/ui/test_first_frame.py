@@ -1,14 +1,16 @@
-"""The first frame needs the list and nothing else: what it must not wait for stays unimported,
-and what comes later (the Output tab's view) comes safely.
+"""The first frame needs the list and nothing else: what it must not wait for stays unimported
+and uncomposed, and what comes later (the detail's panes, the Output tab's view) comes safely.
 
 The app is started in a fresh interpreter the way ``crewtui`` starts it (the CLI module, the
 config, ``build_app``), headless, over a history with a finished run in it; at the first
 frame that shows the list with its row, the interpreter reports which of the heavy modules
 are loaded. httpx comes with the first request, the Markdown parser with the Output tab,
 uvicorn and FastAPI only with the simulator, the webhook receiver with webhooks, Pygments
-with a crash: importing any of them on the way to the first frame (a module-level import
-slipped into the app's path) makes this test fail. Following the runs (the tracker's start:
-its reads of the active runs, its polls) starts after that frame too.
+with a crash, the detail's panes (RichLog, TextArea, the Gantt) after that frame:
+importing any of them on the way to the first frame (a module-level import slipped into the
+app's path) makes this test fail, and so does a detail composed before it. Following the
+runs (the tracker's start: its reads of the active runs, its polls) starts after that frame
+too.
 """
 
 from __future__ import annotations
@@ -24,18 +26,32 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from textual.app import App, ComposeResult
+from textual.widgets import Static
 
-from crewtui.api.models import Kickoff, RunState
+from crewtui.api.models import Kickoff, RunState, Step
 from crewtui.config import ENV_CREW_NAME, resolve_paths
 from crewtui.core.store import Store
 from crewtui.sim import SimServer
 from crewtui.ui.widgets.detail import KickoffDetail
+from crewtui.ui.widgets.steps_log import StepsLog
 from tests.ui.app_helpers import AppFactory, sim_crews
 
 # What the first frame must not wait for: the HTTP client (first request), Markdown (the
-# Output tab), the simulator's server, the webhook receiver (only with webhooks asked for)
-# and Pygments (rich's traceback, with a crash).
-HEAVY = ("httpx", "markdown_it", "uvicorn", "fastapi", "crewtui.core.webhooks", "pygments")
+# Output tab), the simulator's server, the webhook receiver (only with webhooks asked for),
+# Pygments (rich's traceback, with a crash), and the detail's panes: the Steps tab's log
+# (RichLog, which brings rich's pretty printer), the Raw tab's TextArea and the Gantt.
+HEAVY = (
+    "httpx",
+    "markdown_it",
+    "uvicorn",
+    "fastapi",
+    "crewtui.core.webhooks",
+    "pygments",
+    "crewtui.ui.widgets.steps_log",
+    "textual.widgets._rich_log",
+    "textual.widgets._text_area",
+    "crewtui.ui.widgets.timeline",
+)
 QUIT_ATTEMPTS = 8
 
 FIRST_FRAME = """
@@ -52,7 +68,9 @@ report = []
 def first_frame(app: CrewtuiApp) -> None:
     if not report and app.main.kickoffs.selected_id is not None:
         loaded = sorted(name for name in HEAVY if name in sys.modules)
-        report.append({{"loaded": loaded, "followed": len(app.tracker.tracked())}})
+        followed = len(app.tracker.tracked())
+        detail = len(app.main.detail.children)
+        report.append({{"loaded": loaded, "followed": followed, "detail": detail}})
         app.exit()
 
 
@@ -75,7 +93,9 @@ def closed_port() -> int:
     return port
 
 
-def test_first_frame_imports_no_http_client_markdown_or_server(tmp_path: Path) -> None:
+def test_first_frame_imports_no_http_client_markdown_server_or_detail_panes(
+    tmp_path: Path,
+) -> None:
     home = tmp_path / "home"
     store = Store.open(resolve_paths(home).store_file)
     now = datetime.now(UTC)
@@ -122,11 +142,16 @@ def test_first_frame_imports_no_http_client_markdown_or_server(tmp_path: Path) -
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["loaded"] == [], f"imported before the first frame: {report['loaded']}"
     assert report["followed"] == 0, "the tracker read the active runs before the first frame"
+    assert report["detail"] == 0, "the detail's panes were composed before the first frame"
 
 
 class DetailApp(App[None]):
+    def __init__(self, *, panes_later: bool = False) -> None:
+        super().__init__()
+        self.panes_later = panes_later
+
     def compose(self) -> ComposeResult:
-        yield KickoffDetail(id="detail")
+        yield KickoffDetail(panes_later=self.panes_later, id="detail")
 
 
 async def test_quitting_while_the_output_view_mounts_is_clean() -> None:
@@ -166,3 +191,33 @@ async def test_what_start_up_made_is_frozen_out_of_the_garbage_collectors_sight(
     finally:
         gc.enable()
         gc.unfreeze()
+
+
+async def test_what_the_detail_was_asked_before_its_panes_came_is_done_once_they_are_in() -> None:
+    """The main screen composes the detail's panes after the list's first frame, but shows a
+    run, its steps and a tab (the keys a person pressed early) whenever they come: the
+    detail then draws each of them, in order."""
+    now = datetime.now(UTC)
+    shown = Kickoff(
+        kickoff_id="11111111-2222-4333-8444-888888888888",
+        crew="research",
+        state=RunState.RUNNING,
+        created_at=now,
+        updated_at=now,
+    )
+    step = Step(kickoff_id=shown.kickoff_id, received_at=now, thought="read the sources")
+    app = DetailApp(panes_later=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        detail = app.query_one(KickoffDetail)
+        detail.show(shown, [step], now=now)
+        detail.set_step_history(stored=3, dropped=0, cap=1000)
+        detail.show_tab("steps")
+        await pilot.pause()
+        assert not detail.panes_composed and not detail.children
+        await detail.compose_panes()
+        await pilot.pause()
+        assert detail.panes_composed
+        assert detail.active_tab == "steps" and detail.tab_label("steps") == "Steps (3)"
+        header = detail.query_one("#detail-header", Static).render()
+        assert "research" in str(header) and "11111111" in str(header)
+        assert len(detail.query_one("#steps-log", StepsLog).lines) > 0

@@ -225,7 +225,8 @@ class MainScreen(Screen[None]):
         self.kickoffs = KickoffList(tz=tz, id="kickoffs")
         self.batch_rows = BatchRows(id="batch-rows")
         self._batch_refresh_due = False
-        self.detail = KickoffDetail(prices=prices, id="detail")
+        # Its panes come after the list's first frame (``CrewtuiApp.start_following``).
+        self.detail = KickoffDetail(prices=prices, panes_later=True, id="detail")
         self.footer = KeyFooter(MAIN_KEYS, keymap, id="footer")
         # The runs waiting for a person: counted in the status line and the title, listed
         # by the inbox screen (``i``) while it is open.
