@@ -39,7 +39,6 @@ from crewtui.core.batch import (
     progress_of,
     read_rows,
 )
-from crewtui.core.batch_runner import BatchNote, BatchRunner
 from crewtui.core.format import (
     UNKNOWN,
     continued_elsewhere,
@@ -78,6 +77,7 @@ from crewtui.ui.widgets.status_line import StatusLine
 # Dialogs are imported where they are first opened: the first frame needs only
 # the list (tests/ui/test_first_frame.py keeps it so).
 if TYPE_CHECKING:
+    from crewtui.core.batch_runner import BatchNote  # imported when a batch is sent
     from crewtui.ui.screens.answer import Answer
     from crewtui.ui.screens.batch_form import BatchForm, BatchRequest
     from crewtui.ui.screens.inbox import InboxScreen
@@ -896,6 +896,8 @@ class MainScreen(Screen[None]):
                     markup=False,
                 )
             self._batches_changed()
+
+        from crewtui.core.batch_runner import BatchRunner
 
         runner = BatchRunner(self.tracker, batch, concurrency=concurrency, on_note=noted)
         try:
