@@ -221,3 +221,15 @@ async def test_what_the_detail_was_asked_before_its_panes_came_is_done_once_they
         header = detail.query_one("#detail-header", Static).render()
         assert "research" in str(header) and "11111111" in str(header)
         assert len(detail.query_one("#steps-log", StepsLog).lines) > 0
+
+
+async def test_quitting_while_the_detail_composes_its_panes_is_clean() -> None:
+    """The panes are composed after the first frame, in a worker the app cancels when it
+    quits: a quit in that moment must not crash on panes torn down half mounted."""
+    for _ in range(QUIT_ATTEMPTS):  # the moment is short: try it a few times
+        app = DetailApp(panes_later=True)
+        # A crash while closing is raised here, as the app's exception.
+        async with app.run_test(size=(100, 30)):
+            detail = app.query_one(KickoffDetail)
+            detail.show(None)
+            app.run_worker(detail.compose_panes(), group="panes")

@@ -92,6 +92,15 @@ _STEP_SLACK = STEP_WINDOW // 2
 STEP_PAGE = 200
 STEP_HELD_MAX = 4 * STEP_WINDOW
 _KEY_WIDTH = 22
+# The widgets of the panes that the detail draws into (see ``compose_panes``).
+_DRAWN_INTO = (
+    "#detail-header",
+    "#detail-timeline",
+    "#inputs-body",
+    "#steps-empty",
+    "#steps-log",
+    "#raw-text",
+)
 _WEBHOOK_HINT = "turn on webhooks (--webhooks) to see every task"
 # A tracked id the service answers 404 for: nothing will arrive until it knows the run.
 _NOT_FOUND_NOTE = (
@@ -611,8 +620,8 @@ class KickoffDetail(Widget):
             return
         self._panes_wanted = True
         await self.recompose()
-        if not self.children:  # the app closed meanwhile: nothing to draw into
-            return
+        if not all(self.query(selector) for selector in _DRAWN_INTO):
+            return  # the app is closing: Textual mounts nothing into a node it tears down
         self._panes_in = True
         waiting, self._waiting = self._waiting, []
         for call in waiting:
