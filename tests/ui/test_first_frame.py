@@ -1,5 +1,6 @@
 """The first frame needs the list and nothing else: what it must not wait for stays unimported
-and uncomposed, and what comes later (the detail's panes, the Output tab's view) comes safely.
+and uncomposed, and what comes later (the detail's panes, the Output tab's view) comes safely
+(what the detail is asked before its panes come: ``tests/ui/test_detail.py``).
 
 The app is started in a fresh interpreter the way ``crewtui`` starts it (the CLI module, the
 config, ``build_app``), headless, over a history with a finished run in it; at the first
@@ -26,14 +27,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from textual.app import App, ComposeResult
-from textual.widgets import Static
 
-from crewtui.api.models import Kickoff, RunState, Step
+from crewtui.api.models import Kickoff, RunState
 from crewtui.config import ENV_CREW_NAME, resolve_paths
 from crewtui.core.store import Store
 from crewtui.sim import SimServer
 from crewtui.ui.widgets.detail import KickoffDetail
-from crewtui.ui.widgets.steps_log import StepsLog
 from tests.ui.app_helpers import AppFactory, sim_crews
 
 # What the first frame must not wait for: the HTTP client (first request), Markdown (the
@@ -141,17 +140,13 @@ def test_first_frame_imports_no_http_client_markdown_server_or_detail_panes(
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["loaded"] == [], f"imported before the first frame: {report['loaded']}"
-    assert report["followed"] == 0, "the tracker read the active runs before the first frame"
     assert report["detail"] == 0, "the detail's panes were composed before the first frame"
+    assert report["followed"] == 0, "the tracker read the active runs before the first frame"
 
 
 class DetailApp(App[None]):
-    def __init__(self, *, panes_later: bool = False) -> None:
-        super().__init__()
-        self.panes_later = panes_later
-
     def compose(self) -> ComposeResult:
-        yield KickoffDetail(panes_later=self.panes_later, id="detail")
+        yield KickoffDetail(id="detail")
 
 
 async def test_quitting_while_the_output_view_mounts_is_clean() -> None:
@@ -193,41 +188,18 @@ async def test_what_start_up_made_is_frozen_out_of_the_garbage_collectors_sight(
         gc.unfreeze()
 
 
-async def test_what_the_detail_was_asked_before_its_panes_came_is_done_once_they_are_in() -> None:
-    """The main screen composes the detail's panes after the list's first frame, but shows a
-    run, its steps and a tab (the keys a person pressed early) whenever they come: the
-    detail then draws each of them, in order."""
-    now = datetime.now(UTC)
-    shown = Kickoff(
-        kickoff_id="11111111-2222-4333-8444-888888888888",
-        crew="research",
-        state=RunState.RUNNING,
-        created_at=now,
-        updated_at=now,
-    )
-    step = Step(kickoff_id=shown.kickoff_id, received_at=now, thought="read the sources")
-    app = DetailApp(panes_later=True)
-    async with app.run_test(size=(100, 30)) as pilot:
-        detail = app.query_one(KickoffDetail)
-        detail.show(shown, [step], now=now)
-        detail.set_step_history(stored=3, dropped=0, cap=1000)
-        detail.show_tab("steps")
-        await pilot.pause()
-        assert not detail.panes_composed and not detail.children
-        await detail.compose_panes()
-        await pilot.pause()
-        assert detail.panes_composed
-        assert detail.active_tab == "steps" and detail.tab_label("steps") == "Steps (3)"
-        header = detail.query_one("#detail-header", Static).render()
-        assert "research" in str(header) and "11111111" in str(header)
-        assert len(detail.query_one("#steps-log", StepsLog).lines) > 0
+class PanesLaterApp(App[None]):
+    """A detail whose panes come when asked for, as the main screen makes it."""
+
+    def compose(self) -> ComposeResult:
+        yield KickoffDetail(panes_later=True, id="detail")
 
 
 async def test_quitting_while_the_detail_composes_its_panes_is_clean() -> None:
     """The panes are composed after the first frame, in a worker the app cancels when it
     quits: a quit in that moment must not crash on panes torn down half mounted."""
     for _ in range(QUIT_ATTEMPTS):  # the moment is short: try it a few times
-        app = DetailApp(panes_later=True)
+        app = PanesLaterApp()
         # A crash while closing is raised here, as the app's exception.
         async with app.run_test(size=(100, 30)):
             detail = app.query_one(KickoffDetail)
