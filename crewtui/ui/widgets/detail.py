@@ -61,7 +61,7 @@ if TYPE_CHECKING:
     from crewtui.ui.widgets.output_view import Output, OutputView
 
     # Imported when the panes are composed (``compose_panes``): RichLog, TextArea and the
-    # tab panes are not the list's, and the main screen's first frame shows the list.
+    # Gantt are not the list's, and the main screen's first frame shows the list.
     from crewtui.ui.widgets.steps_log import StepsLog
     from crewtui.ui.widgets.timeline import Band, TimelineBar
 
@@ -468,7 +468,7 @@ class KickoffDetail(Widget):
 
     Made with ``panes_later``, it is an empty area until ``compose_panes``: the main screen
     composes the header, the tab bar and the five panes (and imports RichLog, TextArea and
-    the tab panes) after the frame that shows the list, so the first frame waits for none of
+    the Gantt) after the frame that shows the list, so the first frame waits for none of
     it. What the screen asks of the detail meanwhile is done, in order, once they are in.
     """
 
