@@ -84,13 +84,14 @@ class Milestones:
         elif group == "detail" and self.detail_in is None:
             self.detail_in = time.perf_counter()
 
-    def painted(self) -> None:
-        """A frame was rendered: the first after each milestone is the one that shows it."""
+    def painted(self, panes_in: bool) -> None:
+        """A frame was rendered: the first after each milestone is the one that shows it
+        (the detail's, once its panes are in: they are composed after the list's frame)."""
         now = time.perf_counter()
         if self.page_in is not None and self.first_paint is None:
             self.first_paint = now
             self.first_paint_cpu = time.process_time()
-        if self.detail_in is not None and self.detail_paint is None:
+        if self.detail_in is not None and self.detail_paint is None and panes_in:
             self.detail_paint = now
         if self.first_paint is not None and (self.detail_paint or not self.expect_detail):
             self.ready.set()
@@ -104,7 +105,7 @@ class BenchApp(CrewtuiApp):
     def post_display_hook(self) -> None:
         super().post_display_hook()
         if self.milestones is not None:
-            self.milestones.painted()
+            self.milestones.painted(self.main.detail.panes_composed)
 
 
 def new_app(store: Store, home: Path) -> BenchApp:

@@ -187,7 +187,9 @@ class CrewtuiApp(App[int]):
 
     @work(group="start")
     async def start_following(self) -> None:
-        """Start the receiver and the tracker, read the inbox, and say so (``Started``)."""
+        """Compose the detail's panes, start the receiver and the tracker, read the inbox,
+        and say so (``Started``): after the list's first frame, none of it before."""
+        await self.main.detail.compose_panes()
         if self.receiver is not None:
             await self._start_receiver(self.receiver)
         await self.tracker.start()

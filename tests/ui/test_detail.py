@@ -639,3 +639,32 @@ async def test_a_run_of_a_crew_another_process_polls_says_why_it_is_stale() -> N
         app.detail.set_crew_health(replace(stale, stale_since=None, poller_trouble=None))
         await settle(pilot)
         assert "Stale" not in screen_lines(app)[1]  # its poller brings news again
+
+
+class PanesLaterApp(App[None]):
+    """A detail whose panes come when asked for, as the main screen makes it (composed after
+    the list's first frame: ``tests/ui/test_first_frame.py``)."""
+
+    def compose(self) -> ComposeResult:
+        yield KickoffDetail(panes_later=True, id="detail")
+
+
+async def test_what_the_detail_is_asked_before_its_panes_come_is_done_once_they_are_in() -> None:
+    """The main screen composes the detail's panes after the list's first frame, but shows a
+    run, its steps and a tab (a key pressed early) whenever they come: the detail then draws
+    each of them, in order."""
+    step = Step(kickoff_id=travel().kickoff_id, received_at=at(5), thought="查找博物馆")
+    app = PanesLaterApp()
+    async with app.run_test(size=(100, 34)) as pilot:
+        detail = app.query_one(KickoffDetail)
+        detail.show(travel(), [step], now=at(60))
+        detail.set_step_history(stored=3, dropped=0, cap=1000)
+        detail.show_tab("steps")
+        await settle(pilot)
+        assert not detail.panes_composed and not detail.children
+        assert "travel" not in screen_text(app)
+        await detail.compose_panes()
+        await settle(pilot)
+        assert detail.panes_composed and detail.active_tab == "steps"
+        text = screen_text(app)
+        assert "5f1c2a3b" in text and "Steps (3)" in text and "查找博物馆" in text

@@ -1,14 +1,17 @@
-"""The first frame needs the list and nothing else: what it must not wait for stays unimported,
-and what comes later (the Output tab's view) comes safely.
+"""The first frame needs the list and nothing else: what it must not wait for stays unimported
+and uncomposed, and what comes later (the detail's panes, the Output tab's view) comes safely
+(what the detail is asked before its panes come: ``tests/ui/test_detail.py``).
 
 The app is started in a fresh interpreter the way ``crewtui`` starts it (the CLI module, the
 config, ``build_app``), headless, over a history with a finished run in it; at the first
 frame that shows the list with its row, the interpreter reports which of the heavy modules
 are loaded. httpx comes with the first request, the Markdown parser with the Output tab,
 uvicorn and FastAPI only with the simulator, the webhook receiver with webhooks, Pygments
-with a crash: importing any of them on the way to the first frame (a module-level import
-slipped into the app's path) makes this test fail. Following the runs (the tracker's start:
-its reads of the active runs, its polls) starts after that frame too.
+with a crash, the detail's panes (RichLog, TextArea, the Gantt) after that frame:
+importing any of them on the way to the first frame (a module-level import slipped into the
+app's path) makes this test fail, and so does a detail composed before it. Following the
+runs (the tracker's start: its reads of the active runs, its polls) starts after that frame
+too.
 """
 
 from __future__ import annotations
@@ -33,9 +36,21 @@ from crewtui.ui.widgets.detail import KickoffDetail
 from tests.ui.app_helpers import AppFactory, sim_crews
 
 # What the first frame must not wait for: the HTTP client (first request), Markdown (the
-# Output tab), the simulator's server, the webhook receiver (only with webhooks asked for)
-# and Pygments (rich's traceback, with a crash).
-HEAVY = ("httpx", "markdown_it", "uvicorn", "fastapi", "crewtui.core.webhooks", "pygments")
+# Output tab), the simulator's server, the webhook receiver (only with webhooks asked for),
+# Pygments (rich's traceback, with a crash), and the detail's panes: the Steps tab's log
+# (RichLog, which brings rich's pretty printer), the Raw tab's TextArea and the Gantt.
+HEAVY = (
+    "httpx",
+    "markdown_it",
+    "uvicorn",
+    "fastapi",
+    "crewtui.core.webhooks",
+    "pygments",
+    "crewtui.ui.widgets.steps_log",
+    "textual.widgets._rich_log",
+    "textual.widgets._text_area",
+    "crewtui.ui.widgets.timeline",
+)
 QUIT_ATTEMPTS = 8
 
 FIRST_FRAME = """
@@ -52,7 +67,9 @@ report = []
 def first_frame(app: CrewtuiApp) -> None:
     if not report and app.main.kickoffs.selected_id is not None:
         loaded = sorted(name for name in HEAVY if name in sys.modules)
-        report.append({{"loaded": loaded, "followed": len(app.tracker.tracked())}})
+        followed = len(app.tracker.tracked())
+        detail = len(app.main.detail.children)
+        report.append({{"loaded": loaded, "followed": followed, "detail": detail}})
         app.exit()
 
 
@@ -75,7 +92,9 @@ def closed_port() -> int:
     return port
 
 
-def test_first_frame_imports_no_http_client_markdown_or_server(tmp_path: Path) -> None:
+def test_first_frame_imports_no_http_client_markdown_server_or_detail_panes(
+    tmp_path: Path,
+) -> None:
     home = tmp_path / "home"
     store = Store.open(resolve_paths(home).store_file)
     now = datetime.now(UTC)
@@ -121,6 +140,7 @@ def test_first_frame_imports_no_http_client_markdown_or_server(tmp_path: Path) -
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["loaded"] == [], f"imported before the first frame: {report['loaded']}"
+    assert report["detail"] == 0, "the detail's panes were composed before the first frame"
     assert report["followed"] == 0, "the tracker read the active runs before the first frame"
 
 
@@ -166,3 +186,22 @@ async def test_what_start_up_made_is_frozen_out_of_the_garbage_collectors_sight(
     finally:
         gc.enable()
         gc.unfreeze()
+
+
+class PanesLaterApp(App[None]):
+    """A detail whose panes come when asked for, as the main screen makes it."""
+
+    def compose(self) -> ComposeResult:
+        yield KickoffDetail(panes_later=True, id="detail")
+
+
+async def test_quitting_while_the_detail_composes_its_panes_is_clean() -> None:
+    """The panes are composed after the first frame, in a worker the app cancels when it
+    quits: a quit in that moment must not crash on panes torn down half mounted."""
+    for _ in range(QUIT_ATTEMPTS):  # the moment is short: try it a few times
+        app = PanesLaterApp()
+        # A crash while closing is raised here, as the app's exception.
+        async with app.run_test(size=(100, 30)):
+            detail = app.query_one(KickoffDetail)
+            detail.show(None)
+            app.run_worker(detail.compose_panes(), group="panes")

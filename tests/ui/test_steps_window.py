@@ -22,7 +22,8 @@ from crewtui.sim import SimServer
 from crewtui.ui.app import CrewtuiApp
 from crewtui.ui.pilot import settle
 from crewtui.ui.screens.main import MainScreen
-from crewtui.ui.widgets.detail import STEP_PAGE, STEP_WINDOW, StepsLog
+from crewtui.ui.widgets.detail import STEP_PAGE, STEP_WINDOW
+from crewtui.ui.widgets.steps_log import StepsLog
 from tests.ui.app_helpers import FAST_POLL, AppFactory, main_screen, sim_crews
 
 PUSHED = 3_000

@@ -39,7 +39,6 @@ from crewtui.core.batch import (
     progress_of,
     read_rows,
 )
-from crewtui.core.batch_runner import BatchNote, BatchRunner
 from crewtui.core.format import (
     UNKNOWN,
     continued_elsewhere,
@@ -78,6 +77,7 @@ from crewtui.ui.widgets.status_line import StatusLine
 # Dialogs are imported where they are first opened: the first frame needs only
 # the list (tests/ui/test_first_frame.py keeps it so).
 if TYPE_CHECKING:
+    from crewtui.core.batch_runner import BatchNote  # imported when a batch is sent
     from crewtui.ui.screens.answer import Answer
     from crewtui.ui.screens.batch_form import BatchForm, BatchRequest
     from crewtui.ui.screens.inbox import InboxScreen
@@ -225,7 +225,8 @@ class MainScreen(Screen[None]):
         self.kickoffs = KickoffList(tz=tz, id="kickoffs")
         self.batch_rows = BatchRows(id="batch-rows")
         self._batch_refresh_due = False
-        self.detail = KickoffDetail(prices=prices, id="detail")
+        # Its panes come after the list's first frame (``CrewtuiApp.start_following``).
+        self.detail = KickoffDetail(prices=prices, panes_later=True, id="detail")
         self.footer = KeyFooter(MAIN_KEYS, keymap, id="footer")
         # The runs waiting for a person: counted in the status line and the title, listed
         # by the inbox screen (``i``) while it is open.
@@ -895,6 +896,8 @@ class MainScreen(Screen[None]):
                     markup=False,
                 )
             self._batches_changed()
+
+        from crewtui.core.batch_runner import BatchRunner
 
         runner = BatchRunner(self.tracker, batch, concurrency=concurrency, on_note=noted)
         try:

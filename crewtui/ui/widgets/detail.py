@@ -12,20 +12,19 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, cast
+from functools import partial, wraps
+from typing import TYPE_CHECKING, Any, ClassVar, Concatenate, NamedTuple, ParamSpec, cast
 
 from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
-from textual.geometry import Size
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import OptionList, RichLog, Static, TabPane, TextArea
+from textual.widgets import Static
 
 from crewtui.api.models import Kickoff, RunState, Step, Submission, TaskResult, TaskState
 from crewtui.api.sanitize import inert
@@ -52,11 +51,19 @@ from crewtui.core.timing import run_start
 from crewtui.ui.palette import PLAIN, Palette, component_classes, palette_css, palette_of
 from crewtui.ui.text import pretty_json, safe_line, safe_text
 from crewtui.ui.widgets.tab_bar import Pane, TabBar, TabPanes
-from crewtui.ui.widgets.timeline import Band, TimelineBar
 
-if TYPE_CHECKING:  # imported when the Output tab is first shown: it brings Markdown
+if TYPE_CHECKING:
+    from textual.widgets import OptionList
+
     from crewtui.core.tracker import CrewHealth
+
+    # Imported when the Output tab is first shown: it brings Markdown.
     from crewtui.ui.widgets.output_view import Output, OutputView
+
+    # Imported when the panes are composed (``compose_panes``): RichLog, TextArea and the
+    # Gantt are not the list's, and the main screen's first frame shows the list.
+    from crewtui.ui.widgets.steps_log import StepsLog
+    from crewtui.ui.widgets.timeline import Band, TimelineBar
 
 # The palette colour of each run state (the word is always shown too, never colour alone).
 RUN_COLOUR: dict[RunState, str] = {
@@ -85,6 +92,15 @@ _STEP_SLACK = STEP_WINDOW // 2
 STEP_PAGE = 200
 STEP_HELD_MAX = 4 * STEP_WINDOW
 _KEY_WIDTH = 22
+# The widgets of the panes that the detail draws into (see ``compose_panes``).
+_DRAWN_INTO = (
+    "#detail-header",
+    "#detail-timeline",
+    "#inputs-body",
+    "#steps-empty",
+    "#steps-log",
+    "#raw-text",
+)
 _WEBHOOK_HINT = "turn on webhooks (--webhooks) to see every task"
 # A tracked id the service answers 404 for: nothing will arrive until it knows the run.
 _NOT_FOUND_NOTE = (
@@ -418,35 +434,6 @@ def steps_note(total: int, shown: int, dropped: int, cap: int | None) -> str | N
     return f"Showing the newest {shown:,} of {total:,} steps: " + "; ".join(parts) + "."
 
 
-class StepsLog(RichLog):
-    """The Steps tab's log: says when it is scrolled to its top (older steps are read from
-    the history then), and takes older steps above the lines it holds."""
-
-    class TopReached(Message):
-        """The log was scrolled to its first line."""
-
-    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        super().watch_scroll_y(old_value, new_value)
-        if round(new_value) <= 0 < round(old_value):
-            self.post_message(self.TopReached())
-
-    def prepend(self, texts: Sequence[Text]) -> bool:
-        """Write ``texts`` above the lines held, the lines in view staying in view; False
-        (nothing done) while the log's width is not known yet (its writes wait for it)."""
-        if not self._size_known:
-            return False
-        held, top, widest = list(self.lines), self.scroll_y, self._widest_line_width
-        self.clear()
-        for text in texts:
-            self.write(text, scroll_end=False)
-        added = len(self.lines)
-        self.lines.extend(held)
-        self._widest_line_width = max(self._widest_line_width, widest)
-        self.virtual_size = Size(self._widest_line_width, len(self.lines))
-        self.scroll_to(y=top + added, animate=False, immediate=True)
-        return True
-
-
 class _OutputShown(NamedTuple):
     """What the Output tab shows: a title, the text (untrusted, as received), the line for
     no text, and whether a task's output is shown rather than the run's."""
@@ -457,8 +444,33 @@ class _OutputShown(NamedTuple):
     task: bool = False
 
 
+_Args = ParamSpec("_Args")
+
+
+def _once_composed(
+    method: Callable[Concatenate[KickoffDetail, _Args], None],
+) -> Callable[Concatenate[KickoffDetail, _Args], None]:
+    """A call to the detail before its panes are composed (``panes_later``) waits for them,
+    in order with the others, instead of drawing into widgets that do not exist yet."""
+
+    @wraps(method)
+    def call(detail: KickoffDetail, /, *args: _Args.args, **kwargs: _Args.kwargs) -> None:
+        if detail.panes_composed:
+            method(detail, *args, **kwargs)
+        else:
+            detail._waiting.append(partial(method, detail, *args, **kwargs))
+
+    return call
+
+
 class KickoffDetail(Widget):
-    """Tabs with everything known about one kickoff; renders, never fetches."""
+    """Tabs with everything known about one kickoff; renders, never fetches.
+
+    Made with ``panes_later``, it is an empty area until ``compose_panes``: the main screen
+    composes the header, the tab bar and the five panes (and imports RichLog, TextArea and
+    the Gantt) after the frame that shows the list, so the first frame waits for none of
+    it. What the screen asks of the detail meanwhile is done, in order, once they are in.
+    """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = component_classes("kickoff-detail")
 
@@ -517,10 +529,16 @@ class KickoffDetail(Widget):
         self,
         *,
         prices: Mapping[str, Price] | None = None,
+        panes_later: bool = False,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__(id=id, classes=classes)
+        # Whether ``compose`` yields the panes, whether they are in, and the calls made
+        # before they were (see ``compose_panes``).
+        self._panes_wanted = not panes_later
+        self._panes_in = not panes_later
+        self._waiting: list[Callable[[], None]] = []
         # What the header's cost estimate is priced at (the config's table, given by the app).
         self.prices = price_table() if prices is None else prices
         # How long tasks usually take and when a run is maybe stuck (the screen's rule).
@@ -560,6 +578,14 @@ class KickoffDetail(Widget):
         self._tab_bar = TabBar(list(TAB_LABELS.items()), id="detail-tab-bar")
 
     def compose(self) -> ComposeResult:
+        if not self._panes_wanted:
+            return
+        from textual.containers import Vertical, VerticalScroll
+        from textual.widgets import TextArea
+
+        from crewtui.ui.widgets.steps_log import StepsLog
+        from crewtui.ui.widgets.timeline import TimelineBar
+
         yield Static(id="detail-header")
         # The panes side by side, scrolled to the one in front: a switch lays nothing out
         # (see TabPanes).
@@ -582,6 +608,25 @@ class KickoffDetail(Widget):
     def _pane(self, tab_id: str) -> Pane:
         return Pane(TAB_LABELS[tab_id], id=tab_id)
 
+    @property
+    def panes_composed(self) -> bool:
+        """Whether the header, the tab bar and the panes are in (see ``panes_later``)."""
+        return self._panes_in
+
+    async def compose_panes(self) -> None:
+        """Compose the panes of a detail made with ``panes_later`` (once), then do what was
+        asked of it meanwhile, in order."""
+        if self._panes_wanted:
+            return
+        self._panes_wanted = True
+        await self.recompose()
+        if not all(self.query(selector) for selector in _DRAWN_INTO):
+            return  # the app is closing: Textual mounts nothing into a node it tears down
+        self._panes_in = True
+        waiting, self._waiting = self._waiting, []
+        for call in waiting:
+            call()
+
     def on_mount(self) -> None:
         self.show(None)
 
@@ -591,6 +636,7 @@ class KickoffDetail(Widget):
         """The crews this session polls: an active run of any other is not followed here."""
         self._followed = frozenset(crews)
 
+    @_once_composed
     def set_crew_health(self, health: CrewHealth) -> None:
         """A crew's health changed: the header of its runs says why they are stale, if so."""
         note = crew_stale_note(health)
@@ -603,6 +649,7 @@ class KickoffDetail(Widget):
         if self._kickoff is not None and self._kickoff.crew == health.crew and self.is_mounted:
             self._show_header()
 
+    @_once_composed
     def show(
         self,
         kickoff: Kickoff | None,
@@ -642,6 +689,7 @@ class KickoffDetail(Widget):
             self._output_dirty = self._inputs_dirty = self._raw_dirty = True
         self._draw_pane(self._active_tab())
 
+    @_once_composed
     def add_steps(self, steps: Sequence[Step]) -> None:
         """Append steps of the shown kickoff (others and repeats are ignored)."""
         kickoff = self._kickoff
@@ -654,7 +702,7 @@ class KickoffDetail(Widget):
         ]
         if not fresh:
             return
-        log = self.query_one("#steps-log", StepsLog)
+        log = self._steps_log()
         self._step_keys.update(step.key for step in fresh)
         self._steps.extend(fresh)
         self._step_total += len(fresh)
@@ -674,6 +722,7 @@ class KickoffDetail(Widget):
             self._write_steps()
         self._show_steps_state()
 
+    @_once_composed
     def add_older_steps(self, kickoff_id: str, steps: Sequence[Step]) -> None:
         """The run's newest steps as the history holds them (see ``OlderStepsWanted``): the
         ones older than the oldest held are put above it, up to ``STEP_HELD_MAX`` held."""
@@ -691,7 +740,7 @@ class KickoffDetail(Widget):
             return
         self._steps.extendleft(reversed(older))
         self._step_keys.update(step.key for step in older)
-        log = self.query_one("#steps-log", StepsLog)
+        log = self._steps_log()
         if self._steps_unwritten == [] and self._active_tab() == "steps":
             if not log.prepend([step_text(step, kickoff, self._palette) for step in older]):
                 self._steps_unwritten = None
@@ -701,6 +750,7 @@ class KickoffDetail(Widget):
             self._write_steps()
         self._show_steps_state()
 
+    @_once_composed
     def set_step_history(self, stored: int, dropped: int, cap: int) -> None:
         """What the history holds for the shown run: ``stored`` steps (the newest of which
         were given to :meth:`show`), ``dropped`` older ones let go, at most ``cap`` kept."""
@@ -708,6 +758,9 @@ class KickoffDetail(Widget):
         self._steps_dropped = dropped
         self._step_cap = cap
         self._show_steps_state()
+
+    def _steps_log(self) -> StepsLog:
+        return cast("StepsLog", self.query_one("#steps-log"))
 
     def _write_steps(self) -> None:
         """Bring the log up to date with the steps held; called while the Steps pane is in
@@ -718,7 +771,7 @@ class KickoffDetail(Widget):
         if unwritten == []:
             return
         self._steps_unwritten = []
-        log = self.query_one("#steps-log", StepsLog)
+        log = self._steps_log()
         kickoff = self._kickoff
         if unwritten is None:  # rewrite: the held steps changed other than at the end
             log.clear()
@@ -739,16 +792,19 @@ class KickoffDetail(Widget):
         """The id of the tab in front (one of ``TAB_IDS``)."""
         return self._active_tab()
 
+    @_once_composed
     def show_tab(self, tab_id: str) -> None:
         """Bring a tab forward, leaving the keyboard where it is (the list, usually)."""
         if tab_id in TAB_IDS:
             self._switch_to(tab_id)
 
+    @_once_composed
     def step_tab(self, step: int) -> None:
         """The next (``1``) or previous (``-1``) tab, wrapping around."""
         index = TAB_IDS.index(self._active_tab()) if self._active_tab() in TAB_IDS else 0
         self.show_tab(TAB_IDS[(index + step) % len(TAB_IDS)])
 
+    @_once_composed
     def focus_tab(self, tab_id: str) -> None:
         """Bring a tab forward and put the keyboard in it."""
         if tab_id not in TAB_IDS:
@@ -767,11 +823,13 @@ class KickoffDetail(Widget):
         }[tab_id]
         self.query_one(target).focus()
 
+    @_once_composed
     def select_task(self, task_id: str | None) -> None:
         """Show a task's output in the Output tab (``None``: the final output)."""
         self._task_id = task_id
         self._show_output()
 
+    @_once_composed
     def toggle_markdown(self) -> None:
         """Outputs as rendered Markdown, or as plain text (kept for the next ones); the
         Output tab's view is mounted once the tab is first shown, before that: nothing."""
@@ -793,7 +851,7 @@ class KickoffDetail(Widget):
         self._header = Text()
         self._show_header()
         self._show_timeline()
-        self.query_one("#detail-timeline", TimelineBar).restyle()
+        self._timeline().restyle()
         self._output_dirty = self._inputs_dirty = True
         self._draw_pane(self._active_tab())
 
@@ -857,7 +915,7 @@ class KickoffDetail(Widget):
         self.run_worker(self._mount_output(LateOutputView(id="detail-output")), group="output-view")
 
     async def _mount_output(self, view: OutputView) -> None:
-        await self.query_one("#output", TabPane).mount(view)
+        await self.query_one("#output").mount(view)
         if self._output_view() is None:
             return
         self._output_dirty = True
@@ -882,8 +940,11 @@ class KickoffDetail(Widget):
             # count with each push is drawn in place, with no layout of the screen.
             self.query_one("#detail-header", Static).update(text, layout=False)
 
+    def _timeline(self) -> TimelineBar:
+        return cast("TimelineBar", self.query_one("#detail-timeline"))
+
     def _show_timeline(self) -> None:
-        timeline = self.query_one("#detail-timeline", TimelineBar)
+        timeline = self._timeline()
         # No kickoff, no axis: an empty Gantt header under "No kickoff selected" says nothing.
         timeline.display = self._kickoff is not None
         if self._kickoff is None:
@@ -905,6 +966,7 @@ class KickoffDetail(Widget):
             bars, span, [*expected_notes, *notes], tokens, unit_word(self._kickoff), bands
         )
 
+    @_once_composed
     def set_stall_rule(self, rule: StallRule) -> None:
         """The history's durations changed: the expected ranges shown change with them."""
         self.stall_rule = rule
@@ -1011,6 +1073,8 @@ class KickoffDetail(Widget):
             return
         self._raw_shown = shown
         text = raw_text(kickoff) if kickoff else ""
+        from textual.widgets import TextArea
+
         from crewtui.ui.widgets.output_view import load_text
 
         load_text(self.query_one("#raw-text", TextArea), inert(text or NO_PAYLOAD))
