@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal, get_args
 
@@ -351,7 +351,7 @@ def _llm_call_completed(facts: _EventFacts) -> Observation | None:
     if usage is None:
         return None
     if usage.successful_requests is None:
-        usage = usage.model_copy(update={"successful_requests": 1})  # it is one call
+        usage = replace(usage, successful_requests=1)  # it is one call
     model = as_str(data.get("model"))
     call = LlmCall(
         call_id=facts.identity,

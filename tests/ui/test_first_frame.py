@@ -25,7 +25,7 @@ from pathlib import Path
 
 from textual.app import App, ComposeResult
 
-from crewtui.api.models import Kickoff, RunState
+from crewtui.api.models import Kickoff, Progress, RunState, WaitingFor
 from crewtui.config import ENV_CREW_NAME, resolve_paths
 from crewtui.core.store import Store
 from crewtui.sim import SimServer
@@ -122,6 +122,63 @@ def test_first_frame_imports_no_http_client_markdown_or_server(tmp_path: Path) -
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["loaded"] == [], f"imported before the first frame: {report['loaded']}"
     assert report["followed"] == 0, "the tracker read the active runs before the first frame"
+
+
+# The modules the list's rows are read and drawn with: plain rows, no pydantic model (the
+# app's first frame shows a page of them; the models' schemas cost more than the page).
+LIST_PATH = """
+import json, sys
+
+import crewtui.cli
+from crewtui.core.store import Store
+from crewtui.ui.widgets.kickoff_list import KickoffList, order_key
+from crewtui.ui.widgets.kickoff_rows import KickoffRows
+
+store = Store.open(sys.argv[1])
+rows = KickoffRows(lambda row: order_key("newest", row))
+page = store.list_kickoffs(limit=200)
+rows.reset(store.count_kickoffs())
+rows.place(0, page, 200)
+store.close()
+heavy = ("pydantic", "crewtui.api.models", "crewtui.core.store_models", "crewtui.core.merge")
+print(json.dumps({{"rows": [row.kickoff_id for row in page], "loaded": [
+    name for name in heavy if name in sys.modules
+]}}))
+"""
+
+
+def test_the_lists_rows_are_read_without_pydantic(tmp_path: Path) -> None:
+    """A page of the list, read from the history into the list's rows, imports no pydantic
+    model: the rows are plain dataclasses checked as they are read (``KickoffSummary``), and
+    whole kickoffs are decoded by ``crewtui.core.store_models``, which the page never needs."""
+    path = tmp_path / "history.sqlite3"
+    store = Store.open(path)
+    now = datetime.now(UTC)
+    for index in range(3):
+        store.save_kickoff(
+            Kickoff(
+                kickoff_id=f"11111111-2222-4333-8444-00000000000{index}",
+                crew="research",
+                state=RunState.PAUSED,
+                created_at=now,
+                updated_at=now,
+                progress=Progress(completed=index, total=3),
+                waiting_for=WaitingFor(task_id="review", since=now),
+            )
+        )
+    store.close()
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(LIST_PATH.format()), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert len(report["rows"]) == 3
+    assert report["loaded"] == [], f"the list's page imported: {report['loaded']}"
 
 
 class DetailApp(App[None]):

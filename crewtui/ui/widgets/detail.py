@@ -27,8 +27,8 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import OptionList, RichLog, Static, TabPane, TextArea
 
-from crewtui.api.models import Kickoff, RunState, Step, Submission, TaskResult, TaskState
 from crewtui.api.sanitize import inert
+from crewtui.api.states import RunState, Submission, TaskState
 from crewtui.core.format import (
     STATE_SYMBOLS,
     UNKNOWN,
@@ -54,6 +54,7 @@ from crewtui.ui.widgets.tab_bar import TabBar
 from crewtui.ui.widgets.timeline import Band, TimelineBar
 
 if TYPE_CHECKING:  # imported when the Output tab is first shown: it brings Markdown
+    from crewtui.api.models import Kickoff, Step, TaskResult
     from crewtui.core.tracker import CrewHealth
     from crewtui.ui.widgets.output_view import Output, OutputView
 
