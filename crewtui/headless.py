@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import math
 import os
@@ -311,11 +312,14 @@ def as_json(
     if isinstance(model, BaseModel):
         plain = model.model_dump(mode="json", include=include)
     else:
-        plain = _ROW_JSON.dump_python(model, mode="json", include=include)
+        plain = _row_json().dump_python(model, mode="json", include=include)
     return {name: kept[name] if name in kept else plain[name] for name in names}
 
 
-_ROW_JSON = TypeAdapter(KickoffSummary)
+@functools.cache
+def _row_json() -> TypeAdapter[KickoffSummary]:
+    """The list rows' JSON form, built by the commands that print rows (not ``status``)."""
+    return TypeAdapter(KickoffSummary)
 
 
 def status_json(kickoff: Kickoff) -> dict[str, Any]:

@@ -20,11 +20,11 @@ from crewtui.api.states import RunState
 from crewtui.core.batch import Batch
 from crewtui.core.store import Changes, HitlRecord, Order, RunTally, StepStats
 from crewtui.core.store_rows import Lease
-from crewtui.core.text_lines import HeldText
 
 if TYPE_CHECKING:
     from crewtui.api.hitl import HitlRequest
     from crewtui.api.models import Kickoff, Step
+    from crewtui.core.text_lines import HeldText
 
 
 class History(Protocol):

@@ -96,7 +96,6 @@ from crewtui.core.store_text import (
     output_rowid,
     value_size,
 )
-from crewtui.core.text_lines import HeldText
 
 # The models (pydantic) are imported where a whole kickoff, task or step is first read or
 # written (``crewtui.core.store_models``, ``crewtui.core.merge``): the list's rows are
@@ -104,6 +103,7 @@ from crewtui.core.text_lines import HeldText
 if TYPE_CHECKING:
     from crewtui.api.hitl import HitlRequest
     from crewtui.api.models import Kickoff, Step
+    from crewtui.core.text_lines import HeldText
 
 log = logging.getLogger(__name__)
 
