@@ -39,16 +39,13 @@ from crewtui.api.models import (
     TaskState,
     WaitingFor,
 )
+from crewtui.api.states import WebhookForm as WebhookForm
 from crewtui.api.timestamps import event_time
 
 PushKind = Literal["task", "step", "crew", "events"]
 PUSH_KINDS: frozenset[str] = frozenset(get_args(PushKind))
 
 Pushed = Observation | Step
-
-# What a kickoff asks the service to push: the batched crewai events (``events``) or the three
-# classic per-kind URLs (``classic``); see ``[webhooks] form`` in the config.
-WebhookForm = Literal["events", "classic"]
 
 
 def parse_push(kind: PushKind, body: Any, received_at: datetime) -> list[Pushed]:

@@ -75,3 +75,9 @@ CancelRequest = Literal["sent", "confirmed"]
 # The kind of an agent's thought/action step (a step webhook, a live ``last_step``); the
 # batched events form names its events by their crewai type instead.
 AGENT_STEP = "step"
+
+
+# What a kickoff asks the service to push: the batched crewai events (``events``) or the three
+# classic per-kind URLs (``classic``); see ``[webhooks] form`` in the config (which reads it
+# without the push parsers and the models behind them).
+WebhookForm = Literal["events", "classic"]

@@ -30,12 +30,15 @@ from crewtui.config import ENV_CREW_NAME, resolve_paths
 from crewtui.core.store import Store
 from crewtui.sim import SimServer
 from crewtui.ui.widgets.detail import KickoffDetail
+from tests.test_layers import run_python
 from tests.ui.app_helpers import AppFactory, sim_crews
 
 # What the first frame must not wait for: the HTTP client (first request), Markdown (the
 # Output tab), the simulator's server, the webhook receiver (only with webhooks asked for)
 # and Pygments (rich's traceback, with a crash).
 HEAVY = ("httpx", "markdown_it", "uvicorn", "fastapi", "crewtui.core.webhooks", "pygments")
+# The wire models and what decodes whole kickoffs: the list's rows and the config need none.
+WIRE_MODELS = ("crewtui.api.models", "crewtui.core.store_models", "crewtui.core.merge")
 QUIT_ATTEMPTS = 8
 
 FIRST_FRAME = """
@@ -140,7 +143,7 @@ page = store.list_kickoffs(limit=200)
 rows.reset(store.count_kickoffs())
 rows.place(0, page, 200)
 store.close()
-heavy = ("pydantic", "crewtui.api.models", "crewtui.core.store_models", "crewtui.core.merge")
+heavy = ("pydantic", *{wire!r})
 print(json.dumps({{"rows": [row.kickoff_id for row in page], "loaded": [
     name for name in heavy if name in sys.modules
 ]}}))
@@ -168,7 +171,7 @@ def test_the_lists_rows_are_read_without_pydantic(tmp_path: Path) -> None:
         )
     store.close()
     result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(LIST_PATH.format()), str(path)],
+        [sys.executable, "-c", textwrap.dedent(LIST_PATH.format(wire=WIRE_MODELS)), str(path)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -179,6 +182,30 @@ def test_the_lists_rows_are_read_without_pydantic(tmp_path: Path) -> None:
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert len(report["rows"]) == 3
     assert report["loaded"] == [], f"the list's page imported: {report['loaded']}"
+
+
+def test_the_config_is_read_without_the_wire_models(tmp_path: Path) -> None:
+    """The command line and the config (read before the first frame) need the states' names
+    and their own settings, not the wire models: their schemas stay off the way to it."""
+    result = run_python(
+        f"""
+        import json, sys
+        import crewtui.cli
+        from crewtui.config import load_config, resolve_paths, select_crews
+
+        config = load_config(resolve_paths({str(tmp_path)!r}))
+        select_crews(config)
+        print(json.dumps([name for name in {WIRE_MODELS!r} if name in sys.modules]))
+        """,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(Path(__file__).parents[2]),
+            "CREWAI_API_URL": "https://crew.example/research",
+            "CREWAI_BEARER_TOKEN": "config-token",
+        },
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
 
 
 class DetailApp(App[None]):
