@@ -127,6 +127,11 @@ def test_first_frame_imports_no_http_client_markdown_or_server(tmp_path: Path) -
     assert report["followed"] == 0, "the tracker read the active runs before the first frame"
 
 
+def this_checkout() -> dict[str, str]:
+    """The environment of a child interpreter that imports this checkout's crewtui."""
+    return {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+
+
 # The modules the list's rows are read and drawn with: plain rows, no pydantic model (the
 # app's first frame shows a page of them; the models' schemas cost more than the page).
 LIST_PATH = """
@@ -137,7 +142,7 @@ from crewtui.core.store import Store
 from crewtui.ui.widgets.kickoff_list import KickoffList, order_key
 from crewtui.ui.widgets.kickoff_rows import KickoffRows
 
-store = Store.open(sys.argv[1])
+store = Store.open({path!r})
 rows = KickoffRows(lambda row: order_key("newest", row))
 page = store.list_kickoffs(limit=200)
 rows.reset(store.count_kickoffs())
@@ -170,14 +175,7 @@ def test_the_lists_rows_are_read_without_pydantic(tmp_path: Path) -> None:
             )
         )
     store.close()
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(LIST_PATH.format(wire=WIRE_MODELS)), str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
-    )
+    result = run_python(LIST_PATH.format(path=str(path), wire=WIRE_MODELS), env=this_checkout())
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert len(report["rows"]) == 3
@@ -198,8 +196,7 @@ def test_the_config_is_read_without_the_wire_models(tmp_path: Path) -> None:
         print(json.dumps([name for name in {WIRE_MODELS!r} if name in sys.modules]))
         """,
         env={
-            **os.environ,
-            "PYTHONPATH": str(Path(__file__).parents[2]),
+            **this_checkout(),
             "CREWAI_API_URL": "https://crew.example/research",
             "CREWAI_BEARER_TOKEN": "config-token",
         },
