@@ -21,8 +21,9 @@ from typing import Any, NoReturn
 
 from crewtui import __version__
 from crewtui.api.errors import ConfigError, CrewtuiError, ExitCode
-from crewtui.api.models import KickoffSummary, RunState
+from crewtui.api.rows import SUMMARY_FIELDS
 from crewtui.api.sanitize import inert_line
+from crewtui.api.states import RunState
 from crewtui.core.stall import STUCK
 
 EPILOG = """\
@@ -476,7 +477,7 @@ def _port(text: str) -> int:
 def _list_fields(text: str) -> tuple[str, ...]:
     """``list --fields a,b``: known field names, in the order given."""
     fields = tuple(name.strip() for name in text.split(",") if name.strip())
-    known = (*KickoffSummary.model_fields, STUCK)
+    known = (*SUMMARY_FIELDS, STUCK)
     unknown = [name for name in fields if name not in known]
     if unknown or not fields:
         what = f"{inert_line(unknown[0], 40)!r} is not a field" if unknown else "no field given"

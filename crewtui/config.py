@@ -95,7 +95,7 @@ from pydantic import (
 
 from crewtui.api.errors import ConfigError
 from crewtui.api.profile import CrewProfile, check_token
-from crewtui.api.pushes import WebhookForm
+from crewtui.api.states import WebhookForm
 from crewtui.api.validate import check_crew_url, check_public_url, parse_listen, same_crew_url
 from crewtui.core.pricing import Price, price_table
 

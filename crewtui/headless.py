@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import math
 import os
@@ -19,7 +20,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from crewtui.api.errors import (
     AuthError,
@@ -31,6 +32,7 @@ from crewtui.api.errors import (
 )
 from crewtui.api.models import STATUS_FIELDS, Kickoff, KickoffSummary, RunState
 from crewtui.api.profile import CrewProfile
+from crewtui.api.rows import SUMMARY_FIELDS
 from crewtui.api.sanitize import inert, inert_line
 from crewtui.api.validate import check_webhook_url, unique_pairs, validate_kickoff_id
 from crewtui.config import (
@@ -298,16 +300,29 @@ def emit_json(value: Any) -> None:
     out(json.dumps(value, ensure_ascii=True, indent=2, default=str))
 
 
-def as_json(model: BaseModel, names: Sequence[str], verbatim: Sequence[str]) -> dict[str, Any]:
+def as_json(
+    model: BaseModel | KickoffSummary, names: Sequence[str], verbatim: Sequence[str]
+) -> dict[str, Any]:
     """``names`` of ``model`` as JSON values, in that order; ``verbatim`` ones as they are.
 
     The verbatim fields are free-form dicts (the service's payloads, the user's inputs):
     pydantic's JSON mode raises on a dict key holding a lone surrogate, which
-    ``json.dumps`` escapes faithfully.
+    ``json.dumps`` escapes faithfully. A list row (a plain dataclass) is dumped by pydantic
+    too, so its values read as a kickoff's do.
     """
     kept = {name: getattr(model, name) for name in verbatim if name in names}
-    plain = model.model_dump(mode="json", include=set(names) - set(kept))
+    include = set(names) - set(kept)
+    if isinstance(model, BaseModel):
+        plain = model.model_dump(mode="json", include=include)
+    else:
+        plain = _row_json().dump_python(model, mode="json", include=include)
     return {name: kept[name] if name in kept else plain[name] for name in names}
+
+
+@functools.cache
+def _row_json() -> TypeAdapter[KickoffSummary]:
+    """The list rows' JSON form, built by the commands that print rows (not ``status``)."""
+    return TypeAdapter(KickoffSummary)
 
 
 def status_json(kickoff: Kickoff) -> dict[str, Any]:
@@ -588,7 +603,7 @@ async def cmd_list(session: Session) -> int:
     if crew is not None and not rows:
         check_crew_is_known(session, crew)
     if session.json or args.fields:
-        fields = args.fields or (*KickoffSummary.model_fields, STUCK)
+        fields = args.fields or (*SUMMARY_FIELDS, STUCK)
         emit_json([_list_json(row, fields, rule.judge(row, now)) for row in rows])
         return int(ExitCode.OK)
     if not rows:
@@ -737,9 +752,7 @@ async def cmd_inbox(session: Session) -> int:
     if crew is not None and not rows:
         check_crew_is_known(session, crew)
     if session.json:
-        emit_json(
-            [as_json(row, tuple(KickoffSummary.model_fields), ("inputs", "meta")) for row in rows]
-        )
+        emit_json([as_json(row, SUMMARY_FIELDS, ("inputs", "meta")) for row in rows])
         return int(ExitCode.OK)
     if not rows:
         out("No run is waiting for you.")

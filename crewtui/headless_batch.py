@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from crewtui.api.errors import ConfigError, ExitCode
-from crewtui.api.models import RunState
 from crewtui.api.profile import CrewProfile
 from crewtui.api.sanitize import inert_line
+from crewtui.api.states import RunState
 from crewtui.core.batch import (
     DEFAULT_CONCURRENCY,
     Batch,

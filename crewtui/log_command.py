@@ -18,9 +18,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 
 from crewtui.api.errors import ConfigError, NotFoundError
-from crewtui.api.models import Submission
 from crewtui.api.profile import CrewProfile
 from crewtui.api.sanitize import inert_line
+from crewtui.api.states import Submission
 from crewtui.core.format import sentence
 from crewtui.core.run_log import (
     STEPS_READ_AGAIN,

@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from crewtui.api.models import KickoffSummary
+from crewtui.api.rows import SUMMARY_FIELDS
 from crewtui.core.store import Store
 from tests.cli_helpers import run
 from tests.core.histories import history_file, past_runs, running_run
@@ -40,7 +40,7 @@ def test_list_json_says_why_a_run_is_stuck_and_null_for_the_others(tmp_path: Pat
     result = run(tmp_path, "list", "--json", "--state", "running")
     assert result.returncode == 0, result.stderr
     rows = {row["kickoff_id"]: row for row in json.loads(result.stdout)}
-    assert list(rows["fresh-0001"]) == [*KickoffSummary.model_fields, "stuck"]
+    assert list(rows["fresh-0001"]) == [*SUMMARY_FIELDS, "stuck"]
     assert rows["fresh-0001"]["stuck"] is None
     stuck = rows["stuck-0001"]["stuck"]
     assert stuck["task"] == "research" and stuck["basis"] == "median"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -35,19 +36,15 @@ async def test_status_json_shows_usage_per_task_and_per_run_after_a_run_with_pus
     result = run(home, "status", kickoff_id, "--json")
     assert result.returncode == 0, result.stderr
     status = json.loads(result.stdout)
-    assert Usage.model_validate(status["usage"]) == whole
-    assert {task["task_id"]: Usage.model_validate(task["usage"]) for task in status["tasks"]} == (
-        per_task
-    )
+    assert Usage(**status["usage"]) == whole
+    assert {task["task_id"]: Usage(**task["usage"]) for task in status["tasks"]} == (per_task)
     assert status["model"] == SIM_MODEL  # named by the LLM call events
     # Keys no source gave are null, never 0.
     assert status["usage"]["reasoning_tokens"] is None
 
     listed = run(home, "list", "--fields", "kickoff_id,usage")
     assert listed.returncode == 0, listed.stderr
-    assert json.loads(listed.stdout) == [
-        {"kickoff_id": kickoff_id, "usage": whole.model_dump(mode="json")}
-    ]
+    assert json.loads(listed.stdout) == [{"kickoff_id": kickoff_id, "usage": asdict(whole)}]
 
     human = run(home, "status", kickoff_id)
     assert human.returncode == 0, human.stderr
@@ -83,7 +80,7 @@ def test_a_followed_run_with_a_receiver_gets_usage_per_task_and_the_model(
     if command == "kickoff":
         per_task, _ = simulated_usage("travel", sim_any.sample_inputs("travel"))
         first = status["tasks"][0]
-        assert Usage.model_validate(first["usage"]) == per_task[first["task_id"]]
+        assert Usage(**first["usage"]) == per_task[first["task_id"]]
         # The model came with the LLM call events: the cost estimate shows.
         assert "(estimate)" in run(home, "status", kickoff_id, env=env).stdout
 

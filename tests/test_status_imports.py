@@ -1,5 +1,7 @@
 """``crewtui status ID --json`` loads what one GET and one write to the history need: not
-the webhook receiver (its HTTP server), which only commands that receive pushes import."""
+the webhook receiver (its HTTP server), which only commands that receive pushes import, nor
+the line index of large outputs (``text_lines``, which the history names only in its type
+hints)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,12 @@ from crewtui.sim import SimServer
 from tests.test_layers import crewtui_env, run_python
 
 # What status must not import.
-UNNEEDED = ("crewtui.core.webhooks", "crewtui.core.guarded_http", "textual")
+UNNEEDED = (
+    "crewtui.core.webhooks",
+    "crewtui.core.guarded_http",
+    "crewtui.core.text_lines",
+    "textual",
+)
 
 
 def started_run(sim: SimServer, tmp_path: Path) -> tuple[str, dict[str, str]]:

@@ -24,6 +24,7 @@ from crewtui.api.models import (
     TaskState,
     Usage,
 )
+from crewtui.api.rows import USAGE_FIELDS
 from crewtui.api.timestamps import wire_derived_time, wire_time
 
 _LIVE_STATES = {
@@ -116,7 +117,7 @@ def as_dict(value: Any) -> dict[str, Any]:
 def parse_usage(value: Any) -> Usage | None:
     """Token counts in crewai's UsageMetrics form, wherever they appear; None when the value
     holds none of them (an absent count stays None, never 0)."""
-    counts = {name: as_int(as_dict(value).get(name)) for name in Usage.model_fields}
+    counts = {name: as_int(as_dict(value).get(name)) for name in USAGE_FIELDS}
     if all(count is None for count in counts.values()):
         return None
     return Usage(**counts)

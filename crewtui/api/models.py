@@ -13,93 +13,43 @@ import hashlib
 import json
 import unicodedata
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+# The states and the list's rows are plain Python (``states``, ``rows``): re-exported here,
+# where the models that use them are.
+from crewtui.api.rows import KickoffSummary as KickoffSummary
+from crewtui.api.rows import Progress as Progress
+from crewtui.api.rows import Usage as Usage
+from crewtui.api.rows import WaitingFor as WaitingFor
+from crewtui.api.states import AGENT_STEP as AGENT_STEP
+from crewtui.api.states import TERMINAL_STATES as TERMINAL_STATES
+from crewtui.api.states import CancelRequest as CancelRequest
+from crewtui.api.states import Dialect as Dialect
+from crewtui.api.states import RunKind as RunKind
+from crewtui.api.states import RunState as RunState
+from crewtui.api.states import Submission as Submission
+from crewtui.api.states import TaskState as TaskState
 
 
-class RunState(StrEnum):
-    """The normalized state of a kickoff (the API contract mapping table)."""
+def _schema_built_once(*kinds: type) -> None:
+    """Give each plain dataclass its pydantic schema, built once.
 
-    PENDING = "pending"
-    RUNNING = "running"
-    PAUSED = "paused"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    NOT_FOUND = "not_found"
-    LOST = "lost"
-    UNKNOWN = "unknown"
-
-    @property
-    def is_terminal(self) -> bool:
-        """A terminal kickoff is never polled again."""
-        return self in TERMINAL_STATES
-
-
-TERMINAL_STATES = frozenset(
-    {RunState.COMPLETED, RunState.FAILED, RunState.CANCELLED, RunState.LOST}
-)
-
-
-# What kind of deployment a run belongs to: a crew (its units are tasks) or a flow (its
-# units are methods, and reusing its id restarts an ended run). Seen, never configured.
-RunKind = Literal["crew", "flow"]
-
-
-class Dialect(StrEnum):
-    """Which form of the API a response came in; detected per response, never configured."""
-
-    DOCUMENTED = "documented"
-    LIVE = "live"
-
-
-class TaskState(StrEnum):
-    """Where one task of a run is, as far as crewtui has seen."""
-
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-
-
-class Submission(StrEnum):
-    """How far the POST /kickoff that created a kickoff got.
-
-    A kickoff is written to the store as ``sending`` before the request leaves, so that an
-    answer lost on the way shows up as ``uncertain`` ("may have started") instead of vanishing.
+    pydantic reuses a dataclass's ``__pydantic_core_schema__``; without one it builds the
+    dataclass's schema again for every model field that names it (``Usage`` is named by
+    six). Measured (CPU, pydantic already imported): this module took 23-24 ms with
+    pydantic sub-models, 29-34 ms with plain dataclasses, 26-28 ms with this.
     """
+    for kind in kinds:
+        setattr(kind, "__pydantic_core_schema__", TypeAdapter(kind).core_schema)  # noqa: B010
 
-    SENDING = "sending"
-    ACCEPTED = "accepted"
-    UNCERTAIN = "uncertain"
+
+_schema_built_once(Progress, Usage, WaitingFor)
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", validate_assignment=False)
-
-
-class Progress(_Model):
-    """How many tasks (or steps) of the run are done, when the service says."""
-
-    completed: int | None = None
-    total: int | None = None
-
-
-class Usage(_Model):
-    """Tokens and LLM calls, as the service counted them (crewai's UsageMetrics).
-
-    Each field is None when no source said it: an unknown count is never 0. A report is a
-    running total, not an increment (see ``crewtui.core.calls.merge_usage``).
-    """
-
-    total_tokens: int | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    cached_prompt_tokens: int | None = None
-    reasoning_tokens: int | None = None
-    # The number of LLM calls that answered.
-    successful_requests: int | None = None
 
 
 class LlmCall(_Model):
@@ -129,11 +79,6 @@ class TaskResult(_Model):
     finished_at: datetime | None = None
     # The sum of the task's LLM calls seen so far; None when none was seen.
     usage: Usage | None = None
-
-
-# The kind of an agent's thought/action step (a step webhook, a live ``last_step``); the
-# batched events form names its events by their crewai type instead.
-AGENT_STEP = "step"
 
 
 def _normalized(text: str | None) -> str | None:
@@ -205,21 +150,6 @@ class Step(_Model):
         return hashlib.sha256(canonical.encode("ascii")).hexdigest()[:32]
 
 
-class WaitingFor(_Model):
-    """A run paused for a person: whose output awaits an answer (POST /resume's task_id).
-
-    ``task_id`` is None when the service paused without saying which task waits.
-    ``request_id`` names a flow's human-in-the-loop request: such a wait is answered through
-    the request's callback, not POST /resume.
-    """
-
-    task_id: str | None = None
-    agent: str | None = None
-    message: str | None = None
-    since: datetime
-    request_id: str | None = None
-
-
 class SentWebhooks(_Model):
     """The classic webhook URLs a kickoff was sent with: POST /resume must send them again.
 
@@ -234,10 +164,6 @@ class SentWebhooks(_Model):
     def __repr__(self) -> str:
         return "SentWebhooks(<secret>)"
 
-
-# crewtui asked the service to stop the run ("sent": the row says "cancelling…") and the
-# service said it stopped it ("confirmed": the run stays cancelled, "stopped by you").
-CancelRequest = Literal["sent", "confirmed"]
 
 ObservationSource = Literal["poll", "webhook", "kickoff"]
 
@@ -431,39 +357,3 @@ class Kickoff(KickoffStatus):
     @property
     def short_id(self) -> str:
         return self.kickoff_id[:8]
-
-
-class KickoffSummary(_Model):
-    """A row of the history list: what the list shows, without outputs or raw payloads.
-
-    Listing 10,000 kickoffs must not read 10,000 outputs.
-    """
-
-    kickoff_id: str
-    crew: str
-    state: RunState
-    current_task: str | None = None
-    progress: Progress | None = None
-    created_at: datetime
-    updated_at: datetime
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    tracked_at: datetime | None = None
-    execution_time: float | None = None
-    archived: bool = False
-    submission: Submission = Submission.ACCEPTED
-    error: str | None = None
-    task_count: int = 0
-    # What the run was started with: small, and what tells runs of one crew apart.
-    inputs: dict[str, str] = Field(default_factory=dict)
-    meta: dict[str, Any] = Field(default_factory=dict)
-    waiting_for: WaitingFor | None = None
-    usage: Usage | None = None
-    cancel_request: CancelRequest | None = None
-    cancelled_by: str | None = None
-    continues: str | None = None
-    continued_from: str | None = None
-    kind: RunKind = "crew"
-    restarts: int = 0
-    # When the current task was first seen running (the stall rule's clock), from its task.
-    task_started_at: datetime | None = None

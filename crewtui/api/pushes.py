@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal, get_args
 
@@ -39,16 +39,13 @@ from crewtui.api.models import (
     TaskState,
     WaitingFor,
 )
+from crewtui.api.states import WebhookForm as WebhookForm
 from crewtui.api.timestamps import event_time
 
 PushKind = Literal["task", "step", "crew", "events"]
 PUSH_KINDS: frozenset[str] = frozenset(get_args(PushKind))
 
 Pushed = Observation | Step
-
-# What a kickoff asks the service to push: the batched crewai events (``events``) or the three
-# classic per-kind URLs (``classic``); see ``[webhooks] form`` in the config.
-WebhookForm = Literal["events", "classic"]
 
 
 def parse_push(kind: PushKind, body: Any, received_at: datetime) -> list[Pushed]:
@@ -351,7 +348,7 @@ def _llm_call_completed(facts: _EventFacts) -> Observation | None:
     if usage is None:
         return None
     if usage.successful_requests is None:
-        usage = usage.model_copy(update={"successful_requests": 1})  # it is one call
+        usage = replace(usage, successful_requests=1)  # it is one call
     model = as_str(data.get("model"))
     call = LlmCall(
         call_id=facts.identity,

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from crewtui.api.errors import ConfigError
-from crewtui.api.models import KickoffSummary, RunState, Submission
+from crewtui.api.rows import KickoffSummary
 from crewtui.api.sanitize import inert_line
+from crewtui.api.states import RunState, Submission
 
 # The meta keys each run of a batch is tagged with; a file may not set them itself.
 BATCH_KEY = "batch"

@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from crewtui.api.errors import (
     AuthError,
@@ -23,10 +23,12 @@ from crewtui.api.errors import (
     RateLimitedError,
     TransportError,
 )
-from crewtui.api.models import Kickoff
 from crewtui.core.batch import Batch, BatchProgress, BatchRow, progress_of
 from crewtui.core.pacing import error_backoff
 from crewtui.core.tracker import ALIVE_FOR, KickoffChanged, Tracker, TrackerEvent
+
+if TYPE_CHECKING:
+    from crewtui.api.models import Kickoff
 
 # How long at most a batch waits for news before it looks at its runs and crew again.
 WAKE_EVERY = 5.0

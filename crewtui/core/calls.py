@@ -24,6 +24,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from crewtui.api.models import Kickoff, LlmCall, Usage
+from crewtui.api.rows import USAGE_FIELDS
 
 # How many of a run's newest calls are kept to recognise a repeat (see the module doc).
 CALL_WINDOW = 500
@@ -108,7 +109,7 @@ def _count_by_count(
     reports: list[Usage], combine: Callable[[list[int]], int]
 ) -> dict[str, int | None]:
     combined: dict[str, int | None] = {}
-    for name in Usage.model_fields:
+    for name in USAGE_FIELDS:
         values = [value for report in reports if (value := getattr(report, name)) is not None]
         combined[name] = combine(values) if values else None
     return combined

@@ -15,15 +15,17 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crewtui.api.errors import ConfigError, CrewtuiError, ExitCode
-from crewtui.api.models import Kickoff, TaskResult
 from crewtui.core.durations import task_seconds
 from crewtui.core.format import UNKNOWN, format_duration, tokens_text
 from crewtui.core.history import History
 from crewtui.core.pricing import Price, cost_text, estimate_cost
 from crewtui.core.timing import run_duration
+
+if TYPE_CHECKING:
+    from crewtui.api.models import Kickoff, TaskResult
 
 OUTPUT_CAP = 100_000
 DIFF_LINES = 2_000

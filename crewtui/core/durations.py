@@ -11,8 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from crewtui.api.models import TaskResult
+if TYPE_CHECKING:
+    from crewtui.api.models import TaskResult
 
 
 def task_seconds(task: TaskResult) -> float | None:

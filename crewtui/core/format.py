@@ -8,18 +8,15 @@ import math
 import socket
 from collections.abc import Callable, Collection
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from crewtui.api.models import (
-    Attempt,
-    KickoffStatus,
-    KickoffSummary,
-    RunState,
-    TaskState,
-    Usage,
-    WaitingFor,
-)
+from crewtui.api.rows import KickoffSummary, Usage, WaitingFor
 from crewtui.api.sanitize import inert_line
+from crewtui.api.states import RunState, TaskState
 from crewtui.core.timing import Run, run_duration, run_start
+
+if TYPE_CHECKING:
+    from crewtui.api.models import Attempt, KickoffStatus
 
 # One symbol per state for the CLI and every view of the app; the word is always shown
 # beside it (never colour or symbol alone).

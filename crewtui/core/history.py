@@ -13,14 +13,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from crewtui.api.hitl import HitlRequest
-from crewtui.api.models import Kickoff, KickoffSummary, RunState, Step
+from crewtui.api.rows import KickoffSummary
+from crewtui.api.states import RunState
 from crewtui.core.batch import Batch
 from crewtui.core.store import Changes, HitlRecord, Order, RunTally, StepStats
 from crewtui.core.store_rows import Lease
-from crewtui.core.text_lines import HeldText
+
+if TYPE_CHECKING:
+    from crewtui.api.hitl import HitlRequest
+    from crewtui.api.models import Kickoff, Step
+    from crewtui.core.text_lines import HeldText
 
 
 class History(Protocol):

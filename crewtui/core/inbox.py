@@ -10,13 +10,19 @@ The app's inbox (``i``), its count in the status line and the terminal title, an
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, TypeAlias
 
-from crewtui.api.models import Kickoff, KickoffSummary, RunState
+from crewtui.api.rows import KickoffSummary
 from crewtui.api.sanitize import inert_line
+from crewtui.api.states import RunState
 from crewtui.core.format import format_duration, sentence, waiting_line
 from crewtui.core.history import History
 
-Run = Kickoff | KickoffSummary
+if TYPE_CHECKING:
+    from crewtui.api.models import Kickoff
+
+# A string: the full model is a type here, never imported at run time.
+Run: TypeAlias = "Kickoff | KickoffSummary"
 
 
 def is_waiting(run: Run) -> bool:

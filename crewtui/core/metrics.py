@@ -26,7 +26,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from crewtui import __version__
 from crewtui.api.errors import StoreError
 from crewtui.api.http import Outcome
-from crewtui.api.models import RunState
+from crewtui.api.states import RunState
 from crewtui.core.tracker import HealthState, Tracker
 from crewtui.core.webhooks import WebhookReceiver
 

@@ -16,13 +16,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from crewtui.api.models import Kickoff, RunState, WaitingFor
+from crewtui.api.rows import WaitingFor
 from crewtui.api.sanitize import inert_line
+from crewtui.api.states import RunState
 from crewtui.config import OscForm, OscSetting
 from crewtui.core.format import duration_text, waiting_line
 from crewtui.core.timing import run_duration
+
+if TYPE_CHECKING:
+    from crewtui.api.models import Kickoff
 
 NotifyEvent = Literal["ended", "waiting"]
 

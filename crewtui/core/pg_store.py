@@ -46,7 +46,6 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from crewtui.api.errors import ExitCode, StoreError
-from crewtui.api.models import Kickoff
 from crewtui.core import pg_schema
 from crewtui.core.pg_sql import ESCAPE_BYTES, PgConnection, Row, escape_text, row_factory
 from crewtui.core.store import DEFAULT_STEPS_PER_RUN, Store, _counts, _load_kickoff
@@ -56,6 +55,8 @@ from crewtui.core.text_lines import HeldText
 
 if TYPE_CHECKING:  # the shared code's annotations name it; nothing here uses SQLite
     import sqlite3
+
+    from crewtui.api.models import Kickoff
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from crewtui.api.models import Usage
+from crewtui.api.rows import Usage
 
 
 @dataclass(frozen=True, slots=True)

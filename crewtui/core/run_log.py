@@ -22,22 +22,18 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from crewtui.api.models import (
-    AGENT_STEP,
-    Kickoff,
-    RunState,
-    Step,
-    TaskResult,
-    TaskState,
-    WaitingFor,
-)
+from crewtui.api.rows import WaitingFor
 from crewtui.api.sanitize import inert_line
+from crewtui.api.states import AGENT_STEP, RunState, TaskState
 from crewtui.core.format import crew_cell, format_duration, tokens_text
 from crewtui.core.history import History
 from crewtui.core.timing import run_duration, run_start
 from crewtui.core.tracker import KickoffChanged, StepsAdded, TrackerEvent
+
+if TYPE_CHECKING:
+    from crewtui.api.models import Kickoff, Step, TaskResult
 
 LogKind = Literal["run", "done", "failed", "waiting", "task", "step", "tool", "event", "usage"]
 LOG_KINDS: tuple[LogKind, ...] = (

@@ -20,11 +20,11 @@ import logging
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from crewtui.api.models import Kickoff, RunState
 from crewtui.api.redact import redact
 from crewtui.api.sanitize import inert_line
+from crewtui.api.states import RunState
 from crewtui.core.tracker import (
     CrewHealth,
     CrewHealthChanged,
@@ -34,6 +34,9 @@ from crewtui.core.tracker import (
     Tracker,
     TrackerEvent,
 )
+
+if TYPE_CHECKING:
+    from crewtui.api.models import Kickoff
 
 LogFormat = Literal["text", "json"]
 LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")

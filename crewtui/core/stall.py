@@ -21,12 +21,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from crewtui.api.models import Kickoff, KickoffSummary, RunState
+from crewtui.api.rows import KickoffSummary
+from crewtui.api.states import RunState
 from crewtui.core.durations import ExpectedRange, TaskKey, expected_ranges
 from crewtui.core.format import format_duration
 from crewtui.core.timing import current_task_start
+
+if TYPE_CHECKING:
+    from crewtui.api.models import Kickoff
 
 ENOUGH_FOR_P95 = 20
 FEW_RUNS_FACTOR = 3.0

@@ -18,7 +18,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from crewtui.api.errors import ConfigError
-from crewtui.api.models import TERMINAL_STATES, RunState, Usage
+from crewtui.api.rows import Usage
+from crewtui.api.states import TERMINAL_STATES, RunState
 from crewtui.core.durations import ExpectedRange, expected_ranges
 from crewtui.core.history import History
 from crewtui.core.pricing import Price, estimate_cost

@@ -49,17 +49,15 @@ from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from crewtui.api.errors import StoreError
-from crewtui.api.hitl import HitlRequest
-from crewtui.api.models import Kickoff, KickoffSummary, RunState, Step, TaskResult, TaskState
+from crewtui.api.rows import KickoffSummary
+from crewtui.api.states import RunState, TaskState
 from crewtui.core import store_schema
 from crewtui.core.batch import Batch, rows_from_json, rows_json
-from crewtui.core.merge import merge_stored, merge_tasks
 from crewtui.core.store_rows import (
     CANCEL_REQUEST,
-    EXTRA_FIELDS,
     KICKOFF_COLUMNS,
     RUN_KIND,
     SUMMARY_COLUMNS,
@@ -71,17 +69,12 @@ from crewtui.core.store_rows import (
     WAITING_FOR,
     Lease,
     SqlValue,
-    as_model,
     bind_text,
     bind_ts,
     decode_row,
-    insert_steps,
-    kickoff_values,
     lease_of,
-    load_steps,
     read_key,
     summaries,
-    task_values,
     without_credentials,
 )
 from crewtui.core.store_schema import (
@@ -103,7 +96,14 @@ from crewtui.core.store_text import (
     output_rowid,
     value_size,
 )
-from crewtui.core.text_lines import HeldText
+
+# The models (pydantic) are imported where a whole kickoff, task or step is first read or
+# written (``crewtui.core.store_models``, ``crewtui.core.merge``): the list's rows are
+# plain rows, and the app's first frame reads only those.
+if TYPE_CHECKING:
+    from crewtui.api.hitl import HitlRequest
+    from crewtui.api.models import Kickoff, Step
+    from crewtui.core.text_lines import HeldText
 
 log = logging.getLogger(__name__)
 
@@ -526,6 +526,8 @@ class Store:
 
     def save_kickoff(self, kickoff: Kickoff) -> Kickoff:
         """Write ``kickoff``, merged with what another writer may have stored; return the result."""
+        from crewtui.core.merge import merge_stored, merge_tasks
+
         with self._write() as conn:
             stored = _load_kickoff(conn, kickoff.kickoff_id)
             kickoff = kickoff.model_copy(update={"tasks": merge_tasks([], kickoff.tasks)})
@@ -542,6 +544,9 @@ class Store:
         """
         if old_id == new_id:
             return
+        from crewtui.core.merge import merge_stored
+        from crewtui.core.store_models import load_steps
+
         with self._write() as conn:
             old = _load_kickoff(conn, old_id)
             if old is None:
@@ -759,6 +764,8 @@ class Store:
     def list_steps(self, kickoff_id: str, *, newest: int | None = None) -> list[Step]:
         """A kickoff's steps by sequence (missing sequences first), then arrival; with
         ``newest``, only the last that many (the window a view holds in memory)."""
+        from crewtui.core.store_models import load_steps
+
         with self._read() as conn:
             return load_steps(conn, kickoff_id, newest)
 
@@ -770,6 +777,8 @@ class Store:
     def step_window(self, kickoff_id: str, newest: int) -> tuple[list[Step], StepStats]:
         """The newest ``newest`` steps of a run and its :meth:`step_stats`, in one snapshot
         (what a view holds, and what it says about the rest)."""
+        from crewtui.core.store_models import load_steps
+
         with self._read() as conn:
             return load_steps(conn, kickoff_id, newest), self._step_stats(conn, kickoff_id)
 
@@ -1286,6 +1295,9 @@ def _load_kickoffs(
 
 def _kickoff_of(row: sqlite3.Row, tasks: Sequence[sqlite3.Row], kickoff_id: str) -> Kickoff | None:
     """A kickoff from its row and its tasks' rows (None when it cannot be read)."""
+    from crewtui.api.models import Kickoff, TaskResult
+    from crewtui.core.store_models import EXTRA_FIELDS, as_model
+
     values, unreadable = decode_row(row)
     extra = values.pop("extra", None)
     if isinstance(extra, dict):
@@ -1312,6 +1324,8 @@ def _write_kickoff(
     task; only a restarted flow run starts its tasks over (the earlier ones are kept in its
     ``earlier_attempts``), and then the rows of the tasks it no longer has go.
     """
+    from crewtui.core.store_models import kickoff_values, task_values
+
     conn.execute(UPSERT_KICKOFF, {**kickoff_values(kickoff), **stamp})
     old = before.tasks if before is not None else []
     changed = [
@@ -1338,6 +1352,8 @@ def _delete_kickoff(conn: sqlite3.Connection, kickoff_id: str) -> None:
 def _insert_steps(conn: sqlite3.Connection, steps: Sequence[Step], cap: int) -> list[Step]:
     """Store the steps (each once, see :func:`insert_steps`), then trim each run they
     added to to its newest ``cap``; returns the steps that were new."""
+    from crewtui.core.store_models import insert_steps
+
     new = insert_steps(conn, steps)
     added: dict[str, int] = {}
     for step in new:

@@ -1,4 +1,4 @@
-"""Rows of the history and the models they hold: how each value is bound and read back.
+"""Rows of the history: how each value is bound and read back, and the list's rows.
 
 - **Any text the server sends.** Python's sqlite3 refuses to bind a ``str`` holding a lone
   surrogate (``"\\ud800"`` is valid JSON). Free text (outputs, errors, agent names, ids) is
@@ -11,7 +11,9 @@
   beyond repair is left out.
 
 Timestamps are ISO-8601 UTC text of fixed width, so text order is time order; a naive
-datetime is taken to be UTC.
+datetime is taken to be UTC. Nothing here imports pydantic: the list's first page is read
+with this module alone. Full kickoffs, tasks and steps (pydantic models) are written and
+read by ``crewtui.core.store_models``.
 """
 
 from __future__ import annotations
@@ -22,20 +24,16 @@ import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ValidationError
-
-from crewtui.api.models import Kickoff, KickoffSummary, RunState, Step, TaskResult
+from crewtui.api.rows import KickoffSummary
 from crewtui.api.sanitize import inert_line
-from crewtui.core.format import STATE_ORDER
-from crewtui.core.merge import merge_step
+from crewtui.api.states import RunState
 
 log = logging.getLogger(__name__)
 
 SqlValue = str | bytes | int | float | None
-ModelT = TypeVar("ModelT", bound=BaseModel)
 _INT64 = (-(2**63), 2**63 - 1)
 
 # --------------------------------------------------------------------------- codecs
@@ -141,7 +139,7 @@ def lease_of(row: sqlite3.Row) -> Lease:
     )
 
 
-def _clamp_int64(value: int | None) -> int | None:
+def clamp_int64(value: int | None) -> int | None:
     """SQLite integers are 64-bit; a step's sequence is only an ordering hint."""
     return None if value is None else min(max(value, _INT64[0]), _INT64[1])
 
@@ -278,7 +276,7 @@ def _insert_sql(table: str, columns: Sequence[str], on_conflict: str) -> str:
 
 
 # Columns the store derives on write and never reads back into a Kickoff.
-_DERIVED_COLUMNS = ("task_count", "state_rank", "extra")
+DERIVED_COLUMNS = ("task_count", "state_rank", "extra")
 # Who changed the row last, and the change number others follow (``Store.changes_since``).
 _STAMP_COLUMNS = ("changed_seq", "written_by")
 _KICKOFF_WRITE_COLUMNS = (*KICKOFF_COLUMNS, "state_rank", *_STAMP_COLUMNS)
@@ -295,15 +293,15 @@ UPSERT_TASK = _insert_sql(
     + ", ".join(f"{c} = excluded.{c}" for c in TASK_COLUMNS[2:]),
 )
 INSERT_STEP = _insert_sql("steps", STEP_COLUMNS, "ON CONFLICT (step_key) DO NOTHING")
-_STEP_FIELDS = tuple(c for c in STEP_COLUMNS if c != "step_key")
-_SELECT_STEP = f"SELECT {', '.join(_STEP_FIELDS)} FROM steps WHERE step_key = :step_key"  # noqa: S608
-_UPDATE_STEP = (
-    f"UPDATE steps SET {', '.join(f'{c} = :{c}' for c in _STEP_FIELDS)} "  # noqa: S608
+STEP_FIELDS = tuple(c for c in STEP_COLUMNS if c != "step_key")
+SELECT_STEP = f"SELECT {', '.join(STEP_FIELDS)} FROM steps WHERE step_key = :step_key"  # noqa: S608
+UPDATE_STEP = (
+    f"UPDATE steps SET {', '.join(f'{c} = :{c}' for c in STEP_FIELDS)} "  # noqa: S608
     "WHERE step_key = :step_key"
 )
 
 
-def _encode(values: Mapping[str, Any]) -> dict[str, SqlValue]:
+def encode(values: Mapping[str, Any]) -> dict[str, SqlValue]:
     """Model values to SQL values, by column kind (text, JSON, timestamp, plain)."""
     row: dict[str, SqlValue] = {}
     for name, value in values.items():
@@ -319,7 +317,7 @@ def _encode(values: Mapping[str, Any]) -> dict[str, SqlValue]:
 
 
 def decode_row(row: sqlite3.Row) -> tuple[dict[str, Any], set[str]]:
-    """Undo :func:`_encode` for the columns the row has; also the columns that could not be.
+    """Undo :func:`encode` for the columns the row has; also the columns that could not be.
 
     A value this crewtui cannot read (a timestamp Python refuses, broken JSON, bytes where
     text belongs) is left out rather than raised, so one bad row never stops a history.
@@ -343,139 +341,38 @@ def decode_row(row: sqlite3.Row) -> tuple[dict[str, Any], set[str]]:
 
 
 # What a row gets for a required value it cannot read (optional ones take their defaults).
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_KICKOFF_STAND_INS = {"created_at": _EPOCH, "updated_at": _EPOCH, "state": RunState.UNKNOWN}
-_STAND_INS: dict[type[BaseModel], dict[str, Any]] = {
-    Kickoff: _KICKOFF_STAND_INS,
-    KickoffSummary: _KICKOFF_STAND_INS,
-    Step: {"received_at": _EPOCH},
-}
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+KICKOFF_STAND_INS = {"created_at": EPOCH, "updated_at": EPOCH, "state": RunState.UNKNOWN}
 # Rows already reported, so that paging through a history logs each bad row once.
 _REPORTED: set[tuple[str, str]] = set()
 _REPORTED_MAX = 1000
 
 
-def as_model(
-    model: type[ModelT], values: dict[str, Any], unreadable: set[str], what: str, key: str
-) -> ModelT | None:
-    """``values`` as ``model``; unreadable or invalid values are replaced by their defaults
-    (or a stand-in) with a logged note, and a row beyond repair is skipped (None)."""
-    bad = set(unreadable)
-    result: ModelT | None = None
-    # Each pass leaves out what the last one refused; a row that fails on no new field
-    # (or keeps failing) is beyond repair.
-    for _ in range(3):
-        repaired = {name: value for name, value in values.items() if name not in bad}
-        stand_ins = _STAND_INS.get(model, {})
-        repaired.update({name: stand_ins[name] for name in bad if name in stand_ins})
-        try:
-            result = model.model_validate(repaired)
-            break
-        except ValidationError as error:
-            refused = {str(detail["loc"][0]) for detail in error.errors() if detail["loc"]}
-            if refused <= bad:
-                break
-            bad |= refused
-    if not bad:
-        return result
-    if (what, key) not in _REPORTED and len(_REPORTED) < _REPORTED_MAX:
-        _REPORTED.add((what, key))
-        outcome = "skipped it" if result is None else "used defaults for them"
-        log.warning(
-            "history store: %s %s has unreadable %s; %s",
-            what,
-            inert_line(key, 80),
-            ", ".join(sorted(bad)) or "values",
-            outcome,
-        )
-    return result
-
-
-# Kickoff fields without a column of their own ride in ``extra`` (JSON), so a field added to
-# the model is kept without a migration; a migration can give it a column later.
-EXTRA_FIELDS = frozenset(Kickoff.model_fields) - {*KICKOFF_COLUMNS, "tasks"}
-
-
-def kickoff_values(kickoff: Kickoff) -> dict[str, SqlValue]:
-    own_columns = (name for name in KICKOFF_COLUMNS if name not in _DERIVED_COLUMNS)
-    fields = {name: getattr(kickoff, name) for name in own_columns}
-    fields["extra"] = {
-        # Defaults are left out (they come back on load): most runs have no usage, calls or
-        # pause, and a row that stays small keeps the list's table compact.
-        **kickoff.model_dump(
-            mode="json", include=set(EXTRA_FIELDS) - {"raw_by_source"}, exclude_defaults=True
-        ),
-        # Excluded from every dump (they may hold a secret path), but kept for POST /resume.
-        **({"webhooks": kickoff.webhooks.model_dump()} if kickoff.webhooks else {}),
-        # Payloads as received, like ``raw``: JSON mode would refuse a lone surrogate key.
-        "raw_by_source": [
-            {"source": p.source, "received_at": bind_ts(p.received_at), "body": p.body}
-            for p in kickoff.raw_by_source
-        ],
-    }
-    fields["progress"] = kickoff.progress.model_dump() if kickoff.progress else None
-    fields["task_count"] = len(kickoff.tasks)
-    fields["state_rank"] = STATE_ORDER.index(kickoff.state)
-    fields["archived"] = int(kickoff.archived)
-    return _encode(fields)
-
-
-def task_values(kickoff_id: str, ordinal: int, task: TaskResult) -> dict[str, SqlValue]:
-    return _encode({"kickoff_id": kickoff_id, "ordinal": ordinal, **task.model_dump()})
-
-
-def step_values(step: Step) -> dict[str, SqlValue]:
-    values = _encode(step.model_dump())
-    values["sequence"] = _clamp_int64(step.sequence)
-    values["step_key"] = step.key
-    return values
+def note_unreadable(what: str, key: str, bad: set[str], *, skipped: bool) -> None:
+    """Log a row read with defaults (or skipped), once per row."""
+    if (what, key) in _REPORTED or len(_REPORTED) >= _REPORTED_MAX:
+        return
+    _REPORTED.add((what, key))
+    log.warning(
+        "history store: %s %s has unreadable %s; %s",
+        what,
+        inert_line(key, 80),
+        ", ".join(sorted(bad)) or "values",
+        "skipped it" if skipped else "used defaults for them",
+    )
 
 
 def summaries(rows: Iterable[sqlite3.Row]) -> list[KickoffSummary]:
-    """List rows as summaries; a row beyond repair is left out of the page (logged)."""
+    """List rows as summaries, checked without pydantic (the list's first page is read
+    before anything else needs it); a row beyond repair is left out of the page (logged)."""
     summaries = []
     for row in rows:
         values, unreadable = decode_row(row)
         key = str(values.get("kickoff_id", "?"))
-        summary = as_model(KickoffSummary, values, unreadable, "kickoff", key)
+        readable = {name: value for name, value in values.items() if name not in unreadable}
+        summary, refused = KickoffSummary.from_values(readable, KICKOFF_STAND_INS)
+        if unreadable or refused:
+            note_unreadable("kickoff", key, unreadable | refused, skipped=summary is None)
         if summary is not None:
             summaries.append(summary)
     return summaries
-
-
-def insert_steps(conn: sqlite3.Connection, steps: Sequence[Step]) -> list[Step]:
-    """Store each step once (by its identity); a copy from another channel is merged into
-    the stored one. Returns the steps that were new."""
-    new: list[Step] = []
-    for step in steps:
-        values = step_values(step)
-        if conn.execute(INSERT_STEP, values).rowcount == 1:
-            new.append(step)
-            continue
-        row = conn.execute(_SELECT_STEP, {"step_key": values["step_key"]}).fetchone()
-        if row is None:
-            continue
-        stored = as_model(Step, *decode_row(row), "a step of", step.kickoff_id)
-        merged = step if stored is None else merge_step(stored, step)
-        if merged != stored:
-            conn.execute(_UPDATE_STEP, step_values(merged))
-    return new
-
-
-def load_steps(conn: sqlite3.Connection, kickoff_id: str, newest: int | None = None) -> list[Step]:
-    """A run's steps in list order; with ``newest``, only the last that many."""
-    columns = ", ".join(_STEP_FIELDS)
-    if newest is None:
-        rows = conn.execute(
-            f"SELECT {columns} FROM steps WHERE kickoff_id = ? "  # noqa: S608
-            "ORDER BY sequence NULLS FIRST, received_at, rowid",
-            (bind_text(kickoff_id),),
-        ).fetchall()
-    else:
-        rows = conn.execute(
-            f"SELECT {columns} FROM steps WHERE kickoff_id = ? "  # noqa: S608
-            "ORDER BY sequence DESC NULLS LAST, received_at DESC, rowid DESC LIMIT ?",
-            (bind_text(kickoff_id), max(newest, 0)),
-        ).fetchall()[::-1]
-    loaded = (as_model(Step, *decode_row(row), "a step of", kickoff_id) for row in rows)
-    return [step for step in loaded if step is not None]

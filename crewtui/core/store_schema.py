@@ -13,7 +13,7 @@ from pathlib import Path
 
 from crewtui.api.errors import StoreError
 from crewtui.api.sanitize import inert_line
-from crewtui.core.store_rows import insert_steps, load_steps, read_key
+from crewtui.core.store_rows import read_key
 
 # "crtu": marks the file as a crewtui store, so a foreign database is never migrated.
 APPLICATION_ID = 0x63727475
@@ -102,6 +102,8 @@ def _migrate_tracked_at_and_step_identity(conn: sqlite3.Connection) -> None:
     - Steps re-keyed by :attr:`Step.key <crewtui.api.models.Step.key>`, the step's identity:
       the copies an older crewtui stored of one step (a poll's and a webhook's) become one.
     """
+    from crewtui.core.store_models import insert_steps, load_steps  # an old history only
+
     columns = {row[1] for row in conn.execute("PRAGMA table_info(kickoffs)")}
     if "tracked_at" not in columns:
         conn.execute("ALTER TABLE kickoffs ADD COLUMN tracked_at TEXT")

@@ -13,9 +13,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from crewtui.api.models import Kickoff, TaskResult, TaskState
+from crewtui.api.states import TaskState
 from crewtui.core.timing import run_start
+
+if TYPE_CHECKING:
+    from crewtui.api.models import Kickoff, TaskResult
 
 # Steps between axis ticks, in seconds: people read 0s, 30s, 1m, 1m30s at a glance.
 _NICE_STEPS = (

@@ -8,10 +8,16 @@ the service says; until the service says, the start is unknown and so is the dur
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, TypeAlias
 
-from crewtui.api.models import Kickoff, KickoffSummary, RunState, TaskState
+from crewtui.api.rows import KickoffSummary
+from crewtui.api.states import RunState, TaskState
 
-Run = Kickoff | KickoffSummary
+if TYPE_CHECKING:
+    from crewtui.api.models import Kickoff
+
+# A string: the full model is a type here, never imported at run time.
+Run: TypeAlias = "Kickoff | KickoffSummary"
 
 
 def run_start(run: Run) -> datetime | None:

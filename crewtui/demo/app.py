@@ -21,8 +21,8 @@ from typing import Any, Literal
 from pydantic import SecretStr
 
 from crewtui.api.errors import CrewtuiError
-from crewtui.api.models import Dialect
 from crewtui.api.profile import CrewProfile
+from crewtui.api.states import Dialect
 from crewtui.config import (
     Config,
     Paths,

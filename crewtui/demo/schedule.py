@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from crewtui.api.errors import CrewtuiError
-from crewtui.api.models import RunState
+from crewtui.api.states import RunState
 from crewtui.core.tracker import KickoffChanged, Tracker, TrackerEvent
 from crewtui.demo.inputs import CREW_NAMES, DEPLOYMENT_NAMES, pick_inputs
 from crewtui.sim.crews import FLOWS

@@ -30,7 +30,6 @@ from textual.theme import Theme
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from crewtui.api.errors import CrewtuiError
-from crewtui.api.models import Kickoff
 from crewtui.api.profile import CrewProfile
 from crewtui.api.redact import redact
 from crewtui.api.sanitize import inert_line
@@ -63,6 +62,8 @@ from crewtui.ui.screens.main import (
 from crewtui.ui.toast_hold import ToastHold
 
 if TYPE_CHECKING:  # the forms and the log are imported when first opened (MainScreen), the
+    from crewtui.api.models import Kickoff
+
     # receiver when webhooks are asked for
     from crewtui.core.webhooks import WebhookReceiver
     from crewtui.ui.screens.batch_form import BatchForm

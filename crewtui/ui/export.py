@@ -13,12 +13,15 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import platformdirs
 
-from crewtui.api.models import Kickoff, Step
 from crewtui.api.sanitize import inert, inert_line
 from crewtui.core.format import duration_text, format_duration
+
+if TYPE_CHECKING:
+    from crewtui.api.models import Kickoff, Step
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 

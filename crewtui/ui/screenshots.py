@@ -25,14 +25,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Input, Select
 
-from crewtui.api.models import Kickoff, KickoffSummary, RunState
+from crewtui.api.rows import KickoffSummary
+from crewtui.api.states import RunState
 from crewtui.config import PollSettings, resolve_paths, write_config
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker
@@ -58,6 +59,9 @@ from crewtui.web_page import (
     serve_web,
     wait_for_screen,
 )
+
+if TYPE_CHECKING:
+    from crewtui.api.models import Kickoff
 
 SIZE = (120, 50)
 WIDE = (200, 50)

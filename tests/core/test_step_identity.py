@@ -15,7 +15,7 @@ import pytest
 from crewtui.api.dialects import parse_status
 from crewtui.api.models import Step
 from crewtui.api.pushes import parse_push
-from crewtui.core import store_rows, store_schema
+from crewtui.core import store_models, store_rows, store_schema
 from crewtui.core.merge import merge_step
 from crewtui.core.store import Store
 from crewtui.core.tracker import StepsAdded, TrackerEvent
@@ -155,7 +155,9 @@ def test_a_history_written_before_step_identity_keeps_one_copy_of_each_step(
         other = pushed_step({**STEP, "result": "another result"}, T0 + timedelta(seconds=5))
         with store._write() as conn:  # the keys of old: one per payload
             for n, step in enumerate((poll, webhook, other)):
-                conn.execute(store_rows.INSERT_STEP, store_rows.step_values(step) | {"step_key": n})
+                conn.execute(
+                    store_rows.INSERT_STEP, store_models.step_values(step) | {"step_key": n}
+                )
         store.close()
 
     store = Store.open(path)

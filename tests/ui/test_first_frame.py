@@ -28,11 +28,12 @@ from pathlib import Path
 
 from textual.app import App, ComposeResult
 
-from crewtui.api.models import Kickoff, RunState
+from crewtui.api.models import Kickoff, Progress, RunState, WaitingFor
 from crewtui.config import ENV_CREW_NAME, resolve_paths
 from crewtui.core.store import Store
 from crewtui.sim import SimServer
 from crewtui.ui.widgets.detail import KickoffDetail
+from tests.test_layers import run_python
 from tests.ui.app_helpers import AppFactory, sim_crews
 
 # What the first frame must not wait for: the HTTP client (first request), Markdown (the
@@ -51,6 +52,8 @@ HEAVY = (
     "textual.widgets._text_area",
     "crewtui.ui.widgets.timeline",
 )
+# The wire models and what decodes whole kickoffs: the list's rows and the config need none.
+WIRE_MODELS = ("crewtui.api.models", "crewtui.core.store_models", "crewtui.core.merge")
 QUIT_ATTEMPTS = 8
 
 FIRST_FRAME = """
@@ -142,6 +145,84 @@ def test_first_frame_imports_no_http_client_markdown_server_or_detail_panes(
     assert report["loaded"] == [], f"imported before the first frame: {report['loaded']}"
     assert report["detail"] == 0, "the detail's panes were composed before the first frame"
     assert report["followed"] == 0, "the tracker read the active runs before the first frame"
+
+
+def this_checkout() -> dict[str, str]:
+    """The environment of a child interpreter that imports this checkout's crewtui."""
+    return {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+
+
+# The modules the list's rows are read and drawn with: plain rows, no pydantic model (the
+# app's first frame shows a page of them; the models' schemas cost more than the page).
+LIST_PATH = """
+import json, sys
+
+import crewtui.cli
+from crewtui.core.store import Store
+from crewtui.ui.widgets.kickoff_list import KickoffList, order_key
+from crewtui.ui.widgets.kickoff_rows import KickoffRows
+
+store = Store.open({path!r})
+rows = KickoffRows(lambda row: order_key("newest", row))
+page = store.list_kickoffs(limit=200)
+rows.reset(store.count_kickoffs())
+rows.place(0, page, 200)
+store.close()
+heavy = ("pydantic", *{wire!r})
+print(json.dumps({{"rows": [row.kickoff_id for row in page], "loaded": [
+    name for name in heavy if name in sys.modules
+]}}))
+"""
+
+
+def test_the_lists_rows_are_read_without_pydantic(tmp_path: Path) -> None:
+    """A page of the list, read from the history into the list's rows, imports no pydantic
+    model: the rows are plain dataclasses checked as they are read (``KickoffSummary``), and
+    whole kickoffs are decoded by ``crewtui.core.store_models``, which the page never needs."""
+    path = tmp_path / "history.sqlite3"
+    store = Store.open(path)
+    now = datetime.now(UTC)
+    for index in range(3):
+        store.save_kickoff(
+            Kickoff(
+                kickoff_id=f"11111111-2222-4333-8444-00000000000{index}",
+                crew="research",
+                state=RunState.PAUSED,
+                created_at=now,
+                updated_at=now,
+                progress=Progress(completed=index, total=3),
+                waiting_for=WaitingFor(task_id="review", since=now),
+            )
+        )
+    store.close()
+    result = run_python(LIST_PATH.format(path=str(path), wire=WIRE_MODELS), env=this_checkout())
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert len(report["rows"]) == 3
+    assert report["loaded"] == [], f"the list's page imported: {report['loaded']}"
+
+
+def test_the_config_is_read_without_the_wire_models(tmp_path: Path) -> None:
+    """The command line and the config (read before the first frame) need the states' names
+    and their own settings, not the wire models: their schemas stay off the way to it."""
+    result = run_python(
+        f"""
+        import json, sys
+        import crewtui.cli
+        from crewtui.config import load_config, resolve_paths, select_crews
+
+        config = load_config(resolve_paths({str(tmp_path)!r}))
+        select_crews(config)
+        print(json.dumps([name for name in {WIRE_MODELS!r} if name in sys.modules]))
+        """,
+        env={
+            **this_checkout(),
+            "CREWAI_API_URL": "https://crew.example/research",
+            "CREWAI_BEARER_TOKEN": "config-token",
+        },
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
 
 
 class DetailApp(App[None]):

@@ -3,6 +3,7 @@ inert text."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,7 +31,7 @@ def row(index: int, **changes: Any) -> KickoffSummary:
         "execution_time": 30.0,
         "task_count": 2,
     }
-    return KickoffSummary.model_validate({**values, **changes})
+    return KickoffSummary(**{**values, **changes})
 
 
 class CountingList(KickoffList):
@@ -68,7 +69,7 @@ async def test_a_change_repaints_its_own_line_once_per_frame() -> None:
         table.updates.clear()
         # A burst of changes to one row between two frames: one repaint, of that row.
         for done in (1, 2, 1):
-            moved = running.model_copy(update={"progress": Progress(completed=done, total=2)})
+            moved = replace(running, progress=Progress(completed=done, total=2))
             table.apply(moved, member=True, first_seen=False)
         await pilot.pause()
         assert table.updates == [running.kickoff_id]
@@ -321,10 +322,10 @@ async def test_at_80_columns_the_list_goes_compact_to_show_the_task() -> None:
         1,
         state=RunState.RUNNING,
         current_task="planning_task",
-        progress={"completed": 1, "total": 3},
+        progress=Progress(completed=1, total=3),
     )
     # A flow has no total: its methods done, in the compact column's width too.
-    flow = row(2, kind="flow", task_count=4, progress={"completed": 4, "total": None})
+    flow = row(2, kind="flow", task_count=4, progress=Progress(completed=4, total=None))
     async with app.run_test(size=(80, 10)) as pilot:
         app.table.upsert([running, flow], T0)
         await pilot.pause()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from crewtui.api.models import KickoffSummary, RunState
 from crewtui.ui.widgets.kickoff_list import order_key
 from crewtui.ui.widgets.kickoff_rows import KickoffRows
@@ -41,7 +43,7 @@ def test_a_new_row_on_top_moves_every_position_down_and_a_gap_only_counts() -> N
     assert rows.version != version and rows.total == 1001
     assert rows.index_of(row(0).kickoff_id) == 1000
     # Between the held runs: only counted, and the runs below move down by one.
-    between = row(500).model_copy(update={"kickoff_id": "00000500-9999-4000-8000-000000000000"})
+    between = replace(row(500), kickoff_id="00000500-9999-4000-8000-000000000000")
     assert rows.insert(between) is None
     assert rows.total == 1002 and rows.missing(0, 1002) == [(201, 802)]
     assert rows.index_of(row(0).kickoff_id) == 1001

@@ -16,7 +16,7 @@ feedback is what the flow gets ("approved" or "rejected" when none is typed).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -26,11 +26,14 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from crewtui.api.models import Kickoff, RunState
 from crewtui.api.sanitize import inert_line
+from crewtui.api.states import RunState
 from crewtui.core.format import sentence, unit_word, waiting_line
 from crewtui.core.tracker import flow_request_of, waiting_task_of
 from crewtui.ui.text import safe_line_content
+
+if TYPE_CHECKING:
+    from crewtui.api.models import Kickoff
 
 
 @dataclass(frozen=True)

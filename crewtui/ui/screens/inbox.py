@@ -24,7 +24,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from crewtui.api.models import KickoffSummary
+from crewtui.api.rows import KickoffSummary
 from crewtui.core.inbox import waited, what_it_asks, who_waits
 
 NOBODY_WAITS = "No run is waiting for you."

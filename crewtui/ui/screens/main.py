@@ -27,8 +27,9 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from crewtui.api.errors import CrewtuiError, InputValidationError
-from crewtui.api.models import Kickoff, KickoffSummary, RunState, Step, Submission, WaitingFor
+from crewtui.api.rows import KickoffSummary, WaitingFor
 from crewtui.api.sanitize import inert_line
+from crewtui.api.states import RunState, Submission
 from crewtui.core.batch import (
     BATCH_KEY,
     Batch,
@@ -77,6 +78,7 @@ from crewtui.ui.widgets.status_line import StatusLine
 # Dialogs are imported where they are first opened: the first frame needs only
 # the list (tests/ui/test_first_frame.py keeps it so).
 if TYPE_CHECKING:
+    from crewtui.api.models import Kickoff, Step
     from crewtui.core.batch_runner import BatchNote  # imported when a batch is sent
     from crewtui.ui.screens.answer import Answer
     from crewtui.ui.screens.batch_form import BatchForm, BatchRequest

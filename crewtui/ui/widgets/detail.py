@@ -26,8 +26,8 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static
 
-from crewtui.api.models import Kickoff, RunState, Step, Submission, TaskResult, TaskState
 from crewtui.api.sanitize import inert
+from crewtui.api.states import RunState, Submission, TaskState
 from crewtui.core.format import (
     STATE_SYMBOLS,
     UNKNOWN,
@@ -55,6 +55,7 @@ from crewtui.ui.widgets.tab_bar import Pane, TabBar, TabPanes
 if TYPE_CHECKING:
     from textual.widgets import OptionList
 
+    from crewtui.api.models import Kickoff, Step, TaskResult
     from crewtui.core.tracker import CrewHealth
 
     # Imported when the Output tab is first shown: it brings Markdown.

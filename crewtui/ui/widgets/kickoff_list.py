@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from functools import total_ordering
-from typing import ClassVar, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
 
 from rich.segment import Segment
 from rich.style import Style
@@ -27,8 +27,9 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from crewtui.api.models import Kickoff, KickoffSummary, RunState
+from crewtui.api.rows import SUMMARY_FIELDS, KickoffSummary
 from crewtui.api.sanitize import inert_line
+from crewtui.api.states import RunState
 from crewtui.core.batch import BATCH_KEY
 from crewtui.core.format import (
     CANCELLING,
@@ -50,6 +51,9 @@ from crewtui.core.format import (
 from crewtui.core.timing import current_task_start
 from crewtui.ui.text import safe_line
 from crewtui.ui.widgets.kickoff_rows import KickoffRows, OrderKey
+
+if TYPE_CHECKING:
+    from crewtui.api.models import Kickoff
 
 SortOrder = Literal["newest", "oldest", "state", "crew"]
 SORT_ORDERS: tuple[SortOrder, ...] = ("newest", "oldest", "state", "crew")
@@ -108,11 +112,12 @@ _RIGHT_ALIGNED = frozenset({"elapsed", "tokens"})
 
 def summary_of(kickoff: Kickoff) -> KickoffSummary:
     """The list row of a full kickoff (what a tracker event carries)."""
-    derived = {"task_count": len(kickoff.tasks), "task_started_at": current_task_start(kickoff)}
-    fields = {
-        name: getattr(kickoff, name) for name in KickoffSummary.model_fields if name not in derived
+    derived: dict[str, Any] = {
+        "task_count": len(kickoff.tasks),
+        "task_started_at": current_task_start(kickoff),
     }
-    return KickoffSummary.model_validate({**fields, **derived})
+    fields = {name: getattr(kickoff, name) for name in SUMMARY_FIELDS if name not in derived}
+    return KickoffSummary(**fields, **derived)
 
 
 # The filter's state choices, by name: "active" groups every state still being followed,
@@ -186,7 +191,7 @@ class ListFilter:
         if self.batch is not None and row.meta.get(BATCH_KEY) != self.batch:
             return False
         needle = self.text.casefold()
-        inputs = row.inputs.values() if isinstance(row, Kickoff) else ()
+        inputs = () if isinstance(row, KickoffSummary) else row.inputs.values()
         haystack = (row.kickoff_id, row.crew, row.current_task or "", *inputs)
         return not needle or any(needle in value.casefold() for value in haystack)
 

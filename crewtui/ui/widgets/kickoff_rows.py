@@ -17,7 +17,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from crewtui.api.models import KickoffSummary
+from crewtui.api.rows import KickoffSummary
 
 OrderKey = tuple[object, ...]
 

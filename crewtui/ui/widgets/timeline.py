@@ -24,7 +24,7 @@ from textual.reactive import Reactive
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from crewtui.api.models import TaskState
+from crewtui.api.states import TaskState
 from crewtui.core.format import UNKNOWN, format_duration, tokens_text
 from crewtui.core.timeline import Bar, nice_ticks
 from crewtui.ui.palette import PLAIN, Palette, component_classes, palette_css, palette_of
