@@ -337,6 +337,8 @@ class Tracker:
         self._listeners: list[Callable[[TrackerEvent], None]] = []
         self._queues: list[asyncio.Queue[TrackerEvent]] = []
         self._polls: set[asyncio.Task[None]] = set()
+        # Store calls sent and not yet done: ``stop`` waits for them (``_store_call``).
+        self._store_work: set[asyncio.Task[Any]] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         self._running = False
         # The last store failure, said once; a store opened read-only said why at open.
@@ -434,6 +436,9 @@ class Tracker:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        # The writes of the polls just cancelled land before the history is let go.
+        while self._store_work:
+            await asyncio.wait(set(self._store_work))
         for crew in self._crews.values():
             crew.runner = None
             crew.lease_until, crew.holding = 0.0, False
@@ -1162,7 +1167,21 @@ class Tracker:
         self, func: Callable[..., Any], *args: Any, thread: ThreadPoolExecutor | None = None
     ) -> Any:
         """Run a store call off the loop (in ``thread``, else the shared pool); a failing
-        disk is reported, never fatal, and the end of the trouble too."""
+        disk is reported, never fatal, and the end of the trouble too.
+
+        Once sent, the call runs to its end even when its caller is cancelled, and ``stop``
+        waits for it: cancelling the wait for a call still queued for a thread cancelled the
+        call itself, so a poll cut off by ``stop`` lost the change it had already made in
+        memory (the history kept a run "running" that had completed).
+        """
+        work = asyncio.ensure_future(self._run_store_call(func, args, thread))
+        self._store_work.add(work)
+        work.add_done_callback(self._store_work.discard)
+        return await asyncio.shield(work)
+
+    async def _run_store_call(
+        self, func: Callable[..., Any], args: tuple[Any, ...], thread: ThreadPoolExecutor | None
+    ) -> Any:
         name = getattr(func, "__name__", None)
         try:
             if thread is not None:
