@@ -9,8 +9,8 @@ slow or failing crew never slows another. Which of a crew's kickoffs is polled n
 ``core.schedule``'s choice (the kickoff likeliest to have changed, from how long its current
 task usually takes in the history); a kickoff is planned again when its last poll finished
 (polls never pile up). Terminal kickoffs are not polled again, unless a flow shows it
-restarted (its execution overwritten under the same id, see ``crewtui.core.merge``). No
-Textual import here.
+restarted (its execution overwritten under the same id, see ``crewtui.core.merge``); nor
+are runs an answer continued under a new id (the new id is). No Textual import here.
 
 Other processes: another app, a ``crewtui serve``, a ``crewtui kickoff`` in another pane or
 a cron job may write the same history. While running, the tracker follows the store (see
@@ -337,6 +337,8 @@ class Tracker:
         self._listeners: list[Callable[[TrackerEvent], None]] = []
         self._queues: list[asyncio.Queue[TrackerEvent]] = []
         self._polls: set[asyncio.Task[None]] = set()
+        # Store calls sent and not yet done: ``stop`` waits for them (``_store_call``).
+        self._store_work: set[asyncio.Task[Any]] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         self._running = False
         # The last store failure, said once; a store opened read-only said why at open.
@@ -434,6 +436,9 @@ class Tracker:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        # The writes of the polls just cancelled land before the history is let go.
+        while self._store_work:
+            await asyncio.wait(set(self._store_work))
         for crew in self._crews.values():
             crew.runner = None
             crew.lease_until, crew.holding = 0.0, False
@@ -1052,6 +1057,7 @@ class Tracker:
             current = self._kickoffs.get(answered.kickoff_id, answered)
             linked = current.model_copy(update={"continues": new_id, "updated_at": utcnow()})
             self._kickoffs[linked.kickoff_id] = linked
+            self._unschedule(linked.kickoff_id)  # the new id is polled in its stead
             await self._store_call(self.store.save_kickoff, linked)
         self._emit(KickoffChanged(linked, current.state))
         followed = await self.track(answered.crew, new_id)
@@ -1098,8 +1104,7 @@ class Tracker:
         if not self.holds_lease(kickoff.crew):
             return  # its crew's poller polls it (or will, once one holds the lease)
         crew = self._crews.get(kickoff.crew)
-        accepted = kickoff.submission is Submission.ACCEPTED
-        if crew is not None and accepted and not kickoff.is_terminal:
+        if crew is not None and _is_followed(kickoff):
             loop_now = asyncio.get_running_loop().time()
             self._schedules.setdefault(kickoff.kickoff_id, _Schedule(kickoff.kickoff_id))
             crew.planner.add(
@@ -1162,7 +1167,21 @@ class Tracker:
         self, func: Callable[..., Any], *args: Any, thread: ThreadPoolExecutor | None = None
     ) -> Any:
         """Run a store call off the loop (in ``thread``, else the shared pool); a failing
-        disk is reported, never fatal, and the end of the trouble too."""
+        disk is reported, never fatal, and the end of the trouble too.
+
+        Once sent, the call runs to its end even when its caller is cancelled, and ``stop``
+        waits for it: cancelling the wait for a call still queued for a thread cancelled the
+        call itself, so a poll cut off by ``stop`` lost the change it had already made in
+        memory (the history kept a run "running" that had completed).
+        """
+        work = asyncio.ensure_future(self._run_store_call(func, args, thread))
+        self._store_work.add(work)
+        work.add_done_callback(self._store_work.discard)
+        return await asyncio.shield(work)
+
+    async def _run_store_call(
+        self, func: Callable[..., Any], args: tuple[Any, ...], thread: ThreadPoolExecutor | None
+    ) -> Any:
         name = getattr(func, "__name__", None)
         try:
             if thread is not None:
@@ -1242,7 +1261,7 @@ class Tracker:
         after = theirs if before is None else merge_stored(theirs, before)
         changed = before is None or after != before
         self._kickoffs[kickoff_id] = after
-        if after.is_terminal or after.crew not in self._crews:
+        if not _is_followed(after) or after.crew not in self._crews:
             self._unschedule(kickoff_id)
         elif kickoff_id not in self._schedules:
             self._adopt(after, emit=False)
@@ -1579,6 +1598,14 @@ def _task_age(kickoff: Kickoff) -> float | None:
     """How long the run's current task has been running, as far as the record says."""
     started = current_task_start(kickoff)
     return None if started is None else (utcnow() - started).total_seconds()
+
+
+def _is_followed(kickoff: Kickoff) -> bool:
+    """Whether a run is polled: accepted by the service and going, and not continued under
+    a new id (the live service answers a resume so; the old id may read "paused" for ever,
+    and each poll of it would spend the crew's budget for nothing)."""
+    accepted = kickoff.submission is Submission.ACCEPTED
+    return accepted and not kickoff.is_terminal and kickoff.continues is None
 
 
 def _started_elsewhere(crew: str, kickoff_id: str) -> Kickoff:

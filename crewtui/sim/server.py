@@ -43,6 +43,7 @@ import random
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import (
     AsyncIterator,
     Awaitable,
@@ -135,11 +136,13 @@ class SimOptions:
 class SimCounts:
     """What the simulator served, for tests and benchmarks that must prove a client's
     behaviour from the service's side: each kickoff's meta in the order they came (a batch
-    row started twice shows twice), the most runs going at once, the 429s sent."""
+    row started twice shows twice), the most runs going at once, the 429s sent, and the
+    status polls each kickoff id was asked for (known to the service or not)."""
 
     kickoff_metas: list[Any] = field(default_factory=list)
     max_running: int = 0
     rate_limited: int = 0
+    status_polls: Counter[str] = field(default_factory=Counter)
 
     def note_kickoff(self, meta: Any, runs: Iterable[Run]) -> None:
         """A kickoff was accepted; ``runs`` are every run, the new one included."""
@@ -363,6 +366,7 @@ def _add_crew_routes(app: FastAPI, sim: _Sim) -> None:
 
     async def status(crew: SimCrew, request: Request) -> Response:
         kickoff_id = request.path_params["kickoff_id"]
+        sim.counts.status_polls[kickoff_id] += 1
         run = sim.runs.get((crew.name, kickoff_id))
         if run is None:
             return bodies.not_found(sim.dialect, kickoff_id)

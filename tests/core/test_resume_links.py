@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from crewtui.api.models import Kickoff
+from crewtui.api.models import Kickoff, RunState
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker
 from crewtui.core.webhooks import WebhookReceiver
@@ -76,4 +76,29 @@ async def test_a_later_session_resends_the_runs_webhook_urls_and_links_the_runs(
     assert rows[old_id].continues == new_id and rows[new_id].continued_from == old_id
     status = new.to_status().model_dump(mode="json")
     assert status["continued_from"] == old_id and status["continues"] is None
+    store.close()
+
+
+async def test_a_continued_run_is_no_longer_polled_and_the_new_one_is_to_its_end(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """Live answers a resume under a new id: the old id may read "paused" for ever there,
+    so polling it would spend the crew's budget for nothing. The simulator counts each
+    id's status requests."""
+    store = Store.open(tmp_path / "history.sqlite3")
+    old_id = (await _start_on_hold(sim, store)).kickoff_id
+    later = Tracker([profile(sim, "travel")], store, FAST)
+    async with later:
+        before = sim.counts.status_polls[old_id]
+        # The paused run is followed until it is answered.
+        await wait_until(later, lambda: sim.counts.status_polls[old_id] > before)
+        resumed = await later.resume(old_id, feedback="Looks good")
+        new_id = resumed.continues_as
+        assert new_id is not None
+        polled_until_answered = sim.counts.status_polls[old_id]
+        await wait_until(later, lambda: (k := later.get(new_id)) is not None and k.is_terminal)
+        assert later.get(old_id).continues == new_id  # type: ignore[union-attr]
+    assert sim.counts.status_polls[old_id] == polled_until_answered
+    assert sim.counts.status_polls[new_id] >= 2  # followed, not merely looked up once
+    assert store.get_kickoff(new_id).state is RunState.COMPLETED  # type: ignore[union-attr]
     store.close()

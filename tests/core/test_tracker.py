@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -78,6 +80,37 @@ async def test_many_kickoffs_across_crews_all_finish(sim_any: SimServer, store: 
         assert stored is not None
         assert stored.state is kickoff.state
         assert [t.task_id for t in stored.tasks] == [t.task_id for t in kickoff.tasks]
+
+
+async def test_a_change_made_by_a_poll_that_stop_cuts_off_reaches_the_store(
+    sim: SimServer, store: Store
+) -> None:
+    """The cause of the flaky test above: ``stop`` cancels the polls, and a poll whose
+    write still waited for a store thread took the write with it (the tracker had the run
+    running, the history kept it pending). Here every store thread is busy (one, held)."""
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(ThreadPoolExecutor(1))
+    held = threading.Event()
+    tracker = Tracker([profile(sim, "travel")], store, FAST)
+    await tracker.start()
+    try:
+        run = await tracker.kickoff("travel", sim.sample_inputs("travel"))
+        busy = loop.run_in_executor(None, held.wait)
+        # The first poll says the run is going: made in memory, its write queued.
+        async with asyncio.timeout(30):
+            while tracker.get(run.kickoff_id).state is RunState.PENDING:  # type: ignore[union-attr]
+                await asyncio.sleep(0)  # a turn of the loop, for the poll's answer
+        polls = set(tracker._polls)
+        stopping = asyncio.create_task(tracker.stop())
+        await asyncio.wait(polls)  # cut off by stop
+    finally:
+        held.set()
+    await busy
+    await stopping
+    known, stored = tracker.get(run.kickoff_id), store.get_kickoff(run.kickoff_id)
+    assert known is not None and stored is not None
+    assert known.state is not RunState.PENDING
+    assert stored.state is known.state
 
 
 async def test_rejected_token_pauses_only_that_crew(sim: SimServer, store: Store) -> None:
