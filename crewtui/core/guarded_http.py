@@ -147,16 +147,24 @@ class GuardedServer:
         # Newcomers waiting for a place, woken each time a connection ends.
         self._room = asyncio.Condition()
         self._queued = 0
+        # Set by stop: requests still being served are answered, then their connections close.
+        self._stopping = False
 
     async def start(self, sock: socket.socket) -> None:
         """Accept connections on ``sock`` (bound, not yet listening) from now on."""
         self._server = await asyncio.start_server(self._serve, sock=sock, limit=_READ_SIZE)
 
     async def stop(self, grace: float) -> None:
-        """Stop listening; requests being served get ``grace`` seconds, idle ones none."""
+        """Stop listening; requests being served get ``grace`` seconds, idle ones none.
+
+        A kept-alive connection whose request is answered meanwhile closes with its answer
+        (``connection: close``): waiting for a next request would hold stop for the whole
+        grace, as the simulator's sender did after a run's last webhook.
+        """
         server, self._server = self._server, None
         if server is None:
             return
+        self._stopping = True
         server.close()
         async with self._room:
             self._room.notify_all()
@@ -238,8 +246,8 @@ class GuardedServer:
         admitted: list[_Client] = []
 
         def admit() -> bool:
-            if self._server is None:
-                return True  # stopping: no more newcomers
+            if self._stopping:
+                return True  # no more newcomers
             client = self._admit(host, writer)
             if client is not None:
                 admitted.append(client)
@@ -261,7 +269,7 @@ class GuardedServer:
 
     async def _exchange(self, client: _Client, wire: _Wire) -> None:
         """Requests and answers on one connection until it closes, times out or errs."""
-        while True:
+        while not self._stopping:
             client.waiting = True
             client.waiting_since = asyncio.get_running_loop().time()
             try:
@@ -279,7 +287,8 @@ class GuardedServer:
                 headers=list(event.headers),
                 _read_body=wire.read_body,
             )
-            await wire.answer(*await self._handler(request))
+            status, body, content_type = await self._handler(request)
+            await wire.answer(status, body, content_type, closing=self._stopping)
             if wire.body_unread:
                 await wire.linger()
                 return
@@ -330,11 +339,15 @@ class _Wire:
         except (TimeoutError, h11.RemoteProtocolError, OSError):
             raise BodyIncomplete from None
 
-    async def answer(self, status: int, body: bytes, content_type: str) -> None:
+    async def answer(
+        self, status: int, body: bytes, content_type: str, closing: bool = False
+    ) -> None:
+        """Send the answer; with ``closing`` (or a request not read whole) the connection
+        closes after it, and the header says so."""
         if self.conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
             return
         headers = [("content-type", content_type), ("content-length", str(len(body)))]
-        if self.body_unread or self.conn.their_state is h11.ERROR:
+        if closing or self.body_unread or self.conn.their_state is h11.ERROR:
             headers.append(("connection", "close"))
         reason = HTTPStatus(status).phrase.encode()
         data = self.conn.send(h11.Response(status_code=status, headers=headers, reason=reason))

@@ -501,6 +501,49 @@ async def test_a_client_with_every_place_busy_is_refused_with_a_503(start: Start
         close_all(busy)
 
 
+class HeldTracker(Tracker):
+    """Holds each push until released, as a tracker busy writing to its store does."""
+
+    def __init__(self, *tracked: str) -> None:
+        super().__init__(*tracked)
+        self.holding = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def on_push(self, items: Pushed) -> None:
+        self.holding.set()
+        await self.release.wait()
+        await super().on_push(items)
+
+
+async def test_stop_answers_a_push_in_flight_then_closes_its_kept_alive_connection(
+    start: Start,
+) -> None:
+    """A sender keeps its connection alive (the simulator's httpx client does). When the
+    receiver stops while one of its pushes is being taken, the push is still taken and
+    answered, and the connection closes with that answer: waiting on it for a next request
+    held stop for its whole grace, and ``kickoff --watch --webhooks`` 5 s past the run."""
+    tracker = HeldTracker(TRACKED)
+    receiver = await start(tracker)
+    path = receiver.urls.task.split(str(receiver.port), 1)[1]
+    body = json.dumps(task_body()).encode()
+    head = f"POST {path} HTTP/1.1\r\nhost: x\r\ncontent-length: {len(body)}\r\n\r\n"
+    reader, writer = await asyncio.open_connection(LOOPBACK, receiver.port)
+    writer.write(head.encode() + body)
+    try:
+        await tracker.holding.wait()
+        stopping = asyncio.create_task(receiver.stop())
+        await asyncio.sleep(0)  # stop's first step (the port closes) while the push is held
+        tracker.release.set()
+        answer = await reader.readuntil(b"\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 200 ")
+        assert b"\r\nconnection: close\r\n" in answer.lower()
+        assert await closed_by_server((reader, writer))
+        await stopping
+    finally:
+        writer.close()
+    assert len(tracker.pushes) == 1
+
+
 async def test_a_client_slow_to_send_its_headers_is_closed_after_the_timeout(
     start: Start,
 ) -> None:
