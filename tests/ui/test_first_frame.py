@@ -39,7 +39,8 @@ from tests.ui.app_helpers import AppFactory, sim_crews
 # What the first frame must not wait for: the HTTP client (first request), Markdown (the
 # Output tab), the simulator's server, the webhook receiver (only with webhooks asked for),
 # Pygments (rich's traceback, with a crash), and the detail's panes: the Steps tab's log
-# (RichLog, which brings rich's pretty printer), the Raw tab's TextArea and the Gantt.
+# (RichLog, which brings rich's pretty printer), the Raw tab's TextArea, the Gantt and the
+# panes' TabPane (Textual's TabbedContent module).
 HEAVY = (
     "httpx",
     "markdown_it",
@@ -51,6 +52,7 @@ HEAVY = (
     "textual.widgets._rich_log",
     "textual.widgets._text_area",
     "crewtui.ui.widgets.timeline",
+    "textual.widgets._tabbed_content",
 )
 # The wire models and what decodes whole kickoffs: the list's rows and the config need none.
 WIRE_MODELS = ("crewtui.api.models", "crewtui.core.store_models", "crewtui.core.merge")

@@ -50,7 +50,7 @@ from crewtui.core.timeline import Bar, layout
 from crewtui.core.timing import run_start
 from crewtui.ui.palette import PLAIN, Palette, component_classes, palette_css, palette_of
 from crewtui.ui.text import pretty_json, safe_line, safe_text
-from crewtui.ui.widgets.tab_bar import Pane, TabBar, TabPanes
+from crewtui.ui.widgets.tab_bar import TabBar
 
 if TYPE_CHECKING:
     from textual.widgets import OptionList
@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     # Imported when the panes are composed (``compose_panes``): RichLog, TextArea and the
     # Gantt are not the list's, and the main screen's first frame shows the list.
     from crewtui.ui.widgets.steps_log import StepsLog
+    from crewtui.ui.widgets.tab_panes import Pane
     from crewtui.ui.widgets.timeline import Band, TimelineBar
 
 # The palette colour of each run state (the word is always shown too, never colour alone).
@@ -585,6 +586,7 @@ class KickoffDetail(Widget):
         from textual.widgets import TextArea
 
         from crewtui.ui.widgets.steps_log import StepsLog
+        from crewtui.ui.widgets.tab_panes import TabPanes
         from crewtui.ui.widgets.timeline import TimelineBar
 
         yield Static(id="detail-header")
@@ -607,6 +609,8 @@ class KickoffDetail(Widget):
                     yield TextArea(id="raw-text", read_only=True, soft_wrap=True, show_cursor=False)
 
     def _pane(self, tab_id: str) -> Pane:
+        from crewtui.ui.widgets.tab_panes import Pane
+
         return Pane(TAB_LABELS[tab_id], id=tab_id)
 
     @property
@@ -876,6 +880,8 @@ class KickoffDetail(Widget):
         shown = self._tab_bar.active
         if tab_id == shown:
             return
+        from crewtui.ui.widgets.tab_panes import TabPanes
+
         self.query_one(TabPanes).show(tab_id)
         self._tab_bar.active = tab_id
 
