@@ -40,7 +40,8 @@ from tests.ui.app_helpers import AppFactory, sim_crews
 # Output tab), the simulator's server, the webhook receiver (only with webhooks asked for),
 # Pygments (rich's traceback, with a crash), and the detail's panes: the Steps tab's log
 # (RichLog, which brings rich's pretty printer), the Raw tab's TextArea, the Gantt and the
-# panes' TabPane (Textual's TabbedContent module).
+# panes' TabPane (Textual's TabbedContent module); and the selected run's whole record (its
+# decoder, ``store_models``), read for the detail once its panes are in.
 HEAVY = (
     "httpx",
     "markdown_it",
@@ -53,6 +54,7 @@ HEAVY = (
     "textual.widgets._text_area",
     "crewtui.ui.widgets.timeline",
     "textual.widgets._tabbed_content",
+    "crewtui.core.store_models",
 )
 # The wire models and what decodes whole kickoffs: the list's rows and the config need none.
 WIRE_MODELS = ("crewtui.api.models", "crewtui.core.store_models", "crewtui.core.merge")

@@ -655,9 +655,13 @@ class MainScreen(Screen[None]):
         A cursor move waits for the cursor to rest first: holding ``j`` through a long
         history cancels each load before it reads or renders anything (the worker group is
         exclusive). A change of the list itself (archive, delete, filter) shows at once.
+        The first row's record is read once the detail's panes are in, after the list's
+        first frame: decoding a whole kickoff brings the wire models, which that frame does
+        not show.
         """
         if settle:
             await asyncio.sleep(DETAIL_SETTLE)
+        await self.detail.panes_ready()
         await self._show_highlighted()
 
     async def _show_highlighted(self) -> Kickoff | None:

@@ -10,6 +10,7 @@ that came from the API is rendered inert through ``crewtui.ui.text``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -541,6 +542,9 @@ class KickoffDetail(Widget):
         self._panes_wanted = not panes_later
         self._panes_in = not panes_later
         self._waiting: list[Callable[[], None]] = []
+        self._panes_ready = asyncio.Event()
+        if not panes_later:
+            self._panes_ready.set()
         # What the header's cost estimate is priced at (the config's table, given by the app).
         self.prices = price_table() if prices is None else prices
         # How long tasks usually take and when a run is maybe stuck (the screen's rule).
@@ -631,6 +635,12 @@ class KickoffDetail(Widget):
         waiting, self._waiting = self._waiting, []
         for call in waiting:
             call()
+        self._panes_ready.set()
+
+    async def panes_ready(self) -> None:
+        """Return once the panes are in: what the screen would read only to show in them
+        (the selected run, decoded whole) waits until after the list's first frame."""
+        await self._panes_ready.wait()
 
     def on_mount(self) -> None:
         self.show(None)
