@@ -38,12 +38,12 @@ from crewtui.core.logs import log_file, logs_to_file
 from crewtui.core.notify import NotifyEvent, in_tmux, osc_sequence, sends
 from crewtui.core.run_log import STEPS_READ_AGAIN, LogEntry, LogRing, RunLog
 from crewtui.core.runtime import assemble
-from crewtui.core.tracker import (
+from crewtui.core.tracker import Tracker
+from crewtui.core.tracker_events import (
     CrewHealthChanged,
     HistoryTrouble,
     KickoffChanged,
     StepsAdded,
-    Tracker,
     TrackerEvent,
 )
 from crewtui.core.webhook_urls import flow_request_note

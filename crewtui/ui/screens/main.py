@@ -53,7 +53,8 @@ from crewtui.core.notify import NotifyEvent
 from crewtui.core.pricing import Price
 from crewtui.core.stall import Stall, StallRule
 from crewtui.core.text_lines import TextSource, read_all
-from crewtui.core.tracker import CrewHealth, Tracker
+from crewtui.core.tracker import Tracker
+from crewtui.core.tracker_events import CrewHealth
 from crewtui.ui.bindings import (
     KEYS_BY_ID,
     MAIN_KEYS,

@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from textual.widgets import OptionList
 
     from crewtui.api.models import Kickoff, Step, TaskResult
-    from crewtui.core.tracker import CrewHealth
+    from crewtui.core.tracker_events import CrewHealth
 
     # Imported when the Output tab is first shown: it brings Markdown.
     from crewtui.ui.widgets.output_view import Output, OutputView
