@@ -182,7 +182,9 @@ def test_the_app_gets_home_url_token_and_webhooks(sim: SimServer, tmp_path: Path
     given, decoy = tmp_path / "given", tmp_path / "decoy"
     options = ["--home", str(given), "--url", sim.crew_url("content")]
     options += ["--token", sim.options.token, "--webhooks", "127.0.0.1:0"]
-    result = run(decoy, *options, env=HEADLESS_APP)
+    # The app makes its tracker, and the receiver with it, after its first frame or when a
+    # key needs it first: R (poll now) does, before q quits.
+    result = run(decoy, *options, env={**HEADLESS_APP, "TEXTUAL_PRESS": "R,q"})
     assert result.returncode == 0, result.stderr
     assert (given / "data" / "history.sqlite3").exists()
     assert (given / "data" / "webhook-secret").exists(), "--webhooks did not start a receiver"

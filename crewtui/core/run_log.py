@@ -30,7 +30,7 @@ from crewtui.api.states import AGENT_STEP, RunState, TaskState
 from crewtui.core.format import crew_cell, format_duration, tokens_text
 from crewtui.core.history import History
 from crewtui.core.timing import run_duration, run_start
-from crewtui.core.tracker import KickoffChanged, StepsAdded, TrackerEvent
+from crewtui.core.tracker_events import KickoffChanged, StepsAdded, TrackerEvent
 
 if TYPE_CHECKING:
     from crewtui.api.models import Kickoff, Step, TaskResult

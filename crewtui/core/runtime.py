@@ -7,8 +7,9 @@ wiring is made once. Nothing here imports Textual.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 from crewtui.api.errors import ConfigError, StoreError
@@ -24,9 +25,13 @@ from crewtui.config import (
 )
 from crewtui.core.history import History
 from crewtui.core.store import Store
-from crewtui.core.tracker import Tracker
 
-if TYPE_CHECKING:  # imported when a receiver is asked for: status and the list need none
+if TYPE_CHECKING:
+    # Imported in ``assemble``: the app makes its tracker after its first frame (it brings
+    # the HTTP client, the dialects and the wire models; ``TrackerLater``).
+    from crewtui.core.tracker import Tracker
+
+    # Imported when a receiver is asked for: status and the list need none.
     from crewtui.core.webhooks import WebhookReceiver
 
 NOT_KEPT = "This session's history will not be kept."
@@ -40,6 +45,43 @@ class Runtime:
     tracker: Tracker
     receiver: WebhookReceiver | None = None
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TrackerLater:
+    """What the app needs before its tracker is made (the history its list reads, the
+    crews it will follow) and how to make the tracker over that history, with its receiver.
+
+    The app's first frame shows the list: the tracker brings the HTTP client, the dialects
+    and the wire models, none of which that frame needs, so the app makes it after.
+    """
+
+    store: History
+    crews: Sequence[CrewProfile]
+    make: Callable[[], Runtime]
+
+
+def assemble_later(
+    crews: Sequence[CrewProfile],
+    config: Config,
+    paths: Paths,
+    *,
+    webhooks_listen: str | None = None,
+    public_url: str | None = None,
+) -> tuple[TrackerLater, list[str]]:
+    """The history opened now, the tracker (``assemble``) made when asked; the notes to show
+    about the history."""
+    store, note = open_store(paths, config.history)
+    make = partial(
+        assemble,
+        crews,
+        config,
+        paths,
+        store=store,
+        webhooks_listen=webhooks_listen,
+        public_url=public_url,
+    )
+    return TrackerLater(store, crews, make), [note] if note else []
 
 
 def open_store(paths: Paths, settings: HistorySettings | None = None) -> tuple[History, str | None]:
@@ -134,6 +176,8 @@ def assemble(
         store, note = open_store(paths, config.history)
         if note:
             notes.append(note)
+    from crewtui.core.tracker import Tracker
+
     tracker = Tracker(crews, store, poll or config.poll)
     receiver = (
         webhook_receiver(tracker, config, paths, webhooks_listen, public_url) if webhooks else None

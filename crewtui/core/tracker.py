@@ -33,7 +33,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 from crewtui.api.callback import post_feedback
@@ -81,6 +81,16 @@ from crewtui.core.pacing import TokenBucket, error_backoff
 from crewtui.core.schedule import CrewPlanner, DurationModel, PlanSettings, Strategy
 from crewtui.core.store_rows import Lease
 from crewtui.core.timing import current_task_start
+
+# Re-exported: what listens to the tracker finds its events here too.
+from crewtui.core.tracker_events import CrewHealth as CrewHealth
+from crewtui.core.tracker_events import CrewHealthChanged as CrewHealthChanged
+from crewtui.core.tracker_events import HealthState as HealthState
+from crewtui.core.tracker_events import HistoryTrouble as HistoryTrouble
+from crewtui.core.tracker_events import KickoffChanged as KickoffChanged
+from crewtui.core.tracker_events import LeaseChanged as LeaseChanged
+from crewtui.core.tracker_events import StepsAdded as StepsAdded
+from crewtui.core.tracker_events import TrackerEvent as TrackerEvent
 from crewtui.core.webhook_urls import WebhookUrls
 
 log = logging.getLogger(__name__)
@@ -89,7 +99,6 @@ log = logging.getLogger(__name__)
 # restart is matched with the kickoff that caused it.
 _RESTART_CLOCK_SKEW = timedelta(seconds=5)
 
-HealthState = Literal["ok", "token_rejected", "unreachable", "unknown"]
 _TROUBLED_HEALTH: frozenset[HealthState] = frozenset({"token_rejected", "unreachable"})
 
 # An attempt older than this that is still "sending" was cut off by a crash.
@@ -147,46 +156,6 @@ def flow_request_of(kickoff: Kickoff) -> str | None:
 
 
 @dataclass(frozen=True)
-class CrewHealth:
-    """How a crew's service is answering, for the status line and ``doctor``."""
-
-    crew: str
-    state: HealthState = "unknown"
-    since: datetime | None = None
-    message: str | None = None
-    # About how long one kickoff waits between two polls, the requests per second sent
-    # (over the last seconds) and the crew's budget of them; None before the first poll.
-    interval: float | None = None
-    last_ok: datetime | None = None
-    rate: float | None = None
-    budget: float | None = None
-    # The process that polls the crew for the shared history when it is another one
-    # (``pid@host``); None when this process polls it (or nobody does yet).
-    poller: str | None = None
-    # A crew another process polls: when that poller last finished a round of polls, once
-    # that is longer ago than a lease lasts (the crew's runs are stale since); else None.
-    stale_since: datetime | None = None
-    # While stale: what the poller was told in its last round (it learnt nothing), if it said.
-    poller_trouble: str | None = None
-
-
-@dataclass(frozen=True)
-class KickoffChanged:
-    """A kickoff changed (or was first seen by this session, when ``previous`` is None)."""
-
-    kickoff: Kickoff
-    previous: RunState | None
-
-
-@dataclass(frozen=True)
-class StepsAdded:
-    """New agent steps or crew events arrived for a kickoff."""
-
-    kickoff_id: str
-    steps: tuple[Step, ...]
-
-
-@dataclass(frozen=True)
 class Resumed:
     """What answering a paused run did: ``kickoff`` is the run to follow from now on.
 
@@ -218,33 +187,6 @@ class Cancelled:
 
     kickoff: Kickoff
     stopped: bool
-
-
-@dataclass(frozen=True)
-class CrewHealthChanged:
-    health: CrewHealth
-
-
-@dataclass(frozen=True)
-class LeaseChanged:
-    """This process began (``held``) or stopped polling a crew, or another process took
-    over its polls: ``poller`` is the process that polls it now (``pid@host``, this one's
-    when held), None when nobody does."""
-
-    crew: str
-    held: bool
-    poller: str | None
-
-
-@dataclass(frozen=True)
-class HistoryTrouble:
-    """The history stopped taking writes (a full disk, damage found after opening):
-    announced once per new reason, so the user learns that changes are not being kept."""
-
-    message: str
-
-
-TrackerEvent = KickoffChanged | StepsAdded | CrewHealthChanged | LeaseChanged | HistoryTrouble
 
 
 @dataclass

@@ -37,13 +37,12 @@ from crewtui.config import Config, Paths, save_ui_theme
 from crewtui.core.logs import log_file, logs_to_file
 from crewtui.core.notify import NotifyEvent, in_tmux, osc_sequence, sends
 from crewtui.core.run_log import STEPS_READ_AGAIN, LogEntry, LogRing, RunLog
-from crewtui.core.runtime import assemble
-from crewtui.core.tracker import (
+from crewtui.core.runtime import TrackerLater, assemble_later
+from crewtui.core.tracker_events import (
     CrewHealthChanged,
     HistoryTrouble,
     KickoffChanged,
     StepsAdded,
-    Tracker,
     TrackerEvent,
 )
 from crewtui.core.webhook_urls import flow_request_note
@@ -64,7 +63,8 @@ from crewtui.ui.toast_hold import ToastHold
 if TYPE_CHECKING:  # the forms and the log are imported when first opened (MainScreen), the
     from crewtui.api.models import Kickoff
 
-    # receiver when webhooks are asked for
+    # the tracker after the first frame (``CrewtuiApp.tracker``), the receiver with it
+    from crewtui.core.tracker import Tracker
     from crewtui.core.webhooks import WebhookReceiver
     from crewtui.ui.screens.batch_form import BatchForm
     from crewtui.ui.screens.kickoff_form import KickoffForm
@@ -101,7 +101,7 @@ class CrewtuiApp(App[int]):
 
     def __init__(
         self,
-        tracker: Tracker,
+        tracker: Tracker | TrackerLater,
         config: Config,
         paths: Paths,
         *,
@@ -117,7 +117,15 @@ class CrewtuiApp(App[int]):
         # next key waits behind them. Textual's own switch, TEXTUAL_ANIMATIONS, still wins.
         if "TEXTUAL_ANIMATIONS" not in os.environ:
             self.animation_level = "none"
-        self.tracker = tracker
+        # The one tracker: made after the list's first frame (see ``tracker``) when given as
+        # a ``TrackerLater``, as ``build_app`` gives it; given made, by tests and benchmarks.
+        self._tracker = tracker
+        self.store = tracker.store
+        self.crews: dict[str, CrewProfile] = (
+            {crew.name: crew for crew in tracker.crews}
+            if isinstance(tracker, TrackerLater)
+            else dict(tracker.crews)
+        )
         self.config = config
         self.paths = paths
         self.receiver = receiver
@@ -127,7 +135,9 @@ class CrewtuiApp(App[int]):
         if unknown:
             self.startup_notes.append(f"Unknown key ids in [keys]: {', '.join(unknown)}.")
         self.main = MainScreen(
-            tracker,
+            lambda: self.tracker,
+            self.store,
+            self.crews,
             FormMemory(paths.data_dir / MEMORY_FILENAME),
             export_dir=lambda: export_directory(self.config.ui.export_dir, paths.data_dir),
             keymap=self.keymap,
@@ -161,6 +171,17 @@ class CrewtuiApp(App[int]):
         if config.ui.theme in self.available_themes:
             self.theme = config.ui.theme
 
+    @property
+    def tracker(self) -> Tracker:
+        """The one tracker. Given as a ``TrackerLater``, it is made (with its receiver) where
+        it is first needed: ``start_following``, after the list's first frame, unless a key
+        asks for it sooner. Its events are forwarded from then on."""
+        if isinstance(self._tracker, TrackerLater):
+            runtime = self._tracker.make()
+            self._tracker, self.receiver = runtime.tracker, runtime.receiver
+            self._unlisten = runtime.tracker.listen(self._forward)
+        return self._tracker
+
     def get_default_screen(self) -> MainScreen:
         return self.main
 
@@ -171,7 +192,8 @@ class CrewtuiApp(App[int]):
         self.set_keymap(self.keymap)
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.screen_change_signal.subscribe(self, self._screen_changed)
-        self._unlisten = self.tracker.listen(self._forward)
+        if not isinstance(self._tracker, TrackerLater):  # given made: listened to at once
+            self._unlisten = self._tracker.listen(self._forward)
         for note in self.startup_notes:
             self.notify(note, severity="warning", timeout=8, markup=False)
         self.after_next_frame(_freeze_start_up_objects)
@@ -188,13 +210,14 @@ class CrewtuiApp(App[int]):
 
     @work(group="start")
     async def start_following(self) -> None:
-        """Compose the detail's panes, start the receiver and the tracker, read the inbox,
-        and say so (``Started``): after the list's first frame, none of it before."""
+        """Compose the detail's panes, make and start the tracker and the receiver, read the
+        inbox, and say so (``Started``): after the list's first frame, none of it before."""
         await self.main.detail.compose_panes()
+        tracker = self.tracker
         if self.receiver is not None:
             await self._start_receiver(self.receiver)
-        await self.tracker.start()
-        for kickoff in self.tracker.tracked():  # their next change is told as a change
+        await tracker.start()
+        for kickoff in tracker.tracked():  # their next change is told as a change
             self.run_log.remember(kickoff)
         await self.main.load_inbox()
         self.following.set()
@@ -268,14 +291,15 @@ class CrewtuiApp(App[int]):
             self._starting.cancel()
             with contextlib.suppress(WorkerCancelled, WorkerFailed):
                 await self._starting.wait()
-        await self.tracker.stop()
+        if not isinstance(self._tracker, TrackerLater):  # a quit before it was made: no stop
+            await self._tracker.stop()
         if self.receiver is not None:
             await self.receiver.stop()
         self._log_routing.close()
 
     def secrets(self) -> list[str]:
         """What must never be shown or logged: the crews' tokens."""
-        return [token for crew in self.tracker.crews.values() if (token := crew.bearer())]
+        return [token for crew in self.crews.values() if (token := crew.bearer())]
 
     def _handle_exception(self, error: Exception) -> None:
         """Textual's one door for every unhandled error (a private hook: Textual is pinned,
@@ -336,9 +360,7 @@ class CrewtuiApp(App[int]):
     @work(group="log-steps")
     async def read_stored_steps(self, kickoff_id: str) -> None:
         """A run another process follows changed: the steps it stored, for the log."""
-        steps = await asyncio.to_thread(
-            self.tracker.store.list_steps, kickoff_id, newest=STEPS_READ_AGAIN
-        )
+        steps = await asyncio.to_thread(self.store.list_steps, kickoff_id, newest=STEPS_READ_AGAIN)
         self._add_to_log(self.run_log.stored_steps(kickoff_id, steps))
 
     def action_open_log(self) -> None:
@@ -348,7 +370,7 @@ class CrewtuiApp(App[int]):
         if self._log_screen is None:
             self._log_screen = LogScreen(
                 self.log_ring,
-                self.tracker.store,
+                self.store,
                 self.keymap,
                 tz=self.main.tz,
                 clock=self.main.clock,
@@ -456,10 +478,10 @@ def build_app(
     public_url: str | None = None,
 ) -> CrewtuiApp:
     """The app over the history on disk (or a session-only one), with its tracker."""
-    runtime = assemble(crews, config, paths, webhooks_listen=webhooks_listen, public_url=public_url)
-    return CrewtuiApp(
-        runtime.tracker, config, paths, receiver=runtime.receiver, startup_notes=runtime.notes
+    later, notes = assemble_later(
+        crews, config, paths, webhooks_listen=webhooks_listen, public_url=public_url
     )
+    return CrewtuiApp(later, config, paths, startup_notes=notes)
 
 
 def run_app(
@@ -475,7 +497,7 @@ def run_app(
     try:
         code = app.run()
     finally:
-        app.tracker.store.close()
+        app.store.close()
     return code if code is not None else 0
 
 

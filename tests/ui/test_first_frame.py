@@ -36,10 +36,14 @@ from crewtui.ui.widgets.detail import KickoffDetail
 from tests.test_layers import run_python
 from tests.ui.app_helpers import AppFactory, sim_crews
 
+# The wire models and what decodes whole kickoffs: the list's rows and the config need none.
+WIRE_MODELS = ("crewtui.api.models", "crewtui.core.store_models", "crewtui.core.merge")
 # What the first frame must not wait for: the HTTP client (first request), Markdown (the
 # Output tab), the simulator's server, the webhook receiver (only with webhooks asked for),
 # Pygments (rich's traceback, with a crash), and the detail's panes: the Steps tab's log
-# (RichLog, which brings rich's pretty printer), the Raw tab's TextArea and the Gantt.
+# (RichLog, which brings rich's pretty printer), the Raw tab's TextArea, the Gantt and the
+# panes' TabPane (Textual's TabbedContent module); and the selected run's whole record (its
+# decoder, ``store_models``), read for the detail once its panes are in.
 HEAVY = (
     "httpx",
     "markdown_it",
@@ -51,9 +55,13 @@ HEAVY = (
     "textual.widgets._rich_log",
     "textual.widgets._text_area",
     "crewtui.ui.widgets.timeline",
+    "textual.widgets._tabbed_content",
+    *WIRE_MODELS,
+    # Following the runs: the tracker and the HTTP client's module (with the dialects).
+    "crewtui.core.tracker",
+    "crewtui.api.client",
+    "crewtui.api.dialects",
 )
-# The wire models and what decodes whole kickoffs: the list's rows and the config need none.
-WIRE_MODELS = ("crewtui.api.models", "crewtui.core.store_models", "crewtui.core.merge")
 QUIT_ATTEMPTS = 8
 
 FIRST_FRAME = """
@@ -83,7 +91,7 @@ app = build_app(select_crews(config), config, paths)
 try:
     app.run(headless=True, size=(120, 40))
 finally:
-    app.tracker.store.close()
+    app.store.close()
 print(json.dumps(report[0] if report else None))
 """
 

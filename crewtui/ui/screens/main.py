@@ -53,7 +53,7 @@ from crewtui.core.notify import NotifyEvent
 from crewtui.core.pricing import Price
 from crewtui.core.stall import Stall, StallRule
 from crewtui.core.text_lines import TextSource, read_all
-from crewtui.core.tracker import CrewHealth, Tracker
+from crewtui.core.tracker_events import CrewHealth
 from crewtui.ui.bindings import (
     KEYS_BY_ID,
     MAIN_KEYS,
@@ -79,7 +79,9 @@ from crewtui.ui.widgets.status_line import StatusLine
 # the list (tests/ui/test_first_frame.py keeps it so).
 if TYPE_CHECKING:
     from crewtui.api.models import Kickoff, Step
+    from crewtui.api.profile import CrewProfile
     from crewtui.core.batch_runner import BatchNote  # imported when a batch is sent
+    from crewtui.core.tracker import Tracker  # made after the first frame (CrewtuiApp.tracker)
     from crewtui.ui.screens.answer import Answer
     from crewtui.ui.screens.batch_form import BatchForm, BatchRequest
     from crewtui.ui.screens.inbox import InboxScreen
@@ -172,7 +174,9 @@ class MainScreen(Screen[None]):
 
     def __init__(
         self,
-        tracker: Tracker,
+        tracker: Callable[[], Tracker],
+        store: History,
+        crews: Mapping[str, CrewProfile],
         memory: FormMemory,
         *,
         export_dir: Callable[[], Path],
@@ -187,7 +191,11 @@ class MainScreen(Screen[None]):
         flow_requests: Callable[[], str | None] = lambda: None,
     ) -> None:
         super().__init__()
-        self.tracker = tracker
+        # The history the list reads and the crews followed, known before the tracker is
+        # made (after the first frame: see ``tracker``).
+        self._tracker = tracker
+        self.store = store
+        self.crews = crews
         # Where flows' requests for a person reach the receiver, or what it takes that they
         # do (None: nothing to say).
         self.flow_requests = flow_requests
@@ -263,11 +271,18 @@ class MainScreen(Screen[None]):
             return None
         return kickoff
 
+    @property
+    def tracker(self) -> Tracker:
+        """The one tracker (``CrewtuiApp.tracker``): every change of a kickoff goes through it.
+        Made on first use, so nothing on the way to the first frame may use it."""
+        return self._tracker()
+
     def on_mount(self) -> None:
-        self.status.set_healths(self.tracker.healths())
-        if self.tracker.crews:  # with none, nothing is followed and every key says so (NO_CREW)
-            self.kickoffs.set_followed_crews(self.tracker.crews)
-            self.detail.set_followed_crews(self.tracker.crews)
+        # Each crew's health is unknown until the tracker has polled it (then events say).
+        self.status.set_healths([CrewHealth(crew=crew) for crew in self.crews])
+        if self.crews:  # with none, nothing is followed and every key says so (NO_CREW)
+            self.kickoffs.set_followed_crews(self.crews)
+            self.detail.set_followed_crews(self.crews)
         self.kickoffs.focus()
         self.reload()
         self.load_remembered()
@@ -317,7 +332,7 @@ class MainScreen(Screen[None]):
     async def _read(self, offset: int, limit: int) -> list[KickoffSummary]:
         """Rows ``offset`` .. ``offset + limit`` of the list, read in a thread."""
         rows = await asyncio.to_thread(
-            self.tracker.store.list_kickoffs,
+            self.store.list_kickoffs,
             **self._query(),
             order=self.kickoffs.order,
             limit=limit,
@@ -333,7 +348,7 @@ class MainScreen(Screen[None]):
         the filter certainly lists it, and within ``KEEP_SEARCH_ROWS``), and the cursor on it.
         """
         try:
-            total = await asyncio.to_thread(self.tracker.store.count_kickoffs, **self._query())
+            total = await asyncio.to_thread(self.store.count_kickoffs, **self._query())
             rows = await self._read(0, PAGE_ROWS)
             kept_page = await self._page_holding(keep, rows, total)
             if generation != self.kickoffs.generation or not self.is_attached:
@@ -384,7 +399,7 @@ class MainScreen(Screen[None]):
     @work(exclusive=True, group="recount")
     async def load_recount(self, offset: int, limit: int, version: int) -> None:
         """Count again and read the rows around the view (a change the list could not place)."""
-        total = await asyncio.to_thread(self.tracker.store.count_kickoffs, **self._query())
+        total = await asyncio.to_thread(self.store.count_kickoffs, **self._query())
         rows = await self._read(offset, limit)
         if not self.is_attached:
             return
@@ -556,7 +571,7 @@ class MainScreen(Screen[None]):
         self, message: KickoffDetail.OlderStepsWanted
     ) -> None:
         """The Steps tab reached its oldest step held: read older ones from the history."""
-        store = self.tracker.store
+        store = self.store
         steps, _ = await asyncio.to_thread(store.step_window, message.kickoff_id, message.newest)
         with contextlib.suppress(NoMatches):  # the app may be closing
             self.detail.add_older_steps(message.kickoff_id, steps)
@@ -655,9 +670,13 @@ class MainScreen(Screen[None]):
         A cursor move waits for the cursor to rest first: holding ``j`` through a long
         history cancels each load before it reads or renders anything (the worker group is
         exclusive). A change of the list itself (archive, delete, filter) shows at once.
+        The first row's record is read once the detail's panes are in, after the list's
+        first frame: decoding a whole kickoff brings the wire models, which that frame does
+        not show.
         """
         if settle:
             await asyncio.sleep(DETAIL_SETTLE)
+        await self.detail.panes_ready()
         await self._show_highlighted()
 
     async def _show_highlighted(self) -> Kickoff | None:
@@ -667,7 +686,7 @@ class MainScreen(Screen[None]):
             return None
         if self._selected is not None and self._selected.kickoff_id == kickoff_id:
             return self._selected
-        store = self.tracker.store
+        store = self.store
         kickoff = self.tracker.get(kickoff_id)
         # From the history, large outputs stay there and are read in pieces as shown.
         stored: Mapping[str | None, TextSource] = {}
@@ -730,13 +749,13 @@ class MainScreen(Screen[None]):
         values: dict[str, str] | None = None,
         meta: dict[str, Any] | None = None,
     ) -> None:
-        if not self.tracker.crews:
+        if not self.crews:
             self.notify(NO_CREW, severity="warning")
             return
         from crewtui.ui.screens.kickoff_form import KickoffForm
 
         form = KickoffForm(
-            list(self.tracker.crews),
+            list(self.crews),
             crew,
             values=values,
             meta=meta,
@@ -760,7 +779,7 @@ class MainScreen(Screen[None]):
         names a flow's optional state fields alike): its newest run in the history can."""
         try:
             names = await self.tracker.inputs(crew)
-            flow = await asyncio.to_thread(is_flow, self.tracker.store, crew)
+            flow = await asyncio.to_thread(is_flow, self.store, crew)
         except CrewtuiError as error:
             if form.is_attached:
                 form.set_required(crew, [], error=error.message)
@@ -821,12 +840,12 @@ class MainScreen(Screen[None]):
     # -- batches -------------------------------------------------------------------------
 
     def action_new_batch(self) -> None:
-        if not self.tracker.crews:
+        if not self.crews:
             self.notify(NO_CREW, severity="warning")
             return
         from crewtui.ui.screens.batch_form import BatchForm
 
-        form = BatchForm(list(self.tracker.crews), self._highlighted_crew())
+        form = BatchForm(list(self.crews), self._highlighted_crew())
         self.app.push_screen(form, self._batch_form_closed)
 
     def _batch_form_closed(self, batch_id: str | None) -> None:
@@ -849,12 +868,12 @@ class MainScreen(Screen[None]):
     async def start_batch(self, request: BatchRequest, form: BatchForm) -> None:
         """Check every row against the crew's inputs, record the batch (or find the one
         already recorded for these rows), close the form and run it."""
-        store = self.tracker.store
+        store = self.store
         try:
             rows = await asyncio.to_thread(read_rows, Path(request.path))
             required = await self.tracker.inputs(request.crew)
             check_inputs(rows, required, request.crew, request.path)
-            url = self.tracker.crews[request.crew].url
+            url = self.crews[request.crew].url
             same = fingerprint(request.crew, url, rows)
             batch = await asyncio.to_thread(store.find_batch, same)
             resumed = batch is not None
@@ -930,7 +949,7 @@ class MainScreen(Screen[None]):
     async def load_batches(self) -> None:
         """The newest batches and where their rows stand, read in a thread."""
         self._batch_refresh_due = False
-        shown = await asyncio.to_thread(_batch_progress, self.tracker.store, BATCH_ROWS)
+        shown = await asyncio.to_thread(_batch_progress, self.store, BATCH_ROWS)
         if self.is_attached:
             self.batch_rows.show(shown, self.filter.batch)
 
@@ -954,13 +973,13 @@ class MainScreen(Screen[None]):
     # -- other actions -------------------------------------------------------------------
 
     def action_track(self) -> None:
-        if not self.tracker.crews:
+        if not self.crews:
             self.notify(NO_CREW, severity="warning")
             return
         from crewtui.ui.screens.prompts import TrackScreen
 
         crew = self._highlighted_crew()
-        self.app.push_screen(TrackScreen(list(self.tracker.crews), crew), self._track_chosen)
+        self.app.push_screen(TrackScreen(list(self.crews), crew), self._track_chosen)
 
     def _track_chosen(self, request: TrackRequest | None) -> None:
         if request is not None:
@@ -1003,7 +1022,7 @@ class MainScreen(Screen[None]):
 
         from crewtui.ui.screens.prompts import FilterScreen
 
-        dialog = FilterScreen(list(self.tracker.crews), self.filter, on_change=self.apply_filter)
+        dialog = FilterScreen(list(self.crews), self.filter, on_change=self.apply_filter)
         self.app.push_screen(dialog, closed)
 
     def action_clear_filter(self) -> None:
@@ -1064,7 +1083,7 @@ class MainScreen(Screen[None]):
         if kickoff is None:
             self.notify("Select a kickoff to export.", timeout=3)
             return
-        store = self.tracker.store
+        store = self.store
         try:
             steps = await asyncio.to_thread(store.list_steps, kickoff.kickoff_id)
             # The shown record may have left large outputs in the history: export them all.
@@ -1137,7 +1156,7 @@ class MainScreen(Screen[None]):
         """The history's waiting runs; from then on, events keep the inbox up to date.
         Read once the tracker has started (``CrewtuiApp.start_following``): a run it
         holds is newer than the history's copy."""
-        runs = await asyncio.to_thread(waiting_runs, self.tracker.store)
+        runs = await asyncio.to_thread(waiting_runs, self.store)
         for run in runs:  # a run changed while the history was read is newer in the tracker
             kickoff = self.tracker.get(run.kickoff_id)
             self.inbox.apply(run if kickoff is None else summary_of(kickoff))
@@ -1172,7 +1191,7 @@ class MainScreen(Screen[None]):
     async def answer_waiting(self, kickoff_id: str) -> None:
         """The answer dialog for a run of the inbox (its full record, read in a thread)."""
         kickoff = self.tracker.get(kickoff_id) or await asyncio.to_thread(
-            self.tracker.store.get_kickoff, kickoff_id
+            self.store.get_kickoff, kickoff_id
         )
         if kickoff is not None and self.is_attached:
             self.answer(kickoff)
@@ -1316,7 +1335,7 @@ class MainScreen(Screen[None]):
 
         self.app.push_screen(
             CompareScreen(
-                self.tracker.store,
+                self.store,
                 first.kickoff_id,
                 row.kickoff_id,
                 now=self.clock(),
@@ -1334,7 +1353,7 @@ class MainScreen(Screen[None]):
 
     def action_stats(self) -> None:
         """The stats of the selected run's crew (else the first crew)."""
-        crews = sorted(self.tracker.crews)
+        crews = sorted(self.crews)
         crew = self._highlighted_crew() or (crews[0] if crews else None)
         if crew is None:
             self.notify(NO_CREW, severity="warning", markup=False)
@@ -1342,9 +1361,7 @@ class MainScreen(Screen[None]):
         from crewtui.ui.screens.stats import StatsScreen
 
         self.app.push_screen(
-            StatsScreen(
-                self.tracker.store, crews, crew, clock=self.clock, prices=self.detail.prices
-            )
+            StatsScreen(self.store, crews, crew, clock=self.clock, prices=self.detail.prices)
         )
 
     def action_help(self) -> None:

@@ -10,6 +10,7 @@ that came from the API is rendered inert through ``crewtui.ui.text``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -50,13 +51,13 @@ from crewtui.core.timeline import Bar, layout
 from crewtui.core.timing import run_start
 from crewtui.ui.palette import PLAIN, Palette, component_classes, palette_css, palette_of
 from crewtui.ui.text import pretty_json, safe_line, safe_text
-from crewtui.ui.widgets.tab_bar import Pane, TabBar, TabPanes
+from crewtui.ui.widgets.tab_bar import TabBar
 
 if TYPE_CHECKING:
     from textual.widgets import OptionList
 
     from crewtui.api.models import Kickoff, Step, TaskResult
-    from crewtui.core.tracker import CrewHealth
+    from crewtui.core.tracker_events import CrewHealth
 
     # Imported when the Output tab is first shown: it brings Markdown.
     from crewtui.ui.widgets.output_view import Output, OutputView
@@ -64,6 +65,7 @@ if TYPE_CHECKING:
     # Imported when the panes are composed (``compose_panes``): RichLog, TextArea and the
     # Gantt are not the list's, and the main screen's first frame shows the list.
     from crewtui.ui.widgets.steps_log import StepsLog
+    from crewtui.ui.widgets.tab_panes import Pane
     from crewtui.ui.widgets.timeline import Band, TimelineBar
 
 # The palette colour of each run state (the word is always shown too, never colour alone).
@@ -540,6 +542,9 @@ class KickoffDetail(Widget):
         self._panes_wanted = not panes_later
         self._panes_in = not panes_later
         self._waiting: list[Callable[[], None]] = []
+        self._panes_ready = asyncio.Event()
+        if not panes_later:
+            self._panes_ready.set()
         # What the header's cost estimate is priced at (the config's table, given by the app).
         self.prices = price_table() if prices is None else prices
         # How long tasks usually take and when a run is maybe stuck (the screen's rule).
@@ -585,6 +590,7 @@ class KickoffDetail(Widget):
         from textual.widgets import TextArea
 
         from crewtui.ui.widgets.steps_log import StepsLog
+        from crewtui.ui.widgets.tab_panes import TabPanes
         from crewtui.ui.widgets.timeline import TimelineBar
 
         yield Static(id="detail-header")
@@ -607,6 +613,8 @@ class KickoffDetail(Widget):
                     yield TextArea(id="raw-text", read_only=True, soft_wrap=True, show_cursor=False)
 
     def _pane(self, tab_id: str) -> Pane:
+        from crewtui.ui.widgets.tab_panes import Pane
+
         return Pane(TAB_LABELS[tab_id], id=tab_id)
 
     @property
@@ -627,6 +635,12 @@ class KickoffDetail(Widget):
         waiting, self._waiting = self._waiting, []
         for call in waiting:
             call()
+        self._panes_ready.set()
+
+    async def panes_ready(self) -> None:
+        """Return once the panes are in: what the screen would read only to show in them
+        (the selected run, decoded whole) waits until after the list's first frame."""
+        await self._panes_ready.wait()
 
     def on_mount(self) -> None:
         self.show(None)
@@ -876,6 +890,8 @@ class KickoffDetail(Widget):
         shown = self._tab_bar.active
         if tab_id == shown:
             return
+        from crewtui.ui.widgets.tab_panes import TabPanes
+
         self.query_one(TabPanes).show(tab_id)
         self._tab_bar.active = tab_id
 

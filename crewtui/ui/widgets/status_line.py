@@ -32,7 +32,7 @@ from textual.events import Resize
 from textual.widget import Widget
 
 from crewtui.core.format import format_duration
-from crewtui.core.tracker import CrewHealth
+from crewtui.core.tracker_events import CrewHealth
 from crewtui.ui.text import safe_line
 
 _HEALTH_LOOK: dict[str, tuple[str, str, str]] = {
