@@ -260,15 +260,16 @@ class Session:
             [crew] = select_crews(self.config, crew=stored.crew, url=url, token=self.args.token)
             if crew.bearer():
                 return self._noted(crew)
-        gone = (
-            f"Kickoff {short} is a run of the {owner} crew, which is not configured any "
-            f"more: add [crews.{owner}] back to {self.paths.config_file}"
-        )
         if url is None:
-            raise ConfigError(f"{gone}.")
+            raise ConfigError(
+                f"Kickoff {short} is a run of the {owner} crew, which is not configured any "
+                f"more: add [crews.{owner}] back to {self.paths.config_file}."
+            )
+        # Configured once and removed, or started with --url: either way no crew names it.
         raise ConfigError(
-            f"{gone}, or give its token (CREWAI_BEARER_TOKEN or --token) to poll it at "
-            f"{inert_line(url, 200)}."
+            f"Kickoff {short} is a run of the {owner} crew at {inert_line(url, 200)}, which "
+            f"is not in {self.paths.config_file}: give its token (CREWAI_BEARER_TOKEN or "
+            "--token) to poll it there, or add the crew to the config."
         )
 
     def resolve(self, given: str) -> str:
