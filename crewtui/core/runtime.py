@@ -57,7 +57,7 @@ class TrackerLater:
     """
 
     store: History
-    crews: Sequence[CrewProfile]
+    crews: dict[str, CrewProfile]  # by name, as the tracker keeps them
     make: Callable[[], Runtime]
 
 
@@ -81,7 +81,7 @@ def assemble_later(
         webhooks_listen=webhooks_listen,
         public_url=public_url,
     )
-    return TrackerLater(store, crews, make), [note] if note else []
+    return TrackerLater(store, {crew.name: crew for crew in crews}, make), [note] if note else []
 
 
 def open_store(paths: Paths, settings: HistorySettings | None = None) -> tuple[History, str | None]:

@@ -121,11 +121,7 @@ class CrewtuiApp(App[int]):
         # a ``TrackerLater``, as ``build_app`` gives it; given made, by tests and benchmarks.
         self._tracker = tracker
         self.store = tracker.store
-        self.crews: dict[str, CrewProfile] = (
-            {crew.name: crew for crew in tracker.crews}
-            if isinstance(tracker, TrackerLater)
-            else dict(tracker.crews)
-        )
+        self.crews: dict[str, CrewProfile] = dict(tracker.crews)
         self.config = config
         self.paths = paths
         self.receiver = receiver

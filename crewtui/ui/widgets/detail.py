@@ -537,10 +537,9 @@ class KickoffDetail(Widget):
         classes: str | None = None,
     ) -> None:
         super().__init__(id=id, classes=classes)
-        # Whether ``compose`` yields the panes, whether they are in, and the calls made
-        # before they were (see ``compose_panes``).
+        # Whether ``compose`` yields the panes, the calls made before they were in, and
+        # whether they are (see ``compose_panes``).
         self._panes_wanted = not panes_later
-        self._panes_in = not panes_later
         self._waiting: list[Callable[[], None]] = []
         self._panes_ready = asyncio.Event()
         if not panes_later:
@@ -620,7 +619,7 @@ class KickoffDetail(Widget):
     @property
     def panes_composed(self) -> bool:
         """Whether the header, the tab bar and the panes are in (see ``panes_later``)."""
-        return self._panes_in
+        return self._panes_ready.is_set()
 
     async def compose_panes(self) -> None:
         """Compose the panes of a detail made with ``panes_later`` (once), then do what was
@@ -631,11 +630,10 @@ class KickoffDetail(Widget):
         await self.recompose()
         if not all(self.query(selector) for selector in _DRAWN_INTO):
             return  # the app is closing: Textual mounts nothing into a node it tears down
-        self._panes_in = True
+        self._panes_ready.set()
         waiting, self._waiting = self._waiting, []
         for call in waiting:
             call()
-        self._panes_ready.set()
 
     async def panes_ready(self) -> None:
         """Return once the panes are in: what the screen would read only to show in them
