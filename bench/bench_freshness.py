@@ -70,7 +70,8 @@ from crewtui.api.profile import CrewProfile
 from crewtui.config import Config, PollSettings, WebhookSettings, resolve_paths
 from crewtui.core.runtime import assemble
 from crewtui.core.store import Store
-from crewtui.core.tracker import KickoffChanged, Tracker, TrackerEvent, utcnow
+from crewtui.core.tracker import Tracker, utcnow
+from crewtui.core.tracker_events import KickoffChanged, TrackerEvent
 from crewtui.sim.crews import CREWS
 
 Scope = MutableMapping[str, Any]

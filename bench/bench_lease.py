@@ -40,8 +40,9 @@ from crewtui.api.profile import CrewProfile
 from crewtui.config import Config, resolve_paths
 from crewtui.core.runtime import assemble
 from crewtui.core.store import Store
-from crewtui.core.tracker import KickoffChanged, LeaseChanged, TrackerEvent, progress_signature
+from crewtui.core.tracker import progress_signature
 from crewtui.core.tracker import utcnow as now_utc
+from crewtui.core.tracker_events import KickoffChanged, LeaseChanged, TrackerEvent
 from crewtui.sim.crews import CREWS
 
 Scope = MutableMapping[str, Any]

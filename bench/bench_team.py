@@ -57,8 +57,8 @@ from crewtui.api.profile import CrewProfile
 from crewtui.config import Config, HistorySettings, resolve_paths
 from crewtui.core.pg_store import PgStore
 from crewtui.core.runtime import assemble
-from crewtui.core.tracker import KickoffChanged, LeaseChanged, TrackerEvent
 from crewtui.core.tracker import utcnow as now_utc
+from crewtui.core.tracker_events import KickoffChanged, LeaseChanged, TrackerEvent
 from crewtui.sim.crews import CREWS
 from crewtui.sim.server import SimCounts
 from crewtui.sim.timeline import Run

@@ -44,7 +44,8 @@ from crewtui.api.errors import CrewtuiError
 from crewtui.api.models import Kickoff, RunState
 from crewtui.api.profile import CrewProfile
 from crewtui.core.store import Store
-from crewtui.core.tracker import CrewHealthChanged, KickoffChanged, Tracker, TrackerEvent
+from crewtui.core.tracker import Tracker
+from crewtui.core.tracker_events import CrewHealthChanged, KickoffChanged, TrackerEvent
 from crewtui.sim.crews import CREWS
 
 BENCHMARKS = ROOT / "BENCHMARKS.md"

@@ -71,14 +71,8 @@ from crewtui.core.pricing import Price, cost_text, estimate_cost, price_table
 from crewtui.core.runtime import Runtime, assemble, open_store
 from crewtui.core.stall import STUCK, Stall, StallRule
 from crewtui.core.timing import run_start
-from crewtui.core.tracker import (
-    Cancelled,
-    KickoffChanged,
-    Tracker,
-    TrackerEvent,
-    flow_request_of,
-    progress_signature,
-)
+from crewtui.core.tracker import Cancelled, Tracker, flow_request_of, progress_signature
+from crewtui.core.tracker_events import KickoffChanged, TrackerEvent
 from crewtui.core.webhook_urls import WebhookUrls, flow_request_note
 
 if TYPE_CHECKING:  # imported by the commands that use them

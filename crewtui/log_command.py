@@ -31,7 +31,7 @@ from crewtui.core.run_log import (
     plain_line,
     stored_history,
 )
-from crewtui.core.tracker import CrewHealthChanged, HealthState, KickoffChanged, TrackerEvent
+from crewtui.core.tracker_events import CrewHealthChanged, HealthState, KickoffChanged, TrackerEvent
 from crewtui.headless import Session, check_crew_is_known, warn
 
 # The ANSI colour of each kind's word (the word is always there: never colour alone).

@@ -26,7 +26,8 @@ import pytest
 from crewtui.api.models import Kickoff, RunState
 from crewtui.config import resolve_paths
 from crewtui.core.store import Store
-from crewtui.core.tracker import KickoffChanged, Tracker, TrackerEvent
+from crewtui.core.tracker import Tracker
+from crewtui.core.tracker_events import KickoffChanged, TrackerEvent
 from crewtui.sim import SimOptions, ThreadedServer, create_app
 from crewtui.sim.crews import CREWS
 from tests.conftest import TEST_SPEED, open_at

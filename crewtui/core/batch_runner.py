@@ -25,7 +25,8 @@ from crewtui.api.errors import (
 )
 from crewtui.core.batch import Batch, BatchProgress, BatchRow, progress_of
 from crewtui.core.pacing import error_backoff
-from crewtui.core.tracker import ALIVE_FOR, KickoffChanged, Tracker, TrackerEvent
+from crewtui.core.tracker import ALIVE_FOR, Tracker
+from crewtui.core.tracker_events import KickoffChanged, TrackerEvent
 
 if TYPE_CHECKING:
     from crewtui.api.models import Kickoff

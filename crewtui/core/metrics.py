@@ -27,7 +27,8 @@ from crewtui import __version__
 from crewtui.api.errors import StoreError
 from crewtui.api.http import Outcome
 from crewtui.api.states import RunState
-from crewtui.core.tracker import HealthState, Tracker
+from crewtui.core.tracker import Tracker
+from crewtui.core.tracker_events import HealthState
 from crewtui.core.webhooks import WebhookReceiver
 
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4

@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Literal
 from crewtui.api.redact import redact
 from crewtui.api.sanitize import inert_line
 from crewtui.api.states import RunState
-from crewtui.core.tracker import (
+from crewtui.core.tracker import Tracker
+from crewtui.core.tracker_events import (
     CrewHealth,
     CrewHealthChanged,
     HealthState,
     KickoffChanged,
     LeaseChanged,
-    Tracker,
     TrackerEvent,
 )
 

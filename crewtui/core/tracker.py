@@ -81,16 +81,16 @@ from crewtui.core.pacing import TokenBucket, error_backoff
 from crewtui.core.schedule import CrewPlanner, DurationModel, PlanSettings, Strategy
 from crewtui.core.store_rows import Lease
 from crewtui.core.timing import current_task_start
-
-# Re-exported: what listens to the tracker finds its events here too.
-from crewtui.core.tracker_events import CrewHealth as CrewHealth
-from crewtui.core.tracker_events import CrewHealthChanged as CrewHealthChanged
-from crewtui.core.tracker_events import HealthState as HealthState
-from crewtui.core.tracker_events import HistoryTrouble as HistoryTrouble
-from crewtui.core.tracker_events import KickoffChanged as KickoffChanged
-from crewtui.core.tracker_events import LeaseChanged as LeaseChanged
-from crewtui.core.tracker_events import StepsAdded as StepsAdded
-from crewtui.core.tracker_events import TrackerEvent as TrackerEvent
+from crewtui.core.tracker_events import (
+    CrewHealth,
+    CrewHealthChanged,
+    HealthState,
+    HistoryTrouble,
+    KickoffChanged,
+    LeaseChanged,
+    StepsAdded,
+    TrackerEvent,
+)
 from crewtui.core.webhook_urls import WebhookUrls
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 
 from crewtui.api.errors import CrewtuiError
 from crewtui.api.states import RunState
-from crewtui.core.tracker import KickoffChanged, Tracker, TrackerEvent
+from crewtui.core.tracker import Tracker
+from crewtui.core.tracker_events import KickoffChanged, TrackerEvent
 from crewtui.demo.inputs import CREW_NAMES, DEPLOYMENT_NAMES, pick_inputs
 from crewtui.sim.crews import FLOWS
 

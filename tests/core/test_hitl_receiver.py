@@ -26,7 +26,8 @@ from crewtui.api.models import Kickoff, RunState
 from crewtui.api.profile import CrewProfile
 from crewtui.core.metrics import ServeMetrics
 from crewtui.core.store import Store
-from crewtui.core.tracker import KickoffChanged, Tracker, TrackerEvent
+from crewtui.core.tracker import Tracker
+from crewtui.core.tracker_events import KickoffChanged, TrackerEvent
 from crewtui.core.webhooks import WebhookReceiver
 from crewtui.sim.hitl import signed_headers
 

@@ -20,7 +20,7 @@ from crewtui.core.run_log import (
     stored_history,
 )
 from crewtui.core.store import Store
-from crewtui.core.tracker import KickoffChanged, StepsAdded
+from crewtui.core.tracker_events import KickoffChanged, StepsAdded
 from tests.hardening.corpus import EVERYTHING, assert_inert
 
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)

@@ -18,7 +18,7 @@ from crewtui.api.pushes import parse_push
 from crewtui.core import store_models, store_rows, store_schema
 from crewtui.core.merge import merge_step
 from crewtui.core.store import Store
-from crewtui.core.tracker import StepsAdded, TrackerEvent
+from crewtui.core.tracker_events import StepsAdded, TrackerEvent
 from crewtui.sim import SimServer
 from crewtui.sim.crews import CREWS, fill
 from tests.core.live_runtime import webhook_runtime

@@ -17,7 +17,8 @@ from crewtui.api.models import Observation, RunState, Step, Submission, TaskResu
 from crewtui.api.profile import CrewProfile
 from crewtui.config import PollSettings
 from crewtui.core.store import Store
-from crewtui.core.tracker import CrewHealthChanged, KickoffChanged, Tracker, TrackerEvent
+from crewtui.core.tracker import Tracker
+from crewtui.core.tracker_events import CrewHealthChanged, KickoffChanged, TrackerEvent
 from crewtui.sim import SimServer
 from tests.helpers import wait_until
 

@@ -12,7 +12,8 @@ from crewtui.api.models import RunState, TaskState
 from crewtui.api.profile import CrewProfile
 from crewtui.config import PollSettings
 from crewtui.core.store import Store
-from crewtui.core.tracker import KickoffChanged, Tracker, TrackerEvent
+from crewtui.core.tracker import Tracker
+from crewtui.core.tracker_events import KickoffChanged, TrackerEvent
 from crewtui.sim import SimServer
 
 FAST = PollSettings(min_interval=0.05, max_interval=0.2)

@@ -27,7 +27,8 @@ from crewtui.api.profile import CrewProfile
 from crewtui.config import PollSettings, resolve_paths
 from crewtui.core.store import Store
 from crewtui.core.store_rows import bind_ts
-from crewtui.core.tracker import KickoffChanged, LeaseChanged, Tracker, TrackerEvent, utcnow
+from crewtui.core.tracker import Tracker, utcnow
+from crewtui.core.tracker_events import KickoffChanged, LeaseChanged, TrackerEvent
 from crewtui.sim import SimServer
 from tests.api.hostile_server import HostileServer, raw_reply
 from tests.helpers import wait_until

@@ -9,7 +9,8 @@ import pytest
 
 from crewtui.api.models import RunState
 from crewtui.core.store import Store
-from crewtui.core.tracker import KickoffChanged, Tracker, TrackerEvent
+from crewtui.core.tracker import Tracker
+from crewtui.core.tracker_events import KickoffChanged, TrackerEvent
 from crewtui.demo.schedule import BURST, BURST_GAP, QUIET_GAP, Launch, Launcher, plan
 from crewtui.sim import SimServer
 from tests.ui.app_helpers import FAST_POLL, sim_crews

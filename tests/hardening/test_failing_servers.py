@@ -37,7 +37,8 @@ from crewtui.api.models import Kickoff, RunState, Submission
 from crewtui.api.profile import CrewProfile
 from crewtui.config import PollSettings
 from crewtui.core.store import Store
-from crewtui.core.tracker import CrewHealthChanged, Tracker, TrackerEvent
+from crewtui.core.tracker import Tracker
+from crewtui.core.tracker_events import CrewHealthChanged, TrackerEvent
 from crewtui.sim import SimOptions, SimServer, ThreadedServer, create_app
 from tests.api.hostile_server import (
     HostileServer,

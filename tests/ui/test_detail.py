@@ -24,7 +24,7 @@ from crewtui.api.models import (
     TaskState,
     WaitingFor,
 )
-from crewtui.core.tracker import CrewHealth
+from crewtui.core.tracker_events import CrewHealth
 from crewtui.ui.widgets.detail import KickoffDetail
 from crewtui.ui.widgets.line_view import LineView
 from crewtui.ui.widgets.output_view import MARKDOWN_CAP, OutputView

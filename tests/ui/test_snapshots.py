@@ -18,7 +18,8 @@ from crewtui.api.models import Kickoff, Progress, RunState, TaskResult, TaskStat
 from crewtui.config import Config, resolve_paths
 from crewtui.core.batch import Batch, BatchRow
 from crewtui.core.store import Store
-from crewtui.core.tracker import CrewHealth, Tracker
+from crewtui.core.tracker import Tracker
+from crewtui.core.tracker_events import CrewHealth
 from crewtui.ui.app import CrewtuiApp
 from crewtui.ui.pilot import workers_done
 from crewtui.ui.screens.main import HealthUpdated

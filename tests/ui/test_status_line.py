@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from textual.app import App, ComposeResult
 
-from crewtui.core.tracker import CrewHealth
+from crewtui.core.tracker_events import CrewHealth
 from crewtui.ui.widgets.status_line import StatusLine
 from tests.ui.app_helpers import layouts_asked
 
