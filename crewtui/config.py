@@ -84,7 +84,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import platformdirs
-import tomli_w
 
 from crewtui.api.errors import ConfigError
 from crewtui.api.profile import CrewProfile, check_token
@@ -566,6 +565,8 @@ def write_config(paths: Paths, config: Config) -> None:
     Tokens are written as given; a token read from ``token_env`` is not (the variable's name
     is). Defaults are left out so that a future default change reaches the user.
     """
+    import tomli_w  # only a write needs it, and every command and the app read the config
+
     ensure_private_dir(paths.config_dir)
     payload = tomli_w.dumps(_to_document(config)).encode("utf-8")
     # mkstemp creates the file 0600, so the token is never readable by others, not even briefly.
