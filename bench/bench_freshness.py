@@ -67,11 +67,13 @@ from common import SIM_TOKEN as TOKEN
 from crewtui.api.errors import CrewtuiError
 from crewtui.api.models import Kickoff, RunState, TaskResult, TaskState
 from crewtui.api.profile import CrewProfile
-from crewtui.config import Config, PollSettings, WebhookSettings, resolve_paths
+from crewtui.api.secret import Secret
+from crewtui.config import Config, resolve_paths
 from crewtui.core.runtime import assemble
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker, utcnow
 from crewtui.core.tracker_events import KickoffChanged, TrackerEvent
+from crewtui.settings import PollSettings, WebhookSettings
 from crewtui.sim.crews import CREWS
 
 Scope = MutableMapping[str, Any]
@@ -329,7 +331,7 @@ class LoopLateness:
 
 
 def profiles(base: str) -> list[CrewProfile]:
-    return [CrewProfile(name=crew, url=f"{base}/{crew}", token=TOKEN) for crew in CREWS]
+    return [CrewProfile(name=crew, url=f"{base}/{crew}", token=Secret(TOKEN)) for crew in CREWS]
 
 
 # -- a fleet: one tracker in a process of its own, as crewtui runs ---------------------------

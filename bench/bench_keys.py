@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import Any
 
 from common import Row, emit, make_history, median, percentile, rendering_driver
-from pydantic import SecretStr
 from textual import events
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
@@ -50,10 +49,12 @@ from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, Ta
 
 from crewtui.api.models import Kickoff, Observation, Progress, RunState
 from crewtui.api.profile import CrewProfile
-from crewtui.config import Config, PollSettings, resolve_paths
+from crewtui.api.secret import Secret
+from crewtui.config import Config, resolve_paths
 from crewtui.core.store import Store
 from crewtui.core.store_schema import SCHEMA_VERSION
 from crewtui.core.tracker import Tracker
+from crewtui.settings import PollSettings
 from crewtui.sim.crews import CREWS
 from crewtui.ui.app import CrewtuiApp
 from crewtui.ui.pilot import workers_done
@@ -284,7 +285,7 @@ async def measure_app(source: Path, work: Path, plan: Plan, into: Samples) -> No
     shutil.copyfile(source, path)
     store = Store.open(path)
     crews = [
-        CrewProfile(name=name, url=f"http://127.0.0.1:9/{name}", token=SecretStr("t"))
+        CrewProfile(name=name, url=f"http://127.0.0.1:9/{name}", token=Secret("t"))
         for name in CREWS
     ]
     tracker = Tracker(crews, store, NO_POLLING)

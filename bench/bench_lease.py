@@ -33,10 +33,10 @@ import httpx
 from common import ROOT, Row, emit, log, median, percentile, send_json, serve_simulator
 from common import SIM_TOKEN as TOKEN
 from common import start_simulator_child as start_simulator
-from pydantic import SecretStr
 
 from crewtui.api.models import Kickoff, RunState, Submission
 from crewtui.api.profile import CrewProfile
+from crewtui.api.secret import Secret
 from crewtui.config import Config, resolve_paths
 from crewtui.core.runtime import assemble
 from crewtui.core.store import Store
@@ -97,7 +97,7 @@ class Counted:
 async def follow(home: Path, base: str) -> None:
     """Track every active run of the history until told to stop on stdin; print what was
     seen when (each change's signature) and whether this process held the lease."""
-    crew = CrewProfile(name=CREW, url=f"{base}/{CREW}", token=SecretStr(TOKEN))
+    crew = CrewProfile(name=CREW, url=f"{base}/{CREW}", token=Secret(TOKEN))
     runtime = assemble([crew], Config(), resolve_paths(home), webhooks=False)
     tracker = runtime.tracker
     seen: list[tuple[str, str, float]] = []

@@ -103,12 +103,11 @@ def step_bodies(kickoff_id: str, first: int, count: int) -> list[dict[str, Any]]
 
 async def measure_push(store_path: Path, home: Path, url: str, steps: int) -> dict[str, float]:
     """RSS after the first frame and the detail, then after ``steps`` pushed steps."""
-    from pydantic import SecretStr
-
     from crewtui.api.profile import CrewProfile
     from crewtui.api.pushes import parse_push
+    from crewtui.api.secret import Secret
 
-    crew = CrewProfile(name=RUNNING_CREW, url=url, token=SecretStr("bench-token"))
+    crew = CrewProfile(name=RUNNING_CREW, url=url, token=Secret("bench-token"))
     app, workers_done = await open_app(store_path, home, [crew])
     async with app.run_test(size=SIZE) as pilot:
         screen = app.main

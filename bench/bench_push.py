@@ -33,10 +33,12 @@ from common import Row, emit, frame_listeners, median, percentile, rendering_dri
 from textual.geometry import Region
 
 from crewtui.api.profile import CrewProfile
-from crewtui.config import Config, PollSettings, resolve_paths
+from crewtui.api.secret import Secret
+from crewtui.config import Config, resolve_paths
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker
 from crewtui.core.webhooks import WebhookReceiver
+from crewtui.settings import PollSettings
 from crewtui.sim import SimOptions, SimServer
 from crewtui.sim.crews import CREWS
 from crewtui.ui.app import CrewtuiApp
@@ -103,7 +105,9 @@ def post(url: str, token: str, events: list[dict[str, object]]) -> float:
 
 async def measure(pushes: int) -> list[float]:
     with SimServer(SimOptions(speed=1.0)) as sim, tempfile.TemporaryDirectory() as home:
-        crew = CrewProfile(name="content", url=sim.crew_url("content"), token=sim.options.token)
+        crew = CrewProfile(
+            name="content", url=sim.crew_url("content"), token=Secret(sim.options.token)
+        )
         config = Config(crews={"content": crew})
         store = Store.open(Path(home) / "history.sqlite3")
         tracker = Tracker([crew], store, PollSettings())

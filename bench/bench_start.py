@@ -17,7 +17,9 @@ is a local file), so the target is judged on it; wall time is shown beside it.
 **Status.** ``crewtui status ID --json`` against the simulator (a kickoff it knows), and
 the floor ``bare_status.py``, which imports httpx and pydantic and does the same GET; each
 in a new process, in turn, to its exit. Wall and CPU time (of the child, from
-``RUSAGE_CHILDREN``).
+``RUSAGE_CHILDREN``). A third process, ``bare_status.py --async``, does the same GET with
+asyncio and ``httpx.AsyncClient``: two info rows split the judged ratio into what an async
+client pays at all and what crewtui adds to it.
 
 **Bytecode.** crewtui's modules are compiled to ``__pycache__`` before the runs, as ``pip
 install`` compiles an installed package: the libraries both sides import (Textual,
@@ -213,6 +215,21 @@ def ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
 
 
+def info_ratio(measure: str, values: list[float], floors: list[float]) -> Row:
+    """A CPU median against another, shown (not judged): where a target's room goes."""
+    value, base = median(values), median(floors)
+    return Row(
+        measure=measure,
+        value=ms(value),
+        unit="ms",
+        target="info",
+        passed=None,
+        floor=ms(base),
+        ratio=round(value / base, 2),
+        note="",
+    )
+
+
 def compared(measure: str, app: Samples, floor: Samples, target: float, note: str) -> list[Row]:
     """CPU median (judged), wall median and wall p95 (shown), each against its floor."""
     rows = []
@@ -290,10 +307,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             url = sim.crew_url(crew)
             status_command = [python, "-m", "crewtui", "--url", url, "status", kickoff_id, "--json"]
             floor_command = [python, str(BENCH_DIR / "bare_status.py"), url, kickoff_id]
-            status, floor = Samples(), Samples()
+            async_command = [*floor_command[:2], "--async", *floor_command[2:]]
+            status, floor, async_floor = Samples(), Samples(), Samples()
+            commands = (
+                (status_command, status),
+                (floor_command, floor),
+                (async_command, async_floor),
+            )
             for run in range(options.runs):
                 print(f"status: run {run + 1}/{options.runs}", file=sys.stderr)
-                for command, samples in ((status_command, status), (floor_command, floor)):
+                for command, samples in commands:
                     wall, cpu = timed_run(command, status_env)
                     samples.wall.append(wall)
                     samples.cpu.append(cpu)
@@ -304,6 +327,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             STATUS_TARGET,
             f"{options.runs} runs each, interleaved, against the simulator",
         )
+        rows += [
+            info_ratio(
+                "the same GET with asyncio + httpx.AsyncClient vs the floor (CPU, median): "
+                "what any async client pays",
+                async_floor.cpu,
+                floor.cpu,
+            ),
+            info_ratio(
+                "`status ID --json` vs that async GET (CPU, median): crewtui's own share",
+                status.cpu,
+                async_floor.cpu,
+            ),
+        ]
     finally:
         shutil.rmtree(root, ignore_errors=True)
     emit("start", rows)

@@ -50,15 +50,16 @@ import httpx
 from common import ROOT, Row, emit, log, percentile, rss_mib, send_json, serve_simulator
 from common import SIM_TOKEN as TOKEN
 from common import start_simulator_child as start_simulator
-from pydantic import SecretStr
 
 from crewtui.api.models import Kickoff, RunState, Submission
 from crewtui.api.profile import CrewProfile
-from crewtui.config import Config, HistorySettings, resolve_paths
+from crewtui.api.secret import Secret
+from crewtui.config import Config, resolve_paths
 from crewtui.core.pg_store import PgStore
 from crewtui.core.runtime import assemble
 from crewtui.core.tracker import utcnow as now_utc
 from crewtui.core.tracker_events import KickoffChanged, LeaseChanged, TrackerEvent
+from crewtui.settings import HistorySettings
 from crewtui.sim.crews import CREWS
 from crewtui.sim.server import SimCounts
 from crewtui.sim.timeline import Run
@@ -142,7 +143,7 @@ def count_kickoffs_only() -> None:
 
 def team_profiles(base: str) -> list[CrewProfile]:
     return [
-        CrewProfile(name=team_crew(n), url=f"{base}/{team_crew(n)}", token=SecretStr(TOKEN))
+        CrewProfile(name=team_crew(n), url=f"{base}/{team_crew(n)}", token=Secret(TOKEN))
         for n in range(TEAM_CREWS)
     ]
 
@@ -150,7 +151,7 @@ def team_profiles(base: str) -> list[CrewProfile]:
 async def view(home: Path, base: str, url: str) -> None:
     """Follow the history as the app does (its runtime, no terminal) until told to stop on
     stdin; print, for every change shown, when and how stale it was."""
-    config = Config(history=HistorySettings(url=SecretStr(url)))
+    config = Config(history=HistorySettings(url=Secret(url)))
     runtime = assemble(team_profiles(base), config, resolve_paths(home), webhooks=False)
     tracker = runtime.tracker
     shown: list[tuple[float, float, float | None]] = []

@@ -43,6 +43,7 @@ from common import SIM_TOKEN as TOKEN
 from crewtui.api.errors import CrewtuiError
 from crewtui.api.models import Kickoff, RunState
 from crewtui.api.profile import CrewProfile
+from crewtui.api.secret import Secret
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker
 from crewtui.core.tracker_events import CrewHealthChanged, KickoffChanged, TrackerEvent
@@ -253,7 +254,9 @@ async def endurance(args: argparse.Namespace) -> Result:
     try:
         with tempfile.TemporaryDirectory() as home:
             store = Store.open(Path(home) / "history.sqlite3")
-            crews = [CrewProfile(name=name, url=f"{base}/{name}", token=TOKEN) for name in CREWS]
+            crews = [
+                CrewProfile(name=name, url=f"{base}/{name}", token=Secret(TOKEN)) for name in CREWS
+            ]
             tracker = Tracker(crews, store)
             watch = Watch()
             tracker.listen(watch)

@@ -61,8 +61,10 @@ Decisions worth knowing:
 - A shared history's URL may hold the database's password: ``$CREWTUI_HISTORY_URL`` beats
   ``[history] url`` (``history_url``), a file holding one with a password must be 0600, and
   a bad one is refused in a sentence that never repeats it.
-- Every ``ConfigError`` raised here is raised ``from None``: pydantic's own errors quote the
-  input, which may be a token, and must not ride along in a traceback.
+- Every ``ConfigError`` raised here is raised ``from None``: the error it replaces may hold
+  the input, which may be a token, and must not ride along in a traceback.
+- The tables of settings and their rules are in ``crewtui.settings``; this module adds the
+  crews, reads and writes the file, and picks the crews a command talks to.
 - Nothing here ever writes unless asked (``write_config``, ``add_crew``, ``save_ui_theme``),
   and a write goes to a temporary file that replaces the old one only when complete.
 """
@@ -76,28 +78,29 @@ import stat
 import tempfile
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 import platformdirs
-import tomli_w
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
 
 from crewtui.api.errors import ConfigError
 from crewtui.api.profile import CrewProfile, check_token
-from crewtui.api.states import WebhookForm
-from crewtui.api.validate import check_crew_url, check_public_url, parse_listen, same_crew_url
-from crewtui.core.pricing import Price, price_table
+from crewtui.api.secret import Secret
+from crewtui.api.validate import check_crew_url, same_crew_url
+from crewtui.settings import (
+    SETTINGS_KEYS,
+    HistorySettings,
+    Settings,
+    Table,
+    TableProblem,
+    check_history_url,
+    read_settings,
+    read_table,
+    secret,
+    text,
+)
 
 APP_NAME = "crewtui"
 HOME_ENV = "CREWTUI_HOME"
@@ -169,212 +172,39 @@ def ensure_private_dir(path: Path) -> None:
         path.chmod(_PRIVATE_DIR_MODE)
 
 
-class _Section(BaseModel):
-    """A config table: unknown keys are errors (a typo must not be silently ignored)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PollSettings(_Section):
-    """``[poll]``: how hard crewtui may press on a crew's API."""
-
-    min_interval: float = Field(default=1.0, gt=0)
-    max_interval: float = Field(default=15.0, gt=0)
-    max_in_flight: int = Field(default=8, ge=1)
-    requests_per_second: float = Field(default=10.0, gt=0)
-    # How long a kickoff id may answer 404 before crewtui gives up on it.
-    not_found_grace: float = Field(default=300.0, ge=0)
-    # The overall deadline of one request (httpx timeouts are per socket operation).
-    request_deadline: float = Field(default=30.0, gt=0)
-    # The largest answer read, in MB (decompressed): enough for a 20 MB output by default.
-    max_body_mb: float = Field(default=64.0, gt=0)
-
-    @model_validator(mode="after")
-    def _intervals_ordered(self) -> PollSettings:
-        if self.max_interval < self.min_interval:
-            raise ValueError(
-                f"max_interval ({self.max_interval}) must be at least "
-                f"min_interval ({self.min_interval})"
-            )
-        return self
-
-
-class HistorySettings(_Section):
-    """``[history]``: where the history is and what it keeps."""
-
-    # Agent steps kept per run (the newest); older ones are dropped and counted.
-    steps_per_run: int = Field(default=5000, ge=1)
-    # A shared history on PostgreSQL (``postgresql://user:password@host:port/database``);
-    # None keeps it in the SQLite file of the home. Secret: it may hold a password.
-    url: SecretStr | None = None
-
-    @field_validator("url")
-    @classmethod
-    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None:
-            try:
-                check_history_url(value.get_secret_value(), "[history] url")
-            except ConfigError as error:
-                raise ValueError(error.message) from None
-        return value
-
-
-class UiSettings(_Section):
-    """``[ui]``: the look of the app, written back when the user picks a theme."""
-
-    theme: str = Field(default="textual-dark", min_length=1)
-    bell: bool = False
-    # Where ``e`` writes exports (``~`` is expanded); unset: see ``ui.export.export_directory``.
-    export_dir: str | None = Field(default=None, min_length=1)
-
-
-# ``[notify] osc``: which events send a desktop notification (``crewtui.core.notify``).
-OscSetting = Literal["off", "ended", "waiting", "all"]
-# ``[notify] form``: the sequence the terminal understands.
-OscForm = Literal["osc9", "osc777"]
-
-
-class NotifySettings(_Section):
-    """``[notify]``: desktop notifications through the terminal (OSC 9 or OSC 777), which
-    reach the laptop over SSH and through tmux; the app sends them, and ``watch`` and
-    ``kickoff --watch`` with ``--notify``."""
-
-    osc: OscSetting = "all"
-    form: OscForm = "osc9"
-
-
-class WebhookSettings(_Section):
-    """``[webhooks]``: where the receiver listens, the URL the crew should POST to, and the
-    form kickoffs ask for: ``events`` (batched crewai events, the only form with per-call
-    usage and the model, authenticated by a bearer token) or ``classic`` (the three
-    per-kind URLs, for deployments that predate the batched form)."""
-
-    listen: str | None = None
-    public_url: str | None = None
-    form: WebhookForm = "events"
-    # The secret a flow deployment signs its human-in-the-loop requests with; the receiver
-    # serves ``/hooks/<secret>/hitl`` only when one is set (here or ``$CREWTUI_HITL_SECRET``).
-    hitl_secret: SecretStr | None = None
-
-    @field_validator("hitl_secret")
-    @classmethod
-    def _usable_hitl_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None:
-            try:
-                check_token(value.get_secret_value(), "the signing secret")
-            except ConfigError as error:
-                raise ValueError(error.message) from None
-        return value
-
-    @field_validator("listen")
-    @classmethod
-    def _valid_listen(cls, value: str | None) -> str | None:
-        if value is not None:
-            _split_listen(value)
-        return value
-
-    @field_validator("public_url")
-    @classmethod
-    def _valid_public_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return check_public_url(value)
-        except ConfigError as error:  # pydantic reports a ValueError's message
-            raise ValueError(error.message) from None
-
-    @property
-    def listen_address(self) -> tuple[str, int] | None:
-        """``listen`` as (host, port), IPv6 brackets removed; None when not set."""
-        return None if self.listen is None else _split_listen(self.listen)
-
-
-class ModelPrice(_Section):
-    """``[prices."model-name"]``: USD per million prompt (input) and completion (output)
-    tokens; adds a model to the shipped price table or corrects one."""
-
-    input: float = Field(ge=0, allow_inf_nan=False)
-    output: float = Field(ge=0, allow_inf_nan=False)
-
-
-# ``[stall.CREW]`` values: how long a task may run, in seconds.
-StallSeconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-
-
-def _split_listen(value: str) -> tuple[str, int]:
-    """The receiver's own parser, with its error turned into a validation error."""
-    try:
-        return parse_listen(value)
-    except ConfigError as error:
-        raise ValueError(error.message) from None
-
-
-class _Settings(_Section):
-    """What the file and the loaded config share."""
-
-    default_crew: str | None = None
-    poll: PollSettings = Field(default_factory=PollSettings)
-    ui: UiSettings = Field(default_factory=UiSettings)
-    history: HistorySettings = Field(default_factory=HistorySettings)
-    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
-    notify: NotifySettings = Field(default_factory=NotifySettings)
-    # Binding id → key string ("new_kickoff" → "ctrl+n"); the app checks the ids.
-    keys: dict[str, str] = Field(default_factory=dict)
-    # Model name → price, on top of the shipped table (``crewtui.core.pricing``).
-    prices: dict[str, ModelPrice] = Field(default_factory=dict)
-    # Crew → task (or "*") → seconds past which a running task is "maybe stuck"
-    # (``crewtui.core.stall``); the history decides for the tasks not named.
-    stall: dict[str, dict[str, StallSeconds]] = Field(default_factory=dict)
-
-    @property
-    def price_table(self) -> dict[str, Price]:
-        """The prices the cost estimate uses: the shipped table, then the configured ones."""
-        configured = {name: Price(p.input, p.output) for name, p in self.prices.items()}
-        return price_table(configured)
-
-    @field_validator("keys")
-    @classmethod
-    def _keys_not_empty(cls, value: dict[str, str]) -> dict[str, str]:
-        empty = sorted(binding for binding, key in value.items() if not key.strip())
-        if empty:
-            raise ValueError(f"no key given for {', '.join(empty)}")
-        return value
-
-
-class _CrewTable(_Section):
+@dataclass(frozen=True)
+class _CrewTable(Table):
     """One ``[crews.NAME]`` table as written in the file (the name is the table's)."""
 
-    url: str
-    token: SecretStr | None = None
-    token_env: str | None = Field(default=None, min_length=1)
+    url: str = text()
+    token: Secret | None = secret()
+    token_env: str | None = text(optional=True)
 
-    @model_validator(mode="after")
-    def _one_token_source(self) -> _CrewTable:
+    def _check(self) -> None:
         if self.token is not None and self.token_env is not None:
-            raise ValueError("set either token or token_env, not both")
-        return self
+            raise TableProblem("bad", ("token",), "set either token or token_env, not both")
 
 
-class _ConfigFile(_Settings):
-    """The file's schema: validated first, then turned into a ``Config``."""
-
-    crews: dict[str, _CrewTable] = Field(default_factory=dict)
-
-
-class Config(_Settings):
+@dataclass(frozen=True)
+class Config(Settings):
     """Everything the file says, with ``token_env`` already looked up in the environment."""
 
-    crews: dict[str, CrewProfile] = Field(default_factory=dict)
+    crews: dict[str, CrewProfile] = field(default_factory=dict)
     # Where the file is (or would be: a missing file gives the defaults and still says where
     # to put one); None for a Config built in code.
     path: Path | None = None
 
-    @model_validator(mode="after")
-    def _names_match_keys(self) -> Config:
+    def _check(self) -> None:
+        super()._check()
         for key, profile in self.crews.items():
             if profile.name != key:
-                raise ValueError(f"crew {profile.name!r} is filed under {key!r}")
-        return self
+                raise TableProblem(
+                    "bad", ("crews", key), f"crew {profile.name!r} is filed under {key!r}"
+                )
+
+
+# The top-level keys of the file.
+_FILE_KEYS = (*SETTINGS_KEYS, "crews")
 
 
 def load_config(paths: Paths, env: Mapping[str, str] | None = None) -> Config:
@@ -394,15 +224,24 @@ def load_config(paths: Paths, env: Mapping[str, str] | None = None) -> Config:
     if secret is not None:
         _refuse_loose_permissions(file, secret)
     try:
-        parsed = _ConfigFile.model_validate(data)
-    except ValidationError as exc:
-        raise _validation_config_error(exc, file) from None
-    crews = {name: _profile(name, table, file, env) for name, table in parsed.crews.items()}
-    settings = parsed.model_dump(exclude={"crews"})
-    return Config(**settings, crews=crews, path=file)
+        settings = read_settings(data, _FILE_KEYS)
+        tables = {
+            name: read_table(_CrewTable, table, ("crews", name))
+            for name, table in _tables(data.get("crews", {}), ("crews",)).items()
+        }
+        crews = {name: _profile(name, table, file, env) for name, table in tables.items()}
+        return Config(**settings, crews=crews, path=file)
+    except TableProblem as problem:
+        raise _config_error(problem, file) from None
 
 
-def hitl_secret(settings: _Settings, env: Mapping[str, str] | None = None) -> SecretStr | None:
+def _tables(value: Any, path: tuple[str, ...]) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise TableProblem("bad", path, "must be a table")
+    return value
+
+
+def hitl_secret(settings: Settings, env: Mapping[str, str] | None = None) -> Secret | None:
     """The signing secret of flows' human-in-the-loop requests: ``$CREWTUI_HITL_SECRET``,
     else ``[webhooks] hitl_secret``; None when neither is set (the route is not served)."""
     from_env = _env_hitl_secret(os.environ if env is None else env)
@@ -418,19 +257,7 @@ def history_url(settings: HistorySettings, env: Mapping[str, str] | None = None)
     return settings.url.get_secret_value() if settings.url is not None else None
 
 
-def check_history_url(url: str, where: str) -> str:
-    """``url`` if it is a PostgreSQL URL; else one sentence that never repeats it (it may
-    hold a password)."""
-    if urlsplit(url).scheme not in ("postgresql", "postgres"):
-        raise ConfigError(
-            f"{where} is not a PostgreSQL URL: write it as "
-            "postgresql://user:password@host:port/database (or leave it out for the "
-            "SQLite history of the home)"
-        )
-    return url
-
-
-def _env_hitl_secret(env: Mapping[str, str]) -> SecretStr | None:
+def _env_hitl_secret(env: Mapping[str, str]) -> Secret | None:
     given = env.get(HITL_SECRET_ENV)
     return check_token(given, f"${HITL_SECRET_ENV}") if given else None
 
@@ -521,46 +348,19 @@ def _profile(name: str, table: _CrewTable, file: Path, env: Mapping[str, str]) -
         return CrewProfile(
             name=name, url=table.url, token=token, token_env=table.token_env, token_source=source
         )
-    except ValidationError as exc:
-        raise _validation_config_error(exc, file, prefix=("crews", name)) from None
+    except ConfigError as error:
+        raise TableProblem("bad", ("crews", name, "url"), error.message) from None
 
 
-def _validation_config_error(
-    exc: ValidationError, file: Path, prefix: tuple[str, ...] = ()
-) -> ConfigError:
-    """The first problem as one sentence naming the key and the file (never the input)."""
-    first = exc.errors(include_input=False, include_url=False)[0]
-    loc = (*prefix, *(str(part) for part in first["loc"]))
-    dotted = ".".join(loc) or "the top level"
-    if first["type"] == "extra_forbidden":
-        known = _known_keys(loc[:-1])
-        hint = f" (known keys there: {', '.join(known)})" if known else ""
+def _config_error(problem: TableProblem, file: Path) -> ConfigError:
+    """The problem as one sentence naming the key and the file (never the value)."""
+    dotted = ".".join(problem.path) or "the top level"
+    if problem.kind == "unknown":
+        hint = f" (known keys there: {', '.join(problem.known)})" if problem.known else ""
         return ConfigError(f"unknown key '{dotted}' in {file}{hint}")
-    if first["type"] == "missing":
+    if problem.kind == "missing":
         return ConfigError(f"'{dotted}' is missing in {file}")
-    problem = str(first["msg"]).removeprefix("Value error, ")
-    return ConfigError(f"bad value for '{dotted}' in {file}: {problem}")
-
-
-_SECTIONS: dict[str, type[BaseModel]] = {
-    "poll": PollSettings,
-    "ui": UiSettings,
-    "webhooks": WebhookSettings,
-}
-
-
-def _known_keys(table: tuple[str, ...]) -> list[str]:
-    """The keys a table accepts, to suggest the right spelling after a typo."""
-    model: type[BaseModel] | None
-    if not table:
-        model = _ConfigFile
-    elif table[0] == "crews" and len(table) == 2:
-        model = _CrewTable
-    elif len(table) == 1:
-        model = _SECTIONS.get(table[0])
-    else:
-        model = None
-    return [] if model is None else list(model.model_fields)
+    return ConfigError(f"bad value for '{dotted}' in {file}: {problem.problem}")
 
 
 def select_crews(
@@ -659,20 +459,19 @@ def _ad_hoc_crew(
         parts = urlsplit(profile.url)
         host = parts.hostname or "crew"
         where = host if parts.port is None else f"{host}:{parts.port}"
-        profile = profile.model_copy(update={"name": where + parts.path.rstrip("/")})
+        profile = replace(profile, name=where + parts.path.rstrip("/"))
     same_url = next((crew for crew in known.values() if same_crew_url(crew.url, profile.url)), None)
     if same_url is not None and name is None:
         return same_url  # the configured crew itself, so its runs in the history match
     if same_url is None:
         if env.get(URL_ENV, "").strip():
             return profile
-        return profile.model_copy(update=_env_token(env))
-    return profile.model_copy(
-        update={
-            "token": same_url.token,
-            "token_env": same_url.token_env,
-            "token_source": same_url.token_source,
-        }
+        return replace(profile, **_env_token(env))
+    return replace(
+        profile,
+        token=same_url.token,
+        token_env=same_url.token_env,
+        token_source=same_url.token_source,
     )
 
 
@@ -705,13 +504,8 @@ def _with_token(selected: Sequence[CrewProfile], token: str) -> CrewProfile:
             f"--token applies to one crew but {len(selected)} are configured; "
             f"pick one with --crew NAME ({_known_names(selected)})"
         )
-    return selected[0].model_copy(
-        update={
-            "token": check_token(token, "--token"),
-            "token_env": None,
-            "token_source": "--token",
-        }
-    )
+    checked = check_token(token, "--token")
+    return replace(selected[0], token=checked, token_env=None, token_source="--token")  # noqa: S106
 
 
 def unresolved_token(profile: CrewProfile) -> str | None:
@@ -771,6 +565,8 @@ def write_config(paths: Paths, config: Config) -> None:
     Tokens are written as given; a token read from ``token_env`` is not (the variable's name
     is). Defaults are left out so that a future default change reaches the user.
     """
+    import tomli_w  # only a write needs it, and every command and the app read the config
+
     ensure_private_dir(paths.config_dir)
     payload = tomli_w.dumps(_to_document(config)).encode("utf-8")
     # mkstemp creates the file 0600, so the token is never readable by others, not even briefly.
@@ -788,18 +584,48 @@ def write_config(paths: Paths, config: Config) -> None:
 
 
 def _to_document(config: Config) -> dict[str, Any]:
-    """The TOML document for ``config``: only what differs from the defaults."""
-    document = config.model_dump(
-        exclude={"crews": True, "path": True, "webhooks": {"hitl_secret"}},
-        exclude_defaults=True,
-        exclude_none=True,
-    )
-    secret = config.webhooks.hitl_secret
-    if secret is not None:  # as read from the file; the environment's is never written
-        document.setdefault("webhooks", {})["hitl_secret"] = secret.get_secret_value()
+    """The TOML document for ``config``: only what differs from the defaults.
+
+    A secret is written as read from the file: those from the environment (the signing
+    secret, the history's URL) are never kept in ``config``, so never written.
+    """
+    document = _table_document(config, skip=("crews", "path"))
     if config.crews:
         document["crews"] = {name: _crew_table(crew) for name, crew in config.crews.items()}
     return document
+
+
+def _table_document(table: Table, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The fields of ``table`` that are set and differ from its defaults, tables within
+    it as tables (left out when all theirs are defaults)."""
+    document: dict[str, Any] = {}
+    defaults = type(table)() if _has_defaults(table) else None
+    for item in fields(table):
+        value = getattr(table, item.name)
+        if item.name in skip or value is None:
+            continue
+        if defaults is not None and value == getattr(defaults, item.name):
+            continue
+        document[item.name] = _document_value(value)
+    return document
+
+
+def _document_value(value: Any) -> Any:
+    if isinstance(value, Table):
+        return _table_document(value)
+    if isinstance(value, Secret):
+        return value.get_secret_value()
+    if isinstance(value, dict):
+        return {key: _document_value(item) for key, item in value.items()}
+    return value
+
+
+def _has_defaults(table: Table) -> bool:
+    """False for tables with required fields (a price): all of theirs are written."""
+    return all(
+        not item.init or item.default is not MISSING or item.default_factory is not MISSING
+        for item in fields(table)
+    )
 
 
 def _crew_table(profile: CrewProfile) -> dict[str, str]:
@@ -814,16 +640,14 @@ def _crew_table(profile: CrewProfile) -> dict[str, str]:
 def add_crew(paths: Paths, profile: CrewProfile) -> None:
     """Add ``profile`` to the config file, replacing a crew of the same name."""
     config = load_config(paths)
-    write_config(
-        paths, config.model_copy(update={"crews": {**config.crews, profile.name: profile}})
-    )
+    write_config(paths, replace(config, crews={**config.crews, profile.name: profile}))
 
 
 def save_ui_theme(paths: Paths, theme: str) -> None:
     """Remember the theme the user picked; crews, tokens and other settings are kept."""
     config = load_config(paths)
     try:
-        ui = UiSettings.model_validate({**config.ui.model_dump(), "theme": theme})
-    except ValidationError:
+        ui = replace(config.ui, theme=theme)
+    except TableProblem:
         raise ConfigError(f"{theme!r} is not a theme name") from None
-    write_config(paths, config.model_copy(update={"ui": ui}))
+    write_config(paths, replace(config, ui=ui))

@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -198,9 +199,7 @@ class Session:
     ) -> Runtime:
         settings = self.config.poll
         if interval is not None:
-            settings = settings.model_copy(
-                update={"min_interval": interval, "max_interval": interval}
-            )
+            settings = replace(settings, min_interval=interval, max_interval=interval)
         return assemble(
             crews,
             self.config,

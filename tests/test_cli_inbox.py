@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pydantic import SecretStr
-
 from crewtui.api.models import RunState
 from crewtui.api.profile import CrewProfile
+from crewtui.api.secret import Secret
 from crewtui.config import resolve_paths
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker
@@ -24,9 +23,7 @@ def state(tracker: Tracker, kickoff_id: str) -> RunState | None:
 
 async def seed(home: Path, sim: SimServer) -> tuple[list[str], str]:
     """Two runs paused one after the other, and one that completed."""
-    crew = CrewProfile(
-        name="travel", url=sim.crew_url("travel"), token=SecretStr(sim.options.token)
-    )
+    crew = CrewProfile(name="travel", url=sim.crew_url("travel"), token=Secret(sim.options.token))
     store = Store.open(resolve_paths(home).store_file)
     tracker = Tracker([crew], store)
     await tracker.start()

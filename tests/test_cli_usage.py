@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from crewtui.api.errors import ExitCode
 from crewtui.api.models import Usage
 from crewtui.api.profile import CrewProfile
+from crewtui.api.secret import Secret
 from crewtui.config import add_crew, resolve_paths
 from crewtui.core.format import tokens_text
 from crewtui.sim import SimServer
@@ -27,7 +27,7 @@ async def test_status_json_shows_usage_per_task_and_per_run_after_a_run_with_pus
     paths = resolve_paths(home)
     paths.data_dir.mkdir(parents=True)
     research = CrewProfile(name="research", url=sim_any.crew_url("research"))
-    add_crew(paths, research.model_copy(update={"token": SecretStr(sim_any.options.token)}))
+    add_crew(paths, replace(research, token=Secret(sim_any.options.token)))
     inputs = sim_any.sample_inputs("research")
     async with webhook_runtime(sim_any, paths.data_dir, "research") as runtime:
         kickoff_id = await run_to_the_end_with_usage(runtime, "research", inputs)

@@ -5,18 +5,17 @@ from __future__ import annotations
 import stat
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from crewtui.api.errors import ConfigError
 from crewtui.api.profile import CrewProfile
+from crewtui.api.secret import Secret
 from crewtui.config import (
     Config,
     Paths,
-    PollSettings,
-    UiSettings,
-    WebhookSettings,
     add_crew,
     default_crew_for_commands,
     load_config,
@@ -26,6 +25,7 @@ from crewtui.config import (
     select_crews,
     write_config,
 )
+from crewtui.settings import PollSettings, TableProblem, UiSettings, WebhookSettings
 
 SECRET = "tok-s3cret-value-1234"
 OTHER_SECRET = "tok-other-secret-5678"
@@ -322,12 +322,44 @@ def test_unknown_section(paths: Paths) -> None:
         ('[webhooks]\nform = "batched"\n', "bad value for 'webhooks.form'"),
         ('[keys]\nnew_kickoff = " "\n', "no key given for new_kickoff"),
         ('[ui]\nbell = "loud"\n', "bad value for 'ui.bell'"),
+        ("[poll]\nmax_in_flight = 1.5\n", "'poll.max_in_flight' in"),
+        ('[notify]\nosc = "sometimes"\n', "'notify.osc' in"),
+        ("[keys]\nnew_kickoff = 5\n", "bad value for 'keys.new_kickoff'"),
+        ('[prices."m"]\ninput = -1\noutput = 1\n', "bad value for 'prices.m.input'"),
+        ('[prices."m"]\ninput = inf\noutput = 1\n', "'prices.m.input' in"),
+        ('[prices."m"]\ninput = 1\n', "'prices.m.output' is missing"),
+        ("[stall.travel]\nresearch = 0\n", "bad value for 'stall.travel.research'"),
+        ("crews = 3\n", "bad value for 'crews'"),
+        ("[history]\nsteps_per_run = 0\n", "bad value for 'history.steps_per_run'"),
     ],
 )
 def test_bad_values_name_the_key_and_file(paths: Paths, text: str, expected: str) -> None:
     message = str(config_error(paths, text))
     assert expected in message
     assert str(paths.config_file) in message
+
+
+def test_an_unknown_key_in_a_price_names_the_keys_a_price_has(paths: Paths) -> None:
+    message = str(config_error(paths, '[prices."m"]\ninput = 1\noutput = 2\ncached = 1\n'))
+    assert message.startswith("unknown key 'prices.m.cached'")
+    assert "input, output" in message
+
+
+def test_settings_built_in_code_are_held_to_the_files_rules() -> None:
+    """Tests, the demo and the benchmarks build settings in code: the same rules hold, and a
+    whole number is kept as the float the field is."""
+    with pytest.raises(TableProblem) as caught:
+        PollSettings(min_interval=0)
+    assert caught.value.path == ("min_interval",)
+    with pytest.raises(TableProblem):
+        UiSettings(bell="loud")  # type: ignore[arg-type]
+    with pytest.raises(TableProblem):
+        WebhookSettings(public_url="hooks.example")
+    kept = PollSettings(max_interval=9).max_interval
+    assert kept == 9.0 and isinstance(kept, float)
+    assert WebhookSettings(public_url="https://hooks.example/").public_url == (
+        "https://hooks.example"
+    )
 
 
 @pytest.mark.parametrize(
@@ -397,7 +429,7 @@ def test_write_config_is_private_and_round_trips(paths: Paths) -> None:
     config = Config(
         default_crew="a",
         crews={
-            "a": CrewProfile(name="a", url="https://a.example", token=SECRET),
+            "a": CrewProfile(name="a", url="https://a.example", token=Secret(SECRET)),
             "b": CrewProfile(name="b", url="https://b.example", token_env="B_TOKEN"),
         },
         poll=PollSettings(max_interval=9.0, max_in_flight=3),
@@ -412,9 +444,7 @@ def test_write_config_is_private_and_round_trips(paths: Paths) -> None:
     assert mode(paths.config_file) == 0o600
     assert list(paths.config_dir.iterdir()) == [paths.config_file]
     loaded = load_config(paths, env={"B_TOKEN": OTHER_SECRET})
-    assert loaded.model_dump(exclude={"crews", "path"}) == config.model_dump(
-        exclude={"crews", "path"}
-    )
+    assert replace(loaded, crews={}, path=None) == replace(config, crews={}, path=None)
     assert loaded.crews["a"].bearer() == SECRET
     assert loaded.crews["b"].bearer() == OTHER_SECRET
     assert loaded.webhooks.listen_address == ("::1", 8787)
@@ -467,7 +497,9 @@ def test_save_ui_theme_refuses_an_empty_name(paths: Paths) -> None:
 
 def test_add_crew_adds_and_replaces(paths: Paths) -> None:
     write_file(paths, TWO_CREWS)
-    add_crew(paths, CrewProfile(name="travel", url="https://travel2.crewai.com", token="new"))
+    add_crew(
+        paths, CrewProfile(name="travel", url="https://travel2.crewai.com", token=Secret("new"))
+    )
     add_crew(paths, CrewProfile(name="sim", url="http://127.0.0.1:8000"))
     config = load_config(paths, env={})
     assert sorted(config.crews) == ["sim", "travel", "writer"]
@@ -488,10 +520,10 @@ def test_default_crew_for_commands(paths: Paths) -> None:
     assert str(caught.value) == (
         "several crews are configured; pick one with --crew NAME (known: travel, writer)"
     )
-    chosen = config.model_copy(update={"default_crew": "writer"})
+    chosen = replace(config, default_crew="writer")
     assert default_crew_for_commands(chosen, crews).name == "writer"
     assert default_crew_for_commands(config, crews[:1]).name == "travel"
-    wrong = config.model_copy(update={"default_crew": "nope"})
+    wrong = replace(config, default_crew="nope")
     with pytest.raises(ConfigError, match=r"'nope'.*names no configured crew"):
         default_crew_for_commands(wrong, crews)
 
@@ -507,7 +539,8 @@ def test_default_crew_for_commands(paths: Paths) -> None:
     ],
 )
 def test_plain_http_warning(url: str, token: str | None, warns: bool) -> None:
-    warning = plain_http_warning(CrewProfile(name="t", url=url, token=token))
+    secret = None if token is None else Secret(token)
+    warning = plain_http_warning(CrewProfile(name="t", url=url, token=secret))
     assert (warning is not None) == warns
     if warning is not None:
         assert "travel.example.com" in warning
@@ -531,7 +564,7 @@ def test_only_a_real_loopback_address_is_spared_the_plain_http_warning(
     url: str, warns: bool
 ) -> None:
     """A name that starts like 127.x can point anywhere: only an address proves loopback."""
-    warning = plain_http_warning(CrewProfile(name="t", url=url, token=SECRET))
+    warning = plain_http_warning(CrewProfile(name="t", url=url, token=Secret(SECRET)))
     assert (warning is not None) == warns
 
 

@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from crewtui.api.errors import ConfigError
-from crewtui.config import HISTORY_URL_ENV, Paths, history_url, load_config, resolve_paths
+from crewtui.config import (
+    HISTORY_URL_ENV,
+    Paths,
+    history_url,
+    load_config,
+    resolve_paths,
+    save_ui_theme,
+)
 from tests.test_config import write_file
 
 PASSWORD = "db-pass-0123456789"
@@ -62,3 +69,14 @@ def test_a_url_that_is_not_postgresql_is_refused_without_quoting_it(paths: Paths
         )
     for caught in (in_file, in_env):
         assert PASSWORD not in str(caught.value)
+
+
+def test_picking_a_theme_keeps_the_shared_historys_url(paths: Paths) -> None:
+    """The app writes the file back when the user picks a theme: a file naming a shared
+    history used to make that write fail (its URL is a secret the writer could not turn into
+    TOML), so the pick was lost, and the URL must still be there after it."""
+    write_file(paths, f'[history]\nurl = "{FILE_URL}"\n')
+    save_ui_theme(paths, "nord")
+    config = load_config(paths, env={})
+    assert config.ui.theme == "nord"
+    assert history_url(config.history, env={}) == FILE_URL

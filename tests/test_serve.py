@@ -25,11 +25,11 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from pydantic import SecretStr
 
 from crewtui.api.errors import ExitCode
 from crewtui.api.models import RunState
 from crewtui.api.profile import CrewProfile
+from crewtui.api.secret import Secret
 from crewtui.config import resolve_paths
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker
@@ -368,7 +368,7 @@ async def test_a_crew_that_refuses_the_token_is_asked_again_until_it_answers(
 ) -> None:
     """No run of the crew is going, so no poll would ever tell that it recovered."""
     token = "rotated-token-0123456789"
-    crew = CrewProfile(name="research", url=fresh_sim.crew_url("research"), token=SecretStr(token))
+    crew = CrewProfile(name="research", url=fresh_sim.crew_url("research"), token=Secret(token))
     tracker = Tracker([crew], Store.in_memory())
     asking = asyncio.create_task(check_crew(tracker, "research", every=0.05))
     try:

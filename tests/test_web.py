@@ -23,11 +23,11 @@ from pathlib import Path
 import aiohttp
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from crewtui.api.errors import ExitCode
 from crewtui.api.models import Kickoff, RunState
 from crewtui.api.profile import CrewProfile
+from crewtui.api.secret import Secret
 from crewtui.config import resolve_paths
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker
@@ -64,7 +64,7 @@ def child_env(home: Path) -> dict[str, str]:
 async def seed(home: Path, sim: SimServer) -> list[Kickoff]:
     """Two completed research runs (oldest first), then a travel run waiting for input."""
     crews = [
-        CrewProfile(name=name, url=sim.crew_url(name), token=SecretStr(sim.options.token))
+        CrewProfile(name=name, url=sim.crew_url(name), token=Secret(sim.options.token))
         for name in ("research", "travel")
     ]
     store = Store.open(resolve_paths(home).store_file)

@@ -41,7 +41,7 @@ async def post_feedback(
     taken (not reached, no reply, or an answer other than 2xx)."""
     where = _host(url)
     body = json.dumps({"feedback": feedback, "source": SOURCE}, ensure_ascii=True)
-    async with build_http_client(policy, transport, max_connections=1) as client:
+    async with build_http_client(policy, transport, max_connections=1, url=url) as client:
         request = client.build_request(
             "POST", url, headers={"Content-Type": "application/json"}, content=body.encode()
         )

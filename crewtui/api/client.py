@@ -151,7 +151,9 @@ class CrewClient:
         """The pooled client, made for the first request: the app's first frame does not
         wait for httpx to be imported."""
         if self._pool is None:
-            self._pool = build_http_client(self._policy, self._transport, self._max_connections)
+            self._pool = build_http_client(
+                self._policy, self._transport, self._max_connections, url=self.profile.url
+            )
         return self._pool
 
     async def __aenter__(self) -> Self:

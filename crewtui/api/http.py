@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit
 
 from crewtui import __version__
 from crewtui.api.sanitize import inert_line
@@ -158,11 +159,30 @@ def _tls_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
+@functools.cache
+def _trusting_nothing() -> ssl.SSLContext:
+    """A context that verifies and trusts no CA: any TLS handshake through it fails."""
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
 def build_http_client(
-    policy: ClientPolicy, transport: httpx.AsyncBaseTransport | None, max_connections: int
+    policy: ClientPolicy,
+    transport: httpx.AsyncBaseTransport | None,
+    max_connections: int,
+    *,
+    url: str,
 ) -> httpx.AsyncClient:
-    """The one pooled client of a crew; redirects are never followed (the token must stay)."""
+    """The one pooled client of a crew at ``url``; redirects are never followed (the token
+    must stay).
+
+    So the client only ever speaks ``url``'s scheme: a plain-http crew (the simulator, a
+    crew on this machine) never does TLS, and its client does not load the CA store (about
+    25 ms of CPU, a tenth of a headless ``status``); it gets a context that trusts nothing,
+    so it would fail closed if TLS were ever attempted through it.
+    """
     import httpx
+
+    speaks_tls = urlsplit(url).scheme.lower() != "http"
 
     return httpx.AsyncClient(
         headers={
@@ -180,7 +200,7 @@ def build_http_client(
             max_connections=max_connections, max_keepalive_connections=max_connections
         ),
         follow_redirects=False,
-        verify=tls_context(),
+        verify=tls_context() if speaks_tls else _trusting_nothing(),
         transport=transport,
     )
 

@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 from urllib.parse import urlsplit
-
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationInfo, field_validator
 
 from crewtui.api.errors import ConfigError
 from crewtui.api.redact import remember_secret
+from crewtui.api.secret import Secret
 from crewtui.api.validate import check_crew_url
 
 
-class CrewProfile(BaseModel):
-    """One deployed crew. ``token`` is a ``SecretStr``: it never shows in a repr or a log."""
+@dataclass(frozen=True, slots=True)
+class CrewProfile:
+    """One deployed crew. ``token`` is a ``Secret``: it never shows in a repr or a log.
 
-    # A validation error must not quote its input: it may be a token or a URL's password.
-    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+    A plain dataclass checked in ``__post_init__`` (so ``dataclasses.replace`` checks too):
+    the app builds profiles before its first frame. A bad URL or token raises ConfigError
+    with one sentence that never quotes the value.
+    """
 
     name: str
     url: str
-    token: SecretStr | None = None
+    token: Secret | None = None
     # The name of an environment variable holding the token (config files may name it
     # instead of holding the token itself).
     token_env: str | None = None
@@ -28,24 +31,11 @@ class CrewProfile(BaseModel):
     # ("--token", "$CREWAI_BEARER_TOKEN", "crews.travel.token in FILE"); never the token.
     token_source: str | None = None
 
-    @field_validator("url")
-    @classmethod
-    def _normalize_url(cls, value: str) -> str:
-        try:
-            return check_crew_url(value)
-        except ConfigError as error:
-            raise ValueError(error.message) from None
-
-    @field_validator("token")
-    @classmethod
-    def _usable_token(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
-        """The loaders check with a better-named source; this covers profiles made in code."""
-        if value is not None:
-            try:
-                check_token(value.get_secret_value(), f"crew {info.data.get('name')!r}")
-            except ConfigError as error:
-                raise ValueError(error.message) from None
-        return value
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "url", check_crew_url(self.url))
+        if self.token is not None:
+            # The loaders check with a better-named source; this covers profiles made in code.
+            check_token(self.token.get_secret_value(), f"crew {self.name!r}")
 
     @property
     def origin(self) -> str:
@@ -83,7 +73,7 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def check_token(value: str, source: str) -> SecretStr:
+def check_token(value: str, source: str) -> Secret:
     """A token as loaded from ``source``, kept secret and remembered for redaction.
 
     Only printable ASCII without spaces can go into an HTTP header: a CR or LF left by a
@@ -97,4 +87,4 @@ def check_token(value: str, source: str) -> SecretStr:
             "or LF of a Windows line ending) or a non-ASCII character: remove it and try again."
         )
     remember_secret(value)
-    return SecretStr(value)
+    return Secret(value)

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Literal
 from crewtui.api.rows import WaitingFor
 from crewtui.api.sanitize import inert_line
 from crewtui.api.states import RunState
-from crewtui.config import OscForm, OscSetting
 from crewtui.core.format import duration_text, waiting_line
 from crewtui.core.timing import run_duration
+from crewtui.settings import OscForm, OscSetting
 
 if TYPE_CHECKING:
     from crewtui.api.models import Kickoff

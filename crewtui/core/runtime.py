@@ -14,17 +14,10 @@ from typing import TYPE_CHECKING
 
 from crewtui.api.errors import ConfigError, StoreError
 from crewtui.api.profile import CrewProfile
-from crewtui.config import (
-    Config,
-    HistorySettings,
-    Paths,
-    PollSettings,
-    WebhookSettings,
-    history_url,
-    hitl_secret,
-)
+from crewtui.config import Config, Paths, history_url, hitl_secret
 from crewtui.core.history import History
 from crewtui.core.store import Store
+from crewtui.settings import HistorySettings, PollSettings, WebhookSettings
 
 if TYPE_CHECKING:
     # Imported in ``assemble``: the app makes its tracker after its first frame (it brings

@@ -65,7 +65,6 @@ from crewtui.api.models import (
 from crewtui.api.profile import CrewProfile
 from crewtui.api.pushes import step_payloads
 from crewtui.api.validate import validate_kickoff_id
-from crewtui.config import PollSettings
 from crewtui.core.early_pushes import EarlyPushes
 from crewtui.core.format import this_user
 from crewtui.core.history import History
@@ -92,6 +91,7 @@ from crewtui.core.tracker_events import (
     TrackerEvent,
 )
 from crewtui.core.webhook_urls import WebhookUrls
+from crewtui.settings import PollSettings
 
 log = logging.getLogger(__name__)
 

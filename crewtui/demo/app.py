@@ -18,24 +18,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import SecretStr
-
 from crewtui.api.errors import CrewtuiError
 from crewtui.api.profile import CrewProfile
+from crewtui.api.secret import Secret
 from crewtui.api.states import Dialect
-from crewtui.config import (
-    Config,
-    Paths,
-    PollSettings,
-    WebhookSettings,
-    resolve_paths,
-    write_config,
-)
+from crewtui.config import Config, Paths, resolve_paths, write_config
 from crewtui.core.history import History
 from crewtui.core.runtime import Runtime, assemble
 from crewtui.core.store import Store
 from crewtui.demo.history import seed_history
 from crewtui.demo.schedule import Launch, Launcher, plan
+from crewtui.settings import PollSettings, WebhookSettings
 from crewtui.sim import SimOptions, SimServer
 from crewtui.ui.app import CrewtuiApp
 
@@ -94,7 +87,7 @@ def demo_config(sim: SimServer, poll: PollSettings | None = None) -> Config:
     task, as a real setup with ``--webhooks`` does.
     """
     crews = {
-        name: CrewProfile(name=name, url=sim.crew_url(name), token=SecretStr(sim.options.token))
+        name: CrewProfile(name=name, url=sim.crew_url(name), token=Secret(sim.options.token))
         for name in (*sim.CREWS, *sim.FLOWS)
     }
     return Config(

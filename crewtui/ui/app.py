@@ -15,6 +15,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -447,9 +448,7 @@ class CrewtuiApp(App[int]):
         if self._log_screen is not None:
             self._log_screen.restyle()
         if theme.name != self.config.ui.theme:
-            self.config = self.config.model_copy(
-                update={"ui": self.config.ui.model_copy(update={"theme": theme.name})}
-            )
+            self.config = replace(self.config, ui=replace(self.config.ui, theme=theme.name))
             self.save_theme(theme.name)
 
     @work(thread=True, group="theme")

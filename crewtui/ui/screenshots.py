@@ -34,12 +34,13 @@ from textual.widgets import Input, Select
 
 from crewtui.api.rows import KickoffSummary
 from crewtui.api.states import RunState
-from crewtui.config import PollSettings, resolve_paths, write_config
+from crewtui.config import resolve_paths, write_config
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker
 from crewtui.demo import DEFAULT_SEED, DemoApp, build_demo, demo_config
 from crewtui.demo.history import seed_history
 from crewtui.demo.schedule import plan
+from crewtui.settings import PollSettings
 from crewtui.sim import SimOptions, SimServer
 from crewtui.sim.crews import CREWS
 from crewtui.ui.pilot import Clock, settle, workers_done

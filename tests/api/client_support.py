@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr
-
 from crewtui.api.client import ClientPolicy
 from crewtui.api.errors import CrewtuiError
 from crewtui.api.profile import CrewProfile
+from crewtui.api.secret import Secret
 
 TOKEN = "tok-3f9c2a-very-secret"
 
@@ -35,7 +34,7 @@ class FakeSleep:
 
 
 def profile_for(url: str, token: str | None = TOKEN, name: str = "travel") -> CrewProfile:
-    return CrewProfile(name=name, url=url, token=SecretStr(token) if token else None)
+    return CrewProfile(name=name, url=url, token=Secret(token) if token else None)
 
 
 def assert_clean_message(error: CrewtuiError, crew: str = "travel") -> None:

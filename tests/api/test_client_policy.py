@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,9 +17,11 @@ from crewtui.api.http import (
     Reply,
     backoff_delay,
     body_excerpt,
+    build_http_client,
     retry_wait,
     same_origin,
 )
+from tests.api.hostile_server import HostileServer, json_reply, self_signed_tls
 
 NOW = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)
 
@@ -107,3 +110,23 @@ def test_excerpt_is_short_whatever_the_body() -> None:
     excerpt = body_excerpt(b"x" * 1_000_000 + b"\xff\xfe", "text/plain")
     assert len(excerpt) == 200
     assert excerpt.endswith("…")
+
+
+async def test_a_plain_http_crews_client_trusts_no_ca_and_an_https_crews_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plain-http crew's client skips loading the CA store (a tenth of a headless
+    ``status``): it never speaks TLS, since redirects are never followed, and if it ever
+    did, it fails closed. The same request from an https crew's client, trusting the
+    server's CA, is answered."""
+    server_tls, _ = self_signed_tls(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "cert.pem"))
+    async with HostileServer(ssl=server_tls) as secure:
+        secure.fallback = json_reply(200, {"state": "SUCCESS"})
+        plain = build_http_client(ClientPolicy(), None, 1, url="http://127.0.0.1:9/crew")
+        https = build_http_client(ClientPolicy(), None, 1, url=secure.url)
+        async with plain, https:
+            with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                await plain.get(f"{secure.url}/status/x")
+            assert (await https.get(f"{secure.url}/status/x")).status_code == 200
+    assert len(secure.requests) == 1

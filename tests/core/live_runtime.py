@@ -7,14 +7,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from pydantic import SecretStr
-
 from crewtui.api.models import RunState, Usage
 from crewtui.api.profile import CrewProfile
 from crewtui.api.pushes import WebhookForm
-from crewtui.config import Config, PollSettings, WebhookSettings, resolve_paths
+from crewtui.api.secret import Secret
+from crewtui.config import Config, resolve_paths
 from crewtui.core.runtime import Runtime, assemble
 from crewtui.core.store import Store
+from crewtui.settings import PollSettings, WebhookSettings
 from crewtui.sim import SimServer
 from crewtui.sim.crews import CREWS
 from crewtui.sim.timeline import Run, call_usage, timeline, usage_until
@@ -38,8 +38,8 @@ async def webhook_runtime(
     receiver whose URLs every kickoff sends, as the app does. With ``hitl_secret`` the
     receiver takes flows' signed requests instead, the simulator sends them there, and
     kickoffs ask for no pushes (the pause is known from the request, and polls)."""
-    profile = CrewProfile(name=crew, url=sim.crew_url(crew), token=sim.options.token)
-    signing = SecretStr(hitl_secret) if hitl_secret is not None else None
+    profile = CrewProfile(name=crew, url=sim.crew_url(crew), token=Secret(sim.options.token))
+    signing = Secret(hitl_secret) if hitl_secret is not None else None
     settings = WebhookSettings(listen="127.0.0.1:0", form=form, hitl_secret=signing)
     config = Config(crews={crew: profile}, poll=BRISK, webhooks=settings)
     store = Store.open(store_file or home / "history.sqlite3")

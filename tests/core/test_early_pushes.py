@@ -12,11 +12,10 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pydantic import SecretStr
-
 from crewtui.api.models import Observation, RunState
 from crewtui.api.profile import CrewProfile
 from crewtui.api.pushes import parse_push
+from crewtui.api.secret import Secret
 from crewtui.core.early_pushes import EarlyPushes
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker
@@ -57,7 +56,7 @@ async def test_a_push_that_beats_the_kickoff_answer_is_merged_into_the_run(
     store = Store.open(tmp_path / "history.sqlite3")
     async with HostileServer() as server:
         server.script(drip(json_reply(200, {"kickoff_id": kickoff_id}), interval=0.02))
-        crew = CrewProfile(name="crew", url=server.url, token=SecretStr("t" * 20))
+        crew = CrewProfile(name="crew", url=server.url, token=Secret("t" * 20))
         tracker = Tracker([crew], store)
         try:
             assert not tracker.accepts_push(kickoff_id)

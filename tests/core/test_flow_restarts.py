@@ -11,10 +11,11 @@ import httpx
 from crewtui.api.models import Kickoff, Observation, RunState, TaskResult, TaskState
 from crewtui.api.profile import CrewProfile
 from crewtui.api.pushes import parse_push
-from crewtui.config import PollSettings
+from crewtui.api.secret import Secret
 from crewtui.core.merge import apply_observation, begin_attempt, merge_stored
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker
+from crewtui.settings import PollSettings
 from crewtui.sim import SimServer
 from tests.core.live_runtime import webhook_runtime
 from tests.helpers import wait_until
@@ -132,7 +133,9 @@ def test_two_writers_keep_the_later_attempt_whatever_order() -> None:
 async def test_kicking_off_a_flow_with_the_id_of_a_run_restarts_that_run(
     sim_any: SimServer, tmp_path: Path
 ) -> None:
-    profile = CrewProfile(name=FLOW, url=sim_any.crew_url(FLOW), token=sim_any.options.token)
+    profile = CrewProfile(
+        name=FLOW, url=sim_any.crew_url(FLOW), token=Secret(sim_any.options.token)
+    )
     store = Store.open(tmp_path / "history.sqlite3")
     async with Tracker([profile], store, FAST) as tracker:
         first = await tracker.kickoff(FLOW, {"hold": "0"})

@@ -14,11 +14,12 @@ import httpx
 
 from crewtui.api.models import Dialect, RunState, TaskState
 from crewtui.api.profile import CrewProfile
-from crewtui.config import PollSettings
+from crewtui.api.secret import Secret
 from crewtui.core.store import Store
 from crewtui.core.timeline import BEFORE_TRACKING, layout
 from crewtui.core.timing import run_duration
 from crewtui.core.tracker import Tracker, utcnow
+from crewtui.settings import PollSettings
 from crewtui.sim import SimServer
 from tests.helpers import wait_until
 
@@ -45,7 +46,9 @@ async def test_a_run_tracked_mid_way_is_not_dated_from_its_tracking(
     sim_any: SimServer, tmp_path: Path
 ) -> None:
     kickoff_id = await start_elsewhere(sim_any)
-    crew = CrewProfile(name="travel", url=sim_any.crew_url("travel"), token=sim_any.options.token)
+    crew = CrewProfile(
+        name="travel", url=sim_any.crew_url("travel"), token=Secret(sim_any.options.token)
+    )
     store = Store.open(tmp_path / "history.sqlite3")
     try:
         async with Tracker([crew], store, FAST) as tracker:

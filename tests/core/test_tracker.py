@@ -15,10 +15,11 @@ from crewtui.api.errors import InputValidationError, KickoffUncertainError
 from crewtui.api.http import BACKOFF_SCALE_ENV
 from crewtui.api.models import Observation, RunState, Step, Submission, TaskResult
 from crewtui.api.profile import CrewProfile
-from crewtui.config import PollSettings
+from crewtui.api.secret import Secret
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker
 from crewtui.core.tracker_events import CrewHealthChanged, KickoffChanged, TrackerEvent
+from crewtui.settings import PollSettings
 from crewtui.sim import SimServer
 from tests.helpers import wait_until
 
@@ -27,7 +28,9 @@ FAST = PollSettings(min_interval=0.05, max_interval=0.2, not_found_grace=0.5)
 
 def profile(sim: SimServer, crew: str, token: str | None = None) -> CrewProfile:
     return CrewProfile(
-        name=crew, url=sim.crew_url(crew), token=token if token is not None else sim.options.token
+        name=crew,
+        url=sim.crew_url(crew),
+        token=Secret(token if token is not None else sim.options.token),
     )
 
 
@@ -138,7 +141,7 @@ async def test_unreachable_crew_is_reported_and_does_not_slow_others(
 ) -> None:
     # Every attempt at the dead crew is made, without the seconds of backoff between them.
     monkeypatch.setenv(BACKOFF_SCALE_ENV, "0")
-    down = CrewProfile(name="down", url=closed_port_url(), token="t")
+    down = CrewProfile(name="down", url=closed_port_url(), token=Secret("t"))
     good = profile(sim, "research")
     lost_id = str(uuid.uuid4())
     async with Tracker([down, good], store, FAST) as tracker:

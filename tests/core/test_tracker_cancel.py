@@ -10,10 +10,11 @@ import pytest
 from crewtui.api.errors import AuthError
 from crewtui.api.models import RunState, TaskState
 from crewtui.api.profile import CrewProfile
-from crewtui.config import PollSettings
+from crewtui.api.secret import Secret
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker
 from crewtui.core.tracker_events import KickoffChanged, TrackerEvent
+from crewtui.settings import PollSettings
 from crewtui.sim import SimServer
 
 FAST = PollSettings(min_interval=0.05, max_interval=0.2)
@@ -28,7 +29,9 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 def travel(sim: SimServer, token: str | None = None) -> CrewProfile:
-    return CrewProfile(name="travel", url=sim.crew_url("travel"), token=token or sim.options.token)
+    return CrewProfile(
+        name="travel", url=sim.crew_url("travel"), token=Secret(token or sim.options.token)
+    )
 
 
 def marks(events: list[TrackerEvent], kickoff_id: str) -> list[tuple[str, str | None]]:

@@ -16,19 +16,21 @@ import sqlite3
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from crewtui.api.models import Observation, RunState, TaskResult
 from crewtui.api.profile import CrewProfile
-from crewtui.config import PollSettings, resolve_paths
+from crewtui.api.secret import Secret
+from crewtui.config import resolve_paths
 from crewtui.core.store import Store
 from crewtui.core.store_rows import bind_ts
 from crewtui.core.tracker import Tracker, utcnow
 from crewtui.core.tracker_events import KickoffChanged, LeaseChanged, TrackerEvent
+from crewtui.settings import PollSettings
 from crewtui.sim import SimServer
 from tests.api.hostile_server import HostileServer, raw_reply
 from tests.helpers import wait_until
@@ -39,7 +41,7 @@ ENV_CREW = "default"
 
 
 def crew_profile(sim: SimServer, name: str = ENV_CREW) -> CrewProfile:
-    return CrewProfile(name=name, url=sim.crew_url("research"), token=SecretStr(sim.options.token))
+    return CrewProfile(name=name, url=sim.crew_url("research"), token=Secret(sim.options.token))
 
 
 @pytest.fixture
@@ -290,7 +292,7 @@ async def test_a_poller_whose_token_is_rejected_hands_the_crew_to_a_process_whos
 ) -> None:
     """Tokens are each process's own: a teammate's stale token must not leave every viewer
     with runs stuck where they were. The refused poller lets its lease go, once."""
-    refused = crew_profile(sim).model_copy(update={"token": SecretStr("not-the-token")})
+    refused = replace(crew_profile(sim), token=Secret("not-the-token"))
     async with Tracker([refused], stores(), FAST) as stale:
         assert stale.holds_lease(ENV_CREW)
         async with Tracker([crew_profile(sim)], stores(), FAST) as working:
@@ -320,7 +322,7 @@ async def test_a_viewer_shows_a_crew_stale_while_its_poller_gets_web_pages_for_e
     login_page = raw_reply(200, "<html><body>Sign in</body></html>", "text/html")
     async with HostileServer() as proxy:
         proxy.script(*[login_page] * 500)
-        behind_proxy = crew_profile(sim).model_copy(update={"url": f"{proxy.url}/research"})
+        behind_proxy = replace(crew_profile(sim), url=f"{proxy.url}/research")
         async with Tracker([behind_proxy], stores(), FAST) as poller:
             assert poller.holds_lease(ENV_CREW)
             async with Tracker([crew_profile(sim)], stores(), FAST) as viewer:
@@ -345,7 +347,7 @@ async def test_a_viewer_shows_a_crew_stale_when_its_first_poller_never_finished_
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         dead_url = f"http://127.0.0.1:{closed.getsockname()[1]}/research"
-    cut_off = crew_profile(sim).model_copy(update={"url": dead_url})
+    cut_off = replace(crew_profile(sim), url=dead_url)
     async with Tracker([cut_off], stores(), FAST) as poller:
         assert poller.holds_lease(ENV_CREW)
         async with Tracker([crew_profile(sim)], stores(), FAST) as viewer:

@@ -11,14 +11,14 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from crewtui.api.models import Kickoff, RunState, TaskResult, TaskState
 from crewtui.api.profile import CrewProfile
-from crewtui.config import PollSettings
+from crewtui.api.secret import Secret
 from crewtui.core.schedule import Strategy
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker, utcnow
+from crewtui.settings import PollSettings
 from crewtui.sim import SimOptions
 from crewtui.sim.crews import CREWS
 from crewtui.sim.server import ThreadedServer, create_app
@@ -107,7 +107,7 @@ async def polls_until_the_short_task_ends(
         remember_outline_durations(store)
         quiet = start_long_run(server.base_url, store)
         url = f"{server.base_url}/content"
-        crew = CrewProfile(name="content", url=url, token=SimOptions().token)
+        crew = CrewProfile(name="content", url=url, token=Secret(SimOptions().token))
         async with Tracker([crew], store, SETTINGS, strategy=strategy) as tracker:
             await wait_until(tracker, lambda: log.polled.count(quiet) >= 1)
             scale = OUTLINE_SECONDS / CREWS["content"].tasks[0].duration
@@ -151,7 +151,7 @@ async def test_tracking_a_run_polls_it_once_while_that_first_poll_is_out(tmp_pat
     async with HostileServer() as server:
         server.script(drip(running, interval=0.005))  # about a second for the answer
         server.fallback = running
-        crew = CrewProfile(name="crew", url=server.url, token=SecretStr("t" * 20))
+        crew = CrewProfile(name="crew", url=server.url, token=Secret("t" * 20))
         async with Tracker([crew], store, PollSettings(min_interval=0.2)) as tracker:
             kickoff = await tracker.track("crew", kickoff_id)
             assert kickoff.state is RunState.RUNNING

@@ -26,13 +26,14 @@ from crewtui.api.models import Kickoff, Observation, RunState, Step, TaskState
 from crewtui.api.pushes import SUBSCRIBED_EVENTS, WebhookForm
 from crewtui.api.redact import redact, remember_secret
 from crewtui.api.validate import LOOPBACK, parse_listen
-from crewtui.config import Config, WebhookSettings, resolve_paths
+from crewtui.config import Config, resolve_paths
 from crewtui.core.guarded_http import Limits
 from crewtui.core.merge import apply_observation
 from crewtui.core.runtime import webhook_receiver
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker as Tracker_
 from crewtui.core.webhooks import WebhookReceiver, load_or_create_secret
+from crewtui.settings import WebhookSettings
 from crewtui.sim import SimServer
 from crewtui.sim.timeline import SIM_MODEL
 from tests.core.live_runtime import simulated_usage, webhook_runtime

@@ -17,17 +17,20 @@ import sys
 import uuid
 import zlib
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import pytest
-from pydantic import SecretStr, ValidationError
 
 from crewtui.api.client import CrewClient
-from crewtui.api.errors import ApiError, AuthError, ExitCode
+from crewtui.api.errors import ApiError, AuthError, ConfigError, ExitCode
 from crewtui.api.profile import CrewProfile
-from crewtui.config import Config, PollSettings
+from crewtui.api.secret import Secret
+from crewtui.config import Config
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker
+from crewtui.settings import PollSettings
 from crewtui.sim import SimOptions, SimServer
 from tests.cli_helpers import QUICK_POLLS
 from tests.hardening.cli_support import NO_BACKOFF, Cli, Outcome, child_env, run_process
@@ -212,7 +215,7 @@ def test_a_server_echoing_the_token_gets_it_nowhere(
 
 
 def test_reprs_and_errors_hold_no_token() -> None:
-    profile = CrewProfile(name="c", url="https://c.example", token=SecretStr(CANARY))
+    profile = CrewProfile(name="c", url="https://c.example", token=Secret(CANARY))
     config = Config(crews={"c": profile})
     client = CrewClient(profile)
     tracker = Tracker([profile], Store.in_memory(), PollSettings())
@@ -222,24 +225,24 @@ def test_reprs_and_errors_hold_no_token() -> None:
         client,
         tracker,
         tracker.crews,
-        profile.model_dump(),
-        config.model_dump(),
+        asdict(profile),
+        asdict(config),
     ]
     for holder in holders:
         assert_no_token(repr(holder), str(holder))
-    assert_no_token(profile.model_dump_json(), config.model_dump_json())
+    assert_no_token(json.dumps(asdict(config), default=str))
     for error in (AuthError("The c crew rejected the token (HTTP 401)."), ApiError("x")):
         assert_no_token(repr(error), str(error))
 
 
 @pytest.mark.parametrize(
     "fields",
-    [{"token": CANARY + "\r"}, {"url": f"https://user:{CANARY}@c.example"}],
+    [{"token": Secret(CANARY + "\r")}, {"url": f"https://user:{CANARY}@c.example"}],
     ids=["token with CR", "password in URL"],
 )
-def test_a_profile_refused_in_code_does_not_quote_its_input(fields: dict[str, str]) -> None:
-    with pytest.raises(ValidationError) as caught:
-        CrewProfile.model_validate({"name": "c", "url": "https://c.example", **fields})
+def test_a_profile_refused_in_code_does_not_quote_its_input(fields: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError) as caught:
+        CrewProfile(**{"name": "c", "url": "https://c.example", **fields})
     assert_no_token(str(caught.value), repr(caught.value))
 
 

@@ -29,16 +29,16 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import SecretStr
 
 from crewtui.api.client import ClientPolicy
 from crewtui.api.errors import BadResponseError
 from crewtui.api.models import Kickoff, RunState, Submission
 from crewtui.api.profile import CrewProfile
-from crewtui.config import PollSettings
+from crewtui.api.secret import Secret
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker
 from crewtui.core.tracker_events import CrewHealthChanged, TrackerEvent
+from crewtui.settings import PollSettings
 from crewtui.sim import SimOptions, SimServer, ThreadedServer, create_app
 from tests.api.hostile_server import (
     HostileServer,
@@ -129,11 +129,11 @@ def assert_nothing_unhandled(errors: LoopErrors) -> None:
 
 
 def hostile_profile(url: str) -> CrewProfile:
-    return CrewProfile(name="hostile", url=url, token=SecretStr(TOKEN))
+    return CrewProfile(name="hostile", url=url, token=Secret(TOKEN))
 
 
 def healthy_profile(sim: SimServer) -> CrewProfile:
-    return CrewProfile(name="healthy", url=sim.crew_url("travel"), token=sim.options.token)
+    return CrewProfile(name="healthy", url=sim.crew_url("travel"), token=Secret(sim.options.token))
 
 
 def seed(store: Store, crew: str, state: RunState = RunState.RUNNING) -> str:
@@ -655,7 +655,7 @@ async def _pace(
     for _ in range(50):
         seed(store, "travel")
     defaults = PollSettings(min_interval=0.05, max_interval=0.2)
-    crew = CrewProfile(name="travel", url=f"{server.base_url}/travel", token=options.token)
+    crew = CrewProfile(name="travel", url=f"{server.base_url}/travel", token=Secret(options.token))
     async with Tracker([crew], store, defaults):
         await meter.wait_for(polls)
     return meter

@@ -7,16 +7,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pydantic import SecretStr
 from textual._compositor import Compositor
 from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widget import Widget
 
 from crewtui.api.profile import CrewProfile
-from crewtui.config import Config, Paths, PollSettings, resolve_paths
+from crewtui.api.secret import Secret
+from crewtui.config import Config, Paths, resolve_paths
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker
+from crewtui.settings import PollSettings
 from crewtui.sim import SimServer
 from crewtui.ui.app import CrewtuiApp
 from crewtui.ui.screens.main import MainScreen
@@ -74,7 +75,7 @@ def layouts_asked() -> Iterator[list[str]]:
 def sim_crews(sim: SimServer, token: str | None = None) -> list[CrewProfile]:
     """Every crew of the simulator, with its token (or the one given)."""
     return [
-        CrewProfile(name=name, url=sim.crew_url(name), token=SecretStr(token or sim.options.token))
+        CrewProfile(name=name, url=sim.crew_url(name), token=Secret(token or sim.options.token))
         for name in sim.CREWS
     ]
 

@@ -14,9 +14,10 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
 from crewtui.api.models import Kickoff, RunState
-from crewtui.config import Config, UiSettings
+from crewtui.config import Config
 from crewtui.core.tracker import Tracker
 from crewtui.core.webhooks import WebhookReceiver
+from crewtui.settings import UiSettings
 from crewtui.sim import SimServer
 from crewtui.ui.pilot import settle
 from crewtui.ui.screens.answer import AnswerScreen

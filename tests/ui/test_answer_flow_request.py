@@ -15,9 +15,10 @@ from textual.message import Message
 from textual.widgets import Input, Static
 
 from crewtui.api.models import RunState
-from crewtui.config import Config, UiSettings
+from crewtui.config import Config
 from crewtui.core.tracker import Tracker
 from crewtui.core.webhooks import WebhookReceiver
+from crewtui.settings import UiSettings
 from crewtui.sim import SimOptions, SimServer
 from crewtui.ui.pilot import settle
 from tests.conftest import TEST_SPEED

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from crewtui.api.http import BACKOFF_SCALE_ENV
@@ -21,7 +23,7 @@ async def test_the_app_views_a_crew_another_process_polls_and_takes_it_over(
     # Another process on the history, which cannot reach the crews: it polls in vain. (One
     # whose token is refused would give its lease up to the app, whose token works.)
     dead = closed_port_url().rsplit("/", 1)[0]
-    cut_off = [crew.model_copy(update={"url": f"{dead}/{crew.name}"}) for crew in sim_crews(sim)]
+    cut_off = [replace(crew, url=f"{dead}/{crew.name}") for crew in sim_crews(sim)]
     poller = Tracker(cut_off, make_app.store(), FAST_POLL)
     await poller.start()
     app = make_app(sim_crews(sim))

@@ -10,8 +10,9 @@ from __future__ import annotations
 import pytest
 
 from crewtui.api.models import RunState
-from crewtui.config import Config, UiSettings
+from crewtui.config import Config
 from crewtui.core.tracker import Tracker
+from crewtui.settings import UiSettings
 from crewtui.sim import SimServer
 from crewtui.ui.app import CrewtuiApp
 from crewtui.ui.pilot import settle

@@ -6,12 +6,12 @@ The app is started in a fresh interpreter the way ``crewtui`` starts it (the CLI
 config, ``build_app``), headless, over a history with a finished run in it; at the first
 frame that shows the list with its row, the interpreter reports which of the heavy modules
 are loaded. httpx comes with the first request, the Markdown parser with the Output tab,
-uvicorn and FastAPI only with the simulator, the webhook receiver with webhooks, Pygments
-with a crash, the detail's panes (RichLog, TextArea, the Gantt) after that frame:
-importing any of them on the way to the first frame (a module-level import slipped into the
-app's path) makes this test fail, and so does a detail composed before it. Following the
-runs (the tracker's start: its reads of the active runs, its polls) starts after that frame
-too.
+pydantic with the wire models, uvicorn and FastAPI only with the simulator, the webhook
+receiver with webhooks, Pygments with a crash, the detail's panes (RichLog, TextArea, the
+Gantt) after that frame: importing any of them on the way to the first frame (a module-level
+import slipped into the app's path) makes this test fail, and so does a detail composed
+before it. Following the runs (the tracker's start: its reads of the active runs, its polls)
+starts after that frame too.
 """
 
 from __future__ import annotations
@@ -61,6 +61,9 @@ HEAVY = (
     "crewtui.core.tracker",
     "crewtui.api.client",
     "crewtui.api.dialects",
+    # The config's tables and crews are plain dataclasses (``crewtui.settings``): pydantic,
+    # which only the wire models need, cost a third of the first frame.
+    "pydantic",
 )
 QUIT_ATTEMPTS = 8
 

@@ -4,7 +4,6 @@ reviewer is answered with ``a`` like a paused crew."""
 
 from __future__ import annotations
 
-from pydantic import SecretStr
 from rich.text import Text
 from textual.message import Message
 from textual.notifications import Notify
@@ -12,6 +11,7 @@ from textual.widgets import Input, Static
 
 from crewtui.api.models import Kickoff, RunState
 from crewtui.api.profile import CrewProfile
+from crewtui.api.secret import Secret
 from crewtui.core.webhooks import WebhookReceiver
 from crewtui.sim import SimServer
 from crewtui.ui.pilot import settle
@@ -31,7 +31,7 @@ async def test_a_flow_shows_its_methods_and_a_restarted_run_reads_restarted(
     """Documented polls list every method of a finished run, and have no word for flows:
     what says "flow" here is the answer to a kickoff that reused the run's id."""
     sim = sim_documented
-    flow = CrewProfile(name=FLOW, url=sim.crew_url(FLOW), token=SecretStr(sim.options.token))
+    flow = CrewProfile(name=FLOW, url=sim.crew_url(FLOW), token=Secret(sim.options.token))
     app = make_app([flow])
     async with app.run_test(size=(150, 40)) as pilot:
         screen = await main_screen(pilot)
@@ -66,7 +66,7 @@ async def test_a_flow_shows_its_methods_and_a_restarted_run_reads_restarted(
 async def test_a_paused_flow_waits_on_its_method_and_is_answered_with_a(
     sim: SimServer, make_app: AppFactory
 ) -> None:
-    flow = CrewProfile(name=FLOW, url=sim.crew_url(FLOW), token=SecretStr(sim.options.token))
+    flow = CrewProfile(name=FLOW, url=sim.crew_url(FLOW), token=Secret(sim.options.token))
     app = make_app([flow])
     async with app.run_test(size=(150, 36)) as pilot:
         screen = await main_screen(pilot)
@@ -109,7 +109,7 @@ async def test_a_flow_s_state_fields_are_optional_in_the_form(
     """GET /inputs names a flow's state fields as it names a crew's required inputs: the
     history says the crew is a flow, so the form sends with them left empty (the flow keeps
     its defaults) instead of asking for every one."""
-    flow = CrewProfile(name=FLOW, url=sim.crew_url(FLOW), token=SecretStr(sim.options.token))
+    flow = CrewProfile(name=FLOW, url=sim.crew_url(FLOW), token=Secret(sim.options.token))
     app = make_app([flow])
     tracker, secret = app.tracker, "s" * 32
     app.receiver = WebhookReceiver(
@@ -153,7 +153,7 @@ async def test_a_crew_s_first_flow_kickoff_says_its_requests_do_not_reach_crewtu
     """Nothing in the history says the crew is a flow when its first run is sent, and this
     app receives no webhooks: once the run shows it is a flow, a toast says that its
     requests for a person do not reach crewtui and what it takes that they do."""
-    flow = CrewProfile(name=FLOW, url=sim.crew_url(FLOW), token=SecretStr(sim.options.token))
+    flow = CrewProfile(name=FLOW, url=sim.crew_url(FLOW), token=Secret(sim.options.token))
     app = make_app([flow])
     notes: list[Message] = []
     async with app.run_test(size=(120, 40), notifications=True, message_hook=notes.append) as pilot:

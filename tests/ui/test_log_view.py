@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from crewtui.config import Config, NotifySettings, OscSetting
+from crewtui.config import Config
 from crewtui.core.run_log import LogEntry
 from crewtui.core.tracker import Tracker
+from crewtui.settings import NotifySettings, OscSetting
 from crewtui.sim import SimServer
 from crewtui.ui.app import CrewtuiApp
 from crewtui.ui.pilot import settle

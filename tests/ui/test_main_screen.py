@@ -15,8 +15,9 @@ from textual.notifications import Notify
 from textual.widgets import Input, Select, Static
 
 from crewtui.api.models import Kickoff, RunState, Step, Submission, TaskResult
-from crewtui.config import Config, UiSettings, load_config, resolve_paths
+from crewtui.config import Config, load_config, resolve_paths
 from crewtui.core.tracker import Tracker
+from crewtui.settings import UiSettings
 from crewtui.sim import SimServer
 from crewtui.ui.app import CrewtuiApp
 from crewtui.ui.commands import KickoffCommands

@@ -5,9 +5,9 @@ within about a second, and at once on ``R``. The other process is a real ``crewt
 from __future__ import annotations
 
 import pytest
-from pydantic import SecretStr
 
 from crewtui.api.profile import CrewProfile
+from crewtui.api.secret import Secret
 from crewtui.core import tracker as tracker_module
 from crewtui.sim import SimServer
 from crewtui.ui.pilot import settle
@@ -18,7 +18,7 @@ from tests.ui.app_helpers import AppFactory, main_screen
 def env_crew(sim: SimServer) -> list[CrewProfile]:
     """The crew a child configured by CREWAI_API_URL calls "default", under the same name."""
     return [
-        CrewProfile(name=ENV_CREW, url=sim.crew_url("research"), token=SecretStr(sim.options.token))
+        CrewProfile(name=ENV_CREW, url=sim.crew_url("research"), token=Secret(sim.options.token))
     ]
 
 

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 from textual.drivers import headless_driver
 from textual.drivers.headless_driver import HeadlessDriver
 from textual.pilot import Pilot
@@ -44,6 +43,7 @@ from crewtui.api.models import (
     WaitingFor,
 )
 from crewtui.api.profile import CrewProfile
+from crewtui.api.secret import Secret
 from crewtui.core.store import Store
 from crewtui.ui.app import CrewtuiApp
 from crewtui.ui.pilot import settle
@@ -393,7 +393,7 @@ def hostile_profiles(crew: HostileCrew) -> list[CrewProfile]:
         CrewProfile(
             name=f"{dialect}-{mode}",
             url=crew.url(dialect, mode, EVERYTHING.name),
-            token=SecretStr("tok-untrusted-app"),
+            token=Secret("tok-untrusted-app"),
         )
         for dialect, mode in cases
     ]

@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from pydantic import SecretStr
 from textual.pilot import Pilot
 from textual.widgets import Input, Select, Static
 
 from crewtui.api.profile import CrewProfile
+from crewtui.api.secret import Secret
 from crewtui.ui.app import CrewtuiApp
 from crewtui.ui.pilot import settle
 from crewtui.ui.screens.kickoff_form import KickoffForm
@@ -55,7 +55,7 @@ def profiles(crew: HostileCrew) -> list[CrewProfile]:
         CrewProfile(
             name=name,
             url=crew.url(dialect, mode, case, fields),
-            token=SecretStr("tok-untrusted-form"),
+            token=Secret("tok-untrusted-form"),
         )
         for name, dialect, mode, case, fields in CASES
     ]
