@@ -988,8 +988,10 @@ class MainScreen(Screen[None]):
     @work(group="track")
     async def track(self, request: TrackRequest) -> None:
         """Follow an id started elsewhere. An id the service does not know stays on the
-        list, selected, with a toast that says so and how to remove it at once; a service
-        that fails to answer leaves it followed, to be polled again."""
+        list, selected, and its Tasks tab says so; when that note is not what the detail
+        shows (another tab in front, or the row filtered out), a toast says so and how to
+        remove it at once. A service that fails to answer leaves it followed, to be polled
+        again."""
         try:
             kickoff = await self.tracker.track(request.crew, request.kickoff_id)
         except CrewtuiError as error:
@@ -1002,7 +1004,7 @@ class MainScreen(Screen[None]):
             )
             return
         self._form_closed(kickoff)
-        if kickoff.state is RunState.NOT_FOUND:
+        if kickoff.state is RunState.NOT_FOUND and not self._tasks_tab_shows(kickoff):
             delete_key = effective_key(KEYS_BY_ID["delete"], self.keymap)
             self.notify(
                 f"{inert_line(request.crew, 40)} does not know kickoff {kickoff.kickoff_id}: "
@@ -1012,6 +1014,12 @@ class MainScreen(Screen[None]):
                 timeout=_TOAST_SECONDS * 2,
                 markup=False,
             )
+
+    def _tasks_tab_shows(self, kickoff: Kickoff) -> bool:
+        """Whether the detail shows (or is loading) this run with its Tasks tab in front,
+        where a run the service does not know has its note: a toast there would cover it
+        with the same news."""
+        return self.kickoffs.selected_id == kickoff.kickoff_id and self.detail.active_tab == "tasks"
 
     def action_filter(self) -> None:
         """The list follows the dialog as the user types; escape puts the old filter back."""
