@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, tzinfo
@@ -24,7 +25,7 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.notifications import Notify
+from textual.notifications import Notification, Notify
 from textual.reactive import Reactive
 from textual.screen import ModalScreen, Screen
 from textual.theme import Theme
@@ -141,6 +142,7 @@ class CrewtuiApp(App[int]):
             notify_on_finish=notify_on_finish,
             bell=config.ui.bell,
             desktop_notify=self.desktop_notify,
+            take_back_toast=self.take_back_toast,
             clock=clock,
             tz=tz,
             prices=config.price_table,
@@ -434,14 +436,27 @@ class CrewtuiApp(App[int]):
             stacked.set_class(dialog_open, "-dialog-open")
         if dialog_open or not self._toast_hold:
             return
-        for toast in self._toast_hold.release():
-            self.notify(
-                toast.message,
-                title=toast.title,
-                severity=toast.severity,
-                timeout=toast.timeout,
-                markup=toast.markup,
-            )
+        for toast in self._toast_hold.release():  # the same toast, to be taken back still
+            self.post_message(Notify(replace(toast, raised_at=time.time())))
+
+    def take_back_toast(self, notification: Notification) -> bool:
+        """Take a toast away before its time, whether it waits in the hold (a dialog is
+        open) or is on screen; whether it was still there to be seen.
+
+        Textual has no public way to take one toast back. ``App._unnotify`` is what a toast
+        calls on itself when its time is up or it is clicked (``Toast._expire``); forgetting
+        one it no longer has is a no-op, and the toast rack then removes the toast's widget
+        (``ToastRack.show`` drops every toast whose notification is gone). Iterating
+        ``App._notifications`` forgets the expired ones first, so an expired toast is not
+        taken for one on screen. Textual is pinned; tests/ui/test_ended_toasts.py shows if
+        either moves.
+        """
+        if self._toast_hold.take_back(notification):
+            return True
+        shown = [toast for toast in self._notifications if toast.identity == notification.identity]
+        for toast in shown:
+            self._unnotify(toast)
+        return bool(shown)
 
     def _theme_changed(self, theme: Theme) -> None:
         self.main.restyle()

@@ -6,7 +6,11 @@ kickoff form, the batch form and every dialog keep their buttons: at 80x24 a bus
 (``crewtui.tcss``) and the toasts that arrive wait here; when the dialog closes they are
 raised again with their full time: every warning and error, the newest plain ones, and one
 line counting the plain ones left out, so a long stay in a form does not end in a wall of
-toasts.
+toasts. A toast raised again keeps its identity, so whoever raised it can still take it back.
+
+A toast made out of date by a newer one (the runs that ended, counted again with the runs
+that ended since) is taken back wherever it waits, here or on screen
+(``CrewtuiApp.take_back_toast``), so one such toast is seen, never a stack of them.
 """
 
 from __future__ import annotations
@@ -28,6 +32,13 @@ class ToastHold:
 
     def hold(self, notification: Notification) -> None:
         self._held.append(notification)
+
+    def take_back(self, notification: Notification) -> bool:
+        """Forget a held toast (by identity); whether it was held."""
+        kept = [toast for toast in self._held if toast.identity != notification.identity]
+        taken = len(kept) < len(self._held)
+        self._held = kept
+        return taken
 
     def release(self) -> list[Notification]:
         """The toasts to raise now, oldest first; the hold is empty afterwards."""

@@ -217,6 +217,30 @@ async def test_output_shows_final_then_the_picked_tasks_output() -> None:
         assert app.detail.shown_output() == done().output
 
 
+async def test_a_new_title_over_the_same_output_keeps_its_markdown_and_its_lines() -> None:
+    """A run that ends with its last task's output as its final output: the title goes from
+    "Latest task output" to "Final output", and the text shown is neither parsed nor
+    indexed again (the Markdown's blocks and the line view's document are the same)."""
+    app = DetailApp()
+    latest = travel().tasks[0].output
+    async with app.run_test(size=(100, 34)) as pilot:
+        app.detail.show(travel(), now=at(60))
+        app.detail.focus_tab("output")
+        await settle(pilot)
+        assert "Latest task output: research_task" in screen_text(app)
+        markdown = app.query_one("#output-markdown", Markdown)
+        blocks = list(markdown.query("MarkdownBlock"))
+        document = app.query_one("#output-text", LineView).document
+        assert blocks and document is not None
+
+        app.detail.show(done(output=latest), now=at(200))
+        await settle(pilot)
+        assert "Final output" in screen_text(app)
+        assert "Latest task output" not in screen_text(app)
+        assert list(markdown.query("MarkdownBlock")) == blocks  # widgets: equal if the same
+        assert app.query_one("#output-text", LineView).document is document
+
+
 async def test_ticking_keeps_the_highlighted_row_and_grows_the_running_bar() -> None:
     app = DetailApp()
     async with app.run_test(size=(100, 34)) as pilot:

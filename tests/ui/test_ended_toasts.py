@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from textual.message import Message
-from textual.notifications import Notify
+from textual.notifications import Notification, Notify
 from textual.screen import Screen
 from textual.widgets import Button
 from textual.widgets._toast import Toast
 
-from crewtui.api.models import Kickoff, RunState
+from crewtui.api.models import Kickoff, RunState, WaitingFor
 from crewtui.sim import SimServer
 from crewtui.ui.pilot import settle
 from crewtui.ui.screens.kickoff_form import KickoffForm
@@ -46,12 +46,51 @@ async def test_runs_ending_together_share_one_toast_and_one_bell(
         await pilot.pause()
     toasts = [note.notification for note in notes if isinstance(note, Notify)]
     assert len(toasts) == 1, [toast.title for toast in toasts]
-    assert toasts[0].title == "6 runs ended, 1 failed"
+    assert toasts[0].title == "5 completed, 1 failed"
     assert toasts[0].severity == "error"
     lines = toasts[0].message.splitlines()
-    assert lines[:4] == [f"travel {number:08x} completed in 30s" for number in range(1, 5)]
+    assert lines[0] == "travel 00000006 failed in 30s"  # the newest first
+    assert lines[1:4] == [f"travel {number:08x} completed in 30s" for number in (5, 4, 3)]
     assert lines[4:] == ["and 2 more"]
     assert app.rings == 1
+
+
+def waiting(number: int) -> Kickoff:
+    return ended(number, RunState.PAUSED).model_copy(
+        update={
+            "finished_at": None,
+            "waiting_for": WaitingFor(task_id="review", since=datetime(2026, 12, 1, tzinfo=UTC)),
+        }
+    )
+
+
+async def test_runs_ending_while_a_toast_says_others_ended_count_them_in_one_toast(
+    sim: SimServer, make_app: AppFactory
+) -> None:
+    """Runs that end a burst apart (the demo ends one every few seconds): the toast on screen
+    is taken back and one toast counts them all, newest first, rather than a stack over the
+    detail at 80x24. A run waiting for a person keeps a toast of its own."""
+    app = bell_app(sim, make_app, bell=False)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        main = await main_screen(pilot)
+        main.post_message(KickoffUpdated(ended(1, RunState.COMPLETED), RunState.RUNNING))
+        await settle(pilot, lambda: len(toasts_on(main)) == 1)
+        main.post_message(KickoffUpdated(waiting(3), RunState.RUNNING))
+        main.post_message(KickoffUpdated(ended(2, RunState.FAILED), RunState.RUNNING))
+        await settle(pilot, lambda: any("00000002" in toast for toast in messages(main)))
+        await pilot.pause()
+        shown = {toast._notification.title: toast._notification for toast in toasts_on(main)}
+    assert sorted(shown) == ["1 completed, 1 failed", "Run waits for input"]
+    ended_toast = shown["1 completed, 1 failed"]
+    assert ended_toast.severity == "error"
+    assert ended_toast.message.splitlines() == [
+        "travel 00000002 failed in 30s",
+        "travel 00000001 completed in 30s",
+    ]
+
+
+def messages(screen: Screen[object]) -> list[str]:
+    return [str(toast._notification.message) for toast in toasts_on(screen)]
 
 
 async def test_the_log_view_shows_the_ends_itself_and_no_toast_covers_its_newest_lines(
@@ -99,15 +138,32 @@ async def test_no_toast_covers_the_kickoff_forms_buttons_and_they_come_out_when_
         await settle(pilot, lambda: isinstance(app.screen, KickoffForm))
         form = app.screen
         assert_buttons_uncovered(app, form)  # the toast shown before it opened
-        for number in range(2, 6):  # runs keep ending, one burst after another
+        for number in (1, 2, 3):
+            app.notify(f"Notice {number}.")
+        await settle(pilot, lambda: len(app._toast_hold) == 3)
+        for number in range(2, 6):  # runs keep ending, one burst after another: one toast
             app.main.post_message(
                 KickoffUpdated(ended(number, RunState.COMPLETED), RunState.RUNNING)
             )
-            await settle(pilot, lambda: len(app._toast_hold) == number - 1)  # noqa: B023
+            await settle(pilot, lambda: f"{number:08x}" in ended_toast(app).message)  # noqa: B023
+            assert len(app._toast_hold) == 4
         assert_buttons_uncovered(app, form)
         await pilot.press("escape")
         await settle(pilot, lambda: app.screen is app.main)
-        await settle(pilot, lambda: len(toasts_on(app.main)) >= 3)
-        shown = [str(toast._notification.message) for toast in toasts_on(app.main)]
-    assert "2 earlier notices while the dialog was open (l: the Log view)." in shown
-    assert "travel 00000005 completed in 30s" in shown
+        await settle(pilot, lambda: len(toasts_on(app.main)) == 3)
+        shown = [toast._notification for toast in toasts_on(app.main)]
+        # Raised again as the same toast: the next run to end can still take it back.
+        assert shown[-1].identity == ended_toast(app).identity
+    assert shown[-1].title == "5 runs completed"
+    assert [toast.message for toast in shown] == [
+        "2 earlier notices while the dialog was open (l: the Log view).",
+        "Notice 3.",
+        "travel 00000005 completed in 30s\ntravel 00000004 completed in 30s\n"
+        "travel 00000003 completed in 30s\ntravel 00000002 completed in 30s\nand 1 more",
+    ]
+
+
+def ended_toast(app: BellCountingApp) -> Notification:
+    """The toast that says which runs ended (held or on screen)."""
+    assert app.main._ended_toast is not None
+    return app.main._ended_toast[0]

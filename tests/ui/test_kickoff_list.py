@@ -345,6 +345,21 @@ async def test_at_80_columns_the_list_goes_compact_to_show_the_task() -> None:
         assert "━" in wide and "Started" in wide and "Progress" in wide
 
 
+async def test_crews_named_by_url_keep_the_end_that_tells_them_apart() -> None:
+    """Crews made from ``--url`` are named host, port and path: cut from the right, every
+    row read ``127.0.0.1…``; the list keeps the end, as the CLI does."""
+    app = ListApp()
+    research = row(1, crew="127.0.0.1:8765/research")
+    travel = row(2, crew="127.0.0.1:8765/travel")
+    async with app.run_test(size=(80, 10)) as pilot:
+        app.table.upsert([research, travel], T0)
+        await pilot.pause()
+        lines = [strip.text for strip in app.screen._compositor.render_strips()]
+    assert any(" …/research " in line and research.kickoff_id[:8] in line for line in lines)
+    assert any(" …65/travel " in line and travel.kickoff_id[:8] in line for line in lines)
+    assert not any("127.0.0" in line for line in lines)
+
+
 async def test_the_cursors_row_is_asked_for_when_the_view_is_elsewhere() -> None:
     """After a recount the cursor's row may no longer be held while the wheel has scrolled
     the view away: its page is read all the same, or the detail would never follow."""

@@ -378,10 +378,13 @@ async def test_the_footer_and_status_line_fit_the_width(
 async def test_track_refuses_a_non_id_and_says_when_the_service_does_not_know_one(
     sim: SimServer, make_app: AppFactory
 ) -> None:
+    """With the Output tab in front, the Tasks tab's note is out of sight: a toast says it."""
     notes: list[Message] = []
     app = make_app(sim_crews(sim))
     async with app.run_test(size=(120, 36), notifications=True, message_hook=notes.append) as pilot:
         screen = await main_screen(pilot)
+        await pilot.press("2")
+        assert screen.detail.active_tab == "output"
         await pilot.press("t")
         dialog = app.screen
         assert isinstance(dialog, TrackScreen)
@@ -403,6 +406,30 @@ async def test_track_refuses_a_non_id_and_says_when_the_service_does_not_know_on
         # Its Tasks tab says so too, rather than waiting for a first task that never comes.
         await settle(pilot, lambda: "does not know this run" in timeline_text(screen))
         assert "Waiting for the first" not in timeline_text(screen)
+
+
+async def test_no_toast_covers_the_tasks_tabs_note_on_an_id_the_service_does_not_know(
+    sim: SimServer, make_app: AppFactory
+) -> None:
+    """The Tasks tab in front says the service does not know the tracked run, and how to
+    take it off the list: a toast with the same news sat on that note for 12 s at 80x24."""
+    notes: list[Message] = []
+    app = make_app(sim_crews(sim))
+    async with app.run_test(size=(80, 24), notifications=True, message_hook=notes.append) as pilot:
+        screen = await main_screen(pilot)
+        assert screen.detail.active_tab == "tasks"
+        await pilot.press("t")
+        assert isinstance(app.screen, TrackScreen)
+        unknown = "00000000-0000-4000-8000-00000000dead"
+        app.screen.query_one("#kickoff-id", Input).value = unknown
+        await pilot.press("enter")
+        await settle(pilot, lambda: "does not know this run" in timeline_text(screen))
+        await settle(pilot, lambda: "The service does not know this" in _screen_text(app))
+        await pilot.pause()
+        shown = _screen_text(app)
+    assert screen.kickoffs.selected_id == unknown
+    assert "archive or delete it" in shown
+    assert not [note for note in notes if isinstance(note, Notify)]
 
 
 async def test_a_run_the_service_does_not_know_is_deleted_at_once(

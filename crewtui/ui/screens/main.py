@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -159,6 +159,42 @@ def finish_words(kickoff: Kickoff) -> str:
     return f"{inert_line(kickoff.crew, 40)} {kickoff.short_id} {kickoff.state.value}{took}"
 
 
+@dataclass(frozen=True)
+class EndedRuns:
+    """Runs that ended, as one toast tells them: how many of each state (``3 runs
+    completed``, ``2 completed, 1 failed``) and the newest few by name, newest first (the
+    ones to read first when runs that ended earlier are counted in). Their words, not the
+    runs: a toast counted in again and again holds no kickoff (nor its outputs)."""
+
+    counts: Mapping[str, int] = field(default_factory=dict)
+    newest: tuple[str, ...] = ()
+
+    def plus(self, ended: Sequence[Kickoff]) -> EndedRuns:
+        """These runs and ``ended`` after them."""
+        counts = dict(self.counts)
+        for kickoff in ended:
+            counts[kickoff.state.value] = counts.get(kickoff.state.value, 0) + 1
+        named = tuple(finish_words(kickoff) for kickoff in reversed(ended))
+        return EndedRuns(counts, (named + self.newest)[:_ENDED_NAMED])
+
+    @property
+    def failed(self) -> bool:
+        """Whether any of them ended otherwise than completed (the toast is an error)."""
+        return any(state != RunState.COMPLETED.value for state in self.counts)
+
+    @property
+    def title(self) -> str:
+        if len(self.counts) > 1:  # the completed first, the others as they came
+            counts = sorted(self.counts.items(), key=lambda item: item[0] != RunState.COMPLETED)
+            return ", ".join(f"{count} {state}" for state, count in counts)
+        ((state, count),) = self.counts.items()
+        return f"Run {state}" if count == 1 else f"{count} runs {state}"
+
+    def lines(self) -> list[str]:
+        left_out = sum(self.counts.values()) - len(self.newest)
+        return [*self.newest, f"and {left_out} more"] if left_out else list(self.newest)
+
+
 # How long the cursor must rest on a row before its detail is read and rendered.
 DETAIL_SETTLE = 0.06
 
@@ -184,6 +220,7 @@ class MainScreen(Screen[None]):
         notify_on_finish: bool = True,
         bell: bool = False,
         desktop_notify: Callable[[NotifyEvent, str, str], None] | None = None,
+        take_back_toast: Callable[[Notification], bool],
         clock: Callable[[], datetime] = utcnow,
         tz: tzinfo | None = None,
         prices: Mapping[str, Price] | None = None,
@@ -208,7 +245,12 @@ class MainScreen(Screen[None]):
         self.notify_on_finish = notify_on_finish
         self.bell = bell
         self.desktop_notify = desktop_notify
+        # Takes a toast back, held or on screen (``CrewtuiApp.take_back_toast``).
+        self.take_back_toast = take_back_toast
         self._ended: list[Kickoff] = []
+        # The toast that said which runs ended, and what it said: the next ones to end are
+        # counted in with them while it is still to be seen, in one toast.
+        self._ended_toast: tuple[Notification, EndedRuns] | None = None
         self.clock = clock
         self.tz = tz
         self.filter = ListFilter()
@@ -516,29 +558,33 @@ class MainScreen(Screen[None]):
         self.set_timer(_ENDED_GATHER_SECONDS, self._announce_ended)
 
     def _announce_ended(self) -> None:
-        """One toast for the runs that ended in the last burst; an error if any failed."""
+        """One toast for the runs that ended in the last burst; an error if any failed.
+
+        At 80x24 a toast per burst stacked over most of the detail while runs kept ending, so
+        a burst that ends while the last one's toast is still to be seen (on screen, or held
+        under a dialog) takes that toast back and counts its runs in with its own: one toast,
+        its time counted again from now. The desktop is told of each burst alone."""
         ended, self._ended = self._ended, []
         if not ended:
             return
-        failed = sum(kickoff.state is not RunState.COMPLETED for kickoff in ended)
-        if len(ended) == 1:
-            title = "Run failed" if failed else "Run completed"
-        else:
-            title = f"{len(ended)} runs ended" + (f", {failed} failed" if failed else "")
-        lines = [finish_words(kickoff) for kickoff in ended[:_ENDED_NAMED]]
-        if len(ended) > _ENDED_NAMED:
-            lines.append(f"and {len(ended) - _ENDED_NAMED} more")
+        burst = EndedRuns().plus(ended)
         if self.desktop_notify is not None:
-            self.desktop_notify("ended", title, " · ".join(lines))
+            self.desktop_notify("ended", burst.title, " · ".join(burst.lines()))
         if not self.notify_on_finish or self._log_shown():
             return
-        self.notify(
-            "\n".join(lines),
-            title=title,
-            severity="error" if failed else "information",
+        if self._ended_toast is not None:
+            earlier, told = self._ended_toast
+            if self.take_back_toast(earlier):
+                burst = told.plus(ended)
+        toast = Notification(
+            "\n".join(burst.lines()),
+            title=burst.title,
+            severity="error" if burst.failed else "information",
             timeout=_TOAST_SECONDS,
             markup=False,
         )
+        self._ended_toast = (toast, burst)
+        self.app.post_message(Notify(toast))
 
     def _log_shown(self) -> bool:
         """The Log view is open: its newest lines say which runs ended, and a toast would
@@ -988,8 +1034,10 @@ class MainScreen(Screen[None]):
     @work(group="track")
     async def track(self, request: TrackRequest) -> None:
         """Follow an id started elsewhere. An id the service does not know stays on the
-        list, selected, with a toast that says so and how to remove it at once; a service
-        that fails to answer leaves it followed, to be polled again."""
+        list, selected, and its Tasks tab says so; when that note is not what the detail
+        shows (another tab in front, or the row filtered out), a toast says so and how to
+        remove it at once. A service that fails to answer leaves it followed, to be polled
+        again."""
         try:
             kickoff = await self.tracker.track(request.crew, request.kickoff_id)
         except CrewtuiError as error:
@@ -1002,7 +1050,7 @@ class MainScreen(Screen[None]):
             )
             return
         self._form_closed(kickoff)
-        if kickoff.state is RunState.NOT_FOUND:
+        if kickoff.state is RunState.NOT_FOUND and not self._tasks_tab_shows(kickoff):
             delete_key = effective_key(KEYS_BY_ID["delete"], self.keymap)
             self.notify(
                 f"{inert_line(request.crew, 40)} does not know kickoff {kickoff.kickoff_id}: "
@@ -1012,6 +1060,12 @@ class MainScreen(Screen[None]):
                 timeout=_TOAST_SECONDS * 2,
                 markup=False,
             )
+
+    def _tasks_tab_shows(self, kickoff: Kickoff) -> bool:
+        """Whether the detail shows (or is loading) this run with its Tasks tab in front,
+        where a run the service does not know has its note: a toast there would cover it
+        with the same news."""
+        return self.kickoffs.selected_id == kickoff.kickoff_id and self.detail.active_tab == "tasks"
 
     def action_filter(self) -> None:
         """The list follows the dialog as the user types; escape puts the old filter back."""
@@ -1348,8 +1402,8 @@ class MainScreen(Screen[None]):
         self._marked = row
         self.kickoffs.set_marked(() if row is None else (row.kickoff_id,))
         toast, self._mark_toast = self._mark_toast, None
-        if toast is not None and toast in self.app._notifications:
-            self.app._unnotify(toast)  # Textual has no public way to take one toast back
+        if toast is not None:
+            self.take_back_toast(toast)
 
     def action_stats(self) -> None:
         """The stats of the selected run's crew (else the first crew)."""

@@ -41,6 +41,7 @@ from crewtui.core.format import (
     cancel_note,
     continuation_line,
     continued_elsewhere,
+    crew_cell,
     duration_text,
     format_duration,
     restart_note,
@@ -87,12 +88,15 @@ _MIN_TASK_WIDTH = 20
 STUCK_WORD = "stuck?"
 COMPARE_MARK = "◆"
 
+# The crew column's width: a longer name is cut as the CLI cuts it (``crew_cell``: a name
+# made from a URL keeps its end, where crews under one host differ).
+_CREW_WIDTH = 10
 # (key, label, width); the task column grows to what is left of the width (at least its
 # width here, clipped at the edge when the pane is narrower).
 COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("mark", "", 1),
     ("state", "State", 11),
-    ("crew", "Crew", 10),
+    ("crew", "Crew", _CREW_WIDTH),
     ("id", "ID", 8),
     ("started", "Started", 8),
     ("elapsed", "Elapsed", 7),
@@ -878,7 +882,7 @@ class KickoffList(ScrollView, can_focus=True):
         return {
             "mark": self._mark_cell(row.kickoff_id),
             "state": Text(f"{symbol} {state_word}", style=colour, end="", no_wrap=True),
-            "crew": safe_line(row.crew, limit=24),
+            "crew": Text(crew_cell(row.crew, _CREW_WIDTH), end="", no_wrap=True),
             "id": Text(row.kickoff_id[:8], style=self._colour("muted")),
             "started": Text(
                 start_text(row, lambda moment: self._started(moment, now)),

@@ -173,17 +173,18 @@ class OutputView(Vertical):
     ) -> None:
         """Show ``text`` (untrusted) under ``title``; a no-op when nothing changed."""
         self.query_one("#output-final", Button).display = task_selected
-        retitled = title != self._title
-        if retitled:
+        if title != self._title:
             self._title = title
             self.query_one("#output-title", Static).update(title)
         if empty != self._empty:
             self._empty = empty
             self.query_one("#output-empty", Static).update(Content(empty))
-        # The same output again (a poll of a running run) keeps its place and its index.
-        if not retitled and (
-            text is self._raw
-            or (isinstance(text, str) and text == self._raw and self._mode != "empty")
+        # The same output again keeps its place, its index and its Markdown, whatever the
+        # title says: a poll of a running run, a theme's colours in the title, and the final
+        # output of a run that ends with its last task's output ("Latest task output" becomes
+        # "Final output") are the same text, and rendering it again costs a parse and a scroll.
+        if text is self._raw or (
+            isinstance(text, str) and text == self._raw and self._mode != "empty"
         ):
             return
         self._raw = text if text else None
