@@ -32,10 +32,11 @@ from crewtui.api.errors import (
     NotFoundError,
     TransportError,
 )
-from crewtui.api.models import STATUS_FIELDS, Kickoff, KickoffSummary, RunState
+from crewtui.api.models import STATUS_FIELDS, Kickoff
 from crewtui.api.profile import CrewProfile
-from crewtui.api.rows import SUMMARY_FIELDS
+from crewtui.api.rows import SUMMARY_FIELDS, KickoffSummary
 from crewtui.api.sanitize import inert, inert_line
+from crewtui.api.states import RunState
 from crewtui.api.validate import check_webhook_url, unique_pairs, validate_kickoff_id
 from crewtui.config import (
     Config,

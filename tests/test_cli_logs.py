@@ -24,7 +24,8 @@ from typing import Any
 import pytest
 
 from crewtui.api.errors import ExitCode
-from crewtui.api.models import Kickoff, RunState, Step, TaskResult, TaskState
+from crewtui.api.models import Kickoff, Step, TaskResult
+from crewtui.api.states import RunState, TaskState
 from crewtui.config import resolve_paths
 from crewtui.core.store import Store
 from crewtui.sim import SimServer

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from crewtui.api.errors import ExitCode
-from crewtui.api.models import Kickoff, Progress, RunState, TaskResult
+from crewtui.api.models import Kickoff, TaskResult
+from crewtui.api.rows import Progress
+from crewtui.api.states import RunState
 from crewtui.headless import print_status
 from crewtui.sim import SimServer
 from tests.cli_helpers import crew_env, inputs_args, run

@@ -17,7 +17,8 @@ from textual.notifications import Notify
 from textual.widgets import Input
 
 from crewtui.api.http import BACKOFF_SCALE_ENV
-from crewtui.api.models import Kickoff, RunState
+from crewtui.api.models import Kickoff
+from crewtui.api.states import RunState
 from crewtui.config import Config, load_config, resolve_paths, write_config
 from crewtui.core.runtime import Runtime, TrackerLater, assemble_later
 from crewtui.sim import SimServer
