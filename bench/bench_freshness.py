@@ -65,9 +65,10 @@ from common import (
 from common import SIM_TOKEN as TOKEN
 
 from crewtui.api.errors import CrewtuiError
-from crewtui.api.models import Kickoff, RunState, TaskResult, TaskState
+from crewtui.api.models import Kickoff, TaskResult
 from crewtui.api.profile import CrewProfile
 from crewtui.api.secret import Secret
+from crewtui.api.states import RunState, TaskState
 from crewtui.config import Config, resolve_paths
 from crewtui.core.runtime import assemble
 from crewtui.core.store import Store

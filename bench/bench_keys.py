@@ -47,9 +47,11 @@ from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
-from crewtui.api.models import Kickoff, Observation, Progress, RunState
+from crewtui.api.models import Kickoff, Observation
 from crewtui.api.profile import CrewProfile
+from crewtui.api.rows import Progress
 from crewtui.api.secret import Secret
+from crewtui.api.states import RunState
 from crewtui.config import Config, resolve_paths
 from crewtui.core.store import Store
 from crewtui.core.store_schema import SCHEMA_VERSION

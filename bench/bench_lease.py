@@ -34,9 +34,10 @@ from common import ROOT, Row, emit, log, median, percentile, send_json, serve_si
 from common import SIM_TOKEN as TOKEN
 from common import start_simulator_child as start_simulator
 
-from crewtui.api.models import Kickoff, RunState, Submission
+from crewtui.api.models import Kickoff
 from crewtui.api.profile import CrewProfile
 from crewtui.api.secret import Secret
+from crewtui.api.states import RunState, Submission
 from crewtui.config import Config, resolve_paths
 from crewtui.core.runtime import assemble
 from crewtui.core.store import Store

@@ -185,7 +185,7 @@ def running_history(path: Path) -> None:
     """Twenty finished kickoffs and ``RUNNING`` running ones of ``RUNNING_CREW``."""
     import random
 
-    from crewtui.api.models import RunState
+    from crewtui.api.states import RunState
     from crewtui.core.store import Store
 
     rng = random.Random(7)

@@ -43,7 +43,8 @@ from common import RenderingDriver, Row, emit, median, percentile, rendering_dri
 from textual.app import App, ComposeResult
 from textual.widgets import Static
 
-from crewtui.api.models import Kickoff, RunState, TaskResult, TaskState
+from crewtui.api.models import Kickoff, TaskResult
+from crewtui.api.states import RunState, TaskState
 from crewtui.config import Config, resolve_paths
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker

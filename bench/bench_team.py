@@ -51,9 +51,10 @@ from common import ROOT, Row, emit, log, percentile, rss_mib, send_json, serve_s
 from common import SIM_TOKEN as TOKEN
 from common import start_simulator_child as start_simulator
 
-from crewtui.api.models import Kickoff, RunState, Submission
+from crewtui.api.models import Kickoff
 from crewtui.api.profile import CrewProfile
 from crewtui.api.secret import Secret
+from crewtui.api.states import RunState, Submission
 from crewtui.config import Config, resolve_paths
 from crewtui.core.pg_store import PgStore
 from crewtui.core.runtime import assemble

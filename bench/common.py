@@ -33,7 +33,9 @@ import textual
 from textual.drivers import headless_driver
 from textual.drivers.headless_driver import HeadlessDriver
 
-from crewtui.api.models import Kickoff, Progress, RunState, Step, TaskResult, TaskState
+from crewtui.api.models import Kickoff, Step, TaskResult
+from crewtui.api.rows import Progress
+from crewtui.api.states import RunState, TaskState
 from crewtui.core.store import Store
 from crewtui.core.store_schema import SCHEMA_VERSION
 from crewtui.sim.crews import CREWS

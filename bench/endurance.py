@@ -41,9 +41,10 @@ from common import (
 from common import SIM_TOKEN as TOKEN
 
 from crewtui.api.errors import CrewtuiError
-from crewtui.api.models import Kickoff, RunState
+from crewtui.api.models import Kickoff
 from crewtui.api.profile import CrewProfile
 from crewtui.api.secret import Secret
+from crewtui.api.states import RunState
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker
 from crewtui.core.tracker_events import CrewHealthChanged, KickoffChanged, TrackerEvent

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import itertools
 import logging
 import os
 import sys
@@ -319,8 +320,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="let --host take an address other machines can reach",
     )
 
-    # Only parsed when global options precede `sim`: what follows it is sim's (see main()).
-    sub.add_parser("sim", help="run the AMP simulator (see `crewtui sim --help`)", add_help=False)
+    # Only the global options are parsed here, wherever they are: the rest is sim's (main()).
+    sim = sub.add_parser(
+        "sim",
+        help="run the AMP simulator (see `crewtui sim --help`)",
+        add_help=False,
+        usage="%(prog)s [OPTIONS] (see `crewtui sim --help`)",
+    )
+    _add_global_options(sim, uses=SIM_OPTIONS, on_subcommand=True)
     return parser
 
 
@@ -369,8 +376,40 @@ def _takes_value(known: dict[str, argparse.Action], word: str) -> bool:
     return action is not None and action.nargs != 0
 
 
+def _split_sim_words(
+    parser: argparse.ArgumentParser, words: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """``sim``'s words as crewtui's global options (with their values) and sim's own.
+
+    ``crewtui --help`` shows the global options, and every command takes them after its
+    name too: ``crewtui sim --home D`` is ``crewtui --home D sim`` (a home changes nothing
+    for it), and ``crewtui sim --json`` gets the sentence ``crewtui --json sim`` gets,
+    not sim's parser's "unrecognized arguments". ``--token`` stays sim's: its crews' token.
+    """
+    own = _sim_options()
+    known = {
+        option: action
+        for option, action in parser._option_string_actions.items()
+        if action.dest in _GLOBAL_OPTIONS and option not in own
+    }
+    given: list[str] = []
+    rest: list[str] = []
+    remaining = iter(words)
+    for word in remaining:
+        if word == "--":  # sim takes no positional argument: it says what is wrong with these
+            rest += [word, *remaining]
+        elif word.partition("=")[0] in known:
+            given.append(word)
+            if _takes_value(known, word):
+                given += itertools.islice(remaining, 1)
+        else:
+            rest.append(word)
+    return given, rest
+
+
 def _sim_options() -> dict[str, argparse.Action]:
-    """``sim``'s options: its parser is its own (see main()), the placeholder here has none."""
+    """``sim``'s options: its parser is its own (see main()); the placeholder here takes only
+    the global options."""
     from crewtui.sim.cli import build_parser as sim_parser
 
     return sim_parser()._option_string_actions
@@ -576,10 +615,6 @@ def _since(text: str) -> datetime:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``crewtui`` console script."""
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if args_list[:1] == ["sim"]:
-        from crewtui.sim import main as sim_main
-
-        return sim_main(args_list[1:])
     # Start-up makes some 150,000 objects that live as long as the process (modules,
     # classes, the models' schemas, the first screen) and little garbage, and the collector
     # walked them again and again before the app's first frame (~100 ms of CPU). It resumes
@@ -590,9 +625,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     _refuse_misplaced_option(parser, args_list)
     at = _command_position(parser, args_list)
     if at is not None and args_list[at] == "sim":
-        # `sim` parses its own options: the global ones before it are parsed here.
-        args = parser.parse_args(args_list[: at + 1])
-        args.sim_args = args_list[at + 1 :]
+        # `sim` parses its own options: the global ones, before it or after, are parsed here.
+        given, own = _split_sim_words(parser, args_list[at + 1 :])
+        args = parser.parse_args([*args_list[: at + 1], *given])
+        args.sim_args = own
     else:
         args = parser.parse_args(args_list)
     logging.basicConfig(level=logging.WARNING, format="crewtui: %(message)s")

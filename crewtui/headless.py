@@ -29,12 +29,14 @@ from crewtui.api.errors import (
     ConfigError,
     CrewtuiError,
     ExitCode,
+    NotFoundError,
     TransportError,
 )
-from crewtui.api.models import STATUS_FIELDS, Kickoff, KickoffSummary, RunState
+from crewtui.api.models import STATUS_FIELDS, Kickoff
 from crewtui.api.profile import CrewProfile
-from crewtui.api.rows import SUMMARY_FIELDS
+from crewtui.api.rows import SUMMARY_FIELDS, KickoffSummary
 from crewtui.api.sanitize import inert, inert_line
+from crewtui.api.states import RunState
 from crewtui.api.validate import check_webhook_url, unique_pairs, validate_kickoff_id
 from crewtui.config import (
     Config,
@@ -786,13 +788,21 @@ async def cmd_resume(session: Session) -> int:
         raise ConfigError("Say how to answer: --approve or --reject, with --feedback TEXT if any.")
     kickoff_id = session.resolve(args.id)
     stored = session.store.get_kickoff(kickoff_id)
-    # A flow's request is answered through its callback: no crew is needed (its deployment
-    # may be none of the configured crews), and the history says what waits.
-    crew = None if stored is not None and flow_request_of(stored) else session.crew_of(kickoff_id)
+    if stored is None:
+        crew: CrewProfile | None = _crew_to_ask(session, kickoff_id)
+    else:
+        # A flow's request is answered through its callback: no crew is needed (its
+        # deployment may be none of the configured crews), and the history says what waits.
+        crew = None if flow_request_of(stored) else session.crew_of(kickoff_id)
     tracker = session.tracker([crew] if crew is not None else [])
     try:
         if crew is not None:
-            await tracker.track(crew.name, kickoff_id)
+            await tracker.track(crew.name, kickoff_id, keep_unknown=False)
+            if not tracker.is_tracked(kickoff_id):
+                raise NotFoundError(
+                    f"The {crew.name} crew does not know kickoff {kickoff_id} and the history "
+                    "has no run by that id: check the id; nothing was answered or kept."
+                )
         resumed = await tracker.resume(kickoff_id, args.task, args.feedback or "", not args.reject)
     finally:
         await tracker.stop()
@@ -832,6 +842,26 @@ async def cmd_resume(session: Session) -> int:
     out()
     print_status(resumed.kickoff, now_utc())
     return int(ExitCode.OK)
+
+
+def _crew_to_ask(session: Session, kickoff_id: str) -> CrewProfile:
+    """The crew asked about a run the history does not hold: only its service can say
+    whether it exists and what it waits for.
+
+    Such an id is most often mistyped, or a prefix of a run in another history; so when
+    no crew was named and no one crew can be asked (none configured, or several), the id
+    is what is said first (exit 4), then what asking a crew would take. A crew named with
+    ``--crew`` or ``--url`` that cannot be used is a mistake for sure: said as such (exit 2).
+    """
+    if session.args.crew is not None or session.args.url is not None:
+        return session.crew()
+    try:
+        return session.crew()
+    except ConfigError as error:
+        raise NotFoundError(
+            f"Kickoff {kickoff_id} is not in the history: check the id; a run started "
+            f"elsewhere is asked of its crew, and {sentence(error.message)}"
+        ) from None
 
 
 async def cmd_cancel(session: Session) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -211,12 +212,21 @@ async def _follow(
 
     The tracker is listened to before the history is read, so nothing that happens in
     between is lost; the log remembers each run as read, so nothing is told twice.
+
+    SIGINT is taken here, as ``crewtui serve`` takes it, not left to ``asyncio.run``, which
+    takes it only over Python's default handler: a job that a shell without job control
+    starts in the background (``crewtui logs -f > runs.log &`` in a script, a test runner
+    started so) comes in with SIGINT ignored, and Ctrl-C or ``kill -INT`` never stopped it.
     """
     crews = _polled_crews(session)
     events: asyncio.Queue[TrackerEvent] = asyncio.Queue()
     log = RunLog()
     health = HealthNotes()
     live = LogFilter(kickoff_ids=choice.kickoff_ids, crew=choice.crew)
+    loop = asyncio.get_running_loop()
+    following = asyncio.current_task()
+    assert following is not None  # awaited inside asyncio.run
+    loop.add_signal_handler(signal.SIGINT, following.cancel)
     try:
         async with session.following(crews, interval=None, receive=False) as tracker:
             unsubscribe = tracker.listen(events.put_nowait)
@@ -234,5 +244,7 @@ async def _follow(
                     printer.write([entry for entry in entries if live.matches(entry)])
             finally:
                 unsubscribe()
-    except asyncio.CancelledError:  # Ctrl-C: asyncio.run cancels this task
+    except asyncio.CancelledError:  # Ctrl-C: SIGINT cancels this task
         return 0
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from crewtui.api.errors import ExitCode
-from crewtui.api.models import RunState
+from crewtui.api.states import RunState
 from crewtui.core.store import Store
 from crewtui.sim import SimServer
 from tests.cli_helpers import QUICK_POLLS, crew_env, inputs_args, run

@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,8 @@ from typing import Any
 import pytest
 
 from crewtui.api.errors import ExitCode
-from crewtui.api.models import Kickoff, RunState, Step, TaskResult, TaskState
+from crewtui.api.models import Kickoff, Step, TaskResult
+from crewtui.api.states import RunState, TaskState
 from crewtui.config import resolve_paths
 from crewtui.core.store import Store
 from crewtui.sim import SimServer
@@ -105,10 +107,10 @@ class Follower:
             if wanted(line):
                 return line
 
-    def interrupt(self) -> tuple[int, str]:
+    def interrupt(self, within: float = WAIT) -> tuple[int, str]:
         """Ctrl-C: the exit code and what it wrote on stderr."""
         self.process.send_signal(signal.SIGINT)
-        code = self.process.wait(timeout=WAIT)
+        code = self.process.wait(timeout=within)
         while (text := self._said.get(timeout=WAIT)) is not None:
             self.said.append(text)
         return code, "".join(self.said)
@@ -185,6 +187,27 @@ def test_logs_of_a_crew_nobody_knows_is_refused_but_followed_it_is_waited_for(
     code, err = follower.interrupt()
     assert code == 0, err
     assert "`logs -f` waits for its runs." in err
+
+
+@contextmanager
+def sigint_ignored() -> Iterator[None]:
+    """This process ignores SIGINT meanwhile, and the children it starts inherit that: so
+    is a job a shell without job control starts in the background (a test run too)."""
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def test_sigint_stops_logs_follow_started_with_sigint_ignored(
+    home: Path, following: Callable[..., Follower]
+) -> None:
+    with sigint_ignored():
+        follower = following(home, {}, "--crew", "nobody")
+    follower.wait_to_say("`logs -f` waits for its runs.")  # following: past its start
+    code, err = follower.interrupt(within=15)
+    assert code == 0, err
 
 
 def test_a_since_that_is_no_time_is_refused_with_exit_2(home: Path) -> None:

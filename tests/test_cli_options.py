@@ -295,10 +295,14 @@ def test_a_headless_command_refuses_the_webhook_receiver(
     assert not (tmp_path / "data").exists(), "nothing is written for a refused command"
 
 
-def test_sim_after_global_options_runs_with_its_own_options(tmp_path: Path) -> None:
-    """``crewtui --home D sim --speed 3`` (an alias that sets a home) serves the crews:
-    ``--home`` changes nothing for it and ``--token`` is its crews' token."""
-    argv = ["--home", str(tmp_path), "--token", "tok-before", "sim", "--speed", "3", "--port", "0"]
+@pytest.mark.parametrize("position", POSITIONS)
+def test_sim_takes_the_global_options_in_both_places(tmp_path: Path, position: str) -> None:
+    """``crewtui --home D sim --speed 3`` (an alias that sets a home) and ``crewtui sim
+    --speed 3 --home D`` serve the crews: ``--home`` changes nothing for it and ``--token``
+    is its crews' token. sim's own parser used to refuse a ``--home`` after its name."""
+    given = tmp_path / "given"
+    options = ["--home", str(given), "--token", "tok-given"]
+    argv = placed(position, options, "sim", ["--speed", "3", "--port", "0"])
     with subprocess.Popen(
         [sys.executable, "-m", "crewtui", *argv],
         stdout=subprocess.PIPE,
@@ -313,20 +317,30 @@ def test_sim_after_global_options_runs_with_its_own_options(tmp_path: Path) -> N
             served.terminate()
         _, err = served.communicate(timeout=30)
     assert banner[0].startswith("crewtui simulator: live dialect, speed 3x"), (banner, err)
-    assert any(line.startswith("Bearer Token:      tok-before") for line in banner), banner
+    assert any(line.startswith("Bearer Token:      tok-given") for line in banner), banner
     assert served.returncode == 0, err
+    assert not given.exists(), "sim keeps nothing on disk"
 
 
-@pytest.mark.parametrize("option", [["--json"], ["--url", "https://c.example"]])
+@pytest.mark.parametrize("position", POSITIONS)
+@pytest.mark.parametrize("option", [["--json"], ["--url", "https://c.example"], ["--crew", "c"]])
 def test_a_global_option_sim_cannot_use_gets_one_sentence(
-    tmp_path: Path, option: list[str]
+    tmp_path: Path, option: list[str], position: str
 ) -> None:
-    result = run(tmp_path, *option, "sim", "--speed", "3")
+    result = run(tmp_path, *placed(position, option, "sim", ["--speed", "3"]))
     assert result.returncode == ExitCode.USAGE
     assert result.stderr.strip() == (
         f"crewtui: `crewtui sim` serves its own example crews and prints no results: "
         f"drop {option[0]}."
     )
+
+
+def test_a_global_option_after_sim_without_its_value_is_refused(tmp_path: Path) -> None:
+    """Its value is not taken from the words around it (``sim`` became the home once)."""
+    result = run(tmp_path, "sim", "--port", "0", "--home")
+    assert result.returncode == ExitCode.USAGE
+    assert result.stderr.splitlines()[-1] == "crewtui: argument --home: expected one argument"
+    assert not (tmp_path / "sim").exists()
 
 
 # -- the parser itself: one namespace whatever the order -------------------------------------

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from crewtui.api.errors import ExitCode
-from crewtui.api.models import Kickoff, Progress, RunState, TaskResult
+from crewtui.api.models import Kickoff, TaskResult
+from crewtui.api.rows import Progress
+from crewtui.api.states import RunState
 from crewtui.headless import print_status
 from crewtui.sim import SimServer
 from tests.cli_helpers import crew_env, inputs_args, run
@@ -62,6 +64,34 @@ def test_watch_timeout_of_an_unknown_id_says_it_is_unknown(sim: SimServer, tmp_p
     assert result.returncode == ExitCode.TIMED_OUT, result.stderr
     assert f"does not know {unknown} yet" in result.stderr
     assert "goes on" not in result.stderr
+
+
+def test_resume_of_an_id_no_one_knows_exits_four_and_keeps_nothing(
+    sim_any: SimServer, tmp_path: Path
+) -> None:
+    """Asked of the crew, an unknown id is said unknown: not "give the task id", and not
+    a row of the history."""
+    unknown = str(uuid.uuid4())
+    result = run(tmp_path, "resume", unknown, "--approve", env=crew_env(sim_any))
+    assert result.returncode == ExitCode.NOT_FOUND, result.stderr
+    assert f"The default crew does not know kickoff {unknown}" in result.stderr
+    assert "--task" not in result.stderr
+    assert history(tmp_path, sim_any) == []
+
+
+@pytest.mark.parametrize("crews", [(), ("content", "travel")], ids=["no crew", "two crews"])
+def test_resume_of_an_id_not_in_the_history_says_so_before_the_crews(
+    sim: SimServer, tmp_path: Path, crews: tuple[str, ...]
+) -> None:
+    """With no crew to ask (none configured, or several and no --crew), the id is what a
+    person most likely has wrong: that comes first, then what asking a crew would take."""
+    _two_crews(tmp_path, sim, *crews)
+    result = run(tmp_path, "resume", "abc123", "--approve", env={"SIM_TOKEN": "t"})
+    assert result.returncode == ExitCode.NOT_FOUND, result.stderr
+    said = result.stderr.strip()
+    assert said.startswith("crewtui: Kickoff abc123 is not in the history: check the id;"), said
+    assert ("pick one with --crew NAME" if crews else "no crew is configured") in said
+    assert len(said.splitlines()) == 1
 
 
 @pytest.mark.parametrize(

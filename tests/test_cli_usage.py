@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from crewtui.api.errors import ExitCode
-from crewtui.api.models import Usage
 from crewtui.api.profile import CrewProfile
+from crewtui.api.rows import Usage
 from crewtui.api.secret import Secret
 from crewtui.config import add_crew, resolve_paths
 from crewtui.core.format import tokens_text

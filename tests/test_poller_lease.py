@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from crewtui.api.models import Kickoff, RunState
+from crewtui.api.models import Kickoff
+from crewtui.api.states import RunState
 from crewtui.config import resolve_paths
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker

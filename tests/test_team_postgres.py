@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from crewtui.api.errors import ExitCode
-from crewtui.api.models import RunState
+from crewtui.api.states import RunState
 from crewtui.core.pg_store import redact_url
 from crewtui.sim import SimOptions, ThreadedServer, create_app
 from crewtui.sim.crews import CREWS

@@ -25,9 +25,10 @@ import httpx
 import pytest
 
 from crewtui.api.errors import ExitCode
-from crewtui.api.models import Kickoff, RunState
+from crewtui.api.models import Kickoff
 from crewtui.api.profile import CrewProfile
 from crewtui.api.secret import Secret
+from crewtui.api.states import RunState
 from crewtui.config import resolve_paths
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker

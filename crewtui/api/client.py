@@ -49,11 +49,12 @@ from crewtui.api.http import (
     retry_after_seconds,
     same_origin,
 )
-from crewtui.api.models import Observation, Payload, RunState
+from crewtui.api.models import Observation, Payload
 from crewtui.api.profile import CrewProfile
 from crewtui.api.pushes import SUBSCRIBED_EVENTS
 from crewtui.api.redact import redact_bytes
 from crewtui.api.sanitize import inert_line
+from crewtui.api.states import RunState
 from crewtui.api.validate import validate_kickoff_id
 
 if TYPE_CHECKING:  # imported with the first request (see CrewClient._http)

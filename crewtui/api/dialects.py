@@ -13,18 +13,9 @@ import re
 from datetime import datetime
 from typing import Any
 
-from crewtui.api.models import (
-    AGENT_STEP,
-    Dialect,
-    Observation,
-    Progress,
-    RunState,
-    Step,
-    TaskResult,
-    TaskState,
-    Usage,
-)
-from crewtui.api.rows import USAGE_FIELDS
+from crewtui.api.models import Observation, Step, TaskResult
+from crewtui.api.rows import USAGE_FIELDS, Progress, Usage
+from crewtui.api.states import AGENT_STEP, Dialect, RunState, TaskState
 from crewtui.api.timestamps import wire_derived_time, wire_time
 
 _LIVE_STATES = {

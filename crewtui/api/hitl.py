@@ -22,7 +22,9 @@ from typing import Any
 
 from crewtui.api.dialects import as_dict, as_str
 from crewtui.api.errors import ConfigError
-from crewtui.api.models import Observation, RunState, WaitingFor
+from crewtui.api.models import Observation
+from crewtui.api.rows import WaitingFor
+from crewtui.api.states import RunState
 from crewtui.api.timestamps import event_time
 from crewtui.api.validate import check_webhook_url
 

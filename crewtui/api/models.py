@@ -17,20 +17,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-# The states and the list's rows are plain Python (``states``, ``rows``): re-exported here,
-# where the models that use them are.
-from crewtui.api.rows import KickoffSummary as KickoffSummary
-from crewtui.api.rows import Progress as Progress
-from crewtui.api.rows import Usage as Usage
-from crewtui.api.rows import WaitingFor as WaitingFor
-from crewtui.api.states import AGENT_STEP as AGENT_STEP
-from crewtui.api.states import TERMINAL_STATES as TERMINAL_STATES
-from crewtui.api.states import CancelRequest as CancelRequest
-from crewtui.api.states import Dialect as Dialect
-from crewtui.api.states import RunKind as RunKind
-from crewtui.api.states import RunState as RunState
-from crewtui.api.states import Submission as Submission
-from crewtui.api.states import TaskState as TaskState
+from crewtui.api.rows import Progress, Usage, WaitingFor
+from crewtui.api.states import (
+    AGENT_STEP,
+    CancelRequest,
+    Dialect,
+    RunKind,
+    RunState,
+    Submission,
+    TaskState,
+)
 
 
 def _schema_built_once(*kinds: type) -> None:

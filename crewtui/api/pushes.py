@@ -28,18 +28,9 @@ from crewtui.api.dialects import (
     parse_json_text,
     parse_usage,
 )
-from crewtui.api.models import (
-    AGENT_STEP,
-    LlmCall,
-    Observation,
-    PayloadSource,
-    RunState,
-    Step,
-    TaskResult,
-    TaskState,
-    WaitingFor,
-)
-from crewtui.api.states import WebhookForm as WebhookForm
+from crewtui.api.models import LlmCall, Observation, PayloadSource, Step, TaskResult
+from crewtui.api.rows import WaitingFor
+from crewtui.api.states import AGENT_STEP, RunState, TaskState
 from crewtui.api.timestamps import event_time
 
 PushKind = Literal["task", "step", "crew", "events"]

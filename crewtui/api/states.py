@@ -2,7 +2,7 @@
 
 Split from ``crewtui.api.models`` so that what only needs a state's name (the command
 line's choices, the list's rows, the store's queries) does not build the wire models'
-schemas; ``crewtui.api.models`` re-exports them.
+schemas. Import them from here: ``crewtui.api.models`` uses them and re-exports none.
 """
 
 from __future__ import annotations

@@ -23,8 +23,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from crewtui.api.models import Kickoff, LlmCall, Usage
-from crewtui.api.rows import USAGE_FIELDS
+from crewtui.api.models import Kickoff, LlmCall
+from crewtui.api.rows import USAGE_FIELDS, Usage
 
 # How many of a run's newest calls are kept to recognise a repeat (see the module doc).
 CALL_WINDOW = 500

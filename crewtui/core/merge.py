@@ -15,20 +15,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from crewtui.api.models import (
-    Attempt,
-    Dialect,
-    Kickoff,
-    Observation,
-    Payload,
-    Progress,
-    RunState,
-    Step,
-    TaskResult,
-    TaskState,
-    Usage,
-    WaitingFor,
-)
+from crewtui.api.models import Attempt, Kickoff, Observation, Payload, Step, TaskResult
+from crewtui.api.rows import Progress, Usage, WaitingFor
+from crewtui.api.states import Dialect, RunState, TaskState
 from crewtui.core.calls import (
     merge_call_records,
     merge_usage,

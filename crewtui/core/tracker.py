@@ -51,19 +51,10 @@ from crewtui.api.errors import (
     TransportError,
 )
 from crewtui.api.hitl import HitlRequest
-from crewtui.api.models import (
-    CancelRequest,
-    Kickoff,
-    Observation,
-    Payload,
-    RunState,
-    SentWebhooks,
-    Step,
-    Submission,
-    TaskState,
-)
+from crewtui.api.models import Kickoff, Observation, Payload, SentWebhooks, Step
 from crewtui.api.profile import CrewProfile
 from crewtui.api.pushes import step_payloads
+from crewtui.api.states import CancelRequest, RunState, Submission, TaskState
 from crewtui.api.validate import validate_kickoff_id
 from crewtui.core.early_pushes import EarlyPushes
 from crewtui.core.format import this_user

@@ -48,8 +48,9 @@ from crewtui.api.hitl import (
     signature_problem,
 )
 from crewtui.api.models import Observation, Step
-from crewtui.api.pushes import PUSH_KINDS, PushKind, WebhookForm, parse_push
+from crewtui.api.pushes import PUSH_KINDS, PushKind, parse_push
 from crewtui.api.redact import redact_bytes, remember_secret
+from crewtui.api.states import WebhookForm
 from crewtui.api.validate import LOOPBACK
 from crewtui.core.guarded_http import (
     Answer,

@@ -23,8 +23,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from crewtui.api.dialects import parse_status
-from crewtui.api.models import Dialect, Kickoff, Observation, RunState, Step
+from crewtui.api.models import Kickoff, Observation, Step
 from crewtui.api.pushes import parse_push
+from crewtui.api.states import Dialect, RunState
 from crewtui.core.history import History
 from crewtui.core.merge import DEFAULT_NOT_FOUND_GRACE, apply_observation
 from crewtui.demo.inputs import CREW_NAMES, pick_inputs

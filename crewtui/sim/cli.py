@@ -122,9 +122,12 @@ def main(argv: list[str] | None = None) -> int:
         hitl_url=args.hitl_url,
         hitl_secret=args.hitl_secret,
     )
-    # Before the banner: whoever reads it may send SIGTERM at once.
+    # Before the banner: whoever reads it may send SIGTERM at once. SIGINT too: a job that a
+    # shell without job control starts in the background comes in with it ignored, and
+    # Python then never makes it a KeyboardInterrupt.
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _interrupt)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, _interrupt)
     server = SimServer(options, host=args.host, port=args.port)
     try:
         server.start()

@@ -63,6 +63,8 @@ from crewtui.ui.screens.main import (
 from crewtui.ui.toast_hold import ToastHold
 
 if TYPE_CHECKING:  # the forms and the log are imported when first opened (MainScreen), the
+    from rich.console import RenderableType
+
     from crewtui.api.models import Kickoff
 
     # the tracker after the first frame (``CrewtuiApp.tracker``), the receiver with it
@@ -82,6 +84,16 @@ POP_TITLE = "\x1b[23;2t"
 LOG_ENTRIES_KEPT = 5000
 
 logger = logging.getLogger(__name__)
+
+
+class AppClosing(Exception):
+    """The tracker was asked for once the app had begun closing, before it was made.
+
+    None is made then: the app stops the tracker it holds as it unmounts, so one made
+    after that would never be stopped (its connections, its receiver's port, its lease
+    held as long as the process lives), and the action that asked has no screen left to
+    act on. The app takes this as the quiet end of that action (``_handle_exception``).
+    """
 
 
 class CrewtuiApp(App[int]):
@@ -163,7 +175,8 @@ class CrewtuiApp(App[int]):
         # Following runs, started after the list's first frame (``start_following``); set
         # once the tracker runs (tests wait for it).
         self._starting: Worker[None] | None = None
-        self._unmounting = False
+        # From ``exit`` (or an unmount however it came): no tracker is made any more.
+        self._quitting = False
         self.following = asyncio.Event()
         # Every error a worker raised that the app survived: tests check it stays empty.
         self.unexpected_errors: list[BaseException] = []
@@ -174,8 +187,11 @@ class CrewtuiApp(App[int]):
     def tracker(self) -> Tracker:
         """The one tracker. Given as a ``TrackerLater``, it is made (with its receiver) where
         it is first needed: ``start_following``, after the list's first frame, unless a key
-        asks for it sooner. Its events are forwarded from then on."""
+        asks for it sooner. Its events are forwarded from then on. Once the app is closing,
+        one not made yet never is (``AppClosing``)."""
         if isinstance(self._tracker, TrackerLater):
+            if self._quitting:
+                raise AppClosing("the app is closing: no tracker is made any more")
             runtime = self._tracker.make()
             self._tracker, self.receiver = runtime.tracker, runtime.receiver
             self._unlisten = runtime.tracker.listen(self._forward)
@@ -204,7 +220,7 @@ class CrewtuiApp(App[int]):
         self.after_next_frame(self._start_following)
 
     def _start_following(self) -> None:
-        if self._starting is None and not self._unmounting:  # a quit may come first
+        if self._starting is None and not self._quitting:  # a quit may come first
             self._starting = self.start_following()
 
     @work(group="start")
@@ -280,7 +296,7 @@ class CrewtuiApp(App[int]):
         self.exit(0)
 
     async def on_unmount(self) -> None:
-        self._unmounting = True
+        self._quitting = True
         self._handle_hangup(install=False)
         if self._title_pushed and self._driver is not None:
             self._driver.write(POP_TITLE)
@@ -305,11 +321,15 @@ class CrewtuiApp(App[int]):
         and tests/ui/test_crashes.py shows if it moves).
 
         A worker's failure costs its action, not the app: one toast, one redacted record in
-        the log file, and the app goes on. Any other error still ends the app, but its dump
-        has no frame locals and no token (Textual's own dump shows every frame's locals).
+        the log file, and the app goes on. An action that asked for the tracker once the app
+        was closing (``AppClosing``) just ends. Any other error still ends the app, but its
+        dump has no frame locals and no token (Textual's own dump shows every frame's locals).
         """
         if isinstance(error, WorkerFailed):
-            self._worker_failed(error.error)
+            if not isinstance(error.error, AppClosing):
+                self._worker_failed(error.error)
+            return
+        if isinstance(error, AppClosing):
             return
         super()._handle_exception(SafeCrash(error, self.secrets()))
 
@@ -477,6 +497,13 @@ class CrewtuiApp(App[int]):
 
     async def action_quit(self) -> None:
         self.exit(0)
+
+    def exit(
+        self, result: int | None = None, return_code: int = 0, message: RenderableType | None = None
+    ) -> None:
+        """Textual's exit; from here on, no tracker is made (``tracker``)."""
+        self._quitting = True
+        super().exit(result, return_code, message)
 
 
 def build_app(

@@ -12,7 +12,7 @@ from hostile_server import HostileServer, raw_reply
 
 from crewtui.api.client import ClientPolicy, CrewClient
 from crewtui.api.errors import ExitCode, NotFoundError
-from crewtui.api.models import RunState
+from crewtui.api.states import RunState
 from crewtui.sim import SimServer
 
 SIM_POLICY = ClientPolicy(deadline=10.0, connect_timeout=2.0, read_timeout=10.0, max_retries=3)

@@ -41,7 +41,7 @@ from crewtui.api.errors import (
     ServerError,
     TransportError,
 )
-from crewtui.api.models import Dialect, RunState
+from crewtui.api.states import Dialect, RunState
 
 INPUTS = json_reply(200, {"inputs": ["budget", "interests"]})
 KICKOFF_OK = json_reply(200, {"kickoff_id": "5f1c-0001"})

@@ -18,7 +18,8 @@ from crewtui.api.errors import (
     RateLimitedError,
     ServerError,
 )
-from crewtui.api.models import Dialect, Observation, RunState
+from crewtui.api.models import Observation
+from crewtui.api.states import Dialect, RunState
 from crewtui.sim import SimServer
 
 # A sim run is quick, but a poll over a busy machine may not be: keep the test deadline loose.

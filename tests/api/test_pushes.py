@@ -13,8 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crewtui.api.models import Kickoff, Observation, RunState, Step, TaskState
+from crewtui.api.models import Kickoff, Observation, Step
 from crewtui.api.pushes import PushKind, parse_push
+from crewtui.api.states import RunState, TaskState
 from crewtui.core.merge import apply_observation
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)

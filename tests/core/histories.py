@@ -8,7 +8,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from crewtui.api.models import Kickoff, RunState, TaskResult, TaskState, Usage
+from crewtui.api.models import Kickoff, TaskResult
+from crewtui.api.rows import Usage
+from crewtui.api.states import RunState, TaskState
 from crewtui.core.store import Store
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from crewtui.api.models import RunState, Usage
 from crewtui.api.profile import CrewProfile
-from crewtui.api.pushes import WebhookForm
+from crewtui.api.rows import Usage
 from crewtui.api.secret import Secret
+from crewtui.api.states import RunState, WebhookForm
 from crewtui.config import Config, resolve_paths
 from crewtui.core.runtime import Runtime, assemble
 from crewtui.core.store import Store

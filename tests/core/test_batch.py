@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from crewtui.api.errors import ConfigError
-from crewtui.api.models import Kickoff, KickoffSummary, RunState, Submission
+from crewtui.api.models import Kickoff
+from crewtui.api.rows import KickoffSummary
+from crewtui.api.states import RunState, Submission
 from crewtui.core.batch import (
     Batch,
     BatchRow,

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crewtui.api.models import Kickoff, LlmCall, Usage
+from crewtui.api.models import Kickoff, LlmCall
+from crewtui.api.rows import Usage
 from crewtui.core import calls as calls_module
 from crewtui.core.calls import CALL_WINDOW
 from crewtui.core.merge import apply_observation, merge_stored

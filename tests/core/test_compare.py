@@ -7,7 +7,9 @@ from __future__ import annotations
 import pytest
 
 from crewtui.api.errors import ConfigError, ExitCode
-from crewtui.api.models import TaskResult, TaskState, Usage
+from crewtui.api.models import TaskResult
+from crewtui.api.rows import Usage
+from crewtui.api.states import TaskState
 from crewtui.core import compare as compare_module
 from crewtui.core.compare import (
     DIFF_LINES,

@@ -12,10 +12,11 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from crewtui.api.models import Observation, RunState
+from crewtui.api.models import Observation
 from crewtui.api.profile import CrewProfile
 from crewtui.api.pushes import parse_push
 from crewtui.api.secret import Secret
+from crewtui.api.states import RunState
 from crewtui.core.early_pushes import EarlyPushes
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker

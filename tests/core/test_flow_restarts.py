@@ -8,10 +8,11 @@ from pathlib import Path
 
 import httpx
 
-from crewtui.api.models import Kickoff, Observation, RunState, TaskResult, TaskState
+from crewtui.api.models import Kickoff, Observation, TaskResult
 from crewtui.api.profile import CrewProfile
 from crewtui.api.pushes import parse_push
 from crewtui.api.secret import Secret
+from crewtui.api.states import RunState, TaskState
 from crewtui.core.merge import apply_observation, begin_attempt, merge_stored
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker

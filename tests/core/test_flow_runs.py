@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crewtui.api.models import Kickoff, RunState
+from crewtui.api.models import Kickoff
+from crewtui.api.states import RunState
 from crewtui.core.tracker import Tracker
 from crewtui.sim import SimServer
 from tests.core.live_runtime import webhook_runtime

@@ -24,7 +24,8 @@ from fastapi.responses import JSONResponse, Response
 from crewtui.api.callback import post_feedback
 from crewtui.api.errors import ConfigError, NotFoundError, ServerError, TransportError
 from crewtui.api.hitl import parse_request
-from crewtui.api.models import Kickoff, RunState
+from crewtui.api.models import Kickoff
+from crewtui.api.states import RunState
 from crewtui.config import resolve_paths
 from crewtui.core.runtime import Runtime
 from crewtui.core.store import Store

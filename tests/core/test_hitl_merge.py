@@ -10,15 +10,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from crewtui.api.hitl import parse_request
-from crewtui.api.models import (
-    Dialect,
-    Kickoff,
-    Observation,
-    RunState,
-    TaskResult,
-    TaskState,
-    WaitingFor,
-)
+from crewtui.api.models import Kickoff, Observation, TaskResult
+from crewtui.api.rows import WaitingFor
+from crewtui.api.states import Dialect, RunState, TaskState
 from crewtui.core.merge import answer_request, apply_observation
 
 T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)

@@ -22,8 +22,9 @@ import httpx
 import pytest
 
 from crewtui.api.hitl import HitlRequest
-from crewtui.api.models import Kickoff, RunState
+from crewtui.api.models import Kickoff
 from crewtui.api.profile import CrewProfile
+from crewtui.api.states import RunState
 from crewtui.core.metrics import ServeMetrics
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker

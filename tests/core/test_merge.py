@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from crewtui.api.models import Kickoff, Observation, Progress, RunState, TaskResult, TaskState
+from crewtui.api.models import Kickoff, Observation, TaskResult
+from crewtui.api.rows import Progress
+from crewtui.api.states import RunState, TaskState
 from crewtui.core.format import methods_done
 from crewtui.core.merge import apply_observation
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from crewtui.api.models import Kickoff, Observation, RunState, TaskResult, TaskState
+from crewtui.api.models import Kickoff, Observation, TaskResult
+from crewtui.api.states import RunState, TaskState
 from crewtui.core.merge import apply_observation, confirm_stop, merge_stored
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)

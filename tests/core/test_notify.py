@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from crewtui.api.models import Kickoff, RunState, WaitingFor
+from crewtui.api.models import Kickoff
+from crewtui.api.rows import WaitingFor
+from crewtui.api.states import RunState
 from crewtui.core.notify import RunNotices, in_tmux, osc_sequence, sends
 from tests.hardening.corpus import CORPUS, EVERYTHING, find_forbidden
 

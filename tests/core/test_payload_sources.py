@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from crewtui.api.models import Kickoff, Observation, Payload, RunState
+from crewtui.api.models import Kickoff, Observation, Payload
+from crewtui.api.states import RunState
 from crewtui.core.merge import apply_observation, merge_stored
 from crewtui.headless import status_json
 from crewtui.sim import SimServer

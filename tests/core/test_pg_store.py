@@ -19,7 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crewtui.api.errors import ExitCode, StoreError
-from crewtui.api.models import Kickoff, RunState
+from crewtui.api.models import Kickoff
+from crewtui.api.states import RunState
 from crewtui.core import pg_schema, pg_store, store_schema
 from crewtui.core.batch import Batch, BatchRow
 from crewtui.core.pg_sql import escape_json, escape_text, unescape_json, unescape_text

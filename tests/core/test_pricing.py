@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from crewtui.api.errors import ConfigError
-from crewtui.api.models import Usage
+from crewtui.api.rows import Usage
 from crewtui.config import load_config, resolve_paths
 from crewtui.core.pricing import Price, cost_text, estimate_cost, find_price, price_table
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from crewtui.api.models import Kickoff, RunState, Step, TaskResult, TaskState, Usage, WaitingFor
+from crewtui.api.models import Kickoff, Step, TaskResult
+from crewtui.api.rows import Usage, WaitingFor
+from crewtui.api.states import RunState, TaskState
 from crewtui.core.run_log import (
     LogEntry,
     LogFilter,

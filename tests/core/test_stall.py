@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from crewtui.api.models import RunState
+from crewtui.api.states import RunState
 from crewtui.core.durations import ExpectedRange
 from crewtui.core.stall import ENOUGH_FOR_P95, FEW_RUNS_FACTOR, StallRule
 from crewtui.core.store import Store

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from crewtui.api.errors import ConfigError
-from crewtui.api.models import RunState
+from crewtui.api.states import RunState
 from crewtui.core.pricing import price_table
 from crewtui.core.stats import WINDOWS, crew_stats, parse_window, spark
 from crewtui.core.store import Store

@@ -17,22 +17,9 @@ from typing import Any
 import pytest
 
 from crewtui.api.errors import StoreError
-from crewtui.api.models import (
-    Attempt,
-    Dialect,
-    Kickoff,
-    LlmCall,
-    Payload,
-    Progress,
-    RunState,
-    SentWebhooks,
-    Step,
-    Submission,
-    TaskResult,
-    TaskState,
-    Usage,
-    WaitingFor,
-)
+from crewtui.api.models import Attempt, Kickoff, LlmCall, Payload, SentWebhooks, Step, TaskResult
+from crewtui.api.rows import Progress, Usage, WaitingFor
+from crewtui.api.states import Dialect, RunState, Submission, TaskState
 from crewtui.core import store as store_module
 from crewtui.core import store_rows, store_schema
 from crewtui.core.pg_store import PgStore

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from crewtui.api.models import RunState
+from crewtui.api.states import RunState
 from crewtui.core.store import Store
 from tests.conftest import open_at
 

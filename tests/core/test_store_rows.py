@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from crewtui.api.models import Kickoff, RunState, Step, TaskResult
+from crewtui.api.models import Kickoff, Step, TaskResult
+from crewtui.api.states import RunState
 from crewtui.config import resolve_paths
 from crewtui.core.store import Store
 from crewtui.ui.pilot import settle

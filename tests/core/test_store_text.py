@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from crewtui.api.models import Kickoff, RunState, TaskResult, TaskState
+from crewtui.api.models import Kickoff, TaskResult
+from crewtui.api.states import RunState, TaskState
 from crewtui.core.text_lines import read_all
 from tests.conftest import HistoryOpener
 

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from crewtui.api.models import Kickoff, RunState, TaskResult, TaskState
+from crewtui.api.models import Kickoff, TaskResult
+from crewtui.api.states import RunState, TaskState
 from crewtui.core.format import format_duration
 from crewtui.core.timeline import Bar, layout, nice_ticks
 

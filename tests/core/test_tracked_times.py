@@ -12,9 +12,9 @@ from pathlib import Path
 
 import httpx
 
-from crewtui.api.models import Dialect, RunState, TaskState
 from crewtui.api.profile import CrewProfile
 from crewtui.api.secret import Secret
+from crewtui.api.states import Dialect, RunState, TaskState
 from crewtui.core.store import Store
 from crewtui.core.timeline import BEFORE_TRACKING, layout
 from crewtui.core.timing import run_duration

@@ -13,9 +13,10 @@ import pytest
 
 from crewtui.api.errors import InputValidationError, KickoffUncertainError
 from crewtui.api.http import BACKOFF_SCALE_ENV
-from crewtui.api.models import Observation, RunState, Step, Submission, TaskResult
+from crewtui.api.models import Observation, Step, TaskResult
 from crewtui.api.profile import CrewProfile
 from crewtui.api.secret import Secret
+from crewtui.api.states import RunState, Submission
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker
 from crewtui.core.tracker_events import CrewHealthChanged, KickoffChanged, TrackerEvent

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from crewtui.api.errors import AuthError
-from crewtui.api.models import RunState, TaskState
 from crewtui.api.profile import CrewProfile
 from crewtui.api.secret import Secret
+from crewtui.api.states import RunState, TaskState
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker
 from crewtui.core.tracker_events import KickoffChanged, TrackerEvent

@@ -22,9 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from crewtui.api.models import Observation, RunState, TaskResult
+from crewtui.api.models import Observation, TaskResult
 from crewtui.api.profile import CrewProfile
 from crewtui.api.secret import Secret
+from crewtui.api.states import RunState
 from crewtui.config import resolve_paths
 from crewtui.core.store import Store
 from crewtui.core.store_rows import bind_ts

@@ -12,9 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from crewtui.api.models import Kickoff, RunState, TaskResult, TaskState
+from crewtui.api.models import Kickoff, TaskResult
 from crewtui.api.profile import CrewProfile
 from crewtui.api.secret import Secret
+from crewtui.api.states import RunState, TaskState
 from crewtui.core.schedule import Strategy
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker, utcnow

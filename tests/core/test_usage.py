@@ -12,9 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crewtui.api.dialects import parse_status
-from crewtui.api.models import Kickoff, LlmCall, Observation, Usage
+from crewtui.api.models import Kickoff, LlmCall, Observation
 from crewtui.api.pushes import parse_push
-from crewtui.core.merge import apply_observation, merge_stored, merge_usage
+from crewtui.api.rows import Usage
+from crewtui.core.calls import merge_usage
+from crewtui.core.merge import apply_observation, merge_stored
 from crewtui.sim import SimServer
 from crewtui.sim.timeline import SIM_MODEL
 from tests.core.live_runtime import (

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from crewtui.api.models import (
-    Dialect,
-    Kickoff,
-    Observation,
-    Progress,
-    RunState,
-    TaskResult,
-    TaskState,
-    WaitingFor,
-)
+from crewtui.api.models import Kickoff, Observation, TaskResult
 from crewtui.api.pushes import parse_push
+from crewtui.api.rows import Progress, WaitingFor
+from crewtui.api.states import Dialect, RunState, TaskState
 from crewtui.core.merge import apply_observation
 from crewtui.core.store import Store
 

@@ -22,9 +22,10 @@ import httpx
 import pytest
 
 from crewtui.api.errors import ConfigError
-from crewtui.api.models import Kickoff, Observation, RunState, Step, TaskState
-from crewtui.api.pushes import SUBSCRIBED_EVENTS, WebhookForm
+from crewtui.api.models import Kickoff, Observation, Step
+from crewtui.api.pushes import SUBSCRIBED_EVENTS
 from crewtui.api.redact import redact, remember_secret
+from crewtui.api.states import RunState, TaskState, WebhookForm
 from crewtui.api.validate import LOOPBACK, parse_listen
 from crewtui.config import Config, resolve_paths
 from crewtui.core.guarded_http import Limits

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from crewtui.api.models import Dialect, RunState, TaskState
+from crewtui.api.states import Dialect, RunState, TaskState
 from crewtui.core.store import Store
 from crewtui.demo.history import HISTORY_RUNS, seed_history
 from crewtui.sim.crews import CREWS

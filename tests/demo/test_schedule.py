@@ -7,7 +7,7 @@ from itertools import islice
 
 import pytest
 
-from crewtui.api.models import RunState
+from crewtui.api.states import RunState
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker
 from crewtui.core.tracker_events import KickoffChanged, TrackerEvent

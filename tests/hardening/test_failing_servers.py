@@ -32,9 +32,10 @@ from hypothesis import strategies as st
 
 from crewtui.api.client import ClientPolicy
 from crewtui.api.errors import BadResponseError
-from crewtui.api.models import Kickoff, RunState, Submission
+from crewtui.api.models import Kickoff
 from crewtui.api.profile import CrewProfile
 from crewtui.api.secret import Secret
+from crewtui.api.states import RunState, Submission
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker
 from crewtui.core.tracker_events import CrewHealthChanged, TrackerEvent

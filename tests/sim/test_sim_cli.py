@@ -54,6 +54,25 @@ def test_module_prints_urls_and_tokens_then_stops_on_ctrl_c() -> None:
             process.wait()
 
 
+def test_ctrl_c_stops_it_when_started_with_sigint_ignored() -> None:
+    """As a job a shell without job control starts in the background (a test run too)."""
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the child inherits it
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "crewtui.sim", "--port", "0"], stdout=subprocess.PIPE, text=True
+        )
+    finally:
+        signal.signal(signal.SIGINT, before)
+    try:
+        _read_banner(process)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def test_sigterm_also_stops_cleanly() -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "crewtui.sim", "--port", "0"], stdout=subprocess.PIPE, text=True

@@ -13,7 +13,8 @@ from textual.notifications import Notify
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
-from crewtui.api.models import Kickoff, RunState
+from crewtui.api.models import Kickoff
+from crewtui.api.states import RunState
 from crewtui.config import Config
 from crewtui.core.tracker import Tracker
 from crewtui.core.webhooks import WebhookReceiver

@@ -14,7 +14,7 @@ import pytest
 from textual.message import Message
 from textual.widgets import Input, Static
 
-from crewtui.api.models import RunState
+from crewtui.api.states import RunState
 from crewtui.config import Config
 from crewtui.core.tracker import Tracker
 from crewtui.core.webhooks import WebhookReceiver

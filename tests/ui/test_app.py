@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import stat
 from datetime import UTC, datetime, timedelta
@@ -15,17 +17,20 @@ from textual.notifications import Notify
 from textual.widgets import Input
 
 from crewtui.api.http import BACKOFF_SCALE_ENV
-from crewtui.api.models import Kickoff, RunState
+from crewtui.api.models import Kickoff
+from crewtui.api.states import RunState
 from crewtui.config import Config, load_config, resolve_paths, write_config
+from crewtui.core.runtime import Runtime, TrackerLater, assemble_later
 from crewtui.sim import SimServer
-from crewtui.ui.app import build_app
+from crewtui.ui.app import AppClosing, CrewtuiApp, build_app
 from crewtui.ui.memory import MEMORY_FILENAME
 from crewtui.ui.pilot import settle
 from crewtui.ui.screens.help import HelpScreen, key_rows
 from crewtui.ui.screens.kickoff_form import KickoffForm, KickoffRequest
+from crewtui.ui.screens.main import MainScreen
 from crewtui.ui.screens.prompts import ConfirmScreen, FilterScreen, TrackScreen
 from crewtui.ui.widgets.kickoff_list import PAGE_ROWS, ListFilter
-from tests.ui.app_helpers import AppFactory, main_screen, sim_crews
+from tests.ui.app_helpers import STARTED_WITHIN, AppFactory, main_screen, sim_crews
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -264,6 +269,54 @@ async def test_an_unopenable_history_falls_back_to_memory_with_one_note(
         app.tracker.store.close()
     toasts = {m.notification.message for m in notes if isinstance(m, Notify)}
     assert len([t for t in toasts if "history will not be kept" in t]) == 1
+
+
+async def test_no_tracker_is_made_once_the_app_closes(sim: SimServer, crewtui_home: Path) -> None:
+    """A quit before following starts, then the tracker asked for (directly, and by an
+    action that runs after the quit): none is made, as one made then would never be
+    stopped; the action ends quietly and the app exits 0."""
+    paths, config = resolve_paths(crewtui_home), Config()
+    later, _ = assemble_later(sim_crews(sim), config, paths)
+    made: list[Runtime] = []
+
+    def make() -> Runtime:
+        made.append(later.make())
+        return made[-1]
+
+    app = CrewtuiApp(TrackerLater(later.store, later.crews, make), config, paths)
+    made_at_quit: list[int] = []
+    asked: list[object] = []
+    quit = asyncio.Event()
+
+    def quit_at_first_page(message: Message) -> None:
+        """Following starts after the frame that shows the first page: quit before it."""
+        if isinstance(message, MainScreen.FirstPageIn) and not quit.is_set():
+            app.exit()
+            made_at_quit.append(len(made))
+            try:
+                asked.append(app.tracker)
+            except AppClosing as refused:
+                asked.append(refused)
+            app.call_later(app.main.action_refresh)  # R, handled after the quit
+            quit.set()
+
+    try:
+        async with app.run_test(message_hook=quit_at_first_page):
+            async with asyncio.timeout(STARTED_WITHIN):
+                await quit.wait()
+        [at_quit] = made_at_quit
+        asked_after = pytest.raises(AppClosing) if at_quit == 0 else contextlib.nullcontext()
+        with asked_after:
+            app.tracker  # noqa: B018 (asking is the point)
+    finally:
+        later.store.close()
+    assert len(made) == at_quit, "a tracker was made after the app began closing"
+    # The first page comes long before the main screen's first tick (1 s), which asks for
+    # the tracker too: nothing was made before the quit.
+    assert at_quit == 0, "the 1 s tick made the tracker before the first page was in"
+    assert isinstance(asked[0], AppClosing)
+    assert app.return_code == 0
+    assert app.unexpected_errors == []
 
 
 async def test_the_command_palette_runs_main_commands(sim: SimServer, make_app: AppFactory) -> None:

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from crewtui.api.http import BACKOFF_SCALE_ENV
-from crewtui.api.models import RunState
+from crewtui.api.states import RunState
 from crewtui.core.tracker import Tracker
 from crewtui.sim import SimServer
 from crewtui.ui.pilot import settle

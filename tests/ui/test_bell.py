@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from crewtui.api.models import RunState
+from crewtui.api.states import RunState
 from crewtui.config import Config
 from crewtui.core.tracker import Tracker
 from crewtui.settings import UiSettings

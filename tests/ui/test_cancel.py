@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.notifications import Notify
 from textual.widgets import Static
 
-from crewtui.api.models import RunState
+from crewtui.api.states import RunState
 from crewtui.sim import SimOptions, SimServer
 from crewtui.ui.pilot import settle
 from crewtui.ui.screens.main import MainScreen

@@ -10,7 +10,7 @@ from textual.message import Message
 from textual.notifications import Notify
 from textual.widgets import DataTable, RichLog, Sparkline, Static
 
-from crewtui.api.models import RunState
+from crewtui.api.states import RunState
 from crewtui.sim import SimServer
 from crewtui.ui.pilot import settle
 from crewtui.ui.screens.compare import CompareScreen

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from crewtui.api.models import KickoffSummary, RunState
+from crewtui.api.rows import KickoffSummary
+from crewtui.api.states import RunState
 from crewtui.config import resolve_paths
 from crewtui.core.store import Store
 from crewtui.demo import build_demo

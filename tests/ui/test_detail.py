@@ -14,16 +14,9 @@ from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.widgets import Markdown, OptionList, TextArea
 
-from crewtui.api.models import (
-    Kickoff,
-    Payload,
-    Progress,
-    RunState,
-    Step,
-    TaskResult,
-    TaskState,
-    WaitingFor,
-)
+from crewtui.api.models import Kickoff, Payload, Step, TaskResult
+from crewtui.api.rows import Progress, WaitingFor
+from crewtui.api.states import RunState, TaskState
 from crewtui.core.tracker_events import CrewHealth
 from crewtui.ui.widgets.detail import KickoffDetail
 from crewtui.ui.widgets.line_view import LineView
@@ -508,7 +501,8 @@ def test_the_header_says_why_a_kickoff_is_stale() -> None:
     """A poll that keeps failing for one kickoff (a bad body) is said in the header."""
     from datetime import UTC, datetime
 
-    from crewtui.api.models import Kickoff, RunState
+    from crewtui.api.models import Kickoff
+    from crewtui.api.states import RunState
     from crewtui.ui.widgets.detail import header_text
 
     at = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -529,7 +523,8 @@ def test_the_header_links_an_answered_run_and_its_continuation() -> None:
     """An answered pause made a new run: each header names the other by its short id."""
     from datetime import UTC, datetime
 
-    from crewtui.api.models import Kickoff, RunState
+    from crewtui.api.models import Kickoff
+    from crewtui.api.states import RunState
     from crewtui.ui.widgets.detail import header_text
 
     at = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)

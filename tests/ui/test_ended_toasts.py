@@ -11,7 +11,9 @@ from textual.screen import Screen
 from textual.widgets import Button
 from textual.widgets._toast import Toast
 
-from crewtui.api.models import Kickoff, RunState, WaitingFor
+from crewtui.api.models import Kickoff
+from crewtui.api.rows import WaitingFor
+from crewtui.api.states import RunState
 from crewtui.sim import SimServer
 from crewtui.ui.pilot import settle
 from crewtui.ui.screens.kickoff_form import KickoffForm

@@ -28,7 +28,9 @@ from pathlib import Path
 
 from textual.app import App, ComposeResult
 
-from crewtui.api.models import Kickoff, Progress, RunState, WaitingFor
+from crewtui.api.models import Kickoff
+from crewtui.api.rows import Progress, WaitingFor
+from crewtui.api.states import RunState
 from crewtui.config import ENV_CREW_NAME, resolve_paths
 from crewtui.core.store import Store
 from crewtui.sim import SimServer

@@ -9,9 +9,10 @@ from textual.message import Message
 from textual.notifications import Notify
 from textual.widgets import Input, Static
 
-from crewtui.api.models import Kickoff, RunState
+from crewtui.api.models import Kickoff
 from crewtui.api.profile import CrewProfile
 from crewtui.api.secret import Secret
+from crewtui.api.states import RunState
 from crewtui.core.webhooks import WebhookReceiver
 from crewtui.sim import SimServer
 from crewtui.ui.pilot import settle

@@ -13,7 +13,8 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.message import Message
 
-from crewtui.api.models import KickoffSummary, Progress, RunState
+from crewtui.api.rows import KickoffSummary, Progress
+from crewtui.api.states import RunState
 from crewtui.ui.widgets.kickoff_list import PAGE_ROWS, KickoffList, ListFilter
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)

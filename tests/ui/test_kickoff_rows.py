@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from crewtui.api.models import KickoffSummary, RunState
+from crewtui.api.rows import KickoffSummary
+from crewtui.api.states import RunState
 from crewtui.ui.widgets.kickoff_list import order_key
 from crewtui.ui.widgets.kickoff_rows import KickoffRows
 from tests.ui.test_kickoff_list import row

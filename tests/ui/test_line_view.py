@@ -11,7 +11,8 @@ import pytest
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 
-from crewtui.api.models import RunState, TaskResult, TaskState
+from crewtui.api.models import TaskResult
+from crewtui.api.states import RunState, TaskState
 from crewtui.core.store_text import HOLD_BYTES
 from crewtui.ui.pilot import settle as settle_app
 from crewtui.ui.screens.main import MainScreen

@@ -144,7 +144,8 @@ async def test_steps_another_process_stored_show_when_its_run_changes(
     another writer (this test, as another crewtui would), and the log reads them back."""
     from datetime import UTC, datetime, timedelta
 
-    from crewtui.api.models import Kickoff, RunState, Step
+    from crewtui.api.models import Kickoff, Step
+    from crewtui.api.states import RunState
 
     app = make_app([])
     other = make_app.store()
@@ -195,7 +196,8 @@ async def test_hostile_text_in_the_history_is_inert_in_the_log(
 ) -> None:
     from datetime import UTC, datetime
 
-    from crewtui.api.models import Kickoff, RunState, Step
+    from crewtui.api.models import Kickoff, Step
+    from crewtui.api.states import RunState
 
     store = make_app.store()
     now = datetime.now(UTC).replace(year=2025)

@@ -14,7 +14,8 @@ from textual.message import Message
 from textual.notifications import Notify
 from textual.widgets import Input, Select, Static
 
-from crewtui.api.models import Kickoff, RunState, Step, Submission, TaskResult
+from crewtui.api.models import Kickoff, Step, TaskResult
+from crewtui.api.states import RunState, Submission
 from crewtui.config import Config, load_config, resolve_paths
 from crewtui.core.tracker import Tracker
 from crewtui.settings import UiSettings

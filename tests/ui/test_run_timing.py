@@ -17,7 +17,9 @@ from pathlib import Path
 
 from textual.app import App
 
-from crewtui.api.models import Kickoff, Progress, RunState, TaskResult, TaskState
+from crewtui.api.models import Kickoff, TaskResult
+from crewtui.api.rows import Progress
+from crewtui.api.states import RunState, TaskState
 from crewtui.core.store import Store
 from crewtui.headless import status_json, summary_line
 from crewtui.sim import SimServer

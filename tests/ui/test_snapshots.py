@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from crewtui.api.models import Kickoff, Progress, RunState, TaskResult, TaskState, WaitingFor
+from crewtui.api.models import Kickoff, TaskResult
+from crewtui.api.rows import Progress, WaitingFor
+from crewtui.api.states import RunState, TaskState
 from crewtui.config import Config, resolve_paths
 from crewtui.core.batch import Batch, BatchRow
 from crewtui.core.store import Store

@@ -11,7 +11,8 @@ from rich.text import Text
 from textual.color import Color
 from textual.widgets import OptionList, Static
 
-from crewtui.api.models import Kickoff, RunState, TaskResult, TaskState
+from crewtui.api.models import Kickoff, TaskResult
+from crewtui.api.states import RunState, TaskState
 from crewtui.config import Config, resolve_paths
 from crewtui.core.store import Store
 from crewtui.core.tracker import Tracker

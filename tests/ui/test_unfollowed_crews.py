@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from crewtui.api.models import Kickoff, RunState
+from crewtui.api.models import Kickoff
+from crewtui.api.states import RunState
 from crewtui.sim import SimServer
 from crewtui.ui.pilot import settle
 from tests.ui.app_helpers import AppFactory, main_screen, sim_crews

@@ -33,17 +33,11 @@ from textual.drivers.headless_driver import HeadlessDriver
 from textual.pilot import Pilot
 
 from crewtui.api import sanitize
-from crewtui.api.models import (
-    Kickoff,
-    Progress,
-    RunState,
-    Step,
-    TaskResult,
-    TaskState,
-    WaitingFor,
-)
+from crewtui.api.models import Kickoff, Step, TaskResult
 from crewtui.api.profile import CrewProfile
+from crewtui.api.rows import Progress, WaitingFor
 from crewtui.api.secret import Secret
+from crewtui.api.states import RunState, TaskState
 from crewtui.core.store import Store
 from crewtui.ui.app import CrewtuiApp
 from crewtui.ui.pilot import settle

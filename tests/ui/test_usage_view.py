@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from crewtui.api.models import Kickoff, RunState, Usage
+from crewtui.api.models import Kickoff
+from crewtui.api.rows import Usage
+from crewtui.api.states import RunState
 from crewtui.core.format import tokens_text
 from crewtui.core.pricing import Price
 from crewtui.sim import SimServer
