@@ -682,6 +682,7 @@ async def test_what_the_detail_is_asked_before_its_panes_come_is_done_once_they_
         await settle(pilot)
         assert not detail.panes_composed and not detail.children
         assert "travel" not in screen_text(app)
+        assert "KickoffDetail" not in screen_text(app)  # an empty area, not the widget's name
         await detail.compose_panes()
         await settle(pilot)
         assert detail.panes_composed and detail.active_tab == "steps"

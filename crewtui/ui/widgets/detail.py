@@ -482,6 +482,9 @@ class KickoffDetail(Widget):
         + """
     KickoffDetail {
         height: 1fr;
+        /* Textual's default, said: a container, so before its panes come the empty area is
+           blank rather than the widget's name ("KickoffDetail#detail") at the first frame. */
+        layout: vertical;
     }
     KickoffDetail > #detail-header {
         height: 2;
