@@ -145,9 +145,7 @@ class FilterScreen(_Dialog[ListFilter]):
             )
             yield states
             yield Label("Text (id, crew, task, inputs)")
-            yield Input(
-                self.current.text, placeholder="type to filter", id="text", compact=True
-            )
+            yield Input(self.current.text, placeholder="type to filter", id="text", compact=True)
             yield Checkbox(
                 "Show archived instead", self.current.archived, id="archived", compact=True
             )
