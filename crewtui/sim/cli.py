@@ -36,6 +36,24 @@ def _positive(text: str) -> float:
     return value
 
 
+def _port(text: str) -> int:
+    """A TCP port, refused here in one line: uvicorn would print a traceback for it."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be a port from 0 to 65535 (0 picks a free port)")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError("must be a fraction from 0 to 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """``crewtui sim``'s options; crewtui's own CLI reads them too, to say where one given
     before ``sim`` belongs."""
@@ -47,14 +65,16 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
+    parser.add_argument("--port", type=_port, default=DEFAULT_PORT, help="0 picks a free port")
     parser.add_argument("--dialect", choices=["live", "documented"], default="live")
     parser.add_argument(
         "--speed", type=_positive, default=1.0, help="10 runs ten times faster than reference"
     )
     parser.add_argument("--token", default=SimOptions.token, help="the crews' Bearer Token")
     parser.add_argument("--user-token", default=SimOptions.user_token)
-    parser.add_argument("--failure-rate", type=float, default=0.0, help="fraction of runs failing")
+    parser.add_argument(
+        "--failure-rate", type=_fraction, default=0.0, help="fraction of runs failing"
+    )
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument(
         "--hitl-url",

@@ -107,3 +107,24 @@ def test_bad_fault_flags_are_usage_errors(flag: str, capsys: pytest.CaptureFixtu
         main(["--fault", flag])
     assert exit_info.value.code == 2
     assert "--fault" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--port=-5"], "--port"),
+        (["--port", "70000"], "--port"),
+        (["--port", "http"], "--port"),
+        (["--failure-rate", "2"], "--failure-rate"),
+        (["--failure-rate", "nan"], "--failure-rate"),
+    ],
+)
+def test_a_port_or_rate_out_of_range_is_one_usage_line(
+    args: list[str], named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """uvicorn printed a traceback for a port out of range; now argparse refuses it."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert named in err and "Traceback" not in err
