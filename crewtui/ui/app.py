@@ -235,6 +235,7 @@ class CrewtuiApp(App[int]):
         for kickoff in tracker.tracked():  # their next change is told as a change
             self.run_log.remember(kickoff)
         await self.main.load_inbox()
+        self.main.following_started()
         self.following.set()
         self.post_message(self.Started())
 

@@ -319,6 +319,40 @@ async def test_no_tracker_is_made_once_the_app_closes(sim: SimServer, crewtui_ho
     assert app.unexpected_errors == []
 
 
+async def test_a_tick_before_following_starts_makes_no_tracker(
+    sim: SimServer, crewtui_home: Path
+) -> None:
+    """The main screen ticks once a second from its mount; a tick that comes before
+    following starts (a first page slower than 1 s) must not make the tracker on the way
+    to the first frame: it judges stalls only from when following starts."""
+    paths, config = resolve_paths(crewtui_home), Config()
+    later, _ = assemble_later(sim_crews(sim), config, paths)
+    made: list[Runtime] = []
+
+    def make() -> Runtime:
+        made.append(later.make())
+        return made[-1]
+
+    app = CrewtuiApp(TrackerLater(later.store, later.crews, make), config, paths)
+    made_by_tick: list[int] = []
+
+    def tick_at_first_page(message: Message) -> None:
+        if isinstance(message, MainScreen.FirstPageIn) and not made_by_tick:
+            app.main.tick()
+            made_by_tick.append(len(made))
+
+    try:
+        async with app.run_test(message_hook=tick_at_first_page):
+            async with asyncio.timeout(STARTED_WITHIN):
+                await app.following.wait()
+            app.main.tick()  # from here it judges the followed runs
+    finally:
+        later.store.close()
+    assert made_by_tick == [0], "a tick before following made the tracker"
+    assert len(made) == 1
+    assert app.unexpected_errors == []
+
+
 async def test_the_command_palette_runs_main_commands(sim: SimServer, make_app: AppFactory) -> None:
     app = make_app(sim_crews(sim))
     async with app.run_test(size=(120, 36)) as pilot:

@@ -266,6 +266,9 @@ class MainScreen(Screen[None]):
         self._durations_seen: object = None
         self.stuck: dict[str, Stall] = {}
         self._stuck_announced: set[str] = set()
+        # Stalls are judged on the followed runs, so from when following starts
+        # (``following_started``): a tick before it would make the tracker early.
+        self._judging_stalls = False
         # The run marked with space, waiting for a second run of its crew to compare with.
         self._marked: KickoffSummary | None = None
         # The toast saying a run is marked: it goes once the mark does, so that it does not
@@ -634,10 +637,15 @@ class MainScreen(Screen[None]):
     def tick(self) -> None:
         """Once a second: elapsed times of visible running rows, and the shown run."""
         now = self.clock()
-        self._judge_stalls(now)
+        if self._judging_stalls:
+            self._judge_stalls(now)
         self.kickoffs.tick(now)
         if self._selected is not None and not self._selected.is_terminal:
             self.detail.show(self._selected, now=now)
+
+    def following_started(self) -> None:
+        """The app follows runs now (its tracker is made): judge their stalls each tick."""
+        self._judging_stalls = True
 
     def _judge_stalls(self, now: datetime) -> None:
         """Which followed runs are maybe stuck now: marked in the list, counted in the status
