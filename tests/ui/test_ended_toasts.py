@@ -160,8 +160,25 @@ async def test_no_toast_covers_the_kickoff_forms_buttons_and_they_come_out_when_
     assert [toast.message for toast in shown] == [
         "2 earlier notices while the dialog was open (l: the Log view).",
         "Notice 3.",
-        "travel 00000005 completed in 30s\ntravel 00000004 completed in 30s\n"
-        "travel 00000003 completed in 30s\ntravel 00000002 completed in 30s\nand 1 more",
+        # 24 rows: two runs named (four made the toast a third of the screen).
+        "travel 00000005 completed in 30s\ntravel 00000004 completed in 30s\nand 3 more",
+    ]
+
+
+async def test_a_tall_terminal_names_four_runs_in_the_toast(
+    sim: SimServer, make_app: AppFactory
+) -> None:
+    app = bell_app(sim, make_app, bell=False)
+    async with app.run_test(size=(80, 40), notifications=True) as pilot:
+        main = await main_screen(pilot)
+        for number in range(1, 6):  # one burst
+            main.post_message(KickoffUpdated(ended(number, RunState.COMPLETED), RunState.RUNNING))
+        await settle(pilot, lambda: len(toasts_on(main)) == 1)
+        (toast,) = toasts_on(main)
+    assert toast._notification.title == "5 runs completed"
+    assert toast._notification.message.splitlines() == [
+        *(f"travel 0000000{number} completed in 30s" for number in (5, 4, 3, 2)),
+        "and 1 more",
     ]
 
 

@@ -95,8 +95,12 @@ NO_CREW = "No crew is configured: `crewtui doctor` names the config file to add 
 # Runs that end within this many seconds of the first share one toast and one bell: a busy
 # day ends runs in bursts, and a toast per run would cover the screen.
 _ENDED_GATHER_SECONDS = 1.5
-# At most this many runs are named in one toast; the rest are counted.
+# At most this many runs are named in one toast; the rest are counted. Fewer on a short
+# terminal (under _TALL_ENOUGH rows): at 80x24 four names and a count made the toast 8 rows
+# tall, a third of the screen, over the detail.
 _ENDED_NAMED = 4
+_ENDED_NAMED_SHORT = 2
+_TALL_ENOUGH = 30
 # Batches shown as rows above the list (the newest), and how long their counts may lag a
 # burst of changes (one history read per burst, not one per change).
 BATCH_ROWS = 3
@@ -190,9 +194,11 @@ class EndedRuns:
         ((state, count),) = self.counts.items()
         return f"Run {state}" if count == 1 else f"{count} runs {state}"
 
-    def lines(self) -> list[str]:
-        left_out = sum(self.counts.values()) - len(self.newest)
-        return [*self.newest, f"and {left_out} more"] if left_out else list(self.newest)
+    def lines(self, named: int = _ENDED_NAMED) -> list[str]:
+        """The newest ``named`` runs by name, then how many more."""
+        shown = self.newest[:named]
+        left_out = sum(self.counts.values()) - len(shown)
+        return [*shown, f"and {left_out} more"] if left_out else list(shown)
 
 
 # How long the cursor must rest on a row before its detail is read and rendered.
@@ -579,8 +585,9 @@ class MainScreen(Screen[None]):
             earlier, told = self._ended_toast
             if self.take_back_toast(earlier):
                 burst = told.plus(ended)
+        named = _ENDED_NAMED if self.app.size.height >= _TALL_ENOUGH else _ENDED_NAMED_SHORT
         toast = Notification(
-            "\n".join(burst.lines()),
+            "\n".join(burst.lines(named)),
             title=burst.title,
             severity="error" if burst.failed else "information",
             timeout=_TOAST_SECONDS,
