@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from crewtui.sim import main
 from crewtui.sim.cli import _faults
+
+
+@contextlib.contextmanager
+def sim_process(*args: str) -> Iterator[subprocess.Popen[str]]:
+    """``python -m crewtui.sim ARGS`` on a free port, killed if a test leaves it running."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "crewtui.sim", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def _read_banner(process: subprocess.Popen[str]) -> list[str]:
@@ -26,13 +44,8 @@ def _read_banner(process: subprocess.Popen[str]) -> list[str]:
 
 
 def test_module_prints_urls_and_tokens_then_stops_on_ctrl_c() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "crewtui.sim", "--port", "0", "--dialect", "documented",
-         "--token", "org-token", "--user-token", "user-token"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    try:
+    documented = ("--dialect", "documented", "--token", "org-token", "--user-token", "user-token")
+    with sim_process(*documented) as process:
         banner = "\n".join(_read_banner(process))
         urls = dict(re.findall(r"^\s+(travel|outreach|content|research)\s+(\S+)$", banner, re.M))
         assert set(urls) == {"travel", "outreach", "content", "research"}
@@ -48,43 +61,26 @@ def test_module_prints_urls_and_tokens_then_stops_on_ctrl_c() -> None:
         assert answer.json()["inputs"][0] == "name"
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=15) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 def test_ctrl_c_stops_it_when_started_with_sigint_ignored() -> None:
     """As a job a shell without job control starts in the background (a test run too)."""
     before = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the child inherits it
     try:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "crewtui.sim", "--port", "0"], stdout=subprocess.PIPE, text=True
-        )
+        with sim_process() as process:
+            signal.signal(signal.SIGINT, before)  # inherited: this process's own comes back
+            _read_banner(process)
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=15) == 0
     finally:
         signal.signal(signal.SIGINT, before)
-    try:
-        _read_banner(process)
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=15) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 def test_sigterm_also_stops_cleanly() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "crewtui.sim", "--port", "0"], stdout=subprocess.PIPE, text=True
-    )
-    try:
+    with sim_process() as process:
         _read_banner(process)
         process.terminate()
         assert process.wait(timeout=15) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 def test_a_busy_port_is_reported(capsys: pytest.CaptureFixture[str]) -> None:

@@ -271,11 +271,12 @@ async def test_an_unopenable_history_falls_back_to_memory_with_one_note(
     assert len([t for t in toasts if "history will not be kept" in t]) == 1
 
 
-async def test_no_tracker_is_made_once_the_app_closes(sim: SimServer, crewtui_home: Path) -> None:
-    """A quit before following starts, then the tracker asked for (directly, and by an
-    action that runs after the quit): none is made, as one made then would never be
-    stopped; the action ends quietly and the app exits 0."""
-    paths, config = resolve_paths(crewtui_home), Config()
+def app_counting_trackers(
+    sim: SimServer, home: Path
+) -> tuple[CrewtuiApp, list[Runtime], TrackerLater]:
+    """An app whose tracker is made later, as ``build_app`` makes it, with the list of the
+    runtimes made so far (the caller closes the returned ``TrackerLater``'s store)."""
+    paths, config = resolve_paths(home), Config()
     later, _ = assemble_later(sim_crews(sim), config, paths)
     made: list[Runtime] = []
 
@@ -283,7 +284,14 @@ async def test_no_tracker_is_made_once_the_app_closes(sim: SimServer, crewtui_ho
         made.append(later.make())
         return made[-1]
 
-    app = CrewtuiApp(TrackerLater(later.store, later.crews, make), config, paths)
+    return CrewtuiApp(TrackerLater(later.store, later.crews, make), config, paths), made, later
+
+
+async def test_no_tracker_is_made_once_the_app_closes(sim: SimServer, crewtui_home: Path) -> None:
+    """A quit before following starts, then the tracker asked for (directly, and by an
+    action that runs after the quit): none is made, as one made then would never be
+    stopped; the action ends quietly and the app exits 0."""
+    app, made, later = app_counting_trackers(sim, crewtui_home)
     made_at_quit: list[int] = []
     asked: list[object] = []
     quit = asyncio.Event()
@@ -325,15 +333,7 @@ async def test_a_tick_before_following_starts_makes_no_tracker(
     """The main screen ticks once a second from its mount; a tick that comes before
     following starts (a first page slower than 1 s) must not make the tracker on the way
     to the first frame: it judges stalls only from when following starts."""
-    paths, config = resolve_paths(crewtui_home), Config()
-    later, _ = assemble_later(sim_crews(sim), config, paths)
-    made: list[Runtime] = []
-
-    def make() -> Runtime:
-        made.append(later.make())
-        return made[-1]
-
-    app = CrewtuiApp(TrackerLater(later.store, later.crews, make), config, paths)
+    app, made, later = app_counting_trackers(sim, crewtui_home)
     made_by_tick: list[int] = []
 
     def tick_at_first_page(message: Message) -> None:
