@@ -61,6 +61,7 @@ from crewtui.ui.screens.main import (
     utcnow,
 )
 from crewtui.ui.toast_hold import ToastHold
+from crewtui.ui.widgets.status_line import is_idle
 
 if TYPE_CHECKING:  # the forms and the log are imported when first opened (MainScreen), the
     from rich.console import RenderableType
@@ -238,6 +239,22 @@ class CrewtuiApp(App[int]):
         self.main.following_started()
         self.following.set()
         self.post_message(self.Started())
+        self.first_contact()
+
+    @work(group="first-contact")
+    async def first_contact(self) -> None:
+        """Ask each idle crew (none of its runs going, nobody else polling it) for its inputs
+        once: a wrong token or a dead URL then shows in the status line when the app opens.
+        Before, such a crew read "○ travel idle" until the first kickoff failed. The
+        tracker notes the answer in the crew's health, whatever it is."""
+        tracker = self.tracker
+        idle = [crew for crew in tracker.crews if is_idle(tracker.health(crew))]
+
+        async def ask(crew: str) -> None:
+            with contextlib.suppress(CrewtuiError):
+                await tracker.inputs(crew)
+
+        await asyncio.gather(*(ask(crew) for crew in idle))
 
     def _flow_request_note(self) -> str:
         """Where flows' requests for a person reach this app, or what it takes that they do."""

@@ -117,6 +117,23 @@ async def test_401_is_shown_in_the_form_and_the_status_line(
         assert "wrong-token" not in str(message.render())
 
 
+async def test_a_wrong_token_shows_when_the_app_opens_with_no_run_going(
+    sim: SimServer, make_app: AppFactory
+) -> None:
+    """No run to poll, no key pressed: each crew is asked for its inputs once as following
+    starts, so the status line says the token is wrong rather than "idle"; a crew with the
+    right token answers and reads ok."""
+    crews = sim_crews(sim, token="wrong-token")
+    right = next(crew for crew in sim_crews(sim) if crew.name == "content")
+    app = make_app([*(c for c in crews if c.name != "content"), right])
+    async with app.run_test(size=(160, 36)) as pilot:
+        screen = await main_screen(pilot)
+        await settle(pilot, lambda: screen.status.describe("travel").endswith("token rejected"))
+        await settle(pilot, lambda: app.tracker.health("content").state == "ok")
+        assert screen.status.describe("research").endswith("token rejected")
+        assert not screen.status.describe("content").endswith("idle")
+
+
 async def test_rerun_prefills_the_form(sim: SimServer, make_app: AppFactory) -> None:
     app = make_app(sim_crews(sim))
     inputs = {**sim.sample_inputs("content"), "note": "again"}
