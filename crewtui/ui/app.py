@@ -246,13 +246,19 @@ class CrewtuiApp(App[int]):
         """Ask each idle crew (none of its runs going, nobody else polling it) for its inputs
         once: a wrong token or a dead URL then shows in the status line when the app opens.
         Before, such a crew read "○ travel idle" until the first kickoff failed. The
-        tracker notes the answer in the crew's health, whatever it is."""
+        tracker notes the answer in the crew's health, whatever it is. A check nobody asked
+        for raises no toast: an unexpected failure is only logged (redacted), and the form,
+        which asks the same, says it when the user opens it."""
         tracker = self.tracker
         idle = [crew for crew in tracker.crews if is_idle(tracker.health(crew))]
 
         async def ask(crew: str) -> None:
-            with contextlib.suppress(CrewtuiError):
+            try:
                 await tracker.inputs(crew)
+            except CrewtuiError:
+                pass  # in the crew's health now
+            except Exception:
+                logger.exception("asking crew %r for its inputs failed unexpectedly", crew)
 
         await asyncio.gather(*(ask(crew) for crew in idle))
 
@@ -368,7 +374,12 @@ class CrewtuiApp(App[int]):
         )
 
     def _forward(self, event: TrackerEvent) -> None:
-        """Tracker events become messages to the main screen (called on the app's loop)."""
+        """Tracker events become messages to the main screen (called on the app's loop).
+
+        None once the app is closing: an answer that lands then (a poll, the first contact
+        with an idle crew) would reach screens being taken down. The history has it."""
+        if self._quitting:
+            return
         if isinstance(event, KickoffChanged):
             self.main.post_message(KickoffUpdated(event.kickoff, event.previous))
         elif isinstance(event, StepsAdded):
@@ -386,7 +397,7 @@ class CrewtuiApp(App[int]):
             return
         self.log_ring.extend(entries)
         log_screen = self._log_screen
-        if log_screen is not None and self.screen is log_screen:
+        if log_screen is not None and self.screen_stack and self.screen is log_screen:
             log_screen.post_message(log_screen.Added(entries))
 
     def _polls_itself(self, kickoff: Kickoff) -> bool:
@@ -462,7 +473,8 @@ class CrewtuiApp(App[int]):
         """A toast waits while a dialog is open (``toast_hold``): toasts are hidden then,
         and one raised meanwhile would time out unseen. Preventing the default keeps it
         from Textual's handler (``App._on_notify``), which shows it."""
-        if isinstance(self.screen, ModalScreen):
+        # While the app closes its stack may be empty already: ``self.screen`` would raise.
+        if self.screen_stack and isinstance(self.screen, ModalScreen):
             self._toast_hold.hold(event.notification)
             event.prevent_default()
 
