@@ -297,7 +297,16 @@ class MainScreen(Screen[None]):
         self.batch_rows = BatchRows(id="batch-rows")
         self._batch_refresh_due = False
         # Its panes come after the list's first frame (``CrewtuiApp.start_following``).
-        self.detail = KickoffDetail(prices=prices, panes_later=True, id="detail")
+        archive_key, delete_key = (
+            effective_key(KEYS_BY_ID[key], keymap) for key in ("archive", "delete")
+        )
+        self.detail = KickoffDetail(
+            archive_key=archive_key,
+            delete_key=delete_key,
+            prices=prices,
+            panes_later=True,
+            id="detail",
+        )
         self.footer = KeyFooter(MAIN_KEYS, keymap, id="footer")
         # The runs waiting for a person: counted in the status line and the title, listed
         # by the inbox screen (``i``) while it is open.
