@@ -14,9 +14,11 @@ import gc
 import itertools
 import logging
 import os
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
@@ -639,7 +641,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fail(_redact(error.message, secrets))
         return int(error.exit_code)
     except KeyboardInterrupt:
-        return 130
+        return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
         # `crewtui list | head`: the reader has what it wanted. Python's own flush at exit
         # would fail again on the closed pipe: what is left goes nowhere.
@@ -715,8 +717,32 @@ def _dispatch(args: argparse.Namespace, secrets: list[str]) -> int:
     command: Callable[[Any], Any] = getattr(headless, f"cmd_{args.command}")
     session = headless.Session(args, config, paths, secrets)
     gc.enable()
-    result: int = asyncio.run(command(session))
+    with _sigint_taken():
+        result: int = asyncio.run(command(session))
     return result
+
+
+@contextlib.contextmanager
+def _sigint_taken() -> Iterator[None]:
+    """A headless command stops on SIGINT even when it came in ignored.
+
+    A job that a shell without job control starts in the background (``crewtui watch ID &``
+    in a script, a test runner started so) inherits SIGINT ignored, and ``asyncio.run``
+    takes SIGINT only over Python's default handler: Ctrl-C or ``kill -INT`` never stopped
+    ``watch``, which follows runs for as long as they go. With the default handler back,
+    ``asyncio.run`` cancels the command and ``main`` exits 130, as from a terminal. The
+    handler found is put back after, for a caller in the same process."""
+    ignored = (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    )
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _redact(text: str, secrets: Sequence[str]) -> str:

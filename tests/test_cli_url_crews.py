@@ -7,8 +7,16 @@ that shared a name would have each other's runs polled at the wrong URL and mark
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
+from rich.cells import cell_len
+
+from crewtui.api.models import Kickoff
+from crewtui.api.states import RunState
+from crewtui.config import resolve_paths
+from crewtui.core.store import Store
 from crewtui.sim import SimServer
 from tests.cli_helpers import QUICK_POLLS, inputs_args, run
 
@@ -90,3 +98,31 @@ def test_logs_with_url_shows_that_crew_s_runs_only(tmp_path: Path, sim: SimServe
     assert text and all("…" in line and "/travel" in line for line in text.splitlines())
     listed = run(tmp_path, "list").stdout.splitlines()
     assert sorted(line.split()[3].rsplit("/", 1)[1] for line in listed) == ["content", "travel"]
+
+
+def test_list_cuts_a_url_crew_with_wide_characters_to_its_column_keeping_the_end(
+    tmp_path: Path,
+) -> None:
+    """A CJK character takes two cells: cut to 16 characters, the name took 26 cells and
+    pushed the rest of the line right."""
+    store = Store.open(resolve_paths(tmp_path).store_file)
+    now = datetime.now(UTC)
+    try:
+        store.save_kickoff(
+            Kickoff(
+                kickoff_id=str(uuid.uuid4()),
+                crew="127.0.0.1:8799/旅行研究员旅行研究员",
+                state=RunState.COMPLETED,
+                created_at=now,
+                updated_at=now,
+                finished_at=now,
+            )
+        )
+    finally:
+        store.close()
+    listed = run(tmp_path, "list")
+    assert listed.returncode == 0, listed.stderr
+    (line,) = listed.stdout.splitlines()
+    crew = line.split()[3]
+    assert crew == "…究员旅行研究员"
+    assert cell_len(crew) <= 16

@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
     TOKEN_REJECTED = 5
     UNREACHABLE = 6
     UNUSABLE_ANSWER = 7
+    INTERRUPTED = 130  # Ctrl-C (SIGINT) before the command was done: 128 + 2, as shells say
 
 
 class CrewtuiError(Exception):

@@ -241,10 +241,42 @@ def counted(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
+def _graphemes(text: str) -> tuple[list[tuple[int, int, int]], int]:
+    """Each grapheme of inert text as (start, end, cells), and the text's cells. Inert ASCII
+    is one cell a character; other text takes Rich's table, imported only then (a headless
+    ``crewtui list`` of ASCII names loads no Rich)."""
+    if text.isascii():
+        return [(index, index + 1, 1) for index in range(len(text))], len(text)
+    from rich.cells import split_graphemes
+
+    return split_graphemes(text)
+
+
 def crew_cell(name: str, limit: int) -> str:
-    """A crew's name cut to ``limit`` characters, inert. A name made from a URL (``--url``:
-    host, port and path) keeps its end, where crews under one host differ
-    (``…8799/content``, not ``127.0.0.1:8799/…``)."""
-    if len(name) > limit and "/" in name:
-        return "…" + inert_line(name[len(name) - limit + 1 :])
-    return inert_line(name, limit)
+    """A crew's name cut to ``limit`` terminal cells, inert. A name made from a URL
+    (``--url``: host, port and path) keeps its end, where crews under one host differ
+    (``…8799/content``, not ``127.0.0.1:8799/…``).
+
+    Cut by cells, not characters: a CJK character takes two, and a name cut to ``limit``
+    characters was cut again from the right by the list's column, losing the end kept."""
+    from_end = "/" in name
+    bound = 4 * limit  # enough characters for ``limit`` cells, so a huge name costs nothing
+    cut = len(name) > bound
+    text = inert_line(name[-bound:] if from_end else name[:bound])
+    spans, width = _graphemes(text)
+    if width <= limit and not cut:
+        return text
+    room = limit - 1  # and "…"
+    if from_end:
+        start = len(text)
+        for begin, _end, cells in reversed(spans):
+            if (room := room - cells) < 0:
+                break
+            start = begin
+        return "…" + text[start:]
+    end = 0
+    for _begin, stop, cells in spans:
+        if (room := room - cells) < 0:
+            break
+        end = stop
+    return text[:end] + "…"

@@ -1,5 +1,6 @@
 """Runs that end in a burst share one toast and one bell, so a busy day never covers the
-screen with a toast per run; a failure among them makes the toast an error."""
+screen with a toast per run; a failure among them makes the toast an error, a cancel
+does not."""
 
 from __future__ import annotations
 
@@ -55,6 +56,46 @@ async def test_runs_ending_together_share_one_toast_and_one_bell(
     assert lines[1:4] == [f"travel {number:08x} completed in 30s" for number in (5, 4, 3)]
     assert lines[4:] == ["and 2 more"]
     assert app.rings == 1
+
+
+async def announced(app: BellCountingApp, runs: list[Kickoff]) -> Notification:
+    """The one toast that says ``runs`` ended together."""
+    notes: list[Message] = []
+    async with app.run_test(size=(80, 24), notifications=True, message_hook=notes.append) as pilot:
+        main = await main_screen(pilot)
+        for kickoff in runs:
+            main.post_message(KickoffUpdated(kickoff, RunState.RUNNING))
+        await settle(pilot, lambda: any(isinstance(note, Notify) for note in notes))
+    (toast,) = [note.notification for note in notes if isinstance(note, Notify)]
+    return toast
+
+
+def stopped_by_you(number: int) -> Kickoff:
+    """A run the user cancelled with ``x`` (the service confirmed the stop)."""
+    return ended(number, RunState.CANCELLED).model_copy(update={"cancel_request": "confirmed"})
+
+
+async def test_runs_the_user_cancelled_are_no_error(sim: SimServer, make_app: AppFactory) -> None:
+    toast = await announced(
+        bell_app(sim, make_app, bell=False),
+        [ended(1, RunState.COMPLETED), stopped_by_you(2), stopped_by_you(3)],
+    )
+    assert (toast.title, toast.severity) == ("1 completed, 2 cancelled", "information")
+
+
+async def test_a_run_stopped_elsewhere_warns_and_a_lost_one_among_them_is_an_error(
+    sim: SimServer, make_app: AppFactory
+) -> None:
+    """Nobody here asked to stop it (the service, or someone on its site, did): worth a
+    look, not a failure. A lost run with it makes the toast an error."""
+    warned = await announced(
+        bell_app(sim, make_app, bell=False), [stopped_by_you(1), ended(2, RunState.CANCELLED)]
+    )
+    assert (warned.title, warned.severity) == ("2 runs cancelled", "warning")
+    lost = await announced(
+        bell_app(sim, make_app, bell=False), [ended(1, RunState.CANCELLED), ended(2, RunState.LOST)]
+    )
+    assert (lost.title, lost.severity) == ("1 cancelled, 1 lost", "error")
 
 
 def waiting(number: int) -> Kickoff:

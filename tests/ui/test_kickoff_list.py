@@ -361,6 +361,18 @@ async def test_crews_named_by_url_keep_the_end_that_tells_them_apart() -> None:
     assert not any("127.0.0" in line for line in lines)
 
 
+async def test_a_url_crew_with_wide_characters_keeps_its_end_in_the_column() -> None:
+    """Each CJK character takes two cells: a name cut to the column's width in characters
+    was twice as wide, and the column cut it again from the right, losing its end."""
+    app = ListApp()
+    travel = row(1, crew="127.0.0.1:8765/旅行研究员")
+    async with app.run_test(size=(80, 10)) as pilot:
+        app.table.upsert([travel], T0)
+        await pilot.pause()
+        lines = [strip.text for strip in app.screen._compositor.render_strips()]
+    assert any(f" …行研究员   {travel.kickoff_id[:8]} " in line for line in lines), lines
+
+
 async def test_the_cursors_row_is_asked_for_when_the_view_is_elsewhere() -> None:
     """After a recount the cursor's row may no longer be held while the wheel has scrolled
     the view away: its page is read all the same, or the detail would never follow."""

@@ -26,7 +26,7 @@ from tests.ui.test_detail import done, screen_text, settle
 
 class OutputApp(App[None]):
     def compose(self) -> ComposeResult:
-        yield KickoffDetail(id="detail")
+        yield KickoffDetail(archive_key="d", delete_key="D", id="detail")
 
     @property
     def detail(self) -> KickoffDetail:

@@ -293,7 +293,7 @@ async def test_palette_descriptions_add_the_key_not_the_title_again(
 
 class _DetailApp(App[None]):
     def compose(self) -> ComposeResult:
-        yield KickoffDetail(id="detail")
+        yield KickoffDetail(archive_key="d", delete_key="D", id="detail")
 
 
 def _screen_text(app: App[None]) -> str:
@@ -429,8 +429,23 @@ async def test_no_toast_covers_the_tasks_tabs_note_on_an_id_the_service_does_not
         await pilot.pause()
         shown = _screen_text(app)
     assert screen.kickoffs.selected_id == unknown
-    assert "archive or delete it" in shown
+    assert "d archives it, D deletes it" in shown
     assert not [note for note in notes if isinstance(note, Notify)]
+
+
+async def test_the_note_on_an_id_the_service_does_not_know_names_the_keys_as_remapped(
+    sim: SimServer, make_app: AppFactory
+) -> None:
+    app = make_app(sim_crews(sim), keys={"archive": "z", "delete": "ctrl+x"})
+    async with app.run_test(size=(160, 40)) as pilot:
+        screen = await main_screen(pilot)
+        await pilot.press("t")
+        assert isinstance(app.screen, TrackScreen)
+        app.screen.query_one("#kickoff-id", Input).value = "00000000-0000-4000-8000-00000000dead"
+        await pilot.press("enter")
+        await settle(pilot, lambda: "does not know this run" in timeline_text(screen))
+        note = timeline_text(screen)
+    assert "z archives it, ctrl+x deletes it." in " ".join(note.split()), note
 
 
 async def test_a_run_the_service_does_not_know_is_deleted_at_once(

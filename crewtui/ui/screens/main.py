@@ -22,7 +22,7 @@ from textual.containers import Container
 from textual.css.query import NoMatches
 from textual.events import Resize
 from textual.message import Message
-from textual.notifications import Notification, Notify
+from textual.notifications import Notification, Notify, SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
@@ -163,6 +163,19 @@ def finish_words(kickoff: Kickoff) -> str:
     return f"{inert_line(kickoff.crew, 40)} {kickoff.short_id} {kickoff.state.value}{took}"
 
 
+# The toast of runs that ended is as grave as the gravest of them.
+_SEVERITIES: tuple[SeverityLevel, ...] = ("information", "warning", "error")
+
+
+def ended_severity(kickoff: Kickoff) -> SeverityLevel:
+    """How grave a run's end is: a failed or lost run is an error; a cancelled one is not
+    (a person asked for it): one crewtui asked to stop is information, one stopped
+    elsewhere (by the service, or someone on its site) a warning."""
+    if kickoff.state is RunState.CANCELLED:
+        return "information" if kickoff.cancel_request is not None else "warning"
+    return "information" if kickoff.state is RunState.COMPLETED else "error"
+
+
 @dataclass(frozen=True)
 class EndedRuns:
     """Runs that ended, as one toast tells them: how many of each state (``3 runs
@@ -172,6 +185,7 @@ class EndedRuns:
 
     counts: Mapping[str, int] = field(default_factory=dict)
     newest: tuple[str, ...] = ()
+    severity: SeverityLevel = "information"
 
     def plus(self, ended: Sequence[Kickoff]) -> EndedRuns:
         """These runs and ``ended`` after them."""
@@ -179,12 +193,8 @@ class EndedRuns:
         for kickoff in ended:
             counts[kickoff.state.value] = counts.get(kickoff.state.value, 0) + 1
         named = tuple(finish_words(kickoff) for kickoff in reversed(ended))
-        return EndedRuns(counts, (named + self.newest)[:_ENDED_NAMED])
-
-    @property
-    def failed(self) -> bool:
-        """Whether any of them ended otherwise than completed (the toast is an error)."""
-        return any(state != RunState.COMPLETED.value for state in self.counts)
+        severity = max((self.severity, *map(ended_severity, ended)), key=_SEVERITIES.index)
+        return EndedRuns(counts, (named + self.newest)[:_ENDED_NAMED], severity)
 
     @property
     def title(self) -> str:
@@ -287,7 +297,16 @@ class MainScreen(Screen[None]):
         self.batch_rows = BatchRows(id="batch-rows")
         self._batch_refresh_due = False
         # Its panes come after the list's first frame (``CrewtuiApp.start_following``).
-        self.detail = KickoffDetail(prices=prices, panes_later=True, id="detail")
+        archive_key, delete_key = (
+            effective_key(KEYS_BY_ID[key], keymap) for key in ("archive", "delete")
+        )
+        self.detail = KickoffDetail(
+            archive_key=archive_key,
+            delete_key=delete_key,
+            prices=prices,
+            panes_later=True,
+            id="detail",
+        )
         self.footer = KeyFooter(MAIN_KEYS, keymap, id="footer")
         # The runs waiting for a person: counted in the status line and the title, listed
         # by the inbox screen (``i``) while it is open.
@@ -567,7 +586,7 @@ class MainScreen(Screen[None]):
         self.set_timer(_ENDED_GATHER_SECONDS, self._announce_ended)
 
     def _announce_ended(self) -> None:
-        """One toast for the runs that ended in the last burst; an error if any failed.
+        """One toast for the runs that ended in the last burst, as grave as the gravest.
 
         At 80x24 a toast per burst stacked over most of the detail while runs kept ending, so
         a burst that ends while the last one's toast is still to be seen (on screen, or held
@@ -589,7 +608,7 @@ class MainScreen(Screen[None]):
         toast = Notification(
             "\n".join(burst.lines(named)),
             title=burst.title,
-            severity="error" if burst.failed else "information",
+            severity=burst.severity,
             timeout=_TOAST_SECONDS,
             markup=False,
         )

@@ -105,12 +105,16 @@ _DRAWN_INTO = (
     "#raw-text",
 )
 _WEBHOOK_HINT = "turn on webhooks (--webhooks) to see every task"
-# A tracked id the service answers 404 for: nothing will arrive until it knows the run.
-_NOT_FOUND_NOTE = (
-    "The service does not know this run (its status answers 404): check the id, and that "
-    "it was tracked on the crew that started it. It is polled until it is marked lost; "
-    "archive or delete it to take it off the list."
-)
+
+
+def not_found_note(archive_key: str, delete_key: str) -> str:
+    """What the Tasks tab says of a tracked id the service answers 404 for (nothing will
+    arrive until it knows the run), naming the keys that take it off the list as bound."""
+    return (
+        "The service does not know this run (its status answers 404): check the id, and "
+        "that it was tracked on the crew that started it. It is polled until it is marked "
+        f"lost; {archive_key} archives it, {delete_key} deletes it."
+    )
 
 
 def _sep(palette: Palette) -> Text:
@@ -245,17 +249,18 @@ def _problem_text(kickoff: Kickoff, palette: Palette, crew_stale: str | None = N
     return None
 
 
-def task_notes(kickoff: Kickoff, palette: Palette = PLAIN) -> list[Text]:
+def task_notes(kickoff: Kickoff, palette: Palette, not_found: str) -> list[Text]:
     """Dim lines under the Gantt that say what crewtui could not see (never invent tasks),
-    then a restarted flow's earlier attempts (the service overwrote them; crewtui kept them)."""
+    then a restarted flow's earlier attempts (the service overwrote them; crewtui kept them).
+    ``not_found`` is the note for a run the service does not know."""
     earlier = [
         Text(attempt_line(number, attempt), palette.muted)
         for number, attempt in enumerate(kickoff.earlier_attempts, start=1)
     ]
-    return _unseen_notes(kickoff, palette) + earlier
+    return _unseen_notes(kickoff, palette, not_found) + earlier
 
 
-def _unseen_notes(kickoff: Kickoff, palette: Palette) -> list[Text]:
+def _unseen_notes(kickoff: Kickoff, palette: Palette, not_found: str) -> list[Text]:
     unit = unit_word(kickoff)
     tasks = kickoff.tasks
     total = kickoff.progress.total if kickoff.progress else None
@@ -278,7 +283,7 @@ def _unseen_notes(kickoff: Kickoff, palette: Palette) -> list[Text]:
     if kickoff.is_terminal:
         return [Text(f"No {unit} was seen before the run ended.", muted)]
     if kickoff.state is RunState.NOT_FOUND:
-        return [Text(_NOT_FOUND_NOTE, palette.warning)]
+        return [Text(not_found, palette.warning)]
     return [Text(f"Waiting for the first {unit}…", muted)]
 
 
@@ -534,12 +539,17 @@ class KickoffDetail(Widget):
     def __init__(
         self,
         *,
+        archive_key: str,
+        delete_key: str,
         prices: Mapping[str, Price] | None = None,
         panes_later: bool = False,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__(id=id, classes=classes)
+        # The keys that take a run off the list, as the screen binds them (a user may remap
+        # them in ``[keys]``): the note on a run the service does not know names them.
+        self._not_found = not_found_note(archive_key, delete_key)
         # Whether ``compose`` yields the panes, the calls made before they were in, and
         # whether they are (see ``compose_panes``).
         self._panes_wanted = not panes_later
@@ -974,7 +984,7 @@ class KickoffDetail(Widget):
             for task in self._kickoff.tasks
             if task.usage is not None and task.usage.total_tokens is not None
         }
-        notes = task_notes(self._kickoff, self._palette)
+        notes = task_notes(self._kickoff, self._palette, self._not_found)
         bands, expected_notes = self._expected(bars)
         if bands:
             # The axis reaches where the task usually ends, but a running bar still ends now.
