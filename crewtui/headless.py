@@ -57,6 +57,7 @@ from crewtui.core.format import (
     duration_text,
     format_duration,
     methods_done,
+    pad_cells,
     restart_note,
     run_state_label,
     sentence,
@@ -614,8 +615,9 @@ async def cmd_list(session: Session) -> int:
         if (stall := rule.judge(row, now)) is not None:
             state = "maybe stuck"
             task = inert_line(stall.words(), 100)
+        crew = pad_cells(crew_cell(row.crew, 16), 16)
         out(
-            f"{inert_line(row.kickoff_id[:8])}  {started:<16}  {crew_cell(row.crew, 16):<16}  "
+            f"{inert_line(row.kickoff_id[:8])}  {started:<16}  {crew}  "
             f"{state:<12}  {duration:>8}  {task}".rstrip()
         )
     return int(ExitCode.OK)

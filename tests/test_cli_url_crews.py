@@ -126,3 +126,6 @@ def test_list_cuts_a_url_crew_with_wide_characters_to_its_column_keeping_the_end
     crew = line.split()[3]
     assert crew == "…究员旅行研究员"
     assert cell_len(crew) <= 16
+    # Padded by cells: the state starts where it does after an ASCII crew (8 + 2 + 16 + 2
+    # + 16 + 2 cells in), not pushed right by the CJK name's extra cells.
+    assert cell_len(line[: line.index("✓ completed")]) == 46

@@ -252,6 +252,12 @@ def _graphemes(text: str) -> tuple[list[tuple[int, int, int]], int]:
     return split_graphemes(text)
 
 
+def pad_cells(text: str, width: int) -> str:
+    """Inert ``text`` padded with spaces to ``width`` terminal cells (``str.ljust`` counts
+    characters: a CJK name of 15 cells took 8 more, pushing a line's later columns right)."""
+    return text + " " * max(0, width - _graphemes(text)[1])
+
+
 def crew_cell(name: str, limit: int) -> str:
     """A crew's name cut to ``limit`` terminal cells, inert. A name made from a URL
     (``--url``: host, port and path) keeps its end, where crews under one host differ
