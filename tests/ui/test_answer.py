@@ -97,6 +97,17 @@ async def test_live_pause_is_shown_and_approved_from_the_app(
         )
 
 
+async def test_a_paused_runs_header_names_the_answer_key_as_remapped(
+    sim: SimServer, make_app: AppFactory
+) -> None:
+    app = make_app(sim_crews(sim), keys={"answer": "ctrl+y"})
+    async with app.run_test(size=(150, 36)) as pilot:
+        screen = await main_screen(pilot)
+        await start_on_hold(pilot, sim)
+        await settle(pilot, lambda: "Paused (ctrl+y to answer)" in header(screen))
+        assert "a to answer" not in header(screen)
+
+
 async def test_documented_pause_is_answered_and_a_refusal_keeps_the_draft(
     sim_documented: SimServer, make_app: AppFactory
 ) -> None:

@@ -102,7 +102,7 @@ class DetailApp(App[None]):
         self.picked: list[KickoffDetail.TaskSelected] = []
 
     def compose(self) -> ComposeResult:
-        yield KickoffDetail(archive_key="d", delete_key="D", id="detail")
+        yield KickoffDetail(id="detail")
 
     def on_kickoff_detail_task_selected(self, message: KickoffDetail.TaskSelected) -> None:
         self.picked.append(message)
@@ -665,7 +665,7 @@ class PanesLaterApp(App[None]):
     the list's first frame: ``tests/ui/test_first_frame.py``)."""
 
     def compose(self) -> ComposeResult:
-        yield KickoffDetail(archive_key="d", delete_key="D", panes_later=True, id="detail")
+        yield KickoffDetail(panes_later=True, id="detail")
 
 
 async def test_what_the_detail_is_asked_before_its_panes_come_is_done_once_they_are_in() -> None:

@@ -240,7 +240,7 @@ def test_the_config_is_read_without_the_wire_models(tmp_path: Path) -> None:
 
 class DetailApp(App[None]):
     def compose(self) -> ComposeResult:
-        yield KickoffDetail(archive_key="d", delete_key="D", id="detail")
+        yield KickoffDetail(id="detail")
 
 
 async def test_quitting_while_the_output_view_mounts_is_clean() -> None:
@@ -286,7 +286,7 @@ class PanesLaterApp(App[None]):
     """A detail whose panes come when asked for, as the main screen makes it."""
 
     def compose(self) -> ComposeResult:
-        yield KickoffDetail(archive_key="d", delete_key="D", panes_later=True, id="detail")
+        yield KickoffDetail(panes_later=True, id="detail")
 
 
 async def test_quitting_while_the_detail_composes_its_panes_is_clean() -> None:

@@ -26,7 +26,7 @@ from tests.ui.test_detail import done, screen_text, settle
 
 class OutputApp(App[None]):
     def compose(self) -> ComposeResult:
-        yield KickoffDetail(archive_key="d", delete_key="D", id="detail")
+        yield KickoffDetail(id="detail")
 
     @property
     def detail(self) -> KickoffDetail:

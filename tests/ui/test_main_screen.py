@@ -293,7 +293,7 @@ async def test_palette_descriptions_add_the_key_not_the_title_again(
 
 class _DetailApp(App[None]):
     def compose(self) -> ComposeResult:
-        yield KickoffDetail(archive_key="d", delete_key="D", id="detail")
+        yield KickoffDetail(id="detail")
 
 
 def _screen_text(app: App[None]) -> str:

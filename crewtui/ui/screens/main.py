@@ -64,7 +64,7 @@ from crewtui.ui.bindings import (
 from crewtui.ui.export import encodable, export_kickoff
 from crewtui.ui.memory import FormMemory
 from crewtui.ui.widgets.batch_rows import BatchRows
-from crewtui.ui.widgets.detail import STEP_WINDOW, KickoffDetail
+from crewtui.ui.widgets.detail import STEP_WINDOW, DetailKeys, KickoffDetail
 from crewtui.ui.widgets.key_footer import KeyFooter
 from crewtui.ui.widgets.kickoff_list import (
     PAGE_ROWS,
@@ -297,12 +297,8 @@ class MainScreen(Screen[None]):
         self.batch_rows = BatchRows(id="batch-rows")
         self._batch_refresh_due = False
         # Its panes come after the list's first frame (``CrewtuiApp.start_following``).
-        archive_key, delete_key = (
-            effective_key(KEYS_BY_ID[key], keymap) for key in ("archive", "delete")
-        )
         self.detail = KickoffDetail(
-            archive_key=archive_key,
-            delete_key=delete_key,
+            keys=DetailKeys.bound(keymap),
             prices=prices,
             panes_later=True,
             id="detail",

@@ -107,13 +107,32 @@ _DRAWN_INTO = (
 _WEBHOOK_HINT = "turn on webhooks (--webhooks) to see every task"
 
 
-def not_found_note(archive_key: str, delete_key: str) -> str:
+class DetailKeys(NamedTuple):
+    """The keys the detail's notes name ("a to answer", "d archives it"), as the screen
+    binds them: a user may remap them in ``[keys]``."""
+
+    archive: str
+    delete: str
+    answer: str
+
+    @classmethod
+    def bound(cls, keymap: Mapping[str, str]) -> DetailKeys:
+        """The keys under ``keymap`` (``{}``: the defaults)."""
+        from crewtui.ui.bindings import KEYS_BY_ID, effective_key  # it imports this module
+
+        archive, delete, answer = (
+            effective_key(KEYS_BY_ID[key], keymap) for key in ("archive", "delete", "answer")
+        )
+        return cls(archive, delete, answer)
+
+
+def not_found_note(keys: DetailKeys) -> str:
     """What the Tasks tab says of a tracked id the service answers 404 for (nothing will
     arrive until it knows the run), naming the keys that take it off the list as bound."""
     return (
         "The service does not know this run (its status answers 404): check the id, and "
         "that it was tracked on the crew that started it. It is polled until it is marked "
-        f"lost; {archive_key} archives it, {delete_key} deletes it."
+        f"lost; {keys.archive} archives it, {keys.delete} deletes it."
     )
 
 
@@ -134,6 +153,7 @@ def header_text(
     palette: Palette = PLAIN,
     prices: Mapping[str, Price] | None = None,
     crew_stale: str | None = None,
+    answer_key: str | None = None,
 ) -> Text:
     """Always two lines, each cut to the width (the header's height never changes, so a push
     or a tick redraws it in place): the run at a glance (crew, id, state, progress, elapsed,
@@ -168,15 +188,21 @@ def header_text(
     link = continuation_line(kickoff)
     if link is not None:
         parts.append(Text(link, palette.secondary))
-    second = now_text(kickoff, palette, crew_stale)
+    second = now_text(kickoff, palette, crew_stale, answer_key)
     return Text("\n", end="").join([_sep(palette).join(parts), second])
 
 
-def now_text(kickoff: Kickoff, palette: Palette = PLAIN, crew_stale: str | None = None) -> Text:
+def now_text(
+    kickoff: Kickoff,
+    palette: Palette = PLAIN,
+    crew_stale: str | None = None,
+    answer_key: str | None = None,
+) -> Text:
     """The header's second line, never blank: what went wrong, is uncertain or waits for a
     person (or why its crew's runs are stale); else the task the run is on and its agent, or
-    when it finished (or was created, or started); then the model when known."""
-    problem = _problem_text(kickoff, palette, crew_stale)
+    when it finished (or was created, or started); then the model when known. A paused run
+    names the key that answers it (``answer_key``, the default binding when None)."""
+    problem = _problem_text(kickoff, palette, crew_stale, answer_key)
     if problem is not None:
         return problem
     muted = palette.muted
@@ -221,7 +247,9 @@ def crew_stale_note(health: CrewHealth) -> str | None:
     return note + told
 
 
-def _problem_text(kickoff: Kickoff, palette: Palette, crew_stale: str | None = None) -> Text | None:
+def _problem_text(
+    kickoff: Kickoff, palette: Palette, crew_stale: str | None, answer_key: str | None
+) -> Text | None:
     """What went wrong, is uncertain or waits for a person, in one line, or ``None``."""
     warning = palette.warning
     if kickoff.submission is Submission.UNCERTAIN:
@@ -241,7 +269,8 @@ def _problem_text(kickoff: Kickoff, palette: Palette, crew_stale: str | None = N
         and not kickoff.continues
     ):
         # The key first: a long message is cut at the line's end.
-        line = Text("Paused", warning + _BOLD) + Text(" (a to answer)", palette.muted)
+        key = answer_key or DetailKeys.bound({}).answer
+        line = Text("Paused", warning + _BOLD) + Text(f" ({key} to answer)", palette.muted)
         line.append(": ", warning + _BOLD)
         return line + Text(waiting_line(kickoff.waiting_for), warning)
     if kickoff.message and kickoff.state in (RunState.NOT_FOUND, RunState.UNKNOWN):
@@ -539,17 +568,16 @@ class KickoffDetail(Widget):
     def __init__(
         self,
         *,
-        archive_key: str,
-        delete_key: str,
+        keys: DetailKeys | None = None,
         prices: Mapping[str, Price] | None = None,
         panes_later: bool = False,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__(id=id, classes=classes)
-        # The keys that take a run off the list, as the screen binds them (a user may remap
-        # them in ``[keys]``): the note on a run the service does not know names them.
-        self._not_found = not_found_note(archive_key, delete_key)
+        # The keys the notes name, as the screen binds them (the defaults when not given).
+        self._keys = keys or DetailKeys.bound({})
+        self._not_found = not_found_note(self._keys)
         # Whether ``compose`` yields the panes, the calls made before they were in, and
         # whether they are (see ``compose_panes``).
         self._panes_wanted = not panes_later
@@ -961,7 +989,14 @@ class KickoffDetail(Widget):
             crew_stale = self._crew_stale.get(crew)
             if self._followed is not None and crew not in self._followed:
                 crew_stale = not_followed_note(self._followed)
-            text = header_text(self._kickoff, self._now, self._palette, self.prices, crew_stale)
+            text = header_text(
+                self._kickoff,
+                self._now,
+                self._palette,
+                self.prices,
+                crew_stale,
+                answer_key=self._keys.answer,
+            )
         if text != self._header:
             self._header = text
             # Two lines whatever it says: a new elapsed time every second, a pause or a token
