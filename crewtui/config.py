@@ -78,7 +78,7 @@ import stat
 import tempfile
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import MISSING, dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -95,10 +95,12 @@ from crewtui.settings import (
     Settings,
     Table,
     TableProblem,
+    as_table,
     check_history_url,
     read_settings,
     read_table,
     secret,
+    table_document,
     text,
 )
 
@@ -227,18 +229,12 @@ def load_config(paths: Paths, env: Mapping[str, str] | None = None) -> Config:
         settings = read_settings(data, _FILE_KEYS)
         tables = {
             name: read_table(_CrewTable, table, ("crews", name))
-            for name, table in _tables(data.get("crews", {}), ("crews",)).items()
+            for name, table in as_table(data.get("crews", {}), ("crews",)).items()
         }
         crews = {name: _profile(name, table, file, env) for name, table in tables.items()}
         return Config(**settings, crews=crews, path=file)
     except TableProblem as problem:
         raise _config_error(problem, file) from None
-
-
-def _tables(value: Any, path: tuple[str, ...]) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise TableProblem("bad", path, "must be a table")
-    return value
 
 
 def hitl_secret(settings: Settings, env: Mapping[str, str] | None = None) -> Secret | None:
@@ -589,43 +585,10 @@ def _to_document(config: Config) -> dict[str, Any]:
     A secret is written as read from the file: those from the environment (the signing
     secret, the history's URL) are never kept in ``config``, so never written.
     """
-    document = _table_document(config, skip=("crews", "path"))
+    document = table_document(config, skip=("crews", "path"))
     if config.crews:
         document["crews"] = {name: _crew_table(crew) for name, crew in config.crews.items()}
     return document
-
-
-def _table_document(table: Table, skip: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The fields of ``table`` that are set and differ from its defaults, tables within
-    it as tables (left out when all theirs are defaults)."""
-    document: dict[str, Any] = {}
-    defaults = type(table)() if _has_defaults(table) else None
-    for item in fields(table):
-        value = getattr(table, item.name)
-        if item.name in skip or value is None:
-            continue
-        if defaults is not None and value == getattr(defaults, item.name):
-            continue
-        document[item.name] = _document_value(value)
-    return document
-
-
-def _document_value(value: Any) -> Any:
-    if isinstance(value, Table):
-        return _table_document(value)
-    if isinstance(value, Secret):
-        return value.get_secret_value()
-    if isinstance(value, dict):
-        return {key: _document_value(item) for key, item in value.items()}
-    return value
-
-
-def _has_defaults(table: Table) -> bool:
-    """False for tables with required fields (a price): all of theirs are written."""
-    return all(
-        not item.init or item.default is not MISSING or item.default_factory is not MISSING
-        for item in fields(table)
-    )
 
 
 def _crew_table(profile: CrewProfile) -> dict[str, str]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -211,22 +210,14 @@ async def _follow(
     """The history first, then every new entry, until Ctrl-C (exit 0).
 
     The tracker is listened to before the history is read, so nothing that happens in
-    between is lost; the log remembers each run as read, so nothing is told twice.
-
-    SIGINT is taken here, as ``crewtui serve`` takes it, not left to ``asyncio.run``, which
-    takes it only over Python's default handler: a job that a shell without job control
-    starts in the background (``crewtui logs -f > runs.log &`` in a script, a test runner
-    started so) comes in with SIGINT ignored, and Ctrl-C or ``kill -INT`` never stopped it.
-    """
+    between is lost; the log remembers each run as read, so nothing is told twice. Ctrl-C
+    cancels this task (``asyncio.run``, with SIGINT taken even when it came in ignored:
+    ``cli._sigint_taken``)."""
     crews = _polled_crews(session)
     events: asyncio.Queue[TrackerEvent] = asyncio.Queue()
     log = RunLog()
     health = HealthNotes()
     live = LogFilter(kickoff_ids=choice.kickoff_ids, crew=choice.crew)
-    loop = asyncio.get_running_loop()
-    following = asyncio.current_task()
-    assert following is not None  # awaited inside asyncio.run
-    loop.add_signal_handler(signal.SIGINT, following.cancel)
     try:
         async with session.following(crews, interval=None, receive=False) as tracker:
             unsubscribe = tracker.listen(events.put_nowait)
@@ -246,5 +237,3 @@ async def _follow(
                 unsubscribe()
     except asyncio.CancelledError:  # Ctrl-C: SIGINT cancels this task
         return 0
-    finally:
-        loop.remove_signal_handler(signal.SIGINT)

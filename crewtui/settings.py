@@ -185,13 +185,9 @@ class Table:
     def __post_init__(self) -> None:
         for item in fields(self):
             rule = item.metadata.get(_RULE)
-            if rule is None:
-                continue
-            try:
-                kept = rule.coerce(getattr(self, item.name))
-            except ValueError as error:
-                raise TableProblem("bad", (item.name,), str(error)) from None
-            object.__setattr__(self, item.name, kept)
+            if rule is not None:
+                kept = _coerce_in(rule, (item.name,), getattr(self, item.name))
+                object.__setattr__(self, item.name, kept)
         self._check()
 
     def _check(self) -> None:
@@ -217,6 +213,32 @@ def read_table(cls: type[_Self], data: Any, path: tuple[str, ...] = ()) -> _Self
 
 def _required(item: Field[Any]) -> bool:
     return item.default is MISSING and item.default_factory is MISSING
+
+
+def table_document(table: Table, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """What ``table`` sets that its defaults do not, as plain values for a file: tables
+    within it as tables (left out when all theirs are defaults), secrets as their value.
+    A table with required fields (a price) has no defaults: all of its fields are kept."""
+    defaults = None if any(map(_required, fields(table))) else type(table)()
+    document: dict[str, Any] = {}
+    for item in fields(table):
+        value = getattr(table, item.name)
+        if item.name in skip or value is None:
+            continue
+        if defaults is not None and value == getattr(defaults, item.name):
+            continue
+        document[item.name] = _document_value(value)
+    return document
+
+
+def _document_value(value: Any) -> Any:
+    if isinstance(value, Table):
+        return table_document(value)
+    if isinstance(value, Secret):
+        return value.get_secret_value()
+    if isinstance(value, dict):
+        return {key: _document_value(item) for key, item in value.items()}
+    return value
 
 
 def _value_error(key: str, error: ConfigError) -> TableProblem:
@@ -419,16 +441,17 @@ def read_settings(data: Mapping[str, Any], accepted: tuple[str, ...]) -> dict[st
         elif key == "prices":
             settings[key] = {
                 name: read_table(ModelPrice, table, ("prices", name))
-                for name, table in _table(value, (key,)).items()
+                for name, table in as_table(value, (key,)).items()
             }
         elif key in ("keys", "stall"):
-            settings[key] = dict(_table(value, (key,)))
+            settings[key] = dict(as_table(value, (key,)))
         elif key in SETTINGS_KEYS:
             settings[key] = value
     return settings
 
 
-def _table(value: Any, path: tuple[str, ...]) -> Mapping[str, Any]:
+def as_table(value: Any, path: tuple[str, ...]) -> Mapping[str, Any]:
+    """``value`` if it is a table (a TOML table parsed), else a problem at ``path``."""
     if not isinstance(value, Mapping):
         raise TableProblem("bad", path, "must be a table")
     return value
